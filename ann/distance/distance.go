@@ -1,0 +1,183 @@
+package distance
+
+import (
+	"math"
+	"math/bits"
+)
+
+// Kernels is one complete set of kernel implementations.
+type Kernels struct {
+	Name           string
+	L2Squared      func(a, b []float32) float32
+	Dot            func(a, b []float32) float32
+	L1             func(a, b []float32) float32
+	DotInt8        func(a, b []int8) int32
+	L2SquaredInt8  func(a, b []int8) int32
+	DotUint8       func(a, b []uint8) uint32
+	L2SquaredUint8 func(a, b []uint8) uint32
+	Hamming        func(a, b []uint64) int
+}
+
+// Portable is the pure Go kernel set, available on every platform.
+var Portable = Kernels{
+	Name:           "portable",
+	L2Squared:      l2SquaredGeneric,
+	Dot:            dotGeneric,
+	L1:             l1Generic,
+	DotInt8:        dotInt8Generic,
+	L2SquaredInt8:  l2SquaredInt8Generic,
+	DotUint8:       dotUint8Generic,
+	L2SquaredUint8: l2SquaredUint8Generic,
+	Hamming:        hammingGeneric,
+}
+
+// active is set once by init (see dispatch_*.go) and never written again.
+var active = Portable
+
+// Active returns the kernel set in use.
+func Active() Kernels { return active }
+
+// Impl names the kernel set in use: "portable", "avx2" or "avx512".
+func Impl() string { return active.Name }
+
+// L2Squared returns the squared Euclidean distance Σ(a[i]-b[i])².
+func L2Squared(a, b []float32) float32 { return active.L2Squared(a, b) }
+
+// Dot returns the inner product Σ a[i]·b[i].
+func Dot(a, b []float32) float32 { return active.Dot(a, b) }
+
+// L1 returns the taxicab distance Σ|a[i]-b[i]|.
+func L1(a, b []float32) float32 { return active.L1(a, b) }
+
+// DotInt8 returns Σ a[i]·b[i] over int8 codes.
+func DotInt8(a, b []int8) int32 { return active.DotInt8(a, b) }
+
+// L2SquaredInt8 returns Σ(a[i]-b[i])² over int8 codes.
+func L2SquaredInt8(a, b []int8) int32 { return active.L2SquaredInt8(a, b) }
+
+// DotUint8 returns Σ a[i]·b[i] over uint8 codes.
+func DotUint8(a, b []uint8) uint32 { return active.DotUint8(a, b) }
+
+// L2SquaredUint8 returns Σ(a[i]-b[i])² over uint8 codes.
+func L2SquaredUint8(a, b []uint8) uint32 { return active.L2SquaredUint8(a, b) }
+
+// Hamming returns the number of differing bits of two packed bit vectors.
+func Hamming(a, b []uint64) int { return active.Hamming(a, b) }
+
+// SquaredNorm returns Σ a[i]².
+func SquaredNorm(a []float32) float32 { return active.Dot(a, a) }
+
+// Cosine returns pgvector's cosine distance 1 - a·b/(|a||b|), the similarity
+// clamped to [-1, 1]; NaN if either vector is zero.
+func Cosine(a, b []float32) float64 {
+	dot := float64(active.Dot(a, b))
+	na := float64(active.Dot(a, a))
+	nb := float64(active.Dot(b, b))
+	sim := dot / math.Sqrt(na*nb)
+	if math.IsNaN(sim) {
+		return math.NaN()
+	}
+	return 1 - math.Max(-1, math.Min(1, sim))
+}
+
+func l2SquaredGeneric(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		d0 := a[i] - b[i]
+		d1 := a[i+1] - b[i+1]
+		d2 := a[i+2] - b[i+2]
+		d3 := a[i+3] - b[i+3]
+		s0 += d0 * d0
+		s1 += d1 * d1
+		s2 += d2 * d2
+		s3 += d3 * d3
+	}
+	for ; i < len(a); i++ {
+		d := a[i] - b[i]
+		s0 += d * d
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+func dotGeneric(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+func abs32(x float32) float32 { return math.Float32frombits(math.Float32bits(x) &^ (1 << 31)) }
+
+func l1Generic(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += abs32(a[i] - b[i])
+		s1 += abs32(a[i+1] - b[i+1])
+		s2 += abs32(a[i+2] - b[i+2])
+		s3 += abs32(a[i+3] - b[i+3])
+	}
+	for ; i < len(a); i++ {
+		s0 += abs32(a[i] - b[i])
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+func dotInt8Generic(a, b []int8) int32 {
+	b = b[:len(a)]
+	var s int32
+	for i := range a {
+		s += int32(a[i]) * int32(b[i])
+	}
+	return s
+}
+
+func l2SquaredInt8Generic(a, b []int8) int32 {
+	b = b[:len(a)]
+	var s int32
+	for i := range a {
+		d := int32(a[i]) - int32(b[i])
+		s += d * d
+	}
+	return s
+}
+
+func dotUint8Generic(a, b []uint8) uint32 {
+	b = b[:len(a)]
+	var s uint32
+	for i := range a {
+		s += uint32(a[i]) * uint32(b[i])
+	}
+	return s
+}
+
+func l2SquaredUint8Generic(a, b []uint8) uint32 {
+	b = b[:len(a)]
+	var s uint32
+	for i := range a {
+		d := int32(a[i]) - int32(b[i])
+		s += uint32(d * d)
+	}
+	return s
+}
+
+func hammingGeneric(a, b []uint64) int {
+	b = b[:len(a)]
+	n := 0
+	for i := range a {
+		n += bits.OnesCount64(a[i] ^ b[i])
+	}
+	return n
+}
