@@ -1,0 +1,60 @@
+// Command vecgate is a pgvector-compatible Postgres sidecar. See README.md.
+//
+// Subcommands:
+//
+//	vecgate serve [flags]    run the proxy (flags also read from VECGATE_* environment variables)
+//	vecgate version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "vecgate:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+const usage = `usage: vecgate <command> [flags]
+
+commands:
+  serve     run the Postgres wire proxy in front of an upstream Postgres + pgvector
+  version   print the version
+
+Run 'vecgate <command> -h' for a command's flags.
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return flag.ErrHelp
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(ctx, args[1:], stderr)
+	case "version":
+		fmt.Fprintln(stdout, "vecgate", version)
+		return nil
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}

@@ -1,0 +1,29 @@
+// Package proxy is vecgate's Postgres wire-protocol front end.
+//
+// It owns the listener, client TLS, the startup and authentication exchange, one upstream
+// connection per client session, the relay of messages both ways, cancel-request routing, the
+// maximum message size, and per-session state (transaction status, whether the transaction has
+// written, committed writes, queries in flight). It must not parse SQL: deciding what a statement
+// is belongs to the planner.
+//
+// Relay. Client messages are framed (type and length checked against Config.MaxMessageSize) and
+// forwarded in batches: the upstream writer is flushed only when no further complete message is
+// already buffered, so pipelined extended-protocol traffic costs one write. CopyData larger than a
+// read chunk is streamed without being held in memory. Upstream bytes are forwarded unchanged as
+// they arrive, while a scanner follows message boundaries to observe ReadyForQuery,
+// CommandComplete and CopyInResponse; nothing from Postgres is re-encoded, so what clients see is
+// byte for byte what Postgres sent (but for BackendKeyData, below).
+//
+// Authentication is relayed end to end (trust, cleartext, MD5, SCRAM-SHA-256): vecgate never sees a
+// stored password and never needs one. Each client gets cancel key data of vecgate's own; a
+// CancelRequest carrying it is sent on to the session's upstream backend. A client that disconnects
+// while a query runs has that query cancelled upstream.
+//
+// Errors. A client that breaks the protocol (garbage, a bad length, a message over the limit, an
+// unsupported protocol version) gets an ErrorResponse — 08P01, or what Postgres itself answers —
+// and only its session ends. An unreachable upstream gives 08001 with the reason; an upstream that
+// refuses gives the client Postgres' own error.
+//
+// Concurrency: each session runs two goroutines (client→upstream, upstream→client) owned by the
+// Server; Shutdown waits for them. Lock order: Server.mu, then a session's locks.
+package proxy

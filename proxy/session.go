@@ -1,0 +1,515 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// State is what the proxy knows of a session's upstream transaction, from the messages it relays.
+type State struct {
+	// TxStatus is the last ReadyForQuery status: 'I' idle, 'T' in a transaction, 'E' in a failed
+	// transaction; 0 before the first.
+	TxStatus byte
+	// WroteInTxn is set when the current transaction (or the autocommit statement running) has
+	// run a command that writes: any command tag outside the read-only set (SELECT, SHOW, SET,
+	// BEGIN, FETCH, …) or a COPY FROM. A SELECT that calls a writing function is not seen; the
+	// planner confirms with Postgres (pg_current_xact_id_if_assigned) before trusting it.
+	WroteInTxn bool
+	// CommittedWrites counts transactions that wrote and then ended while idle: the session's
+	// next read must see those writes (read-your-writes).
+	CommittedWrites uint64
+	// Pending counts Query and Sync messages sent upstream whose ReadyForQuery has not come back.
+	Pending int
+}
+
+type session struct {
+	srv    *Server
+	id     uint64
+	log    *slog.Logger
+	client net.Conn
+	start  time.Time
+
+	// Set during startup, read-only afterwards.
+	params    map[string]string
+	pid       uint32
+	secret    []byte
+	upPID     uint32
+	upSecret  []byte
+	upConn    net.Conn
+	connMu    sync.Mutex // guards replacing client (TLS) and setting upConn against close
+	closeOnce sync.Once
+	clientMu  sync.Mutex // serialises writes to client
+	stateMu   sync.Mutex
+	state     State // guarded by stateMu
+	inCopyIn  bool  // guarded by stateMu: CopyInResponse seen, CommandComplete will be COPY FROM
+	closed    atomic.Bool
+}
+
+func newSession(srv *Server, c net.Conn) *session {
+	id := srv.nextID.Add(1)
+	return &session{
+		srv:    srv,
+		id:     id,
+		log:    srv.log.With("session", id, "remote", c.RemoteAddr().String()),
+		client: c,
+		start:  time.Now(),
+	}
+}
+
+func (s *session) info() SessionInfo {
+	s.stateMu.Lock()
+	st := s.state
+	s.stateMu.Unlock()
+	return SessionInfo{
+		ID: s.id, RemoteAddr: s.client.RemoteAddr().String(), Started: s.start, State: st,
+		User: s.params["user"], Database: s.params["database"], ApplicationName: s.params["application_name"],
+	}
+}
+
+// State returns a copy of the session's transaction state.
+func (s *session) State() State {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	return s.state
+}
+
+func (s *session) close() {
+	s.closeOnce.Do(func() {
+		s.connMu.Lock()
+		defer s.connMu.Unlock()
+		s.closed.Store(true)
+		_ = s.client.Close()
+		if s.upConn != nil {
+			_ = s.upConn.Close()
+		}
+	})
+}
+
+func (s *session) writeClient(b []byte) error {
+	s.clientMu.Lock()
+	defer s.clientMu.Unlock()
+	_, err := s.client.Write(b)
+	return err
+}
+
+// fail sends the client an error and ends the session.
+func (s *session) fail(code, msg string) {
+	_ = s.client.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	_ = s.writeClient(errorResponse("FATAL", code, msg))
+}
+
+func (s *session) run() {
+	defer s.close()
+	defer func() {
+		if r := recover(); r != nil { // a bug, never input: keep the process up
+			s.log.Error("session panic", "panic", r)
+			s.fail("XX000", "vecgate: internal error")
+		}
+	}()
+	cr := newReader(s.client, s.srv.cfg.MaxMessageSize)
+	_ = s.client.SetDeadline(time.Now().Add(s.srv.cfg.StartupTimeout))
+	ur, ok := s.startup(cr)
+	if !ok {
+		return
+	}
+	_ = s.client.SetDeadline(time.Time{})
+	s.log.Debug("session started", "user", s.params["user"], "database", s.params["database"])
+	s.relay(cr, ur)
+}
+
+// startup handles the startup phase: SSL/GSS negotiation, cancel requests, the startup packet, the
+// upstream connection and the relayed authentication exchange, up to the first ReadyForQuery.
+func (s *session) startup(cr *reader) (*reader, bool) {
+	var pkt []byte
+	tlsDone := false
+	for {
+		var err error
+		pkt, err = cr.startup()
+		if err != nil {
+			s.startupError(err)
+			return nil, false
+		}
+		code := binary.BigEndian.Uint32(pkt)
+		switch code {
+		case codeSSLRequest:
+			if cr.buffered() > 0 {
+				s.fail("08P01", "received unencrypted data after SSL request")
+				return nil, false
+			}
+			if s.srv.cfg.TLS == nil || tlsDone {
+				if _, err := s.client.Write([]byte{'N'}); err != nil {
+					return nil, false
+				}
+				continue
+			}
+			if _, err := s.client.Write([]byte{'S'}); err != nil {
+				return nil, false
+			}
+			tc := tls.Server(s.client, s.srv.cfg.TLS)
+			if err := tc.Handshake(); err != nil {
+				s.log.Info("client tls handshake failed", "err", err)
+				return nil, false
+			}
+			s.connMu.Lock()
+			s.client, tlsDone = tc, true
+			s.connMu.Unlock()
+			cr.src = tc
+			continue
+		case codeGSSRequest:
+			if cr.buffered() > 0 {
+				s.fail("08P01", "received unencrypted data after GSSAPI encryption request")
+				return nil, false
+			}
+			if _, err := s.client.Write([]byte{'N'}); err != nil {
+				return nil, false
+			}
+			continue
+		case codeCancel:
+			var req pgproto3.CancelRequest
+			if err := req.Decode(pkt); err != nil {
+				s.log.Info("malformed cancel request", "err", err)
+				return nil, false
+			}
+			s.srv.cancel(req.ProcessID, req.SecretKey)
+			return nil, false
+		}
+		if code>>16 != 3 {
+			// What Postgres answers for a protocol it does not speak.
+			s.fail("0A000", fmt.Sprintf("unsupported frontend protocol %d.%d: server supports 3.0 to 3.0", code>>16, code&0xffff))
+			return nil, false
+		}
+		break
+	}
+	params, err := decodeStartupParams(pkt)
+	if err != nil {
+		s.fail("08P01", "invalid startup packet layout: "+err.Error())
+		return nil, false
+	}
+	s.params = params
+	if v, ok := params["replication"]; ok && !isFalse(v) {
+		s.fail("0A000", "vecgate: replication connections are not proxied; connect to Postgres directly for replication")
+		return nil, false
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.DialTimeout)
+	up, err := s.srv.up.dial(ctx)
+	cancel()
+	if err != nil {
+		s.log.Warn("upstream connect failed", "err", err)
+		s.fail("08001", "vecgate: could not connect to upstream server: "+err.Error())
+		return nil, false
+	}
+	s.connMu.Lock()
+	s.upConn = up
+	closed := s.closed.Load()
+	s.connMu.Unlock()
+	if closed { // Shutdown raced with us
+		_ = up.Close()
+		return nil, false
+	}
+	// Forward the client's startup packet as it came: the server negotiates the protocol version.
+	raw := make([]byte, 4+len(pkt))
+	binary.BigEndian.PutUint32(raw, uint32(len(raw)))
+	copy(raw[4:], pkt)
+	if _, err := up.Write(raw); err != nil {
+		s.fail("08006", "vecgate: upstream connection lost during startup: "+err.Error())
+		return nil, false
+	}
+	_ = up.SetDeadline(time.Now().Add(s.srv.cfg.StartupTimeout))
+	ur := newReader(up, 1<<30)
+	for {
+		typ, msg, body, err := ur.next()
+		if err != nil {
+			s.fail("08006", "vecgate: upstream connection lost during startup: "+err.Error())
+			return nil, false
+		}
+		switch typ {
+		case 'R':
+			if len(body) < 4 {
+				s.fail("08P01", "vecgate: malformed authentication request from upstream")
+				return nil, false
+			}
+			if err := s.writeClient(msg); err != nil {
+				return nil, false
+			}
+			switch binary.BigEndian.Uint32(body) {
+			case pgproto3.AuthTypeOk, pgproto3.AuthTypeSASLFinal:
+				continue
+			}
+			// Every other request expects one password-type ('p') message from the client.
+			ctyp, cmsg, _, err := cr.next()
+			if err != nil {
+				s.startupError(err)
+				return nil, false
+			}
+			if ctyp != 'p' {
+				s.fail("08P01", fmt.Sprintf("expected password response, got message type %q", ctyp))
+				return nil, false
+			}
+			if _, err := up.Write(cmsg); err != nil {
+				return nil, false
+			}
+		case 'K':
+			var k pgproto3.BackendKeyData
+			if err := k.Decode(body); err != nil {
+				s.fail("08P01", "vecgate: malformed BackendKeyData from upstream")
+				return nil, false
+			}
+			s.upPID, s.upSecret = k.ProcessID, k.SecretKey
+			s.srv.register(s, len(k.SecretKey))
+			own, _ := (&pgproto3.BackendKeyData{ProcessID: s.pid, SecretKey: s.secret}).Encode(nil)
+			if err := s.writeClient(own); err != nil {
+				return nil, false
+			}
+		case 'E':
+			_ = s.writeClient(msg) // the server's own error (bad password, no such database, …)
+			return nil, false
+		case 'Z':
+			s.observe('Z', body)
+			if err := s.writeClient(msg); err != nil {
+				return nil, false
+			}
+			_ = up.SetDeadline(time.Time{})
+			return ur, true
+		default: // ParameterStatus, NegotiateProtocolVersion, NoticeResponse
+			if err := s.writeClient(msg); err != nil {
+				return nil, false
+			}
+		}
+	}
+}
+
+func (s *session) startupError(err error) {
+	switch {
+	case errors.Is(err, errProtocol):
+		s.fail("08P01", err.Error())
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+		// The client went away (psql probes with SSLRequest then reconnects, port scanners, …).
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		s.log.Info("client closed mid-message during startup")
+	default:
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			s.fail("08P01", "vecgate: startup timed out")
+			return
+		}
+		s.log.Info("startup read failed", "err", err)
+	}
+}
+
+// decodeStartupParams reads the name/value pairs of a protocol 3.x startup packet (pkt starts with
+// the version word).
+func decodeStartupParams(pkt []byte) (map[string]string, error) {
+	params := make(map[string]string)
+	b := pkt[4:]
+	for {
+		i := indexZero(b)
+		if i < 0 {
+			return nil, errors.New("missing terminator")
+		}
+		if i == 0 {
+			if len(b) != 1 {
+				return nil, errors.New("data after terminator")
+			}
+			break
+		}
+		name := string(b[:i])
+		b = b[i+1:]
+		j := indexZero(b)
+		if j < 0 {
+			return nil, fmt.Errorf("missing value for parameter %q", name)
+		}
+		params[name] = string(b[:j])
+		b = b[j+1:]
+	}
+	if params["user"] == "" {
+		return nil, errors.New("no PostgreSQL user name specified in startup packet")
+	}
+	if params["database"] == "" {
+		params["database"] = params["user"]
+	}
+	return params, nil
+}
+
+func indexZero(b []byte) int { return bytes.IndexByte(b, 0) }
+
+func isFalse(v string) bool {
+	switch strings.ToLower(v) {
+	case "false", "off", "no", "0", "f", "n":
+		return true
+	}
+	return false
+}
+
+// relay runs both directions until either side ends. Client messages are framed and checked
+// (size, type) and forwarded in batches; upstream bytes are forwarded as they come while a scanner
+// follows them for the session state.
+func (s *session) relay(cr, ur *reader) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.upstreamToClient(ur)
+	}()
+	err := s.clientToUpstream(cr)
+	switch {
+	case err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+	case errors.Is(err, errProtocol):
+		s.log.Info("client protocol violation", "err", err)
+		s.fail("08P01", err.Error())
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		s.log.Info("client closed mid-message")
+	default:
+		if !s.closed.Load() {
+			s.log.Info("client read failed", "err", err)
+		}
+	}
+	// A client that leaves while a query runs must not leave it running upstream.
+	if !s.closed.Load() && s.State().Pending > 0 {
+		s.cancelUpstream()
+	}
+	s.close()
+	<-done
+}
+
+func (s *session) clientToUpstream(cr *reader) error {
+	w := bufio.NewWriterSize(s.upConn, 64<<10)
+	for {
+		if cr.buffered() == 0 || cr.buffered() < 5 {
+			if err := w.Flush(); err != nil {
+				return nil // upstream gone: the other direction reports it
+			}
+		}
+		typ, n, err := cr.header()
+		if err != nil {
+			return err
+		}
+		if typ == 'd' && n > readerChunk {
+			if err := cr.stream(w, n); err != nil {
+				return err
+			}
+			continue
+		}
+		typ, raw, _, err := cr.next()
+		if err != nil {
+			return err
+		}
+		switch typ {
+		case 'Q', 'S':
+			s.stateMu.Lock()
+			s.state.Pending++
+			s.stateMu.Unlock()
+		case 'X':
+			_, _ = w.Write(raw)
+			_ = w.Flush()
+			return nil
+		}
+		if _, err := w.Write(raw); err != nil {
+			return nil
+		}
+	}
+}
+
+func (s *session) upstreamToClient(ur *reader) {
+	sc := &scanner{capLen: 64, want: wantState, on: s.observe}
+	// Bytes the startup reader read ahead belong to the stream.
+	if ur.buffered() > 0 {
+		p := ur.buf[ur.r:ur.w]
+		sc.feed(p)
+		if s.writeClient(p) != nil {
+			s.close()
+			return
+		}
+	}
+	buf := make([]byte, readerChunk)
+	for {
+		n, err := s.upConn.Read(buf)
+		if n > 0 {
+			sc.feed(buf[:n])
+			if werr := s.writeClient(buf[:n]); werr != nil {
+				s.close()
+				return
+			}
+		}
+		if err != nil {
+			if !s.closed.Load() && !errors.Is(err, io.EOF) {
+				s.log.Info("upstream read failed", "err", err)
+			}
+			s.close()
+			return
+		}
+	}
+}
+
+func wantState(typ byte) bool { return typ == 'Z' || typ == 'C' || typ == 'G' }
+
+// observe updates the session state from an upstream message (body truncated to a prefix).
+func (s *session) observe(typ byte, body []byte) {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	switch typ {
+	case 'G': // CopyInResponse: the COPY that completes next wrote rows
+		s.inCopyIn = true
+	case 'C':
+		if s.inCopyIn || writes(body) {
+			s.state.WroteInTxn = true
+		}
+		s.inCopyIn = false
+	case 'Z':
+		if len(body) < 1 {
+			return
+		}
+		st := body[0]
+		if s.state.Pending > 0 {
+			s.state.Pending--
+		}
+		if st == 'I' {
+			if s.state.WroteInTxn {
+				s.state.CommittedWrites++
+			}
+			s.state.WroteInTxn = false
+		}
+		s.inCopyIn = false
+		s.state.TxStatus = st
+	}
+}
+
+// readOnlyTags are the command tags (first word) of commands that do not write table data.
+var readOnlyTags = map[string]bool{
+	"SELECT": true, "SHOW": true, "SET": true, "RESET": true, "BEGIN": true, "START": true,
+	"SAVEPOINT": true, "RELEASE": true, "ROLLBACK": true, "COMMIT": true, "FETCH": true, "MOVE": true,
+	"DECLARE": true, "CLOSE": true, "PREPARE": true, "DEALLOCATE": true, "EXPLAIN": true,
+	"LISTEN": true, "UNLISTEN": true, "NOTIFY": true, "DISCARD": true, "COPY": true, "LOCK": true,
+}
+
+func writes(tag []byte) bool {
+	if i := bytes.IndexAny(tag, " \x00"); i >= 0 {
+		tag = tag[:i]
+	}
+	return !readOnlyTags[string(tag)]
+}
+
+// cancelUpstream asks the upstream server to cancel what the session's backend is running.
+func (s *session) cancelUpstream() {
+	if s.upPID == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.DialTimeout)
+	defer cancel()
+	if err := s.srv.up.cancel(ctx, s.upPID, s.upSecret); err != nil {
+		s.log.Warn("cancel upstream", "err", err)
+	}
+}

@@ -1,0 +1,216 @@
+package proxy
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// Protocol codes of the untyped startup-phase packets (protocol.sgml).
+const (
+	codeProto30    = 196608 // 3.0
+	codeProto32    = 196610 // 3.2
+	codeSSLRequest = 80877103
+	codeGSSRequest = 80877104
+	codeCancel     = 80877102
+
+	maxStartupLen = 10000 // Postgres' MAX_STARTUP_PACKET_LENGTH
+)
+
+// errProtocol marks a client that broke the protocol: the session answers 08P01 and closes.
+var errProtocol = errors.New("protocol violation")
+
+func protocolErrorf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errProtocol, fmt.Sprintf(format, args...))
+}
+
+// reader frames Postgres messages read from one side of a session. It buffers what it reads so that
+// many small messages cost one system call, and it never asks for more memory than the largest
+// message allowed (maxBody). It is used by one goroutine at a time.
+type reader struct {
+	src     io.Reader
+	buf     []byte // buf[r:w] holds unread bytes
+	r, w    int
+	maxBody int
+}
+
+const readerChunk = 64 << 10
+
+func newReader(src io.Reader, maxBody int) *reader {
+	return &reader{src: src, buf: make([]byte, readerChunk), maxBody: maxBody}
+}
+
+// buffered reports how many bytes are waiting in the buffer.
+func (rd *reader) buffered() int { return rd.w - rd.r }
+
+// fill makes at least n bytes available in buf[r:w], reading from src as needed.
+func (rd *reader) fill(n int) error {
+	if rd.w-rd.r >= n {
+		return nil
+	}
+	if rd.r == rd.w && len(rd.buf) > 16*readerChunk && n <= readerChunk {
+		rd.buf, rd.r, rd.w = make([]byte, readerChunk), 0, 0 // drop the room a large message needed
+	}
+	if rd.r > 0 && (len(rd.buf)-rd.r < n || rd.r == rd.w) {
+		copy(rd.buf, rd.buf[rd.r:rd.w])
+		rd.w -= rd.r
+		rd.r = 0
+	}
+	if len(rd.buf) < n {
+		nb := make([]byte, max(n, 2*len(rd.buf)))
+		copy(nb, rd.buf[rd.r:rd.w])
+		rd.w -= rd.r
+		rd.r = 0
+		rd.buf = nb
+	}
+	for rd.w-rd.r < n {
+		m, err := rd.src.Read(rd.buf[rd.w:])
+		rd.w += m
+		if err != nil {
+			if rd.w-rd.r >= n {
+				return nil
+			}
+			if errors.Is(err, io.EOF) && rd.w > rd.r {
+				return io.ErrUnexpectedEOF
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// startup reads one untyped startup-phase packet (length, then code and payload) and returns the
+// packet without its length word.
+func (rd *reader) startup() ([]byte, error) {
+	if err := rd.fill(4); err != nil {
+		return nil, err
+	}
+	n := int(int32(binary.BigEndian.Uint32(rd.buf[rd.r:])))
+	if n < 8 || n > maxStartupLen {
+		return nil, protocolErrorf("invalid length of startup packet: %d", n)
+	}
+	if err := rd.fill(n); err != nil {
+		return nil, err
+	}
+	pkt := rd.buf[rd.r+4 : rd.r+n]
+	rd.r += n
+	return pkt, nil
+}
+
+// header reads the 5-byte header of the next typed message and returns its type and body length.
+// The header stays in the buffer (peeked); consume or next advances past it.
+func (rd *reader) header() (typ byte, bodyLen int, err error) {
+	if err := rd.fill(5); err != nil {
+		return 0, 0, err
+	}
+	typ = rd.buf[rd.r]
+	l := int(int32(binary.BigEndian.Uint32(rd.buf[rd.r+1:])))
+	if l < 4 {
+		return 0, 0, protocolErrorf("invalid message length %d for message type %q", l, typ)
+	}
+	if l-4 > rd.maxBody {
+		return 0, 0, protocolErrorf("message type %q of %d bytes exceeds the maximum message size of %d bytes", typ, l-4, rd.maxBody)
+	}
+	return typ, l - 4, nil
+}
+
+// next returns the next whole message: its raw bytes (header included) and body. Both alias the
+// reader's buffer and are valid until the next call.
+func (rd *reader) next() (typ byte, raw, body []byte, err error) {
+	typ, n, err := rd.header()
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	if err := rd.fill(5 + n); err != nil {
+		return 0, nil, nil, err
+	}
+	raw = rd.buf[rd.r : rd.r+5+n]
+	rd.r += 5 + n
+	return typ, raw, raw[5:], nil
+}
+
+// stream copies the next message, header included, to w without holding the whole body in
+// memory. It is for messages (CopyData) that may be large.
+func (rd *reader) stream(w io.Writer, bodyLen int) error {
+	remain := 5 + bodyLen
+	for remain > 0 {
+		if rd.buffered() == 0 {
+			if err := rd.fill(1); err != nil {
+				return err
+			}
+		}
+		chunk := min(remain, rd.buffered())
+		if _, err := w.Write(rd.buf[rd.r : rd.r+chunk]); err != nil {
+			return err
+		}
+		rd.r += chunk
+		remain -= chunk
+	}
+	return nil
+}
+
+// scanner follows message boundaries in a byte stream without buffering it: the caller forwards
+// each chunk as it is and feeds it to the scanner, which reports the messages the session state
+// needs (their bodies truncated to capLen bytes).
+type scanner struct {
+	hdr    [5]byte
+	hdrN   int
+	typ    byte
+	remain int    // body bytes still to come for the current message
+	body   []byte // captured prefix of the current body
+	capLen int
+	want   func(typ byte) bool
+	on     func(typ byte, body []byte)
+}
+
+func (s *scanner) feed(p []byte) {
+	for len(p) > 0 {
+		if s.hdrN < 5 {
+			k := copy(s.hdr[s.hdrN:], p)
+			s.hdrN += k
+			p = p[k:]
+			if s.hdrN < 5 {
+				return
+			}
+			s.typ = s.hdr[0]
+			s.remain = int(int32(binary.BigEndian.Uint32(s.hdr[1:]))) - 4
+			if s.remain < 0 {
+				s.remain = 0 // upstream never sends this; keep scanning rather than loop
+			}
+			s.body = s.body[:0]
+			if s.remain == 0 {
+				s.done()
+				continue
+			}
+		}
+		k := min(len(p), s.remain)
+		if s.want(s.typ) && len(s.body) < s.capLen {
+			s.body = append(s.body, p[:min(k, s.capLen-len(s.body))]...)
+		}
+		s.remain -= k
+		p = p[k:]
+		if s.remain == 0 {
+			s.done()
+		}
+	}
+}
+
+func (s *scanner) done() {
+	if s.want(s.typ) {
+		s.on(s.typ, s.body)
+	}
+	s.hdrN = 0
+}
+
+// errorResponse encodes a FATAL-or-ERROR ErrorResponse with vecgate's prefix.
+func errorResponse(severity, code, msg string) []byte {
+	e := &pgproto3.ErrorResponse{Severity: severity, SeverityUnlocalized: severity, Code: code, Message: msg}
+	b, err := e.Encode(nil)
+	if err != nil { // only on absurd sizes; fall back to a minimal message
+		b, _ = (&pgproto3.ErrorResponse{Severity: severity, Code: code, Message: "vecgate error"}).Encode(nil)
+	}
+	return b
+}
