@@ -14,6 +14,9 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -135,4 +138,20 @@ func sanitize(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// Tool returns a command running one of Postgres 17's client programs (psql, pgbench) from the
+// harness (scripts/pg), so tests use the same client version everywhere. Files the tool reads or
+// writes by name live in the harness's file system; pass data on stdin/stdout instead.
+func Tool(t testing.TB, name string, args ...string) *exec.Cmd {
+	t.Helper()
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("pgtest: cannot locate the repository")
+	}
+	script := filepath.Join(filepath.Dir(file), "..", "..", "scripts", "pg")
+	if _, err := os.Stat(script); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	return exec.Command(script, append([]string{name}, args...)...)
 }
