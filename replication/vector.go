@@ -85,7 +85,17 @@ const (
 	errPrefixDecode = "replication: decode "
 )
 
-var errShort = errors.New("value too short")
+// ErrBadVector is wrapped by every error decoding a vector value.
+var ErrBadVector = errors.New("bad vector value")
+
+type vecError struct{ msg string }
+
+func (e *vecError) Error() string        { return e.msg }
+func (e *vecError) Is(target error) bool { return target == ErrBadVector }
+
+func decodeErr(format string, args ...any) error {
+	return &vecError{msg: fmt.Sprintf(errPrefixDecode+format, args...)}
+}
 
 // DecodeBinary decodes the binary send format of a pgvector type.
 func DecodeBinary(kind catalog.VectorType, b []byte) (Vector, error) {
@@ -93,7 +103,7 @@ func DecodeBinary(kind catalog.VectorType, b []byte) (Vector, error) {
 	switch kind {
 	case catalog.TypeVector, catalog.TypeHalfvec:
 		if len(b) < 4 {
-			return v, fmt.Errorf(errPrefixDecode+"%v: %w", kind, errShort)
+			return v, decodeErr("%v: value too short", kind)
 		}
 		dim := int(int16(binary.BigEndian.Uint16(b)))
 		width := 4
@@ -101,7 +111,7 @@ func DecodeBinary(kind catalog.VectorType, b []byte) (Vector, error) {
 			width = 2
 		}
 		if dim < 1 || dim > maxVectorDim || len(b) != 4+width*dim {
-			return v, fmt.Errorf(errPrefixDecode+"%v: %d dimensions in %d bytes", kind, dim, len(b))
+			return v, decodeErr("%v: %d dimensions in %d bytes", kind, dim, len(b))
 		}
 		v.Dim = dim
 		v.Values = make([]float32, dim)
@@ -115,12 +125,12 @@ func DecodeBinary(kind catalog.VectorType, b []byte) (Vector, error) {
 		}
 	case catalog.TypeSparsevec:
 		if len(b) < 12 {
-			return v, fmt.Errorf(errPrefixDecode+"%v: %w", kind, errShort)
+			return v, decodeErr("%v: value too short", kind)
 		}
 		dim := int(int32(binary.BigEndian.Uint32(b)))
 		nnz := int(int32(binary.BigEndian.Uint32(b[4:])))
 		if dim < 1 || dim > maxSparseDim || nnz < 0 || nnz > maxSparseNNZ || nnz > dim || len(b) != 12+8*nnz {
-			return v, fmt.Errorf(errPrefixDecode+"%v: dim %d nnz %d in %d bytes", kind, dim, nnz, len(b))
+			return v, decodeErr("%v: dim %d nnz %d in %d bytes", kind, dim, nnz, len(b))
 		}
 		v.Dim = dim
 		v.Indices = make([]int32, nnz)
@@ -129,23 +139,23 @@ func DecodeBinary(kind catalog.VectorType, b []byte) (Vector, error) {
 		for i := 0; i < nnz; i++ {
 			ix := int32(binary.BigEndian.Uint32(p[4*i:]))
 			if ix < 0 || int(ix) >= dim || (i > 0 && ix <= v.Indices[i-1]) {
-				return v, fmt.Errorf(errPrefixDecode+"%v: index %d out of order or range", kind, ix)
+				return v, decodeErr("%v: index %d out of order or range", kind, ix)
 			}
 			v.Indices[i] = ix
 			v.Values[i] = math.Float32frombits(binary.BigEndian.Uint32(p[4*nnz+4*i:]))
 		}
 	case catalog.TypeBit:
 		if len(b) < 4 {
-			return v, fmt.Errorf(errPrefixDecode+"%v: %w", kind, errShort)
+			return v, decodeErr("%v: value too short", kind)
 		}
 		n := int(int32(binary.BigEndian.Uint32(b)))
 		if n < 0 || n > maxBitLen || len(b) != 4+(n+7)/8 {
-			return v, fmt.Errorf(errPrefixDecode+"%v: %d bits in %d bytes", kind, n, len(b))
+			return v, decodeErr("%v: %d bits in %d bytes", kind, n, len(b))
 		}
 		v.Dim = n
 		v.Bits = slices.Clone(b[4:])
 	default:
-		return v, fmt.Errorf(errPrefixDecode+"%v: unsupported type", kind)
+		return v, decodeErr("%v: unsupported type", kind)
 	}
 	return v, nil
 }
@@ -156,7 +166,7 @@ func DecodeText(kind catalog.VectorType, b []byte) (Vector, error) {
 	s := string(b)
 	v := Vector{Kind: kind}
 	bad := func(why string) (Vector, error) {
-		return Vector{Kind: kind}, fmt.Errorf(errPrefixDecode+"%v text %q: %s", kind, truncate(s), why)
+		return Vector{Kind: kind}, decodeErr("%v text %q: %s", kind, truncate(s), why)
 	}
 	switch kind {
 	case catalog.TypeVector, catalog.TypeHalfvec:

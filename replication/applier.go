@@ -1,0 +1,106 @@
+package replication
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+
+	"github.com/jackc/pglogrepl"
+
+	"github.com/vecgate/vecgate/catalog"
+)
+
+// LSN is a position in the upstream write-ahead log; String formats it as 0/16B3748.
+type LSN = pglogrepl.LSN
+
+// ParseLSN parses the 0/16B3748 form.
+func ParseLSN(s string) (LSN, error) { return pglogrepl.ParseLSN(s) }
+
+// Target names one replicated vector column. It is comparable (a map key).
+type Target struct {
+	Schema, Table, Column string
+}
+
+func (t Target) String() string { return t.Schema + "." + t.Table + "." + t.Column }
+
+// TargetInfo describes a Target for Applier.Reset.
+type TargetInfo struct {
+	Target
+	Kind    catalog.VectorType
+	Dims    int              // 0: not declared by the column type
+	Key     []catalog.Column // key columns; Key values are their binary send format
+	Include []string         // INCLUDE columns, in Row.Include order
+	Indexes []catalog.Index  // pgvector indexes on this column
+}
+
+// Key identifies a row: the binary send format of its key column, or for a composite key each
+// column's bytes prefixed by a 4-byte big-endian length. Compare keys as strings.
+type Key string
+
+// Int64 decodes a key made of one int2, int4 or int8 column.
+func (k Key) Int64() (int64, bool) {
+	switch len(k) {
+	case 2:
+		return int64(int16(binary.BigEndian.Uint16([]byte(k)))), true
+	case 4:
+		return int64(int32(binary.BigEndian.Uint32([]byte(k)))), true
+	case 8:
+		return int64(binary.BigEndian.Uint64([]byte(k))), true
+	}
+	return 0, false
+}
+
+// Datum is the binary send format of an INCLUDE column value.
+type Datum struct {
+	Value     []byte
+	Null      bool
+	Unchanged bool // TOASTed and not modified by an update: keep the stored value
+}
+
+// Row is an inserted or updated row as one Target sees it.
+type Row struct {
+	Key Key
+	// OldKey is set when an update changed the key: the row moves from OldKey to Key.
+	OldKey Key
+	Vector Vector
+	// KeepVector: the update did not touch the (TOASTed) vector, which pgoutput then does not
+	// send; keep the stored one (taken from OldKey when the key changed).
+	KeepVector bool
+	Include    []Datum
+}
+
+// ErrRejected may be wrapped by an Applier's Upsert to refuse one row (for example a vector of the
+// wrong dimension for the index). Replication logs it, counts it in Status.RejectedRows, deletes
+// the key and carries on; any other Applier error ends the replication session (which then
+// reconnects and resumes, or resynchronises).
+var ErrRejected = errors.New("row rejected")
+
+// Applier receives replicated changes. It is declared here, its consumer; ann indexes (and
+// Memory) implement it. All calls come from one goroutine, in commit order; calls between two
+// Commits belong to one upstream transaction (or, after Reset, to the initial load).
+//
+// Apply is idempotent: replaying a change already applied must leave the same state (an Upsert
+// overwrites, a Delete of a missing key is not an error).
+type Applier interface {
+	// Reset discards everything held and prepares for these targets (an initial load follows).
+	Reset(targets []TargetInfo) error
+	// Upsert inserts or replaces the row of r.Key (removing r.OldKey first when set).
+	Upsert(t Target, r Row) error
+	// Delete removes key (the row was deleted, or its vector became NULL).
+	Delete(t Target, key Key) error
+	// Truncate removes every row of t.
+	Truncate(t Target) error
+	// Commit marks every change so far as applied up to lsn; readers may rely on it.
+	Commit(lsn LSN) error
+}
+
+// Snapshotter is implemented by an Applier whose state replication may persist. WriteSnapshot
+// and ReadSnapshot are only called between Commits. The bytes are wrapped by replication in a
+// file with its own header (version, slot, LSN) and checksum, so implementations only describe
+// their data.
+type Snapshotter interface {
+	WriteSnapshot(w io.Writer) error
+	// ReadSnapshot replaces the state with the snapshot's. On error the state is unspecified
+	// and replication calls Reset.
+	ReadSnapshot(r io.Reader) error
+}

@@ -1,0 +1,635 @@
+package replication
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/vecgate/vecgate/catalog"
+)
+
+// tableTarget is one replicated table: its key, its usable vector columns and INCLUDE columns.
+type tableTarget struct {
+	table   catalog.Table
+	vectors []catalog.VectorColumn
+	include []string
+	targets []Target // one per vector column, same order
+}
+
+// columns returns the published column list: key, vectors, include (no duplicates).
+func (tt *tableTarget) columns() []string {
+	var cols []string
+	add := func(n string) {
+		if !slices.Contains(cols, n) {
+			cols = append(cols, n)
+		}
+	}
+	for _, k := range tt.table.Key {
+		add(k.Name)
+	}
+	for _, v := range tt.vectors {
+		add(v.Name)
+	}
+	for _, n := range tt.include {
+		add(n)
+	}
+	return cols
+}
+
+// relInfo maps the columns of a Relation message onto a tableTarget.
+type relInfo struct {
+	tt      *tableTarget
+	key     []int // positions in the tuple
+	vectors []int
+	include []int
+}
+
+// selectTables picks the replicated tables from cat, fills the status and returns the signature
+// of the selection.
+func (s *Stream) selectTables(cat *catalog.Catalog) string {
+	want := map[string]bool{}
+	for _, t := range s.cfg.Tables {
+		if !strings.Contains(t, ".") {
+			t = "public." + t
+		}
+		want[t] = true
+	}
+	s.tables = map[string]*tableTarget{}
+	var status []TableStatus
+	for _, t := range cat.Tables {
+		qn := t.QualifiedName()
+		if len(want) > 0 && !want[qn] {
+			continue
+		}
+		ts := TableStatus{Schema: t.Schema, Name: t.Name, Skip: t.Skip}
+		tt := &tableTarget{table: t}
+		for _, v := range t.Vectors {
+			if v.Skip != "" {
+				if ts.SkipColumns == nil {
+					ts.SkipColumns = map[string]string{}
+				}
+				ts.SkipColumns[v.Name] = v.Skip
+				continue
+			}
+			tt.vectors = append(tt.vectors, v)
+			tt.targets = append(tt.targets, Target{Schema: t.Schema, Table: t.Name, Column: v.Name})
+			ts.Columns = append(ts.Columns, v.Name)
+		}
+		for _, inc := range s.cfg.Include[qn] {
+			if _, ok := t.Column(inc); !ok && ts.Skip == "" {
+				ts.Skip = fmt.Sprintf("include column %q does not exist", inc)
+			}
+			tt.include = append(tt.include, inc)
+		}
+		if ts.Skip != "" {
+			s.log.Warn("table not replicated", "table", qn, "reason", ts.Skip)
+			ts.Columns = nil
+		} else {
+			s.tables[qn] = tt
+		}
+		for c, why := range ts.SkipColumns {
+			s.log.Warn("vector column not replicated", "table", qn, "column", c, "reason", why)
+		}
+		status = append(status, ts)
+	}
+	for t := range want {
+		schema, name, _ := strings.Cut(t, ".")
+		if cat.Table(schema, name) == nil {
+			status = append(status, TableStatus{Schema: schema, Name: name, Skip: "not found, or has no vector column"})
+		}
+	}
+	s.mu.Lock()
+	s.status.Tables = status
+	s.mu.Unlock()
+	return signature(s.tables)
+}
+
+func signature(tables map[string]*tableTarget) string {
+	names := make([]string, 0, len(tables))
+	for n := range tables {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	h := sha256.New()
+	for _, n := range names {
+		tt := tables[n]
+		fmt.Fprintf(h, "%s|%d|%c|", n, tt.table.OID, tt.table.ReplicaIdentity)
+		for _, k := range tt.table.Key {
+			fmt.Fprintf(h, "k:%s:%d|", k.Name, k.TypeOID)
+		}
+		for _, v := range tt.vectors {
+			fmt.Fprintf(h, "v:%s:%d:%d|", v.Name, v.TypeOID, v.TypMod)
+		}
+		for _, c := range tt.include {
+			fmt.Fprintf(h, "i:%s|", c)
+		}
+		h.Write([]byte{'\n'})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+func (s *Stream) targetInfos() []TargetInfo {
+	var out []TargetInfo
+	for _, tt := range s.tables {
+		for i, v := range tt.vectors {
+			ti := TargetInfo{Target: tt.targets[i], Kind: v.Kind, Dims: v.Dims, Key: tt.table.Key, Include: tt.include}
+			for _, ix := range tt.table.Indexes {
+				if ix.Column == v.Name {
+					ti.Indexes = append(ti.Indexes, ix)
+				}
+			}
+			out = append(out, ti)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out
+}
+
+// ensurePublication makes the publication publish exactly the selected tables and columns.
+func (s *Stream) ensurePublication(ctx context.Context, conn *pgx.Conn) error {
+	want := map[string][]string{}
+	var clauses []string
+	names := make([]string, 0, len(s.tables))
+	for n := range s.tables {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		tt := s.tables[n]
+		cols := tt.columns()
+		clause := tt.table.Ident()
+		if tt.table.ReplicaIdentity == 'f' {
+			// A column list must cover the replica identity; with FULL that is every column.
+			cols = nil
+			for _, c := range tt.table.Columns {
+				cols = append(cols, c.Name)
+			}
+		} else {
+			quoted := make([]string, len(cols))
+			for i, c := range cols {
+				quoted[i] = pgx.Identifier{c}.Sanitize()
+			}
+			clause += " (" + strings.Join(quoted, ", ") + ")"
+		}
+		sorted := slices.Clone(cols)
+		sort.Strings(sorted)
+		want[n] = sorted
+		clauses = append(clauses, clause)
+	}
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1)`, s.pub).Scan(&exists); err != nil {
+		return fmt.Errorf("replication: look up publication %s: %w", s.pub, err)
+	}
+	pubIdent := pgx.Identifier{s.pub}.Sanitize()
+	if exists {
+		have := map[string][]string{}
+		rows, err := conn.Query(ctx, `SELECT schemaname, tablename, attnames FROM pg_publication_tables WHERE pubname = $1`, s.pub)
+		if err != nil {
+			return fmt.Errorf("replication: read publication %s: %w", s.pub, err)
+		}
+		var schema, table string
+		var cols []string
+		_, err = pgx.ForEachRow(rows, []any{&schema, &table, &cols}, func() error {
+			c := slices.Clone(cols)
+			sort.Strings(c)
+			have[schema+"."+table] = c
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("replication: read publication %s: %w", s.pub, err)
+		}
+		same := len(have) == len(want)
+		for n, c := range want {
+			if !slices.Equal(have[n], c) {
+				same = false
+			}
+		}
+		if same {
+			return nil
+		}
+		if len(clauses) > 0 {
+			_, err = conn.Exec(ctx, "ALTER PUBLICATION "+pubIdent+" SET TABLE "+strings.Join(clauses, ", "))
+		} else {
+			_, err = conn.Exec(ctx, "DROP PUBLICATION "+pubIdent+"; CREATE PUBLICATION "+pubIdent)
+		}
+		if err != nil {
+			return fmt.Errorf("replication: alter publication %s: %w", s.pub, err)
+		}
+		s.log.Info("publication updated", "publication", s.pub, "tables", len(clauses))
+		return nil
+	}
+	sql := "CREATE PUBLICATION " + pubIdent
+	if len(clauses) > 0 {
+		sql += " FOR TABLE " + strings.Join(clauses, ", ")
+	}
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		return fmt.Errorf("replication: create publication %s: %w", s.pub, err)
+	}
+	s.log.Info("publication created", "publication", s.pub, "tables", len(clauses))
+	return nil
+}
+
+// initialLoad creates the slot exporting its snapshot, copies every table under that snapshot and
+// returns the slot's consistent point, from which streaming starts.
+func (s *Stream) initialLoad(ctx context.Context, conn *pgx.Conn, rconn *pgconn.PgConn) (LSN, error) {
+	s.setState(StateLoading)
+	s.haveData = false
+	res, err := pglogrepl.CreateReplicationSlot(ctx, rconn, s.slot, "pgoutput", pglogrepl.CreateReplicationSlotOptions{
+		Mode: pglogrepl.LogicalReplication, SnapshotAction: "EXPORT_SNAPSHOT",
+	})
+	if err != nil {
+		return 0, fmt.Errorf("replication: create slot %s: %w", s.slot, err)
+	}
+	consistent, err := pglogrepl.ParseLSN(res.ConsistentPoint)
+	if err != nil {
+		return 0, fmt.Errorf("replication: create slot %s: consistent point: %w", s.slot, err)
+	}
+	if err := s.cfg.Applier.Reset(s.targetInfos()); err != nil {
+		return 0, fmt.Errorf("replication: reset applier: %w", err)
+	}
+	if _, err := conn.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
+		return 0, fmt.Errorf("replication: initial load: begin: %w", err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), "ROLLBACK") //nolint:errcheck // best effort after errors
+	if _, err := conn.Exec(ctx, "SET TRANSACTION SNAPSHOT "+quoteLiteral(res.SnapshotName)); err != nil {
+		return 0, fmt.Errorf("replication: initial load: set snapshot: %w", err)
+	}
+	var total int64
+	names := make([]string, 0, len(s.tables))
+	for n, tt := range s.tables {
+		names = append(names, n)
+		var est float64
+		if err := conn.QueryRow(ctx, `SELECT reltuples FROM pg_class WHERE oid = $1`, tt.table.OID).Scan(&est); err == nil && est > 0 {
+			total += int64(est)
+		}
+	}
+	sort.Strings(names)
+	p := &progress{log: s.log, every: s.cfg.ProgressInterval, total: total, start: time.Now(), last: time.Now()}
+	s.log.Info("initial load started", "tables", len(names), "estimated_rows", total, "consistent_point", consistent)
+	for _, n := range names {
+		if err := s.copyTable(ctx, conn, s.tables[n], p); err != nil {
+			return 0, err
+		}
+	}
+	if _, err := conn.Exec(ctx, "COMMIT"); err != nil {
+		return 0, fmt.Errorf("replication: initial load: commit: %w", err)
+	}
+	if err := s.cfg.Applier.Commit(consistent); err != nil {
+		return 0, fmt.Errorf("replication: initial load: commit at %s: %w", consistent, err)
+	}
+	el := time.Since(p.start)
+	s.log.Info("initial load done", "rows", p.rows, "seconds", el.Seconds(), "rows_per_s", int64(float64(p.rows)/max(el.Seconds(), 1e-9)))
+	s.mu.Lock()
+	s.status.Applied = consistent
+	s.status.Persisted = 0
+	s.status.LoadedRows = p.rows
+	s.status.Resnapshots++
+	s.mu.Unlock()
+	s.haveData = true
+	s.signature = signature(s.tables)
+	if err := s.maybePersist(true); err != nil {
+		return 0, err
+	}
+	return consistent, nil
+}
+
+type progress struct {
+	log         interface{ Info(string, ...any) }
+	every       time.Duration
+	total, rows int64
+	start, last time.Time
+}
+
+func (p *progress) add() {
+	p.rows++
+	if p.rows&4095 != 0 || time.Since(p.last) < p.every {
+		return
+	}
+	p.last = time.Now()
+	el := time.Since(p.start).Seconds()
+	rate := float64(p.rows) / el
+	args := []any{"rows", p.rows, "rows_per_s", int64(rate)}
+	if p.total > p.rows && rate > 0 {
+		args = append(args, "estimated_rows", p.total, "eta", time.Duration(float64(p.total-p.rows)/rate*float64(time.Second)).Round(time.Second))
+	}
+	p.log.Info("initial load progress", args...)
+}
+
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+func (s *Stream) copyTable(ctx context.Context, conn *pgx.Conn, tt *tableTarget, p *progress) error {
+	cols := tt.columns()
+	quoted := make([]string, len(cols))
+	pos := map[string]int{}
+	for i, c := range cols {
+		quoted[i] = pgx.Identifier{c}.Sanitize()
+		pos[c] = i
+	}
+	ri := &relInfo{tt: tt}
+	for _, k := range tt.table.Key {
+		ri.key = append(ri.key, pos[k.Name])
+	}
+	for _, v := range tt.vectors {
+		ri.vectors = append(ri.vectors, pos[v.Name])
+	}
+	for _, c := range tt.include {
+		ri.include = append(ri.include, pos[c])
+	}
+	var keyBuf []byte
+	cr := &copyReader{row: func(fields [][]byte) error {
+		if len(fields) != len(cols) {
+			return fmt.Errorf("%w: %d fields, want %d", errCopyFormat, len(fields), len(cols))
+		}
+		keyBuf = keyBuf[:0]
+		for i, kp := range ri.key {
+			if fields[kp] == nil {
+				return fmt.Errorf("%w: NULL key", errCopyFormat)
+			}
+			keyBuf = appendKey(keyBuf, fields[kp], len(ri.key) > 1 || i > 0)
+		}
+		key := Key(keyBuf)
+		var inc []Datum
+		if len(ri.include) > 0 {
+			inc = make([]Datum, len(ri.include))
+			for i, ip := range ri.include {
+				if fields[ip] == nil {
+					inc[i].Null = true
+				} else {
+					inc[i].Value = slices.Clone(fields[ip])
+				}
+			}
+		}
+		for i, vp := range ri.vectors {
+			if fields[vp] == nil {
+				continue // NULL vectors are not indexed
+			}
+			v, err := DecodeBinary(tt.vectors[i].Kind, fields[vp])
+			if err == nil {
+				err = s.cfg.Applier.Upsert(tt.targets[i], Row{Key: key, Vector: v, Include: inc})
+			}
+			if err != nil {
+				if err := s.reject(tt.targets[i], key, err); err != nil {
+					return err
+				}
+			}
+		}
+		p.add()
+		return nil
+	}}
+	sql := "COPY " + tt.table.Ident() + " (" + strings.Join(quoted, ", ") + ") TO STDOUT (FORMAT binary)"
+	if _, err := conn.PgConn().CopyTo(ctx, cr, sql); err != nil {
+		return fmt.Errorf("replication: initial load of %s: %w", tt.table.QualifiedName(), err)
+	}
+	return nil
+}
+
+// appendKey appends one key column's bytes; composite keys length-prefix every column.
+func appendKey(dst, col []byte, composite bool) []byte {
+	if composite {
+		dst = binary.BigEndian.AppendUint32(dst, uint32(len(col)))
+	}
+	return append(dst, col...)
+}
+
+// reject handles a row that cannot be indexed: log, count, make sure no stale vector remains.
+func (s *Stream) reject(t Target, key Key, err error) error {
+	if !errors.Is(err, ErrRejected) && !errors.Is(err, ErrBadVector) {
+		return fmt.Errorf("replication: apply %s: %w", t, err)
+	}
+	s.log.Warn("row not indexed", "target", t.String(), "key", hex.EncodeToString([]byte(key)), "err", err)
+	s.mu.Lock()
+	s.status.RejectedRows++
+	s.mu.Unlock()
+	if err := s.cfg.Applier.Delete(t, key); err != nil {
+		return fmt.Errorf("replication: apply %s: delete rejected row: %w", t, err)
+	}
+	return nil
+}
+
+// handle applies one pgoutput message.
+func (s *Stream) handle(walStart LSN, data []byte) error {
+	m, err := decodeMessage(data)
+	if err != nil {
+		return fmt.Errorf("replication: decode at %s: %w", walStart, err)
+	}
+	switch m := m.(type) {
+	case msgBegin:
+		s.inTxn = true
+		// Idempotence: a transaction whose commit record precedes the applied position was
+		// applied before (possible when a slot resends after a reconnect).
+		s.skipTxn = m.finalLSN < s.applied()
+	case msgCommit:
+		s.inTxn = false
+		if s.skipTxn {
+			s.skipTxn = false
+			return nil
+		}
+		if err := s.cfg.Applier.Commit(m.endLSN); err != nil {
+			return fmt.Errorf("replication: commit at %s: %w", m.endLSN, err)
+		}
+		s.setApplied(m.endLSN, max(time.Since(m.commitTime), 0))
+		return s.maybePersist(false)
+	case msgRelation:
+		return s.relation(m)
+	case msgType, msgIgnored:
+	case msgInsert:
+		if s.skipTxn {
+			return nil
+		}
+		return s.upsert(walStart, m.relid, nil, m.new)
+	case msgUpdate:
+		if s.skipTxn {
+			return nil
+		}
+		return s.upsert(walStart, m.relid, m.old, m.new)
+	case msgDelete:
+		if s.skipTxn {
+			return nil
+		}
+		ri := s.rels[m.relid]
+		if ri == nil {
+			return nil
+		}
+		key, err := ri.keyOf(m.old)
+		if err != nil {
+			return fmt.Errorf("replication: apply delete on %s at %s: %w", ri.tt.table.QualifiedName(), walStart, err)
+		}
+		for _, t := range ri.tt.targets {
+			if err := s.cfg.Applier.Delete(t, key); err != nil {
+				return fmt.Errorf("replication: apply delete %s at %s: %w", t, walStart, err)
+			}
+		}
+	case msgTruncate:
+		if s.skipTxn {
+			return nil
+		}
+		for _, id := range m.relids {
+			ri := s.rels[id]
+			if ri == nil {
+				continue
+			}
+			for _, t := range ri.tt.targets {
+				if err := s.cfg.Applier.Truncate(t); err != nil {
+					return fmt.Errorf("replication: apply truncate %s at %s: %w", t, walStart, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// relation maps a Relation message onto the selected table, or asks for a resynchronisation when
+// the table no longer matches what was loaded (a vector or key column dropped, retyped, or its
+// dimensions changed).
+func (s *Stream) relation(m msgRelation) error {
+	qn := m.namespace + "." + m.name
+	tt := s.tables[qn]
+	if tt == nil {
+		s.log.Info("changes for a table not replicated are ignored", "table", qn)
+		delete(s.rels, m.relid)
+		return nil
+	}
+	find := func(name string) (relColumn, int) {
+		for i, c := range m.columns {
+			if c.name == name {
+				return c, i
+			}
+		}
+		return relColumn{}, -1
+	}
+	ri := &relInfo{tt: tt}
+	for _, k := range tt.table.Key {
+		c, i := find(k.Name)
+		if i < 0 || c.typeOID != k.TypeOID {
+			return fmt.Errorf("%w: key column %s.%s dropped or retyped", errResync, qn, k.Name)
+		}
+		ri.key = append(ri.key, i)
+	}
+	for _, v := range tt.vectors {
+		c, i := find(v.Name)
+		if i < 0 || c.typeOID != v.TypeOID || c.typMod != v.TypMod {
+			return fmt.Errorf("%w: vector column %s.%s dropped, retyped or its dimensions changed", errResync, qn, v.Name)
+		}
+		ri.vectors = append(ri.vectors, i)
+	}
+	for _, n := range tt.include {
+		_, i := find(n)
+		if i < 0 {
+			return fmt.Errorf("%w: include column %s.%s dropped", errResync, qn, n)
+		}
+		ri.include = append(ri.include, i)
+	}
+	s.rels[m.relid] = ri
+	return nil
+}
+
+func (ri *relInfo) keyOf(tuple []tupleCol) (Key, error) {
+	var buf []byte
+	for i, p := range ri.key {
+		if p >= len(tuple) {
+			return "", fmt.Errorf("%w: tuple has %d columns", ErrMalformed, len(tuple))
+		}
+		c := tuple[p]
+		if c.kind != colBinary {
+			return "", fmt.Errorf("%w: key column sent as %q, want binary", ErrMalformed, c.kind)
+		}
+		buf = appendKey(buf, c.data, len(ri.key) > 1 || i > 0)
+	}
+	return Key(buf), nil
+}
+
+func decodeCol(kind catalog.VectorType, c tupleCol) (Vector, error) {
+	if c.kind == colText {
+		return DecodeText(kind, c.data)
+	}
+	return DecodeBinary(kind, c.data)
+}
+
+// upsert applies an insert (old == nil) or an update.
+func (s *Stream) upsert(walStart LSN, relid uint32, old, new []tupleCol) error {
+	ri := s.rels[relid]
+	if ri == nil {
+		return nil
+	}
+	qn := ri.tt.table.QualifiedName()
+	key, err := ri.keyOf(new)
+	if err != nil {
+		return fmt.Errorf("replication: apply change on %s at %s: %w", qn, walStart, err)
+	}
+	var oldKey Key
+	if old != nil {
+		ok, err := ri.keyOf(old)
+		if err != nil {
+			return fmt.Errorf("replication: apply update on %s at %s: old key: %w", qn, walStart, err)
+		}
+		if ok != key {
+			oldKey = ok
+		}
+	}
+	var inc []Datum
+	if len(ri.include) > 0 {
+		inc = make([]Datum, len(ri.include))
+		for i, p := range ri.include {
+			if p >= len(new) {
+				return fmt.Errorf("replication: apply change on %s at %s: %w: short tuple", qn, walStart, ErrMalformed)
+			}
+			switch new[p].kind {
+			case colNull:
+				inc[i].Null = true
+			case colUnchanged:
+				inc[i].Unchanged = true
+			default:
+				inc[i].Value = slices.Clone(new[p].data)
+			}
+		}
+	}
+	for i, p := range ri.vectors {
+		t := ri.tt.targets[i]
+		if p >= len(new) {
+			return fmt.Errorf("replication: apply change on %s at %s: %w: short tuple", qn, walStart, ErrMalformed)
+		}
+		col := new[p]
+		switch col.kind {
+		case colNull:
+			if oldKey != "" {
+				if err := s.cfg.Applier.Delete(t, oldKey); err != nil {
+					return fmt.Errorf("replication: apply update %s at %s: %w", t, walStart, err)
+				}
+			}
+			if err := s.cfg.Applier.Delete(t, key); err != nil {
+				return fmt.Errorf("replication: apply change %s at %s: %w", t, walStart, err)
+			}
+			continue
+		case colUnchanged:
+			err = s.cfg.Applier.Upsert(t, Row{Key: key, OldKey: oldKey, KeepVector: true, Include: inc})
+		default:
+			var v Vector
+			v, err = decodeCol(ri.tt.vectors[i].Kind, col)
+			if err == nil {
+				err = s.cfg.Applier.Upsert(t, Row{Key: key, OldKey: oldKey, Vector: v, Include: inc})
+			}
+		}
+		if err != nil {
+			if oldKey != "" {
+				if derr := s.cfg.Applier.Delete(t, oldKey); derr != nil {
+					return fmt.Errorf("replication: apply update %s at %s: %w", t, walStart, derr)
+				}
+			}
+			if err := s.reject(t, key, err); err != nil {
+				return fmt.Errorf("replication: apply change at %s: %w", walStart, err)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,49 @@
+// Package replication keeps an Applier (vecgate's in-memory indexes) equal to the vector columns
+// of one upstream Postgres database, through pgoutput logical replication.
+//
+// Ownership: replication owns the publication and the permanent logical slot "vecgate_<name>"
+// (pgoutput, protocol version 2, binary values), the initial load (the slot is created with an
+// exported snapshot and every table is copied in binary under it on a second connection, then
+// streaming starts at the slot's consistent point), decoding of pgoutput messages, the map from
+// upstream relations to Targets, the applied and acknowledged positions, WaitFor, snapshot files
+// and resynchronisation. It decides no query plans and imports no index package: the Applier
+// interface is declared here, by its consumer, and Memory is a simple implementation.
+//
+// Where the live set of indexes is read: Stream.Status (state, applied LSN, lag, per-table skip
+// reasons) and Stream.WaitFor are what the proxy/planner read; the Applier itself (an ann index or
+// Memory) is what they search. Replication is its only writer.
+//
+// Invariants:
+//   - Changes reach the Applier in commit order from a single goroutine; Applier.Commit(lsn) is
+//     called at every upstream commit (and when a keepalive shows the server idle past the
+//     applied position), and Status.Applied moves only after it.
+//   - Large transactions are applied as they stream, never buffered: Postgres already holds an
+//     open transaction back until its commit (spilling to disk past logical_decoding_work_mem),
+//     so what arrives is committed data and vecgate's memory stays bounded by one message. The
+//     price is that a concurrent reader of the Applier may see part of a committed transaction
+//     before its Commit; WaitFor and Status.Applied only ever report whole transactions, and a
+//     snapshot is only written between transactions.
+//   - Apply is idempotent: a transaction whose commit record precedes the applied position is
+//     skipped, and Upsert/Delete/Truncate are set operations, so a replay after a reconnect or a
+//     crash changes nothing.
+//   - Only applied positions are acknowledged to Postgres; with snapshots on, only persisted ones.
+//     The slot therefore always retains what a restart from the last snapshot needs.
+//   - An UPDATE whose vector is TOAST-unchanged keeps the stored vector (Row.KeepVector), also
+//     when the key changed (Row.OldKey: the row moves). A NULL vector is not indexed (Delete).
+//   - A row whose vector cannot be decoded, or that the Applier rejects (ErrRejected), is left
+//     out of the index, logged and counted (Status.RejectedRows); it never stops replication.
+//   - Tables without a usable key (no primary key or replica identity index, replica identity
+//     NOTHING), vector columns of unsupported types, and tables not found are listed in
+//     Status.Tables with the reason, and never added to the publication (which would make their
+//     UPDATEs and DELETEs fail upstream).
+//   - If the slot is missing, invalidated (wal_status 'lost'), behind what is held locally, or
+//     the set of replicated tables/columns changed (DDL: a Relation message that disagrees with
+//     the catalog, or a different catalog at reconnect), the slot is dropped and recreated and
+//     everything is loaded again; meanwhile Status.State is StateLoading and Ready is false.
+//   - Connection loss or an upstream restart ends a session; the Stream reconnects with
+//     exponential backoff (with jitter) and resumes from the applied position.
+//
+// Catalog refresh: the catalog is re-read at every (re)connect; DDL seen in the stream that
+// affects replicated columns forces a reconnect (and resynchronisation). Columns added outside the
+// column list are not published and need nothing.
+package replication

@@ -1,0 +1,5 @@
+package replication_test
+
+const helperEnv = "VECGATE_REPLICATION_HELPER"
+
+func helperMain() int { return 0 }

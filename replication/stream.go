@@ -1,0 +1,560 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/vecgate/vecgate/catalog"
+)
+
+// Config configures a Stream. Start from DefaultConfig.
+type Config struct {
+	// DSN of the upstream database (a role with REPLICATION, or superuser; see docs/replication.md).
+	DSN string
+	// Name makes the slot "vecgate_<Name>" and the publication of the same name. Letters, digits
+	// and '_' only. Default "main".
+	Name string
+	// Tables restricts replication to these "schema.table" names; empty means every table the
+	// catalog finds usable.
+	Tables []string
+	// Include lists extra columns replicated with each row ("schema.table" → column names),
+	// passed to the Applier in Row.Include.
+	Include map[string][]string
+	// Applier receives the changes. Required.
+	Applier Applier
+	// SnapshotDir, when set and Applier implements Snapshotter, persists the Applier's state there
+	// every SnapshotInterval; only persisted positions are acknowledged to Postgres, and Start
+	// resumes from the file. Empty: no snapshots, acknowledge what is applied, and every start
+	// is a full initial load.
+	SnapshotDir string
+	// SnapshotInterval between snapshots while changes arrive. Default 10s. Shorter intervals
+	// release upstream WAL sooner and cost a full write of the Applier's state each time.
+	SnapshotInterval time.Duration
+	// StatusInterval is the longest time between standby status updates. Default 10s (it must
+	// stay below the server's wal_sender_timeout, 60s by default).
+	StatusInterval time.Duration
+	// ReconnectMin and ReconnectMax bound the exponential backoff between sessions. Defaults
+	// 100ms and 10s.
+	ReconnectMin, ReconnectMax time.Duration
+	// ProgressInterval between initial-load progress log lines. Default 5s.
+	ProgressInterval time.Duration
+	// Logger receives structured logs. Default: discard.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns a Config with every default filled in (DSN and Applier left empty).
+func DefaultConfig() Config {
+	return Config{
+		Name:             "main",
+		SnapshotInterval: 10 * time.Second,
+		StatusInterval:   10 * time.Second,
+		ReconnectMin:     100 * time.Millisecond,
+		ReconnectMax:     10 * time.Second,
+		ProgressInterval: 5 * time.Second,
+	}
+}
+
+var validName = regexp.MustCompile(`^[a-z0-9_]{1,50}$`)
+
+func (c *Config) validate() error {
+	d := DefaultConfig()
+	if c.Name == "" {
+		c.Name = d.Name
+	}
+	if !validName.MatchString(c.Name) {
+		return fmt.Errorf("replication: config: name %q: lower-case letters, digits and _ only", c.Name)
+	}
+	if c.DSN == "" {
+		return errors.New("replication: config: DSN is required")
+	}
+	if c.Applier == nil {
+		return errors.New("replication: config: Applier is required")
+	}
+	if c.SnapshotInterval <= 0 {
+		c.SnapshotInterval = d.SnapshotInterval
+	}
+	if c.StatusInterval <= 0 {
+		c.StatusInterval = d.StatusInterval
+	}
+	if c.ReconnectMin <= 0 {
+		c.ReconnectMin = d.ReconnectMin
+	}
+	if c.ReconnectMax < c.ReconnectMin {
+		c.ReconnectMax = max(d.ReconnectMax, c.ReconnectMin)
+	}
+	if c.ProgressInterval <= 0 {
+		c.ProgressInterval = d.ProgressInterval
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if _, err := pgconn.ParseConfig(c.DSN); err != nil {
+		return fmt.Errorf("replication: config: DSN: %w", err)
+	}
+	return nil
+}
+
+// State is the phase a Stream is in.
+type State string
+
+// States.
+const (
+	StateStarting     State = "starting"
+	StateLoading      State = "loading"   // initial load (or resnapshot): forward queries
+	StateStreaming    State = "streaming" // applying changes; the Applier is usable
+	StateReconnecting State = "reconnecting"
+	StateStopped      State = "stopped"
+)
+
+// TableStatus says what happens to one table with vector columns.
+type TableStatus struct {
+	Schema, Name string
+	Columns      []string          // replicated vector columns
+	Skip         string            // non-empty: the table is not replicated, and why
+	SkipColumns  map[string]string // vector columns not replicated, and why
+}
+
+// Status is a point-in-time view of a Stream.
+type Status struct {
+	State        State
+	Slot         string
+	Publication  string
+	Applied      LSN // every transaction committed at or before it is applied
+	Persisted    LSN // last snapshot written (0 without snapshots)
+	Acknowledged LSN // last position confirmed to Postgres
+	ServerWALEnd LSN // latest server WAL end seen
+	LagBytes     uint64
+	LagTime      time.Duration // commit-to-apply delay of the last transaction; 0 when caught up
+	LoadedRows   int64         // rows copied by the last initial load
+	RejectedRows int64         // rows refused by the Applier or undecodable, since Start
+	Resnapshots  int           // initial loads done since Start
+	Tables       []TableStatus
+	LastError    string
+}
+
+// ErrClosed is returned by WaitFor once the Stream is closed.
+var ErrClosed = errors.New("replication: stream closed")
+
+// errResync asks the session loop to drop everything and load again.
+var errResync = errors.New("resynchronise")
+
+// Stream replicates the vector columns of one database into an Applier.
+type Stream struct {
+	cfg      Config
+	log      *slog.Logger
+	slot     string
+	pub      string
+	snapshot Snapshotter // nil when snapshots are off
+
+	mu       sync.Mutex // guards status, advanced, started
+	status   Status
+	advanced chan struct{} // closed (and replaced) whenever status.Applied advances
+	started  bool
+
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	// Owned by the run goroutine.
+	haveData  bool   // the Applier holds a consistent state as of status.Applied
+	signature string // of the targets that state covers
+	lastSnap  time.Time
+	tables    map[string]*tableTarget // by "schema.table"
+	rels      map[uint32]*relInfo     // by relation OID, from Relation messages of this session
+	inTxn     bool
+	skipTxn   bool
+	lastAck   time.Time
+	lastSent  LSN
+}
+
+// New validates cfg and returns a Stream; Start runs it.
+func New(cfg Config) (*Stream, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	s := &Stream{
+		cfg:      cfg,
+		log:      cfg.Logger.With("component", "replication", "slot", "vecgate_"+cfg.Name),
+		slot:     "vecgate_" + cfg.Name,
+		pub:      "vecgate_" + cfg.Name,
+		advanced: make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	if cfg.SnapshotDir != "" {
+		sn, ok := cfg.Applier.(Snapshotter)
+		if !ok {
+			return nil, errors.New("replication: config: SnapshotDir set but the Applier does not implement Snapshotter")
+		}
+		s.snapshot = sn
+	}
+	s.status = Status{State: StateStarting, Slot: s.slot, Publication: s.pub}
+	return s, nil
+}
+
+// Slot returns the replication slot's name.
+func (s *Stream) Slot() string { return s.slot }
+
+// Start loads the snapshot file (if any) and starts replicating in the background; it returns
+// once the background goroutine runs. Errors talking to Postgres are retried there, not
+// returned: watch Status. ctx bounds the Stream's whole life (as does Close).
+func (s *Stream) Start(ctx context.Context) error {
+	s.mu.Lock()
+	if s.started {
+		s.mu.Unlock()
+		return errors.New("replication: Start called twice")
+	}
+	s.started = true
+	s.mu.Unlock()
+	if s.snapshot != nil {
+		s.loadSnapshot()
+	}
+	ctx, s.cancel = context.WithCancel(ctx)
+	go s.run(ctx)
+	return nil
+}
+
+// Close stops replication, writes a last snapshot when snapshots are on, and waits for every
+// goroutine the Stream started. The slot is kept (see DropSlot).
+func (s *Stream) Close() error {
+	s.mu.Lock()
+	started := s.started
+	s.mu.Unlock()
+	if !started {
+		return nil
+	}
+	s.cancel()
+	<-s.done
+	return nil
+}
+
+// Status returns a copy of the current status.
+func (s *Stream) Status() Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.status
+	st.Tables = append([]TableStatus(nil), st.Tables...)
+	if st.ServerWALEnd > st.Applied {
+		st.LagBytes = uint64(st.ServerWALEnd - st.Applied)
+	}
+	return st
+}
+
+// Applied returns the applied LSN.
+func (s *Stream) Applied() LSN {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.status.Applied
+}
+
+// Ready reports whether the Applier holds the replicated state (streaming, not loading).
+func (s *Stream) Ready() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.status.State == StateStreaming
+}
+
+// WaitFor blocks until every transaction committed at or before lsn is applied (read-your-writes:
+// pass the LSN a session's commit returned, e.g. pg_current_wal_lsn() after it). It returns
+// ctx.Err() when ctx ends first and ErrClosed when the Stream is closed.
+func (s *Stream) WaitFor(ctx context.Context, lsn LSN) error {
+	for {
+		s.mu.Lock()
+		if s.status.Applied >= lsn && s.status.State == StateStreaming {
+			s.mu.Unlock()
+			return nil
+		}
+		ch := s.advanced
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.done:
+			return ErrClosed
+		}
+	}
+}
+
+func (s *Stream) setState(st State) {
+	s.mu.Lock()
+	if s.status.State != st {
+		s.status.State = st
+		close(s.advanced)
+		s.advanced = make(chan struct{})
+	}
+	s.mu.Unlock()
+}
+
+// setApplied publishes a new applied position; lag is the commit-to-apply delay (0 when caught up).
+func (s *Stream) setApplied(lsn LSN, lag time.Duration) {
+	s.mu.Lock()
+	if lsn > s.status.Applied || lsn < s.status.Applied && !s.haveData {
+		s.status.Applied = lsn
+		close(s.advanced)
+		s.advanced = make(chan struct{})
+	}
+	s.status.LagTime = lag
+	s.mu.Unlock()
+}
+
+func (s *Stream) applied() LSN {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.status.Applied
+}
+
+func (s *Stream) run(ctx context.Context) {
+	defer close(s.done)
+	defer s.setState(StateStopped)
+	backoff := s.cfg.ReconnectMin
+	for {
+		began := time.Now()
+		err := s.session(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, errResync) {
+			s.log.Warn("resynchronising: full reload", "reason", err)
+			s.haveData = false
+		} else {
+			s.log.Warn("replication session ended; reconnecting", "err", err, "backoff", backoff)
+		}
+		s.mu.Lock()
+		s.status.LastError = err.Error()
+		s.mu.Unlock()
+		s.setState(StateReconnecting)
+		if time.Since(began) > 30*time.Second {
+			backoff = s.cfg.ReconnectMin
+		}
+		// Jitter so that many instances do not reconnect in lockstep.
+		d := backoff/2 + rand.N(backoff/2+1)
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(backoff*2, s.cfg.ReconnectMax)
+	}
+}
+
+// session is one connection's worth of replication: discover, publish, resume or load, stream.
+func (s *Stream) session(ctx context.Context) error {
+	conn, err := pgx.Connect(ctx, s.cfg.DSN)
+	if err != nil {
+		return fmt.Errorf("replication: connect: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+
+	cat, err := catalog.Discover(ctx, conn)
+	if err != nil {
+		return err
+	}
+	sig := s.selectTables(cat)
+	if sig != s.signature && s.haveData {
+		s.log.Info("replicated tables changed: full reload")
+		s.haveData = false
+	}
+	if err := s.ensurePublication(ctx, conn); err != nil {
+		return err
+	}
+
+	rcfg, err := pgconn.ParseConfig(s.cfg.DSN)
+	if err != nil {
+		return fmt.Errorf("replication: parse DSN: %w", err)
+	}
+	rcfg.RuntimeParams["replication"] = "database"
+	rcfg.RuntimeParams["application_name"] = s.slot
+	rconn, err := pgconn.ConnectConfig(ctx, rcfg)
+	if err != nil {
+		return fmt.Errorf("replication: connect for replication: %w", err)
+	}
+	defer rconn.Close(context.WithoutCancel(ctx))
+
+	var (
+		confirmed LSN
+		walStatus string
+		activePID *int32
+		exists    = true
+	)
+	err = conn.QueryRow(ctx, `SELECT coalesce(confirmed_flush_lsn, '0/0'), coalesce(wal_status, ''), active_pid
+		FROM pg_replication_slots WHERE slot_name = $1`, s.slot).Scan(&confirmed, &walStatus, &activePID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		exists = false
+	} else if err != nil {
+		return fmt.Errorf("replication: look up slot %s: %w", s.slot, err)
+	}
+	applied := s.applied()
+	var start LSN
+	switch {
+	case exists && activePID != nil:
+		return fmt.Errorf("replication: slot %s is in use by backend %d", s.slot, *activePID)
+	case exists && s.haveData && walStatus != "lost" && confirmed <= applied:
+		start = applied
+		s.log.Info("resuming from slot", "from", start, "slot_confirmed", confirmed)
+	default:
+		reason := "no local state"
+		switch {
+		case !exists:
+			reason = "slot missing"
+		case walStatus == "lost":
+			reason = "slot invalidated (wal_status lost)"
+		case s.haveData && confirmed > applied:
+			reason = fmt.Sprintf("slot confirmed %s beyond local state %s", confirmed, applied)
+		}
+		if exists {
+			if _, err := conn.Exec(ctx, `SELECT pg_drop_replication_slot($1)`, s.slot); err != nil {
+				return fmt.Errorf("replication: drop slot %s: %w", s.slot, err)
+			}
+		}
+		s.log.Info("initial load", "reason", reason)
+		start, err = s.initialLoad(ctx, conn, rconn)
+		if err != nil {
+			return err
+		}
+	}
+
+	s.rels = map[uint32]*relInfo{}
+	s.inTxn, s.skipTxn = false, false
+	err = pglogrepl.StartReplication(ctx, rconn, s.slot, start, pglogrepl.StartReplicationOptions{
+		PluginArgs: []string{"proto_version '2'", "publication_names '" + s.pub + "'", "binary 'true'"},
+	})
+	if err != nil {
+		return classify(fmt.Errorf("replication: start replication at %s: %w", start, err))
+	}
+	s.setState(StateStreaming)
+	s.lastSent = 0
+	return s.stream(ctx, rconn)
+}
+
+// classify turns server errors that mean "the slot cannot continue" into errResync.
+func classify(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "55000", // object_not_in_prerequisite_state: slot invalidated, WAL removed
+			"42704", // undefined_object: slot or publication missing
+			"58P01": // undefined_file: required WAL segment removed
+			return fmt.Errorf("%w: %w", errResync, err)
+		}
+	}
+	return err
+}
+
+// ackLSN is the position that may be confirmed to Postgres.
+func (s *Stream) ackLSN() LSN {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.snapshot != nil {
+		return s.status.Persisted
+	}
+	return s.status.Applied
+}
+
+func (s *Stream) sendStatus(rconn *pgconn.PgConn, force bool) error {
+	ack := s.ackLSN()
+	if !force && (ack == s.lastSent && time.Since(s.lastAck) < s.cfg.StatusInterval ||
+		ack != s.lastSent && time.Since(s.lastAck) < 100*time.Millisecond) {
+		return nil
+	}
+	if err := pglogrepl.SendStandbyStatusUpdate(context.Background(), rconn,
+		pglogrepl.StandbyStatusUpdate{WALWritePosition: ack}); err != nil {
+		return fmt.Errorf("replication: send status update at %s: %w", ack, err)
+	}
+	s.lastSent, s.lastAck = ack, time.Now()
+	s.mu.Lock()
+	s.status.Acknowledged = ack
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Stream) stream(ctx context.Context, rconn *pgconn.PgConn) error {
+	for {
+		if err := s.maybePersist(false); err != nil {
+			return err
+		}
+		if err := s.sendStatus(rconn, false); err != nil {
+			return err
+		}
+		rctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		raw, err := rconn.ReceiveMessage(rctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				if !s.inTxn {
+					if err := s.maybePersist(true); err != nil {
+						s.log.Warn("final snapshot", "err", err)
+					}
+					_ = s.sendStatus(rconn, true)
+				}
+				return ctx.Err()
+			}
+			if pgconn.Timeout(err) {
+				continue
+			}
+			return fmt.Errorf("replication: receive: %w", err)
+		}
+		switch m := raw.(type) {
+		case *pgproto3.CopyData:
+			if len(m.Data) == 0 {
+				continue
+			}
+			switch m.Data[0] {
+			case pglogrepl.PrimaryKeepaliveMessageByteID:
+				k, err := pglogrepl.ParsePrimaryKeepaliveMessage(m.Data[1:])
+				if err != nil {
+					return fmt.Errorf("replication: keepalive: %w", err)
+				}
+				s.seenServerEnd(k.ServerWALEnd)
+				// Everything committed before ServerWALEnd has been sent: outside a transaction
+				// the applied position may move there (this is how writes to tables vecgate
+				// does not replicate become visible to WaitFor).
+				if !s.inTxn && k.ServerWALEnd > s.applied() {
+					if err := s.cfg.Applier.Commit(k.ServerWALEnd); err != nil {
+						return fmt.Errorf("replication: commit at %s: %w", k.ServerWALEnd, err)
+					}
+					s.setApplied(k.ServerWALEnd, 0)
+				}
+				if k.ReplyRequested {
+					if err := s.sendStatus(rconn, true); err != nil {
+						return err
+					}
+				}
+			case pglogrepl.XLogDataByteID:
+				x, err := pglogrepl.ParseXLogData(m.Data[1:])
+				if err != nil {
+					return fmt.Errorf("replication: xlogdata: %w", err)
+				}
+				s.seenServerEnd(x.ServerWALEnd)
+				if err := s.handle(x.WALStart, x.WALData); err != nil {
+					return err
+				}
+			}
+		case *pgproto3.ErrorResponse:
+			return classify(fmt.Errorf("replication: server: %w", pgconn.ErrorResponseToPgError(m)))
+		case *pgproto3.CopyDone:
+			return errors.New("replication: server ended the stream")
+		default:
+			s.log.Debug("unexpected message", "type", fmt.Sprintf("%T", raw))
+		}
+	}
+}
+
+func (s *Stream) seenServerEnd(lsn LSN) {
+	s.mu.Lock()
+	if lsn > s.status.ServerWALEnd {
+		s.status.ServerWALEnd = lsn
+	}
+	s.mu.Unlock()
+}
