@@ -366,6 +366,12 @@ func (s *session) relay(cr, ur *reader) {
 	}()
 	err := s.clientToUpstream(cr)
 	switch {
+	case errors.Is(err, errTerminate):
+		// The server finishes what was queued before the Terminate, sends the results, and closes;
+		// the client may still be reading them.
+		<-done
+		s.close()
+		return
 	case err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 	case errors.Is(err, errProtocol):
 		s.log.Info("client protocol violation", "err", err)
@@ -384,6 +390,9 @@ func (s *session) relay(cr, ur *reader) {
 	s.close()
 	<-done
 }
+
+// errTerminate ends the client side after a Terminate message was forwarded.
+var errTerminate = errors.New("client sent Terminate")
 
 func (s *session) clientToUpstream(cr *reader) error {
 	w := bufio.NewWriterSize(s.upConn, 64<<10)
@@ -414,8 +423,10 @@ func (s *session) clientToUpstream(cr *reader) error {
 			s.stateMu.Unlock()
 		case 'X':
 			_, _ = w.Write(raw)
-			_ = w.Flush()
-			return nil
+			if w.Flush() != nil {
+				return nil
+			}
+			return errTerminate
 		}
 		if _, err := w.Write(raw); err != nil {
 			return nil
