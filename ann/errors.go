@@ -48,6 +48,10 @@ var (
 	ErrNotFound = errors.New("key not found")
 )
 
+// MaxDims is the largest dimension an index accepts: pgvector's limit for
+// the vector type.
+const MaxDims = 16000
+
 // DimensionError reports a vector whose length differs from the index's. It
 // matches ErrDimension with errors.Is; its message is pgvector's.
 type DimensionError struct {

@@ -29,8 +29,8 @@ type Config struct {
 func DefaultConfig(m ann.Metric, dims int) Config { return Config{Metric: m, Dims: dims} }
 
 func (c Config) validate() error {
-	if c.Dims <= 0 {
-		return fmt.Errorf("flat: dims %d must be positive", c.Dims)
+	if c.Dims <= 0 || c.Dims > ann.MaxDims {
+		return fmt.Errorf("flat: dims %d out of range [1, %d]", c.Dims, ann.MaxDims)
 	}
 	if !c.Metric.Valid() || c.Metric == ann.Hamming {
 		return fmt.Errorf("flat: metric %v: %w", c.Metric, ann.ErrUnsupported)

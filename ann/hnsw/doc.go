@@ -1,0 +1,31 @@
+// Package hnsw is vecgate's graph index: a Hierarchical Navigable Small
+// World graph (Malkov & Yashunin) with pgvector's knobs m, ef_construction
+// and ef_search (defaults 16 / 64 / 40).
+//
+// Layout (for speed, no per-node objects): vectors live in one contiguous
+// []float32 (node i at vecs[i*dims:]); level-0 neighbour lists in one flat
+// []uint32 of 2m+1 words per node (count, then ids); upper levels, which only
+// about 1/m of the nodes have, in a per-node []uint32 of (m+1) words per
+// level. Searches reuse pooled visited sets (generation-stamped) and heaps, so
+// the search loop allocates nothing per candidate.
+//
+// Concurrency: mu (RWMutex) is held shared by searches and by the graph
+// phase of inserts, exclusively only to grow the arrays, to delete, to
+// compact, and to move the entry point. Neighbour lists are written under a
+// striped per-node mutex and read without it using atomic loads, so searches
+// run concurrently with inserts. Node slots are allocated under allocMu.
+//
+// Deletes mark a tombstone: the node keeps routing searches but is never
+// returned. When tombstones exceed Config.CompactRatio of the nodes (or on
+// Compact), every live node that points to a deleted one has its list
+// repaired from its neighbours' neighbours with the selection heuristic, the
+// deleted slots are unlinked and their ids are reused by later inserts, so
+// space is really freed.
+//
+// Filtered search estimates the filter's selectivity on a sample of nodes;
+// below Config.ExactFilterRows allowed rows it scans the allowed set exactly
+// (recall 1), otherwise it walks the graph with ef widened by 1/selectivity.
+//
+// Levels come from a seeded RNG (Config.Seed); a single-threaded build of the
+// same inserts is deterministic.
+package hnsw

@@ -1,0 +1,585 @@
+package hnsw
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/vecgate/vecgate/ann"
+	"github.com/vecgate/vecgate/ann/distance"
+	"github.com/vecgate/vecgate/ann/internal/metricfn"
+	"github.com/vecgate/vecgate/ann/internal/topk"
+)
+
+// Config configures an HNSW index. Zero fields take the defaults of
+// DefaultConfig.
+type Config struct {
+	// Metric is the distance (L2, InnerProduct, Cosine or L1).
+	Metric ann.Metric
+	// Dims is the vector dimension (required).
+	Dims int
+	// M is the number of neighbours per node on upper levels (2M on level
+	// 0). Higher: better recall, more memory (8M bytes/vector on level 0),
+	// slower build. pgvector default 16.
+	M int
+	// EFConstruction is the candidate list size while inserting. Higher:
+	// better graph and recall, slower build. pgvector default 64.
+	EFConstruction int
+	// EFSearch is the default candidate list size of a search
+	// (hnsw.ef_search). Higher: better recall, slower queries. Default 40.
+	EFSearch int
+	// Seed seeds the level generator.
+	Seed uint64
+	// Threads is the parallelism of AddBatch and Compact; 0 = GOMAXPROCS.
+	Threads int
+	// CompactRatio: when tombstones exceed this fraction of the nodes,
+	// Delete compacts (repairs neighbours, frees slots). Default 0.1;
+	// negative disables automatic compaction.
+	CompactRatio float64
+	// ExactFilterRows: a filtered search whose filter is estimated to
+	// allow at most this many rows scans them exactly. Default 2048.
+	ExactFilterRows int
+	// InitialCapacity preallocates room for this many vectors.
+	InitialCapacity int
+}
+
+// DefaultConfig returns pgvector's defaults for dims-dimensional vectors.
+func DefaultConfig(m ann.Metric, dims int) Config {
+	return Config{Metric: m, Dims: dims, M: 16, EFConstruction: 64, EFSearch: 40,
+		CompactRatio: 0.1, ExactFilterRows: 2048}
+}
+
+func (c *Config) fill() error {
+	d := DefaultConfig(c.Metric, c.Dims)
+	if c.M == 0 {
+		c.M = d.M
+	}
+	if c.EFConstruction == 0 {
+		c.EFConstruction = d.EFConstruction
+	}
+	if c.EFSearch == 0 {
+		c.EFSearch = d.EFSearch
+	}
+	if c.CompactRatio == 0 {
+		c.CompactRatio = d.CompactRatio
+	}
+	if c.ExactFilterRows == 0 {
+		c.ExactFilterRows = d.ExactFilterRows
+	}
+	switch {
+	case c.Dims <= 0 || c.Dims > ann.MaxDims:
+		return fmt.Errorf("hnsw: dims %d out of range [1, %d]", c.Dims, ann.MaxDims)
+	case !c.Metric.Valid() || c.Metric == ann.Hamming:
+		return fmt.Errorf("hnsw: metric %v: %w", c.Metric, ann.ErrUnsupported)
+	case c.M < 2 || c.M > 100:
+		return fmt.Errorf("hnsw: m %d out of range [2, 100]", c.M)
+	case c.EFConstruction < 1 || c.EFConstruction > 10000 || c.EFSearch < 1 || c.EFSearch > 10000:
+		return fmt.Errorf("hnsw: ef out of range [1, 10000]")
+	case c.Threads < 0 || c.InitialCapacity < 0:
+		return fmt.Errorf("hnsw: negative threads or capacity")
+	}
+	return nil
+}
+
+const maxLevel = 16
+
+// Index is an HNSW index. It implements ann.Index.
+type Index struct {
+	cfg       Config
+	m, m0     int // max neighbours on upper levels / level 0
+	stride0   int // m0 + 1 words per node on level 0
+	strideU   int // m + 1 words per node and upper level
+	levelMult float64
+
+	// mu: shared by searches and graph inserts; exclusive to grow the
+	// arrays below, delete, compact and move the entry point.
+	mu       sync.RWMutex
+	vecs     []float32  // node i at [i*dims, (i+1)*dims); len = cap*dims
+	inv      []float32  // 1/|v| per node (cosine only)
+	links0   []uint32   // level-0 lists, stride0 words per node; words read/written atomically
+	upper    [][]uint32 // per node, levels 1..level, strideU words each
+	levels   []uint8    // node's top level
+	nodeKeys []ann.Key  // node -> key; written before the node is linked
+	dead     []uint32   // 1 = not a live node (unallocated, tombstone or free); atomic
+	entry    uint32     // entry point; written under exclusive mu
+	top      int        // level of the entry point, -1 when empty; exclusive mu
+	nDeleted int        // tombstones not yet compacted; exclusive mu
+	nLive    atomic.Int64
+
+	// allocMu guards slot allocation: ids, free, used, rng.
+	allocMu sync.Mutex
+	ids     map[ann.Key]uint32
+	free    []uint32 // compacted slots, reusable
+	used    int      // slots handed out (high-water mark)
+	rng     *rand.Rand
+
+	locks [1024]sync.Mutex // striped node locks for neighbour list writes
+
+	pool sync.Pool // *searcher
+}
+
+var _ ann.Index = (*Index)(nil)
+
+// New returns an empty index.
+func New(cfg Config) (*Index, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	x := &Index{
+		cfg:       cfg,
+		m:         cfg.M,
+		m0:        2 * cfg.M,
+		stride0:   2*cfg.M + 1,
+		strideU:   cfg.M + 1,
+		levelMult: 1 / math.Log(float64(cfg.M)),
+		top:       -1,
+		ids:       make(map[ann.Key]uint32),
+		rng:       rand.New(rand.NewPCG(cfg.Seed, 0x9e3779b97f4a7c15)),
+	}
+	x.growLocked(max(cfg.InitialCapacity, 64))
+	return x, nil
+}
+
+// Config returns the index's configuration with defaults filled in.
+func (x *Index) Config() Config { return x.cfg }
+
+// Metric implements ann.Index.
+func (x *Index) Metric() ann.Metric { return x.cfg.Metric }
+
+// Dims implements ann.Index.
+func (x *Index) Dims() int { return x.cfg.Dims }
+
+// Len implements ann.Index.
+func (x *Index) Len() int {
+	x.allocMu.Lock()
+	defer x.allocMu.Unlock()
+	return len(x.ids)
+}
+
+// MemoryBytes implements ann.Index.
+func (x *Index) MemoryBytes() int64 {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	b := int64(cap(x.vecs))*4 + int64(cap(x.inv))*4 + int64(cap(x.links0))*4 +
+		int64(cap(x.upper))*24 + int64(cap(x.levels)) + int64(cap(x.nodeKeys))*40 + int64(cap(x.dead))*4
+	for _, u := range x.upper {
+		b += int64(cap(u)) * 4
+	}
+	x.allocMu.Lock()
+	b += int64(len(x.ids))*56 + int64(cap(x.free))*4
+	x.allocMu.Unlock()
+	return b
+}
+
+func (x *Index) capacity() int { return len(x.levels) }
+
+// growLocked resizes the node arrays to hold n nodes. Caller holds mu
+// exclusively (or owns x alone).
+func (x *Index) growLocked(n int) {
+	d := x.cfg.Dims
+	grow := func(s []float32, n int) []float32 { return append(s, make([]float32, n-len(s))...) }
+	x.vecs = grow(x.vecs, n*d)
+	if x.cfg.Metric == ann.Cosine {
+		x.inv = grow(x.inv, n)
+	}
+	x.links0 = append(x.links0, make([]uint32, n*x.stride0-len(x.links0))...)
+	x.upper = append(x.upper, make([][]uint32, n-len(x.upper))...)
+	x.levels = append(x.levels, make([]uint8, n-len(x.levels))...)
+	x.nodeKeys = append(x.nodeKeys, make([]ann.Key, n-len(x.nodeKeys))...)
+	old := len(x.dead)
+	x.dead = append(x.dead, make([]uint32, n-old)...)
+	for i := old; i < n; i++ {
+		x.dead[i] = 1
+	}
+}
+
+func (x *Index) vec(id uint32) []float32 {
+	d := x.cfg.Dims
+	return x.vecs[int(id)*d : int(id+1)*d : int(id+1)*d]
+}
+
+// list returns node id's neighbour list on level l: word 0 is the count.
+func (x *Index) list(id uint32, l int) []uint32 {
+	if l == 0 {
+		return x.links0[int(id)*x.stride0 : int(id+1)*x.stride0 : int(id+1)*x.stride0]
+	}
+	u := x.upper[id]
+	return u[(l-1)*x.strideU : l*x.strideU : l*x.strideU]
+}
+
+// dist is the ranking distance from a query to node id.
+func (x *Index) dist(q []float32, qinv float32, id uint32) float32 {
+	d := x.cfg.Dims
+	v := x.vecs[int(id)*d : int(id+1)*d]
+	switch x.cfg.Metric {
+	case ann.L2:
+		return distance.L2Squared(q, v)
+	case ann.InnerProduct:
+		return -distance.Dot(q, v)
+	case ann.Cosine:
+		return 1 - distance.Dot(q, v)*qinv*x.inv[id]
+	default:
+		return distance.L1(q, v)
+	}
+}
+
+// nodeDist is the ranking distance between two nodes.
+func (x *Index) nodeDist(a, b uint32) float32 {
+	var ainv float32
+	if x.inv != nil {
+		ainv = x.inv[a]
+	}
+	return x.dist(x.vec(a), ainv, b)
+}
+
+func (x *Index) randomLevel() int {
+	f := x.rng.Float64()
+	l := int(-math.Log(1-f) * x.levelMult)
+	return min(l, maxLevel)
+}
+
+// searcher is per-search scratch, pooled.
+type searcher struct {
+	visited []uint16
+	gen     uint16
+	cand    topk.Min
+	res     topk.Max
+	tmp     []topk.Item // insert: candidates of a level
+	sel     []topk.Item // insert: selected neighbours
+	ltmp    []topk.Item // link: candidates when shrinking a list
+	lsel    []topk.Item // link: selection when shrinking a list
+}
+
+func (x *Index) getSearcher() *searcher {
+	s, _ := x.pool.Get().(*searcher)
+	if s == nil {
+		s = &searcher{}
+	}
+	if n := x.capacity(); len(s.visited) < n {
+		s.visited = make([]uint16, n+n/4)
+		s.gen = 0
+	}
+	s.gen++
+	if s.gen == 0 {
+		clear(s.visited)
+		s.gen = 1
+	}
+	return s
+}
+
+func (x *Index) putSearcher(s *searcher) { x.pool.Put(s) }
+
+// newGen starts a fresh visited generation in s.
+func (s *searcher) newGen() {
+	s.gen++
+	if s.gen == 0 {
+		clear(s.visited)
+		s.gen = 1
+	}
+}
+
+// greedy descends from ep through levels top..stop+1 with ef = 1.
+func (x *Index) greedy(q []float32, qinv float32, ep uint32, epDist float32, top, stop int) (uint32, float32) {
+	for l := top; l > stop; l-- {
+		for changed := true; changed; {
+			changed = false
+			lst := x.list(ep, l)
+			n := atomic.LoadUint32(&lst[0])
+			for i := uint32(1); i <= n; i++ {
+				c := atomic.LoadUint32(&lst[i])
+				if d := x.dist(q, qinv, c); d < epDist {
+					ep, epDist, changed = c, d, true
+				}
+			}
+		}
+	}
+	return ep, epDist
+}
+
+// searchLayer runs the best-first search of level l from ep with list size
+// ef and leaves the best ef nodes in s.res. With accept set, only accepted
+// nodes enter s.res (all nodes still route).
+func (x *Index) searchLayer(s *searcher, q []float32, qinv float32, ep uint32, epDist float32, ef, l int, accept func(uint32) bool) {
+	s.cand.Reset()
+	s.res.Reset()
+	vis, gen := s.visited, s.gen
+	vis[ep] = gen
+	s.cand.Push(topk.Item{Dist: epDist, ID: ep})
+	if accept == nil || accept(ep) {
+		s.res.Push(topk.Item{Dist: epDist, ID: ep})
+	}
+	for s.cand.Len() > 0 {
+		c := s.cand.Top()
+		if s.res.Len() >= ef && c.Dist > s.res.Top().Dist {
+			break
+		}
+		s.cand.Pop()
+		lst := x.list(c.ID, l)
+		n := atomic.LoadUint32(&lst[0])
+		for i := uint32(1); i <= n; i++ {
+			nb := atomic.LoadUint32(&lst[i])
+			if vis[nb] == gen {
+				continue
+			}
+			vis[nb] = gen
+			d := x.dist(q, qinv, nb)
+			if s.res.Len() < ef || d < s.res.Top().Dist {
+				s.cand.Push(topk.Item{Dist: d, ID: nb})
+				if accept == nil || accept(nb) {
+					if s.res.Len() < ef {
+						s.res.Push(topk.Item{Dist: d, ID: nb})
+					} else {
+						s.res.ReplaceTop(topk.Item{Dist: d, ID: nb})
+					}
+				}
+			}
+		}
+	}
+}
+
+// selectNeighbors applies the HNSW heuristic to cands (sorted ascending by
+// distance to the base) and returns at most m of them in s.sel: a candidate
+// is kept when it is closer to the base than to every kept one. The
+// selection is appended to dst[:0].
+func (x *Index) selectNeighbors(dst, cands []topk.Item, m int) []topk.Item {
+	sel := dst[:0]
+	for _, c := range cands {
+		if len(sel) >= m {
+			break
+		}
+		good := true
+		for _, k := range sel {
+			if x.nodeDist(c.ID, k.ID) < c.Dist {
+				good = false
+				break
+			}
+		}
+		if good {
+			sel = append(sel, c)
+		}
+	}
+	return sel
+}
+
+// Add implements ann.Index (upsert: an existing key is deleted and the new
+// vector inserted).
+func (x *Index) Add(key ann.Key, vec []float32) error {
+	if _, err := ann.CheckVector(x.cfg.Metric, x.cfg.Dims, vec); err != nil {
+		return fmt.Errorf("hnsw: add %v: %w", key, err)
+	}
+	x.insert(key, vec)
+	return nil
+}
+
+// AddBatch inserts len(keys) vectors (contiguous in vecs) using
+// Config.Threads goroutines; it validates all rows first and inserts none on
+// error.
+func (x *Index) AddBatch(ctx context.Context, keys []ann.Key, vecs []float32) error {
+	d := x.cfg.Dims
+	if len(vecs) != len(keys)*d {
+		return fmt.Errorf("hnsw: add batch: %w", &ann.DimensionError{Want: len(keys) * d, Got: len(vecs)})
+	}
+	for i, k := range keys {
+		if _, err := ann.CheckVector(x.cfg.Metric, d, vecs[i*d:(i+1)*d]); err != nil {
+			return fmt.Errorf("hnsw: add batch %v: %w", k, err)
+		}
+	}
+	x.mu.Lock()
+	x.allocMu.Lock()
+	if need := x.used + len(keys); need > x.capacity() {
+		x.growLocked(need)
+	}
+	x.allocMu.Unlock()
+	x.mu.Unlock()
+	threads := x.cfg.Threads
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range threads {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= len(keys) {
+					return
+				}
+				x.insert(keys[i], vecs[i*d:(i+1)*d])
+			}
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("hnsw: add batch: %w", err)
+	}
+	return nil
+}
+
+// alloc reserves a slot for key under shared mu, growing under exclusive mu
+// when full. It returns with mu held shared.
+func (x *Index) alloc(key ann.Key) (id uint32, level int) {
+	for {
+		x.mu.RLock()
+		x.allocMu.Lock()
+		if _, dup := x.ids[key]; dup {
+			// Upsert: tombstone the old node under exclusive mu, retry.
+			x.allocMu.Unlock()
+			x.mu.RUnlock()
+			x.mu.Lock()
+			x.deleteLocked(key)
+			x.mu.Unlock()
+			continue
+		}
+		if len(x.free) > 0 {
+			id = x.free[len(x.free)-1]
+			x.free = x.free[:len(x.free)-1]
+		} else if x.used < x.capacity() {
+			id = uint32(x.used)
+			x.used++
+		} else {
+			x.allocMu.Unlock()
+			x.mu.RUnlock()
+			x.mu.Lock()
+			if x.used >= x.capacity() {
+				x.growLocked(max(2*x.capacity(), 64))
+			}
+			x.mu.Unlock()
+			continue
+		}
+		x.ids[key] = id
+		level = x.randomLevel()
+		x.allocMu.Unlock()
+		return id, level
+	}
+}
+
+func (x *Index) insert(key ann.Key, vec []float32) {
+	id, level := x.alloc(key) // holds mu shared
+	// The slot is unreachable until linked: plain writes are safe.
+	copy(x.vec(id), vec)
+	if x.inv != nil {
+		x.inv[id] = metricfn.InvNorm(vec)
+	}
+	x.nodeKeys[id] = key
+	x.levels[id] = uint8(level)
+	if level > 0 {
+		x.upper[id] = make([]uint32, level*x.strideU)
+	} else {
+		x.upper[id] = nil
+	}
+	clear(x.list(id, 0))
+	atomic.StoreUint32(&x.dead[id], 0) // publish: vector and key are written
+	x.nLive.Add(1)
+
+	ep, top := x.entry, x.top
+	if top < 0 {
+		x.mu.RUnlock()
+		x.mu.Lock()
+		if x.top < 0 {
+			x.entry, x.top = id, level
+			x.mu.Unlock()
+			return
+		}
+		x.mu.Unlock()
+		x.mu.RLock()
+		ep, top = x.entry, x.top
+	}
+	q := x.vec(id)
+	var qinv float32
+	if x.inv != nil {
+		qinv = x.inv[id]
+	}
+	s := x.getSearcher()
+	epDist := x.dist(q, qinv, ep)
+	ep, epDist = x.greedy(q, qinv, ep, epDist, top, level)
+	for l := min(level, top); l >= 0; l-- {
+		s.newGen()
+		x.searchLayer(s, q, qinv, ep, epDist, x.cfg.EFConstruction, l, nil)
+		s.tmp = s.res.SortedAscending(s.tmp[:0])
+		// Next level starts from the closest found here.
+		ep, epDist = s.tmp[0].ID, s.tmp[0].Dist
+		mmax := x.m
+		if l == 0 {
+			mmax = x.m0
+		}
+		cands := s.tmp
+		if len(cands) > 0 && cands[0].ID == id {
+			cands = cands[1:]
+		}
+		s.sel = x.selectNeighbors(s.sel, cands, x.m)
+		sel := s.sel
+		// Own list.
+		lk := &x.locks[id%uint32(len(x.locks))]
+		lk.Lock()
+		own := x.list(id, l)
+		for i, c := range sel {
+			atomic.StoreUint32(&own[1+i], c.ID)
+		}
+		atomic.StoreUint32(&own[0], uint32(len(sel)))
+		lk.Unlock()
+		// Back links.
+		for _, c := range sel {
+			x.link(s, c.ID, id, c.Dist, l, mmax)
+		}
+	}
+	x.putSearcher(s)
+	x.mu.RUnlock()
+	if level > top {
+		x.mu.Lock()
+		if level > x.top {
+			x.entry, x.top = id, level
+		}
+		x.mu.Unlock()
+	}
+}
+
+// link adds a back link from node to newID (at distance d), shrinking
+// node's list with the heuristic when it is full.
+func (x *Index) link(s *searcher, node, newID uint32, d float32, l, mmax int) {
+	lk := &x.locks[node%uint32(len(x.locks))]
+	lk.Lock()
+	defer lk.Unlock()
+	lst := x.list(node, l)
+	n := int(atomic.LoadUint32(&lst[0]))
+	for i := 1; i <= n; i++ {
+		if lst[i] == newID {
+			return
+		}
+	}
+	if n < mmax {
+		atomic.StoreUint32(&lst[1+n], newID)
+		atomic.StoreUint32(&lst[0], uint32(n+1))
+		return
+	}
+	// Full: choose the best mmax among the old list and the new node.
+	cands := s.ltmp[:0]
+	cands = append(cands, topk.Item{Dist: d, ID: newID})
+	for i := 1; i <= n; i++ {
+		c := lst[i]
+		cands = append(cands, topk.Item{Dist: x.nodeDist(node, c), ID: c})
+	}
+	sortItems(cands)
+	sel := x.selectNeighbors(s.lsel, cands, mmax)
+	for i, c := range sel {
+		atomic.StoreUint32(&lst[1+i], c.ID)
+	}
+	atomic.StoreUint32(&lst[0], uint32(len(sel)))
+	s.ltmp, s.lsel = cands, sel
+}
+
+// sortItems sorts ascending by distance (insertion sort: lists are short).
+func sortItems(a []topk.Item) {
+	for i := 1; i < len(a); i++ {
+		v := a[i]
+		j := i - 1
+		for j >= 0 && a[j].Dist > v.Dist {
+			a[j+1] = a[j]
+			j--
+		}
+		a[j+1] = v
+	}
+}

@@ -1,0 +1,418 @@
+package hnsw_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math"
+	"slices"
+	"sync"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/vecgate/vecgate/ann"
+	"github.com/vecgate/vecgate/ann/flat"
+	"github.com/vecgate/vecgate/ann/hnsw"
+	"github.com/vecgate/vecgate/bench"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+type dataset struct {
+	dims    int
+	data    []float32
+	queries [][]float32
+	keys    []ann.Key
+}
+
+func makeData(n, dims, nq int, normalize bool) dataset {
+	cfg := bench.GenConfig{N: n, Dims: dims, Clusters: 50, Seed: 42, Normalize: normalize}
+	ds := dataset{dims: dims, data: bench.Clustered(cfg), queries: bench.Rows(bench.ClusteredQueries(cfg, nq), dims)}
+	ds.keys = make([]ann.Key, n)
+	for i := range ds.keys {
+		ds.keys[i] = ann.IntKey(int64(i))
+	}
+	return ds
+}
+
+func (ds dataset) row(i int) []float32 { return ds.data[i*ds.dims : (i+1)*ds.dims] }
+
+func build(t testing.TB, m ann.Metric, ds dataset, mod func(*hnsw.Config)) *hnsw.Index {
+	cfg := hnsw.DefaultConfig(m, ds.dims)
+	cfg.Seed = 1
+	if mod != nil {
+		mod(&cfg)
+	}
+	x, err := hnsw.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := x.AddBatch(context.Background(), ds.keys, ds.data); err != nil {
+		t.Fatal(err)
+	}
+	return x
+}
+
+// recall measures recall@k of x against exact truth restricted to keep.
+func recall(t testing.TB, x ann.Index, m ann.Metric, ds dataset, k int, opts ann.SearchOptions, keep func(int) bool) float64 {
+	t.Helper()
+	ex, _ := flat.New(flat.DefaultConfig(m, ds.dims))
+	for i, key := range ds.keys {
+		if keep == nil || keep(i) {
+			ex.Add(key, ds.row(i))
+		}
+	}
+	var hit, total int
+	for _, q := range ds.queries {
+		want, err := ex.Search(context.Background(), q, k, ann.SearchOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := x.Search(context.Background(), q, k, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.IsSortedFunc(got, func(a, b ann.Result) int {
+			return cmpF(a.Distance, b.Distance)
+		}) {
+			t.Fatalf("results not ascending: %v", got)
+		}
+		set := map[ann.Key]bool{}
+		for _, r := range want {
+			set[r.Key] = true
+		}
+		for _, r := range got {
+			if keep != nil && !keep(int(r.Key.Int())) {
+				t.Fatalf("returned excluded key %v", r.Key)
+			}
+			if set[r.Key] {
+				hit++
+			}
+		}
+		total += len(want)
+	}
+	return float64(hit) / float64(total)
+}
+
+func cmpF(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func TestRecallAllMetrics(t *testing.T) {
+	for _, m := range []ann.Metric{ann.L2, ann.InnerProduct, ann.Cosine, ann.L1} {
+		t.Run(m.Name(), func(t *testing.T) {
+			ds := makeData(3000, 24, 50, m == ann.InnerProduct)
+			x := build(t, m, ds, nil)
+			if x.Len() != 3000 {
+				t.Fatalf("Len = %d", x.Len())
+			}
+			r := recall(t, x, m, ds, 10, ann.SearchOptions{EF: 80}, nil)
+			t.Logf("%v recall@10 ef=80: %.3f", m, r)
+			if r < 0.95 {
+				t.Errorf("recall %.3f < 0.95", r)
+			}
+			// Distances are pgvector's.
+			q := ds.queries[0]
+			res, _ := x.Search(context.Background(), q, 3, ann.SearchOptions{})
+			for _, rr := range res {
+				want := m.Distance(q, ds.row(int(rr.Key.Int())))
+				if math.Abs(rr.Distance-want) > 1e-5*math.Max(1, math.Abs(want)) {
+					t.Errorf("distance %v, want %v", rr.Distance, want)
+				}
+			}
+		})
+	}
+}
+
+func TestSingleThreadDeterministic(t *testing.T) {
+	ds := makeData(500, 8, 5, false)
+	a := build(t, ann.L2, ds, func(c *hnsw.Config) { c.Threads = 1 })
+	b := build(t, ann.L2, ds, func(c *hnsw.Config) { c.Threads = 1 })
+	var ba, bb bytes.Buffer
+	a.Save(&ba)
+	b.Save(&bb)
+	if !bytes.Equal(ba.Bytes(), bb.Bytes()) {
+		t.Fatal("same seed and inserts gave different graphs")
+	}
+}
+
+func TestDeleteCompactReuse(t *testing.T) {
+	ds := makeData(3000, 16, 40, false)
+	x := build(t, ann.L2, ds, func(c *hnsw.Config) { c.CompactRatio = -1 })
+	mem := x.MemoryBytes()
+	gone := func(i int) bool { return i%3 == 0 }
+	for i, k := range ds.keys {
+		if gone(i) && !x.Delete(k) {
+			t.Fatalf("Delete(%v) = false", k)
+		}
+	}
+	if x.Delete(ds.keys[0]) {
+		t.Fatal("double delete reported present")
+	}
+	keep := func(i int) bool { return !gone(i) }
+	if r := recall(t, x, ann.L2, ds, 10, ann.SearchOptions{EF: 80}, keep); r < 0.9 {
+		t.Errorf("recall with tombstones %.3f", r)
+	}
+	x.Compact()
+	if x.Tombstones() != 0 {
+		t.Fatalf("tombstones after compact: %d", x.Tombstones())
+	}
+	r := recall(t, x, ann.L2, ds, 10, ann.SearchOptions{EF: 80}, keep)
+	t.Logf("recall after deleting 1/3 and compacting: %.3f", r)
+	if r < 0.9 {
+		t.Errorf("recall after compaction %.3f", r)
+	}
+	// Re-inserting the deleted rows reuses their slots: no growth.
+	for i, k := range ds.keys {
+		if gone(i) {
+			if err := x.Add(k, ds.row(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if x.Len() != 3000 {
+		t.Fatalf("Len = %d", x.Len())
+	}
+	if got := x.MemoryBytes(); got > mem*11/10 {
+		t.Errorf("memory grew from %d to %d: slots not reused", mem, got)
+	}
+	if r := recall(t, x, ann.L2, ds, 10, ann.SearchOptions{EF: 80}, nil); r < 0.9 {
+		t.Errorf("recall after reinsert %.3f", r)
+	}
+}
+
+func TestAutoCompactAndUpsert(t *testing.T) {
+	ds := makeData(1000, 8, 20, false)
+	x := build(t, ann.L2, ds, nil)
+	for i := range 300 {
+		x.Delete(ds.keys[i])
+	}
+	if n := x.Tombstones(); n > 100 {
+		t.Errorf("tombstones %d: automatic compaction did not run", n)
+	}
+	far := []float32{50, 50, 50, 50, 50, 50, 50, 50}
+	if err := x.Add(ds.keys[500], far); err != nil {
+		t.Fatal(err)
+	}
+	if x.Len() != 700 {
+		t.Fatalf("Len after upsert = %d", x.Len())
+	}
+	res, _ := x.Search(context.Background(), far, 1, ann.SearchOptions{})
+	if res[0].Key != ds.keys[500] || res[0].Distance != 0 {
+		t.Fatalf("upsert not visible: %v", res)
+	}
+	res, _ = x.Search(context.Background(), ds.row(500), 50, ann.SearchOptions{EF: 100})
+	for _, r := range res {
+		if r.Key == ds.keys[500] && r.Distance < 1 {
+			t.Fatal("old vector of upserted key still returned")
+		}
+	}
+}
+
+func TestFilteredSearch(t *testing.T) {
+	ds := makeData(4000, 16, 30, false)
+	x := build(t, ann.L2, ds, nil)
+	for _, mod := range []int{2, 10, 400} { // 50%, 10% (graph), 0.25% (exact)
+		keep := func(i int) bool { return i%mod == 0 }
+		filter := func(k ann.Key) bool { return keep(int(k.Int())) }
+		r := recall(t, x, ann.L2, ds, 10, ann.SearchOptions{Filter: filter}, keep)
+		t.Logf("filter 1/%d: recall %.3f", mod, r)
+		if r < 0.93 {
+			t.Errorf("filter 1/%d: recall %.3f", mod, r)
+		}
+	}
+}
+
+func TestConcurrentInsertDeleteSearch(t *testing.T) {
+	ds := makeData(2000, 16, 10, false)
+	cfg := hnsw.DefaultConfig(ann.L2, 16)
+	x, _ := hnsw.New(cfg)
+	half := 1000
+	if err := x.AddBatch(context.Background(), ds.keys[:half], ds.data[:half*16]); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Go(func() {
+			for i := half + w; i < 2000; i += 2 {
+				if err := x.Add(ds.keys[i], ds.row(i)); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for i := 0; i < 400; i++ {
+			x.Delete(ds.keys[i])
+		}
+	})
+	for range 2 {
+		wg.Go(func() {
+			for i := range 300 {
+				res, err := x.Search(context.Background(), ds.queries[i%len(ds.queries)], 5,
+					ann.SearchOptions{Filter: func(k ann.Key) bool { return k.Int()%2 == 0 }})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for _, r := range res {
+					if r.Key.Int()%2 != 0 {
+						t.Error("filter violated")
+					}
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		var buf bytes.Buffer
+		for range 3 {
+			buf.Reset()
+			if err := x.Save(&buf); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	wg.Wait()
+	if x.Len() != 1600 {
+		t.Fatalf("Len = %d, want 1600", x.Len())
+	}
+	keep := func(i int) bool { return i >= 400 }
+	if r := recall(t, x, ann.L2, ds, 10, ann.SearchOptions{EF: 80}, keep); r < 0.9 {
+		t.Errorf("recall after concurrent build %.3f", r)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	x, _ := hnsw.New(hnsw.DefaultConfig(ann.Cosine, 3))
+	ctx := context.Background()
+	if _, err := x.Search(ctx, []float32{1, 2, 3}, 1, ann.SearchOptions{}); !errors.Is(err, ann.ErrEmpty) {
+		t.Errorf("empty: %v", err)
+	}
+	x.Add(ann.IntKey(1), []float32{1, 2, 3})
+	nan, inf := float32(math.NaN()), float32(math.Inf(-1))
+	for _, c := range []struct {
+		v    []float32
+		want error
+	}{
+		{[]float32{1}, ann.ErrDimension},
+		{[]float32{nan, 1, 1}, ann.ErrNaN},
+		{[]float32{inf, 1, 1}, ann.ErrInf},
+		{[]float32{0, 0, 0}, ann.ErrZeroVector},
+	} {
+		if err := x.Add(ann.IntKey(2), c.v); !errors.Is(err, c.want) {
+			t.Errorf("Add %v: %v", c.v, err)
+		}
+		if _, err := x.Search(ctx, c.v, 1, ann.SearchOptions{}); !errors.Is(err, c.want) {
+			t.Errorf("Search %v: %v", c.v, err)
+		}
+	}
+	if _, err := x.Search(ctx, []float32{1, 1, 1}, 0, ann.SearchOptions{}); !errors.Is(err, ann.ErrBadK) {
+		t.Errorf("k=0: %v", err)
+	}
+	if _, err := x.Search(ctx, []float32{1, 1, 1}, 1, ann.SearchOptions{Farthest: true}); !errors.Is(err, ann.ErrUnsupported) {
+		t.Errorf("farthest: %v", err)
+	}
+	for _, c := range []hnsw.Config{{Dims: 0}, {Dims: 3, M: 1}, {Dims: 3, Metric: ann.Hamming}} {
+		if _, err := hnsw.New(c); err == nil {
+			t.Errorf("config %+v accepted", c)
+		}
+	}
+	x.Delete(ann.IntKey(1))
+	if _, err := x.Search(ctx, []float32{1, 1, 1}, 1, ann.SearchOptions{}); !errors.Is(err, ann.ErrEmpty) {
+		t.Errorf("all deleted: %v", err)
+	}
+}
+
+func TestSaveLoad(t *testing.T) {
+	ds := makeData(800, 8, 10, false)
+	x := build(t, ann.Cosine, ds, func(c *hnsw.Config) { c.CompactRatio = -1 })
+	for i := range 50 {
+		x.Delete(ds.keys[i])
+	}
+	var buf bytes.Buffer
+	if err := x.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	data := buf.Bytes()
+	y, err := hnsw.Load(bytes.NewReader(data), hnsw.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if y.Len() != x.Len() || y.Tombstones() != 50 {
+		t.Fatalf("loaded Len %d tombstones %d", y.Len(), y.Tombstones())
+	}
+	for _, q := range ds.queries {
+		a, _ := x.Search(context.Background(), q, 10, ann.SearchOptions{})
+		b, _ := y.Search(context.Background(), q, 10, ann.SearchOptions{})
+		if !slices.Equal(a, b) {
+			t.Fatalf("results differ after load")
+		}
+	}
+	// The loaded index keeps working: compact, insert.
+	y.Compact()
+	if err := y.Add(ann.TextKey("new"), ds.row(3)); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{0, 15, 40, len(data) / 3, len(data) - 8, len(data) - 1} {
+		if _, err := hnsw.Load(bytes.NewReader(data[:n]), hnsw.Config{}); !errors.Is(err, ann.ErrCorrupt) {
+			t.Errorf("truncated at %d: %v", n, err)
+		}
+	}
+	bad := slices.Clone(data)
+	bad[len(bad)/2]++
+	if _, err := hnsw.Load(bytes.NewReader(bad), hnsw.Config{}); !errors.Is(err, ann.ErrCorrupt) {
+		t.Errorf("damaged: %v", err)
+	}
+}
+
+func FuzzLoad(f *testing.F) {
+	ds := makeData(30, 4, 1, false)
+	x := build(f, ann.L2, ds, func(c *hnsw.Config) { c.CompactRatio = -1 })
+	x.Delete(ds.keys[3])
+	var buf bytes.Buffer
+	x.Save(&buf)
+	f.Add(buf.Bytes())
+	f.Fuzz(func(t *testing.T, data []byte) {
+		y, err := hnsw.Load(bytes.NewReader(data), hnsw.Config{})
+		if err != nil {
+			return
+		}
+		y.Search(context.Background(), make([]float32, y.Dims()), 3, ann.SearchOptions{})
+		y.Compact()
+		y.Add(ann.IntKey(-1), make([]float32, y.Dims()))
+	})
+}
+
+// FuzzLoadChecksummed fuzzes the decoder behind the checksum: it mutates a
+// valid file and then fixes the checksum, so the structural checks are hit.
+func FuzzLoadChecksummed(f *testing.F) {
+	ds := makeData(30, 4, 1, false)
+	x := build(f, ann.L2, ds, func(c *hnsw.Config) { c.CompactRatio = -1 })
+	x.Delete(ds.keys[3])
+	var buf bytes.Buffer
+	x.Save(&buf)
+	orig := buf.Bytes()
+	f.Add(uint32(100), byte(7), uint32(0))
+	f.Fuzz(func(t *testing.T, pos uint32, val byte, cut uint32) {
+		body := slices.Clone(orig[:len(orig)-8])
+		body[int(pos)%len(body)] ^= val
+		if int(cut) < len(body) && cut > 0 {
+			body = body[:len(body)-int(cut)%len(body)]
+		}
+		y, err := hnsw.Load(bytes.NewReader(withCRC(body)), hnsw.Config{})
+		if err != nil {
+			return
+		}
+		y.Search(context.Background(), []float32{1, 2, 3, 4}, 3, ann.SearchOptions{EF: 20})
+		y.Compact()
+		y.Add(ann.IntKey(-1), []float32{1, 1, 1, 1})
+		y.Search(context.Background(), []float32{1, 2, 3, 4}, 3, ann.SearchOptions{Filter: func(ann.Key) bool { return true }})
+	})
+}
