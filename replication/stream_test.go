@@ -108,6 +108,16 @@ func TestStreamApply(t *testing.T) {
 		t.Errorf("resnapshots %d after a plain reconnect, want 2", st.Resnapshots)
 	}
 
+	// Upstream restart, emulated: every backend of this database but the test's own goes away
+	// (the walsender and the stream's catalog connection included).
+	exec(t, c, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE datname = current_database() AND pid <> pg_backend_pid()`)
+	exec(t, c, `INSERT INTO items VALUES (4, 'd', '[4,4,4]')`)
+	check("upstream restart")
+	if st := s.Status(); st.Resnapshots != 2 {
+		t.Errorf("resnapshots %d after an upstream restart, want 2 (resume, not reload)", st.Resnapshots)
+	}
+
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	if err := s.WaitFor(ctx, currentLSN(t, c)+1<<40); err == nil {
