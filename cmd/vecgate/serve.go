@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"strings"
 	"time"
@@ -56,6 +59,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long to let sessions finish before closing them")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
+	debugListen := fs.String("debug-listen", "", "if set, serve Go's pprof profiles on this address under /debug/pprof/ (keep it on loopback)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: vecgate serve [flags]\n\nEvery flag can also be set with its environment variable, e.g. --max-conns as %s.\nA flag on the command line wins over the variable.\n\n", envName("max-conns"))
 		fs.PrintDefaults()
@@ -98,6 +102,14 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := srv.Start(); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
+	if *debugListen != "" {
+		dbg, err := startDebug(*debugListen, logger)
+		if err != nil {
+			_ = srv.Close()
+			return fmt.Errorf("serve: debug-listen: %w", err)
+		}
+		defer dbg.Close()
+	}
 	<-ctx.Done()
 	logger.Info("shutting down", "deadline", *shutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
@@ -122,4 +134,26 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("log-format: %q is not text or json", format)
+}
+
+// startDebug serves net/http/pprof on addr.
+func startDebug(addr string, logger *slog.Logger) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Warn("debug listener", "err", err)
+		}
+	}()
+	logger.Info("pprof listening", "addr", ln.Addr().String())
+	return srv, nil
 }
