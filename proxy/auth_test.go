@@ -11,6 +11,7 @@ import (
 	"errors"
 	"math/big"
 	"net"
+	"net/url"
 	"testing"
 	"time"
 
@@ -149,4 +150,30 @@ func selfSigned(t *testing.T) tls.Certificate {
 		t.Fatal(err)
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// TestUpstreamTLS: vecgate's connection to Postgres uses TLS as the upstream DSN's sslmode says,
+// whatever the client does on its side.
+func TestUpstreamTLS(t *testing.T) {
+	admin := pgtest.DSN(t)
+	for mode, want := range map[string]bool{"disable": false, "prefer": true, "require": true} {
+		t.Run(mode, func(t *testing.T) {
+			u, err := url.Parse(admin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := u.Query()
+			q.Set("sslmode", mode)
+			u.RawQuery = q.Encode()
+			_, via := startProxy(t, u.String())
+			c := connect(t, via(admin)) // the client itself speaks plain text to vecgate
+			var ssl bool
+			if err := c.QueryRow(ctxT(t, time.Minute), `SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()`).Scan(&ssl); err != nil {
+				t.Fatal(err)
+			}
+			if ssl != want {
+				t.Fatalf("upstream sslmode=%s: upstream connection ssl=%v, want %v", mode, ssl, want)
+			}
+		})
+	}
 }

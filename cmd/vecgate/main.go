@@ -3,6 +3,7 @@
 // Subcommands:
 //
 //	vecgate serve [flags]    run the proxy (flags also read from VECGATE_* environment variables)
+//	vecgate bench ...        benchmarks: gen, gt, engine
 //	vecgate version
 package main
 
@@ -35,6 +36,7 @@ const usage = `usage: vecgate <command> [flags]
 
 commands:
   serve     run the Postgres wire proxy in front of an upstream Postgres + pgvector
+  bench     benchmarks and data sets: gen, gt, engine
   version   print the version
 
 Run 'vecgate <command> -h' for a command's flags.
@@ -48,6 +50,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "serve":
 		return runServe(ctx, args[1:], stderr)
+	case "bench":
+		return runBench(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "vecgate", version)
 		return nil
