@@ -114,9 +114,18 @@ func NewDB(t testing.TB) string {
 			return
 		}
 		defer c.Close(context.Background())
-		// Replication slots pin a database: drop this database's first.
-		_, _ = c.Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
-			WHERE database = $1 AND NOT active`, name)
+		// Replication slots pin a database: end their walsenders and drop them first.
+		for range 50 {
+			_, _ = c.Exec(ctx, `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots
+				WHERE database = $1 AND active`, name)
+			_, _ = c.Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+				WHERE database = $1 AND NOT active`, name)
+			var left int
+			if c.QueryRow(ctx, `SELECT count(*) FROM pg_replication_slots WHERE database = $1`, name).Scan(&left) != nil || left == 0 {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
 			t.Logf("pgtest: drop database %s: %v", name, err)
 		}
