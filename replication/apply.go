@@ -388,7 +388,15 @@ func (s *Stream) copyTable(ctx context.Context, conn *pgx.Conn, tt *tableTarget,
 		return nil
 	}}
 	sql := "COPY " + tt.table.Ident() + " (" + strings.Join(quoted, ", ") + ") TO STDOUT (FORMAT binary)"
-	if _, err := conn.PgConn().CopyTo(ctx, cr, sql); err != nil {
+	pw := newPipe(cr)
+	_, err := conn.PgConn().CopyTo(ctx, pw, sql)
+	if perr := pw.Close(); err == nil {
+		err = perr
+	}
+	if err == nil && !cr.done {
+		err = fmt.Errorf("%w: no trailer", errCopyFormat)
+	}
+	if err != nil {
 		return fmt.Errorf("replication: initial load of %s: %w", tt.table.QualifiedName(), err)
 	}
 	return nil

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"sync/atomic"
 )
 
 // copyHeader starts every binary COPY stream.
@@ -113,4 +115,62 @@ func (c *copyReader) parse(data []byte) (int, error) {
 		}
 		used += off
 	}
+}
+
+// pipe decouples reading COPY data from the socket (pgconn's goroutine) and parsing/applying it
+// (a second goroutine), so that on two cores neither waits for the other. Data is handed over in
+// chunks of about 256 KiB; memory in flight is bounded by the channel capacity.
+type pipe struct {
+	w    io.Writer
+	ch   chan []byte
+	cur  []byte
+	done chan struct{}
+	err  atomic.Pointer[error]
+}
+
+const pipeChunk = 256 << 10
+
+func newPipe(w io.Writer) *pipe {
+	p := &pipe{w: w, ch: make(chan []byte, 8), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		for b := range p.ch {
+			if p.err.Load() != nil {
+				continue
+			}
+			if _, err := p.w.Write(b); err != nil {
+				p.err.Store(&err)
+			}
+		}
+	}()
+	return p
+}
+
+func (p *pipe) Write(b []byte) (int, error) {
+	if e := p.err.Load(); e != nil {
+		return 0, *e
+	}
+	if p.cur == nil {
+		p.cur = make([]byte, 0, pipeChunk+len(b))
+	}
+	p.cur = append(p.cur, b...)
+	if len(p.cur) >= pipeChunk {
+		p.ch <- p.cur
+		p.cur = nil
+	}
+	return len(b), nil
+}
+
+// Close flushes, waits for the parser and returns its first error.
+func (p *pipe) Close() error {
+	if len(p.cur) > 0 {
+		p.ch <- p.cur
+		p.cur = nil
+	}
+	close(p.ch)
+	<-p.done
+	if e := p.err.Load(); e != nil {
+		return *e
+	}
+	return nil
 }
