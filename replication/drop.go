@@ -1,0 +1,27 @@
+package replication
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// DropSlot removes what a Stream named name created upstream: the slot "vecgate_<name>" and the
+// publication of the same name (for `vecgate slot drop` when vecgate is removed). The Stream must
+// be stopped: an active slot cannot be dropped.
+func DropSlot(ctx context.Context, dsn, name string) error {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return fmt.Errorf("replication: drop slot: connect: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	slot := "vecgate_" + name
+	if _, err := conn.Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`, slot); err != nil {
+		return fmt.Errorf("replication: drop slot %s: %w", slot, err)
+	}
+	if _, err := conn.Exec(ctx, "DROP PUBLICATION IF EXISTS "+pgx.Identifier{slot}.Sanitize()); err != nil {
+		return fmt.Errorf("replication: drop publication %s: %w", slot, err)
+	}
+	return nil
+}
