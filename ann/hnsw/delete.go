@@ -107,7 +107,9 @@ func (x *Index) compactLocked() {
 		x.upper[id] = nil
 		x.levels[id] = 0
 		x.nodeKeys[id] = ann.Key{}
-		clear(x.vec(id))
+		if x.raw {
+			clear(x.vec(id))
+		}
 		x.free = append(x.free, id)
 	}
 	x.allocMu.Unlock()

@@ -3,6 +3,7 @@ package hnsw
 import (
 	"context"
 	"fmt"
+	"github.com/vecgate/vecgate/quant/sq8"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -45,6 +46,22 @@ type Config struct {
 	ExactFilterRows int
 	// InitialCapacity preallocates room for this many vectors.
 	InitialCapacity int
+	// Quantizer is "" or "none" (float32 vectors) or "sq8" (int8 codes,
+	// 4× less vector memory; L2, InnerProduct and Cosine only).
+	Quantizer string
+	// SQ8 is a pre-trained codec for Quantizer "sq8"; nil trains one on
+	// the first AddBatch (or the first vector added).
+	SQ8 *sq8.Codec
+	// SQ8Confidence is the confidence interval of the quantiles trained
+	// for Quantizer "sq8"; 0 means sq8.DefaultConfidence(Dims).
+	SQ8Confidence float64
+	// KeepVectors keeps the float32 vectors of a quantised index in memory
+	// so searches rerank k×Oversample candidates exactly. Without it,
+	// distances are estimates and the caller reranks (in Postgres).
+	KeepVectors bool
+	// Oversample is the default rerank factor of a quantised index with
+	// KeepVectors (SearchOptions.Oversample overrides). Default 2.
+	Oversample float64
 }
 
 // DefaultConfig returns pgvector's defaults for dims-dimensional vectors.
@@ -70,6 +87,12 @@ func (c *Config) fill() error {
 	if c.ExactFilterRows == 0 {
 		c.ExactFilterRows = d.ExactFilterRows
 	}
+	if c.Oversample == 0 {
+		c.Oversample = 2
+	}
+	if c.Quantizer == "none" {
+		c.Quantizer = ""
+	}
 	switch {
 	case c.Dims <= 0 || c.Dims > ann.MaxDims:
 		return fmt.Errorf("hnsw: dims %d out of range [1, %d]", c.Dims, ann.MaxDims)
@@ -81,6 +104,14 @@ func (c *Config) fill() error {
 		return fmt.Errorf("hnsw: ef out of range [1, 10000]")
 	case c.Threads < 0 || c.InitialCapacity < 0:
 		return fmt.Errorf("hnsw: negative threads or capacity")
+	case c.Quantizer != "" && c.Quantizer != "sq8":
+		return fmt.Errorf("hnsw: quantizer %q: %w", c.Quantizer, ann.ErrUnsupported)
+	case c.Quantizer == "sq8" && c.Metric == ann.L1:
+		return fmt.Errorf("hnsw: sq8 with metric %v: %w", c.Metric, ann.ErrUnsupported)
+	case c.SQ8 != nil && c.SQ8.Dims != c.Dims:
+		return fmt.Errorf("hnsw: sq8 codec: %w", &ann.DimensionError{Want: c.Dims, Got: c.SQ8.Dims})
+	case c.Oversample < 1:
+		return fmt.Errorf("hnsw: oversample %v below 1", c.Oversample)
 	}
 	return nil
 }
@@ -98,7 +129,12 @@ type Index struct {
 	// mu: shared by searches and graph inserts; exclusive to grow the
 	// arrays below, delete, compact and move the entry point.
 	mu       sync.RWMutex
-	vecs     []float32  // node i at [i*dims, (i+1)*dims); len = cap*dims
+	quant    bool       // codes instead of / besides vectors; fixed at New
+	raw      bool       // vecs holds float32 vectors; fixed at New
+	sq       *sq8.Codec // set once before the first code is written; replaced by Requantize
+	codes    []uint8    // sq8: node i at [i*dims, (i+1)*dims)
+	corr     []float32  // sq8: correction term per node
+	vecs     []float32  // raw: node i at [i*dims, (i+1)*dims); len = cap*dims
 	inv      []float32  // 1/|v| per node (cosine only)
 	links0   []uint32   // level-0 lists, stride0 words per node; words read/written atomically
 	upper    [][]uint32 // per node, levels 1..level, strideU words each
@@ -139,7 +175,10 @@ func New(cfg Config) (*Index, error) {
 		top:       -1,
 		ids:       make(map[ann.Key]uint32),
 		rng:       rand.New(rand.NewPCG(cfg.Seed, 0x9e3779b97f4a7c15)),
+		quant:     cfg.Quantizer == "sq8",
+		sq:        cfg.SQ8,
 	}
+	x.raw = !x.quant || cfg.KeepVectors
 	x.growLocked(max(cfg.InitialCapacity, 64))
 	return x, nil
 }
@@ -164,7 +203,7 @@ func (x *Index) Len() int {
 func (x *Index) MemoryBytes() int64 {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	b := int64(cap(x.vecs))*4 + int64(cap(x.inv))*4 + int64(cap(x.links0))*4 +
+	b := int64(cap(x.vecs))*4 + int64(cap(x.codes)) + int64(cap(x.corr))*4 + int64(cap(x.inv))*4 + int64(cap(x.links0))*4 +
 		int64(cap(x.upper))*24 + int64(cap(x.levels)) + int64(cap(x.nodeKeys))*40 + int64(cap(x.dead))*4
 	for _, u := range x.upper {
 		b += int64(cap(u)) * 4
@@ -182,9 +221,15 @@ func (x *Index) capacity() int { return len(x.levels) }
 func (x *Index) growLocked(n int) {
 	d := x.cfg.Dims
 	grow := func(s []float32, n int) []float32 { return append(s, make([]float32, n-len(s))...) }
-	x.vecs = grow(x.vecs, n*d)
-	if x.cfg.Metric == ann.Cosine {
-		x.inv = grow(x.inv, n)
+	if x.raw {
+		x.vecs = grow(x.vecs, n*d)
+		if x.cfg.Metric == ann.Cosine {
+			x.inv = grow(x.inv, n)
+		}
+	}
+	if x.quant {
+		x.codes = append(x.codes, make([]uint8, n*d-len(x.codes))...)
+		x.corr = grow(x.corr, n)
 	}
 	x.links0 = append(x.links0, make([]uint32, n*x.stride0-len(x.links0))...)
 	x.upper = append(x.upper, make([][]uint32, n-len(x.upper))...)
@@ -211,29 +256,61 @@ func (x *Index) list(id uint32, l int) []uint32 {
 	return u[(l-1)*x.strideU : l*x.strideU : l*x.strideU]
 }
 
+// query is a prepared search vector: the floats, their inverse norm
+// (cosine) and, for a quantised index, its codes and correction term.
+type query struct {
+	f    []float32
+	inv  float32
+	c    []uint8
+	corr float32
+}
+
 // dist is the ranking distance from a query to node id.
-func (x *Index) dist(q []float32, qinv float32, id uint32) float32 {
+func (x *Index) dist(q *query, id uint32) float32 {
 	d := x.cfg.Dims
+	if x.sq != nil {
+		c := x.codes[int(id)*d : int(id+1)*d]
+		if x.cfg.Metric == ann.L2 {
+			return x.sq.L2Squared(q.c, c)
+		}
+		dot := x.sq.Dot(q.c, q.corr, c, x.corr[id])
+		if x.cfg.Metric == ann.Cosine {
+			return 1 - dot
+		}
+		return -dot
+	}
 	v := x.vecs[int(id)*d : int(id+1)*d]
 	switch x.cfg.Metric {
 	case ann.L2:
-		return distance.L2Squared(q, v)
+		return distance.L2Squared(q.f, v)
 	case ann.InnerProduct:
-		return -distance.Dot(q, v)
+		return -distance.Dot(q.f, v)
 	case ann.Cosine:
-		return 1 - distance.Dot(q, v)*qinv*x.inv[id]
+		return 1 - distance.Dot(q.f, v)*q.inv*x.inv[id]
 	default:
-		return distance.L1(q, v)
+		return distance.L1(q.f, v)
 	}
+}
+
+// nodeQuery prepares node a as a query (for distances between nodes).
+func (x *Index) nodeQuery(a uint32) query {
+	var q query
+	if x.sq != nil {
+		d := x.cfg.Dims
+		q.c, q.corr = x.codes[int(a)*d:int(a+1)*d], x.corr[a]
+		return q
+	}
+	q.f = x.vec(a)
+	if x.inv != nil {
+		q.inv = x.inv[a]
+	}
+	return q
 }
 
 // nodeDist is the ranking distance between two nodes.
 func (x *Index) nodeDist(a, b uint32) float32 {
-	var ainv float32
-	if x.inv != nil {
-		ainv = x.inv[a]
-	}
-	return x.dist(x.vec(a), ainv, b)
+	q := x.nodeQuery(a)
+	return x.dist(&q, b)
 }
 
 func (x *Index) randomLevel() int {
@@ -252,6 +329,7 @@ type searcher struct {
 	sel     []topk.Item // insert: selected neighbours
 	ltmp    []topk.Item // link: candidates when shrinking a list
 	lsel    []topk.Item // link: selection when shrinking a list
+	qc      []uint8     // search: the query's codes
 }
 
 func (x *Index) getSearcher() *searcher {
@@ -283,7 +361,7 @@ func (s *searcher) newGen() {
 }
 
 // greedy descends from ep through levels top..stop+1 with ef = 1.
-func (x *Index) greedy(q []float32, qinv float32, ep uint32, epDist float32, top, stop int) (uint32, float32) {
+func (x *Index) greedy(q *query, ep uint32, epDist float32, top, stop int) (uint32, float32) {
 	for l := top; l > stop; l-- {
 		for changed := true; changed; {
 			changed = false
@@ -291,7 +369,7 @@ func (x *Index) greedy(q []float32, qinv float32, ep uint32, epDist float32, top
 			n := atomic.LoadUint32(&lst[0])
 			for i := uint32(1); i <= n; i++ {
 				c := atomic.LoadUint32(&lst[i])
-				if d := x.dist(q, qinv, c); d < epDist {
+				if d := x.dist(q, c); d < epDist {
 					ep, epDist, changed = c, d, true
 				}
 			}
@@ -303,7 +381,7 @@ func (x *Index) greedy(q []float32, qinv float32, ep uint32, epDist float32, top
 // searchLayer runs the best-first search of level l from ep with list size
 // ef and leaves the best ef nodes in s.res. With accept set, only accepted
 // nodes enter s.res (all nodes still route).
-func (x *Index) searchLayer(s *searcher, q []float32, qinv float32, ep uint32, epDist float32, ef, l int, accept func(uint32) bool) {
+func (x *Index) searchLayer(s *searcher, q *query, ep uint32, epDist float32, ef, l int, accept func(uint32) bool) {
 	s.cand.Reset()
 	s.res.Reset()
 	vis, gen := s.visited, s.gen
@@ -326,7 +404,7 @@ func (x *Index) searchLayer(s *searcher, q []float32, qinv float32, ep uint32, e
 				continue
 			}
 			vis[nb] = gen
-			d := x.dist(q, qinv, nb)
+			d := x.dist(q, nb)
 			if s.res.Len() < ef || d < s.res.Top().Dist {
 				s.cand.Push(topk.Item{Dist: d, ID: nb})
 				if accept == nil || accept(nb) {
@@ -371,6 +449,9 @@ func (x *Index) Add(key ann.Key, vec []float32) error {
 	if _, err := ann.CheckVector(x.cfg.Metric, x.cfg.Dims, vec); err != nil {
 		return fmt.Errorf("hnsw: add %v: %w", key, err)
 	}
+	if err := x.ensureCodec(vec); err != nil {
+		return fmt.Errorf("hnsw: add %v: %w", key, err)
+	}
 	x.insert(key, vec)
 	return nil
 }
@@ -387,6 +468,12 @@ func (x *Index) AddBatch(ctx context.Context, keys []ann.Key, vecs []float32) er
 		if _, err := ann.CheckVector(x.cfg.Metric, d, vecs[i*d:(i+1)*d]); err != nil {
 			return fmt.Errorf("hnsw: add batch %v: %w", k, err)
 		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	if err := x.ensureCodec(vecs); err != nil {
+		return fmt.Errorf("hnsw: add batch: %w", err)
 	}
 	x.mu.Lock()
 	x.allocMu.Lock()
@@ -460,9 +547,15 @@ func (x *Index) alloc(key ann.Key) (id uint32, level int) {
 func (x *Index) insert(key ann.Key, vec []float32) {
 	id, level := x.alloc(key) // holds mu shared
 	// The slot is unreachable until linked: plain writes are safe.
-	copy(x.vec(id), vec)
-	if x.inv != nil {
-		x.inv[id] = metricfn.InvNorm(vec)
+	if x.raw {
+		copy(x.vec(id), vec)
+		if x.inv != nil {
+			x.inv[id] = metricfn.InvNorm(vec)
+		}
+	}
+	if x.quant {
+		d := x.cfg.Dims
+		x.corr[id] = x.encode(vec, x.codes[int(id)*d:int(id+1)*d])
 	}
 	x.nodeKeys[id] = key
 	x.levels[id] = uint8(level)
@@ -488,17 +581,14 @@ func (x *Index) insert(key ann.Key, vec []float32) {
 		x.mu.RLock()
 		ep, top = x.entry, x.top
 	}
-	q := x.vec(id)
-	var qinv float32
-	if x.inv != nil {
-		qinv = x.inv[id]
-	}
+	nq := x.nodeQuery(id)
+	q := &nq
 	s := x.getSearcher()
-	epDist := x.dist(q, qinv, ep)
-	ep, epDist = x.greedy(q, qinv, ep, epDist, top, level)
+	epDist := x.dist(q, ep)
+	ep, epDist = x.greedy(q, ep, epDist, top, level)
 	for l := min(level, top); l >= 0; l-- {
 		s.newGen()
-		x.searchLayer(s, q, qinv, ep, epDist, x.cfg.EFConstruction, l, nil)
+		x.searchLayer(s, q, ep, epDist, x.cfg.EFConstruction, l, nil)
 		s.tmp = s.res.SortedAscending(s.tmp[:0])
 		// Next level starts from the closest found here.
 		ep, epDist = s.tmp[0].ID, s.tmp[0].Dist

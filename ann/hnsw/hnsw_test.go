@@ -416,3 +416,69 @@ func FuzzLoadChecksummed(f *testing.F) {
 		y.Search(context.Background(), []float32{1, 2, 3, 4}, 3, ann.SearchOptions{Filter: func(ann.Key) bool { return true }})
 	})
 }
+
+func TestSQ8(t *testing.T) {
+	conf := 0.0 // default
+	for _, m := range []ann.Metric{ann.L2, ann.Cosine, ann.InnerProduct} {
+		t.Run(m.Name(), func(t *testing.T) {
+			ds := makeData(2000, 128, 40, m == ann.InnerProduct)
+			full := build(t, m, ds, nil)
+			keep := build(t, m, ds, func(c *hnsw.Config) { c.Quantizer = "sq8"; c.KeepVectors = true; c.SQ8Confidence = conf })
+			codes := build(t, m, ds, func(c *hnsw.Config) { c.Quantizer = "sq8"; c.SQ8Confidence = conf })
+			opts := ann.SearchOptions{EF: 80}
+			rf := recall(t, full, m, ds, 10, opts, nil)
+			rk := recall(t, keep, m, ds, 10, ann.SearchOptions{EF: 80, Oversample: 2}, nil)
+			rc := recall(t, codes, m, ds, 10, opts, nil)
+			t.Logf("recall float32 %.3f, sq8+rerank %.3f, sq8 codes only %.3f; bytes %d / %d / %d",
+				rf, rk, rc, full.MemoryBytes(), keep.MemoryBytes(), codes.MemoryBytes())
+			if rk < rf-0.01 {
+				t.Errorf("sq8 with rerank %.3f vs float32 %.3f", rk, rf)
+			}
+			if rc < 0.85 {
+				t.Errorf("sq8 codes-only recall %.3f", rc)
+			}
+			// At least 90% of the 3 bytes saved per component.
+			if saved := full.MemoryBytes() - codes.MemoryBytes(); saved < int64(2000*128*3*9/10) {
+				t.Errorf("sq8 index %d bytes vs float32 %d", codes.MemoryBytes(), full.MemoryBytes())
+			}
+			// Save/load keeps the codes and the answers.
+			var buf bytes.Buffer
+			if err := codes.Save(&buf); err != nil {
+				t.Fatal(err)
+			}
+			y, err := hnsw.Load(&buf, hnsw.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, _ := codes.Search(context.Background(), ds.queries[0], 5, opts)
+			b, _ := y.Search(context.Background(), ds.queries[0], 5, opts)
+			if !slices.Equal(a, b) {
+				t.Fatalf("sq8 results differ after load:\n%v\n%v", a, b)
+			}
+		})
+	}
+}
+
+func TestSQ8Drift(t *testing.T) {
+	ds := makeData(1000, 16, 10, false)
+	x := build(t, ann.L2, ds, func(c *hnsw.Config) { c.Quantizer = "sq8" })
+	before := x.Codec()
+	same, err := x.RequantizeIfDrifted(ds.data[:200*16], 0)
+	if err != nil || same {
+		t.Fatalf("same distribution re-quantised: %v %v", same, err)
+	}
+	wide := make([]float32, 200*16)
+	for i := range wide {
+		wide[i] = ds.data[i] * 4
+	}
+	did, err := x.RequantizeIfDrifted(wide, 0)
+	if err != nil || !did {
+		t.Fatalf("4x wider data not re-quantised: %v %v", did, err)
+	}
+	if after := x.Codec(); after.Upper <= before.Upper {
+		t.Fatalf("range did not grow: %+v -> %+v", before, after)
+	}
+	if r := recall(t, x, ann.L2, ds, 10, ann.SearchOptions{EF: 80}, nil); r < 0.8 {
+		t.Errorf("recall after requantize %.3f", r)
+	}
+}

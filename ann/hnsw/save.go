@@ -2,6 +2,9 @@ package hnsw
 
 import (
 	"fmt"
+	"math"
+
+	"github.com/vecgate/vecgate/quant/sq8"
 	"io"
 	"slices"
 
@@ -48,7 +51,29 @@ func (x *Index) Save(w io.Writer) error {
 			e.Key(x.nodeKeys[i])
 		}
 	}
-	e.F32s(x.vecs[:used*c.Dims])
+	flags := uint32(0)
+	if x.quant {
+		flags |= 1
+	}
+	if x.raw {
+		flags |= 2
+	}
+	if x.sq != nil {
+		flags |= 4
+	}
+	e.U32(flags)
+	if x.sq != nil {
+		e.F32(x.sq.Lower)
+		e.F32(x.sq.Upper)
+		e.F64(x.sq.Confidence)
+	}
+	if x.quant {
+		e.Bytes(x.codes[:used*c.Dims])
+		e.F32s(x.corr[:used])
+	}
+	if x.raw {
+		e.F32s(x.vecs[:used*c.Dims])
+	}
 	e.U32s(x.links0[:used*x.stride0])
 	for i := range used {
 		if levels[i] > 0 {
@@ -97,10 +122,13 @@ func decode(d *fileformat.Decoder, cfg Config) (*Index, error) {
 	if err := c.fill(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ann.ErrCorrupt, err)
 	}
-	if used64 > uint64(d.Remaining())/4/uint64(c.Dims) {
+	if used64 > uint64(d.Remaining())/uint64(c.Dims) {
 		return nil, fmt.Errorf("%w: %d nodes overrun the file", ann.ErrCorrupt, used64)
 	}
 	used := int(used64)
+	// Quantisation comes from the file too; it is decoded after the node
+	// tables, so peek is not possible: the flags are validated there.
+	c.Quantizer, c.SQ8, c.KeepVectors = "", nil, false
 	x, err := New(c)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ann.ErrCorrupt, err)
@@ -147,15 +175,57 @@ func decode(d *fileformat.Decoder, cfg Config) (*Index, error) {
 		}
 	}
 	x.nLive.Store(int64(len(x.ids)))
-	vecs := d.F32s()
+	flags := d.U32()
+	if d.Err() == nil && (flags > 7 || flags&3 == 0 || (flags&4 != 0 && flags&1 == 0)) {
+		d.Fail("bad flags %#x", flags)
+	}
+	x.quant, x.raw = flags&1 != 0, flags&2 != 0
+	if x.quant && c.Metric == ann.L1 {
+		d.Fail("sq8 with L1")
+	}
+	if flags&4 != 0 {
+		lo, hi, conf := d.F32(), d.F32(), d.F64()
+		if d.Err() == nil && (!(hi > lo) || !(conf > 0 && conf <= 1) || math.IsInf(float64(hi-lo), 0)) {
+			d.Fail("bad sq8 range [%v, %v] confidence %v", lo, hi, conf)
+		}
+		x.sq = &sq8.Codec{Dims: c.Dims, Lower: lo, Upper: hi, Confidence: conf}
+	}
+	if x.quant {
+		x.cfg.Quantizer = "sq8"
+		x.cfg.KeepVectors = x.raw
+		x.codes, x.corr = nil, nil
+		codes := d.Bytes()
+		corr := d.F32s()
+		if d.Err() == nil && (len(codes) != used*c.Dims || len(corr) != used || (used > 0 && x.sq == nil)) {
+			d.Fail("code arrays size mismatch")
+		}
+		x.codes, x.corr = codes, corr
+	}
+	var vecs []float32
+	if x.raw {
+		vecs = d.F32s()
+		if d.Err() == nil && len(vecs) != used*c.Dims {
+			d.Fail("vector array size mismatch")
+		}
+	} else {
+		x.vecs, x.inv = nil, nil
+	}
 	links0 := d.U32s()
-	if d.Err() == nil && (len(vecs) != used*c.Dims || len(links0) != used*x.stride0) {
-		d.Fail("vector or link array size mismatch")
+	if d.Err() == nil && len(links0) != used*x.stride0 {
+		d.Fail("link array size mismatch")
 	}
 	if err := d.Err(); err != nil {
 		return nil, err
 	}
-	copy(x.vecs, vecs)
+	if x.quant {
+		// Re-grow code arrays to the node capacity.
+		n := x.capacity()
+		x.codes = append(x.codes, make([]uint8, n*c.Dims-len(x.codes))...)
+		x.corr = append(x.corr, make([]float32, n-len(x.corr))...)
+	}
+	if x.raw {
+		copy(x.vecs, vecs)
+	}
 	copy(x.links0, links0)
 	for i := range used {
 		if levels[i] > 0 {
@@ -189,7 +259,7 @@ func decode(d *fileformat.Decoder, cfg Config) (*Index, error) {
 				}
 			}
 		}
-		if dead[i] == 0 {
+		if dead[i] == 0 && x.raw {
 			if _, err := ann.CheckVector(c.Metric, c.Dims, x.vec(uint32(i))); err != nil {
 				return nil, fmt.Errorf("%w: node %d: %v", ann.ErrCorrupt, i, err)
 			}
@@ -203,7 +273,7 @@ func decode(d *fileformat.Decoder, cfg Config) (*Index, error) {
 		}
 		x.entry, x.top = entry, top
 	}
-	if x.inv != nil {
+	if x.inv != nil && x.raw {
 		for i := range used {
 			x.inv[i] = metricfn.InvNorm(x.vec(uint32(i)))
 		}

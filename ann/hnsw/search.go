@@ -3,6 +3,7 @@ package hnsw
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync/atomic"
 
 	"github.com/vecgate/vecgate/ann"
@@ -11,15 +12,16 @@ import (
 )
 
 // Search implements ann.Index. opts.EF overrides Config.EFSearch and is
-// raised to k; opts.Farthest is not supported (use ann/flat).
-func (x *Index) Search(ctx context.Context, query []float32, k int, opts ann.SearchOptions) ([]ann.Result, error) {
+// raised to k (to k×oversample for a quantised index that reranks);
+// opts.Farthest is not supported (use ann/flat).
+func (x *Index) Search(ctx context.Context, vec []float32, k int, opts ann.SearchOptions) ([]ann.Result, error) {
 	if err := ann.CheckK(k); err != nil {
 		return nil, fmt.Errorf("hnsw: search: %w", err)
 	}
 	if opts.Farthest {
 		return nil, fmt.Errorf("hnsw: search farthest: %w", ann.ErrUnsupported)
 	}
-	if _, err := ann.CheckVector(x.cfg.Metric, x.cfg.Dims, query); err != nil {
+	if _, err := ann.CheckVector(x.cfg.Metric, x.cfg.Dims, vec); err != nil {
 		return nil, fmt.Errorf("hnsw: search: %w", err)
 	}
 	x.mu.RLock()
@@ -28,21 +30,42 @@ func (x *Index) Search(ctx context.Context, query []float32, k int, opts ann.Sea
 	if x.top < 0 || live <= 0 {
 		return nil, fmt.Errorf("hnsw: search: %w", ann.ErrEmpty)
 	}
-	var qinv float32
-	if x.cfg.Metric == ann.Cosine {
-		qinv = metricfn.InvNorm(query)
+	s := x.getSearcher()
+	defer x.putSearcher(s)
+	q := query{f: vec}
+	if x.cfg.Metric == ann.Cosine && x.raw {
+		q.inv = metricfn.InvNorm(vec)
+	}
+	if x.quant {
+		s.qc = append(s.qc[:0], make([]uint8, x.cfg.Dims)...)
+		q.c = s.qc
+		q.corr = x.encode(vec, q.c)
+	}
+	// Candidates to collect: k, or k×oversample when reranking.
+	kk := k
+	rerank := x.quant && x.raw
+	if rerank {
+		over := opts.Oversample
+		if over < 1 {
+			over = x.cfg.Oversample
+		}
+		kk = int(math.Ceil(float64(k) * over))
 	}
 	ef := opts.EF
 	if ef <= 0 {
 		ef = x.cfg.EFSearch
 	}
-	ef = max(ef, k)
+	ef = max(ef, kk)
 
 	var accept func(uint32) bool
 	if opts.Filter != nil {
 		sel := x.selectivity(opts.Filter)
 		if float64(live)*sel <= float64(x.cfg.ExactFilterRows) {
-			return x.exact(ctx, query, qinv, k, opts.Filter)
+			items, err := x.exact(ctx, &q, kk, opts.Filter)
+			if err != nil {
+				return nil, err
+			}
+			return x.results(&q, items, k, rerank), nil
 		}
 		ef = min(int(float64(ef)/sel)+1, live)
 		accept = func(id uint32) bool {
@@ -51,21 +74,37 @@ func (x *Index) Search(ctx context.Context, query []float32, k int, opts ann.Sea
 	} else if x.nDeleted > 0 {
 		accept = func(id uint32) bool { return atomic.LoadUint32(&x.dead[id]) == 0 }
 	}
-	s := x.getSearcher()
-	defer x.putSearcher(s)
 	ep := x.entry
-	ep, epDist := x.greedy(query, qinv, ep, x.dist(query, qinv, ep), x.top, 0)
-	x.searchLayer(s, query, qinv, ep, epDist, ef, 0, accept)
-	for s.res.Len() > k {
+	ep, epDist := x.greedy(&q, ep, x.dist(&q, ep), x.top, 0)
+	x.searchLayer(s, &q, ep, epDist, ef, 0, accept)
+	for s.res.Len() > kk {
 		s.res.Pop()
 	}
-	items := s.res.SortedAscending(s.tmp[:0])
-	s.tmp = items
+	s.tmp = s.res.SortedAscending(s.tmp[:0])
+	return x.results(&q, s.tmp, k, rerank), nil
+}
+
+// results turns candidates (ascending by ranking distance) into the top k
+// with pgvector distances, reranking exactly when asked.
+func (x *Index) results(q *query, items []topk.Item, k int, rerank bool) []ann.Result {
+	if rerank {
+		for i := range items {
+			items[i].Dist = float32(metricfn.Exact(x.cfg.Metric, q.f, x.vec(items[i].ID)))
+		}
+		sortItems(items)
+	}
+	items = items[:min(k, len(items))]
 	out := make([]ann.Result, len(items))
 	for i, it := range items {
-		out[i] = ann.Result{Key: x.nodeKeys[it.ID], Distance: metricfn.Exact(x.cfg.Metric, query, x.vec(it.ID))}
+		var d float64
+		if x.raw {
+			d = metricfn.Exact(x.cfg.Metric, q.f, x.vec(it.ID))
+		} else {
+			d = metricfn.FromRank(x.cfg.Metric, it.Dist)
+		}
+		out[i] = ann.Result{Key: x.nodeKeys[it.ID], Distance: d}
 	}
-	return out, nil
+	return out
 }
 
 // selectivity estimates the fraction of live nodes the filter accepts from a
@@ -90,8 +129,9 @@ func (x *Index) selectivity(filter func(ann.Key) bool) float64 {
 	return max(float64(pass)/float64(seen), 1/float64(x.nLive.Load()+1))
 }
 
-// exact scans every live node the filter accepts. Caller holds mu shared.
-func (x *Index) exact(ctx context.Context, q []float32, qinv float32, k int, filter func(ann.Key) bool) ([]ann.Result, error) {
+// exact returns the k best live nodes the filter accepts, by a full scan,
+// ascending. Caller holds mu shared.
+func (x *Index) exact(ctx context.Context, q *query, k int, filter func(ann.Key) bool) ([]topk.Item, error) {
 	var h topk.Max
 	for i := range x.dead {
 		if i&4095 == 0 && ctx.Err() != nil {
@@ -101,12 +141,7 @@ func (x *Index) exact(ctx context.Context, q []float32, qinv float32, k int, fil
 		if atomic.LoadUint32(&x.dead[id]) != 0 || !filter(x.nodeKeys[id]) {
 			continue
 		}
-		h.PushBounded(topk.Item{Dist: x.dist(q, qinv, id), ID: id}, k)
+		h.PushBounded(topk.Item{Dist: x.dist(q, id), ID: id}, k)
 	}
-	items := h.SortedAscending(nil)
-	out := make([]ann.Result, len(items))
-	for i, it := range items {
-		out[i] = ann.Result{Key: x.nodeKeys[it.ID], Distance: metricfn.Exact(x.cfg.Metric, q, x.vec(it.ID))}
-	}
-	return out, nil
+	return h.SortedAscending(nil), nil
 }

@@ -21,9 +21,12 @@ type Codec struct {
 // ErrNoData: training needs at least one finite value.
 var ErrNoData = errors.New("sq8: no training data")
 
-// DefaultConfidence is Lucene's default for dims dimensions:
-// max(0.9, 1 - 1/(dims+1)).
-func DefaultConfidence(dims int) float64 { return max(0.9, 1-1/float64(dims+1)) }
+// DefaultConfidence is the confidence interval used when none is given:
+// max(0.999, 1 - 1/(dims+1)). Lucene's default floor is 0.9; measured here on
+// clustered Gaussian data at 128 dims, Lucene's 0.992 clamps so many
+// components that recall@10 on codes drops from 0.95 to 0.84 for inner
+// product, so vecgate keeps more of the tails.
+func DefaultConfidence(dims int) float64 { return max(0.999, 1-1/float64(dims+1)) }
 
 // maxSample bounds the values sorted by Train.
 const maxSample = 1 << 20
