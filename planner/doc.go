@@ -1,0 +1,22 @@
+// Package planner decides, for one SQL statement, whether vecgate answers it and how.
+//
+// It parses with Postgres' own grammar (pg_query_go) — never with regular expressions — and
+// recognises the vector top-k shape
+//
+//	SELECT <projection> FROM <one table> [WHERE <filter>]
+//	ORDER BY <column> <op> <vector> [ASC|DESC] [, …] LIMIT <k> [OFFSET <o>]
+//
+// with pgvector's operators <-> (L2), <#> (negative inner product), <=> (cosine distance) and <+>
+// (L1); the vector is a literal or a bound parameter, optionally cast to vector or halfvec; the
+// distance may also be named through a select-list alias or ordinal. Anything else is forwarded,
+// with the reason (ErrNotShape).
+//
+// For a statement it intercepts it builds the id-list rewrite (Shape.Rewrite): the same statement
+// with `AND <key> = ANY(<candidate ids>)` and the distance sort wrapped as `(<distance>) + 0`, which
+// no pgvector index can serve, so Postgres ranks exactly the candidates vecgate found and keeps
+// every other semantic (projection, filters, privileges, row-level security, visibility).
+//
+// The planner does no I/O and holds no index: searching is the caller's, through the small
+// Searcher interface it declares. Classify recovers from its own panics and reports them as errors
+// so that a planner bug forwards the statement instead of ending the session.
+package planner

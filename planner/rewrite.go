@@ -1,0 +1,102 @@
+package planner
+
+import (
+	"fmt"
+	"strings"
+
+	pg "github.com/pganalyze/pg_query_go/v6"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// idsMarker stands for the candidate-key array in a rewrite template until Fill puts the real
+// expression there. It is an identifier no statement of a user's will contain.
+const idsMarker = "vecgate_candidate_ids_b7e1c2"
+
+// Rewrite is a statement template for the id-list rewrite: the original statement with
+// `AND <key> = ANY(<ids>)` added to its WHERE and the distance sort made unusable for pgvector's
+// own index, so Postgres reranks exactly the candidates vecgate found and applies projection,
+// filters, privileges, row-level security and visibility with its own semantics.
+type Rewrite struct {
+	template string
+}
+
+// Rewrite builds the template for a table whose primary key is the single column key of SQL type
+// keyType (e.g. "bigint", "uuid", "text").
+//
+// The ORDER BY distance becomes `(<distance>) + 0`: the same values in the same order, but an
+// expression no pgvector index can produce, so the planner filters through the primary key and
+// sorts, instead of an HNSW scan that would return short with the id filter applied after it.
+func (sh *Shape) Rewrite(key, keyType string) (*Rewrite, error) {
+	tree := proto.Clone(sh.tree).(*pg.ParseResult)
+	sel := tree.Stmts[0].Stmt.GetSelectStmt()
+	sb := sel.SortClause[0].GetSortBy()
+
+	expr := sb.Node
+	// Reuse the analysis on the copy: an alias or ordinal resolves to the distance expression.
+	cp := &Shape{tree: tree, stmt: sel, Schema: sh.Schema, Table: sh.Table}
+	if t, ok := cp.resolveOutput(expr); ok {
+		expr = proto.Clone(t).(*pg.Node)
+	}
+	sb.Node = pg.MakeAExprNode(pg.A_Expr_Kind_AEXPR_OP, []*pg.Node{pg.MakeStrNode("+")},
+		expr, pg.MakeAConstIntNode(0, -1), -1)
+
+	keyRef := pg.MakeColumnRefNode([]*pg.Node{pg.MakeStrNode(sh.tableRefName()), pg.MakeStrNode(key)}, -1)
+	marker := pg.MakeColumnRefNode([]*pg.Node{pg.MakeStrNode(idsMarker)}, -1)
+	anyIDs := pg.MakeAExprNode(pg.A_Expr_Kind_AEXPR_OP_ANY, []*pg.Node{pg.MakeStrNode("=")}, keyRef, marker, -1)
+	if sel.WhereClause == nil {
+		sel.WhereClause = anyIDs
+	} else {
+		sel.WhereClause = pg.MakeBoolExprNode(pg.BoolExprType_AND_EXPR, []*pg.Node{sel.WhereClause, anyIDs}, -1)
+	}
+	sql, err := pg.Deparse(tree)
+	if err != nil {
+		return nil, fmt.Errorf("planner: deparse rewrite: %w", err)
+	}
+	if strings.Count(sql, idsMarker) != 1 {
+		return nil, fmt.Errorf("planner: rewrite lost its id placeholder")
+	}
+	_ = keyType // the caller supplies the cast in Fill's expression
+	return &Rewrite{template: sql}, nil
+}
+
+// Fill returns the rewritten statement with ids standing for the candidate keys: a parameter
+// (`$7::bigint[]`) for the extended protocol or a literal array for a simple Query.
+func (r *Rewrite) Fill(ids string) string {
+	return strings.Replace(r.template, idsMarker, ids, 1)
+}
+
+// String shows the template, with <ids> where the candidates go.
+func (r *Rewrite) String() string { return r.Fill("<ids>") }
+
+// walk calls fn on n and every Node below it.
+func walk(n *pg.Node, fn func(*pg.Node)) {
+	if n == nil {
+		return
+	}
+	fn(n)
+	walkMessage(n.ProtoReflect(), fn)
+}
+
+func walkMessage(m protoreflect.Message, fn func(*pg.Node)) {
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		if fd.Message() == nil {
+			return true
+		}
+		visit := func(x protoreflect.Message) {
+			if node, ok := x.Interface().(*pg.Node); ok {
+				fn(node)
+			}
+			walkMessage(x, fn)
+		}
+		if fd.IsList() {
+			l := v.List()
+			for i := range l.Len() {
+				visit(l.Get(i).Message())
+			}
+		} else if !fd.IsMap() {
+			visit(v.Message())
+		}
+		return true
+	})
+}

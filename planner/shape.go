@@ -1,0 +1,561 @@
+package planner
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	pg "github.com/pganalyze/pg_query_go/v6"
+	"github.com/vecgate/vecgate/ann"
+)
+
+// Arg is a value in the statement that is either a literal or a bound parameter.
+type Arg struct {
+	// Param is the 1-based number of the bound parameter ($n), or 0 for a literal.
+	Param int
+	// Literal is the literal's text (a vector literal such as '[1,2,3]', or an integer's digits).
+	Literal string
+	// Int is the literal's value when it is an integer.
+	Int int64
+}
+
+// IsParam reports whether the value arrives at Bind.
+func (a Arg) IsParam() bool { return a.Param > 0 }
+
+func (a Arg) String() string {
+	if a.Param > 0 {
+		return "$" + strconv.Itoa(a.Param)
+	}
+	return a.Literal
+}
+
+// Filter is one conjunct of the WHERE clause that tests a column against values:
+// `col = v` (one value) or `col IN (v1, v2, …)`.
+type Filter struct {
+	Column string
+	Values []Arg
+}
+
+// Shape is a recognised vector top-k statement:
+//
+//	SELECT <projection> FROM <table> [WHERE <filter>]
+//	ORDER BY <column> <op> <vector> [ASC|DESC] [, <more keys>] LIMIT <k> [OFFSET <o>]
+type Shape struct {
+	Schema string // "" when the statement does not qualify the table
+	Table  string
+	Column string
+	Metric ann.Metric
+	// VectorType is the type the vector is cast to in the statement ("vector", "halfvec"), or ""
+	// when it is an untyped literal or parameter.
+	VectorType string
+	Vector     Arg
+	Limit      Arg
+	Offset     *Arg
+	// Farthest is set by ORDER BY … DESC: the most dissimilar rows first.
+	Farthest bool
+	// HasWhere tells whether there is a WHERE clause; Filters lists its column-equality conjuncts,
+	// and FiltersExact says the WHERE is nothing but those.
+	HasWhere     bool
+	Filters      []Filter
+	FiltersExact bool
+	// Columns is every column name the statement references (projection, WHERE, ORDER BY);
+	// Star is set when the projection has a *.
+	Columns []string
+	Star    bool
+	// Plain is set when the select list holds only columns of the table and the ORDER BY
+	// distance, and nothing in the statement is a subquery: what vecgate could answer from memory.
+	Plain bool
+	// DistanceOutputs lists the 0-based select-list positions that are exactly the ORDER BY
+	// distance (`col <op> vector`).
+	DistanceOutputs []int
+	// Params is the highest $n the statement uses.
+	Params int
+
+	tree  *pg.ParseResult
+	stmt  *pg.SelectStmt
+	order *pg.SortBy // the distance sort key, rewritten in place by Rewrite
+}
+
+// ErrNotShape is wrapped by every reason a statement is not a vector top-k; the text says which.
+var ErrNotShape = errors.New("not a vector top-k")
+
+func notShape(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrNotShape, fmt.Sprintf(format, args...))
+}
+
+// Classify parses sql with Postgres' grammar and returns its Shape, or an error wrapping
+// ErrNotShape that says why it is to be forwarded (or the parser's error for invalid SQL, which
+// Postgres will report in its own words when the statement is forwarded).
+func Classify(sql string) (sh *Shape, err error) {
+	defer func() {
+		if r := recover(); r != nil { // a planner bug must never take a session down
+			sh, err = nil, fmt.Errorf("planner: panic classifying statement: %v", r)
+		}
+	}()
+	tree, err := pg.Parse(sql)
+	if err != nil {
+		return nil, fmt.Errorf("%w: parse: %v", ErrNotShape, err)
+	}
+	if len(tree.Stmts) != 1 {
+		return nil, notShape("%d statements", len(tree.Stmts))
+	}
+	sel := tree.Stmts[0].GetStmt().GetSelectStmt()
+	if sel == nil {
+		return nil, notShape("not a SELECT")
+	}
+	sh = &Shape{tree: tree, stmt: sel}
+	if err := sh.checkClauses(); err != nil {
+		return nil, err
+	}
+	if err := sh.readFrom(); err != nil {
+		return nil, err
+	}
+	if err := sh.readOrder(); err != nil {
+		return nil, err
+	}
+	if err := sh.readLimit(); err != nil {
+		return nil, err
+	}
+	sh.readWhere()
+	if !sh.readReferences() {
+		return nil, notShape("parameter $0")
+	}
+	return sh, nil
+}
+
+func (sh *Shape) checkClauses() error {
+	s := sh.stmt
+	switch {
+	case s.Op != pg.SetOperation_SETOP_NONE:
+		return notShape("set operation")
+	case s.WithClause != nil:
+		return notShape("WITH clause")
+	case len(s.DistinctClause) > 0:
+		return notShape("DISTINCT")
+	case s.IntoClause != nil:
+		return notShape("SELECT INTO")
+	case len(s.GroupClause) > 0 || s.HavingClause != nil:
+		return notShape("GROUP BY or HAVING")
+	case len(s.WindowClause) > 0:
+		return notShape("WINDOW clause")
+	case len(s.ValuesLists) > 0:
+		return notShape("VALUES")
+	case len(s.LockingClause) > 0:
+		return notShape("locking clause (FOR UPDATE/SHARE)")
+	case len(s.SortClause) == 0:
+		return notShape("no ORDER BY")
+	case s.LimitCount == nil:
+		return notShape("no LIMIT")
+	case s.LimitOption == pg.LimitOption_LIMIT_OPTION_WITH_TIES:
+		return notShape("FETCH … WITH TIES")
+	}
+	for _, t := range s.TargetList {
+		if hasAggregateOrWindow(t) {
+			return notShape("aggregate or window function in the select list")
+		}
+	}
+	return nil
+}
+
+func (sh *Shape) readFrom() error {
+	if len(sh.stmt.FromClause) != 1 {
+		return notShape("FROM is not exactly one table")
+	}
+	rv := sh.stmt.FromClause[0].GetRangeVar()
+	if rv == nil {
+		return notShape("FROM item is not a plain table")
+	}
+	if !rv.Inh {
+		return notShape("FROM ONLY")
+	}
+	if rv.Catalogname != "" {
+		return notShape("catalog-qualified table")
+	}
+	sh.Schema, sh.Table = rv.Schemaname, rv.Relname
+	return nil
+}
+
+// readOrder finds the distance in the first ORDER BY key, directly or through a select-list alias
+// or ordinal.
+func (sh *Shape) readOrder() error {
+	sb := sh.stmt.SortClause[0].GetSortBy()
+	if sb == nil || len(sb.UseOp) > 0 {
+		return notShape("ORDER BY … USING")
+	}
+	if sb.SortbyNulls != pg.SortByNulls_SORTBY_NULLS_DEFAULT {
+		return notShape("NULLS FIRST/LAST")
+	}
+	expr := sb.Node
+	if t, ok := sh.resolveOutput(expr); ok {
+		expr = t
+	}
+	col, op, vec, ok := sh.distance(expr)
+	if !ok {
+		return notShape("first ORDER BY key is not <column> <op> <vector>")
+	}
+	m, err := ann.ParseMetric(op)
+	if err != nil || m == ann.Hamming {
+		return notShape("operator %s", op)
+	}
+	sh.Column, sh.Metric, sh.order = col, m, sb
+	sh.Farthest = sb.SortbyDir == pg.SortByDir_SORTBY_DESC
+	if err := sh.readVector(vec); err != nil {
+		return err
+	}
+	for i, t := range sh.stmt.TargetList {
+		rt := t.GetResTarget()
+		if rt == nil {
+			continue
+		}
+		if c, o, v, ok := sh.distance(rt.Val); ok && c == col && o == op && sameVector(v, vec) {
+			sh.DistanceOutputs = append(sh.DistanceOutputs, i)
+		}
+	}
+	return nil
+}
+
+// resolveOutput maps an ORDER BY key that names a select-list alias or ordinal to the expression.
+func (sh *Shape) resolveOutput(n *pg.Node) (*pg.Node, bool) {
+	if c := n.GetAConst(); c != nil {
+		if iv, ok := c.Val.(*pg.A_Const_Ival); ok {
+			i := int(iv.Ival.Ival) - 1
+			if i >= 0 && i < len(sh.stmt.TargetList) {
+				if rt := sh.stmt.TargetList[i].GetResTarget(); rt != nil {
+					return rt.Val, true
+				}
+			}
+		}
+		return nil, false
+	}
+	cr := n.GetColumnRef()
+	if cr == nil || len(cr.Fields) != 1 || cr.Fields[0].GetString_() == nil {
+		return nil, false
+	}
+	name := cr.Fields[0].GetString_().Sval
+	for _, t := range sh.stmt.TargetList {
+		if rt := t.GetResTarget(); rt != nil && rt.Name == name {
+			return rt.Val, true
+		}
+	}
+	return nil, false
+}
+
+// distance matches `<column> <op> <vector>` and returns the column, operator and vector node.
+func (sh *Shape) distance(n *pg.Node) (col, op string, vec *pg.Node, ok bool) {
+	e := n.GetAExpr()
+	if e == nil || e.Kind != pg.A_Expr_Kind_AEXPR_OP || len(e.Name) != 1 || e.Lexpr == nil || e.Rexpr == nil {
+		return "", "", nil, false
+	}
+	op = e.Name[0].GetString_().GetSval()
+	switch op {
+	case "<->", "<#>", "<=>", "<+>":
+	default:
+		return "", "", nil, false
+	}
+	col, ok = sh.columnName(e.Lexpr)
+	if !ok {
+		return "", "", nil, false
+	}
+	return col, op, e.Rexpr, true
+}
+
+// columnName returns the column a ColumnRef names, if it is `col` or `<table or alias>.col` for
+// the statement's one table.
+func (sh *Shape) columnName(n *pg.Node) (string, bool) {
+	cr := n.GetColumnRef()
+	if cr == nil {
+		return "", false
+	}
+	var parts []string
+	for _, f := range cr.Fields {
+		s := f.GetString_()
+		if s == nil {
+			return "", false
+		}
+		parts = append(parts, s.Sval)
+	}
+	switch len(parts) {
+	case 1:
+		return parts[0], true
+	case 2:
+		if parts[0] == sh.tableRefName() {
+			return parts[1], true
+		}
+	case 3:
+		if parts[0] == sh.Schema && parts[1] == sh.Table && sh.alias() == "" {
+			return parts[2], true
+		}
+	}
+	return "", false
+}
+
+func (sh *Shape) alias() string {
+	if rv := sh.stmt.FromClause[0].GetRangeVar(); rv != nil && rv.Alias != nil {
+		return rv.Alias.Aliasname
+	}
+	return ""
+}
+
+func (sh *Shape) tableRefName() string {
+	if a := sh.alias(); a != "" {
+		return a
+	}
+	return sh.Table
+}
+
+func (sh *Shape) readVector(n *pg.Node) error {
+	if tc := n.GetTypeCast(); tc != nil {
+		names := tc.TypeName.GetNames()
+		if len(names) == 0 || tc.TypeName.ArrayBounds != nil {
+			return notShape("vector cast to an unknown type")
+		}
+		typ := names[len(names)-1].GetString_().GetSval()
+		switch typ {
+		case "vector", "halfvec":
+		default:
+			return notShape("vector of type %s", typ)
+		}
+		sh.VectorType = typ
+		n = tc.Arg
+	}
+	if p := n.GetParamRef(); p != nil {
+		sh.Vector = Arg{Param: int(p.Number)}
+		return nil
+	}
+	if c := n.GetAConst(); c != nil {
+		if s, ok := c.Val.(*pg.A_Const_Sval); ok {
+			sh.Vector = Arg{Literal: s.Sval.Sval}
+			return nil
+		}
+	}
+	return notShape("query vector is not a literal or parameter")
+}
+
+func sameVector(a, b *pg.Node) bool {
+	x, err1 := pg.Deparse(&pg.ParseResult{Stmts: []*pg.RawStmt{{Stmt: pg.MakeResTargetNodeWithVal(a, 0)}}})
+	y, err2 := pg.Deparse(&pg.ParseResult{Stmts: []*pg.RawStmt{{Stmt: pg.MakeResTargetNodeWithVal(b, 0)}}})
+	if err1 != nil || err2 != nil {
+		return a.String() == b.String()
+	}
+	return x == y
+}
+
+func (sh *Shape) readLimit() error {
+	lim, err := intArg(sh.stmt.LimitCount)
+	if err != nil {
+		return notShape("LIMIT: %v", err)
+	}
+	sh.Limit = lim
+	if sh.stmt.LimitOffset != nil {
+		off, err := intArg(sh.stmt.LimitOffset)
+		if err != nil {
+			return notShape("OFFSET: %v", err)
+		}
+		sh.Offset = &off
+	}
+	return nil
+}
+
+func intArg(n *pg.Node) (Arg, error) {
+	if p := n.GetParamRef(); p != nil {
+		return Arg{Param: int(p.Number)}, nil
+	}
+	if tc := n.GetTypeCast(); tc != nil {
+		if p := tc.Arg.GetParamRef(); p != nil {
+			return Arg{Param: int(p.Number)}, nil
+		}
+	}
+	c := n.GetAConst()
+	if c == nil || c.Isnull {
+		return Arg{}, errors.New("not an integer constant or parameter")
+	}
+	iv, ok := c.Val.(*pg.A_Const_Ival)
+	if !ok {
+		return Arg{}, errors.New("not an integer constant")
+	}
+	return Arg{Literal: strconv.Itoa(int(iv.Ival.Ival)), Int: int64(iv.Ival.Ival)}, nil
+}
+
+// readWhere collects the column-equality conjuncts of the WHERE clause.
+func (sh *Shape) readWhere() {
+	w := sh.stmt.WhereClause
+	if w == nil {
+		return
+	}
+	sh.HasWhere = true
+	conj := []*pg.Node{w}
+	if b := w.GetBoolExpr(); b != nil && b.Boolop == pg.BoolExprType_AND_EXPR {
+		conj = b.Args
+	}
+	sh.FiltersExact = true
+	for _, c := range conj {
+		if f, ok := sh.filter(c); ok {
+			sh.Filters = append(sh.Filters, f)
+		} else {
+			sh.FiltersExact = false
+		}
+	}
+}
+
+func (sh *Shape) filter(n *pg.Node) (Filter, bool) {
+	e := n.GetAExpr()
+	if e == nil || len(e.Name) != 1 {
+		return Filter{}, false
+	}
+	op := e.Name[0].GetString_().GetSval()
+	switch {
+	case e.Kind == pg.A_Expr_Kind_AEXPR_OP && op == "=":
+		col, ok := sh.columnName(e.Lexpr)
+		val, vok := constArg(e.Rexpr)
+		if !ok || !vok {
+			col, ok = sh.columnName(e.Rexpr)
+			val, vok = constArg(e.Lexpr)
+		}
+		if ok && vok {
+			return Filter{Column: col, Values: []Arg{val}}, true
+		}
+	case e.Kind == pg.A_Expr_Kind_AEXPR_IN && op == "=":
+		col, ok := sh.columnName(e.Lexpr)
+		list := e.Rexpr.GetList()
+		if !ok || list == nil {
+			return Filter{}, false
+		}
+		f := Filter{Column: col}
+		for _, item := range list.Items {
+			v, ok := constArg(item)
+			if !ok {
+				return Filter{}, false
+			}
+			f.Values = append(f.Values, v)
+		}
+		return f, true
+	}
+	return Filter{}, false
+}
+
+// constArg accepts a literal (string, integer, float, boolean) or a parameter, optionally cast.
+func constArg(n *pg.Node) (Arg, bool) {
+	if n == nil {
+		return Arg{}, false
+	}
+	if tc := n.GetTypeCast(); tc != nil {
+		n = tc.Arg
+	}
+	if p := n.GetParamRef(); p != nil {
+		return Arg{Param: int(p.Number)}, true
+	}
+	c := n.GetAConst()
+	if c == nil || c.Isnull {
+		return Arg{}, false
+	}
+	switch v := c.Val.(type) {
+	case *pg.A_Const_Ival:
+		return Arg{Literal: strconv.Itoa(int(v.Ival.Ival)), Int: int64(v.Ival.Ival)}, true
+	case *pg.A_Const_Sval:
+		return Arg{Literal: v.Sval.Sval}, true
+	case *pg.A_Const_Fval:
+		return Arg{Literal: v.Fval.Fval}, true
+	case *pg.A_Const_Boolval:
+		return Arg{Literal: strconv.FormatBool(v.Boolval.Boolval)}, true
+	}
+	return Arg{}, false
+}
+
+// readReferences records the columns and the highest parameter number the statement uses, and
+// whether the statement is plain. It returns false for a parameter numbered below 1 (which
+// Postgres rejects).
+func (sh *Shape) readReferences() bool {
+	seen := map[string]bool{}
+	outputs := map[string]bool{}
+	sh.Plain = true
+	for i, t := range sh.stmt.TargetList {
+		rt := t.GetResTarget()
+		if rt == nil {
+			sh.Plain = false
+			continue
+		}
+		if rt.Name != "" {
+			outputs[rt.Name] = true
+		}
+		if _, ok := sh.columnName(rt.Val); !ok && !isStar(rt.Val) && !containsInt(sh.DistanceOutputs, i) {
+			sh.Plain = false
+		}
+	}
+	var roots []*pg.Node
+	roots = append(roots, sh.stmt.TargetList...)
+	roots = append(roots, sh.stmt.WhereClause)
+	for _, n := range sh.stmt.SortClause {
+		if sb := n.GetSortBy(); sb != nil {
+			if cr := sb.Node.GetColumnRef(); cr != nil && len(cr.Fields) == 1 && outputs[cr.Fields[0].GetString_().GetSval()] {
+				continue // an output alias, not a column
+			}
+		}
+		roots = append(roots, n)
+	}
+	for _, root := range roots {
+		walk(root, func(n *pg.Node) {
+			if n.GetSubLink() != nil {
+				sh.Plain = false
+			}
+			if cr := n.GetColumnRef(); cr != nil {
+				if isStar(n) {
+					sh.Star = true
+					return
+				}
+				if name, ok := sh.columnName(n); ok && !seen[name] {
+					seen[name] = true
+					sh.Columns = append(sh.Columns, name)
+				}
+			}
+		})
+	}
+	valid := true
+	walk(sh.tree.Stmts[0].Stmt, func(n *pg.Node) {
+		if p := n.GetParamRef(); p != nil {
+			sh.Params = max(sh.Params, int(p.Number))
+			valid = valid && p.Number >= 1
+		}
+	})
+	return valid
+}
+
+func isStar(n *pg.Node) bool {
+	cr := n.GetColumnRef()
+	return cr != nil && cr.Fields[len(cr.Fields)-1].GetAStar() != nil
+}
+
+func containsInt(xs []int, x int) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+func hasAggregateOrWindow(n *pg.Node) bool {
+	found := false
+	walk(n, func(x *pg.Node) {
+		if fc := x.GetFuncCall(); fc != nil {
+			if fc.Over != nil || fc.AggStar || fc.AggDistinct || len(fc.AggOrder) > 0 || fc.AggFilter != nil {
+				found = true
+				return
+			}
+			if len(fc.Funcname) > 0 && aggregates[strings.ToLower(fc.Funcname[len(fc.Funcname)-1].GetString_().GetSval())] {
+				found = true
+			}
+		}
+	})
+	return found
+}
+
+// aggregates are the built-in aggregate names. An aggregate makes the statement return one row over
+// all rows, which a rewrite over candidates would change; user-defined aggregates are a known
+// gap (see docs/planner.md).
+var aggregates = map[string]bool{
+	"count": true, "sum": true, "avg": true, "min": true, "max": true, "array_agg": true,
+	"string_agg": true, "json_agg": true, "jsonb_agg": true, "bool_and": true, "bool_or": true,
+	"every": true, "bit_and": true, "bit_or": true, "stddev": true, "variance": true,
+	"json_object_agg": true, "jsonb_object_agg": true, "xmlagg": true,
+}
