@@ -1,0 +1,24 @@
+// Package ivf is vecgate's inverted-file index (pgvector's IVFFlat, FAISS's
+// IVF): a coarse k-means quantiser splits the vectors into Lists cells;
+// a search visits the Probes cells whose centroids are nearest the query.
+//
+// Codes per cell: "flat" (float32 vectors), "sq8" (quant/sq8 int8 codes),
+// "pq" (product quantisation of the residual to the centroid, one byte per
+// sub-vector, asymmetric distance tables) or "binary" (quant/binary sign
+// bits, Hamming distance). Quantised indexes can keep the float32 vectors
+// (KeepVectors) to rerank k×Oversample candidates exactly; without them
+// distances are estimates and the caller reranks in Postgres.
+//
+// Training: k-means++ initialisation on a seeded sample, Lloyd iterations
+// with parallel assignment. Vectors added before training wait in a pending
+// buffer that searches scan exactly; once Config.TrainRows are pending (or
+// on AddBatch, or Train) the index trains and files them. Adding after
+// training only assigns and encodes. Drift reports how much the mean
+// distance of vectors added since training to their centroid grew; Retrain
+// re-runs training on the current vectors.
+//
+// Invariants: every live key is either pending or in exactly one list at
+// (list, pos); lists are dense (delete moves the list's last entry into the
+// hole), so deletes free space immediately. One RWMutex guards everything:
+// searches share it, writers take it exclusively.
+package ivf
