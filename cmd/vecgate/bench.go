@@ -161,6 +161,7 @@ func benchEngine(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	probes := fs.String("probes", "1,2,4,8,16,32", "IVF probes to sweep")
 	pqm := fs.Int("pq-segments", 0, "PQ sub-vectors (0: dims/4)")
 	oversample := fs.Float64("oversample", 0, "quantised indexes: candidates x oversample reranked at full precision (0: index default)")
+	codesOnly := fs.Bool("codes-only", false, "quantised indexes: keep no float32 vectors (no in-memory rerank)")
 	k := fs.Int("k", 10, "neighbours per query (recall@k)")
 	threads := fs.Int("threads", runtime.GOMAXPROCS(0), "threads for build and the all-threads QPS run")
 	minQ := fs.Int("min-queries", 0, "repeat the queries until at least this many ran single-threaded")
@@ -212,7 +213,7 @@ func benchEngine(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		d = *dims
 	}
 	spec := bench.IndexSpec{Kind: *kind, Quantizer: *quantizer, Metric: metric, M: *m, EFConstruction: *efc,
-		Lists: *lists, PQSegments: *pqm, Oversample: *oversample, Threads: *threads, Seed: *seed}
+		Lists: *lists, PQSegments: *pqm, Oversample: *oversample, CodesOnly: *codesOnly, Threads: *threads, Seed: *seed}
 	build, err := bench.NewBuilder(spec)
 	if err != nil {
 		return err
