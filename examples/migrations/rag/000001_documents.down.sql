@@ -1,0 +1,2 @@
+-- The vector extension stays: other tables may use it.
+DROP TABLE documents;
