@@ -3,6 +3,7 @@
 // and ef_search (defaults 16 / 64 / 40).
 //
 // Layout (for speed, no per-node objects): vectors live in one contiguous
+// (under cosine, normalised to unit length so ranking is one dot product)
 // []float32 (node i at vecs[i*dims:]); level-0 neighbour lists in one flat
 // []uint32 of 2m+1 words per node (count, then ids); upper levels, which only
 // about 1/m of the nodes have, in a per-node []uint32 of (m+1) words per

@@ -3,6 +3,7 @@ package hnsw
 import (
 	"context"
 	"fmt"
+	"github.com/vecgate/vecgate/quant"
 	"github.com/vecgate/vecgate/quant/sq8"
 	"math"
 	"math/rand/v2"
@@ -12,7 +13,6 @@ import (
 
 	"github.com/vecgate/vecgate/ann"
 	"github.com/vecgate/vecgate/ann/distance"
-	"github.com/vecgate/vecgate/ann/internal/metricfn"
 	"github.com/vecgate/vecgate/ann/internal/topk"
 )
 
@@ -135,7 +135,6 @@ type Index struct {
 	codes    []uint8    // sq8: node i at [i*dims, (i+1)*dims)
 	corr     []float32  // sq8: correction term per node
 	vecs     []float32  // raw: node i at [i*dims, (i+1)*dims); len = cap*dims
-	inv      []float32  // 1/|v| per node (cosine only)
 	links0   []uint32   // level-0 lists, stride0 words per node; words read/written atomically
 	upper    [][]uint32 // per node, levels 1..level, strideU words each
 	levels   []uint8    // node's top level
@@ -203,7 +202,7 @@ func (x *Index) Len() int {
 func (x *Index) MemoryBytes() int64 {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	b := int64(cap(x.vecs))*4 + int64(cap(x.codes)) + int64(cap(x.corr))*4 + int64(cap(x.inv))*4 + int64(cap(x.links0))*4 +
+	b := int64(cap(x.vecs))*4 + int64(cap(x.codes)) + int64(cap(x.corr))*4 + int64(cap(x.links0))*4 +
 		int64(cap(x.upper))*24 + int64(cap(x.levels)) + int64(cap(x.nodeKeys))*40 + int64(cap(x.dead))*4
 	for _, u := range x.upper {
 		b += int64(cap(u)) * 4
@@ -223,9 +222,6 @@ func (x *Index) growLocked(n int) {
 	grow := func(s []float32, n int) []float32 { return append(s, make([]float32, n-len(s))...) }
 	if x.raw {
 		x.vecs = grow(x.vecs, n*d)
-		if x.cfg.Metric == ann.Cosine {
-			x.inv = grow(x.inv, n)
-		}
 	}
 	if x.quant {
 		x.codes = append(x.codes, make([]uint8, n*d-len(x.codes))...)
@@ -256,11 +252,10 @@ func (x *Index) list(id uint32, l int) []uint32 {
 	return u[(l-1)*x.strideU : l*x.strideU : l*x.strideU]
 }
 
-// query is a prepared search vector: the floats, their inverse norm
-// (cosine) and, for a quantised index, its codes and correction term.
+// query is a prepared search vector: the floats (unit length for cosine)
+// and, for a quantised index, its codes and correction term.
 type query struct {
 	f    []float32
-	inv  float32
 	c    []uint8
 	corr float32
 }
@@ -286,7 +281,7 @@ func (x *Index) dist(q *query, id uint32) float32 {
 	case ann.InnerProduct:
 		return -distance.Dot(q.f, v)
 	case ann.Cosine:
-		return 1 - distance.Dot(q.f, v)*q.inv*x.inv[id]
+		return 1 - distance.Dot(q.f, v) // both unit length
 	default:
 		return distance.L1(q.f, v)
 	}
@@ -301,9 +296,6 @@ func (x *Index) nodeQuery(a uint32) query {
 		return q
 	}
 	q.f = x.vec(a)
-	if x.inv != nil {
-		q.inv = x.inv[a]
-	}
 	return q
 }
 
@@ -330,6 +322,7 @@ type searcher struct {
 	ltmp    []topk.Item // link: candidates when shrinking a list
 	lsel    []topk.Item // link: selection when shrinking a list
 	qc      []uint8     // search: the query's codes
+	qf      []float32   // search: the normalised query (cosine)
 }
 
 func (x *Index) getSearcher() *searcher {
@@ -549,8 +542,8 @@ func (x *Index) insert(key ann.Key, vec []float32) {
 	// The slot is unreachable until linked: plain writes are safe.
 	if x.raw {
 		copy(x.vec(id), vec)
-		if x.inv != nil {
-			x.inv[id] = metricfn.InvNorm(vec)
+		if x.cfg.Metric == ann.Cosine {
+			quant.Normalize(x.vec(id)) // cosine ranks by dot of unit vectors
 		}
 	}
 	if x.quant {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/vecgate/vecgate/ann"
 	"github.com/vecgate/vecgate/ann/internal/fileformat"
-	"github.com/vecgate/vecgate/ann/internal/metricfn"
 )
 
 const (
@@ -208,7 +207,7 @@ func decode(d *fileformat.Decoder, cfg Config) (*Index, error) {
 			d.Fail("vector array size mismatch")
 		}
 	} else {
-		x.vecs, x.inv = nil, nil
+		x.vecs = nil
 	}
 	links0 := d.U32s()
 	if d.Err() == nil && len(links0) != used*x.stride0 {
@@ -272,11 +271,6 @@ func decode(d *fileformat.Decoder, cfg Config) (*Index, error) {
 			return nil, fmt.Errorf("%w: bad entry point %d level %d", ann.ErrCorrupt, entry, top)
 		}
 		x.entry, x.top = entry, top
-	}
-	if x.inv != nil && x.raw {
-		for i := range used {
-			x.inv[i] = metricfn.InvNorm(x.vec(uint32(i)))
-		}
 	}
 	return x, nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/vecgate/vecgate/ann"
 	"github.com/vecgate/vecgate/ann/internal/metricfn"
 	"github.com/vecgate/vecgate/ann/internal/topk"
+	"github.com/vecgate/vecgate/quant"
 )
 
 // Search implements ann.Index. opts.EF overrides Config.EFSearch and is
@@ -33,8 +34,10 @@ func (x *Index) Search(ctx context.Context, vec []float32, k int, opts ann.Searc
 	s := x.getSearcher()
 	defer x.putSearcher(s)
 	q := query{f: vec}
-	if x.cfg.Metric == ann.Cosine && x.raw {
-		q.inv = metricfn.InvNorm(vec)
+	if x.cfg.Metric == ann.Cosine {
+		s.qf = append(s.qf[:0], vec...)
+		quant.Normalize(s.qf)
+		q.f = s.qf
 	}
 	if x.quant {
 		s.qc = append(s.qc[:0], make([]uint8, x.cfg.Dims)...)
