@@ -33,6 +33,11 @@ type Config struct {
 	StartupTimeout time.Duration
 	// Logger receives structured logs. Default slog.Default().
 	Logger *slog.Logger
+	// Interceptor, when set, is offered vector top-k statements; nil forwards everything.
+	Interceptor Interceptor
+	// Count, when set, is called once per intercepted statement (what "intercept", reason "")
+	// and per statement vecgate considered but forwarded (what "forward", with the reason).
+	Count func(what, reason string)
 }
 
 // DefaultConfig returns the documented defaults.

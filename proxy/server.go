@@ -216,3 +216,9 @@ func (s *Server) cancel(pid uint32, secret []byte) {
 	}
 	sess.cancelUpstream()
 }
+
+func (s *Server) count(what, reason string) {
+	if s.cfg.Count != nil {
+		s.cfg.Count(what, reason)
+	}
+}

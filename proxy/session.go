@@ -54,20 +54,27 @@ type session struct {
 	closeOnce sync.Once
 	clientMu  sync.Mutex // serialises writes to client
 	stateMu   sync.Mutex
-	state     State // guarded by stateMu
-	inCopyIn  bool  // guarded by stateMu: CopyInResponse seen, CommandComplete will be COPY FROM
+	state     State         // guarded by stateMu
+	inCopyIn  bool          // guarded by stateMu: CopyInResponse seen, CommandComplete will be COPY FROM
+	idle      *sync.Cond    // on stateMu: broadcast when Pending drops to 0 and at close
+	capture   chan []byte   // guarded by stateMu: non-nil while an intercepted statement runs
+	upDone    chan struct{} // closed when upstreamToClient ends
+	seenWrite uint64        // CommittedWrites already made visible to intercepted reads (client goroutine)
 	closed    atomic.Bool
 }
 
 func newSession(srv *Server, c net.Conn) *session {
 	id := srv.nextID.Add(1)
-	return &session{
+	s := &session{
 		srv:    srv,
 		id:     id,
 		log:    srv.log.With("session", id, "remote", c.RemoteAddr().String()),
 		client: c,
 		start:  time.Now(),
+		upDone: make(chan struct{}),
 	}
+	s.idle = sync.NewCond(&s.stateMu)
+	return s
 }
 
 func (s *session) info() SessionInfo {
@@ -92,6 +99,9 @@ func (s *session) close() {
 		s.connMu.Lock()
 		defer s.connMu.Unlock()
 		s.closed.Store(true)
+		s.stateMu.Lock()
+		s.idle.Broadcast()
+		s.stateMu.Unlock()
 		_ = s.client.Close()
 		if s.upConn != nil {
 			_ = s.upConn.Close()
@@ -396,8 +406,9 @@ var errTerminate = errors.New("client sent Terminate")
 
 func (s *session) clientToUpstream(cr *reader) error {
 	w := bufio.NewWriterSize(s.upConn, 64<<10)
+	unsynced := false // extended-protocol messages sent since the last Sync
 	for {
-		if cr.buffered() == 0 || cr.buffered() < 5 {
+		if cr.buffered() < 5 {
 			if err := w.Flush(); err != nil {
 				return nil // upstream gone: the other direction reports it
 			}
@@ -412,15 +423,27 @@ func (s *session) clientToUpstream(cr *reader) error {
 			}
 			continue
 		}
-		typ, raw, _, err := cr.next()
+		typ, raw, body, err := cr.next()
 		if err != nil {
 			return err
 		}
 		switch typ {
-		case 'Q', 'S':
-			s.stateMu.Lock()
-			s.state.Pending++
-			s.stateMu.Unlock()
+		case 'Q':
+			if s.srv.cfg.Interceptor != nil && !unsynced {
+				handled, err := s.interceptQuery(w, body)
+				if err != nil {
+					return err
+				}
+				if handled {
+					continue
+				}
+			}
+			s.addPending()
+		case 'S':
+			unsynced = false
+			s.addPending()
+		case 'P', 'B', 'E', 'D', 'C', 'H', 'F':
+			unsynced = true
 		case 'X':
 			_, _ = w.Write(raw)
 			if w.Flush() != nil {
@@ -434,35 +457,84 @@ func (s *session) clientToUpstream(cr *reader) error {
 	}
 }
 
+func (s *session) addPending() {
+	s.stateMu.Lock()
+	s.state.Pending++
+	s.stateMu.Unlock()
+}
+
+// clientWriter writes to the client under clientMu.
+type clientWriter struct{ s *session }
+
+func (c clientWriter) Write(p []byte) (int, error) {
+	c.s.clientMu.Lock()
+	defer c.s.clientMu.Unlock()
+	return c.s.client.Write(p)
+}
+
+// upstreamToClient forwards what the server sends. Messages are framed so the session state can
+// follow them and so that, while the client side runs an intercepted statement, the server's
+// answers go to it (capture) instead of to the client. Writes are batched until no further
+// message is already buffered; messages larger than a read chunk are streamed through.
 func (s *session) upstreamToClient(ur *reader) {
-	sc := &scanner{capLen: 64, want: wantState, on: s.observe}
-	// Bytes the startup reader read ahead belong to the stream.
-	if ur.buffered() > 0 {
-		p := ur.buf[ur.r:ur.w]
-		sc.feed(p)
-		if s.writeClient(p) != nil {
-			s.close()
-			return
-		}
-	}
-	buf := make([]byte, readerChunk)
+	defer close(s.upDone)
+	w := bufio.NewWriterSize(clientWriter{s}, 64<<10)
+	defer s.close()
 	for {
-		n, err := s.upConn.Read(buf)
-		if n > 0 {
-			sc.feed(buf[:n])
-			if werr := s.writeClient(buf[:n]); werr != nil {
-				s.close()
+		if ur.buffered() < 5 {
+			if w.Flush() != nil {
 				return
 			}
 		}
+		typ, n, err := ur.header()
 		if err != nil {
-			if !s.closed.Load() && !errors.Is(err, io.EOF) {
+			_ = w.Flush()
+			if !s.closed.Load() && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				s.log.Info("upstream read failed", "err", err)
 			}
-			s.close()
+			return
+		}
+		if capture := s.capturing(); capture != nil && typ != 'A' {
+			// Everything the client should see before the intercepted statement's answer is out.
+			if w.Flush() != nil {
+				return
+			}
+			_, raw, body, err := ur.next()
+			if err != nil {
+				return
+			}
+			if wantState(typ) {
+				s.observe(typ, body)
+			}
+			capture <- append([]byte(nil), raw...)
+			continue
+		}
+		if n > readerChunk {
+			if wantState(typ) { // only small messages carry state; this keeps the scanner honest
+				s.observe(typ, nil)
+			}
+			if w.Flush() != nil || ur.stream(w, n) != nil {
+				return
+			}
+			continue
+		}
+		typ, raw, body, err := ur.next()
+		if err != nil {
+			return
+		}
+		if wantState(typ) {
+			s.observe(typ, body)
+		}
+		if _, err := w.Write(raw); err != nil {
 			return
 		}
 	}
+}
+
+func (s *session) capturing() chan []byte {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	return s.capture
 }
 
 func wantState(typ byte) bool { return typ == 'Z' || typ == 'C' || typ == 'G' }
@@ -486,6 +558,9 @@ func (s *session) observe(typ byte, body []byte) {
 		st := body[0]
 		if s.state.Pending > 0 {
 			s.state.Pending--
+		}
+		if s.state.Pending == 0 {
+			s.idle.Broadcast()
 		}
 		if st == 'I' {
 			if s.state.WroteInTxn {

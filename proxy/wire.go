@@ -152,59 +152,6 @@ func (rd *reader) stream(w io.Writer, bodyLen int) error {
 	return nil
 }
 
-// scanner follows message boundaries in a byte stream without buffering it: the caller forwards
-// each chunk as it is and feeds it to the scanner, which reports the messages the session state
-// needs (their bodies truncated to capLen bytes).
-type scanner struct {
-	hdr    [5]byte
-	hdrN   int
-	typ    byte
-	remain int    // body bytes still to come for the current message
-	body   []byte // captured prefix of the current body
-	capLen int
-	want   func(typ byte) bool
-	on     func(typ byte, body []byte)
-}
-
-func (s *scanner) feed(p []byte) {
-	for len(p) > 0 {
-		if s.hdrN < 5 {
-			k := copy(s.hdr[s.hdrN:], p)
-			s.hdrN += k
-			p = p[k:]
-			if s.hdrN < 5 {
-				return
-			}
-			s.typ = s.hdr[0]
-			s.remain = int(int32(binary.BigEndian.Uint32(s.hdr[1:]))) - 4
-			if s.remain < 0 {
-				s.remain = 0 // upstream never sends this; keep scanning rather than loop
-			}
-			s.body = s.body[:0]
-			if s.remain == 0 {
-				s.done()
-				continue
-			}
-		}
-		k := min(len(p), s.remain)
-		if s.want(s.typ) && len(s.body) < s.capLen {
-			s.body = append(s.body, p[:min(k, s.capLen-len(s.body))]...)
-		}
-		s.remain -= k
-		p = p[k:]
-		if s.remain == 0 {
-			s.done()
-		}
-	}
-}
-
-func (s *scanner) done() {
-	if s.want(s.typ) {
-		s.on(s.typ, s.body)
-	}
-	s.hdrN = 0
-}
-
 // errorResponse encodes a FATAL-or-ERROR ErrorResponse with vecgate's prefix.
 func errorResponse(severity, code, msg string) []byte {
 	e := &pgproto3.ErrorResponse{Severity: severity, SeverityUnlocalized: severity, Code: code, Message: msg}

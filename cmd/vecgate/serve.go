@@ -59,6 +59,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long to let sessions finish before closing them")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
+	intercept := fs.Bool("intercept", true, "answer vector top-k queries from in-memory indexes kept in sync by logical replication (needs wal_level=logical and a REPLICATION role in --upstream); false forwards everything")
+	slotName := fs.String("slot-name", "main", "replication slot and publication suffix: vecgate_<name>")
+	dataDir := fs.String("data-dir", "", "directory for index snapshots (resume without a full reload); empty: reload from Postgres at every start")
 	debugListen := fs.String("debug-listen", "", "if set, serve Go's pprof profiles on this address under /debug/pprof/ (keep it on loopback)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: vecgate serve [flags]\n\nEvery flag can also be set with its environment variable, e.g. --max-conns as %s.\nA flag on the command line wins over the variable.\n\n", envName("max-conns"))
@@ -95,17 +98,14 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if *shutdownTimeout <= 0 {
 		return fmt.Errorf("serve: shutdown-timeout: %s must be positive", *shutdownTimeout)
 	}
-	srv, err := proxy.New(cfg)
+	g, err := startGateway(ctx, cfg, gatewayOptions{Intercept: *intercept, SlotName: *slotName, DataDir: *dataDir})
 	if err != nil {
-		return fmt.Errorf("serve: %w", err)
-	}
-	if err := srv.Start(); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	if *debugListen != "" {
 		dbg, err := startDebug(*debugListen, logger)
 		if err != nil {
-			_ = srv.Close()
+			g.Close(context.Background())
 			return fmt.Errorf("serve: debug-listen: %w", err)
 		}
 		defer dbg.Close()
@@ -114,7 +114,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	logger.Info("shutting down", "deadline", *shutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	if err := g.Close(sctx); err != nil {
 		logger.Warn("shutdown cut sessions short", "err", err)
 	}
 	logger.Info("stopped")

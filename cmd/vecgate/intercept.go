@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/vecgate/vecgate/ann"
+	"github.com/vecgate/vecgate/live"
+	"github.com/vecgate/vecgate/planner"
+	"github.com/vecgate/vecgate/proxy"
+	"github.com/vecgate/vecgate/replication"
+)
+
+// searcher lets the planner find live indexes.
+type searcher struct{ set *live.Set }
+
+func (s searcher) Find(schema, table, column string, m ann.Metric) (planner.Target, bool) {
+	ix, ok := s.set.Lookup(schema, table, column, m)
+	if !ok {
+		return planner.Target{}, false
+	}
+	return planner.Target{Index: ix, Key: ix.Key, KeyType: ix.KeyType, Name: ix.Source}, true
+}
+
+// interceptor connects the proxy to the planner and to replication's read-your-writes.
+type interceptor struct {
+	planner *planner.Planner
+	stream  *replication.Stream
+	log     *slog.Logger
+}
+
+func (i interceptor) Simple(sql string) proxy.Job {
+	if !i.stream.Ready() {
+		return nil
+	}
+	q, err := i.planner.PlanSimple(sql, planner.Settings{})
+	if err != nil {
+		if !errors.Is(err, planner.ErrNotShape) {
+			i.log.Debug("forwarding vector query", "reason", err)
+		}
+		return nil
+	}
+	return q
+}
+
+func (i interceptor) WaitApplied(ctx context.Context, lsn string) error {
+	l, err := replication.ParseLSN(lsn)
+	if err != nil {
+		return err
+	}
+	return i.stream.WaitFor(ctx, l)
+}
+
+// gatewayOptions are serve's settings beyond the proxy's own.
+type gatewayOptions struct {
+	Intercept bool   // answer vector top-k from live indexes
+	SlotName  string // replication slot suffix
+	DataDir   string // index snapshots; "" for none
+}
+
+// gateway is a running vecgate: the proxy and, when intercepting, the live indexes and the
+// replication stream that fills them.
+type gateway struct {
+	srv    *proxy.Server
+	set    *live.Set
+	stream *replication.Stream // nil when not intercepting
+	counts *counts
+}
+
+// startGateway starts replication (when intercepting) and the proxy.
+func startGateway(ctx context.Context, cfg proxy.Config, opt gatewayOptions) (*gateway, error) {
+	g := &gateway{counts: newCounts()}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	cfg.Count = g.counts.add
+	if opt.Intercept {
+		g.set = live.New(logger)
+		rcfg := replication.DefaultConfig()
+		rcfg.DSN, rcfg.Applier, rcfg.SnapshotDir, rcfg.Logger = cfg.Upstream, g.set, opt.DataDir, logger
+		if opt.SlotName != "" {
+			rcfg.Name = opt.SlotName
+		}
+		stream, err := replication.New(rcfg)
+		if err != nil {
+			return nil, fmt.Errorf("replication: %w", err)
+		}
+		if err := stream.Start(ctx); err != nil {
+			return nil, fmt.Errorf("replication: %w", err)
+		}
+		g.stream = stream
+		cfg.Interceptor = interceptor{planner: planner.New(searcher{g.set}), stream: stream, log: logger}
+	}
+	srv, err := proxy.New(cfg)
+	if err == nil {
+		err = srv.Start()
+	}
+	if err != nil {
+		if g.stream != nil {
+			_ = g.stream.Close()
+		}
+		return nil, err
+	}
+	g.srv = srv
+	return g, nil
+}
+
+// Close shuts the proxy down (sessions get until ctx ends) and stops replication.
+func (g *gateway) Close(ctx context.Context) error {
+	err := g.srv.Shutdown(ctx)
+	if g.stream != nil {
+		if cerr := g.stream.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// counts tallies intercepted statements and forwarded ones by reason.
+type counts struct {
+	mu sync.Mutex
+	m  map[string]int64 // "intercept" or "forward:<reason>"; guarded by mu
+}
+
+func newCounts() *counts { return &counts{m: map[string]int64{}} }
+
+func (c *counts) add(what, reason string) {
+	key := what
+	if reason != "" {
+		key += ":" + reason
+	}
+	c.mu.Lock()
+	c.m[key]++
+	c.mu.Unlock()
+}
+
+func (c *counts) get(key string) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[key]
+}

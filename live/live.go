@@ -1,0 +1,316 @@
+// Package live owns the set of live in-memory indexes: one per (table, vector column, metric),
+// each with the key column it answers in and its state.
+//
+// Replication writes it (Set implements replication.Applier: Reset, Upsert, Delete, Truncate,
+// Commit) and the query path reads it (Lookup, then the index's Search). It sits between the two
+// because both need it and neither should own the other: replication must not decide query
+// plans, and the planner must not do I/O.
+//
+// Zero configuration: on Reset every valid pgvector HNSW or IVFFlat index on a replicated column
+// gets an in-memory HNSW twin with the same metric and m / ef_construction (IVFFlat indexes get
+// pgvector's HNSW defaults). Keys are mapped from the key column's binary form to ann.Key
+// (smallint, integer, bigint, uuid, text); tables with other or composite keys are skipped and
+// their queries forwarded.
+//
+// Concurrency: mu guards the map of entries; each index is safe for concurrent readers and
+// writers on its own. Applied LSN is published at Commit, after the transaction's rows are in.
+package live
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/vecgate/vecgate/ann"
+	"github.com/vecgate/vecgate/ann/hnsw"
+	"github.com/vecgate/vecgate/catalog"
+	"github.com/vecgate/vecgate/replication"
+)
+
+// Index is one live index: what the query path needs to search it and to write the rewrite.
+type Index struct {
+	Schema, Table, Column string
+	Metric                ann.Metric
+	Key                   string // key column name
+	KeyType               string // SQL type of the key, for the candidate array: bigint, integer, smallint, uuid, text
+	Source                string // the pgvector index it mirrors
+	index                 ann.Index
+}
+
+// Search returns the k nearest keys to q.
+func (ix *Index) Search(ctx context.Context, q []float32, k int, opts ann.SearchOptions) ([]ann.Result, error) {
+	return ix.index.Search(ctx, q, k, opts)
+}
+
+// Dims is the vector dimension.
+func (ix *Index) Dims() int { return ix.index.Dims() }
+
+// Len is the number of rows indexed.
+func (ix *Index) Len() int { return ix.index.Len() }
+
+// MemoryBytes is the index's memory use.
+func (ix *Index) MemoryBytes() int64 { return ix.index.MemoryBytes() }
+
+type entry struct {
+	info    replication.TargetInfo
+	keyKind ann.KeyKind
+	indexes []*Index
+}
+
+// Set is the set of live indexes.
+type Set struct {
+	log *slog.Logger
+
+	mu      sync.RWMutex
+	entries map[replication.Target]*entry // guarded by mu
+
+	applied  atomic.Uint64 // last committed LSN applied
+	rejected atomic.Int64
+}
+
+// New returns an empty set.
+func New(logger *slog.Logger) *Set {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Set{log: logger, entries: map[replication.Target]*entry{}}
+}
+
+var _ replication.Applier = (*Set)(nil)
+
+// Reset replaces every index with empty ones for targets (a full load follows).
+func (s *Set) Reset(targets []replication.TargetInfo) error {
+	entries := map[replication.Target]*entry{}
+	for _, t := range targets {
+		e, err := newEntry(t)
+		if err != nil {
+			s.log.Info("live: not indexing column", "target", t.Target.String(), "reason", err)
+			continue
+		}
+		if len(e.indexes) == 0 {
+			continue
+		}
+		entries[t.Target] = e
+		for _, ix := range e.indexes {
+			s.log.Info("live: index", "table", t.Schema+"."+t.Table, "column", t.Column, "metric", ix.Metric.String(), "mirrors", ix.Source)
+		}
+	}
+	s.mu.Lock()
+	s.entries = entries
+	s.mu.Unlock()
+	return nil
+}
+
+func newEntry(t replication.TargetInfo) (*entry, error) {
+	if t.Kind != catalog.TypeVector && t.Kind != catalog.TypeHalfvec {
+		return nil, fmt.Errorf("type %s is not indexed in memory yet", t.Kind)
+	}
+	if t.Dims <= 0 {
+		return nil, errors.New("column has no declared dimension")
+	}
+	if len(t.Key) != 1 {
+		return nil, fmt.Errorf("key has %d columns; only single-column keys are supported", len(t.Key))
+	}
+	kind, sqlType, ok := keyKind(t.Key[0].Type)
+	if !ok {
+		return nil, fmt.Errorf("key type %s is not supported", t.Key[0].Type)
+	}
+	e := &entry{info: t, keyKind: kind}
+	seen := map[ann.Metric]bool{}
+	for _, ci := range t.Indexes {
+		if !ci.Valid || ci.Partial || ci.Expression || (ci.Method != "hnsw" && ci.Method != "ivfflat") {
+			continue
+		}
+		m, err := ann.ParseMetric(ci.Metric.Operator())
+		if err != nil || m == ann.Hamming || seen[m] {
+			continue
+		}
+		cfg := hnsw.DefaultConfig(m, t.Dims)
+		if ci.Method == "hnsw" {
+			cfg.M, cfg.EFConstruction = ci.M, ci.EfConstruction
+		}
+		x, err := hnsw.New(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("index %s: %w", ci.Name, err)
+		}
+		seen[m] = true
+		e.indexes = append(e.indexes, &Index{
+			Schema: t.Schema, Table: t.Table, Column: t.Column, Metric: m,
+			Key: t.Key[0].Name, KeyType: sqlType, Source: ci.Name, index: x,
+		})
+	}
+	return e, nil
+}
+
+// keyKind maps a key column's type (format_type) to an ann key kind and the SQL array element type.
+func keyKind(typ string) (ann.KeyKind, string, bool) {
+	switch typ {
+	case "smallint", "integer", "bigint":
+		return ann.KindInt, typ, true
+	case "uuid":
+		return ann.KindUUID, "uuid", true
+	case "text":
+		return ann.KindText, "text", true
+	}
+	return 0, "", false
+}
+
+func (e *entry) key(k replication.Key) (ann.Key, error) {
+	switch e.keyKind {
+	case ann.KindInt:
+		n, ok := k.Int64()
+		if !ok {
+			return ann.Key{}, fmt.Errorf("integer key of %d bytes", len(k))
+		}
+		return ann.IntKey(n), nil
+	case ann.KindUUID:
+		if len(k) != 16 {
+			return ann.Key{}, fmt.Errorf("uuid key of %d bytes", len(k))
+		}
+		var u [16]byte
+		copy(u[:], k)
+		return ann.UUIDKey(u), nil
+	}
+	return ann.TextKey(string(k)), nil
+}
+
+func (s *Set) entry(t replication.Target) *entry {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.entries[t]
+}
+
+// Upsert applies an inserted or updated row.
+func (s *Set) Upsert(t replication.Target, r replication.Row) error {
+	e := s.entry(t)
+	if e == nil {
+		return nil
+	}
+	key, err := e.key(r.Key)
+	if err != nil {
+		return s.reject(t, err)
+	}
+	if r.OldKey != "" && r.OldKey != r.Key {
+		old, err := e.key(r.OldKey)
+		if err != nil {
+			return s.reject(t, err)
+		}
+		if r.KeepVector {
+			// The vector did not change but the key did, and the row's vector is not in the
+			// update: it has to be found under the old key.
+			return s.reject(t, errors.New("key changed with an unchanged TOASTed vector"))
+		}
+		for _, ix := range e.indexes {
+			ix.index.Delete(old)
+		}
+	}
+	if r.KeepVector {
+		return nil // same key, same vector: nothing to change in the index
+	}
+	if r.Vector.Values == nil {
+		for _, ix := range e.indexes { // a NULL vector: the row leaves the index
+			ix.index.Delete(key)
+		}
+		return nil
+	}
+	for _, ix := range e.indexes {
+		if err := ix.index.Add(key, r.Vector.Values); err != nil {
+			ix.index.Delete(key)
+			return s.reject(t, err)
+		}
+	}
+	return nil
+}
+
+func (s *Set) reject(t replication.Target, err error) error {
+	s.rejected.Add(1)
+	return fmt.Errorf("live: %s: %w: %v", t, replication.ErrRejected, err)
+}
+
+// Delete removes a row.
+func (s *Set) Delete(t replication.Target, k replication.Key) error {
+	e := s.entry(t)
+	if e == nil {
+		return nil
+	}
+	key, err := e.key(k)
+	if err != nil {
+		return s.reject(t, err)
+	}
+	for _, ix := range e.indexes {
+		ix.index.Delete(key)
+	}
+	return nil
+}
+
+// Truncate empties a table's indexes.
+func (s *Set) Truncate(t replication.Target) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.entries[t]
+	if e == nil {
+		return nil
+	}
+	fresh, err := newEntry(e.info)
+	if err != nil {
+		return err
+	}
+	s.entries[t] = fresh
+	return nil
+}
+
+// Commit publishes the applied position.
+func (s *Set) Commit(lsn replication.LSN) error {
+	s.applied.Store(uint64(lsn))
+	return nil
+}
+
+// Applied is the last committed position applied to the indexes.
+func (s *Set) Applied() replication.LSN { return replication.LSN(s.applied.Load()) }
+
+// Lookup returns the live index on schema.table.column for metric. An empty schema means
+// public: vecgate does not follow a session's search_path, so tables outside public must be
+// qualified to be intercepted (unqualified, their queries are forwarded).
+func (s *Set) Lookup(schema, table, column string, m ann.Metric) (*Index, bool) {
+	if schema == "" {
+		schema = "public"
+	}
+	s.mu.RLock()
+	e := s.entries[replication.Target{Schema: schema, Table: table, Column: column}]
+	s.mu.RUnlock()
+	if e == nil {
+		return nil, false
+	}
+	for _, ix := range e.indexes {
+		if ix.Metric == m {
+			return ix, true
+		}
+	}
+	return nil, false
+}
+
+// Indexes lists the live indexes.
+func (s *Set) Indexes() []*Index {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []*Index
+	for _, e := range s.entries {
+		out = append(out, e.indexes...)
+	}
+	return out
+}
+
+// Rejected counts rows the indexes refused.
+func (s *Set) Rejected() int64 { return s.rejected.Load() }
+
+// Search is a convenience for tests and tools: search the live index on a column.
+func (s *Set) Search(ctx context.Context, schema, table, column string, m ann.Metric, q []float32, k int) ([]ann.Result, error) {
+	ix, ok := s.Lookup(schema, table, column, m)
+	if !ok {
+		return nil, fmt.Errorf("live: no index on %s.%s.%s for %s", schema, table, column, m)
+	}
+	return ix.Search(ctx, q, k, ann.SearchOptions{})
+}

@@ -1,0 +1,288 @@
+package planner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/vecgate/vecgate/ann"
+)
+
+// Index is what the planner needs of a live index.
+type Index interface {
+	Search(ctx context.Context, q []float32, k int, opts ann.SearchOptions) ([]ann.Result, error)
+	Dims() int
+	Len() int
+}
+
+// Target is a live index with the key it answers in.
+type Target struct {
+	Index   Index
+	Key     string // key column
+	KeyType string // its SQL type: bigint, integer, smallint, uuid, text
+	Name    string // for EXPLAIN and logs
+}
+
+// Searcher finds the live index for a column and metric (schema "" when unqualified).
+type Searcher interface {
+	Find(schema, table, column string, m ann.Metric) (Target, bool)
+}
+
+// Settings are a session's knobs that shape a search.
+type Settings struct {
+	// EFSearch is hnsw.ef_search (0: the index default, 40).
+	EFSearch int
+}
+
+// Planner classifies statements (cached by text) and plans intercepted ones.
+type Planner struct {
+	search Searcher
+
+	mu    sync.Mutex
+	cache map[string]cached // guarded by mu; bounded by maxCache
+}
+
+type cached struct {
+	shape *Shape
+	err   error
+}
+
+const maxCache = 4096
+
+// Oversample is how many candidates per wanted row the first round asks the index for: Postgres
+// reranks them exactly, so a few extra candidates buy recall for little.
+const Oversample = 2
+
+// MaxCandidates bounds the candidate list of the last widening round; past it the statement is
+// forwarded.
+const MaxCandidates = 20000
+
+// New returns a planner that searches through s.
+func New(s Searcher) *Planner {
+	return &Planner{search: s, cache: map[string]cached{}}
+}
+
+// Shape classifies sql, from the cache when it was seen before.
+func (p *Planner) Shape(sql string) (*Shape, error) {
+	p.mu.Lock()
+	c, ok := p.cache[sql]
+	p.mu.Unlock()
+	if ok {
+		return c.shape, c.err
+	}
+	sh, err := Classify(sql)
+	p.mu.Lock()
+	if len(p.cache) >= maxCache {
+		clear(p.cache) // simple and bounded; statements worth caching come back at once
+	}
+	p.cache[sql] = cached{sh, err}
+	p.mu.Unlock()
+	return sh, err
+}
+
+// Query is one intercepted statement being answered: it hands out the statement to send for each
+// round, widening the candidate list while Postgres returns fewer rows than asked.
+type Query struct {
+	Shape  *Shape
+	Target Target
+	// Want is the number of rows the statement can return: LIMIT (rows beyond OFFSET).
+	Want int
+	// Rounds counts the statements handed out; Candidates is the last round's candidate count.
+	Rounds, Candidates int
+
+	rw       *Rewrite
+	vec      []float32
+	need     int // LIMIT + OFFSET
+	settings Settings
+	ids      []ann.Result
+	covered  bool // the last search returned fewer candidates than asked: it saw the whole index
+}
+
+// ErrForward is wrapped by the reasons a statement of the shape is still forwarded (no live
+// index, a vector that Postgres should judge, …).
+var ErrForward = errors.New("forward")
+
+func forward(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrForward, fmt.Sprintf(format, args...))
+}
+
+// PlanSimple plans a statement sent with the simple protocol (no parameters). It returns an error
+// wrapping ErrNotShape or ErrForward when the statement goes to Postgres unchanged.
+func (p *Planner) PlanSimple(sql string, st Settings) (*Query, error) {
+	sh, err := p.Shape(sql)
+	if err != nil {
+		return nil, err
+	}
+	if sh.Params > 0 {
+		return nil, forward("parameters in a simple query")
+	}
+	return p.plan(sh, st, func(a Arg) (string, bool) { return a.Literal, !a.IsParam() })
+}
+
+// PlanBound plans a prepared statement with its parameters' text values (nil for NULL);
+// binary-format parameters must have been decoded to text by the caller.
+func (p *Planner) PlanBound(sh *Shape, params []*string, st Settings) (*Query, error) {
+	return p.plan(sh, st, func(a Arg) (string, bool) {
+		if !a.IsParam() {
+			return a.Literal, true
+		}
+		if a.Param > len(params) || params[a.Param-1] == nil {
+			return "", false
+		}
+		return *params[a.Param-1], true
+	})
+}
+
+func (p *Planner) plan(sh *Shape, st Settings, value func(Arg) (string, bool)) (*Query, error) {
+	if sh.Farthest {
+		return nil, forward("ORDER BY … DESC needs an exact scan")
+	}
+	t, ok := p.search.Find(sh.Schema, sh.Table, sh.Column, sh.Metric)
+	if !ok {
+		return nil, forward("no live index on %s.%s for %s", sh.Table, sh.Column, sh.Metric)
+	}
+	vtext, ok := value(sh.Vector)
+	if !ok {
+		return nil, forward("query vector is NULL or missing")
+	}
+	vec, err := ParseVector(vtext)
+	if err != nil {
+		return nil, forward("query vector: %v", err)
+	}
+	if len(vec) != t.Index.Dims() {
+		return nil, forward("query vector has %d dimensions, index %d", len(vec), t.Index.Dims())
+	}
+	k, err := intValue(sh.Limit, value)
+	if err != nil || k <= 0 {
+		return nil, forward("LIMIT %v", sh.Limit)
+	}
+	off := 0
+	if sh.Offset != nil {
+		if off, err = intValue(*sh.Offset, value); err != nil || off < 0 {
+			return nil, forward("OFFSET %v", *sh.Offset)
+		}
+	}
+	if k+off > MaxCandidates {
+		return nil, forward("LIMIT + OFFSET %d above %d", k+off, MaxCandidates)
+	}
+	rw, err := sh.Rewrite(t.Key, t.KeyType)
+	if err != nil {
+		return nil, err
+	}
+	return &Query{Shape: sh, Target: t, Want: k, rw: rw, vec: vec, need: k + off, settings: st}, nil
+}
+
+func intValue(a Arg, value func(Arg) (string, bool)) (int, error) {
+	s, ok := value(a)
+	if !ok {
+		return 0, errors.New("missing")
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || n > math.MaxInt32 {
+		return 0, fmt.Errorf("not an integer: %q", s)
+	}
+	return int(n), nil
+}
+
+// Next returns the statement for the next round, given how many rows the previous round
+// returned (ignored on the first call). ok is false when the answer is complete (done) or when
+// the statement must be forwarded unchanged (forward); exactly one of the two is true then.
+func (q *Query) Next(ctx context.Context, prevRows int) (sql string, done, forward bool, err error) {
+	if q.Rounds > 0 {
+		if prevRows >= q.Want || q.covered {
+			return "", true, false, nil
+		}
+		if q.Candidates >= MaxCandidates {
+			return "", false, true, nil
+		}
+	}
+	n := q.need * Oversample
+	if q.Rounds > 0 {
+		n = min(q.Candidates*4, MaxCandidates)
+	}
+	ef := max(q.settings.EFSearch, 40, n)
+	res, err := q.Target.Index.Search(ctx, q.vec, n, ann.SearchOptions{EF: ef})
+	if err != nil {
+		return "", false, true, fmt.Errorf("planner: search %s: %w", q.Target.Name, err)
+	}
+	q.Rounds++
+	q.Candidates = n
+	q.covered = len(res) < n
+	q.ids = res
+	return q.rw.Fill(arrayLiteral(res, q.Target.KeyType)), false, false, nil
+}
+
+// Candidates returns the keys of the last round (for EXPLAIN and tests).
+func (q *Query) Keys() []ann.Key {
+	out := make([]ann.Key, len(q.ids))
+	for i, r := range q.ids {
+		out[i] = r.Key
+	}
+	return out
+}
+
+// arrayLiteral renders keys as an SQL array of the key type.
+func arrayLiteral(res []ann.Result, keyType string) string {
+	if len(res) == 0 {
+		return "'{}'::" + keyType + "[]"
+	}
+	var b strings.Builder
+	b.WriteString("ARRAY[")
+	for i, r := range res {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		switch r.Key.Kind() {
+		case ann.KindInt:
+			b.WriteString(strconv.FormatInt(r.Key.Int(), 10))
+		default:
+			b.WriteString(quoteLiteral(r.Key.String()))
+		}
+	}
+	b.WriteString("]::")
+	b.WriteString(keyType)
+	b.WriteString("[]")
+	return b.String()
+}
+
+// quoteLiteral quotes s as an SQL string literal (standard_conforming_strings is on in every
+// supported Postgres; E” is used when s has a backslash so the literal means the same either way).
+func quoteLiteral(s string) string {
+	q := "'" + strings.ReplaceAll(s, "'", "''") + "'"
+	if strings.Contains(s, `\`) {
+		return "E" + strings.ReplaceAll(q, `\`, `\\`)
+	}
+	return q
+}
+
+// ParseVector reads pgvector's text format, `[1,2.5,-3e-2]`, strictly: anything pgvector would
+// reject (or that vecgate is unsure of: NaN, infinities, empty) is an error, and the statement is
+// forwarded so Postgres answers in its own words.
+func ParseVector(s string) ([]float32, error) {
+	s = strings.TrimSpace(s)
+	if len(s) < 2 || s[0] != '[' || s[len(s)-1] != ']' {
+		return nil, errors.New("not a vector literal")
+	}
+	body := strings.TrimSpace(s[1 : len(s)-1])
+	if body == "" {
+		return nil, errors.New("empty vector")
+	}
+	parts := strings.Split(body, ",")
+	out := make([]float32, len(parts))
+	for i, p := range parts {
+		p = strings.TrimSpace(p)
+		if p == "" || strings.ContainsAny(p, "nNiI_xXpP") { // NaN, Inf, hex floats, digit separators
+			return nil, fmt.Errorf("element %q", p)
+		}
+		f, err := strconv.ParseFloat(p, 32)
+		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+			return nil, fmt.Errorf("element %q", p)
+		}
+		out[i] = float32(f)
+	}
+	return out, nil
+}

@@ -1,0 +1,198 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// Interceptor decides which statements vecgate answers itself. The proxy declares what it needs;
+// the planner (through a small adapter in cmd/vecgate) provides it.
+type Interceptor interface {
+	// Simple is called with the text of a simple Query message that vecgate may intercept. It
+	// returns nil to forward the message unchanged.
+	Simple(sql string) Job
+	// WaitApplied waits until the live indexes have applied the upstream WAL position lsn (as
+	// pg_current_wal_lsn() prints it), or ctx ends.
+	WaitApplied(ctx context.Context, lsn string) error
+}
+
+// Job is one intercepted statement. The proxy asks it for the statement to send for each round,
+// reporting how many rows the previous round returned, until it is done (the last round's answer
+// goes to the client) or says to forward the original statement.
+type Job interface {
+	Next(ctx context.Context, prevRows int) (sql string, done, forward bool, err error)
+}
+
+// interceptTimeout bounds one intercepted statement's rounds before vecgate gives up and forwards.
+const interceptTimeout = 30 * time.Second
+
+// maxWait bounds how long an intercepted read waits for the indexes to catch up with the
+// session's own committed writes before it is forwarded instead (vecgate.max_wait).
+const maxWait = 100 * time.Millisecond
+
+// interceptQuery runs an intercepted simple Query: it waits until every earlier request has been
+// answered, then sends the planner's rewritten statement(s) upstream and collects the answers
+// itself (capture), widening while too few rows come back; the final answer goes to the client as
+// Postgres sent it. It reports false when the original message must be forwarded instead (which
+// is always correct). Only statements outside a transaction block are intercepted: an error in a
+// rewrite would otherwise abort the client's transaction.
+func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, err error) {
+	defer func() {
+		if r := recover(); r != nil { // a planner or proxy bug: log it and forward
+			s.log.Error("intercept panic; forwarding", "panic", r)
+			s.endCapture()
+			handled, err = false, nil
+		}
+	}()
+	sql := string(bytes.TrimSuffix(body, []byte{0}))
+	job := s.srv.cfg.Interceptor.Simple(sql)
+	if job == nil {
+		return false, nil
+	}
+	if err := w.Flush(); err != nil {
+		return false, err
+	}
+	if !s.waitIdle() {
+		return false, nil
+	}
+	if s.State().TxStatus != 'I' {
+		s.srv.count("forward", "transaction")
+		return false, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), interceptTimeout)
+	defer cancel()
+
+	s.beginCapture()
+	defer s.endCapture()
+	if !s.readYourWrites(ctx, w) {
+		s.srv.count("forward", "lagging")
+		return false, nil
+	}
+	var last [][]byte
+	rows := 0
+	for {
+		stmt, done, fwd, err := job.Next(ctx, rows)
+		if err != nil {
+			s.log.Warn("intercept: planner error; forwarding", "err", err)
+		}
+		if err != nil || fwd {
+			s.srv.count("forward", "widening")
+			return false, nil
+		}
+		if done {
+			s.srv.count("intercept", "")
+			s.endCapture()
+			for _, m := range last {
+				if _, err := (clientWriter{s}).Write(m); err != nil {
+					return true, err
+				}
+			}
+			return true, nil
+		}
+		msgs, n, failed, ok := s.exchange(w, stmt)
+		if !ok {
+			return false, errors.New("upstream connection lost")
+		}
+		if failed {
+			// Let Postgres answer the original in its own words (error positions and all).
+			s.srv.count("forward", "rewrite_error")
+			return false, nil
+		}
+		last, rows = msgs, n
+	}
+}
+
+// exchange sends one simple Query upstream while capturing, and collects the answer up to its
+// ReadyForQuery: the raw messages, the number of DataRows, and whether it was an error.
+func (s *session) exchange(w *bufio.Writer, sql string) (msgs [][]byte, rows int, failed, ok bool) {
+	q, err := (&pgproto3.Query{String: sql}).Encode(nil)
+	if err != nil {
+		return nil, 0, true, true
+	}
+	s.addPending()
+	if _, err := w.Write(q); err != nil || w.Flush() != nil {
+		return nil, 0, false, false
+	}
+	for {
+		var m []byte
+		select {
+		case m = <-s.capture:
+		case <-s.upDone:
+			return nil, 0, false, false
+		}
+		msgs = append(msgs, m)
+		switch m[0] {
+		case 'D':
+			rows++
+		case 'E':
+			failed = true
+		case 'Z':
+			return msgs, rows, failed, true
+		}
+	}
+}
+
+// readYourWrites makes an intercepted read see the session's own committed writes: when the
+// session committed a write since its last intercepted read, it asks Postgres for the current
+// WAL position and waits (bounded) for the indexes to apply it. It reports false when they did
+// not catch up in time.
+func (s *session) readYourWrites(ctx context.Context, w *bufio.Writer) bool {
+	committed := s.State().CommittedWrites
+	if committed == s.seenWrite {
+		return true
+	}
+	msgs, _, failed, ok := s.exchange(w, "SELECT pg_current_wal_lsn()")
+	if !ok || failed {
+		return false
+	}
+	var lsn string
+	for _, m := range msgs {
+		if m[0] == 'D' {
+			var d pgproto3.DataRow
+			if d.Decode(m[5:]) == nil && len(d.Values) == 1 {
+				lsn = string(d.Values[0])
+			}
+		}
+	}
+	if lsn == "" || strings.ContainsAny(lsn, " \x00") {
+		return false
+	}
+	wctx, cancel := context.WithTimeout(ctx, maxWait)
+	defer cancel()
+	if err := s.srv.cfg.Interceptor.WaitApplied(wctx, lsn); err != nil {
+		return false
+	}
+	s.seenWrite = committed
+	return true
+}
+
+// waitIdle blocks until every request sent upstream has been answered. It reports false if the
+// session closed meanwhile.
+func (s *session) waitIdle() bool {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	for s.state.Pending > 0 && !s.closed.Load() {
+		s.idle.Wait()
+	}
+	return !s.closed.Load()
+}
+
+func (s *session) beginCapture() {
+	s.stateMu.Lock()
+	s.capture = make(chan []byte, 64)
+	s.stateMu.Unlock()
+}
+
+// endCapture returns the upstream side to plain forwarding. Nothing is in flight when it is
+// called: every exchange ran to its ReadyForQuery.
+func (s *session) endCapture() {
+	s.stateMu.Lock()
+	s.capture = nil
+	s.stateMu.Unlock()
+}
