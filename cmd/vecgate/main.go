@@ -3,6 +3,7 @@
 // Subcommands:
 //
 //	vecgate serve [flags]    run the proxy (flags also read from VECGATE_* environment variables)
+//	vecgate migrate ...      vecgate's own schema, or a folder of your migrations (--path)
 //	vecgate bench ...        benchmarks: gen, gt, engine
 //	vecgate version
 package main
@@ -36,6 +37,7 @@ const usage = `usage: vecgate <command> [flags]
 
 commands:
   serve     run the Postgres wire proxy in front of an upstream Postgres + pgvector
+  migrate   apply vecgate's schema, or your own migration folder (--path DIR): up, down N, version, force V, goto V
   bench     benchmarks and data sets: gen, gt, engine
   version   print the version
 
@@ -50,6 +52,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "serve":
 		return runServe(ctx, args[1:], stderr)
+	case "migrate":
+		return runMigrate(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return runBench(ctx, args[1:], stdout, stderr)
 	case "version":
