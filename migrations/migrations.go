@@ -87,7 +87,7 @@ func (r Result) String() string {
 // history table is marked dirty at Version until `force` clears it.
 type DirtyError struct {
 	Version int    // the dirty version recorded in the history table (-1: none)
-	File    string // the file that failed, when known
+	File    string // the file that failed; found dirty at start: Version's up file, the likely one
 	Force   int    // the version to force once the database holds exactly that version's schema
 	Command string // the full command that clears the flag
 	Err     error  // the migration's own error; nil when the dirty state was found at start
