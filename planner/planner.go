@@ -100,6 +100,7 @@ type Query struct {
 	settings Settings
 	ids      []ann.Result
 	covered  bool // the last search returned fewer candidates than asked: it saw the whole index
+	bound    bool // extended protocol: Next hands out the key array's text value
 }
 
 // ErrForward is wrapped by the reasons a statement of the shape is still forwarded (no live
@@ -188,10 +189,11 @@ func intValue(a Arg, value func(Arg) (string, bool)) (int, error) {
 	return int(n), nil
 }
 
-// Next returns the statement for the next round, given how many rows the previous round
-// returned (ignored on the first call). ok is false when the answer is complete (done) or when
-// the statement must be forwarded unchanged (forward); exactly one of the two is true then.
-func (q *Query) Next(ctx context.Context, prevRows int) (sql string, done, forward bool, err error) {
+// Next returns what to send for the next round, given how many rows the previous round returned
+// (ignored on the first call): for a simple-protocol query the rewritten statement, for a bound
+// one the candidate-key array's text value. When the answer is complete, done is true; when the
+// statement must be forwarded unchanged instead, forward is true.
+func (q *Query) Next(ctx context.Context, prevRows int) (next string, done, forward bool, err error) {
 	if q.Rounds > 0 {
 		if prevRows >= q.Want || q.covered {
 			return "", true, false, nil
@@ -213,6 +215,9 @@ func (q *Query) Next(ctx context.Context, prevRows int) (sql string, done, forwa
 	q.Candidates = n
 	q.covered = len(res) < n
 	q.ids = res
+	if q.bound {
+		return textArray(res), false, false, nil
+	}
 	return q.rw.Fill(arrayLiteral(res, q.Target.KeyType)), false, false, nil
 }
 
@@ -246,6 +251,29 @@ func arrayLiteral(res []ann.Result, keyType string) string {
 	b.WriteString("]::")
 	b.WriteString(keyType)
 	b.WriteString("[]")
+	return b.String()
+}
+
+// textArray renders keys as the text form of an SQL array value, `{1,2,3}`, for a parameter.
+func textArray(res []ann.Result) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, r := range res {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		switch r.Key.Kind() {
+		case ann.KindInt:
+			b.WriteString(strconv.FormatInt(r.Key.Int(), 10))
+		case ann.KindUUID:
+			b.WriteString(r.Key.String())
+		default:
+			b.WriteByte('"')
+			b.WriteString(strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(r.Key.String()))
+			b.WriteByte('"')
+		}
+	}
+	b.WriteByte('}')
 	return b.String()
 }
 

@@ -17,9 +17,24 @@ type Interceptor interface {
 	// Simple is called with the text of a simple Query message that vecgate may intercept. It
 	// returns nil to forward the message unchanged.
 	Simple(sql string) Job
+	// Prepare is called with the text of each Parse message; it returns nil when vecgate will not
+	// intercept executions of that statement.
+	Prepare(sql string) Statement
 	// WaitApplied waits until the live indexes have applied the upstream WAL position lsn (as
 	// pg_current_wal_lsn() prints it), or ctx ends.
 	WaitApplied(ctx context.Context, lsn string) error
+}
+
+// Statement is a prepared statement vecgate may intercept at Bind.
+type Statement interface {
+	// Rewrite is the statement vecgate prepares upstream under a name of its own: it takes the
+	// client's parameters and one more, the candidate keys, as a text array value.
+	Rewrite() string
+	// Params is the rewrite's parameter count (the client's plus one).
+	Params() int
+	// Bind plans one execution from the client's Bind (parameter values and format codes); it
+	// returns nil to forward the Bind unchanged.
+	Bind(params [][]byte, formats []int16) Job
 }
 
 // Job is one intercepted statement. The proxy asks it for the statement to send for each round,
@@ -115,8 +130,19 @@ func (s *session) exchange(w *bufio.Writer, sql string) (msgs [][]byte, rows int
 	if err != nil {
 		return nil, 0, true, true
 	}
+	return s.exchangeRaw(w, q)
+}
+
+// exchangeRaw sends encoded messages, the last of which ends the exchange with a ReadyForQuery
+// (a Query or a Sync), and collects the answer like exchange.
+func (s *session) exchangeRaw(w *bufio.Writer, out ...[]byte) (msgs [][]byte, rows int, failed, ok bool) {
 	s.addPending()
-	if _, err := w.Write(q); err != nil || w.Flush() != nil {
+	for _, m := range out {
+		if _, err := w.Write(m); err != nil {
+			return nil, 0, false, false
+		}
+	}
+	if w.Flush() != nil {
 		return nil, 0, false, false
 	}
 	for {

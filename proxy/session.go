@@ -54,12 +54,14 @@ type session struct {
 	closeOnce sync.Once
 	clientMu  sync.Mutex // serialises writes to client
 	stateMu   sync.Mutex
-	state     State         // guarded by stateMu
-	inCopyIn  bool          // guarded by stateMu: CopyInResponse seen, CommandComplete will be COPY FROM
-	idle      *sync.Cond    // on stateMu: broadcast when Pending drops to 0 and at close
-	capture   chan []byte   // guarded by stateMu: non-nil while an intercepted statement runs
-	upDone    chan struct{} // closed when upstreamToClient ends
-	seenWrite uint64        // CommittedWrites already made visible to intercepted reads (client goroutine)
+	state     State                // guarded by stateMu
+	inCopyIn  bool                 // guarded by stateMu: CopyInResponse seen, CommandComplete will be COPY FROM
+	idle      *sync.Cond           // on stateMu: broadcast when Pending drops to 0 and at close
+	capture   chan []byte          // guarded by stateMu: non-nil while an intercepted statement runs
+	upDone    chan struct{}        // closed when upstreamToClient ends
+	seenWrite uint64               // CommittedWrites already made visible to intercepted reads (client goroutine)
+	stmts     map[string]*stmtInfo // client statements the interceptor wants at Bind (client goroutine)
+	internal  map[string]bool      // vecgate's rewrites prepared upstream in this session (client goroutine)
 	closed    atomic.Bool
 }
 
@@ -426,6 +428,40 @@ func (s *session) clientToUpstream(cr *reader) error {
 		typ, raw, body, err := cr.next()
 		if err != nil {
 			return err
+		}
+		if ic := s.srv.cfg.Interceptor; ic != nil {
+			switch typ {
+			case 'P':
+				s.trackParse(body)
+			case 'C':
+				s.trackClose(body)
+			}
+			if (typ == 'P' || typ == 'B') && !unsynced {
+				if g, n := s.readGroup(cr, typ, raw, body); g != nil {
+					raws := make([][]byte, len(g.raws)) // the reader may reuse its buffer
+					for i, r := range g.raws {
+						raws[i] = append([]byte(nil), r...)
+					}
+					g = s.copyGroup(g, raws)
+					cr.skip(n)
+					handled, parsed, err := s.interceptGroup(w, g)
+					if err != nil {
+						return err
+					}
+					if !handled {
+						if parsed {
+							raws = raws[1:]
+						}
+						s.addPending()
+						for _, r := range raws {
+							if _, err := w.Write(r); err != nil {
+								return nil
+							}
+						}
+					}
+					continue
+				}
+			}
 		}
 		switch typ {
 		case 'Q':

@@ -132,6 +132,30 @@ func (rd *reader) next() (typ byte, raw, body []byte, err error) {
 	return typ, raw, raw[5:], nil
 }
 
+// peek returns up to max whole messages already buffered after the read position, without
+// consuming them or reading more. They alias the buffer and stay valid until the next fill.
+func (rd *reader) peek(max int) [][]byte {
+	var out [][]byte
+	pos := rd.r
+	for len(out) < max && rd.w-pos >= 5 {
+		l := int(int32(binary.BigEndian.Uint32(rd.buf[pos+1:])))
+		if l < 4 || l-4 > rd.maxBody || rd.w-pos < 1+l {
+			break
+		}
+		out = append(out, rd.buf[pos:pos+1+l])
+		pos += 1 + l
+	}
+	return out
+}
+
+// skip consumes n whole buffered messages (as returned by peek).
+func (rd *reader) skip(n int) {
+	for range n {
+		l := int(int32(binary.BigEndian.Uint32(rd.buf[rd.r+1:])))
+		rd.r += 1 + l
+	}
+}
+
 // stream copies the next message, header included, to w without holding the whole body in
 // memory. It is for messages (CopyData) that may be large.
 func (rd *reader) stream(w io.Writer, bodyLen int) error {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vecgate/vecgate/ann"
 	"github.com/vecgate/vecgate/live"
+	"github.com/vecgate/vecgate/migrations"
 	"github.com/vecgate/vecgate/planner"
 	"github.com/vecgate/vecgate/proxy"
 	"github.com/vecgate/vecgate/replication"
@@ -41,6 +42,38 @@ func (i interceptor) Simple(sql string) proxy.Job {
 		if !errors.Is(err, planner.ErrNotShape) {
 			i.log.Debug("forwarding vector query", "reason", err)
 		}
+		return nil
+	}
+	return q
+}
+
+func (i interceptor) Prepare(sql string) proxy.Statement {
+	pr, err := i.planner.Prepare(sql)
+	if err != nil {
+		if !errors.Is(err, planner.ErrNotShape) {
+			i.log.Debug("forwarding prepared vector query", "reason", err)
+		}
+		return nil
+	}
+	return statement{i: i, pr: pr}
+}
+
+// statement is a prepared top-k statement, planned again at each Bind.
+type statement struct {
+	i  interceptor
+	pr *planner.Prepared
+}
+
+func (s statement) Rewrite() string { return s.pr.SQL }
+func (s statement) Params() int     { return s.pr.Params }
+
+func (s statement) Bind(params [][]byte, formats []int16) proxy.Job {
+	if !s.i.stream.Ready() {
+		return nil
+	}
+	q, err := s.i.planner.Bind(s.pr, params, formats, planner.Settings{})
+	if err != nil {
+		s.i.log.Debug("forwarding bound vector query", "reason", err)
 		return nil
 	}
 	return q
@@ -79,6 +112,10 @@ func startGateway(ctx context.Context, cfg proxy.Config, opt gatewayOptions) (*g
 	}
 	cfg.Count = g.counts.add
 	if opt.Intercept {
+		// vecgate's own schema (index definitions, state) in the upstream database.
+		if err := migrations.Up(ctx, cfg.Upstream, logger); err != nil {
+			return nil, err
+		}
 		g.set = live.New(logger)
 		rcfg := replication.DefaultConfig()
 		rcfg.DSN, rcfg.Applier, rcfg.SnapshotDir, rcfg.Logger = cfg.Upstream, g.set, opt.DataDir, logger

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pgvector/pgvector-go"
+	pgxvec "github.com/pgvector/pgvector-go/pgx"
 	"github.com/vecgate/vecgate/internal/pgtest"
 	"github.com/vecgate/vecgate/planner"
 	"github.com/vecgate/vecgate/proxy"
@@ -262,4 +264,61 @@ func explain(t *testing.T, c *pgx.Conn, sql string) string {
 		t.Fatal(err)
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TestInterceptExtended: the extended protocol as pgx drives it — prepared and cached
+// statements, one-shot Parse/Bind/Execute groups, text and binary (pgvector-go) vector
+// parameters — is intercepted and returns what an exact scan returns.
+func TestInterceptExtended(t *testing.T) {
+	f := newFixture(t, 3000)
+	direct := pgtest.Connect(t, f.dsn)
+	if _, err := direct.Exec(context.Background(), "SET enable_indexscan = off"); err != nil {
+		t.Fatal(err)
+	}
+	const q = `SELECT id, emb <-> $1 AS d FROM items WHERE rare <> $2 ORDER BY d LIMIT $3`
+	modes := []pgx.QueryExecMode{pgx.QueryExecModeCacheStatement, pgx.QueryExecModeCacheDescribe,
+		pgx.QueryExecModeDescribeExec, pgx.QueryExecModeExec}
+	for _, binary := range []bool{false, true} {
+		for _, mode := range modes {
+			t.Run(fmt.Sprintf("%v/binary=%v", mode, binary), func(t *testing.T) {
+				via := pgtest.Connect(t, f.via)
+				if binary {
+					if err := pgxvec.RegisterTypes(context.Background(), via); err != nil {
+						t.Fatal(err)
+					}
+				}
+				before := f.g.counts.get("intercept")
+				for range 30 {
+					v := f.vector()
+					var arg any = v
+					if binary {
+						vec, err := planner.ParseVector(v)
+						if err != nil {
+							t.Fatal(err)
+						}
+						arg = pgvector.NewVector(vec)
+					}
+					rows, err := via.Query(context.Background(), q, mode, arg, -1, 5)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (int64, error) {
+						var id int64
+						var d float64
+						return id, r.Scan(&id, &d)
+					})
+					if err != nil {
+						t.Fatal(err)
+					}
+					want := ids(t, direct, `SELECT id, emb <-> $1::vector FROM items ORDER BY emb <-> $1::vector LIMIT 5`, v)
+					if fmt.Sprint(got) != fmt.Sprint(want) {
+						t.Fatalf("through vecgate %v, exact %v", got, want)
+					}
+				}
+				if n := f.g.counts.get("intercept") - before; n < 30 {
+					t.Fatalf("%d of 30 executions intercepted", n)
+				}
+			})
+		}
+	}
 }

@@ -1,0 +1,149 @@
+package planner
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+)
+
+// Prepared is a statement of the top-k shape prepared with the extended protocol: the rewrite
+// that vecgate prepares beside the client's own statement, with the candidate keys as one more
+// parameter.
+type Prepared struct {
+	Shape *Shape
+	// SQL is the rewritten statement; its last parameter, $Params, is the candidate-key array.
+	SQL string
+	// Params is the rewritten statement's parameter count (the client's plus one).
+	Params int
+	// KeyType is the array element type the rewrite was built for.
+	Key, KeyType string
+}
+
+// Prepare classifies sql for the extended protocol. It returns an error wrapping ErrNotShape or
+// ErrForward when the statement is not one vecgate can answer.
+func (p *Planner) Prepare(sql string) (*Prepared, error) {
+	sh, err := p.Shape(sql)
+	if err != nil {
+		return nil, err
+	}
+	if sh.Farthest {
+		return nil, forward("ORDER BY … DESC needs an exact scan")
+	}
+	t, ok := p.search.Find(sh.Schema, sh.Table, sh.Column, sh.Metric)
+	if !ok {
+		return nil, forward("no live index on %s.%s for %s", sh.Table, sh.Column, sh.Metric)
+	}
+	rw, err := sh.Rewrite(t.Key, t.KeyType)
+	if err != nil {
+		return nil, err
+	}
+	n := sh.Params + 1
+	return &Prepared{
+		Shape: sh, Params: n, Key: t.Key, KeyType: t.KeyType,
+		SQL: rw.Fill("$" + strconv.Itoa(n) + "::" + t.KeyType + "[]"),
+	}, nil
+}
+
+// Bind plans one execution of a prepared statement from the client's Bind: its parameter values
+// and format codes as the protocol carries them (0 text, 1 binary; none = all text, one = all).
+func (p *Planner) Bind(pr *Prepared, params [][]byte, formats []int16, st Settings) (*Query, error) {
+	t, ok := p.search.Find(pr.Shape.Schema, pr.Shape.Table, pr.Shape.Column, pr.Shape.Metric)
+	if !ok || t.Key != pr.Key || t.KeyType != pr.KeyType {
+		return nil, forward("live index changed since the statement was prepared")
+	}
+	text := make([]*string, len(params))
+	for i, v := range params {
+		if v == nil {
+			continue
+		}
+		f, err := formatOf(formats, i)
+		if err != nil {
+			return nil, forward("%v", err)
+		}
+		var s string
+		switch {
+		case f == 0:
+			s = string(v)
+		case i+1 == pr.Shape.Vector.Param:
+			vec, err := decodeBinaryVector(v)
+			if err != nil {
+				return nil, forward("binary vector parameter: %v", err)
+			}
+			s = formatVector(vec)
+		default:
+			n, err := decodeBinaryInt(v)
+			if err != nil {
+				s = "" // only the vector and LIMIT/OFFSET are read; others stay as they are
+			} else {
+				s = strconv.FormatInt(n, 10)
+			}
+		}
+		text[i] = &s
+	}
+	q, err := p.PlanBound(pr.Shape, text, st)
+	if err != nil {
+		return nil, err
+	}
+	q.bound = true
+	return q, nil
+}
+
+func formatOf(formats []int16, i int) (int16, error) {
+	switch len(formats) {
+	case 0:
+		return 0, nil
+	case 1:
+		return formats[0], nil
+	}
+	if i >= len(formats) {
+		return 0, errors.New("fewer format codes than parameters")
+	}
+	return formats[i], nil
+}
+
+// decodeBinaryVector reads pgvector's binary format: int16 dims, int16 unused, dims big-endian
+// float4 values.
+func decodeBinaryVector(b []byte) ([]float32, error) {
+	if len(b) < 4 {
+		return nil, errors.New("short")
+	}
+	dim := int(binary.BigEndian.Uint16(b))
+	if len(b) != 4+4*dim || dim == 0 {
+		return nil, fmt.Errorf("%d bytes for %d dimensions", len(b), dim)
+	}
+	out := make([]float32, dim)
+	for i := range out {
+		f := math.Float32frombits(binary.BigEndian.Uint32(b[4+4*i:]))
+		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+			return nil, errors.New("NaN or infinite element")
+		}
+		out[i] = f
+	}
+	return out, nil
+}
+
+func decodeBinaryInt(b []byte) (int64, error) {
+	switch len(b) {
+	case 2:
+		return int64(int16(binary.BigEndian.Uint16(b))), nil
+	case 4:
+		return int64(int32(binary.BigEndian.Uint32(b))), nil
+	case 8:
+		return int64(binary.BigEndian.Uint64(b)), nil
+	}
+	return 0, fmt.Errorf("integer of %d bytes", len(b))
+}
+
+func formatVector(v []float32) string {
+	b := make([]byte, 0, 8*len(v)+2)
+	b = append(b, '[')
+	for i, f := range v {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendFloat(b, float64(f), 'g', -1, 32)
+	}
+	return string(append(b, ']'))
+}

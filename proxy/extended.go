@@ -1,0 +1,306 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/fnv"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// Extended protocol. At Parse the interceptor classifies the statement and the session remembers
+// it by name; the client's Parse is forwarded unchanged, so Describe and parameter types stay
+// Postgres'. An execution is intercepted when it arrives as one complete group already buffered:
+//
+//	[Parse] Bind [Describe portal] Execute(all rows) Sync
+//
+// vecgate then (after every earlier request was answered, outside a transaction block) sends
+// the client's Parse if there was one, prepares its rewrite under an internal name once per
+// session, and runs Bind(rewrite, params + candidate keys) [Describe] Execute Sync, widening as
+// for simple queries; the client receives ParseComplete (if it parsed), BindComplete, the
+// description, the rows and ReadyForQuery — the messages its own group asked for. Anything else
+// (pipelines without a Sync per execution, row limits, cursors) is forwarded unchanged.
+
+type group struct {
+	parse    []byte // the client's Parse, if the group starts with one
+	bind     *pgproto3.Bind
+	describe []byte // the client's Describe of the portal, if any
+	execute  []byte
+	sync     []byte
+	raws     [][]byte // every message of the group, for forwarding it unchanged
+}
+
+// trackParse records which client statements the interceptor wants to see at Bind.
+func (s *session) trackParse(body []byte) {
+	var p pgproto3.Parse
+	if p.Decode(body) != nil {
+		return
+	}
+	if s.stmts == nil {
+		s.stmts = map[string]*stmtInfo{}
+	}
+	st := s.srv.cfg.Interceptor.Prepare(p.Query)
+	if st == nil {
+		delete(s.stmts, p.Name)
+		return
+	}
+	s.stmts[p.Name] = &stmtInfo{st: st, oids: append([]uint32(nil), p.ParameterOIDs...)}
+}
+
+type stmtInfo struct {
+	st   Statement
+	oids []uint32
+}
+
+func (s *session) trackClose(body []byte) {
+	var c pgproto3.Close
+	if c.Decode(body) == nil && c.ObjectType == 'S' {
+		delete(s.stmts, c.Name)
+	}
+}
+
+// readGroup returns the group starting with the message just read (typ, raw, body) when the
+// rest of it is already buffered and has the interceptable form; it consumes nothing.
+func (s *session) readGroup(cr *reader, typ byte, raw, body []byte) (*group, int) {
+	g := &group{raws: [][]byte{raw}}
+	next := cr.peek(5)
+	i := 0
+	take := func(want byte) ([]byte, bool) {
+		if i < len(next) && next[i][0] == want {
+			i++
+			return next[i-1], true
+		}
+		return nil, false
+	}
+	bindRaw := raw
+	if typ == 'P' {
+		g.parse = raw
+		var ok bool
+		if bindRaw, ok = take('B'); !ok {
+			return nil, 0
+		}
+		g.raws = append(g.raws, bindRaw)
+	}
+	var b pgproto3.Bind
+	if b.Decode(bindRaw[5:]) != nil {
+		return nil, 0
+	}
+	g.bind = &b
+	if typ == 'P' {
+		var p pgproto3.Parse
+		if p.Decode(body) != nil || p.Name != b.PreparedStatement {
+			return nil, 0
+		}
+	}
+	if d, ok := take('D'); ok {
+		if len(d) < 6 || d[5] != 'P' {
+			return nil, 0
+		}
+		g.describe = d
+		g.raws = append(g.raws, d)
+	}
+	e, ok := take('E')
+	if !ok {
+		return nil, 0
+	}
+	var ex pgproto3.Execute
+	if ex.Decode(e[5:]) != nil || ex.MaxRows != 0 || ex.Portal != b.DestinationPortal {
+		return nil, 0
+	}
+	g.execute = e
+	g.raws = append(g.raws, e)
+	if g.sync, ok = take('S'); !ok {
+		return nil, 0
+	}
+	g.raws = append(g.raws, g.sync)
+	return g, i
+}
+
+// interceptGroup runs an interceptable group. It reports false when the group must be forwarded
+// as it came (then nothing of it has been sent, or only the client's Parse, whose answer was
+// already delivered — reported by parsed).
+func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed bool, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("intercept panic; forwarding", "panic", r)
+			s.endCapture()
+			handled, err = false, nil
+		}
+	}()
+	info := s.stmts[g.bind.PreparedStatement]
+	if g.parse != nil {
+		info = s.stmts[g.bind.PreparedStatement] // trackParse ran for this Parse already
+	}
+	if info == nil {
+		return false, false, nil
+	}
+	job := info.st.Bind(g.bind.Parameters, g.bind.ParameterFormatCodes)
+	if job == nil {
+		return false, false, nil
+	}
+	if err := w.Flush(); err != nil {
+		return false, false, err
+	}
+	if !s.waitIdle() {
+		return false, false, nil
+	}
+	if s.State().TxStatus != 'I' {
+		s.srv.count("forward", "transaction")
+		return false, false, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), interceptTimeout)
+	defer cancel()
+	s.beginCapture()
+	defer s.endCapture()
+
+	// Parse: the client's (its answer is delivered first, whatever follows) and vecgate's rewrite.
+	var pre [][]byte // messages to deliver before the execution's answer
+	name := internalName(info)
+	needParse := !s.internal[name]
+	if g.parse != nil || needParse {
+		var out [][]byte
+		if g.parse != nil {
+			out = append(out, g.parse)
+		}
+		if needParse {
+			out = append(out, encodeParse(name, info))
+		}
+		msgs, _, failed, ok := s.exchangeRaw(w, append(out, syncMsg)...)
+		if !ok {
+			return false, false, errors.New("upstream connection lost")
+		}
+		if g.parse != nil {
+			if msgs[0][0] != '1' { // the client's own Parse failed: that error is its answer
+				s.endCapture()
+				return true, true, s.deliver(msgs[0], msgs[len(msgs)-1])
+			}
+			pre = append(pre, msgs[0])
+			parsed = true
+		}
+		if failed { // vecgate's rewrite did not prepare: forward this statement from now on
+			s.log.Warn("intercept: rewrite did not prepare; forwarding", "statement", g.bind.PreparedStatement)
+			delete(s.stmts, g.bind.PreparedStatement)
+			s.srv.count("forward", "rewrite_error")
+			s.endCapture()
+			return false, parsed, s.deliver(pre...)
+		}
+		if needParse {
+			if s.internal == nil {
+				s.internal = map[string]bool{}
+			}
+			s.internal[name] = true
+		}
+	}
+	if !s.readYourWrites(ctx, w) {
+		s.srv.count("forward", "lagging")
+		s.endCapture()
+		return false, parsed, s.deliver(pre...)
+	}
+	var last [][]byte
+	rows := 0
+	for {
+		ids, done, fwd, err := job.Next(ctx, rows)
+		if err != nil {
+			s.log.Warn("intercept: planner error; forwarding", "err", err)
+		}
+		if err != nil || fwd {
+			s.srv.count("forward", "widening")
+			s.endCapture()
+			return false, parsed, s.deliver(pre...)
+		}
+		if done {
+			s.srv.count("intercept", "")
+			s.endCapture()
+			return true, parsed, s.deliver(append(pre, last...)...)
+		}
+		out := [][]byte{encodeBind(g.bind, name, ids)}
+		if g.describe != nil {
+			out = append(out, g.describe)
+		}
+		out = append(out, g.execute, g.sync)
+		msgs, n, failed, ok := s.exchangeRaw(w, out...)
+		if !ok {
+			return false, parsed, errors.New("upstream connection lost")
+		}
+		if failed {
+			s.srv.count("forward", "rewrite_error")
+			s.endCapture()
+			return false, parsed, s.deliver(pre...)
+		}
+		last, rows = msgs, n
+	}
+}
+
+// deliver writes messages to the client.
+func (s *session) deliver(msgs ...[]byte) error {
+	for _, m := range msgs {
+		if _, err := (clientWriter{s}).Write(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var syncMsg = []byte{'S', 0, 0, 0, 4}
+
+func internalName(info *stmtInfo) string {
+	h := fnv.New64a()
+	h.Write([]byte(info.st.Rewrite()))
+	for _, o := range info.oids {
+		_ = binary.Write(h, binary.BigEndian, o)
+	}
+	return fmt.Sprintf("vecgate_%016x", h.Sum64())
+}
+
+func encodeParse(name string, info *stmtInfo) []byte {
+	oids := make([]uint32, info.st.Params())
+	copy(oids, info.oids) // the client's types where it gave them; the key array's type is in the SQL
+	b, _ := (&pgproto3.Parse{Name: name, Query: info.st.Rewrite(), ParameterOIDs: oids}).Encode(nil)
+	return b
+}
+
+// encodeBind binds vecgate's rewrite with the client's parameters plus the candidate keys (text).
+func encodeBind(b *pgproto3.Bind, stmt, ids string) []byte {
+	n := len(b.Parameters)
+	formats := b.ParameterFormatCodes
+	switch {
+	case len(formats) == 1 && formats[0] != 0:
+		expanded := make([]int16, n+1)
+		for i := range n {
+			expanded[i] = formats[0]
+		}
+		formats = expanded
+	case len(formats) == n && n > 0:
+		formats = append(append([]int16(nil), formats...), 0)
+	}
+	params := append(append([][]byte(nil), b.Parameters...), []byte(ids))
+	out, _ := (&pgproto3.Bind{
+		DestinationPortal: b.DestinationPortal, PreparedStatement: stmt,
+		ParameterFormatCodes: formats, Parameters: params, ResultFormatCodes: b.ResultFormatCodes,
+	}).Encode(nil)
+	return out
+}
+
+// copyGroup points the group's messages at copies (raws, in the order of g.raws).
+func (s *session) copyGroup(g *group, raws [][]byte) *group {
+	c := &group{bind: g.bind, raws: raws}
+	i := 0
+	if g.parse != nil {
+		c.parse = raws[i]
+		i++
+	}
+	i++ // the Bind: decode it again from the copy, as Decode keeps slices of its input
+	var b pgproto3.Bind
+	_ = b.Decode(raws[i-1][5:])
+	c.bind = &b
+	if g.describe != nil {
+		c.describe = raws[i]
+		i++
+	}
+	c.execute = raws[i]
+	c.sync = raws[i+1]
+	return c
+}
