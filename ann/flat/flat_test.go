@@ -10,9 +10,13 @@ import (
 	"sort"
 	"testing"
 
+	"go.uber.org/goleak"
+
 	"github.com/vecgate/vecgate/ann"
 	"github.com/vecgate/vecgate/ann/flat"
 )
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func randVecs(r *rand.Rand, n, dims int) [][]float32 {
 	out := make([][]float32, n)

@@ -9,11 +9,15 @@ import (
 	"slices"
 	"testing"
 
+	"go.uber.org/goleak"
+
 	"github.com/vecgate/vecgate/ann"
 	"github.com/vecgate/vecgate/ann/flat"
 	"github.com/vecgate/vecgate/ann/ivf"
 	"github.com/vecgate/vecgate/bench"
 )
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 type dataset struct {
 	dims    int

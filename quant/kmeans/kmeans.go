@@ -107,6 +107,22 @@ func Train(ctx context.Context, data []float32, dims, k, iters int, seed uint64,
 // Nearest returns the index of the centroid nearest v (squared L2).
 func Nearest(cent []float32, dims int, v []float32) int {
 	best, bd := 0, float32(math.MaxFloat32)
+	if dims <= 16 {
+		// Short vectors (PQ sub-spaces): a plain loop beats a kernel call.
+		v = v[:dims:dims]
+		for c := 0; (c+1)*dims <= len(cent); c++ {
+			row := cent[c*dims : (c+1)*dims : (c+1)*dims]
+			var d float32
+			for i, x := range row {
+				e := v[i] - x
+				d += e * e
+			}
+			if d < bd {
+				best, bd = c, d
+			}
+		}
+		return best
+	}
 	for c := 0; c*dims < len(cent); c++ {
 		if d := distance.L2Squared(v, cent[c*dims:(c+1)*dims]); d < bd {
 			best, bd = c, d

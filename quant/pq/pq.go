@@ -14,6 +14,10 @@ import (
 	"github.com/vecgate/vecgate/quant/kmeans"
 )
 
+// maxTrainRows bounds the rows the codebooks train on (FAISS uses a
+// similar bound: 256 centroids x 39).
+const maxTrainRows = 10000
+
 // Codec is a trained product quantiser; immutable and safe for concurrent
 // use.
 type Codec struct {
@@ -28,6 +32,16 @@ type Codec struct {
 func Train(ctx context.Context, data []float32, dims, m int, iters int, seed uint64, threads int) (*Codec, error) {
 	if dims <= 0 || m <= 0 || m > dims || len(data) == 0 || len(data)%dims != 0 {
 		return nil, fmt.Errorf("pq: train %d values as %d-dim rows in %d segments: bad shape", len(data), dims, m)
+	}
+	// Codebooks of 256 centroids need a few thousand rows, not all of
+	// them: subsample (strided) to bound training time.
+	if n := len(data) / dims; n > maxTrainRows {
+		step := n / maxTrainRows
+		sub := make([]float32, 0, maxTrainRows*dims+dims)
+		for i := 0; i < n; i += step {
+			sub = append(sub, data[i*dims:(i+1)*dims]...)
+		}
+		data = sub
 	}
 	n := len(data) / dims
 	c := &Codec{Dims: dims, M: m, K: min(256, n), Bounds: make([]int, m+1)}
@@ -83,8 +97,21 @@ func (c *Codec) L2Table(q []float32, table []float32) {
 		b, w := c.book(s)
 		qs := q[c.Bounds[s]:c.Bounds[s+1]]
 		t := table[s*256 : s*256+256]
+		if w > 16 {
+			for j := range c.K {
+				t[j] = distance.L2Squared(qs, b[j*w:(j+1)*w])
+			}
+			continue
+		}
+		// Short sub-vectors: a plain loop beats a kernel call each.
 		for j := range c.K {
-			t[j] = distance.L2Squared(qs, b[j*w:(j+1)*w])
+			row := b[j*w : (j+1)*w : (j+1)*w]
+			var sum float32
+			for i, x := range row {
+				d := qs[i] - x
+				sum += d * d
+			}
+			t[j] = sum
 		}
 	}
 }
@@ -96,8 +123,19 @@ func (c *Codec) DotTable(q []float32, table []float32) {
 		b, w := c.book(s)
 		qs := q[c.Bounds[s]:c.Bounds[s+1]]
 		t := table[s*256 : s*256+256]
+		if w > 16 {
+			for j := range c.K {
+				t[j] = distance.Dot(qs, b[j*w:(j+1)*w])
+			}
+			continue
+		}
 		for j := range c.K {
-			t[j] = distance.Dot(qs, b[j*w:(j+1)*w])
+			row := b[j*w : (j+1)*w : (j+1)*w]
+			var sum float32
+			for i, x := range row {
+				sum += qs[i] * x
+			}
+			t[j] = sum
 		}
 	}
 }
