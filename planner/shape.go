@@ -8,6 +8,8 @@ import (
 
 	pg "github.com/pganalyze/pg_query_go/v6"
 	"github.com/vecgate/vecgate/ann"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // Arg is a value in the statement that is either a literal or a bound parameter.
@@ -332,13 +334,31 @@ func (sh *Shape) readVector(n *pg.Node) error {
 	return notShape("query vector is not a literal or parameter")
 }
 
+// sameVector reports whether two expressions are the same apart from where they stand in the text.
 func sameVector(a, b *pg.Node) bool {
-	x, err1 := pg.Deparse(&pg.ParseResult{Stmts: []*pg.RawStmt{{Stmt: pg.MakeResTargetNodeWithVal(a, 0)}}})
-	y, err2 := pg.Deparse(&pg.ParseResult{Stmts: []*pg.RawStmt{{Stmt: pg.MakeResTargetNodeWithVal(b, 0)}}})
-	if err1 != nil || err2 != nil {
-		return a.String() == b.String()
+	return proto.Equal(withoutLocations(a), withoutLocations(b))
+}
+
+func withoutLocations(n *pg.Node) *pg.Node {
+	c := proto.Clone(n).(*pg.Node)
+	var clear func(m protoreflect.Message)
+	clear = func(m protoreflect.Message) {
+		m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+			switch {
+			case fd.Name() == "location":
+				m.Clear(fd)
+			case fd.Message() != nil && fd.IsList():
+				for i := range v.List().Len() {
+					clear(v.List().Get(i).Message())
+				}
+			case fd.Message() != nil && !fd.IsMap():
+				clear(v.Message())
+			}
+			return true
+		})
 	}
-	return x == y
+	clear(c.ProtoReflect())
+	return c
 }
 
 func (sh *Shape) readLimit() error {
@@ -370,11 +390,17 @@ func intArg(n *pg.Node) (Arg, error) {
 	if c == nil || c.Isnull {
 		return Arg{}, errors.New("not an integer constant or parameter")
 	}
-	iv, ok := c.Val.(*pg.A_Const_Ival)
-	if !ok {
-		return Arg{}, errors.New("not an integer constant")
+	switch v := c.Val.(type) {
+	case *pg.A_Const_Ival:
+		return Arg{Literal: strconv.Itoa(int(v.Ival.Ival)), Int: int64(v.Ival.Ival)}, nil
+	case *pg.A_Const_Sval: // LIMIT '7', as clients that interpolate parameters send it
+		n, err := strconv.ParseInt(strings.TrimSpace(v.Sval.Sval), 10, 64)
+		if err != nil {
+			return Arg{}, errors.New("not an integer constant")
+		}
+		return Arg{Literal: strconv.FormatInt(n, 10), Int: n}, nil
 	}
-	return Arg{Literal: strconv.Itoa(int(iv.Ival.Ival)), Int: int64(iv.Ival.Ival)}, nil
+	return Arg{}, errors.New("not an integer constant")
 }
 
 // readWhere collects the column-equality conjuncts of the WHERE clause.

@@ -199,6 +199,13 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 		s.endCapture()
 		return false, parsed, s.deliver(pre...)
 	}
+	if msgs, ok := s.fastAnswer(ctx, w, job, g.describe != nil, g.bind.ResultFormatCodes); ok {
+		s.srv.count("intercept", "")
+		s.srv.count("fast", "")
+		s.endCapture()
+		out := append(pre, bindComplete)
+		return true, parsed, s.deliver(append(append(out, msgs...), readyIdle)...)
+	}
 	var last [][]byte
 	rows := 0
 	for {
@@ -213,6 +220,9 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 		}
 		if done {
 			s.srv.count("intercept", "")
+			if g.describe != nil {
+				s.rememberDesc(job, g.bind.ResultFormatCodes, last)
+			}
 			s.endCapture()
 			return true, parsed, s.deliver(append(pre, last...)...)
 		}
@@ -244,7 +254,10 @@ func (s *session) deliver(msgs ...[]byte) error {
 	return nil
 }
 
-var syncMsg = []byte{'S', 0, 0, 0, 4}
+var (
+	syncMsg      = []byte{'S', 0, 0, 0, 4}
+	bindComplete = []byte{'2', 0, 0, 0, 4}
+)
 
 func internalName(info *stmtInfo) string {
 	h := fnv.New64a()

@@ -44,25 +44,27 @@ type session struct {
 	start  time.Time
 
 	// Set during startup, read-only afterwards.
-	params    map[string]string
-	pid       uint32
-	secret    []byte
-	upPID     uint32
-	upSecret  []byte
-	upConn    net.Conn
-	connMu    sync.Mutex // guards replacing client (TLS) and setting upConn against close
-	closeOnce sync.Once
-	clientMu  sync.Mutex // serialises writes to client
-	stateMu   sync.Mutex
-	state     State                // guarded by stateMu
-	inCopyIn  bool                 // guarded by stateMu: CopyInResponse seen, CommandComplete will be COPY FROM
-	idle      *sync.Cond           // on stateMu: broadcast when Pending drops to 0 and at close
-	capture   chan []byte          // guarded by stateMu: non-nil while an intercepted statement runs
-	upDone    chan struct{}        // closed when upstreamToClient ends
-	seenWrite uint64               // CommittedWrites already made visible to intercepted reads (client goroutine)
-	stmts     map[string]*stmtInfo // client statements the interceptor wants at Bind (client goroutine)
-	internal  map[string]bool      // vecgate's rewrites prepared upstream in this session (client goroutine)
-	closed    atomic.Bool
+	params      map[string]string
+	pid         uint32
+	secret      []byte
+	upPID       uint32
+	upSecret    []byte
+	upConn      net.Conn
+	connMu      sync.Mutex // guards replacing client (TLS) and setting upConn against close
+	closeOnce   sync.Once
+	clientMu    sync.Mutex // serialises writes to client
+	stateMu     sync.Mutex
+	state       State                  // guarded by stateMu
+	inCopyIn    bool                   // guarded by stateMu: CopyInResponse seen, CommandComplete will be COPY FROM
+	idle        *sync.Cond             // on stateMu: broadcast when Pending drops to 0 and at close
+	capture     chan []byte            // guarded by stateMu: non-nil while an intercepted statement runs
+	upDone      chan struct{}          // closed when upstreamToClient ends
+	seenWrite   uint64                 // CommittedWrites already made visible to intercepted reads (client goroutine)
+	stmts       map[string]*stmtInfo   // client statements the interceptor wants at Bind (client goroutine)
+	internal    map[string]bool        // vecgate's rewrites prepared upstream in this session (client goroutine)
+	descs       map[string][]byte      // RowDescriptions of intercepted statements, for fast answers (client goroutine)
+	accessCache map[string]accessEntry // fast-path access checks (client goroutine)
+	closed      atomic.Bool
 }
 
 func newSession(srv *Server, c net.Conn) *session {

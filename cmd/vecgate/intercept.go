@@ -44,7 +44,37 @@ func (i interceptor) Simple(sql string) proxy.Job {
 		}
 		return nil
 	}
-	return q
+	return job{q}
+}
+
+// job adapts a planned query to the proxy, fast path included.
+type job struct{ q *planner.Query }
+
+func (j job) Next(ctx context.Context, prevRows int) (string, bool, bool, error) {
+	return j.q.Next(ctx, prevRows)
+}
+
+func (j job) FastColumns() []string {
+	kinds, ok := j.q.Fast()
+	if !ok {
+		return nil
+	}
+	types := make([]string, len(kinds))
+	for i, k := range kinds {
+		types[i] = "float8"
+		if k == planner.KeyColumn {
+			types[i] = j.q.Target.KeyType
+		}
+	}
+	return types
+}
+
+func (j job) FastKey() string     { return j.q.FastKey() }
+func (j job) AccessCheck() string { return j.q.AccessCheck() }
+
+func (j job) Answer(ctx context.Context) ([][]string, error) {
+	kinds, _ := j.q.Fast()
+	return j.q.Answer(ctx, kinds)
 }
 
 func (i interceptor) Prepare(sql string) proxy.Statement {
@@ -76,7 +106,7 @@ func (s statement) Bind(params [][]byte, formats []int16) proxy.Job {
 		s.i.log.Debug("forwarding bound vector query", "reason", err)
 		return nil
 	}
-	return q
+	return job{q}
 }
 
 func (i interceptor) WaitApplied(ctx context.Context, lsn string) error {

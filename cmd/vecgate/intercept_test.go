@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/url"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pgvector/pgvector-go"
 	pgxvec "github.com/pgvector/pgvector-go/pgx"
 	"github.com/vecgate/vecgate/internal/pgtest"
@@ -321,4 +324,155 @@ func TestInterceptExtended(t *testing.T) {
 			})
 		}
 	}
+}
+
+type idDist struct {
+	id int64
+	d  float64
+}
+
+func idDists(t *testing.T, c *pgx.Conn, mode pgx.QueryExecMode, sql string, args ...any) []idDist {
+	t.Helper()
+	rows, err := c.Query(context.Background(), sql, append([]any{mode}, args...)...)
+	if err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (idDist, error) {
+		var x idDist
+		return x, r.Scan(&x.id, &x.d)
+	})
+	if err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return out
+}
+
+// TestFastPath: `SELECT id, distance … ORDER BY … LIMIT k` is answered from memory (simple and
+// extended protocol, text and binary results): rows in ascending distance order, each distance
+// within 1e-6 relative of Postgres' own for that row, recall against an exact scan ≥ 0.95.
+func TestFastPath(t *testing.T) {
+	f := newFixture(t, 3000)
+	direct := pgtest.Connect(t, f.dsn)
+	if _, err := direct.Exec(context.Background(), "SET enable_indexscan = off"); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement, pgx.QueryExecModeExec} {
+		t.Run(mode.String(), func(t *testing.T) {
+			via := pgtest.Connect(t, f.via)
+			before := f.g.counts.get("fast")
+			hits, total := 0, 0
+			for i := range 40 {
+				v := f.vector()
+				q := `SELECT id, emb <-> $1::vector AS d FROM items ORDER BY emb <-> $1::vector LIMIT $2`
+				if i%2 == 1 {
+					q = `SELECT id, emb <-> $1::vector FROM items ORDER BY 2 LIMIT $2 OFFSET 3`
+				}
+				got := idDists(t, via, mode, q, v, 7)
+				want := idDists(t, direct, pgx.QueryExecModeSimpleProtocol, q, v, 7)
+				if len(got) != len(want) {
+					t.Fatalf("%d rows, want %d", len(got), len(want))
+				}
+				ids := make([]int64, len(got))
+				for j := range got {
+					ids[j] = got[j].id
+					if j > 0 && got[j].d < got[j-1].d {
+						t.Fatalf("rows out of order: %v", got)
+					}
+				}
+				own := map[int64]float64{}
+				for _, r := range idDists(t, direct, pgx.QueryExecModeSimpleProtocol,
+					`SELECT id, emb <-> $1::vector FROM items WHERE id = ANY($2)`, v, ids) {
+					own[r.id] = r.d
+				}
+				for _, r := range got {
+					if pd, ok := own[r.id]; !ok || math.Abs(r.d-pd) > 1e-6*math.Max(1, math.Abs(pd)) {
+						t.Fatalf("row %d: vecgate distance %v, Postgres %v", r.id, r.d, pd)
+					}
+				}
+				exact := map[int64]bool{}
+				for _, r := range want {
+					exact[r.id] = true
+				}
+				for _, r := range got {
+					if exact[r.id] {
+						hits++
+					}
+				}
+				total += len(want)
+			}
+			if r := float64(hits) / float64(total); r < 0.95 {
+				t.Fatalf("recall %.3f < 0.95", r)
+			}
+			if n := f.g.counts.get("fast") - before; n < 35 {
+				t.Fatalf("only %d of 40 answered from memory", n)
+			}
+		})
+	}
+}
+
+// TestAccessControl: a role without SELECT gets Postgres' own error through vecgate, and a table
+// with a row-level security policy returns through vecgate exactly the rows it returns directly
+// (exact scan) — never answered from memory.
+func TestAccessControl(t *testing.T) {
+	f := newFixture(t, 2000)
+	admin := pgtest.Connect(t, f.dsn)
+	role := fmt.Sprintf("vg_rls_%d", rand.Uint32())
+	for _, q := range []string{
+		"CREATE ROLE " + role + " LOGIN PASSWORD 'pw'",
+		"GRANT USAGE ON SCHEMA public TO " + role,
+	} {
+		if _, err := admin.Exec(context.Background(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		c := pgtest.Connect(t, f.dsn)
+		_, _ = c.Exec(context.Background(), "DROP OWNED BY "+role)
+		_, _ = c.Exec(context.Background(), "DROP ROLE "+role)
+	})
+	asRole := func(dsn string) *pgx.Conn { return pgtest.Connect(t, pgtest.WithUser(t, dsn, role, "pw")) }
+	q := `SELECT id, emb <-> $1::vector AS d FROM items ORDER BY emb <-> $1::vector LIMIT 5`
+	v := f.vector()
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement} {
+		_, errVia := asRole(f.via).Exec(context.Background(), q, mode, v)
+		_, errDirect := asRole(f.dsn).Exec(context.Background(), q, mode, v)
+		if errCode(errVia) != "42501" || errCode(errDirect) != "42501" {
+			t.Fatalf("no SELECT privilege: through vecgate %v, direct %v", errVia, errDirect)
+		}
+	}
+	for _, q := range []string{
+		"GRANT SELECT ON items TO " + role,
+		"ALTER TABLE items ENABLE ROW LEVEL SECURITY",
+		"CREATE POLICY low ON items FOR SELECT TO " + role + " USING (category < 10)",
+	} {
+		if _, err := admin.Exec(context.Background(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	via, direct := asRole(f.via), asRole(f.dsn)
+	if _, err := direct.Exec(context.Background(), "SET enable_indexscan = off"); err != nil {
+		t.Fatal(err)
+	}
+	fastBefore := f.g.counts.get("fast")
+	for range 20 {
+		v := f.vector()
+		for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement} {
+			got := idDists(t, via, mode, q, v)
+			want := idDists(t, direct, pgx.QueryExecModeSimpleProtocol, q, v)
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("RLS: through vecgate %v, direct exact %v", got, want)
+			}
+		}
+	}
+	if n := f.g.counts.get("fast") - fastBefore; n != 0 {
+		t.Fatalf("%d queries on an RLS table answered from memory", n)
+	}
+}
+
+func errCode(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return fmt.Sprint(err)
 }

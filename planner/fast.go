@@ -1,0 +1,160 @@
+package planner
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/vecgate/vecgate/ann"
+)
+
+// Fast path: a statement whose select list is nothing but the table's key and the ORDER BY
+// distance, with no WHERE and no other sort key, needs nothing Postgres holds beyond what the
+// live index has. vecgate can then answer it from memory, without a round trip, once the proxy
+// has checked (through Postgres, per session) that the session's role may read those columns
+// and that no row-level security applies.
+
+// ColumnKind says what an output column of a fast answer holds.
+type ColumnKind int
+
+const (
+	// KeyColumn is the table's key (in Target.KeyType).
+	KeyColumn ColumnKind = iota
+	// DistanceColumn is the distance, float8.
+	DistanceColumn
+)
+
+// Fast reports whether q can be answered from memory, and the kinds of its output columns.
+func (q *Query) Fast() ([]ColumnKind, bool) {
+	sh := q.Shape
+	if !sh.Plain || sh.HasWhere || sh.Star || len(sh.stmt.SortClause) != 1 {
+		return nil, false
+	}
+	kinds := make([]ColumnKind, len(sh.stmt.TargetList))
+	for i, t := range sh.stmt.TargetList {
+		if containsInt(sh.DistanceOutputs, i) {
+			kinds[i] = DistanceColumn
+			continue
+		}
+		rt := t.GetResTarget()
+		if rt == nil {
+			return nil, false
+		}
+		name, ok := sh.columnName(rt.Val)
+		if !ok || name != q.Target.Key {
+			return nil, false
+		}
+		kinds[i] = KeyColumn
+	}
+	return kinds, len(kinds) > 0
+}
+
+// FastKey identifies the shape of a fast answer's RowDescription: the table and, per output
+// column, its name and kind. Statements with the same key (differing only in the query vector
+// or LIMIT) are described alike, so a description Postgres gave for one serves the others.
+func (q *Query) FastKey() string {
+	sh := q.Shape
+	var b strings.Builder
+	b.WriteString(sh.Schema + "." + sh.Table)
+	for i, t := range sh.stmt.TargetList {
+		rt := t.GetResTarget()
+		name := rt.GetName()
+		if name == "" {
+			if c, ok := sh.columnName(rt.GetVal()); ok {
+				name = c
+			} else {
+				name = "?column?"
+			}
+		}
+		fmt.Fprintf(&b, "|%q:%v", name, containsInt(sh.DistanceOutputs, i))
+	}
+	return b.String()
+}
+
+// AccessCheck is a statement (no parameters) that returns one row with one boolean: whether the
+// session may be answered from memory for this table — its role can SELECT the key and vector
+// columns, the table has no row-level security, and the name resolves (through the session's
+// search_path, as the statement's own would) to the table vecgate indexes.
+func (q *Query) AccessCheck() string {
+	schema := q.Shape.Schema
+	if schema == "" {
+		schema = "public"
+	}
+	rel := q.Shape.Table
+	if q.Shape.Schema != "" {
+		rel = pgQuoteIdent(q.Shape.Schema) + "." + pgQuoteIdent(q.Shape.Table)
+	} else {
+		rel = pgQuoteIdent(rel)
+	}
+	return fmt.Sprintf(`SELECT coalesce((SELECT NOT c.relrowsecurity AND c.relnamespace = to_regnamespace(%s)
+  AND has_column_privilege(c.oid, %s, 'SELECT') AND has_column_privilege(c.oid, %s, 'SELECT')
+  FROM pg_class c WHERE c.oid = to_regclass(%s)), false)`,
+		quoteLiteral(schema), quoteLiteral(q.Target.Key), quoteLiteral(q.Shape.Column), quoteLiteral(rel))
+}
+
+// Answer searches the live index and returns the rows of the fast answer: per row, the text form
+// of each output column (Fast's kinds), as Postgres would print it.
+func (q *Query) Answer(ctx context.Context, kinds []ColumnKind) ([][]string, error) {
+	n := q.need * Oversample
+	ef := max(q.settings.EFSearch, 40, n)
+	res, err := q.Target.Index.Search(ctx, q.vec, n, ann.SearchOptions{EF: ef})
+	if err != nil {
+		return nil, fmt.Errorf("planner: search %s: %w", q.Target.Name, err)
+	}
+	off := q.need - q.Want
+	if off >= len(res) {
+		return nil, nil
+	}
+	res = res[off:min(len(res), q.need)]
+	rows := make([][]string, len(res))
+	for i, r := range res {
+		if math.Abs(r.Distance) >= MaxFastDistance {
+			return nil, fmt.Errorf("planner: distance %g is past what the fast path prints exactly", r.Distance)
+		}
+		row := make([]string, len(kinds))
+		for j, k := range kinds {
+			if k == KeyColumn {
+				row[j] = r.Key.String()
+			} else {
+				row[j] = FormatFloat8(r.Distance)
+			}
+		}
+		rows[i] = row
+	}
+	return rows, nil
+}
+
+// MaxFastDistance bounds the distances the fast path prints itself.
+const MaxFastDistance = 1e15
+
+// FormatFloat8 prints v as Postgres' float8 output does with the default extra_float_digits (1):
+// the shortest text that reads back as v, in fixed notation when the decimal exponent is in
+// [-4, 15) and in exponential notation (at least two exponent digits) otherwise. It is verified
+// against Postgres for |v| < MaxFastDistance; Postgres prints some larger integral values with
+// more digits, so the fast path leaves such distances to Postgres.
+func FormatFloat8(v float64) string {
+	switch {
+	case math.IsNaN(v):
+		return "NaN"
+	case math.IsInf(v, 1):
+		return "Infinity"
+	case math.IsInf(v, -1):
+		return "-Infinity"
+	case v == 0:
+		if math.Signbit(v) {
+			return "-0"
+		}
+		return "0"
+	}
+	e := strconv.FormatFloat(v, 'e', -1, 64)
+	i := strings.LastIndexByte(e, 'e')
+	exp, _ := strconv.Atoi(e[i+1:])
+	if exp >= -4 && exp < 15 {
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	return e
+}
+
+func pgQuoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
