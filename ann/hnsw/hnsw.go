@@ -53,7 +53,10 @@ type Config struct {
 	// the first AddBatch (or the first vector added).
 	SQ8 *sq8.Codec
 	// SQ8Confidence is the confidence interval of the quantiles trained
-	// for Quantizer "sq8"; 0 means sq8.DefaultConfidence(Dims).
+	// for Quantizer "sq8"; 0 means sq8.DefaultConfidence(Dims) for L2 and
+	// cosine and 1 (min/max, no clamping) for inner product, whose dot
+	// products on codes suffer from clamped components (measured: recall
+	// of top-20 candidates 0.87 at 0.99, 0.98 at 0.999, 1.0 at 1).
 	SQ8Confidence float64
 	// KeepVectors keeps the float32 vectors of a quantised index in memory
 	// so searches rerank k×Oversample candidates exactly. Without it,
@@ -265,14 +268,15 @@ func (x *Index) dist(q *query, id uint32) float32 {
 	d := x.cfg.Dims
 	if x.sq != nil {
 		c := x.codes[int(id)*d : int(id+1)*d]
-		if x.cfg.Metric == ann.L2 {
+		switch x.cfg.Metric {
+		case ann.L2:
 			return x.sq.L2Squared(q.c, c)
+		case ann.Cosine:
+			// Unit vectors: |a-b|²/2 = 1 - cos. Ranking by L2 on codes
+			// is robust to clamped components, the dot product is not.
+			return x.sq.L2Squared(q.c, c) / 2
 		}
-		dot := x.sq.Dot(q.c, q.corr, c, x.corr[id])
-		if x.cfg.Metric == ann.Cosine {
-			return 1 - dot
-		}
-		return -dot
+		return -x.sq.Dot(q.c, q.corr, c, x.corr[id])
 	}
 	v := x.vecs[int(id)*d : int(id+1)*d]
 	switch x.cfg.Metric {

@@ -48,7 +48,7 @@ func (x *Index) trainCodec(data []float32) (*sq8.Codec, error) {
 			quant.Normalize(sample[start:])
 		}
 	}
-	return sq8.Train(sample, d, x.cfg.SQ8Confidence)
+	return sq8.Train(sample, d, sq8Confidence(x.cfg.Metric, x.cfg.SQ8Confidence))
 }
 
 // encode writes vec's codes (normalised first for cosine) and returns the
@@ -142,4 +142,13 @@ func (x *Index) RequantizeIfDrifted(sample []float32, tol float64) (bool, error)
 		}
 	}
 	return true, nil
+}
+
+// sq8Confidence picks the quantile confidence: the configured one, else 1
+// for inner product and the codec default otherwise (see Config).
+func sq8Confidence(m ann.Metric, conf float64) float64 {
+	if conf == 0 && m == ann.InnerProduct {
+		return 1
+	}
+	return conf
 }

@@ -492,7 +492,11 @@ func (x *Index) trainLocked(ctx context.Context, data []float32) error {
 	x.centroids = cent
 	switch x.cfg.Codes {
 	case CodesSQ8:
-		if x.sq, err = sq8.Train(sample, d, 0); err != nil {
+		conf := 0.0 // codec default; min/max for inner product (see hnsw.Config.SQ8Confidence)
+		if x.cfg.Metric == ann.InnerProduct {
+			conf = 1
+		}
+		if x.sq, err = sq8.Train(sample, d, conf); err != nil {
 			return err
 		}
 	case CodesBinary:
@@ -807,11 +811,10 @@ func (x *Index) scanCell(q *qprep, c int, h *topk.Max, kk int, accept func(uint3
 			code := cl.codes[i*d : (i+1)*d]
 			if x.cfg.Metric == ann.L2 {
 				r = x.sq.L2Squared(q.codes, code)
+			} else if x.cfg.Metric == ann.Cosine {
+				r = x.sq.L2Squared(q.codes, code) / 2 // unit vectors: 1 - cos
 			} else {
 				r = -x.sq.Dot(q.codes, q.corr, code, cl.corr[i])
-				if x.cfg.Metric == ann.Cosine {
-					r += 1
-				}
 			}
 		case CodesPQ:
 			m := x.pq.M

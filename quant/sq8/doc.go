@@ -10,6 +10,10 @@
 // per-vector correction term returned by Encode, so dot products stay
 // accurate (α = (upper-lower)/255).
 //
+// For unit vectors (cosine) indexes rank by squared L2 on codes, which is
+// monotone in 1 - cos and robust to clamped components; for inner product
+// they use the corrected dot product with min/max quantiles.
+//
 // The quantiles belong to one index build. Drift measures how far a sample
 // of new data moves them; an index re-quantises only when the drift exceeds
 // a tolerance, otherwise codes are reused (Lucene's segment-merge rule).
