@@ -137,7 +137,7 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 	if info == nil {
 		return false, false, nil
 	}
-	job := info.st.Bind(g.bind.Parameters, g.bind.ParameterFormatCodes)
+	job := info.st.Bind(g.bind.Parameters, g.bind.ParameterFormatCodes, s.knobs)
 	if job == nil {
 		return false, false, nil
 	}
@@ -194,7 +194,7 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 			s.internal[name] = true
 		}
 	}
-	if !s.readYourWrites(ctx, w) {
+	if !s.readYourWrites(ctx, w, job) {
 		s.srv.count("forward", "lagging")
 		s.endCapture()
 		return false, parsed, s.deliver(pre...)

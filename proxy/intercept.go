@@ -14,9 +14,16 @@ import (
 // Interceptor decides which statements vecgate answers itself. The proxy declares what it needs;
 // the planner (through a small adapter in cmd/vecgate) provides it.
 type Interceptor interface {
-	// Simple is called with the text of a simple Query message that vecgate may intercept. It
-	// returns nil to forward the message unchanged.
-	Simple(sql string) Job
+	// Simple is called with the text of a simple Query message that vecgate may intercept, and
+	// the session's knobs (see Knobs). It returns nil to forward the message unchanged.
+	Simple(sql string, knobs map[string]string) Job
+	// Knobs returns the SET/RESET statements in sql that change knobs vecgate follows.
+	Knobs(sql string) []Knob
+	// Explain is offered `EXPLAIN …` statements: ok with the lines vecgate puts first and the
+	// statement to send upstream instead.
+	Explain(sql string, knobs map[string]string) (lines []string, send string, ok bool)
+	// Status answers `SHOW vecgate.status`: ok with the columns and rows.
+	Status(sql string) (columns []string, rows [][]string, ok bool)
 	// Prepare is called with the text of each Parse message; it returns nil when vecgate will not
 	// intercept executions of that statement.
 	Prepare(sql string) Statement
@@ -32,9 +39,9 @@ type Statement interface {
 	Rewrite() string
 	// Params is the rewrite's parameter count (the client's plus one).
 	Params() int
-	// Bind plans one execution from the client's Bind (parameter values and format codes); it
-	// returns nil to forward the Bind unchanged.
-	Bind(params [][]byte, formats []int16) Job
+	// Bind plans one execution from the client's Bind (parameter values and format codes) with
+	// the session's knobs; it returns nil to forward the Bind unchanged.
+	Bind(params [][]byte, formats []int16, knobs map[string]string) Job
 }
 
 // Job is one intercepted statement. The proxy asks it for the statement to send for each round,
@@ -47,10 +54,43 @@ type Job interface {
 // readyIdle is ReadyForQuery, idle: the end of an answer vecgate gives from memory.
 var readyIdle = []byte{'Z', 0, 0, 0, 5, 'I'}
 
+// Knob is one SET or RESET of a session knob vecgate follows.
+type Knob struct {
+	Name, Value string
+	Local       bool // SET LOCAL: ignored, as vecgate intercepts only outside transaction blocks
+	Reset       bool // RESET name, or RESET ALL when Name is ""
+}
+
+// Consistent is a Job that says how fresh its answer must be.
+type Consistent interface {
+	// Consistency is "session" (see the session's own committed writes), "eventual" (no wait)
+	// or "strong" (wait for the upstream's current position), and the longest wait before the
+	// statement is forwarded instead.
+	Consistency() (mode string, maxWait time.Duration)
+}
+
+// applyKnobs records the knob changes in sql (a simple Query about to be forwarded).
+func (s *session) applyKnobs(sql string) {
+	for _, k := range s.srv.cfg.Interceptor.Knobs(sql) {
+		switch {
+		case k.Local:
+		case k.Reset && k.Name == "":
+			clear(s.knobs)
+		case k.Reset:
+			delete(s.knobs, k.Name)
+		default:
+			if s.knobs == nil {
+				s.knobs = map[string]string{}
+			}
+			s.knobs[k.Name] = k.Value
+		}
+	}
+}
+
 // interceptTimeout bounds one intercepted statement's rounds before vecgate gives up and forwards.
 const interceptTimeout = 30 * time.Second
 
-// maxWait bounds how long an intercepted read waits for the indexes to catch up with the
+// maxWait is the default bound on how long an intercepted read waits for the indexes to catch up with the
 // session's own committed writes before it is forwarded instead (vecgate.max_wait).
 const maxWait = 100 * time.Millisecond
 
@@ -69,7 +109,11 @@ func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, er
 		}
 	}()
 	sql := string(bytes.TrimSuffix(body, []byte{0}))
-	job := s.srv.cfg.Interceptor.Simple(sql)
+	s.applyKnobs(sql)
+	if handled, err := s.special(w, sql); handled || err != nil {
+		return handled, err
+	}
+	job := s.srv.cfg.Interceptor.Simple(sql, s.knobs)
 	if job == nil {
 		return false, nil
 	}
@@ -88,7 +132,7 @@ func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, er
 
 	s.beginCapture()
 	defer s.endCapture()
-	if !s.readYourWrites(ctx, w) {
+	if !s.readYourWrites(ctx, w, job) {
 		s.srv.count("forward", "lagging")
 		return false, nil
 	}
@@ -173,9 +217,16 @@ func (s *session) exchangeRaw(w *bufio.Writer, out ...[]byte) (msgs [][]byte, ro
 // session committed a write since its last intercepted read, it asks Postgres for the current
 // WAL position and waits (bounded) for the indexes to apply it. It reports false when they did
 // not catch up in time.
-func (s *session) readYourWrites(ctx context.Context, w *bufio.Writer) bool {
+func (s *session) readYourWrites(ctx context.Context, w *bufio.Writer, job Job) bool {
+	mode, wait := "session", maxWait
+	if c, ok := job.(Consistent); ok {
+		mode, wait = c.Consistency()
+	}
 	committed := s.State().CommittedWrites
-	if committed == s.seenWrite {
+	switch {
+	case mode == "eventual":
+		return true
+	case mode == "session" && committed == s.seenWrite:
 		return true
 	}
 	msgs, _, failed, ok := s.exchange(w, "SELECT pg_current_wal_lsn()")
@@ -194,7 +245,7 @@ func (s *session) readYourWrites(ctx context.Context, w *bufio.Writer) bool {
 	if lsn == "" || strings.ContainsAny(lsn, " \x00") {
 		return false
 	}
-	wctx, cancel := context.WithTimeout(ctx, maxWait)
+	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	if err := s.srv.cfg.Interceptor.WaitApplied(wctx, lsn); err != nil {
 		return false

@@ -62,6 +62,7 @@ type session struct {
 	seenWrite   uint64                 // CommittedWrites already made visible to intercepted reads (client goroutine)
 	stmts       map[string]*stmtInfo   // client statements the interceptor wants at Bind (client goroutine)
 	internal    map[string]bool        // vecgate's rewrites prepared upstream in this session (client goroutine)
+	knobs       map[string]string      // session knobs vecgate follows, as SET gave them (client goroutine)
 	descs       map[string][]byte      // RowDescriptions of intercepted statements, for fast answers (client goroutine)
 	accessCache map[string]accessEntry // fast-path access checks (client goroutine)
 	closed      atomic.Bool

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/vecgate/vecgate/ann"
 	"github.com/vecgate/vecgate/live"
@@ -28,27 +31,106 @@ func (s searcher) Find(schema, table, column string, m ann.Metric) (planner.Targ
 
 // interceptor connects the proxy to the planner and to replication's read-your-writes.
 type interceptor struct {
+	set     *live.Set
 	planner *planner.Planner
 	stream  *replication.Stream
 	log     *slog.Logger
 }
 
-func (i interceptor) Simple(sql string) proxy.Job {
-	if !i.stream.Ready() {
+func (i interceptor) Simple(sql string, knobs map[string]string) proxy.Job {
+	sess := planner.ApplySettings(knobs)
+	if !sess.Enabled || !i.stream.Ready() {
 		return nil
 	}
-	q, err := i.planner.PlanSimple(sql, planner.Settings{})
+	q, err := i.planner.PlanSimple(sql, sess.Settings)
 	if err != nil {
 		if !errors.Is(err, planner.ErrNotShape) {
 			i.log.Debug("forwarding vector query", "reason", err)
 		}
 		return nil
 	}
-	return job{q}
+	return job{q, sess}
+}
+
+func (i interceptor) Knobs(sql string) []proxy.Knob {
+	var out []proxy.Knob
+	for _, s := range i.planner.Settings(sql) {
+		out = append(out, proxy.Knob{Name: s.Name, Value: s.Value, Local: s.Local, Reset: s.ResetAll || s.Value == ""})
+	}
+	return out
+}
+
+// Explain puts vecgate's decision before Postgres' plan of what vecgate sends it.
+func (i interceptor) Explain(sql string, knobs map[string]string) ([]string, string, bool) {
+	inner, text, ok := planner.ExplainOf(sql)
+	if !ok || !text {
+		return nil, "", false
+	}
+	sess := planner.ApplySettings(knobs)
+	reason := func(err error) string {
+		msg := err.Error()
+		for _, p := range []string{planner.ErrNotShape.Error() + ": ", planner.ErrForward.Error() + ": "} {
+			msg = strings.TrimPrefix(msg, p)
+		}
+		return msg
+	}
+	switch {
+	case !sess.Enabled:
+		return []string{"vecgate: forwarded (vecgate.enabled is off)"}, sql, true
+	case !i.stream.Ready():
+		return []string{"vecgate: forwarded (indexes are loading)"}, sql, true
+	}
+	q, err := i.planner.PlanSimple(inner, sess.Settings)
+	if err != nil {
+		if errors.Is(err, planner.ErrNotShape) && !strings.Contains(strings.ToLower(inner), "order by") {
+			return nil, "", false // not a vector query: Postgres' EXPLAIN alone
+		}
+		return []string{"vecgate: forwarded (" + reason(err) + ")"}, sql, true
+	}
+	rewritten, _, fwd, err := q.Next(context.Background(), 0)
+	if err != nil || fwd {
+		return []string{fmt.Sprintf("vecgate: forwarded (search failed: %v)", err)}, sql, true
+	}
+	send, err := planner.ExplainWith(sql, rewritten)
+	if err != nil {
+		return nil, "", false
+	}
+	_, fast := q.Fast()
+	lines := []string{
+		fmt.Sprintf("vecgate: intercepted: live index %s (%s.%s, %s, hnsw) holds %d rows", q.Target.Name,
+			q.Shape.Table, q.Shape.Column, q.Shape.Metric, q.Target.Index.Len()),
+		fmt.Sprintf("vecgate: %d candidates (ef_search %d), widened while fewer than %d rows return; answered from memory when eligible: %v",
+			q.Candidates, max(sess.EFSearch, 40, q.Candidates), q.Want, fast && !sess.ExactDistances),
+		"vecgate: Postgres' plan of the rewritten statement:",
+	}
+	return lines, send, true
+}
+
+func (i interceptor) Status(sql string) ([]string, [][]string, bool) {
+	if !planner.IsShowStatus(sql) {
+		return nil, nil, false
+	}
+	cols := []string{"index", "table", "column", "metric", "method", "rows", "bytes", "applied_lsn", "state"}
+	var rows [][]string
+	state, applied := "loading", ""
+	if i.stream.Ready() {
+		state = "ready"
+	}
+	applied = i.stream.Applied().String()
+	for _, ix := range i.set.Indexes() {
+		rows = append(rows, []string{ix.Source, ix.Schema + "." + ix.Table, ix.Column, ix.Metric.String(), "hnsw",
+			strconv.Itoa(ix.Len()), strconv.FormatInt(ix.MemoryBytes(), 10), applied, state})
+	}
+	return cols, rows, true
 }
 
 // job adapts a planned query to the proxy, fast path included.
-type job struct{ q *planner.Query }
+type job struct {
+	q    *planner.Query
+	sess planner.Session
+}
+
+func (j job) Consistency() (string, time.Duration) { return j.sess.Consistency, j.sess.MaxWait }
 
 func (j job) Next(ctx context.Context, prevRows int) (string, bool, bool, error) {
 	return j.q.Next(ctx, prevRows)
@@ -56,7 +138,7 @@ func (j job) Next(ctx context.Context, prevRows int) (string, bool, bool, error)
 
 func (j job) FastColumns() []string {
 	kinds, ok := j.q.Fast()
-	if !ok {
+	if !ok || (j.sess.ExactDistances && containsDistance(kinds)) {
 		return nil
 	}
 	types := make([]string, len(kinds))
@@ -97,16 +179,17 @@ type statement struct {
 func (s statement) Rewrite() string { return s.pr.SQL }
 func (s statement) Params() int     { return s.pr.Params }
 
-func (s statement) Bind(params [][]byte, formats []int16) proxy.Job {
-	if !s.i.stream.Ready() {
+func (s statement) Bind(params [][]byte, formats []int16, knobs map[string]string) proxy.Job {
+	sess := planner.ApplySettings(knobs)
+	if !sess.Enabled || !s.i.stream.Ready() {
 		return nil
 	}
-	q, err := s.i.planner.Bind(s.pr, params, formats, planner.Settings{})
+	q, err := s.i.planner.Bind(s.pr, params, formats, sess.Settings)
 	if err != nil {
 		s.i.log.Debug("forwarding bound vector query", "reason", err)
 		return nil
 	}
-	return job{q}
+	return job{q, sess}
 }
 
 func (i interceptor) WaitApplied(ctx context.Context, lsn string) error {
@@ -160,7 +243,7 @@ func startGateway(ctx context.Context, cfg proxy.Config, opt gatewayOptions) (*g
 			return nil, fmt.Errorf("replication: %w", err)
 		}
 		g.stream = stream
-		cfg.Interceptor = interceptor{planner: planner.New(searcher{g.set}), stream: stream, log: logger}
+		cfg.Interceptor = interceptor{set: g.set, planner: planner.New(searcher{g.set}), stream: stream, log: logger}
 	}
 	srv, err := proxy.New(cfg)
 	if err == nil {
@@ -209,4 +292,13 @@ func (c *counts) get(key string) int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.m[key]
+}
+
+func containsDistance(kinds []planner.ColumnKind) bool {
+	for _, k := range kinds {
+		if k == planner.DistanceColumn {
+			return true
+		}
+	}
+	return false
 }

@@ -476,3 +476,77 @@ func errCode(err error) string {
 	}
 	return fmt.Sprint(err)
 }
+
+// TestSessionKnobs: vecgate.enabled = off forwards, SET hnsw.ef_search still reaches Postgres,
+// EXPLAIN shows vecgate's decision before Postgres' plan, SHOW vecgate.status lists the index.
+func TestSessionKnobs(t *testing.T) {
+	f := newFixture(t, 1000)
+	via := pgtest.Connect(t, f.via)
+	ctx := context.Background()
+	simple := pgx.QueryExecModeSimpleProtocol
+	q := `SELECT id, emb <-> $1::vector FROM items ORDER BY emb <-> $1::vector LIMIT 3`
+
+	if _, err := via.Exec(ctx, "SET hnsw.ef_search = 77", simple); err != nil {
+		t.Fatal(err)
+	}
+	var ef string
+	if err := via.QueryRow(ctx, "SHOW hnsw.ef_search", simple).Scan(&ef); err != nil || ef != "77" {
+		t.Fatalf("hnsw.ef_search upstream = %q, %v", ef, err)
+	}
+	rows, err := via.Query(ctx, "EXPLAIN SELECT id FROM items ORDER BY emb <-> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]' LIMIT 3", simple)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(plan, "\n")
+	if !strings.HasPrefix(text, "vecgate: intercepted: live index items_emb_hnsw") || !strings.Contains(text, "ef_search 77") ||
+		!strings.Contains(text, "items_pkey") || strings.Contains(text, "Index Scan using items_emb_hnsw") {
+		t.Fatalf("EXPLAIN through vecgate:\n%s", text)
+	}
+	rows, err = via.Query(ctx, "EXPLAIN SELECT id FROM items ORDER BY emb <-> '[1,1]' LIMIT 3", simple)
+	if err == nil {
+		plan, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	}
+	if err != nil || !strings.Contains(strings.Join(plan, "\n"), "vecgate: forwarded (query vector has 2 dimensions, index 16)") {
+		t.Fatalf("EXPLAIN of a wrong-dimension query: %v\n%s", err, strings.Join(plan, "\n"))
+	}
+
+	before := f.g.counts.get("intercept")
+	idDists(t, via, simple, q, f.vector())
+	if f.g.counts.get("intercept") != before+1 {
+		t.Fatal("query not intercepted before vecgate.enabled = off")
+	}
+	if _, err := via.Exec(ctx, "SET vecgate.enabled = off", simple); err != nil {
+		t.Fatal(err)
+	}
+	idDists(t, via, simple, q, f.vector())
+	if f.g.counts.get("intercept") != before+1 {
+		t.Fatal("query intercepted with vecgate.enabled = off")
+	}
+	if _, err := via.Exec(ctx, "RESET vecgate.enabled", simple); err != nil {
+		t.Fatal(err)
+	}
+	idDists(t, via, simple, q, f.vector())
+	if f.g.counts.get("intercept") != before+2 {
+		t.Fatal("query not intercepted after RESET vecgate.enabled")
+	}
+
+	rows, err = via.Query(ctx, "SHOW vecgate.status", simple)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) ([]string, error) {
+		vals, err := r.Values()
+		out := make([]string, len(vals))
+		for i, v := range vals {
+			out[i] = fmt.Sprint(v)
+		}
+		return out, err
+	})
+	if err != nil || len(status) != 1 || status[0][0] != "items_emb_hnsw" || status[0][5] != "1000" || status[0][8] != "ready" {
+		t.Fatalf("SHOW vecgate.status: %v %v", status, err)
+	}
+}

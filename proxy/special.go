@@ -1,0 +1,83 @@
+package proxy
+
+import (
+	"bufio"
+	"errors"
+	"strconv"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// special handles the statements vecgate answers or decorates itself: SHOW vecgate.status and
+// EXPLAIN of a statement vecgate may intercept. It reports whether it answered.
+func (s *session) special(w *bufio.Writer, sql string) (bool, error) {
+	ic := s.srv.cfg.Interceptor
+	if cols, rows, ok := ic.Status(sql); ok {
+		if err := w.Flush(); err != nil {
+			return false, err
+		}
+		if !s.waitIdle() {
+			return false, nil
+		}
+		msgs := tableMessages(cols, rows, "SHOW")
+		st := s.State().TxStatus
+		if st == 0 {
+			st = 'I'
+		}
+		return true, s.deliver(append(msgs, []byte{'Z', 0, 0, 0, 5, st})...)
+	}
+	lines, send, ok := ic.Explain(sql, s.knobs)
+	if !ok {
+		return false, nil
+	}
+	if err := w.Flush(); err != nil {
+		return false, err
+	}
+	if !s.waitIdle() || s.State().TxStatus != 'I' {
+		return false, nil
+	}
+	s.beginCapture()
+	defer s.endCapture()
+	msgs, _, failed, ok := s.exchange(w, send)
+	if !ok {
+		return false, errors.New("upstream connection lost")
+	}
+	if failed {
+		return false, nil // Postgres explains the original in its own words
+	}
+	s.endCapture()
+	var out [][]byte
+	for _, m := range msgs {
+		out = append(out, m)
+		if m[0] == 'T' {
+			for _, l := range lines {
+				d, _ := (&pgproto3.DataRow{Values: [][]byte{[]byte(l)}}).Encode(nil)
+				out = append(out, d)
+			}
+		}
+	}
+	return true, s.deliver(out...)
+}
+
+// tableMessages describes and lists a text table, ending with CommandComplete tag.
+func tableMessages(cols []string, rows [][]string, tag string) [][]byte {
+	fields := make([]pgproto3.FieldDescription, len(cols))
+	for i, c := range cols {
+		fields[i] = pgproto3.FieldDescription{Name: []byte(c), DataTypeOID: 25, DataTypeSize: -1, TypeModifier: -1}
+	}
+	t, _ := (&pgproto3.RowDescription{Fields: fields}).Encode(nil)
+	out := [][]byte{t}
+	for _, r := range rows {
+		vals := make([][]byte, len(r))
+		for i, v := range r {
+			vals[i] = []byte(v)
+		}
+		d, _ := (&pgproto3.DataRow{Values: vals}).Encode(nil)
+		out = append(out, d)
+	}
+	if tag == "SELECT" {
+		tag += " " + strconv.Itoa(len(rows))
+	}
+	c, _ := (&pgproto3.CommandComplete{CommandTag: []byte(tag)}).Encode(nil)
+	return append(out, c)
+}
