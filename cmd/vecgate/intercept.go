@@ -214,6 +214,9 @@ type gateway struct {
 	set    *live.Set
 	stream *replication.Stream // nil when not intercepting
 	counts *counts
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // startGateway starts replication (when intercepting) and the proxy.
@@ -261,13 +264,15 @@ func startGateway(ctx context.Context, cfg proxy.Config, opt gatewayOptions) (*g
 
 // Close shuts the proxy down (sessions get until ctx ends) and stops replication.
 func (g *gateway) Close(ctx context.Context) error {
-	err := g.srv.Shutdown(ctx)
-	if g.stream != nil {
-		if cerr := g.stream.Close(); cerr != nil && err == nil {
-			err = cerr
+	g.closeOnce.Do(func() {
+		g.closeErr = g.srv.Shutdown(ctx)
+		if g.stream != nil {
+			if err := g.stream.Close(); err != nil && g.closeErr == nil {
+				g.closeErr = err
+			}
 		}
-	}
-	return err
+	})
+	return g.closeErr
 }
 
 // counts tallies intercepted statements and forwarded ones by reason.

@@ -4,6 +4,7 @@
 //
 //	vecgate serve [flags]    run the proxy (flags also read from VECGATE_* environment variables)
 //	vecgate migrate ...      vecgate's own schema, or a folder of your migrations (--path)
+//	vecgate slot drop        remove vecgate's replication slot and publication upstream
 //	vecgate bench ...        benchmarks: gen, gt, engine
 //	vecgate version
 package main
@@ -38,6 +39,7 @@ const usage = `usage: vecgate <command> [flags]
 commands:
   serve     run the Postgres wire proxy in front of an upstream Postgres + pgvector
   migrate   apply vecgate's schema, or your own migration folder (--path DIR): up, down N, version, force V, goto V
+  slot      slot drop: remove vecgate's replication slot and publication (after removing vecgate)
   bench     benchmarks and data sets: gen, gt, engine
   version   print the version
 
@@ -54,6 +56,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runServe(ctx, args[1:], stderr)
 	case "migrate":
 		return runMigrate(ctx, args[1:], stdout, stderr)
+	case "slot":
+		return runSlot(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return runBench(ctx, args[1:], stdout, stderr)
 	case "version":
