@@ -66,8 +66,15 @@ func New(s Searcher) *Planner {
 	return &Planner{search: s, cache: map[string]cached{}}
 }
 
+// errNoOperator is the verdict for statements without a distance operator, reached without
+// parsing them: most statements a proxy sees, which must cost next to nothing.
+var errNoOperator = notShape("no distance operator")
+
 // Shape classifies sql, from the cache when it was seen before.
 func (p *Planner) Shape(sql string) (*Shape, error) {
+	if !hasDistanceOperator(sql) {
+		return nil, errNoOperator
+	}
 	p.mu.Lock()
 	c, ok := p.cache[sql]
 	p.mu.Unlock()
@@ -313,4 +320,17 @@ func ParseVector(s string) ([]float32, error) {
 		out[i] = float32(f)
 	}
 	return out, nil
+}
+
+// hasDistanceOperator reports whether sql contains one of pgvector's distance operators.
+func hasDistanceOperator(sql string) bool {
+	for i := 0; i+2 < len(sql); i++ {
+		if sql[i] == '<' && sql[i+2] == '>' {
+			switch sql[i+1] {
+			case '-', '#', '=', '+':
+				return true
+			}
+		}
+	}
+	return false
 }

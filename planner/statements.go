@@ -72,8 +72,22 @@ func (p *Planner) Settings(sql string) []Setting {
 // mayMention is a cheap filter before parsing: only statements that start with SET or RESET (or
 // contain one after a semicolon) can change a knob.
 func mayMention(sql string) bool {
-	l := strings.ToLower(sql)
-	return strings.Contains(l, "set") || strings.Contains(l, "reset")
+	return containsFold(sql, "set")
+}
+
+// containsFold reports whether s contains the lower-case ASCII word w in any case, without
+// allocating.
+func containsFold(s, w string) bool {
+	for i := 0; i+len(w) <= len(s); i++ {
+		j := 0
+		for j < len(w) && s[i+j]|0x20 == w[j] {
+			j++
+		}
+		if j == len(w) {
+			return true
+		}
+	}
+	return false
 }
 
 // Session is a session's settings as vecgate applies them.
@@ -154,6 +168,9 @@ func parseDuration(v string) (time.Duration, error) {
 // ExplainOf recognises `EXPLAIN [options] <select>` and returns the inner statement's text and
 // whether the output is plain text (the format vecgate can add its lines to).
 func ExplainOf(sql string) (inner string, text bool, ok bool) {
+	if !hasDistanceOperator(sql) || !containsFold(sql, "explain") {
+		return "", false, false
+	}
 	tree, err := pg.Parse(sql)
 	if err != nil || len(tree.Stmts) != 1 {
 		return "", false, false
@@ -201,7 +218,7 @@ func ExplainWith(sql, inner string) (string, error) {
 
 // IsShowStatus recognises `SHOW vecgate.status`, which vecgate answers itself.
 func IsShowStatus(sql string) bool {
-	if !strings.Contains(strings.ToLower(sql), "vecgate.status") {
+	if !containsFold(sql, "vecgate.status") {
 		return false
 	}
 	tree, err := pg.Parse(sql)
