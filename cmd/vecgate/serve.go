@@ -12,111 +12,254 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"regexp"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/vecgate/vecgate/proxy"
 )
 
 // envPrefix names the environment variables that stand in for flags: --max-conns is
-// VECGATE_MAX_CONNS. A flag given on the command line wins over its variable.
+// VECGATE_MAX_CONNS. A flag given on the command line wins over its variable, which wins over the
+// config file (config.go).
 const envPrefix = "VECGATE_"
 
 func envName(flagName string) string {
 	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-// applyEnv sets every flag not given on the command line from its environment variable.
-func applyEnv(fs *flag.FlagSet) error {
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+// defaultHTTPListen is where /metrics, /healthz, /readyz and /status are served by default.
+const defaultHTTPListen = "127.0.0.1:9433"
+
+// serveOptions are serve's knobs after flags, environment and config file are applied.
+type serveOptions struct {
+	proxy            proxy.Config
+	tlsCert, tlsKey  string
+	shutdownTimeout  time.Duration
+	logLevel         string
+	logFormat        string
+	intercept        bool
+	slotName         string
+	dataDir          string
+	debugListen      string
+	httpListen       string
+	readyMaxLag      time.Duration
+	readyMaxLagBytes uint64
+	progress         string
+	configFile       string
+	sources          map[string]source // where each knob's value came from
+}
+
+// serveFlags declares serve's knobs on a new flag set bound to o.
+func serveFlags(o *serveOptions, output io.Writer) *flag.FlagSet {
+	def := proxy.DefaultConfig()
+	o.proxy = def
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(output)
+	fs.StringVar(&o.configFile, configFlag, "", "config file of 'name = value' lines using these flags' names (see docs/operations.md); flags and VECGATE_* variables override it")
+	fs.StringVar(&o.proxy.Listen, "listen", def.Listen, "address clients connect to")
+	fs.StringVar(&o.proxy.Upstream, "upstream", "", "upstream Postgres DSN, e.g. postgres://user@127.0.0.1:5432/db (required); clients' own user, database and password are relayed")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate for client TLS (with --tls-key); without it SSLRequest is answered 'N'")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key for client TLS")
+	fs.IntVar(&o.proxy.MaxMessageSize, "max-message-size", def.MaxMessageSize, "largest client message body in bytes (1024..1073741824); larger ends the session with 08P01")
+	fs.IntVar(&o.proxy.MaxConns, "max-conns", def.MaxConns, "maximum concurrent client sessions; more are refused with 53300")
+	fs.DurationVar(&o.proxy.DialTimeout, "dial-timeout", def.DialTimeout, "timeout for connecting to the upstream")
+	fs.DurationVar(&o.proxy.StartupTimeout, "startup-timeout", def.StartupTimeout, "timeout for a client's startup and authentication")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long to let sessions finish before closing them")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
+	fs.BoolVar(&o.intercept, "intercept", true, "answer vector top-k queries from in-memory indexes kept in sync by logical replication (needs wal_level=logical and a REPLICATION role in --upstream); false forwards everything")
+	fs.StringVar(&o.slotName, "slot-name", "main", "replication slot and publication suffix: vecgate_<name> (lower-case letters, digits, _)")
+	fs.StringVar(&o.dataDir, "data-dir", "", "directory for index snapshots (resume without a full reload); empty: reload from Postgres at every start")
+	fs.StringVar(&o.httpListen, "http-listen", defaultHTTPListen, "address for /metrics (Prometheus), /healthz, /readyz and /status; empty disables")
+	fs.DurationVar(&o.readyMaxLag, "ready-max-lag", 10*time.Second, "/readyz fails while the last replicated transaction took longer than this to apply")
+	fs.Uint64Var(&o.readyMaxLagBytes, "ready-max-lag-bytes", 64<<20, "/readyz fails while replication is more than this many bytes of WAL behind")
+	fs.StringVar(&o.progress, "progress", "auto", "initial-load progress bar on stderr: auto (when stderr is a terminal), always or never")
+	fs.StringVar(&o.debugListen, "debug-listen", "", "if set, serve Go's pprof profiles on this address under /debug/pprof/ (keep it on loopback)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `usage: vecgate serve [flags]
+
+Every flag can also be set with its environment variable (--max-conns as %s) or in the
+config file named by --config or %s ("max-conns = 500"). Precedence: flag, then
+variable, then config file, then the default shown.
+
+`, envName("max-conns"), envName(configFlag))
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+var validSlotName = regexp.MustCompile(`^[a-z0-9_]{1,50}$`)
+
+// loadServeOptions parses args, then the environment (through lookupEnv) and the config file, and
+// validates every knob, naming the knob and where its value came from when one is wrong.
+func loadServeOptions(args []string, lookupEnv func(string) (string, bool), output io.Writer) (*serveOptions, error) {
+	o := &serveOptions{}
+	fs := serveFlags(o, output)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	src, err := applySources(fs, lookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	o.sources = src
 	var errs []error
-	fs.VisitAll(func(f *flag.Flag) {
-		if given[f.Name] {
-			return
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, knobError(name, src, format, args...))
+	}
+	switch {
+	case o.proxy.Upstream == "":
+		bad("upstream", "required: set --upstream, %s or 'upstream = …' in the config file", envName("upstream"))
+	default:
+		if _, err := pgconn.ParseConfig(o.proxy.Upstream); err != nil {
+			bad("upstream", "%v", err)
 		}
-		if v, ok := os.LookupEnv(envName(f.Name)); ok {
-			if err := fs.Set(f.Name, v); err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: %w", envName(f.Name), v, err))
-			}
+	}
+	if err := checkAddr(o.proxy.Listen, false); err != nil {
+		bad("listen", "%v", err)
+	}
+	if n := o.proxy.MaxMessageSize; n < 1024 || n > 1<<30 {
+		bad("max-message-size", "%d is outside 1024..1073741824", n)
+	}
+	if o.proxy.MaxConns < 1 {
+		bad("max-conns", "%d must be at least 1", o.proxy.MaxConns)
+	}
+	for name, d := range map[string]time.Duration{
+		"dial-timeout": o.proxy.DialTimeout, "startup-timeout": o.proxy.StartupTimeout,
+		"shutdown-timeout": o.shutdownTimeout, "ready-max-lag": o.readyMaxLag,
+	} {
+		if d <= 0 {
+			bad(name, "%s must be positive", d)
 		}
-	})
-	return errors.Join(errs...)
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(o.logLevel)); err != nil {
+		bad("log-level", "%q is not debug, info, warn or error", o.logLevel)
+	}
+	if o.logFormat != "text" && o.logFormat != "json" {
+		bad("log-format", "%q is not text or json", o.logFormat)
+	}
+	if !validSlotName.MatchString(o.slotName) {
+		bad("slot-name", "%q: lower-case letters, digits and _ only (at most 50)", o.slotName)
+	}
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		bad("tls-cert", "tls-cert and tls-key go together")
+	}
+	if err := checkAddr(o.httpListen, true); err != nil {
+		bad("http-listen", "%v", err)
+	}
+	if err := checkAddr(o.debugListen, true); err != nil {
+		bad("debug-listen", "%v", err)
+	}
+	if o.readyMaxLagBytes == 0 {
+		bad("ready-max-lag-bytes", "must be positive")
+	}
+	switch o.progress {
+	case "auto", "always", "never":
+	default:
+		bad("progress", "%q is not auto, always or never", o.progress)
+	}
+	if len(errs) > 0 {
+		sortErrors(errs)
+		return nil, errors.Join(errs...)
+	}
+	return o, nil
+}
+
+// checkAddr accepts host:port (host may be empty); empty is accepted when optional.
+func checkAddr(addr string, optional bool) error {
+	if addr == "" {
+		if optional {
+			return nil
+		}
+		return errors.New("empty address")
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return err
+	}
+	return nil
 }
 
 func runServe(ctx context.Context, args []string, stderr io.Writer) error {
-	def := proxy.DefaultConfig()
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	listen := fs.String("listen", def.Listen, "address clients connect to")
-	upstream := fs.String("upstream", "", "upstream Postgres DSN, e.g. postgres://user@127.0.0.1:5432/db (required); clients' own user, database and password are relayed")
-	tlsCert := fs.String("tls-cert", "", "PEM certificate for client TLS (with --tls-key); without it SSLRequest is answered 'N'")
-	tlsKey := fs.String("tls-key", "", "PEM private key for client TLS")
-	maxMsg := fs.Int("max-message-size", def.MaxMessageSize, "largest client message body in bytes; larger ends the session with 08P01")
-	maxConns := fs.Int("max-conns", def.MaxConns, "maximum concurrent client sessions; more are refused with 53300")
-	dialTimeout := fs.Duration("dial-timeout", def.DialTimeout, "timeout for connecting to the upstream")
-	startupTimeout := fs.Duration("startup-timeout", def.StartupTimeout, "timeout for a client's startup and authentication")
-	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long to let sessions finish before closing them")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	logFormat := fs.String("log-format", "text", "text or json")
-	intercept := fs.Bool("intercept", true, "answer vector top-k queries from in-memory indexes kept in sync by logical replication (needs wal_level=logical and a REPLICATION role in --upstream); false forwards everything")
-	slotName := fs.String("slot-name", "main", "replication slot and publication suffix: vecgate_<name>")
-	dataDir := fs.String("data-dir", "", "directory for index snapshots (resume without a full reload); empty: reload from Postgres at every start")
-	debugListen := fs.String("debug-listen", "", "if set, serve Go's pprof profiles on this address under /debug/pprof/ (keep it on loopback)")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: vecgate serve [flags]\n\nEvery flag can also be set with its environment variable, e.g. --max-conns as %s.\nA flag on the command line wins over the variable.\n\n", envName("max-conns"))
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
-	}
-	if err := applyEnv(fs); err != nil {
+	o, err := loadServeOptions(args, os.LookupEnv, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
 		return fmt.Errorf("serve: %w", err)
 	}
-	logger, err := newLogger(stderr, *logLevel, *logFormat)
+	logOut := stderr
+	var bar *progressBar
+	if o.progress == "always" || (o.progress == "auto" && isTerminal(stderr)) {
+		bar = newProgressBar(stderr)
+		logOut = bar
+	}
+	logger, err := newLogger(logOut, o.logLevel, o.logFormat)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	cfg := def
-	cfg.Listen, cfg.Upstream = *listen, *upstream
-	cfg.MaxMessageSize, cfg.MaxConns = *maxMsg, *maxConns
-	cfg.DialTimeout, cfg.StartupTimeout = *dialTimeout, *startupTimeout
+	if o.configFile != "" {
+		logger.Info("configuration", "file", o.configFile)
+	}
+	cfg := o.proxy
 	cfg.Logger = logger
-	switch {
-	case *tlsCert != "" && *tlsKey != "":
-		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+	if o.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
 		if err != nil {
-			return fmt.Errorf("serve: tls-cert/tls-key: %w", err)
+			return fmt.Errorf("serve: tls-cert/tls-key (from %s): %w", o.sources["tls-cert"], err)
 		}
 		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	case *tlsCert != "" || *tlsKey != "":
-		return errors.New("serve: tls-cert and tls-key go together")
 	}
-	if *shutdownTimeout <= 0 {
-		return fmt.Errorf("serve: shutdown-timeout: %s must be positive", *shutdownTimeout)
-	}
-	g, err := startGateway(ctx, cfg, gatewayOptions{Intercept: *intercept, SlotName: *slotName, DataDir: *dataDir})
+	g, err := startGateway(ctx, cfg, gatewayOptions{Intercept: o.intercept, SlotName: o.slotName, DataDir: o.dataDir})
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	if *debugListen != "" {
-		dbg, err := startDebug(*debugListen, logger)
+	obs := observe(g, observerOptions{
+		Upstream: cfg.Upstream, Logger: logger,
+		ReadyMaxLag: o.readyMaxLag, ReadyMaxLagBytes: o.readyMaxLagBytes,
+	})
+	obs.Start()
+	closeAll := func() {
+		sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+		defer cancel()
+		if err := g.Close(sctx); err != nil {
+			logger.Warn("shutdown cut sessions short", "err", err)
+		}
+		obs.Close()
+	}
+	if o.httpListen != "" {
+		if _, err := obs.Serve(o.httpListen); err != nil {
+			closeAll()
+			return fmt.Errorf("serve: http-listen (from %s): %w", o.sources["http-listen"], err)
+		}
+	}
+	if o.debugListen != "" {
+		dbg, err := startDebug(o.debugListen, logger)
 		if err != nil {
-			g.Close(context.Background())
-			return fmt.Errorf("serve: debug-listen: %w", err)
+			closeAll()
+			return fmt.Errorf("serve: debug-listen (from %s): %w", o.sources["debug-listen"], err)
 		}
 		defer dbg.Close()
 	}
-	<-ctx.Done()
-	logger.Info("shutting down", "deadline", *shutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
-	defer cancel()
-	if err := g.Close(sctx); err != nil {
-		logger.Warn("shutdown cut sessions short", "err", err)
+	barDone := make(chan struct{})
+	if bar != nil && g.stream != nil {
+		go func() {
+			defer close(barDone)
+			obs.runProgressBar(ctx, bar)
+		}()
+	} else {
+		close(barDone)
 	}
+	<-ctx.Done()
+	<-barDone
+	logger.Info("shutting down", "deadline", o.shutdownTimeout)
+	closeAll()
 	logger.Info("stopped")
 	return nil
 }
