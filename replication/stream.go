@@ -164,6 +164,7 @@ type Stream struct {
 
 	cancel context.CancelFunc
 	done   chan struct{}
+	reload chan struct{} // Reload's request; buffered, one pending at most
 
 	// Owned by the run goroutine.
 	haveData  bool   // the Applier holds a consistent state as of status.Applied
@@ -189,6 +190,7 @@ func New(cfg Config) (*Stream, error) {
 		pub:      "vecgate_" + cfg.Name,
 		advanced: make(chan struct{}),
 		done:     make(chan struct{}),
+		reload:   make(chan struct{}, 1),
 	}
 	if cfg.SnapshotDir != "" {
 		sn, ok := cfg.Applier.(Snapshotter)
@@ -235,6 +237,17 @@ func (s *Stream) Close() error {
 	s.cancel()
 	<-s.done
 	return nil
+}
+
+// Reload asks for a full reload: the current replication session ends, the catalog is read
+// again, the Applier is Reset with the targets as they are now (new pgvector indexes included)
+// and loaded afresh, then streaming resumes. Queries should be forwarded meanwhile (Ready is
+// false until the load is done). It returns at once.
+func (s *Stream) Reload() {
+	select {
+	case s.reload <- struct{}{}:
+	default: // one is already pending
+	}
 }
 
 // Status returns a copy of the current status.
@@ -319,9 +332,25 @@ func (s *Stream) run(ctx context.Context) {
 	backoff := s.cfg.ReconnectMin
 	for {
 		began := time.Now()
-		err := s.session(ctx)
+		sctx, cancel := context.WithCancel(ctx)
+		reloading := make(chan bool, 1)
+		go func() {
+			select {
+			case <-s.reload:
+				reloading <- true
+				cancel()
+			case <-sctx.Done():
+				reloading <- false
+			}
+		}()
+		err := s.session(sctx)
+		cancel()
 		if ctx.Err() != nil {
 			return
+		}
+		if <-reloading {
+			err = fmt.Errorf("%w: reload requested", errResync)
+			backoff = 0
 		}
 		if errors.Is(err, errResync) {
 			s.log.Warn("resynchronising: full reload", "reason", err)
@@ -338,6 +367,9 @@ func (s *Stream) run(ctx context.Context) {
 		}
 		// Jitter so that many instances do not reconnect in lockstep.
 		d := backoff/2 + rand.N(backoff/2+1)
+		if backoff == 0 {
+			d, backoff = 0, s.cfg.ReconnectMin/2
+		}
 		t := time.NewTimer(d)
 		select {
 		case <-ctx.Done():

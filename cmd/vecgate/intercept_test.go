@@ -36,6 +36,11 @@ type fixture struct {
 
 func newFixture(t *testing.T, rows int) *fixture {
 	t.Helper()
+	return newFixtureWith(t, rows, gatewayOptions{Intercept: true, SlotName: fmt.Sprintf("t%d", rand.Uint32())})
+}
+
+func newFixtureWith(t *testing.T, rows int, opt gatewayOptions) *fixture {
+	t.Helper()
 	dsn := pgtest.NewDB(t)
 	c := pgtest.Connect(t, dsn)
 	ctx := context.Background()
@@ -58,7 +63,7 @@ func newFixture(t *testing.T, rows int) *fixture {
 	if os.Getenv("VECGATE_TEST_LOG") != "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	g, err := startGateway(ctx, cfg, gatewayOptions{Intercept: true, SlotName: fmt.Sprintf("t%d", rand.Uint32())})
+	g, err := startGateway(ctx, cfg, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,16 +74,26 @@ func newFixture(t *testing.T, rows int) *fixture {
 			t.Errorf("close: %v", err)
 		}
 	})
+	waitIndexed(t, g, rows)
+	return &fixture{dsn: dsn, via: viaDSN(dsn, g), g: g, rng: rand.New(rand.NewPCG(7, 11))}
+}
+
+// waitIndexed waits until replication is streaming and the live indexes hold rows rows.
+func waitIndexed(t *testing.T, g *gateway, rows int) {
+	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for !g.stream.Ready() || indexed(g) < rows {
 		if time.Now().After(deadline) {
-			t.Fatalf("replication not ready: %+v", g.stream.Status())
+			t.Fatalf("replication not ready (%d rows indexed): %+v", indexed(g), g.stream.Status())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+func viaDSN(dsn string, g *gateway) string {
 	u, _ := url.Parse(dsn)
 	u.Host = net.JoinHostPort("127.0.0.1", strconv.Itoa(g.srv.Addr().(*net.TCPAddr).Port))
-	return &fixture{dsn: dsn, via: u.String(), g: g, rng: rand.New(rand.NewPCG(7, 11))}
+	return u.String()
 }
 
 func indexed(g *gateway) int {

@@ -1,0 +1,160 @@
+package live
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/vecgate/vecgate/ann"
+	"github.com/vecgate/vecgate/ann/hnsw"
+	"github.com/vecgate/vecgate/catalog"
+	"github.com/vecgate/vecgate/replication"
+)
+
+// Snapshots: replication writes the Set's state to disk with its LSN (the file around it carries
+// the version, slot, LSN and a checksum) and reads it back at start, so a restart resumes from
+// the slot instead of reloading every table. The Set's part is, per target, what it needs to
+// rebuild the entry and each index in the HNSW file format.
+
+var _ replication.Snapshotter = (*Set)(nil)
+
+const snapshotMagic = "vecgate-live-1\n"
+
+// WriteSnapshot implements replication.Snapshotter. Replication calls it between transactions.
+func (s *Set) WriteSnapshot(w io.Writer) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	bw := bufio.NewWriter(w)
+	bw.WriteString(snapshotMagic)
+	putUint(bw, uint64(len(s.entries)))
+	var buf bytes.Buffer
+	for _, e := range s.entries {
+		t := e.info
+		for _, str := range []string{t.Schema, t.Table, t.Column, t.Key[0].Name, t.Key[0].Type} {
+			putString(bw, str)
+		}
+		putUint(bw, uint64(t.Kind))
+		putUint(bw, uint64(t.Dims))
+		putUint(bw, uint64(len(e.indexes)))
+		for _, ix := range e.indexes {
+			putString(bw, ix.Source)
+			putUint(bw, uint64(ix.Metric))
+			buf.Reset()
+			if err := ix.index.Save(&buf); err != nil {
+				return fmt.Errorf("live: snapshot %s: %w", ix.Source, err)
+			}
+			putUint(bw, uint64(buf.Len()))
+			bw.Write(buf.Bytes())
+		}
+	}
+	return bw.Flush()
+}
+
+// ReadSnapshot implements replication.Snapshotter: it replaces the Set's state with the file's.
+func (s *Set) ReadSnapshot(r io.Reader) error {
+	br := bufio.NewReader(r)
+	magic := make([]byte, len(snapshotMagic))
+	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != snapshotMagic {
+		return errors.New("live: snapshot: not a live-index snapshot")
+	}
+	n, err := getUint(br, 1<<20)
+	if err != nil {
+		return err
+	}
+	entries := map[replication.Target]*entry{}
+	for range n {
+		var strs [5]string
+		for i := range strs {
+			if strs[i], err = getString(br); err != nil {
+				return err
+			}
+		}
+		kind, err1 := getUint(br, 16)
+		dims, err2 := getUint(br, ann.MaxDims)
+		nix, err3 := getUint(br, 16)
+		if err := errors.Join(err1, err2, err3); err != nil {
+			return err
+		}
+		info := replication.TargetInfo{
+			Target: replication.Target{Schema: strs[0], Table: strs[1], Column: strs[2]},
+			Kind:   catalog.VectorType(kind), Dims: int(dims),
+			Key: []catalog.Column{{Name: strs[3], Type: strs[4]}},
+		}
+		e := &entry{info: info}
+		var ok bool
+		if e.keyKind, _, ok = keyKind(strs[4]); !ok {
+			return fmt.Errorf("live: snapshot: key type %q", strs[4])
+		}
+		for range nix {
+			src, err := getString(br)
+			if err != nil {
+				return err
+			}
+			m, err := getUint(br, uint64(ann.Hamming))
+			if err != nil {
+				return err
+			}
+			size, err := getUint(br, 1<<36)
+			if err != nil {
+				return err
+			}
+			data := make([]byte, size)
+			if _, err := io.ReadFull(br, data); err != nil {
+				return fmt.Errorf("live: snapshot %s: %w", src, err)
+			}
+			x, err := hnsw.Load(bytes.NewReader(data), hnsw.Config{})
+			if err != nil {
+				return fmt.Errorf("live: snapshot %s: %w", src, err)
+			}
+			metric := ann.Metric(m)
+			cm, _ := catalog.MetricForOperator(metric.String())
+			cfg := x.Config()
+			info.Indexes = append(info.Indexes, catalog.Index{Name: src, Column: info.Column, Method: "hnsw",
+				Metric: cm, M: cfg.M, EfConstruction: cfg.EFConstruction, Valid: true})
+			e.indexes = append(e.indexes, &Index{Schema: info.Schema, Table: info.Table, Column: info.Column,
+				Metric: metric, Key: strs[3], KeyType: strs[4], Source: src, index: x})
+		}
+		e.info = info
+		entries[info.Target] = e
+	}
+	s.mu.Lock()
+	s.entries = entries
+	s.mu.Unlock()
+	return nil
+}
+
+func putUint(w *bufio.Writer, v uint64) {
+	var b [binary.MaxVarintLen64]byte
+	w.Write(b[:binary.PutUvarint(b[:], v)])
+}
+
+func putString(w *bufio.Writer, str string) {
+	putUint(w, uint64(len(str)))
+	w.WriteString(str)
+}
+
+func getUint(r *bufio.Reader, max uint64) (uint64, error) {
+	v, err := binary.ReadUvarint(r)
+	if err != nil {
+		return 0, fmt.Errorf("live: snapshot: %w", err)
+	}
+	if v > max {
+		return 0, fmt.Errorf("live: snapshot: value %d out of range", v)
+	}
+	return v, nil
+}
+
+func getString(r *bufio.Reader) (string, error) {
+	n, err := getUint(r, 1<<16)
+	if err != nil {
+		return "", err
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return "", fmt.Errorf("live: snapshot: %w", err)
+	}
+	return string(b), nil
+}
