@@ -132,6 +132,7 @@ type Index struct {
 	centroids []float32 // Lists × dims
 	sq        *sq8.Codec
 	pq        *pq.Codec
+	pqPre     []float32 // L2 PQ: per cell, TableSize floats of |cb|² + 2<centroid, cb> (nil when too large)
 	bin       *binary.Codec
 	cells     []cell
 	trainDist float64 // mean ranking distance of training rows to their centroid
@@ -199,7 +200,7 @@ func (x *Index) MemoryBytes() int64 {
 		b += int64(cap(c.ids))*4 + int64(cap(c.vecs))*4 + int64(cap(c.codes)) + int64(cap(c.corr))*4 + int64(cap(c.bits))*8
 	}
 	if x.pq != nil {
-		b += int64(len(x.pq.Books)) * 4
+		b += int64(len(x.pq.Books))*4 + int64(cap(x.pqPre))*4
 	}
 	return b
 }
@@ -388,6 +389,33 @@ func (x *Index) fileIn(id uint32, vec []float32, c int) {
 	}
 }
 
+// maxPrecomputed bounds the floats of precomputed PQ tables (64 MiB).
+const maxPrecomputed = 16 << 20
+
+// precomputePQ fills pqPre for L2 PQ: per cell and centroid of each
+// sub-space, |cb|² + 2<centroid_s, cb>.
+func (x *Index) precomputePQ() {
+	x.pqPre = nil
+	if x.cfg.Metric != ann.L2 || x.pq == nil || x.cfg.Lists*x.pq.TableSize() > maxPrecomputed {
+		return
+	}
+	ts := x.pq.TableSize()
+	d := x.cfg.Dims
+	pre := make([]float32, x.cfg.Lists*ts)
+	zero := make([]float32, d)
+	sq := make([]float32, ts)
+	x.pq.L2Table(zero, sq) // |cb|²
+	dot := make([]float32, ts)
+	for c := range x.cfg.Lists {
+		x.pq.DotTable(x.centroids[c*d:(c+1)*d], dot)
+		t := pre[c*ts : (c+1)*ts]
+		for i := range t {
+			t[i] = sq[i] + 2*dot[i]
+		}
+	}
+	x.pqPre = pre
+}
+
 // residual returns v - centroid(c) for L2 PQ; v itself for dot-based
 // metrics (whose PQ codes the raw prepared vector).
 func (x *Index) residual(v []float32, c int, buf []float32) []float32 {
@@ -513,6 +541,7 @@ func (x *Index) trainLocked(ctx context.Context, data []float32) error {
 		if x.pq, err = pq.Train(ctx, res, d, x.cfg.PQSegments, x.cfg.Iterations, x.cfg.Seed, x.threads()); err != nil {
 			return err
 		}
+		x.precomputePQ()
 	}
 	var sum float64
 	for i := 0; i*d < len(sample); i++ {
@@ -650,7 +679,9 @@ type qprep struct {
 	corr  float32
 	bits  []uint64
 	table []float32
+	qdot  []float32 // L2 PQ with precomputed tables: <q, cb> per centroid
 	res   []float32
+	cdist []float32 // per cell: ranking distance of its centroid
 }
 
 // Search implements ann.Index. opts.Probes overrides Config.Probes. With a
@@ -693,7 +724,7 @@ func (x *Index) Search(ctx context.Context, vec []float32, k int, opts ann.Searc
 	var order []int
 	if x.trained {
 		x.prepQuery(q)
-		order = x.rankCells(q.v)
+		order = x.rankCells(q)
 	}
 	// Pending rows are scanned exactly.
 	d := x.cfg.Dims
@@ -748,15 +779,21 @@ func (x *Index) prepQuery(q *qprep) {
 		q.table = make([]float32, x.pq.TableSize())
 		if x.cfg.Metric != ann.L2 {
 			x.pq.DotTable(q.v, q.table)
+		} else if x.pqPre != nil {
+			q.qdot = make([]float32, x.pq.TableSize())
+			x.pq.DotTable(q.v, q.qdot)
 		}
 	}
 }
 
 // rankCells orders the cells by centroid distance to the prepared query.
-func (x *Index) rankCells(v []float32) []int {
+func (x *Index) rankCells(q *qprep) []int {
 	items := make([]topk.Item, x.cfg.Lists)
+	q.cdist = make([]float32, x.cfg.Lists)
 	for c := range items {
-		items[c] = topk.Item{Dist: x.centroidRank(v, c), ID: uint32(c)}
+		d := x.centroidRank(q.v, c)
+		q.cdist[c] = d
+		items[c] = topk.Item{Dist: d, ID: uint32(c)}
 	}
 	sortItems(items)
 	out := make([]int, len(items))
@@ -791,7 +828,14 @@ func (x *Index) scanCell(q *qprep, c int, h *topk.Max, kk int, accept func(uint3
 	d := x.cfg.Dims
 	var base float32
 	if x.cfg.Codes == CodesPQ {
-		if x.cfg.Metric == ann.L2 {
+		if x.cfg.Metric == ann.L2 && x.pqPre != nil {
+			// |q-c-r|² = |q-c|² + (|r|² + 2<c,r>) - 2<q,r>: one add per entry.
+			pre := x.pqPre[c*len(q.table) : (c+1)*len(q.table)]
+			for i := range q.table {
+				q.table[i] = pre[i] - 2*q.qdot[i]
+			}
+			base = q.cdist[c]
+		} else if x.cfg.Metric == ann.L2 {
 			q.res = x.residual(q.v, c, q.res)
 			x.pq.L2Table(q.res, q.table)
 		} else {
@@ -820,7 +864,7 @@ func (x *Index) scanCell(q *qprep, c int, h *topk.Max, kk int, accept func(uint3
 			m := x.pq.M
 			t := x.pq.Lookup(q.table, cl.codes[i*m:(i+1)*m])
 			if x.cfg.Metric == ann.L2 {
-				r = t
+				r = base + t
 			} else {
 				r = base - t
 				if x.cfg.Metric == ann.Cosine {

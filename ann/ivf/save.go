@@ -163,6 +163,9 @@ func decode(d *fileformat.Decoder, threads int) (*Index, error) {
 				p.Bounds[s] = s * dims / c.PQSegments
 			}
 			x.pq = p
+			if d.Err() == nil && len(x.centroids) == c.Lists*dims {
+				x.precomputePQ()
+			}
 		}
 		if err := d.Err(); err != nil {
 			return nil, err
