@@ -36,8 +36,102 @@ type Index struct {
 	Metric                ann.Metric
 	Key                   string // key column name
 	KeyType               string // SQL type of the key, for the candidate array: bigint, integer, smallint, uuid, text
-	Source                string // the pgvector index it mirrors
-	index                 ann.Index
+	Source                string // the pgvector index it mirrors, or the vecgate definition's name
+	// Exact is set when the index holds full-precision vectors, so its distances are pgvector's
+	// (false for a quantised index: its distances are estimates, Postgres must rerank).
+	Exact bool
+	// Oversample is the candidates-per-row factor the definition asked for (0: the default).
+	Oversample float64
+	index      ann.Index
+
+	// A quantised index trains its codec on its first rows: they wait in pending until there
+	// are trainRows of them or a transaction commits, then go in as one batch.
+	mu      sync.Mutex // guards trained and pending
+	trained bool
+	pending pendingRows
+}
+
+type pendingRows struct {
+	keys []ann.Key
+	vecs []float32
+}
+
+// trainRows is how many rows a quantised index collects before training its codec.
+const trainRows = 4096
+
+func (ix *Index) add(key ann.Key, vec []float32) error {
+	ix.mu.Lock()
+	if ix.trained {
+		ix.mu.Unlock()
+		return ix.index.Add(key, vec)
+	}
+	defer ix.mu.Unlock()
+	if _, err := ann.CheckVector(ix.Metric, ix.index.Dims(), vec); err != nil {
+		return err
+	}
+	ix.removePending(key)
+	ix.pending.keys = append(ix.pending.keys, key)
+	ix.pending.vecs = append(ix.pending.vecs, vec...)
+	if len(ix.pending.keys) >= trainRows {
+		return ix.flushLocked()
+	}
+	return nil
+}
+
+func (ix *Index) del(key ann.Key) {
+	ix.mu.Lock()
+	if !ix.trained {
+		ix.removePending(key)
+	}
+	ix.mu.Unlock()
+	ix.del(key)
+}
+
+func (ix *Index) removePending(key ann.Key) {
+	d := ix.index.Dims()
+	for i, k := range ix.pending.keys {
+		if k == key {
+			last := len(ix.pending.keys) - 1
+			ix.pending.keys[i] = ix.pending.keys[last]
+			copy(ix.pending.vecs[i*d:(i+1)*d], ix.pending.vecs[last*d:])
+			ix.pending.keys = ix.pending.keys[:last]
+			ix.pending.vecs = ix.pending.vecs[:last*d]
+			return
+		}
+	}
+}
+
+// flush puts pending rows in (training the codec on them).
+func (ix *Index) flush() error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.trained {
+		return nil
+	}
+	return ix.flushLocked()
+}
+
+func (ix *Index) flushLocked() error {
+	if len(ix.pending.keys) == 0 {
+		return nil
+	}
+	b, ok := ix.index.(interface {
+		AddBatch(ctx context.Context, keys []ann.Key, vecs []float32) error
+	})
+	var err error
+	if ok {
+		err = b.AddBatch(context.Background(), ix.pending.keys, ix.pending.vecs)
+	} else {
+		d := ix.index.Dims()
+		for i, k := range ix.pending.keys {
+			if err = ix.index.Add(k, ix.pending.vecs[i*d:(i+1)*d]); err != nil {
+				break
+			}
+		}
+	}
+	ix.pending = pendingRows{}
+	ix.trained = true
+	return err
 }
 
 // Search returns the k nearest keys to q.
@@ -54,6 +148,17 @@ func (ix *Index) Len() int { return ix.index.Len() }
 // MemoryBytes is the index's memory use.
 func (ix *Index) MemoryBytes() int64 { return ix.index.MemoryBytes() }
 
+// Definition is a vector index defined through vecgate (kept in vecgate.indexes upstream).
+type Definition struct {
+	Schema, Name, Table, Column string
+	Method                      string // hnsw or ivfflat (both get an HNSW index in memory)
+	Metric                      ann.Metric
+	M, EFConstruction           int     // 0: pgvector's defaults
+	Quantizer                   string  // "" or "sq8"
+	Oversample                  float64 // 0: default
+	Mode                        string  // mirror or offload
+}
+
 type entry struct {
 	info    replication.TargetInfo
 	keyKind ann.KeyKind
@@ -66,6 +171,7 @@ type Set struct {
 
 	mu      sync.RWMutex
 	entries map[replication.Target]*entry // guarded by mu
+	defs    []Definition                  // guarded by mu; used at the next Reset
 
 	applied  atomic.Uint64 // last committed LSN applied
 	rejected atomic.Int64
@@ -81,11 +187,27 @@ func New(logger *slog.Logger) *Set {
 
 var _ replication.Applier = (*Set)(nil)
 
+// SetDefinitions replaces the indexes defined through vecgate; they take effect at the next Reset
+// (replication.Stream.Reload).
+func (s *Set) SetDefinitions(defs []Definition) {
+	s.mu.Lock()
+	s.defs = append([]Definition(nil), defs...)
+	s.mu.Unlock()
+}
+
+// Definitions returns the indexes defined through vecgate.
+func (s *Set) Definitions() []Definition {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return append([]Definition(nil), s.defs...)
+}
+
 // Reset replaces every index with empty ones for targets (a full load follows).
 func (s *Set) Reset(targets []replication.TargetInfo) error {
 	entries := map[replication.Target]*entry{}
+	defs := s.Definitions()
 	for _, t := range targets {
-		e, err := newEntry(t)
+		e, err := newEntry(t, defs)
 		if err != nil {
 			s.log.Info("live: not indexing column", "target", t.Target.String(), "reason", err)
 			continue
@@ -104,7 +226,7 @@ func (s *Set) Reset(targets []replication.TargetInfo) error {
 	return nil
 }
 
-func newEntry(t replication.TargetInfo) (*entry, error) {
+func newEntry(t replication.TargetInfo, defs []Definition) (*entry, error) {
 	if t.Kind != catalog.TypeVector && t.Kind != catalog.TypeHalfvec {
 		return nil, fmt.Errorf("type %s is not indexed in memory yet", t.Kind)
 	}
@@ -120,6 +242,29 @@ func newEntry(t replication.TargetInfo) (*entry, error) {
 	}
 	e := &entry{info: t, keyKind: kind}
 	seen := map[ann.Metric]bool{}
+	for _, d := range defs {
+		if d.Schema != t.Schema || d.Table != t.Table || d.Column != t.Column || seen[d.Metric] {
+			continue
+		}
+		cfg := hnsw.DefaultConfig(d.Metric, t.Dims)
+		if d.M > 0 {
+			cfg.M = d.M
+		}
+		if d.EFConstruction > 0 {
+			cfg.EFConstruction = d.EFConstruction
+		}
+		cfg.Quantizer = d.Quantizer
+		x, err := hnsw.New(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("index %s: %w", d.Name, err)
+		}
+		seen[d.Metric] = true
+		e.indexes = append(e.indexes, &Index{
+			Schema: t.Schema, Table: t.Table, Column: t.Column, Metric: d.Metric,
+			Key: t.Key[0].Name, KeyType: sqlType, Source: d.Name, index: x,
+			Exact: d.Quantizer == "", Oversample: d.Oversample, trained: d.Quantizer == "",
+		})
+	}
 	for _, ci := range t.Indexes {
 		if !ci.Valid || ci.Partial || ci.Expression || (ci.Method != "hnsw" && ci.Method != "ivfflat") {
 			continue
@@ -139,7 +284,7 @@ func newEntry(t replication.TargetInfo) (*entry, error) {
 		seen[m] = true
 		e.indexes = append(e.indexes, &Index{
 			Schema: t.Schema, Table: t.Table, Column: t.Column, Metric: m,
-			Key: t.Key[0].Name, KeyType: sqlType, Source: ci.Name, index: x,
+			Key: t.Key[0].Name, KeyType: sqlType, Source: ci.Name, index: x, Exact: true, trained: true,
 		})
 	}
 	return e, nil
@@ -204,7 +349,7 @@ func (s *Set) Upsert(t replication.Target, r replication.Row) error {
 			return s.reject(t, errors.New("key changed with an unchanged TOASTed vector"))
 		}
 		for _, ix := range e.indexes {
-			ix.index.Delete(old)
+			ix.del(old)
 		}
 	}
 	if r.KeepVector {
@@ -212,13 +357,13 @@ func (s *Set) Upsert(t replication.Target, r replication.Row) error {
 	}
 	if r.Vector.Values == nil {
 		for _, ix := range e.indexes { // a NULL vector: the row leaves the index
-			ix.index.Delete(key)
+			ix.del(key)
 		}
 		return nil
 	}
 	for _, ix := range e.indexes {
-		if err := ix.index.Add(key, r.Vector.Values); err != nil {
-			ix.index.Delete(key)
+		if err := ix.add(key, r.Vector.Values); err != nil {
+			ix.del(key)
 			return s.reject(t, err)
 		}
 	}
@@ -241,7 +386,7 @@ func (s *Set) Delete(t replication.Target, k replication.Key) error {
 		return s.reject(t, err)
 	}
 	for _, ix := range e.indexes {
-		ix.index.Delete(key)
+		ix.del(key)
 	}
 	return nil
 }
@@ -254,7 +399,7 @@ func (s *Set) Truncate(t replication.Target) error {
 	if e == nil {
 		return nil
 	}
-	fresh, err := newEntry(e.info)
+	fresh, err := newEntry(e.info, s.defs)
 	if err != nil {
 		return err
 	}
@@ -262,8 +407,13 @@ func (s *Set) Truncate(t replication.Target) error {
 	return nil
 }
 
-// Commit publishes the applied position.
+// Commit publishes the applied position, after quantised indexes took in their first rows.
 func (s *Set) Commit(lsn replication.LSN) error {
+	for _, ix := range s.Indexes() {
+		if err := ix.flush(); err != nil {
+			s.log.Warn("live: quantised index could not take its first rows", "index", ix.Source, "err", err)
+		}
+	}
 	s.applied.Store(uint64(lsn))
 	return nil
 }

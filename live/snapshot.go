@@ -21,7 +21,7 @@ import (
 
 var _ replication.Snapshotter = (*Set)(nil)
 
-const snapshotMagic = "vecgate-live-1\n"
+const snapshotMagic = "vecgate-live-2\n"
 
 // WriteSnapshot implements replication.Snapshotter. Replication calls it between transactions.
 func (s *Set) WriteSnapshot(w io.Writer) error {
@@ -40,8 +40,17 @@ func (s *Set) WriteSnapshot(w io.Writer) error {
 		putUint(bw, uint64(t.Dims))
 		putUint(bw, uint64(len(e.indexes)))
 		for _, ix := range e.indexes {
+			if err := ix.flush(); err != nil {
+				return fmt.Errorf("live: snapshot %s: %w", ix.Source, err)
+			}
 			putString(bw, ix.Source)
 			putUint(bw, uint64(ix.Metric))
+			exact := uint64(0)
+			if ix.Exact {
+				exact = 1
+			}
+			putUint(bw, exact)
+			putUint(bw, uint64(ix.Oversample*1000))
 			buf.Reset()
 			if err := ix.index.Save(&buf); err != nil {
 				return fmt.Errorf("live: snapshot %s: %w", ix.Source, err)
@@ -97,6 +106,14 @@ func (s *Set) ReadSnapshot(r io.Reader) error {
 			if err != nil {
 				return err
 			}
+			exact, err := getUint(br, 1)
+			if err != nil {
+				return err
+			}
+			over, err := getUint(br, 100000)
+			if err != nil {
+				return err
+			}
 			size, err := getUint(br, 1<<36)
 			if err != nil {
 				return err
@@ -115,7 +132,8 @@ func (s *Set) ReadSnapshot(r io.Reader) error {
 			info.Indexes = append(info.Indexes, catalog.Index{Name: src, Column: info.Column, Method: "hnsw",
 				Metric: cm, M: cfg.M, EfConstruction: cfg.EFConstruction, Valid: true})
 			e.indexes = append(e.indexes, &Index{Schema: info.Schema, Table: info.Table, Column: info.Column,
-				Metric: metric, Key: strs[3], KeyType: strs[4], Source: src, index: x})
+				Metric: metric, Key: strs[3], KeyType: strs[4], Source: src, index: x,
+				Exact: exact == 1, Oversample: float64(over) / 1000, trained: true})
 		}
 		e.info = info
 		entries[info.Target] = e

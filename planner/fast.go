@@ -29,7 +29,7 @@ const (
 // Fast reports whether q can be answered from memory, and the kinds of its output columns.
 func (q *Query) Fast() ([]ColumnKind, bool) {
 	sh := q.Shape
-	if !sh.Plain || sh.HasWhere || sh.Star || len(sh.stmt.SortClause) != 1 {
+	if !q.Target.Exact || !sh.Plain || sh.HasWhere || sh.Star || len(sh.stmt.SortClause) != 1 {
 		return nil, false
 	}
 	kinds := make([]ColumnKind, len(sh.stmt.TargetList))
@@ -97,7 +97,7 @@ func (q *Query) AccessCheck() string {
 // Answer searches the live index and returns the rows of the fast answer: per row, the text form
 // of each output column (Fast's kinds), as Postgres would print it.
 func (q *Query) Answer(ctx context.Context, kinds []ColumnKind) ([][]string, error) {
-	n := q.need * Oversample
+	n := q.firstRound()
 	ef := max(q.settings.EFSearch, 40, n)
 	res, err := q.Target.Index.Search(ctx, q.vec, n, ann.SearchOptions{EF: ef})
 	if err != nil {

@@ -25,6 +25,11 @@ type Target struct {
 	Key     string // key column
 	KeyType string // its SQL type: bigint, integer, smallint, uuid, text
 	Name    string // for EXPLAIN and logs
+	// Exact: the index's distances are pgvector's (full-precision vectors); a quantised index's
+	// are estimates, so its answers always go through Postgres.
+	Exact bool
+	// Oversample is candidates per wanted row in the first round (0: Oversample).
+	Oversample float64
 }
 
 // Searcher finds the live index for a column and metric (schema "" when unqualified).
@@ -209,7 +214,7 @@ func (q *Query) Next(ctx context.Context, prevRows int) (next string, done, forw
 			return "", false, true, nil
 		}
 	}
-	n := q.need * Oversample
+	n := q.firstRound()
 	if q.Rounds > 0 {
 		n = min(q.Candidates*4, MaxCandidates)
 	}
@@ -226,6 +231,15 @@ func (q *Query) Next(ctx context.Context, prevRows int) (next string, done, forw
 		return textArray(res), false, false, nil
 	}
 	return q.rw.Fill(arrayLiteral(res, q.Target.KeyType)), false, false, nil
+}
+
+// firstRound is the first round's candidate count.
+func (q *Query) firstRound() int {
+	f := q.Target.Oversample
+	if f <= 0 {
+		f = Oversample
+	}
+	return min(int(float64(q.need)*f+0.999), MaxCandidates)
 }
 
 // Candidates returns the keys of the last round (for EXPLAIN and tests).

@@ -24,6 +24,8 @@ type Interceptor interface {
 	Explain(sql string, knobs map[string]string) (lines []string, send string, ok bool)
 	// Status answers `SHOW vecgate.status`: ok with the columns and rows.
 	Status(sql string) (columns []string, rows [][]string, ok bool)
+	// DDL is offered CREATE and DROP INDEX statements; nil leaves them to Postgres alone.
+	DDL(sql string) *DDL
 	// Prepare is called with the text of each Parse message; it returns nil when vecgate will not
 	// intercept executions of that statement.
 	Prepare(sql string) Statement
@@ -110,6 +112,9 @@ func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, er
 	}()
 	sql := string(bytes.TrimSuffix(body, []byte{0}))
 	s.applyKnobs(sql)
+	if d := s.srv.cfg.Interceptor.DDL(sql); d != nil {
+		return s.runDDL(w, sql, d)
+	}
 	if handled, err := s.special(w, sql); handled || err != nil {
 		return handled, err
 	}

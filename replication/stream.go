@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pglogrepl"
@@ -166,6 +167,11 @@ type Stream struct {
 	done   chan struct{}
 	reload chan struct{} // Reload's request; buffered, one pending at most
 
+	// WaitFor asks the server for a keepalive (which carries its WAL position) instead of
+	// waiting for the next one: wantReply is set and wake interrupts the receive.
+	wantReply atomic.Bool
+	wake      atomic.Pointer[context.CancelFunc]
+
 	// Owned by the run goroutine.
 	haveData  bool   // the Applier holds a consistent state as of status.Applied
 	signature string // of the targets that state covers
@@ -280,7 +286,7 @@ func (s *Stream) Ready() bool {
 // pass the LSN a session's commit returned, e.g. pg_current_wal_lsn() after it). It returns
 // ctx.Err() when ctx ends first and ErrClosed when the Stream is closed.
 func (s *Stream) WaitFor(ctx context.Context, lsn LSN) error {
-	for {
+	for asked := false; ; asked = true {
 		s.mu.Lock()
 		if s.status.Applied >= lsn && s.status.State == StateStreaming {
 			s.mu.Unlock()
@@ -288,6 +294,14 @@ func (s *Stream) WaitFor(ctx context.Context, lsn LSN) error {
 		}
 		ch := s.advanced
 		s.mu.Unlock()
+		if !asked {
+			// The position may already be passed by WAL this slot skips (other databases,
+			// tables not published): a keepalive tells at once.
+			s.wantReply.Store(true)
+			if c := s.wake.Load(); c != nil {
+				(*c)()
+			}
+		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
@@ -519,8 +533,19 @@ func (s *Stream) stream(ctx context.Context, rconn *pgconn.PgConn) error {
 		if err := s.sendStatus(rconn, false); err != nil {
 			return err
 		}
+		if s.wantReply.Swap(false) {
+			if err := pglogrepl.SendStandbyStatusUpdate(context.Background(), rconn,
+				pglogrepl.StandbyStatusUpdate{WALWritePosition: s.ackLSN(), ReplyRequested: true}); err != nil {
+				return fmt.Errorf("replication: request keepalive: %w", err)
+			}
+		}
 		rctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		s.wake.Store(&cancel)
+		if s.wantReply.Load() { // asked between the check above and now
+			cancel()
+		}
 		raw, err := rconn.ReceiveMessage(rctx)
+		s.wake.Store(nil)
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -532,7 +557,7 @@ func (s *Stream) stream(ctx context.Context, rconn *pgconn.PgConn) error {
 				}
 				return ctx.Err()
 			}
-			if pgconn.Timeout(err) {
+			if pgconn.Timeout(err) || errors.Is(err, context.Canceled) && !rconn.IsClosed() {
 				continue
 			}
 			return fmt.Errorf("replication: receive: %w", err)

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/vecgate/vecgate/ann"
 	"github.com/vecgate/vecgate/live"
 	"github.com/vecgate/vecgate/migrations"
@@ -26,11 +27,13 @@ func (s searcher) Find(schema, table, column string, m ann.Metric) (planner.Targ
 	if !ok {
 		return planner.Target{}, false
 	}
-	return planner.Target{Index: ix, Key: ix.Key, KeyType: ix.KeyType, Name: ix.Source}, true
+	return planner.Target{Index: ix, Key: ix.Key, KeyType: ix.KeyType, Name: ix.Source,
+		Exact: ix.Exact, Oversample: ix.Oversample}, true
 }
 
 // interceptor connects the proxy to the planner and to replication's read-your-writes.
 type interceptor struct {
+	dsn     string // upstream, for vecgate's own statements (index definitions)
 	set     *live.Set
 	planner *planner.Planner
 	stream  *replication.Stream
@@ -233,6 +236,9 @@ func startGateway(ctx context.Context, cfg proxy.Config, opt gatewayOptions) (*g
 			return nil, err
 		}
 		g.set = live.New(logger)
+		if err := g.loadDefinitions(ctx, cfg.Upstream); err != nil {
+			return nil, err
+		}
 		rcfg := replication.DefaultConfig()
 		rcfg.DSN, rcfg.Applier, rcfg.SnapshotDir, rcfg.Logger = cfg.Upstream, g.set, opt.DataDir, logger
 		if opt.SlotName != "" {
@@ -246,7 +252,7 @@ func startGateway(ctx context.Context, cfg proxy.Config, opt gatewayOptions) (*g
 			return nil, fmt.Errorf("replication: %w", err)
 		}
 		g.stream = stream
-		cfg.Interceptor = interceptor{set: g.set, planner: planner.New(searcher{g.set}), stream: stream, log: logger}
+		cfg.Interceptor = interceptor{dsn: cfg.Upstream, set: g.set, planner: planner.New(searcher{g.set}), stream: stream, log: logger}
 	}
 	srv, err := proxy.New(cfg)
 	if err == nil {
@@ -306,4 +312,18 @@ func containsDistance(kinds []planner.ColumnKind) bool {
 		}
 	}
 	return false
+}
+
+func (g *gateway) loadDefinitions(ctx context.Context, dsn string) error {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return fmt.Errorf("index definitions: %w", err)
+	}
+	defer conn.Close(context.Background())
+	defs, err := loadDefinitions(ctx, conn)
+	if err != nil {
+		return err
+	}
+	g.set.SetDefinitions(defs)
+	return nil
 }

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/vecgate/vecgate/ann"
+	"github.com/vecgate/vecgate/live"
+	"github.com/vecgate/vecgate/planner"
+	"github.com/vecgate/vecgate/proxy"
+)
+
+// sqlError is an error with the SQLSTATE the client gets.
+type sqlError struct{ code, msg string }
+
+func (e sqlError) Error() string    { return e.msg }
+func (e sqlError) SQLState() string { return e.code }
+
+// DDL decides CREATE and DROP INDEX through vecgate: plain pgvector indexes go to Postgres and
+// get their in-memory twin by a reload; vecgate's options are removed before Postgres sees the
+// statement and recorded in vecgate.indexes; mode = offload builds only vecgate's index.
+func (i interceptor) DDL(sql string) *proxy.DDL {
+	d, err := planner.IndexOf(sql)
+	if e, ok := planner.IsErrDDL(err); ok {
+		return &proxy.DDL{Code: e.Code, Message: e.Message}
+	}
+	if err != nil {
+		i.log.Warn("CREATE INDEX not understood; forwarding", "err", err)
+		return nil
+	}
+	if d != nil {
+		return i.createIndex(sql, d)
+	}
+	if names, ok := planner.DropIndexOf(sql); ok {
+		return i.dropIndex(sql, names)
+	}
+	return nil
+}
+
+func (i interceptor) createIndex(sql string, d *planner.IndexDef) *proxy.DDL {
+	if d.Forward == sql { // no vecgate options: Postgres builds it, vecgate mirrors it after a reload
+		return &proxy.DDL{Send: sql, Done: func(ok bool) error {
+			if ok {
+				i.stream.Reload()
+			}
+			return nil
+		}}
+	}
+	record := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, i.dsn)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(context.Background())
+		if d.Mode == "offload" {
+			var n int
+			err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_attribute
+				WHERE attrelid = to_regclass(quote_ident($1) || '.' || quote_ident($2)) AND attname = $3 AND NOT attisdropped`,
+				d.Schema, d.Table, d.Column).Scan(&n)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return sqlError{"42P01", fmt.Sprintf("vecgate: no column %q in table %s.%s", d.Column, d.Schema, d.Table)}
+			}
+		}
+		opts, _ := json.Marshal(d.Options)
+		tag, err := conn.Exec(ctx, `INSERT INTO vecgate.indexes (schema_name, name, table_name, column_name, method, metric, options, mode)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (schema_name, name) DO NOTHING`,
+			d.Schema, d.Name, d.Table, d.Column, d.Method, d.Metric.String(), string(opts), d.Mode)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 && d.Mode == "offload" && !d.IfNotExists {
+			return sqlError{"42P07", fmt.Sprintf("relation %q already exists", d.Name)}
+		}
+		return i.reloadDefinitions(ctx, conn)
+	}
+	if d.Mode == "offload" {
+		return &proxy.DDL{Tag: "CREATE INDEX", Done: func(bool) error { return record() }}
+	}
+	return &proxy.DDL{Send: d.Forward, Done: func(ok bool) error {
+		if !ok {
+			return nil
+		}
+		return record()
+	}}
+}
+
+func (i interceptor) dropIndex(sql string, names [][2]string) *proxy.DDL {
+	defs := map[[2]string]live.Definition{}
+	for _, d := range i.set.Definitions() {
+		defs[[2]string{d.Schema, d.Name}] = d
+	}
+	sources := map[[2]string]bool{}
+	for _, ix := range i.set.Indexes() {
+		sources[[2]string{ix.Schema, ix.Source}] = true
+	}
+	offloaded, known := 0, 0
+	for _, n := range names {
+		if d, ok := defs[n]; ok && d.Mode == "offload" {
+			offloaded++
+		}
+		if _, ok := defs[n]; ok || sources[n] {
+			known++
+		}
+	}
+	if known == 0 {
+		return nil
+	}
+	forget := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, i.dsn)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(context.Background())
+		for _, n := range names {
+			if _, err := conn.Exec(ctx, `DELETE FROM vecgate.indexes WHERE schema_name = $1 AND name = $2`, n[0], n[1]); err != nil {
+				return err
+			}
+		}
+		return i.reloadDefinitions(ctx, conn)
+	}
+	if offloaded == len(names) {
+		return &proxy.DDL{Tag: "DROP INDEX", Done: func(bool) error { return forget() }}
+	}
+	if offloaded > 0 {
+		return &proxy.DDL{Code: "0A000", Message: "vecgate: drop offloaded indexes in a statement of their own"}
+	}
+	return &proxy.DDL{Send: sql, Done: func(ok bool) error {
+		if !ok {
+			return nil
+		}
+		return forget()
+	}}
+}
+
+// reloadDefinitions reads vecgate.indexes into the live set and rebuilds the indexes.
+func (i interceptor) reloadDefinitions(ctx context.Context, conn *pgx.Conn) error {
+	defs, err := loadDefinitions(ctx, conn)
+	if err != nil {
+		return err
+	}
+	i.set.SetDefinitions(defs)
+	i.stream.Reload()
+	return nil
+}
+
+// loadDefinitions reads the indexes defined through vecgate.
+func loadDefinitions(ctx context.Context, conn *pgx.Conn) ([]live.Definition, error) {
+	rows, err := conn.Query(ctx, `SELECT schema_name, name, table_name, column_name, method, metric, options::text, mode
+		FROM vecgate.indexes ORDER BY created_at`)
+	if err != nil {
+		return nil, fmt.Errorf("load index definitions: %w", err)
+	}
+	var defs []live.Definition
+	for rows.Next() {
+		var d live.Definition
+		var metric, opts string
+		if err := rows.Scan(&d.Schema, &d.Name, &d.Table, &d.Column, &d.Method, &metric, &opts, &d.Mode); err != nil {
+			return nil, err
+		}
+		m, err := ann.ParseMetric(metric)
+		if err != nil {
+			continue
+		}
+		d.Metric = m
+		var o struct {
+			M              int     `json:"m"`
+			EFConstruction int     `json:"ef_construction"`
+			Quantizer      string  `json:"quantizer"`
+			Oversample     float64 `json:"oversample"`
+		}
+		_ = json.Unmarshal([]byte(opts), &o)
+		d.M, d.EFConstruction, d.Oversample = o.M, o.EFConstruction, o.Oversample
+		if o.Quantizer != "none" {
+			d.Quantizer = o.Quantizer
+		}
+		defs = append(defs, d)
+	}
+	return defs, rows.Err()
+}

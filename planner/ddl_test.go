@@ -1,0 +1,47 @@
+package planner_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/vecgate/vecgate/planner"
+)
+
+func TestIndexOf(t *testing.T) {
+	for sql, want := range map[string]string{
+		`CREATE INDEX items_hnsw ON items USING hnsw (emb vector_l2_ops) WITH (m = 24, ef_construction = 100)`:            `public.items_hnsw items.emb hnsw <-> mirror map[ef_construction:100 m:24] forward=CREATE INDEX items_hnsw ON items USING hnsw (emb vector_l2_ops) WITH (m = 24, ef_construction = 100)`,
+		`CREATE INDEX s ON app.items USING hnsw (emb vector_cosine_ops) WITH (m = 8, quantizer = 'sq8', mode = 'mirror')`: `app.s items.emb hnsw <=> mirror map[m:8 quantizer:sq8] forward=CREATE INDEX s ON app.items USING hnsw (emb vector_cosine_ops) WITH (m=8)`,
+		`CREATE INDEX o ON items USING hnsw (emb vector_ip_ops) WITH (mode = offload, oversample = 3)`:                    `public.o items.emb hnsw <#> offload map[oversample:3] forward=`,
+		`CREATE INDEX ON items USING ivfflat (emb vector_l1_ops)`:                                                         `public. items.emb ivfflat <+> mirror map[] forward=CREATE INDEX ON items USING ivfflat (emb vector_l1_ops)`,
+		`CREATE INDEX x ON items (id)`: `<nil>`,
+		`CREATE INDEX x ON items USING hnsw (emb vector_l2_ops) WITH (quantizer = 'binary')`:          `error 0A000: vecgate: quantizer "binary" is not available for live indexes yet (use none or sq8)`,
+		`CREATE INDEX x ON items USING hnsw (emb vector_l2_ops) WITH (mode = 'elsewhere')`:            `error 22023: vecgate: invalid value for option "mode": "elsewhere" (mirror or offload)`,
+		`CREATE INDEX x ON items USING hnsw (emb vector_l2_ops) WITH (dims = 128)`:                    `error 0A000: vecgate: option "dims" is not available for live indexes yet`,
+		`CREATE INDEX x ON items USING hnsw ((emb::halfvec(3)) halfvec_l2_ops) WITH (mode = offload)`: `error 0A000: vecgate: options apply to an index on a plain column with an operator class`,
+	} {
+		d, err := planner.IndexOf(sql)
+		var got string
+		switch {
+		case err != nil:
+			e, _ := planner.IsErrDDL(err)
+			got = fmt.Sprintf("error %s: %s", e.Code, e.Message)
+		case d == nil:
+			got = "<nil>"
+		default:
+			got = fmt.Sprintf("%s.%s %s.%s %s %s %s %v forward=%s", d.Schema, d.Name, d.Table, d.Column, d.Method, d.Metric, d.Mode, d.Options, d.Forward)
+		}
+		if got != want {
+			t.Errorf("%s\n got: %s\nwant: %s", sql, got, want)
+		}
+	}
+}
+
+func TestDropIndexOf(t *testing.T) {
+	got, ok := planner.DropIndexOf(`DROP INDEX IF EXISTS a, s.b`)
+	if !ok || fmt.Sprint(got) != "[[public a] [s b]]" {
+		t.Fatalf("%v %v", got, ok)
+	}
+	if _, ok := planner.DropIndexOf(`DROP TABLE a`); ok {
+		t.Fatal("DROP TABLE taken for DROP INDEX")
+	}
+}
