@@ -133,7 +133,7 @@ func (p *Planner) PlanSimple(sql string, st Settings) (*Query, error) {
 	if sh.Params > 0 {
 		return nil, forward("parameters in a simple query")
 	}
-	return p.plan(sh, st, func(a Arg) (string, bool) { return a.Literal, !a.IsParam() })
+	return p.plan(sh, st, func(a Arg) (string, bool) { return a.Literal, !a.IsParam() }, nil)
 }
 
 // PlanBound plans a prepared statement with its parameters' text values (nil for NULL);
@@ -147,10 +147,12 @@ func (p *Planner) PlanBound(sh *Shape, params []*string, st Settings) (*Query, e
 			return "", false
 		}
 		return *params[a.Param-1], true
-	})
+	}, nil)
 }
 
-func (p *Planner) plan(sh *Shape, st Settings, value func(Arg) (string, bool)) (*Query, error) {
+// plan plans sh with its values (literals, or parameters through value); vec, when not nil, is
+// the query vector already decoded (a binary parameter).
+func (p *Planner) plan(sh *Shape, st Settings, value func(Arg) (string, bool), vec []float32) (*Query, error) {
 	if sh.Farthest {
 		return nil, forward("ORDER BY … DESC needs an exact scan")
 	}
@@ -158,13 +160,15 @@ func (p *Planner) plan(sh *Shape, st Settings, value func(Arg) (string, bool)) (
 	if !ok {
 		return nil, forward("no live index on %s.%s for %s", sh.Table, sh.Column, sh.Metric)
 	}
-	vtext, ok := value(sh.Vector)
-	if !ok {
-		return nil, forward("query vector is NULL or missing")
-	}
-	vec, err := ParseVector(vtext)
-	if err != nil {
-		return nil, forward("query vector: %v", err)
+	if vec == nil {
+		vtext, ok := value(sh.Vector)
+		if !ok {
+			return nil, forward("query vector is NULL or missing")
+		}
+		var err error
+		if vec, err = ParseVector(vtext); err != nil {
+			return nil, forward("query vector: %v", err)
+		}
 	}
 	if len(vec) != t.Index.Dims() {
 		return nil, forward("query vector has %d dimensions, index %d", len(vec), t.Index.Dims())

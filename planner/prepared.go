@@ -54,6 +54,7 @@ func (p *Planner) Bind(pr *Prepared, params [][]byte, formats []int16, st Settin
 		return nil, forward("live index changed since the statement was prepared")
 	}
 	text := make([]*string, len(params))
+	var vec []float32
 	for i, v := range params {
 		if v == nil {
 			continue
@@ -67,11 +68,9 @@ func (p *Planner) Bind(pr *Prepared, params [][]byte, formats []int16, st Settin
 		case f == 0:
 			s = string(v)
 		case i+1 == pr.Shape.Vector.Param:
-			vec, err := decodeBinaryVector(v)
-			if err != nil {
+			if vec, err = decodeBinaryVector(v); err != nil {
 				return nil, forward("binary vector parameter: %v", err)
 			}
-			s = formatVector(vec)
 		default:
 			n, err := decodeBinaryInt(v)
 			if err != nil {
@@ -82,7 +81,15 @@ func (p *Planner) Bind(pr *Prepared, params [][]byte, formats []int16, st Settin
 		}
 		text[i] = &s
 	}
-	q, err := p.PlanBound(pr.Shape, text, st)
+	q, err := p.plan(pr.Shape, st, func(a Arg) (string, bool) {
+		if !a.IsParam() {
+			return a.Literal, true
+		}
+		if a.Param > len(text) || text[a.Param-1] == nil {
+			return "", false
+		}
+		return *text[a.Param-1], true
+	}, vec)
 	if err != nil {
 		return nil, err
 	}
@@ -134,16 +141,4 @@ func decodeBinaryInt(b []byte) (int64, error) {
 		return int64(binary.BigEndian.Uint64(b)), nil
 	}
 	return 0, fmt.Errorf("integer of %d bytes", len(b))
-}
-
-func formatVector(v []float32) string {
-	b := make([]byte, 0, 8*len(v)+2)
-	b = append(b, '[')
-	for i, f := range v {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = strconv.AppendFloat(b, float64(f), 'g', -1, 32)
-	}
-	return string(append(b, ']'))
 }

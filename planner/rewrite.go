@@ -28,6 +28,27 @@ type Rewrite struct {
 // expression no pgvector index can produce, so the planner filters through the primary key and
 // sorts, instead of an HNSW scan that would return short with the id filter applied after it.
 func (sh *Shape) Rewrite(key, keyType string) (*Rewrite, error) {
+	ck := key + "\x00" + keyType
+	sh.rwMu.Lock()
+	rw, ok := sh.rewrites[ck]
+	sh.rwMu.Unlock()
+	if ok {
+		return rw, nil
+	}
+	rw, err := sh.rewrite(key)
+	if err != nil {
+		return nil, err
+	}
+	sh.rwMu.Lock()
+	if sh.rewrites == nil {
+		sh.rewrites = map[string]*Rewrite{}
+	}
+	sh.rewrites[ck] = rw
+	sh.rwMu.Unlock()
+	return rw, nil
+}
+
+func (sh *Shape) rewrite(key string) (*Rewrite, error) {
 	tree := proto.Clone(sh.tree).(*pg.ParseResult)
 	sel := tree.Stmts[0].Stmt.GetSelectStmt()
 	sb := sel.SortClause[0].GetSortBy()
@@ -56,7 +77,6 @@ func (sh *Shape) Rewrite(key, keyType string) (*Rewrite, error) {
 	if strings.Count(sql, idsMarker) != 1 {
 		return nil, fmt.Errorf("planner: rewrite lost its id placeholder")
 	}
-	_ = keyType // the caller supplies the cast in Fill's expression
 	return &Rewrite{template: sql}, nil
 }
 

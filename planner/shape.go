@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
 	"github.com/vecgate/vecgate/ann"
@@ -76,7 +77,10 @@ type Shape struct {
 
 	tree  *pg.ParseResult
 	stmt  *pg.SelectStmt
-	order *pg.SortBy // the distance sort key, rewritten in place by Rewrite
+	order *pg.SortBy // the distance sort key
+
+	rwMu     sync.Mutex          // guards rewrites: a cached Shape is shared by sessions
+	rewrites map[string]*Rewrite // by key column and type
 }
 
 // ErrNotShape is wrapped by every reason a statement is not a vector top-k; the text says which.
