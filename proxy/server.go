@@ -164,6 +164,9 @@ func (s *Server) Close() error {
 	return nil
 }
 
+// SessionsAccepted counts the sessions accepted since Start.
+func (s *Server) SessionsAccepted() uint64 { return s.nextID.Load() }
+
 // SessionInfo describes a live client session.
 type SessionInfo struct {
 	ID              uint64

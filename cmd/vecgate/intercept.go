@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -33,7 +32,8 @@ func (s searcher) Find(schema, table, column string, m ann.Metric) (planner.Targ
 
 // interceptor connects the proxy to the planner and to replication's read-your-writes.
 type interceptor struct {
-	dsn     string // upstream, for vecgate's own statements (index definitions)
+	status  func() Status // for SHOW vecgate.status
+	dsn     string        // upstream, for vecgate's own statements (index definitions)
 	set     *live.Set
 	planner *planner.Planner
 	stream  *replication.Stream
@@ -113,17 +113,7 @@ func (i interceptor) Status(sql string) ([]string, [][]string, bool) {
 	if !planner.IsShowStatus(sql) {
 		return nil, nil, false
 	}
-	cols := []string{"index", "table", "column", "metric", "method", "rows", "bytes", "applied_lsn", "state"}
-	var rows [][]string
-	state, applied := "loading", ""
-	if i.stream.Ready() {
-		state = "ready"
-	}
-	applied = i.stream.Applied().String()
-	for _, ix := range i.set.Indexes() {
-		rows = append(rows, []string{ix.Source, ix.Schema + "." + ix.Table, ix.Column, ix.Metric.String(), "hnsw",
-			strconv.Itoa(ix.Len()), strconv.FormatInt(ix.MemoryBytes(), 10), applied, state})
-	}
+	cols, rows := i.status().Rows()
 	return cols, rows, true
 }
 
@@ -217,6 +207,7 @@ type gateway struct {
 	set    *live.Set
 	stream *replication.Stream // nil when not intercepting
 	counts *counts
+	obs    *observer // metrics, status and readiness (metrics.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -252,7 +243,9 @@ func startGateway(ctx context.Context, cfg proxy.Config, opt gatewayOptions) (*g
 			return nil, fmt.Errorf("replication: %w", err)
 		}
 		g.stream = stream
-		cfg.Interceptor = interceptor{dsn: cfg.Upstream, set: g.set, planner: planner.New(searcher{g.set}), stream: stream, log: logger}
+		obs := observe(g, observerOptions{Upstream: cfg.Upstream, Logger: logger})
+		cfg.Interceptor = obs.instrument(interceptor{dsn: cfg.Upstream, set: g.set, planner: planner.New(searcher{g.set}),
+			stream: stream, log: logger, status: g.status})
 	}
 	srv, err := proxy.New(cfg)
 	if err == nil {
@@ -271,6 +264,9 @@ func startGateway(ctx context.Context, cfg proxy.Config, opt gatewayOptions) (*g
 // Close shuts the proxy down (sessions get until ctx ends) and stops replication.
 func (g *gateway) Close(ctx context.Context) error {
 	g.closeOnce.Do(func() {
+		if g.obs != nil {
+			g.obs.Close()
+		}
 		g.closeErr = g.srv.Shutdown(ctx)
 		if g.stream != nil {
 			if err := g.stream.Close(); err != nil && g.closeErr == nil {

@@ -4,6 +4,7 @@
 //
 //	vecgate serve [flags]    run the proxy (flags also read from VECGATE_* environment variables)
 //	vecgate migrate ...      vecgate's own schema, or a folder of your migrations (--path)
+//	vecgate status           indexes, replication and load progress of a running serve
 //	vecgate slot drop        remove vecgate's replication slot and publication upstream
 //	vecgate bench ...        benchmarks: gen, gt, engine
 //	vecgate version
@@ -39,6 +40,7 @@ const usage = `usage: vecgate <command> [flags]
 commands:
   serve     run the Postgres wire proxy in front of an upstream Postgres + pgvector
   migrate   apply vecgate's schema, or your own migration folder (--path DIR): up, down N, version, force V, goto V
+  status    show a running serve's indexes, replication and load progress (--http ADDR)
   slot      slot drop: remove vecgate's replication slot and publication (after removing vecgate)
   bench     benchmarks and data sets: gen, gt, engine
   version   print the version
@@ -56,6 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runServe(ctx, args[1:], stderr)
 	case "migrate":
 		return runMigrate(ctx, args[1:], stdout, stderr)
+	case "status":
+		return runStatus(ctx, args[1:], stdout, stderr)
 	case "slot":
 		return runSlot(ctx, args[1:], stdout, stderr)
 	case "bench":

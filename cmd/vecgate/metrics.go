@@ -74,16 +74,11 @@ type observer struct {
 	srvs   []*http.Server // guarded by srvMu
 }
 
-// observers maps each gateway to its observer, so that gateway.status (used by the wire
-// protocol's SHOW vecgate.status as well as /status) finds the catalog cache. A gateway field
-// would be simpler; intercept.go owns the struct.
-var observers sync.Map // *gateway → *observer
-
 // observe returns g's observer, creating it on first use; on later calls, the readiness bounds
-// and the upstream DSN of opt (when set) replace the observer's.
+// and the upstream DSN of opt (when set) replace the observer's. The observer is kept in g.obs,
+// which startGateway fills before the gateway is shared.
 func observe(g *gateway, opt observerOptions) *observer {
-	if v, ok := observers.Load(g); ok {
-		o := v.(*observer)
+	if o := g.obs; o != nil {
 		o.mu.Lock()
 		if opt.ReadyMaxLag > 0 {
 			o.opt.ReadyMaxLag = opt.ReadyMaxLag
@@ -97,7 +92,8 @@ func observe(g *gateway, opt observerOptions) *observer {
 		o.mu.Unlock()
 		return o
 	}
-	return newObserver(g, opt)
+	g.obs = newObserver(g, opt)
+	return g.obs
 }
 
 // options returns the observer's options.
@@ -137,20 +133,11 @@ func newObserver(g *gateway, opt observerOptions) *observer {
 		gatewayCollector{o},
 		o.latency,
 	)
-	actual, loaded := observers.LoadOrStore(g, o)
-	if loaded {
-		return actual.(*observer)
-	}
 	return o
 }
 
 // lookupObserver returns g's observer, or nil.
-func lookupObserver(g *gateway) *observer {
-	if o, ok := observers.Load(g); ok {
-		return o.(*observer)
-	}
-	return nil
-}
+func lookupObserver(g *gateway) *observer { return g.obs }
 
 // Start runs the catalog refresher in the background (a no-op without Upstream or replication).
 func (o *observer) Start() {
@@ -175,7 +162,7 @@ func (o *observer) Start() {
 	}()
 }
 
-// Close stops the refresher and the HTTP servers and forgets the observer.
+// Close stops the refresher and the HTTP servers.
 func (o *observer) Close() {
 	if o.cancel != nil {
 		o.cancel()
@@ -187,7 +174,7 @@ func (o *observer) Close() {
 	o.srvs = nil
 	o.srvMu.Unlock()
 	o.wg.Wait()
-	observers.CompareAndDelete(o.g, o)
+
 }
 
 // indexSignature names the live index set (and the load generation) the catalog cache matches.
