@@ -113,8 +113,8 @@ func (c *Config) fill() error {
 		return fmt.Errorf("hnsw: sq8 with metric %v: %w", c.Metric, ann.ErrUnsupported)
 	case c.SQ8 != nil && c.SQ8.Dims != c.Dims:
 		return fmt.Errorf("hnsw: sq8 codec: %w", &ann.DimensionError{Want: c.Dims, Got: c.SQ8.Dims})
-	case c.Oversample < 1:
-		return fmt.Errorf("hnsw: oversample %v below 1", c.Oversample)
+	case !(c.Oversample >= 1 && c.Oversample <= 1000):
+		return fmt.Errorf("hnsw: oversample %v out of range [1, 1000]", c.Oversample)
 	}
 	return nil
 }
@@ -291,6 +291,14 @@ func (x *Index) dist(q *query, id uint32) float32 {
 	}
 }
 
+// touch loads the first word of node id's vector or codes (a prefetch).
+func (x *Index) touch(id uint32) float32 {
+	if x.sq != nil {
+		return float32(x.codes[int(id)*x.cfg.Dims])
+	}
+	return x.vecs[int(id)*x.cfg.Dims]
+}
+
 // nodeQuery prepares node a as a query (for distances between nodes).
 func (x *Index) nodeQuery(a uint32) query {
 	var q query
@@ -327,6 +335,8 @@ type searcher struct {
 	lsel    []topk.Item // link: selection when shrinking a list
 	qc      []uint8     // search: the query's codes
 	qf      []float32   // search: the normalised query (cosine)
+	batch   []uint32    // searchLayer: unvisited neighbours of a node
+	touch   float32     // sink of the prefetching loads
 }
 
 func (x *Index) getSearcher() *searcher {
@@ -395,12 +405,21 @@ func (x *Index) searchLayer(s *searcher, q *query, ep uint32, epDist float32, ef
 		s.cand.Pop()
 		lst := x.list(c.ID, l)
 		n := atomic.LoadUint32(&lst[0])
+		// Gather the unvisited neighbours first and touch their first
+		// vector word: the independent loads overlap their cache misses
+		// (Go has no prefetch instruction; this is the portable stand-in).
+		batch := s.batch[:0]
 		for i := uint32(1); i <= n; i++ {
 			nb := atomic.LoadUint32(&lst[i])
 			if vis[nb] == gen {
 				continue
 			}
 			vis[nb] = gen
+			batch = append(batch, nb)
+			s.touch += x.touch(nb)
+		}
+		s.batch = batch
+		for _, nb := range batch {
 			d := x.dist(q, nb)
 			if s.res.Len() < ef || d < s.res.Top().Dist {
 				s.cand.Push(topk.Item{Dist: d, ID: nb})

@@ -106,7 +106,8 @@ func (c *Config) fill() error {
 		return fmt.Errorf("ivf: %s codes with L1: %w", c.Codes, ann.ErrUnsupported)
 	case c.PQSegments < 1 || c.PQSegments > c.Dims:
 		return fmt.Errorf("ivf: pq segments %d out of range [1, %d]", c.PQSegments, c.Dims)
-	case c.Oversample < 1 || c.TrainRows < 1 || c.SampleRows < 1 || c.Iterations < 1 || c.Threads < 0:
+	case !(c.Oversample >= 1 && c.Oversample <= 1000) || c.TrainRows < 1 || c.SampleRows < 1 ||
+		c.Iterations < 1 || c.Iterations > 1000 || c.Threads < 0:
 		return fmt.Errorf("ivf: bad oversample/train/iterations/threads")
 	}
 	return nil

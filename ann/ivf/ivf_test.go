@@ -3,8 +3,10 @@ package ivf_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc64"
 	"math"
 	"slices"
 	"testing"
@@ -256,5 +258,44 @@ func FuzzLoad(f *testing.F) {
 		}
 		x.Search(context.Background(), []float32{1, 2, 3, 4}, 3, ann.SearchOptions{Probes: 2})
 		x.Add(ann.IntKey(-5), []float32{1, 1, 1, 1})
+	})
+}
+
+// FuzzLoadChecksummed mutates a valid file and fixes its checksum, so the
+// structural checks behind the checksum are exercised.
+func FuzzLoadChecksummed(f *testing.F) {
+	var files [][]byte
+	for _, codes := range []string{"flat", "sq8", "pq", "binary"} {
+		cfg := ivf.DefaultConfig(ann.L2, 4)
+		cfg.Lists, cfg.Codes, cfg.PQSegments, cfg.KeepVectors = 2, codes, 2, codes == "sq8"
+		x, _ := ivf.New(cfg)
+		ds := makeData(40, 4, 1, false)
+		x.AddBatch(context.Background(), ds.keys, ds.data)
+		var buf bytes.Buffer
+		x.Save(&buf)
+		files = append(files, buf.Bytes())
+	}
+	f.Add(uint8(0), uint32(100), byte(7), uint32(0))
+	f.Add(uint8(2), uint32(60), byte(0x80), uint32(3))
+	f.Fuzz(func(t *testing.T, which uint8, pos uint32, val byte, cut uint32) {
+		orig := files[int(which)%len(files)]
+		body := slices.Clone(orig[:len(orig)-8])
+		body[int(pos)%len(body)] ^= val
+		if cut > 0 {
+			body = body[:len(body)-int(cut)%len(body)]
+		}
+		sum := crc64.Checksum(body, crc64.MakeTable(crc64.ECMA))
+		data := binary.LittleEndian.AppendUint64(body, sum)
+		x, err := ivf.Load(bytes.NewReader(data), ivf.Config{})
+		if err != nil {
+			if !errors.Is(err, ann.ErrCorrupt) {
+				t.Fatalf("error %v does not wrap ErrCorrupt", err)
+			}
+			return
+		}
+		x.Search(context.Background(), []float32{1, 2, 3, 4}, 3, ann.SearchOptions{Probes: 2})
+		x.Add(ann.IntKey(-5), []float32{1, 1, 1, 1})
+		x.Delete(ann.IntKey(3))
+		x.Retrain(context.Background())
 	})
 }

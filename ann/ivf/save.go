@@ -130,6 +130,7 @@ func decode(d *fileformat.Decoder, threads int) (*Index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ann.ErrCorrupt, err)
 	}
+	c = x.cfg // with defaults filled in
 	dims := c.Dims
 	if d.U32() == 1 {
 		x.trained = true

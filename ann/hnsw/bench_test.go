@@ -1,0 +1,59 @@
+package hnsw_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/vecgate/vecgate/ann"
+	"github.com/vecgate/vecgate/ann/hnsw"
+)
+
+var (
+	benchOnce sync.Once
+	benchDS   dataset
+	benchIdx  *hnsw.Index
+)
+
+func benchIndex(b *testing.B) (*hnsw.Index, dataset) {
+	benchOnce.Do(func() {
+		benchDS = makeData(50000, 128, 1000, false)
+		benchIdx = build(b, ann.L2, benchDS, nil)
+	})
+	return benchIdx, benchDS
+}
+
+// BenchmarkSearch measures single-thread search; allocations per query
+// must stay constant (no allocation per candidate).
+func BenchmarkSearch(b *testing.B) {
+	x, ds := benchIndex(b)
+	for _, ef := range []int{20, 40, 80} {
+		b.Run("ef="+itoa(ef), func(b *testing.B) {
+			b.ReportAllocs()
+			opts := ann.SearchOptions{EF: ef}
+			for i := 0; b.Loop(); i++ {
+				if _, err := x.Search(context.Background(), ds.queries[i%len(ds.queries)], 10, opts); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkInsert(b *testing.B) {
+	ds := makeData(20000, 128, 1, false)
+	b.ReportAllocs()
+	for b.Loop() {
+		build(b, ann.L2, ds, func(c *hnsw.Config) { c.Threads = 1 })
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/20000, "ns/insert")
+}
+
+func itoa(n int) string {
+	s := ""
+	for n > 0 {
+		s = string(rune('0'+n%10)) + s
+		n /= 10
+	}
+	return s
+}
