@@ -84,7 +84,7 @@ func (ix *Index) del(key ann.Key) {
 		ix.removePending(key)
 	}
 	ix.mu.Unlock()
-	ix.del(key)
+	ix.index.Delete(key)
 }
 
 func (ix *Index) removePending(key ann.Key) {

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/vecgate/vecgate/internal/pgtest"
+	"github.com/vecgate/vecgate/proxy"
+	"github.com/vecgate/vecgate/replication"
+)
+
+var notifyPID = regexp.MustCompile(`server process with PID \d+`)
+
+// TestPsqlCorpusIntercepting runs the proxy's psql corpus (proxy/testdata/psql) directly and
+// through a vecgate that intercepts — live indexes, replication, fast path and all — and requires
+// byte-identical output: interception must be invisible except in speed.
+func TestPsqlCorpusIntercepting(t *testing.T) {
+	admin := pgtest.DSN(t)
+	scripts, err := filepath.Glob("../../proxy/testdata/psql/*.sql")
+	if err != nil || len(scripts) == 0 {
+		t.Fatalf("no corpus: %v", err)
+	}
+	for _, script := range scripts {
+		name := strings.TrimSuffix(filepath.Base(script), ".sql")
+		t.Run(name, func(t *testing.T) {
+			input, err := os.ReadFile(script)
+			if err != nil {
+				t.Fatal(err)
+			}
+			db := "vgicorpus_" + name
+			direct := corpusRun(t, admin, db, input, false)
+			through := corpusRun(t, admin, db, input, true)
+			if !bytes.Equal(direct, through) {
+				dl, tl := strings.Split(string(direct), "\n"), strings.Split(string(through), "\n")
+				for i := 0; i < len(dl) && i < len(tl); i++ {
+					if dl[i] != tl[i] {
+						t.Fatalf("output differs at line %d:\n direct:  %s\n vecgate: %s", i+1, dl[i], tl[i])
+					}
+				}
+				t.Fatalf("output differs in length: %d vs %d lines", len(dl), len(tl))
+			}
+		})
+	}
+}
+
+// corpusRun recreates db, then runs psql on input against it, directly or through a fresh
+// intercepting vecgate, and returns the output.
+func corpusRun(t *testing.T, admin, db string, input []byte, intercept bool) []byte {
+	t.Helper()
+	ctx := context.Background()
+	ac := pgtest.Connect(t, admin)
+	drop := func() {
+		_, _ = ac.Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active`, db)
+		_, _ = ac.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{db}.Sanitize()+" WITH (FORCE)")
+	}
+	drop()
+	if _, err := ac.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{db}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(drop)
+	dsn := pgtest.WithDatabase(t, admin, db)
+	target := dsn
+	if intercept {
+		cfg := proxy.DefaultConfig()
+		cfg.Listen, cfg.Upstream = "127.0.0.1:0", dsn
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		slot := fmt.Sprintf("c%d", rand.Uint32())
+		g, err := startGateway(ctx, cfg, gatewayOptions{Intercept: true, SlotName: slot})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			_ = g.Close(ctx)
+			_ = replication.DropSlot(ctx, dsn, slot)
+			t.Logf("intercepted %d (from memory %d)", g.counts.get("intercept"), g.counts.get("fast"))
+		}()
+		deadline := time.Now().Add(30 * time.Second)
+		for !g.stream.Ready() {
+			if time.Now().After(deadline) {
+				t.Fatalf("replication not ready: %+v", g.stream.Status())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		target = viaDSN(dsn, g)
+	}
+	dc := pgtest.Connect(t, dsn)
+	if _, err := dc.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS vector"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.CreateTemp(t.TempDir(), "psql-out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	cmd := pgtest.Tool(t, "psql", "-X", "-a", "-v", "ON_ERROR_STOP=0", "-f", "-", target)
+	cmd.Stdin = bytes.NewReader(input)
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Env = append(os.Environ(), "PGAPPNAME=corpus", "PGTZ=UTC", "LC_ALL=C.UTF-8")
+	if err := cmd.Run(); err != nil {
+		b, _ := os.ReadFile(out.Name())
+		t.Fatalf("psql: %v\n%s", err, b)
+	}
+	b, err := os.ReadFile(out.Name())
+	if err != nil || len(b) == 0 {
+		t.Fatalf("psql output: %v", err)
+	}
+	return notifyPID.ReplaceAll(b, []byte("server process with PID N"))
+}

@@ -1,0 +1,134 @@
+package live_test
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"testing"
+
+	"github.com/vecgate/vecgate/ann"
+	"github.com/vecgate/vecgate/catalog"
+	"github.com/vecgate/vecgate/live"
+	"github.com/vecgate/vecgate/replication"
+)
+
+var target = replication.Target{Schema: "public", Table: "items", Column: "emb"}
+
+func info(defs ...string) replication.TargetInfo {
+	cm, _ := catalog.MetricForOperator("<->")
+	return replication.TargetInfo{
+		Target: target, Kind: catalog.TypeVector, Dims: 3,
+		Key:     []catalog.Column{{Name: "id", Type: "bigint"}},
+		Indexes: []catalog.Index{{Name: "items_emb", Column: "emb", Method: "hnsw", Metric: cm, M: 16, EfConstruction: 64, Valid: true}},
+	}
+}
+
+func key(n int64) replication.Key { return replication.Key(binary.BigEndian.AppendUint64(nil, uint64(n))) }
+
+func row(n int64, v ...float32) replication.Row {
+	return replication.Row{Key: key(n), Vector: replication.Vector{Kind: catalog.TypeVector, Dim: len(v), Values: v}}
+}
+
+func ids(t *testing.T, s *live.Set, k int) []int64 {
+	t.Helper()
+	res, err := s.Search(context.Background(), "public", "items", "emb", ann.L2, []float32{0, 0, 0}, k)
+	if errors.Is(err, ann.ErrEmpty) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]int64, len(res))
+	for i, r := range res {
+		out[i] = r.Key.Int()
+	}
+	return out
+}
+
+// TestApply drives the Set as replication does: inserts, an update, a key change, a NULL vector,
+// deletes and a truncate, checking the index after each.
+func TestApply(t *testing.T) {
+	s := live.New(nil)
+	if err := s.Reset([]replication.TargetInfo{info()}); err != nil {
+		t.Fatal(err)
+	}
+	for i := int64(1); i <= 5; i++ {
+		if err := s.Upsert(target, row(i, float32(i), 0, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := ids(t, s, 10); len(got) != 5 || got[0] != 1 {
+		t.Fatalf("after inserts: %v", got)
+	}
+	if err := s.Upsert(target, row(5, 0.5, 0, 0)); err != nil { // update moves 5 to the front
+		t.Fatal(err)
+	}
+	r := row(6, 0.1, 0, 0) // key change 4 → 6 with a new vector
+	r.OldKey = key(4)
+	if err := s.Upsert(target, r); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(t, s, 10); len(got) != 5 || got[0] != 6 || got[1] != 5 {
+		t.Fatalf("after update and key change: %v", got)
+	}
+	if err := s.Upsert(target, replication.Row{Key: key(3)}); err != nil { // NULL vector leaves
+		t.Fatal(err)
+	}
+	if err := s.Delete(target, key(1)); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(t, s, 10); len(got) != 3 {
+		t.Fatalf("after NULL and delete: %v", got)
+	}
+	keep := replication.Row{Key: key(2), KeepVector: true}
+	if err := s.Upsert(target, keep); err != nil {
+		t.Fatal(err)
+	}
+	changed := replication.Row{Key: key(7), OldKey: key(2), KeepVector: true}
+	if err := s.Upsert(target, changed); !errors.Is(err, replication.ErrRejected) {
+		t.Fatalf("key change with an unchanged vector: %v", err)
+	}
+	if err := s.Truncate(target); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(t, s, 10); len(got) != 0 {
+		t.Fatalf("after truncate: %v", got)
+	}
+	if err := s.Upsert(target, row(9, 1, 2)); !errors.Is(err, replication.ErrRejected) {
+		t.Fatalf("wrong dimension: %v", err)
+	}
+}
+
+// TestQuantisedDefinition: an sq8 index defined through vecgate takes its first rows at Commit
+// (training on them), then finds rows and deletes them like any other.
+func TestQuantisedDefinition(t *testing.T) {
+	s := live.New(nil)
+	s.SetDefinitions([]live.Definition{{Schema: "public", Name: "items_sq8", Table: "items", Column: "emb",
+		Method: "hnsw", Metric: ann.L2, Quantizer: "sq8", Mode: "offload"}})
+	ti := info()
+	ti.Indexes = nil
+	if err := s.Reset([]replication.TargetInfo{ti}); err != nil {
+		t.Fatal(err)
+	}
+	for i := int64(1); i <= 300; i++ {
+		if err := s.Upsert(target, row(i, float32(i%17), float32(i%5), float32(i%3))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Delete(target, key(17*5*3)); err != nil { // a pending row: removed before training
+		t.Fatal(err)
+	}
+	if err := s.Commit(1); err != nil {
+		t.Fatal(err)
+	}
+	ix := s.Indexes()
+	if len(ix) != 1 || ix[0].Exact || ix[0].Len() != 299 {
+		t.Fatalf("quantised index: %d indexes, %+v", len(ix), ix)
+	}
+	if err := s.Delete(target, key(1)); err != nil {
+		t.Fatal(err)
+	}
+	if ix[0].Len() != 298 {
+		t.Fatalf("after delete: %d rows", ix[0].Len())
+	}
+}
