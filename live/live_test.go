@@ -23,7 +23,9 @@ func info(defs ...string) replication.TargetInfo {
 	}
 }
 
-func key(n int64) replication.Key { return replication.Key(binary.BigEndian.AppendUint64(nil, uint64(n))) }
+func key(n int64) replication.Key {
+	return replication.Key(binary.BigEndian.AppendUint64(nil, uint64(n)))
+}
 
 func row(n int64, v ...float32) replication.Row {
 	return replication.Row{Key: key(n), Vector: replication.Vector{Kind: catalog.TypeVector, Dim: len(v), Values: v}}
