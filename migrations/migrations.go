@@ -16,6 +16,7 @@ import (
 	"github.com/golang-migrate/migrate/v4/database"
 	pgxmigrate "github.com/golang-migrate/migrate/v4/database/pgx/v5"
 	"github.com/golang-migrate/migrate/v4/source/iofs"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -119,6 +120,19 @@ func (e *DirtyError) Unwrap() error { return e.Err }
 func Up(ctx context.Context, dsn string, logger *slog.Logger) error {
 	if logger == nil {
 		logger = discard()
+	}
+	// Instances starting together take turns for the whole check-and-apply: golang-migrate's own
+	// lock covers applying, not the state read before it, which would see another instance's
+	// migration in flight as dirty.
+	lctx, cancel := context.WithTimeout(ctx, LockTimeout)
+	defer cancel()
+	conn, err := pgx.Connect(lctx, dsn)
+	if err != nil {
+		return fmt.Errorf("migrate: connect: %w", err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(lctx, `SELECT pg_advisory_lock(hashtext('vecgate.migrations.up'))`); err != nil {
+		return fmt.Errorf("migrate: wait for another vecgate's migration: %w", err)
 	}
 	res, err := Run(ctx, dsn, "", logger, "up")
 	if err != nil {
