@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,10 +12,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/vecgate/vecgate/internal/pgtest"
 )
-
-// notifyPID is the only part of psql's output that differs between two runs of the same script:
-// the upstream backend's process id in "Asynchronous notification … from server process with PID".
-var notifyPID = regexp.MustCompile(`server process with PID \d+`)
 
 // TestPsqlCorpus runs each script in testdata/psql with Postgres 17's psql, once directly and
 // once through vecgate, each time in a fresh database of the same name, and requires the two
@@ -62,27 +57,7 @@ func runPsql(t *testing.T, dsn, db string, input []byte) []byte {
 	dc := connect(t, pgtest.WithDatabase(t, pgtest.DSN(t), db))
 	mustExec(t, dc, "CREATE EXTENSION IF NOT EXISTS vector")
 
-	out, err := os.CreateTemp(t.TempDir(), "psql-out")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	cmd := pgtest.Tool(t, "psql", "-X", "-a", "-v", "ON_ERROR_STOP=0", "-f", "-", pgtest.WithDatabase(t, dsn, db))
-	cmd.Stdin = bytes.NewReader(input)
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.Env = append(os.Environ(), "PGAPPNAME=corpus", "PGTZ=UTC", "LC_ALL=C.UTF-8")
-	if err := cmd.Run(); err != nil {
-		b, _ := os.ReadFile(out.Name())
-		t.Fatalf("psql: %v\n%s", err, b)
-	}
-	b, err := os.ReadFile(out.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(b) == 0 {
-		t.Fatal("psql printed nothing")
-	}
-	return notifyPID.ReplaceAll(b, []byte("server process with PID N"))
+	return pgtest.Psql(t, pgtest.WithDatabase(t, dsn, db), input)
 }
 
 func firstDiff(a, b []byte) string {

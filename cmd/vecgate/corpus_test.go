@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -19,8 +18,6 @@ import (
 	"github.com/vecgate/vecgate/proxy"
 	"github.com/vecgate/vecgate/replication"
 )
-
-var notifyPID = regexp.MustCompile(`server process with PID \d+`)
 
 // TestPsqlCorpusIntercepting runs the proxy's psql corpus (proxy/testdata/psql) directly and
 // through a vecgate that intercepts — live indexes, replication, fast path and all — and requires
@@ -98,22 +95,5 @@ func corpusRun(t *testing.T, admin, db string, input []byte, intercept bool) []b
 	if _, err := dc.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS vector"); err != nil {
 		t.Fatal(err)
 	}
-	out, err := os.CreateTemp(t.TempDir(), "psql-out")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	cmd := pgtest.Tool(t, "psql", "-X", "-a", "-v", "ON_ERROR_STOP=0", "-f", "-", target)
-	cmd.Stdin = bytes.NewReader(input)
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.Env = append(os.Environ(), "PGAPPNAME=corpus", "PGTZ=UTC", "LC_ALL=C.UTF-8")
-	if err := cmd.Run(); err != nil {
-		b, _ := os.ReadFile(out.Name())
-		t.Fatalf("psql: %v\n%s", err, b)
-	}
-	b, err := os.ReadFile(out.Name())
-	if err != nil || len(b) == 0 {
-		t.Fatalf("psql output: %v", err)
-	}
-	return notifyPID.ReplaceAll(b, []byte("server process with PID N"))
+	return pgtest.Psql(t, target, input)
 }

@@ -50,36 +50,31 @@ func (i interceptor) createIndex(sql string, d *planner.IndexDef) *proxy.DDL {
 		}}
 	}
 	record := func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, i.dsn)
-		if err != nil {
-			return err
-		}
-		defer conn.Close(context.Background())
-		if d.Mode == "offload" {
-			var n int
-			err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_attribute
+		return i.withConn(func(ctx context.Context, conn *pgx.Conn) error {
+			if d.Mode == "offload" {
+				var n int
+				err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_attribute
 				WHERE attrelid = to_regclass(quote_ident($1) || '.' || quote_ident($2)) AND attname = $3 AND NOT attisdropped`,
-				d.Schema, d.Table, d.Column).Scan(&n)
+					d.Schema, d.Table, d.Column).Scan(&n)
+				if err != nil {
+					return err
+				}
+				if n == 0 {
+					return sqlError{"42P01", fmt.Sprintf("vecgate: no column %q in table %s.%s", d.Column, d.Schema, d.Table)}
+				}
+			}
+			opts, _ := json.Marshal(d.Options)
+			tag, err := conn.Exec(ctx, `INSERT INTO vecgate.indexes (schema_name, name, table_name, column_name, method, metric, options, mode)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (schema_name, name) DO NOTHING`,
+				d.Schema, d.Name, d.Table, d.Column, d.Method, d.Metric.String(), string(opts), d.Mode)
 			if err != nil {
 				return err
 			}
-			if n == 0 {
-				return sqlError{"42P01", fmt.Sprintf("vecgate: no column %q in table %s.%s", d.Column, d.Schema, d.Table)}
+			if tag.RowsAffected() == 0 && d.Mode == "offload" && !d.IfNotExists {
+				return sqlError{"42P07", fmt.Sprintf("relation %q already exists", d.Name)}
 			}
-		}
-		opts, _ := json.Marshal(d.Options)
-		tag, err := conn.Exec(ctx, `INSERT INTO vecgate.indexes (schema_name, name, table_name, column_name, method, metric, options, mode)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (schema_name, name) DO NOTHING`,
-			d.Schema, d.Name, d.Table, d.Column, d.Method, d.Metric.String(), string(opts), d.Mode)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 && d.Mode == "offload" && !d.IfNotExists {
-			return sqlError{"42P07", fmt.Sprintf("relation %q already exists", d.Name)}
-		}
-		return i.reloadDefinitions(ctx, conn)
+			return i.reloadDefinitions(ctx, conn)
+		})
 	}
 	if d.Mode == "offload" {
 		return &proxy.DDL{Tag: "CREATE INDEX", Done: func(bool) error { return record() }}
@@ -114,19 +109,14 @@ func (i interceptor) dropIndex(sql string, names [][2]string) *proxy.DDL {
 		return nil
 	}
 	forget := func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, i.dsn)
-		if err != nil {
-			return err
-		}
-		defer conn.Close(context.Background())
-		for _, n := range names {
-			if _, err := conn.Exec(ctx, `DELETE FROM vecgate.indexes WHERE schema_name = $1 AND name = $2`, n[0], n[1]); err != nil {
-				return err
+		return i.withConn(func(ctx context.Context, conn *pgx.Conn) error {
+			for _, n := range names {
+				if _, err := conn.Exec(ctx, `DELETE FROM vecgate.indexes WHERE schema_name = $1 AND name = $2`, n[0], n[1]); err != nil {
+					return err
+				}
 			}
-		}
-		return i.reloadDefinitions(ctx, conn)
+			return i.reloadDefinitions(ctx, conn)
+		})
 	}
 	if offloaded == len(names) {
 		return &proxy.DDL{Tag: "DROP INDEX", Done: func(bool) error { return forget() }}
@@ -140,6 +130,18 @@ func (i interceptor) dropIndex(sql string, names [][2]string) *proxy.DDL {
 		}
 		return forget()
 	}}
+}
+
+// withConn runs fn on a connection of vecgate's own to the upstream (for vecgate.indexes).
+func (i interceptor) withConn(fn func(context.Context, *pgx.Conn) error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, i.dsn)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	return fn(ctx, conn)
 }
 
 // reloadDefinitions reads vecgate.indexes into the live set and rebuilds the indexes.

@@ -9,6 +9,7 @@
 package pgtest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -16,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -163,4 +165,32 @@ func Tool(t testing.TB, name string, args ...string) *exec.Cmd {
 		t.Fatalf("pgtest: %v", err)
 	}
 	return exec.Command(script, append([]string{name}, args...)...)
+}
+
+// notifyPID is the only part of psql's output that differs between two runs of the same script:
+// the backend's process id in "Asynchronous notification … from server process with PID n".
+var notifyPID = regexp.MustCompile(`server process with PID \d+`)
+
+// Psql runs Postgres 17's psql on script against dsn (echoing every statement, going on after
+// errors) and returns stdout and stderr together, with backend process ids masked.
+func Psql(t testing.TB, dsn string, script []byte) []byte {
+	t.Helper()
+	out, err := os.CreateTemp(t.TempDir(), "psql-out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	cmd := Tool(t, "psql", "-X", "-a", "-v", "ON_ERROR_STOP=0", "-f", "-", dsn)
+	cmd.Stdin = bytes.NewReader(script)
+	cmd.Stdout, cmd.Stderr = out, out // one file: the interleaving is psql's own
+	cmd.Env = append(os.Environ(), "PGAPPNAME=corpus", "PGTZ=UTC", "LC_ALL=C.UTF-8")
+	if err := cmd.Run(); err != nil {
+		b, _ := os.ReadFile(out.Name())
+		t.Fatalf("psql: %v\n%s", err, b)
+	}
+	b, err := os.ReadFile(out.Name())
+	if err != nil || len(b) == 0 {
+		t.Fatalf("psql printed nothing: %v", err)
+	}
+	return notifyPID.ReplaceAll(b, []byte("server process with PID N"))
 }
