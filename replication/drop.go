@@ -2,14 +2,17 @@ package replication
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
 
 // DropSlot removes what a Stream named name created upstream: the slot "vecgate_<name>" and the
 // publication of the same name (for `vecgate slot drop` when vecgate is removed). The Stream must
-// be stopped: an active slot cannot be dropped.
+// be stopped: an active slot cannot be dropped. A walsender that has not yet noticed its client
+// left keeps the slot active for a moment; DropSlot waits up to 10 seconds for it.
 func DropSlot(ctx context.Context, dsn, name string) error {
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
@@ -17,6 +20,17 @@ func DropSlot(ctx context.Context, dsn, name string) error {
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	slot := "vecgate_" + name
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var active bool
+		err := conn.QueryRow(ctx, `SELECT active FROM pg_replication_slots WHERE slot_name = $1`, slot).Scan(&active)
+		if errors.Is(err, pgx.ErrNoRows) || err == nil && (!active || time.Now().After(deadline)) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("replication: drop slot %s: %w", slot, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	if _, err := conn.Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`, slot); err != nil {
 		return fmt.Errorf("replication: drop slot %s: %w", slot, err)
 	}

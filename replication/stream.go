@@ -2,6 +2,7 @@ package replication
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -50,6 +51,10 @@ type Config struct {
 	ReconnectMin, ReconnectMax time.Duration
 	// ProgressInterval between initial-load progress log lines. Default 5s.
 	ProgressInterval time.Duration
+	// CatalogInterval is how often, while streaming, the catalog is read again: a new table with
+	// a vector column, a new or dropped pgvector index, or a changed key leads to a full reload.
+	// Default 30s; negative disables (Reload still works).
+	CatalogInterval time.Duration
 	// Logger receives structured logs. Default: discard.
 	Logger *slog.Logger
 }
@@ -63,6 +68,7 @@ func DefaultConfig() Config {
 		ReconnectMin:     100 * time.Millisecond,
 		ReconnectMax:     10 * time.Second,
 		ProgressInterval: 5 * time.Second,
+		CatalogInterval:  30 * time.Second,
 	}
 }
 
@@ -93,6 +99,9 @@ func (c *Config) validate() error {
 	}
 	if c.ReconnectMax < c.ReconnectMin {
 		c.ReconnectMax = max(d.ReconnectMax, c.ReconnectMin)
+	}
+	if c.CatalogInterval == 0 {
+		c.CatalogInterval = d.CatalogInterval
 	}
 	if c.ProgressInterval <= 0 {
 		c.ProgressInterval = d.ProgressInterval
@@ -481,7 +490,26 @@ func (s *Stream) session(ctx context.Context) error {
 	}
 	s.setState(StateStreaming)
 	s.lastSent = 0
-	return s.stream(ctx, rconn)
+	return s.stream(ctx, rconn, conn, catalogFingerprint(cat))
+}
+
+// catalogFingerprint summarises what of the catalog the indexes depend on: every table with a
+// vector column, its key, its vector columns and their pgvector indexes.
+func catalogFingerprint(cat *catalog.Catalog) string {
+	h := sha256.New()
+	for _, t := range cat.Tables {
+		fmt.Fprintf(h, "t:%s|%d|%s|", t.QualifiedName(), t.OID, t.Skip)
+		for _, k := range t.Key {
+			fmt.Fprintf(h, "k:%s:%d|", k.Name, k.TypeOID)
+		}
+		for _, v := range t.Vectors {
+			fmt.Fprintf(h, "v:%s:%d:%s|", v.Name, v.TypMod, v.Skip)
+		}
+		for _, ix := range t.Indexes {
+			fmt.Fprintf(h, "i:%s:%s:%s:%d:%d:%d:%v|", ix.Name, ix.Method, ix.Opclass, ix.M, ix.EfConstruction, ix.Lists, ix.Valid)
+		}
+	}
+	return fmt.Sprintf("%x", h.Sum(nil))
 }
 
 // classify turns server errors that mean "the slot cannot continue" into errResync.
@@ -525,8 +553,19 @@ func (s *Stream) sendStatus(rconn *pgconn.PgConn, force bool) error {
 	return nil
 }
 
-func (s *Stream) stream(ctx context.Context, rconn *pgconn.PgConn) error {
+func (s *Stream) stream(ctx context.Context, rconn *pgconn.PgConn, conn *pgx.Conn, fingerprint string) error {
+	lastCheck := time.Now()
 	for {
+		if s.cfg.CatalogInterval > 0 && !s.inTxn && time.Since(lastCheck) >= s.cfg.CatalogInterval {
+			lastCheck = time.Now()
+			cat, err := catalog.Discover(ctx, conn)
+			if err != nil {
+				return fmt.Errorf("replication: read catalog: %w", err)
+			}
+			if catalogFingerprint(cat) != fingerprint {
+				return fmt.Errorf("%w: catalog changed (tables, keys, vector columns or pgvector indexes)", errResync)
+			}
+		}
 		if err := s.maybePersist(false); err != nil {
 			return err
 		}

@@ -198,6 +198,9 @@ type gatewayOptions struct {
 	Intercept bool   // answer vector top-k from live indexes
 	SlotName  string // replication slot suffix
 	DataDir   string // index snapshots; "" for none
+	// CatalogInterval is how often the catalog is checked for new tables and indexes (0: the
+	// replication default, 30s).
+	CatalogInterval time.Duration
 }
 
 // gateway is a running vecgate: the proxy and, when intercepting, the live indexes and the
@@ -232,6 +235,9 @@ func startGateway(ctx context.Context, cfg proxy.Config, opt gatewayOptions) (*g
 		}
 		rcfg := replication.DefaultConfig()
 		rcfg.DSN, rcfg.Applier, rcfg.SnapshotDir, rcfg.Logger = cfg.Upstream, g.set, opt.DataDir, logger
+		if opt.CatalogInterval != 0 {
+			rcfg.CatalogInterval = opt.CatalogInterval
+		}
 		if opt.SlotName != "" {
 			rcfg.Name = opt.SlotName
 		}

@@ -84,3 +84,42 @@ func TestReload(t *testing.T) {
 		t.Fatal("cosine query not intercepted after reload")
 	}
 }
+
+// TestCatalogFollowed: a table with a vector column and a pgvector index created directly in
+// Postgres (not through vecgate) gets its in-memory twin at the next catalog check.
+func TestCatalogFollowed(t *testing.T) {
+	f := newFixtureWith(t, 500, gatewayOptions{Intercept: true, SlotName: fmt.Sprintf("k%d", rand.Uint32()),
+		CatalogInterval: 200 * time.Millisecond})
+	admin := pgtest.Connect(t, f.dsn)
+	for _, q := range []string{
+		`CREATE TABLE other (id int PRIMARY KEY, e vector(3))`,
+		`INSERT INTO other SELECT g, ARRAY[g, g % 7, 1]::vector FROM generate_series(1, 300) g`,
+		`CREATE INDEX other_e ON other USING hnsw (e vector_l2_ops)`,
+	} {
+		if _, err := admin.Exec(context.Background(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		n := -1
+		for _, ix := range f.g.set.Indexes() {
+			if ix.Source == "other_e" {
+				n = ix.Len()
+			}
+		}
+		if n == 300 && f.g.stream.Ready() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no twin for a table created upstream (%d rows): %+v", n, f.g.stream.Status())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	via := pgtest.Connect(t, f.via)
+	before := f.g.counts.get("intercept")
+	got := idDists(t, via, pgx.QueryExecModeSimpleProtocol, `SELECT id, e <-> '[10,3,1]' FROM other ORDER BY e <-> '[10,3,1]' LIMIT 1`)
+	if len(got) != 1 || got[0].id != 10 || f.g.counts.get("intercept") != before+1 {
+		t.Fatalf("query on the new table: %v, intercepted %d", got, f.g.counts.get("intercept")-before)
+	}
+}
