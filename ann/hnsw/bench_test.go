@@ -18,7 +18,8 @@ var (
 func benchIndex(b *testing.B) (*hnsw.Index, dataset) {
 	benchOnce.Do(func() {
 		benchDS = makeData(50000, 128, 1000, false)
-		benchIdx = build(b, ann.L2, benchDS, nil)
+		// One thread: a deterministic graph, so runs compare code, not graphs.
+		benchIdx = build(b, ann.L2, benchDS, func(c *hnsw.Config) { c.Threads = 1 })
 	})
 	return benchIdx, benchDS
 }

@@ -291,12 +291,24 @@ func (x *Index) dist(q *query, id uint32) float32 {
 	}
 }
 
-// touch loads the first word of node id's vector or codes (a prefetch).
+// touch loads one word per cache line of the first 512 bytes of node id's
+// vector or codes (a prefetch).
 func (x *Index) touch(id uint32) float32 {
+	d := x.cfg.Dims
 	if x.sq != nil {
-		return float32(x.codes[int(id)*x.cfg.Dims])
+		c := x.codes[int(id)*d : int(id+1)*d]
+		var s uint8
+		for i := 0; i < len(c) && i < 512; i += 64 {
+			s += c[i]
+		}
+		return float32(s)
 	}
-	return x.vecs[int(id)*x.cfg.Dims]
+	v := x.vecs[int(id)*d : int(id+1)*d]
+	var s float32
+	for i := 0; i < len(v) && i < 128; i += 16 {
+		s += v[i]
+	}
+	return s
 }
 
 // nodeQuery prepares node a as a query (for distances between nodes).
