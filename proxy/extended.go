@@ -245,13 +245,22 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 }
 
 // deliver writes messages to the client.
+// deliver writes messages to the client in one write (one system call, one TCP segment for a
+// typical answer).
 func (s *session) deliver(msgs ...[]byte) error {
+	n := 0
 	for _, m := range msgs {
-		if _, err := (clientWriter{s}).Write(m); err != nil {
-			return err
-		}
+		n += len(m)
 	}
-	return nil
+	if n == 0 {
+		return nil
+	}
+	buf := make([]byte, 0, n)
+	for _, m := range msgs {
+		buf = append(buf, m...)
+	}
+	_, err := (clientWriter{s}).Write(buf)
+	return err
 }
 
 var (
