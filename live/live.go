@@ -78,6 +78,22 @@ func (ix *Index) add(key ann.Key, vec []float32) error {
 	return nil
 }
 
+// rekey moves the row under old to key, vector unchanged.
+func (ix *Index) rekey(old, key ann.Key) error {
+	vs, ok := ix.index.(interface {
+		Vector(ann.Key) ([]float32, bool)
+	})
+	if !ok {
+		return errors.New("key changed with an unchanged TOASTed vector, and the index cannot return it")
+	}
+	v, ok := vs.Vector(old)
+	if !ok {
+		return errors.New("key changed with an unchanged TOASTed vector not held under the old key")
+	}
+	ix.del(old)
+	return ix.add(key, v)
+}
+
 func (ix *Index) del(key ann.Key) {
 	ix.mu.Lock()
 	if !ix.trained {
@@ -345,8 +361,13 @@ func (s *Set) Upsert(t replication.Target, r replication.Row) error {
 		}
 		if r.KeepVector {
 			// The vector did not change but the key did, and the row's vector is not in the
-			// update: it has to be found under the old key.
-			return s.reject(t, errors.New("key changed with an unchanged TOASTed vector"))
+			// update: each index moves the vector it holds under the old key.
+			for _, ix := range e.indexes {
+				if err := ix.rekey(old, key); err != nil {
+					return s.reject(t, err)
+				}
+			}
+			return nil
 		}
 		for _, ix := range e.indexes {
 			ix.del(old)

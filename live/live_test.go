@@ -87,8 +87,15 @@ func TestApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	changed := replication.Row{Key: key(7), OldKey: key(2), KeepVector: true}
-	if err := s.Upsert(target, changed); !errors.Is(err, replication.ErrRejected) {
+	if err := s.Upsert(target, changed); err != nil {
 		t.Fatalf("key change with an unchanged vector: %v", err)
+	}
+	if got := ids(t, s, 10); len(got) != 3 || !contains(got, 7) || contains(got, 2) {
+		t.Fatalf("after a key change with the vector kept: %v", got)
+	}
+	missing := replication.Row{Key: key(8), OldKey: key(99), KeepVector: true}
+	if err := s.Upsert(target, missing); !errors.Is(err, replication.ErrRejected) {
+		t.Fatalf("key change of a row the index does not hold: %v", err)
 	}
 	if err := s.Truncate(target); err != nil {
 		t.Fatal(err)
@@ -133,4 +140,13 @@ func TestQuantisedDefinition(t *testing.T) {
 	if ix[0].Len() != 298 {
 		t.Fatalf("after delete: %d rows", ix[0].Len())
 	}
+}
+
+func contains(xs []int64, x int64) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
 }

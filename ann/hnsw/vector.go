@@ -1,0 +1,25 @@
+package hnsw
+
+import (
+	"sync/atomic"
+
+	"github.com/vecgate/vecgate/ann"
+)
+
+// Vector returns a copy of the vector stored under key: as given for L2, inner product and L1,
+// normalised for cosine (which ranks the same). It reports false when the key is absent or the
+// index keeps only quantised codes.
+func (x *Index) Vector(key ann.Key) ([]float32, bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if !x.raw {
+		return nil, false
+	}
+	x.allocMu.Lock()
+	id, ok := x.ids[key]
+	x.allocMu.Unlock()
+	if !ok || atomic.LoadUint32(&x.dead[id]) != 0 {
+		return nil, false
+	}
+	return append([]float32(nil), x.vec(id)...), true
+}
