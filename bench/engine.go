@@ -30,6 +30,9 @@ type EngineConfig struct {
 	// Settings are the per-query knobs to sweep (one row each); nil means
 	// one run with zero options.
 	Settings []Setting
+	// ScanBytes, when set, is the bytes one query reads (exact scans):
+	// rows report the scan throughput in GB/s next to MemoryBandwidth.
+	ScanBytes float64
 	// MinQueries repeats the query set until at least this many queries
 	// ran in the single-thread measurement (default: one pass).
 	MinQueries int
@@ -56,6 +59,8 @@ type Row struct {
 	Threads        int     `json:"threads"`
 	P50Micros      float64 `json:"p50_us"`
 	P99Micros      float64 `json:"p99_us"`
+	ScanGBps       float64 `json:"scan_gbps,omitempty"`
+	MemGBps        float64 `json:"mem_gbps,omitempty"`
 }
 
 // RunEngine builds the index once and measures every setting.
@@ -80,6 +85,13 @@ func RunEngine(ctx context.Context, cfg EngineConfig, progress io.Writer) ([]Row
 	settings := cfg.Settings
 	if len(settings) == 0 {
 		settings = []Setting{{Label: "-"}}
+	}
+	var mem float64
+	if cfg.ScanBytes > 0 {
+		mem = MemoryBandwidth(threads)
+		if progress != nil {
+			fmt.Fprintf(progress, "memory read bandwidth (%d threads): %.1f GB/s\n", threads, mem)
+		}
 	}
 	var rows []Row
 	for _, st := range settings {
@@ -132,6 +144,13 @@ func RunEngine(ctx context.Context, cfg EngineConfig, progress io.Writer) ([]Row
 			Recall: Recall(got, cfg.Truth, cfg.K), QPS1: qps1, QPSAll: qpsAll, Threads: threads,
 			P50Micros: float64(lat[len(lat)/2].Nanoseconds()) / 1e3,
 			P99Micros: float64(lat[min(len(lat)-1, len(lat)*99/100)].Nanoseconds()) / 1e3,
+		}
+		if cfg.ScanBytes > 0 {
+			row.ScanGBps, row.MemGBps = qpsAll*cfg.ScanBytes/1e9, mem
+			if progress != nil {
+				fmt.Fprintf(progress, "%-28s %-12s scan %.1f GB/s = %.2f x memory bandwidth\n",
+					row.Index, row.Setting, row.ScanGBps, row.ScanGBps/mem)
+			}
 		}
 		if progress != nil {
 			fmt.Fprintf(progress, "%-28s %-12s recall@%d %.4f  qps1 %8.0f  qps%d %8.0f  p50 %7.1fus  p99 %7.1fus\n",

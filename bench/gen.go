@@ -18,9 +18,9 @@ type GenConfig struct {
 }
 
 // Clustered generates cfg.N rows of cfg.Dims floats, contiguously. The same
-// config always yields the same data. Queries are best generated with the
-// same Seed and Clusters but another stream (QuerySeed) so they follow the
-// data distribution without being data points.
+// config always yields the same data. Draw queries with ClusteredQueries
+// and the same config: they come from the same centres but another random
+// stream, so they follow the data without being data points.
 func Clustered(cfg GenConfig) []float32 {
 	if cfg.Clusters <= 0 {
 		cfg.Clusters = max(1, cfg.N/100)
@@ -54,10 +54,7 @@ func Clustered(cfg GenConfig) []float32 {
 	return out
 }
 
-// QuerySeed derives the point-stream seed for queries from a data seed: use
-// GenConfig{…, Seed: QuerySeed(seed)} with the same Clusters to draw queries
-// around the same centres. (Centres depend only on the stream 1 of Seed, so
-// the caller instead passes the same Seed and uses ClusteredQueries.)
+// QuerySeed is the seed of the query point stream derived from a data seed.
 func QuerySeed(seed uint64) uint64 { return seed ^ 0x5bd1e995 }
 
 // ClusteredQueries draws n query rows around the same centres as
