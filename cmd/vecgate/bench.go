@@ -243,9 +243,13 @@ func benchEngine(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *dims > 0 {
 		label += " dims=" + strconv.Itoa(d)
 	}
+	var scan float64
+	if *kind == "flat" && (*quantizer == "none" || *quantizer == "") {
+		scan = float64(len(data)) * 4
+	}
 	rows, err := bench.RunEngine(ctx, bench.EngineConfig{
 		Name: label, Build: build, Data: data, Dims: d, Queries: qdata, Truth: truth,
-		K: *k, Threads: *threads, Settings: settings, MinQueries: *minQ,
+		K: *k, Threads: *threads, Settings: settings, MinQueries: *minQ, ScanBytes: scan,
 	}, stdout)
 	if err != nil {
 		return err
