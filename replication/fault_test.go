@@ -2,6 +2,7 @@ package replication_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/vecgate/vecgate/internal/pgtest"
 	"github.com/vecgate/vecgate/replication"
@@ -42,6 +44,10 @@ func startWriters(t *testing.T, dsn string, n int, seed uint64, maxID int, trunc
 				w.pause.RLock()
 				err := w.op(c, rng, maxID, truncate)
 				w.pause.RUnlock()
+				var pe *pgconn.PgError
+				if errors.As(err, &pe) && pe.Code == "40P01" {
+					continue // two writers deadlocked; Postgres rolled one back, as it may
+				}
 				if err != nil {
 					w.failed.Store(err)
 					return
