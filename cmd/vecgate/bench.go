@@ -18,11 +18,12 @@ import (
 	"github.com/vecgate/vecgate/quant"
 )
 
-const benchUsage = `usage: vecgate bench <gen|gt|engine> [flags]
+const benchUsage = `usage: vecgate bench <gen|gt|engine|sql> [flags]
 
   gen     write synthetic clustered vectors (seeded) as .fvecs
   gt      compute exact ground truth (.ivecs) with the flat index
   engine  build an index over base vectors and measure recall, QPS, latency
+  sql     pgvector HNSW vs the same queries through vecgate, over SQL (see docs/sql-bench.md)
 
 Run 'vecgate bench <subcommand> -h' for its flags.
 `
@@ -40,6 +41,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return benchGT(ctx, args[1:], stdout, stderr)
 	case "engine":
 		return benchEngine(ctx, args[1:], stdout, stderr)
+	case "sql":
+		return runBenchSQL(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, benchUsage)
 		return nil

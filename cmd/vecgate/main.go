@@ -6,7 +6,7 @@
 //	vecgate migrate ...      vecgate's own schema, or a folder of your migrations (--path)
 //	vecgate status           indexes, replication and load progress of a running serve
 //	vecgate slot drop        remove vecgate's replication slot and publication upstream
-//	vecgate bench ...        benchmarks: gen, gt, engine
+//	vecgate bench ...        benchmarks: gen, gt, engine, sql
 //	vecgate version
 package main
 
@@ -42,7 +42,7 @@ commands:
   migrate   apply vecgate's schema, or your own migration folder (--path DIR): up, down N, version, force V, goto V
   status    show a running serve's indexes, replication and load progress (--http ADDR)
   slot      slot drop: remove vecgate's replication slot and publication (after removing vecgate)
-  bench     benchmarks and data sets: gen, gt, engine
+  bench     benchmarks and data sets: gen, gt, engine, sql
   version   print the version
 
 Run 'vecgate <command> -h' for a command's flags.
