@@ -4,6 +4,10 @@ package distance
 
 import "simd/archsimd"
 
+// Tails shorter than a vector use the portable loops: archsimd's
+// Load…SlicePart trips the race detector's checkptr ("converted pointer
+// straddles multiple allocations") at the end of an allocation.
+
 func init() {
 	switch {
 	case archsimd.X86.AVX512():
@@ -80,10 +84,7 @@ func dotAVX512(a, b []float32) float32 {
 		acc0 = archsimd.LoadFloat32x16Slice(a[i:]).MulAdd(archsimd.LoadFloat32x16Slice(b[i:]), acc0)
 		i += 16
 	}
-	if i < n {
-		acc1 = archsimd.LoadFloat32x16SlicePart(a[i:]).MulAdd(archsimd.LoadFloat32x16SlicePart(b[i:]), acc1)
-	}
-	return sum16(acc0.Add(acc1))
+	return sum16(acc0.Add(acc1)) + dotGeneric(a[i:], b[i:])
 }
 
 func l2SquaredAVX512(a, b []float32) float32 {
@@ -103,11 +104,7 @@ func l2SquaredAVX512(a, b []float32) float32 {
 		acc0 = d.MulAdd(d, acc0)
 		i += 16
 	}
-	if i < n {
-		d := archsimd.LoadFloat32x16SlicePart(a[i:]).Sub(archsimd.LoadFloat32x16SlicePart(b[i:]))
-		acc1 = d.MulAdd(d, acc1)
-	}
-	return sum16(acc0.Add(acc1))
+	return sum16(acc0.Add(acc1)) + l2SquaredGeneric(a[i:], b[i:])
 }
 
 func l1AVX512(a, b []float32) float32 {
@@ -120,11 +117,7 @@ func l1AVX512(a, b []float32) float32 {
 		d := archsimd.LoadFloat32x16Slice(a[i:]).Sub(archsimd.LoadFloat32x16Slice(b[i:]))
 		acc = acc.Add(d.Max(zero.Sub(d)))
 	}
-	if i < n {
-		d := archsimd.LoadFloat32x16SlicePart(a[i:]).Sub(archsimd.LoadFloat32x16SlicePart(b[i:]))
-		acc = acc.Add(d.Max(zero.Sub(d)))
-	}
-	return sum16(acc)
+	return sum16(acc) + l1Generic(a[i:], b[i:])
 }
 
 func dotInt8AVX512(a, b []int8) int32 {
@@ -232,10 +225,7 @@ func dotAVX2(a, b []float32) float32 {
 		acc0 = archsimd.LoadFloat32x8Slice(a[i:]).MulAdd(archsimd.LoadFloat32x8Slice(b[i:]), acc0)
 		i += 8
 	}
-	if i < n {
-		acc1 = archsimd.LoadFloat32x8SlicePart(a[i:]).MulAdd(archsimd.LoadFloat32x8SlicePart(b[i:]), acc1)
-	}
-	return sum8(acc0.Add(acc1))
+	return sum8(acc0.Add(acc1)) + dotGeneric(a[i:], b[i:])
 }
 
 func l2SquaredAVX2(a, b []float32) float32 {
@@ -255,11 +245,7 @@ func l2SquaredAVX2(a, b []float32) float32 {
 		acc0 = d.MulAdd(d, acc0)
 		i += 8
 	}
-	if i < n {
-		d := archsimd.LoadFloat32x8SlicePart(a[i:]).Sub(archsimd.LoadFloat32x8SlicePart(b[i:]))
-		acc1 = d.MulAdd(d, acc1)
-	}
-	return sum8(acc0.Add(acc1))
+	return sum8(acc0.Add(acc1)) + l2SquaredGeneric(a[i:], b[i:])
 }
 
 func l1AVX2(a, b []float32) float32 {
@@ -272,11 +258,7 @@ func l1AVX2(a, b []float32) float32 {
 		d := archsimd.LoadFloat32x8Slice(a[i:]).Sub(archsimd.LoadFloat32x8Slice(b[i:]))
 		acc = acc.Add(d.Max(zero.Sub(d)))
 	}
-	if i < n {
-		d := archsimd.LoadFloat32x8SlicePart(a[i:]).Sub(archsimd.LoadFloat32x8SlicePart(b[i:]))
-		acc = acc.Add(d.Max(zero.Sub(d)))
-	}
-	return sum8(acc)
+	return sum8(acc) + l1Generic(a[i:], b[i:])
 }
 
 func dotInt8AVX2(a, b []int8) int32 {
