@@ -261,13 +261,17 @@ func (s *session) readYourWrites(ctx context.Context, w *bufio.Writer, job Job) 
 
 // waitIdle blocks until every request sent upstream has been answered. It reports false if the
 // session closed meanwhile.
+//
+// A client that sends a query while a COPY FROM STDIN it started is still open breaks the
+// protocol; Postgres will say so. waitIdle reports false then instead of waiting for an answer
+// that cannot come before the COPY ends.
 func (s *session) waitIdle() bool {
 	s.stateMu.Lock()
 	defer s.stateMu.Unlock()
-	for s.state.Pending > 0 && !s.closed.Load() {
+	for s.state.Pending > 0 && !s.closed.Load() && !s.inCopyIn {
 		s.idle.Wait()
 	}
-	return !s.closed.Load()
+	return !s.closed.Load() && !s.inCopyIn
 }
 
 func (s *session) beginCapture() {

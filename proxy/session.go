@@ -585,6 +585,7 @@ func (s *session) observe(typ byte, body []byte) {
 	switch typ {
 	case 'G': // CopyInResponse: the COPY that completes next wrote rows
 		s.inCopyIn = true
+		s.idle.Broadcast() // an interception waiting for idle must give up: see waitIdle
 	case 'C':
 		if s.inCopyIn || writes(body) {
 			s.state.WroteInTxn = true

@@ -18,6 +18,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/pgvector/pgvector-go"
 	pgxvec "github.com/pgvector/pgvector-go/pgx"
 	"github.com/vecgate/vecgate/internal/pgtest"
@@ -572,5 +573,44 @@ func TestSessionKnobs(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("SHOW vecgate.status does not list the index with its 1000 rows: %v", status)
+	}
+}
+
+// TestQueryDuringCopyIn: a vector query sent while the client's own COPY FROM STDIN is open is a
+// protocol violation; vecgate must not wait for the COPY to finish before deciding. Postgres
+// answers with its error and ends the session — through vecgate exactly as directly.
+func TestQueryDuringCopyIn(t *testing.T) {
+	f := newFixture(t, 200)
+	run := func(target string) (got []string) {
+		c, err := pgconn.Connect(context.Background(), target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close(context.Background())
+		fe := c.Frontend()
+		fe.Send(&pgproto3.Query{String: "COPY items (category, rare) FROM STDIN"})
+		fe.Send(&pgproto3.Query{String: "SELECT id, emb <-> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]' FROM items ORDER BY emb <-> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]' LIMIT 1"})
+		if err := fe.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.Conn().SetDeadline(time.Now().Add(15 * time.Second))
+		for {
+			m, err := fe.Receive()
+			if err != nil {
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					t.Fatalf("%s: no answer within 15 s (waiting on the COPY?)", target)
+				}
+				return append(got, "end")
+			}
+			got = append(got, fmt.Sprintf("%T", m))
+			if e, ok := m.(*pgproto3.ErrorResponse); ok {
+				got = append(got, e.Code)
+			}
+		}
+	}
+	direct, through := run(f.dsn), run(f.via)
+	if fmt.Sprint(direct) != fmt.Sprint(through) || !strings.Contains(fmt.Sprint(direct), "08P01") {
+		t.Fatalf("direct %v, through vecgate %v", direct, through)
 	}
 }
