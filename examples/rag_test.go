@@ -3,12 +3,8 @@ package examples_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"math"
 	"math/rand/v2"
-	"net"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,8 +14,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/vecgate/vecgate/internal/pgtest"
+	"github.com/vecgate/vecgate/internal/proxytest"
 	"github.com/vecgate/vecgate/migrations"
-	"github.com/vecgate/vecgate/proxy"
 )
 
 const ragDir = "migrations/rag"
@@ -34,33 +30,8 @@ func ctxT(t testing.TB) context.Context {
 // turns a direct DSN into the same DSN through vecgate.
 func startVecgate(t *testing.T) func(string) string {
 	t.Helper()
-	cfg := proxy.DefaultConfig()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.Upstream = pgtest.DSN(t)
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := proxy.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("vecgate shutdown: %v", err)
-		}
-	})
-	port := srv.Addr().(*net.TCPAddr).Port
-	return func(dsn string) string {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		u.Host = "127.0.0.1:" + strconv.Itoa(port)
-		return u.String()
-	}
+	_, via := proxytest.Start(t, pgtest.DSN(t))
+	return via
 }
 
 // schemaOf describes the public schema: columns, indexes, constraints and the migration history,
