@@ -150,3 +150,52 @@ func contains(xs []int64, x int64) bool {
 	}
 	return false
 }
+
+// TestHighDimTwinSearchesCodes: a twin of a pgvector index on 600-d vectors searches SQ8 codes
+// and reranks with the float32 vectors: exact distances (each row's own vector at 0), every row
+// found, deletes honoured.
+func TestHighDimTwinSearchesCodes(t *testing.T) {
+	const dims = 600
+	ti := info()
+	ti.Dims = dims
+	s := live.New(nil)
+	if err := s.Reset([]replication.TargetInfo{ti}); err != nil {
+		t.Fatal(err)
+	}
+	vec := func(i int64) []float32 {
+		v := make([]float32, dims)
+		x := uint64(i)*0x9E3779B97F4A7C15 + 1
+		for d := range v {
+			x ^= x << 13
+			x ^= x >> 7
+			x ^= x << 17
+			v[d] = float32(x%1000) / 1000
+		}
+		return v
+	}
+	for i := int64(1); i <= 400; i++ {
+		if err := s.Upsert(target, row(i, vec(i)...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Commit(1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(target, key(7)); err != nil {
+		t.Fatal(err)
+	}
+	ix := s.Indexes()
+	if len(ix) != 1 || !ix[0].Exact || ix[0].Len() != 399 {
+		t.Fatalf("twin: %+v", ix)
+	}
+	for _, i := range []int64{1, 50, 123, 399} {
+		res, err := s.Search(context.Background(), "public", "items", "emb", ann.L2, vec(i), 3)
+		if err != nil || len(res) != 3 || res[0].Key.Int() != i || res[0].Distance != 0 {
+			t.Fatalf("row %d: %v %v", i, res, err)
+		}
+	}
+	res, err := s.Search(context.Background(), "public", "items", "emb", ann.L2, vec(7), 1)
+	if err != nil || len(res) != 1 || res[0].Key.Int() == 7 {
+		t.Fatalf("deleted row 7 still found: %v %v", res, err)
+	}
+}
