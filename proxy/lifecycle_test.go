@@ -234,7 +234,7 @@ func TestConcurrentSessionsWithMalformed(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	dsn := pgtest.NewDB(t)
 	func() {
-		srv, via := startProxyNoCleanup(t, dsn, func(c *proxy.Config) {
+		srv, via := startProxy(t, dsn, func(c *proxy.Config) { // shut down here too, before goleak looks
 			c.MaxMessageSize = 1 << 20
 			c.StartupTimeout = time.Second
 		})
@@ -282,26 +282,6 @@ func TestConcurrentSessionsWithMalformed(t *testing.T) {
 		}
 	}()
 	time.Sleep(100 * time.Millisecond) // let pgx's and net's goroutines wind down
-}
-
-func startProxyNoCleanup(t testing.TB, dsn string, mutate ...func(*proxy.Config)) (*proxy.Server, func(string) string) {
-	cfg := proxy.DefaultConfig()
-	cfg.Listen, cfg.Upstream, cfg.Logger = "127.0.0.1:0", dsn, testLogger(t)
-	for _, m := range mutate {
-		m(&cfg)
-	}
-	srv, err := proxy.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	port := srv.Addr().(*net.TCPAddr).Port
-	return srv, func(d string) string {
-		cfg, _ := pgconn.ParseConfig(d)
-		return fmt.Sprintf("postgres://%s@127.0.0.1:%d/%s?sslmode=disable", cfg.User, port, cfg.Database)
-	}
 }
 
 // badClient misbehaves in one of several ways, chosen by i.
