@@ -133,33 +133,28 @@ func (p *Planner) PlanSimple(sql string, st Settings) (*Query, error) {
 	if sh.Params > 0 {
 		return nil, forward("parameters in a simple query")
 	}
-	return p.plan(sh, st, func(a Arg) (string, bool) { return a.Literal, !a.IsParam() }, nil)
+	t, err := p.find(sh)
+	if err != nil {
+		return nil, err
+	}
+	return p.plan(sh, t, st, func(a Arg) (string, bool) { return a.Literal, !a.IsParam() }, nil)
 }
 
-// PlanBound plans a prepared statement with its parameters' text values (nil for NULL);
-// binary-format parameters must have been decoded to text by the caller.
-func (p *Planner) PlanBound(sh *Shape, params []*string, st Settings) (*Query, error) {
-	return p.plan(sh, st, func(a Arg) (string, bool) {
-		if !a.IsParam() {
-			return a.Literal, true
-		}
-		if a.Param > len(params) || params[a.Param-1] == nil {
-			return "", false
-		}
-		return *params[a.Param-1], true
-	}, nil)
-}
-
-// plan plans sh with its values (literals, or parameters through value); vec, when not nil, is
-// the query vector already decoded (a binary parameter).
-func (p *Planner) plan(sh *Shape, st Settings, value func(Arg) (string, bool), vec []float32) (*Query, error) {
+// find returns the live index that can answer sh.
+func (p *Planner) find(sh *Shape) (Target, error) {
 	if sh.Farthest {
-		return nil, forward("ORDER BY … DESC needs an exact scan")
+		return Target{}, forward("ORDER BY … DESC needs an exact scan")
 	}
 	t, ok := p.search.Find(sh.Schema, sh.Table, sh.Column, sh.Metric)
 	if !ok {
-		return nil, forward("no live index on %s.%s for %s", sh.Table, sh.Column, sh.Metric)
+		return Target{}, forward("no live index on %s.%s for %s", sh.Table, sh.Column, sh.Metric)
 	}
+	return t, nil
+}
+
+// plan plans sh, answered by t, with its values (literals, or parameters through value); vec, when not nil, is
+// the query vector already decoded (a binary parameter).
+func (p *Planner) plan(sh *Shape, t Target, st Settings, value func(Arg) (string, bool), vec []float32) (*Query, error) {
 	if vec == nil {
 		vtext, ok := value(sh.Vector)
 		if !ok {

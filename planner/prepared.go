@@ -28,12 +28,9 @@ func (p *Planner) Prepare(sql string) (*Prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	if sh.Farthest {
-		return nil, forward("ORDER BY … DESC needs an exact scan")
-	}
-	t, ok := p.search.Find(sh.Schema, sh.Table, sh.Column, sh.Metric)
-	if !ok {
-		return nil, forward("no live index on %s.%s for %s", sh.Table, sh.Column, sh.Metric)
+	t, err := p.find(sh)
+	if err != nil {
+		return nil, err
 	}
 	rw, err := sh.Rewrite(t.Key, t.KeyType)
 	if err != nil {
@@ -49,8 +46,8 @@ func (p *Planner) Prepare(sql string) (*Prepared, error) {
 // Bind plans one execution of a prepared statement from the client's Bind: its parameter values
 // and format codes as the protocol carries them (0 text, 1 binary; none = all text, one = all).
 func (p *Planner) Bind(pr *Prepared, params [][]byte, formats []int16, st Settings) (*Query, error) {
-	t, ok := p.search.Find(pr.Shape.Schema, pr.Shape.Table, pr.Shape.Column, pr.Shape.Metric)
-	if !ok || t.Key != pr.Key || t.KeyType != pr.KeyType {
+	t, err := p.find(pr.Shape)
+	if err != nil || t.Key != pr.Key || t.KeyType != pr.KeyType {
 		return nil, forward("live index changed since the statement was prepared")
 	}
 	text := make([]*string, len(params))
@@ -81,7 +78,7 @@ func (p *Planner) Bind(pr *Prepared, params [][]byte, formats []int16, st Settin
 		}
 		text[i] = &s
 	}
-	q, err := p.plan(pr.Shape, st, func(a Arg) (string, bool) {
+	q, err := p.plan(pr.Shape, t, st, func(a Arg) (string, bool) {
 		if !a.IsParam() {
 			return a.Literal, true
 		}
