@@ -9,10 +9,10 @@
 // Relay. Client messages are framed (type and length checked against Config.MaxMessageSize) and
 // forwarded in batches: the upstream writer is flushed only when no further complete message is
 // already buffered, so pipelined extended-protocol traffic costs one write. CopyData larger than a
-// read chunk is streamed without being held in memory. Upstream bytes are forwarded unchanged as
-// they arrive, while a scanner follows message boundaries to observe ReadyForQuery,
-// CommandComplete and CopyInResponse; nothing from Postgres is re-encoded, so what clients see is
-// byte for byte what Postgres sent (but for BackendKeyData, below).
+// read chunk is streamed without being held in memory. Upstream messages are framed the same way,
+// to observe ReadyForQuery, CommandComplete and CopyInResponse and to let an intercepted statement
+// take its answers (capture), and written unchanged in batches; nothing from Postgres is
+// re-encoded, so what clients see is byte for byte what Postgres sent (but for BackendKeyData).
 //
 // Authentication is relayed end to end (trust, cleartext, MD5, SCRAM-SHA-256): vecgate never sees a
 // stored password and never needs one. Each client gets cancel key data of vecgate's own; a

@@ -371,8 +371,8 @@ func isFalse(v string) bool {
 }
 
 // relay runs both directions until either side ends. Client messages are framed and checked
-// (size, type) and forwarded in batches; upstream bytes are forwarded as they come while a scanner
-// follows them for the session state.
+// (size, type) and forwarded in batches; upstream messages are framed too, for the session state
+// and for interception, and written to the client in batches.
 func (s *session) relay(cr, ur *reader) {
 	done := make(chan struct{})
 	go func() {
@@ -533,23 +533,12 @@ func (s *session) upstreamToClient(ur *reader) {
 			}
 			return
 		}
-		if capture := s.capturing(); capture != nil && typ != 'A' {
-			// Everything the client should see before the intercepted statement's answer is out.
-			if w.Flush() != nil {
-				return
-			}
-			_, raw, body, err := ur.next()
-			if err != nil {
-				return
-			}
-			if wantState(typ) {
-				s.observe(typ, body)
-			}
-			capture <- append([]byte(nil), raw...)
-			continue
+		capture := s.capturing()
+		if typ == 'A' { // notifications are the client's even while vecgate runs a statement
+			capture = nil
 		}
-		if n > readerChunk {
-			if wantState(typ) { // only small messages carry state; this keeps the scanner honest
+		if n > readerChunk && capture == nil {
+			if wantState(typ) { // state messages are small; a large one is observed without its body
 				s.observe(typ, nil)
 			}
 			if w.Flush() != nil || ur.stream(w, n) != nil {
@@ -563,6 +552,14 @@ func (s *session) upstreamToClient(ur *reader) {
 		}
 		if wantState(typ) {
 			s.observe(typ, body)
+		}
+		if capture != nil {
+			// Everything the client should see before the intercepted statement's answer is out.
+			if w.Flush() != nil {
+				return
+			}
+			capture <- append([]byte(nil), raw...)
+			continue
 		}
 		if _, err := w.Write(raw); err != nil {
 			return
