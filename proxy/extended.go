@@ -206,45 +206,27 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 		out := append(pre, bindComplete)
 		return true, parsed, s.deliver(append(append(out, msgs...), readyIdle)...)
 	}
-	var last [][]byte
-	rows := 0
-	for {
-		ids, done, fwd, err := job.Next(ctx, rows)
-		if err != nil {
-			s.log.Warn("intercept: planner error; forwarding", "err", err)
-		}
-		if err != nil || fwd {
-			s.srv.count("forward", "widening")
-			s.endCapture()
-			return false, parsed, s.deliver(pre...)
-		}
-		if done {
-			s.srv.count("intercept", "")
-			if g.describe != nil {
-				s.rememberDesc(job, g.bind.ResultFormatCodes, last)
-			}
-			s.endCapture()
-			return true, parsed, s.deliver(append(pre, last...)...)
-		}
+	last, err := s.rounds(ctx, job, func(ids string) ([][]byte, int, bool, bool) {
 		out := [][]byte{encodeBind(g.bind, name, ids)}
 		if g.describe != nil {
 			out = append(out, g.describe)
 		}
-		out = append(out, g.execute, g.sync)
-		msgs, n, failed, ok := s.exchangeRaw(w, out...)
-		if !ok {
-			return false, parsed, errors.New("upstream connection lost")
-		}
-		if failed {
-			s.srv.count("forward", "rewrite_error")
-			s.endCapture()
-			return false, parsed, s.deliver(pre...)
-		}
-		last, rows = msgs, n
+		return s.exchangeRaw(w, append(out, g.execute, g.sync)...)
+	})
+	if err != nil {
+		return false, parsed, err
 	}
+	s.endCapture()
+	if last == nil {
+		return false, parsed, s.deliver(pre...)
+	}
+	s.srv.count("intercept", "")
+	if g.describe != nil {
+		s.rememberDesc(job, g.bind.ResultFormatCodes, last)
+	}
+	return true, parsed, s.deliver(append(pre, last...)...)
 }
 
-// deliver writes messages to the client.
 // deliver writes messages to the client in one write (one system call, one TCP segment for a
 // typical answer).
 func (s *session) deliver(msgs ...[]byte) error {

@@ -147,31 +147,43 @@ func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, er
 		s.endCapture()
 		return true, s.deliver(append(msgs, readyIdle)...)
 	}
+	last, err := s.rounds(ctx, job, func(stmt string) ([][]byte, int, bool, bool) { return s.exchange(w, stmt) })
+	if last == nil || err != nil {
+		return false, err
+	}
+	s.srv.count("intercept", "")
+	s.rememberDesc(job, nil, last)
+	s.endCapture()
+	return true, s.deliver(last...)
+}
+
+// rounds runs an intercepted statement's rounds while capturing: each round's statement (or key
+// array) goes upstream through send, until the job says the last answer is complete, which
+// rounds returns. It returns nil when the client's original must be forwarded instead (the
+// reason counted), and an error when the upstream connection is gone.
+func (s *session) rounds(ctx context.Context, job Job, send func(next string) (msgs [][]byte, rows int, failed, ok bool)) ([][]byte, error) {
 	var last [][]byte
 	rows := 0
 	for {
-		stmt, done, fwd, err := job.Next(ctx, rows)
+		next, done, fwd, err := job.Next(ctx, rows)
 		if err != nil {
 			s.log.Warn("intercept: planner error; forwarding", "err", err)
 		}
 		if err != nil || fwd {
 			s.srv.count("forward", "widening")
-			return false, nil
+			return nil, nil
 		}
 		if done {
-			s.srv.count("intercept", "")
-			s.rememberDesc(job, nil, last)
-			s.endCapture()
-			return true, s.deliver(last...)
+			return last, nil
 		}
-		msgs, n, failed, ok := s.exchange(w, stmt)
+		msgs, n, failed, ok := send(next)
 		if !ok {
-			return false, errors.New("upstream connection lost")
+			return nil, errors.New("upstream connection lost")
 		}
 		if failed {
 			// Let Postgres answer the original in its own words (error positions and all).
 			s.srv.count("forward", "rewrite_error")
-			return false, nil
+			return nil, nil
 		}
 		last, rows = msgs, n
 	}
