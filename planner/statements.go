@@ -70,10 +70,18 @@ func (p *Planner) Settings(sql string) []Setting {
 }
 
 // mayMention is a cheap filter before parsing: only statements that start with SET or RESET (or
-// contain one after a semicolon) can change a knob.
+// contain one after a semicolon or a leading comment) can change a knob. It keeps the parser off
+// the common path (`… LIMIT 10 OFFSET 20` mentions "set" but changes nothing).
 func mayMention(sql string) bool {
-	return containsFold(sql, "set")
+	t := strings.TrimLeft(sql, " \t\r\n")
+	if hasPrefixFold(t, "set") || hasPrefixFold(t, "reset") {
+		return true
+	}
+	multi := strings.Contains(sql, ";") || strings.HasPrefix(t, "--") || strings.HasPrefix(t, "/*")
+	return multi && containsFold(sql, "set")
 }
+
+func hasPrefixFold(s, w string) bool { return len(s) >= len(w) && containsFold(s[:len(w)], w) }
 
 // containsFold reports whether s contains the lower-case ASCII word w in any case, without
 // allocating.
