@@ -97,7 +97,9 @@ func (q *Query) AccessCheck() string {
 // Answer searches the live index and returns the rows of the fast answer: per row, the text form
 // of each output column (Fast's kinds), as Postgres would print it.
 func (q *Query) Answer(ctx context.Context, kinds []ColumnKind) ([][]string, error) {
-	n := q.firstRound()
+	// Every candidate is a row of the answer (no WHERE, exact distances): the search needs no
+	// more than LIMIT + OFFSET of them, and the graph search's ef, not k, sets its recall.
+	n := q.need
 	ef := max(q.settings.EFSearch, 40, n)
 	res, err := q.Target.Index.Search(ctx, q.vec, n, ann.SearchOptions{EF: ef})
 	if err != nil {
