@@ -125,8 +125,7 @@ func (s *session) readGroup(cr *reader, typ byte, raw, body []byte) (*group, int
 func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed bool, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			s.log.Error("intercept panic; forwarding", "panic", r)
-			s.endCapture()
+			s.recovered(r)
 			handled, err = false, nil
 		}
 	}()

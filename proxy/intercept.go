@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -78,6 +79,14 @@ func (s *session) applyKnobs(sql string) {
 	}
 }
 
+// recovered handles a panic of an interception (a planner or proxy bug): it is logged with its
+// stack and counted, and the statement forwarded.
+func (s *session) recovered(r any) {
+	s.log.Error("intercept panic; forwarding", "panic", r, "stack", string(debug.Stack()))
+	s.srv.count("forward", "panic")
+	s.endCapture()
+}
+
 // interceptTimeout bounds one intercepted statement's rounds before vecgate gives up and forwards.
 const interceptTimeout = 30 * time.Second
 
@@ -92,9 +101,8 @@ const maxWait = 100 * time.Millisecond
 // is always correct). Inside a transaction block see block.go.
 func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, err error) {
 	defer func() {
-		if r := recover(); r != nil { // a planner or proxy bug: log it and forward
-			s.log.Error("intercept panic; forwarding", "panic", r)
-			s.endCapture()
+		if r := recover(); r != nil {
+			s.recovered(r)
 			handled, err = false, nil
 		}
 	}()
