@@ -175,6 +175,19 @@ func TestIVFInterceptRecall(t *testing.T) {
 		t.Fatal("no query answered from memory by the exact IVF twin")
 	}
 
+	// The extended protocol (pgx prepares the statement) goes through the same search.
+	before := f.g.counts.get("intercept")
+	for _, v := range vecs[:20] {
+		got := idDists(t, via, pgx.QueryExecModeCacheStatement, q, v)
+		want := idDists(t, direct, pgx.QueryExecModeSimpleProtocol, q, v)
+		if len(got) != 10 || got[0].id != want[0].id {
+			t.Fatalf("extended protocol: %v, exact %v", got, want)
+		}
+	}
+	if n := f.g.counts.get("intercept") - before; n != 20 {
+		t.Fatalf("extended protocol: %d of 20 intercepted", n)
+	}
+
 	// probes = 1 through vecgate, and pgvector's own index at its default of 1 probe.
 	if _, err := via.Exec(context.Background(), "SET ivfflat.probes = 1"); err != nil {
 		t.Fatal(err)
