@@ -44,8 +44,9 @@ type Index struct {
 	index      ann.Index
 	layout     // kind, dimensions, IVF lists and probes (build.go)
 
-	// A quantised index trains its codec on its first rows: they wait in pending until there
-	// are trainRows of them or a transaction commits, then go in as one batch.
+	// A quantised HNSW index trains its codec on its first rows: they wait in pending until
+	// there are trainRows of them or a transaction commits, then go in as one batch. (An IVF
+	// buffers its first rows itself: newIVF.)
 	mu      sync.Mutex // guards trained and pending
 	trained bool
 	pending pendingRows

@@ -319,13 +319,14 @@ func TestIVFDefinitions(t *testing.T) {
 		}
 		waitTwin(t, f, tc.name, docRows)
 		var kind string
+		lists := -1
 		for _, ix := range f.g.set.Indexes() {
 			if ix.Source == tc.name {
-				kind = ix.Kind()
+				kind, lists = ix.Kind(), ix.Lists()
 			}
 		}
-		if kind != tc.kind {
-			t.Fatalf("%s: twin %q, want %q", tc.name, kind, tc.kind)
+		if wantLists := map[bool]int{true: 20, false: 0}[tc.using == "ivfflat"]; kind != tc.kind || lists != wantLists {
+			t.Fatalf("%s: twin %q with %d lists, want %q with %d", tc.name, kind, lists, tc.kind, wantLists)
 		}
 		fast := f.g.counts.get("fast")
 		q := fmt.Sprintf(`SELECT id, emb %s $1::vector AS d FROM docs ORDER BY emb %s $1::vector LIMIT 10`, tc.op, tc.op)
