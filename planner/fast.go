@@ -95,8 +95,10 @@ func (q *Query) AccessCheck() string {
 // Answer searches the live index and returns the rows of the fast answer: per row, the text form
 // of each output column (Fast's kinds), as Postgres would print it.
 func (q *Query) Answer(ctx context.Context, kinds []ColumnKind) ([][]string, error) {
-	n := q.firstRound()
-	res, _, err := q.search(ctx, n)
+	// Every candidate is a row of the answer (no WHERE, exact distances): the search needs no
+	// more than LIMIT + OFFSET of them, and the graph search's ef (or IVF's probes), not k, sets
+	// its recall.
+	res, _, err := q.search(ctx, q.need)
 	if err != nil {
 		return nil, err
 	}
