@@ -80,7 +80,7 @@ func ivfOptions(prefix string) gatewayOptions {
 
 // recallAt10 runs queries (each with its vector) through vecgate and exactly in Postgres (index
 // scans off) and returns recall@10 and how many were intercepted. Rows through vecgate must be
-// in distance order and carry Postgres' distances (1e-6 relative).
+// in distance order and carry Postgres' distances (1e-6 relative, absolute below 1, as TestFastPath).
 func recallAt10(t *testing.T, f *fixture, via, direct *pgx.Conn, sql string, vecs []string) (float64, int64) {
 	t.Helper()
 	ctx := context.Background()
@@ -245,6 +245,19 @@ func TestIVFProbesKnob(t *testing.T) {
 	}
 	if text := explain(); !strings.Contains(text, def) {
 		t.Fatalf("EXPLAIN after RESET:\n%s", text)
+	}
+	// A plain ivfflat index created through vecgate is mirrored too; cosine answers from memory
+	// carry Postgres' distances.
+	if _, err := via.Exec(ctx, `CREATE INDEX items_emb_cos ON items USING ivfflat (emb vector_cosine_ops) WITH (lists = 10)`); err != nil {
+		t.Fatal(err)
+	}
+	waitTwin(t, f, "items_emb_cos", ivfRows)
+	fast := f.g.counts.get("fast")
+	recall, n := recallAt10(t, f, pgtest.Connect(t, f.via), pgtest.Connect(t, f.dsn),
+		`SELECT id, emb <=> $1::vector AS d FROM items ORDER BY emb <=> $1::vector LIMIT 10`, f.vectors(50))
+	t.Logf("cosine twin: recall@10 %.4f, intercepted %d, from memory %d", recall, n, f.g.counts.get("fast")-fast)
+	if recall < 0.95 || n != 50 || f.g.counts.get("fast") == fast {
+		t.Fatalf("cosine twin: recall@10 %.4f, intercepted %d of 50, from memory %d", recall, n, f.g.counts.get("fast")-fast)
 	}
 	cols, rows := f.g.status().Rows()
 	if cols[2] != "method" || len(rows) == 0 || rows[0][2] != "ivf-flat" {
