@@ -12,12 +12,16 @@ import (
 // lists a search probes, recording the probes asked for.
 type fakeIVF struct {
 	lists, perList int
+	untrained      bool // every search returns every row (up to k), whatever its probes
 	probes         []int
 }
 
 func (f *fakeIVF) Search(_ context.Context, _ []float32, k int, opts ann.SearchOptions) ([]ann.Result, error) {
 	f.probes = append(f.probes, opts.Probes)
 	n := min(k, min(opts.Probes, f.lists)*f.perList)
+	if f.untrained {
+		n = min(k, f.Len())
+	}
 	out := make([]ann.Result, n)
 	for i := range out {
 		out[i] = ann.Result{Key: ann.IntKey(int64(i)), Distance: float64(i)}
@@ -69,6 +73,15 @@ func TestIVFWidening(t *testing.T) {
 	q, _ = p.PlanSimple(`SELECT id FROM items ORDER BY emb <-> '[1,2]' LIMIT 3`, planner.Settings{})
 	if _, _, _, err := q.Next(context.Background(), 0); err != nil || q.SearchKnob() != "probes 2 of 64 lists" {
 		t.Fatalf("default probes: %s %v", q.SearchKnob(), err)
+	}
+	// An index that returned every row it has is covered without probing more lists.
+	ix.untrained, ix.probes = true, nil
+	q, _ = p.PlanSimple(`SELECT id FROM items WHERE category = 1 ORDER BY emb <-> '[1,2]' LIMIT 1000`, planner.Settings{})
+	if _, _, _, err := q.Next(context.Background(), 0); err != nil || len(ix.probes) != 1 || len(q.Keys()) != 320 {
+		t.Fatalf("untrained: searches %v, %d keys, %v", ix.probes, len(q.Keys()), err)
+	}
+	if _, done, _, _ := q.Next(context.Background(), 5); !done {
+		t.Fatal("untrained: every row returned, yet widening went on")
 	}
 	if s := planner.ApplySettings(map[string]string{"ivfflat.probes": "7"}); s.Probes != 7 {
 		t.Fatalf("SET ivfflat.probes = 7: %+v", s)

@@ -243,7 +243,8 @@ func (q *Query) Next(ctx context.Context, prevRows int) (next string, done, forw
 
 // search asks the index for n candidates. covered reports that fewer came back because the
 // search saw the whole index. An HNSW search sees it whenever it returns short (ef ≥ n); an IVF
-// search only when it probed every list, so a short answer raises probes ×4 and searches again.
+// search only when it probed every list or returned every row, so a short answer raises probes
+// ×4 and searches again.
 // Widening rounds start with more probes too (×4 per round), so a filtered query that needs
 // candidates far from the query vector reaches them.
 func (q *Query) search(ctx context.Context, n int) (res []ann.Result, covered bool, err error) {
@@ -262,7 +263,9 @@ func (q *Query) search(ctx context.Context, n int) (res []ann.Result, covered bo
 			return nil, false, fmt.Errorf("planner: search %s: %w", q.Target.Name, err)
 		}
 		q.Probes = opts.Probes
-		if len(res) >= n || lists == 0 || opts.Probes >= lists {
+		// Every row came back (e.g. an IVF still scanning its rows exactly, before training):
+		// more probes cannot find more.
+		if len(res) >= n || lists == 0 || opts.Probes >= lists || len(res) >= q.Target.Index.Len() {
 			return res, len(res) < n, nil
 		}
 		opts.Probes = min(opts.Probes*4, lists)
