@@ -175,6 +175,13 @@ func (p *Planner) plan(sh *Shape, t Target, st Settings, value func(Arg) (string
 			return nil, forward("query vector: %v", err)
 		}
 	}
+	if sh.VectorType == "halfvec" {
+		// Postgres rounds it to half precision (and casts it back for a vector column).
+		return nil, forward("halfvec query vector")
+	}
+	if sh.VectorDims > 0 && len(vec) != sh.VectorDims {
+		return nil, forward("query vector has %d dimensions, its cast %d", len(vec), sh.VectorDims)
+	}
 	if len(vec) != t.Index.Dims() {
 		return nil, forward("query vector has %d dimensions, index %d", len(vec), t.Index.Dims())
 	}
