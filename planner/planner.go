@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -30,6 +31,11 @@ type Target struct {
 	Exact bool
 	// Oversample is candidates per wanted row in the first round (0: Oversample).
 	Oversample float64
+	// Kind names the index structure for EXPLAIN: hnsw, ivf-flat, ivf-sq8, …
+	Kind string
+	// Lists is an IVF index's number of lists (0: not IVF); Probes its probes when the session
+	// sets none.
+	Lists, Probes int
 }
 
 // Searcher finds the live index for a column and metric (schema "" when unqualified).
@@ -41,6 +47,8 @@ type Searcher interface {
 type Settings struct {
 	// EFSearch is hnsw.ef_search (0: the index default, 40).
 	EFSearch int
+	// Probes is ivfflat.probes (0: the index default, Target.Probes).
+	Probes int
 }
 
 // Planner classifies statements (cached by text) and plans intercepted ones.
@@ -105,13 +113,15 @@ type Query struct {
 	Want int
 	// Rounds counts the statements handed out; Candidates is the last round's candidate count.
 	Rounds, Candidates int
+	// Probes is the lists the last round's search visited (IVF; 0 for HNSW).
+	Probes int
 
 	rw       *Rewrite
 	vec      []float32
 	need     int // LIMIT + OFFSET
 	settings Settings
 	ids      []ann.Result
-	covered  bool // the last search returned fewer candidates than asked: it saw the whole index
+	covered  bool // the last search saw the whole index and still returned fewer candidates than asked
 	bound    bool // extended protocol: Next hands out the key array's text value
 }
 
@@ -224,19 +234,58 @@ func (q *Query) Next(ctx context.Context, prevRows int) (next string, done, forw
 	if q.Rounds > 0 {
 		n = min(q.Candidates*4, MaxCandidates)
 	}
-	ef := max(q.settings.EFSearch, 40, n)
-	res, err := q.Target.Index.Search(ctx, q.vec, n, ann.SearchOptions{EF: ef})
+	res, covered, err := q.search(ctx, n)
 	if err != nil {
-		return "", false, true, fmt.Errorf("planner: search %s: %w", q.Target.Name, err)
+		return "", false, true, err
 	}
 	q.Rounds++
 	q.Candidates = n
-	q.covered = len(res) < n
+	q.covered = covered
 	q.ids = res
 	if q.bound {
 		return textArray(res), false, false, nil
 	}
 	return q.rw.Fill(arrayLiteral(res, q.Target.KeyType)), false, false, nil
+}
+
+// search asks the index for n candidates. covered reports that fewer came back because the
+// search saw the whole index. An HNSW search sees it whenever it returns short (ef ≥ n); an IVF
+// search only when it probed every list or returned every row, so a short answer raises probes
+// ×4 and searches again.
+// Widening rounds start with more probes too (×4 per round), so a filtered query that needs
+// candidates far from the query vector reaches them.
+func (q *Query) search(ctx context.Context, n int) (res []ann.Result, covered bool, err error) {
+	opts := ann.SearchOptions{EF: max(q.settings.EFSearch, 40, n)}
+	lists := q.Target.Lists
+	if lists > 0 {
+		opts.Probes = cmp.Or(q.settings.Probes, q.Target.Probes, 1)
+		for range q.Rounds {
+			opts.Probes = min(opts.Probes*4, lists)
+		}
+		opts.Probes = min(opts.Probes, lists)
+	}
+	for {
+		res, err = q.Target.Index.Search(ctx, q.vec, n, opts)
+		if err != nil {
+			return nil, false, fmt.Errorf("planner: search %s: %w", q.Target.Name, err)
+		}
+		q.Probes = opts.Probes
+		// Every row came back (e.g. an IVF still scanning its rows exactly, before training):
+		// more probes cannot find more.
+		if len(res) >= n || lists == 0 || opts.Probes >= lists || len(res) >= q.Target.Index.Len() {
+			return res, len(res) < n, nil
+		}
+		opts.Probes = min(opts.Probes*4, lists)
+	}
+}
+
+// SearchKnob describes the last search's effort for EXPLAIN: "ef_search 40" or
+// "probes 10 of 100 lists".
+func (q *Query) SearchKnob() string {
+	if q.Target.Lists > 0 {
+		return fmt.Sprintf("probes %d of %d lists", q.Probes, q.Target.Lists)
+	}
+	return fmt.Sprintf("ef_search %d", max(q.settings.EFSearch, 40, q.Candidates))
 }
 
 // firstRound is the first round's candidate count.
