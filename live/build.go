@@ -117,7 +117,7 @@ func catalogTwin(t replication.TargetInfo, ci catalog.Index, m ann.Metric, sqlTy
 	if err != nil {
 		return nil, fmt.Errorf("index %s: %w", ci.Name, err)
 	}
-	ix.index, ix.trained = x, !codes
+	ix.index, ix.trained, ix.bulk = x, !codes, true
 	return ix, nil
 }
 
@@ -172,7 +172,7 @@ func definitionTwin(t replication.TargetInfo, d Definition, sqlType string) (*In
 		if err != nil {
 			return nil, fmt.Errorf("index %s: %w", d.Name, err)
 		}
-		ix.index, ix.kind = x, "hnsw"
+		ix.index, ix.kind, ix.bulk = x, "hnsw", true
 		if d.Quantizer != "" {
 			ix.kind = "hnsw-" + d.Quantizer
 		}

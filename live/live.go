@@ -44,18 +44,26 @@ type Index struct {
 	index      ann.Index
 	layout     // kind, dimensions, IVF lists and probes (build.go)
 
-	// A quantised HNSW index trains its codec on its first rows: they wait in pending until
-	// there are trainRows of them or a transaction commits, then go in as one batch. (An IVF
-	// buffers its first rows itself: newIVF.)
-	mu      sync.Mutex // guards trained and pending
+	// Rows wait in pending, and go in as one batch, while the index is not trained (a quantised
+	// HNSW trains its codec on its first trainRows rows) or is bulk loading (an HNSW from its
+	// creation until the first commit — the initial load: batches are inserted in parallel,
+	// where rows arriving one at a time would be inserted by one goroutine). A batch goes in
+	// when it is full or a transaction commits. (An IVF buffers its first rows itself: newIVF.)
+	mu      sync.Mutex // guards trained, bulk and pending
 	trained bool
+	bulk    bool
 	pending pendingRows
 }
 
+// pendingRows are rows waiting to go into the index, each key once.
 type pendingRows struct {
 	keys []ann.Key
 	vecs []float32
+	pos  map[ann.Key]int // index in keys
 }
+
+// bulkBytes bounds the vectors a bulk-loading index buffers before inserting them as one batch.
+const bulkBytes = 32 << 20
 
 // sq8MinDims: twins of pgvector indexes on vectors of at least this many dimensions search SQ8
 // codes and rerank with the full vectors.
@@ -75,18 +83,31 @@ func (ix *Index) add(key ann.Key, vec []float32) error {
 // addIndexed adds a vector already in the index's space (transform).
 func (ix *Index) addIndexed(key ann.Key, vec []float32) error {
 	ix.mu.Lock()
-	if ix.trained {
+	if ix.trained && !ix.bulk {
 		ix.mu.Unlock()
 		return ix.index.Add(key, vec)
 	}
 	defer ix.mu.Unlock()
-	if _, err := ann.CheckVector(ix.Metric, ix.index.Dims(), vec); err != nil {
+	d := ix.index.Dims()
+	if _, err := ann.CheckVector(ix.Metric, d, vec); err != nil {
 		return err
 	}
-	ix.removePending(key)
-	ix.pending.keys = append(ix.pending.keys, key)
-	ix.pending.vecs = append(ix.pending.vecs, vec...)
-	if len(ix.pending.keys) >= trainRows {
+	p := &ix.pending
+	if i, ok := p.pos[key]; ok {
+		copy(p.vecs[i*d:(i+1)*d], vec)
+	} else {
+		if p.pos == nil {
+			p.pos = map[ann.Key]int{}
+		}
+		p.pos[key] = len(p.keys)
+		p.keys = append(p.keys, key)
+		p.vecs = append(p.vecs, vec...)
+	}
+	batch := trainRows
+	if ix.trained {
+		batch = max(trainRows, bulkBytes/(4*d))
+	}
+	if len(p.keys) >= batch {
 		return ix.flushLocked()
 	}
 	return nil
@@ -100,7 +121,12 @@ func (ix *Index) rekey(old, key ann.Key) error {
 	if !ok {
 		return errors.New("key changed with an unchanged TOASTed vector, and the index cannot return it")
 	}
-	v, ok := vs.Vector(old)
+	ix.mu.Lock()
+	v, ok := ix.pendingVector(old)
+	ix.mu.Unlock()
+	if !ok {
+		v, ok = vs.Vector(old)
+	}
 	if !ok {
 		return errors.New("key changed with an unchanged TOASTed vector not held under the old key")
 	}
@@ -110,34 +136,48 @@ func (ix *Index) rekey(old, key ann.Key) error {
 
 func (ix *Index) del(key ann.Key) {
 	ix.mu.Lock()
-	if !ix.trained {
-		ix.removePending(key)
-	}
+	ix.removePending(key)
 	ix.mu.Unlock()
 	ix.index.Delete(key)
 }
 
-func (ix *Index) removePending(key ann.Key) {
-	d := ix.index.Dims()
-	for i, k := range ix.pending.keys {
-		if k == key {
-			last := len(ix.pending.keys) - 1
-			ix.pending.keys[i] = ix.pending.keys[last]
-			copy(ix.pending.vecs[i*d:(i+1)*d], ix.pending.vecs[last*d:])
-			ix.pending.keys = ix.pending.keys[:last]
-			ix.pending.vecs = ix.pending.vecs[:last*d]
-			return
-		}
+// pendingVector returns a copy of the vector pending under key. Caller holds mu.
+func (ix *Index) pendingVector(key ann.Key) ([]float32, bool) {
+	i, ok := ix.pending.pos[key]
+	if !ok {
+		return nil, false
 	}
+	d := ix.index.Dims()
+	return append([]float32(nil), ix.pending.vecs[i*d:(i+1)*d]...), true
 }
 
-// flush puts pending rows in (training the codec on them).
+// removePending drops key's pending row, if any. Caller holds mu.
+func (ix *Index) removePending(key ann.Key) {
+	p := &ix.pending
+	i, ok := p.pos[key]
+	if !ok {
+		return
+	}
+	d := ix.index.Dims()
+	last := len(p.keys) - 1
+	if i != last {
+		p.keys[i] = p.keys[last]
+		copy(p.vecs[i*d:(i+1)*d], p.vecs[last*d:])
+		p.pos[p.keys[i]] = i
+	}
+	delete(p.pos, key)
+	p.keys = p.keys[:last]
+	p.vecs = p.vecs[:last*d]
+}
+
+// flush puts pending rows in (training the codec on them) and ends a bulk load.
 func (ix *Index) flush() error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	if ix.trained {
+	if ix.trained && !ix.bulk {
 		return nil
 	}
+	ix.bulk = false
 	return ix.flushLocked()
 }
 
