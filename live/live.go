@@ -65,9 +65,19 @@ type pendingRows struct {
 // bulkBytes bounds the vectors a bulk-loading index buffers before inserting them as one batch.
 const bulkBytes = 32 << 20
 
-// sq8MinDims: twins of pgvector indexes on vectors of at least this many dimensions search SQ8
-// codes and rerank with the full vectors.
-const sq8MinDims = 512
+// Options shape the twins of pgvector's indexes.
+type Options struct {
+	// SQ8MinDims: HNSW twins on vectors of at least this many dimensions search SQ8 codes (a
+	// quarter of the memory traffic); 0 means never.
+	SQ8MinDims int
+	// CodesOnly: those SQ8 twins keep no float32 vectors. They take about a quarter of the
+	// memory, but their distances are estimates, so every answer goes through Postgres (no
+	// answers from memory). Default: they keep the vectors and rerank with them exactly.
+	CodesOnly bool
+}
+
+// DefaultOptions are the twins' defaults.
+func DefaultOptions() Options { return Options{SQ8MinDims: 512} }
 
 // trainRows is how many rows a quantised index collects before training its codec.
 const trainRows = 4096
@@ -244,7 +254,8 @@ type entry struct {
 
 // Set is the set of live indexes.
 type Set struct {
-	log *slog.Logger
+	log  *slog.Logger
+	opts Options
 
 	mu      sync.RWMutex
 	entries map[replication.Target]*entry // guarded by mu
@@ -255,11 +266,14 @@ type Set struct {
 }
 
 // New returns an empty set.
-func New(logger *slog.Logger) *Set {
+func New(logger *slog.Logger) *Set { return NewWith(logger, DefaultOptions()) }
+
+// NewWith returns an empty set whose twins follow opts.
+func NewWith(logger *slog.Logger, opts Options) *Set {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Set{log: logger, entries: map[replication.Target]*entry{}}
+	return &Set{log: logger, opts: opts, entries: map[replication.Target]*entry{}}
 }
 
 var _ replication.Applier = (*Set)(nil)
@@ -284,7 +298,7 @@ func (s *Set) Reset(targets []replication.TargetInfo) error {
 	entries := map[replication.Target]*entry{}
 	defs := s.Definitions()
 	for _, t := range targets {
-		e, err := newEntry(t, defs)
+		e, err := newEntry(t, defs, s.opts)
 		if err != nil {
 			s.log.Info("live: not indexing column", "target", t.Target.String(), "reason", err)
 			continue
@@ -306,7 +320,7 @@ func (s *Set) Reset(targets []replication.TargetInfo) error {
 	return nil
 }
 
-func newEntry(t replication.TargetInfo, defs []Definition) (*entry, error) {
+func newEntry(t replication.TargetInfo, defs []Definition, opts Options) (*entry, error) {
 	if t.Kind != catalog.TypeVector && t.Kind != catalog.TypeHalfvec {
 		return nil, fmt.Errorf("type %s is not indexed in memory yet", t.Kind)
 	}
@@ -342,7 +356,7 @@ func newEntry(t replication.TargetInfo, defs []Definition) (*entry, error) {
 		if err != nil || m == ann.Hamming || seen[m] {
 			continue
 		}
-		ix, err := catalogTwin(t, ci, m, sqlType)
+		ix, err := catalogTwin(t, ci, m, sqlType, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -466,7 +480,7 @@ func (s *Set) Truncate(t replication.Target) error {
 	if e == nil {
 		return nil
 	}
-	fresh, err := newEntry(e.info, s.defs)
+	fresh, err := newEntry(e.info, s.defs, s.opts)
 	if err != nil {
 		return err
 	}
