@@ -500,6 +500,9 @@ func (x *Index) Add(key ann.Key, vec []float32) error {
 	return nil
 }
 
+// seqRows is how many nodes an index gets one at a time before AddBatch inserts in parallel.
+const seqRows = 1024
+
 // AddBatch inserts len(keys) vectors (contiguous in vecs) using
 // Config.Threads goroutines; it validates all rows first and inserts none on
 // error.
@@ -530,7 +533,17 @@ func (x *Index) AddBatch(ctx context.Context, keys []ann.Key, vecs []float32) er
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
+	// The first nodes of a graph become its hubs: insert them one at a time, so each sees all
+	// the others (nodes inserted at the same moment cannot link to each other).
+	first := 0
+	if live := int(x.nLive.Load()); live < seqRows {
+		first = min(len(keys), seqRows-live)
+	}
+	for i := 0; i < first && ctx.Err() == nil; i++ {
+		x.insert(keys[i], vecs[i*d:(i+1)*d])
+	}
 	var next atomic.Int64
+	next.Store(int64(first))
 	var wg sync.WaitGroup
 	for range threads {
 		wg.Go(func() {
@@ -547,7 +560,77 @@ func (x *Index) AddBatch(ctx context.Context, keys []ann.Key, vecs []float32) er
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("hnsw: add batch: %w", err)
 	}
+	if threads > 1 && len(keys) > first {
+		x.relinkOrphans()
+	}
 	return nil
+}
+
+// relinkOrphans links again the nodes a level-0 search cannot reach from the entry point. Nodes
+// inserted at the same moment cannot see each other, and a neighbour's list pruned by one may
+// drop the other's last in-link: a parallel build leaves a few nodes, or small groups of them,
+// that no search reaches (a sequential one, none). Each is searched for again in the finished
+// graph and linked from its nearest neighbours, as an insertion links them.
+func (x *Index) relinkOrphans() {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	// A relinked node may push another out of a full list: a few passes settle it.
+	for range 3 {
+		if x.relinkPass() == 0 {
+			return
+		}
+	}
+}
+
+// relinkPass relinks the live nodes unreachable at level 0 and returns how many it found.
+// Caller holds mu shared.
+func (x *Index) relinkPass() int {
+	x.allocMu.Lock()
+	used := x.used
+	x.allocMu.Unlock()
+	if x.top < 0 {
+		return 0
+	}
+	seen := make([]bool, used)
+	queue := []uint32{x.entry}
+	seen[x.entry] = true
+	for len(queue) > 0 {
+		id := queue[len(queue)-1]
+		queue = queue[:len(queue)-1]
+		lst := x.list(id, 0)
+		n := atomic.LoadUint32(&lst[0])
+		for j := uint32(1); j <= n; j++ {
+			if nb := atomic.LoadUint32(&lst[j]); int(nb) < used && !seen[nb] {
+				seen[nb] = true
+				queue = append(queue, nb)
+			}
+		}
+	}
+	s := x.getSearcher()
+	defer x.putSearcher(s)
+	lost := 0
+	for i := range used {
+		id := uint32(i)
+		if seen[i] || atomic.LoadUint32(&x.dead[i]) != 0 {
+			continue
+		}
+		lost++
+		nq := x.nodeQuery(id)
+		q := &nq
+		ep, epDist := x.greedy(q, x.entry, x.dist(q, x.entry), x.top, 0)
+		s.newGen()
+		x.searchLayer(s, q, ep, epDist, x.cfg.EFConstruction, 0, nil)
+		s.tmp = s.res.SortedAscending(s.tmp[:0])
+		cands := s.tmp
+		if len(cands) > 0 && cands[0].ID == id {
+			cands = cands[1:]
+		}
+		s.sel = x.selectNeighbors(s.sel, cands, x.m)
+		for _, c := range s.sel {
+			x.link(s, c.ID, id, c.Dist, 0, x.m0)
+		}
+	}
+	return lost
 }
 
 // alloc reserves a slot for key under shared mu, growing under exclusive mu
