@@ -43,6 +43,7 @@ type Index struct {
 	// Oversample is the candidates-per-row factor the definition asked for (0: the default).
 	Oversample float64
 	index      ann.Index
+	inc        *includes // INCLUDE column values, shared by the entry's indexes; nil when none
 
 	// A quantised index trains its codec on its first rows: they wait in pending until there
 	// are trainRows of them or a transaction commits, then go in as one batch.
@@ -173,16 +174,18 @@ type Definition struct {
 	Schema, Name, Table, Column string
 	Method                      string // hnsw or ivfflat (both get an HNSW index in memory)
 	Metric                      ann.Metric
-	M, EFConstruction           int     // 0: pgvector's defaults
-	Quantizer                   string  // "" or "sq8"
-	Oversample                  float64 // 0: default
-	Mode                        string  // mirror or offload
+	M, EFConstruction           int      // 0: pgvector's defaults
+	Quantizer                   string   // "" or "sq8"
+	Oversample                  float64  // 0: default
+	Mode                        string   // mirror or offload
+	Include                     []string // INCLUDE columns kept for filtering (include.go)
 }
 
 type entry struct {
 	info    replication.TargetInfo
 	keyKind ann.KeyKind
 	indexes []*Index
+	inc     *includes // nil when the target has no INCLUDE columns
 }
 
 // Set is the set of live indexes.
@@ -235,6 +238,7 @@ func (s *Set) Reset(targets []replication.TargetInfo) error {
 		if len(e.indexes) == 0 {
 			continue
 		}
+		attachIncludes(e)
 		entries[t.Target] = e
 		for _, ix := range e.indexes {
 			s.log.Info("live: index", "table", t.Schema+"."+t.Table, "column", t.Column, "metric", ix.Metric.String(), "mirrors", ix.Source)
@@ -369,6 +373,7 @@ func (s *Set) Upsert(t replication.Target, r replication.Row) error {
 		if err != nil {
 			return s.reject(t, err)
 		}
+		s.include(e, key, &old, r)
 		if r.KeepVector {
 			// The vector did not change but the key did, and the row's vector is not in the
 			// update: each index moves the vector it holds under the old key.
@@ -382,6 +387,8 @@ func (s *Set) Upsert(t replication.Target, r replication.Row) error {
 		for _, ix := range e.indexes {
 			ix.del(old)
 		}
+	} else {
+		s.include(e, key, nil, r)
 	}
 	if r.KeepVector {
 		return nil // same key, same vector: nothing to change in the index
@@ -390,6 +397,7 @@ func (s *Set) Upsert(t replication.Target, r replication.Row) error {
 		for _, ix := range e.indexes { // a NULL vector: the row leaves the index
 			ix.del(key)
 		}
+		e.inc.remove(key)
 		return nil
 	}
 	for _, ix := range e.indexes {
@@ -419,6 +427,7 @@ func (s *Set) Delete(t replication.Target, k replication.Key) error {
 	for _, ix := range e.indexes {
 		ix.del(key)
 	}
+	e.inc.remove(key)
 	return nil
 }
 
@@ -434,6 +443,7 @@ func (s *Set) Truncate(t replication.Target) error {
 	if err != nil {
 		return err
 	}
+	attachIncludes(fresh)
 	s.entries[t] = fresh
 	return nil
 }
