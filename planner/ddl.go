@@ -18,13 +18,19 @@ type IndexDef struct {
 	Method                      string // hnsw or ivfflat
 	Metric                      ann.Metric
 	// Options as pgvector names them (m, ef_construction, lists) and vecgate's (quantizer,
-	// oversample), for vecgate.indexes.options.
+	// oversample, include: a []string), for vecgate.indexes.options.
 	Options map[string]any
 	// Mode is "mirror" (Postgres builds its own index too) or "offload" (only vecgate does).
 	Mode        string
 	IfNotExists bool
 	// Forward is the statement for Postgres with vecgate's options removed; "" for offload.
 	Forward string
+}
+
+// Include is the index's include option: the columns kept for filtering (nil for none).
+func (d *IndexDef) Include() []string {
+	cols, _ := d.Options["include"].([]string)
+	return cols
 }
 
 // Quantizer is the index's quantizer option ("" for none).
@@ -109,7 +115,13 @@ func IndexOf(sql string) (*IndexDef, error) {
 				return nil, &ErrDDL{"22023", fmt.Sprintf("vecgate: invalid value for option \"oversample\": %q (1 to 100)", val)}
 			}
 			d.Options[name] = f
-		default: // dims, include
+		case "include":
+			cols, err := includeList(de.Arg)
+			if err != nil {
+				return nil, err
+			}
+			d.Options[name] = cols
+		default: // dims
 			return nil, &ErrDDL{"0A000", fmt.Sprintf("vecgate: option %q is not available for live indexes yet", name)}
 		}
 	}

@@ -111,8 +111,19 @@ type Query struct {
 	need     int // LIMIT + OFFSET
 	settings Settings
 	ids      []ann.Result
-	covered  bool // the last search returned fewer candidates than asked: it saw the whole index
+	covered  bool // the last search saw every row that can match: no point widening
 	bound    bool // extended protocol: Next hands out the key array's text value
+	filter   *inFilter
+	// Filtered says how the last round applied the in-index filter ("" when there is none).
+	Filtered string
+}
+
+// FilterColumns lists the WHERE columns the index filters on (nil when none).
+func (q *Query) FilterColumns() []string {
+	if q.filter == nil {
+		return nil
+	}
+	return q.filter.columns
 }
 
 // ErrForward is wrapped by the reasons a statement of the shape is still forwarded (no live
@@ -137,7 +148,8 @@ func (p *Planner) PlanSimple(sql string, st Settings) (*Query, error) {
 	if err != nil {
 		return nil, err
 	}
-	return p.plan(sh, t, st, func(a Arg) (string, bool) { return a.Literal, !a.IsParam() }, nil)
+	return p.plan(sh, t, st, func(a Arg) (string, bool) { return a.Literal, !a.IsParam() }, nil,
+		func(a Arg) (filterValue, bool) { return filterValue{arg: a}, !a.IsParam() })
 }
 
 // find returns the live index that can answer sh.
@@ -153,8 +165,9 @@ func (p *Planner) find(sh *Shape) (Target, error) {
 }
 
 // plan plans sh, answered by t, with its values (literals, or parameters through value); vec, when not nil, is
-// the query vector already decoded (a binary parameter).
-func (p *Planner) plan(sh *Shape, t Target, st Settings, value func(Arg) (string, bool), vec []float32) (*Query, error) {
+// the query vector already decoded (a binary parameter). filterArg gives the WHERE's values as
+// they arrived, for the in-index filter.
+func (p *Planner) plan(sh *Shape, t Target, st Settings, value func(Arg) (string, bool), vec []float32, filterArg func(Arg) (filterValue, bool)) (*Query, error) {
 	if vec == nil {
 		vtext, ok := value(sh.Vector)
 		if !ok {
@@ -185,7 +198,11 @@ func (p *Planner) plan(sh *Shape, t Target, st Settings, value func(Arg) (string
 	if err != nil {
 		return nil, err
 	}
-	return &Query{Shape: sh, Target: t, Want: k, rw: rw, vec: vec, need: k + off, settings: st}, nil
+	q := &Query{Shape: sh, Target: t, Want: k, rw: rw, vec: vec, need: k + off, settings: st}
+	if fi, ok := t.Index.(FilterIndex); ok {
+		q.filter = buildFilter(sh, fi, filterArg)
+	}
+	return q, nil
 }
 
 func intValue(a Arg, value func(Arg) (string, bool)) (int, error) {
@@ -218,13 +235,20 @@ func (q *Query) Next(ctx context.Context, prevRows int) (next string, done, forw
 		n = min(q.Candidates*4, MaxCandidates)
 	}
 	ef := max(q.settings.EFSearch, 40, n)
-	res, err := q.Target.Index.Search(ctx, q.vec, n, ann.SearchOptions{EF: ef})
+	var res []ann.Result
+	var covered bool
+	if q.filter != nil {
+		res, covered, q.Filtered, err = q.filter.search(ctx, q.Target.Index, q.vec, n, ann.SearchOptions{EF: ef})
+	} else {
+		res, err = q.Target.Index.Search(ctx, q.vec, n, ann.SearchOptions{EF: ef})
+		covered = len(res) < n
+	}
 	if err != nil {
 		return "", false, true, fmt.Errorf("planner: search %s: %w", q.Target.Name, err)
 	}
 	q.Rounds++
 	q.Candidates = n
-	q.covered = len(res) < n
+	q.covered = covered
 	q.ids = res
 	if q.bound {
 		return textArray(res), false, false, nil
