@@ -1,11 +1,13 @@
 package live
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"sync"
@@ -416,4 +418,128 @@ func (s *Set) include(e *entry, key ann.Key, old *ann.Key, r replication.Row) {
 	if err := e.inc.upsert(key, old, r.Include); err != nil {
 		s.log.Warn("live: include column no longer used for filtering", "target", e.info.Target.String(), "err", err)
 	}
+}
+
+// writeIncludes appends an entry's INCLUDE values to a snapshot: the columns (name, type), then
+// per column whether it is usable and, if so, each value with its keys. Caller holds the Set's lock.
+func writeIncludes(w *bufio.Writer, e *entry) error {
+	if e.inc == nil {
+		putUint(w, 0)
+		return nil
+	}
+	e.inc.mu.RLock()
+	defer e.inc.mu.RUnlock()
+	putUint(w, uint64(len(e.inc.cols)))
+	for i, c := range e.inc.cols {
+		putString(w, c.name)
+		typ := ""
+		if i < len(e.info.IncludeTypes) {
+			typ = e.info.IncludeTypes[i]
+		}
+		putString(w, typ)
+	}
+	var kb []byte
+	for _, c := range e.inc.cols {
+		if c.broken {
+			putUint(w, 1)
+			continue
+		}
+		putUint(w, 0)
+		values := 0
+		for _, p := range c.posting {
+			if len(p) > 0 {
+				values++
+			}
+		}
+		putUint(w, uint64(values))
+		for v, id := range c.ids {
+			p := c.posting[id]
+			if len(p) == 0 {
+				continue
+			}
+			putBytes(w, []byte(v))
+			putUint(w, uint64(len(p)))
+			for k := range p {
+				var err error
+				if kb, err = k.AppendBinary(kb[:0]); err != nil {
+					return err
+				}
+				putBytes(w, kb)
+			}
+		}
+	}
+	return nil
+}
+
+// readIncludes reads what writeIncludes wrote into e (whose info it completes) and gives its
+// indexes access to the values.
+func readIncludes(r *bufio.Reader, e *entry) error {
+	n, err := getUint(r, 1600)
+	if err != nil || n == 0 {
+		return err
+	}
+	for range n {
+		name, err1 := getString(r)
+		typ, err2 := getString(r)
+		if err := errors.Join(err1, err2); err != nil {
+			return err
+		}
+		e.info.Include = append(e.info.Include, name)
+		e.info.IncludeTypes = append(e.info.IncludeTypes, typ)
+	}
+	attachIncludes(e)
+	for _, c := range e.inc.cols {
+		broken, err := getUint(r, 1)
+		if err != nil {
+			return err
+		}
+		if broken == 1 {
+			c.broken = true
+			continue
+		}
+		values, err := getUint(r, 1<<32)
+		if err != nil {
+			return err
+		}
+		for range values {
+			v, err := getBytes(r)
+			if err != nil {
+				return err
+			}
+			id := c.id(string(v))
+			keys, err := getUint(r, 1<<32)
+			if err != nil {
+				return err
+			}
+			for range keys {
+				kb, err := getBytes(r)
+				if err != nil {
+					return err
+				}
+				k, _, err := ann.DecodeKey(kb)
+				if err != nil {
+					return fmt.Errorf("live: snapshot: %w", err)
+				}
+				c.set(k, id)
+			}
+		}
+	}
+	return nil
+}
+
+func putBytes(w *bufio.Writer, b []byte) {
+	putUint(w, uint64(len(b)))
+	w.Write(b)
+}
+
+func getBytes(r *bufio.Reader) ([]byte, error) {
+	n, err := getUint(r, 1<<30)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, fmt.Errorf("live: snapshot: %w", err)
+	}
+	return b, nil
 }

@@ -1,6 +1,7 @@
 package live_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"slices"
@@ -171,5 +172,43 @@ func TestIncludeColumns(t *testing.T) {
 	})
 	if len(got) != 1 || !slices.Equal(got["public.docs"], []string{"tenant_id", "category", "lang"}) {
 		t.Fatalf("%v", got)
+	}
+}
+
+// TestIncludeSnapshot: INCLUDE values survive a snapshot and its reading back.
+func TestIncludeSnapshot(t *testing.T) {
+	s := live.New(nil)
+	if err := s.Reset([]replication.TargetInfo{includeInfo()}); err != nil {
+		t.Fatal(err)
+	}
+	for i := int64(1); i <= 12; i++ {
+		if err := s.Upsert(target, incRow(i, int32(i%3), "c"+string(rune('0'+i%2)), float32(i), 0, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Commit(1); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := s.WriteSnapshot(&buf); err != nil {
+		t.Fatal(err)
+	}
+	r := live.New(nil)
+	if err := r.ReadSnapshot(&buf); err != nil {
+		t.Fatal(err)
+	}
+	ix, ok := r.Lookup("public", "items", "emb", ann.L2)
+	if !ok || ix.IncludeType("category") != "text" || ix.IncludeType("score") != "" || ix.IncludeRows() != 12 {
+		t.Fatalf("read back: %v %q %d", ok, ix.IncludeType("category"), ix.IncludeRows())
+	}
+	if got := selected(t, ix, map[string][]string{"tenant_id": {"1"}, "category": {"c0"}}); !slices.Equal(got, []int64{4, 10}) {
+		t.Fatalf("read back selects %v", got)
+	}
+	// Replication goes on after the snapshot: the values keep following.
+	if err := r.Upsert(target, incRow(4, 2, "c0", 4, 0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if got := selected(t, ix, map[string][]string{"tenant_id": {"1"}}); !slices.Equal(got, []int64{1, 7, 10}) {
+		t.Fatalf("after an update: %v", got)
 	}
 }

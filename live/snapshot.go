@@ -21,7 +21,7 @@ import (
 
 var _ replication.Snapshotter = (*Set)(nil)
 
-const snapshotMagic = "vecgate-live-2\n"
+const snapshotMagic = "vecgate-live-3\n" // 3: INCLUDE values after each entry's indexes
 
 // WriteSnapshot implements replication.Snapshotter. Replication calls it between transactions.
 func (s *Set) WriteSnapshot(w io.Writer) error {
@@ -57,6 +57,9 @@ func (s *Set) WriteSnapshot(w io.Writer) error {
 			}
 			putUint(bw, uint64(buf.Len()))
 			bw.Write(buf.Bytes())
+		}
+		if err := writeIncludes(bw, e); err != nil {
+			return fmt.Errorf("live: snapshot %s: %w", t.Target, err)
 		}
 	}
 	return bw.Flush()
@@ -136,6 +139,9 @@ func (s *Set) ReadSnapshot(r io.Reader) error {
 				Exact: exact == 1, Oversample: float64(over) / 1000, trained: true})
 		}
 		e.info = info
+		if err := readIncludes(br, e); err != nil {
+			return err
+		}
 		entries[info.Target] = e
 	}
 	s.mu.Lock()

@@ -64,7 +64,6 @@ type inFilter struct {
 	idx     FilterIndex
 	allowed map[string][]string // column → canonical values (intersected per column)
 	columns []string            // sorted, for EXPLAIN
-	all     bool                // every conjunct of the WHERE is in the filter
 }
 
 // buildFilter returns the in-index filter for sh's column-equality conjuncts on columns idx
@@ -73,11 +72,10 @@ func buildFilter(sh *Shape, idx FilterIndex, value func(Arg) (filterValue, bool)
 	if idx == nil || len(sh.Filters) == 0 {
 		return nil
 	}
-	f := &inFilter{idx: idx, allowed: map[string][]string{}, all: sh.FiltersExact}
+	f := &inFilter{idx: idx, allowed: map[string][]string{}}
 	for _, c := range sh.Filters {
 		fam := idx.IncludeType(c.Column)
 		if fam == "" {
-			f.all = false
 			continue
 		}
 		var vals []string
@@ -103,7 +101,6 @@ func buildFilter(sh *Shape, idx FilterIndex, value func(Arg) (filterValue, bool)
 			}
 		}
 		if !ok {
-			f.all = false
 			continue
 		}
 		if prev, seen := f.allowed[c.Column]; seen { // `col = 1 AND col IN (1, 2)`: both hold
