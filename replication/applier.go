@@ -31,7 +31,7 @@ type TargetInfo struct {
 	Key     []catalog.Column // key columns; Key values are their binary send format
 	Include []string         // INCLUDE columns, in Row.Include order
 	// IncludeTypes is each INCLUDE column's type as format_type prints it ("integer", "text", …),
-	// same order.
+	// same order; "" for a column with a nondeterministic collation.
 	IncludeTypes []string
 	Indexes      []catalog.Index // pgvector indexes on this column
 }

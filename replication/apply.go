@@ -152,7 +152,11 @@ func (s *Stream) targetInfos() []TargetInfo {
 			ti := TargetInfo{Target: tt.targets[i], Kind: v.Kind, Dims: v.Dims, Key: tt.table.Key, Include: tt.include}
 			for _, n := range tt.include {
 				c, _ := tt.table.Column(n)
-				ti.IncludeTypes = append(ti.IncludeTypes, c.Type)
+				typ := c.Type
+				if !c.Deterministic {
+					typ = "" // equality is not bytewise: not a column to compare values of
+				}
+				ti.IncludeTypes = append(ti.IncludeTypes, typ)
 			}
 			for _, ix := range tt.table.Indexes {
 				if ix.Column == v.Name {

@@ -96,7 +96,16 @@ func createIncludeIndex(t *testing.T, f *fixture, c *pgx.Conn, rows int) {
 	t.Helper()
 	ctx := context.Background()
 	via := pgtest.Connect(t, f.via)
+	for _, q := range []string{
+		`CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false)`,
+		`ALTER TABLE docs ADD COLUMN label text COLLATE ci`,
+	} {
+		if _, err := c.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
 	for sql, code := range map[string]string{
+		`CREATE INDEX docs_bad ON docs USING hnsw (emb vector_l2_ops) WITH (include = 'label', mode = offload)`:                                "0A000",
 		`CREATE INDEX docs_bad ON docs USING hnsw (emb vector_l2_ops) WITH (include = 'price', mode = offload)`:                                "0A000",
 		`CREATE INDEX docs_bad ON docs USING hnsw (emb vector_l2_ops) WITH (include = 'nope', mode = offload)`:                                 "42703",
 		`CREATE INDEX docs_bad ON docs USING hnsw (emb vector_l2_ops) WITH (include = 'emb', mode = mirror)`:                                   "0A000",
