@@ -193,13 +193,18 @@ func TestIncludeFilters(t *testing.T) {
 	before, widened := f.g.counts.get("intercept"), f.g.counts.get("forward:widening")
 	for _, tn := range tenants {
 		short, pgShort, hits, total := 0, 0, 0, 0
+		var tVia, tExact, tPgv time.Duration
 		for i := range perTenant {
 			v := f.vector()
 			mode := modes[i%len(modes)]
 			var tenant any = tn.id // binary int4 (cache statement), text with type int8 (exec), literal (simple)
+			t0 := time.Now()
 			got := rowIDs(t, via, mode, q, v, tenant)
+			t1 := time.Now()
 			want := rowIDs(t, exact, pgx.QueryExecModeSimpleProtocol, q, v, tn.id)
+			t2 := time.Now()
 			direct := rowIDs(t, pgv, pgx.QueryExecModeSimpleProtocol, q, v, tn.id)
+			tVia, tExact, tPgv = tVia+t1.Sub(t0), tExact+t2.Sub(t1), tPgv+time.Since(t2)
 			if len(want) != min(10, tn.matches) {
 				t.Fatalf("exact scan returned %d rows for %d matches", len(want), tn.matches)
 			}
@@ -221,8 +226,9 @@ func TestIncludeFilters(t *testing.T) {
 			total += len(want)
 		}
 		recall := float64(hits) / float64(total)
-		t.Logf("tenant %d (%5d matches, %5.1f %%): vecgate short %d of %d, recall@10 %.4f; pgvector HNSW directly short %d of %d",
-			tn.id, tn.matches, float64(tn.matches)/200, short, perTenant, recall, pgShort, perTenant)
+		t.Logf("tenant %d (%5d matches, %5.1f %%): vecgate short %d of %d, recall@10 %.4f; pgvector HNSW directly short %d of %d; mean latency vecgate %v, exact scan %v, pgvector HNSW %v",
+			tn.id, tn.matches, float64(tn.matches)/200, short, perTenant, recall, pgShort, perTenant,
+			tVia/perTenant, tExact/perTenant, tPgv/perTenant)
 		if recall < 0.95 {
 			t.Errorf("tenant %d: recall@10 %.4f", tn.id, recall)
 		}
