@@ -300,4 +300,34 @@ func TestIncludeFilterFollowsUpdates(t *testing.T) {
 	if n := f.g.counts.get("intercept") - before; n < 8 {
 		t.Fatalf("only %d of the queries were intercepted", n)
 	}
+
+	// Published columns follow the definitions: with the include index dropped, the tenant is
+	// no longer replicated and pgvector's twin answers (widening, as without include).
+	admin := pgtest.Connect(t, f.dsn)
+	published := func() []string {
+		var cols []string
+		if err := admin.QueryRow(ctx, `SELECT attnames FROM pg_publication_tables WHERE pubname = $1 AND tablename = 'docs'`,
+			f.g.stream.Status().Publication).Scan(&cols); err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(cols)
+		return cols
+	}
+	if got := published(); !slices.Equal(got, []string{"category", "emb", "id", "tenant_id"}) {
+		t.Fatalf("published columns %v", got)
+	}
+	if _, err := via.Exec(ctx, `DROP INDEX docs_emb_inc`, simple); err != nil {
+		t.Fatal(err)
+	}
+	waitTwin(t, f, "docs_emb_inc", 0)
+	waitTwin(t, f, "docs_emb_hnsw", 3000-1)
+	if got := published(); !slices.Equal(got, []string{"emb", "id"}) {
+		t.Fatalf("published columns after DROP INDEX %v", got)
+	}
+	if ix, ok := f.g.set.Lookup("public", "docs", "emb", ann.L2); !ok || ix.IncludeType("tenant_id") != "" {
+		t.Fatalf("after DROP INDEX: %v %v", ok, ix.Source)
+	}
+	if got := rowIDs(t, via, simple, q, v, 2, cat); len(got) != 5 {
+		t.Fatalf("tenant 2 after DROP INDEX: %v", got)
+	}
 }
