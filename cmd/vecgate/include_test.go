@@ -265,6 +265,11 @@ func TestIncludeFilterFollowsUpdates(t *testing.T) {
 	via := pgtest.Connect(t, f.via)
 	simple := pgx.QueryExecModeSimpleProtocol
 	const q = `SELECT id, emb <-> $1::vector FROM docs WHERE tenant_id = $2 AND category = $3 ORDER BY emb <-> $1::vector LIMIT 5`
+	// Each read follows a write: on a loaded machine the default 100 ms wait for replication can
+	// run out, and the read is then (correctly) forwarded; this test wants them intercepted.
+	if _, err := via.Exec(ctx, `SET vecgate.max_wait = '10s'`, simple); err != nil {
+		t.Fatal(err)
+	}
 	var id int64
 	var v, cat string
 	if err := via.QueryRow(ctx, `SELECT id, emb::text, category FROM docs WHERE tenant_id = 1 ORDER BY id LIMIT 1 OFFSET 77`, simple).Scan(&id, &v, &cat); err != nil {
