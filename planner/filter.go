@@ -150,7 +150,8 @@ const (
 // canonical puts a value compared with a column of family fam in the family's canonical form.
 // It reports false whenever it is not sure the value compares as that: a cast or declared type
 // of another kind, a type modifier, a literal of another kind, text that is not ASCII (its bytes
-// depend on the client encoding), or input it does not read exactly as Postgres would.
+// depend on the client encoding), a string literal with a backslash (its meaning depends on
+// standard_conforming_strings), or input it does not read exactly as Postgres would.
 func canonical(fam string, v filterValue) (string, bool) {
 	if v.arg.CastMod {
 		return "", false
@@ -184,6 +185,9 @@ func canonical(fam string, v filterValue) (string, bool) {
 			if s[i] >= 0x80 {
 				return "", false
 			}
+		}
+		if !v.arg.IsParam() && strings.Contains(s, `\`) {
+			return "", false // its meaning depends on standard_conforming_strings
 		}
 		return s, true
 	case familyUUID:

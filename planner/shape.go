@@ -486,6 +486,9 @@ func constArg(n *pg.Node) (Arg, bool) {
 		if tn := tc.TypeName; tn != nil && len(tn.Names) > 0 {
 			cast = strings.ToLower(tn.Names[len(tn.Names)-1].GetString_().GetSval())
 			castMod = len(tn.Typmods) > 0 || len(tn.ArrayBounds) > 0 || tn.Setof
+			if len(tn.Names) > 1 && tn.Names[0].GetString_().GetSval() != "pg_catalog" {
+				cast = "?" // a type of some other schema: not one vecgate knows
+			}
 		}
 	}
 	a, ok := uncastArg(n)
