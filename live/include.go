@@ -98,7 +98,9 @@ type includes struct {
 type includeCol struct {
 	name, family string
 	broken       bool              // a value could not be read: the column is not used for filtering
-	ids          map[string]uint32 // canonical value → value id (ids are never reused)
+	ids          map[string]uint32 // canonical value → value id
+	values       []string          // value id → canonical value
+	freeIDs      []uint32          // ids of values no row holds any more
 	vals         []uint32          // slot → value id + 1; 0: NULL
 	pos          []uint32          // slot → its position in posting[vals[slot]-1]
 	posting      [][]uint32        // value id → slots holding it
@@ -274,11 +276,18 @@ func (inc *includes) upsertLocked(key ann.Key, old *ann.Key, row []replication.D
 
 func (c *includeCol) id(v string) uint32 {
 	id, ok := c.ids[v]
-	if !ok {
-		id = uint32(len(c.posting))
-		c.ids[v] = id
-		c.posting = append(c.posting, nil)
+	if ok {
+		return id
 	}
+	if n := len(c.freeIDs); n > 0 {
+		id, c.freeIDs = c.freeIDs[n-1], c.freeIDs[:n-1]
+		c.values[id] = v
+	} else {
+		id = uint32(len(c.posting))
+		c.posting = append(c.posting, nil)
+		c.values = append(c.values, v)
+	}
+	c.ids[v] = id
 	return id
 }
 
@@ -302,7 +311,12 @@ func (c *includeCol) unset(sl uint32) {
 	p[i], c.pos[last] = last, i
 	p = p[:len(p)-1]
 	if len(p) == 0 {
-		p = nil // the id stays: ids are never reused
+		// No row holds the value any more: its id is reused (a query under way that allowed
+		// it may then see rows of another value as candidates, which Postgres filters out).
+		p = nil
+		delete(c.ids, c.values[v-1])
+		c.values[v-1] = ""
+		c.freeIDs = append(c.freeIDs, v-1)
 	}
 	c.posting[v-1] = p
 	c.vals[sl] = 0

@@ -139,6 +139,16 @@ func TestIncludeSync(t *testing.T) {
 	}
 	check("NULL vector", map[string][]string{"tenant_id": {"2"}}, 1)
 	check("delete", map[string][]string{"tenant_id": {"1"}})
+	// Tenant 1's id is free now; a new value takes it, and tenant 1 still selects nothing.
+	if err := s.Upsert(target, incRow(11, 42, "c1", 11, 0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	check("id reuse", map[string][]string{"tenant_id": {"1"}})
+	check("id reuse", map[string][]string{"tenant_id": {"42"}}, 11)
+	check("id reuse", map[string][]string{"tenant_id": {"1", "42", "2"}}, 1, 11)
+	if err := s.Delete(target, key(11)); err != nil {
+		t.Fatal(err)
+	}
 	if n := ix.IncludeRows(); n != ix.Len() {
 		t.Fatalf("%d rows with include values, %d indexed", n, ix.Len())
 	}
