@@ -105,7 +105,7 @@ func (i interceptor) Explain(sql string, knobs map[string]string) ([]string, str
 		fmt.Sprintf("vecgate: %d candidates (ef_search %d), widened while fewer than %d rows return; answered from memory when eligible: %v",
 			q.Candidates, max(sess.EFSearch, 40, q.Candidates), q.Want, fast && !sess.ExactDistances),
 	}
-	if cols := q.FilterColumns(); cols != nil {
+	if cols := q.FilterColumns(); cols != nil && q.Filtered != "" {
 		lines = append(lines, fmt.Sprintf("vecgate: filter on %s applied in the index (%s); Postgres re-checks the whole WHERE",
 			strings.Join(cols, ", "), q.Filtered))
 	}
