@@ -446,14 +446,19 @@ func containsID(ids []uint32, id uint32) bool {
 	return false
 }
 
-// SearchKeys returns the k nearest of keys by exact distance (see hnsw.Index.SearchKeys); an
-// index that keeps only codes returns an error wrapping ann.ErrUnsupported.
+// SearchKeys returns the k nearest of keys by exact distance over the vectors the index holds
+// (see hnsw.Index.SearchKeys; truncated ones for a dims index, like Search); an index that keeps
+// only codes, or an IVF, returns an error wrapping ann.ErrUnsupported.
 func (ix *Index) SearchKeys(ctx context.Context, q []float32, k int, keys []ann.Key) ([]ann.Result, error) {
 	s, ok := ix.index.(interface {
 		SearchKeys(context.Context, []float32, int, []ann.Key) ([]ann.Result, error)
 	})
 	if !ok {
 		return nil, fmt.Errorf("live: %s cannot search a key list: %w", ix.Source, ann.ErrUnsupported)
+	}
+	q, err := ix.transform(q)
+	if err != nil {
+		return nil, err
 	}
 	return s.SearchKeys(ctx, q, k, keys)
 }

@@ -7,8 +7,8 @@
 // plans, and the planner must not do I/O.
 //
 // Zero configuration: on Reset every valid pgvector HNSW or IVFFlat index on a replicated column
-// gets an in-memory HNSW twin with the same metric and m / ef_construction (IVFFlat indexes get
-// pgvector's HNSW defaults). Keys are mapped from the key column's binary form to ann.Key
+// gets an in-memory twin with the same metric: an HNSW with the same m / ef_construction, or an
+// IVF with the same lists (build.go). Keys are mapped from the key column's binary form to ann.Key
 // (smallint, integer, bigint, uuid, text); tables with other or composite keys are skipped and
 // their queries forwarded.
 //
@@ -25,7 +25,6 @@ import (
 	"sync/atomic"
 
 	"github.com/vecgate/vecgate/ann"
-	"github.com/vecgate/vecgate/ann/hnsw"
 	"github.com/vecgate/vecgate/catalog"
 	"github.com/vecgate/vecgate/replication"
 )
@@ -43,10 +42,12 @@ type Index struct {
 	// Oversample is the candidates-per-row factor the definition asked for (0: the default).
 	Oversample float64
 	index      ann.Index
+	layout               // kind, dimensions, IVF lists and probes (build.go)
 	inc        *includes // INCLUDE column values, shared by the entry's indexes; nil when none
 
-	// A quantised index trains its codec on its first rows: they wait in pending until there
-	// are trainRows of them or a transaction commits, then go in as one batch.
+	// A quantised HNSW index trains its codec on its first rows: they wait in pending until
+	// there are trainRows of them or a transaction commits, then go in as one batch. (An IVF
+	// buffers its first rows itself: newIVF.)
 	mu      sync.Mutex // guards trained and pending
 	trained bool
 	pending pendingRows
@@ -65,6 +66,15 @@ const sq8MinDims = 512
 const trainRows = 4096
 
 func (ix *Index) add(key ann.Key, vec []float32) error {
+	vec, err := ix.transform(vec)
+	if err != nil {
+		return err
+	}
+	return ix.addIndexed(key, vec)
+}
+
+// addIndexed adds a vector already in the index's space (transform).
+func (ix *Index) addIndexed(key ann.Key, vec []float32) error {
 	ix.mu.Lock()
 	if ix.trained {
 		ix.mu.Unlock()
@@ -96,7 +106,7 @@ func (ix *Index) rekey(old, key ann.Key) error {
 		return errors.New("key changed with an unchanged TOASTed vector not held under the old key")
 	}
 	ix.del(old)
-	return ix.add(key, v)
+	return ix.addIndexed(key, v)
 }
 
 func (ix *Index) del(key ann.Key) {
@@ -157,11 +167,15 @@ func (ix *Index) flushLocked() error {
 
 // Search returns the k nearest keys to q.
 func (ix *Index) Search(ctx context.Context, q []float32, k int, opts ann.SearchOptions) ([]ann.Result, error) {
+	q, err := ix.transform(q)
+	if err != nil {
+		return nil, err
+	}
 	return ix.index.Search(ctx, q, k, opts)
 }
 
-// Dims is the vector dimension.
-func (ix *Index) Dims() int { return ix.index.Dims() }
+// Dims is the dimension of the column's vectors (the index may hold fewer: Kind).
+func (ix *Index) Dims() int { return ix.dims }
 
 // Len is the number of rows indexed.
 func (ix *Index) Len() int { return ix.index.Len() }
@@ -172,10 +186,12 @@ func (ix *Index) MemoryBytes() int64 { return ix.index.MemoryBytes() }
 // Definition is a vector index defined through vecgate (kept in vecgate.indexes upstream).
 type Definition struct {
 	Schema, Name, Table, Column string
-	Method                      string // hnsw or ivfflat (both get an HNSW index in memory)
+	Method                      string // hnsw or ivfflat: an HNSW or an IVF index in memory
 	Metric                      ann.Metric
 	M, EFConstruction           int      // 0: pgvector's defaults
-	Quantizer                   string   // "" or "sq8"
+	Lists                       int      // ivfflat; 0: pgvector's default
+	Dims                        int      // Matryoshka: index the first Dims dimensions (0: all)
+	Quantizer                   string   // "", "sq8"; for ivfflat also "pq" or "binary"
 	Oversample                  float64  // 0: default
 	Mode                        string   // mirror or offload
 	Include                     []string // INCLUDE columns kept for filtering (include.go)
@@ -185,6 +201,7 @@ type entry struct {
 	info    replication.TargetInfo
 	keyKind ann.KeyKind
 	indexes []*Index
+	refused []error   // definitions that could not be built (logged at Reset)
 	inc     *includes // nil when the target has no INCLUDE columns
 }
 
@@ -235,6 +252,9 @@ func (s *Set) Reset(targets []replication.TargetInfo) error {
 			s.log.Info("live: not indexing column", "target", t.Target.String(), "reason", err)
 			continue
 		}
+		for _, err := range e.refused {
+			s.log.Warn("live: index definition not built", "target", t.Target.String(), "err", err)
+		}
 		if len(e.indexes) == 0 {
 			continue
 		}
@@ -270,24 +290,13 @@ func newEntry(t replication.TargetInfo, defs []Definition) (*entry, error) {
 		if d.Schema != t.Schema || d.Table != t.Table || d.Column != t.Column || seen[d.Metric] {
 			continue
 		}
-		cfg := hnsw.DefaultConfig(d.Metric, t.Dims)
-		if d.M > 0 {
-			cfg.M = d.M
-		}
-		if d.EFConstruction > 0 {
-			cfg.EFConstruction = d.EFConstruction
-		}
-		cfg.Quantizer = d.Quantizer
-		x, err := hnsw.New(cfg)
+		ix, err := definitionTwin(t, d, sqlType)
 		if err != nil {
-			return nil, fmt.Errorf("index %s: %w", d.Name, err)
+			e.refused = append(e.refused, err)
+			continue
 		}
 		seen[d.Metric] = true
-		e.indexes = append(e.indexes, &Index{
-			Schema: t.Schema, Table: t.Table, Column: t.Column, Metric: d.Metric,
-			Key: t.Key[0].Name, KeyType: sqlType, Source: d.Name, index: x,
-			Exact: d.Quantizer == "", Oversample: d.Oversample, trained: d.Quantizer == "",
-		})
+		e.indexes = append(e.indexes, ix)
 	}
 	for _, ci := range t.Indexes {
 		if !ci.Valid || ci.Partial || ci.Expression || (ci.Method != "hnsw" && ci.Method != "ivfflat") {
@@ -297,25 +306,12 @@ func newEntry(t replication.TargetInfo, defs []Definition) (*entry, error) {
 		if err != nil || m == ann.Hamming || seen[m] {
 			continue
 		}
-		cfg := hnsw.DefaultConfig(m, t.Dims)
-		if ci.Method == "hnsw" {
-			cfg.M, cfg.EFConstruction = ci.M, ci.EfConstruction
-		}
-		codes := t.Dims >= sq8MinDims && m != ann.L1
-		if codes {
-			// Search int8 codes (a quarter of the memory traffic) and rerank exactly with the
-			// float32 vectors kept beside them: pgvector's distances, found faster.
-			cfg.Quantizer, cfg.KeepVectors = "sq8", true
-		}
-		x, err := hnsw.New(cfg)
+		ix, err := catalogTwin(t, ci, m, sqlType)
 		if err != nil {
-			return nil, fmt.Errorf("index %s: %w", ci.Name, err)
+			return nil, err
 		}
 		seen[m] = true
-		e.indexes = append(e.indexes, &Index{
-			Schema: t.Schema, Table: t.Table, Column: t.Column, Metric: m,
-			Key: t.Key[0].Name, KeyType: sqlType, Source: ci.Name, index: x, Exact: true, trained: !codes,
-		})
+		e.indexes = append(e.indexes, ix)
 	}
 	return e, nil
 }

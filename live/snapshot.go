@@ -3,13 +3,16 @@ package live
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/vecgate/vecgate/ann"
 	"github.com/vecgate/vecgate/ann/hnsw"
+	"github.com/vecgate/vecgate/ann/ivf"
 	"github.com/vecgate/vecgate/catalog"
 	"github.com/vecgate/vecgate/replication"
 )
@@ -17,11 +20,12 @@ import (
 // Snapshots: replication writes the Set's state to disk with its LSN (the file around it carries
 // the version, slot, LSN and a checksum) and reads it back at start, so a restart resumes from
 // the slot instead of reloading every table. The Set's part is, per target, what it needs to
-// rebuild the entry and each index in the HNSW file format.
+// rebuild the entry and each index: its layout (kind, Matryoshka dimensions), then the index in
+// its own file format (HNSW or IVF).
 
 var _ replication.Snapshotter = (*Set)(nil)
 
-const snapshotMagic = "vecgate-live-3\n" // 3: INCLUDE values after each entry's indexes
+const snapshotMagic = "vecgate-live-4\n" // 4: INCLUDE values after each entry's indexes
 
 // WriteSnapshot implements replication.Snapshotter. Replication calls it between transactions.
 func (s *Set) WriteSnapshot(w io.Writer) error {
@@ -44,6 +48,8 @@ func (s *Set) WriteSnapshot(w io.Writer) error {
 				return fmt.Errorf("live: snapshot %s: %w", ix.Source, err)
 			}
 			putString(bw, ix.Source)
+			putString(bw, ix.kind)
+			putUint(bw, uint64(ix.truncate))
 			putUint(bw, uint64(ix.Metric))
 			exact := uint64(0)
 			if ix.Exact {
@@ -105,6 +111,14 @@ func (s *Set) ReadSnapshot(r io.Reader) error {
 			if err != nil {
 				return err
 			}
+			kind, err := getString(br)
+			if err != nil {
+				return err
+			}
+			truncate, err := getUint(br, dims)
+			if err != nil {
+				return err
+			}
 			m, err := getUint(br, uint64(ann.Hamming))
 			if err != nil {
 				return err
@@ -125,18 +139,35 @@ func (s *Set) ReadSnapshot(r io.Reader) error {
 			if _, err := io.ReadFull(br, data); err != nil {
 				return fmt.Errorf("live: snapshot %s: %w", src, err)
 			}
-			x, err := hnsw.Load(bytes.NewReader(data), hnsw.Config{})
-			if err != nil {
-				return fmt.Errorf("live: snapshot %s: %w", src, err)
-			}
 			metric := ann.Metric(m)
 			cm, _ := catalog.MetricForOperator(metric.String())
-			cfg := x.Config()
-			info.Indexes = append(info.Indexes, catalog.Index{Name: src, Column: info.Column, Method: "hnsw",
-				Metric: cm, M: cfg.M, EfConstruction: cfg.EFConstruction, Valid: true})
-			e.indexes = append(e.indexes, &Index{Schema: info.Schema, Table: info.Table, Column: info.Column,
-				Metric: metric, Key: strs[3], KeyType: strs[4], Source: src, index: x,
-				Exact: exact == 1, Oversample: float64(over) / 1000, trained: true})
+			ix := &Index{Schema: info.Schema, Table: info.Table, Column: info.Column,
+				Metric: metric, Key: strs[3], KeyType: strs[4], Source: src,
+				Exact: exact == 1, Oversample: float64(over) / 1000, trained: true,
+				layout: layout{kind: kind, dims: int(dims), truncate: int(truncate)}}
+			ci := catalog.Index{Name: src, Column: info.Column, Metric: cm, Valid: true}
+			if strings.HasPrefix(kind, "ivf") {
+				x, err := ivf.Load(bytes.NewReader(data), ivf.Config{})
+				if err != nil {
+					return fmt.Errorf("live: snapshot %s: %w", src, err)
+				}
+				cfg := x.Config()
+				ix.index, ix.lists, ix.probes = x, cfg.Lists, cfg.Probes
+				ci.Method, ci.Lists = "ivfflat", cfg.Lists
+			} else {
+				x, err := hnsw.Load(bytes.NewReader(data), hnsw.Config{})
+				if err != nil {
+					return fmt.Errorf("live: snapshot %s: %w", src, err)
+				}
+				cfg := x.Config()
+				ix.index = x
+				ci.Method, ci.M, ci.EfConstruction = "hnsw", cfg.M, cfg.EFConstruction
+			}
+			if got, want := ix.index.Dims(), cmp.Or(ix.truncate, ix.dims); got != want || ix.index.Metric() != metric {
+				return fmt.Errorf("live: snapshot %s: index of %d dimensions (%v), want %d (%v)", src, got, ix.index.Metric(), want, metric)
+			}
+			info.Indexes = append(info.Indexes, ci)
+			e.indexes = append(e.indexes, ix)
 		}
 		e.info = info
 		if err := readIncludes(br, e); err != nil {

@@ -18,7 +18,7 @@ type IndexDef struct {
 	Method                      string // hnsw or ivfflat
 	Metric                      ann.Metric
 	// Options as pgvector names them (m, ef_construction, lists) and vecgate's (quantizer,
-	// oversample, include: a []string), for vecgate.indexes.options.
+	// oversample, dims, include: a []string), for vecgate.indexes.options.
 	Options map[string]any
 	// Mode is "mirror" (Postgres builds its own index too) or "offload" (only vecgate does).
 	Mode        string
@@ -31,6 +31,12 @@ type IndexDef struct {
 func (d *IndexDef) Include() []string {
 	cols, _ := d.Options["include"].([]string)
 	return cols
+}
+
+// Dims is the dims option: index only the first Dims dimensions (0: all).
+func (d *IndexDef) Dims() int {
+	n, _ := d.Options["dims"].(int)
+	return n
 }
 
 // Quantizer is the index's quantizer option ("" for none).
@@ -91,6 +97,12 @@ func IndexOf(sql string) (*IndexDef, error) {
 			if n, err := strconv.Atoi(val); err == nil {
 				d.Options[name] = n
 			}
+			if name == "lists" {
+				// pgvector's bounds; checked here too because an offloaded index never reaches it.
+				if n, err := strconv.Atoi(val); err != nil || n < 1 || n > 32768 {
+					return nil, &ErrDDL{"22023", fmt.Sprintf("value %s out of bounds for option \"lists\"", val)}
+				}
+			}
 			continue
 		}
 		hasOwn = true
@@ -105,9 +117,12 @@ func IndexOf(sql string) (*IndexDef, error) {
 			case "none", "sq8":
 				d.Options[name] = val
 			case "binary", "pq":
-				return nil, &ErrDDL{"0A000", fmt.Sprintf("vecgate: quantizer %q is not available for live indexes yet (use none or sq8)", val)}
+				if d.Method != "ivfflat" {
+					return nil, &ErrDDL{"0A000", fmt.Sprintf("vecgate: quantizer %q needs USING ivfflat (HNSW indexes take none or sq8)", val)}
+				}
+				d.Options[name] = val
 			default:
-				return nil, &ErrDDL{"22023", fmt.Sprintf("vecgate: invalid value for option \"quantizer\": %q (none, sq8)", val)}
+				return nil, &ErrDDL{"22023", fmt.Sprintf("vecgate: invalid value for option \"quantizer\": %q (none, sq8, pq, binary)", val)}
 			}
 		case "oversample":
 			f, err := strconv.ParseFloat(val, 64)
@@ -121,7 +136,14 @@ func IndexOf(sql string) (*IndexDef, error) {
 				return nil, err
 			}
 			d.Options[name] = cols
-		default: // dims
+		case "dims":
+			// Checked against the column's dimension where the column is known (cmd/vecgate).
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 1 || n >= ann.MaxDims {
+				return nil, &ErrDDL{"22023", fmt.Sprintf("vecgate: invalid value for option \"dims\": %q (1 to the column's dimensions - 1)", val)}
+			}
+			d.Options[name] = n
+		default:
 			return nil, &ErrDDL{"0A000", fmt.Sprintf("vecgate: option %q is not available for live indexes yet", name)}
 		}
 	}

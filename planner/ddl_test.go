@@ -14,10 +14,15 @@ func TestIndexOf(t *testing.T) {
 		`CREATE INDEX o ON items USING hnsw (emb vector_ip_ops) WITH (mode = offload, oversample = 3)`:                    `public.o items.emb hnsw <#> offload map[oversample:3] forward=`,
 		`CREATE INDEX ON items USING ivfflat (emb vector_l1_ops)`:                                                         `public. items.emb ivfflat <+> mirror map[] forward=CREATE INDEX ON items USING ivfflat (emb vector_l1_ops)`,
 		`CREATE INDEX x ON items (id)`: `<nil>`,
-		`CREATE INDEX x ON items USING hnsw (emb vector_l2_ops) WITH (quantizer = 'binary')`:          `error 0A000: vecgate: quantizer "binary" is not available for live indexes yet (use none or sq8)`,
-		`CREATE INDEX x ON items USING hnsw (emb vector_l2_ops) WITH (mode = 'elsewhere')`:            `error 22023: vecgate: invalid value for option "mode": "elsewhere" (mirror or offload)`,
-		`CREATE INDEX x ON items USING hnsw (emb vector_l2_ops) WITH (dims = 128)`:                    `error 0A000: vecgate: option "dims" is not available for live indexes yet`,
-		`CREATE INDEX x ON items USING hnsw ((emb::halfvec(3)) halfvec_l2_ops) WITH (mode = offload)`: `error 0A000: vecgate: options apply to an index on a plain column with an operator class`,
+		`CREATE INDEX x ON items USING hnsw (emb vector_l2_ops) WITH (quantizer = 'binary')`:                      `error 0A000: vecgate: quantizer "binary" needs USING ivfflat (HNSW indexes take none or sq8)`,
+		`CREATE INDEX x ON items USING ivfflat (emb vector_l2_ops) WITH (lists = 20, quantizer = pq, dims = 8)`:   `public.x items.emb ivfflat <-> mirror map[dims:8 lists:20 quantizer:pq] forward=CREATE INDEX x ON items USING ivfflat (emb vector_l2_ops) WITH (lists=20)`,
+		`CREATE INDEX x ON items USING ivfflat (emb vector_cosine_ops) WITH (quantizer = binary, mode = offload)`: `public.x items.emb ivfflat <=> offload map[quantizer:binary] forward=`,
+		`CREATE INDEX x ON items USING ivfflat (emb vector_l2_ops) WITH (quantizer = 'lvq')`:                      `error 22023: vecgate: invalid value for option "quantizer": "lvq" (none, sq8, pq, binary)`,
+		`CREATE INDEX x ON items USING ivfflat (emb vector_l2_ops) WITH (lists = 0, mode = offload)`:              `error 22023: value 0 out of bounds for option "lists"`,
+		`CREATE INDEX x ON items USING hnsw (emb vector_l2_ops) WITH (dims = 0)`:                                  `error 22023: vecgate: invalid value for option "dims": "0" (1 to the column's dimensions - 1)`,
+		`CREATE INDEX x ON items USING hnsw (emb vector_l2_ops) WITH (dims = 'half')`:                             `error 22023: vecgate: invalid value for option "dims": "half" (1 to the column's dimensions - 1)`,
+		`CREATE INDEX x ON items USING hnsw (emb vector_l2_ops) WITH (mode = 'elsewhere')`:                        `error 22023: vecgate: invalid value for option "mode": "elsewhere" (mirror or offload)`,
+		`CREATE INDEX x ON items USING hnsw ((emb::halfvec(3)) halfvec_l2_ops) WITH (mode = offload)`:             `error 0A000: vecgate: options apply to an index on a plain column with an operator class`,
 	} {
 		d, err := planner.IndexOf(sql)
 		var got string
@@ -50,6 +55,7 @@ func TestSettings(t *testing.T) {
 	p := planner.New(nil)
 	for sql, want := range map[string]string{
 		"SET hnsw.ef_search = 100":                        "[{hnsw.ef_search 100 false false}]",
+		"SET ivfflat.probes = 7":                          "[{ivfflat.probes 7 false false}]",
 		"  set local vecgate.enabled to off":              "[{vecgate.enabled off true false}]",
 		"RESET ALL":                                       "[{  false true}]",
 		"SELECT 1; SET vecgate.consistency = 'eventual'":  "[{vecgate.consistency eventual false false}]",

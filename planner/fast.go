@@ -6,8 +6,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-
-	"github.com/vecgate/vecgate/ann"
 )
 
 // Fast path: a statement whose select list is nothing but the table's key and the ORDER BY
@@ -97,11 +95,12 @@ func (q *Query) AccessCheck() string {
 // Answer searches the live index and returns the rows of the fast answer: per row, the text form
 // of each output column (Fast's kinds), as Postgres would print it.
 func (q *Query) Answer(ctx context.Context, kinds []ColumnKind) ([][]string, error) {
-	n := q.firstRound()
-	ef := max(q.settings.EFSearch, 40, n)
-	res, err := q.Target.Index.Search(ctx, q.vec, n, ann.SearchOptions{EF: ef})
+	// Every candidate is a row of the answer (no WHERE, exact distances): the search needs no
+	// more than LIMIT + OFFSET of them, and the graph search's ef (or IVF's probes), not k, sets
+	// its recall.
+	res, _, err := q.search(ctx, q.need)
 	if err != nil {
-		return nil, fmt.Errorf("planner: search %s: %w", q.Target.Name, err)
+		return nil, err
 	}
 	off := q.need - q.Want
 	if off >= len(res) {

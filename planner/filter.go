@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -290,34 +289,34 @@ func canonicalBool(s string) (string, bool) {
 	return "", false
 }
 
-// search runs one round's search with the in-index filter: exactly over the matching rows when
-// there are few, else through the graph with the filter. covered reports that every matching row
-// in the index was considered (fewer results than asked then means there are no more).
-func (f *inFilter) search(ctx context.Context, idx Index, vec []float32, n int, opts ann.SearchOptions) (res []ann.Result, covered bool, how string, err error) {
-	match, keys, count, countExact, ok := f.idx.Select(f.allowed, max(ExactSubsetRows, n))
-	if !ok {
-		res, err = idx.Search(ctx, vec, n, opts)
-		return res, len(res) < n, "", err
-	}
-	if keys != nil {
-		res, err = f.idx.SearchKeys(ctx, vec, n, keys)
-		if err == nil {
-			return res, true, fmt.Sprintf("exact over the %d matching rows", len(keys)), nil
-		}
-		if !errors.Is(err, ann.ErrUnsupported) {
-			return nil, false, "", err
-		}
-	}
-	opts.Filter = match
-	res, err = idx.Search(ctx, vec, n, opts)
-	if errors.Is(err, ann.ErrEmpty) {
-		return nil, true, "graph", nil
-	}
+// selection is what the index says about the rows that pass the filter for one round.
+type selection struct {
+	ok         bool // the index can filter on every column asked
+	match      func(ann.Key) bool
+	keys       []ann.Key // the passing rows, when few: they are searched exactly
+	count      int       // how many rows pass (an upper bound unless countExact)
+	countExact bool
+}
+
+// sel asks the index for the rows that pass, listed when there are at most ExactSubsetRows of
+// them or no more than the round's n candidates.
+func (f *inFilter) sel(n int) selection {
+	var s selection
+	s.match, s.keys, s.count, s.countExact, s.ok = f.idx.Select(f.allowed, max(ExactSubsetRows, n))
+	return s
+}
+
+// String says how the index searched with the filter, for EXPLAIN.
+func (s selection) String(ivf bool) string {
 	about := "≈"
-	if countExact {
+	if s.countExact {
 		about = ""
 	}
-	return res, countExact && len(res) >= count, fmt.Sprintf("graph, %s%d matching rows", about, count), err
+	how := "graph"
+	if ivf {
+		how = "lists"
+	}
+	return fmt.Sprintf("%s, %s%d matching rows", how, about, s.count)
 }
 
 // String describes the filter for EXPLAIN.

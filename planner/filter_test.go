@@ -237,6 +237,21 @@ func TestFilterRounds(t *testing.T) {
 		t.Fatalf("after 7 of 10 rows: done=%v forward=%v, want done (every match was a candidate)", done, fwd)
 	}
 
+	// 1,000 rows pass, more than the 20 candidates: searched exactly, but Postgres' other
+	// condition may leave fewer than LIMIT rows, and the next round must widen.
+	mid := newFilterIndex(100_000)
+	p = planner.New(fakeSearcher{mid})
+	q, err = p.PlanSimple(`SELECT id FROM docs WHERE tenant_id = 5 AND title <> 'x' ORDER BY emb <-> '[1,2]' LIMIT 10`, planner.Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, done, fwd, err := q.Next(ctx, 0); err != nil || done || fwd || mid.exactly != 1 || len(q.Keys()) != 20 {
+		t.Fatalf("first round: done=%v forward=%v err=%v exact searches %d keys %d", done, fwd, err, mid.exactly, len(q.Keys()))
+	}
+	if _, done, fwd, _ := q.Next(ctx, 3); done || fwd || q.Candidates != 80 || mid.exactly != 2 {
+		t.Fatalf("after 3 of 10 rows: done=%v forward=%v candidates %d, want a wider exact round", done, fwd, q.Candidates)
+	}
+
 	big := newFilterIndex(1_000_000) // tenant 5: 10,000 rows
 	p = planner.New(fakeSearcher{big})
 	q, err = p.PlanSimple(`SELECT id FROM docs WHERE tenant_id = 5 ORDER BY emb <-> '[1,2]' LIMIT 10`, planner.Settings{})

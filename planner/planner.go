@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -30,6 +31,11 @@ type Target struct {
 	Exact bool
 	// Oversample is candidates per wanted row in the first round (0: Oversample).
 	Oversample float64
+	// Kind names the index structure for EXPLAIN: hnsw, ivf-flat, ivf-sq8, …
+	Kind string
+	// Lists is an IVF index's number of lists (0: not IVF); Probes its probes when the session
+	// sets none.
+	Lists, Probes int
 }
 
 // Searcher finds the live index for a column and metric (schema "" when unqualified).
@@ -41,6 +47,8 @@ type Searcher interface {
 type Settings struct {
 	// EFSearch is hnsw.ef_search (0: the index default, 40).
 	EFSearch int
+	// Probes is ivfflat.probes (0: the index default, Target.Probes).
+	Probes int
 }
 
 // Planner classifies statements (cached by text) and plans intercepted ones.
@@ -105,6 +113,8 @@ type Query struct {
 	Want int
 	// Rounds counts the statements handed out; Candidates is the last round's candidate count.
 	Rounds, Candidates int
+	// Probes is the lists the last round's search visited (IVF; 0 for HNSW).
+	Probes int
 
 	rw       *Rewrite
 	vec      []float32
@@ -178,6 +188,13 @@ func (p *Planner) plan(sh *Shape, t Target, st Settings, value func(Arg) (string
 			return nil, forward("query vector: %v", err)
 		}
 	}
+	if sh.VectorType == "halfvec" {
+		// Postgres rounds it to half precision (and casts it back for a vector column).
+		return nil, forward("halfvec query vector")
+	}
+	if sh.VectorDims > 0 && len(vec) != sh.VectorDims {
+		return nil, forward("query vector has %d dimensions, its cast %d", len(vec), sh.VectorDims)
+	}
 	if len(vec) != t.Index.Dims() {
 		return nil, forward("query vector has %d dimensions, index %d", len(vec), t.Index.Dims())
 	}
@@ -234,17 +251,9 @@ func (q *Query) Next(ctx context.Context, prevRows int) (next string, done, forw
 	if q.Rounds > 0 {
 		n = min(q.Candidates*4, MaxCandidates)
 	}
-	ef := max(q.settings.EFSearch, 40, n)
-	var res []ann.Result
-	var covered bool
-	if q.filter != nil {
-		res, covered, q.Filtered, err = q.filter.search(ctx, q.Target.Index, q.vec, n, ann.SearchOptions{EF: ef})
-	} else {
-		res, err = q.Target.Index.Search(ctx, q.vec, n, ann.SearchOptions{EF: ef})
-		covered = len(res) < n
-	}
+	res, covered, err := q.search(ctx, n)
 	if err != nil {
-		return "", false, true, fmt.Errorf("planner: search %s: %w", q.Target.Name, err)
+		return "", false, true, err
 	}
 	q.Rounds++
 	q.Candidates = n
@@ -254,6 +263,76 @@ func (q *Query) Next(ctx context.Context, prevRows int) (next string, done, forw
 		return textArray(res), false, false, nil
 	}
 	return q.rw.Fill(arrayLiteral(res, q.Target.KeyType)), false, false, nil
+}
+
+// search asks the index for n candidates. covered reports that fewer came back because the
+// search saw every row that can match: the whole index, or with an in-index filter every row that
+// passes it. An HNSW search sees the whole index whenever it returns short (ef ≥ n); an IVF
+// search only when it probed every list or returned every row, so a short answer raises probes
+// ×4 and searches again.
+// Widening rounds start with more probes too (×4 per round), so a filtered query that needs
+// candidates far from the query vector reaches them.
+func (q *Query) search(ctx context.Context, n int) (res []ann.Result, covered bool, err error) {
+	opts := ann.SearchOptions{EF: max(q.settings.EFSearch, 40, n)}
+	lists := q.Target.Lists
+	if lists > 0 {
+		opts.Probes = cmp.Or(q.settings.Probes, q.Target.Probes, 1)
+		for range q.Rounds {
+			opts.Probes = min(opts.Probes*4, lists)
+		}
+		opts.Probes = min(opts.Probes, lists)
+	}
+	var sel selection
+	if q.filter != nil {
+		sel = q.filter.sel(n)
+		q.Filtered = ""
+		if sel.keys != nil {
+			res, err = q.filter.idx.SearchKeys(ctx, q.vec, n, sel.keys)
+			if err == nil {
+				q.Filtered = fmt.Sprintf("exact over the %d matching rows", len(sel.keys))
+				return res, len(res) < n, nil
+			}
+			if !errors.Is(err, ann.ErrUnsupported) {
+				return nil, false, fmt.Errorf("planner: search %s: %w", q.Target.Name, err)
+			}
+		}
+		if sel.ok {
+			opts.Filter = sel.match
+			q.Filtered = sel.String(lists > 0)
+		}
+	}
+	for {
+		res, err = q.Target.Index.Search(ctx, q.vec, n, opts)
+		if opts.Filter != nil && errors.Is(err, ann.ErrEmpty) {
+			return nil, true, nil // no rows at all, so none that pass
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("planner: search %s: %w", q.Target.Name, err)
+		}
+		q.Probes = opts.Probes
+		// With the filter, every passing row came back: nothing more to find.
+		allPassing := opts.Filter != nil && sel.countExact && len(res) >= sel.count
+		// Every row came back (e.g. an IVF still scanning its rows exactly, before training):
+		// more probes cannot find more.
+		if len(res) >= n || allPassing || lists == 0 || opts.Probes >= lists || len(res) >= q.Target.Index.Len() {
+			if opts.Filter != nil {
+				// A filtered graph search that returns short has not necessarily seen every
+				// passing row; an IVF that probed every list has.
+				return res, allPassing || lists > 0 && opts.Probes >= lists && len(res) < n, nil
+			}
+			return res, len(res) < n, nil
+		}
+		opts.Probes = min(opts.Probes*4, lists)
+	}
+}
+
+// SearchKnob describes the last search's effort for EXPLAIN: "ef_search 40" or
+// "probes 10 of 100 lists".
+func (q *Query) SearchKnob() string {
+	if q.Target.Lists > 0 {
+		return fmt.Sprintf("probes %d of %d lists", q.Probes, q.Target.Lists)
+	}
+	return fmt.Sprintf("ef_search %d", max(q.settings.EFSearch, 40, q.Candidates))
 }
 
 // firstRound is the first round's candidate count.

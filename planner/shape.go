@@ -59,6 +59,8 @@ type Shape struct {
 	// VectorType is the type the vector is cast to in the statement ("vector", "halfvec"), or ""
 	// when it is an untyped literal or parameter.
 	VectorType string
+	// VectorDims is the dimension of the cast (`::vector(3)`), 0 without one.
+	VectorDims int
 	Vector     Arg
 	Limit      Arg
 	Offset     *Arg
@@ -325,6 +327,14 @@ func (sh *Shape) readVector(n *pg.Node) error {
 		names := tc.TypeName.GetNames()
 		if len(names) == 0 || tc.TypeName.ArrayBounds != nil {
 			return notShape("vector cast to an unknown type")
+		}
+		if mods := tc.TypeName.Typmods; len(mods) > 0 {
+			// vector(3): Postgres checks the dimension at the cast; plan compares it.
+			a, err := intArg(mods[0])
+			if len(mods) != 1 || err != nil || a.IsParam() || a.Int < 1 {
+				return notShape("vector cast with an unusual type modifier")
+			}
+			sh.VectorDims = int(a.Int)
 		}
 		typ := names[len(names)-1].GetString_().GetSval()
 		switch typ {

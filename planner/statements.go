@@ -131,6 +131,10 @@ func ApplySettings(values map[string]string) Session {
 			if n, err := strconv.Atoi(v); err == nil && n >= 1 && n <= 1000 {
 				s.EFSearch = n
 			}
+		case KnobProbes:
+			if n, err := strconv.Atoi(v); err == nil && n >= 1 && n <= 32768 {
+				s.Probes = n
+			}
 		case KnobEnabled:
 			if b, ok := parseBool(v); ok {
 				s.Enabled = b

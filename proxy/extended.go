@@ -17,7 +17,7 @@ import (
 //
 //	[Parse] Bind [Describe portal] Execute(all rows) Sync
 //
-// vecgate then (after every earlier request was answered, outside a transaction block) sends
+// vecgate then (after every earlier request was answered; in a transaction block see block.go) sends
 // the client's Parse if there was one, prepares its rewrite under an internal name once per
 // session, and runs Bind(rewrite, params + candidate keys) [Describe] Execute Sync, widening as
 // for simple queries; the client receives ParseComplete (if it parsed), BindComplete, the
@@ -125,8 +125,7 @@ func (s *session) readGroup(cr *reader, typ byte, raw, body []byte) (*group, int
 func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed bool, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			s.log.Error("intercept panic; forwarding", "panic", r)
-			s.endCapture()
+			s.recovered(r)
 			handled, err = false, nil
 		}
 	}()
@@ -137,7 +136,7 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 	if info == nil {
 		return false, false, nil
 	}
-	job := info.st.Bind(g.bind.Parameters, g.bind.ParameterFormatCodes, s.knobs)
+	job := info.st.Bind(g.bind.Parameters, g.bind.ParameterFormatCodes, s.knobs.values(s.State()))
 	if job == nil {
 		return false, false, nil
 	}
@@ -147,7 +146,8 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 	if !s.waitIdle() {
 		return false, false, nil
 	}
-	if s.State().TxStatus != 'I' {
+	block, allowed := blockState(s.State())
+	if !allowed {
 		s.srv.count("forward", "transaction")
 		return false, false, nil
 	}
@@ -155,6 +155,12 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 	defer cancel()
 	s.beginCapture()
 	defer s.endCapture()
+	if block {
+		if ok, err := s.enterBlock(w); !ok || err != nil {
+			s.srv.count("forward", "transaction")
+			return false, false, err
+		}
+	}
 
 	// Parse: the client's (its answer is delivered first, whatever follows) and vecgate's rewrite.
 	var pre [][]byte // messages to deliver before the execution's answer
@@ -174,6 +180,7 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 		}
 		if g.parse != nil {
 			if msgs[0][0] != '1' { // the client's own Parse failed: that error is its answer
+				// (In a block, the block failed with it, savepoint and all, as it would have directly.)
 				s.endCapture()
 				return true, true, s.deliver(msgs[0], msgs[len(msgs)-1])
 			}
@@ -184,6 +191,9 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 			s.log.Warn("intercept: rewrite did not prepare; forwarding", "statement", g.bind.PreparedStatement)
 			delete(s.stmts, g.bind.PreparedStatement)
 			s.srv.count("forward", "rewrite_error")
+			if err := s.leaveBlockIf(w, block, false); err != nil {
+				return false, parsed, err
+			}
 			s.endCapture()
 			return false, parsed, s.deliver(pre...)
 		}
@@ -196,15 +206,20 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 	}
 	if !s.readYourWrites(ctx, w, job) {
 		s.srv.count("forward", "lagging")
+		if err := s.leaveBlockIf(w, block, false); err != nil {
+			return false, parsed, err
+		}
 		s.endCapture()
 		return false, parsed, s.deliver(pre...)
 	}
-	if msgs, ok := s.fastAnswer(ctx, w, job, g.describe != nil, g.bind.ResultFormatCodes); ok {
-		s.srv.count("intercept", "")
-		s.srv.count("fast", "")
-		s.endCapture()
-		out := append(pre, bindComplete)
-		return true, parsed, s.deliver(append(append(out, msgs...), readyIdle)...)
+	if !block {
+		if msgs, ok := s.fastAnswer(ctx, w, job, g.describe != nil, g.bind.ResultFormatCodes); ok {
+			s.srv.count("intercept", "")
+			s.srv.count("fast", "")
+			s.endCapture()
+			out := append(pre, bindComplete)
+			return true, parsed, s.deliver(append(append(out, msgs...), readyIdle)...)
+		}
 	}
 	last, err := s.rounds(ctx, job, func(ids string) ([][]byte, int, bool, bool) {
 		out := [][]byte{encodeBind(g.bind, name, ids)}
@@ -214,6 +229,9 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 		return s.exchangeRaw(w, append(out, g.execute, g.sync)...)
 	})
 	if err != nil {
+		return false, parsed, err
+	}
+	if err := s.leaveBlockIf(w, block, last != nil); err != nil {
 		return false, parsed, err
 	}
 	s.endCapture()

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -60,7 +61,7 @@ var readyIdle = []byte{'Z', 0, 0, 0, 5, 'I'}
 // Knob is one SET or RESET of a session knob vecgate follows.
 type Knob struct {
 	Name, Value string
-	Local       bool // SET LOCAL: ignored, as vecgate intercepts only outside transaction blocks
+	Local       bool // SET LOCAL: until the end of the transaction block
 	Reset       bool // RESET name, or RESET ALL when Name is ""
 }
 
@@ -75,19 +76,16 @@ type Consistent interface {
 // applyKnobs records the knob changes in sql (a simple Query about to be forwarded).
 func (s *session) applyKnobs(sql string) {
 	for _, k := range s.srv.cfg.Interceptor.Knobs(sql) {
-		switch {
-		case k.Local:
-		case k.Reset && k.Name == "":
-			clear(s.knobs)
-		case k.Reset:
-			delete(s.knobs, k.Name)
-		default:
-			if s.knobs == nil {
-				s.knobs = map[string]string{}
-			}
-			s.knobs[k.Name] = k.Value
-		}
+		s.knobs.add(k, s.State())
 	}
+}
+
+// recovered handles a panic of an interception (a planner or proxy bug): it is logged with its
+// stack and counted, and the statement forwarded.
+func (s *session) recovered(r any) {
+	s.log.Error("intercept panic; forwarding", "panic", r, "stack", string(debug.Stack()))
+	s.srv.count("forward", "panic")
+	s.endCapture()
 }
 
 // interceptTimeout bounds one intercepted statement's rounds before vecgate gives up and forwards.
@@ -101,13 +99,11 @@ const maxWait = 100 * time.Millisecond
 // answered, then sends the planner's rewritten statement(s) upstream and collects the answers
 // itself (capture), widening while too few rows come back; the final answer goes to the client as
 // Postgres sent it. It reports false when the original message must be forwarded instead (which
-// is always correct). Only statements outside a transaction block are intercepted: an error in a
-// rewrite would otherwise abort the client's transaction.
+// is always correct). Inside a transaction block see block.go.
 func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, err error) {
 	defer func() {
-		if r := recover(); r != nil { // a planner or proxy bug: log it and forward
-			s.log.Error("intercept panic; forwarding", "panic", r)
-			s.endCapture()
+		if r := recover(); r != nil {
+			s.recovered(r)
 			handled, err = false, nil
 		}
 	}()
@@ -119,7 +115,7 @@ func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, er
 	if handled, err := s.special(w, sql); handled || err != nil {
 		return handled, err
 	}
-	job := s.srv.cfg.Interceptor.Simple(sql, s.knobs)
+	job := s.srv.cfg.Interceptor.Simple(sql, s.knobs.values(s.State()))
 	if job == nil {
 		return false, nil
 	}
@@ -129,7 +125,8 @@ func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, er
 	if !s.waitIdle() {
 		return false, nil
 	}
-	if s.State().TxStatus != 'I' {
+	block, allowed := blockState(s.State())
+	if !allowed {
 		s.srv.count("forward", "transaction")
 		return false, nil
 	}
@@ -138,18 +135,29 @@ func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, er
 
 	s.beginCapture()
 	defer s.endCapture()
+	if block {
+		if ok, err := s.enterBlock(w); !ok || err != nil {
+			s.srv.count("forward", "transaction")
+			return false, err
+		}
+	}
 	if !s.readYourWrites(ctx, w, job) {
 		s.srv.count("forward", "lagging")
-		return false, nil
+		return false, s.leaveBlockIf(w, block, false)
 	}
-	if msgs, ok := s.fastAnswer(ctx, w, job, true, nil); ok {
-		s.srv.count("intercept", "")
-		s.srv.count("fast", "")
-		s.endCapture()
-		return true, s.deliver(append(msgs, readyIdle)...)
+	if !block {
+		if msgs, ok := s.fastAnswer(ctx, w, job, true, nil); ok {
+			s.srv.count("intercept", "")
+			s.srv.count("fast", "")
+			s.endCapture()
+			return true, s.deliver(append(msgs, readyIdle)...)
+		}
 	}
 	last, err := s.rounds(ctx, job, func(stmt string) ([][]byte, int, bool, bool) { return s.exchange(w, stmt) })
-	if last == nil || err != nil {
+	if err != nil {
+		return false, err
+	}
+	if err := s.leaveBlockIf(w, block, last != nil); last == nil || err != nil {
 		return false, err
 	}
 	s.srv.count("intercept", "")

@@ -34,6 +34,12 @@ type State struct {
 	CommittedWrites uint64
 	// Pending counts Query and Sync messages sent upstream whose ReadyForQuery has not come back.
 	Pending int
+	// Idles counts ReadyForQuery messages with status idle: each ends a transaction (a block or
+	// an autocommit statement).
+	Idles uint64
+	// Committed tells whether the last transaction block ended with COMMIT (its command tag;
+	// COMMIT of a failed block answers ROLLBACK).
+	Committed bool
 }
 
 type session struct {
@@ -62,7 +68,7 @@ type session struct {
 	seenWrite   uint64                 // CommittedWrites already made visible to intercepted reads (client goroutine)
 	stmts       map[string]*stmtInfo   // client statements the interceptor wants at Bind (client goroutine)
 	internal    map[string]bool        // vecgate's rewrites prepared upstream in this session (client goroutine)
-	knobs       map[string]string      // session knobs vecgate follows, as SET gave them (client goroutine)
+	knobs       knobState              // session knobs vecgate follows (client goroutine)
 	descs       map[string][]byte      // RowDescriptions of intercepted statements, for fast answers (client goroutine)
 	accessCache map[string]accessEntry // fast-path access checks (client goroutine)
 	closed      atomic.Bool
@@ -587,6 +593,12 @@ func (s *session) observe(typ byte, body []byte) {
 		if s.inCopyIn || writes(body) {
 			s.state.WroteInTxn = true
 		}
+		switch {
+		case bytes.HasPrefix(body, []byte("COMMIT")):
+			s.state.Committed = true
+		case bytes.HasPrefix(body, []byte("ROLLBACK")):
+			s.state.Committed = false
+		}
 		s.inCopyIn = false
 	case 'Z':
 		if len(body) < 1 {
@@ -604,6 +616,7 @@ func (s *session) observe(typ byte, body []byte) {
 				s.state.CommittedWrites++
 			}
 			s.state.WroteInTxn = false
+			s.state.Idles++
 		}
 		s.inCopyIn = false
 		s.state.TxStatus = st

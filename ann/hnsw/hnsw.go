@@ -132,20 +132,20 @@ type Index struct {
 	// mu: shared by searches and graph inserts; exclusive to grow the
 	// arrays below, delete, compact and move the entry point.
 	mu       sync.RWMutex
-	quant    bool       // codes instead of / besides vectors; fixed at New
-	raw      bool       // vecs holds float32 vectors; fixed at New
-	sq       *sq8.Codec // set once before the first code is written; replaced by Requantize
-	codes    []uint8    // sq8: node i at [i*dims, (i+1)*dims)
-	corr     []float32  // sq8: correction term per node
-	vecs     []float32  // raw: node i at [i*dims, (i+1)*dims); len = cap*dims
-	links0   []uint32   // level-0 lists, stride0 words per node; words read/written atomically
-	upper    [][]uint32 // per node, levels 1..level, strideU words each
-	levels   []uint8    // node's top level
-	nodeKeys []ann.Key  // node -> key; written before the node is linked
-	dead     []uint32   // 1 = not a live node (unallocated, tombstone or free); atomic
-	entry    uint32     // entry point; written under exclusive mu
-	top      int        // level of the entry point, -1 when empty; exclusive mu
-	nDeleted int        // tombstones not yet compacted; exclusive mu
+	quant    bool          // codes instead of / besides vectors; fixed at New
+	raw      bool          // vecs holds float32 vectors; fixed at New
+	sq       *sq8.Codec    // set once before the first code is written; replaced by Requantize
+	codes    rows[uint8]   // sq8: dims codes per node
+	corr     rows[float32] // sq8: correction term per node
+	vecs     rows[float32] // raw: dims floats per node
+	links0   rows[uint32]  // level-0 lists, stride0 words per node; words read/written atomically
+	upper    [][]uint32    // per node, levels 1..level, strideU words each
+	levels   []uint8       // node's top level
+	nodeKeys []ann.Key     // node -> key; written before the node is linked
+	dead     []uint32      // 1 = not a live node (unallocated, tombstone or free); atomic
+	entry    uint32        // entry point; written under exclusive mu
+	top      int           // level of the entry point, -1 when empty; exclusive mu
+	nDeleted int           // tombstones not yet compacted; exclusive mu
 	nLive    atomic.Int64
 
 	// allocMu guards slot allocation: ids, free, used, rng.
@@ -181,6 +181,7 @@ func New(cfg Config) (*Index, error) {
 		sq:        cfg.SQ8,
 	}
 	x.raw = !x.quant || cfg.KeepVectors
+	x.setWidths()
 	x.growLocked(max(cfg.InitialCapacity, 64))
 	return x, nil
 }
@@ -205,7 +206,7 @@ func (x *Index) Len() int {
 func (x *Index) MemoryBytes() int64 {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	b := int64(cap(x.vecs))*4 + int64(cap(x.codes)) + int64(cap(x.corr))*4 + int64(cap(x.links0))*4 +
+	b := x.vecs.bytes(4) + x.codes.bytes(1) + x.corr.bytes(4) + x.links0.bytes(4) +
 		int64(cap(x.upper))*24 + int64(cap(x.levels)) + int64(cap(x.nodeKeys))*40 + int64(cap(x.dead))*4
 	for _, u := range x.upper {
 		b += int64(cap(u)) * 4
@@ -218,19 +219,40 @@ func (x *Index) MemoryBytes() int64 {
 
 func (x *Index) capacity() int { return len(x.levels) }
 
+// setWidths sizes the rows of the chunked node arrays the index uses (quant and raw set).
+func (x *Index) setWidths() {
+	x.vecs, x.codes, x.corr = rows[float32]{}, rows[uint8]{}, rows[float32]{}
+	if x.raw {
+		x.vecs.width = x.cfg.Dims
+	}
+	if x.quant {
+		x.codes.width, x.corr.width = x.cfg.Dims, 1
+	}
+	x.links0 = rows[uint32]{width: x.stride0}
+}
+
+// nextCapacity is the capacity to grow to from c nodes: doubling while the
+// index fits in one chunk, a chunk more after that (the small per-node
+// arrays then grow as append grows them).
+func nextCapacity(c int) int {
+	if c < chunkRows {
+		return min(max(2*c, 64), chunkRows)
+	}
+	return c + chunkRows
+}
+
+// growRows makes room for n nodes in the chunked node arrays.
+func (x *Index) growRows(n int) {
+	x.vecs.grow(n)
+	x.codes.grow(n)
+	x.corr.grow(n)
+	x.links0.grow(n)
+}
+
 // growLocked resizes the node arrays to hold n nodes. Caller holds mu
 // exclusively (or owns x alone).
 func (x *Index) growLocked(n int) {
-	d := x.cfg.Dims
-	grow := func(s []float32, n int) []float32 { return append(s, make([]float32, n-len(s))...) }
-	if x.raw {
-		x.vecs = grow(x.vecs, n*d)
-	}
-	if x.quant {
-		x.codes = append(x.codes, make([]uint8, n*d-len(x.codes))...)
-		x.corr = grow(x.corr, n)
-	}
-	x.links0 = append(x.links0, make([]uint32, n*x.stride0-len(x.links0))...)
+	x.growRows(n)
 	x.upper = append(x.upper, make([][]uint32, n-len(x.upper))...)
 	x.levels = append(x.levels, make([]uint8, n-len(x.levels))...)
 	x.nodeKeys = append(x.nodeKeys, make([]ann.Key, n-len(x.nodeKeys))...)
@@ -241,15 +263,12 @@ func (x *Index) growLocked(n int) {
 	}
 }
 
-func (x *Index) vec(id uint32) []float32 {
-	d := x.cfg.Dims
-	return x.vecs[int(id)*d : int(id+1)*d : int(id+1)*d]
-}
+func (x *Index) vec(id uint32) []float32 { return x.vecs.at(id) }
 
 // list returns node id's neighbour list on level l: word 0 is the count.
 func (x *Index) list(id uint32, l int) []uint32 {
 	if l == 0 {
-		return x.links0[int(id)*x.stride0 : int(id+1)*x.stride0 : int(id+1)*x.stride0]
+		return x.links0.at(id)
 	}
 	u := x.upper[id]
 	return u[(l-1)*x.strideU : l*x.strideU : l*x.strideU]
@@ -265,9 +284,8 @@ type query struct {
 
 // dist is the ranking distance from a query to node id.
 func (x *Index) dist(q *query, id uint32) float32 {
-	d := x.cfg.Dims
 	if x.sq != nil {
-		c := x.codes[int(id)*d : int(id+1)*d]
+		c := x.codes.at(id)
 		switch x.cfg.Metric {
 		case ann.L2:
 			return x.sq.L2Squared(q.c, c)
@@ -276,9 +294,9 @@ func (x *Index) dist(q *query, id uint32) float32 {
 			// is robust to clamped components, the dot product is not.
 			return x.sq.L2Squared(q.c, c) / 2
 		}
-		return -x.sq.Dot(q.c, q.corr, c, x.corr[id])
+		return -x.sq.Dot(q.c, q.corr, c, x.corr.at(id)[0])
 	}
-	v := x.vecs[int(id)*d : int(id+1)*d]
+	v := x.vecs.at(id)
 	switch x.cfg.Metric {
 	case ann.L2:
 		return distance.L2Squared(q.f, v)
@@ -294,16 +312,15 @@ func (x *Index) dist(q *query, id uint32) float32 {
 // touch loads one word per cache line of the first 512 bytes of node id's
 // vector or codes (a prefetch).
 func (x *Index) touch(id uint32) float32 {
-	d := x.cfg.Dims
 	if x.sq != nil {
-		c := x.codes[int(id)*d : int(id+1)*d]
+		c := x.codes.at(id)
 		var s uint8
 		for i := 0; i < len(c) && i < 512; i += 64 {
 			s += c[i]
 		}
 		return float32(s)
 	}
-	v := x.vecs[int(id)*d : int(id+1)*d]
+	v := x.vecs.at(id)
 	var s float32
 	for i := 0; i < len(v) && i < 128; i += 16 {
 		s += v[i]
@@ -315,8 +332,7 @@ func (x *Index) touch(id uint32) float32 {
 func (x *Index) nodeQuery(a uint32) query {
 	var q query
 	if x.sq != nil {
-		d := x.cfg.Dims
-		q.c, q.corr = x.codes[int(a)*d:int(a+1)*d], x.corr[a]
+		q.c, q.corr = x.codes.at(a), x.corr.at(a)[0]
 		return q
 	}
 	q.f = x.vec(a)
@@ -560,7 +576,7 @@ func (x *Index) alloc(key ann.Key) (id uint32, level int) {
 			x.mu.RUnlock()
 			x.mu.Lock()
 			if x.used >= x.capacity() {
-				x.growLocked(max(2*x.capacity(), 64))
+				x.growLocked(nextCapacity(x.capacity()))
 			}
 			x.mu.Unlock()
 			continue
@@ -582,8 +598,7 @@ func (x *Index) insert(key ann.Key, vec []float32) {
 		}
 	}
 	if x.quant {
-		d := x.cfg.Dims
-		x.corr[id] = x.encode(vec, x.codes[int(id)*d:int(id+1)*d])
+		x.corr.at(id)[0] = x.encode(vec, x.codes.at(id))
 	}
 	x.nodeKeys[id] = key
 	x.levels[id] = uint8(level)

@@ -120,7 +120,7 @@ func (x *Index) RequantizeIfDrifted(sample []float32, tol float64) (bool, error)
 		if x.raw {
 			old = append(old, x.vec(uint32(i))...)
 		} else {
-			x.sq.Decode(x.codes[i*d:(i+1)*d], row)
+			x.sq.Decode(x.codes.at(uint32(i)), row)
 			old = append(old, row...)
 		}
 	}
@@ -135,10 +135,10 @@ func (x *Index) RequantizeIfDrifted(sample []float32, tol float64) (bool, error)
 			continue
 		}
 		if x.raw {
-			x.corr[i] = x.encode(x.vec(uint32(i)), x.codes[i*d:(i+1)*d])
+			x.corr.at(uint32(i))[0] = x.encode(x.vec(uint32(i)), x.codes.at(uint32(i)))
 		} else {
-			oldc.Decode(x.codes[i*d:(i+1)*d], row)
-			x.corr[i] = x.sq.Encode(row, x.codes[i*d:(i+1)*d]) // already normalised
+			oldc.Decode(x.codes.at(uint32(i)), row)
+			x.corr.at(uint32(i))[0] = x.sq.Encode(row, x.codes.at(uint32(i))) // already normalised
 		}
 	}
 	return true, nil

@@ -67,13 +67,17 @@ func (x *Index) Save(w io.Writer) error {
 		e.F64(x.sq.Confidence)
 	}
 	if x.quant {
-		e.Bytes(x.codes[:used*c.Dims])
-		e.F32s(x.corr[:used])
+		e.U64(uint64(used * c.Dims))
+		x.codes.each(used, e.RawBytes)
+		e.U64(uint64(used))
+		x.corr.each(used, e.RawF32s)
 	}
 	if x.raw {
-		e.F32s(x.vecs[:used*c.Dims])
+		e.U64(uint64(used * c.Dims))
+		x.vecs.each(used, e.RawF32s)
 	}
-	e.U32s(x.links0[:used*x.stride0])
+	e.U64(uint64(used * x.stride0))
+	x.links0.each(used, e.RawU32s)
 	for i := range used {
 		if levels[i] > 0 {
 			e.U32s(x.upper[i])
@@ -189,16 +193,16 @@ func decode(d *fileformat.Decoder, cfg Config) (*Index, error) {
 		}
 		x.sq = &sq8.Codec{Dims: c.Dims, Lower: lo, Upper: hi, Confidence: conf}
 	}
+	var codes []uint8
+	var corr []float32
 	if x.quant {
 		x.cfg.Quantizer = "sq8"
 		x.cfg.KeepVectors = x.raw
-		x.codes, x.corr = nil, nil
-		codes := d.Bytes()
-		corr := d.F32s()
+		codes = d.Bytes()
+		corr = d.F32s()
 		if d.Err() == nil && (len(codes) != used*c.Dims || len(corr) != used || (used > 0 && x.sq == nil)) {
 			d.Fail("code arrays size mismatch")
 		}
-		x.codes, x.corr = codes, corr
 	}
 	var vecs []float32
 	if x.raw {
@@ -206,8 +210,6 @@ func decode(d *fileformat.Decoder, cfg Config) (*Index, error) {
 		if d.Err() == nil && len(vecs) != used*c.Dims {
 			d.Fail("vector array size mismatch")
 		}
-	} else {
-		x.vecs = nil
 	}
 	links0 := d.U32s()
 	if d.Err() == nil && len(links0) != used*x.stride0 {
@@ -216,16 +218,16 @@ func decode(d *fileformat.Decoder, cfg Config) (*Index, error) {
 	if err := d.Err(); err != nil {
 		return nil, err
 	}
+	x.setWidths() // the flags may differ from cfg's
+	x.growRows(x.capacity())
 	if x.quant {
-		// Re-grow code arrays to the node capacity.
-		n := x.capacity()
-		x.codes = append(x.codes, make([]uint8, n*c.Dims-len(x.codes))...)
-		x.corr = append(x.corr, make([]float32, n-len(x.corr))...)
+		x.codes.fill(codes)
+		x.corr.fill(corr)
 	}
 	if x.raw {
-		copy(x.vecs, vecs)
+		x.vecs.fill(vecs)
 	}
-	copy(x.links0, links0)
+	x.links0.fill(links0)
 	for i := range used {
 		if levels[i] > 0 {
 			u := d.U32s()

@@ -1,9 +1,11 @@
 package hnsw
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sync/atomic"
 
 	"github.com/vecgate/vecgate/ann"
@@ -91,10 +93,13 @@ func (x *Index) Search(ctx context.Context, vec []float32, k int, opts ann.Searc
 // with pgvector distances, reranking exactly when asked.
 func (x *Index) results(q *query, items []topk.Item, k int, rerank bool) []ann.Result {
 	if rerank {
-		for i := range items {
-			items[i].Dist = float32(metricfn.Exact(x.cfg.Metric, q.f, x.vec(items[i].ID)))
+		// Every candidate's exact distance, computed once; the best k are returned with it.
+		exact := make([]ann.Result, len(items))
+		for i, it := range items {
+			exact[i] = ann.Result{Key: x.nodeKeys[it.ID], Distance: metricfn.Exact(x.cfg.Metric, q.f, x.vec(it.ID))}
 		}
-		sortItems(items)
+		slices.SortStableFunc(exact, func(a, b ann.Result) int { return cmp.Compare(a.Distance, b.Distance) })
+		return exact[:min(k, len(exact))]
 	}
 	items = items[:min(k, len(items))]
 	out := make([]ann.Result, len(items))

@@ -90,6 +90,11 @@ func (i interceptor) createIndex(sql string, d *planner.IndexDef) *proxy.DDL {
 			return i.reloadDefinitions(ctx, conn)
 		})
 	}
+	if n := d.Dims(); n > 0 {
+		if e := i.checkDims(d, n); e != nil {
+			return e
+		}
+	}
 	if d.Mode == "offload" {
 		return &proxy.DDL{Tag: "CREATE INDEX", Done: func(bool) error { return record() }}
 	}
@@ -99,6 +104,30 @@ func (i interceptor) createIndex(sql string, d *planner.IndexDef) *proxy.DDL {
 		}
 		return record()
 	}}
+}
+
+// checkDims refuses dims = n unless 1 ≤ n < the column's declared dimension, before Postgres
+// builds anything. A missing table or column is left to Postgres (mirror) or to record (offload).
+func (i interceptor) checkDims(d *planner.IndexDef, n int) *proxy.DDL {
+	var colDims int
+	err := i.withConn(func(ctx context.Context, conn *pgx.Conn) error {
+		return conn.QueryRow(ctx, `SELECT atttypmod FROM pg_attribute
+		WHERE attrelid = to_regclass(quote_ident($1) || '.' || quote_ident($2)) AND attname = $3 AND NOT attisdropped`,
+			d.Schema, d.Table, d.Column).Scan(&colDims)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return &proxy.DDL{Code: "58000", Message: fmt.Sprintf("vecgate: checking column %s: %v", d.Column, err)}
+	}
+	if colDims <= 0 {
+		return &proxy.DDL{Code: "22023", Message: fmt.Sprintf("vecgate: option \"dims\" needs a column of declared dimensions (%s has none)", d.Column)}
+	}
+	if n >= colDims {
+		return &proxy.DDL{Code: "22023", Message: fmt.Sprintf("vecgate: invalid value for option \"dims\": %d (1 to %d, below the column's %d dimensions)", n, colDims-1, colDims)}
+	}
+	return nil
 }
 
 func (i interceptor) dropIndex(sql string, names [][2]string) *proxy.DDL {
@@ -234,12 +263,15 @@ func loadDefinitions(ctx context.Context, conn *pgx.Conn) ([]live.Definition, er
 		var o struct {
 			M              int      `json:"m"`
 			EFConstruction int      `json:"ef_construction"`
+			Lists          int      `json:"lists"`
+			Dims           int      `json:"dims"`
 			Quantizer      string   `json:"quantizer"`
 			Oversample     float64  `json:"oversample"`
 			Include        []string `json:"include"`
 		}
 		_ = json.Unmarshal([]byte(opts), &o)
-		d.M, d.EFConstruction, d.Oversample, d.Include = o.M, o.EFConstruction, o.Oversample, o.Include
+		d.M, d.EFConstruction, d.Oversample, d.Lists, d.Dims = o.M, o.EFConstruction, o.Oversample, o.Lists, o.Dims
+		d.Include = o.Include
 		if o.Quantizer != "none" {
 			d.Quantizer = o.Quantizer
 		}

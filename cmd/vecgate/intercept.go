@@ -27,7 +27,7 @@ func (s searcher) Find(schema, table, column string, m ann.Metric) (planner.Targ
 		return planner.Target{}, false
 	}
 	return planner.Target{Index: ix, Key: ix.Key, KeyType: ix.KeyType, Name: ix.Source,
-		Exact: ix.Exact, Oversample: ix.Oversample}, true
+		Exact: ix.Exact, Oversample: ix.Oversample, Kind: ix.Kind(), Lists: ix.Lists(), Probes: ix.Probes()}, true
 }
 
 // interceptor connects the proxy to the planner and to replication's read-your-writes.
@@ -100,10 +100,10 @@ func (i interceptor) Explain(sql string, knobs map[string]string) ([]string, str
 	}
 	_, fast := q.Fast()
 	lines := []string{
-		fmt.Sprintf("vecgate: intercepted: live index %s (%s.%s, %s, hnsw) holds %d rows", q.Target.Name,
-			q.Shape.Table, q.Shape.Column, q.Shape.Metric, q.Target.Index.Len()),
-		fmt.Sprintf("vecgate: %d candidates (ef_search %d), widened while fewer than %d rows return; answered from memory when eligible: %v",
-			q.Candidates, max(sess.EFSearch, 40, q.Candidates), q.Want, fast && !sess.ExactDistances),
+		fmt.Sprintf("vecgate: intercepted: live index %s (%s.%s, %s, %s) holds %d rows", q.Target.Name,
+			q.Shape.Table, q.Shape.Column, q.Shape.Metric, q.Target.Kind, q.Target.Index.Len()),
+		fmt.Sprintf("vecgate: %d candidates (%s), widened while fewer than %d rows return; answered from memory when eligible: %v",
+			q.Candidates, q.SearchKnob(), q.Want, fast && !sess.ExactDistances),
 	}
 	if cols := q.FilterColumns(); cols != nil && q.Filtered != "" {
 		lines = append(lines, fmt.Sprintf("vecgate: filter on %s applied in the index (%s); Postgres re-checks the whole WHERE",

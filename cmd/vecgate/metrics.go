@@ -438,9 +438,9 @@ var (
 	descForwarded = prometheus.NewDesc("vecgate_forwarded_total",
 		"Vector statements vecgate considered and forwarded unchanged, by reason.", []string{"reason"}, nil)
 	descIndexRows = prometheus.NewDesc("vecgate_index_rows",
-		"Rows in a live in-memory index.", []string{"table", "column", "metric", "source"}, nil)
+		"Rows in a live in-memory index.", []string{"table", "column", "metric", "source", "kind"}, nil)
 	descIndexBytes = prometheus.NewDesc("vecgate_index_bytes",
-		"Memory used by a live in-memory index.", []string{"table", "column", "metric", "source"}, nil)
+		"Memory used by a live in-memory index.", []string{"table", "column", "metric", "source", "kind"}, nil)
 	descReplState = prometheus.NewDesc("vecgate_replication_state",
 		"1 for the replication stream's current state.", []string{"state"}, nil)
 	descReady = prometheus.NewDesc("vecgate_ready",
@@ -513,7 +513,7 @@ func (c gatewayCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if g.set != nil {
 		for _, ix := range g.set.Indexes() {
-			labels := []string{ix.Schema + "." + ix.Table, ix.Column, ix.Metric.String(), ix.Source}
+			labels := []string{ix.Schema + "." + ix.Table, ix.Column, ix.Metric.String(), ix.Source, ix.Kind()}
 			gauge(descIndexRows, float64(ix.Len()), labels...)
 			gauge(descIndexBytes, float64(ix.MemoryBytes()), labels...)
 		}

@@ -339,14 +339,14 @@ func TestStatusAgainstCatalog(t *testing.T) {
 				continue
 			}
 			seen[ci.Name] = true
-			wantM, wantEf := ci.M, ci.EfConstruction
-			if ci.Method != "hnsw" {
-				wantM, wantEf = catalog.DefaultM, catalog.DefaultEfConstruction
+			wantM, wantEf, wantKind := ci.M, ci.EfConstruction, "hnsw"
+			if ci.Method != "hnsw" { // an IVF twin: no graph parameters
+				wantM, wantEf, wantKind = 0, 0, "ivf-flat"
 			}
 			rows := count(t, c, tab.Ident())
 			if got.Table != tab.QualifiedName() || got.Column != ci.Column || got.Metric != ci.Metric.Operator() ||
 				got.SourceMethod != ci.Method || got.M != wantM || got.EfConstruction != wantEf || got.Rows != rows ||
-				got.State != "ready" || got.Method != "hnsw" || got.Bytes <= 0 {
+				got.State != "ready" || got.Method != wantKind || got.Bytes <= 0 {
 				t.Errorf("status of %s: %+v; catalog %+v, %d rows", ci.Name, *got, ci, rows)
 			}
 			if got.AppliedLSN == "" || got.AppliedLSN == "0/0" {

@@ -15,7 +15,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/vecgate/vecgate/catalog"
 	"github.com/vecgate/vecgate/live"
 	"github.com/vecgate/vecgate/replication"
 )
@@ -68,7 +67,7 @@ type LoadProgress struct {
 type IndexStatus struct {
 	Table          string  `json:"table"` // schema.table
 	Column         string  `json:"column"`
-	Method         string  `json:"method"` // in-memory structure: hnsw
+	Method         string  `json:"method"` // in-memory structure: hnsw, hnsw-sq8, ivf-flat, ivf-sq8, ivf-pq, ivf-binary
 	Metric         string  `json:"metric"` // pgvector operator: <->, <#>, <=>, <+>
 	M              int     `json:"m,omitempty"`
 	EfConstruction int     `json:"ef_construction,omitempty"`
@@ -144,7 +143,7 @@ func (g *gateway) status() Status {
 	}
 	for _, ix := range ixs {
 		is := IndexStatus{
-			Table: ix.Schema + "." + ix.Table, Column: ix.Column, Method: "hnsw",
+			Table: ix.Schema + "." + ix.Table, Column: ix.Column, Method: ix.Kind(),
 			Metric: ix.Metric.String(), Source: ix.Source, State: state,
 			Rows: int64(ix.Len()), Bytes: ix.MemoryBytes(),
 			AppliedLSN: st.Applied.String(), LagBytes: st.LagBytes, LagSeconds: st.LagTime.Seconds(),
@@ -152,9 +151,12 @@ func (g *gateway) status() Status {
 		if p, ok := params[ix.Schema+"."+ix.Source]; ok {
 			is.SourceMethod, is.Lists = p.Method, p.Lists
 			is.M, is.EfConstruction = p.M, p.EfConstruction
-			if p.Method != "hnsw" { // live builds IVFFlat twins as HNSW with pgvector's defaults
-				is.M, is.EfConstruction = catalog.DefaultM, catalog.DefaultEfConstruction
+			if p.Method != "hnsw" { // an IVF twin: no graph parameters
+				is.M, is.EfConstruction = 0, 0
 			}
+		}
+		if ix.Lists() > 0 {
+			is.Lists = ix.Lists()
 		}
 		indexed[is.Table+"."+is.Column] = true
 		s.Indexes = append(s.Indexes, is)

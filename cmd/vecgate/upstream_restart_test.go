@@ -34,15 +34,30 @@ func TestUpstreamRestart(t *testing.T) {
 	}
 	pg("start")
 	t.Cleanup(func() { pg("stop") })
-	dsn := "postgres://postgres@127.0.0.1:55439/postgres?sslmode=disable"
+	// A database of its own: the server outlives the run (and other checkouts use it too).
+	server := "postgres://postgres@127.0.0.1:55439/postgres?sslmode=disable"
 	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, dsn)
+	admin, err := pgx.Connect(ctx, server)
 	if err != nil {
 		t.Fatal(err)
 	}
+	db := fmt.Sprintf("vg_rt_%d", rand.Uint32())
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+db); err != nil {
+		t.Fatal(err)
+	}
+	admin.Close(ctx)
+	t.Cleanup(func() {
+		if c, err := pgx.Connect(ctx, server); err == nil {
+			_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)")
+			c.Close(ctx)
+		}
+	})
+	dsn := "postgres://postgres@127.0.0.1:55439/" + db + "?sslmode=disable"
+	if admin, err = pgx.Connect(ctx, dsn); err != nil {
+		t.Fatal(err)
+	}
 	for _, q := range []string{
-		`DROP TABLE IF EXISTS rt`,
-		`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE NOT active`,
+		`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE NOT active AND database = current_database()`,
 		`CREATE TABLE rt (id bigserial PRIMARY KEY, e vector(4))`,
 		`INSERT INTO rt (e) SELECT ARRAY[g, g % 9, g % 5, 1]::vector FROM generate_series(1, 1000) g`,
 		`CREATE INDEX rt_e ON rt USING hnsw (e vector_l2_ops)`,
@@ -64,8 +79,7 @@ func TestUpstreamRestart(t *testing.T) {
 	t.Cleanup(func() {
 		_ = g.Close(ctx)
 		if c, err := pgx.Connect(ctx, dsn); err == nil {
-			_, _ = c.Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE NOT active`)
-			_, _ = c.Exec(ctx, `DROP TABLE IF EXISTS rt`)
+			_, _ = c.Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE NOT active AND database = current_database()`)
 			c.Close(ctx)
 		}
 	})

@@ -76,9 +76,17 @@ func (e *Encoder) Bytes(p []byte) {
 	e.raw(p)
 }
 
+// RawBytes writes p without a length: a piece of a slice whose length (U64) was written before.
+func (e *Encoder) RawBytes(p []byte) { e.raw(p) }
+
 // F32s writes a length-prefixed float32 slice.
 func (e *Encoder) F32s(v []float32) {
 	e.U64(uint64(len(v)))
+	e.RawF32s(v)
+}
+
+// RawF32s writes v without a length: a piece of a slice whose length (U64) was written before.
+func (e *Encoder) RawF32s(v []float32) {
 	buf := make([]byte, 0, 4096)
 	for _, x := range v {
 		buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(x))
@@ -93,6 +101,11 @@ func (e *Encoder) F32s(v []float32) {
 // U32s writes a length-prefixed uint32 slice.
 func (e *Encoder) U32s(v []uint32) {
 	e.U64(uint64(len(v)))
+	e.RawU32s(v)
+}
+
+// RawU32s writes v without a length: a piece of a slice whose length (U64) was written before.
+func (e *Encoder) RawU32s(v []uint32) {
 	buf := make([]byte, 0, 4096)
 	for _, x := range v {
 		buf = binary.LittleEndian.AppendUint32(buf, x)

@@ -16,6 +16,28 @@ SELECT id, round((emb <-> '[1,2,3,1]')::numeric, 6) AS d FROM docs ORDER BY emb 
 RESET vecgate.exact_distances;
 SELECT id FROM docs ORDER BY emb <-> '[1,2,3]' LIMIT 5;
 SELECT id FROM docs ORDER BY emb <-> '[1,2,nan,4]' LIMIT 5;
+SELECT id FROM docs ORDER BY emb <-> '[1,2,inf,4]' LIMIT 5;
+SELECT id FROM docs ORDER BY emb <-> '[1,2,' LIMIT 5;
+SELECT id FROM docs ORDER BY emb <-> '1,2,3,4' LIMIT 5;
+SELECT id FROM docs ORDER BY emb <-> '[1,2,3,4]'::vector(3) LIMIT 5;
+SELECT id FROM docs ORDER BY emb <%> '[1,2,3,4]' LIMIT 5;
+SELECT id FROM docs ORDER BY emb <-> '[1,2,3,1]'::halfvec LIMIT 3;
+SELECT id, emb <-> '[1.0001,2.0002,3,1]'::halfvec FROM docs ORDER BY emb <-> '[1.0001,2.0002,3,1]'::halfvec LIMIT 3;
+SELECT id FROM docs ORDER BY emb <-> '[1,2,3,1]'::vector(4), id LIMIT 3;
+SELECT id FROM docs ORDER BY emb <#> '[1,2,3,1]', id LIMIT 3;
+SELECT id FROM docs ORDER BY emb <-> '[1,2,3,1]' LIMIT -1;
+SELECT id FROM docs ORDER BY emb <-> '[1,2,3,1]' LIMIT 5 OFFSET -2;
+SELECT id FROM docs ORDER BY nosuch <-> '[1,2,3,1]' LIMIT 5;
+BEGIN;
+SELECT id FROM docs ORDER BY emb <-> '[1,2,3,1]', id LIMIT 3;
+SELECT id FROM docs ORDER BY emb <-> '[1,2,' LIMIT 5;
+SELECT id FROM docs ORDER BY emb <-> '[1,2,3,1]', id LIMIT 3;
+ROLLBACK;
+BEGIN;
+SAVEPOINT a;
+SELECT id, title FROM docs WHERE tenant = 2 ORDER BY emb <-> '[7,1,2,1]', id LIMIT 4;
+RELEASE SAVEPOINT a;
+COMMIT;
 SELECT id FROM docs ORDER BY emb <-> $1 LIMIT 2 \bind '[5,5,5,1]' \g
 INSERT INTO docs VALUES (5000, 1, 'new', '[1,2,3,1]');
 SELECT id FROM docs ORDER BY emb <-> '[1,2,3,1]', id LIMIT 3;

@@ -1,0 +1,79 @@
+package hnsw
+
+// Node arrays that are wide per node (vectors, codes, level-0 links) are stored in chunks of
+// chunkRows nodes. Growing appends a chunk and never copies what is stored, so an index of any
+// size grows without stalling searches behind a copy and holds at most one chunk it does not use
+// (a single doubling array holds up to twice what it needs). The first chunk grows by doubling,
+// so a small index stays small.
+const (
+	chunkBits = 10
+	chunkRows = 1 << chunkBits
+)
+
+// rows is a growable array of width-element rows, one per node, in chunks.
+type rows[T uint8 | uint32 | float32] struct {
+	width  int
+	chunks [][]T
+}
+
+// at returns row id (full slice expression: appends cannot spill into the next row).
+func (r *rows[T]) at(id uint32) []T {
+	c := r.chunks[id>>chunkBits]
+	o := int(id&(chunkRows-1)) * r.width
+	return c[o : o+r.width : o+r.width]
+}
+
+// capacity is the number of rows the chunks hold.
+func (r *rows[T]) capacity() int {
+	if len(r.chunks) == 0 || r.width == 0 {
+		return 0
+	}
+	return (len(r.chunks)-1)*chunkRows + len(r.chunks[len(r.chunks)-1])/r.width
+}
+
+// grow makes room for at least n rows. Caller holds the index's mu exclusively.
+func (r *rows[T]) grow(n int) {
+	if r.width == 0 {
+		return
+	}
+	for c := r.capacity(); c < n; c = r.capacity() {
+		if len(r.chunks) <= 1 && c < chunkRows {
+			first := make([]T, min(max(n, 2*c, 64), chunkRows)*r.width)
+			if c > 0 {
+				copy(first, r.chunks[0])
+			}
+			r.chunks = [][]T{first}
+			continue
+		}
+		r.chunks = append(r.chunks, make([]T, chunkRows*r.width))
+	}
+}
+
+// each calls f with rows [0, n), a chunk at a time.
+func (r *rows[T]) each(n int, f func([]T)) {
+	for c := 0; n > 0; c++ {
+		k := min(n, chunkRows)
+		f(r.chunks[c][:k*r.width])
+		n -= k
+	}
+}
+
+// fill copies rows [0, len(src)/width) from src (which holds them back to back).
+func (r *rows[T]) fill(src []T) {
+	for c := 0; len(src) > 0; c++ {
+		n := copy(r.chunks[c], src)
+		src = src[n:]
+	}
+}
+
+// bytes is the memory the chunks take.
+func (r *rows[T]) bytes(elem int64) int64 {
+	var b int64
+	for _, c := range r.chunks {
+		b += int64(cap(c)) * elem
+	}
+	return b + int64(cap(r.chunks))*24
+}
+
+// reset drops every row.
+func (r *rows[T]) reset() { r.chunks = nil }

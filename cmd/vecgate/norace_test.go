@@ -1,0 +1,6 @@
+//go:build !race
+
+package main
+
+// recallRows is TestInterceptRecall's table size (see race_test.go).
+const recallRows = 50000
