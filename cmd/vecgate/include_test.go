@@ -29,8 +29,8 @@ var tenants = []struct {
 // newIncludeFixture: rows × 16 dimensions with a tenant column (tenants 1 to 4 at 50 %, 10 %,
 // 1 %, 0.1 %), a pgvector HNSW index, and vecgate's own index with include = 'tenant_id,
 // category': created through vecgate when viaDDL (which costs a second load), else recorded in
-// vecgate.indexes before vecgate starts.
-func newIncludeFixture(t *testing.T, rows int, viaDDL bool) *fixture {
+// vecgate.indexes before vecgate starts, as an HNSW index or (ivfLists > 0) an IVF one.
+func newIncludeFixture(t *testing.T, rows int, viaDDL bool, ivfLists ...int) *fixture {
 	t.Helper()
 	dsn := pgtest.NewDB(t)
 	c := pgtest.Connect(t, dsn)
@@ -61,9 +61,13 @@ func newIncludeFixture(t *testing.T, rows int, viaDDL bool) *fixture {
 		if err := migrations.Up(ctx, dsn, cfg.Logger); err != nil {
 			t.Fatal(err)
 		}
+		method, opts := "hnsw", `{"include": ["tenant_id", "category"], "m": 8, "ef_construction": 32}`
+		if len(ivfLists) > 0 {
+			method, opts = "ivfflat", fmt.Sprintf(`{"include": ["tenant_id", "category"], "lists": %d}`, ivfLists[0])
+		}
 		if _, err := c.Exec(ctx, `INSERT INTO vecgate.indexes (schema_name, name, table_name, column_name, method, metric, options, mode)
-			VALUES ('public', 'docs_emb_inc', 'docs', 'emb', 'hnsw', $1, '{"include": ["tenant_id", "category"], "m": 8, "ef_construction": 32}', 'offload')`,
-			ann.L2.String()); err != nil {
+			VALUES ('public', 'docs_emb_inc', 'docs', 'emb', $1, $2, $3, 'offload')`,
+			method, ann.L2.String(), opts); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -334,5 +338,53 @@ func TestIncludeFilterFollowsUpdates(t *testing.T) {
 	}
 	if got := rowIDs(t, via, simple, q, v, 2, cat); len(got) != 5 {
 		t.Fatalf("tenant 2 after DROP INDEX: %v", got)
+	}
+}
+
+// TestIncludeFiltersIVF: the same filtered queries answered by an IVF twin (lists = 20, probes
+// 1 to start): the filter goes into the list scan, probes widen until LIMIT rows or every list,
+// and the answer is the exact one.
+func TestIncludeFiltersIVF(t *testing.T) {
+	f := newIncludeFixture(t, 5000, false, 20)
+	if ix, _ := f.g.set.Lookup("public", "docs", "emb", ann.L2); !strings.HasPrefix(ix.Kind(), "ivf") {
+		t.Fatalf("twin of kind %s, want an IVF", ix.Kind())
+	}
+	ctx := context.Background()
+	via := pgtest.Connect(t, f.via)
+	exact := pgtest.Connect(t, f.dsn)
+	if _, err := exact.Exec(ctx, "SET enable_indexscan = off"); err != nil {
+		t.Fatal(err)
+	}
+	const q = `SELECT id, emb <-> $1::vector FROM docs WHERE tenant_id = $2 ORDER BY emb <-> $1::vector LIMIT 10`
+	before, widened := f.g.counts.get("intercept"), f.g.counts.get("forward:widening")
+	queries := 0
+	for _, tn := range []struct{ id, matches int }{{1, 2500}, {2, 500}, {3, 50}, {4, 5}} {
+		hits, total := 0, 0
+		for i := range 8 {
+			v := f.vector()
+			mode := []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement}[i%2]
+			got := rowIDs(t, via, mode, q, v, tn.id)
+			want := rowIDs(t, exact, pgx.QueryExecModeSimpleProtocol, q, v, tn.id)
+			queries++
+			if len(got) != min(10, tn.matches) || len(want) != len(got) {
+				t.Fatalf("tenant %d (%d matches): %d rows through vecgate, exact %d", tn.id, tn.matches, len(got), len(want))
+			}
+			if tn.matches <= 4096 && !slices.Equal(got, want) {
+				t.Errorf("tenant %d: vecgate %v, exact %v", tn.id, got, want)
+			}
+			for _, id := range got {
+				if slices.Contains(want, id) {
+					hits++
+				}
+			}
+			total += len(want)
+		}
+		t.Logf("tenant %d (%d matches): recall@10 %.4f", tn.id, tn.matches, float64(hits)/float64(total))
+	}
+	if n := f.g.counts.get("intercept") - before; n != int64(queries) {
+		t.Errorf("%d of %d filtered queries intercepted", n, queries)
+	}
+	if n := f.g.counts.get("forward:widening") - widened; n != 0 {
+		t.Errorf("%d filtered queries forwarded after widening", n)
 	}
 }
