@@ -179,8 +179,9 @@ func TestFilterParameters(t *testing.T) {
 		{`tenant_id = $2`, [][]byte{vec, []byte("05")}, nil, nil, "tenant_id=5"},
 		{`tenant_id = $2`, [][]byte{vec, be32(7)}, []int16{0, 1}, nil, "tenant_id=7"},
 		{`tenant_id = $2`, [][]byte{vec, be64(-7)}, []int16{0, 1}, []uint32{0, 20}, "tenant_id=-7"},
-		{`tenant_id = $2`, [][]byte{vec, be64(7)}, []int16{0, 1}, []uint32{0, 701}, ""}, // float8
-		{`tenant_id = $2`, [][]byte{vec, []byte("7")}, nil, []uint32{0, 1700}, ""},      // numeric
+		{`tenant_id = $2`, [][]byte{vec, be64(7)}, []int16{0, 1}, []uint32{0, 701}, ""},     // float8
+		{`tenant_id = $2`, [][]byte{vec, []byte("7")}, nil, []uint32{0, 1700}, ""},          // numeric
+		{`tenant_id = $2`, [][]byte{vec, []byte("7")}, nil, []uint32{0, 20}, "tenant_id=7"}, // pgx exec mode: int8 as text
 		{`tenant_id = $2::int8`, [][]byte{vec, be64(9)}, []int16{0, 1}, nil, "tenant_id=9"},
 		{`tenant_id = $2::float8`, [][]byte{vec, be64(9)}, []int16{0, 1}, nil, ""},
 		{`tenant_id = $2`, [][]byte{vec, nil}, nil, nil, "tenant_id="},
