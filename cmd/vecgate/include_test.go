@@ -17,6 +17,7 @@ import (
 	"github.com/vecgate/vecgate/ann"
 	"github.com/vecgate/vecgate/internal/pgtest"
 	"github.com/vecgate/vecgate/migrations"
+	"github.com/vecgate/vecgate/planner"
 	"github.com/vecgate/vecgate/proxy"
 )
 
@@ -242,6 +243,40 @@ func TestIncludeFilters(t *testing.T) {
 	}
 	if n := f.g.counts.get("forward:widening") - widened; n != 0 {
 		t.Errorf("%d filtered queries forwarded after widening", n)
+	}
+
+	// The live index filters whichever way the tenant arrives: a literal, a binary int4, a text
+	// int8 (what pgx's exec mode declares), and the one round sees every passing row.
+	pl := planner.New(searcher{f.g.set})
+	v := f.vector()
+	sq, err := pl.PlanSimple(`SELECT id FROM docs WHERE tenant_id = 4 ORDER BY emb <-> '`+v+`' LIMIT 30`, planner.Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, err := pl.Prepare(`SELECT id FROM docs WHERE tenant_id = $2 ORDER BY emb <-> $1::vector LIMIT 30`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bq, err := pl.Bind(pr, [][]byte{[]byte(v), {0, 0, 0, 4}}, []int16{0, 1}, planner.Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr8 := *pr
+	pr8.ParamOIDs = []uint32{0, 20}
+	tq, err := pl.Bind(&pr8, [][]byte{[]byte(v), []byte("04")}, nil, planner.Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, pq := range map[string]*planner.Query{"literal": sq, "binary int4": bq, "text int8": tq} {
+		if _, _, _, err := pq.Next(ctx, 0); err != nil {
+			t.Fatal(err)
+		}
+		if pq.Filtered != "exact over the 20 matching rows" || len(pq.Keys()) != 20 {
+			t.Errorf("%s: filtered %q, %d candidates", name, pq.Filtered, len(pq.Keys()))
+		}
+		if _, done, fwd, _ := pq.Next(ctx, 20); !done || fwd {
+			t.Errorf("%s: 20 of 30 rows: done %v forward %v, want done", name, done, fwd)
+		}
 	}
 
 	// EXPLAIN through vecgate says the filter is applied in the index, and how.
