@@ -10,7 +10,8 @@
 // gets an in-memory twin with the same metric: an HNSW with the same m / ef_construction, or an
 // IVF with the same lists (build.go). Keys are mapped from the key column's binary form to ann.Key
 // (smallint, integer, bigint, uuid, text); tables with other or composite keys are skipped and
-// their queries forwarded.
+// their queries forwarded. Definitions with `include` columns keep those columns' values per row
+// beside the indexes, for filtering (include.go).
 //
 // Concurrency: mu guards the map of entries; each index is safe for concurrent readers and
 // writers on its own. Applied LSN is published at Commit, after the transaction's rows are in.
