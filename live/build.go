@@ -16,7 +16,8 @@ import (
 // Twins: which in-memory structure answers for a pgvector index or a vecgate definition.
 //
 //   - pgvector hnsw: an HNSW with the same m / ef_construction (SQ8 codes reranked with the kept
-//     float32 vectors at ≥ sq8MinDims dimensions): exact distances.
+//     float32 vectors at ≥ Options.SQ8MinDims dimensions): exact distances (estimates with
+//     Options.CodesOnly).
 //   - pgvector ivfflat: an IVF with the same lists and float32 vectors ("ivf-flat"): exact
 //     distances. ivfflat.probes sets its probes; unset, DefaultProbes(lists).
 //   - definitions: USING hnsw with quantizer none or sq8; USING ivfflat with quantizer none, sq8,
@@ -88,7 +89,7 @@ func newIVF(m ann.Metric, dims, lists int, codes string) (*ivf.Index, error) {
 }
 
 // catalogTwin is the live index mirroring the pgvector index ci (metric m) on t.
-func catalogTwin(t replication.TargetInfo, ci catalog.Index, m ann.Metric, sqlType string) (*Index, error) {
+func catalogTwin(t replication.TargetInfo, ci catalog.Index, m ann.Metric, sqlType string, opts Options) (*Index, error) {
 	ix := &Index{Schema: t.Schema, Table: t.Table, Column: t.Column, Metric: m,
 		Key: t.Key[0].Name, KeyType: sqlType, Source: ci.Name, Exact: true,
 		layout: layout{kind: "hnsw", dims: t.Dims}}
@@ -106,18 +107,19 @@ func catalogTwin(t replication.TargetInfo, ci catalog.Index, m ann.Metric, sqlTy
 	}
 	cfg := hnsw.DefaultConfig(m, t.Dims)
 	cfg.M, cfg.EFConstruction = ci.M, ci.EfConstruction
-	codes := t.Dims >= sq8MinDims && m != ann.L1
+	codes := opts.SQ8MinDims > 0 && t.Dims >= opts.SQ8MinDims && m != ann.L1
 	if codes {
 		// Search int8 codes (a quarter of the memory traffic) and rerank exactly with the
-		// float32 vectors kept beside them: pgvector's distances, found faster.
-		cfg.Quantizer, cfg.KeepVectors = "sq8", true
-		ix.kind = "hnsw-sq8"
+		// float32 vectors kept beside them: pgvector's distances, found faster. Codes only:
+		// Postgres reranks.
+		cfg.Quantizer, cfg.KeepVectors = "sq8", !opts.CodesOnly
+		ix.kind, ix.Exact = "hnsw-sq8", !opts.CodesOnly
 	}
 	x, err := hnsw.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("index %s: %w", ci.Name, err)
 	}
-	ix.index, ix.trained = x, !codes
+	ix.index, ix.trained, ix.bulk = x, !codes, true
 	return ix, nil
 }
 
@@ -172,7 +174,7 @@ func definitionTwin(t replication.TargetInfo, d Definition, sqlType string) (*In
 		if err != nil {
 			return nil, fmt.Errorf("index %s: %w", d.Name, err)
 		}
-		ix.index, ix.kind = x, "hnsw"
+		ix.index, ix.kind, ix.bulk = x, "hnsw", true
 		if d.Quantizer != "" {
 			ix.kind = "hnsw-" + d.Quantizer
 		}

@@ -262,3 +262,33 @@ func TestIVFDefinitions(t *testing.T) {
 		t.Fatalf("a definition of as many dims as the column: %+v", ix)
 	}
 }
+
+// TestTwinOptions: SQ8MinDims decides which HNSW twins search codes, CodesOnly drops their
+// vectors (and with them exactness).
+func TestTwinOptions(t *testing.T) {
+	cm, _ := catalog.MetricForOperator("<->")
+	ti := replication.TargetInfo{
+		Target: target, Kind: catalog.TypeVector, Dims: 64,
+		Key:     []catalog.Column{{Name: "id", Type: "bigint"}},
+		Indexes: []catalog.Index{{Name: "items_emb", Column: "emb", Method: "hnsw", Metric: cm, M: 16, EfConstruction: 64, Valid: true}},
+	}
+	for _, c := range []struct {
+		opts  live.Options
+		kind  string
+		exact bool
+	}{
+		{live.DefaultOptions(), "hnsw", true},
+		{live.Options{SQ8MinDims: 64}, "hnsw-sq8", true},
+		{live.Options{SQ8MinDims: 64, CodesOnly: true}, "hnsw-sq8", false},
+		{live.Options{SQ8MinDims: 0, CodesOnly: true}, "hnsw", true},
+	} {
+		s := live.NewWith(nil, c.opts)
+		if err := s.Reset([]replication.TargetInfo{ti}); err != nil {
+			t.Fatal(err)
+		}
+		ix, ok := s.Lookup("public", "items", "emb", ann.L2)
+		if !ok || ix.Kind() != c.kind || ix.Exact != c.exact {
+			t.Errorf("%+v: kind %q exact %v, want %q %v", c.opts, ix.Kind(), ix.Exact, c.kind, c.exact)
+		}
+	}
+}

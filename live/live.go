@@ -46,22 +46,40 @@ type Index struct {
 	layout               // kind, dimensions, IVF lists and probes (build.go)
 	inc        *includes // INCLUDE column values, shared by the entry's indexes; nil when none
 
-	// A quantised HNSW index trains its codec on its first rows: they wait in pending until
-	// there are trainRows of them or a transaction commits, then go in as one batch. (An IVF
-	// buffers its first rows itself: newIVF.)
-	mu      sync.Mutex // guards trained and pending
+	// Rows wait in pending, and go in as one batch, while the index is not trained (a quantised
+	// HNSW trains its codec on its first trainRows rows) or is bulk loading (an HNSW from its
+	// creation until the first commit — the initial load: batches are inserted in parallel,
+	// where rows arriving one at a time would be inserted by one goroutine). A batch goes in
+	// when it is full or a transaction commits. (An IVF buffers its first rows itself: newIVF.)
+	mu      sync.Mutex // guards trained, bulk and pending
 	trained bool
+	bulk    bool
 	pending pendingRows
 }
 
+// pendingRows are rows waiting to go into the index, each key once.
 type pendingRows struct {
 	keys []ann.Key
 	vecs []float32
+	pos  map[ann.Key]int // index in keys
 }
 
-// sq8MinDims: twins of pgvector indexes on vectors of at least this many dimensions search SQ8
-// codes and rerank with the full vectors.
-const sq8MinDims = 512
+// bulkBytes bounds the vectors a bulk-loading index buffers before inserting them as one batch.
+const bulkBytes = 32 << 20
+
+// Options shape the twins of pgvector's indexes.
+type Options struct {
+	// SQ8MinDims: HNSW twins on vectors of at least this many dimensions search SQ8 codes (a
+	// quarter of the memory traffic); 0 means never.
+	SQ8MinDims int
+	// CodesOnly: those SQ8 twins keep no float32 vectors. They take about a quarter of the
+	// memory, but their distances are estimates, so every answer goes through Postgres (no
+	// answers from memory). Default: they keep the vectors and rerank with them exactly.
+	CodesOnly bool
+}
+
+// DefaultOptions are the twins' defaults.
+func DefaultOptions() Options { return Options{SQ8MinDims: 512} }
 
 // trainRows is how many rows a quantised index collects before training its codec.
 const trainRows = 4096
@@ -77,18 +95,31 @@ func (ix *Index) add(key ann.Key, vec []float32) error {
 // addIndexed adds a vector already in the index's space (transform).
 func (ix *Index) addIndexed(key ann.Key, vec []float32) error {
 	ix.mu.Lock()
-	if ix.trained {
+	if ix.trained && !ix.bulk {
 		ix.mu.Unlock()
 		return ix.index.Add(key, vec)
 	}
 	defer ix.mu.Unlock()
-	if _, err := ann.CheckVector(ix.Metric, ix.index.Dims(), vec); err != nil {
+	d := ix.index.Dims()
+	if _, err := ann.CheckVector(ix.Metric, d, vec); err != nil {
 		return err
 	}
-	ix.removePending(key)
-	ix.pending.keys = append(ix.pending.keys, key)
-	ix.pending.vecs = append(ix.pending.vecs, vec...)
-	if len(ix.pending.keys) >= trainRows {
+	p := &ix.pending
+	if i, ok := p.pos[key]; ok {
+		copy(p.vecs[i*d:(i+1)*d], vec)
+	} else {
+		if p.pos == nil {
+			p.pos = map[ann.Key]int{}
+		}
+		p.pos[key] = len(p.keys)
+		p.keys = append(p.keys, key)
+		p.vecs = append(p.vecs, vec...)
+	}
+	batch := trainRows
+	if ix.trained {
+		batch = max(trainRows, bulkBytes/(4*d))
+	}
+	if len(p.keys) >= batch {
 		return ix.flushLocked()
 	}
 	return nil
@@ -102,7 +133,12 @@ func (ix *Index) rekey(old, key ann.Key) error {
 	if !ok {
 		return errors.New("key changed with an unchanged TOASTed vector, and the index cannot return it")
 	}
-	v, ok := vs.Vector(old)
+	ix.mu.Lock()
+	v, ok := ix.pendingVector(old)
+	ix.mu.Unlock()
+	if !ok {
+		v, ok = vs.Vector(old)
+	}
 	if !ok {
 		return errors.New("key changed with an unchanged TOASTed vector not held under the old key")
 	}
@@ -112,34 +148,48 @@ func (ix *Index) rekey(old, key ann.Key) error {
 
 func (ix *Index) del(key ann.Key) {
 	ix.mu.Lock()
-	if !ix.trained {
-		ix.removePending(key)
-	}
+	ix.removePending(key)
 	ix.mu.Unlock()
 	ix.index.Delete(key)
 }
 
-func (ix *Index) removePending(key ann.Key) {
-	d := ix.index.Dims()
-	for i, k := range ix.pending.keys {
-		if k == key {
-			last := len(ix.pending.keys) - 1
-			ix.pending.keys[i] = ix.pending.keys[last]
-			copy(ix.pending.vecs[i*d:(i+1)*d], ix.pending.vecs[last*d:])
-			ix.pending.keys = ix.pending.keys[:last]
-			ix.pending.vecs = ix.pending.vecs[:last*d]
-			return
-		}
+// pendingVector returns a copy of the vector pending under key. Caller holds mu.
+func (ix *Index) pendingVector(key ann.Key) ([]float32, bool) {
+	i, ok := ix.pending.pos[key]
+	if !ok {
+		return nil, false
 	}
+	d := ix.index.Dims()
+	return append([]float32(nil), ix.pending.vecs[i*d:(i+1)*d]...), true
 }
 
-// flush puts pending rows in (training the codec on them).
+// removePending drops key's pending row, if any. Caller holds mu.
+func (ix *Index) removePending(key ann.Key) {
+	p := &ix.pending
+	i, ok := p.pos[key]
+	if !ok {
+		return
+	}
+	d := ix.index.Dims()
+	last := len(p.keys) - 1
+	if i != last {
+		p.keys[i] = p.keys[last]
+		copy(p.vecs[i*d:(i+1)*d], p.vecs[last*d:])
+		p.pos[p.keys[i]] = i
+	}
+	delete(p.pos, key)
+	p.keys = p.keys[:last]
+	p.vecs = p.vecs[:last*d]
+}
+
+// flush puts pending rows in (training the codec on them) and ends a bulk load.
 func (ix *Index) flush() error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	if ix.trained {
+	if ix.trained && !ix.bulk {
 		return nil
 	}
+	ix.bulk = false
 	return ix.flushLocked()
 }
 
@@ -208,7 +258,8 @@ type entry struct {
 
 // Set is the set of live indexes.
 type Set struct {
-	log *slog.Logger
+	log  *slog.Logger
+	opts Options
 
 	mu      sync.RWMutex
 	entries map[replication.Target]*entry // guarded by mu
@@ -219,11 +270,14 @@ type Set struct {
 }
 
 // New returns an empty set.
-func New(logger *slog.Logger) *Set {
+func New(logger *slog.Logger) *Set { return NewWith(logger, DefaultOptions()) }
+
+// NewWith returns an empty set whose twins follow opts.
+func NewWith(logger *slog.Logger, opts Options) *Set {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Set{log: logger, entries: map[replication.Target]*entry{}}
+	return &Set{log: logger, opts: opts, entries: map[replication.Target]*entry{}}
 }
 
 var _ replication.Applier = (*Set)(nil)
@@ -248,7 +302,7 @@ func (s *Set) Reset(targets []replication.TargetInfo) error {
 	entries := map[replication.Target]*entry{}
 	defs := s.Definitions()
 	for _, t := range targets {
-		e, err := newEntry(t, defs)
+		e, err := newEntry(t, defs, s.opts)
 		if err != nil {
 			s.log.Info("live: not indexing column", "target", t.Target.String(), "reason", err)
 			continue
@@ -271,7 +325,7 @@ func (s *Set) Reset(targets []replication.TargetInfo) error {
 	return nil
 }
 
-func newEntry(t replication.TargetInfo, defs []Definition) (*entry, error) {
+func newEntry(t replication.TargetInfo, defs []Definition, opts Options) (*entry, error) {
 	if t.Kind != catalog.TypeVector && t.Kind != catalog.TypeHalfvec {
 		return nil, fmt.Errorf("type %s is not indexed in memory yet", t.Kind)
 	}
@@ -307,7 +361,7 @@ func newEntry(t replication.TargetInfo, defs []Definition) (*entry, error) {
 		if err != nil || m == ann.Hamming || seen[m] {
 			continue
 		}
-		ix, err := catalogTwin(t, ci, m, sqlType)
+		ix, err := catalogTwin(t, ci, m, sqlType, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -436,7 +490,7 @@ func (s *Set) Truncate(t replication.Target) error {
 	if e == nil {
 		return nil
 	}
-	fresh, err := newEntry(e.info, s.defs)
+	fresh, err := newEntry(e.info, s.defs, s.opts)
 	if err != nil {
 		return err
 	}

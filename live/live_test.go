@@ -59,6 +59,13 @@ func TestApply(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The initial load is inserted as a batch when it commits.
+	if got := ids(t, s, 10); len(got) != 0 {
+		t.Fatalf("before the load committed: %v", got)
+	}
+	if err := s.Commit(1); err != nil {
+		t.Fatal(err)
+	}
 	if got := ids(t, s, 10); len(got) != 5 || got[0] != 1 {
 		t.Fatalf("after inserts: %v", got)
 	}
@@ -197,5 +204,52 @@ func TestHighDimTwinSearchesCodes(t *testing.T) {
 	res, err := s.Search(context.Background(), "public", "items", "emb", ann.L2, vec(7), 1)
 	if err != nil || len(res) != 1 || res[0].Key.Int() == 7 {
 		t.Fatalf("deleted row 7 still found: %v %v", res, err)
+	}
+}
+
+// TestBulkLoad: rows of the initial load wait and go in as batches (parallel insert); changes to
+// rows still waiting — an update, a delete, a key change with the vector kept — apply to them,
+// and after the commit the index holds exactly the table. Later rows go straight in.
+func TestBulkLoad(t *testing.T) {
+	s := live.New(nil)
+	if err := s.Reset([]replication.TargetInfo{info()}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 3000
+	for i := int64(1); i <= n; i++ {
+		if err := s.Upsert(target, row(i, float32(i), 1, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Upsert(target, row(7, 0.5, 0, 0)); err != nil { // update of a waiting row
+		t.Fatal(err)
+	}
+	if err := s.Delete(target, key(3)); err != nil {
+		t.Fatal(err)
+	}
+	moved := row(9, 0, 0, 0) // key change 9 → 5000, vector unchanged (TOASTed, not sent)
+	moved.OldKey, moved.Key, moved.Vector, moved.KeepVector = key(9), key(5000), replication.Vector{}, true
+	if err := s.Upsert(target, moved); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(1); err != nil {
+		t.Fatal(err)
+	}
+	ix, ok := s.Lookup("public", "items", "emb", ann.L2)
+	if !ok || ix.Len() != n-1 {
+		t.Fatalf("index holds %d rows, want %d", ix.Len(), n-1)
+	}
+	if got := ids(t, s, 3); len(got) != 3 || got[0] != 7 || got[1] != 1 || got[2] != 2 {
+		t.Fatalf("nearest to the origin: %v, want [7 1 2]", got)
+	}
+	res, err := ix.Search(context.Background(), []float32{9, 1, 0}, 1, ann.SearchOptions{})
+	if err != nil || len(res) != 1 || res[0].Key.Int() != 5000 || res[0].Distance != 0 {
+		t.Fatalf("the moved row: %v %v", res, err)
+	}
+	if err := s.Upsert(target, row(6000, 0, 0, 0)); err != nil { // after the load: at once
+		t.Fatal(err)
+	}
+	if got := ids(t, s, 1); len(got) != 1 || got[0] != 6000 {
+		t.Fatalf("a row after the load is not searchable before its commit: %v", got)
 	}
 }

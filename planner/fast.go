@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/vecgate/vecgate/ann"
 )
 
 // Fast path: a statement whose select list is nothing but the table's key and the ORDER BY
@@ -107,10 +110,14 @@ func (q *Query) Answer(ctx context.Context, kinds []ColumnKind) ([][]string, err
 		return nil, nil
 	}
 	res = res[off:min(len(res), q.need)]
+	prints := slices.Contains(kinds, DistanceColumn)
 	rows := make([][]string, len(res))
 	for i, r := range res {
 		if math.Abs(r.Distance) >= MaxFastDistance {
 			return nil, fmt.Errorf("planner: distance %g is past what the fast path prints exactly", r.Distance)
+		}
+		if prints && q.Shape.Metric == ann.Cosine && r.Distance < MinFastCosine {
+			return nil, fmt.Errorf("planner: cosine distance %g is below what the fast path prints within 1e-6", r.Distance)
 		}
 		row := make([]string, len(kinds))
 		for j, k := range kinds {
@@ -127,6 +134,14 @@ func (q *Query) Answer(ctx context.Context, kinds []ColumnKind) ([][]string, err
 
 // MaxFastDistance bounds the distances the fast path prints itself.
 const MaxFastDistance = 1e15
+
+// MinFastCosine is the smallest cosine distance the fast path prints itself. A cosine distance is
+// 1 - similarity, and pgvector computes the similarity with float32 sums (so does vecgate, in
+// another order): their values differ by about 1e-7 absolute — within 1e-6 of distances above
+// 0.1, within 1e-5 down to 0.01, and worse for near-duplicates (1e-4 of it near 1e-3). Answers
+// with a distance below 0.01 go through Postgres, which prints its own;
+// vecgate.exact_distances = on sends every distance-projecting query there.
+const MinFastCosine = 0.01
 
 // FormatFloat8 prints v as Postgres' float8 output does with the default extra_float_digits (1):
 // the shortest text that reads back as v, in fixed notation when the decimal exponent is in

@@ -58,7 +58,7 @@ func (s *session) fastAnswer(ctx context.Context, w *bufio.Writer, job Job, need
 	}
 	rows, err := fj.Answer(ctx)
 	if err != nil {
-		s.log.Warn("fast path: answer failed; using the rewrite", "err", err)
+		s.log.Debug("fast path: no answer from memory; using the rewrite", "err", err)
 		return nil, false
 	}
 	var out [][]byte

@@ -34,6 +34,7 @@ import (
 	"github.com/vecgate/vecgate/ann/distance"
 	"github.com/vecgate/vecgate/ann/flat"
 	"github.com/vecgate/vecgate/bench"
+	"github.com/vecgate/vecgate/live"
 	"github.com/vecgate/vecgate/proxy"
 	"github.com/vecgate/vecgate/replication"
 )
@@ -68,6 +69,7 @@ type sqlbOptions struct {
 	CPUProfile         string
 	LoadTimeout        time.Duration
 	Rounds             int
+	Twins              live.Options
 }
 
 // sqlbReport is everything one run measured (the --json output).
@@ -160,6 +162,9 @@ func parseBenchSQLFlags(args []string, stderr io.Writer) (sqlbOptions, error) {
 	fs.BoolVar(&o.Keep, "keep", false, "leave the table (and its index) in the database")
 	fs.StringVar(&o.MaintenanceWorkMem, "maintenance-work-mem", "2GB", "maintenance_work_mem for CREATE INDEX")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of this process (vecgate and the clients) during the first vecgate run at the largest client count")
+	o.Twins = live.DefaultOptions()
+	fs.IntVar(&o.Twins.SQ8MinDims, "twin-sq8-min-dims", o.Twins.SQ8MinDims, "as serve's: vecgate's twin searches SQ8 codes at this many dimensions or more (0: never)")
+	fs.BoolVar(&o.Twins.CodesOnly, "twin-codes-only", false, "as serve's: SQ8 twins keep no float32 vectors (Postgres reranks every answer)")
 	fs.IntVar(&o.Rounds, "rounds", 1, "measure every cell this many times (interleaved) and keep its fastest round")
 	fs.DurationVar(&o.LoadTimeout, "load-timeout", time.Hour, "give up when vecgate has not loaded the table by then")
 	if err := fs.Parse(args); err != nil {
@@ -438,7 +443,7 @@ func sqlbRun(ctx context.Context, o sqlbOptions, data, queries []float32, truth 
 	pcfg.Listen, pcfg.Upstream = "127.0.0.1:0", o.DSN
 	pcfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	t0 = time.Now()
-	g, err := startGateway(ctx, pcfg, gatewayOptions{Intercept: true, SlotName: slot})
+	g, err := startGateway(ctx, pcfg, gatewayOptions{Intercept: true, SlotName: slot, Twins: &o.Twins})
 	if err != nil {
 		return nil, fmt.Errorf("bench sql: start vecgate: %w", err)
 	}

@@ -206,6 +206,8 @@ type gatewayOptions struct {
 	// CatalogInterval is how often the catalog is checked for new tables and indexes (0: the
 	// replication default, 30s).
 	CatalogInterval time.Duration
+	// Twins shape the in-memory twins of pgvector's indexes (nil: live.DefaultOptions).
+	Twins *live.Options
 }
 
 // gateway is a running vecgate: the proxy and, when intercepting, the live indexes and the
@@ -234,7 +236,11 @@ func startGateway(ctx context.Context, cfg proxy.Config, opt gatewayOptions) (*g
 		if err := migrations.Up(ctx, cfg.Upstream, logger); err != nil {
 			return nil, err
 		}
-		g.set = live.New(logger)
+		twins := live.DefaultOptions()
+		if opt.Twins != nil {
+			twins = *opt.Twins
+		}
+		g.set = live.NewWith(logger, twins)
 		if err := g.loadDefinitions(ctx, cfg.Upstream); err != nil {
 			return nil, err
 		}

@@ -629,3 +629,54 @@ func TestQueryDuringCopyIn(t *testing.T) {
 		t.Fatalf("direct %v, through vecgate %v", direct, through)
 	}
 }
+
+// TestFastPathCosine: cosine distances the fast path prints are within 1e-5 relative of
+// Postgres' own; near-duplicates (distance below planner.MinFastCosine) get Postgres' own value,
+// exactly — the float32 sums of pgvector and vecgate differ by about 1e-7, a large part of such a
+// distance.
+func TestFastPathCosine(t *testing.T) {
+	f := newFixture(t, 2000)
+	ctx := context.Background()
+	via := pgtest.Connect(t, f.via)
+	direct := pgtest.Connect(t, f.dsn)
+	if _, err := via.Exec(ctx, `CREATE INDEX items_cos ON items USING hnsw (emb vector_cosine_ops)`, pgx.QueryExecModeSimpleProtocol); err != nil {
+		t.Fatal(err)
+	}
+	waitIndexed(t, f.g, 4000) // both twins
+	const q = `SELECT id, emb <=> $1::vector AS d FROM items ORDER BY emb <=> $1::vector LIMIT 5`
+	near, far := 0, 0
+	for i := range 40 {
+		v := f.vector()
+		if i%2 == 0 { // a stored row's vector, nudged: near-duplicates
+			var s string
+			if err := direct.QueryRow(ctx, `SELECT emb::text FROM items WHERE id = $1`, 1+i*37).Scan(&s); err != nil {
+				t.Fatal(err)
+			}
+			v = strings.Replace(s, ",", "1,", 1)
+		}
+		got := idDists(t, via, pgx.QueryExecModeSimpleProtocol, q, v)
+		ids := make([]int64, len(got))
+		for j, r := range got {
+			ids[j] = r.id
+		}
+		own := map[int64]float64{}
+		for _, r := range idDists(t, direct, pgx.QueryExecModeSimpleProtocol, `SELECT id, emb <=> $1::vector FROM items WHERE id = ANY($2)`, v, ids) {
+			own[r.id] = r.d
+		}
+		for _, r := range got {
+			pd := own[r.id]
+			if r.d < planner.MinFastCosine {
+				near++
+				if r.d != pd {
+					t.Fatalf("near-duplicate row %d: vecgate printed %v, Postgres %v", r.id, r.d, pd)
+				}
+			} else if far++; math.Abs(r.d-pd) > 1e-5*pd {
+				t.Fatalf("row %d: vecgate %v, Postgres %v", r.id, r.d, pd)
+			}
+		}
+	}
+	if near == 0 || far == 0 {
+		t.Fatalf("the test saw %d near-duplicate and %d other distances", near, far)
+	}
+	t.Logf("%d near-duplicate distances, %d others; %d answers from memory", near, far, f.g.counts.get("fast"))
+}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/vecgate/vecgate/live"
 	"github.com/vecgate/vecgate/proxy"
 )
 
@@ -43,6 +44,7 @@ type serveOptions struct {
 	intercept        bool
 	slotName         string
 	dataDir          string
+	twins            live.Options
 	debugListen      string
 	httpListen       string
 	readyMaxLag      time.Duration
@@ -73,6 +75,9 @@ func serveFlags(o *serveOptions, output io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.intercept, "intercept", true, "answer vector top-k queries from in-memory indexes kept in sync by logical replication (needs wal_level=logical and a REPLICATION role in --upstream); false forwards everything")
 	fs.StringVar(&o.slotName, "slot-name", "main", "replication slot and publication suffix: vecgate_<name> (lower-case letters, digits, _)")
 	fs.StringVar(&o.dataDir, "data-dir", "", "directory for index snapshots (resume without a full reload); empty: reload from Postgres at every start")
+	o.twins = live.DefaultOptions()
+	fs.IntVar(&o.twins.SQ8MinDims, "twin-sq8-min-dims", o.twins.SQ8MinDims, "in-memory twins of pgvector HNSW indexes on vectors of at least this many dimensions search SQ8 codes (a quarter of the memory traffic) and rerank exactly; 0: never")
+	fs.BoolVar(&o.twins.CodesOnly, "twin-codes-only", false, "SQ8 twins keep no float32 vectors: about a quarter of the memory, but every answer is reranked by Postgres (none from memory)")
 	fs.StringVar(&o.httpListen, "http-listen", defaultHTTPListen, "address for /metrics (Prometheus), /healthz, /readyz and /status; empty disables")
 	fs.DurationVar(&o.readyMaxLag, "ready-max-lag", 10*time.Second, "/readyz fails while the last replicated transaction took longer than this to apply")
 	fs.Uint64Var(&o.readyMaxLagBytes, "ready-max-lag-bytes", 64<<20, "/readyz fails while replication is more than this many bytes of WAL behind")
@@ -126,6 +131,9 @@ func loadServeOptions(args []string, lookupEnv func(string) (string, bool), outp
 	}
 	if n := o.proxy.MaxMessageSize; n < 1024 || n > 1<<30 {
 		bad("max-message-size", "%d is outside 1024..1073741824", n)
+	}
+	if n := o.twins.SQ8MinDims; n < 0 || n > 16000 {
+		bad("twin-sq8-min-dims", "%d is outside 0..16000", n)
 	}
 	if o.proxy.MaxConns < 1 {
 		bad("max-conns", "%d must be at least 1", o.proxy.MaxConns)
@@ -216,7 +224,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	g, err := startGateway(ctx, cfg, gatewayOptions{Intercept: o.intercept, SlotName: o.slotName, DataDir: o.dataDir})
+	g, err := startGateway(ctx, cfg, gatewayOptions{Intercept: o.intercept, SlotName: o.slotName, DataDir: o.dataDir, Twins: &o.twins})
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
