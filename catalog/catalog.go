@@ -122,6 +122,9 @@ type Column struct {
 	Type    string // format_type(atttypid, atttypmod), e.g. "vector(768)"
 	TypMod  int32
 	NotNull bool
+	// Deterministic is false for a column whose collation is nondeterministic (equality is not
+	// bytewise, e.g. case-insensitive ICU collations).
+	Deterministic bool
 }
 
 // VectorColumn is a column of a pgvector type (or a column that looks like one but is not usable,
@@ -300,7 +303,8 @@ func discoverColumns(ctx context.Context, q Querier, cat *Catalog, oids []uint32
 	rows, err := q.Query(ctx, `
 		SELECT c.oid, n.nspname, c.relname, c.relkind::text, c.relispartition, c.relreplident::text,
 		       a.attnum, a.attname, a.atttypid, a.atttypmod, a.attnotnull,
-		       format_type(a.atttypid, a.atttypmod), t.typelem, t.typbasetype
+		       format_type(a.atttypid, a.atttypmod), t.typelem, t.typbasetype,
+		       coalesce((SELECT coll.collisdeterministic FROM pg_collation coll WHERE coll.oid = a.attcollation), true)
 		FROM pg_class c
 		JOIN pg_namespace n ON n.oid = c.relnamespace
 		JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -333,7 +337,7 @@ func discoverColumns(ctx context.Context, q Querier, cat *Catalog, oids []uint32
 		elem, base              uint32
 	)
 	_, err = pgx.ForEachRow(rows, []any{&oid, &schema, &name, &kind, &partition, &rid,
-		&col.Num, &col.Name, &col.TypeOID, &col.TypMod, &col.NotNull, &col.Type, &elem, &base}, func() error {
+		&col.Num, &col.Name, &col.TypeOID, &col.TypMod, &col.NotNull, &col.Type, &elem, &base, &col.Deterministic}, func() error {
 		if cur == nil || cur.OID != oid {
 			cur = &Table{OID: oid, Schema: schema, Name: name}
 			if len(rid) == 1 {

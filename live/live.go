@@ -10,7 +10,8 @@
 // gets an in-memory twin with the same metric: an HNSW with the same m / ef_construction, or an
 // IVF with the same lists (build.go). Keys are mapped from the key column's binary form to ann.Key
 // (smallint, integer, bigint, uuid, text); tables with other or composite keys are skipped and
-// their queries forwarded.
+// their queries forwarded. Definitions with `include` columns keep those columns' values per row
+// beside the indexes, for filtering (include.go).
 //
 // Concurrency: mu guards the map of entries; each index is safe for concurrent readers and
 // writers on its own. Applied LSN is published at Commit, after the transaction's rows are in.
@@ -42,7 +43,8 @@ type Index struct {
 	// Oversample is the candidates-per-row factor the definition asked for (0: the default).
 	Oversample float64
 	index      ann.Index
-	layout     // kind, dimensions, IVF lists and probes (build.go)
+	layout               // kind, dimensions, IVF lists and probes (build.go)
+	inc        *includes // INCLUDE column values, shared by the entry's indexes; nil when none
 
 	// Rows wait in pending, and go in as one batch, while the index is not trained (a quantised
 	// HNSW trains its codec on its first trainRows rows) or is bulk loading (an HNSW from its
@@ -237,19 +239,21 @@ type Definition struct {
 	Schema, Name, Table, Column string
 	Method                      string // hnsw or ivfflat: an HNSW or an IVF index in memory
 	Metric                      ann.Metric
-	M, EFConstruction           int     // 0: pgvector's defaults
-	Lists                       int     // ivfflat; 0: pgvector's default
-	Dims                        int     // Matryoshka: index the first Dims dimensions (0: all)
-	Quantizer                   string  // "", "sq8"; for ivfflat also "pq" or "binary"
-	Oversample                  float64 // 0: default
-	Mode                        string  // mirror or offload
+	M, EFConstruction           int      // 0: pgvector's defaults
+	Lists                       int      // ivfflat; 0: pgvector's default
+	Dims                        int      // Matryoshka: index the first Dims dimensions (0: all)
+	Quantizer                   string   // "", "sq8"; for ivfflat also "pq" or "binary"
+	Oversample                  float64  // 0: default
+	Mode                        string   // mirror or offload
+	Include                     []string // INCLUDE columns kept for filtering (include.go)
 }
 
 type entry struct {
 	info    replication.TargetInfo
 	keyKind ann.KeyKind
 	indexes []*Index
-	refused []error // definitions that could not be built (logged at Reset)
+	refused []error   // definitions that could not be built (logged at Reset)
+	inc     *includes // nil when the target has no INCLUDE columns
 }
 
 // Set is the set of live indexes.
@@ -309,6 +313,7 @@ func (s *Set) Reset(targets []replication.TargetInfo) error {
 		if len(e.indexes) == 0 {
 			continue
 		}
+		attachIncludes(e)
 		entries[t.Target] = e
 		for _, ix := range e.indexes {
 			s.log.Info("live: index", "table", t.Schema+"."+t.Table, "column", t.Column, "metric", ix.Metric.String(), "mirrors", ix.Source)
@@ -419,6 +424,7 @@ func (s *Set) Upsert(t replication.Target, r replication.Row) error {
 		if err != nil {
 			return s.reject(t, err)
 		}
+		s.include(e, key, &old, r)
 		if r.KeepVector {
 			// The vector did not change but the key did, and the row's vector is not in the
 			// update: each index moves the vector it holds under the old key.
@@ -432,6 +438,8 @@ func (s *Set) Upsert(t replication.Target, r replication.Row) error {
 		for _, ix := range e.indexes {
 			ix.del(old)
 		}
+	} else {
+		s.include(e, key, nil, r)
 	}
 	if r.KeepVector {
 		return nil // same key, same vector: nothing to change in the index
@@ -440,6 +448,7 @@ func (s *Set) Upsert(t replication.Target, r replication.Row) error {
 		for _, ix := range e.indexes { // a NULL vector: the row leaves the index
 			ix.del(key)
 		}
+		e.inc.remove(key)
 		return nil
 	}
 	for _, ix := range e.indexes {
@@ -469,6 +478,7 @@ func (s *Set) Delete(t replication.Target, k replication.Key) error {
 	for _, ix := range e.indexes {
 		ix.del(key)
 	}
+	e.inc.remove(key)
 	return nil
 }
 
@@ -484,6 +494,7 @@ func (s *Set) Truncate(t replication.Target) error {
 	if err != nil {
 		return err
 	}
+	attachIncludes(fresh)
 	s.entries[t] = fresh
 	return nil
 }

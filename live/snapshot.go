@@ -25,7 +25,7 @@ import (
 
 var _ replication.Snapshotter = (*Set)(nil)
 
-const snapshotMagic = "vecgate-live-3\n"
+const snapshotMagic = "vecgate-live-4\n" // 4: INCLUDE values after each entry's indexes
 
 // WriteSnapshot implements replication.Snapshotter. Replication calls it between transactions.
 func (s *Set) WriteSnapshot(w io.Writer) error {
@@ -63,6 +63,9 @@ func (s *Set) WriteSnapshot(w io.Writer) error {
 			}
 			putUint(bw, uint64(buf.Len()))
 			bw.Write(buf.Bytes())
+		}
+		if err := writeIncludes(bw, e); err != nil {
+			return fmt.Errorf("live: snapshot %s: %w", t.Target, err)
 		}
 	}
 	return bw.Flush()
@@ -167,6 +170,9 @@ func (s *Set) ReadSnapshot(r io.Reader) error {
 			e.indexes = append(e.indexes, ix)
 		}
 		e.info = info
+		if err := readIncludes(br, e); err != nil {
+			return err
+		}
 		entries[info.Target] = e
 	}
 	s.mu.Lock()

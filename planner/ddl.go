@@ -18,13 +18,19 @@ type IndexDef struct {
 	Method                      string // hnsw or ivfflat
 	Metric                      ann.Metric
 	// Options as pgvector names them (m, ef_construction, lists) and vecgate's (quantizer,
-	// oversample, dims), for vecgate.indexes.options.
+	// oversample, dims, include: a []string), for vecgate.indexes.options.
 	Options map[string]any
 	// Mode is "mirror" (Postgres builds its own index too) or "offload" (only vecgate does).
 	Mode        string
 	IfNotExists bool
 	// Forward is the statement for Postgres with vecgate's options removed; "" for offload.
 	Forward string
+}
+
+// Include is the index's include option: the columns kept for filtering (nil for none).
+func (d *IndexDef) Include() []string {
+	cols, _ := d.Options["include"].([]string)
+	return cols
 }
 
 // Dims is the dims option: index only the first Dims dimensions (0: all).
@@ -124,6 +130,12 @@ func IndexOf(sql string) (*IndexDef, error) {
 				return nil, &ErrDDL{"22023", fmt.Sprintf("vecgate: invalid value for option \"oversample\": %q (1 to 100)", val)}
 			}
 			d.Options[name] = f
+		case "include":
+			cols, err := includeList(de.Arg)
+			if err != nil {
+				return nil, err
+			}
+			d.Options[name] = cols
 		case "dims":
 			// Checked against the column's dimension where the column is known (cmd/vecgate).
 			n, err := strconv.Atoi(val)
@@ -131,7 +143,7 @@ func IndexOf(sql string) (*IndexDef, error) {
 				return nil, &ErrDDL{"22023", fmt.Sprintf("vecgate: invalid value for option \"dims\": %q (1 to the column's dimensions - 1)", val)}
 			}
 			d.Options[name] = n
-		default: // include
+		default:
 			return nil, &ErrDDL{"0A000", fmt.Sprintf("vecgate: option %q is not available for live indexes yet", name)}
 		}
 	}

@@ -15,6 +15,8 @@
 // with `AND <key> = ANY(<candidate ids>)` and the distance sort wrapped as `(<distance>) + 0`, which
 // no pgvector index can serve, so Postgres ranks exactly the candidates vecgate found and keeps
 // every other semantic (projection, filters, privileges, row-level security, visibility).
+// Column-equality conjuncts on columns the index keeps (INCLUDE columns, filter.go) also restrict
+// which candidates the index returns; Postgres still applies the whole WHERE.
 //
 // The planner does no I/O and holds no index: searching is the caller's, through the small
 // Searcher interface it declares. Classify recovers from its own panics and reports them as errors

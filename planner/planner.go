@@ -121,8 +121,19 @@ type Query struct {
 	need     int // LIMIT + OFFSET
 	settings Settings
 	ids      []ann.Result
-	covered  bool // the last search saw the whole index and still returned fewer candidates than asked
+	covered  bool // the last search saw every row that can match: no point widening
 	bound    bool // extended protocol: Next hands out the key array's text value
+	filter   *inFilter
+	// Filtered says how the last round applied the in-index filter ("" when there is none).
+	Filtered string
+}
+
+// FilterColumns lists the WHERE columns the index filters on (nil when none).
+func (q *Query) FilterColumns() []string {
+	if q.filter == nil {
+		return nil
+	}
+	return q.filter.columns
 }
 
 // ErrForward is wrapped by the reasons a statement of the shape is still forwarded (no live
@@ -147,7 +158,8 @@ func (p *Planner) PlanSimple(sql string, st Settings) (*Query, error) {
 	if err != nil {
 		return nil, err
 	}
-	return p.plan(sh, t, st, func(a Arg) (string, bool) { return a.Literal, !a.IsParam() }, nil)
+	return p.plan(sh, t, st, func(a Arg) (string, bool) { return a.Literal, !a.IsParam() }, nil,
+		func(a Arg) (filterValue, bool) { return filterValue{arg: a}, !a.IsParam() })
 }
 
 // find returns the live index that can answer sh.
@@ -163,8 +175,9 @@ func (p *Planner) find(sh *Shape) (Target, error) {
 }
 
 // plan plans sh, answered by t, with its values (literals, or parameters through value); vec, when not nil, is
-// the query vector already decoded (a binary parameter).
-func (p *Planner) plan(sh *Shape, t Target, st Settings, value func(Arg) (string, bool), vec []float32) (*Query, error) {
+// the query vector already decoded (a binary parameter). filterArg gives the WHERE's values as
+// they arrived, for the in-index filter.
+func (p *Planner) plan(sh *Shape, t Target, st Settings, value func(Arg) (string, bool), vec []float32, filterArg func(Arg) (filterValue, bool)) (*Query, error) {
 	if vec == nil {
 		vtext, ok := value(sh.Vector)
 		if !ok {
@@ -202,7 +215,11 @@ func (p *Planner) plan(sh *Shape, t Target, st Settings, value func(Arg) (string
 	if err != nil {
 		return nil, err
 	}
-	return &Query{Shape: sh, Target: t, Want: k, rw: rw, vec: vec, need: k + off, settings: st}, nil
+	q := &Query{Shape: sh, Target: t, Want: k, rw: rw, vec: vec, need: k + off, settings: st}
+	if fi, ok := t.Index.(FilterIndex); ok {
+		q.filter = buildFilter(sh, fi, filterArg)
+	}
+	return q, nil
 }
 
 func intValue(a Arg, value func(Arg) (string, bool)) (int, error) {
@@ -249,7 +266,8 @@ func (q *Query) Next(ctx context.Context, prevRows int) (next string, done, forw
 }
 
 // search asks the index for n candidates. covered reports that fewer came back because the
-// search saw the whole index. An HNSW search sees it whenever it returns short (ef ≥ n); an IVF
+// search saw every row that can match: the whole index, or with an in-index filter every row that
+// passes it. An HNSW search sees the whole index whenever it returns short (ef ≥ n); an IVF
 // search only when it probed every list or returned every row, so a short answer raises probes
 // ×4 and searches again.
 // Widening rounds start with more probes too (×4 per round), so a filtered query that needs
@@ -264,15 +282,44 @@ func (q *Query) search(ctx context.Context, n int) (res []ann.Result, covered bo
 		}
 		opts.Probes = min(opts.Probes, lists)
 	}
+	var sel selection
+	if q.filter != nil {
+		sel = q.filter.sel(n)
+		q.Filtered = ""
+		if sel.keys != nil {
+			res, err = q.filter.idx.SearchKeys(ctx, q.vec, n, sel.keys)
+			if err == nil {
+				q.Filtered = fmt.Sprintf("exact over the %d matching rows", len(sel.keys))
+				return res, len(res) < n, nil
+			}
+			if !errors.Is(err, ann.ErrUnsupported) {
+				return nil, false, fmt.Errorf("planner: search %s: %w", q.Target.Name, err)
+			}
+		}
+		if sel.ok {
+			opts.Filter = sel.match
+			q.Filtered = sel.String(lists > 0)
+		}
+	}
 	for {
 		res, err = q.Target.Index.Search(ctx, q.vec, n, opts)
+		if opts.Filter != nil && errors.Is(err, ann.ErrEmpty) {
+			return nil, true, nil // no rows at all, so none that pass
+		}
 		if err != nil {
 			return nil, false, fmt.Errorf("planner: search %s: %w", q.Target.Name, err)
 		}
 		q.Probes = opts.Probes
+		// With the filter, every passing row came back: nothing more to find.
+		allPassing := opts.Filter != nil && sel.countExact && len(res) >= sel.count
 		// Every row came back (e.g. an IVF still scanning its rows exactly, before training):
 		// more probes cannot find more.
-		if len(res) >= n || lists == 0 || opts.Probes >= lists || len(res) >= q.Target.Index.Len() {
+		if len(res) >= n || allPassing || lists == 0 || opts.Probes >= lists || len(res) >= q.Target.Index.Len() {
+			if opts.Filter != nil {
+				// A filtered graph search that returns short has not necessarily seen every
+				// passing row; an IVF that probed every list has.
+				return res, allPassing || lists > 0 && opts.Probes >= lists && len(res) < n, nil
+			}
 			return res, len(res) < n, nil
 		}
 		opts.Probes = min(opts.Probes*4, lists)

@@ -19,6 +19,9 @@ type Prepared struct {
 	Params int
 	// KeyType is the array element type the rewrite was built for.
 	Key, KeyType string
+	// ParamOIDs are the parameter types the client's Parse declared (0 or missing: inferred by
+	// Postgres); the in-index filter reads binary values only of types it knows.
+	ParamOIDs []uint32
 }
 
 // Prepare classifies sql for the extended protocol. It returns an error wrapping ErrNotShape or
@@ -86,7 +89,24 @@ func (p *Planner) Bind(pr *Prepared, params [][]byte, formats []int16, st Settin
 			return "", false
 		}
 		return *text[a.Param-1], true
-	}, vec)
+	}, vec, func(a Arg) (filterValue, bool) {
+		if !a.IsParam() {
+			return filterValue{arg: a}, true
+		}
+		i := a.Param - 1
+		if i >= len(params) {
+			return filterValue{}, false
+		}
+		f, err := formatOf(formats, i)
+		if err != nil || f != 0 && f != 1 {
+			return filterValue{}, false
+		}
+		fv := filterValue{arg: a, data: params[i], null: params[i] == nil, binary: f == 1}
+		if i < len(pr.ParamOIDs) {
+			fv.oid = pr.ParamOIDs[i]
+		}
+		return fv, true
+	})
 	if err != nil {
 		return nil, err
 	}

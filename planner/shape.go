@@ -21,6 +21,13 @@ type Arg struct {
 	Literal string
 	// Int is the literal's value when it is an integer.
 	Int int64
+	// Cast is the type the value is cast to in the statement (`$1::bigint` → "int8", Postgres'
+	// internal name), "" when it is not; CastMod is set when the cast has a type modifier or
+	// array bounds (`'x'::varchar(3)`), which can change the value.
+	Cast    string
+	CastMod bool
+	// Quoted is set for a string literal ('…'), whose type comes from its context.
+	Quoted bool
 }
 
 // IsParam reports whether the value arrives at Bind.
@@ -76,6 +83,9 @@ type Shape struct {
 	DistanceOutputs []int
 	// Params is the highest $n the statement uses.
 	Params int
+	// paramUses counts the places each $n appears (a parameter used once takes its type from
+	// its one context).
+	paramUses map[int]int
 
 	tree  *pg.ParseResult
 	stmt  *pg.SelectStmt
@@ -479,9 +489,24 @@ func constArg(n *pg.Node) (Arg, bool) {
 	if n == nil {
 		return Arg{}, false
 	}
+	var cast string
+	var castMod bool
 	if tc := n.GetTypeCast(); tc != nil {
 		n = tc.Arg
+		if tn := tc.TypeName; tn != nil && len(tn.Names) > 0 {
+			cast = strings.ToLower(tn.Names[len(tn.Names)-1].GetString_().GetSval())
+			castMod = len(tn.Typmods) > 0 || len(tn.ArrayBounds) > 0 || tn.Setof
+			if len(tn.Names) > 1 && tn.Names[0].GetString_().GetSval() != "pg_catalog" {
+				cast = "?" // a type of some other schema: not one vecgate knows
+			}
+		}
 	}
+	a, ok := uncastArg(n)
+	a.Cast, a.CastMod = cast, castMod
+	return a, ok
+}
+
+func uncastArg(n *pg.Node) (Arg, bool) {
 	if p := n.GetParamRef(); p != nil {
 		return Arg{Param: int(p.Number)}, true
 	}
@@ -493,7 +518,7 @@ func constArg(n *pg.Node) (Arg, bool) {
 	case *pg.A_Const_Ival:
 		return Arg{Literal: strconv.Itoa(int(v.Ival.Ival)), Int: int64(v.Ival.Ival)}, true
 	case *pg.A_Const_Sval:
-		return Arg{Literal: v.Sval.Sval}, true
+		return Arg{Literal: v.Sval.Sval, Quoted: true}, true
 	case *pg.A_Const_Fval:
 		return Arg{Literal: v.Fval.Fval}, true
 	case *pg.A_Const_Boolval:
@@ -555,6 +580,10 @@ func (sh *Shape) readReferences() bool {
 		if p := n.GetParamRef(); p != nil {
 			sh.Params = max(sh.Params, int(p.Number))
 			valid = valid && p.Number >= 1
+			if sh.paramUses == nil {
+				sh.paramUses = map[int]int{}
+			}
+			sh.paramUses[int(p.Number)]++
 		}
 	})
 	return valid

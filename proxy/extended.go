@@ -42,7 +42,7 @@ func (s *session) trackParse(body []byte) {
 	if s.stmts == nil {
 		s.stmts = map[string]*stmtInfo{}
 	}
-	st := s.srv.cfg.Interceptor.Prepare(p.Query)
+	st := s.srv.cfg.Interceptor.Prepare(p.Query, p.ParameterOIDs)
 	if st == nil {
 		delete(s.stmts, p.Name)
 		return

@@ -27,9 +27,10 @@ type Interceptor interface {
 	Status(sql string) (columns []string, rows [][]string, ok bool)
 	// DDL is offered CREATE and DROP INDEX statements; nil leaves them to Postgres alone.
 	DDL(sql string) *DDL
-	// Prepare is called with the text of each Parse message; it returns nil when vecgate will not
-	// intercept executions of that statement.
-	Prepare(sql string) Statement
+	// Prepare is called with the text of each Parse message and the parameter types it declares
+	// (0: left to Postgres); it returns nil when vecgate will not intercept executions of that
+	// statement.
+	Prepare(sql string, paramOIDs []uint32) Statement
 	// WaitApplied waits until the live indexes have applied the upstream WAL position lsn (as
 	// pg_current_wal_lsn() prints it), or ctx ends.
 	WaitApplied(ctx context.Context, lsn string) error

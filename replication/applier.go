@@ -30,7 +30,10 @@ type TargetInfo struct {
 	Dims    int              // 0: not declared by the column type
 	Key     []catalog.Column // key columns; Key values are their binary send format
 	Include []string         // INCLUDE columns, in Row.Include order
-	Indexes []catalog.Index  // pgvector indexes on this column
+	// IncludeTypes is each INCLUDE column's type as format_type prints it ("integer", "text", …),
+	// same order; "" for a column with a nondeterministic collation.
+	IncludeTypes []string
+	Indexes      []catalog.Index // pgvector indexes on this column
 }
 
 // Key identifies a row: the binary send format of its key column, or for a composite key each
@@ -50,11 +53,13 @@ func (k Key) Int64() (int64, bool) {
 	return 0, false
 }
 
-// Datum is the binary send format of an INCLUDE column value.
+// Datum is an INCLUDE column's value: its binary send format, or its text output format when
+// Text is set (pgoutput sends text for types without a binary form).
 type Datum struct {
 	Value     []byte
 	Null      bool
 	Unchanged bool // TOASTed and not modified by an update: keep the stored value
+	Text      bool
 }
 
 // Row is an inserted or updated row as one Target sees it.

@@ -66,6 +66,7 @@ func (s *Stream) selectTables(cat *catalog.Catalog) string {
 		want[t] = true
 	}
 	s.tables = map[string]*tableTarget{}
+	include := s.include()
 	var status []TableStatus
 	for _, t := range cat.Tables {
 		qn := t.QualifiedName()
@@ -86,11 +87,16 @@ func (s *Stream) selectTables(cat *catalog.Catalog) string {
 			tt.targets = append(tt.targets, Target{Schema: t.Schema, Table: t.Name, Column: v.Name})
 			ts.Columns = append(ts.Columns, v.Name)
 		}
-		for _, inc := range s.cfg.Include[qn] {
-			if _, ok := t.Column(inc); !ok && ts.Skip == "" {
-				ts.Skip = fmt.Sprintf("include column %q does not exist", inc)
+		for _, inc := range include[qn] {
+			if _, ok := t.Column(inc); !ok {
+				// A dropped filter column must not stop the table's replication: its
+				// queries lose the in-index filter, nothing else.
+				s.log.Warn("include column not replicated: it does not exist", "table", qn, "column", inc)
+				continue
 			}
-			tt.include = append(tt.include, inc)
+			if !slices.Contains(tt.include, inc) {
+				tt.include = append(tt.include, inc)
+			}
 		}
 		if ts.Skip != "" {
 			s.log.Warn("table not replicated", "table", qn, "reason", ts.Skip)
@@ -144,6 +150,14 @@ func (s *Stream) targetInfos() []TargetInfo {
 	for _, tt := range s.tables {
 		for i, v := range tt.vectors {
 			ti := TargetInfo{Target: tt.targets[i], Kind: v.Kind, Dims: v.Dims, Key: tt.table.Key, Include: tt.include}
+			for _, n := range tt.include {
+				c, _ := tt.table.Column(n)
+				typ := c.Type
+				if !c.Deterministic {
+					typ = "" // equality is not bytewise: not a column to compare values of
+				}
+				ti.IncludeTypes = append(ti.IncludeTypes, typ)
+			}
 			for _, ix := range tt.table.Indexes {
 				if ix.Column == v.Name {
 					ti.Indexes = append(ti.Indexes, ix)
@@ -532,9 +546,10 @@ func (s *Stream) relation(m msgRelation) error {
 		ri.vectors = append(ri.vectors, i)
 	}
 	for _, n := range tt.include {
-		_, i := find(n)
-		if i < 0 {
-			return fmt.Errorf("%w: include column %s.%s dropped", errResync, qn, n)
+		c, i := find(n)
+		want, _ := tt.table.Column(n)
+		if i < 0 || c.typeOID != want.TypeOID {
+			return fmt.Errorf("%w: include column %s.%s dropped or retyped", errResync, qn, n)
 		}
 		ri.include = append(ri.include, i)
 	}
@@ -599,6 +614,7 @@ func (s *Stream) upsert(walStart LSN, relid uint32, old, new []tupleCol) error {
 				inc[i].Unchanged = true
 			default:
 				inc[i].Value = slices.Clone(new[p].data)
+				inc[i].Text = new[p].kind == colText
 			}
 		}
 	}

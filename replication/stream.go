@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,7 +32,8 @@ type Config struct {
 	// catalog finds usable.
 	Tables []string
 	// Include lists extra columns replicated with each row ("schema.table" → column names),
-	// passed to the Applier in Row.Include.
+	// passed to the Applier in Row.Include. SetInclude replaces it later; a column that does not
+	// exist is left out (with a warning).
 	Include map[string][]string
 	// Applier receives the changes. Required.
 	Applier Applier
@@ -167,9 +169,10 @@ type Stream struct {
 	pub      string
 	snapshot Snapshotter // nil when snapshots are off
 
-	mu       sync.Mutex // guards status, advanced, started
+	mu       sync.Mutex // guards status, advanced, started, includes
 	status   Status
-	advanced chan struct{} // closed (and replaced) whenever status.Applied advances
+	includes map[string][]string // Config.Include, then SetInclude's
+	advanced chan struct{}       // closed (and replaced) whenever status.Applied advances
 	started  bool
 
 	cancel context.CancelFunc
@@ -215,7 +218,34 @@ func New(cfg Config) (*Stream, error) {
 		s.snapshot = sn
 	}
 	s.status = Status{State: StateStarting, Slot: s.slot, Publication: s.pub}
+	s.includes = cloneInclude(cfg.Include)
 	return s, nil
+}
+
+// SetInclude replaces the INCLUDE columns ("schema.table" → column names). They take effect at
+// the next session: call Reload to start one now. A changed column list changes the publication
+// and leads to a full reload.
+func (s *Stream) SetInclude(include map[string][]string) {
+	s.mu.Lock()
+	s.includes = cloneInclude(include)
+	s.mu.Unlock()
+}
+
+func (s *Stream) include() map[string][]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.includes
+}
+
+func cloneInclude(m map[string][]string) map[string][]string {
+	out := make(map[string][]string, len(m))
+	for t, cols := range m {
+		if !strings.Contains(t, ".") {
+			t = "public." + t
+		}
+		out[t] = append(out[t], cols...)
+	}
+	return out
 }
 
 // Slot returns the replication slot's name.

@@ -42,6 +42,19 @@ func (i interceptor) DDL(sql string) *proxy.DDL {
 }
 
 func (i interceptor) createIndex(sql string, d *planner.IndexDef) *proxy.DDL {
+	if len(d.Include()) > 0 {
+		// Before Postgres builds anything: a column vecgate cannot filter on refuses the statement.
+		err := i.withConn(func(ctx context.Context, conn *pgx.Conn) error {
+			return checkInclude(ctx, conn, d)
+		})
+		var se sqlError
+		if errors.As(err, &se) {
+			return &proxy.DDL{Code: se.code, Message: se.msg}
+		}
+		if err != nil {
+			return &proxy.DDL{Code: "58000", Message: "vecgate: could not check the include columns: " + err.Error()}
+		}
+	}
 	if d.Forward == sql { // no vecgate options: Postgres builds it, vecgate mirrors it after a reload
 		return &proxy.DDL{Send: sql, Done: func(ok bool) error {
 			if ok {
@@ -162,6 +175,48 @@ func (i interceptor) dropIndex(sql string, names [][2]string) *proxy.DDL {
 	}}
 }
 
+// checkInclude validates an include option against the table: every column exists and has a
+// type vecgate compares exactly (smallint, integer, bigint, text, varchar, boolean, uuid; text
+// with a deterministic collation). A table that does not exist is left to Postgres (or to the
+// offload check) to report.
+func checkInclude(ctx context.Context, conn *pgx.Conn, d *planner.IndexDef) error {
+	rows, err := conn.Query(ctx, `SELECT a.attname, format_type(a.atttypid, a.atttypmod), coalesce(c.collisdeterministic, true)
+		FROM pg_attribute a LEFT JOIN pg_collation c ON c.oid = a.attcollation
+		WHERE a.attrelid = to_regclass(quote_ident($1) || '.' || quote_ident($2)) AND a.attnum > 0 AND NOT a.attisdropped`,
+		d.Schema, d.Table)
+	if err != nil {
+		return err
+	}
+	type col struct {
+		typ           string
+		deterministic bool
+	}
+	cols := map[string]col{}
+	var name string
+	var c col
+	if _, err := pgx.ForEachRow(rows, []any{&name, &c.typ, &c.deterministic}, func() error {
+		cols[name] = c
+		return nil
+	}); err != nil {
+		return err
+	}
+	if len(cols) == 0 {
+		return nil
+	}
+	for _, n := range d.Include() {
+		c, ok := cols[n]
+		switch {
+		case !ok:
+			return sqlError{"42703", fmt.Sprintf("vecgate: include column %q does not exist in %s.%s", n, d.Schema, d.Table)}
+		case live.IncludeFamily(c.typ) == "":
+			return sqlError{"0A000", fmt.Sprintf("vecgate: include column %q has type %s; include columns must be smallint, integer, bigint, text, varchar, boolean or uuid", n, c.typ)}
+		case !c.deterministic:
+			return sqlError{"0A000", fmt.Sprintf("vecgate: include column %q has a nondeterministic collation; its equality is not vecgate's", n)}
+		}
+	}
+	return nil
+}
+
 // withConn runs fn on a connection of vecgate's own to the upstream (for vecgate.indexes).
 func (i interceptor) withConn(fn func(context.Context, *pgx.Conn) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -181,6 +236,7 @@ func (i interceptor) reloadDefinitions(ctx context.Context, conn *pgx.Conn) erro
 		return err
 	}
 	i.set.SetDefinitions(defs)
+	i.stream.SetInclude(live.IncludeColumns(defs))
 	i.stream.Reload()
 	return nil
 }
@@ -205,15 +261,17 @@ func loadDefinitions(ctx context.Context, conn *pgx.Conn) ([]live.Definition, er
 		}
 		d.Metric = m
 		var o struct {
-			M              int     `json:"m"`
-			EFConstruction int     `json:"ef_construction"`
-			Lists          int     `json:"lists"`
-			Dims           int     `json:"dims"`
-			Quantizer      string  `json:"quantizer"`
-			Oversample     float64 `json:"oversample"`
+			M              int      `json:"m"`
+			EFConstruction int      `json:"ef_construction"`
+			Lists          int      `json:"lists"`
+			Dims           int      `json:"dims"`
+			Quantizer      string   `json:"quantizer"`
+			Oversample     float64  `json:"oversample"`
+			Include        []string `json:"include"`
 		}
 		_ = json.Unmarshal([]byte(opts), &o)
 		d.M, d.EFConstruction, d.Oversample, d.Lists, d.Dims = o.M, o.EFConstruction, o.Oversample, o.Lists, o.Dims
+		d.Include = o.Include
 		if o.Quantizer != "none" {
 			d.Quantizer = o.Quantizer
 		}

@@ -104,8 +104,12 @@ func (i interceptor) Explain(sql string, knobs map[string]string) ([]string, str
 			q.Shape.Table, q.Shape.Column, q.Shape.Metric, q.Target.Kind, q.Target.Index.Len()),
 		fmt.Sprintf("vecgate: %d candidates (%s), widened while fewer than %d rows return; answered from memory when eligible: %v",
 			q.Candidates, q.SearchKnob(), q.Want, fast && !sess.ExactDistances),
-		"vecgate: Postgres' plan of the rewritten statement:",
 	}
+	if cols := q.FilterColumns(); cols != nil && q.Filtered != "" {
+		lines = append(lines, fmt.Sprintf("vecgate: filter on %s applied in the index (%s); Postgres re-checks the whole WHERE",
+			strings.Join(cols, ", "), q.Filtered))
+	}
+	lines = append(lines, "vecgate: Postgres' plan of the rewritten statement:")
 	return lines, send, true
 }
 
@@ -152,7 +156,7 @@ func (j job) Answer(ctx context.Context) ([][]string, error) {
 	return j.q.Answer(ctx, kinds)
 }
 
-func (i interceptor) Prepare(sql string) proxy.Statement {
+func (i interceptor) Prepare(sql string, paramOIDs []uint32) proxy.Statement {
 	pr, err := i.planner.Prepare(sql)
 	if err != nil {
 		if !errors.Is(err, planner.ErrNotShape) {
@@ -160,6 +164,7 @@ func (i interceptor) Prepare(sql string) proxy.Statement {
 		}
 		return nil
 	}
+	pr.ParamOIDs = append([]uint32(nil), paramOIDs...)
 	return statement{i: i, pr: pr}
 }
 
@@ -241,6 +246,7 @@ func startGateway(ctx context.Context, cfg proxy.Config, opt gatewayOptions) (*g
 		}
 		rcfg := replication.DefaultConfig()
 		rcfg.DSN, rcfg.Applier, rcfg.SnapshotDir, rcfg.Logger = cfg.Upstream, g.set, opt.DataDir, logger
+		rcfg.Include = live.IncludeColumns(g.set.Definitions())
 		if opt.CatalogInterval != 0 {
 			rcfg.CatalogInterval = opt.CatalogInterval
 		}

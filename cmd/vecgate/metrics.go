@@ -340,8 +340,8 @@ func (t timedInterceptor) Simple(sql string, knobs map[string]string) proxy.Job 
 	return t.o.timeJob(t.Interceptor.Simple(sql, knobs), start)
 }
 
-func (t timedInterceptor) Prepare(sql string) proxy.Statement {
-	st := t.Interceptor.Prepare(sql)
+func (t timedInterceptor) Prepare(sql string, paramOIDs []uint32) proxy.Statement {
+	st := t.Interceptor.Prepare(sql, paramOIDs)
 	if st == nil {
 		return nil
 	}

@@ -1,0 +1,606 @@
+package live
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/vecgate/vecgate/ann"
+	"github.com/vecgate/vecgate/replication"
+)
+
+// INCLUDE columns: an index defined `WITH (include = 'tenant_id, …')` keeps, for every row it
+// holds, the values of those columns, so that a query filtering on them (`WHERE tenant_id = $1`)
+// is filtered inside the index, or answered exactly over the few rows that match.
+//
+// Values are kept in a canonical form per type family, the form the planner puts the statement's
+// values in before asking (Index.Select):
+//
+//	int  (smallint, integer, bigint)   decimal digits, as strconv.FormatInt prints them
+//	text (text, character varying)     the string itself
+//	uuid                               the 16 bytes
+//	bool (boolean)                     "t" or "f"
+//
+// A NULL is not a value: no equality filter matches it.
+
+// Include type families.
+const (
+	FamilyInt  = "int"
+	FamilyText = "text"
+	FamilyUUID = "uuid"
+	FamilyBool = "bool"
+)
+
+// IncludeFamily returns the family of a column type as format_type prints it, or "" when
+// vecgate cannot keep the column for filtering.
+func IncludeFamily(typ string) string {
+	switch {
+	case typ == "smallint" || typ == "integer" || typ == "bigint":
+		return FamilyInt
+	case typ == "text" || typ == "character varying" || strings.HasPrefix(typ, "character varying("):
+		return FamilyText
+	case typ == "uuid":
+		return FamilyUUID
+	case typ == "boolean":
+		return FamilyBool
+	}
+	return ""
+}
+
+// IncludeColumns maps definitions to the columns replication must carry:
+// "schema.table" → columns (for replication.Config.Include and Stream.SetInclude).
+func IncludeColumns(defs []Definition) map[string][]string {
+	out := map[string][]string{}
+	for _, d := range defs {
+		t := d.Schema + "." + d.Table
+		for _, c := range d.Include {
+			if !containsString(out[t], c) {
+				out[t] = append(out[t], c)
+			}
+		}
+	}
+	return out
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// includes holds the INCLUDE column values of one entry's rows; the entry's indexes share it.
+//
+// Layout, for memory (about 125 bytes per row with two columns, TestIncludeMemory; the key → slot
+// map is most of it): each row has a slot; per column, the value id of each slot and, per value,
+// the list of its slots (with each slot's position in it, for O(1) removal).
+//
+// Concurrency: replication writes (one goroutine), queries read; mu guards everything below it.
+// mu is never held while calling into an ann index, and a filter that takes it shared may run
+// inside an index search.
+type includes struct {
+	mu    sync.RWMutex
+	cols  []*includeCol
+	slots map[ann.Key]uint32 // row → slot
+	keys  []ann.Key          // slot → row
+	free  []uint32           // slots to reuse
+}
+
+type includeCol struct {
+	name, family string
+	broken       bool              // a value could not be read: the column is not used for filtering
+	ids          map[string]uint32 // canonical value → value id
+	values       []string          // value id → canonical value
+	freeIDs      []uint32          // ids of values no row holds any more
+	vals         []uint32          // slot → value id + 1; 0: NULL
+	pos          []uint32          // slot → its position in posting[vals[slot]-1]
+	posting      [][]uint32        // value id → slots holding it
+}
+
+// newIncludes returns the store for a target's INCLUDE columns, nil when it has none.
+func newIncludes(t replication.TargetInfo) *includes {
+	if len(t.Include) == 0 {
+		return nil
+	}
+	inc := &includes{slots: map[ann.Key]uint32{}}
+	for i, n := range t.Include {
+		c := &includeCol{name: n, ids: map[string]uint32{}}
+		if i < len(t.IncludeTypes) {
+			c.family = IncludeFamily(t.IncludeTypes[i])
+		}
+		c.broken = c.family == "" // a type vecgate cannot compare: kept out of filtering
+		inc.cols = append(inc.cols, c)
+	}
+	return inc
+}
+
+// attachIncludes gives a new entry its INCLUDE store and its indexes access to it.
+func attachIncludes(e *entry) {
+	e.inc = newIncludes(e.info)
+	for _, ix := range e.indexes {
+		ix.inc = e.inc
+	}
+}
+
+// canonicalDatum puts a replicated value in the family's canonical form.
+func canonicalDatum(family string, d replication.Datum) (string, error) {
+	v := d.Value
+	if d.Text {
+		s := string(v)
+		switch family {
+		case FamilyInt:
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err != nil {
+				return "", fmt.Errorf("integer %q", s)
+			}
+			return strconv.FormatInt(n, 10), nil
+		case FamilyUUID:
+			b, err := hex.DecodeString(strings.ReplaceAll(s, "-", ""))
+			if err != nil || len(b) != 16 {
+				return "", fmt.Errorf("uuid %q", s)
+			}
+			return string(b), nil
+		case FamilyBool:
+			if s != "t" && s != "f" {
+				return "", fmt.Errorf("boolean %q", s)
+			}
+			return s, nil
+		case FamilyText:
+			return s, nil
+		}
+		return "", fmt.Errorf("type family %q", family)
+	}
+	switch family {
+	case FamilyInt:
+		switch len(v) {
+		case 2:
+			return strconv.FormatInt(int64(int16(binary.BigEndian.Uint16(v))), 10), nil
+		case 4:
+			return strconv.FormatInt(int64(int32(binary.BigEndian.Uint32(v))), 10), nil
+		case 8:
+			return strconv.FormatInt(int64(binary.BigEndian.Uint64(v)), 10), nil
+		}
+		return "", fmt.Errorf("integer of %d bytes", len(v))
+	case FamilyUUID:
+		if len(v) != 16 {
+			return "", fmt.Errorf("uuid of %d bytes", len(v))
+		}
+		return string(v), nil
+	case FamilyBool:
+		if len(v) != 1 {
+			return "", fmt.Errorf("boolean of %d bytes", len(v))
+		}
+		if v[0] != 0 {
+			return "t", nil
+		}
+		return "f", nil
+	case FamilyText:
+		return string(v), nil
+	}
+	return "", fmt.Errorf("type family %q", family)
+}
+
+// slot returns key's slot, giving it one when it has none.
+func (inc *includes) slot(key ann.Key) uint32 {
+	if sl, ok := inc.slots[key]; ok {
+		return sl
+	}
+	var sl uint32
+	if n := len(inc.free); n > 0 {
+		sl, inc.free = inc.free[n-1], inc.free[:n-1]
+		inc.keys[sl] = key
+	} else {
+		sl = uint32(len(inc.keys))
+		inc.keys = append(inc.keys, key)
+		for _, c := range inc.cols {
+			c.vals = append(c.vals, 0)
+			c.pos = append(c.pos, 0)
+		}
+	}
+	inc.slots[key] = sl
+	return sl
+}
+
+// release forgets key's row.
+func (inc *includes) release(key ann.Key) {
+	sl, ok := inc.slots[key]
+	if !ok {
+		return
+	}
+	for _, c := range inc.cols {
+		c.unset(sl)
+	}
+	delete(inc.slots, key)
+	inc.keys[sl] = ann.Key{}
+	inc.free = append(inc.free, sl)
+}
+
+// upsertLocked sets key's values from a replicated row; when old is not nil the row moved from
+// *old, whose values stand in for unchanged (TOASTed) ones. Caller holds mu. It returns an error
+// when a column stops being usable.
+func (inc *includes) upsertLocked(key ann.Key, old *ann.Key, row []replication.Datum) error {
+	var errs []error
+	from, hadFrom := inc.slots[key]
+	if old != nil {
+		from, hadFrom = inc.slots[*old]
+	}
+	sl := inc.slot(key)
+	for i, c := range inc.cols {
+		if c.broken {
+			continue
+		}
+		var prev uint32
+		if hadFrom {
+			prev = c.vals[from]
+		}
+		var d replication.Datum
+		if i < len(row) {
+			d = row[i]
+		} else {
+			d.Null = true
+		}
+		switch {
+		case d.Unchanged:
+			if prev != 0 {
+				c.set(sl, prev-1)
+			} else {
+				c.unset(sl)
+			}
+		case d.Null:
+			c.unset(sl)
+		default:
+			v, err := canonicalDatum(c.family, d)
+			if err != nil {
+				c.broken = true // never filter on a column whose values are not all known
+				errs = append(errs, fmt.Errorf("include column %s: %w", c.name, err))
+				c.unset(sl)
+				continue
+			}
+			c.set(sl, c.id(v))
+		}
+	}
+	if old != nil && hadFrom {
+		inc.release(*old)
+	}
+	return errors.Join(errs...)
+}
+
+func (c *includeCol) id(v string) uint32 {
+	id, ok := c.ids[v]
+	if ok {
+		return id
+	}
+	if n := len(c.freeIDs); n > 0 {
+		id, c.freeIDs = c.freeIDs[n-1], c.freeIDs[:n-1]
+		c.values[id] = v
+	} else {
+		id = uint32(len(c.posting))
+		c.posting = append(c.posting, nil)
+		c.values = append(c.values, v)
+	}
+	c.ids[v] = id
+	return id
+}
+
+func (c *includeCol) set(sl, id uint32) {
+	if c.vals[sl] == id+1 {
+		return
+	}
+	c.unset(sl)
+	c.pos[sl] = uint32(len(c.posting[id]))
+	c.posting[id] = append(c.posting[id], sl)
+	c.vals[sl] = id + 1
+}
+
+func (c *includeCol) unset(sl uint32) {
+	v := c.vals[sl]
+	if v == 0 {
+		return
+	}
+	p := c.posting[v-1]
+	i, last := c.pos[sl], p[len(p)-1]
+	p[i], c.pos[last] = last, i
+	p = p[:len(p)-1]
+	if len(p) == 0 {
+		// No row holds the value any more: its id is reused (a query under way that allowed
+		// it may then see rows of another value as candidates, which Postgres filters out).
+		p = nil
+		delete(c.ids, c.values[v-1])
+		c.values[v-1] = ""
+		c.freeIDs = append(c.freeIDs, v-1)
+	}
+	c.posting[v-1] = p
+	c.vals[sl] = 0
+}
+
+func (inc *includes) upsert(key ann.Key, old *ann.Key, row []replication.Datum) error {
+	if inc == nil {
+		return nil
+	}
+	inc.mu.Lock()
+	defer inc.mu.Unlock()
+	return inc.upsertLocked(key, old, row)
+}
+
+func (inc *includes) remove(keys ...ann.Key) {
+	if inc == nil {
+		return
+	}
+	inc.mu.Lock()
+	defer inc.mu.Unlock()
+	for _, k := range keys {
+		inc.release(k)
+	}
+}
+
+func (inc *includes) column(name string) *includeCol {
+	if inc == nil {
+		return nil
+	}
+	for _, c := range inc.cols {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// IncludeType returns the type family (FamilyInt, …) of an INCLUDE column the index can filter
+// on, or "" when it does not keep that column.
+func (ix *Index) IncludeType(column string) string {
+	if ix.inc == nil {
+		return ""
+	}
+	ix.inc.mu.RLock()
+	defer ix.inc.mu.RUnlock()
+	c := ix.inc.column(column)
+	if c == nil || c.broken || c.family == "" {
+		return ""
+	}
+	return c.family
+}
+
+// Select finds the rows whose INCLUDE columns hold one of the allowed canonical values
+// (column → values; every column must match). match tests a key (safe for concurrent use; it
+// reflects later changes). count is the number of matching rows, exact when countExact; keys
+// lists them when there are at most limit (then count is exact too). ok is false when a column
+// is not one the index can filter on.
+func (ix *Index) Select(allowed map[string][]string, limit int) (match func(ann.Key) bool, keys []ann.Key, count int, countExact, ok bool) {
+	inc := ix.inc
+	if inc == nil || len(allowed) == 0 {
+		return nil, nil, 0, false, false
+	}
+	type cond struct {
+		c   *includeCol
+		ids []uint32 // allowed value ids + 1 (as includeCol.vals holds them)
+	}
+	inc.mu.RLock()
+	defer inc.mu.RUnlock()
+	conds := make([]cond, 0, len(allowed))
+	smallest, smallestN := -1, 0
+	for name, vals := range allowed {
+		c := inc.column(name)
+		if c == nil || c.broken || c.family == "" {
+			return nil, nil, 0, false, false
+		}
+		cd := cond{c: c}
+		n := 0
+		for _, v := range vals {
+			id, ok := c.ids[v]
+			if !ok || containsID(cd.ids, id+1) {
+				continue
+			}
+			cd.ids = append(cd.ids, id+1)
+			n += len(c.posting[id])
+		}
+		if smallest < 0 || n < smallestN {
+			smallest, smallestN = len(conds), n
+		}
+		conds = append(conds, cd)
+	}
+	passes := func(sl uint32) bool {
+		for _, cd := range conds {
+			if !containsID(cd.ids, cd.c.vals[sl]) {
+				return false
+			}
+		}
+		return true
+	}
+	match = func(k ann.Key) bool {
+		inc.mu.RLock()
+		defer inc.mu.RUnlock()
+		sl, ok := inc.slots[k]
+		return ok && passes(sl)
+	}
+	count, countExact = smallestN, len(conds) == 1
+	if smallestN <= limit {
+		keys = make([]ann.Key, 0, smallestN)
+		s := conds[smallest]
+		for _, id := range s.ids {
+			for _, sl := range s.c.posting[id-1] {
+				if len(conds) == 1 || passes(sl) {
+					keys = append(keys, inc.keys[sl])
+				}
+			}
+		}
+		count, countExact = len(keys), true
+	}
+	return match, keys, count, countExact, true
+}
+
+func containsID(ids []uint32, id uint32) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+// SearchKeys returns the k nearest of keys by exact distance over the vectors the index holds
+// (see hnsw.Index.SearchKeys; truncated ones for a dims index, like Search); an index that keeps
+// only codes, or an IVF, returns an error wrapping ann.ErrUnsupported.
+func (ix *Index) SearchKeys(ctx context.Context, q []float32, k int, keys []ann.Key) ([]ann.Result, error) {
+	s, ok := ix.index.(interface {
+		SearchKeys(context.Context, []float32, int, []ann.Key) ([]ann.Result, error)
+	})
+	if !ok {
+		return nil, fmt.Errorf("live: %s cannot search a key list: %w", ix.Source, ann.ErrUnsupported)
+	}
+	q, err := ix.transform(q)
+	if err != nil {
+		return nil, err
+	}
+	return s.SearchKeys(ctx, q, k, keys)
+}
+
+// IncludeRows is the number of rows whose INCLUDE values are kept (for tests and status).
+func (ix *Index) IncludeRows() int {
+	if ix.inc == nil {
+		return 0
+	}
+	ix.inc.mu.RLock()
+	defer ix.inc.mu.RUnlock()
+	return len(ix.inc.slots)
+}
+
+// include applies a row's INCLUDE values (moving them from old when the key changed). A value
+// that cannot be read turns filtering on that column off (logged once); the row is still indexed.
+func (s *Set) include(e *entry, key ann.Key, old *ann.Key, r replication.Row) {
+	if err := e.inc.upsert(key, old, r.Include); err != nil {
+		s.log.Warn("live: include column no longer used for filtering", "target", e.info.Target.String(), "err", err)
+	}
+}
+
+// writeIncludes appends an entry's INCLUDE values to a snapshot: the columns (name, type), then
+// per column whether it is usable and, if so, each value with its keys. Caller holds the Set's lock.
+func writeIncludes(w *bufio.Writer, e *entry) error {
+	if e.inc == nil {
+		putUint(w, 0)
+		return nil
+	}
+	e.inc.mu.RLock()
+	defer e.inc.mu.RUnlock()
+	putUint(w, uint64(len(e.inc.cols)))
+	for i, c := range e.inc.cols {
+		putString(w, c.name)
+		typ := ""
+		if i < len(e.info.IncludeTypes) {
+			typ = e.info.IncludeTypes[i]
+		}
+		putString(w, typ)
+	}
+	var kb []byte
+	for _, c := range e.inc.cols {
+		if c.broken {
+			putUint(w, 1)
+			continue
+		}
+		putUint(w, 0)
+		values := 0
+		for _, p := range c.posting {
+			if len(p) > 0 {
+				values++
+			}
+		}
+		putUint(w, uint64(values))
+		for v, id := range c.ids {
+			p := c.posting[id]
+			if len(p) == 0 {
+				continue
+			}
+			putBytes(w, []byte(v))
+			putUint(w, uint64(len(p)))
+			for _, sl := range p {
+				var err error
+				if kb, err = e.inc.keys[sl].AppendBinary(kb[:0]); err != nil {
+					return err
+				}
+				putBytes(w, kb)
+			}
+		}
+	}
+	return nil
+}
+
+// readIncludes reads what writeIncludes wrote into e (whose info it completes) and gives its
+// indexes access to the values.
+func readIncludes(r *bufio.Reader, e *entry) error {
+	n, err := getUint(r, 1600)
+	if err != nil || n == 0 {
+		return err
+	}
+	for range n {
+		name, err1 := getString(r)
+		typ, err2 := getString(r)
+		if err := errors.Join(err1, err2); err != nil {
+			return err
+		}
+		e.info.Include = append(e.info.Include, name)
+		e.info.IncludeTypes = append(e.info.IncludeTypes, typ)
+	}
+	attachIncludes(e)
+	for _, c := range e.inc.cols {
+		broken, err := getUint(r, 1)
+		if err != nil {
+			return err
+		}
+		if broken == 1 {
+			c.broken = true
+			continue
+		}
+		values, err := getUint(r, 1<<32)
+		if err != nil {
+			return err
+		}
+		for range values {
+			v, err := getBytes(r)
+			if err != nil {
+				return err
+			}
+			id := c.id(string(v))
+			keys, err := getUint(r, 1<<32)
+			if err != nil {
+				return err
+			}
+			for range keys {
+				kb, err := getBytes(r)
+				if err != nil {
+					return err
+				}
+				k, _, err := ann.DecodeKey(kb)
+				if err != nil {
+					return fmt.Errorf("live: snapshot: %w", err)
+				}
+				c.set(e.inc.slot(k), id)
+			}
+		}
+	}
+	return nil
+}
+
+func putBytes(w *bufio.Writer, b []byte) {
+	putUint(w, uint64(len(b)))
+	w.Write(b)
+}
+
+func getBytes(r *bufio.Reader) ([]byte, error) {
+	n, err := getUint(r, 1<<30)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, fmt.Errorf("live: snapshot: %w", err)
+	}
+	return b, nil
+}
