@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -18,7 +16,6 @@ import (
 	"github.com/vecgate/vecgate/internal/pgtest"
 	"github.com/vecgate/vecgate/migrations"
 	"github.com/vecgate/vecgate/planner"
-	"github.com/vecgate/vecgate/proxy"
 )
 
 // tenants of the docs table: tenant → share of the 20,000 rows.
@@ -51,15 +48,9 @@ func newIncludeFixture(t *testing.T, rows int, viaDDL bool, ivfLists ...int) *fi
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	cfg := proxy.DefaultConfig()
-	cfg.Listen, cfg.Upstream = "127.0.0.1:0", dsn
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	if os.Getenv("VECGATE_TEST_LOG") != "" {
-		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
 	// m = 8, ef_construction = 32: the build under -race is most of this test's time.
 	if !viaDDL {
-		if err := migrations.Up(ctx, dsn, cfg.Logger); err != nil {
+		if err := migrations.Up(ctx, dsn, slog.New(slog.DiscardHandler)); err != nil {
 			t.Fatal(err)
 		}
 		method, opts := "hnsw", `{"include": ["tenant_id", "category"], "m": 8, "ef_construction": 32}`
@@ -72,17 +63,7 @@ func newIncludeFixture(t *testing.T, rows int, viaDDL bool, ivfLists ...int) *fi
 			t.Fatal(err)
 		}
 	}
-	g, err := startGateway(ctx, cfg, gatewayOptions{Intercept: true, SlotName: fmt.Sprintf("t%d", rand.Uint32())})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := g.Close(sctx); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
+	g := startTestGateway(t, dsn, gatewayOptions{Intercept: true, SlotName: fmt.Sprintf("t%d", rand.Uint32())})
 	waitIndexed(t, g, rows)
 	f := &fixture{dsn: dsn, via: viaDSN(dsn, g), g: g, rng: rand.New(rand.NewPCG(7, 13))}
 	if viaDDL {

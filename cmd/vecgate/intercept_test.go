@@ -59,13 +59,22 @@ func newFixtureWith(t *testing.T, rows int, opt gatewayOptions) *fixture {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
+	g := startTestGateway(t, dsn, opt)
+	waitIndexed(t, g, rows)
+	return &fixture{dsn: dsn, via: viaDSN(dsn, g), g: g, rng: rand.New(rand.NewPCG(7, 11))}
+}
+
+// startTestGateway starts a gateway in front of dsn, closed when the test ends (logging to
+// stderr when VECGATE_TEST_LOG is set).
+func startTestGateway(t *testing.T, dsn string, opt gatewayOptions) *gateway {
+	t.Helper()
 	cfg := proxy.DefaultConfig()
 	cfg.Listen, cfg.Upstream = "127.0.0.1:0", dsn
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	if os.Getenv("VECGATE_TEST_LOG") != "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	g, err := startGateway(ctx, cfg, opt)
+	g, err := startGateway(context.Background(), cfg, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,8 +85,7 @@ func newFixtureWith(t *testing.T, rows int, opt gatewayOptions) *fixture {
 			t.Errorf("close: %v", err)
 		}
 	})
-	waitIndexed(t, g, rows)
-	return &fixture{dsn: dsn, via: viaDSN(dsn, g), g: g, rng: rand.New(rand.NewPCG(7, 11))}
+	return g
 }
 
 // waitIndexed waits until replication is streaming and the live indexes hold rows rows.

@@ -3,20 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"math"
 	"math/rand/v2"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/vecgate/vecgate/internal/pgtest"
 	"github.com/vecgate/vecgate/planner"
-	"github.com/vecgate/vecgate/proxy"
 )
 
 const (
@@ -53,23 +48,7 @@ func newIVFFixture(t *testing.T, opt gatewayOptions) *fixture {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	cfg := proxy.DefaultConfig()
-	cfg.Listen, cfg.Upstream = "127.0.0.1:0", dsn
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	if os.Getenv("VECGATE_TEST_LOG") != "" {
-		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	g, err := startGateway(ctx, cfg, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := g.Close(sctx); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
+	g := startTestGateway(t, dsn, opt)
 	waitIndexed(t, g, ivfRows)
 	return &fixture{dsn: dsn, via: viaDSN(dsn, g), g: g, rng: rand.New(rand.NewPCG(7, 11))}
 }
@@ -413,14 +392,7 @@ func TestIVFRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cfg := proxy.DefaultConfig()
-	cfg.Listen, cfg.Upstream = "127.0.0.1:0", f.dsn
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	g, err := startGateway(context.Background(), cfg, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = g.Close(context.Background()) })
+	g := startTestGateway(t, f.dsn, opt)
 	waitIndexed(t, g, ivfRows+docRows)
 	if st := g.stream.Status(); st.Resnapshots != 0 {
 		t.Fatalf("restart reloaded from Postgres (%d full loads): %+v", st.Resnapshots, st)

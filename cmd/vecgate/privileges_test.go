@@ -3,16 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/vecgate/vecgate/internal/pgtest"
-	"github.com/vecgate/vecgate/proxy"
 )
 
 // TestNonSuperuser runs vecgate with the role docs/replication.md says is enough — the tables'
@@ -56,18 +52,7 @@ func TestNonSuperuser(t *testing.T) {
 		t.Fatalf("the role is a superuser (%v, %v)", super, err)
 	}
 
-	cfg := proxy.DefaultConfig()
-	cfg.Listen, cfg.Upstream = "127.0.0.1:0", owner
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	g, err := startGateway(ctx, cfg, gatewayOptions{Intercept: true, SlotName: fmt.Sprintf("np%d", rand.Uint32())})
-	if err != nil {
-		t.Fatalf("vecgate as a non-superuser: %v", err)
-	}
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = g.Close(sctx)
-	})
+	g := startTestGateway(t, owner, gatewayOptions{Intercept: true, SlotName: fmt.Sprintf("np%d", rand.Uint32())})
 	waitIndexed(t, g, 3000)
 
 	via := pgtest.Connect(t, viaDSN(owner, g))

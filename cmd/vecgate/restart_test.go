@@ -3,15 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"math/rand/v2"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/vecgate/vecgate/internal/pgtest"
-	"github.com/vecgate/vecgate/proxy"
 )
 
 // TestRestartFromSnapshot: vecgate with --data-dir writes its indexes to disk; a restarted
@@ -29,14 +26,7 @@ func TestRestartFromSnapshot(t *testing.T) {
 		FROM generate_series(1, 25) g`); err != nil {
 		t.Fatal(err)
 	}
-	cfg := proxy.DefaultConfig()
-	cfg.Listen, cfg.Upstream = "127.0.0.1:0", f.dsn
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	g, err := startGateway(context.Background(), cfg, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = g.Close(context.Background()) })
+	g := startTestGateway(t, f.dsn, opt)
 	waitIndexed(t, g, 1525)
 	if st := g.stream.Status(); st.Resnapshots != 0 {
 		t.Fatalf("restart reloaded from Postgres (%d full loads) instead of resuming: %+v", st.Resnapshots, st)
