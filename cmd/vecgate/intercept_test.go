@@ -688,3 +688,34 @@ func TestFastPathCosine(t *testing.T) {
 	}
 	t.Logf("%d near-duplicate distances, %d others; %d answers from memory", near, far, f.g.counts.get("fast"))
 }
+
+// TestExplainAnalyze: EXPLAIN ANALYZE through vecgate shows vecgate's decision, then Postgres'
+// executed plan of the rewrite (actual times, the key lookup, not pgvector's index); EXPLAIN in
+// a non-text format is Postgres' alone.
+func TestExplainAnalyze(t *testing.T) {
+	f := newFixture(t, 1000)
+	via := pgtest.Connect(t, f.via)
+	ctx := context.Background()
+	explain := func(sql string) string {
+		t.Helper()
+		rows, err := via.Query(ctx, sql, pgx.QueryExecModeSimpleProtocol)
+		if err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		return strings.Join(lines, "\n")
+	}
+	v := f.vector()
+	plan := explain(`EXPLAIN ANALYZE SELECT id, title FROM items WHERE category = 3 ORDER BY emb <-> '` + v + `' LIMIT 4`)
+	if !strings.HasPrefix(plan, "vecgate: intercepted") || !strings.Contains(plan, "actual time=") ||
+		!strings.Contains(plan, "items_pkey") || strings.Contains(plan, "Index Scan using items_emb_hnsw") {
+		t.Fatalf("EXPLAIN ANALYZE through vecgate:\n%s", plan)
+	}
+	plan = explain(`EXPLAIN (FORMAT JSON) SELECT id FROM items ORDER BY emb <-> '` + v + `' LIMIT 4`)
+	if strings.Contains(plan, "vecgate") || !strings.HasPrefix(strings.TrimSpace(plan), "[") {
+		t.Fatalf("EXPLAIN (FORMAT JSON) through vecgate:\n%s", plan)
+	}
+}
