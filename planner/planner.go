@@ -189,7 +189,8 @@ func (p *Planner) plan(sh *Shape, t Target, st Settings, value func(Arg) (string
 		}
 	}
 	if sh.VectorType == "halfvec" {
-		// Postgres rounds it to half precision (and casts it back for a vector column).
+		// A vector column against a halfvec: Postgres casts the column to halfvec and computes
+		// in half precision, row by row (TestHalfvecQueryVector), which the index cannot.
 		return nil, forward("halfvec query vector")
 	}
 	if sh.VectorDims > 0 && len(vec) != sh.VectorDims {

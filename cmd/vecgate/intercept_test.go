@@ -719,3 +719,25 @@ func TestExplainAnalyze(t *testing.T) {
 		t.Fatalf("EXPLAIN (FORMAT JSON) through vecgate:\n%s", plan)
 	}
 }
+
+// TestHalfvecQueryVector: a query vector cast to halfvec makes Postgres cast the vector column to
+// halfvec and compute in half precision (emb::halfvec <-> q), which no float32 index reproduces:
+// such queries are forwarded, and the rows and distances are Postgres' own.
+func TestHalfvecQueryVector(t *testing.T) {
+	f := newFixture(t, 2000)
+	via := pgtest.Connect(t, f.via)
+	direct := pgtest.Connect(t, f.dsn)
+	const q = `SELECT id, emb <-> $1::halfvec AS d FROM items ORDER BY emb <-> $1::halfvec LIMIT 5`
+	before := f.g.counts.get("intercept")
+	for range 5 {
+		v := f.vector()
+		got := idDists(t, via, pgx.QueryExecModeSimpleProtocol, q, v)
+		want := idDists(t, direct, pgx.QueryExecModeSimpleProtocol, q, v)
+		if !slices.Equal(got, want) {
+			t.Fatalf("through vecgate %v, directly %v", got, want)
+		}
+	}
+	if n := f.g.counts.get("intercept") - before; n != 0 {
+		t.Fatalf("%d halfvec queries intercepted", n)
+	}
+}
