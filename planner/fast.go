@@ -105,6 +105,10 @@ func (q *Query) Answer(ctx context.Context, kinds []ColumnKind) ([][]string, err
 	if err != nil {
 		return nil, err
 	}
+	if len(res) < q.need && len(res) < q.Target.Index.Len() {
+		// Fewer rows than asked while the index holds more: Postgres would return them.
+		return nil, fmt.Errorf("planner: the index returned %d of %d rows", len(res), q.need)
+	}
 	off := q.need - q.Want
 	if off >= len(res) {
 		return nil, nil

@@ -25,17 +25,24 @@ import (
 // blockSavepoint is the savepoint an intercepted read in a transaction block runs under.
 const blockSavepoint = "vecgate_read"
 
-// enterBlock checks that a read in the current transaction block may be intercepted and sets the
-// savepoint. It reports false (the savepoint not set) when the statement must be forwarded.
+// enterBlock sets the savepoint and checks that a read in the current transaction block may be
+// intercepted. It reports false (the savepoint gone again) when the statement must be forwarded;
+// a block found unfit is remembered, so its later statements are forwarded without asking.
 // Called while capturing.
 func (s *session) enterBlock(w *bufio.Writer) (bool, error) {
-	msgs, _, failed, ok := s.exchange(w, "SELECT current_setting('transaction_isolation'), "+
-		"pg_current_xact_id_if_assigned() IS NULL; SAVEPOINT "+blockSavepoint)
+	st := s.State()
+	if s.blockForward == st.Idles+1 {
+		return false, nil
+	}
+	msgs, _, failed, ok := s.exchange(w, "SAVEPOINT "+blockSavepoint+"; SELECT current_setting('transaction_isolation'), "+
+		"pg_current_xact_id_if_assigned() IS NULL")
 	if !ok {
 		return false, errors.New("upstream connection lost")
 	}
-	if failed {
-		return false, nil
+	s.blockOpen = true
+	if failed { // the check failed (a cancel, a timeout): undo it under the savepoint
+		_, err := s.leaveBlock(w, false)
+		return false, err
 	}
 	var iso, clean string
 	for _, m := range msgs {
@@ -50,28 +57,54 @@ func (s *session) enterBlock(w *bufio.Writer) (bool, error) {
 	if iso == "read committed" && clean == "t" {
 		return true, nil
 	}
-	return false, s.leaveBlock(w, false)
+	// Neither the isolation level nor a transaction id goes away before the block ends.
+	s.blockForward = st.Idles + 1
+	_, err := s.leaveBlock(w, true)
+	return false, err
 }
 
 // leaveBlock releases the savepoint enterBlock set: after a successful read, or after rolling
-// back to it when the original statement is to be forwarded instead.
-func (s *session) leaveBlock(w *bufio.Writer, ok bool) error {
+// back to it when the original statement is to be forwarded instead. It returns the answer to
+// the release, when it failed (a cancel arriving then): the client must see that error and the
+// failed block's status.
+func (s *session) leaveBlock(w *bufio.Writer, ok bool) (failure [][]byte, err error) {
 	sql := "RELEASE SAVEPOINT " + blockSavepoint
 	if !ok {
 		sql = "ROLLBACK TO SAVEPOINT " + blockSavepoint + "; " + sql
 	}
-	if _, _, _, up := s.exchange(w, sql); !up {
-		return errors.New("upstream connection lost")
+	s.blockOpen = false
+	msgs, _, failed, up := s.exchange(w, sql)
+	if !up {
+		return nil, errors.New("upstream connection lost")
 	}
-	return nil
+	if failed {
+		return msgs, nil
+	}
+	return nil, nil
 }
 
-// leaveBlockIf is leaveBlock when the statement runs in a block.
-func (s *session) leaveBlockIf(w *bufio.Writer, block, ok bool) error {
+// finishBlock releases the savepoint after a read that succeeded and returns what the client
+// gets: the read's answer, or — when the release failed — the answer without its
+// ReadyForQuery, then the release's error and ReadyForQuery.
+func (s *session) finishBlock(w *bufio.Writer, block bool, last [][]byte) ([][]byte, error) {
+	if !block {
+		return last, nil
+	}
+	failure, err := s.leaveBlock(w, true)
+	if err != nil || failure == nil {
+		return last, err
+	}
+	return append(last[:len(last)-1:len(last)-1], failure...), nil
+}
+
+// abandonBlock rolls back to the savepoint when the statement runs in a block and is to be
+// forwarded instead.
+func (s *session) abandonBlock(w *bufio.Writer, block bool) error {
 	if !block {
 		return nil
 	}
-	return s.leaveBlock(w, ok)
+	_, err := s.leaveBlock(w, false)
+	return err
 }
 
 // blockState says whether the session may intercept in its current state, and whether it is in a

@@ -125,7 +125,7 @@ func (s *session) readGroup(cr *reader, typ byte, raw, body []byte) (*group, int
 func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed bool, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			s.recovered(r)
+			s.recovered(w, r)
 			handled, err = false, nil
 		}
 	}()
@@ -181,6 +181,7 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 		if g.parse != nil {
 			if msgs[0][0] != '1' { // the client's own Parse failed: that error is its answer
 				// (In a block, the block failed with it, savepoint and all, as it would have directly.)
+				s.blockOpen = false
 				s.endCapture()
 				return true, true, s.deliver(msgs[0], msgs[len(msgs)-1])
 			}
@@ -191,7 +192,7 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 			s.log.Warn("intercept: rewrite did not prepare; forwarding", "statement", g.bind.PreparedStatement)
 			delete(s.stmts, g.bind.PreparedStatement)
 			s.srv.count("forward", "rewrite_error")
-			if err := s.leaveBlockIf(w, block, false); err != nil {
+			if err := s.abandonBlock(w, block); err != nil {
 				return false, parsed, err
 			}
 			s.endCapture()
@@ -206,7 +207,7 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 	}
 	if !s.readYourWrites(ctx, w, job) {
 		s.srv.count("forward", "lagging")
-		if err := s.leaveBlockIf(w, block, false); err != nil {
+		if err := s.abandonBlock(w, block); err != nil {
 			return false, parsed, err
 		}
 		s.endCapture()
@@ -231,13 +232,17 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 	if err != nil {
 		return false, parsed, err
 	}
-	if err := s.leaveBlockIf(w, block, last != nil); err != nil {
+	if last == nil {
+		if err := s.abandonBlock(w, block); err != nil {
+			return false, parsed, err
+		}
+		s.endCapture()
+		return false, parsed, s.deliver(pre...)
+	}
+	if last, err = s.finishBlock(w, block, last); err != nil {
 		return false, parsed, err
 	}
 	s.endCapture()
-	if last == nil {
-		return false, parsed, s.deliver(pre...)
-	}
 	s.srv.count("intercept", "")
 	if g.describe != nil {
 		s.rememberDesc(job, g.bind.ResultFormatCodes, last)

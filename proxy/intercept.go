@@ -82,9 +82,15 @@ func (s *session) applyKnobs(sql string) {
 
 // recovered handles a panic of an interception (a planner or proxy bug): it is logged with its
 // stack and counted, and the statement forwarded.
-func (s *session) recovered(r any) {
+func (s *session) recovered(w *bufio.Writer, r any) {
 	s.log.Error("intercept panic; forwarding", "panic", r, "stack", string(debug.Stack()))
 	s.srv.count("forward", "panic")
+	if s.blockOpen { // leave the client's transaction as it was (best effort)
+		func() {
+			defer func() { _ = recover() }()
+			_ = s.abandonBlock(w, true)
+		}()
+	}
 	s.endCapture()
 }
 
@@ -103,7 +109,7 @@ const maxWait = 100 * time.Millisecond
 func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			s.recovered(r)
+			s.recovered(w, r)
 			handled, err = false, nil
 		}
 	}()
@@ -143,7 +149,7 @@ func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, er
 	}
 	if !s.readYourWrites(ctx, w, job) {
 		s.srv.count("forward", "lagging")
-		return false, s.leaveBlockIf(w, block, false)
+		return false, s.abandonBlock(w, block)
 	}
 	if !block {
 		if msgs, ok := s.fastAnswer(ctx, w, job, true, nil); ok {
@@ -157,7 +163,10 @@ func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, er
 	if err != nil {
 		return false, err
 	}
-	if err := s.leaveBlockIf(w, block, last != nil); last == nil || err != nil {
+	if last == nil {
+		return false, s.abandonBlock(w, block)
+	}
+	if last, err = s.finishBlock(w, block, last); err != nil {
 		return false, err
 	}
 	s.srv.count("intercept", "")

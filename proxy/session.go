@@ -37,8 +37,9 @@ type State struct {
 	// Idles counts ReadyForQuery messages with status idle: each ends a transaction (a block or
 	// an autocommit statement).
 	Idles uint64
-	// Committed tells whether the last transaction block ended with COMMIT (its command tag;
-	// COMMIT of a failed block answers ROLLBACK).
+	// Committed tells whether the last transaction ended with a COMMIT that succeeded (its
+	// command tag; COMMIT of a failed block answers ROLLBACK, a COMMIT that fails answers an
+	// error).
 	Committed bool
 }
 
@@ -50,28 +51,33 @@ type session struct {
 	start  time.Time
 
 	// Set during startup, read-only afterwards.
-	params      map[string]string
-	pid         uint32
-	secret      []byte
-	upPID       uint32
-	upSecret    []byte
-	upConn      net.Conn
-	connMu      sync.Mutex // guards replacing client (TLS) and setting upConn against close
-	closeOnce   sync.Once
-	clientMu    sync.Mutex // serialises writes to client
-	stateMu     sync.Mutex
-	state       State                  // guarded by stateMu
-	inCopyIn    bool                   // guarded by stateMu: CopyInResponse seen, CommandComplete will be COPY FROM
-	idle        *sync.Cond             // on stateMu: broadcast when Pending drops to 0 and at close
-	capture     chan []byte            // guarded by stateMu: non-nil while an intercepted statement runs
-	upDone      chan struct{}          // closed when upstreamToClient ends
-	seenWrite   uint64                 // CommittedWrites already made visible to intercepted reads (client goroutine)
-	stmts       map[string]*stmtInfo   // client statements the interceptor wants at Bind (client goroutine)
-	internal    map[string]bool        // vecgate's rewrites prepared upstream in this session (client goroutine)
-	knobs       knobState              // session knobs vecgate follows (client goroutine)
-	descs       map[string][]byte      // RowDescriptions of intercepted statements, for fast answers (client goroutine)
-	accessCache map[string]accessEntry // fast-path access checks (client goroutine)
-	closed      atomic.Bool
+	params    map[string]string
+	pid       uint32
+	secret    []byte
+	upPID     uint32
+	upSecret  []byte
+	upConn    net.Conn
+	connMu    sync.Mutex // guards replacing client (TLS) and setting upConn against close
+	closeOnce sync.Once
+	clientMu  sync.Mutex // serialises writes to client
+	stateMu   sync.Mutex
+	state     State                // guarded by stateMu
+	inCopyIn  bool                 // guarded by stateMu: CopyInResponse seen, CommandComplete will be COPY FROM
+	commitTag bool                 // guarded by stateMu: a COMMIT tag since the last ReadyForQuery idle
+	idle      *sync.Cond           // on stateMu: broadcast when Pending drops to 0 and at close
+	capture   chan []byte          // guarded by stateMu: non-nil while an intercepted statement runs
+	upDone    chan struct{}        // closed when upstreamToClient ends
+	seenWrite uint64               // CommittedWrites already made visible to intercepted reads (client goroutine)
+	stmts     map[string]*stmtInfo // client statements the interceptor wants at Bind (client goroutine)
+	internal  map[string]bool      // vecgate's rewrites prepared upstream in this session (client goroutine)
+	knobs     knobState            // session knobs vecgate follows (client goroutine)
+	// Reads in transaction blocks (block.go; client goroutine): blockOpen while vecgate's
+	// savepoint is set, blockForward = State.Idles+1 of a block found unfit for interception.
+	blockOpen    bool
+	blockForward uint64
+	descs        map[string][]byte      // RowDescriptions of intercepted statements, for fast answers (client goroutine)
+	accessCache  map[string]accessEntry // fast-path access checks (client goroutine)
+	closed       atomic.Bool
 }
 
 func newSession(srv *Server, c net.Conn) *session {
@@ -595,9 +601,9 @@ func (s *session) observe(typ byte, body []byte) {
 		}
 		switch {
 		case bytes.HasPrefix(body, []byte("COMMIT")):
-			s.state.Committed = true
-		case bytes.HasPrefix(body, []byte("ROLLBACK")):
-			s.state.Committed = false
+			s.commitTag = true
+		case bytes.HasPrefix(body, []byte("ROLLBACK")), bytes.HasPrefix(body, []byte("PREPARE")):
+			s.commitTag = false
 		}
 		s.inCopyIn = false
 	case 'Z':
@@ -617,6 +623,9 @@ func (s *session) observe(typ byte, body []byte) {
 			}
 			s.state.WroteInTxn = false
 			s.state.Idles++
+			// Committed only with a COMMIT tag in this transaction: a COMMIT that fails
+			// (a deferred constraint) answers with an error and no tag.
+			s.state.Committed, s.commitTag = s.commitTag, false
 		}
 		s.inCopyIn = false
 		s.state.TxStatus = st

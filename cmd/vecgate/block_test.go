@@ -140,4 +140,15 @@ func TestKnobsInBlocks(t *testing.T) {
 			t.Fatalf("step %d (%s): intercepted %v, want %v", i, s.sql, got, s.want)
 		}
 	}
+	// A COMMIT that fails (a deferred constraint) rolls the block back, its SET with it.
+	exec("CREATE TABLE dc (id int PRIMARY KEY DEFERRABLE INITIALLY DEFERRED)")
+	exec("BEGIN")
+	exec("SET vecgate.enabled = off")
+	exec("INSERT INTO dc VALUES (1), (1)")
+	if _, err := via.Exec(ctx, "COMMIT", pgx.QueryExecModeSimpleProtocol); err == nil {
+		t.Fatal("COMMIT with a duplicate deferred key succeeded")
+	}
+	if !intercepted() {
+		t.Fatal("a SET of a block whose COMMIT failed stayed in force")
+	}
 }
