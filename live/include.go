@@ -250,10 +250,15 @@ func (inc *includes) upsertLocked(key ann.Key, old *ann.Key, row []replication.D
 		}
 		switch {
 		case d.Unchanged:
-			if prev != 0 {
+			switch {
+			case prev != 0:
 				c.set(sl, prev-1)
-			} else {
+			case hadFrom: // it was NULL and stays so
 				c.unset(sl)
+			default:
+				// An unchanged (TOASTed) value of a row whose values are not held (it had no
+				// vector): unknown, so the column is no longer used for filtering.
+				c.broken = true
 			}
 		case d.Null:
 			c.unset(sl)

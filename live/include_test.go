@@ -225,3 +225,36 @@ func TestIncludeSnapshot(t *testing.T) {
 		t.Fatalf("after an update: %v", got)
 	}
 }
+
+// TestIncludeUnknownUnchanged: an update that leaves a TOASTed INCLUDE value unchanged, for a row
+// whose values vecgate does not hold (it had a NULL vector), makes that value unknown: the column
+// is no longer filtered in the index rather than hiding the row.
+func TestIncludeUnknownUnchanged(t *testing.T) {
+	s := live.New(nil)
+	if err := s.Reset([]replication.TargetInfo{includeInfo()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Upsert(target, incRow(1, 1, "c0", 1, 0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	r := incRow(2, 1, "c0")
+	r.Vector = replication.Vector{} // NULL vector: the row is not held
+	if err := s.Upsert(target, r); err != nil {
+		t.Fatal(err)
+	}
+	r = incRow(2, 1, "", 2, 0, 0) // the vector is set, the category left unchanged
+	r.Include[1] = replication.Datum{Unchanged: true}
+	if err := s.Upsert(target, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(1); err != nil {
+		t.Fatal(err)
+	}
+	ix, _ := s.Lookup("public", "items", "emb", ann.L2)
+	if _, _, _, _, ok := ix.Select(map[string][]string{"category": {"c0"}}, 100); ok {
+		t.Fatal("category still filtered in the index with row 2's value unknown")
+	}
+	if got := selected(t, ix, map[string][]string{"tenant_id": {"1"}}); !slices.Equal(got, []int64{1, 2}) {
+		t.Fatalf("tenant 1: %v", got)
+	}
+}

@@ -453,7 +453,10 @@ func (s *Set) Upsert(t replication.Target, r replication.Row) error {
 	}
 	for _, ix := range e.indexes {
 		if err := ix.add(key, r.Vector.Values); err != nil {
-			ix.del(key)
+			for _, ix := range e.indexes {
+				ix.del(key)
+			}
+			e.inc.remove(key)
 			return s.reject(t, err)
 		}
 	}
