@@ -189,8 +189,13 @@ func (ix *Index) flush() error {
 	if ix.trained && !ix.bulk {
 		return nil
 	}
+	wasBulk := ix.bulk
 	ix.bulk = false
-	return ix.flushLocked()
+	err := ix.flushLocked()
+	if r, ok := ix.index.(interface{ Relink() }); ok && wasBulk && err == nil {
+		r.Relink() // the load went in as several parallel batches
+	}
+	return err
 }
 
 func (ix *Index) flushLocked() error {

@@ -560,11 +560,17 @@ func (x *Index) AddBatch(ctx context.Context, keys []ann.Key, vecs []float32) er
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("hnsw: add batch: %w", err)
 	}
-	if threads > 1 && len(keys) > first {
+	// Relinking walks the whole graph: after a batch that is a large part of the index (a
+	// build), not after each of many small ones (which call Relink once at the end).
+	if threads > 1 && len(keys) > first && 2*len(keys) >= int(x.nLive.Load()) {
 		x.relinkOrphans()
 	}
 	return nil
 }
+
+// Relink links again the nodes a search cannot reach, as AddBatch does after a build: for callers
+// that insert with many AddBatch calls, once they are done.
+func (x *Index) Relink() { x.relinkOrphans() }
 
 // relinkOrphans links again the nodes a level-0 search cannot reach from the entry point. Nodes
 // inserted at the same moment cannot see each other, and a neighbour's list pruned by one may
