@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,21 +62,12 @@ func IncludeColumns(defs []Definition) map[string][]string {
 	for _, d := range defs {
 		t := d.Schema + "." + d.Table
 		for _, c := range d.Include {
-			if !containsString(out[t], c) {
+			if !slices.Contains(out[t], c) {
 				out[t] = append(out[t], c)
 			}
 		}
 	}
 	return out
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // includes holds the INCLUDE column values of one entry's rows; the entry's indexes share it.
@@ -401,7 +393,7 @@ func (ix *Index) Select(allowed map[string][]string, limit int) (match func(ann.
 		n := 0
 		for _, v := range vals {
 			id, ok := c.ids[v]
-			if !ok || containsID(cd.ids, id+1) {
+			if !ok || slices.Contains(cd.ids, id+1) {
 				continue
 			}
 			cd.ids = append(cd.ids, id+1)
@@ -414,7 +406,7 @@ func (ix *Index) Select(allowed map[string][]string, limit int) (match func(ann.
 	}
 	passes := func(sl uint32) bool {
 		for _, cd := range conds {
-			if !containsID(cd.ids, cd.c.vals[sl]) {
+			if !slices.Contains(cd.ids, cd.c.vals[sl]) {
 				return false
 			}
 		}
@@ -440,15 +432,6 @@ func (ix *Index) Select(allowed map[string][]string, limit int) (match func(ann.
 		count, countExact = len(keys), true
 	}
 	return match, keys, count, countExact, true
-}
-
-func containsID(ids []uint32, id uint32) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
 }
 
 // SearchKeys returns the k nearest of keys by exact distance over the vectors the index holds

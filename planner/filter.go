@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -95,7 +96,7 @@ func buildFilter(sh *Shape, idx FilterIndex, value func(Arg) (filterValue, bool)
 				ok = false
 				break
 			}
-			if !containsStr(vals, v) {
+			if !slices.Contains(vals, v) {
 				vals = append(vals, v)
 			}
 		}
@@ -105,7 +106,7 @@ func buildFilter(sh *Shape, idx FilterIndex, value func(Arg) (filterValue, bool)
 		if prev, seen := f.allowed[c.Column]; seen { // `col = 1 AND col IN (1, 2)`: both hold
 			var both []string
 			for _, v := range prev {
-				if containsStr(vals, v) {
+				if slices.Contains(vals, v) {
 					both = append(both, v)
 				}
 			}
@@ -123,15 +124,6 @@ func buildFilter(sh *Shape, idx FilterIndex, value func(Arg) (filterValue, bool)
 	}
 	sort.Strings(f.columns)
 	return f
-}
-
-func containsStr(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Type OIDs a parameter may be declared with (pg_type.oid; these are fixed).
@@ -223,19 +215,9 @@ func (v filterValue) text() string {
 	return v.arg.Literal
 }
 
-func oneOf(s string, list ...string) bool { return containsStr(list, s) }
+func oneOf(s string, list ...string) bool { return slices.Contains(list, s) }
 
-func oidOneOf(oid uint32, list ...uint32) bool {
-	if oid == 0 {
-		return true
-	}
-	for _, x := range list {
-		if x == oid {
-			return true
-		}
-	}
-	return false
-}
+func oidOneOf(oid uint32, list ...uint32) bool { return oid == 0 || slices.Contains(list, oid) }
 
 // canonicalInt reads an integer as Postgres' int2/4/8 input does for plain decimal text
 // (surrounding spaces, an optional sign, digits: "05" is 5); other spellings Postgres accepts
@@ -358,7 +340,7 @@ func includeList(n *pg.Node) ([]string, error) {
 		if name == "" {
 			return nil, bad("empty column name")
 		}
-		if !containsStr(cols, name) {
+		if !slices.Contains(cols, name) {
 			cols = append(cols, name)
 		}
 	}
