@@ -3,13 +3,11 @@ package live
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/vecgate/vecgate/internal/canon"
 	"io"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -33,10 +31,10 @@ import (
 
 // Include type families.
 const (
-	FamilyInt  = "int"
-	FamilyText = "text"
-	FamilyUUID = "uuid"
-	FamilyBool = "bool"
+	FamilyInt  = canon.Int
+	FamilyText = canon.Text
+	FamilyUUID = canon.UUID
+	FamilyBool = canon.Bool
 )
 
 // IncludeFamily returns the family of a column type as format_type prints it, or "" when
@@ -123,62 +121,33 @@ func attachIncludes(e *entry) {
 	}
 }
 
-// canonicalDatum puts a replicated value in the family's canonical form.
+// canonicalDatum puts a replicated value in the family's canonical form (package canon, shared
+// with the planner's reading of statement values).
 func canonicalDatum(family string, d replication.Datum) (string, error) {
-	v := d.Value
-	if d.Text {
-		s := string(v)
-		switch family {
-		case FamilyInt:
-			n, err := strconv.ParseInt(s, 10, 64)
-			if err != nil {
-				return "", fmt.Errorf("integer %q", s)
-			}
-			return strconv.FormatInt(n, 10), nil
-		case FamilyUUID:
-			b, err := hex.DecodeString(strings.ReplaceAll(s, "-", ""))
-			if err != nil || len(b) != 16 {
-				return "", fmt.Errorf("uuid %q", s)
-			}
-			return string(b), nil
-		case FamilyBool:
-			if s != "t" && s != "f" {
-				return "", fmt.Errorf("boolean %q", s)
-			}
-			return s, nil
-		case FamilyText:
-			return s, nil
-		}
+	var s string
+	var ok bool
+	switch {
+	case family == FamilyText:
+		return string(d.Value), nil
+	case d.Text && family == FamilyInt:
+		s, ok = canon.IntText(string(d.Value))
+	case d.Text && family == FamilyUUID:
+		s, ok = canon.UUIDText(string(d.Value))
+	case d.Text && family == FamilyBool:
+		s, ok = canon.BoolText(string(d.Value))
+	case family == FamilyInt:
+		s, ok = canon.IntBinary(d.Value)
+	case family == FamilyUUID:
+		s, ok = canon.UUIDBinary(d.Value)
+	case family == FamilyBool:
+		s, ok = canon.BoolBinary(d.Value)
+	default:
 		return "", fmt.Errorf("type family %q", family)
 	}
-	switch family {
-	case FamilyInt:
-		switch len(v) {
-		case 2:
-			return strconv.FormatInt(int64(int16(binary.BigEndian.Uint16(v))), 10), nil
-		case 4:
-			return strconv.FormatInt(int64(int32(binary.BigEndian.Uint32(v))), 10), nil
-		case 8:
-			return strconv.FormatInt(int64(binary.BigEndian.Uint64(v)), 10), nil
-		}
-		return "", fmt.Errorf("integer of %d bytes", len(v))
-	case FamilyUUID:
-		if len(v) != 16 {
-			return "", fmt.Errorf("uuid of %d bytes", len(v))
-		}
-		return string(v), nil
-	case FamilyBool:
-		if len(v) != 1 {
-			return "", fmt.Errorf("boolean of %d bytes", len(v))
-		}
-		if v[0] != 0 {
-			return "t", nil
-		}
-		return "f", nil
-	case FamilyText:
-		return string(v), nil
+	if !ok {
+		return "", fmt.Errorf("%s value %q (text %v) not read", family, d.Value, d.Text)
 	}
-	return "", fmt.Errorf("type family %q", family)
+	return s, nil
 }
 
 // slot returns key's slot, giving it one when it has none.

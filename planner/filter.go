@@ -2,12 +2,10 @@ package planner
 
 import (
 	"context"
-	"encoding/binary"
-	"encoding/hex"
 	"fmt"
+	"github.com/vecgate/vecgate/internal/canon"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
@@ -39,10 +37,10 @@ type FilterIndex interface {
 // Type families of INCLUDE columns, and their canonical forms (the same as live's): int →
 // decimal digits, text → the string, uuid → its 16 bytes, bool → "t" or "f".
 const (
-	familyInt  = "int"
-	familyText = "text"
-	familyUUID = "uuid"
-	familyBool = "bool"
+	familyInt  = canon.Int
+	familyText = canon.Text
+	familyUUID = canon.UUID
+	familyBool = canon.Bool
 )
 
 // ExactSubsetRows: when at most this many rows pass the in-index filter (or no more than the
@@ -153,17 +151,9 @@ func canonical(fam string, v filterValue) (string, bool) {
 			return "", false
 		}
 		if v.binary {
-			switch len(v.data) {
-			case 2:
-				return strconv.FormatInt(int64(int16(binary.BigEndian.Uint16(v.data))), 10), true
-			case 4:
-				return strconv.FormatInt(int64(int32(binary.BigEndian.Uint32(v.data))), 10), true
-			case 8:
-				return strconv.FormatInt(int64(binary.BigEndian.Uint64(v.data)), 10), true
-			}
-			return "", false
+			return canon.IntBinary(v.data)
 		}
-		return canonicalInt(v.text())
+		return canon.IntText(v.text())
 	case familyText:
 		if !oneOf(v.arg.Cast, "", "text", "varchar") || !oidOneOf(v.oid, oidText, oidVarchar, oidUnknown) {
 			return "", false
@@ -186,24 +176,18 @@ func canonical(fam string, v filterValue) (string, bool) {
 			return "", false
 		}
 		if v.binary {
-			if len(v.data) != 16 {
-				return "", false
-			}
-			return string(v.data), true
+			return canon.UUIDBinary(v.data)
 		}
-		return canonicalUUID(v.text())
+		return canon.UUIDText(v.text())
 	case familyBool:
 		if !oneOf(v.arg.Cast, "", "bool") || !oidOneOf(v.oid, oidBool) ||
 			!v.arg.IsParam() && !v.arg.Quoted && v.arg.Literal != "true" && v.arg.Literal != "false" {
 			return "", false
 		}
 		if v.binary {
-			if len(v.data) != 1 || v.data[0] > 1 {
-				return "", false
-			}
-			return map[byte]string{0: "f", 1: "t"}[v.data[0]], true
+			return canon.BoolBinary(v.data)
 		}
-		return canonicalBool(v.text())
+		return canon.BoolText(v.text())
 	}
 	return "", false
 }
@@ -218,58 +202,6 @@ func (v filterValue) text() string {
 func oneOf(s string, list ...string) bool { return slices.Contains(list, s) }
 
 func oidOneOf(oid uint32, list ...uint32) bool { return oid == 0 || slices.Contains(list, oid) }
-
-// canonicalInt reads an integer as Postgres' int2/4/8 input does for plain decimal text
-// (surrounding spaces, an optional sign, digits: "05" is 5); other spellings Postgres accepts
-// (0x1F, 1_000) are left to Postgres.
-func canonicalInt(s string) (string, bool) {
-	s = strings.Trim(s, " \t\n\r\v\f")
-	digits := strings.TrimLeft(s, "+-")
-	if len(s)-len(digits) > 1 || digits == "" {
-		return "", false
-	}
-	for i := 0; i < len(digits); i++ {
-		if digits[i] < '0' || digits[i] > '9' {
-			return "", false
-		}
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return "", false
-	}
-	return strconv.FormatInt(n, 10), true
-}
-
-// canonicalUUID reads the spellings uuid_in accepts: hex digits in any case, optional braces,
-// hyphens between groups.
-func canonicalUUID(s string) (string, bool) {
-	if strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}") {
-		s = s[1 : len(s)-1]
-	}
-	if strings.HasPrefix(s, "-") || strings.HasSuffix(s, "-") || strings.Contains(s, "--") {
-		return "", false
-	}
-	b, err := hex.DecodeString(strings.ReplaceAll(s, "-", ""))
-	if err != nil || len(b) != 16 {
-		return "", false
-	}
-	return string(b), true
-}
-
-// canonicalBool reads what boolin accepts: t/true/y/yes/on/1 and f/false/n/no/off/0, any case,
-// unique prefixes, surrounding spaces.
-func canonicalBool(s string) (string, bool) {
-	s = strings.ToLower(strings.Trim(s, " \t\n\r\v\f"))
-	switch {
-	case s == "":
-		return "", false
-	case strings.HasPrefix("true", s), strings.HasPrefix("yes", s), s == "on", s == "1":
-		return "t", true
-	case strings.HasPrefix("false", s), strings.HasPrefix("no", s), s == "of" || s == "off", s == "0":
-		return "f", true
-	}
-	return "", false
-}
 
 // selection is what the index says about the rows that pass the filter for one round.
 type selection struct {
