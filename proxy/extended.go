@@ -136,7 +136,7 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 	if info == nil {
 		return false, false, nil
 	}
-	job := info.st.Bind(g.bind.Parameters, g.bind.ParameterFormatCodes, s.knobs.values(s.State()))
+	job := info.st.Bind(g.bind.Parameters, g.bind.ParameterFormatCodes, s.knobs.values(s.State))
 	if job == nil {
 		return false, false, nil
 	}

@@ -121,7 +121,7 @@ func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, er
 	if handled, err := s.special(w, sql); handled || err != nil {
 		return handled, err
 	}
-	job := s.srv.cfg.Interceptor.Simple(sql, s.knobs.values(s.State()))
+	job := s.srv.cfg.Interceptor.Simple(sql, s.knobs.values(s.State))
 	if job == nil {
 		return false, nil
 	}

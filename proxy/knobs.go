@@ -38,9 +38,13 @@ func (k *knobState) add(n Knob, st State) {
 	k.txn = append(k.txn, n)
 }
 
-// values returns the knobs in force for a statement sent in state st.
-func (k *knobState) values(st State) map[string]string {
-	k.fold(st)
+// values returns the knobs in force for a statement sent now (state gives the session's
+// state, asked only when a block's knobs are pending: this runs for every Query).
+func (k *knobState) values(state func() State) map[string]string {
+	if len(k.txn) == 0 {
+		return k.session
+	}
+	k.fold(state())
 	if len(k.txn) == 0 {
 		return k.session
 	}
