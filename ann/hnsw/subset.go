@@ -27,15 +27,20 @@ func (x *Index) SearchKeys(ctx context.Context, vec []float32, k int, keys []ann
 	}
 	x.mu.RLock()
 	defer x.mu.RUnlock()
+	ids := make([]uint32, 0, len(keys))
+	x.allocMu.Lock()
+	for _, key := range keys {
+		if id, ok := x.ids[key]; ok {
+			ids = append(ids, id)
+		}
+	}
+	x.allocMu.Unlock()
 	var h topk.Max
-	for i, key := range keys {
+	for i, id := range ids {
 		if i&1023 == 1023 && ctx.Err() != nil {
 			return nil, fmt.Errorf("hnsw: search keys: %w", ctx.Err())
 		}
-		x.allocMu.Lock()
-		id, ok := x.ids[key]
-		x.allocMu.Unlock()
-		if !ok || atomic.LoadUint32(&x.dead[id]) != 0 {
+		if atomic.LoadUint32(&x.dead[id]) != 0 {
 			continue
 		}
 		d := metricfn.Exact(x.cfg.Metric, vec, x.vec(id))
