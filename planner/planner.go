@@ -274,7 +274,7 @@ func (q *Query) Next(ctx context.Context, prevRows int) (next string, done, forw
 // Widening rounds start with more probes too (×4 per round), so a filtered query that needs
 // candidates far from the query vector reaches them.
 func (q *Query) search(ctx context.Context, n int) (res []ann.Result, covered bool, err error) {
-	opts := ann.SearchOptions{EF: max(q.settings.EFSearch, 40, n)}
+	opts := ann.SearchOptions{EF: q.ef(n)}
 	lists := q.Target.Lists
 	if lists > 0 {
 		opts.Probes = cmp.Or(q.settings.Probes, q.Target.Probes, 1)
@@ -327,13 +327,22 @@ func (q *Query) search(ctx context.Context, n int) (res []ann.Result, covered bo
 	}
 }
 
+// DefaultEFSearch is hnsw.ef_search when the session sets none: pgvector's default.
+const DefaultEFSearch = 40
+
+// ef is the HNSW candidate list for a search of n candidates: the session's hnsw.ef_search (as
+// pgvector, a lower setting trades recall for speed), at least n.
+func (q *Query) ef(n int) int {
+	return max(cmp.Or(q.settings.EFSearch, DefaultEFSearch), n)
+}
+
 // SearchKnob describes the last search's effort for EXPLAIN: "ef_search 40" or
 // "probes 10 of 100 lists".
 func (q *Query) SearchKnob() string {
 	if q.Target.Lists > 0 {
 		return fmt.Sprintf("probes %d of %d lists", q.Probes, q.Target.Lists)
 	}
-	return fmt.Sprintf("ef_search %d", max(q.settings.EFSearch, 40, q.Candidates))
+	return fmt.Sprintf("ef_search %d", q.ef(q.Candidates))
 }
 
 // firstRound is the first round's candidate count.

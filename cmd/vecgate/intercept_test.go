@@ -741,3 +741,35 @@ func TestHalfvecQueryVector(t *testing.T) {
 		t.Fatalf("%d halfvec queries intercepted", n)
 	}
 }
+
+// TestLowEFSearch: hnsw.ef_search below pgvector's default of 40 is followed, as pgvector
+// follows it (recall traded for speed), but never below the candidates a round needs.
+func TestLowEFSearch(t *testing.T) {
+	f := newFixture(t, 500)
+	via := pgtest.Connect(t, f.via)
+	ctx := context.Background()
+	explain := func() string {
+		t.Helper()
+		rows, err := via.Query(ctx, "EXPLAIN SELECT id FROM items ORDER BY emb <-> '"+f.vector()+"' LIMIT 3", pgx.QueryExecModeSimpleProtocol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(lines, "\n")
+	}
+	for _, c := range []struct{ set, want string }{
+		{"RESET hnsw.ef_search", "ef_search 40"},
+		{"SET hnsw.ef_search = 10", "ef_search 10"},
+		{"SET hnsw.ef_search = 2", "ef_search 6"}, // LIMIT 3: 6 candidates in the first round
+	} {
+		if _, err := via.Exec(ctx, c.set, pgx.QueryExecModeSimpleProtocol); err != nil {
+			t.Fatal(err)
+		}
+		if plan := explain(); !strings.Contains(plan, c.want) {
+			t.Fatalf("after %s, EXPLAIN does not say %q:\n%s", c.set, c.want, plan)
+		}
+	}
+}
