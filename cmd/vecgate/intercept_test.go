@@ -296,6 +296,21 @@ func TestRewriteAvoidsPgvectorIndex(t *testing.T) {
 	}
 }
 
+// simpleLines runs sql with the simple protocol and returns its one-column rows, one per line
+// (EXPLAIN through vecgate: vecgate's lines come first).
+func simpleLines(t *testing.T, c *pgx.Conn, sql string) string {
+	t.Helper()
+	rows, err := c.Query(context.Background(), sql, pgx.QueryExecModeSimpleProtocol)
+	if err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return strings.Join(lines, "\n")
+}
+
 func explain(t *testing.T, c *pgx.Conn, sql string) string {
 	rows, err := c.Query(context.Background(), "EXPLAIN "+sql)
 	if err != nil {
@@ -695,19 +710,7 @@ func TestFastPathCosine(t *testing.T) {
 func TestExplainAnalyze(t *testing.T) {
 	f := newFixture(t, 1000)
 	via := pgtest.Connect(t, f.via)
-	ctx := context.Background()
-	explain := func(sql string) string {
-		t.Helper()
-		rows, err := via.Query(ctx, sql, pgx.QueryExecModeSimpleProtocol)
-		if err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-		return strings.Join(lines, "\n")
-	}
+	explain := func(sql string) string { return simpleLines(t, via, sql) }
 	v := f.vector()
 	plan := explain(`EXPLAIN ANALYZE SELECT id, title FROM items WHERE category = 3 ORDER BY emb <-> '` + v + `' LIMIT 4`)
 	if !strings.HasPrefix(plan, "vecgate: intercepted") || !strings.Contains(plan, "actual time=") ||
@@ -749,16 +752,7 @@ func TestLowEFSearch(t *testing.T) {
 	via := pgtest.Connect(t, f.via)
 	ctx := context.Background()
 	explain := func() string {
-		t.Helper()
-		rows, err := via.Query(ctx, "EXPLAIN SELECT id FROM items ORDER BY emb <-> '"+f.vector()+"' LIMIT 3", pgx.QueryExecModeSimpleProtocol)
-		if err != nil {
-			t.Fatal(err)
-		}
-		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.Join(lines, "\n")
+		return simpleLines(t, via, "EXPLAIN SELECT id FROM items ORDER BY emb <-> '"+f.vector()+"' LIMIT 3")
 	}
 	for _, c := range []struct{ set, want string }{
 		{"RESET hnsw.ef_search", "ef_search 40"},

@@ -197,17 +197,7 @@ func TestIVFProbesKnob(t *testing.T) {
 	via := pgtest.Connect(t, f.via)
 	ctx := context.Background()
 	explain := func() string {
-		t.Helper()
-		rows, err := via.Query(ctx, "EXPLAIN SELECT id FROM items ORDER BY emb <-> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]' LIMIT 3",
-			pgx.QueryExecModeSimpleProtocol)
-		if err != nil {
-			t.Fatal(err)
-		}
-		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.Join(lines, "\n")
+		return simpleLines(t, via, "EXPLAIN SELECT id FROM items ORDER BY emb <-> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]' LIMIT 3")
 	}
 	def := fmt.Sprintf("probes %d of %d lists", f.g.set.Indexes()[0].Probes(), ivfLists)
 	if text := explain(); !strings.Contains(text, "ivf-flat") || !strings.Contains(text, def) {
