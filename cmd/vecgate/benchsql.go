@@ -44,7 +44,8 @@ const benchSQLUsage = `usage: vecgate bench sql [flags]
 Loads a data set into Postgres (binary COPY), builds pgvector HNSW on it, starts vecgate in-process
 in front of the same database, and runs the same prepared top-k query stream
 (SELECT id FROM vg_bench_<dims> ORDER BY emb <op> $1 LIMIT $2) at each client count: directly
-against pgvector for every hnsw.ef_search value, and through vecgate at its default settings.
+against pgvector for every hnsw.ef_search value (--ef), and through vecgate at its default settings
+or at the hnsw.ef_search values of --vecgate-ef.
 Reports recall@k, QPS, p50/p99, build time and index bytes per vector, and vecgate ÷ pgvector ratios
 at equal-or-better recall.
 
@@ -60,6 +61,7 @@ type sqlbOptions struct {
 	Metric             ann.Metric
 	M, EFConstruction  int
 	EFs                []int
+	VecgateEFs         []int // 0: vecgate's default (the session sets no hnsw.ef_search)
 	K                  int
 	Clients            []int
 	Duration           time.Duration
@@ -124,6 +126,7 @@ type sqlbRow struct {
 // sqlbRatio compares vecgate with the pgvector row at equal-or-better recall for one client count.
 type sqlbRatio struct {
 	Clients        int     `json:"clients"`
+	VecgateEF      int     `json:"vecgate_ef"` // 0: vecgate's default
 	VecgateRecall  float64 `json:"vecgate_recall"`
 	PgvectorEF     int     `json:"pgvector_ef"`
 	PgvectorRecall float64 `json:"pgvector_recall"`
@@ -154,6 +157,7 @@ func parseBenchSQLFlags(args []string, stderr io.Writer) (sqlbOptions, error) {
 	fs.IntVar(&o.M, "m", 16, "HNSW m (pgvector's index and so vecgate's twin)")
 	fs.IntVar(&o.EFConstruction, "ef-construction", 64, "HNSW ef_construction")
 	efs := fs.String("ef", "10,20,40,80,160,320", "pgvector hnsw.ef_search values for the direct runs")
+	vefs := fs.String("vecgate-ef", "default", "hnsw.ef_search values for the runs through vecgate (default: no SET, vecgate's default)")
 	fs.IntVar(&o.K, "k", 10, "LIMIT (recall@k)")
 	clients := fs.String("clients", "1,16", "client counts (one connection per client)")
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "timed window per cell")
@@ -182,6 +186,17 @@ func parseBenchSQLFlags(args []string, stderr io.Writer) (sqlbOptions, error) {
 	}
 	if o.EFs, err = parseInts(*efs); err != nil || len(o.EFs) == 0 {
 		return o, fmt.Errorf("bench sql: --ef: %v", cmpErr(err, "empty"))
+	}
+	for _, f := range strings.Split(*vefs, ",") {
+		if strings.TrimSpace(f) == "default" {
+			o.VecgateEFs = append(o.VecgateEFs, 0)
+			continue
+		}
+		n, err := parseInts(f)
+		if err != nil {
+			return o, fmt.Errorf("bench sql: --vecgate-ef: %v", err)
+		}
+		o.VecgateEFs = append(o.VecgateEFs, n...)
 	}
 	if o.Clients, err = parseInts(*clients); err != nil || len(o.Clients) == 0 {
 		return o, fmt.Errorf("bench sql: --clients: %v", cmpErr(err, "empty"))
@@ -520,29 +535,34 @@ func sqlbRun(ctx context.Context, o sqlbOptions, data, queries []float32, truth 
 					ef, c, r.Recall, r.QPS, r.P50Micros/1000, r.P99Micros/1000)
 				keep(r.sqlbRow)
 			}
-			cell := sqlbCell{dsn: viaDSN, sql: query, queries: vecs, truth: truth, k: o.K, clients: c, duration: o.Duration}
-			before := g.counts.get("intercept")
-			profile := ""
-			if round == 0 && c == slices.Max(o.Clients) {
-				profile = o.CPUProfile
+			for vi, ef := range o.VecgateEFs {
+				cell := sqlbCell{dsn: viaDSN, sql: query, queries: vecs, truth: truth, k: o.K, clients: c, duration: o.Duration}
+				if ef > 0 {
+					cell.setup = []string{fmt.Sprintf("SET hnsw.ef_search = %d", ef)}
+				}
+				before := g.counts.get("intercept")
+				profile := ""
+				if round == 0 && vi == 0 && c == slices.Max(o.Clients) {
+					profile = o.CPUProfile
+				}
+				stop, err := sqlbStartProfile(profile)
+				if err != nil {
+					return nil, err
+				}
+				r, err := cell.run(ctx)
+				stop()
+				if err != nil {
+					return nil, fmt.Errorf("bench sql: vecgate ef=%d clients=%d: %w", ef, c, err)
+				}
+				r.Method, r.EF, r.BuildSeconds, r.BytesPerVector = "vecgate", ef, rep.VGLoadSeconds, vgBytes
+				r.Intercepted = float64(g.counts.get("intercept")-before) / float64(max(r.sent, 1))
+				fmt.Fprintf(stderr, "vecgate ef=%-3d  clients=%-2d recall %.4f  %8.1f QPS  p50 %.2fms  p99 %.2fms  intercepted %.1f%%\n",
+					ef, c, r.Recall, r.QPS, r.P50Micros/1000, r.P99Micros/1000, 100*r.Intercepted)
+				if r.Intercepted < 0.9 {
+					fmt.Fprintf(stderr, "warning: vecgate intercepted only %.1f%% of its queries (%s)\n", 100*r.Intercepted, sqlbForwards(g.counts))
+				}
+				keep(r.sqlbRow)
 			}
-			stop, err := sqlbStartProfile(profile)
-			if err != nil {
-				return nil, err
-			}
-			r, err := cell.run(ctx)
-			stop()
-			if err != nil {
-				return nil, fmt.Errorf("bench sql: vecgate clients=%d: %w", c, err)
-			}
-			r.Method, r.BuildSeconds, r.BytesPerVector = "vecgate", rep.VGLoadSeconds, vgBytes
-			r.Intercepted = float64(g.counts.get("intercept")-before) / float64(max(r.sent, 1))
-			fmt.Fprintf(stderr, "vecgate          clients=%-2d recall %.4f  %8.1f QPS  p50 %.2fms  p99 %.2fms  intercepted %.1f%%\n",
-				c, r.Recall, r.QPS, r.P50Micros/1000, r.P99Micros/1000, 100*r.Intercepted)
-			if r.Intercepted < 0.9 {
-				fmt.Fprintf(stderr, "warning: vecgate intercepted only %.1f%% of its queries (%s)\n", 100*r.Intercepted, sqlbForwards(g.counts))
-			}
-			keep(r.sqlbRow)
 		}
 	}
 	rep.Ratios = sqlbRatios(rep)
@@ -876,7 +896,7 @@ func sqlbRatios(rep *sqlbReport) []sqlbRatio {
 			continue
 		}
 		out = append(out, sqlbRatio{
-			Clients: v.Clients, VecgateRecall: v.Recall, PgvectorEF: best.EF, PgvectorRecall: best.Recall,
+			Clients: v.Clients, VecgateEF: v.EF, VecgateRecall: v.Recall, PgvectorEF: best.EF, PgvectorRecall: best.Recall,
 			EqualRecall: equal, QPS: sqlbDiv(v.QPS, best.QPS), P50: sqlbDiv(v.P50Micros, best.P50Micros),
 			P99: sqlbDiv(v.P99Micros, best.P99Micros), Build: sqlbDiv(v.BuildSeconds, best.BuildSeconds),
 			Bytes: sqlbDiv(v.BytesPerVector, best.BytesPerVector),
@@ -905,7 +925,7 @@ func sqlbPrint(w io.Writer, rep *sqlbReport) {
 	for _, r := range rep.Rows {
 		ef, icpt := strconv.Itoa(r.EF), ""
 		if r.Method == "vecgate" {
-			ef, icpt = "default", fmt.Sprintf("%.1f%%", 100*r.Intercepted)
+			ef, icpt = sqlbVecgateEF(r.EF), fmt.Sprintf("%.1f%%", 100*r.Intercepted)
 		}
 		t = append(t, []string{r.Method, ef, strconv.Itoa(r.Clients), fmt.Sprintf("%.4f", r.Recall),
 			fmt.Sprintf("%.1f", r.QPS), fmt.Sprintf("%.2f", r.P50Micros/1000), fmt.Sprintf("%.2f", r.P99Micros/1000),
@@ -913,17 +933,25 @@ func sqlbPrint(w io.Writer, rep *sqlbReport) {
 	}
 	sqlbTable(w, t)
 	fmt.Fprintln(w)
-	t = [][]string{{"clients", "vecgate " + kcol, "vs pgvector ef", "pgvector " + kcol, "QPS ×", "p50 ×", "p99 ×", "build ×", "bytes ×"}}
+	t = [][]string{{"clients", "vecgate ef", "vecgate " + kcol, "vs pgvector ef", "pgvector " + kcol, "QPS ×", "p50 ×", "p99 ×", "build ×", "bytes ×"}}
 	for _, r := range rep.Ratios {
 		ef := strconv.Itoa(r.PgvectorEF)
 		if !r.EqualRecall {
 			ef += " (best; lower recall)"
 		}
-		t = append(t, []string{strconv.Itoa(r.Clients), fmt.Sprintf("%.4f", r.VecgateRecall), ef,
+		t = append(t, []string{strconv.Itoa(r.Clients), sqlbVecgateEF(r.VecgateEF), fmt.Sprintf("%.4f", r.VecgateRecall), ef,
 			fmt.Sprintf("%.4f", r.PgvectorRecall), fmt.Sprintf("%.2f", r.QPS), fmt.Sprintf("%.2f", r.P50),
 			fmt.Sprintf("%.2f", r.P99), fmt.Sprintf("%.2f", r.Build), fmt.Sprintf("%.2f", r.Bytes)})
 	}
 	sqlbTable(w, t)
+}
+
+// sqlbVecgateEF names a vecgate run's hnsw.ef_search.
+func sqlbVecgateEF(ef int) string {
+	if ef == 0 {
+		return "default"
+	}
+	return strconv.Itoa(ef)
 }
 
 // sqlbTable writes rows as an aligned Markdown table (the first row is the header).

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -106,6 +107,7 @@ func TestBenchSQLFlags(t *testing.T) {
 		{[]string{"--dsn", "postgres://x/y", "--gen", "10:4", "--clients", "0"}, "--clients"},
 		{[]string{"--dsn", "postgres://x/y", "--gen", "10:4", "--data", "a.fvecs"}, "exclude"},
 		{[]string{"--dsn", "", "--gen", "10:4"}, "no --dsn"},
+		{[]string{"--dsn", "postgres://x/y", "--gen", "10:4", "--vecgate-ef", "default,0"}, "--vecgate-ef"},
 	} {
 		_, err := parseBenchSQLFlags(tc.args, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -113,8 +115,13 @@ func TestBenchSQLFlags(t *testing.T) {
 		}
 	}
 	o, err := parseBenchSQLFlags([]string{"--dsn", "postgres://x/y", "--gen", "500:32", "--ef", "10,80", "--metric", "cosine"}, io.Discard)
-	if err != nil || o.GenN != 500 || o.GenDims != 32 || len(o.EFs) != 2 || o.Clients[1] != 16 || o.K != 10 {
+	if err != nil || o.GenN != 500 || o.GenDims != 32 || len(o.EFs) != 2 || o.Clients[1] != 16 || o.K != 10 ||
+		!slices.Equal(o.VecgateEFs, []int{0}) {
 		t.Fatalf("parsed %+v, %v", o, err)
+	}
+	if o, err = parseBenchSQLFlags([]string{"--dsn", "postgres://x/y", "--gen", "500:32", "--vecgate-ef", "default,10,20"}, io.Discard); err != nil ||
+		!slices.Equal(o.VecgateEFs, []int{0, 10, 20}) {
+		t.Fatalf("--vecgate-ef default,10,20: %v, %v", o.VecgateEFs, err)
 	}
 }
 
