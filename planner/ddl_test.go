@@ -54,14 +54,15 @@ func TestDropIndexOf(t *testing.T) {
 func TestSettings(t *testing.T) {
 	p := planner.New(nil)
 	for sql, want := range map[string]string{
-		"SET hnsw.ef_search = 100":                        "[{hnsw.ef_search 100 false false}]",
-		"SET ivfflat.probes = 7":                          "[{ivfflat.probes 7 false false}]",
-		"  set local vecgate.enabled to off":              "[{vecgate.enabled off true false}]",
-		"RESET ALL":                                       "[{  false true}]",
-		"SELECT 1; SET vecgate.consistency = 'eventual'":  "[{vecgate.consistency eventual false false}]",
-		"-- knob\nSET vecgate.max_wait = 250":             "[{vecgate.max_wait 250 false false}]",
-		"SELECT id FROM t ORDER BY e <-> '[1]' OFFSET 20": "[]",
-		"SET work_mem = '64MB'":                           "[]",
+		"SET hnsw.ef_search = 100":                                         "[{hnsw.ef_search 100 false false false}]",
+		"SET ivfflat.probes = 7":                                           "[{ivfflat.probes 7 false false false}]",
+		"  set local vecgate.enabled to off":                               "[{vecgate.enabled off true false false}]",
+		"RESET ALL":                                                        "[{  false true false}]",
+		"SELECT 1; SET vecgate.consistency = 'eventual'":                   "[{vecgate.consistency eventual false false false}]",
+		"-- knob\nSET vecgate.max_wait = 250":                              "[{vecgate.max_wait 250 false false false}]",
+		"BEGIN; SET vecgate.enabled = off; COMMIT; SET hnsw.ef_search = 9": "[{vecgate.enabled off false false true} {hnsw.ef_search 9 false false false}]",
+		"SELECT id FROM t ORDER BY e <-> '[1]' OFFSET 20":                  "[]",
+		"SET work_mem = '64MB'":                                            "[]",
 	} {
 		if got := fmt.Sprint(p.Settings(sql)); got != want {
 			t.Errorf("%q: %s, want %s", sql, got, want)

@@ -32,6 +32,8 @@ type Setting struct {
 	Local bool   // SET LOCAL: until the end of the transaction
 	// ResetAll is RESET ALL (or SET … TO DEFAULT of every knob).
 	ResetAll bool
+	// Block: a BEGIN earlier in the same string opened the block this SET runs in.
+	Block bool
 }
 
 // Settings returns the SET/RESET statements in sql (one or several statements) that concern
@@ -45,7 +47,18 @@ func (p *Planner) Settings(sql string) []Setting {
 		return nil
 	}
 	var out []Setting
+	block := false
 	for _, st := range tree.Stmts {
+		if tx := st.GetStmt().GetTransactionStmt(); tx != nil {
+			switch tx.Kind {
+			case pg.TransactionStmtKind_TRANS_STMT_BEGIN, pg.TransactionStmtKind_TRANS_STMT_START:
+				block = true
+			case pg.TransactionStmtKind_TRANS_STMT_COMMIT, pg.TransactionStmtKind_TRANS_STMT_ROLLBACK,
+				pg.TransactionStmtKind_TRANS_STMT_PREPARE:
+				block = false
+			}
+			continue
+		}
 		v := st.GetStmt().GetVariableSetStmt()
 		if v == nil {
 			continue
@@ -53,15 +66,15 @@ func (p *Planner) Settings(sql string) []Setting {
 		name := strings.ToLower(v.Name)
 		switch v.Kind {
 		case pg.VariableSetKind_VAR_RESET_ALL:
-			out = append(out, Setting{ResetAll: true})
+			out = append(out, Setting{ResetAll: true, Block: block})
 		case pg.VariableSetKind_VAR_RESET, pg.VariableSetKind_VAR_SET_DEFAULT:
 			if knobs[name] {
-				out = append(out, Setting{Name: name, Local: v.IsLocal})
+				out = append(out, Setting{Name: name, Local: v.IsLocal, Block: block})
 			}
 		case pg.VariableSetKind_VAR_SET_VALUE:
 			if knobs[name] && len(v.Args) == 1 {
 				if val, ok := constArg(v.Args[0]); ok && !val.IsParam() {
-					out = append(out, Setting{Name: name, Value: val.Literal, Local: v.IsLocal})
+					out = append(out, Setting{Name: name, Value: val.Literal, Local: v.IsLocal, Block: block})
 				}
 			}
 		}

@@ -62,6 +62,7 @@ var readyIdle = []byte{'Z', 0, 0, 0, 5, 'I'}
 type Knob struct {
 	Name, Value string
 	Local       bool // SET LOCAL: until the end of the transaction block
+	Block       bool // sent after a BEGIN in the same Query: inside that block
 	Reset       bool // RESET name, or RESET ALL when Name is ""
 }
 

@@ -28,7 +28,7 @@ func (k *knobState) fold(st State) {
 // add records a SET or RESET sent while the session is in state st.
 func (k *knobState) add(n Knob, st State) {
 	k.fold(st)
-	if !n.Local && st.TxStatus != 'T' && st.TxStatus != 'E' {
+	if !n.Local && !n.Block && st.TxStatus != 'T' && st.TxStatus != 'E' {
 		k.session = n.apply(k.session)
 		return
 	}

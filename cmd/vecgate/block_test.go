@@ -133,6 +133,10 @@ func TestKnobsInBlocks(t *testing.T) {
 		{"SET LOCAL vecgate.enabled = on", true},
 		{"ROLLBACK", false},
 		{"RESET vecgate.enabled", true},
+		{"BEGIN; SET vecgate.enabled = off", false}, // the block opened in the same string
+		{"ROLLBACK", true},
+		{"BEGIN; SET vecgate.enabled = off; COMMIT", false},
+		{"RESET vecgate.enabled", true},
 	}
 	for i, s := range steps {
 		exec(s.sql)

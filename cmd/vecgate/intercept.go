@@ -58,7 +58,7 @@ func (i interceptor) Simple(sql string, knobs map[string]string) proxy.Job {
 func (i interceptor) Knobs(sql string) []proxy.Knob {
 	var out []proxy.Knob
 	for _, s := range i.planner.Settings(sql) {
-		out = append(out, proxy.Knob{Name: s.Name, Value: s.Value, Local: s.Local, Reset: s.ResetAll || s.Value == ""})
+		out = append(out, proxy.Knob{Name: s.Name, Value: s.Value, Local: s.Local, Block: s.Block, Reset: s.ResetAll || s.Value == ""})
 	}
 	return out
 }
