@@ -166,9 +166,7 @@ func parseBenchSQLFlags(args []string, stderr io.Writer) (sqlbOptions, error) {
 	fs.BoolVar(&o.Keep, "keep", false, "leave the table (and its index) in the database")
 	fs.StringVar(&o.MaintenanceWorkMem, "maintenance-work-mem", "2GB", "maintenance_work_mem for CREATE INDEX")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of this process (vecgate and the clients) during the first vecgate run at the largest client count")
-	o.Twins = live.DefaultOptions()
-	fs.IntVar(&o.Twins.SQ8MinDims, "twin-sq8-min-dims", o.Twins.SQ8MinDims, "as serve's: vecgate's twin searches SQ8 codes at this many dimensions or more (0: never)")
-	fs.BoolVar(&o.Twins.CodesOnly, "twin-codes-only", false, "as serve's: SQ8 twins keep no float32 vectors (Postgres reranks every answer)")
+	twinFlags(fs, &o.Twins)
 	fs.IntVar(&o.Rounds, "rounds", 1, "measure every cell this many times (interleaved) and keep its fastest round")
 	fs.DurationVar(&o.LoadTimeout, "load-timeout", time.Hour, "give up when vecgate has not loaded the table by then")
 	if err := fs.Parse(args); err != nil {

@@ -130,25 +130,6 @@ func errorsAs(err error, pe **pgconn.PgError) bool {
 	return ok
 }
 
-// rowIDs runs a query that returns (id, distance) rows in the given pgx execution mode.
-func rowIDs(t *testing.T, c *pgx.Conn, mode pgx.QueryExecMode, sql string, args ...any) []int64 {
-	t.Helper()
-	rows, err := c.Query(context.Background(), sql, append([]any{mode}, args...)...)
-	if err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (int64, error) {
-		var id int64
-		var d float64
-		err := r.Scan(&id, &d)
-		return id, err
-	})
-	if err != nil {
-		t.Fatalf("%s (%v): %v", sql, mode, err)
-	}
-	return out
-}
-
 // TestIncludeFilters: WHERE tenant_id = $2 ORDER BY emb <-> $1 LIMIT 10 at 50 %, 10 %, 1 % and
 // 0.1 % selectivity. Through vecgate every query is intercepted (never forwarded after widening)
 // and returns min(10, matches) rows, the exact answer's rows in its order (at 50 % the filtered

@@ -46,15 +46,10 @@ func newFixtureWith(t *testing.T, rows int, opt gatewayOptions) *fixture {
 	dsn := pgtest.NewDB(t)
 	c := pgtest.Connect(t, dsn)
 	ctx := context.Background()
-	for _, q := range []string{
-		`CREATE TABLE items (id bigserial PRIMARY KEY, category int NOT NULL, rare int NOT NULL, title text, emb vector(16))`,
-		fmt.Sprintf(`INSERT INTO items (category, rare, title, emb)
-			SELECT g %% 100, g %% 1000, 'item ' || g,
-			       (SELECT array_agg((g %% 20) * 0.3 + random() - 0.5 + d * 0)::vector(16) FROM generate_series(1, 16) d)
-			FROM (SELECT setseed(0.25)) s, generate_series(1, %d) g`, rows),
+	for _, q := range append(itemsTable(rows),
 		`CREATE INDEX items_emb_hnsw ON items USING hnsw (emb vector_l2_ops)`,
 		`ANALYZE items`,
-	} {
+	) {
 		if _, err := c.Exec(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
@@ -62,6 +57,18 @@ func newFixtureWith(t *testing.T, rows int, opt gatewayOptions) *fixture {
 	g := startTestGateway(t, dsn, opt)
 	waitIndexed(t, g, rows)
 	return &fixture{dsn: dsn, via: viaDSN(dsn, g), g: g, rng: rand.New(rand.NewPCG(7, 11))}
+}
+
+// itemsTable creates the fixtures' table items: rows 16-d vectors in 20 clusters (seeded), with
+// category = g % 100 (1 % selectivity) and rare = g % 1000 (0.1 %).
+func itemsTable(rows int) []string {
+	return []string{
+		`CREATE TABLE items (id bigserial PRIMARY KEY, category int NOT NULL, rare int NOT NULL, title text, emb vector(16))`,
+		fmt.Sprintf(`INSERT INTO items (category, rare, title, emb)
+			SELECT g %% 100, g %% 1000, 'item ' || g,
+			       (SELECT array_agg((g %% 20) * 0.3 + random() - 0.5 + d * 0)::vector(16) FROM generate_series(1, 16) d)
+			FROM (SELECT setseed(0.25)) s, generate_series(1, %d) g`, rows),
+	}
 }
 
 // startTestGateway starts a gateway in front of dsn, closed when the test ends (logging to
@@ -125,18 +132,16 @@ func (f *fixture) vector() string {
 
 func ids(t *testing.T, c *pgx.Conn, sql string, args ...any) []int64 {
 	t.Helper()
-	rows, err := c.Query(context.Background(), sql, append([]any{pgx.QueryExecModeSimpleProtocol}, args...)...)
-	if err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (int64, error) {
-		var id int64
-		var d float64
-		err := r.Scan(&id, &d)
-		return id, err
-	})
-	if err != nil {
-		t.Fatalf("%s: %v", sql, err)
+	return rowIDs(t, c, pgx.QueryExecModeSimpleProtocol, sql, args...)
+}
+
+// rowIDs runs a query that returns (id, distance) rows in the given pgx execution mode and
+// returns the ids.
+func rowIDs(t *testing.T, c *pgx.Conn, mode pgx.QueryExecMode, sql string, args ...any) []int64 {
+	t.Helper()
+	var out []int64
+	for _, r := range idDists(t, c, mode, sql, args...) {
+		out = append(out, r.id)
 	}
 	return out
 }

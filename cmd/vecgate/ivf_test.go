@@ -28,12 +28,7 @@ func newIVFFixture(t *testing.T, opt gatewayOptions) *fixture {
 	dsn := pgtest.NewDB(t)
 	c := pgtest.Connect(t, dsn)
 	ctx := context.Background()
-	for _, q := range []string{
-		`CREATE TABLE items (id bigserial PRIMARY KEY, category int NOT NULL, rare int NOT NULL, title text, emb vector(16))`,
-		fmt.Sprintf(`INSERT INTO items (category, rare, title, emb)
-			SELECT g %% 100, g %% 1000, 'item ' || g,
-			       (SELECT array_agg((g %% 20) * 0.3 + random() - 0.5 + d * 0)::vector(16) FROM generate_series(1, 16) d)
-			FROM (SELECT setseed(0.25)) s, generate_series(1, %d) g`, ivfRows),
+	for _, q := range append(itemsTable(ivfRows),
 		fmt.Sprintf(`CREATE INDEX items_emb_ivf ON items USING ivfflat (emb vector_l2_ops) WITH (lists = %d)`, ivfLists),
 		fmt.Sprintf(`CREATE TABLE docs (id bigint PRIMARY KEY, emb vector(%d))`, docDims),
 		`SELECT setseed(0.5)`,
@@ -43,7 +38,7 @@ func newIVFFixture(t *testing.T, opt gatewayOptions) *fixture {
 			(SELECT array_agg(ce.v[d] + (random() - 0.5) * 0.8 ORDER BY d) FROM generate_series(1, %d) d)::vector
 			FROM generate_series(1, %d) g JOIN centers ce ON ce.c = 1 + g %% 40`, docDims, docRows),
 		`ANALYZE items`, `ANALYZE docs`,
-	} {
+	) {
 		if _, err := c.Exec(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}

@@ -75,9 +75,7 @@ func serveFlags(o *serveOptions, output io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.intercept, "intercept", true, "answer vector top-k queries from in-memory indexes kept in sync by logical replication (needs wal_level=logical and a REPLICATION role in --upstream); false forwards everything")
 	fs.StringVar(&o.slotName, "slot-name", "main", "replication slot and publication suffix: vecgate_<name> (lower-case letters, digits, _)")
 	fs.StringVar(&o.dataDir, "data-dir", "", "directory for index snapshots (resume without a full reload); empty: reload from Postgres at every start")
-	o.twins = live.DefaultOptions()
-	fs.IntVar(&o.twins.SQ8MinDims, "twin-sq8-min-dims", o.twins.SQ8MinDims, "in-memory twins of pgvector HNSW indexes on vectors of at least this many dimensions search SQ8 codes (a quarter of the memory traffic) and rerank exactly; 0: never")
-	fs.BoolVar(&o.twins.CodesOnly, "twin-codes-only", false, "SQ8 twins keep no float32 vectors: about a quarter of the memory, but every answer is reranked by Postgres (none from memory)")
+	twinFlags(fs, &o.twins)
 	fs.StringVar(&o.httpListen, "http-listen", defaultHTTPListen, "address for /metrics (Prometheus), /healthz, /readyz and /status; empty disables")
 	fs.DurationVar(&o.readyMaxLag, "ready-max-lag", 10*time.Second, "/readyz fails while the last replicated transaction took longer than this to apply")
 	fs.Uint64Var(&o.readyMaxLagBytes, "ready-max-lag-bytes", 64<<20, "/readyz fails while replication is more than this many bytes of WAL behind")
@@ -94,6 +92,14 @@ variable, then config file, then the default shown.
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// twinFlags declares the settings of the in-memory twins (serve's and bench sql's) on fs, bound to
+// o, which starts at live.DefaultOptions.
+func twinFlags(fs *flag.FlagSet, o *live.Options) {
+	*o = live.DefaultOptions()
+	fs.IntVar(&o.SQ8MinDims, "twin-sq8-min-dims", o.SQ8MinDims, "in-memory twins of pgvector HNSW indexes on vectors of at least this many dimensions search SQ8 codes (a quarter of the memory traffic) and rerank exactly; 0: never")
+	fs.BoolVar(&o.CodesOnly, "twin-codes-only", false, "SQ8 twins keep no float32 vectors: about a quarter of the memory, but every answer is reranked by Postgres (none from memory)")
 }
 
 var validSlotName = regexp.MustCompile(`^[a-z0-9_]{1,50}$`)
