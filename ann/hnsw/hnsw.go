@@ -353,18 +353,20 @@ func (x *Index) randomLevel() int {
 
 // searcher is per-search scratch, pooled.
 type searcher struct {
-	visited []uint16
-	gen     uint16
-	cand    topk.Min
-	res     topk.Max
-	tmp     []topk.Item // insert: candidates of a level
-	sel     []topk.Item // insert: selected neighbours
-	ltmp    []topk.Item // link: candidates when shrinking a list
-	lsel    []topk.Item // link: selection when shrinking a list
-	qc      []uint8     // search: the query's codes
-	qf      []float32   // search: the normalised query (cosine)
-	batch   []uint32    // searchLayer: unvisited neighbours of a node
-	touch   float32     // sink of the prefetching loads
+	visited   []uint16
+	gen       uint16
+	cand      topk.Min
+	res       topk.Max
+	tmp       []topk.Item // insert: candidates of a level
+	sel       []topk.Item // insert: selected neighbours
+	picked    []topk.Item // insert: the selections of every level, top level first
+	pickedEnd []int       // insert: where each level's selection ends in picked
+	ltmp      []topk.Item // link: candidates when shrinking a list
+	lsel      []topk.Item // link: selection when shrinking a list
+	qc        []uint8     // search: the query's codes
+	qf        []float32   // search: the normalised query (cosine)
+	batch     []uint32    // searchLayer: unvisited neighbours of a node
+	touch     float32     // sink of the prefetching loads
 }
 
 func (x *Index) getSearcher() *searcher {
@@ -718,35 +720,42 @@ func (x *Index) insert(key ann.Key, vec []float32) {
 	s := x.getSearcher()
 	epDist := x.dist(q, ep)
 	ep, epDist = x.greedy(q, ep, epDist, top, level)
+	// Every level's own list is written before the first back link makes the node reachable: a
+	// concurrent insert that reaches it on one level and descends must find its lists below
+	// filled (an empty list there would leave that insert, and those after it, linked to this
+	// node alone).
+	s.picked, s.pickedEnd = s.picked[:0], s.pickedEnd[:0]
 	for l := min(level, top); l >= 0; l-- {
 		s.newGen()
 		x.searchLayer(s, q, ep, epDist, x.cfg.EFConstruction, l, nil)
 		s.tmp = s.res.SortedAscending(s.tmp[:0])
 		// Next level starts from the closest found here.
 		ep, epDist = s.tmp[0].ID, s.tmp[0].Dist
-		mmax := x.m
-		if l == 0 {
-			mmax = x.m0
-		}
 		cands := s.tmp
 		if len(cands) > 0 && cands[0].ID == id {
 			cands = cands[1:]
 		}
 		s.sel = x.selectNeighbors(s.sel, cands, x.m)
-		sel := s.sel
-		// Own list.
-		lk := &x.locks[id%uint32(len(x.locks))]
-		lk.Lock()
 		own := x.list(id, l)
-		for i, c := range sel {
+		for i, c := range s.sel {
 			atomic.StoreUint32(&own[1+i], c.ID)
 		}
-		atomic.StoreUint32(&own[0], uint32(len(sel)))
-		lk.Unlock()
-		// Back links.
-		for _, c := range sel {
+		atomic.StoreUint32(&own[0], uint32(len(s.sel)))
+		s.picked = append(s.picked, s.sel...)
+		s.pickedEnd = append(s.pickedEnd, len(s.picked))
+	}
+	// Back links, top level first.
+	start := 0
+	for i, end := range s.pickedEnd {
+		l := min(level, top) - i
+		mmax := x.m
+		if l == 0 {
+			mmax = x.m0
+		}
+		for _, c := range s.picked[start:end] {
 			x.link(s, c.ID, id, c.Dist, l, mmax)
 		}
+		start = end
 	}
 	x.putSearcher(s)
 	x.mu.RUnlock()

@@ -1,0 +1,6 @@
+//go:build race
+
+package hnsw_test
+
+// raceOn: the race detector is on (its tests build less).
+const raceOn = true
