@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -39,6 +40,14 @@ func (s *session) trackParse(body []byte) {
 	if p.Decode(body) != nil {
 		return
 	}
+	if ks := s.srv.cfg.Interceptor.Knobs(p.Query); len(ks) > 0 {
+		if s.setStmts == nil {
+			s.setStmts = map[string][]Knob{}
+		}
+		s.setStmts[p.Name] = ks
+	} else {
+		delete(s.setStmts, p.Name)
+	}
 	if s.stmts == nil {
 		s.stmts = map[string]*stmtInfo{}
 	}
@@ -57,9 +66,52 @@ type stmtInfo struct {
 
 func (s *session) trackClose(body []byte) {
 	var c pgproto3.Close
-	if c.Decode(body) == nil && c.ObjectType == 'S' {
-		delete(s.stmts, c.Name)
+	if c.Decode(body) != nil {
+		return
 	}
+	switch c.ObjectType {
+	case 'S':
+		delete(s.stmts, c.Name)
+		delete(s.setStmts, c.Name)
+	case 'P':
+		delete(s.setPorts, c.Name)
+	}
+}
+
+// trackSetExec follows SETs sent with the extended protocol (JDBC and others send every
+// statement so): a Bind of a prepared statement that sets knobs names its portal, and each
+// Execute of that portal sends the SET.
+func (s *session) trackSetExec(typ byte, body []byte) {
+	if len(s.setStmts) == 0 && len(s.setPorts) == 0 {
+		return
+	}
+	portal, rest, ok := cString(body)
+	if !ok {
+		return
+	}
+	switch typ {
+	case 'B':
+		stmt, _, ok := cString(rest)
+		if ks := s.setStmts[stmt]; ok && ks != nil {
+			if s.setPorts == nil {
+				s.setPorts = map[string][]Knob{}
+			}
+			s.setPorts[portal] = ks
+		} else {
+			delete(s.setPorts, portal)
+		}
+	case 'E':
+		s.addKnobs(s.setPorts[portal])
+	}
+}
+
+// cString splits a NUL-terminated string off the front of b.
+func cString(b []byte) (string, []byte, bool) {
+	i := bytes.IndexByte(b, 0)
+	if i < 0 {
+		return "", nil, false
+	}
+	return string(b[:i]), b[i+1:], true
 }
 
 // readGroup returns the group starting with the message just read (typ, raw, body) when the
@@ -136,7 +188,7 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 	if info == nil {
 		return false, false, nil
 	}
-	job := info.st.Bind(g.bind.Parameters, g.bind.ParameterFormatCodes, s.knobs.values(s.State))
+	job := info.st.Bind(g.bind.Parameters, g.bind.ParameterFormatCodes, s.knobValues())
 	if job == nil {
 		return false, false, nil
 	}

@@ -76,9 +76,26 @@ type Consistent interface {
 
 // applyKnobs records the knob changes in sql (a simple Query about to be forwarded).
 func (s *session) applyKnobs(sql string) {
-	for _, k := range s.srv.cfg.Interceptor.Knobs(sql) {
-		s.knobs.add(k, s.State())
+	s.addKnobs(s.srv.cfg.Interceptor.Knobs(sql))
+}
+
+// addKnobs records knob changes about to be sent upstream.
+func (s *session) addKnobs(ks []Knob) {
+	if len(ks) == 0 {
+		return
 	}
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	for _, k := range ks {
+		s.knobs.add(k, s.state)
+	}
+}
+
+// knobValues returns the knobs in force for a statement sent now.
+func (s *session) knobValues() map[string]string {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	return s.knobs.values()
 }
 
 // recovered handles a panic of an interception (a planner or proxy bug): it is logged with its
@@ -122,7 +139,7 @@ func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, er
 	if handled, err := s.special(w, sql); handled || err != nil {
 		return handled, err
 	}
-	job := s.srv.cfg.Interceptor.Simple(sql, s.knobs.values(s.State))
+	job := s.srv.cfg.Interceptor.Simple(sql, s.knobValues())
 	if job == nil {
 		return false, nil
 	}

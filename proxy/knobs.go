@@ -1,59 +1,81 @@
 package proxy
 
-// knobState is a session's knobs as Postgres would hold them: values SET outside a transaction
-// block apply at once; inside a block they are tentative until it ends — a SET LOCAL (or any SET
-// of a block that rolls back) lapses, a plain SET of a committed block stays.
+import "maps"
+
+// knobState is a session's knobs as Postgres holds them. A SET takes effect for the statements
+// after it at once, but it is kept only if its transaction commits: an autocommit SET that fails
+// (a value out of range), or that shares a Query string's implicit transaction with a statement
+// that fails, lapses; so does a SET LOCAL at the end of its block, and any SET of a block that
+// rolls back. A plain SET of a committed block stays.
+//
+// Each SET is resolved by the ReadyForQuery that ends its transaction, seen by the upstream
+// reader (resolve); until then it is pending and applies on top of the settled values. The
+// fields are guarded by the session's stateMu.
 type knobState struct {
-	session map[string]string // values in force outside any block
-	txn     []Knob            // SET/RESET seen since the session was last idle, in order
-	idles   uint64            // State.Idles when txn began
+	settled map[string]string // values kept by committed transactions
+	pending []pendingKnob     // SET/RESET sent whose transaction has not ended, in order
 }
 
-// fold ends the tentative knobs once the transaction they belong to has ended (the session went
-// idle since): a committed block's plain SETs join the session's values, the rest lapse.
-func (k *knobState) fold(st State) {
-	if len(k.txn) == 0 || st.Idles == k.idles {
+type pendingKnob struct {
+	Knob
+	// zLeft counts the ReadyForQuery messages still due for requests sent before this SET's:
+	// they do not end its transaction.
+	zLeft int
+	// inBlock: the SET runs in an explicit transaction block, which must end with COMMIT for it
+	// to stay.
+	inBlock bool
+}
+
+// add records a SET or RESET about to be sent upstream, st being the session's state.
+func (k *knobState) add(n Knob, st State) {
+	k.pending = append(k.pending, pendingKnob{
+		Knob:    n,
+		zLeft:   st.Pending,
+		inBlock: n.Block || st.TxStatus == 'T' || st.TxStatus == 'E',
+	})
+}
+
+// resolve takes a ReadyForQuery with status tx. For a SET whose statement it answers: an idle
+// status ends its transaction (committed: that transaction ended with a COMMIT tag; failed: the
+// request answered had an error or a ROLLBACK); another status means a BEGIN later in its Query
+// string opened a block around it.
+func (k *knobState) resolve(tx byte, committed, failed bool) {
+	if len(k.pending) == 0 {
 		return
 	}
-	if st.Committed {
-		for _, n := range k.txn {
-			if !n.Local {
-				k.session = n.apply(k.session)
-			}
+	keep := k.pending[:0]
+	for _, p := range k.pending {
+		if p.zLeft > 0 {
+			p.zLeft--
+			keep = append(keep, p)
+			continue
+		}
+		if tx != 'I' {
+			p.inBlock = true
+			keep = append(keep, p)
+			continue
+		}
+		if !p.Local && (p.inBlock && committed || !p.inBlock && !failed) {
+			// A new map: values handed out earlier may still be read by the client goroutine.
+			k.settled = p.apply(maps.Clone(k.settled))
 		}
 	}
-	k.txn = nil
+	clear(k.pending[len(keep):])
+	k.pending = keep
 }
 
-// add records a SET or RESET sent while the session is in state st.
-func (k *knobState) add(n Knob, st State) {
-	k.fold(st)
-	if !n.Local && !n.Block && st.TxStatus != 'T' && st.TxStatus != 'E' {
-		k.session = n.apply(k.session)
-		return
+// values returns the knobs in force for a statement sent now: the settled values with every
+// pending SET applied in order.
+func (k *knobState) values() map[string]string {
+	if len(k.pending) == 0 {
+		return k.settled
 	}
-	if len(k.txn) == 0 {
-		k.idles = st.Idles
-	}
-	k.txn = append(k.txn, n)
-}
-
-// values returns the knobs in force for a statement sent now (state gives the session's
-// state, asked only when a block's knobs are pending: this runs for every Query).
-func (k *knobState) values(state func() State) map[string]string {
-	if len(k.txn) == 0 {
-		return k.session
-	}
-	k.fold(state())
-	if len(k.txn) == 0 {
-		return k.session
-	}
-	m := make(map[string]string, len(k.session)+len(k.txn))
-	for name, v := range k.session {
+	m := make(map[string]string, len(k.settled)+len(k.pending))
+	for name, v := range k.settled {
 		m[name] = v
 	}
-	for _, n := range k.txn {
-		m = n.apply(m)
+	for _, p := range k.pending {
+		m = p.apply(m)
 	}
 	return m
 }

@@ -37,10 +37,6 @@ type State struct {
 	// Idles counts ReadyForQuery messages with status idle: each ends a transaction (a block or
 	// an autocommit statement).
 	Idles uint64
-	// Committed tells whether the last transaction ended with a COMMIT that succeeded (its
-	// command tag; COMMIT of a failed block answers ROLLBACK, a COMMIT that fails answers an
-	// error).
-	Committed bool
 }
 
 type session struct {
@@ -61,16 +57,22 @@ type session struct {
 	closeOnce sync.Once
 	clientMu  sync.Mutex // serialises writes to client
 	stateMu   sync.Mutex
-	state     State                // guarded by stateMu
-	inCopyIn  bool                 // guarded by stateMu: CopyInResponse seen, CommandComplete will be COPY FROM
-	commitTag bool                 // guarded by stateMu: a COMMIT tag since the last ReadyForQuery idle
+	state     State // guarded by stateMu
+	inCopyIn  bool  // guarded by stateMu: CopyInResponse seen, CommandComplete will be COPY FROM
+	// commitTag: a COMMIT tag since the last idle ReadyForQuery (a COMMIT that fails, on a
+	// deferred constraint, answers with an error and no tag; COMMIT of a failed block answers
+	// ROLLBACK). Guarded by stateMu.
+	commitTag bool
+	failedReq bool                 // guarded by stateMu: an error or a ROLLBACK since the last ReadyForQuery
 	idle      *sync.Cond           // on stateMu: broadcast when Pending drops to 0 and at close
 	capture   chan []byte          // guarded by stateMu: non-nil while an intercepted statement runs
 	upDone    chan struct{}        // closed when upstreamToClient ends
 	seenWrite uint64               // CommittedWrites already made visible to intercepted reads (client goroutine)
 	stmts     map[string]*stmtInfo // client statements the interceptor wants at Bind (client goroutine)
 	internal  map[string]bool      // vecgate's rewrites prepared upstream in this session (client goroutine)
-	knobs     knobState            // session knobs vecgate follows (client goroutine)
+	knobs     knobState            // guarded by stateMu: session knobs vecgate follows
+	setStmts  map[string][]Knob    // prepared statements that SET knobs (client goroutine)
+	setPorts  map[string][]Knob    // portals bound to those statements (client goroutine)
 	// Reads in transaction blocks (block.go; client goroutine): blockOpen while vecgate's
 	// savepoint is set, blockForward = State.Idles+1 of a block found unfit for interception.
 	blockOpen    bool
@@ -450,6 +452,8 @@ func (s *session) clientToUpstream(cr *reader) error {
 				s.trackParse(body)
 			case 'C':
 				s.trackClose(body)
+			case 'B', 'E':
+				s.trackSetExec(typ, body)
 			}
 			if (typ == 'P' || typ == 'B') && !unsynced {
 				if g, n := s.readGroup(cr, typ, raw, body); g != nil {
@@ -464,6 +468,9 @@ func (s *session) clientToUpstream(cr *reader) error {
 						return err
 					}
 					if !handled {
+						for _, r := range raws[1:] { // the first was tracked above
+							s.trackSetExec(r[0], r[5:])
+						}
 						if parsed {
 							raws = raws[1:]
 						}
@@ -585,7 +592,7 @@ func (s *session) capturing() chan []byte {
 	return s.capture
 }
 
-func wantState(typ byte) bool { return typ == 'Z' || typ == 'C' || typ == 'G' }
+func wantState(typ byte) bool { return typ == 'Z' || typ == 'C' || typ == 'G' || typ == 'E' }
 
 // observe updates the session state from an upstream message (body truncated to a prefix).
 func (s *session) observe(typ byte, body []byte) {
@@ -602,9 +609,13 @@ func (s *session) observe(typ byte, body []byte) {
 		switch {
 		case bytes.HasPrefix(body, []byte("COMMIT")):
 			s.commitTag = true
-		case bytes.HasPrefix(body, []byte("ROLLBACK")), bytes.HasPrefix(body, []byte("PREPARE")):
+		case bytes.HasPrefix(body, []byte("ROLLBACK")):
+			s.commitTag, s.failedReq = false, true
+		case bytes.HasPrefix(body, []byte("PREPARE")):
 			s.commitTag = false
 		}
+	case 'E':
+		s.failedReq = true
 		s.inCopyIn = false
 	case 'Z':
 		if len(body) < 1 {
@@ -617,15 +628,15 @@ func (s *session) observe(typ byte, body []byte) {
 		if s.state.Pending == 0 {
 			s.idle.Broadcast()
 		}
+		s.knobs.resolve(st, st == 'I' && s.commitTag, s.failedReq)
+		s.failedReq = false
 		if st == 'I' {
 			if s.state.WroteInTxn {
 				s.state.CommittedWrites++
 			}
 			s.state.WroteInTxn = false
 			s.state.Idles++
-			// Committed only with a COMMIT tag in this transaction: a COMMIT that fails
-			// (a deferred constraint) answers with an error and no tag.
-			s.state.Committed, s.commitTag = s.commitTag, false
+			s.commitTag = false
 		}
 		s.inCopyIn = false
 		s.state.TxStatus = st

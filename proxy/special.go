@@ -26,7 +26,7 @@ func (s *session) special(w *bufio.Writer, sql string) (bool, error) {
 		}
 		return true, s.deliver(append(msgs, []byte{'Z', 0, 0, 0, 5, st})...)
 	}
-	lines, send, ok := ic.Explain(sql, s.knobs.values(s.State))
+	lines, send, ok := ic.Explain(sql, s.knobValues())
 	if !ok {
 		return false, nil
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"regexp"
 	"slices"
 	"testing"
 
@@ -156,3 +157,88 @@ func TestKnobsInBlocks(t *testing.T) {
 		t.Fatal("a SET of a block whose COMMIT failed stayed in force")
 	}
 }
+
+// TestKnobsFollowPostgres: vecgate keeps a SET exactly when Postgres does. A SET that fails (a
+// value out of range) leaves the old value; a SET in a Query string whose implicit transaction
+// fails lapses with it; SETs sent with the extended protocol (as JDBC sends every statement)
+// count too. EXPLAIN through vecgate shows the ef_search it uses, SHOW what Postgres holds.
+func TestKnobsFollowPostgres(t *testing.T) {
+	f := newFixture(t, 500)
+	via := pgtest.Connect(t, f.via)
+	ctx := context.Background()
+	simple := pgx.QueryExecModeSimpleProtocol
+	check := func(step string) {
+		t.Helper()
+		var shown string
+		if err := via.QueryRow(ctx, "SHOW hnsw.ef_search", simple).Scan(&shown); err != nil {
+			t.Fatalf("%s: SHOW: %v", step, err)
+		}
+		plan := simpleLines(t, via, "EXPLAIN SELECT id FROM items ORDER BY emb <-> '"+f.vector()+"' LIMIT 3")
+		if m := efSearchRE.FindStringSubmatch(plan); m == nil || m[1] != shown {
+			t.Fatalf("after %s Postgres has hnsw.ef_search = %s, vecgate's EXPLAIN says:\n%s", step, shown, plan)
+		}
+	}
+	fails := func(sql string) {
+		t.Helper()
+		if _, err := via.Exec(ctx, sql, simple); err == nil {
+			t.Fatalf("%s succeeded", sql)
+		}
+		check(sql)
+	}
+	ok := func(sql string) {
+		t.Helper()
+		if _, err := via.Exec(ctx, sql, simple); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		check(sql)
+	}
+	ok("SET hnsw.ef_search = 100")
+	fails("SET hnsw.ef_search = 2000") // out of range: 100 stays
+	fails("SET hnsw.ef_search = 60; SELECT 1/0")
+	fails("SELECT 1/0; SET hnsw.ef_search = 61")
+	ok("SET hnsw.ef_search = 62; SELECT 1")
+	fails("BEGIN; SET hnsw.ef_search = 63; COMMIT; SET hnsw.ef_search = 64; SELECT 1/0") // the block committed
+	// In a block (EXPLAIN there is Postgres' own): the failed SET leaves 63 after ROLLBACK.
+	if _, err := via.Exec(ctx, "BEGIN", simple); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := via.Exec(ctx, "SET hnsw.ef_search = 3000", simple); err == nil {
+		t.Fatal("SET hnsw.ef_search = 3000 succeeded")
+	}
+	ok("ROLLBACK")
+
+	// Extended protocol: an unnamed statement, and a named one executed twice.
+	ext := func(sql string) {
+		t.Helper()
+		if _, err := via.PgConn().ExecParams(ctx, sql, nil, nil, nil, nil).Close(); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		check(sql + " (extended)")
+	}
+	ext("SET hnsw.ef_search = 70")
+	if _, err := via.PgConn().ExecParams(ctx, "SET hnsw.ef_search = 5000", nil, nil, nil, nil).Close(); err == nil {
+		t.Fatal("SET hnsw.ef_search = 5000 succeeded")
+	}
+	check("a failed extended SET")
+	if _, err := via.PgConn().Prepare(ctx, "set_ef", "SET hnsw.ef_search = 71", nil); err != nil {
+		t.Fatal(err)
+	}
+	ext("RESET hnsw.ef_search")
+	for range 2 {
+		if _, err := via.PgConn().ExecPrepared(ctx, "set_ef", nil, nil, nil).Close(); err != nil {
+			t.Fatal(err)
+		}
+		check("EXECUTE set_ef")
+		ext("RESET hnsw.ef_search")
+	}
+	// A batch: the SET and the query in one pipeline, one Sync.
+	b := &pgx.Batch{}
+	b.Queue("SET hnsw.ef_search = 72")
+	b.Queue("SELECT 1")
+	if err := via.SendBatch(ctx, b).Close(); err != nil {
+		t.Fatal(err)
+	}
+	check("a batch")
+}
+
+var efSearchRE = regexp.MustCompile(`ef_search (\d+)`)
