@@ -132,10 +132,13 @@ type sqlbRatio struct {
 	PgvectorRecall float64 `json:"pgvector_recall"`
 	EqualRecall    bool    `json:"equal_or_better_recall"` // false: pgvector never reached vecgate's recall; its best is used
 	QPS            float64 `json:"qps_ratio"`              // vecgate ÷ pgvector (> 1: vecgate faster)
-	P50            float64 `json:"p50_ratio"`              // vecgate ÷ pgvector (< 1: vecgate faster)
-	P99            float64 `json:"p99_ratio"`
-	Build          float64 `json:"build_ratio"` // vecgate initial load ÷ pgvector CREATE INDEX
-	Bytes          float64 `json:"bytes_ratio"` // vecgate memory ÷ pg_relation_size of the index
+	// QPSInterp is vecgate's QPS ÷ pgvector's at exactly vecgate's recall, read off pgvector's
+	// recall–QPS curve between the two ef values around it (0 when the curve does not reach it).
+	QPSInterp float64 `json:"qps_ratio_interpolated"`
+	P50       float64 `json:"p50_ratio"` // vecgate ÷ pgvector (< 1: vecgate faster)
+	P99       float64 `json:"p99_ratio"`
+	Build     float64 `json:"build_ratio"` // vecgate initial load ÷ pgvector CREATE INDEX
+	Bytes     float64 `json:"bytes_ratio"` // vecgate memory ÷ pg_relation_size of the index
 }
 
 func parseBenchSQLFlags(args []string, stderr io.Writer) (sqlbOptions, error) {
@@ -895,12 +898,48 @@ func sqlbRatios(rep *sqlbReport) []sqlbRatio {
 		}
 		out = append(out, sqlbRatio{
 			Clients: v.Clients, VecgateEF: v.EF, VecgateRecall: v.Recall, PgvectorEF: best.EF, PgvectorRecall: best.Recall,
-			EqualRecall: equal, QPS: sqlbDiv(v.QPS, best.QPS), P50: sqlbDiv(v.P50Micros, best.P50Micros),
+			EqualRecall: equal, QPS: sqlbDiv(v.QPS, best.QPS), QPSInterp: sqlbDiv(v.QPS, sqlbQPSAt(rep.Rows, v.Clients, v.Recall)), P50: sqlbDiv(v.P50Micros, best.P50Micros),
 			P99: sqlbDiv(v.P99Micros, best.P99Micros), Build: sqlbDiv(v.BuildSeconds, best.BuildSeconds),
 			Bytes: sqlbDiv(v.BytesPerVector, best.BytesPerVector),
 		})
 	}
 	return out
+}
+
+// sqlbQPSAt is pgvector's QPS at the given recall and client count, interpolated on its
+// recall–QPS frontier (each ef's row, dropping rows that a higher-recall row beats on QPS):
+// log QPS linear in recall between the frontier points on either side. At or below the lowest
+// recall it is the fastest row; above the highest recall, 0 (not reached).
+func sqlbQPSAt(rows []sqlbRow, clients int, recall float64) float64 {
+	var pts []sqlbRow
+	for _, r := range rows {
+		if r.Method == "pgvector" && r.Clients == clients && r.QPS > 0 {
+			pts = append(pts, r)
+		}
+	}
+	// Frontier, highest recall first: a point stays when it is faster than every point above it.
+	slices.SortFunc(pts, func(a, b sqlbRow) int { return cmp.Compare(b.Recall, a.Recall) })
+	var front []sqlbRow
+	for _, p := range pts {
+		if len(front) == 0 || p.QPS > front[len(front)-1].QPS {
+			front = append(front, p)
+		}
+	}
+	for i, hi := range front {
+		if hi.Recall < recall {
+			continue
+		}
+		if i+1 == len(front) || front[i+1].Recall >= recall {
+			continue // a faster point still reaches the recall
+		}
+		lo := front[i+1]
+		f := (recall - lo.Recall) / (hi.Recall - lo.Recall)
+		return math.Exp(math.Log(lo.QPS) + f*(math.Log(hi.QPS)-math.Log(lo.QPS)))
+	}
+	if len(front) > 0 && front[len(front)-1].Recall >= recall {
+		return front[len(front)-1].QPS
+	}
+	return 0
 }
 
 func sqlbDiv(a, b float64) float64 {
@@ -931,17 +970,25 @@ func sqlbPrint(w io.Writer, rep *sqlbReport) {
 	}
 	sqlbTable(w, t)
 	fmt.Fprintln(w)
-	t = [][]string{{"clients", "vecgate ef", "vecgate " + kcol, "vs pgvector ef", "pgvector " + kcol, "QPS ×", "p50 ×", "p99 ×", "build ×", "bytes ×"}}
+	t = [][]string{{"clients", "vecgate ef", "vecgate " + kcol, "vs pgvector ef", "pgvector " + kcol, "QPS ×", "QPS × at equal recall", "p50 ×", "p99 ×", "build ×", "bytes ×"}}
 	for _, r := range rep.Ratios {
 		ef := strconv.Itoa(r.PgvectorEF)
 		if !r.EqualRecall {
 			ef += " (best; lower recall)"
 		}
 		t = append(t, []string{strconv.Itoa(r.Clients), sqlbVecgateEF(r.VecgateEF), fmt.Sprintf("%.4f", r.VecgateRecall), ef,
-			fmt.Sprintf("%.4f", r.PgvectorRecall), fmt.Sprintf("%.2f", r.QPS), fmt.Sprintf("%.2f", r.P50),
+			fmt.Sprintf("%.4f", r.PgvectorRecall), fmt.Sprintf("%.2f", r.QPS), sqlbInterp(r.QPSInterp), fmt.Sprintf("%.2f", r.P50),
 			fmt.Sprintf("%.2f", r.P99), fmt.Sprintf("%.2f", r.Build), fmt.Sprintf("%.2f", r.Bytes)})
 	}
 	sqlbTable(w, t)
+}
+
+// sqlbInterp prints an interpolated ratio ("-" when pgvector's curve does not reach the recall).
+func sqlbInterp(v float64) string {
+	if v == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", v)
 }
 
 // sqlbVecgateEF names a vecgate run's hnsw.ef_search.

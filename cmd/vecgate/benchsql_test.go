@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -149,5 +150,33 @@ func TestBenchSQLRatios(t *testing.T) {
 	}
 	if err := xml.Unmarshal([]byte(sqlbSVG(rep)), new(struct{})); err != nil {
 		t.Fatalf("SVG: %v", err)
+	}
+}
+
+// TestBenchSQLQPSAt: pgvector's QPS at a recall between two ef values is interpolated (log QPS
+// linear in recall) on its frontier; a row slower than a higher-recall row is left out.
+func TestBenchSQLQPSAt(t *testing.T) {
+	rows := []sqlbRow{
+		{Method: "pgvector", EF: 10, Clients: 1, Recall: 0.80, QPS: 1000},
+		{Method: "pgvector", EF: 20, Clients: 1, Recall: 0.90, QPS: 250}, // noise: slower than ef 40
+		{Method: "pgvector", EF: 40, Clients: 1, Recall: 0.95, QPS: 500},
+		{Method: "pgvector", EF: 80, Clients: 1, Recall: 0.98, QPS: 300},
+		{Method: "vecgate", Clients: 1, Recall: 0.99, QPS: 9999},
+		{Method: "pgvector", EF: 40, Clients: 16, Recall: 0.95, QPS: 5000},
+	}
+	for _, c := range []struct {
+		recall, want float64
+	}{
+		{0.70, 1000},                   // below the curve: the fastest row
+		{0.80, 1000},                   // on a point
+		{0.95, 500},                    // on a point
+		{0.965, math.Sqrt(500 * 300)},  // halfway between ef 40 and ef 80
+		{0.875, math.Sqrt(1000 * 500)}, // halfway between ef 10 and ef 40 (ef 20 is off the frontier)
+		{0.98, 300},
+		{0.99, 0}, // never reached
+	} {
+		if got := sqlbQPSAt(rows, 1, c.recall); math.Abs(got-c.want) > 1e-9*c.want {
+			t.Errorf("recall %v: %v, want %v", c.recall, got, c.want)
+		}
 	}
 }
