@@ -83,6 +83,7 @@ type includes struct {
 	slots map[ann.Key]uint32 // row → slot
 	keys  []ann.Key          // slot → row
 	free  []uint32           // slots to reuse
+	owner *Index             // the index whose MemoryBytes counts this store (set once)
 }
 
 type includeCol struct {
@@ -119,6 +120,33 @@ func attachIncludes(e *entry) {
 	for _, ix := range e.indexes {
 		ix.inc = e.inc
 	}
+	if e.inc != nil && len(e.indexes) > 0 {
+		e.inc.owner = e.indexes[0]
+	}
+}
+
+// Heap bytes per element of the store's maps (Go's maps hold about 8/7 of their entries' size
+// and a control byte per entry): key → slot, and canonical value → value id (string header).
+const (
+	slotEntryBytes  = (40 + 4 + 1) * 8 / 7
+	valueEntryBytes = (16 + 4 + 1) * 8 / 7
+)
+
+// bytes is the memory the store holds.
+func (inc *includes) bytes() int64 {
+	inc.mu.RLock()
+	defer inc.mu.RUnlock()
+	b := int64(len(inc.slots))*slotEntryBytes + int64(cap(inc.keys))*40 + int64(cap(inc.free))*4
+	for _, c := range inc.cols {
+		b += int64(cap(c.vals)+cap(c.pos)+cap(c.freeIDs))*4 + int64(cap(c.values))*16 + int64(cap(c.posting))*24
+		for _, p := range c.posting {
+			b += int64(cap(p)) * 4
+		}
+		for v := range c.ids { // values and ids share each string's bytes
+			b += valueEntryBytes + int64(len(v))
+		}
+	}
+	return b
 }
 
 // canonicalDatum puts a replicated value in the family's canonical form (package canon, shared

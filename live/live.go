@@ -239,8 +239,15 @@ func (ix *Index) Dims() int { return ix.dims }
 // Len is the number of rows indexed.
 func (ix *Index) Len() int { return ix.index.Len() }
 
-// MemoryBytes is the index's memory use.
-func (ix *Index) MemoryBytes() int64 { return ix.index.MemoryBytes() }
+// MemoryBytes is the index's memory use. The table's INCLUDE values, which its indexes share,
+// are counted with its first index.
+func (ix *Index) MemoryBytes() int64 {
+	b := ix.index.MemoryBytes()
+	if ix.inc != nil && ix.inc.owner == ix {
+		b += ix.inc.bytes()
+	}
+	return b
+}
 
 // Definition is a vector index defined through vecgate (kept in vecgate.indexes upstream).
 type Definition struct {
