@@ -43,7 +43,7 @@ const benchSQLUsage = `usage: vecgate bench sql [flags]
 
 Loads a data set into Postgres (binary COPY), builds pgvector HNSW on it, starts vecgate in-process
 in front of the same database, and runs the same prepared top-k query stream
-(SELECT id FROM vg_bench_<dims> ORDER BY emb <op> $1 LIMIT $2) at each client count: directly
+(SELECT <--select> FROM vg_bench_<dims> ORDER BY emb <op> $1 LIMIT $2) at each client count: directly
 against pgvector for every hnsw.ef_search value (--ef), and through vecgate at its default settings
 or at the hnsw.ef_search values of --vecgate-ef.
 Reports recall@k, QPS, p50/p99, build time and index bytes per vector, and vecgate ÷ pgvector ratios
@@ -72,6 +72,7 @@ type sqlbOptions struct {
 	LoadTimeout        time.Duration
 	Rounds             int
 	Twins              live.Options
+	Select             string // the query's select list; its first column is the row id
 }
 
 // sqlbReport is everything one run measured (the --json output).
@@ -86,6 +87,7 @@ type sqlbReport struct {
 	EFConstruction  int     `json:"ef_construction"`
 	CellSeconds     float64 `json:"cell_seconds"`
 	Rounds          int     `json:"rounds"` // each row is its cell's fastest round
+	Select          string  `json:"select"` // the query's select list
 	GOMAXPROCS      int     `json:"gomaxprocs"`
 	NumCPU          int     `json:"num_cpu"`
 	Postgres        string  `json:"postgres_version"`
@@ -171,6 +173,7 @@ func parseBenchSQLFlags(args []string, stderr io.Writer) (sqlbOptions, error) {
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of this process (vecgate and the clients) during the first vecgate run at the largest client count")
 	twinFlags(fs, &o.Twins)
 	fs.IntVar(&o.Rounds, "rounds", 1, "measure every cell this many times (interleaved) and keep its fastest round")
+	fs.StringVar(&o.Select, "select", "id", "the query's select list, the row id first: id (vecgate answers from memory) or e.g. '*' (vecgate sends Postgres the id-list rewrite)")
 	fs.DurationVar(&o.LoadTimeout, "load-timeout", time.Hour, "give up when vecgate has not loaded the table by then")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -363,7 +366,7 @@ func sqlbRun(ctx context.Context, o sqlbOptions, data, queries []float32, truth 
 	opclass, _ := sqlbOpclass(o.Metric)
 	rep := &sqlbReport{
 		Table: table, N: n, Dims: dims, Queries: nq, K: o.K, Metric: o.Metric.Name(), M: o.M,
-		EFConstruction: o.EFConstruction, CellSeconds: o.Duration.Seconds(), Rounds: o.Rounds,
+		EFConstruction: o.EFConstruction, CellSeconds: o.Duration.Seconds(), Rounds: o.Rounds, Select: o.Select,
 		GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(), Revision: cmp.Or(sqlbRevision(), version), Kernels: distance.Impl(),
 		Started: time.Now().UTC().Format(time.RFC3339),
 	}
@@ -435,7 +438,7 @@ func sqlbRun(ctx context.Context, o sqlbOptions, data, queries []float32, truth 
 	}
 	fmt.Fprintf(stderr, "pgvector HNSW built in %.2fs, %d bytes (%.0f bytes/vector)\n",
 		rep.PGBuildSeconds, rep.PGIndexBytes, float64(rep.PGIndexBytes)/float64(n))
-	query := fmt.Sprintf("SELECT id FROM %s ORDER BY emb %s $1 LIMIT $2", ident, o.Metric)
+	query := fmt.Sprintf("SELECT %s FROM %s ORDER BY emb %s $1 LIMIT $2", o.Select, ident, o.Metric)
 	vecs := make([]pgvector.Vector, nq)
 	for i, q := range bench.Rows(queries, dims) {
 		vecs[i] = pgvector.NewVector(q)
@@ -772,9 +775,11 @@ func (c sqlbCell) run(ctx context.Context) (sqlbMeasured, error) {
 			return nil, err
 		}
 		ids := make([]int32, 0, c.k)
+		var id int64
+		dest := make([]any, len(rows.FieldDescriptions())) // the id, and nil: the other columns are skipped
+		dest[0] = &id
 		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
+			if err := rows.Scan(dest...); err != nil {
 				rows.Close()
 				return nil, err
 			}
@@ -951,9 +956,9 @@ func sqlbDiv(a, b float64) float64 {
 
 // sqlbPrint writes the report as Markdown tables.
 func sqlbPrint(w io.Writer, rep *sqlbReport) {
-	fmt.Fprintf(w, "%s: %d x %d-d (%s), %d queries, k=%d, HNSW m=%d ef_construction=%d, %s per cell, best of %d round(s)\n",
+	fmt.Fprintf(w, "%s: %d x %d-d (%s), %d queries, k=%d, HNSW m=%d ef_construction=%d, %s per cell, best of %d round(s), SELECT %s\n",
 		rep.Table, rep.N, rep.Dims, rep.Metric, rep.Queries, rep.K, rep.M, rep.EFConstruction,
-		time.Duration(rep.CellSeconds*float64(time.Second)), max(rep.Rounds, 1))
+		time.Duration(rep.CellSeconds*float64(time.Second)), max(rep.Rounds, 1), cmp.Or(rep.Select, "id"))
 	fmt.Fprintf(w, "PostgreSQL %s, pgvector %s; vecgate %s, %s kernels, GOMAXPROCS %d; copy %.1fs; pgvector build %.2fs (%d bytes); vecgate load %.2fs (%d bytes)\n\n",
 		rep.Postgres, rep.Pgvector, rep.Revision, rep.Kernels, rep.GOMAXPROCS, rep.CopySeconds, rep.PGBuildSeconds, rep.PGIndexBytes,
 		rep.VGLoadSeconds, rep.VGIndexBytes)

@@ -88,6 +88,30 @@ func TestBenchSQLEndToEnd(t *testing.T) {
 	if err := xml.Unmarshal(svg, new(struct{})); err != nil {
 		t.Fatalf("SVG is not well-formed XML: %v", err)
 	}
+	// SELECT *: every column, so vecgate sends Postgres the id-list rewrite; the id still scores.
+	star := filepath.Join(dir, "star.json")
+	stdout.Reset()
+	if err := runBenchSQL(ctx, []string{
+		"--dsn", dsn, "--gen", "2000:16", "--nq", "200", "--ef", "40", "--clients", "1",
+		"--duration", "1s", "--select", "*", "--json", star,
+	}, &stdout, &stderr); err != nil {
+		t.Fatalf("bench sql --select '*': %v\nstderr:\n%s", err, stderr.String())
+	}
+	if b, err = os.ReadFile(star); err != nil {
+		t.Fatal(err)
+	}
+	rep = sqlbReport{}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Rows {
+		if r.Recall < 0.8 || (r.Method == "vecgate" && r.Intercepted <= 0.9) {
+			t.Errorf("--select '*': row %+v", r)
+		}
+	}
+	if rep.Select != "*" || !strings.Contains(stdout.String(), "SELECT *") {
+		t.Errorf("--select '*' not reported: %q\n%s", rep.Select, stdout.String())
+	}
 	// Without --keep the table is gone.
 	c := pgtest.Connect(t, dsn)
 	var exists bool
