@@ -63,6 +63,8 @@ func TestSettings(t *testing.T) {
 		"BEGIN; SET vecgate.enabled = off; COMMIT; SET hnsw.ef_search = 9": "[{vecgate.enabled off false false true} {hnsw.ef_search 9 false false false}]",
 		"SELECT id FROM t ORDER BY e <-> '[1]' OFFSET 20":                  "[]",
 		"SET work_mem = '64MB'":                                            "[]",
+		"DISCARD ALL":                                                      "[{  false true false}]",
+		"discard plans":                                                    "[]",
 	} {
 		if got := fmt.Sprint(p.Settings(sql)); got != want {
 			t.Errorf("%q: %s, want %s", sql, got, want)

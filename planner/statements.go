@@ -59,6 +59,11 @@ func (p *Planner) Settings(sql string) []Setting {
 			}
 			continue
 		}
+		if d := st.GetStmt().GetDiscardStmt(); d != nil && d.Target == pg.DiscardMode_DISCARD_ALL {
+			// DISCARD ALL (a pooler's reset between clients) resets every setting, as RESET ALL.
+			out = append(out, Setting{ResetAll: true, Block: block})
+			continue
+		}
 		v := st.GetStmt().GetVariableSetStmt()
 		if v == nil {
 			continue
@@ -87,7 +92,7 @@ func (p *Planner) Settings(sql string) []Setting {
 // the common path (`… LIMIT 10 OFFSET 20` mentions "set" but changes nothing).
 func mayMention(sql string) bool {
 	t := strings.TrimLeft(sql, " \t\r\n")
-	if hasPrefixFold(t, "set") || hasPrefixFold(t, "reset") {
+	if hasPrefixFold(t, "set") || hasPrefixFold(t, "reset") || hasPrefixFold(t, "discard") {
 		return true
 	}
 	multi := strings.Contains(sql, ";") || strings.HasPrefix(t, "--") || strings.HasPrefix(t, "/*")

@@ -239,6 +239,9 @@ func TestKnobsFollowPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("a batch")
+	// DISCARD ALL (what a pooler sends between clients) resets it, as RESET ALL does.
+	ok("SET hnsw.ef_search = 73")
+	ok("DISCARD ALL")
 }
 
 var efSearchRE = regexp.MustCompile(`ef_search (\d+)`)
