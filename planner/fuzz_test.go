@@ -24,7 +24,7 @@ func FuzzClassify(f *testing.F) {
 		if err != nil {
 			return
 		}
-		rw, err := sh.Rewrite("id", "bigint")
+		rw, err := sh.Rewrite(planner.Target{Schema: "public", Table: sh.Table, Key: "id", KeyType: "bigint"})
 		if err != nil {
 			return
 		}

@@ -22,10 +22,13 @@ type Index interface {
 
 // Target is a live index with the key it answers in.
 type Target struct {
-	Index   Index
-	Key     string // key column
-	KeyType string // its SQL type: bigint, integer, smallint, uuid, text
-	Name    string // for EXPLAIN and logs
+	Index Index
+	// Schema and Table name the table the index is on (an unqualified statement's table is
+	// looked up in schema public; the rewrite then checks the session resolves it there).
+	Schema, Table string
+	Key           string // key column
+	KeyType       string // its SQL type: bigint, integer, smallint, uuid, text
+	Name          string // for EXPLAIN and logs
 	// Exact: the index's distances are pgvector's (full-precision vectors); a quantised index's
 	// are estimates, so its answers always go through Postgres.
 	Exact bool
@@ -212,7 +215,7 @@ func (p *Planner) plan(sh *Shape, t Target, st Settings, value func(Arg) (string
 	if k+off > MaxCandidates {
 		return nil, forward("LIMIT + OFFSET %d above %d", k+off, MaxCandidates)
 	}
-	rw, err := sh.Rewrite(t.Key, t.KeyType)
+	rw, err := sh.Rewrite(t)
 	if err != nil {
 		return nil, err
 	}

@@ -35,7 +35,7 @@ func (p *Planner) Prepare(sql string) (*Prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	rw, err := sh.Rewrite(t.Key, t.KeyType)
+	rw, err := sh.Rewrite(t)
 	if err != nil {
 		return nil, err
 	}

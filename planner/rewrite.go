@@ -21,21 +21,28 @@ type Rewrite struct {
 	template string
 }
 
-// Rewrite builds the template for a table whose primary key is the single column key of SQL type
-// keyType (e.g. "bigint", "uuid", "text").
+// Rewrite builds the template for the target t: its table's primary key is the single column
+// t.Key of SQL type t.KeyType (e.g. "bigint", "uuid", "text").
 //
 // The ORDER BY distance becomes `(<distance>) + 0`: the same values in the same order, but an
 // expression no pgvector index can produce, so the planner filters through the primary key and
 // sorts, instead of an HNSW scan that would return short with the id filter applied after it.
-func (sh *Shape) Rewrite(key, keyType string) (*Rewrite, error) {
-	ck := key + "\x00" + keyType
+//
+// A statement that names its table without a schema reads whatever table the session's
+// search_path finds first (another schema's table of the same name, a temporary table), which
+// vecgate cannot see. The rewrite then carries a guard, evaluated once per execution: when the
+// name does not resolve to the target's table, the statement fails (an invalid integer cast
+// whose text holds SearchPathMarker) and vecgate forwards the original, instead of sending
+// another table's candidate keys to this one.
+func (sh *Shape) Rewrite(t Target) (*Rewrite, error) {
+	ck := t.Key + "\x00" + t.KeyType + "\x00" + t.Schema + "\x00" + t.Table
 	sh.rwMu.Lock()
 	rw, ok := sh.rewrites[ck]
 	sh.rwMu.Unlock()
 	if ok {
 		return rw, nil
 	}
-	rw, err := sh.rewrite(key)
+	rw, err := sh.rewrite(t)
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +55,30 @@ func (sh *Shape) Rewrite(key, keyType string) (*Rewrite, error) {
 	return rw, nil
 }
 
-func (sh *Shape) rewrite(key string) (*Rewrite, error) {
+// SearchPathMarker is in the error a rewrite fails with when the session resolves the
+// statement's unqualified table name to another table than vecgate's index is on.
+const SearchPathMarker = "vecgate: the search_path finds another table"
+
+// resolutionGuard is the rewrite's check that the unqualified table name resolves to the
+// target's table (nil when the statement qualifies it or the target's table is not known).
+func (sh *Shape) resolutionGuard(t Target) (*pg.Node, error) {
+	if sh.Schema != "" || t.Schema == "" || t.Table == "" {
+		return nil, nil
+	}
+	name := quoteLiteral(pgQuoteIdent(sh.Table))
+	target := quoteLiteral(pgQuoteIdent(t.Schema) + "." + pgQuoteIdent(t.Table))
+	// to_regclass is stable: evaluated at run time, once (no column is involved), never folded
+	// while planning, so the ELSE branch's cast fails only when it is taken.
+	guard := fmt.Sprintf(`SELECT WHERE CASE WHEN pg_catalog.to_regclass(%s) = %s::pg_catalog.regclass THEN true
+		ELSE (pg_catalog.to_regclass(%s)::text || %s)::int > 0 END`, name, target, name, quoteLiteral(" "+SearchPathMarker))
+	tree, err := pg.Parse(guard)
+	if err != nil {
+		return nil, fmt.Errorf("planner: search_path guard: %w", err)
+	}
+	return tree.Stmts[0].Stmt.GetSelectStmt().WhereClause, nil
+}
+
+func (sh *Shape) rewrite(t Target) (*Rewrite, error) {
 	tree := proto.Clone(sh.tree).(*pg.ParseResult)
 	sel := tree.Stmts[0].Stmt.GetSelectStmt()
 	sb := sel.SortClause[0].GetSortBy()
@@ -62,13 +92,24 @@ func (sh *Shape) rewrite(key string) (*Rewrite, error) {
 	sb.Node = pg.MakeAExprNode(pg.A_Expr_Kind_AEXPR_OP, []*pg.Node{pg.MakeStrNode("+")},
 		expr, pg.MakeAConstIntNode(0, -1), -1)
 
-	keyRef := pg.MakeColumnRefNode([]*pg.Node{pg.MakeStrNode(sh.tableRefName()), pg.MakeStrNode(key)}, -1)
+	keyRef := pg.MakeColumnRefNode([]*pg.Node{pg.MakeStrNode(sh.tableRefName()), pg.MakeStrNode(t.Key)}, -1)
 	marker := pg.MakeColumnRefNode([]*pg.Node{pg.MakeStrNode(idsMarker)}, -1)
 	anyIDs := pg.MakeAExprNode(pg.A_Expr_Kind_AEXPR_OP_ANY, []*pg.Node{pg.MakeStrNode("=")}, keyRef, marker, -1)
-	if sel.WhereClause == nil {
-		sel.WhereClause = anyIDs
+	conds := []*pg.Node{anyIDs}
+	if sel.WhereClause != nil {
+		conds = append([]*pg.Node{sel.WhereClause}, conds...)
+	}
+	guard, err := sh.resolutionGuard(t)
+	if err != nil {
+		return nil, err
+	}
+	if guard != nil {
+		conds = append(conds, guard)
+	}
+	if len(conds) == 1 {
+		sel.WhereClause = conds[0]
 	} else {
-		sel.WhereClause = pg.MakeBoolExprNode(pg.BoolExprType_AND_EXPR, []*pg.Node{sel.WhereClause, anyIDs}, -1)
+		sel.WhereClause = pg.MakeBoolExprNode(pg.BoolExprType_AND_EXPR, conds, -1)
 	}
 	sql, err := pg.Deparse(tree)
 	if err != nil {

@@ -1,6 +1,7 @@
 package planner_test
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -46,7 +47,7 @@ func describe(sql string) string {
 		}
 		fmt.Fprintf(&b, "\nfilters: %s exact=%v", strings.Join(fs, " and "), sh.FiltersExact)
 	}
-	rw, err := sh.Rewrite("id", "bigint")
+	rw, err := sh.Rewrite(planner.Target{Schema: cmp.Or(sh.Schema, "public"), Table: sh.Table, Key: "id", KeyType: "bigint"})
 	if err != nil {
 		fmt.Fprintf(&b, "\nrewrite error: %v", err)
 	} else {

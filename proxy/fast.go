@@ -30,13 +30,28 @@ type FastJob interface {
 }
 
 // accessTTL is how long a session trusts an access check (a GRANT or REVOKE by another session
-// takes at most this long to be seen; the session's own DDL and GRANTs clear it at once).
+// takes at most this long to be seen).
+//
+// Within that time a check holds only while the session has run nothing but answers from memory:
+// any statement it sends Postgres (forwarded or rewritten, or a function call) may change what
+// the check depends on — SET ROLE, SET SESSION AUTHORIZATION, search_path, set_config() in a
+// select list, DISCARD ALL, its own GRANT, REVOKE or DDL — so it starts a new access epoch.
 const accessTTL = 10 * time.Second
 
 type accessEntry struct {
 	ok     bool
 	at     time.Time
 	writes uint64 // the session's CommittedWrites when checked
+	epoch  uint64 // the session's accessEpoch when checked
+}
+
+// ranStatement ends the handling of a client request that may run a statement (Query, Execute,
+// FunctionCall): unless it was answered from memory, the access checks the session holds lapse.
+func (s *session) ranStatement() {
+	if !s.answeredFast {
+		s.accessEpoch++
+	}
+	s.answeredFast = false
 }
 
 // fastAnswer answers job from memory when it can: the statement's description is known from an
@@ -76,6 +91,7 @@ func (s *session) fastAnswer(ctx context.Context, w *bufio.Writer, job Job, need
 		out = append(out, buf[start:])
 	}
 	cc, _ := (&pgproto3.CommandComplete{CommandTag: []byte("SELECT " + strconv.Itoa(len(rows)))}).Encode(nil)
+	s.answeredFast = true
 	return append(out, cc), true
 }
 
@@ -129,7 +145,7 @@ func encodeValue(typ, text string, format int16) []byte {
 // access runs (or recalls) the fast path's access check for this session.
 func (s *session) access(w *bufio.Writer, check string) bool {
 	committed := s.State().CommittedWrites
-	if e, ok := s.accessCache[check]; ok && time.Since(e.at) < accessTTL && e.writes == committed {
+	if e, ok := s.accessCache[check]; ok && time.Since(e.at) < accessTTL && e.writes == committed && e.epoch == s.accessEpoch {
 		return e.ok
 	}
 	msgs, _, failed, ok := s.exchange(w, check)
@@ -145,7 +161,7 @@ func (s *session) access(w *bufio.Writer, check string) bool {
 	if s.accessCache == nil || len(s.accessCache) > 256 {
 		s.accessCache = map[string]accessEntry{}
 	}
-	s.accessCache[check] = accessEntry{ok: allowed, at: time.Now(), writes: s.State().CommittedWrites}
+	s.accessCache[check] = accessEntry{ok: allowed, at: time.Now(), writes: s.State().CommittedWrites, epoch: s.accessEpoch}
 	return allowed
 }
 

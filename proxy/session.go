@@ -79,6 +79,8 @@ type session struct {
 	blockForward uint64
 	descs        map[string][]byte      // RowDescriptions of intercepted statements, for fast answers (client goroutine)
 	accessCache  map[string]accessEntry // fast-path access checks (client goroutine)
+	accessEpoch  uint64                 // client requests run upstream since the session began (client goroutine; fast.go)
+	answeredFast bool                   // the request being handled was answered from memory (client goroutine)
 	closed       atomic.Bool
 }
 
@@ -464,6 +466,7 @@ func (s *session) clientToUpstream(cr *reader) error {
 					g = s.copyGroup(g, raws)
 					cr.skip(n)
 					handled, parsed, err := s.interceptGroup(w, g)
+					s.ranStatement()
 					if err != nil {
 						return err
 					}
@@ -489,6 +492,7 @@ func (s *session) clientToUpstream(cr *reader) error {
 		case 'Q':
 			if s.srv.cfg.Interceptor != nil && !unsynced {
 				handled, err := s.interceptQuery(w, body)
+				s.ranStatement()
 				if err != nil {
 					return err
 				}
@@ -496,12 +500,16 @@ func (s *session) clientToUpstream(cr *reader) error {
 					continue
 				}
 			}
+			s.ranStatement() // forwarded
 			s.addPending()
 		case 'S':
 			unsynced = false
 			s.addPending()
 		case 'P', 'B', 'E', 'D', 'C', 'H', 'F':
 			unsynced = true
+			if typ == 'E' || typ == 'F' {
+				s.ranStatement()
+			}
 		case 'X':
 			_, _ = w.Write(raw)
 			if w.Flush() != nil {

@@ -26,7 +26,7 @@ func (s searcher) Find(schema, table, column string, m ann.Metric) (planner.Targ
 	if !ok {
 		return planner.Target{}, false
 	}
-	return planner.Target{Index: ix, Key: ix.Key, KeyType: ix.KeyType, Name: ix.Source,
+	return planner.Target{Index: ix, Schema: ix.Schema, Table: ix.Table, Key: ix.Key, KeyType: ix.KeyType, Name: ix.Source,
 		Exact: ix.Exact, Oversample: ix.Oversample, Kind: ix.Kind(), Lists: ix.Lists(), Probes: ix.Probes()}, true
 }
 

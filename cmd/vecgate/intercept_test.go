@@ -288,7 +288,7 @@ func TestRewriteAvoidsPgvectorIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rw, err := sh.Rewrite("id", "bigint")
+	rw, err := sh.Rewrite(planner.Target{Schema: "public", Table: "items", Key: "id", KeyType: "bigint"})
 	if err != nil {
 		t.Fatal(err)
 	}

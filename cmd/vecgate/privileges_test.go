@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -78,5 +79,129 @@ func TestNonSuperuser(t *testing.T) {
 	var defs int
 	if err := admin.QueryRow(ctx, `SELECT count(*) FROM vecgate.indexes`).Scan(&defs); err != nil || defs != 1 {
 		t.Fatalf("vecgate.indexes holds %d definitions (%v)", defs, err)
+	}
+}
+
+// TestSearchPath: a statement that names its table without a schema reads the table the
+// session's search_path finds first. Here that is another schema's table of the same name (a
+// schema per tenant), then a temporary table: vecgate must answer exactly what Postgres answers
+// (it forwards: the rewrite's guard fails), never the indexed table's rows or its candidate keys
+// applied to the other table. Before the guard vecgate returned no rows here. Qualified names and
+// a search_path that finds public.items stay intercepted.
+func TestSearchPath(t *testing.T) {
+	f := newFixture(t, 500)
+	admin := pgtest.Connect(t, f.dsn)
+	ctx := context.Background()
+	for _, q := range []string{
+		"CREATE SCHEMA tenant1",
+		"CREATE TABLE tenant1.items (LIKE public.items INCLUDING ALL)",
+		"INSERT INTO tenant1.items SELECT id + 100000, category, rare, title, emb FROM public.items WHERE id % 3 = 0",
+	} {
+		if _, err := admin.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	via, direct := pgtest.Connect(t, f.via), pgtest.Connect(t, f.dsn)
+	simple := pgx.QueryExecModeSimpleProtocol
+	both := func(sql string) {
+		t.Helper()
+		for _, c := range []*pgx.Conn{via, direct} {
+			if _, err := c.Exec(ctx, sql, simple); err != nil {
+				t.Fatalf("%s: %v", sql, err)
+			}
+		}
+	}
+	same := func(step, q string, wantIntercepted bool) {
+		t.Helper()
+		for _, mode := range []pgx.QueryExecMode{simple, pgx.QueryExecModeCacheStatement} {
+			for range 3 { // the third is a fast answer when one is possible
+				before := f.g.counts.get("intercept")
+				v := f.vector()
+				got, want := idDists(t, via, mode, q, v), idDists(t, direct, mode, q, v)
+				// Fast answers carry vecgate's float32 distances: within 1e-6 of Postgres'.
+				if !sameRows(got, want) {
+					t.Fatalf("%s, %v: through vecgate %v, directly %v", step, mode, got, want)
+				}
+				if len(want) != 5 {
+					t.Fatalf("%s: %d rows", step, len(want))
+				}
+				if intercepted := f.g.counts.get("intercept") > before; intercepted != wantIntercepted {
+					t.Fatalf("%s, %v: intercepted %v, want %v", step, mode, intercepted, wantIntercepted)
+				}
+			}
+		}
+	}
+	const q = `SELECT id, emb <-> $1::vector AS d FROM items ORDER BY emb <-> $1::vector LIMIT 5`
+	const qTitle = `SELECT id, emb <-> $1::vector AS d FROM items WHERE title IS NOT NULL ORDER BY emb <-> $1::vector LIMIT 5`
+	same("public first", q, true)
+	both("SET search_path = tenant1, public")
+	same("tenant1 first", q, false)
+	same("tenant1 first, rewrite", qTitle, false)
+	same("qualified", `SELECT id, emb <-> $1::vector AS d FROM public.items ORDER BY emb <-> $1::vector LIMIT 5`, true)
+	both("RESET search_path")
+	same("reset", qTitle, true)
+	both("CREATE TEMP TABLE items AS SELECT * FROM tenant1.items")
+	both("ALTER TABLE items ADD PRIMARY KEY (id)")
+	same("temporary table", qTitle, false)
+	same("temporary table, fast shape", q, false)
+}
+
+// sameRows: the same ids in the same order, distances within 1e-6 (relative above 1).
+func sameRows(a, b []idDist) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].id != b[i].id || math.Abs(a[i].d-b[i].d) > 1e-6*math.Max(1, math.Abs(b[i].d)) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestSetRole: a session answered from memory that switches to a role without SELECT on the
+// table (SET ROLE, or set_config in a select list) gets Postgres' permission error at once, not
+// an answer from memory on the strength of the check its earlier role passed. (The access check
+// was kept for 10 s whatever the session ran in between.)
+func TestSetRole(t *testing.T) {
+	f := newFixture(t, 500)
+	admin := pgtest.Connect(t, f.dsn)
+	ctx := context.Background()
+	role := fmt.Sprintf("vg_sr_%d", rand.Uint32())
+	for _, q := range []string{"CREATE ROLE " + role, "GRANT USAGE ON SCHEMA public TO " + role} {
+		if _, err := admin.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		c := pgtest.Connect(t, f.dsn)
+		_, _ = c.Exec(context.Background(), "DROP OWNED BY "+role)
+		_, _ = c.Exec(context.Background(), "DROP ROLE "+role)
+	})
+	via := pgtest.Connect(t, f.via)
+	simple := pgx.QueryExecModeSimpleProtocol
+	const q = `SELECT id, emb <-> $1::vector AS d FROM items ORDER BY emb <-> $1::vector LIMIT 5`
+	for _, mode := range []pgx.QueryExecMode{simple, pgx.QueryExecModeCacheStatement} {
+		for _, become := range []string{"SET ROLE " + role, "SELECT set_config('role', '" + role + "', false)"} {
+			fast := f.g.counts.get("fast")
+			for range 3 {
+				if got := idDists(t, via, mode, q, f.vector()); len(got) != 5 {
+					t.Fatalf("%d rows", len(got))
+				}
+			}
+			if f.g.counts.get("fast") == fast {
+				t.Fatalf("%v: no answer from memory before the role changed; the test proves nothing", mode)
+			}
+			if _, err := via.Exec(ctx, become, simple); err != nil {
+				t.Fatal(err)
+			}
+			_, err := via.Exec(ctx, q, mode, f.vector())
+			if errCode(err) != "42501" {
+				t.Fatalf("%v, after %s: %v, want permission denied (42501)", mode, become, err)
+			}
+			if _, err := via.Exec(ctx, "RESET ROLE", simple); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 }
