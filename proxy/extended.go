@@ -217,6 +217,9 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 	// Parse: the client's (its answer is delivered first, whatever follows) and vecgate's rewrite.
 	var pre [][]byte // messages to deliver before the execution's answer
 	name := internalName(info)
+	if s.dropped.Swap(false) {
+		clear(s.internal)
+	}
 	needParse := !s.internal[name]
 	if g.parse != nil || needParse {
 		var out [][]byte

@@ -70,9 +70,12 @@ type session struct {
 	seenWrite uint64               // CommittedWrites already made visible to intercepted reads (client goroutine)
 	stmts     map[string]*stmtInfo // client statements the interceptor wants at Bind (client goroutine)
 	internal  map[string]bool      // vecgate's rewrites prepared upstream in this session (client goroutine)
-	knobs     knobState            // guarded by stateMu: session knobs vecgate follows
-	setStmts  map[string][]Knob    // prepared statements that SET knobs (client goroutine)
-	setPorts  map[string][]Knob    // portals bound to those statements (client goroutine)
+	// dropped: a DISCARD ALL or DEALLOCATE ALL completed upstream, which deallocated vecgate's
+	// rewrites too (set by the upstream reader; the client goroutine then forgets internal).
+	dropped  atomic.Bool
+	knobs    knobState         // guarded by stateMu: session knobs vecgate follows
+	setStmts map[string][]Knob // prepared statements that SET knobs (client goroutine)
+	setPorts map[string][]Knob // portals bound to those statements (client goroutine)
 	// Reads in transaction blocks (block.go; client goroutine): blockOpen while vecgate's
 	// savepoint is set, blockForward = State.Idles+1 of a block found unfit for interception.
 	blockOpen    bool
@@ -615,6 +618,8 @@ func (s *session) observe(typ byte, body []byte) {
 			s.state.WroteInTxn = true
 		}
 		switch {
+		case bytes.HasPrefix(body, []byte("DISCARD ALL")), bytes.HasPrefix(body, []byte("DEALLOCATE ALL")):
+			s.dropped.Store(true)
 		case bytes.HasPrefix(body, []byte("COMMIT")):
 			s.commitTag = true
 		case bytes.HasPrefix(body, []byte("ROLLBACK")):

@@ -245,3 +245,33 @@ func TestKnobsFollowPostgres(t *testing.T) {
 }
 
 var efSearchRE = regexp.MustCompile(`ef_search (\d+)`)
+
+// TestDiscardAll: DISCARD ALL and DEALLOCATE ALL (a pooler's reset between clients) deallocate
+// vecgate's prepared rewrites with the client's statements; vecgate prepares them again, so the
+// session's vector queries stay intercepted (they were forwarded for the rest of the session).
+func TestDiscardAll(t *testing.T) {
+	f := newFixture(t, 500)
+	via := pgtest.Connect(t, f.via)
+	ctx := context.Background()
+	const q = `SELECT id, emb <-> $1::vector FROM items WHERE id > 0 ORDER BY emb <-> $1::vector LIMIT 3`
+	run := func(step string) {
+		t.Helper()
+		before := f.g.counts.get("intercept")
+		if got := idDists(t, via, pgx.QueryExecModeCacheStatement, q, f.vector()); len(got) != 3 {
+			t.Fatalf("%s: %d rows", step, len(got))
+		}
+		if f.g.counts.get("intercept") == before {
+			t.Fatalf("%s: not intercepted", step)
+		}
+	}
+	run("first")
+	for _, reset := range []string{"DISCARD ALL", "DEALLOCATE ALL"} {
+		if _, err := via.Exec(ctx, reset, pgx.QueryExecModeSimpleProtocol); err != nil {
+			t.Fatal(err)
+		}
+		if err := via.DeallocateAll(ctx); err != nil { // pgx's own statement cache is stale too
+			t.Fatal(err)
+		}
+		run("after " + reset)
+	}
+}
