@@ -76,8 +76,9 @@ func (q *Query) FastKey() string {
 
 // AccessCheck is a statement (no parameters) that returns one row with one boolean: whether the
 // session may be answered from memory for this table — its role can SELECT the key and vector
-// columns, the table has no row-level security, and the name resolves (through the session's
-// search_path, as the statement's own would) to the table vecgate indexes.
+// columns, the table has no row-level security and no inheritance children (whose rows the
+// statement would read too), and the name resolves (through the session's search_path, as the
+// statement's own would) to the table vecgate indexes.
 func (q *Query) AccessCheck() string {
 	schema := q.Shape.Schema
 	if schema == "" {
@@ -91,6 +92,7 @@ func (q *Query) AccessCheck() string {
 	}
 	return fmt.Sprintf(`SELECT coalesce((SELECT NOT c.relrowsecurity AND c.relnamespace = to_regnamespace(%s)
   AND has_column_privilege(c.oid, %s, 'SELECT') AND has_column_privilege(c.oid, %s, 'SELECT')
+  AND NOT EXISTS (SELECT FROM pg_inherits i WHERE i.inhparent = c.oid)
   FROM pg_class c WHERE c.oid = to_regclass(%s)), false)`,
 		quoteLiteral(schema), quoteLiteral(q.Target.Key), quoteLiteral(q.Shape.Column), quoteLiteral(rel))
 }

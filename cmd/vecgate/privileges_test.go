@@ -82,13 +82,14 @@ func TestNonSuperuser(t *testing.T) {
 	}
 }
 
-// TestSearchPath: a statement that names its table without a schema reads the table the
+// TestTableGuard: a statement that names its table without a schema reads the table the
 // session's search_path finds first. Here that is another schema's table of the same name (a
 // schema per tenant), then a temporary table: vecgate must answer exactly what Postgres answers
 // (it forwards: the rewrite's guard fails), never the indexed table's rows or its candidate keys
 // applied to the other table. Before the guard vecgate returned no rows here. Qualified names and
-// a search_path that finds public.items stay intercepted.
-func TestSearchPath(t *testing.T) {
+// a search_path that finds public.items stay intercepted. Then an inheritance child, whose rows
+// `FROM items` reads too (vecgate answered without them).
+func TestTableGuard(t *testing.T) {
 	f := newFixture(t, 500)
 	admin := pgtest.Connect(t, f.dsn)
 	ctx := context.Background()
@@ -144,6 +145,21 @@ func TestSearchPath(t *testing.T) {
 	both("ALTER TABLE items ADD PRIMARY KEY (id)")
 	same("temporary table", qTitle, false)
 	same("temporary table, fast shape", q, false)
+	both("DROP TABLE pg_temp.items")
+	same("temporary table dropped", q, true)
+	// Inheritance: FROM items reads the child's rows too, which vecgate's index does not hold.
+	if _, err := via.Exec(ctx, "CREATE TABLE items_child () INHERITS (items)", simple); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := via.Exec(ctx, "INSERT INTO items_child SELECT id + 100000, category, rare, title, emb FROM ONLY items WHERE id % 2 = 0", simple); err != nil {
+		t.Fatal(err)
+	}
+	same("inheritance child", q, false)
+	same("inheritance child, rewrite", `SELECT id, emb <-> $1::vector AS d FROM public.items WHERE title IS NOT NULL ORDER BY emb <-> $1::vector LIMIT 5`, false)
+	if _, err := via.Exec(ctx, "DROP TABLE items_child", simple); err != nil {
+		t.Fatal(err)
+	}
+	same("child dropped", q, true)
 }
 
 // sameRows: the same ids in the same order, distances within 1e-6 (relative above 1).
