@@ -189,7 +189,7 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 		return false, false, nil
 	}
 	job := info.st.Bind(g.bind.Parameters, g.bind.ParameterFormatCodes, s.knobValues())
-	if job == nil {
+	if job == nil || s.guardHeld(job) {
 		return false, false, nil
 	}
 	if err := w.Flush(); err != nil {

@@ -83,8 +83,12 @@ type session struct {
 	descs        map[string][]byte      // RowDescriptions of intercepted statements, for fast answers (client goroutine)
 	accessCache  map[string]accessEntry // fast-path access checks (client goroutine)
 	accessEpoch  uint64                 // client requests run upstream since the session began (client goroutine; fast.go)
-	answeredFast bool                   // the request being handled was answered from memory (client goroutine)
-	closed       atomic.Bool
+	guardFailed  map[string]time.Time   // tables whose rewrite guard failed, and when (client goroutine)
+	// schemaChanged: a command completed that may change what a table name stands for (a SET,
+	// DDL; see plainTags): set by the upstream reader, cleared with guardFailed.
+	schemaChanged atomic.Bool
+	answeredFast  bool // the request being handled was answered from memory (client goroutine)
+	closed        atomic.Bool
 }
 
 func newSession(srv *Server, c net.Conn) *session {
@@ -614,6 +618,9 @@ func (s *session) observe(typ byte, body []byte) {
 		s.inCopyIn = true
 		s.idle.Broadcast() // an interception waiting for idle must give up: see waitIdle
 	case 'C':
+		if !plainTags[firstWord(body)] {
+			s.schemaChanged.Store(true)
+		}
 		if s.inCopyIn || writes(body) {
 			s.state.WroteInTxn = true
 		}
@@ -664,12 +671,25 @@ var readOnlyTags = map[string]bool{
 	"LISTEN": true, "UNLISTEN": true, "NOTIFY": true, "DISCARD": true, "COPY": true, "LOCK": true,
 }
 
-func writes(tag []byte) bool {
+// plainTags are the command tags (first word) of commands that change neither the session's
+// settings nor the schema: anything else (SET, RESET, DISCARD, DDL) may change which table a name
+// stands for, and the tables whose rewrite guard failed are tried again.
+var plainTags = map[string]bool{
+	"SELECT": true, "INSERT": true, "UPDATE": true, "DELETE": true, "MERGE": true, "COPY": true,
+	"FETCH": true, "MOVE": true, "BEGIN": true, "START": true, "COMMIT": true, "ROLLBACK": true,
+	"SAVEPOINT": true, "RELEASE": true, "SHOW": true, "EXPLAIN": true, "LISTEN": true,
+	"UNLISTEN": true, "NOTIFY": true, "DECLARE": true, "CLOSE": true, "PREPARE": true,
+	"EXECUTE": true, "DEALLOCATE": true, "LOCK": true,
+}
+
+func firstWord(tag []byte) string {
 	if i := bytes.IndexAny(tag, " \x00"); i >= 0 {
 		tag = tag[:i]
 	}
-	return !readOnlyTags[string(tag)]
+	return string(tag)
 }
+
+func writes(tag []byte) bool { return !readOnlyTags[firstWord(tag)] }
 
 // cancelUpstream asks the upstream server to cancel what the session's backend is running.
 func (s *session) cancelUpstream() {

@@ -148,6 +148,10 @@ func (j job) FastColumns() []string {
 	return types
 }
 
+func (j job) TableGuard() (string, string) {
+	return j.q.Shape.Schema + "." + j.q.Shape.Table, planner.GuardMarker
+}
+
 func (j job) FastKey() string     { return j.q.FastKey() }
 func (j job) AccessCheck() string { return j.q.AccessCheck() }
 

@@ -18,6 +18,8 @@ func (j *fakeJob) Next(context.Context, int) (string, bool, bool, error) {
 	return "SELECT 1", j.rounds >= 2, false, nil
 }
 
+func (j *fakeJob) TableGuard() (string, string) { return "", "" }
+
 type fakeFastJob struct{ fakeJob }
 
 func (*fakeFastJob) FastColumns() []string                      { return []string{"bigint"} }

@@ -136,8 +136,14 @@ func TestTableGuard(t *testing.T) {
 	const qTitle = `SELECT id, emb <-> $1::vector AS d FROM items WHERE title IS NOT NULL ORDER BY emb <-> $1::vector LIMIT 5`
 	same("public first", q, true)
 	both("SET search_path = tenant1, public")
+	failed, held := f.g.counts.get("forward:table_guard"), f.g.counts.get("forward:table_guard_held")
 	same("tenant1 first", q, false)
 	same("tenant1 first, rewrite", qTitle, false)
+	// The session remembers the failed guard: of these 12 statements on 2 shapes, at most one
+	// per shape and protocol tried the rewrite.
+	if n, h := f.g.counts.get("forward:table_guard")-failed, f.g.counts.get("forward:table_guard_held")-held; n+h != 12 || n > 4 {
+		t.Fatalf("%d rewrites failed their guard, %d statements forwarded at once; want 12 in all, at most 4 tries", n, h)
+	}
 	same("qualified", `SELECT id, emb <-> $1::vector AS d FROM public.items ORDER BY emb <-> $1::vector LIMIT 5`, true)
 	both("RESET search_path")
 	same("reset", qTitle, true)
