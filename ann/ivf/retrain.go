@@ -53,12 +53,16 @@ var retrainHook func(stage string)
 
 // catchUpRows: while more nodes than this changed during a Retrain's build,
 // another round files them into the new cells outside the write lock; the
-// rest are filed under it at the swap.
-const catchUpRows = 4096
+// rest are filed under it at the swap. Filing one costs an assignment
+// (lists × dims multiply-adds), so 512 keep the swap short even for
+// thousands of lists of long vectors (about 0.4 G multiply-adds at 1000
+// lists × 768 dims, split across threads), while a round's own rows
+// (written during the previous, much shorter round) shrink quickly.
+const catchUpRows = 512
 
 // catchUpRounds bounds those rounds (a writer faster than the catch-up must
 // not keep the retrain from finishing).
-const catchUpRounds = 4
+const catchUpRounds = 8
 
 // Retrain re-runs training on the index's own vectors (its float vectors
 // when it has them, otherwise vectors reconstructed from its codes, which is
@@ -184,7 +188,7 @@ func (x *Index) retrain(ctx context.Context, gen uint64) error {
 			return ctx.Err()
 		}
 		x.mu.Lock()
-		if len(x.dirty) <= catchUpRows {
+		if len(x.dirty) <= catchUpRows || x.gen != gen {
 			x.mu.Unlock()
 			break
 		}
@@ -238,7 +242,18 @@ func (x *Index) takeDirty() ([]uint32, [][]float32) {
 
 // refile brings builder b up to date for nodes ids: each leaves its cell
 // if it is in one, and is filed again with cur[i] when that is not nil.
+// Assignments run in parallel (parallelFor), filing serially.
 func (b *Index) refile(ids []uint32, cur [][]float32, d int) {
+	cellOf := make([]int32, len(ids))
+	parallelFor(len(ids), b.threads(), func(lo, hi int) {
+		buf := make([]float32, 0, d)
+		for i := lo; i < hi; i++ {
+			if cur[i] != nil {
+				c, _ := b.assign(b.prep(cur[i][:d], buf))
+				cellOf[i] = int32(c)
+			}
+		}
+	})
 	for i, id := range ids {
 		for int(id) >= len(b.nodeCell) {
 			b.nodeCell = append(b.nodeCell, freeCell)
@@ -249,7 +264,7 @@ func (b *Index) refile(ids []uint32, cur [][]float32, d int) {
 			b.nodeCell[id] = freeCell
 		}
 		if cur[i] != nil {
-			b.file(id, cur[i][:d])
+			b.fileIn(id, cur[i][:d], int(cellOf[i]))
 		}
 	}
 }

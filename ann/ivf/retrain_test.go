@@ -1,6 +1,7 @@
 package ivf_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"math/rand/v2"
@@ -320,4 +321,42 @@ func TestRetrainConcurrentSearch(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 	checkModel(t, x, m, ds.queries)
+}
+
+// TestRetrainUntrainedAndSaveLoad: Retrain of an index still collecting rows
+// trains it on them; the rows at training survive Save and Load.
+func TestRetrainUntrainedAndSaveLoad(t *testing.T) {
+	ds := makeData(500, 8, 5, false)
+	c := ivf.DefaultConfig(ann.Cosine, 8)
+	c.Lists, c.Seed = 8, 1
+	x, _ := ivf.New(c)
+	for i := range 500 {
+		if err := x.Add(ds.keys[i], ds.row(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if x.Trained() {
+		t.Fatal("trained below TrainRows")
+	}
+	if err := x.Retrain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := x.TrainStats(); !st.Trained || st.Rows != 500 || st.Added != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	for i := range 100 {
+		x.Add(ann.IntKey(int64(1000+i)), shift(ds.row(i), 1))
+	}
+	var buf bytes.Buffer
+	if err := x.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	y, err := ivf.Load(&buf, ivf.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := x.TrainStats(), y.TrainStats()
+	if b.Rows != 500 || b.Added != 100 || b.Drift != a.Drift || b.Drift <= 0 {
+		t.Fatalf("after load %+v, before %+v", b, a)
+	}
 }
