@@ -87,7 +87,8 @@ func TestIVFTwinRetrainsAfterDrift(t *testing.T) {
 		t.Fatalf("drifted twin before retraining: %+v", before)
 	}
 
-	// Let retrains go: the next commit starts one.
+	// Let retrains go: the next commit starts one (a keepalive's, or the delete's: the retrain
+	// trains on the table with or without row 1, and row 1 leaves the new lists either way).
 	set.PauseRetrains(false)
 	pgExec(t, c, `DELETE FROM items WHERE id = 1`)
 	delete(vecs, 1)
@@ -96,8 +97,8 @@ func TestIVFTwinRetrainsAfterDrift(t *testing.T) {
 	after, _ := ix.Training()
 	ra := twinRecall(t, ix, vecs, queries)
 	t.Logf("drift %.2f; recall@10 at %d probes: %.3f before retrain, %.3f after; %+v", before.Drift, ix.Probes(), rb, ra, after)
-	if after.Retrains != 1 || after.Rows != len(vecs) || after.Retraining {
-		t.Fatalf("twin after retraining: %+v, want 1 retrain on %d rows", after, len(vecs))
+	if after.Retrains != 1 || after.Rows < len(vecs) || after.Rows > oldRows+newRows || after.Retraining || ix.Len() != len(vecs) {
+		t.Fatalf("twin after retraining: %+v, %d rows; want 1 retrain on %d rows", after, ix.Len(), len(vecs))
 	}
 	if ra < 0.98 || ra < rb+0.07 {
 		t.Fatalf("recall@10 %.3f after retraining, %.3f before", ra, rb)
