@@ -31,9 +31,9 @@ const (
 	retrainGrowth = 2
 	// retrainDrift: retrain when rows filed since training sit this much farther from their
 	// centroid (mean squared distance, ivf.Index.Drift) than the training rows did. Half again
-	// as far is well past k-means' noise between samples of one distribution (about 1.0–1.1)
-	// and is reached long before recall collapses (the ivf and live tests shift the data and
-	// see drifts of 5–30).
+	// as far is well past the drift of more rows from the training distribution (0.99 in
+	// TestIVFRetrainPolicy) and is reached long before recall collapses (the ivf and live tests
+	// change the distribution and see drifts of 5–30).
 	retrainDrift = 1.5
 	// retrainDriftMinRows: drift counts only once this many rows were filed since training, and
 	// at least retrainDriftFraction of the rows trained on. A mean over fewer rows is noise, and
