@@ -292,3 +292,67 @@ func TestTwinOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestIVFRetrainPolicy: an IVF twin that doubles the rows it trained on retrains at the next
+// commit, in the background (flat and SQ8 twins); a PQ twin keeps its lists; HNSW twins have no
+// training to report. Searches after the retrain find every row.
+func TestIVFRetrainPolicy(t *testing.T) {
+	const lists = 8 // ivf trains at 1000 rows
+	for _, c := range []struct {
+		quantizer string // "": the pgvector ivfflat twin
+		retrains  int
+	}{{"", 1}, {"sq8", 1}, {"pq", 0}} {
+		t.Run("quantizer="+c.quantizer, func(t *testing.T) {
+			s := live.New(nil)
+			ti := ivfInfo(lists)
+			if c.quantizer != "" {
+				s.SetDefinitions([]live.Definition{{Schema: "public", Name: "items_q", Table: "items", Column: "emb",
+					Method: "ivfflat", Metric: ann.L2, Lists: lists, Quantizer: c.quantizer}})
+				ti.Indexes = nil
+			}
+			if err := s.Reset([]replication.TargetInfo{ti}); err != nil {
+				t.Fatal(err)
+			}
+			vecs := ivfVectors(2500)
+			apply := func(from, to int64, lsn replication.LSN) {
+				t.Helper()
+				for i := from; i <= to; i++ {
+					if err := s.Upsert(target, row(i, vecs[i]...)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := s.Commit(lsn); err != nil {
+					t.Fatal(err)
+				}
+				s.WaitRetrains()
+			}
+			apply(1, 1999, 1)
+			ix, _ := s.Lookup("public", "items", "emb", ann.L2)
+			st, ok := ix.Training()
+			if !ok || !st.Trained || st.Rows != 1000 || st.Retrains != 0 {
+				t.Fatalf("below twice the rows trained on: %v %+v", ok, st)
+			}
+			apply(2000, 2500, 2)
+			st, _ = ix.Training()
+			if st.Retrains != c.retrains || ix.Len() != 2500 {
+				t.Fatalf("at 2500 rows: %+v, %d rows; want %d retrains", st, ix.Len(), c.retrains)
+			}
+			if c.retrains > 0 && st.Rows != 2500 {
+				t.Fatalf("retrained on %d rows, want 2500", st.Rows)
+			}
+			if c.quantizer == "" {
+				q := vecs[42]
+				if got, want := searchKeys(t, ix, q, 20, lists), exactTop(vecs, q, 20); !slices.Equal(got, want) {
+					t.Fatalf("all lists probed after the retrain: %v, exact %v", got, want)
+				}
+			}
+		})
+	}
+	s := live.New(nil)
+	if err := s.Reset([]replication.TargetInfo{info()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.Indexes()[0].Training(); ok {
+		t.Fatal("an HNSW twin reports IVF training")
+	}
+}

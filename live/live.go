@@ -51,10 +51,13 @@ type Index struct {
 	// creation until the first commit — the initial load: batches are inserted in parallel,
 	// where rows arriving one at a time would be inserted by one goroutine). A batch goes in
 	// when it is full or a transaction commits. (An IVF buffers its first rows itself: newIVF.)
-	mu      sync.Mutex // guards trained, bulk and pending
+	mu      sync.Mutex // guards trained, bulk, pending, retiring and retrainCancel
 	trained bool
 	bulk    bool
 	pending pendingRows
+
+	retiring      bool               // replaced (Reset, Truncate): no more retrains
+	retrainCancel context.CancelFunc // set while an IVF retrain runs (retrain.go)
 }
 
 // pendingRows are rows waiting to go into the index, each key once.
@@ -280,8 +283,10 @@ type Set struct {
 	entries map[replication.Target]*entry // guarded by mu
 	defs    []Definition                  // guarded by mu; used at the next Reset
 
-	applied  atomic.Uint64 // last committed LSN applied
-	rejected atomic.Int64
+	applied   atomic.Uint64 // last committed LSN applied
+	rejected  atomic.Int64
+	rt        retraining  // IVF twin retrains running (retrain.go)
+	noRetrain atomic.Bool // tests: Commit starts no retrains
 }
 
 // New returns an empty set.
@@ -292,7 +297,9 @@ func NewWith(logger *slog.Logger, opts Options) *Set {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Set{log: logger, opts: opts, entries: map[replication.Target]*entry{}}
+	s := &Set{log: logger, opts: opts, entries: map[replication.Target]*entry{}}
+	s.rt.cond.L = &s.rt.mu
+	return s
 }
 
 var _ replication.Applier = (*Set)(nil)
@@ -335,8 +342,14 @@ func (s *Set) Reset(targets []replication.TargetInfo) error {
 		}
 	}
 	s.mu.Lock()
+	old := s.entries
 	s.entries = entries
 	s.mu.Unlock()
+	for _, e := range old {
+		for _, ix := range e.indexes {
+			ix.retire()
+		}
+	}
 	return nil
 }
 
@@ -514,15 +527,20 @@ func (s *Set) Truncate(t replication.Target) error {
 	}
 	attachIncludes(fresh)
 	s.entries[t] = fresh
+	for _, ix := range e.indexes {
+		ix.retire()
+	}
 	return nil
 }
 
-// Commit publishes the applied position, after quantised indexes took in their first rows.
+// Commit publishes the applied position, after quantised indexes took in their first rows, and
+// starts the retrains of IVF twins whose data drifted (retrain.go).
 func (s *Set) Commit(lsn replication.LSN) error {
 	for _, ix := range s.Indexes() {
 		if err := ix.flush(); err != nil {
 			s.log.Warn("live: quantised index could not take its first rows", "index", ix.Source, "err", err)
 		}
+		s.maybeRetrain(ix)
 	}
 	s.applied.Store(uint64(lsn))
 	return nil

@@ -176,8 +176,14 @@ func (s *Set) ReadSnapshot(r io.Reader) error {
 		entries[info.Target] = e
 	}
 	s.mu.Lock()
+	old := s.entries
 	s.entries = entries
 	s.mu.Unlock()
+	for _, e := range old {
+		for _, ix := range e.indexes {
+			ix.retire()
+		}
+	}
 	return nil
 }
 

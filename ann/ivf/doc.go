@@ -14,11 +14,15 @@
 // buffer that searches scan exactly; once Config.TrainRows are pending (or
 // on AddBatch, or Train) the index trains and files them. Adding after
 // training only assigns and encodes. Drift reports how much the mean
-// distance of vectors added since training to their centroid grew; Retrain
-// re-runs training on the current vectors.
+// squared distance of vectors added since training to their centroid grew
+// (TrainStats: with the rows at training and the retrains done); Retrain
+// re-runs training on the current vectors without holding the lock for it
+// (retrain.go: k-means and re-filing on a copy, changes made meanwhile
+// replayed by node id, swap under the write lock).
 //
 // Invariants: every live key is either pending or in exactly one list at
 // (list, pos); lists are dense (delete moves the list's last entry into the
 // hole), so deletes free space immediately. One RWMutex guards everything:
-// searches share it, writers take it exclusively.
+// searches share it, writers take it exclusively (Retrain's builder is
+// private until it is swapped in).
 package ivf

@@ -136,9 +136,15 @@ type Index struct {
 	pqPre     []float32 // L2 PQ: per cell, TableSize floats of |cb|² + 2<centroid, cb> (nil when too large)
 	bin       *binary.Codec
 	cells     []cell
-	trainDist float64 // mean ranking distance of training rows to their centroid
-	addDist   float64 // sum of ranking distances of rows added since training
+	trainDist float64 // mean spread (squared L2 to the centroid) of training rows
+	addDist   float64 // sum of the spreads of rows added since training
 	addN      int     // rows added since training
+
+	trainedRows int                 // live rows when the index last trained
+	retrains    int                 // Retrain swaps done
+	gen         uint64              // bumped by Train: a Retrain built on an older model is dropped
+	retraining  bool                // a Retrain is building outside the lock
+	dirty       map[uint32]struct{} // while retraining: nodes added or deleted since its snapshot
 
 	ids      map[ann.Key]uint32
 	nodeKey  []ann.Key
@@ -238,6 +244,14 @@ func (x *Index) centroidRank(v []float32, c int) float32 {
 	return distance.L2Squared(v, cv)
 }
 
+// spread is the squared L2 distance of prepared vector v to centroid c, for
+// every metric: what Drift compares (a ranking distance would not do: for
+// inner product and cosine it is a negative dot product, which grows
+// towards zero as rows move away from their centroid).
+func (x *Index) spread(v []float32, c int) float32 {
+	return distance.L2Squared(v, x.centroids[c*x.cfg.Dims:(c+1)*x.cfg.Dims])
+}
+
 func (x *Index) assign(v []float32) (int, float32) {
 	best, bd := 0, float32(math.MaxFloat32)
 	for c := range x.cfg.Lists {
@@ -288,6 +302,8 @@ func (x *Index) AddBatch(ctx context.Context, keys []ann.Key, vecs []float32) er
 		if err := x.trainLocked(ctx, append(append([]float32(nil), x.pendVecs...), vecs...)); err != nil {
 			return fmt.Errorf("ivf: add batch: train: %w", err)
 		}
+		// The batch was trained on: it is not added since training.
+		defer func() { x.addDist, x.addN, x.trainedRows = 0, 0, len(x.ids) }()
 	}
 	for i, k := range keys {
 		x.deleteLocked(k)
@@ -342,6 +358,9 @@ func (x *Index) newNode(key ann.Key, vec []float32) uint32 {
 	}
 	x.nodeKey[id] = key
 	x.ids[key] = id
+	if x.dirty != nil {
+		x.dirty[id] = struct{}{}
+	}
 	if x.quantised() && x.cfg.KeepVectors {
 		copy(x.raw[int(id)*x.cfg.Dims:], vec)
 	}
@@ -368,7 +387,7 @@ func (x *Index) fileIn(id uint32, vec []float32, c int) {
 	x.nodeCell[id] = int32(c)
 	x.nodePos[id] = uint32(len(cl.ids))
 	cl.ids = append(cl.ids, id)
-	x.addDist += float64(x.centroidRank(v, c))
+	x.addDist += float64(x.spread(v, c))
 	x.addN++
 	switch x.cfg.Codes {
 	case CodesFlat:
@@ -446,6 +465,9 @@ func (x *Index) deleteLocked(key ann.Key) bool {
 	}
 	delete(x.ids, key)
 	x.unfile(id)
+	if x.dirty != nil {
+		x.dirty[id] = struct{}{}
+	}
 	x.nodeKey[id] = ann.Key{}
 	x.nodeCell[id] = freeCell
 	x.free = append(x.free, id)
@@ -495,6 +517,24 @@ func (x *Index) unfile(id uint32) {
 // trainLocked trains the coarse quantiser and the codec on data (rows),
 // then files every pending node. Caller holds mu exclusively.
 func (x *Index) trainLocked(ctx context.Context, data []float32) error {
+	if err := x.fit(ctx, data); err != nil {
+		return err
+	}
+	d := x.cfg.Dims
+	ids, vecs := x.pendIDs, x.pendVecs
+	x.pendIDs, x.pendVecs = nil, nil
+	for i, id := range ids {
+		x.file(id, vecs[i*d:(i+1)*d])
+	}
+	x.addDist, x.addN = 0, 0 // drift counts rows added after training
+	x.trainedRows = len(x.ids)
+	return nil
+}
+
+// fit trains the model — centroids, codec, the training rows' spread — on a
+// sample of data (rows) and makes the cells empty, setting nothing else. It
+// needs no lock when x is private to the caller (Retrain's builder).
+func (x *Index) fit(ctx context.Context, data []float32) error {
 	d := x.cfg.Dims
 	n := len(data) / d
 	if n == 0 {
@@ -546,19 +586,14 @@ func (x *Index) trainLocked(ctx context.Context, data []float32) error {
 	}
 	var sum float64
 	for i := 0; i*d < len(sample); i++ {
-		_, r := x.assign(sample[i*d : (i+1)*d])
-		sum += float64(r)
+		v := sample[i*d : (i+1)*d]
+		c, _ := x.assign(v)
+		sum += float64(x.spread(v, c))
 	}
 	x.trainDist = sum / float64(len(sample)/d)
 	x.addDist, x.addN = 0, 0
 	x.cells = make([]cell, x.cfg.Lists)
 	x.trained = true
-	ids, vecs := x.pendIDs, x.pendVecs
-	x.pendIDs, x.pendVecs = nil, nil
-	for i, id := range ids {
-		x.file(id, vecs[i*d:(i+1)*d])
-	}
-	x.addDist, x.addN = 0, 0 // drift counts rows added after training
 	return nil
 }
 
@@ -571,6 +606,7 @@ func (x *Index) Train(ctx context.Context, sample []float32) error {
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	x.gen++
 	if x.trained {
 		// Move everything back to pending as float vectors.
 		all := x.vectorsLocked()
@@ -603,47 +639,56 @@ func (x *Index) unfileNoCheck(id uint32) { x.nodeCell[id] = freeCell }
 // vectorsLocked returns every live node's vector (original, or
 // reconstructed from codes).
 func (x *Index) vectorsLocked() map[uint32][]float32 {
-	d := x.cfg.Dims
 	out := make(map[uint32][]float32, len(x.ids))
 	for _, id := range x.ids {
-		v := make([]float32, d)
-		c := x.nodeCell[id]
-		pos := int(x.nodePos[id])
-		switch {
-		case c == pendingCell:
-			copy(v, x.pendVecs[pos*d:])
-		case x.quantised() && x.cfg.KeepVectors:
-			copy(v, x.raw[int(id)*d:])
-		default:
-			cl := &x.cells[c]
-			switch x.cfg.Codes {
-			case CodesFlat:
-				copy(v, cl.vecs[pos*d:])
-			case CodesSQ8:
-				x.sq.Decode(cl.codes[pos*d:(pos+1)*d], v)
-			case CodesPQ:
-				x.pq.Decode(cl.codes[pos*x.pq.M:(pos+1)*x.pq.M], v)
-				if x.cfg.Metric == ann.L2 {
-					cv := x.centroids[int(c)*d:]
-					for i := range v {
-						v[i] += cv[i]
-					}
-				}
-			case CodesBinary:
-				w := x.bin.Words()
-				bits := cl.bits[pos*w : (pos+1)*w]
+		out[id] = x.appendVector(nil, id)
+	}
+	return out
+}
+
+// appendVector appends live node id's vector to dst: the original (pending,
+// kept), the prepared one (flat cells) or one reconstructed from its code.
+// Caller holds mu.
+func (x *Index) appendVector(dst []float32, id uint32) []float32 {
+	d := x.cfg.Dims
+	n := len(dst)
+	dst = append(dst, make([]float32, d)...)
+	v := dst[n:]
+	c := x.nodeCell[id]
+	pos := int(x.nodePos[id])
+	switch {
+	case c == pendingCell:
+		copy(v, x.pendVecs[pos*d:])
+	case x.quantised() && x.cfg.KeepVectors:
+		copy(v, x.raw[int(id)*d:])
+	default:
+		cl := &x.cells[c]
+		switch x.cfg.Codes {
+		case CodesFlat:
+			copy(v, cl.vecs[pos*d:])
+		case CodesSQ8:
+			x.sq.Decode(cl.codes[pos*d:(pos+1)*d], v)
+		case CodesPQ:
+			x.pq.Decode(cl.codes[pos*x.pq.M:(pos+1)*x.pq.M], v)
+			if x.cfg.Metric == ann.L2 {
+				cv := x.centroids[int(c)*d:]
 				for i := range v {
-					if bits[i>>6]&(1<<(uint(i)&63)) != 0 {
-						v[i] = 1
-					} else {
-						v[i] = -1
-					}
+					v[i] += cv[i]
+				}
+			}
+		case CodesBinary:
+			w := x.bin.Words()
+			bits := cl.bits[pos*w : (pos+1)*w]
+			for i := range v {
+				if bits[i>>6]&(1<<(uint(i)&63)) != 0 {
+					v[i] = 1
+				} else {
+					v[i] = -1
 				}
 			}
 		}
-		out[id] = v
 	}
-	return out
+	return dst
 }
 
 // Drift returns the ratio of the mean centroid distance of rows added since
@@ -656,21 +701,6 @@ func (x *Index) Drift() float64 {
 		return 0
 	}
 	return (x.addDist / float64(x.addN)) / x.trainDist
-}
-
-// Retrain re-runs training on the index's own vectors.
-func (x *Index) Retrain(ctx context.Context) error {
-	x.mu.RLock()
-	all := x.vectorsLocked()
-	x.mu.RUnlock()
-	sample := make([]float32, 0, len(all)*x.cfg.Dims)
-	for _, id := range sortedIDs(all) {
-		sample = append(sample, all[id]...)
-	}
-	if len(sample) == 0 {
-		return fmt.Errorf("ivf: retrain: %w", ann.ErrEmpty)
-	}
-	return x.Train(ctx, sample)
 }
 
 // searchScratch avoids per-candidate allocation.

@@ -14,8 +14,11 @@ import (
 )
 
 const (
-	fileKind    = "IVF "
-	fileVersion = 1
+	fileKind = "IVF "
+	// fileVersion 2: drift statistics are squared L2 spreads for every
+	// metric (version 1: ranking distances), and the rows at training follow
+	// them.
+	fileVersion = 2
 )
 
 // Save implements ann.Index. Cells are written entry by entry with their
@@ -44,6 +47,7 @@ func (x *Index) Save(w io.Writer) error {
 		e.F64(x.trainDist)
 		e.F64(x.addDist)
 		e.U64(uint64(x.addN))
+		e.U64(uint64(x.trainedRows))
 		switch c.Codes {
 		case CodesSQ8:
 			e.F32(x.sq.Lower)
@@ -137,6 +141,14 @@ func decode(d *fileformat.Decoder, threads int) (*Index, error) {
 		x.centroids = d.F32s()
 		x.trainDist, x.addDist = d.F64(), d.F64()
 		x.addN = int(min(d.U64(), 1<<40))
+		x.trainedRows = -1 // version 1: the rows loaded
+		if d.Version >= 2 {
+			x.trainedRows = int(min(d.U64(), 1<<40))
+		} else if c.Metric != ann.L2 && c.Metric != ann.L1 {
+			// Version 1 kept ranking distances (negative dot products):
+			// drift is unknown until the next training.
+			x.trainDist, x.addDist, x.addN = 0, 0, 0
+		}
 		if d.Err() == nil && len(x.centroids) != c.Lists*dims {
 			d.Fail("%d centroid floats for %d lists", len(x.centroids), c.Lists)
 		}
@@ -259,6 +271,9 @@ func decode(d *fileformat.Decoder, threads int) (*Index, error) {
 		}
 		id := x.newNode(k, v)
 		x.pend(id, v)
+	}
+	if x.trainedRows < 0 {
+		x.trainedRows = len(x.ids)
 	}
 	if !x.trained && len(x.pendIDs) > 0 && len(x.cells) > 0 {
 		return nil, fmt.Errorf("%w: cells without training", ann.ErrCorrupt)

@@ -441,6 +441,11 @@ var (
 		"Rows in a live in-memory index.", []string{"table", "column", "metric", "source", "kind"}, nil)
 	descIndexBytes = prometheus.NewDesc("vecgate_index_bytes",
 		"Memory used by a live in-memory index.", []string{"table", "column", "metric", "source", "kind"}, nil)
+	descIndexRetrains = prometheus.NewDesc("vecgate_index_retrains_total",
+		"Retrains of an IVF twin's lists since it was built (its table doubled, or its rows drifted from the centroids).",
+		[]string{"table", "column", "metric", "source", "kind"}, nil)
+	descIndexTrainedRows = prometheus.NewDesc("vecgate_index_trained_rows",
+		"Rows an IVF twin held when it last trained its lists.", []string{"table", "column", "metric", "source", "kind"}, nil)
 	descReplState = prometheus.NewDesc("vecgate_replication_state",
 		"1 for the replication stream's current state.", []string{"state"}, nil)
 	descReady = prometheus.NewDesc("vecgate_ready",
@@ -476,7 +481,7 @@ var (
 
 func (c gatewayCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descSessions, descSessionsTotal, descIntercepted, descFast,
-		descForwarded, descIndexRows, descIndexBytes, descReplState, descReady, descApplied, descAcked,
+		descForwarded, descIndexRows, descIndexBytes, descIndexRetrains, descIndexTrainedRows, descReplState, descReady, descApplied, descAcked,
 		descLagBytes, descLagSeconds, descRejected, descResnapshots, descSkipped, descLoadRows,
 		descLoadEst, descLoadRate, descLoadETA, descLoading} {
 		ch <- d
@@ -516,6 +521,10 @@ func (c gatewayCollector) Collect(ch chan<- prometheus.Metric) {
 			labels := []string{ix.Schema + "." + ix.Table, ix.Column, ix.Metric.String(), ix.Source, ix.Kind()}
 			gauge(descIndexRows, float64(ix.Len()), labels...)
 			gauge(descIndexBytes, float64(ix.MemoryBytes()), labels...)
+			if tr, ok := ix.Training(); ok {
+				counter(descIndexRetrains, float64(tr.Retrains), labels...)
+				gauge(descIndexTrainedRows, float64(tr.Rows), labels...)
+			}
 		}
 	}
 	if g.stream == nil {

@@ -80,6 +80,14 @@ type IndexStatus struct {
 	AppliedLSN     string  `json:"applied_lsn"`
 	LagBytes       uint64  `json:"lag_bytes"`
 	LagSeconds     float64 `json:"lag_seconds"`
+	// IVF twins: rows when the twin last trained its lists, retrains since it was built (live
+	// retrains a twin whose table doubled or whose rows drifted from the centroids), whether one
+	// runs now, and the drift of rows added since training (1: as close to their centroid as the
+	// training rows; 0: none added).
+	TrainedRows int     `json:"trained_rows,omitempty"`
+	Retrains    int     `json:"retrains,omitempty"`
+	Retraining  bool    `json:"retraining,omitempty"`
+	Drift       float64 `json:"drift,omitempty"`
 }
 
 // SkippedTarget is a table (Column "") or a vector column that vecgate does not index, and why.
@@ -157,6 +165,9 @@ func (g *gateway) status() Status {
 		}
 		if ix.Lists() > 0 {
 			is.Lists = ix.Lists()
+		}
+		if tr, ok := ix.Training(); ok {
+			is.TrainedRows, is.Retrains, is.Retraining, is.Drift = tr.Rows, tr.Retrains, tr.Retraining, tr.Drift
 		}
 		indexed[is.Table+"."+is.Column] = true
 		s.Indexes = append(s.Indexes, is)
@@ -271,6 +282,8 @@ func (s Status) Rows() (columns []string, rows [][]string) {
 		note := ""
 		if s.Load.Running {
 			note = "initial load: " + formatLoad(s.Load)
+		} else {
+			note = trainingNote(ix)
 		}
 		rows = append(rows, []string{ix.Table, ix.Column, ix.Method, ix.Metric, num(ix.M), num(ix.EfConstruction),
 			src, ix.State, strconv.FormatInt(ix.Rows, 10), strconv.FormatInt(ix.Bytes, 10), ix.AppliedLSN,
@@ -280,6 +293,29 @@ func (s Status) Rows() (columns []string, rows [][]string) {
 		rows = append(rows, []string{sk.Table, sk.Column, "", "", "", "", "", "skipped", "", "", "", "", "", sk.Reason})
 	}
 	return columns, rows
+}
+
+// trainingNote sums up an IVF twin's training for the note column: "trained on 9999 rows, 1
+// retrain, drift 1.07", "retraining" while a retrain runs; "" for others and untrained twins.
+func trainingNote(ix IndexStatus) string {
+	if ix.TrainedRows == 0 {
+		return ""
+	}
+	note := fmt.Sprintf("trained on %d rows", ix.TrainedRows)
+	switch ix.Retrains {
+	case 0:
+	case 1:
+		note += ", 1 retrain"
+	default:
+		note += fmt.Sprintf(", %d retrains", ix.Retrains)
+	}
+	if ix.Drift > 0 {
+		note += fmt.Sprintf(", drift %.2f", ix.Drift)
+	}
+	if ix.Retraining {
+		note += ", retraining"
+	}
+	return note
 }
 
 func formatSeconds(s float64) string {
