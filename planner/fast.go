@@ -14,8 +14,8 @@ import (
 // Fast path: a statement whose select list is nothing but the table's key and the ORDER BY
 // distance, with no WHERE and no other sort key, needs nothing Postgres holds beyond what the
 // live index has. vecgate can then answer it from memory, without a round trip, once the proxy
-// has checked (through Postgres, per session) that the session's role may read those columns
-// and that no row-level security applies.
+// has checked (through Postgres, per session: TableCheck) that the session's role may read those
+// columns and that no row-level security applies.
 
 // ColumnKind says what an output column of a fast answer holds.
 type ColumnKind int
@@ -74,12 +74,14 @@ func (q *Query) FastKey() string {
 	return b.String()
 }
 
-// AccessCheck is a statement (no parameters) that returns one row with one boolean: whether the
-// session may be answered from memory for this table — its role can SELECT the key and vector
-// columns, the table has no row-level security and no inheritance children (whose rows the
-// statement would read too), and the name resolves (through the session's search_path, as the
-// statement's own would) to the table vecgate indexes.
-func (q *Query) AccessCheck() string {
+// TableCheck is a statement (no parameters) returning one row of two booleans for the session
+// that runs it. The first: the statement's table name resolves (through the session's
+// search_path, as the statement's own would) to the table vecgate indexes, and that table has no
+// inheritance children, whose rows the statement would read too — the index holds every row the
+// statement can return, so the id-list rewrite may be used. The second, beyond that: the role
+// can SELECT the key and vector columns and the table has no row-level security — the answer may
+// come from memory.
+func (q *Query) TableCheck() string {
 	schema := q.Shape.Schema
 	if schema == "" {
 		schema = "public"
@@ -90,10 +92,10 @@ func (q *Query) AccessCheck() string {
 	} else {
 		rel = pgQuoteIdent(rel)
 	}
-	return fmt.Sprintf(`SELECT coalesce((SELECT NOT c.relrowsecurity AND c.relnamespace = to_regnamespace(%s)
-  AND has_column_privilege(c.oid, %s, 'SELECT') AND has_column_privilege(c.oid, %s, 'SELECT')
-  AND NOT EXISTS (SELECT FROM pg_inherits i WHERE i.inhparent = c.oid)
-  FROM pg_class c WHERE c.oid = to_regclass(%s)), false)`,
+	return fmt.Sprintf(`SELECT coalesce(bool_and(whole), false), coalesce(bool_and(whole AND readable), false) FROM (
+  SELECT c.relnamespace = to_regnamespace(%s) AND NOT EXISTS (SELECT FROM pg_inherits i WHERE i.inhparent = c.oid) AS whole,
+    NOT c.relrowsecurity AND has_column_privilege(c.oid, %s, 'SELECT') AND has_column_privilege(c.oid, %s, 'SELECT') AS readable
+  FROM pg_class c WHERE c.oid = to_regclass(%s)) t`,
 		quoteLiteral(schema), quoteLiteral(q.Target.Key), quoteLiteral(q.Shape.Column), quoteLiteral(rel))
 }
 

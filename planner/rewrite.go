@@ -28,13 +28,16 @@ type Rewrite struct {
 // expression no pgvector index can produce, so the planner filters through the primary key and
 // sorts, instead of an HNSW scan that would return short with the id filter applied after it.
 //
-// The rewrite also carries a guard, evaluated once per execution, for what Postgres reads under
-// the statement's table name that vecgate's index does not hold: rows of inheritance children
-// (`FROM items` reads them too), and, when the statement names its table without a schema,
-// whatever table the session's search_path finds first (another schema's table of the same
-// name, a temporary table). Then the statement fails (an invalid integer cast whose text holds
-// GuardMarker) and vecgate forwards the original, instead of answering from the indexed table
-// alone or sending its candidate keys to another table.
+// A statement that names its table without a schema reads whatever table the session's
+// search_path finds first (another schema's table of the same name, a temporary table), which
+// vecgate cannot see. Its rewrite carries a guard that compares the two names as regclass
+// constants: Postgres resolves them when it parses the statement (again when a prepared one's
+// search_path changes) and folds the comparison while planning, so a match costs nothing at run
+// time, and a mismatch fails the statement (an invalid integer cast whose text holds
+// GuardMarker): vecgate forwards the original instead of sending the indexed table's candidate
+// keys to another table. (Inheritance children, whose rows `FROM items` reads too, and the
+// session's resolution of the name are also checked per session before the rewrite is used:
+// TableCheck.)
 func (sh *Shape) Rewrite(t Target) (*Rewrite, error) {
 	ck := t.Key + "\x00" + t.KeyType + "\x00" + t.Schema + "\x00" + t.Table
 	sh.rwMu.Lock()
@@ -56,29 +59,23 @@ func (sh *Shape) Rewrite(t Target) (*Rewrite, error) {
 	return rw, nil
 }
 
-// GuardMarker is in the error a rewrite fails with when Postgres would read more than the indexed
-// table under the statement's table name: another table the search_path finds first, or
-// inheritance children.
+// GuardMarker is in the error a rewrite fails with when the session resolves the statement's
+// unqualified table name to another table than the indexed one.
 const GuardMarker = "vecgate: not the indexed table alone"
 
-// tableGuard is the rewrite's check that the statement's table name stands for the target's
-// table and nothing else (nil when the target's table is not known).
+// tableGuard is the rewrite's check that the statement's unqualified table name stands for the
+// target's table (nil when the statement qualifies it, or the target's table is not known).
 func (sh *Shape) tableGuard(t Target) (*pg.Node, error) {
-	if t.Schema == "" || t.Table == "" {
+	if sh.Schema != "" || t.Schema == "" || t.Table == "" {
 		return nil, nil
 	}
+	name := quoteLiteral(pgQuoteIdent(sh.Table))
 	target := quoteLiteral(pgQuoteIdent(t.Schema) + "." + pgQuoteIdent(t.Table))
-	name := target
-	cond := fmt.Sprintf(`NOT EXISTS (SELECT FROM pg_catalog.pg_inherits WHERE inhparent = %s::pg_catalog.regclass)`, target)
-	if sh.Schema == "" {
-		name = quoteLiteral(pgQuoteIdent(sh.Table))
-		cond = fmt.Sprintf(`pg_catalog.to_regclass(%s) = %s::pg_catalog.regclass AND %s`, name, target, cond)
-	}
-	// to_regclass is stable: evaluated at run time, once (no column is involved), never folded
-	// while planning, so the ELSE branch's cast fails only when it is taken.
-	guard := fmt.Sprintf(`SELECT WHERE CASE WHEN %s THEN true
-		ELSE (COALESCE(pg_catalog.to_regclass(%s)::text, '?') || %s)::int > 0 END`,
-		cond, name, quoteLiteral(" "+GuardMarker))
+	// Both sides are constants: the planner folds the CASE to true, or to its ELSE, whose
+	// concatenation it folds too and whose cast then fails (a plain literal would fail when the
+	// statement is parsed, whatever the names).
+	guard := fmt.Sprintf(`SELECT WHERE CASE WHEN %s::pg_catalog.regclass = %s::pg_catalog.regclass THEN true
+		ELSE (%s::text || '')::int > 0 END`, name, target, quoteLiteral(GuardMarker))
 	tree, err := pg.Parse(guard)
 	if err != nil {
 		return nil, fmt.Errorf("planner: table guard: %w", err)

@@ -40,11 +40,13 @@ func (s *session) trackParse(body []byte) {
 	if p.Decode(body) != nil {
 		return
 	}
-	if ks := s.srv.cfg.Interceptor.Knobs(p.Query); len(ks) > 0 {
+	// Statements that SET knobs, or call set_config() (which may change the role or search_path
+	// the table checks depend on), are followed to their executions.
+	if ks := s.srv.cfg.Interceptor.Knobs(p.Query); len(ks) > 0 || containsFold(p.Query, "set_config") {
 		if s.setStmts == nil {
 			s.setStmts = map[string][]Knob{}
 		}
-		s.setStmts[p.Name] = ks
+		s.setStmts[p.Name] = append([]Knob{}, ks...)
 	} else {
 		delete(s.setStmts, p.Name)
 	}
@@ -78,9 +80,9 @@ func (s *session) trackClose(body []byte) {
 	}
 }
 
-// trackSetExec follows SETs sent with the extended protocol (JDBC and others send every
-// statement so): a Bind of a prepared statement that sets knobs names its portal, and each
-// Execute of that portal sends the SET.
+// trackSetExec follows SETs (and set_config calls) sent with the extended protocol (JDBC and
+// others send every statement so): a Bind of such a prepared statement names its portal, and
+// each Execute of that portal runs it.
 func (s *session) trackSetExec(typ byte, body []byte) {
 	if len(s.setStmts) == 0 && len(s.setPorts) == 0 {
 		return
@@ -92,7 +94,7 @@ func (s *session) trackSetExec(typ byte, body []byte) {
 	switch typ {
 	case 'B':
 		stmt, _, ok := cString(rest)
-		if ks := s.setStmts[stmt]; ok && ks != nil {
+		if ks, found := s.setStmts[stmt]; ok && found {
 			if s.setPorts == nil {
 				s.setPorts = map[string][]Knob{}
 			}
@@ -101,7 +103,10 @@ func (s *session) trackSetExec(typ byte, body []byte) {
 			delete(s.setPorts, portal)
 		}
 	case 'E':
-		s.addKnobs(s.setPorts[portal])
+		if ks, ok := s.setPorts[portal]; ok {
+			s.changes.Add(1)
+			s.addKnobs(ks)
+		}
 	}
 }
 
@@ -189,7 +194,7 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 		return false, false, nil
 	}
 	job := info.st.Bind(g.bind.Parameters, g.bind.ParameterFormatCodes, s.knobValues())
-	if job == nil || s.guardHeld(job) {
+	if job == nil {
 		return false, false, nil
 	}
 	if err := w.Flush(); err != nil {
@@ -262,6 +267,14 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 	}
 	if !s.readYourWrites(ctx, w, job) {
 		s.srv.count("forward", "lagging")
+		if err := s.abandonBlock(w, block); err != nil {
+			return false, parsed, err
+		}
+		s.endCapture()
+		return false, parsed, s.deliver(pre...)
+	}
+	if whole, _ := s.tableCheck(w, job); !whole {
+		s.srv.count("forward", "table_check")
 		if err := s.abandonBlock(w, block); err != nil {
 			return false, parsed, err
 		}

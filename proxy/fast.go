@@ -22,36 +22,56 @@ type FastJob interface {
 	FastColumns() []string
 	// FastKey names the answer's description: statements with the same key are described alike.
 	FastKey() string
-	// AccessCheck is a statement returning one boolean: may this session be answered from
-	// memory for this table (privileges, no row-level security)?
-	AccessCheck() string
 	// Answer returns the rows, each column in Postgres' text form.
 	Answer(ctx context.Context) ([][]string, error)
 }
 
-// accessTTL is how long a session trusts an access check (a GRANT or REVOKE by another session
-// takes at most this long to be seen).
+// accessTTL is how long a session trusts a table check (Job.TableCheck): a GRANT, REVOKE or an
+// inheritance child by another session takes at most this long to be seen.
 //
-// Within that time a check holds only while the session has run nothing but answers from memory:
-// any statement it sends Postgres (forwarded or rewritten, or a function call) may change what
-// the check depends on — SET ROLE, SET SESSION AUTHORIZATION, search_path, set_config() in a
-// select list, DISCARD ALL, its own GRANT, REVOKE or DDL — so it starts a new access epoch.
+// Within that time a check holds only until the session itself may have changed what it found:
+// a command of its own completes that is not plain reading and writing (SET ROLE, SET
+// search_path, SET SESSION AUTHORIZATION, DISCARD ALL, GRANT, REVOKE, DDL: see plainTags), or it
+// sends a statement that calls set_config(). Either starts a new check epoch.
 const accessTTL = 10 * time.Second
 
 type accessEntry struct {
-	ok     bool
-	at     time.Time
-	writes uint64 // the session's CommittedWrites when checked
-	epoch  uint64 // the session's accessEpoch when checked
+	whole, readable bool // Job.TableCheck's answers
+	at              time.Time
+	epoch           uint64 // the session's check epoch when checked
 }
 
-// ranStatement ends the handling of a client request that may run a statement (Query, Execute,
-// FunctionCall): unless it was answered from memory, the access checks the session holds lapse.
-func (s *session) ranStatement() {
-	if !s.answeredFast {
-		s.accessEpoch++
+// checkEpoch is the session's check epoch: it moves on whenever the table checks it holds may
+// no longer hold (see accessTTL).
+func (s *session) checkEpoch() uint64 { return s.changes.Load() }
+
+// mayChangeChecks notes a client statement about to run: one that calls set_config() may change
+// the role or search_path, which the table checks depend on.
+func (s *session) mayChangeChecks(sql []byte) {
+	if containsFold(sql, "set_config") {
+		s.changes.Add(1)
 	}
-	s.answeredFast = false
+}
+
+// containsFold reports whether s contains the lower-case ASCII word w in any case, without
+// allocating.
+func containsFold[T string | []byte](s T, w string) bool {
+	for i := 0; i+len(w) <= len(s); i++ {
+		j := 0
+		for ; j < len(w); j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != w[j] {
+				break
+			}
+		}
+		if j == len(w) {
+			return true
+		}
+	}
+	return false
 }
 
 // fastAnswer answers job from memory when it can: the statement's description is known from an
@@ -68,7 +88,7 @@ func (s *session) fastAnswer(ctx context.Context, w *bufio.Writer, job Job, need
 	if cols == nil || (needDesc && desc == nil) {
 		return nil, false
 	}
-	if !s.access(w, fj.AccessCheck()) {
+	if _, readable := s.tableCheck(w, job); !readable {
 		return nil, false
 	}
 	rows, err := fj.Answer(ctx)
@@ -91,7 +111,6 @@ func (s *session) fastAnswer(ctx context.Context, w *bufio.Writer, job Job, need
 		out = append(out, buf[start:])
 	}
 	cc, _ := (&pgproto3.CommandComplete{CommandTag: []byte("SELECT " + strconv.Itoa(len(rows)))}).Encode(nil)
-	s.answeredFast = true
 	return append(out, cc), true
 }
 
@@ -142,27 +161,31 @@ func encodeValue(typ, text string, format int16) []byte {
 	return []byte(text)
 }
 
-// access runs (or recalls) the fast path's access check for this session.
-func (s *session) access(w *bufio.Writer, check string) bool {
-	committed := s.State().CommittedWrites
-	if e, ok := s.accessCache[check]; ok && time.Since(e.at) < accessTTL && e.writes == committed && e.epoch == s.accessEpoch {
-		return e.ok
+// tableCheck runs (or recalls) job's table check for this session: whether the index holds
+// every row the statement can read (whole) and whether the session may be answered from memory
+// (readable). A check that fails to run answers false, false.
+func (s *session) tableCheck(w *bufio.Writer, job Job) (whole, readable bool) {
+	check := job.TableCheck()
+	epoch := s.checkEpoch()
+	if e, ok := s.accessCache[check]; ok && time.Since(e.at) < accessTTL && e.epoch == epoch {
+		return e.whole, e.readable
 	}
 	msgs, _, failed, ok := s.exchange(w, check)
-	allowed := false
 	if ok && !failed {
 		for _, m := range msgs {
 			if m[0] == 'D' {
 				var d pgproto3.DataRow
-				allowed = d.Decode(m[5:]) == nil && len(d.Values) == 1 && string(d.Values[0]) == "t"
+				if d.Decode(m[5:]) == nil && len(d.Values) == 2 {
+					whole, readable = string(d.Values[0]) == "t", string(d.Values[1]) == "t"
+				}
 			}
 		}
 	}
 	if s.accessCache == nil || len(s.accessCache) > 256 {
 		s.accessCache = map[string]accessEntry{}
 	}
-	s.accessCache[check] = accessEntry{ok: allowed, at: time.Now(), writes: s.State().CommittedWrites, epoch: s.accessEpoch}
-	return allowed
+	s.accessCache[check] = accessEntry{whole: whole, readable: readable, at: time.Now(), epoch: epoch}
+	return whole, readable
 }
 
 // descKey is where a fast-answerable job's description is kept ("" for other jobs).

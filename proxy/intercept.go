@@ -53,11 +53,11 @@ type Statement interface {
 // goes to the client) or says to forward the original statement.
 type Job interface {
 	Next(ctx context.Context, prevRows int) (sql string, done, forward bool, err error)
-	// TableGuard names the statement's table as written, and the text of the error its rewrite
-	// fails with when Postgres would read more under that name than the index holds (another
-	// table first in the search_path, inheritance children): vecgate then forwards the original,
-	// and the session forwards that table's statements for a while without trying.
-	TableGuard() (table, marker string)
+	// TableCheck is a statement (no parameters) returning two booleans for the session: whether
+	// the index holds every row the statement can read (its table name resolves to the indexed
+	// table, which has no inheritance children), and whether the session may be answered from
+	// memory (privileges, no row-level security). vecgate keeps the answer a while (accessTTL).
+	TableCheck() string
 }
 
 // readyIdle is ReadyForQuery, idle: the end of an answer vecgate gives from memory.
@@ -145,7 +145,7 @@ func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, er
 		return handled, err
 	}
 	job := s.srv.cfg.Interceptor.Simple(sql, s.knobValues())
-	if job == nil || s.guardHeld(job) {
+	if job == nil {
 		return false, nil
 	}
 	if err := w.Flush(); err != nil {
@@ -172,6 +172,10 @@ func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, er
 	}
 	if !s.readYourWrites(ctx, w, job) {
 		s.srv.count("forward", "lagging")
+		return false, s.abandonBlock(w, block)
+	}
+	if whole, _ := s.tableCheck(w, job); !whole {
+		s.srv.count("forward", "table_check")
 		return false, s.abandonBlock(w, block)
 	}
 	if !block {
@@ -223,14 +227,6 @@ func (s *session) rounds(ctx context.Context, job Job, send func(next string) (m
 		}
 		if failed {
 			// Let Postgres answer the original in its own words (error positions and all).
-			if table, marker := job.TableGuard(); marker != "" && errorContains(msgs, marker) {
-				s.srv.count("forward", "table_guard")
-				if s.guardFailed == nil || len(s.guardFailed) > 256 {
-					s.guardFailed = map[string]time.Time{}
-				}
-				s.guardFailed[table] = time.Now()
-				return nil, nil
-			}
 			s.srv.count("forward", "rewrite_error")
 			return nil, nil
 		}
@@ -347,36 +343,4 @@ func (s *session) endCapture() {
 	s.stateMu.Lock()
 	s.capture = nil
 	s.stateMu.Unlock()
-}
-
-// guardHeld reports whether job's table failed its rewrite guard in this session recently
-// (within accessTTL, and no SET or DDL completed since): the statement is forwarded without
-// trying the rewrite again. Forwarding is always correct; the entry lapses so that a session
-// whose search_path changes back, or whose table loses its inheritance children, is intercepted
-// again.
-func (s *session) guardHeld(job Job) bool {
-	if s.schemaChanged.Swap(false) {
-		clear(s.guardFailed)
-	}
-	table, _ := job.TableGuard()
-	at, ok := s.guardFailed[table]
-	if ok && time.Since(at) < accessTTL {
-		s.srv.count("forward", "table_guard_held")
-		return true
-	}
-	return false
-}
-
-// errorContains reports whether msgs hold an ErrorResponse whose message contains text.
-func errorContains(msgs [][]byte, text string) bool {
-	for _, m := range msgs {
-		if m[0] != 'E' {
-			continue
-		}
-		var e pgproto3.ErrorResponse
-		if e.Decode(m[5:]) == nil && strings.Contains(e.Message, text) {
-			return true
-		}
-	}
-	return false
 }

@@ -82,13 +82,11 @@ type session struct {
 	blockForward uint64
 	descs        map[string][]byte      // RowDescriptions of intercepted statements, for fast answers (client goroutine)
 	accessCache  map[string]accessEntry // fast-path access checks (client goroutine)
-	accessEpoch  uint64                 // client requests run upstream since the session began (client goroutine; fast.go)
-	guardFailed  map[string]time.Time   // tables whose rewrite guard failed, and when (client goroutine)
-	// schemaChanged: a command completed that may change what a table name stands for (a SET,
-	// DDL; see plainTags): set by the upstream reader, cleared with guardFailed.
-	schemaChanged atomic.Bool
-	answeredFast  bool // the request being handled was answered from memory (client goroutine)
-	closed        atomic.Bool
+	// changes counts what may have changed the session's table checks (fast.go): commands that
+	// completed upstream and are not plain reading and writing (counted by the upstream reader,
+	// see plainTags), and statements calling set_config() (counted by the client goroutine).
+	changes atomic.Uint64
+	closed  atomic.Bool
 }
 
 func newSession(srv *Server, c net.Conn) *session {
@@ -473,7 +471,6 @@ func (s *session) clientToUpstream(cr *reader) error {
 					g = s.copyGroup(g, raws)
 					cr.skip(n)
 					handled, parsed, err := s.interceptGroup(w, g)
-					s.ranStatement()
 					if err != nil {
 						return err
 					}
@@ -497,9 +494,9 @@ func (s *session) clientToUpstream(cr *reader) error {
 		}
 		switch typ {
 		case 'Q':
+			s.mayChangeChecks(body)
 			if s.srv.cfg.Interceptor != nil && !unsynced {
 				handled, err := s.interceptQuery(w, body)
-				s.ranStatement()
 				if err != nil {
 					return err
 				}
@@ -507,15 +504,14 @@ func (s *session) clientToUpstream(cr *reader) error {
 					continue
 				}
 			}
-			s.ranStatement() // forwarded
 			s.addPending()
 		case 'S':
 			unsynced = false
 			s.addPending()
 		case 'P', 'B', 'E', 'D', 'C', 'H', 'F':
 			unsynced = true
-			if typ == 'E' || typ == 'F' {
-				s.ranStatement()
+			if typ == 'F' { // a function call may call set_config
+				s.changes.Add(1)
 			}
 		case 'X':
 			_, _ = w.Write(raw)
@@ -619,7 +615,7 @@ func (s *session) observe(typ byte, body []byte) {
 		s.idle.Broadcast() // an interception waiting for idle must give up: see waitIdle
 	case 'C':
 		if !plainTags[firstWord(body)] {
-			s.schemaChanged.Store(true)
+			s.changes.Add(1)
 		}
 		if s.inCopyIn || writes(body) {
 			s.state.WroteInTxn = true

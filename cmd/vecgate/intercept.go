@@ -148,12 +148,8 @@ func (j job) FastColumns() []string {
 	return types
 }
 
-func (j job) TableGuard() (string, string) {
-	return j.q.Shape.Schema + "." + j.q.Shape.Table, planner.GuardMarker
-}
-
-func (j job) FastKey() string     { return j.q.FastKey() }
-func (j job) AccessCheck() string { return j.q.AccessCheck() }
+func (j job) FastKey() string    { return j.q.FastKey() }
+func (j job) TableCheck() string { return j.q.TableCheck() }
 
 func (j job) Answer(ctx context.Context) ([][]string, error) {
 	kinds, _ := j.q.Fast()

@@ -413,7 +413,6 @@ type fastPart struct {
 
 func (f fastPart) FastColumns() []string { return f.f.FastColumns() }
 func (f fastPart) FastKey() string       { return f.f.FastKey() }
-func (f fastPart) AccessCheck() string   { return f.f.AccessCheck() }
 
 func (f fastPart) Answer(ctx context.Context) ([][]string, error) {
 	rows, err := f.f.Answer(ctx)

@@ -18,13 +18,12 @@ func (j *fakeJob) Next(context.Context, int) (string, bool, bool, error) {
 	return "SELECT 1", j.rounds >= 2, false, nil
 }
 
-func (j *fakeJob) TableGuard() (string, string) { return "", "" }
+func (j *fakeJob) TableCheck() string { return "SELECT true, true" }
 
 type fakeFastJob struct{ fakeJob }
 
 func (*fakeFastJob) FastColumns() []string                      { return []string{"bigint"} }
 func (*fakeFastJob) FastKey() string                            { return "k" }
-func (*fakeFastJob) AccessCheck() string                        { return "SELECT true" }
 func (*fakeFastJob) Answer(context.Context) ([][]string, error) { return [][]string{{"1"}}, nil }
 func (*fakeFastJob) Consistency() (string, time.Duration)       { return "eventual", time.Second }
 
@@ -69,7 +68,7 @@ func TestTimedJobs(t *testing.T) {
 	if mode, wait := c.Consistency(); mode != "eventual" || wait != time.Second {
 		t.Errorf("Consistency %q %s", mode, wait)
 	}
-	if fj.FastKey() != "k" || fj.AccessCheck() != "SELECT true" || len(fj.FastColumns()) != 1 {
+	if fj.FastKey() != "k" || fj.TableCheck() != "SELECT true, true" || len(fj.FastColumns()) != 1 {
 		t.Error("fast methods not delegated")
 	}
 	if rows, err := fj.Answer(ctx); err != nil || len(rows) != 1 {
