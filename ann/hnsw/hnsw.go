@@ -150,15 +150,14 @@ type Index struct {
 	nDeleted int           // tombstones not yet compacted; exclusive mu
 	nLive    atomic.Int64
 
-	// allocMu guards slot allocation: intIDs, otherIDs, keyBytes, free, used, the upper
-	// rows' upperUsed and upperFree, rng.
+	// allocMu guards slot allocation: ids, keyBytes, free, used, the upper rows' upperUsed
+	// and upperFree, rng.
 	allocMu   sync.Mutex
-	intIDs    map[int64]uint32   // integer key -> node
-	otherIDs  map[ann.Key]uint32 // uuid/text key -> node
-	keyBytes  int64              // string bytes of the keys in otherIDs
-	free      []uint32           // compacted slots, reusable
-	used      int                // slots handed out (high-water mark)
-	upperUsed int                // upper rows handed out (high-water mark)
+	ids       idTable  // key -> live node
+	keyBytes  int64    // string bytes of the uuid and text keys in nodeKeys
+	free      []uint32 // compacted slots, reusable
+	used      int      // slots handed out (high-water mark)
+	upperUsed int      // upper rows handed out (high-water mark)
 	// upperFree[n-1] holds the first rows of freed runs of n upper rows (the lists of a
 	// compacted node of level n), for reuse by a node of the same level.
 	upperFree [maxLevel][]uint32
@@ -184,13 +183,12 @@ func New(cfg Config) (*Index, error) {
 		strideU:   cfg.M + 1,
 		levelMult: 1 / math.Log(float64(cfg.M)),
 		top:       -1,
-		intIDs:    make(map[int64]uint32),
-		otherIDs:  make(map[ann.Key]uint32),
 		rng:       rand.New(rand.NewPCG(cfg.Seed, 0x9e3779b97f4a7c15)),
 		quant:     cfg.Quantizer == "sq8",
 		sq:        cfg.SQ8,
 	}
 	x.raw = !x.quant || cfg.KeepVectors
+	x.ids = newIDTable(x.key)
 	x.setWidths()
 	x.growLocked(max(cfg.InitialCapacity, 64))
 	return x, nil
@@ -220,8 +218,7 @@ func (x *Index) MemoryBytes() int64 {
 		int64(cap(x.upperAt))*4 + int64(cap(x.levels)) + int64(cap(x.nodeInt))*8 +
 		int64(cap(x.nodeKeys))*40 + int64(cap(x.dead))*4
 	x.allocMu.Lock()
-	b += int64(len(x.intIDs))*intMapEntryBytes + int64(len(x.otherIDs))*otherMapEntryBytes + x.keyBytes +
-		int64(cap(x.free))*4
+	b += x.ids.bytes() + x.keyBytes + int64(cap(x.free))*4
 	for _, f := range x.upperFree {
 		b += int64(cap(f)) * 4
 	}
@@ -714,6 +711,7 @@ func (x *Index) alloc(key ann.Key) (id uint32, level int) {
 				x.upperUsed += level
 			}
 		}
+		x.setKey(id, key) // before bind: the key table reads keys from the node arrays
 		x.bind(key, id)
 		x.allocMu.Unlock()
 		return id, level
@@ -732,7 +730,6 @@ func (x *Index) insert(key ann.Key, vec []float32) {
 	if x.quant {
 		x.corr.at(id)[0] = x.encode(vec, x.codes.at(id))
 	}
-	x.setKey(id, key)
 	x.levels[id] = uint8(level)
 	for l := 0; l <= level; l++ {
 		clear(x.list(id, l)) // a reused slot or upper run holds old lists

@@ -95,10 +95,10 @@ func (x *Index) Reorder() {
 		if nodeKeys != nil {
 			nodeKeys[nu] = x.nodeKeys[old]
 		}
-		x.bind(x.key(old), nu)
 	}
 	x.vecs, x.codes, x.corr, x.links0 = vecs, codes, corr, links0
 	x.upper, x.upperAt, x.upperUsed, x.upperFree = upper, upperAt, upperUsed, [maxLevel][]uint32{}
 	x.levels, x.nodeInt, x.nodeKeys, x.dead = levels, nodeInt, nodeKeys, dead
+	x.ids.renumber(newID) // keys did not change, so neither do their slots
 	x.entry = newID[x.entry]
 }

@@ -181,8 +181,8 @@ func decode(d *fileformat.Decoder, cfg Config) (*Index, error) {
 			if x.needKeyTable(k) {
 				x.allocKeyTableLocked()
 			}
-			x.bind(k, uint32(i))
 			x.setKey(uint32(i), k)
+			x.bind(k, uint32(i))
 		} else if !isFree[uint32(i)] {
 			x.nDeleted++
 		}
