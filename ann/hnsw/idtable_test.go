@@ -75,3 +75,20 @@ func TestIDTable(t *testing.T) {
 		}
 	}
 }
+
+// TestIDTableNoAlloc: lookups allocate nothing (they run on every insert).
+func TestIDTableNoAlloc(t *testing.T) {
+	keys := []ann.Key{ann.IntKey(7), ann.TextKey("seven"), ann.UUIDKey([16]byte{7})}
+	tab := newIDTable(func(id uint32) ann.Key { return keys[id] })
+	for i, k := range keys {
+		tab.put(k, uint32(i))
+	}
+	probe := []ann.Key{ann.IntKey(7), ann.IntKey(8), ann.TextKey("seven"), ann.UUIDKey([16]byte{7})}
+	if n := testing.AllocsPerRun(100, func() {
+		for _, k := range probe {
+			tab.get(k)
+		}
+	}); n != 0 {
+		t.Errorf("%v allocations per lookup round", n)
+	}
+}
