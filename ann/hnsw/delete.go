@@ -26,9 +26,9 @@ func (x *Index) Delete(key ann.Key) bool {
 // deleteLocked tombstones key. Caller holds mu exclusively.
 func (x *Index) deleteLocked(key ann.Key) bool {
 	x.allocMu.Lock()
-	id, ok := x.ids[key]
+	id, ok := x.lookup(key)
 	if ok {
-		delete(x.ids, key)
+		x.unbind(key)
 	}
 	x.allocMu.Unlock()
 	if !ok {
@@ -104,9 +104,12 @@ func (x *Index) compactLocked() {
 			continue
 		}
 		clear(x.list(id, 0))
-		x.upper[id] = nil
+		if l := x.levels[id]; l > 0 {
+			// Its upper rows go to a node of the same level later (insert clears them).
+			x.upperFree[l-1] = append(x.upperFree[l-1], x.upperAt[id])
+		}
 		x.levels[id] = 0
-		x.nodeKeys[id] = ann.Key{}
+		x.clearKey(id)
 		if x.raw {
 			clear(x.vec(id))
 		}

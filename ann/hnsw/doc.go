@@ -6,9 +6,13 @@
 // (under cosine, normalised to unit length so ranking is one dot product)
 // []float32 (node i at vecs[i*dims:]); level-0 neighbour lists in one flat
 // []uint32 of 2m+1 words per node (count, then ids); upper levels, which only
-// about 1/m of the nodes have, in a per-node []uint32 of (m+1) words per
-// level. Searches reuse pooled visited sets (generation-stamped) and heaps, so
-// the search loop allocates nothing per candidate.
+// about 1/m of the nodes have, in one shared array of (m+1)-word rows, a node's
+// levels in consecutive rows from a per-node offset (4 bytes a node, not a
+// slice header). Integer primary keys are kept as int64s, and only uuid and
+// text keys pay for general ann.Keys; keys find their nodes through a hash
+// table of node ids that reads the keys from those arrays. Searches reuse
+// pooled visited sets (generation-stamped) and heaps, so the search loop
+// allocates nothing per candidate.
 //
 // Concurrency: mu (RWMutex) is held shared by searches and by the graph
 // phase of inserts, exclusively only to grow the arrays, to delete, to

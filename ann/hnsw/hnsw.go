@@ -139,21 +139,29 @@ type Index struct {
 	corr     rows[float32] // sq8: correction term per node
 	vecs     rows[float32] // raw: dims floats per node
 	links0   rows[uint32]  // level-0 lists, stride0 words per node; words read/written atomically
-	upper    [][]uint32    // per node, levels 1..level, strideU words each
+	upper    rows[uint32]  // upper-level lists, strideU words per row; see upperAt
+	upperAt  []uint32      // node's level-l list (1 <= l <= level) is upper row upperAt+l-1
 	levels   []uint8       // node's top level
-	nodeKeys []ann.Key     // node -> key; written before the node is linked
+	nodeInt  []int64       // node -> integer key (see keys.go); written before the node is linked
+	nodeKeys []ann.Key     // node -> uuid/text key, nil until the first one; as nodeInt
 	dead     []uint32      // 1 = not a live node (unallocated, tombstone or free); atomic
 	entry    uint32        // entry point; written under exclusive mu
 	top      int           // level of the entry point, -1 when empty; exclusive mu
 	nDeleted int           // tombstones not yet compacted; exclusive mu
 	nLive    atomic.Int64
 
-	// allocMu guards slot allocation: ids, free, used, rng.
-	allocMu sync.Mutex
-	ids     map[ann.Key]uint32
-	free    []uint32 // compacted slots, reusable
-	used    int      // slots handed out (high-water mark)
-	rng     *rand.Rand
+	// allocMu guards slot allocation: ids, keyBytes, free, used, the upper rows' upperUsed
+	// and upperFree, rng.
+	allocMu   sync.Mutex
+	ids       idTable  // key -> live node
+	keyBytes  int64    // string bytes of the uuid and text keys in nodeKeys
+	free      []uint32 // compacted slots, reusable
+	used      int      // slots handed out (high-water mark)
+	upperUsed int      // upper rows handed out (high-water mark)
+	// upperFree[n-1] holds the first rows of freed runs of n upper rows (the lists of a
+	// compacted node of level n), for reuse by a node of the same level.
+	upperFree [maxLevel][]uint32
+	rng       *rand.Rand
 
 	locks [1024]sync.Mutex // striped node locks for neighbour list writes
 
@@ -175,12 +183,12 @@ func New(cfg Config) (*Index, error) {
 		strideU:   cfg.M + 1,
 		levelMult: 1 / math.Log(float64(cfg.M)),
 		top:       -1,
-		ids:       make(map[ann.Key]uint32),
 		rng:       rand.New(rand.NewPCG(cfg.Seed, 0x9e3779b97f4a7c15)),
 		quant:     cfg.Quantizer == "sq8",
 		sq:        cfg.SQ8,
 	}
 	x.raw = !x.quant || cfg.KeepVectors
+	x.ids = newIDTable(x.key)
 	x.setWidths()
 	x.growLocked(max(cfg.InitialCapacity, 64))
 	return x, nil
@@ -199,20 +207,21 @@ func (x *Index) Dims() int { return x.cfg.Dims }
 func (x *Index) Len() int {
 	x.allocMu.Lock()
 	defer x.allocMu.Unlock()
-	return len(x.ids)
+	return x.numKeys()
 }
 
 // MemoryBytes implements ann.Index.
 func (x *Index) MemoryBytes() int64 {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	b := x.vecs.bytes(4) + x.codes.bytes(1) + x.corr.bytes(4) + x.links0.bytes(4) +
-		int64(cap(x.upper))*24 + int64(cap(x.levels)) + int64(cap(x.nodeKeys))*40 + int64(cap(x.dead))*4
-	for _, u := range x.upper {
-		b += int64(cap(u)) * 4
-	}
+	b := x.vecs.bytes(4) + x.codes.bytes(1) + x.corr.bytes(4) + x.links0.bytes(4) + x.upper.bytes(4) +
+		int64(cap(x.upperAt))*4 + int64(cap(x.levels)) + int64(cap(x.nodeInt))*8 +
+		int64(cap(x.nodeKeys))*40 + int64(cap(x.dead))*4
 	x.allocMu.Lock()
-	b += int64(len(x.ids))*56 + int64(cap(x.free))*4
+	b += x.ids.bytes() + x.keyBytes + int64(cap(x.free))*4
+	for _, f := range x.upperFree {
+		b += int64(cap(f)) * 4
+	}
 	x.allocMu.Unlock()
 	return b
 }
@@ -229,6 +238,7 @@ func (x *Index) setWidths() {
 		x.codes.width, x.corr.width = x.cfg.Dims, 1
 	}
 	x.links0 = rows[uint32]{width: x.stride0}
+	x.upper = rows[uint32]{width: x.strideU}
 }
 
 // nextCapacity is the capacity to grow to from c nodes: doubling while the
@@ -253,9 +263,12 @@ func (x *Index) growRows(n int) {
 // exclusively (or owns x alone).
 func (x *Index) growLocked(n int) {
 	x.growRows(n)
-	x.upper = append(x.upper, make([][]uint32, n-len(x.upper))...)
+	x.upperAt = append(x.upperAt, make([]uint32, n-len(x.upperAt))...)
 	x.levels = append(x.levels, make([]uint8, n-len(x.levels))...)
-	x.nodeKeys = append(x.nodeKeys, make([]ann.Key, n-len(x.nodeKeys))...)
+	x.nodeInt = append(x.nodeInt, make([]int64, n-len(x.nodeInt))...)
+	if x.nodeKeys != nil {
+		x.nodeKeys = append(x.nodeKeys, make([]ann.Key, n-len(x.nodeKeys))...)
+	}
 	old := len(x.dead)
 	x.dead = append(x.dead, make([]uint32, n-old)...)
 	for i := old; i < n; i++ {
@@ -270,8 +283,7 @@ func (x *Index) list(id uint32, l int) []uint32 {
 	if l == 0 {
 		return x.links0.at(id)
 	}
-	u := x.upper[id]
-	return u[(l-1)*x.strideU : l*x.strideU : l*x.strideU]
+	return x.upper.at(x.upperAt[id] + uint32(l-1))
 }
 
 // query is a prepared search vector: the floats (unit length for cosine)
@@ -641,13 +653,17 @@ func (x *Index) relinkPass() int {
 	return lost
 }
 
-// alloc reserves a slot for key under shared mu, growing under exclusive mu
-// when full. It returns with mu held shared.
+// alloc reserves a slot for key, its level and (above level 0) its upper rows under shared mu,
+// growing under exclusive mu when full. It returns with mu held shared.
 func (x *Index) alloc(key ann.Key) (id uint32, level int) {
+	level = -1
 	for {
 		x.mu.RLock()
 		x.allocMu.Lock()
-		if _, dup := x.ids[key]; dup {
+		if level < 0 {
+			level = x.randomLevel() // once per insert, however often the loop retries
+		}
+		if _, dup := x.lookup(key); dup {
 			// Upsert: tombstone the old node under exclusive mu, retry.
 			x.allocMu.Unlock()
 			x.mu.RUnlock()
@@ -656,24 +672,47 @@ func (x *Index) alloc(key ann.Key) (id uint32, level int) {
 			x.mu.Unlock()
 			continue
 		}
-		if len(x.free) > 0 {
-			id = x.free[len(x.free)-1]
-			x.free = x.free[:len(x.free)-1]
-		} else if x.used < x.capacity() {
-			id = uint32(x.used)
-			x.used++
-		} else {
+		// Everything that may need growing is checked before anything is taken, so a retry
+		// takes nothing twice.
+		slotFull := len(x.free) == 0 && x.used >= x.capacity()
+		upperFull := level > 0 && len(x.upperFree[level-1]) == 0 && x.upperUsed+level > x.upper.capacity()
+		if slotFull || upperFull || x.needKeyTable(key) {
 			x.allocMu.Unlock()
 			x.mu.RUnlock()
+			// Growing moves arrays (or the first chunk of rows) that searches read: only under
+			// mu held exclusively. used and upperUsed change only under mu shared and allocMu,
+			// so they are stable here.
 			x.mu.Lock()
-			if x.used >= x.capacity() {
+			if len(x.free) == 0 && x.used >= x.capacity() {
 				x.growLocked(nextCapacity(x.capacity()))
+			}
+			if level > 0 && x.upperUsed+level > x.upper.capacity() {
+				x.upper.grow(x.upperUsed + level)
+			}
+			if key.Kind() != ann.KindInt {
+				x.allocKeyTableLocked()
 			}
 			x.mu.Unlock()
 			continue
 		}
-		x.ids[key] = id
-		level = x.randomLevel()
+		if len(x.free) > 0 {
+			id = x.free[len(x.free)-1]
+			x.free = x.free[:len(x.free)-1]
+		} else {
+			id = uint32(x.used)
+			x.used++
+		}
+		if level > 0 {
+			if f := x.upperFree[level-1]; len(f) > 0 {
+				x.upperAt[id] = f[len(f)-1]
+				x.upperFree[level-1] = f[:len(f)-1]
+			} else {
+				x.upperAt[id] = uint32(x.upperUsed)
+				x.upperUsed += level
+			}
+		}
+		x.setKey(id, key) // before bind: the key table reads keys from the node arrays
+		x.bind(key, id)
 		x.allocMu.Unlock()
 		return id, level
 	}
@@ -691,14 +730,10 @@ func (x *Index) insert(key ann.Key, vec []float32) {
 	if x.quant {
 		x.corr.at(id)[0] = x.encode(vec, x.codes.at(id))
 	}
-	x.nodeKeys[id] = key
 	x.levels[id] = uint8(level)
-	if level > 0 {
-		x.upper[id] = make([]uint32, level*x.strideU)
-	} else {
-		x.upper[id] = nil
+	for l := 0; l <= level; l++ {
+		clear(x.list(id, l)) // a reused slot or upper run holds old lists
 	}
-	clear(x.list(id, 0))
 	atomic.StoreUint32(&x.dead[id], 0) // publish: vector and key are written
 	x.nLive.Add(1)
 

@@ -52,11 +52,24 @@ func (x *Index) Reorder() {
 	codes.grow(capacity)
 	corr.grow(capacity)
 	links0.grow(capacity)
-	upper := make([][]uint32, len(x.upper))
+	// The upper rows are laid out again densely in the new order (which also drops the free
+	// runs compaction left).
+	upper := rows[uint32]{width: x.strideU}
+	upperUsed := 0
+	for _, old := range order {
+		upperUsed += int(x.levels[old])
+	}
+	upper.grow(upperUsed)
+	upperAt := make([]uint32, len(x.upperAt))
 	levels := make([]uint8, len(x.levels))
-	nodeKeys := make([]ann.Key, len(x.nodeKeys))
+	nodeInt := make([]int64, len(x.nodeInt))
+	var nodeKeys []ann.Key
+	if x.nodeKeys != nil {
+		nodeKeys = make([]ann.Key, len(x.nodeKeys))
+	}
 	dead := make([]uint32, len(x.dead))
 	copy(dead[used:], x.dead[used:])
+	next := uint32(0)
 	for n, old := range order {
 		nu := uint32(n)
 		if vecs.width > 0 {
@@ -69,17 +82,23 @@ func (x *Index) Reorder() {
 		l0 := links0.at(nu)
 		copy(l0, x.links0.at(old))
 		remap(l0)
-		if u := x.upper[old]; u != nil {
-			nu2 := append([]uint32(nil), u...)
-			for l := 0; l < int(x.levels[old]); l++ {
-				remap(nu2[l*x.strideU : (l+1)*x.strideU])
+		if lv := x.levels[old]; lv > 0 {
+			upperAt[nu] = next
+			for l := 1; l <= int(lv); l++ {
+				u := upper.at(next + uint32(l-1))
+				copy(u, x.list(old, l))
+				remap(u)
 			}
-			upper[nu] = nu2
+			next += uint32(lv)
 		}
-		levels[nu], nodeKeys[nu], dead[nu] = x.levels[old], x.nodeKeys[old], x.dead[old]
-		x.ids[x.nodeKeys[old]] = nu
+		levels[nu], nodeInt[nu], dead[nu] = x.levels[old], x.nodeInt[old], x.dead[old]
+		if nodeKeys != nil {
+			nodeKeys[nu] = x.nodeKeys[old]
+		}
 	}
 	x.vecs, x.codes, x.corr, x.links0 = vecs, codes, corr, links0
-	x.upper, x.levels, x.nodeKeys, x.dead = upper, levels, nodeKeys, dead
+	x.upper, x.upperAt, x.upperUsed, x.upperFree = upper, upperAt, upperUsed, [maxLevel][]uint32{}
+	x.levels, x.nodeInt, x.nodeKeys, x.dead = levels, nodeInt, nodeKeys, dead
+	x.ids.renumber(newID) // keys did not change, so neither do their slots
 	x.entry = newID[x.entry]
 }

@@ -47,7 +47,7 @@ func (x *Index) Save(w io.Writer) error {
 	e.U32s(levels)
 	for i := range used {
 		if x.dead[i] == 0 {
-			e.Key(x.nodeKeys[i])
+			e.Key(x.key(uint32(i)))
 		}
 	}
 	flags := uint32(0)
@@ -78,9 +78,16 @@ func (x *Index) Save(w io.Writer) error {
 	}
 	e.U64(uint64(used * x.stride0))
 	x.links0.each(used, e.RawU32s)
+	// A node's upper lists, levels 1 up, as one array (the layout of format 1, which kept them
+	// in one slice per node).
+	var u []uint32
 	for i := range used {
-		if levels[i] > 0 {
-			e.U32s(x.upper[i])
+		u = u[:0]
+		for l := 1; l <= int(levels[i]); l++ {
+			u = append(u, x.list(uint32(i), l)...)
+		}
+		if len(u) > 0 {
+			e.U32s(u)
 		}
 	}
 	if err := e.Finish(); err != nil {
@@ -165,19 +172,22 @@ func decode(d *fileformat.Decoder, cfg Config) (*Index, error) {
 		x.dead[i] = dead[i]
 		if dead[i] == 0 {
 			k := d.Key()
-			if _, dup := x.ids[k]; dup && d.Err() == nil {
+			if _, dup := x.lookup(k); dup && d.Err() == nil {
 				d.Fail("duplicate key %v", k)
 			}
 			if d.Err() != nil {
 				return nil, d.Err()
 			}
-			x.ids[k] = uint32(i)
-			x.nodeKeys[i] = k
+			if x.needKeyTable(k) {
+				x.allocKeyTableLocked()
+			}
+			x.setKey(uint32(i), k)
+			x.bind(k, uint32(i))
 		} else if !isFree[uint32(i)] {
 			x.nDeleted++
 		}
 	}
-	x.nLive.Store(int64(len(x.ids)))
+	x.nLive.Store(int64(x.numKeys()))
 	flags := d.U32()
 	if d.Err() == nil && (flags > 7 || flags&3 == 0 || (flags&4 != 0 && flags&1 == 0)) {
 		d.Fail("bad flags %#x", flags)
@@ -237,7 +247,13 @@ func decode(d *fileformat.Decoder, cfg Config) (*Index, error) {
 			if d.Err() != nil {
 				return nil, d.Err()
 			}
-			x.upper[i] = u
+			// Runs are laid out in node order, densely.
+			x.upperAt[i] = uint32(x.upperUsed)
+			x.upperUsed += int(levels[i])
+			x.upper.grow(x.upperUsed)
+			for l := 1; l <= int(levels[i]); l++ {
+				copy(x.list(uint32(i), l), u[(l-1)*x.strideU:])
+			}
 		}
 	}
 	if err := d.End(); err != nil {
@@ -266,7 +282,7 @@ func decode(d *fileformat.Decoder, cfg Config) (*Index, error) {
 			}
 		}
 	}
-	if used == 0 || len(x.ids) == 0 && x.nDeleted == 0 {
+	if used == 0 || x.numKeys() == 0 && x.nDeleted == 0 {
 		x.top = -1
 	} else {
 		if int(entry) >= used || isFree[entry] || top != int(levels[entry]) {

@@ -74,7 +74,7 @@ func (x *Index) Search(ctx context.Context, vec []float32, k int, opts ann.Searc
 		}
 		ef = min(int(float64(ef)/sel)+1, live)
 		accept = func(id uint32) bool {
-			return atomic.LoadUint32(&x.dead[id]) == 0 && opts.Filter(x.nodeKeys[id])
+			return atomic.LoadUint32(&x.dead[id]) == 0 && opts.Filter(x.key(id))
 		}
 	} else if x.nDeleted > 0 {
 		accept = func(id uint32) bool { return atomic.LoadUint32(&x.dead[id]) == 0 }
@@ -96,7 +96,7 @@ func (x *Index) results(q *query, items []topk.Item, k int, rerank bool) []ann.R
 		// Every candidate's exact distance, computed once; the best k are returned with it.
 		exact := make([]ann.Result, len(items))
 		for i, it := range items {
-			exact[i] = ann.Result{Key: x.nodeKeys[it.ID], Distance: metricfn.Exact(x.cfg.Metric, q.f, x.vec(it.ID))}
+			exact[i] = ann.Result{Key: x.key(it.ID), Distance: metricfn.Exact(x.cfg.Metric, q.f, x.vec(it.ID))}
 		}
 		slices.SortStableFunc(exact, func(a, b ann.Result) int { return cmp.Compare(a.Distance, b.Distance) })
 		return exact[:min(k, len(exact))]
@@ -110,7 +110,7 @@ func (x *Index) results(q *query, items []topk.Item, k int, rerank bool) []ann.R
 		} else {
 			d = metricfn.FromRank(x.cfg.Metric, it.Dist)
 		}
-		out[i] = ann.Result{Key: x.nodeKeys[it.ID], Distance: d}
+		out[i] = ann.Result{Key: x.key(it.ID), Distance: d}
 	}
 	return out
 }
@@ -127,7 +127,7 @@ func (x *Index) selectivity(filter func(ann.Key) bool) float64 {
 			continue
 		}
 		seen++
-		if filter(x.nodeKeys[i]) {
+		if filter(x.key(uint32(i))) {
 			pass++
 		}
 	}
@@ -146,7 +146,7 @@ func (x *Index) exact(ctx context.Context, q *query, k int, filter func(ann.Key)
 			return nil, fmt.Errorf("hnsw: search: %w", ctx.Err())
 		}
 		id := uint32(i)
-		if atomic.LoadUint32(&x.dead[id]) != 0 || !filter(x.nodeKeys[id]) {
+		if atomic.LoadUint32(&x.dead[id]) != 0 || !filter(x.key(id)) {
 			continue
 		}
 		h.PushBounded(topk.Item{Dist: x.dist(q, id), ID: id}, k)

@@ -30,7 +30,7 @@ func (x *Index) SearchKeys(ctx context.Context, vec []float32, k int, keys []ann
 	ids := make([]uint32, 0, len(keys))
 	x.allocMu.Lock()
 	for _, key := range keys {
-		if id, ok := x.ids[key]; ok {
+		if id, ok := x.lookup(key); ok {
 			ids = append(ids, id)
 		}
 	}
@@ -49,7 +49,7 @@ func (x *Index) SearchKeys(ctx context.Context, vec []float32, k int, keys []ann
 	items := h.SortedAscending(nil)
 	out := make([]ann.Result, len(items))
 	for i, it := range items {
-		out[i] = ann.Result{Key: x.nodeKeys[it.ID], Distance: metricfn.Exact(x.cfg.Metric, vec, x.vec(it.ID))}
+		out[i] = ann.Result{Key: x.key(it.ID), Distance: metricfn.Exact(x.cfg.Metric, vec, x.vec(it.ID))}
 	}
 	return out, nil
 }

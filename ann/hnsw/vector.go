@@ -16,7 +16,7 @@ func (x *Index) Vector(key ann.Key) ([]float32, bool) {
 		return nil, false
 	}
 	x.allocMu.Lock()
-	id, ok := x.ids[key]
+	id, ok := x.lookup(key)
 	x.allocMu.Unlock()
 	if !ok || atomic.LoadUint32(&x.dead[id]) != 0 {
 		return nil, false
