@@ -351,6 +351,12 @@ func (q *Query) SearchKnob() string {
 // firstRound is the first round's candidate count.
 func (q *Query) firstRound() int {
 	f := q.Target.Oversample
+	if f <= 0 && q.Target.Exact && !q.Shape.HasWhere {
+		// Exact distances and nothing to filter: every candidate Postgres sees is a row of the
+		// answer, in order. The extra quarter covers rows it does not see (deleted, or written
+		// by a transaction it cannot see yet); a shortfall widens.
+		return min(q.need+q.need/4+1, MaxCandidates)
+	}
 	if f <= 0 {
 		f = Oversample
 	}

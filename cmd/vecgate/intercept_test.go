@@ -762,7 +762,7 @@ func TestLowEFSearch(t *testing.T) {
 	for _, c := range []struct{ set, want string }{
 		{"RESET hnsw.ef_search", "ef_search 40"},
 		{"SET hnsw.ef_search = 10", "ef_search 10"},
-		{"SET hnsw.ef_search = 2", "ef_search 6"}, // LIMIT 3: 6 candidates in the first round
+		{"SET hnsw.ef_search = 2", "ef_search 4"}, // LIMIT 3, exact distances, no WHERE: 4 candidates in the first round
 	} {
 		if _, err := via.Exec(ctx, c.set, pgx.QueryExecModeSimpleProtocol); err != nil {
 			t.Fatal(err)
