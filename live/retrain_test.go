@@ -5,12 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	pgvector "github.com/pgvector/pgvector-go"
 
 	"github.com/vecgate/vecgate/ann"
 	"github.com/vecgate/vecgate/bench"
@@ -39,7 +38,7 @@ func TestIVFTwinRetrainsAfterDrift(t *testing.T) {
 			id := first + int64(i)
 			vecs[id] = v
 			ids = append(ids, id)
-			texts = append(texts, vectorText(v))
+			texts = append(texts, pgvector.NewVector(v).String())
 		}
 		if _, err := c.Exec(ctx, `INSERT INTO items SELECT id, v::vector FROM unnest($1::bigint[], $2::text[]) AS u(id, v)`, ids, texts); err != nil {
 			t.Fatal(err)
@@ -134,19 +133,6 @@ func twinRecall(t *testing.T, ix *live.Index, vecs map[int64][]float32, queries 
 		}
 	}
 	return float64(hit) / float64(10*len(queries))
-}
-
-func vectorText(v []float32) string {
-	var b strings.Builder
-	b.WriteByte('[')
-	for i, x := range v {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(strconv.FormatFloat(float64(x), 'g', -1, 32))
-	}
-	b.WriteByte(']')
-	return b.String()
 }
 
 func pgExec(t *testing.T, c *pgx.Conn, sql string) {
