@@ -518,14 +518,7 @@ func TestChunkedGrowth(t *testing.T) {
 	if per := float64(x.MemoryBytes()) / n; per > 500 {
 		t.Errorf("%.0f bytes per node", per)
 	}
-	var buf bytes.Buffer
-	if err := x.Save(&buf); err != nil {
-		t.Fatal(err)
-	}
-	y, err := hnsw.Load(bytes.NewReader(buf.Bytes()), hnsw.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	y := reload(t, x)
 	for _, q := range ds.queries {
 		a, _ := x.Search(context.Background(), q, 10, ann.SearchOptions{})
 		b, _ := y.Search(context.Background(), q, 10, ann.SearchOptions{})
@@ -610,14 +603,7 @@ func TestReorder(t *testing.T) {
 			t.Fatalf("row %d: %v %v", i, v, ok)
 		}
 	}
-	var buf bytes.Buffer
-	if err := x.Save(&buf); err != nil {
-		t.Fatal(err)
-	}
-	y, err := hnsw.Load(bytes.NewReader(buf.Bytes()), hnsw.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	y := reload(t, x)
 	if err := y.Add(ann.IntKey(-1), ds.row(5)); err != nil {
 		t.Fatal(err)
 	}
@@ -630,4 +616,18 @@ func TestReorder(t *testing.T) {
 	if r := recall(t, y, ann.L2, ds, 10, ann.SearchOptions{}, func(i int) bool { return i != 5 }); r < 0.9 {
 		t.Fatalf("recall %.3f", r)
 	}
+}
+
+// reload saves x and loads it back.
+func reload(t *testing.T, x *hnsw.Index) *hnsw.Index {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := x.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	y, err := hnsw.Load(bytes.NewReader(buf.Bytes()), hnsw.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return y
 }

@@ -158,28 +158,14 @@ func TestKeyKinds(t *testing.T) {
 		}
 	}
 	check("built", x)
-	var buf bytes.Buffer
-	if err := x.Save(&buf); err != nil {
-		t.Fatal(err)
-	}
-	y, err := hnsw.Load(bytes.NewReader(buf.Bytes()), hnsw.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	y := reload(t, x)
 	check("loaded", y)
 	x.Compact()
 	check("compacted", x)
 	x.Reorder()
 	check("reordered", x)
 	// Reordered, saved and loaded: the same answers.
-	buf.Reset()
-	if err := x.Save(&buf); err != nil {
-		t.Fatal(err)
-	}
-	z, err := hnsw.Load(bytes.NewReader(buf.Bytes()), hnsw.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	z := reload(t, x)
 	check("reordered and loaded", z)
 	for _, q := range ds.queries {
 		a, _ := x.Search(context.Background(), q, 10, ann.SearchOptions{})
