@@ -27,9 +27,8 @@ type Rewrite struct {
 // The ORDER BY distance becomes `(<distance>) + 0`: the same values in the same order, but an
 // expression no pgvector index can produce, so the planner filters through the primary key and
 // sorts, instead of an HNSW scan that would return short with the id filter applied after it.
-// When the target's distances are pgvector's own (t.Exact: the candidates arrive sorted by
-// them) and the distance is the only sort key, it becomes `array_position(<ids>, <key>)`, the
-// candidates' order, which Postgres sorts by without reading the vectors.
+// (Sorting by the candidates' order instead, which spares Postgres the distances, returns rows
+// out of order when the index lags an update: Postgres must sort by what it holds.)
 //
 // A statement that names its table without a schema reads whatever table the session's
 // search_path finds first (another schema's table of the same name, a temporary table), which
@@ -42,7 +41,7 @@ type Rewrite struct {
 // session's resolution of the name are also checked per session before the rewrite is used:
 // TableCheck.)
 func (sh *Shape) Rewrite(t Target) (*Rewrite, error) {
-	ck := fmt.Sprint(t.Key, "\x00", t.KeyType, "\x00", t.Schema, "\x00", t.Table, "\x00", t.Exact)
+	ck := t.Key + "\x00" + t.KeyType + "\x00" + t.Schema + "\x00" + t.Table
 	sh.rwMu.Lock()
 	rw, ok := sh.rewrites[ck]
 	sh.rwMu.Unlock()
@@ -97,30 +96,13 @@ func (sh *Shape) rewrite(t Target) (*Rewrite, error) {
 	if t, ok := cp.resolveOutput(expr); ok {
 		expr = proto.Clone(t).(*pg.Node)
 	}
-	keyRef := func() *pg.Node {
-		return pg.MakeColumnRefNode([]*pg.Node{pg.MakeStrNode(sh.tableRefName()), pg.MakeStrNode(t.Key)}, -1)
-	}
-	marker := func() *pg.Node { return pg.MakeColumnRefNode([]*pg.Node{pg.MakeStrNode(idsMarker)}, -1) }
-	if t.Exact && len(sel.SortClause) == 1 {
-		// The candidates come in pgvector's exact distance order: Postgres keeps that order
-		// instead of computing every candidate's distance (reading, and detoasting, each vector)
-		// to sort them; a distance in the select list is computed for the rows returned only.
-		sb.Node = pg.MakeFuncCallNode([]*pg.Node{pg.MakeStrNode("pg_catalog"), pg.MakeStrNode("array_position")},
-			[]*pg.Node{marker(), keyRef()}, -1)
-	} else {
-		sb.Node = pg.MakeAExprNode(pg.A_Expr_Kind_AEXPR_OP, []*pg.Node{pg.MakeStrNode("+")},
-			expr, pg.MakeAConstIntNode(0, -1), -1)
-	}
-	anyIDs := pg.MakeAExprNode(pg.A_Expr_Kind_AEXPR_OP_ANY, []*pg.Node{pg.MakeStrNode("=")}, keyRef(), marker(), -1)
+	sb.Node = pg.MakeAExprNode(pg.A_Expr_Kind_AEXPR_OP, []*pg.Node{pg.MakeStrNode("+")},
+		expr, pg.MakeAConstIntNode(0, -1), -1)
+
+	keyRef := pg.MakeColumnRefNode([]*pg.Node{pg.MakeStrNode(sh.tableRefName()), pg.MakeStrNode(t.Key)}, -1)
+	marker := pg.MakeColumnRefNode([]*pg.Node{pg.MakeStrNode(idsMarker)}, -1)
+	anyIDs := pg.MakeAExprNode(pg.A_Expr_Kind_AEXPR_OP_ANY, []*pg.Node{pg.MakeStrNode("=")}, keyRef, marker, -1)
 	conds := []*pg.Node{anyIDs}
-	if t.Exact && len(sel.SortClause) == 1 {
-		// The distance may have been the only use of the query vector's parameter, whose type
-		// Postgres infers from it: keep it in `(CASE WHEN false THEN <distance> END) IS NULL`,
-		// which the planner folds to true before anything is evaluated.
-		dead := pg.MakeCaseExprNode(nil, []*pg.Node{pg.MakeCaseWhenNode(makeBoolConst(false), expr, -1)}, -1)
-		conds = append(conds, &pg.Node{Node: &pg.Node_NullTest{NullTest: &pg.NullTest{
-			Arg: dead, Nulltesttype: pg.NullTestType_IS_NULL, Location: -1}}})
-	}
 	if sel.WhereClause != nil {
 		conds = append([]*pg.Node{sel.WhereClause}, conds...)
 	}
@@ -140,8 +122,8 @@ func (sh *Shape) rewrite(t Target) (*Rewrite, error) {
 	if err != nil {
 		return nil, fmt.Errorf("planner: deparse rewrite: %w", err)
 	}
-	if n := strings.Count(sql, idsMarker); n < 1 || n > 2 {
-		return nil, fmt.Errorf("planner: rewrite has %d id placeholders", n)
+	if strings.Count(sql, idsMarker) != 1 {
+		return nil, fmt.Errorf("planner: rewrite lost its id placeholder")
 	}
 	return &Rewrite{template: sql}, nil
 }
@@ -149,7 +131,7 @@ func (sh *Shape) rewrite(t Target) (*Rewrite, error) {
 // Fill returns the rewritten statement with ids standing for the candidate keys: a parameter
 // (`$7::bigint[]`) for the extended protocol or a literal array for a simple Query.
 func (r *Rewrite) Fill(ids string) string {
-	return strings.ReplaceAll(r.template, idsMarker, ids)
+	return strings.Replace(r.template, idsMarker, ids, 1)
 }
 
 // String shows the template, with <ids> where the candidates go.
@@ -185,8 +167,4 @@ func walkMessage(m protoreflect.Message, fn func(*pg.Node)) {
 		}
 		return true
 	})
-}
-
-func makeBoolConst(v bool) *pg.Node {
-	return &pg.Node{Node: &pg.Node_AConst{AConst: &pg.A_Const{Val: &pg.A_Const_Boolval{Boolval: &pg.Boolean{Boolval: v}}, Location: -1}}}
 }

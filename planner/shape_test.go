@@ -47,17 +47,11 @@ func describe(sql string) string {
 		}
 		fmt.Fprintf(&b, "\nfilters: %s exact=%v", strings.Join(fs, " and "), sh.FiltersExact)
 	}
-	for _, exact := range []bool{false, true} {
-		label := "rewrite"
-		if exact {
-			label = "rewrite (exact index)"
-		}
-		rw, err := sh.Rewrite(planner.Target{Schema: cmp.Or(sh.Schema, "public"), Table: sh.Table, Key: "id", KeyType: "bigint", Exact: exact})
-		if err != nil {
-			fmt.Fprintf(&b, "\n%s error: %v", label, err)
-		} else {
-			fmt.Fprintf(&b, "\n%s: %s", label, rw)
-		}
+	rw, err := sh.Rewrite(planner.Target{Schema: cmp.Or(sh.Schema, "public"), Table: sh.Table, Key: "id", KeyType: "bigint"})
+	if err != nil {
+		fmt.Fprintf(&b, "\nrewrite error: %v", err)
+	} else {
+		fmt.Fprintf(&b, "\nrewrite: %s", rw)
 	}
 	return b.String()
 }

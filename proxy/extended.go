@@ -40,6 +40,9 @@ func (s *session) trackParse(body []byte) {
 	if p.Decode(body) != nil {
 		return
 	}
+	if s.dropped.Swap(false) { // statements prepared before a DISCARD ALL or DEALLOCATE ALL are gone
+		s.forgetPrepared()
+	}
 	// Statements that SET knobs, or call set_config() (which may change the role or search_path
 	// the table checks depend on), are followed to their executions.
 	if ks := s.srv.cfg.Interceptor.Knobs(p.Query); len(ks) > 0 || containsFold(p.Query, "set_config") {
@@ -203,6 +206,13 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 	if !s.waitIdle() {
 		return false, false, nil
 	}
+	if s.dropped.Swap(false) { // a DISCARD ALL or DEALLOCATE ALL before this group completed
+		s.forgetPrepared()
+		if g.parse == nil { // the statement is gone: Postgres answers the Bind
+			return false, false, nil
+		}
+		s.trackParse(g.parse[5:])
+	}
 	block, allowed := blockState(s.State())
 	if !allowed {
 		s.srv.count("forward", "transaction")
@@ -222,9 +232,6 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 	// Parse: the client's (its answer is delivered first, whatever follows) and vecgate's rewrite.
 	var pre [][]byte // messages to deliver before the execution's answer
 	name := internalName(info)
-	if s.dropped.Swap(false) {
-		clear(s.internal)
-	}
 	needParse := !s.internal[name]
 	if g.parse != nil || needParse {
 		var out [][]byte
@@ -273,7 +280,7 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 		s.endCapture()
 		return false, parsed, s.deliver(pre...)
 	}
-	if whole, _ := s.tableCheck(w, job); !whole {
+	if whole, _ := s.tableCheck(w, job, false); !whole {
 		s.srv.count("forward", "table_check")
 		if err := s.abandonBlock(w, block); err != nil {
 			return false, parsed, err
@@ -398,4 +405,14 @@ func (s *session) copyGroup(g *group, raws [][]byte) *group {
 	c.execute = raws[i]
 	c.sync = raws[i+1]
 	return c
+}
+
+// forgetPrepared drops what the session knew of prepared statements and portals after a
+// DISCARD ALL or DEALLOCATE ALL deallocated them upstream (vecgate's rewrites with the
+// client's): a Bind of a dropped name then goes to Postgres, which answers it.
+func (s *session) forgetPrepared() {
+	clear(s.internal)
+	clear(s.stmts)
+	clear(s.setStmts)
+	clear(s.setPorts)
 }

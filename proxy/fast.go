@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/hex"
@@ -39,18 +40,41 @@ type accessEntry struct {
 	whole, readable bool // Job.TableCheck's answers
 	at              time.Time
 	epoch           uint64 // the session's check epoch when checked
+	ran             uint64 // the session's ran count when checked
+}
+
+// ranUpstream ends the handling of a client request that may run a statement (Query, Execute,
+// FunctionCall): unless it was answered from memory, it ran in Postgres and may have changed
+// the role or search_path in ways no command tag shows (a function calling set_config), so the
+// fast path checks again before its next answer. (The rewrite path keeps its check: Postgres
+// runs the rewrite as the session is, and its guard catches a changed search_path.)
+func (s *session) ranUpstream() {
+	if !s.answeredFast {
+		s.ran++
+	}
+	s.answeredFast = false
 }
 
 // checkEpoch is the session's check epoch: it moves on whenever the table checks it holds may
 // no longer hold (see accessTTL).
 func (s *session) checkEpoch() uint64 { return s.changes.Load() }
 
-// mayChangeChecks notes a client statement about to run: one that calls set_config() may change
-// the role or search_path, which the table checks depend on.
+// mayChangeChecks notes a client statement about to run that may change what the table checks
+// found although its command tag looks plain: one that calls set_config() (the role or
+// search_path), runs a prepared statement (EXECUTE, whose tag is the inner statement's) or
+// creates a table from a query (CREATE TABLE … AS and SELECT … INTO report SELECT; a temporary
+// table shadows the indexed one).
 func (s *session) mayChangeChecks(sql []byte) {
-	if containsFold(sql, "set_config") {
+	if containsFold(sql, "set_config") || containsFold(sql, "execute") || containsFold(sql, "create") ||
+		containsFold(sql, "into") && !startsFold(sql, "insert") {
 		s.changes.Add(1)
 	}
+}
+
+// startsFold reports whether sql, past leading white space, starts with the lower-case word w.
+func startsFold(sql []byte, w string) bool {
+	sql = bytes.TrimLeft(sql, " \t\r\n(")
+	return len(sql) >= len(w) && containsFold(sql[:len(w)], w)
 }
 
 // containsFold reports whether s contains the lower-case ASCII word w in any case, without
@@ -88,7 +112,7 @@ func (s *session) fastAnswer(ctx context.Context, w *bufio.Writer, job Job, need
 	if cols == nil || (needDesc && desc == nil) {
 		return nil, false
 	}
-	if _, readable := s.tableCheck(w, job); !readable {
+	if _, readable := s.tableCheck(w, job, true); !readable {
 		return nil, false
 	}
 	rows, err := fj.Answer(ctx)
@@ -111,6 +135,7 @@ func (s *session) fastAnswer(ctx context.Context, w *bufio.Writer, job Job, need
 		out = append(out, buf[start:])
 	}
 	cc, _ := (&pgproto3.CommandComplete{CommandTag: []byte("SELECT " + strconv.Itoa(len(rows)))}).Encode(nil)
+	s.answeredFast = true
 	return append(out, cc), true
 }
 
@@ -164,10 +189,10 @@ func encodeValue(typ, text string, format int16) []byte {
 // tableCheck runs (or recalls) job's table check for this session: whether the index holds
 // every row the statement can read (whole) and whether the session may be answered from memory
 // (readable). A check that fails to run answers false, false.
-func (s *session) tableCheck(w *bufio.Writer, job Job) (whole, readable bool) {
+func (s *session) tableCheck(w *bufio.Writer, job Job, fast bool) (whole, readable bool) {
 	check := job.TableCheck()
 	epoch := s.checkEpoch()
-	if e, ok := s.accessCache[check]; ok && time.Since(e.at) < accessTTL && e.epoch == epoch {
+	if e, ok := s.accessCache[check]; ok && time.Since(e.at) < accessTTL && e.epoch == epoch && (!fast || e.ran == s.ran) {
 		return e.whole, e.readable
 	}
 	msgs, _, failed, ok := s.exchange(w, check)
@@ -184,7 +209,7 @@ func (s *session) tableCheck(w *bufio.Writer, job Job) (whole, readable bool) {
 	if s.accessCache == nil || len(s.accessCache) > 256 {
 		s.accessCache = map[string]accessEntry{}
 	}
-	s.accessCache[check] = accessEntry{whole: whole, readable: readable, at: time.Now(), epoch: epoch}
+	s.accessCache[check] = accessEntry{whole: whole, readable: readable, at: time.Now(), epoch: epoch, ran: s.ran}
 	return whole, readable
 }
 

@@ -174,7 +174,7 @@ func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, er
 		s.srv.count("forward", "lagging")
 		return false, s.abandonBlock(w, block)
 	}
-	if whole, _ := s.tableCheck(w, job); !whole {
+	if whole, _ := s.tableCheck(w, job, false); !whole {
 		s.srv.count("forward", "table_check")
 		return false, s.abandonBlock(w, block)
 	}

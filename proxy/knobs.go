@@ -47,6 +47,11 @@ func (k *knobState) resolve(tx byte, committed, failed bool) {
 	for _, p := range k.pending {
 		if p.zLeft > 0 {
 			p.zLeft--
+			if p.zLeft == 0 {
+				// The request before the SET's has ended: its status says whether the SET runs
+				// in a block (a pipelined COMMIT before it ended one).
+				p.inBlock = p.Block || tx != 'I'
+			}
 			keep = append(keep, p)
 			continue
 		}

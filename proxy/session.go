@@ -86,7 +86,11 @@ type session struct {
 	// completed upstream and are not plain reading and writing (counted by the upstream reader,
 	// see plainTags), and statements calling set_config() (counted by the client goroutine).
 	changes atomic.Uint64
-	closed  atomic.Bool
+	// ran counts client requests run in Postgres (not answered from memory), and answeredFast
+	// marks the one being handled as answered from memory (client goroutine; fast.go).
+	ran          uint64
+	answeredFast bool
+	closed       atomic.Bool
 }
 
 func newSession(srv *Server, c net.Conn) *session {
@@ -471,6 +475,7 @@ func (s *session) clientToUpstream(cr *reader) error {
 					g = s.copyGroup(g, raws)
 					cr.skip(n)
 					handled, parsed, err := s.interceptGroup(w, g)
+					s.ranUpstream()
 					if err != nil {
 						return err
 					}
@@ -497,6 +502,7 @@ func (s *session) clientToUpstream(cr *reader) error {
 			s.mayChangeChecks(body)
 			if s.srv.cfg.Interceptor != nil && !unsynced {
 				handled, err := s.interceptQuery(w, body)
+				s.ranUpstream()
 				if err != nil {
 					return err
 				}
@@ -504,6 +510,7 @@ func (s *session) clientToUpstream(cr *reader) error {
 					continue
 				}
 			}
+			s.ran++ // forwarded
 			s.addPending()
 		case 'S':
 			unsynced = false
@@ -512,6 +519,9 @@ func (s *session) clientToUpstream(cr *reader) error {
 			unsynced = true
 			if typ == 'F' { // a function call may call set_config
 				s.changes.Add(1)
+			}
+			if typ == 'E' || typ == 'F' {
+				s.ranUpstream()
 			}
 		case 'X':
 			_, _ = w.Write(raw)
@@ -630,9 +640,9 @@ func (s *session) observe(typ byte, body []byte) {
 		case bytes.HasPrefix(body, []byte("PREPARE")):
 			s.commitTag = false
 		}
+		s.inCopyIn = false
 	case 'E':
 		s.failedReq = true
-		s.inCopyIn = false
 	case 'Z':
 		if len(body) < 1 {
 			return
@@ -646,6 +656,11 @@ func (s *session) observe(typ byte, body []byte) {
 		}
 		s.knobs.resolve(st, st == 'I' && s.commitTag, s.failedReq)
 		s.failedReq = false
+		if st == 'I' && s.state.TxStatus != 'I' && s.state.TxStatus != 0 {
+			// A block ended: what it set LOCAL, or rolled back, no longer holds, and a table
+			// check made inside it may not either.
+			s.changes.Add(1)
+		}
 		if st == 'I' {
 			if s.state.WroteInTxn {
 				s.state.CommittedWrites++
@@ -672,7 +687,7 @@ var readOnlyTags = map[string]bool{
 // stands for, and the tables whose rewrite guard failed are tried again.
 var plainTags = map[string]bool{
 	"SELECT": true, "INSERT": true, "UPDATE": true, "DELETE": true, "MERGE": true, "COPY": true,
-	"FETCH": true, "MOVE": true, "BEGIN": true, "START": true, "COMMIT": true, "ROLLBACK": true,
+	"FETCH": true, "MOVE": true, "BEGIN": true, "START": true, "COMMIT": true,
 	"SAVEPOINT": true, "RELEASE": true, "SHOW": true, "EXPLAIN": true, "LISTEN": true,
 	"UNLISTEN": true, "NOTIFY": true, "DECLARE": true, "CLOSE": true, "PREPARE": true,
 	"EXECUTE": true, "DEALLOCATE": true, "LOCK": true,
