@@ -167,17 +167,7 @@ func TestKnobsFollowPostgres(t *testing.T) {
 	via := pgtest.Connect(t, f.via)
 	ctx := context.Background()
 	simple := pgx.QueryExecModeSimpleProtocol
-	check := func(step string) {
-		t.Helper()
-		var shown string
-		if err := via.QueryRow(ctx, "SHOW hnsw.ef_search", simple).Scan(&shown); err != nil {
-			t.Fatalf("%s: SHOW: %v", step, err)
-		}
-		plan := simpleLines(t, via, "EXPLAIN SELECT id FROM items ORDER BY emb <-> '"+f.vector()+"' LIMIT 3")
-		if m := efSearchRE.FindStringSubmatch(plan); m == nil || m[1] != shown {
-			t.Fatalf("after %s Postgres has hnsw.ef_search = %s, vecgate's EXPLAIN says:\n%s", step, shown, plan)
-		}
-	}
+	check := func(step string) { t.Helper(); efSearchAgrees(t, f, via, step) }
 	fails := func(sql string) {
 		t.Helper()
 		if _, err := via.Exec(ctx, sql, simple); err == nil {
@@ -273,5 +263,19 @@ func TestDiscardAll(t *testing.T) {
 			t.Fatal(err)
 		}
 		run("after " + reset)
+	}
+}
+
+// efSearchAgrees: the hnsw.ef_search vecgate's EXPLAIN says it uses is the one Postgres holds
+// (SHOW) for the session via.
+func efSearchAgrees(t *testing.T, f *fixture, via *pgx.Conn, step string) {
+	t.Helper()
+	var shown string
+	if err := via.QueryRow(context.Background(), "SHOW hnsw.ef_search", pgx.QueryExecModeSimpleProtocol).Scan(&shown); err != nil {
+		t.Fatalf("%s: SHOW: %v", step, err)
+	}
+	plan := simpleLines(t, via, "EXPLAIN SELECT id FROM items ORDER BY emb <-> '"+f.vector()+"' LIMIT 3")
+	if m := efSearchRE.FindStringSubmatch(plan); m == nil || m[1] != shown {
+		t.Fatalf("after %s Postgres has hnsw.ef_search = %s, vecgate's EXPLAIN says:\n%s", step, shown, plan)
 	}
 }

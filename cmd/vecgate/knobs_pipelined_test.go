@@ -17,18 +17,6 @@ func TestKnobsPipelined(t *testing.T) {
 	via := pgtest.Connect(t, f.via)
 	ctx := context.Background()
 	simple := pgx.QueryExecModeSimpleProtocol
-	check := func(step string) {
-		t.Helper()
-		var shown string
-		if err := via.QueryRow(ctx, "SHOW hnsw.ef_search", simple).Scan(&shown); err != nil {
-			t.Fatalf("%s: SHOW: %v", step, err)
-		}
-		plan := simpleLines(t, via, "EXPLAIN SELECT id FROM items ORDER BY emb <-> '"+f.vector()+"' LIMIT 3")
-		m := efSearchRE.FindStringSubmatch(plan)
-		if m == nil || m[1] != shown {
-			t.Errorf("MISMATCH after %s: Postgres has hnsw.ef_search = %s, vecgate's EXPLAIN: %v", step, shown, m)
-		}
-	}
 	for _, sql := range []string{"SET hnsw.ef_search = 100", "BEGIN"} {
 		if _, err := via.Exec(ctx, sql, simple); err != nil {
 			t.Fatal(err)
@@ -49,5 +37,5 @@ func TestKnobsPipelined(t *testing.T) {
 			z++
 		}
 	}
-	check("pipelined COMMIT + SET 77")
+	efSearchAgrees(t, f, via, "pipelined COMMIT + SET 77")
 }

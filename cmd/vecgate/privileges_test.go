@@ -218,19 +218,8 @@ func sameRows(a, b []idDist) bool {
 // was kept for 10 s whatever the session ran in between.)
 func TestSetRole(t *testing.T) {
 	f := newFixture(t, 500)
-	admin := pgtest.Connect(t, f.dsn)
 	ctx := context.Background()
-	role := fmt.Sprintf("vg_sr_%d", rand.Uint32())
-	for _, q := range []string{"CREATE ROLE " + role, "GRANT USAGE ON SCHEMA public TO " + role} {
-		if _, err := admin.Exec(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(func() {
-		c := pgtest.Connect(t, f.dsn)
-		_, _ = c.Exec(context.Background(), "DROP OWNED BY "+role)
-		_, _ = c.Exec(context.Background(), "DROP ROLE "+role)
-	})
+	role := bareRole(t, f)
 	via := pgtest.Connect(t, f.via)
 	simple := pgx.QueryExecModeSimpleProtocol
 	const q = `SELECT id, emb <-> $1::vector AS d FROM items ORDER BY emb <-> $1::vector LIMIT 5`
@@ -257,4 +246,23 @@ func TestSetRole(t *testing.T) {
 			}
 		}
 	}
+}
+
+// bareRole creates a role (dropped when the test ends) that may use schema public but has no
+// privilege on its tables.
+func bareRole(t *testing.T, f *fixture) string {
+	t.Helper()
+	admin := pgtest.Connect(t, f.dsn)
+	role := fmt.Sprintf("vg_bare_%d", rand.Uint32())
+	for _, q := range []string{"CREATE ROLE " + role, "GRANT USAGE ON SCHEMA public TO " + role} {
+		if _, err := admin.Exec(context.Background(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		c := pgtest.Connect(t, f.dsn)
+		_, _ = c.Exec(context.Background(), "DROP OWNED BY "+role)
+		_, _ = c.Exec(context.Background(), "DROP ROLE "+role)
+	})
+	return role
 }

@@ -4,8 +4,6 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"math/rand/v2"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -93,19 +91,8 @@ func TestSessionCheckLocalSearchPath(t *testing.T) {
 // RESET ROLE inside a block that rolls back: the role is the unprivileged one again.
 func TestSessionCheckRollbackRole(t *testing.T) {
 	f := newFixture(t, 500)
-	admin := pgtest.Connect(t, f.dsn)
 	ctx := context.Background()
-	role := fmt.Sprintf("vg_rv_%d", rand.Uint32())
-	for _, q := range []string{"CREATE ROLE " + role, "GRANT USAGE ON SCHEMA public TO " + role} {
-		if _, err := admin.Exec(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(func() {
-		c := pgtest.Connect(t, f.dsn)
-		_, _ = c.Exec(context.Background(), "DROP OWNED BY "+role)
-		_, _ = c.Exec(context.Background(), "DROP ROLE "+role)
-	})
+	role := bareRole(t, f)
 	via := pgtest.Connect(t, f.via)
 	simple := pgx.QueryExecModeSimpleProtocol
 	for range 3 {
