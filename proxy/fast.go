@@ -32,8 +32,10 @@ type FastJob interface {
 //
 // Within that time a check holds only until the session itself may have changed what it found:
 // a command of its own completes that is not plain reading and writing (SET ROLE, SET
-// search_path, SET SESSION AUTHORIZATION, DISCARD ALL, GRANT, REVOKE, DDL: see plainTags), or it
-// sends a statement that calls set_config(). Either starts a new check epoch.
+// search_path, SET SESSION AUTHORIZATION, DISCARD ALL, GRANT, REVOKE, DDL, ROLLBACK: see
+// plainTags), a transaction block ends, or it sends a statement that may change it under a
+// plain tag (mayChangeChecks, trackSetExec). Each starts a new check epoch. The fast path also
+// wants a check made since the session's last statement that ran in Postgres (ranUpstream).
 const accessTTL = 10 * time.Second
 
 type accessEntry struct {

@@ -500,17 +500,17 @@ func (s *session) clientToUpstream(cr *reader) error {
 		switch typ {
 		case 'Q':
 			s.mayChangeChecks(body)
+			handled := false
 			if s.srv.cfg.Interceptor != nil && !unsynced {
-				handled, err := s.interceptQuery(w, body)
-				s.ranUpstream()
-				if err != nil {
+				var err error
+				if handled, err = s.interceptQuery(w, body); err != nil {
 					return err
 				}
-				if handled {
-					continue
-				}
 			}
-			s.ran++ // forwarded
+			s.ranUpstream()
+			if handled {
+				continue
+			}
 			s.addPending()
 		case 'S':
 			unsynced = false
