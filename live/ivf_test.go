@@ -68,11 +68,7 @@ func searchKeys(t *testing.T, ix *live.Index, q []float32, k, probes int) []int6
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := make([]int64, len(res))
-	for i, r := range res {
-		out[i] = r.Key.Int()
-	}
-	return out
+	return intKeys(res)
 }
 
 // TestIVFTwin: a pgvector ivfflat index gets an exact IVF twin with its lists; loaded row by row

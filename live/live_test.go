@@ -40,11 +40,7 @@ func ids(t *testing.T, s *live.Set, k int) []int64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := make([]int64, len(res))
-	for i, r := range res {
-		out[i] = r.Key.Int()
-	}
-	return out
+	return intKeys(res)
 }
 
 // TestApply drives the Set as replication does: inserts, an update, a key change, a NULL vector,
@@ -252,4 +248,13 @@ func TestBulkLoad(t *testing.T) {
 	if got := ids(t, s, 1); len(got) != 1 || got[0] != 6000 {
 		t.Fatalf("a row after the load is not searchable before its commit: %v", got)
 	}
+}
+
+// intKeys lists the integer keys of search results, in order.
+func intKeys(res []ann.Result) []int64 {
+	out := make([]int64, len(res))
+	for i, r := range res {
+		out[i] = r.Key.Int()
+	}
+	return out
 }
