@@ -306,3 +306,78 @@ func TestCreateIndexErrorsAsPostgres(t *testing.T) {
 		}
 	}
 }
+
+// TestLimitOrderEdgesAsPostgres: the edges of the top-k shape — DESC, NULLS FIRST, LIMIT ALL / 0 /
+// NULL / negative, OFFSET negative or past the table, LIMIT past the table — through vecgate and
+// directly (exact scans on both sides), simple and extended protocol: the same rows and errors,
+// and each on the path vecgate means to take. The table has rows whose vector is NULL: an index
+// holds no such rows, so where Postgres' exact scan would append them (NULLS LAST, after every
+// other row: a LIMIT + OFFSET past the rows with vectors), vecgate's answer is Postgres' answer
+// over the rows with vectors, as with pgvector's own index scans; that case is compared with
+// Postgres' answer to the statement restricted to `emb IS NOT NULL`.
+func TestLimitOrderEdgesAsPostgres(t *testing.T) {
+	const rows = 100
+	dsn, g := tableGateway(t, rows,
+		`CREATE TABLE edge (id int PRIMARY KEY, emb vector(3))`,
+		`INSERT INTO edge SELECT g, ARRAY[g, g % 7, 1]::vector FROM generate_series(1, 100) g`,
+		`INSERT INTO edge SELECT g, NULL FROM generate_series(101, 105) g`,
+		`CREATE INDEX ON edge USING hnsw (emb vector_l2_ops)`)
+	via, direct := pgtest.Connect(t, viaDSN(dsn, g)), pgtest.Connect(t, dsn)
+	for _, c := range []*pgx.Conn{via, direct} {
+		if _, err := c.Exec(context.Background(), "SET enable_indexscan = off", pgx.QueryExecModeSimpleProtocol); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const sel = `SELECT id, emb <-> '[50.13,3.37,0.71]' AS d FROM edge `
+	const by = `ORDER BY emb <-> '[50.13,3.37,0.71]'`
+	for _, c := range []struct {
+		name, sql string
+		args      []any
+		intercept bool
+		nonNull   bool // vecgate answers over the rows with vectors (see above)
+	}{
+		{name: "limit", sql: sel + by + ` LIMIT 5`, intercept: true},
+		{name: "offset", sql: sel + by + ` LIMIT 5 OFFSET 7`, intercept: true},
+		{name: "fetch first", sql: sel + by + ` FETCH FIRST 3 ROWS ONLY`, intercept: true},
+		{name: "limit parameter", sql: sel + by + ` LIMIT $1`, args: []any{4}, intercept: true},
+		{name: "desc", sql: sel + by + ` DESC LIMIT 5`},
+		{name: "desc nulls last", sql: sel + by + ` DESC NULLS LAST LIMIT 5`},
+		{name: "nulls first", sql: sel + by + ` NULLS FIRST LIMIT 5`},
+		{name: "nulls last", sql: sel + by + ` NULLS LAST LIMIT 5`},
+		{name: "limit all", sql: sel + by + ` LIMIT ALL`},
+		{name: "limit 0", sql: sel + by + ` LIMIT 0`},
+		{name: "limit null", sql: sel + by + ` LIMIT NULL`},
+		{name: "limit null parameter", sql: sel + by + ` LIMIT $1`, args: []any{nil}},
+		{name: "limit negative", sql: sel + by + ` LIMIT -1`},
+		{name: "offset negative", sql: sel + by + ` LIMIT 5 OFFSET -1`},
+		{name: "offset null", sql: sel + by + ` LIMIT 5 OFFSET NULL`},
+		{name: "limit past int4", sql: sel + by + ` LIMIT 3000000000`},
+		{name: "limit fraction", sql: sel + by + ` LIMIT 2.5`},
+		{name: "offset past the table", sql: sel + by + ` LIMIT 5 OFFSET 200`, intercept: true},
+		{name: "offset into the nulls", sql: sel + by + ` LIMIT 5 OFFSET 98`, intercept: true, nonNull: true},
+		{name: "limit past the table", sql: sel + by + ` LIMIT 1000`, intercept: true, nonNull: true},
+		{name: "limit past the table, where", sql: sel + `WHERE id > 90 ` + by + ` LIMIT 50`, intercept: true, nonNull: true},
+	} {
+		for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement} {
+			before := g.counts.get("intercept")
+			got, want := answer(t, via, mode, c.sql, c.args...), answer(t, direct, mode, c.sql, c.args...)
+			if c.nonNull {
+				all := want
+				where := "WHERE emb IS NOT NULL "
+				if strings.Contains(c.sql, "WHERE") {
+					where = "WHERE emb IS NOT NULL AND "
+				}
+				want = answer(t, direct, mode, strings.Replace(strings.Replace(c.sql, "WHERE ", "", 1), "FROM edge ", "FROM edge "+where, 1), c.args...)
+				if !strings.Contains(all, "<nil>") || strings.Contains(want, "<nil>") {
+					t.Fatalf("%s: the case does not reach the rows without vectors:\n%s", c.name, all)
+				}
+			}
+			if got != want {
+				t.Fatalf("%s (%v): %s\nthrough vecgate:\n%sdirectly:\n%s", c.name, mode, c.sql, got, want)
+			}
+			if n := g.counts.get("intercept") - before; n != map[bool]int64{true: 1, false: 0}[c.intercept] {
+				t.Fatalf("%s (%v): intercepted %d times, want intercepted %v", c.name, mode, n, c.intercept)
+			}
+		}
+	}
+}
