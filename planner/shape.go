@@ -683,6 +683,9 @@ var safeFunctions = map[string]bool{
 	// arrays and json
 	"array_length": true, "cardinality": true, "to_json": true, "to_jsonb": true,
 	"json_build_object": true, "jsonb_build_object": true,
+	// text search (hybrid queries filter on it)
+	"to_tsvector": true, "to_tsquery": true, "plainto_tsquery": true, "websearch_to_tsquery": true,
+	"ts_rank": true,
 }
 
 // vectorFunctions are pgvector's functions (in the schema the extension was created in, so
