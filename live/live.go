@@ -354,7 +354,10 @@ func (s *Set) Reset(targets []replication.TargetInfo) error {
 }
 
 func newEntry(t replication.TargetInfo, defs []Definition, opts Options) (*entry, error) {
-	if t.Kind != catalog.TypeVector && t.Kind != catalog.TypeHalfvec {
+	if t.Kind != catalog.TypeVector {
+		// halfvec included: pgvector computes its distances in half precision (the query vector
+		// rounded to halfvec too), which a float32 twin does not reproduce; such columns have no
+		// twin and their queries go to Postgres.
 		return nil, fmt.Errorf("type %s is not indexed in memory yet", t.Kind)
 	}
 	if t.Dims <= 0 {

@@ -3,6 +3,7 @@ package planner
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -52,16 +53,27 @@ func (d *IndexDef) Quantizer() string {
 var vecgateOptions = map[string]bool{"quantizer": true, "dims": true, "include": true, "oversample": true, "mode": true}
 
 // ErrDDL marks a CREATE or DROP INDEX that vecgate refuses; the message says why. The caller
-// answers with SQLSTATE 22023 (invalid_parameter_value) or 0A000 as the error's Code says.
+// answers with the error's Code (SQLSTATE), Message and, when set, Detail and Hint.
 type ErrDDL struct {
-	Code, Message string
+	Code, Message, Detail, Hint string
 }
 
 func (e *ErrDDL) Error() string { return e.Message }
 
+// relOption is one pgvector option of a CREATE INDEX as Postgres would read it: its name as
+// written and its value as text (defGetString: "true" when it has none).
+type relOption struct {
+	name, value string
+}
+
 // IndexOf recognises `CREATE INDEX … USING hnsw|ivfflat (<column> <opclass>) [WITH (…)]` on one
 // plain column. It returns nil when sql is something else (forward it), an *ErrDDL when vecgate
 // must refuse it.
+//
+// pgvector's own options (m, ef_construction, lists) are Postgres' to judge: a statement that
+// goes to Postgres (no vecgate options, or mode mirror) is forwarded whatever their values, and
+// Postgres' error reaches the client in its own words. An offloaded index never reaches
+// Postgres, so IndexOf checks them as Postgres and pgvector would (checkRelOptions).
 func IndexOf(sql string) (*IndexDef, error) {
 	if !containsFold(sql, "index") {
 		return nil, nil
@@ -80,36 +92,33 @@ func IndexOf(sql string) (*IndexDef, error) {
 		d.Schema = "public"
 	}
 	var kept []*pg.Node
+	var pgOpts []relOption
 	hasOwn := false
 	for _, o := range st.Options {
 		de := o.GetDefElem()
-		if de == nil {
-			kept = append(kept, o)
-			continue
+		if de == nil || de.Defnamespace != "" {
+			// No option of an index has a namespace: Postgres refuses it, in its words.
+			return nil, nil
 		}
 		name := strings.ToLower(de.Defname)
-		val, ok := defValue(de.Arg)
-		if !ok {
-			return nil, &ErrDDL{"22023", fmt.Sprintf("vecgate: option %q needs a value", name)}
-		}
 		if !vecgateOptions[name] {
 			kept = append(kept, o)
-			if n, err := strconv.Atoi(val); err == nil {
-				d.Options[name] = n
-			}
-			if name == "lists" {
-				// pgvector's bounds; checked here too because an offloaded index never reaches it.
-				if n, err := strconv.Atoi(val); err != nil || n < 1 || n > 32768 {
-					return nil, &ErrDDL{"22023", fmt.Sprintf("value %s out of bounds for option \"lists\"", val)}
-				}
+			v := relOptionValue(de.Arg)
+			pgOpts = append(pgOpts, relOption{de.Defname, v})
+			if n, ok := pgParseInt(v); ok {
+				d.Options[de.Defname] = n
 			}
 			continue
+		}
+		val, ok := defValue(de.Arg)
+		if !ok {
+			return nil, &ErrDDL{Code: "22023", Message: fmt.Sprintf("vecgate: option %q needs a value", name)}
 		}
 		hasOwn = true
 		switch name {
 		case "mode":
 			if val != "mirror" && val != "offload" {
-				return nil, &ErrDDL{"22023", fmt.Sprintf("vecgate: invalid value for option \"mode\": %q (mirror or offload)", val)}
+				return nil, &ErrDDL{Code: "22023", Message: fmt.Sprintf("vecgate: invalid value for option \"mode\": %q (mirror or offload)", val)}
 			}
 			d.Mode = val
 		case "quantizer":
@@ -118,16 +127,16 @@ func IndexOf(sql string) (*IndexDef, error) {
 				d.Options[name] = val
 			case "binary", "pq":
 				if d.Method != "ivfflat" {
-					return nil, &ErrDDL{"0A000", fmt.Sprintf("vecgate: quantizer %q needs USING ivfflat (HNSW indexes take none or sq8)", val)}
+					return nil, &ErrDDL{Code: "0A000", Message: fmt.Sprintf("vecgate: quantizer %q needs USING ivfflat (HNSW indexes take none or sq8)", val)}
 				}
 				d.Options[name] = val
 			default:
-				return nil, &ErrDDL{"22023", fmt.Sprintf("vecgate: invalid value for option \"quantizer\": %q (none, sq8, pq, binary)", val)}
+				return nil, &ErrDDL{Code: "22023", Message: fmt.Sprintf("vecgate: invalid value for option \"quantizer\": %q (none, sq8, pq, binary)", val)}
 			}
 		case "oversample":
 			f, err := strconv.ParseFloat(val, 64)
 			if err != nil || f < 1 || f > 100 {
-				return nil, &ErrDDL{"22023", fmt.Sprintf("vecgate: invalid value for option \"oversample\": %q (1 to 100)", val)}
+				return nil, &ErrDDL{Code: "22023", Message: fmt.Sprintf("vecgate: invalid value for option \"oversample\": %q (1 to 100)", val)}
 			}
 			d.Options[name] = f
 		case "include":
@@ -140,11 +149,11 @@ func IndexOf(sql string) (*IndexDef, error) {
 			// Checked against the column's dimension where the column is known (cmd/vecgate).
 			n, err := strconv.Atoi(val)
 			if err != nil || n < 1 || n >= ann.MaxDims {
-				return nil, &ErrDDL{"22023", fmt.Sprintf("vecgate: invalid value for option \"dims\": %q (1 to the column's dimensions - 1)", val)}
+				return nil, &ErrDDL{Code: "22023", Message: fmt.Sprintf("vecgate: invalid value for option \"dims\": %q (1 to the column's dimensions - 1)", val)}
 			}
 			d.Options[name] = n
 		default:
-			return nil, &ErrDDL{"0A000", fmt.Sprintf("vecgate: option %q is not available for live indexes yet", name)}
+			return nil, &ErrDDL{Code: "0A000", Message: fmt.Sprintf("vecgate: option %q is not available for live indexes yet", name)}
 		}
 	}
 	if !hasOwn {
@@ -152,29 +161,31 @@ func IndexOf(sql string) (*IndexDef, error) {
 	}
 	if len(st.IndexParams) != 1 || st.WhereClause != nil || len(st.IndexIncludingParams) > 0 {
 		if hasOwn {
-			return nil, &ErrDDL{"0A000", "vecgate: options apply to an index on one column, without WHERE or INCLUDE"}
+			return nil, &ErrDDL{Code: "0A000", Message: "vecgate: options apply to an index on one column, without WHERE or INCLUDE"}
 		}
 		return nil, nil
 	}
 	el := st.IndexParams[0].GetIndexElem()
 	if el == nil || el.Name == "" || len(el.Opclass) == 0 {
 		if hasOwn {
-			return nil, &ErrDDL{"0A000", "vecgate: options apply to an index on a plain column with an operator class"}
+			return nil, &ErrDDL{Code: "0A000", Message: "vecgate: options apply to an index on a plain column with an operator class"}
 		}
 		return nil, nil
 	}
 	d.Column = el.Name
 	opclass := el.Opclass[len(el.Opclass)-1].GetString_().GetSval()
 	m, err := ann.ParseMetric(opclass)
-	if err != nil || m == ann.Hamming || !strings.HasPrefix(opclass, "vector_") && !strings.HasPrefix(opclass, "halfvec_") {
+	// vector columns only: halfvec ones get no twin (pgvector computes their distances in half
+	// precision), so a plain CREATE INDEX on one is Postgres' alone.
+	if err != nil || m == ann.Hamming || !strings.HasPrefix(opclass, "vector_") {
 		if hasOwn {
-			return nil, &ErrDDL{"0A000", fmt.Sprintf("vecgate: operator class %s is not supported for live indexes", opclass)}
+			return nil, &ErrDDL{Code: "0A000", Message: fmt.Sprintf("vecgate: operator class %s is not supported for live indexes", opclass)}
 		}
 		return nil, nil
 	}
 	d.Metric = m
 	if d.Name == "" && hasOwn {
-		return nil, &ErrDDL{"0A000", "vecgate: name the index when it has vecgate options"}
+		return nil, &ErrDDL{Code: "0A000", Message: "vecgate: name the index when it has vecgate options"}
 	}
 	if hasOwn && d.Mode == "mirror" {
 		st.Options = kept
@@ -182,7 +193,127 @@ func IndexOf(sql string) (*IndexDef, error) {
 			return nil, fmt.Errorf("planner: deparse CREATE INDEX: %w", err)
 		}
 	}
+	if d.Mode == "offload" {
+		if err := checkRelOptions(d.Method, pgOpts); err != nil {
+			return nil, err
+		}
+	}
 	return d, nil
+}
+
+// relOptionBounds are pgvector's options per access method, with their bounds and defaults
+// (pgvector's hnsw.c and ivfflat.c).
+var relOptionBounds = map[string]map[string]struct{ min, max, def int }{
+	"hnsw":    {"m": {2, 100, 16}, "ef_construction": {4, 1000, 64}},
+	"ivfflat": {"lists": {1, 32768, 100}},
+}
+
+// checkRelOptions judges pgvector's options of an index that Postgres will not see, with the
+// errors Postgres and pgvector give for them (SQLSTATE, message and detail): reloptions.c
+// (parseRelOptionsInternal, parse_one_reloption) reads the options in the order written, then
+// pgvector's HNSW build requires ef_construction ≥ 2 × m.
+func checkRelOptions(method string, opts []relOption) error {
+	known := relOptionBounds[method]
+	set := map[string]int{}
+	for _, o := range opts {
+		b, ok := known[o.name]
+		if !ok {
+			return &ErrDDL{Code: "22023", Message: fmt.Sprintf("unrecognized parameter %q", o.name)}
+		}
+		if _, dup := set[o.name]; dup {
+			return &ErrDDL{Code: "22023", Message: fmt.Sprintf("parameter %q specified more than once", o.name)}
+		}
+		n, ok := pgParseInt(o.value)
+		if !ok {
+			return &ErrDDL{Code: "22023", Message: fmt.Sprintf("invalid value for integer option %q: %s", o.name, o.value)}
+		}
+		if n < b.min || n > b.max {
+			return &ErrDDL{Code: "22023", Message: fmt.Sprintf("value %s out of bounds for option %q", o.value, o.name),
+				Detail: fmt.Sprintf("Valid values are between \"%d\" and \"%d\".", b.min, b.max)}
+		}
+		set[o.name] = n
+	}
+	if method == "hnsw" {
+		m, ef := known["m"].def, known["ef_construction"].def
+		if v, ok := set["m"]; ok {
+			m = v
+		}
+		if v, ok := set["ef_construction"]; ok {
+			ef = v
+		}
+		if ef < 2*m {
+			return &ErrDDL{Code: "22023", Message: "ef_construction must be greater than or equal to 2 * m"}
+		}
+	}
+	return nil
+}
+
+// relOptionValue is an option's value as Postgres' defGetString renders it for reloptions.
+func relOptionValue(n *pg.Node) string {
+	switch {
+	case n == nil:
+		return "true"
+	case n.GetInteger() != nil:
+		return strconv.Itoa(int(n.GetInteger().Ival))
+	case n.GetFloat() != nil:
+		return n.GetFloat().Fval
+	case n.GetBoolean() != nil:
+		return strconv.FormatBool(n.GetBoolean().Boolval)
+	case n.GetString_() != nil:
+		return n.GetString_().Sval
+	case n.GetAStar() != nil:
+		return "*"
+	}
+	var names []*pg.Node
+	if tn := n.GetTypeName(); tn != nil {
+		names = tn.Names
+	} else if l := n.GetList(); l != nil {
+		names = l.Items
+	}
+	parts := make([]string, 0, len(names))
+	for _, x := range names {
+		parts = append(parts, x.GetString_().GetSval())
+	}
+	return strings.Join(parts, ".")
+}
+
+// pgParseInt reads an integer option as Postgres' parse_int does (no units): strtod, so leading
+// and trailing white space, a sign, a fraction, an exponent and hexadecimal are accepted, then
+// rounded half to even; out of range, NaN and anything else fail.
+func pgParseInt(s string) (int, bool) {
+	const space = " \t\n\v\f\r"
+	t := strings.Trim(s, space)
+	if t == "" || strings.ContainsRune(t, '_') {
+		return 0, false
+	}
+	body := strings.TrimLeft(t, "+-")
+	if len(t)-len(body) > 1 {
+		return 0, false
+	}
+	hex := len(body) > 1 && body[0] == '0' && (body[1] == 'x' || body[1] == 'X')
+	if hex && !strings.ContainsAny(body, "pP") {
+		t += "p0" // strtod reads 0x1A; Go wants an exponent
+	}
+	f, err := strconv.ParseFloat(t, 64)
+	if err != nil || math.IsNaN(f) {
+		return 0, false
+	}
+	mantissa := body
+	if !hex {
+		if i := strings.IndexAny(body, "eE"); i >= 0 {
+			mantissa = body[:i]
+		}
+	} else if i := strings.IndexAny(body, "pP"); i >= 0 {
+		mantissa = body[2:i]
+	}
+	if f != 0 && math.Abs(f) < 0x1p-1022 || f == 0 && strings.Trim(mantissa, "0.xX") != "" {
+		return 0, false // strtod reports underflow as ERANGE
+	}
+	f = math.RoundToEven(f)
+	if f > math.MaxInt32 || f < math.MinInt32 {
+		return 0, false
+	}
+	return int(f), true
 }
 
 func defValue(n *pg.Node) (string, bool) {

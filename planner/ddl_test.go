@@ -14,15 +14,25 @@ func TestIndexOf(t *testing.T) {
 		`CREATE INDEX o ON items USING hnsw (emb vector_ip_ops) WITH (mode = offload, oversample = 3)`:                    `public.o items.emb hnsw <#> offload map[oversample:3] forward=`,
 		`CREATE INDEX ON items USING ivfflat (emb vector_l1_ops)`:                                                         `public. items.emb ivfflat <+> mirror map[] forward=CREATE INDEX ON items USING ivfflat (emb vector_l1_ops)`,
 		`CREATE INDEX x ON items (id)`: `<nil>`,
-		`CREATE INDEX x ON items USING hnsw (emb vector_l2_ops) WITH (quantizer = 'binary')`:                      `error 0A000: vecgate: quantizer "binary" needs USING ivfflat (HNSW indexes take none or sq8)`,
-		`CREATE INDEX x ON items USING ivfflat (emb vector_l2_ops) WITH (lists = 20, quantizer = pq, dims = 8)`:   `public.x items.emb ivfflat <-> mirror map[dims:8 lists:20 quantizer:pq] forward=CREATE INDEX x ON items USING ivfflat (emb vector_l2_ops) WITH (lists=20)`,
-		`CREATE INDEX x ON items USING ivfflat (emb vector_cosine_ops) WITH (quantizer = binary, mode = offload)`: `public.x items.emb ivfflat <=> offload map[quantizer:binary] forward=`,
-		`CREATE INDEX x ON items USING ivfflat (emb vector_l2_ops) WITH (quantizer = 'lvq')`:                      `error 22023: vecgate: invalid value for option "quantizer": "lvq" (none, sq8, pq, binary)`,
-		`CREATE INDEX x ON items USING ivfflat (emb vector_l2_ops) WITH (lists = 0, mode = offload)`:              `error 22023: value 0 out of bounds for option "lists"`,
-		`CREATE INDEX x ON items USING hnsw (emb vector_l2_ops) WITH (dims = 0)`:                                  `error 22023: vecgate: invalid value for option "dims": "0" (1 to the column's dimensions - 1)`,
-		`CREATE INDEX x ON items USING hnsw (emb vector_l2_ops) WITH (dims = 'half')`:                             `error 22023: vecgate: invalid value for option "dims": "half" (1 to the column's dimensions - 1)`,
-		`CREATE INDEX x ON items USING hnsw (emb vector_l2_ops) WITH (mode = 'elsewhere')`:                        `error 22023: vecgate: invalid value for option "mode": "elsewhere" (mirror or offload)`,
-		`CREATE INDEX x ON items USING hnsw ((emb::halfvec(3)) halfvec_l2_ops) WITH (mode = offload)`:             `error 0A000: vecgate: options apply to an index on a plain column with an operator class`,
+		`CREATE INDEX x ON items USING hnsw (emb vector_l2_ops) WITH (quantizer = 'binary')`:                                  `error 0A000: vecgate: quantizer "binary" needs USING ivfflat (HNSW indexes take none or sq8)`,
+		`CREATE INDEX x ON items USING ivfflat (emb vector_l2_ops) WITH (lists = 20, quantizer = pq, dims = 8)`:               `public.x items.emb ivfflat <-> mirror map[dims:8 lists:20 quantizer:pq] forward=CREATE INDEX x ON items USING ivfflat (emb vector_l2_ops) WITH (lists=20)`,
+		`CREATE INDEX x ON items USING ivfflat (emb vector_cosine_ops) WITH (quantizer = binary, mode = offload)`:             `public.x items.emb ivfflat <=> offload map[quantizer:binary] forward=`,
+		`CREATE INDEX x ON items USING ivfflat (emb vector_l2_ops) WITH (quantizer = 'lvq')`:                                  `error 22023: vecgate: invalid value for option "quantizer": "lvq" (none, sq8, pq, binary)`,
+		`CREATE INDEX x ON items USING ivfflat (emb vector_l2_ops) WITH (lists = 0, mode = offload)`:                          `error 22023: value 0 out of bounds for option "lists" (Valid values are between "1" and "32768".)`,
+		`CREATE INDEX x ON items USING ivfflat (emb vector_l2_ops) WITH (lists = 0)`:                                          `public.x items.emb ivfflat <-> mirror map[lists:0] forward=CREATE INDEX x ON items USING ivfflat (emb vector_l2_ops) WITH (lists = 0)`,
+		`CREATE INDEX x ON items USING ivfflat (emb vector_l2_ops) WITH (lists = 0, quantizer = sq8)`:                         `public.x items.emb ivfflat <-> mirror map[lists:0 quantizer:sq8] forward=CREATE INDEX x ON items USING ivfflat (emb vector_l2_ops) WITH (lists=0)`,
+		`CREATE INDEX x ON items USING hnsw (emb vector_l2_ops) WITH (m)`:                                                     `public.x items.emb hnsw <-> mirror map[] forward=CREATE INDEX x ON items USING hnsw (emb vector_l2_ops) WITH (m)`,
+		`CREATE INDEX x ON items USING hnsw (emb vector_l2_ops) WITH (mode = offload, m = 1.5e1, ef_construction = ' 0x20 ')`: `public.x items.emb hnsw <-> offload map[ef_construction:32 m:15] forward=`,
+		`CREATE INDEX x ON items USING hnsw (emb vector_l2_ops) WITH (mode = offload, m = 40)`:                                `error 22023: ef_construction must be greater than or equal to 2 * m`,
+		`CREATE INDEX x ON items USING hnsw (emb vector_l2_ops) WITH (mode = offload, m = 'X')`:                               `error 22023: invalid value for integer option "m": X`,
+		`CREATE INDEX x ON items USING hnsw (emb vector_l2_ops) WITH (mode = offload, lists = 4)`:                             `error 22023: unrecognized parameter "lists"`,
+		`CREATE INDEX x ON items USING hnsw (emb vector_l2_ops) WITH (m = 8, mode = offload, m = 8)`:                          `error 22023: parameter "m" specified more than once`,
+		`CREATE INDEX x ON items USING hnsw (h halfvec_l2_ops) WITH (quantizer = sq8)`:                                        `error 0A000: vecgate: operator class halfvec_l2_ops is not supported for live indexes`,
+		`CREATE INDEX x ON items USING hnsw (h halfvec_l2_ops)`:                                                               `<nil>`,
+		`CREATE INDEX x ON items USING hnsw (emb vector_l2_ops) WITH (dims = 0)`:                                              `error 22023: vecgate: invalid value for option "dims": "0" (1 to the column's dimensions - 1)`,
+		`CREATE INDEX x ON items USING hnsw (emb vector_l2_ops) WITH (dims = 'half')`:                                         `error 22023: vecgate: invalid value for option "dims": "half" (1 to the column's dimensions - 1)`,
+		`CREATE INDEX x ON items USING hnsw (emb vector_l2_ops) WITH (mode = 'elsewhere')`:                                    `error 22023: vecgate: invalid value for option "mode": "elsewhere" (mirror or offload)`,
+		`CREATE INDEX x ON items USING hnsw ((emb::halfvec(3)) halfvec_l2_ops) WITH (mode = offload)`:                         `error 0A000: vecgate: options apply to an index on a plain column with an operator class`,
 	} {
 		d, err := planner.IndexOf(sql)
 		var got string
@@ -30,6 +40,9 @@ func TestIndexOf(t *testing.T) {
 		case err != nil:
 			e, _ := planner.IsErrDDL(err)
 			got = fmt.Sprintf("error %s: %s", e.Code, e.Message)
+			if e.Detail != "" {
+				got += " (" + e.Detail + ")"
+			}
 		case d == nil:
 			got = "<nil>"
 		default:

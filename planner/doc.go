@@ -4,12 +4,15 @@
 // recognises the vector top-k shape
 //
 //	SELECT <projection> FROM <one table> [WHERE <filter>]
-//	ORDER BY <column> <op> <vector> [ASC|DESC] [, …] LIMIT <k> [OFFSET <o>]
+//	ORDER BY <column> <op> <vector> [ASC|DESC] LIMIT <k> [OFFSET <o>]
 //
 // with pgvector's operators <-> (L2), <#> (negative inner product), <=> (cosine distance) and <+>
-// (L1); the vector is a literal or a bound parameter, optionally cast to vector or halfvec; the
-// distance may also be named through a select-list alias or ordinal. Anything else is forwarded,
-// with the reason (ErrNotShape).
+// (L1); the vector is a literal or a bound parameter, optionally cast to vector (halfvec casts are
+// recognised and forwarded at planning); the distance may also be named through a select-list
+// alias or ordinal, and is the only sort key (a second key breaks ties among rows the candidates
+// need not hold). Function calls are limited to a list of built-in and pgvector functions that
+// change nothing when called again, since a statement runs once per widening round. Anything
+// else is forwarded, with the reason (ErrNotShape).
 //
 // For a statement it intercepts it builds the id-list rewrite (Shape.Rewrite): the same statement
 // with `AND <key> = ANY(<candidate ids>)` and the distance sort wrapped as `(<distance>) + 0`, which

@@ -50,7 +50,7 @@ type Filter struct {
 // Shape is a recognised vector top-k statement:
 //
 //	SELECT <projection> FROM <table> [WHERE <filter>]
-//	ORDER BY <column> <op> <vector> [ASC|DESC] [, <more keys>] LIMIT <k> [OFFSET <o>]
+//	ORDER BY <column> <op> <vector> [ASC|DESC] LIMIT <k> [OFFSET <o>]
 type Shape struct {
 	Schema string // "" when the statement does not qualify the table
 	Table  string
@@ -163,6 +163,10 @@ func (sh *Shape) checkClauses() error {
 		return notShape("locking clause (FOR UPDATE/SHARE)")
 	case len(s.SortClause) == 0:
 		return notShape("no ORDER BY")
+	case len(s.SortClause) > 1:
+		// ORDER BY dist, id LIMIT k: among rows tied at the k-th distance the second key picks,
+		// and candidates chosen by distance alone need not hold the rows it picks.
+		return notShape("ORDER BY keys after the distance")
 	case s.LimitCount == nil:
 		return notShape("no LIMIT")
 	case s.LimitOption == pg.LimitOption_LIMIT_OPTION_WITH_TIES:
@@ -172,6 +176,9 @@ func (sh *Shape) checkClauses() error {
 		if hasAggregateOrWindow(t) {
 			return notShape("aggregate or window function in the select list")
 		}
+	}
+	if name, ok := unknownFunction(sh.tree.Stmts[0].Stmt); ok {
+		return notShape("function %s is not known to be free of side effects", name)
 	}
 	return nil
 }
@@ -620,11 +627,71 @@ func hasAggregateOrWindow(n *pg.Node) bool {
 }
 
 // aggregates are the built-in aggregate names. An aggregate makes the statement return one row over
-// all rows, which a rewrite over candidates would change; user-defined aggregates are a known
-// gap (see docs/planner.md).
+// all rows, which a rewrite over candidates would change. (User-defined aggregates are not on the
+// list of known functions, so those statements are forwarded too: unknownFunction.)
 var aggregates = map[string]bool{
 	"count": true, "sum": true, "avg": true, "min": true, "max": true, "array_agg": true,
 	"string_agg": true, "json_agg": true, "jsonb_agg": true, "bool_and": true, "bool_or": true,
 	"every": true, "bit_and": true, "bit_or": true, "stddev": true, "variance": true,
 	"json_object_agg": true, "jsonb_object_agg": true, "xmlagg": true,
+}
+
+// unknownFunction returns the name of the first function call in n that is not on the list of
+// known functions, which a statement may call any number of times without changing anything
+// (safeFunctions). An intercepted statement runs once per widening round and each round's
+// result but the last is discarded, so a call that writes (nextval, a user's function that
+// inserts) would be repeated: such statements are forwarded. The planner cannot look up a
+// function's volatility (no I/O), so the list holds built-in names only: unqualified, or
+// qualified with pg_catalog (as Postgres writes EXTRACT, TRIM, SUBSTRING … internally), and
+// pgvector's functions unqualified.
+func unknownFunction(n *pg.Node) (string, bool) {
+	var bad string
+	walk(n, func(x *pg.Node) {
+		fc := x.GetFuncCall()
+		if fc == nil || bad != "" {
+			return
+		}
+		var parts []string
+		for _, f := range fc.Funcname {
+			parts = append(parts, f.GetString_().GetSval())
+		}
+		name := strings.Join(parts, ".")
+		switch {
+		case len(parts) == 1 && (safeFunctions[parts[0]] || vectorFunctions[parts[0]]):
+		case len(parts) == 2 && parts[0] == "pg_catalog" && safeFunctions[parts[1]]:
+		default:
+			bad = name
+		}
+	})
+	return bad, bad != ""
+}
+
+// safeFunctions are built-in functions (pg_catalog) that are immutable or stable and write
+// nothing: calling them once more per widening round changes no answer and no state. Names are
+// as Postgres stores them (folded to lower case unless quoted).
+var safeFunctions = map[string]bool{
+	// text
+	"lower": true, "upper": true, "length": true, "char_length": true, "octet_length": true,
+	"substr": true, "substring": true, "left": true, "right": true, "btrim": true, "ltrim": true,
+	"rtrim": true, "replace": true, "concat": true, "concat_ws": true, "split_part": true,
+	"position": true, "strpos": true, "starts_with": true, "md5": true,
+	// numbers
+	"abs": true, "round": true, "trunc": true, "floor": true, "ceil": true, "ceiling": true,
+	"sqrt": true, "power": true, "exp": true, "ln": true, "sign": true, "mod": true,
+	// dates
+	"now": true, "date_trunc": true, "date_part": true, "extract": true, "to_char": true,
+	// arrays and json
+	"array_length": true, "cardinality": true, "to_json": true, "to_jsonb": true,
+	"json_build_object": true, "jsonb_build_object": true,
+	// text search (hybrid queries filter on it)
+	"to_tsvector": true, "to_tsquery": true, "plainto_tsquery": true, "websearch_to_tsquery": true,
+	"ts_rank": true,
+}
+
+// vectorFunctions are pgvector's functions (in the schema the extension was created in, so
+// called unqualified); none writes.
+var vectorFunctions = map[string]bool{
+	"l2_distance": true, "inner_product": true, "cosine_distance": true, "l1_distance": true,
+	"vector_dims": true, "vector_norm": true, "l2_norm": true, "l2_normalize": true,
+	"subvector": true, "binary_quantize": true, "hamming_distance": true, "jaccard_distance": true,
 }

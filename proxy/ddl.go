@@ -12,8 +12,9 @@ type DDL struct {
 	// Send is the statement for Postgres; "" answers the client locally with Tag.
 	Send string
 	Tag  string
-	// Code and Message, when Code is set, refuse the statement with this error.
-	Code, Message string
+	// Code and Message, when Code is set, refuse the statement with this error (with Detail and
+	// Hint when set: an error vecgate gives in Postgres' stead carries Postgres' fields).
+	Code, Message, Detail, Hint string
 	// Done runs once Postgres answered Send (ok: it succeeded), or before answering locally
 	// (ok true); an error it returns is the client's answer instead of Tag.
 	Done func(ok bool) error
@@ -29,7 +30,12 @@ func (s *session) runDDL(w *bufio.Writer, sql string, d *DDL) (bool, error) {
 	}
 	st := s.State().TxStatus
 	if d.Code != "" {
-		return true, s.deliver(errorResponse("ERROR", d.Code, d.Message), readyFor(st))
+		e, err := (&pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: d.Code,
+			Message: d.Message, Detail: d.Detail, Hint: d.Hint}).Encode(nil)
+		if err != nil {
+			e = errorResponse("ERROR", d.Code, d.Message)
+		}
+		return true, s.deliver(e, readyFor(st))
 	}
 	if st != 'I' {
 		if d.Send == sql {

@@ -26,7 +26,7 @@ func (e sqlError) SQLState() string { return e.code }
 func (i interceptor) DDL(sql string) *proxy.DDL {
 	d, err := planner.IndexOf(sql)
 	if e, ok := planner.IsErrDDL(err); ok {
-		return &proxy.DDL{Code: e.Code, Message: e.Message}
+		return &proxy.DDL{Code: e.Code, Message: e.Message, Detail: e.Detail, Hint: e.Hint}
 	}
 	if err != nil {
 		i.log.Warn("CREATE INDEX not understood; forwarding", "err", err)
