@@ -541,6 +541,12 @@ func (s *Stream) session(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		// A catalog change committed after Discover but before the slot existed is in no
+		// message the slot will send: read the catalog again now that it exists.
+		s.fingerprint, s.conn = catalogFingerprint(cat), conn
+		if err := s.checkCatalog(ctx); err != nil {
+			return err
+		}
 	}
 
 	s.rels = map[uint32]*relInfo{}
