@@ -55,7 +55,9 @@ type Config struct {
 	ProgressInterval time.Duration
 	// CatalogInterval is how often, while streaming, the catalog is read again: a new table with
 	// a vector column, a new or dropped pgvector index, or a changed key leads to a full reload.
-	// Default 30s; negative disables (Reload still works).
+	// With vecgate's event trigger upstream (Status.CatalogEvents) such changes are seen at their
+	// commit in the stream already, and this check is a safety net. Default 30s; negative
+	// disables (Reload still works).
 	CatalogInterval time.Duration
 	// Logger receives structured logs. Default: discard.
 	Logger *slog.Logger
