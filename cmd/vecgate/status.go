@@ -414,7 +414,7 @@ func printStatus(w io.Writer, s Status) error {
 	b.WriteString("\n")
 	if r := s.Replication; r != nil {
 		fmt.Fprintf(&b, "replication: %s, slot %s, applied %s, lag %d bytes / %s", r.State, r.Slot, r.AppliedLSN, r.LagBytes, formatSeconds(r.LagSeconds))
-		if !r.CatalogEvents {
+		if !r.CatalogEvents && r.State != string(replication.StateStarting) {
 			b.WriteString(", catalog events off (no event trigger: other sessions' GRANT, REVOKE and DDL are seen within 10 s)")
 		}
 		if r.LastError != "" {
