@@ -23,6 +23,11 @@ const noPeriodicCheck = time.Hour
 
 // caughtUp waits until replication has applied everything committed upstream so far (and
 // finished any reload that it led to), and returns how long that took.
+//
+// The tests below fail when that takes more than passedIn: past the table check's 10 s bound an
+// answer would be right even without the stream.
+const passedIn = 5 * time.Second
+
 func caughtUp(t *testing.T, g *gateway, admin *pgx.Conn) time.Duration {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -105,7 +110,11 @@ func TestOtherSessionCatalogChanges(t *testing.T) {
 		if _, err := admin.Exec(ctx, "REVOKE SELECT ON items FROM "+role); err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("replication passed the REVOKE in %v", caughtUp(t, f.g, admin))
+		if d := caughtUp(t, f.g, admin); d > passedIn {
+			t.Fatalf("replication passed the REVOKE in %v", d)
+		} else {
+			t.Logf("replication passed the REVOKE in %v", d)
+		}
 		fast := f.g.counts.get("fast")
 		v := f.vector()
 		_, errVia := via.Exec(ctx, fastShape, simple, v)
@@ -141,7 +150,11 @@ func TestOtherSessionCatalogChanges(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		t.Logf("replication passed the policy in %v", caughtUp(t, f.g, admin))
+		if d := caughtUp(t, f.g, admin); d > passedIn {
+			t.Fatalf("replication passed the policy in %v", d)
+		} else {
+			t.Logf("replication passed the policy in %v", d)
+		}
 		fast := f.g.counts.get("fast")
 		for range 3 {
 			v := f.vector()
@@ -170,7 +183,11 @@ func TestOtherSessionCatalogChanges(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		t.Logf("replication passed the child in %v", caughtUp(t, f.g, admin))
+		if d := caughtUp(t, f.g, admin); d > passedIn {
+			t.Fatalf("replication passed the child in %v", d)
+		} else {
+			t.Logf("replication passed the child in %v", d)
+		}
 		got, want := idDists(t, via, simple, fastShape, v), idDists(t, direct, simple, fastShape, v)
 		if len(want) == 0 || want[0].id != 1000000 {
 			t.Fatalf("directly: %v, want the child's row first", want)
@@ -255,7 +272,11 @@ func TestTableReplaced(t *testing.T) {
 					t.Fatalf("%s: %v", q, err)
 				}
 			}
-			t.Logf("replication passed the change in %v", caughtUp(t, g, admin))
+			if d := caughtUp(t, g, admin); d > passedIn {
+				t.Fatalf("replication passed the change in %v", d)
+			} else {
+				t.Logf("replication passed the change in %v", d)
+			}
 			check(t, f, via, direct, c.name)
 			// The new table is followed: its twin answers again once loaded.
 			waitIndexed(t, g, 166)
