@@ -125,6 +125,9 @@ type Column struct {
 	// Deterministic is false for a column whose collation is nondeterministic (equality is not
 	// bytewise, e.g. case-insensitive ICU collations).
 	Deterministic bool
+	// Generated is set for a generated (stored) column: Postgres 17 cannot publish it (not in a
+	// publication's column list, never sent by pgoutput).
+	Generated bool
 }
 
 // VectorColumn is a column of a pgvector type (or a column that looks like one but is not usable,
@@ -168,7 +171,10 @@ type Table struct {
 	KeySource       string   // "primary key" or "replica identity index <name>"
 	Vectors         []VectorColumn
 	Indexes         []Index
-	Skip            string // non-empty: not replicated, and why
+	// Persistence is relpersistence: 'p' permanent, 'u' unlogged, 't' temporary. Only permanent
+	// tables can be published.
+	Persistence byte
+	Skip        string // non-empty: not replicated, and why
 }
 
 // Ident returns the quoted, schema-qualified name, safe to splice into SQL.
@@ -301,8 +307,8 @@ func discoverTypes(ctx context.Context, q Querier, cat *Catalog) error {
 // array/domain over one (reported as unsupported).
 func discoverColumns(ctx context.Context, q Querier, cat *Catalog, oids []uint32) ([]*Table, error) {
 	rows, err := q.Query(ctx, `
-		SELECT c.oid, n.nspname, c.relname, c.relkind::text, c.relispartition, c.relreplident::text,
-		       a.attnum, a.attname, a.atttypid, a.atttypmod, a.attnotnull,
+		SELECT c.oid, n.nspname, c.relname, c.relkind::text, c.relpersistence::text, c.relreplident::text,
+		       a.attnum, a.attname, a.atttypid, a.atttypmod, a.attnotnull, a.attgenerated <> '',
 		       format_type(a.atttypid, a.atttypmod), t.typelem, t.typbasetype,
 		       coalesce((SELECT coll.collisdeterministic FROM pg_collation coll WHERE coll.oid = a.attcollation), true)
 		FROM pg_class c
@@ -330,24 +336,31 @@ func discoverColumns(ctx context.Context, q Querier, cat *Catalog, oids []uint32
 	var tables []*Table
 	var cur *Table
 	var (
-		oid                     uint32
-		schema, name, kind, rid string
-		partition               bool
-		col                     Column
-		elem, base              uint32
+		oid                                  uint32
+		schema, name, kind, persistence, rid string
+		col                                  Column
+		elem, base                           uint32
 	)
-	_, err = pgx.ForEachRow(rows, []any{&oid, &schema, &name, &kind, &partition, &rid,
-		&col.Num, &col.Name, &col.TypeOID, &col.TypMod, &col.NotNull, &col.Type, &elem, &base, &col.Deterministic}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&oid, &schema, &name, &kind, &persistence, &rid,
+		&col.Num, &col.Name, &col.TypeOID, &col.TypMod, &col.NotNull, &col.Generated, &col.Type, &elem, &base, &col.Deterministic}, func() error {
 		if cur == nil || cur.OID != oid {
 			cur = &Table{OID: oid, Schema: schema, Name: name}
 			if len(rid) == 1 {
 				cur.ReplicaIdentity = rid[0]
 			}
+			if len(persistence) == 1 {
+				cur.Persistence = persistence[0]
+			}
+			// What a publication cannot hold is skipped here, so that one such table does not
+			// make the whole publication fail (and every table with it).
 			switch {
 			case kind == "p":
 				cur.Skip = "partitioned table: its partitions are replicated individually"
+			case cur.Persistence == 'u':
+				cur.Skip = "unlogged table: its changes are not in the WAL, Postgres cannot publish it"
+			case cur.Persistence == 't':
+				cur.Skip = "temporary table: Postgres cannot publish it"
 			}
-			_ = partition
 			tables = append(tables, cur)
 		}
 		cur.Columns = append(cur.Columns, col)
@@ -357,7 +370,10 @@ func discoverColumns(ctx context.Context, q Querier, cat *Catalog, oids []uint32
 			if col.TypMod > 0 {
 				vc.Dims = int(col.TypMod)
 			}
-			if vc.Kind == TypeBit && vc.Dims == 0 {
+			switch {
+			case col.Generated:
+				vc.Skip = "generated column: Postgres 17 cannot publish generated columns"
+			case vc.Kind == TypeBit && vc.Dims == 0:
 				vc.Skip = "bit column without a length"
 			}
 			cur.Vectors = append(cur.Vectors, vc)
@@ -525,6 +541,9 @@ func decideSkip(t *Table) {
 		t.Skip = "no primary key or replica identity index"
 	}
 	for _, k := range t.Key {
+		if k.Generated && t.Skip == "" {
+			t.Skip = "key column " + k.Name + " is generated: Postgres 17 cannot publish generated columns"
+		}
 		for _, v := range t.Vectors {
 			if k.Num == v.Num && t.Skip == "" {
 				t.Skip = "a vector column is part of the key"

@@ -12,6 +12,8 @@
 //   - pgvector's type OIDs differ per database; they are looked up by name on every Discover,
 //     restricted to types that belong to the "vector" extension (bit is the built-in type).
 //   - A Table with a non-empty Skip is never replicated; Skip says why in words fit for a log
-//     line and a status page. A VectorColumn with a non-empty Skip likewise.
+//     line and a status page. A VectorColumn with a non-empty Skip likewise. What a publication
+//     cannot hold is skipped: unlogged and temporary tables, partitioned parents, generated
+//     columns (Column.Generated; Postgres 17 publishes none).
 //   - Table.Key is ordered by key position and non-empty whenever Skip is empty.
 package catalog

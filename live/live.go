@@ -302,7 +302,10 @@ func NewWith(logger *slog.Logger, opts Options) *Set {
 	return s
 }
 
-var _ replication.Applier = (*Set)(nil)
+var (
+	_ replication.Applier = (*Set)(nil)
+	_ replication.Retirer = (*Set)(nil)
+)
 
 // SetDefinitions replaces the indexes defined through vecgate; they take effect at the next Reset
 // (replication.Stream.Reload).
@@ -514,6 +517,22 @@ func (s *Set) Delete(t replication.Target, k replication.Key) error {
 	}
 	e.inc.remove(key)
 	return nil
+}
+
+// Retire removes a target's indexes at once (replication.Retirer): its table was replaced or
+// renamed upstream, so its queries are forwarded until the next Reset loads what is there now.
+func (s *Set) Retire(t replication.Target) {
+	s.mu.Lock()
+	e := s.entries[t]
+	delete(s.entries, t)
+	s.mu.Unlock()
+	if e == nil {
+		return
+	}
+	s.log.Info("live: index retired: its table was replaced or renamed", "target", t.String())
+	for _, ix := range e.indexes {
+		ix.retire()
+	}
 }
 
 // Truncate empties a table's indexes.

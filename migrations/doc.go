@@ -1,7 +1,9 @@
 // Package migrations owns vecgate's own schema in the upstream database and runs users' own
 // migration folders for `vecgate migrate`.
 //
-// vecgate's schema (schema vecgate: tables indexes and state, see sql/) is embedded in the binary
+// vecgate's schema (schema vecgate: tables indexes and state, the event trigger function
+// catalog_event and, when the migrating role is a superuser, the event triggers
+// vecgate_catalog_end and vecgate_catalog_drop; see sql/) is embedded in the binary
 // and applied with golang-migrate (iofs source, pgx/v5 driver). Its history is kept in
 // vecgate.schema_migrations, so it never collides with a user's own public.schema_migrations, and
 // its advisory lock differs from theirs: `serve` at start (Up) and a user's own migrations can run

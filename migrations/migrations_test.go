@@ -143,10 +143,10 @@ func TestOwnSchemaUpDownUp(t *testing.T) {
 	}
 
 	// Down everything (explicit count), then up: the same schema.
-	res := mustRun(t, dsn, "", "down", "3")
+	res := mustRun(t, dsn, "", "down", "4")
 	wantState(t, res.After, -1, false)
 	if tableExists(t, c, "vecgate.indexes") || tableExists(t, c, "vecgate.state") {
-		t.Fatal("down 3 left vecgate's tables")
+		t.Fatal("down 4 left vecgate's tables")
 	}
 	if !tableExists(t, c, "vecgate.schema_migrations") {
 		t.Fatal("down dropped the history table")

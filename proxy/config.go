@@ -35,9 +35,21 @@ type Config struct {
 	Logger *slog.Logger
 	// Interceptor, when set, is offered vector top-k statements; nil forwards everything.
 	Interceptor Interceptor
+	// Catalog, when set, tells the proxy that catalog changes made by other sessions have been
+	// seen: table checks made before its epoch moved lapse. Without it (or without vecgate's
+	// event trigger upstream) such changes are seen within the checks' time bound (accessTTL).
+	Catalog CatalogClock
 	// Count, when set, is called once per intercepted statement (what "intercept", reason "")
 	// and per statement vecgate considered but forwarded (what "forward", with the reason).
 	Count func(what, reason string)
+}
+
+// CatalogClock is what the proxy needs to know of catalog changes made by other sessions.
+// replication.Stream implements it.
+type CatalogClock interface {
+	// CatalogEpoch moves on whenever a catalog change committed upstream (DDL, GRANT, REVOKE,
+	// policies) has been seen, before the replicated position passes its commit.
+	CatalogEpoch() uint64
 }
 
 // DefaultConfig returns the documented defaults.

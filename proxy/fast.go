@@ -27,8 +27,12 @@ type FastJob interface {
 	Answer(ctx context.Context) ([][]string, error)
 }
 
-// accessTTL is how long a session trusts a table check (Job.TableCheck): a GRANT, REVOKE or an
-// inheritance child by another session takes at most this long to be seen.
+// accessTTL is how long a session trusts a table check (Job.TableCheck). A change made by
+// another session lapses it sooner when Config.Catalog's epoch moves (vecgate's event trigger:
+// GRANT, REVOKE, row-level security, policies, an inheritance child, a renamed or dropped table,
+// seen in the replication stream within replication lag); what fires no event trigger (GRANT
+// role TO user, ALTER ROLE: shared objects) or a database without the trigger takes at most
+// this long to be seen.
 //
 // Within that time a check holds only until the session itself may have changed what it found:
 // a command of its own completes that is not plain reading and writing (SET ROLE, SET
@@ -42,6 +46,7 @@ type accessEntry struct {
 	whole, readable bool // Job.TableCheck's answers
 	at              time.Time
 	epoch           uint64 // the session's check epoch when checked
+	catalog         uint64 // the catalog epoch (Config.Catalog) when checked
 	ran             uint64 // the session's ran count when checked
 }
 
@@ -193,8 +198,9 @@ func encodeValue(typ, text string, format int16) []byte {
 // (readable). A check that fails to run answers false, false.
 func (s *session) tableCheck(w *bufio.Writer, job Job, fast bool) (whole, readable bool) {
 	check := job.TableCheck()
-	epoch := s.checkEpoch()
-	if e, ok := s.accessCache[check]; ok && time.Since(e.at) < accessTTL && e.epoch == epoch && (!fast || e.ran == s.ran) {
+	epoch, catalog := s.checkEpoch(), s.srv.catalogEpoch() // read before checking: a change seen meanwhile lapses it
+	if e, ok := s.accessCache[check]; ok && time.Since(e.at) < accessTTL && e.epoch == epoch && e.catalog == catalog &&
+		(!fast || e.ran == s.ran) {
 		return e.whole, e.readable
 	}
 	msgs, _, failed, ok := s.exchange(w, check)
@@ -211,7 +217,7 @@ func (s *session) tableCheck(w *bufio.Writer, job Job, fast bool) (whole, readab
 	if s.accessCache == nil || len(s.accessCache) > 256 {
 		s.accessCache = map[string]accessEntry{}
 	}
-	s.accessCache[check] = accessEntry{whole: whole, readable: readable, at: time.Now(), epoch: epoch, ran: s.ran}
+	s.accessCache[check] = accessEntry{whole: whole, readable: readable, at: time.Now(), epoch: epoch, catalog: catalog, ran: s.ran}
 	return whole, readable
 }
 

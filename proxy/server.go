@@ -220,6 +220,14 @@ func (s *Server) cancel(pid uint32, secret []byte) {
 	sess.cancelUpstream()
 }
 
+// catalogEpoch is Config.Catalog's epoch (0 without one).
+func (s *Server) catalogEpoch() uint64 {
+	if s.cfg.Catalog == nil {
+		return 0
+	}
+	return s.cfg.Catalog.CatalogEpoch()
+}
+
 func (s *Server) count(what, reason string) {
 	if s.cfg.Count != nil {
 		s.cfg.Count(what, reason)

@@ -99,6 +99,12 @@ type Applier interface {
 	Commit(lsn LSN) error
 }
 
+// Retirer is implemented by an Applier that can drop one target at once (its table was replaced
+// or renamed upstream): from then on the target is not searched, until a Reset brings it back.
+type Retirer interface {
+	Retire(t Target)
+}
+
 // Snapshotter is implemented by an Applier whose state replication may persist. WriteSnapshot
 // and ReadSnapshot are only called between Commits. The bytes are wrapped by replication in a
 // file with its own header (version, slot, LSN) and checksum, so implementations only describe

@@ -88,10 +88,15 @@ func (s *Stream) selectTables(cat *catalog.Catalog) string {
 			ts.Columns = append(ts.Columns, v.Name)
 		}
 		for _, inc := range include[qn] {
-			if _, ok := t.Column(inc); !ok {
+			c, ok := t.Column(inc)
+			if !ok {
 				// A dropped filter column must not stop the table's replication: its
 				// queries lose the in-index filter, nothing else.
 				s.log.Warn("include column not replicated: it does not exist", "table", qn, "column", inc)
+				continue
+			}
+			if c.Generated {
+				s.log.Warn("include column not replicated: Postgres 17 cannot publish generated columns", "table", qn, "column", inc)
 				continue
 			}
 			if !slices.Contains(tt.include, inc) {
@@ -184,10 +189,13 @@ func (s *Stream) ensurePublication(ctx context.Context, conn *pgx.Conn) error {
 		cols := tt.columns()
 		clause := tt.table.Ident()
 		if tt.table.ReplicaIdentity == 'f' {
-			// A column list must cover the replica identity; with FULL that is every column.
+			// A column list must cover the replica identity; with FULL that is every column
+			// (but generated ones, which Postgres 17 never publishes).
 			cols = nil
 			for _, c := range tt.table.Columns {
-				cols = append(cols, c.Name)
+				if !c.Generated {
+					cols = append(cols, c.Name)
+				}
 			}
 		} else {
 			quoted := make([]string, len(cols))
@@ -440,7 +448,7 @@ func (s *Stream) reject(t Target, key Key, err error) error {
 }
 
 // handle applies one pgoutput message.
-func (s *Stream) handle(walStart LSN, data []byte) error {
+func (s *Stream) handle(ctx context.Context, walStart LSN, data []byte) error {
 	m, err := decodeMessage(data)
 	if err != nil {
 		return fmt.Errorf("replication: decode at %s: %w", walStart, err)
@@ -453,6 +461,8 @@ func (s *Stream) handle(walStart LSN, data []byte) error {
 		s.skipTxn = m.finalLSN < s.applied()
 	case msgCommit:
 		s.inTxn = false
+		catalogTxn := s.catalogTxn
+		s.catalogTxn = false
 		if s.skipTxn {
 			s.skipTxn = false
 			return nil
@@ -460,8 +470,29 @@ func (s *Stream) handle(walStart LSN, data []byte) error {
 		if err := s.cfg.Applier.Commit(m.endLSN); err != nil {
 			return fmt.Errorf("replication: commit at %s: %w", m.endLSN, err)
 		}
+		if catalogTxn {
+			// The catalog changed in this transaction: read it again now, before the position
+			// moves past it (a changed catalog reloads, and the position moves only once the
+			// reload is done), and let every table check made before lapse.
+			err := s.checkCatalog(ctx)
+			if errors.Is(err, errResync) {
+				s.setState(StateReconnecting) // no answers from these twins from now on
+			}
+			s.catalogEpoch.Add(1)
+			if err != nil {
+				return err
+			}
+		}
 		s.setApplied(m.endLSN, max(time.Since(m.commitTime), 0))
 		return s.maybePersist(false)
+	case msgMessage:
+		if m.prefix == catalogPrefix && !s.skipTxn {
+			if m.transactional {
+				s.catalogTxn = true
+			} else {
+				s.catalogEpoch.Add(1)
+			}
+		}
 	case msgRelation:
 		return s.relation(m)
 	case msgType, msgIgnored:
@@ -517,6 +548,29 @@ func (s *Stream) handle(walStart LSN, data []byte) error {
 func (s *Stream) relation(m msgRelation) error {
 	qn := m.namespace + "." + m.name
 	tt := s.tables[qn]
+	// The twins were loaded from one relation (by OID) under one name. Another relation under
+	// that name (DROP + CREATE, a rename swap) or that relation under another name (a rename)
+	// means the twin no longer holds what the name reads: retire it at once, so queries are
+	// forwarded, and load the catalog as it is now.
+	var stale []*tableTarget
+	if tt != nil && tt.table.OID != m.relid {
+		stale = append(stale, tt)
+	}
+	for n, o := range s.tables {
+		if o.table.OID == m.relid && n != qn {
+			stale = append(stale, o)
+		}
+	}
+	if len(stale) > 0 {
+		var names []string
+		for _, o := range stale {
+			names = append(names, o.table.QualifiedName())
+			s.retire(o)
+		}
+		s.setState(StateReconnecting)
+		s.catalogEpoch.Add(1)
+		return fmt.Errorf("%w: relation %d is now %s: %s replaced or renamed", errResync, m.relid, qn, strings.Join(names, ", "))
+	}
 	if tt == nil {
 		s.log.Info("changes for a table not replicated are ignored", "table", qn)
 		delete(s.rels, m.relid)
@@ -555,6 +609,17 @@ func (s *Stream) relation(m msgRelation) error {
 	}
 	s.rels[m.relid] = ri
 	return nil
+}
+
+// retire stops the Applier answering for tt's targets (when it can: Retirer).
+func (s *Stream) retire(tt *tableTarget) {
+	r, ok := s.cfg.Applier.(Retirer)
+	if !ok {
+		return
+	}
+	for _, t := range tt.targets {
+		r.Retire(t)
+	}
 }
 
 func (ri *relInfo) keyOf(tuple []tupleCol) (Key, error) {

@@ -98,6 +98,23 @@ func hasNaN(fs []float32) bool {
 	return false
 }
 
+// catalogMessage is the Message vecgate's event trigger writes at a GRANT, as pgoutput sent it
+// (Postgres 17, messages 'true').
+var catalogMessage = []byte("M\x01\x00\x00\x00\x00\x29\x39\x3f\xe0vecgate.catalog\x00\x00\x00\x00\x05GRANT")
+
+func TestDecodeLogicalMessage(t *testing.T) {
+	m, err := decodeMessage(catalogMessage)
+	msg, ok := m.(msgMessage)
+	if err != nil || !ok || !msg.transactional || msg.prefix != catalogPrefix || string(msg.content) != "GRANT" || msg.lsn != 0x29393fe0 {
+		t.Fatalf("decoded %#v, %v", m, err)
+	}
+	for i := range len(catalogMessage) - 1 {
+		if _, err := decodeMessage(catalogMessage[:i]); err == nil {
+			t.Fatalf("truncated at %d: no error", i)
+		}
+	}
+}
+
 func FuzzDecodeMessage(f *testing.F) {
 	tuple := []byte{0, 2, 'b', 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 1, 'u'}
 	f.Add(append([]byte{'I', 0, 0, 0, 1, 'N'}, tuple...))
@@ -106,6 +123,7 @@ func FuzzDecodeMessage(f *testing.F) {
 	f.Add([]byte{'T', 0, 0, 0, 1, 0, 0, 0, 0, 1})
 	f.Add([]byte("R\x00\x00\x00\x01public\x00items\x00d\x00\x01\x01id\x00\x00\x00\x00\x14\xff\xff\xff\xff"))
 	f.Add([]byte("Y\x00\x00\x40\x00public\x00vector\x00"))
+	f.Add(catalogMessage)
 	f.Add(make([]byte, 26))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := decodeMessage(b)

@@ -35,7 +35,12 @@
 //   - Tables without a usable key (no primary key or replica identity index, replica identity
 //     NOTHING), vector columns of unsupported types, and tables not found are listed in
 //     Status.Tables with the reason, and never added to the publication (which would make their
-//     UPDATEs and DELETEs fail upstream).
+//     UPDATEs and DELETEs fail upstream). Nor are tables a publication cannot hold (unlogged,
+//     temporary) or generated columns (Postgres 17): one of them would make the publication,
+//     and so every table, fail.
+//   - The twins of a table follow one relation (OID) under one name: a Relation message for
+//     another relation under that name, or for that relation under another name, retires them
+//     (Retirer) and resynchronises.
 //   - If the slot is missing, invalidated (wal_status 'lost'), behind what is held locally, or
 //     the set of replicated tables/columns changed (DDL: a Relation message that disagrees with
 //     the catalog, or a different catalog at reconnect), the slot is dropped and recreated and
@@ -43,7 +48,11 @@
 //   - Connection loss or an upstream restart ends a session; the Stream reconnects with
 //     exponential backoff (with jitter) and resumes from the applied position.
 //
-// Catalog refresh: the catalog is re-read at every (re)connect; DDL seen in the stream that
-// affects replicated columns forces a reconnect (and resynchronisation). Columns added outside the
-// column list are not published and need nothing.
+// Catalog refresh: the catalog is re-read at every (re)connect (and once more after an initial
+// load, when the slot exists); DDL seen in the stream that affects replicated columns forces a
+// reconnect (and resynchronisation). Columns added outside the column list are not published and
+// need nothing. Any other session's DDL, GRANT or REVOKE comes as a 'vecgate.catalog' logical
+// decoding message from vecgate's event trigger (messages 'true'): at that transaction's commit
+// the catalog is read again (a changed one resynchronises) and CatalogEpoch moves, both before
+// Status.Applied passes the commit. Without the trigger, a periodic check (CatalogInterval).
 package replication

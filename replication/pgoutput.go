@@ -80,8 +80,17 @@ type msgTruncate struct {
 	relids []uint32
 }
 
-// msgIgnored stands for Origin and logical decoding Message, which vecgate does not act on.
+// msgIgnored stands for Origin, which vecgate does not act on.
 type msgIgnored struct{ typ byte }
+
+// msgMessage is a logical decoding message (pg_logical_emit_message), sent when the plugin's
+// messages option is on.
+type msgMessage struct {
+	transactional bool
+	lsn           LSN
+	prefix        string
+	content       []byte
+}
 
 type reader struct {
 	b   []byte
@@ -205,9 +214,17 @@ func decodeMessage(data []byte) (any, error) {
 	case 'C':
 		r.u8("commit flags")
 		m = msgCommit{commitLSN: LSN(r.u64("commit lsn")), endLSN: LSN(r.u64("commit end lsn")), commitTime: r.time("commit time")}
-	case 'O', 'M':
+	case 'O':
 		m = msgIgnored{typ: data[0]}
 		r.b = nil
+	case 'M':
+		msg := msgMessage{transactional: r.u8("message flags")&1 != 0, lsn: LSN(r.u64("message lsn")), prefix: r.str("message prefix")}
+		n := r.u32("message length")
+		if r.err == nil && n > uint32(len(r.b)) {
+			r.fail("message content")
+		}
+		msg.content = r.take(int(n), "message content")
+		m = msg
 	case 'R':
 		rel := msgRelation{relid: r.u32("relation id"), namespace: r.str("relation namespace"), name: r.str("relation name"), replident: r.u8("replica identity")}
 		n := int(r.u16("relation column count"))

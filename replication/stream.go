@@ -55,7 +55,9 @@ type Config struct {
 	ProgressInterval time.Duration
 	// CatalogInterval is how often, while streaming, the catalog is read again: a new table with
 	// a vector column, a new or dropped pgvector index, or a changed key leads to a full reload.
-	// Default 30s; negative disables (Reload still works).
+	// With vecgate's event trigger upstream (Status.CatalogEvents) such changes are seen at their
+	// commit in the stream already, and this check is a safety net. Default 30s; negative
+	// disables (Reload still works).
 	CatalogInterval time.Duration
 	// Logger receives structured logs. Default: discard.
 	Logger *slog.Logger
@@ -151,8 +153,14 @@ type Status struct {
 	LoadedRows   int64         // rows copied by the last initial load
 	RejectedRows int64         // rows refused by the Applier or undecodable, since Start
 	Resnapshots  int           // initial loads done since Start
-	Tables       []TableStatus
-	LastError    string
+	// CatalogEvents is set when vecgate's event trigger exists upstream (see CatalogEpoch):
+	// other sessions' DDL, GRANT and REVOKE are then seen within replication lag. Without it
+	// (it needs a superuser to create) they are seen by the periodic catalog check and the
+	// proxy's time bound only.
+	CatalogEvents bool
+	CatalogEpoch  uint64 // see Stream.CatalogEpoch
+	Tables        []TableStatus
+	LastError     string
 }
 
 // ErrClosed is returned by WaitFor once the Stream is closed.
@@ -169,11 +177,12 @@ type Stream struct {
 	pub      string
 	snapshot Snapshotter // nil when snapshots are off
 
-	mu       sync.Mutex // guards status, advanced, started, includes
-	status   Status
-	includes map[string][]string // Config.Include, then SetInclude's
-	advanced chan struct{}       // closed (and replaced) whenever status.Applied advances
-	started  bool
+	mu           sync.Mutex // guards status, advanced, started, includes, eventsLogged
+	status       Status
+	includes     map[string][]string // Config.Include, then SetInclude's
+	advanced     chan struct{}       // closed (and replaced) whenever status.Applied advances
+	started      bool
+	eventsLogged bool // the first session said whether the event trigger is there
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -183,6 +192,9 @@ type Stream struct {
 	// waiting for the next one: wantReply is set and wake interrupts the receive.
 	wantReply atomic.Bool
 	wake      atomic.Pointer[context.CancelFunc]
+
+	// catalogEpoch counts catalog changes seen in the stream (CatalogEpoch).
+	catalogEpoch atomic.Uint64
 
 	// Owned by the run goroutine.
 	haveData  bool   // the Applier holds a consistent state as of status.Applied
@@ -194,7 +206,28 @@ type Stream struct {
 	skipTxn   bool
 	lastAck   time.Time
 	lastSent  LSN
+	// catalogTxn: the transaction being applied changed the catalog (a 'vecgate.catalog'
+	// message from the event trigger).
+	catalogTxn bool
+	// fingerprint of the catalog the session's targets were read from, and the connection
+	// that reads it again.
+	fingerprint string
+	conn        *pgx.Conn
+	lastCheck   time.Time
 }
+
+// catalogPrefix is the prefix of the logical decoding messages that vecgate's event trigger
+// (migrations/sql/000004_catalog_events.up.sql) writes at every catalog change.
+const catalogPrefix = "vecgate.catalog"
+
+// CatalogEpoch moves on each time the stream has seen a change of the upstream catalog made by
+// any session (DDL, GRANT, REVOKE, policies: what fires vecgate's event trigger) and has reacted
+// to it (a replaced or renamed table's twin is retired, a changed catalog reloaded), before
+// Status.Applied passes that change's commit: a reader that waited for a position sees the
+// epoch of every change committed before it. Anything that was checked against the catalog
+// before the epoch moved must be checked again. Without the event trigger (Status.CatalogEvents
+// false) it moves only at reloads.
+func (s *Stream) CatalogEpoch() uint64 { return s.catalogEpoch.Load() }
 
 // New validates cfg and returns a Stream; Start runs it.
 func New(cfg Config) (*Stream, error) {
@@ -300,6 +333,7 @@ func (s *Stream) Status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.status
+	st.CatalogEpoch = s.catalogEpoch.Load()
 	st.Tables = append([]TableStatus(nil), st.Tables...)
 	if st.ServerWALEnd > st.Applied {
 		st.LagBytes = uint64(st.ServerWALEnd - st.Applied)
@@ -446,6 +480,7 @@ func (s *Stream) session(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.catalogEvents(ctx, conn)
 	sig := s.selectTables(cat)
 	if sig != s.signature && s.haveData {
 		s.log.Info("replicated tables changed: full reload")
@@ -508,19 +543,63 @@ func (s *Stream) session(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		// A catalog change committed after Discover but before the slot existed is in no
+		// message the slot will send: read the catalog again now that it exists.
+		s.fingerprint, s.conn = catalogFingerprint(cat), conn
+		if err := s.checkCatalog(ctx); err != nil {
+			return err
+		}
 	}
 
 	s.rels = map[uint32]*relInfo{}
-	s.inTxn, s.skipTxn = false, false
+	s.inTxn, s.skipTxn, s.catalogTxn = false, false, false
+	s.fingerprint, s.conn, s.lastCheck = catalogFingerprint(cat), conn, time.Now()
+	defer func() { s.conn = nil }()
+	s.catalogEpoch.Add(1) // a new session's targets: whatever was checked before is checked again
 	err = pglogrepl.StartReplication(ctx, rconn, s.slot, start, pglogrepl.StartReplicationOptions{
-		PluginArgs: []string{"proto_version '2'", "publication_names '" + s.pub + "'", "binary 'true'"},
+		PluginArgs: []string{"proto_version '2'", "publication_names '" + s.pub + "'", "binary 'true'", "messages 'true'"},
 	})
 	if err != nil {
 		return classify(fmt.Errorf("replication: start replication at %s: %w", start, err))
 	}
 	s.setState(StateStreaming)
 	s.lastSent = 0
-	return s.stream(ctx, rconn, conn, catalogFingerprint(cat))
+	return s.stream(ctx, rconn)
+}
+
+// catalogEvents reports whether vecgate's event trigger is there and enabled, and logs once
+// when it is not.
+func (s *Stream) catalogEvents(ctx context.Context, conn *pgx.Conn) {
+	var on bool
+	err := conn.QueryRow(ctx, `SELECT count(*) = 2 FROM pg_event_trigger
+		WHERE evtname IN ('vecgate_catalog_end', 'vecgate_catalog_drop') AND evtenabled <> 'D'`).Scan(&on)
+	if err != nil {
+		s.log.Warn("could not read pg_event_trigger", "err", err)
+	}
+	s.mu.Lock()
+	was := s.status.CatalogEvents
+	s.status.CatalogEvents = on
+	first := !s.eventsLogged
+	s.eventsLogged = true
+	s.mu.Unlock()
+	if !on && (was || first) {
+		s.log.Warn("vecgate's event trigger is missing (creating it needs a superuser at migration): " +
+			"other sessions' GRANT, REVOKE and DDL are seen within the proxy's 10 s bound and the periodic catalog check, not within replication lag")
+	}
+}
+
+// checkCatalog reads the catalog again and asks for a full reload when what the targets depend
+// on changed.
+func (s *Stream) checkCatalog(ctx context.Context) error {
+	s.lastCheck = time.Now()
+	cat, err := catalog.Discover(ctx, s.conn)
+	if err != nil {
+		return fmt.Errorf("replication: read catalog: %w", err)
+	}
+	if catalogFingerprint(cat) != s.fingerprint {
+		return fmt.Errorf("%w: catalog changed (tables, keys, vector columns or pgvector indexes)", errResync)
+	}
+	return nil
 }
 
 // catalogFingerprint summarises what of the catalog the indexes depend on: every table with a
@@ -583,17 +662,11 @@ func (s *Stream) sendStatus(rconn *pgconn.PgConn, force bool) error {
 	return nil
 }
 
-func (s *Stream) stream(ctx context.Context, rconn *pgconn.PgConn, conn *pgx.Conn, fingerprint string) error {
-	lastCheck := time.Now()
+func (s *Stream) stream(ctx context.Context, rconn *pgconn.PgConn) error {
 	for {
-		if s.cfg.CatalogInterval > 0 && !s.inTxn && time.Since(lastCheck) >= s.cfg.CatalogInterval {
-			lastCheck = time.Now()
-			cat, err := catalog.Discover(ctx, conn)
-			if err != nil {
-				return fmt.Errorf("replication: read catalog: %w", err)
-			}
-			if catalogFingerprint(cat) != fingerprint {
-				return fmt.Errorf("%w: catalog changed (tables, keys, vector columns or pgvector indexes)", errResync)
+		if s.cfg.CatalogInterval > 0 && !s.inTxn && time.Since(s.lastCheck) >= s.cfg.CatalogInterval {
+			if err := s.checkCatalog(ctx); err != nil {
+				return err
 			}
 		}
 		if err := s.maybePersist(false); err != nil {
@@ -663,7 +736,7 @@ func (s *Stream) stream(ctx context.Context, rconn *pgconn.PgConn, conn *pgx.Con
 					return fmt.Errorf("replication: xlogdata: %w", err)
 				}
 				s.seenServerEnd(x.ServerWALEnd)
-				if err := s.handle(x.WALStart, x.WALData); err != nil {
+				if err := s.handle(ctx, x.WALStart, x.WALData); err != nil {
 					return err
 				}
 			}

@@ -261,6 +261,7 @@ func startGateway(ctx context.Context, cfg proxy.Config, opt gatewayOptions) (*g
 			return nil, fmt.Errorf("replication: %w", err)
 		}
 		g.stream = stream
+		cfg.Catalog = stream
 		obs := observe(g, observerOptions{Upstream: cfg.Upstream, Logger: logger})
 		cfg.Interceptor = obs.instrument(interceptor{dsn: cfg.Upstream, set: g.set, planner: planner.New(searcher{g.set}),
 			stream: stream, log: logger, status: g.status})

@@ -39,29 +39,29 @@ func TestMigrateOwnSchema(t *testing.T) {
 	dsn := pgtest.NewDB(t)
 	t.Setenv("VECGATE_MIGRATE_DSN", "")
 	t.Setenv("VECGATE_UPSTREAM", "")
-	if out := mustMigrateCLI(t, "--dsn", dsn, "version"); out != "no migration applied, latest 3, 3 pending\n" {
+	if out := mustMigrateCLI(t, "--dsn", dsn, "version"); out != "no migration applied, latest 4, 4 pending\n" {
 		t.Fatalf("version on a fresh database: %q", out)
 	}
 	out, stderr, err := migrateCLI(t, "--dsn", dsn, "up")
-	if err != nil || out != "up: from no version to version 3, latest 3\n" {
+	if err != nil || out != "up: from no version to version 4, latest 4\n" {
 		t.Fatalf("up: %q, %v", out, err)
 	}
 	if !strings.Contains(stderr, "migrations: applied") || !strings.Contains(stderr, "1/u indexes") {
 		t.Errorf("up logged no applied migration:\n%s", stderr)
 	}
-	if out := mustMigrateCLI(t, "--dsn", dsn, "up"); !strings.HasPrefix(out, "no change: version 3") {
+	if out := mustMigrateCLI(t, "--dsn", dsn, "up"); !strings.HasPrefix(out, "no change: version 4") {
 		t.Fatalf("second up: %q", out)
 	}
 	// The DSN from the environment: VECGATE_MIGRATE_DSN first, then VECGATE_UPSTREAM.
 	t.Setenv("VECGATE_UPSTREAM", dsn)
-	if out := mustMigrateCLI(t, "version"); out != "version 3, latest 3\n" {
+	if out := mustMigrateCLI(t, "version"); out != "version 4, latest 4\n" {
 		t.Fatalf("version via VECGATE_UPSTREAM: %q", out)
 	}
 	t.Setenv("VECGATE_MIGRATE_DSN", "postgres://nobody@127.0.0.1:1/nowhere?connect_timeout=2")
 	if _, _, err := migrateCLI(t, "version"); err == nil || !strings.Contains(err.Error(), "connect") {
 		t.Fatalf("VECGATE_MIGRATE_DSN must win over VECGATE_UPSTREAM: %v", err)
 	}
-	if out := mustMigrateCLI(t, "--dsn", dsn, "version"); out != "version 3, latest 3\n" {
+	if out := mustMigrateCLI(t, "--dsn", dsn, "version"); out != "version 4, latest 4\n" {
 		t.Fatalf("--dsn must win over the environment: %q", out)
 	}
 }

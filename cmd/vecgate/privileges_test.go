@@ -90,7 +90,8 @@ func TestNonSuperuser(t *testing.T) {
 // applied to the other table. Before the guard vecgate returned no rows here. Qualified names and
 // a search_path that finds public.items stay intercepted. Then an inheritance child, whose rows
 // `FROM items` reads too (vecgate answered without them): forwarded once the session's table
-// check sees it (at once after the session's own DDL; within 10 s after another session's).
+// check sees it (at once after the session's own DDL; within replication lag after another
+// session's: TestOtherSessionCatalogChanges).
 func TestTableGuard(t *testing.T) {
 	f := newFixture(t, 500)
 	admin := pgtest.Connect(t, f.dsn)
@@ -104,6 +105,7 @@ func TestTableGuard(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	caughtUp(t, f.g, admin) // a new table with a vector column: vecgate reloads (forwarding meanwhile)
 	via, direct := pgtest.Connect(t, f.via), pgtest.Connect(t, f.dsn)
 	simple := pgx.QueryExecModeSimpleProtocol
 	both := func(sql string) {
@@ -186,7 +188,7 @@ func TestTableGuard(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A new table with a vector column changed the catalog: vecgate reloads (forwarding
-	// meanwhile) within its catalog interval; wait until it intercepts again.
+	// meanwhile) once replication passes the change; wait until it intercepts again.
 	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
 		plan := simpleLines(t, via, "EXPLAIN SELECT id FROM items WHERE title IS NOT NULL ORDER BY emb <-> '"+f.vector()+"' LIMIT 5")
 		if strings.Contains(plan, "vecgate: intercepted") {

@@ -50,8 +50,11 @@ type ReplicationState struct {
 	LagBytes     uint64  `json:"lag_bytes"`
 	LagSeconds   float64 `json:"lag_seconds"`
 	InitialLoads int     `json:"initial_loads"`
-	RejectedRows int64   `json:"rejected_rows"`
-	LastError    string  `json:"last_error,omitempty"`
+	// CatalogEvents: vecgate's event trigger is installed, so other sessions' GRANT, REVOKE and
+	// DDL are seen within replication lag; false: within 10 s (the trigger needs a superuser).
+	CatalogEvents bool   `json:"catalog_events"`
+	RejectedRows  int64  `json:"rejected_rows"`
+	LastError     string `json:"last_error,omitempty"`
 }
 
 // LoadProgress is the initial load (snapshot) in progress, or the last one.
@@ -126,6 +129,7 @@ func (g *gateway) status() Status {
 		AppliedLSN: st.Applied.String(), Acknowledged: st.Acknowledged.String(),
 		LagBytes: st.LagBytes, LagSeconds: st.LagTime.Seconds(),
 		InitialLoads: st.Resnapshots, RejectedRows: st.RejectedRows, LastError: st.LastError,
+		CatalogEvents: st.CatalogEvents,
 	}
 	if st.Persisted != 0 {
 		rs.Persisted = st.Persisted.String()
@@ -410,6 +414,9 @@ func printStatus(w io.Writer, s Status) error {
 	b.WriteString("\n")
 	if r := s.Replication; r != nil {
 		fmt.Fprintf(&b, "replication: %s, slot %s, applied %s, lag %d bytes / %s", r.State, r.Slot, r.AppliedLSN, r.LagBytes, formatSeconds(r.LagSeconds))
+		if !r.CatalogEvents && r.State != string(replication.StateStarting) {
+			b.WriteString(", catalog events off (no event trigger: other sessions' GRANT, REVOKE and DDL are seen within 10 s)")
+		}
 		if r.LastError != "" {
 			fmt.Fprintf(&b, ", last error: %s", r.LastError)
 		}
