@@ -35,6 +35,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Interceptor, when set, is offered vector top-k statements; nil forwards everything.
 	Interceptor Interceptor
+	// Database, when set, is the one database whose sessions the Interceptor is offered (the
+	// upstream database the live indexes follow): a session whose startup packet names another
+	// database is only relayed.
+	Database string
 	// Count, when set, is called once per intercepted statement (what "intercept", reason "")
 	// and per statement vecgate considered but forwarded (what "forward", with the reason).
 	Count func(what, reason string)

@@ -437,6 +437,10 @@ var errTerminate = errors.New("client sent Terminate")
 func (s *session) clientToUpstream(cr *reader) error {
 	w := bufio.NewWriterSize(s.upConn, 64<<10)
 	unsynced := false // extended-protocol messages sent since the last Sync
+	ic := s.srv.cfg.Interceptor
+	if db := s.srv.cfg.Database; db != "" && s.params["database"] != db {
+		ic = nil // another database than the one the indexes follow: relay only
+	}
 	for {
 		if cr.buffered() < 5 {
 			if err := w.Flush(); err != nil {
@@ -457,7 +461,7 @@ func (s *session) clientToUpstream(cr *reader) error {
 		if err != nil {
 			return err
 		}
-		if ic := s.srv.cfg.Interceptor; ic != nil {
+		if ic != nil {
 			switch typ {
 			case 'P':
 				s.trackParse(body)
@@ -501,7 +505,7 @@ func (s *session) clientToUpstream(cr *reader) error {
 		case 'Q':
 			s.mayChangeChecks(body)
 			handled := false
-			if s.srv.cfg.Interceptor != nil && !unsynced {
+			if ic != nil && !unsynced {
 				var err error
 				if handled, err = s.interceptQuery(w, body); err != nil {
 					return err
