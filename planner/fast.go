@@ -75,12 +75,25 @@ func (q *Query) FastKey() string {
 }
 
 // TableCheck is a statement (no parameters) returning one row of two booleans for the session
-// that runs it. The first: the statement's table name resolves (through the session's
-// search_path, as the statement's own would) to the table vecgate indexes, and that table has no
-// inheritance children, whose rows the statement would read too — the index holds every row the
-// statement can return, so the id-list rewrite may be used. The second, beyond that: the role
-// can SELECT the key and vector columns and the table has no row-level security — the answer may
-// come from memory.
+// that runs it. The first: the index holds every row the statement can return and ranks them
+// as the statement's operator does, so the id-list rewrite may be used —
+//
+//   - the session is in the database vecgate follows (Target.DatabaseOID; twins belong to it);
+//   - the statement's table name resolves (through the session's search_path, as the statement's
+//     own would) to exactly the relation indexed (Target.RelOID: a table dropped and created
+//     again, or renamed into its place, is another relation), which has no inheritance
+//     children, whose rows the statement would read too;
+//   - the statement's distance operator, looked up through the session's search_path, can only
+//     be pgvector's: every operator of that name in a schema on the path (but for Postgres' own
+//     built-in ones, which take no vector) belongs to the extension vector, and one does; and a
+//     cast of the query vector names pgvector's type.
+//
+// The second, beyond that: the role can SELECT the key and vector columns, the table has no
+// row-level security, and the session prints float8 as the fast path does (extra_float_digits
+// at least 1: the shortest exact form) — the answer may come from memory.
+//
+// Every name in the check is qualified with pg_catalog (functions, operators, types, tables),
+// so objects of the session's own search_path cannot stand in for the catalog's.
 func (q *Query) TableCheck() string {
 	schema := q.Shape.Schema
 	if schema == "" {
@@ -92,11 +105,36 @@ func (q *Query) TableCheck() string {
 	} else {
 		rel = pgQuoteIdent(rel)
 	}
-	return fmt.Sprintf(`SELECT coalesce(bool_and(whole), false), coalesce(bool_and(whole AND readable), false) FROM (
-  SELECT c.relnamespace = to_regnamespace(%s) AND NOT EXISTS (SELECT FROM pg_inherits i WHERE i.inhparent = c.oid) AS whole,
-    NOT c.relrowsecurity AND has_column_privilege(c.oid, %s, 'SELECT') AND has_column_privilege(c.oid, %s, 'SELECT') AS readable
-  FROM pg_class c WHERE c.oid = to_regclass(%s)) t`,
-		quoteLiteral(schema), quoteLiteral(q.Target.Key), quoteLiteral(q.Shape.Column), quoteLiteral(rel))
+	typeCheck := ""
+	if q.Shape.vectorCast != "" {
+		typeCheck = fmt.Sprintf(`
+    AND %s`, extensionMember("pg_type", fmt.Sprintf("pg_catalog.to_regtype(%s)", quoteLiteral(q.Shape.vectorCast))))
+	}
+	return fmt.Sprintf(`SELECT coalesce(pg_catalog.bool_and(whole), false), coalesce(pg_catalog.bool_and(whole AND readable), false) FROM (
+  SELECT c.oid OPERATOR(pg_catalog.=) '%d'::pg_catalog.oid
+    AND (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()) OPERATOR(pg_catalog.=) '%d'::pg_catalog.oid
+    AND c.relnamespace OPERATOR(pg_catalog.=) pg_catalog.to_regnamespace(%s)
+    AND NOT EXISTS (SELECT FROM pg_catalog.pg_inherits i WHERE i.inhparent OPERATOR(pg_catalog.=) c.oid)
+    AND (SELECT pg_catalog.bool_and(o.member OR o.oid OPERATOR(pg_catalog.<) '16384'::pg_catalog.oid) AND pg_catalog.bool_or(o.member) FROM (
+      SELECT o.oid, %s AS member
+      FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) o.oprnamespace
+      WHERE o.oprname OPERATOR(pg_catalog.=) %s AND n.nspname OPERATOR(pg_catalog.=) ANY (pg_catalog.current_schemas(true))
+        AND o.oprnamespace OPERATOR(pg_catalog.<>) pg_catalog.pg_my_temp_schema()) o)%s AS whole,
+    NOT c.relrowsecurity AND pg_catalog.has_column_privilege(c.oid, %s, 'SELECT') AND pg_catalog.has_column_privilege(c.oid, %s, 'SELECT')
+    AND pg_catalog.current_setting('extra_float_digits')::pg_catalog.int4 OPERATOR(pg_catalog.>=) 1 AS readable
+  FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(%s)) t`,
+		q.Target.RelOID, q.Target.DatabaseOID, quoteLiteral(schema), extensionMember("pg_operator", "o.oid"),
+		quoteLiteral(q.Shape.Metric.String()), typeCheck,
+		quoteLiteral(q.Target.Key), quoteLiteral(q.Shape.Column), quoteLiteral(rel))
+}
+
+// extensionMember is an SQL condition: the object oid (an expression) of the catalog table
+// catalog (pg_operator, pg_type) belongs to the extension vector.
+func extensionMember(catalog, oid string) string {
+	return fmt.Sprintf(`EXISTS (SELECT FROM pg_catalog.pg_depend dep JOIN pg_catalog.pg_extension e ON e.oid OPERATOR(pg_catalog.=) dep.refobjid
+        WHERE dep.classid OPERATOR(pg_catalog.=) 'pg_catalog.%s'::pg_catalog.regclass AND dep.objid OPERATOR(pg_catalog.=) %s
+          AND dep.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
+          AND dep.deptype OPERATOR(pg_catalog.=) 'e' AND e.extname OPERATOR(pg_catalog.=) 'vector')`, catalog, oid)
 }
 
 // Answer searches the live index and returns the rows of the fast answer: per row, the text form
