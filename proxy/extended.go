@@ -61,12 +61,30 @@ func (s *session) trackParse(body []byte) {
 		delete(s.stmts, p.Name)
 		return
 	}
-	s.stmts[p.Name] = &stmtInfo{st: st, oids: append([]uint32(nil), p.ParameterOIDs...)}
+	s.stmts[p.Name] = &stmtInfo{st: st, oids: append([]uint32(nil), p.ParameterOIDs...),
+		ascii: isASCII(p.Query), encEpoch: s.encodingEpoch()}
 }
 
 type stmtInfo struct {
 	st   Statement
 	oids []uint32
+	// ascii: the statement's text is all ASCII, so it means the same in every client encoding.
+	// Otherwise its text was read as UTF8 only if the session's encoding was UTF8 when the Parse
+	// arrived and no other was reported since: encEpoch is encodingEpoch() then. (A SET
+	// client_encoding still in flight at the Parse reports after it, and so moves the epoch.)
+	ascii    bool
+	encEpoch int64
+}
+
+// isASCII reports whether s is all 7-bit bytes (the same text in every client encoding Postgres
+// supports).
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *session) trackClose(body []byte) {
@@ -204,6 +222,12 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 		return false, false, err
 	}
 	if !s.waitIdle() {
+		return false, false, nil
+	}
+	// The rewrite and the answer are UTF8, and so must the statement's text have been read
+	// (a Parse in this group is sent now, in the current encoding).
+	if !s.utf8Now() || g.parse == nil && !info.ascii && info.encEpoch != s.encodingEpoch() {
+		s.srv.count("forward", "client_encoding")
 		return false, false, nil
 	}
 	if s.dropped.Swap(false) { // a DISCARD ALL or DEALLOCATE ALL before this group completed

@@ -74,6 +74,12 @@ type session struct {
 	// rewrites too (set by the upstream reader; the client goroutine then forgets internal).
 	dropped  atomic.Bool
 	knobs    knobState         // guarded by stateMu: session knobs vecgate follows
+	// clientEnc is the session's client_encoding as Postgres last reported it (ParameterStatus,
+	// at startup and after every change); encEpoch counts the reports of another encoding than
+	// UTF8. Both guarded by stateMu. vecgate intercepts only while the encoding is UTF8 (the
+	// bytes its rewrites and answers hold); see utf8Now.
+	clientEnc string
+	encEpoch  uint64
 	setStmts map[string][]Knob // prepared statements that SET knobs (client goroutine)
 	setPorts map[string][]Knob // portals bound to those statements (client goroutine)
 	// Reads in transaction blocks (block.go; client goroutine): blockOpen while vecgate's
@@ -326,6 +332,9 @@ func (s *session) startup(cr *reader) (*reader, bool) {
 			_ = up.SetDeadline(time.Time{})
 			return ur, true
 		default: // ParameterStatus, NegotiateProtocolVersion, NoticeResponse
+			if typ == 'S' {
+				s.observe(typ, body)
+			}
 			if err := s.writeClient(msg); err != nil {
 				return nil, false
 			}
@@ -617,13 +626,24 @@ func (s *session) capturing() chan []byte {
 	return s.capture
 }
 
-func wantState(typ byte) bool { return typ == 'Z' || typ == 'C' || typ == 'G' || typ == 'E' }
+func wantState(typ byte) bool {
+	return typ == 'Z' || typ == 'C' || typ == 'G' || typ == 'E' || typ == 'S'
+}
 
 // observe updates the session state from an upstream message (body truncated to a prefix).
 func (s *session) observe(typ byte, body []byte) {
 	s.stateMu.Lock()
 	defer s.stateMu.Unlock()
 	switch typ {
+	case 'S': // ParameterStatus
+		var ps pgproto3.ParameterStatus
+		if body == nil || ps.Decode(body) != nil || ps.Name != "client_encoding" {
+			return
+		}
+		s.clientEnc = ps.Value
+		if ps.Value != "UTF8" {
+			s.encEpoch++
+		}
 	case 'G': // CopyInResponse: the COPY that completes next wrote rows
 		s.inCopyIn = true
 		s.idle.Broadcast() // an interception waiting for idle must give up: see waitIdle
