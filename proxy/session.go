@@ -72,16 +72,16 @@ type session struct {
 	internal  map[string]bool      // vecgate's rewrites prepared upstream in this session (client goroutine)
 	// dropped: a DISCARD ALL or DEALLOCATE ALL completed upstream, which deallocated vecgate's
 	// rewrites too (set by the upstream reader; the client goroutine then forgets internal).
-	dropped  atomic.Bool
-	knobs    knobState         // guarded by stateMu: session knobs vecgate follows
+	dropped atomic.Bool
+	knobs   knobState // guarded by stateMu: session knobs vecgate follows
 	// clientEnc is the session's client_encoding as Postgres last reported it (ParameterStatus,
 	// at startup and after every change); encEpoch counts the reports of another encoding than
 	// UTF8. Both guarded by stateMu. vecgate intercepts only while the encoding is UTF8 (the
 	// bytes its rewrites and answers hold); see utf8Now.
 	clientEnc string
 	encEpoch  uint64
-	setStmts map[string][]Knob // prepared statements that SET knobs (client goroutine)
-	setPorts map[string][]Knob // portals bound to those statements (client goroutine)
+	setStmts  map[string][]Knob // prepared statements that SET knobs (client goroutine)
+	setPorts  map[string][]Knob // portals bound to those statements (client goroutine)
 	// Reads in transaction blocks (block.go; client goroutine): blockOpen while vecgate's
 	// savepoint is set, blockForward = State.Idles+1 of a block found unfit for interception.
 	blockOpen    bool
