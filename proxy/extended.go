@@ -253,6 +253,17 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 		}
 	}
 
+	// The checks run before the client's Parse is sent: they are simple Queries, which would
+	// destroy the client's unnamed statement, needed when the group is forwarded after all.
+	if !s.readYourWrites(ctx, w, job) {
+		s.srv.count("forward", "lagging")
+		return false, false, s.abandonBlock(w, block)
+	}
+	if whole, _ := s.tableCheck(w, job, false); !whole {
+		s.srv.count("forward", "table_check")
+		return false, false, s.abandonBlock(w, block)
+	}
+
 	// Parse: the client's (its answer is delivered first, whatever follows) and vecgate's rewrite.
 	var pre [][]byte // messages to deliver before the execution's answer
 	name := internalName(info)
@@ -295,22 +306,6 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 			}
 			s.internal[name] = true
 		}
-	}
-	if !s.readYourWrites(ctx, w, job) {
-		s.srv.count("forward", "lagging")
-		if err := s.abandonBlock(w, block); err != nil {
-			return false, parsed, err
-		}
-		s.endCapture()
-		return false, parsed, s.deliver(pre...)
-	}
-	if whole, _ := s.tableCheck(w, job, false); !whole {
-		s.srv.count("forward", "table_check")
-		if err := s.abandonBlock(w, block); err != nil {
-			return false, parsed, err
-		}
-		s.endCapture()
-		return false, parsed, s.deliver(pre...)
 	}
 	if !block {
 		if msgs, ok := s.fastAnswer(ctx, w, job, g.describe != nil, g.bind.ResultFormatCodes); ok {
