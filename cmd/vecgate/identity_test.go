@@ -579,3 +579,28 @@ func TestCheckUsesCatalog(t *testing.T) {
 		t.Errorf("%d answers from memory on a table with row-level security", n)
 	}
 }
+
+// TestUnnamedStatementForwarded: an unnamed statement (libpq's PQexecParams, pgx's exec modes)
+// whose session check fails — here a search_path that finds a tenant's table first — is
+// forwarded with its Parse: the check, a simple Query, runs before the Parse is sent (sent
+// after it, the check destroyed the unnamed statement and the Bind failed with 26000).
+func TestUnnamedStatementForwarded(t *testing.T) {
+	f := newFixture(t, 500)
+	tenantSchema(t, f)
+	via, direct := pgtest.Connect(t, f.via), pgtest.Connect(t, f.dsn)
+	for _, c := range []*pgx.Conn{via, direct} {
+		mustExec(t, c, "SET search_path = tenant1, public", "SET enable_indexscan = off")
+	}
+	checks := f.g.counts.get("forward:table_check")
+	sql := `SELECT id, emb <-> $1::vector AS d FROM items ORDER BY emb <-> $1::vector LIMIT 5`
+	for range 3 {
+		v := f.vector()
+		mustExec(t, via, "SET search_path = tenant1, public") // the check runs again
+		if got, want := rawExtended(t, via, "", sql, v), rawExtended(t, direct, "", sql, v); got != want {
+			t.Errorf("tenant search_path, unnamed statement:\nthrough vecgate:\n%s\ndirectly:\n%s", got, want)
+		}
+	}
+	if f.g.counts.get("forward:table_check") == checks {
+		t.Error("nothing forwarded by the table check: the test proves nothing")
+	}
+}
