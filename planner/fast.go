@@ -108,33 +108,34 @@ func (q *Query) TableCheck() string {
 	typeCheck := ""
 	if q.Shape.vectorCast != "" {
 		typeCheck = fmt.Sprintf(`
-    AND %s`, extensionMember("pg_type", fmt.Sprintf("pg_catalog.to_regtype(%s)", quoteLiteral(q.Shape.vectorCast))))
+    AND pg_catalog.to_regtype(%s) OPERATOR(pg_catalog.=) ANY (x.types)`, quoteLiteral(q.Shape.vectorCast))
 	}
+	// x: the operators and types of the extension vector; ops: whether every operator named as
+	// the statement's on the search_path (not the temporary schema, never searched for
+	// operators) is one of them or built in, and one is.
 	return fmt.Sprintf(`SELECT coalesce(pg_catalog.bool_and(whole), false), coalesce(pg_catalog.bool_and(whole AND readable), false) FROM (
   SELECT c.oid OPERATOR(pg_catalog.=) '%d'::pg_catalog.oid
-    AND (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()) OPERATOR(pg_catalog.=) '%d'::pg_catalog.oid
+    AND db.oid OPERATOR(pg_catalog.=) '%d'::pg_catalog.oid
     AND c.relnamespace OPERATOR(pg_catalog.=) pg_catalog.to_regnamespace(%s)
     AND NOT EXISTS (SELECT FROM pg_catalog.pg_inherits i WHERE i.inhparent OPERATOR(pg_catalog.=) c.oid)
-    AND (SELECT pg_catalog.bool_and(o.member OR o.oid OPERATOR(pg_catalog.<) '16384'::pg_catalog.oid) AND pg_catalog.bool_or(o.member) FROM (
-      SELECT o.oid, %s AS member
-      FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) o.oprnamespace
-      WHERE o.oprname OPERATOR(pg_catalog.=) %s AND n.nspname OPERATOR(pg_catalog.=) ANY (pg_catalog.current_schemas(true))
-        AND o.oprnamespace OPERATOR(pg_catalog.<>) pg_catalog.pg_my_temp_schema()) o)%s AS whole,
+    AND ops.ok%s AS whole,
     NOT c.relrowsecurity AND pg_catalog.has_column_privilege(c.oid, %s, 'SELECT') AND pg_catalog.has_column_privilege(c.oid, %s, 'SELECT')
     AND pg_catalog.current_setting('extra_float_digits')::pg_catalog.int4 OPERATOR(pg_catalog.>=) 1 AS readable
-  FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(%s)) t`,
-		q.Target.RelOID, q.Target.DatabaseOID, quoteLiteral(schema), extensionMember("pg_operator", "o.oid"),
-		quoteLiteral(q.Shape.Metric.String()), typeCheck,
-		quoteLiteral(q.Target.Key), quoteLiteral(q.Shape.Column), quoteLiteral(rel))
-}
-
-// extensionMember is an SQL condition: the object oid (an expression) of the catalog table
-// catalog (pg_operator, pg_type) belongs to the extension vector.
-func extensionMember(catalog, oid string) string {
-	return fmt.Sprintf(`EXISTS (SELECT FROM pg_catalog.pg_depend dep JOIN pg_catalog.pg_extension e ON e.oid OPERATOR(pg_catalog.=) dep.refobjid
-        WHERE dep.classid OPERATOR(pg_catalog.=) 'pg_catalog.%s'::pg_catalog.regclass AND dep.objid OPERATOR(pg_catalog.=) %s
-          AND dep.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
-          AND dep.deptype OPERATOR(pg_catalog.=) 'e' AND e.extname OPERATOR(pg_catalog.=) 'vector')`, catalog, oid)
+  FROM pg_catalog.pg_class c, pg_catalog.pg_database db,
+    (SELECT pg_catalog.array_agg(dep.objid) FILTER (WHERE dep.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_operator'::pg_catalog.regclass) AS ops,
+        pg_catalog.array_agg(dep.objid) FILTER (WHERE dep.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::pg_catalog.regclass) AS types
+      FROM pg_catalog.pg_depend dep
+      WHERE dep.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass AND dep.deptype OPERATOR(pg_catalog.=) 'e'
+        AND dep.refobjid OPERATOR(pg_catalog.=) (SELECT e.oid FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'vector')) x,
+    LATERAL (SELECT pg_catalog.bool_and(o.oid OPERATOR(pg_catalog.=) ANY (x.ops) OR o.oid OPERATOR(pg_catalog.<) '16384'::pg_catalog.oid)
+        AND pg_catalog.bool_or(o.oid OPERATOR(pg_catalog.=) ANY (x.ops)) AS ok
+      FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) o.oprnamespace
+      WHERE o.oprname OPERATOR(pg_catalog.=) %s AND n.nspname OPERATOR(pg_catalog.=) ANY (pg_catalog.current_schemas(true))
+        AND o.oprnamespace OPERATOR(pg_catalog.<>) pg_catalog.pg_my_temp_schema()) ops
+  WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(%s) AND db.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()
+  OFFSET 0) t`,
+		q.Target.RelOID, q.Target.DatabaseOID, quoteLiteral(schema), typeCheck,
+		quoteLiteral(q.Target.Key), quoteLiteral(q.Shape.Column), quoteLiteral(q.Shape.Metric.String()), quoteLiteral(rel))
 }
 
 // Answer searches the live index and returns the rows of the fast answer: per row, the text form
