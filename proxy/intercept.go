@@ -54,9 +54,11 @@ type Statement interface {
 type Job interface {
 	Next(ctx context.Context, prevRows int) (sql string, done, forward bool, err error)
 	// TableCheck is a statement (no parameters) returning two booleans for the session: whether
-	// the index holds every row the statement can read (its table name resolves to the indexed
-	// table, which has no inheritance children), and whether the session may be answered from
-	// memory (privileges, no row-level security). vecgate keeps the answer a while (accessTTL).
+	// the index holds every row the statement can read and ranks them as it would (the session's
+	// database is the followed one, its table name resolves to the indexed relation, which has no
+	// inheritance children, its operator to pgvector's), and whether the session may be answered
+	// from memory (privileges, no row-level security, output settings). vecgate prepares it once
+	// per session and keeps the answer a while (accessTTL).
 	TableCheck() string
 }
 
