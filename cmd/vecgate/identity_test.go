@@ -612,3 +612,27 @@ func TestUnnamedStatementForwarded(t *testing.T) {
 		t.Error("nothing forwarded by the table check: the test proves nothing")
 	}
 }
+
+// TestVecgateDDLInLatin1: a CREATE INDEX with vecgate's options whose names are not ASCII, sent in
+// a LATIN1 session, is refused (0A000) rather than recorded with names read as UTF8; in ASCII it
+// is carried out as in UTF8.
+func TestVecgateDDLInLatin1(t *testing.T) {
+	f := newFixture(t, 300)
+	via := pgtest.Connect(t, f.via)
+	mustExec(t, via, "SET client_encoding = 'LATIN1'")
+	// The bytes of UTF8 'índice', which LATIN1 reads as 'Ã\u00adndice': Postgres would name the
+	// index so, and vecgate would have recorded 'índice'.
+	name := "índice"
+	got := rawAnswer(t, via, `CREATE INDEX "`+name+`" ON items USING hnsw (emb vector_cosine_ops) WITH (quantizer = 'sq8')`)
+	if got != "ERROR 0A000" {
+		t.Errorf("non-ASCII vecgate DDL in LATIN1: %q, want ERROR 0A000", got)
+	}
+	var n int
+	if err := pgtest.Connect(t, f.dsn).QueryRow(context.Background(), "SELECT count(*) FROM vecgate.indexes").Scan(&n); err != nil || n != 0 {
+		t.Errorf("vecgate.indexes holds %d definitions (%v), want none", n, err)
+	}
+	if got := rawAnswer(t, via, `CREATE INDEX items_cos ON items USING hnsw (emb vector_cosine_ops) WITH (quantizer = 'sq8')`); got != "" {
+		t.Fatalf("ASCII vecgate DDL in LATIN1: %q", got)
+	}
+	waitTwin(t, f, "items_cos", 300)
+}
