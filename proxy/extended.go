@@ -253,8 +253,9 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 		}
 	}
 
-	// The checks run before the client's Parse is sent: they are simple Queries, which would
-	// destroy the client's unnamed statement, needed when the group is forwarded after all.
+	// The checks run before the client's Parse is sent: readYourWrites' is a simple Query, which
+	// destroys the unnamed statement, and the client's is needed if the group is forwarded
+	// after all. (The table check runs as a statement of vecgate's own: runCheck.)
 	if !s.readYourWrites(ctx, w, job) {
 		s.srv.count("forward", "lagging")
 		return false, false, s.abandonBlock(w, block)
