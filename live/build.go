@@ -90,7 +90,7 @@ func newIVF(m ann.Metric, dims, lists int, codes string) (*ivf.Index, error) {
 
 // catalogTwin is the live index mirroring the pgvector index ci (metric m) on t.
 func catalogTwin(t replication.TargetInfo, ci catalog.Index, m ann.Metric, sqlType string, opts Options) (*Index, error) {
-	ix := &Index{Schema: t.Schema, Table: t.Table, Column: t.Column, Metric: m,
+	ix := &Index{Schema: t.Schema, Table: t.Table, Column: t.Column, RelOID: t.OID, Metric: m,
 		Key: t.Key[0].Name, KeyType: sqlType, Source: ci.Name, Exact: true,
 		layout: layout{kind: "hnsw", dims: t.Dims}}
 	if ci.Method == "ivfflat" {
@@ -132,7 +132,7 @@ func definitionTwin(t replication.TargetInfo, d Definition, sqlType string) (*In
 	if d.Dims > 0 {
 		dims = d.Dims
 	}
-	ix := &Index{Schema: t.Schema, Table: t.Table, Column: t.Column, Metric: d.Metric,
+	ix := &Index{Schema: t.Schema, Table: t.Table, Column: t.Column, RelOID: t.OID, Metric: d.Metric,
 		Key: t.Key[0].Name, KeyType: sqlType, Source: d.Name, Oversample: d.Oversample,
 		Exact: d.Quantizer == "" && d.Dims == 0, trained: d.Quantizer == "" || d.Method == "ivfflat",
 		layout: layout{dims: t.Dims, truncate: d.Dims}}

@@ -211,8 +211,8 @@ func TestIncludeSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	ix, ok := r.Lookup("public", "items", "emb", ann.L2)
-	if !ok || ix.IncludeType("category") != "text" || ix.IncludeType("score") != "" || ix.IncludeRows() != 12 {
-		t.Fatalf("read back: %v %q %d", ok, ix.IncludeType("category"), ix.IncludeRows())
+	if !ok || ix.IncludeType("category") != "text" || ix.IncludeType("score") != "" || ix.IncludeRows() != 12 || ix.RelOID != 16384 {
+		t.Fatalf("read back: %v %q %d, relation OID %d", ok, ix.IncludeType("category"), ix.IncludeRows(), ix.RelOID)
 	}
 	if got := selected(t, ix, map[string][]string{"tenant_id": {"1"}, "category": {"c0"}}); !slices.Equal(got, []int64{4, 10}) {
 		t.Fatalf("read back selects %v", got)

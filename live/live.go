@@ -33,10 +33,13 @@ import (
 // Index is one live index: what the query path needs to search it and to write the rewrite.
 type Index struct {
 	Schema, Table, Column string
-	Metric                ann.Metric
-	Key                   string // key column name
-	KeyType               string // SQL type of the key, for the candidate array: bigint, integer, smallint, uuid, text
-	Source                string // the pgvector index it mirrors, or the vecgate definition's name
+	// RelOID is the table's relation OID upstream (replication.TargetInfo.OID): the session
+	// checks and the rewrite's guard require the statement's table to be this relation.
+	RelOID  uint32
+	Metric  ann.Metric
+	Key     string // key column name
+	KeyType string // SQL type of the key, for the candidate array: bigint, integer, smallint, uuid, text
+	Source  string // the pgvector index it mirrors, or the vecgate definition's name
 	// Exact is set when the index holds full-precision vectors, so its distances are pgvector's
 	// (false for a quantised index: its distances are estimates, Postgres must rerank).
 	Exact bool

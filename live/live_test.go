@@ -17,7 +17,7 @@ var target = replication.Target{Schema: "public", Table: "items", Column: "emb"}
 func info(defs ...string) replication.TargetInfo {
 	cm, _ := catalog.MetricForOperator("<->")
 	return replication.TargetInfo{
-		Target: target, Kind: catalog.TypeVector, Dims: 3,
+		Target: target, OID: 16384, Kind: catalog.TypeVector, Dims: 3,
 		Key:     []catalog.Column{{Name: "id", Type: "bigint"}},
 		Indexes: []catalog.Index{{Name: "items_emb", Column: "emb", Method: "hnsw", Metric: cm, M: 16, EfConstruction: 64, Valid: true}},
 	}

@@ -25,7 +25,8 @@ import (
 
 var _ replication.Snapshotter = (*Set)(nil)
 
-const snapshotMagic = "vecgate-live-4\n" // 4: INCLUDE values after each entry's indexes
+// 4: INCLUDE values after each entry's indexes; 5: the table's OID after the key type.
+const snapshotMagic = "vecgate-live-5\n"
 
 // WriteSnapshot implements replication.Snapshotter. Replication calls it between transactions.
 func (s *Set) WriteSnapshot(w io.Writer) error {
@@ -40,6 +41,7 @@ func (s *Set) WriteSnapshot(w io.Writer) error {
 		for _, str := range []string{t.Schema, t.Table, t.Column, t.Key[0].Name, t.Key[0].Type} {
 			putString(bw, str)
 		}
+		putUint(bw, uint64(t.OID))
 		putUint(bw, uint64(t.Kind))
 		putUint(bw, uint64(t.Dims))
 		putUint(bw, uint64(len(e.indexes)))
@@ -90,14 +92,16 @@ func (s *Set) ReadSnapshot(r io.Reader) error {
 				return err
 			}
 		}
+		reloid, err0 := getUint(br, 1<<32-1)
 		kind, err1 := getUint(br, 16)
 		dims, err2 := getUint(br, ann.MaxDims)
 		nix, err3 := getUint(br, 16)
-		if err := errors.Join(err1, err2, err3); err != nil {
+		if err := errors.Join(err0, err1, err2, err3); err != nil {
 			return err
 		}
 		info := replication.TargetInfo{
 			Target: replication.Target{Schema: strs[0], Table: strs[1], Column: strs[2]},
+			OID:    uint32(reloid),
 			Kind:   catalog.VectorType(kind), Dims: int(dims),
 			Key: []catalog.Column{{Name: strs[3], Type: strs[4]}},
 		}
@@ -141,7 +145,7 @@ func (s *Set) ReadSnapshot(r io.Reader) error {
 			}
 			metric := ann.Metric(m)
 			cm, _ := catalog.MetricForOperator(metric.String())
-			ix := &Index{Schema: info.Schema, Table: info.Table, Column: info.Column,
+			ix := &Index{Schema: info.Schema, Table: info.Table, Column: info.Column, RelOID: info.OID,
 				Metric: metric, Key: strs[3], KeyType: strs[4], Source: src,
 				Exact: exact == 1, Oversample: float64(over) / 1000, trained: true,
 				layout: layout{kind: kind, dims: int(dims), truncate: int(truncate)}}

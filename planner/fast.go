@@ -75,12 +75,25 @@ func (q *Query) FastKey() string {
 }
 
 // TableCheck is a statement (no parameters) returning one row of two booleans for the session
-// that runs it. The first: the statement's table name resolves (through the session's
-// search_path, as the statement's own would) to the table vecgate indexes, and that table has no
-// inheritance children, whose rows the statement would read too — the index holds every row the
-// statement can return, so the id-list rewrite may be used. The second, beyond that: the role
-// can SELECT the key and vector columns and the table has no row-level security — the answer may
-// come from memory.
+// that runs it. The first: the index holds every row the statement can return and ranks them
+// as the statement's operator does, so the id-list rewrite may be used —
+//
+//   - the session is in the database vecgate follows (Target.DatabaseOID; twins belong to it);
+//   - the statement's table name resolves (through the session's search_path, as the statement's
+//     own would) to exactly the relation indexed (Target.RelOID: a table dropped and created
+//     again, or renamed into its place, is another relation), which has no inheritance
+//     children, whose rows the statement would read too;
+//   - the statement's distance operator, looked up through the session's search_path, can only
+//     be pgvector's: every operator of that name in a schema on the path (but for Postgres' own
+//     built-in ones, which take no vector) belongs to the extension vector, and one does; and a
+//     cast of the query vector names pgvector's type.
+//
+// The second, beyond that: the role can SELECT the key and vector columns, the table has no
+// row-level security, and the session prints float8 as the fast path does (extra_float_digits
+// at least 1: the shortest exact form) — the answer may come from memory.
+//
+// Every name in the check is qualified with pg_catalog (functions, operators, types, tables),
+// so objects of the session's own search_path cannot stand in for the catalog's.
 func (q *Query) TableCheck() string {
 	schema := q.Shape.Schema
 	if schema == "" {
@@ -92,11 +105,37 @@ func (q *Query) TableCheck() string {
 	} else {
 		rel = pgQuoteIdent(rel)
 	}
-	return fmt.Sprintf(`SELECT coalesce(bool_and(whole), false), coalesce(bool_and(whole AND readable), false) FROM (
-  SELECT c.relnamespace = to_regnamespace(%s) AND NOT EXISTS (SELECT FROM pg_inherits i WHERE i.inhparent = c.oid) AS whole,
-    NOT c.relrowsecurity AND has_column_privilege(c.oid, %s, 'SELECT') AND has_column_privilege(c.oid, %s, 'SELECT') AS readable
-  FROM pg_class c WHERE c.oid = to_regclass(%s)) t`,
-		quoteLiteral(schema), quoteLiteral(q.Target.Key), quoteLiteral(q.Shape.Column), quoteLiteral(rel))
+	typeCheck := ""
+	if q.Shape.vectorCast != "" {
+		typeCheck = fmt.Sprintf(`
+    AND pg_catalog.to_regtype(%s) OPERATOR(pg_catalog.=) ANY (x.types)`, quoteLiteral(q.Shape.vectorCast))
+	}
+	// x: the operators and types of the extension vector; ops: whether every operator named as
+	// the statement's on the search_path (not the temporary schema, never searched for
+	// operators) is one of them or built in, and one is.
+	return fmt.Sprintf(`SELECT coalesce(pg_catalog.bool_and(whole), false), coalesce(pg_catalog.bool_and(whole AND readable), false) FROM (
+  SELECT c.oid OPERATOR(pg_catalog.=) '%d'::pg_catalog.oid
+    AND db.oid OPERATOR(pg_catalog.=) '%d'::pg_catalog.oid
+    AND c.relnamespace OPERATOR(pg_catalog.=) pg_catalog.to_regnamespace(%s)
+    AND NOT EXISTS (SELECT FROM pg_catalog.pg_inherits i WHERE i.inhparent OPERATOR(pg_catalog.=) c.oid)
+    AND ops.ok%s AS whole,
+    NOT c.relrowsecurity AND pg_catalog.has_column_privilege(c.oid, %s, 'SELECT') AND pg_catalog.has_column_privilege(c.oid, %s, 'SELECT')
+    AND pg_catalog.current_setting('extra_float_digits')::pg_catalog.int4 OPERATOR(pg_catalog.>=) 1 AS readable
+  FROM pg_catalog.pg_class c, pg_catalog.pg_database db,
+    (SELECT pg_catalog.array_agg(dep.objid) FILTER (WHERE dep.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_operator'::pg_catalog.regclass) AS ops,
+        pg_catalog.array_agg(dep.objid) FILTER (WHERE dep.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::pg_catalog.regclass) AS types
+      FROM pg_catalog.pg_depend dep
+      WHERE dep.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass AND dep.deptype OPERATOR(pg_catalog.=) 'e'
+        AND dep.refobjid OPERATOR(pg_catalog.=) (SELECT e.oid FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'vector')) x,
+    LATERAL (SELECT pg_catalog.bool_and(o.oid OPERATOR(pg_catalog.=) ANY (x.ops) OR o.oid OPERATOR(pg_catalog.<) '16384'::pg_catalog.oid)
+        AND pg_catalog.bool_or(o.oid OPERATOR(pg_catalog.=) ANY (x.ops)) AS ok
+      FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) o.oprnamespace
+      WHERE o.oprname OPERATOR(pg_catalog.=) %s AND n.nspname OPERATOR(pg_catalog.=) ANY (pg_catalog.current_schemas(true))
+        AND o.oprnamespace OPERATOR(pg_catalog.<>) pg_catalog.pg_my_temp_schema()) ops
+  WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(%s) AND db.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()
+  OFFSET 0) t`,
+		q.Target.RelOID, q.Target.DatabaseOID, quoteLiteral(schema), typeCheck,
+		quoteLiteral(q.Target.Key), quoteLiteral(q.Shape.Column), quoteLiteral(q.Shape.Metric.String()), quoteLiteral(rel))
 }
 
 // Answer searches the live index and returns the rows of the fast answer: per row, the text form

@@ -26,9 +26,15 @@ type Target struct {
 	// Schema and Table name the table the index is on (an unqualified statement's table is
 	// looked up in schema public; the rewrite then checks the session resolves it there).
 	Schema, Table string
-	Key           string // key column
-	KeyType       string // its SQL type: bigint, integer, smallint, uuid, text
-	Name          string // for EXPLAIN and logs
+	// RelOID is the table's relation OID and DatabaseOID its database's, upstream: the session
+	// check (TableCheck) requires the session to be in that database and the statement's table
+	// name to resolve to that relation, and the rewrite's guard requires the latter again when
+	// Postgres plans the rewrite. 0 when unknown: the check then fails and the statement is
+	// forwarded.
+	RelOID, DatabaseOID uint32
+	Key                 string // key column
+	KeyType             string // its SQL type: bigint, integer, smallint, uuid, text
+	Name                string // for EXPLAIN and logs
 	// Exact: the index's distances are pgvector's (full-precision vectors); a quantised index's
 	// are estimates, so its answers always go through Postgres.
 	Exact bool

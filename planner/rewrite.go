@@ -30,18 +30,23 @@ type Rewrite struct {
 // (Sorting by the candidates' order instead, which spares Postgres the distances, returns rows
 // out of order when the index lags an update: Postgres must sort by what it holds.)
 //
-// A statement that names its table without a schema reads whatever table the session's
-// search_path finds first (another schema's table of the same name, a temporary table), which
-// vecgate cannot see. Its rewrite carries a guard that compares the two names as regclass
-// constants: Postgres resolves them when it parses the statement (again when a prepared one's
-// search_path changes) and folds the comparison while planning, so a match costs nothing at run
-// time, and a mismatch fails the statement (an invalid integer cast whose text holds
-// GuardMarker): vecgate forwards the original instead of sending the indexed table's candidate
-// keys to another table. (Inheritance children, whose rows `FROM items` reads too, and the
-// session's resolution of the name are also checked per session before the rewrite is used:
-// TableCheck.)
+// The statement's table name may stand for another relation than the indexed one: a name without
+// a schema reads whatever table the session's search_path finds first (another schema's table
+// of the same name, a temporary table), and any name reads a table created again, or renamed
+// into its place, since the index was built. The rewrite carries a guard that compares the
+// name, as a regclass constant, with the indexed relation's OID (Target.RelOID): Postgres
+// resolves the name when it parses the statement (again when a prepared one's search_path or
+// table changes) and folds the comparison while planning, so a match costs nothing at run time,
+// and a mismatch fails the statement (an invalid integer cast whose text holds GuardMarker):
+// vecgate forwards the original instead of sending the indexed table's candidate keys to another
+// table. (Inheritance children, whose rows `FROM items` reads too, the session's database and
+// the operator the statement resolves are checked per session before the rewrite is used:
+// TableCheck. The database cannot change within a session, so the guard leaves it out.)
+//
+// The operators vecgate adds (the key's = ANY, the + 0, the guard's) are pg_catalog's by name,
+// so a session's own operators of those names cannot change what the rewrite means.
 func (sh *Shape) Rewrite(t Target) (*Rewrite, error) {
-	ck := t.Key + "\x00" + t.KeyType + "\x00" + t.Schema + "\x00" + t.Table
+	ck := fmt.Sprintf("%s\x00%s\x00%s\x00%s\x00%d", t.Key, t.KeyType, t.Schema, t.Table, t.RelOID)
 	sh.rwMu.Lock()
 	rw, ok := sh.rewrites[ck]
 	sh.rwMu.Unlock()
@@ -65,19 +70,29 @@ func (sh *Shape) Rewrite(t Target) (*Rewrite, error) {
 // unqualified table name to another table than the indexed one.
 const GuardMarker = "vecgate: not the indexed table alone"
 
-// tableGuard is the rewrite's check that the statement's unqualified table name stands for the
-// target's table (nil when the statement qualifies it, or the target's table is not known).
+// tableGuard is the rewrite's check that the statement's table name stands for the target's
+// relation (nil when there is nothing to compare with: the target's relation is not known and
+// the statement qualifies its table).
 func (sh *Shape) tableGuard(t Target) (*pg.Node, error) {
-	if sh.Schema != "" || t.Schema == "" || t.Table == "" {
+	name := pgQuoteIdent(sh.Table)
+	if sh.Schema != "" {
+		name = pgQuoteIdent(sh.Schema) + "." + name
+	}
+	var target string
+	switch {
+	case t.RelOID != 0:
+		target = quoteLiteral(fmt.Sprint(t.RelOID))
+	case sh.Schema == "" && t.Schema != "" && t.Table != "":
+		target = quoteLiteral(pgQuoteIdent(t.Schema) + "." + pgQuoteIdent(t.Table))
+	default:
 		return nil, nil
 	}
-	name := quoteLiteral(pgQuoteIdent(sh.Table))
-	target := quoteLiteral(pgQuoteIdent(t.Schema) + "." + pgQuoteIdent(t.Table))
 	// Both sides are constants: the planner folds the CASE to true, or to its ELSE, whose
 	// concatenation it folds too and whose cast then fails (a plain literal would fail when the
 	// statement is parsed, whatever the names).
-	guard := fmt.Sprintf(`SELECT WHERE CASE WHEN %s::pg_catalog.regclass = %s::pg_catalog.regclass THEN true
-		ELSE (%s::text || '')::int > 0 END`, name, target, quoteLiteral(GuardMarker))
+	guard := fmt.Sprintf(`SELECT WHERE CASE WHEN %s::pg_catalog.regclass OPERATOR(pg_catalog.=) %s::pg_catalog.regclass THEN true
+		ELSE (%s::pg_catalog.text OPERATOR(pg_catalog.||) '')::pg_catalog.int4 OPERATOR(pg_catalog.>) 0 END`,
+		quoteLiteral(name), target, quoteLiteral(GuardMarker))
 	tree, err := pg.Parse(guard)
 	if err != nil {
 		return nil, fmt.Errorf("planner: table guard: %w", err)
@@ -96,12 +111,12 @@ func (sh *Shape) rewrite(t Target) (*Rewrite, error) {
 	if t, ok := cp.resolveOutput(expr); ok {
 		expr = proto.Clone(t).(*pg.Node)
 	}
-	sb.Node = pg.MakeAExprNode(pg.A_Expr_Kind_AEXPR_OP, []*pg.Node{pg.MakeStrNode("+")},
+	sb.Node = pg.MakeAExprNode(pg.A_Expr_Kind_AEXPR_OP, []*pg.Node{pg.MakeStrNode("pg_catalog"), pg.MakeStrNode("+")},
 		expr, pg.MakeAConstIntNode(0, -1), -1)
 
 	keyRef := pg.MakeColumnRefNode([]*pg.Node{pg.MakeStrNode(sh.tableRefName()), pg.MakeStrNode(t.Key)}, -1)
 	marker := pg.MakeColumnRefNode([]*pg.Node{pg.MakeStrNode(idsMarker)}, -1)
-	anyIDs := pg.MakeAExprNode(pg.A_Expr_Kind_AEXPR_OP_ANY, []*pg.Node{pg.MakeStrNode("=")}, keyRef, marker, -1)
+	anyIDs := pg.MakeAExprNode(pg.A_Expr_Kind_AEXPR_OP_ANY, []*pg.Node{pg.MakeStrNode("pg_catalog"), pg.MakeStrNode("=")}, keyRef, marker, -1)
 	conds := []*pg.Node{anyIDs}
 	if sel.WhereClause != nil {
 		conds = append([]*pg.Node{sel.WhereClause}, conds...)

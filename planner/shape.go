@@ -59,6 +59,9 @@ type Shape struct {
 	// VectorType is the type the vector is cast to in the statement ("vector", "halfvec"), or ""
 	// when it is an untyped literal or parameter.
 	VectorType string
+	// vectorCast is that type's name as written (quoted, qualified when the statement qualifies
+	// it), for the session check that it is pgvector's.
+	vectorCast string
 	// VectorDims is the dimension of the cast (`::vector(3)`), 0 without one.
 	VectorDims int
 	Vector     Arg
@@ -350,6 +353,11 @@ func (sh *Shape) readVector(n *pg.Node) error {
 			return notShape("vector of type %s", typ)
 		}
 		sh.VectorType = typ
+		var parts []string
+		for _, nm := range names {
+			parts = append(parts, pgQuoteIdent(nm.GetString_().GetSval()))
+		}
+		sh.vectorCast = strings.Join(parts, ".")
 		n = tc.Arg
 	}
 	if p := n.GetParamRef(); p != nil {

@@ -47,7 +47,7 @@ func describe(sql string) string {
 		}
 		fmt.Fprintf(&b, "\nfilters: %s exact=%v", strings.Join(fs, " and "), sh.FiltersExact)
 	}
-	rw, err := sh.Rewrite(planner.Target{Schema: cmp.Or(sh.Schema, "public"), Table: sh.Table, Key: "id", KeyType: "bigint"})
+	rw, err := sh.Rewrite(planner.Target{Schema: cmp.Or(sh.Schema, "public"), Table: sh.Table, RelOID: 16384, Key: "id", KeyType: "bigint"})
 	if err != nil {
 		fmt.Fprintf(&b, "\nrewrite error: %v", err)
 	} else {

@@ -39,6 +39,10 @@ type Config struct {
 	// seen: table checks made before its epoch moved lapse. Without it (or without vecgate's
 	// event trigger upstream) such changes are seen within the checks' time bound (accessTTL).
 	Catalog CatalogClock
+	// Database, when set, is the one database whose sessions the Interceptor is offered (the
+	// upstream database the live indexes follow): a session whose startup packet names another
+	// database is only relayed.
+	Database string
 	// Count, when set, is called once per intercepted statement (what "intercept", reason "")
 	// and per statement vecgate considered but forwarded (what "forward", with the reason).
 	Count func(what, reason string)

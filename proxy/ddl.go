@@ -29,6 +29,10 @@ func (s *session) runDDL(w *bufio.Writer, sql string, d *DDL) (bool, error) {
 		return false, nil
 	}
 	st := s.State().TxStatus
+	if d.Send != sql && !isASCII(sql) && !s.utf8Now() {
+		// vecgate reads names out of the statement and records them as UTF8 text.
+		return true, s.deliver(errorResponse("ERROR", "0A000", "vecgate: CREATE/DROP INDEX with vecgate options and names that are not ASCII needs client_encoding UTF8"), readyFor(st))
+	}
 	if d.Code != "" {
 		e, err := (&pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: d.Code,
 			Message: d.Message, Detail: d.Detail, Hint: d.Hint}).Encode(nil)

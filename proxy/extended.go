@@ -61,12 +61,30 @@ func (s *session) trackParse(body []byte) {
 		delete(s.stmts, p.Name)
 		return
 	}
-	s.stmts[p.Name] = &stmtInfo{st: st, oids: append([]uint32(nil), p.ParameterOIDs...)}
+	s.stmts[p.Name] = &stmtInfo{st: st, oids: append([]uint32(nil), p.ParameterOIDs...),
+		ascii: isASCII(p.Query), encEpoch: s.encodingEpoch()}
 }
 
 type stmtInfo struct {
 	st   Statement
 	oids []uint32
+	// ascii: the statement's text is all ASCII, so it means the same in every client encoding.
+	// Otherwise its text was read as UTF8 only if the session's encoding was UTF8 when the Parse
+	// arrived and no other was reported since: encEpoch is encodingEpoch() then. (A SET
+	// client_encoding still in flight at the Parse reports after it, and so moves the epoch.)
+	ascii    bool
+	encEpoch int64
+}
+
+// isASCII reports whether s is all 7-bit bytes (the same text in every client encoding Postgres
+// supports).
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *session) trackClose(body []byte) {
@@ -206,6 +224,12 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 	if !s.waitIdle() {
 		return false, false, nil
 	}
+	// The rewrite and the answer are UTF8, and so must the statement's text have been read
+	// (a Parse in this group is sent now, in the current encoding).
+	if !s.utf8Now() || g.parse == nil && !info.ascii && info.encEpoch != s.encodingEpoch() {
+		s.srv.count("forward", "client_encoding")
+		return false, false, nil
+	}
 	if s.dropped.Swap(false) { // a DISCARD ALL or DEALLOCATE ALL before this group completed
 		s.forgetPrepared()
 		if g.parse == nil { // the statement is gone: Postgres answers the Bind
@@ -227,6 +251,18 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 			s.srv.count("forward", "transaction")
 			return false, false, err
 		}
+	}
+
+	// The checks run before the client's Parse is sent: readYourWrites' is a simple Query, which
+	// destroys the unnamed statement, and the client's is needed if the group is forwarded
+	// after all. (The table check runs as a statement of vecgate's own: runCheck.)
+	if !s.readYourWrites(ctx, w, job) {
+		s.srv.count("forward", "lagging")
+		return false, false, s.abandonBlock(w, block)
+	}
+	if whole, _ := s.tableCheck(w, job, false); !whole {
+		s.srv.count("forward", "table_check")
+		return false, false, s.abandonBlock(w, block)
 	}
 
 	// Parse: the client's (its answer is delivered first, whatever follows) and vecgate's rewrite.
@@ -271,22 +307,6 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 			}
 			s.internal[name] = true
 		}
-	}
-	if !s.readYourWrites(ctx, w, job) {
-		s.srv.count("forward", "lagging")
-		if err := s.abandonBlock(w, block); err != nil {
-			return false, parsed, err
-		}
-		s.endCapture()
-		return false, parsed, s.deliver(pre...)
-	}
-	if whole, _ := s.tableCheck(w, job, false); !whole {
-		s.srv.count("forward", "table_check")
-		if err := s.abandonBlock(w, block); err != nil {
-			return false, parsed, err
-		}
-		s.endCapture()
-		return false, parsed, s.deliver(pre...)
 	}
 	if !block {
 		if msgs, ok := s.fastAnswer(ctx, w, job, g.describe != nil, g.bind.ResultFormatCodes); ok {

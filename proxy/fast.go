@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"strconv"
 	"strings"
@@ -203,7 +204,7 @@ func (s *session) tableCheck(w *bufio.Writer, job Job, fast bool) (whole, readab
 		(!fast || e.ran == s.ran) {
 		return e.whole, e.readable
 	}
-	msgs, _, failed, ok := s.exchange(w, check)
+	msgs, _, failed, ok := s.runCheck(w, check)
 	if ok && !failed {
 		for _, m := range msgs {
 			if m[0] == 'D' {
@@ -219,6 +220,37 @@ func (s *session) tableCheck(w *bufio.Writer, job Job, fast bool) (whole, readab
 	}
 	s.accessCache[check] = accessEntry{whole: whole, readable: readable, at: time.Now(), epoch: epoch, catalog: catalog, ran: s.ran}
 	return whole, readable
+}
+
+// runCheck runs a table check as a statement vecgate prepares in the session under a name of its
+// own, once: Postgres parses and plans it once per session (most of its cost), and, unlike a
+// simple Query, executing it leaves the client's unnamed statement in place.
+func (s *session) runCheck(w *bufio.Writer, check string) (msgs [][]byte, rows int, failed, ok bool) {
+	if s.dropped.Swap(false) { // a DISCARD ALL or DEALLOCATE ALL deallocated it
+		s.forgetPrepared()
+	}
+	h := fnv.New64a()
+	h.Write([]byte(check))
+	name := fmt.Sprintf("vecgate_check_%016x", h.Sum64())
+	var out [][]byte
+	if !s.internal[name] {
+		p, _ := (&pgproto3.Parse{Name: name, Query: check}).Encode(nil)
+		out = append(out, p)
+	}
+	b, _ := (&pgproto3.Bind{PreparedStatement: name}).Encode(nil)
+	e, _ := (&pgproto3.Execute{}).Encode(nil)
+	msgs, rows, failed, ok = s.exchangeRaw(w, append(out, b, e, syncMsg)...)
+	if s.internal == nil {
+		s.internal = map[string]bool{}
+	}
+	s.internal[name] = ok && !failed
+	if ok && failed {
+		// Whatever failed (the Parse, or a Bind of a statement the client deallocated), start
+		// again next time from no statement of that name (closing none is no error).
+		c, _ := (&pgproto3.Close{ObjectType: 'S', Name: name}).Encode(nil)
+		_, _, _, ok = s.exchangeRaw(w, c, syncMsg)
+	}
+	return msgs, rows, failed, ok
 }
 
 // descKey is where a fast-answerable job's description is kept ("" for other jobs).

@@ -54,9 +54,11 @@ type Statement interface {
 type Job interface {
 	Next(ctx context.Context, prevRows int) (sql string, done, forward bool, err error)
 	// TableCheck is a statement (no parameters) returning two booleans for the session: whether
-	// the index holds every row the statement can read (its table name resolves to the indexed
-	// table, which has no inheritance children), and whether the session may be answered from
-	// memory (privileges, no row-level security). vecgate keeps the answer a while (accessTTL).
+	// the index holds every row the statement can read and ranks them as it would (the session's
+	// database is the followed one, its table name resolves to the indexed relation, which has no
+	// inheritance children, its operator to pgvector's), and whether the session may be answered
+	// from memory (privileges, no row-level security, output settings). vecgate prepares it once
+	// per session and keeps the answer a while (accessTTL).
 	TableCheck() string
 }
 
@@ -152,6 +154,10 @@ func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, er
 		return false, err
 	}
 	if !s.waitIdle() {
+		return false, nil
+	}
+	if !s.utf8Now() {
+		s.srv.count("forward", "client_encoding")
 		return false, nil
 	}
 	block, allowed := blockState(s.State())
@@ -314,6 +320,29 @@ func (s *session) readYourWrites(ctx context.Context, w *bufio.Writer, job Job) 
 	}
 	s.seenWrite = committed
 	return true
+}
+
+// utf8Now reports whether the session's client_encoding is UTF8, the encoding of every byte
+// vecgate adds to a statement or prints in an answer (candidate keys, distances, its EXPLAIN
+// lines). Another encoding forwards the statement: Postgres converts what it sends and
+// receives, and raises its own errors (22P05, 22021) where a character does not convert.
+// Called after waitIdle: every request sent before has been answered, so a SET client_encoding
+// among them has reported its value (Postgres sends ParameterStatus before ReadyForQuery).
+func (s *session) utf8Now() bool {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	return s.clientEnc == "UTF8"
+}
+
+// encodingEpoch is the session's count of client_encoding reports other than UTF8, and -1
+// while the encoding is not UTF8 (see stmtInfo.encEpoch).
+func (s *session) encodingEpoch() int64 {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	if s.clientEnc != "UTF8" {
+		return -1
+	}
+	return int64(s.encEpoch)
 }
 
 // waitIdle blocks until every request sent upstream has been answered. It reports false if the

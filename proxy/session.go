@@ -72,10 +72,16 @@ type session struct {
 	internal  map[string]bool      // vecgate's rewrites prepared upstream in this session (client goroutine)
 	// dropped: a DISCARD ALL or DEALLOCATE ALL completed upstream, which deallocated vecgate's
 	// rewrites too (set by the upstream reader; the client goroutine then forgets internal).
-	dropped  atomic.Bool
-	knobs    knobState         // guarded by stateMu: session knobs vecgate follows
-	setStmts map[string][]Knob // prepared statements that SET knobs (client goroutine)
-	setPorts map[string][]Knob // portals bound to those statements (client goroutine)
+	dropped atomic.Bool
+	knobs   knobState // guarded by stateMu: session knobs vecgate follows
+	// clientEnc is the session's client_encoding as Postgres last reported it (ParameterStatus,
+	// at startup and after every change); encEpoch counts the reports of another encoding than
+	// UTF8. Both guarded by stateMu. vecgate intercepts only while the encoding is UTF8 (the
+	// bytes its rewrites and answers hold); see utf8Now.
+	clientEnc string
+	encEpoch  uint64
+	setStmts  map[string][]Knob // prepared statements that SET knobs (client goroutine)
+	setPorts  map[string][]Knob // portals bound to those statements (client goroutine)
 	// Reads in transaction blocks (block.go; client goroutine): blockOpen while vecgate's
 	// savepoint is set, blockForward = State.Idles+1 of a block found unfit for interception.
 	blockOpen    bool
@@ -326,6 +332,9 @@ func (s *session) startup(cr *reader) (*reader, bool) {
 			_ = up.SetDeadline(time.Time{})
 			return ur, true
 		default: // ParameterStatus, NegotiateProtocolVersion, NoticeResponse
+			if typ == 'S' {
+				s.observe(typ, body)
+			}
 			if err := s.writeClient(msg); err != nil {
 				return nil, false
 			}
@@ -437,6 +446,10 @@ var errTerminate = errors.New("client sent Terminate")
 func (s *session) clientToUpstream(cr *reader) error {
 	w := bufio.NewWriterSize(s.upConn, 64<<10)
 	unsynced := false // extended-protocol messages sent since the last Sync
+	ic := s.srv.cfg.Interceptor
+	if db := s.srv.cfg.Database; db != "" && s.params["database"] != db {
+		ic = nil // another database than the one the indexes follow: relay only
+	}
 	for {
 		if cr.buffered() < 5 {
 			if err := w.Flush(); err != nil {
@@ -457,7 +470,7 @@ func (s *session) clientToUpstream(cr *reader) error {
 		if err != nil {
 			return err
 		}
-		if ic := s.srv.cfg.Interceptor; ic != nil {
+		if ic != nil {
 			switch typ {
 			case 'P':
 				s.trackParse(body)
@@ -501,7 +514,7 @@ func (s *session) clientToUpstream(cr *reader) error {
 		case 'Q':
 			s.mayChangeChecks(body)
 			handled := false
-			if s.srv.cfg.Interceptor != nil && !unsynced {
+			if ic != nil && !unsynced {
 				var err error
 				if handled, err = s.interceptQuery(w, body); err != nil {
 					return err
@@ -613,13 +626,24 @@ func (s *session) capturing() chan []byte {
 	return s.capture
 }
 
-func wantState(typ byte) bool { return typ == 'Z' || typ == 'C' || typ == 'G' || typ == 'E' }
+func wantState(typ byte) bool {
+	return typ == 'Z' || typ == 'C' || typ == 'G' || typ == 'E' || typ == 'S'
+}
 
 // observe updates the session state from an upstream message (body truncated to a prefix).
 func (s *session) observe(typ byte, body []byte) {
 	s.stateMu.Lock()
 	defer s.stateMu.Unlock()
 	switch typ {
+	case 'S': // ParameterStatus
+		var ps pgproto3.ParameterStatus
+		if body == nil || ps.Decode(body) != nil || ps.Name != "client_encoding" {
+			return
+		}
+		s.clientEnc = ps.Value
+		if ps.Value != "UTF8" {
+			s.encEpoch++
+		}
 	case 'G': // CopyInResponse: the COPY that completes next wrote rows
 		s.inCopyIn = true
 		s.idle.Broadcast() // an interception waiting for idle must give up: see waitIdle

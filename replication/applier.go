@@ -26,6 +26,10 @@ func (t Target) String() string { return t.Schema + "." + t.Table + "." + t.Colu
 // TargetInfo describes a Target for Applier.Reset.
 type TargetInfo struct {
 	Target
+	// OID is the table's relation OID (pg_class.oid) in the upstream database: twins, session
+	// checks and rewrite guards key on it, so a table replaced under the same name is not taken
+	// for the one indexed.
+	OID     uint32
 	Kind    catalog.VectorType
 	Dims    int              // 0: not declared by the column type
 	Key     []catalog.Column // key columns; Key values are their binary send format

@@ -154,7 +154,7 @@ func (s *Stream) targetInfos() []TargetInfo {
 	var out []TargetInfo
 	for _, tt := range s.tables {
 		for i, v := range tt.vectors {
-			ti := TargetInfo{Target: tt.targets[i], Kind: v.Kind, Dims: v.Dims, Key: tt.table.Key, Include: tt.include}
+			ti := TargetInfo{Target: tt.targets[i], OID: tt.table.OID, Kind: v.Kind, Dims: v.Dims, Key: tt.table.Key, Include: tt.include}
 			for _, n := range tt.include {
 				c, _ := tt.table.Column(n)
 				typ := c.Type

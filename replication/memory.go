@@ -173,10 +173,10 @@ func (m *Memory) Range(t Target, fn func(key Key, v Vector, include []Datum) boo
 	}
 }
 
-// Memory snapshot payload, version 1 (all integers big-endian):
+// Memory snapshot payload, version 2 (all integers big-endian):
 //
 //	"VGMEM" version:u32 applied:u64 ntargets:u32
-//	per target: schema table column:str kind:u8 dims:u32 nkey:u32 (name:str typeoid:u32)…
+//	per target: schema table column:str reloid:u32 kind:u8 dims:u32 nkey:u32 (name:str typeoid:u32)…
 //	            ninclude:u32 name:str… nrows:u64
 //	  per row: key:bytes vector include:(u32 n, then per datum flags:u8 [bytes])
 //	vector: dim:u32 nvalues:u32 f32… nindices:u32 i32… bits:bytes
@@ -184,7 +184,7 @@ func (m *Memory) Range(t Target, fn func(key Key, v Vector, include []Datum) boo
 //
 // Indexes are not stored: they are re-read from the catalog when a Stream starts.
 const memMagic = "VGMEM"
-const memVersion = 1
+const memVersion = 2 // 2: the table's OID after its name
 
 // WriteSnapshot implements Snapshotter.
 func (m *Memory) WriteSnapshot(w io.Writer) error {
@@ -206,6 +206,7 @@ func (m *Memory) WriteSnapshot(w io.Writer) error {
 		e.str(t.Schema)
 		e.str(t.Table)
 		e.str(t.Column)
+		e.u32(mt.info.OID)
 		e.raw([]byte{byte(mt.info.Kind)})
 		e.u32(uint32(mt.info.Dims))
 		e.u32(uint32(len(mt.info.Key)))
@@ -266,6 +267,7 @@ func (m *Memory) ReadSnapshot(r io.Reader) error {
 	for i := uint32(0); i < n && d.err == nil; i++ {
 		var ti TargetInfo
 		ti.Schema, ti.Table, ti.Column = d.str(), d.str(), d.str()
+		ti.OID = d.u32()
 		ti.Kind = catalog.VectorType(d.bytes(1)[0])
 		ti.Dims = int(d.u32())
 		nk := d.u32()

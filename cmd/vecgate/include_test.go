@@ -209,7 +209,7 @@ func TestIncludeFilters(t *testing.T) {
 
 	// The live index filters whichever way the tenant arrives: a literal, a binary int4, a text
 	// int8 (what pgx's exec mode declares), and the one round sees every passing row.
-	pl := planner.New(searcher{f.g.set})
+	pl := planner.New(searcher{set: f.g.set})
 	v := f.vector()
 	sq, err := pl.PlanSimple(`SELECT id FROM docs WHERE tenant_id = 4 ORDER BY emb <-> '`+v+`' LIMIT 30`, planner.Settings{})
 	if err != nil {

@@ -18,15 +18,18 @@ import (
 	"github.com/vecgate/vecgate/replication"
 )
 
-// searcher lets the planner find live indexes.
-type searcher struct{ set *live.Set }
+// searcher lets the planner find live indexes, all of them in the upstream database (dbOID).
+type searcher struct {
+	set   *live.Set
+	dbOID uint32
+}
 
 func (s searcher) Find(schema, table, column string, m ann.Metric) (planner.Target, bool) {
 	ix, ok := s.set.Lookup(schema, table, column, m)
 	if !ok {
 		return planner.Target{}, false
 	}
-	return planner.Target{Index: ix, Schema: ix.Schema, Table: ix.Table, Key: ix.Key, KeyType: ix.KeyType, Name: ix.Source,
+	return planner.Target{Index: ix, Schema: ix.Schema, Table: ix.Table, RelOID: ix.RelOID, DatabaseOID: s.dbOID, Key: ix.Key, KeyType: ix.KeyType, Name: ix.Source,
 		Exact: ix.Exact, Oversample: ix.Oversample, Kind: ix.Kind(), Lists: ix.Lists(), Probes: ix.Probes()}, true
 }
 
@@ -262,8 +265,16 @@ func startGateway(ctx context.Context, cfg proxy.Config, opt gatewayOptions) (*g
 		}
 		g.stream = stream
 		cfg.Catalog = stream
+		// Twins belong to the upstream database: sessions on other databases are only relayed
+		// (cfg.Database), and each session's table check requires the database's OID.
+		dbOID, dbName, err := upstreamDatabase(ctx, cfg.Upstream)
+		if err != nil {
+			_ = stream.Close()
+			return nil, err
+		}
+		cfg.Database = dbName
 		obs := observe(g, observerOptions{Upstream: cfg.Upstream, Logger: logger})
-		cfg.Interceptor = obs.instrument(interceptor{dsn: cfg.Upstream, set: g.set, planner: planner.New(searcher{g.set}),
+		cfg.Interceptor = obs.instrument(interceptor{dsn: cfg.Upstream, set: g.set, planner: planner.New(searcher{g.set, dbOID}),
 			stream: stream, log: logger, status: g.status})
 	}
 	srv, err := proxy.New(cfg)
@@ -327,6 +338,21 @@ func containsDistance(kinds []planner.ColumnKind) bool {
 		}
 	}
 	return false
+}
+
+// upstreamDatabase returns the OID and name of the upstream database (the DSN's).
+func upstreamDatabase(ctx context.Context, dsn string) (uint32, string, error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return 0, "", fmt.Errorf("upstream database: %w", err)
+	}
+	defer conn.Close(context.Background())
+	var oid uint32
+	var name string
+	if err := conn.QueryRow(ctx, "SELECT oid, datname FROM pg_catalog.pg_database WHERE datname OPERATOR(pg_catalog.=) pg_catalog.current_database()").Scan(&oid, &name); err != nil {
+		return 0, "", fmt.Errorf("upstream database: %w", err)
+	}
+	return oid, name, nil
 }
 
 func (g *gateway) loadDefinitions(ctx context.Context, dsn string) error {
