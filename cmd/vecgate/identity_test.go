@@ -216,7 +216,6 @@ func TestTableReplacedOID(t *testing.T) {
 	}
 	check := func(step string) {
 		t.Helper()
-		intercepted := f.g.counts.get("intercept")
 		for range 3 {
 			v := f.vector()
 			got, want := rawAnswer(t, via, rewriteWith(v)), rawAnswer(t, direct, rewriteWith(v))
@@ -238,9 +237,9 @@ func TestTableReplacedOID(t *testing.T) {
 			}
 			fresh.Close(context.Background())
 		}
-		if n := f.g.counts.get("intercept") - intercepted; n != 0 {
-			t.Errorf("%s: %d statements answered from the old table's twin", step, n)
-		}
+		// The event trigger makes replication reload the new table's twin within moments, so
+		// statements may be intercepted again (from the new twin) during these rounds: the
+		// answers' equality with Postgres', not a counter, is what this test asserts.
 	}
 	mustExec(t, admin, newItems("items_new")...)
 	mustExec(t, admin, "BEGIN", "ALTER TABLE items RENAME TO items_old", "ALTER TABLE items_new RENAME TO items", "COMMIT")
