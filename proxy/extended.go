@@ -56,17 +56,41 @@ func (s *session) trackParse(body []byte) {
 	if s.stmts == nil {
 		s.stmts = map[string]*stmtInfo{}
 	}
-	st := s.srv.cfg.Interceptor.Prepare(p.Query, p.ParameterOIDs)
+	st, reason := s.srv.cfg.Interceptor.Prepare(p.Query, p.ParameterOIDs)
 	if st == nil {
-		delete(s.stmts, p.Name)
+		if reason == "" || reason == "not_vector" {
+			delete(s.stmts, p.Name) // the common case: kept small
+			return
+		}
+		s.stmts[p.Name] = &stmtInfo{reason: reason}
 		return
 	}
 	s.stmts[p.Name] = &stmtInfo{st: st, oids: append([]uint32(nil), p.ParameterOIDs...)}
 }
 
+// stmtInfo is a client statement vecgate follows to its executions: st when it may intercept
+// them, otherwise the reason they are forwarded.
 type stmtInfo struct {
-	st   Statement
-	oids []uint32
+	st     Statement
+	oids   []uint32
+	reason string
+}
+
+// bindReason is the reason a Bind (body) forwarded outside an interceptable group is counted
+// under.
+func (s *session) bindReason(body []byte) string {
+	_, rest, ok := cString(body)
+	if !ok {
+		return "not_vector"
+	}
+	name, _, _ := cString(rest)
+	switch info := s.stmts[name]; {
+	case info == nil:
+		return "not_vector"
+	case info.st == nil:
+		return info.reason
+	}
+	return "pipeline"
 }
 
 func (s *session) trackClose(body []byte) {
@@ -194,28 +218,36 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 		info = s.stmts[g.bind.PreparedStatement] // trackParse ran for this Parse already
 	}
 	if info == nil {
+		s.tally("forward", "not_vector")
 		return false, false, nil
 	}
-	job := info.st.Bind(g.bind.Parameters, g.bind.ParameterFormatCodes, s.knobValues())
+	if info.st == nil {
+		s.tally("forward", info.reason)
+		return false, false, nil
+	}
+	job, reason := info.st.Bind(g.bind.Parameters, g.bind.ParameterFormatCodes, s.knobValues())
 	if job == nil {
+		s.tally("forward", reason)
 		return false, false, nil
 	}
 	if err := w.Flush(); err != nil {
 		return false, false, err
 	}
 	if !s.waitIdle() {
+		s.tally("forward", "copy")
 		return false, false, nil
 	}
 	if s.dropped.Swap(false) { // a DISCARD ALL or DEALLOCATE ALL before this group completed
 		s.forgetPrepared()
 		if g.parse == nil { // the statement is gone: Postgres answers the Bind
+			s.tally("forward", "not_vector")
 			return false, false, nil
 		}
 		s.trackParse(g.parse[5:])
 	}
 	block, allowed := blockState(s.State())
 	if !allowed {
-		s.srv.count("forward", "transaction")
+		s.tally("forward", "transaction")
 		return false, false, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), interceptTimeout)
@@ -224,7 +256,7 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 	defer s.endCapture()
 	if block {
 		if ok, err := s.enterBlock(w); !ok || err != nil {
-			s.srv.count("forward", "transaction")
+			s.tally("forward", "transaction")
 			return false, false, err
 		}
 	}
@@ -250,6 +282,7 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 				// (In a block, the block failed with it, savepoint and all, as it would have directly.)
 				s.blockOpen = false
 				s.endCapture()
+				s.tally("forward", "error")
 				return true, true, s.deliver(msgs[0], msgs[len(msgs)-1])
 			}
 			pre = append(pre, msgs[0])
@@ -258,7 +291,7 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 		if failed { // vecgate's rewrite did not prepare: forward this statement from now on
 			s.log.Warn("intercept: rewrite did not prepare; forwarding", "statement", g.bind.PreparedStatement)
 			delete(s.stmts, g.bind.PreparedStatement)
-			s.srv.count("forward", "rewrite_error")
+			s.tally("forward", "rewrite_error")
 			if err := s.abandonBlock(w, block); err != nil {
 				return false, parsed, err
 			}
@@ -273,7 +306,7 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 		}
 	}
 	if !s.readYourWrites(ctx, w, job) {
-		s.srv.count("forward", "lagging")
+		s.tally("forward", "lagging")
 		if err := s.abandonBlock(w, block); err != nil {
 			return false, parsed, err
 		}
@@ -281,7 +314,7 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 		return false, parsed, s.deliver(pre...)
 	}
 	if whole, _ := s.tableCheck(w, job, false); !whole {
-		s.srv.count("forward", "table_check")
+		s.tally("forward", "table_check")
 		if err := s.abandonBlock(w, block); err != nil {
 			return false, parsed, err
 		}
@@ -290,7 +323,7 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 	}
 	if !block {
 		if msgs, ok := s.fastAnswer(ctx, w, job, g.describe != nil, g.bind.ResultFormatCodes); ok {
-			s.srv.count("intercept", "")
+			s.tally("intercept", "")
 			s.srv.count("fast", "")
 			s.endCapture()
 			out := append(pre, bindComplete)
@@ -318,7 +351,7 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 		return false, parsed, err
 	}
 	s.endCapture()
-	s.srv.count("intercept", "")
+	s.tally("intercept", "")
 	if g.describe != nil {
 		s.rememberDesc(job, g.bind.ResultFormatCodes, last)
 	}

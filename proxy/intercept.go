@@ -16,8 +16,9 @@ import (
 // the planner (through a small adapter in cmd/vecgate) provides it.
 type Interceptor interface {
 	// Simple is called with the text of a simple Query message that vecgate may intercept, and
-	// the session's knobs (see Knobs). It returns nil to forward the message unchanged.
-	Simple(sql string, knobs map[string]string) Job
+	// the session's knobs (see Knobs). It returns nil to forward the message unchanged, with the
+	// reason counted (Config.Count).
+	Simple(sql string, knobs map[string]string) (job Job, reason string)
 	// Knobs returns the SET/RESET statements in sql that change knobs vecgate follows.
 	Knobs(sql string) []Knob
 	// Explain is offered `EXPLAIN …` statements: ok with the lines vecgate puts first and the
@@ -29,8 +30,8 @@ type Interceptor interface {
 	DDL(sql string) *DDL
 	// Prepare is called with the text of each Parse message and the parameter types it declares
 	// (0: left to Postgres); it returns nil when vecgate will not intercept executions of that
-	// statement.
-	Prepare(sql string, paramOIDs []uint32) Statement
+	// statement, and the reason its executions are counted under.
+	Prepare(sql string, paramOIDs []uint32) (st Statement, reason string)
 	// WaitApplied waits until the live indexes have applied the upstream WAL position lsn (as
 	// pg_current_wal_lsn() prints it), or ctx ends.
 	WaitApplied(ctx context.Context, lsn string) error
@@ -44,8 +45,8 @@ type Statement interface {
 	// Params is the rewrite's parameter count (the client's plus one).
 	Params() int
 	// Bind plans one execution from the client's Bind (parameter values and format codes) with
-	// the session's knobs; it returns nil to forward the Bind unchanged.
-	Bind(params [][]byte, formats []int16, knobs map[string]string) Job
+	// the session's knobs; it returns nil to forward the Bind unchanged, with the reason.
+	Bind(params [][]byte, formats []int16, knobs map[string]string) (job Job, reason string)
 }
 
 // Job is one intercepted statement. The proxy asks it for the statement to send for each round,
@@ -107,7 +108,7 @@ func (s *session) knobValues() map[string]string {
 // stack and counted, and the statement forwarded.
 func (s *session) recovered(w *bufio.Writer, r any) {
 	s.log.Error("intercept panic; forwarding", "panic", r, "stack", string(debug.Stack()))
-	s.srv.count("forward", "panic")
+	s.tally("forward", "panic")
 	if s.blockOpen { // leave the client's transaction as it was (best effort)
 		func() {
 			defer func() { _ = recover() }()
@@ -139,24 +140,27 @@ func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, er
 	sql := string(bytes.TrimSuffix(body, []byte{0}))
 	s.applyKnobs(sql)
 	if d := s.srv.cfg.Interceptor.DDL(sql); d != nil {
+		s.tally("forward", "ddl")
 		return s.runDDL(w, sql, d)
 	}
 	if handled, err := s.special(w, sql); handled || err != nil {
 		return handled, err
 	}
-	job := s.srv.cfg.Interceptor.Simple(sql, s.knobValues())
+	job, reason := s.srv.cfg.Interceptor.Simple(sql, s.knobValues())
 	if job == nil {
+		s.tally("forward", reason)
 		return false, nil
 	}
 	if err := w.Flush(); err != nil {
 		return false, err
 	}
 	if !s.waitIdle() {
+		s.tally("forward", "copy")
 		return false, nil
 	}
 	block, allowed := blockState(s.State())
 	if !allowed {
-		s.srv.count("forward", "transaction")
+		s.tally("forward", "transaction")
 		return false, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), interceptTimeout)
@@ -166,21 +170,21 @@ func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, er
 	defer s.endCapture()
 	if block {
 		if ok, err := s.enterBlock(w); !ok || err != nil {
-			s.srv.count("forward", "transaction")
+			s.tally("forward", "transaction")
 			return false, err
 		}
 	}
 	if !s.readYourWrites(ctx, w, job) {
-		s.srv.count("forward", "lagging")
+		s.tally("forward", "lagging")
 		return false, s.abandonBlock(w, block)
 	}
 	if whole, _ := s.tableCheck(w, job, false); !whole {
-		s.srv.count("forward", "table_check")
+		s.tally("forward", "table_check")
 		return false, s.abandonBlock(w, block)
 	}
 	if !block {
 		if msgs, ok := s.fastAnswer(ctx, w, job, true, nil); ok {
-			s.srv.count("intercept", "")
+			s.tally("intercept", "")
 			s.srv.count("fast", "")
 			s.endCapture()
 			return true, s.deliver(append(msgs, readyIdle)...)
@@ -196,7 +200,7 @@ func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, er
 	if last, err = s.finishBlock(w, block, last); err != nil {
 		return false, err
 	}
-	s.srv.count("intercept", "")
+	s.tally("intercept", "")
 	s.rememberDesc(job, nil, last)
 	s.endCapture()
 	return true, s.deliver(last...)
@@ -215,7 +219,7 @@ func (s *session) rounds(ctx context.Context, job Job, send func(next string) (m
 			s.log.Warn("intercept: planner error; forwarding", "err", err)
 		}
 		if err != nil || fwd {
-			s.srv.count("forward", "widening")
+			s.tally("forward", "widening")
 			return nil, nil
 		}
 		if done {
@@ -227,7 +231,7 @@ func (s *session) rounds(ctx context.Context, job Job, send func(next string) (m
 		}
 		if failed {
 			// Let Postgres answer the original in its own words (error positions and all).
-			s.srv.count("forward", "rewrite_error")
+			s.tally("forward", "rewrite_error")
 			return nil, nil
 		}
 		last, rows = msgs, n
@@ -343,4 +347,14 @@ func (s *session) endCapture() {
 	s.stateMu.Lock()
 	s.capture = nil
 	s.stateMu.Unlock()
+}
+
+// tally counts the client statement being handled, once: intercepted, or forwarded with the
+// reason (Config.Count). Later calls for the same statement are ignored.
+func (s *session) tally(what, reason string) {
+	if s.tallied {
+		return
+	}
+	s.tallied = true
+	s.srv.count(what, reason)
 }

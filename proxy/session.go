@@ -90,6 +90,9 @@ type session struct {
 	// marks the one being handled as answered from memory (client goroutine; fast.go).
 	ran          uint64
 	answeredFast bool
+	// tallied: the client statement being handled was counted (Config.Count), as intercepted or
+	// forwarded with a reason; each is counted once (client goroutine).
+	tallied bool
 	closed       atomic.Bool
 }
 
@@ -474,7 +477,9 @@ func (s *session) clientToUpstream(cr *reader) error {
 					}
 					g = s.copyGroup(g, raws)
 					cr.skip(n)
+					s.tallied = false
 					handled, parsed, err := s.interceptGroup(w, g)
+					s.tally("forward", "other") // every path counts; this catches one that did not
 					s.ranUpstream()
 					if err != nil {
 						return err
@@ -501,11 +506,15 @@ func (s *session) clientToUpstream(cr *reader) error {
 		case 'Q':
 			s.mayChangeChecks(body)
 			handled := false
+			s.tallied = false
 			if s.srv.cfg.Interceptor != nil && !unsynced {
 				var err error
 				if handled, err = s.interceptQuery(w, body); err != nil {
 					return err
 				}
+				s.tally("forward", "other") // every path counts; this catches one that did not
+			} else if s.srv.cfg.Interceptor != nil {
+				s.tally("forward", "pipeline")
 			}
 			s.ranUpstream()
 			if handled {
@@ -517,6 +526,10 @@ func (s *session) clientToUpstream(cr *reader) error {
 			s.addPending()
 		case 'P', 'B', 'E', 'D', 'C', 'H', 'F':
 			unsynced = true
+			if typ == 'B' && s.srv.cfg.Interceptor != nil { // an execution not sent as one group
+				s.tallied = false
+				s.tally("forward", s.bindReason(body))
+			}
 			if typ == 'F' { // a function call may call set_config
 				s.changes.Add(1)
 			}

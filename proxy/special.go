@@ -13,6 +13,7 @@ import (
 func (s *session) special(w *bufio.Writer, sql string) (bool, error) {
 	ic := s.srv.cfg.Interceptor
 	if cols, rows, ok := ic.Status(sql); ok {
+		s.tally("forward", "status")
 		if err := w.Flush(); err != nil {
 			return false, err
 		}
@@ -30,6 +31,7 @@ func (s *session) special(w *bufio.Writer, sql string) (bool, error) {
 	if !ok {
 		return false, nil
 	}
+	s.tally("forward", "explain")
 	if err := w.Flush(); err != nil {
 		return false, err
 	}
@@ -43,6 +45,12 @@ func (s *session) special(w *bufio.Writer, sql string) (bool, error) {
 		return false, errors.New("upstream connection lost")
 	}
 	if failed {
+		s.endCapture()
+		if send == sql {
+			// The statement as the client sent it failed (EXPLAIN ANALYZE may have run part of
+			// it): that is the answer, never a second run.
+			return true, s.deliver(msgs...)
+		}
 		return false, nil // Postgres explains the original in its own words
 	}
 	s.endCapture()
