@@ -93,7 +93,7 @@ type session struct {
 	// tallied: the client statement being handled was counted (Config.Count), as intercepted or
 	// forwarded with a reason; each is counted once (client goroutine).
 	tallied bool
-	closed       atomic.Bool
+	closed  atomic.Bool
 }
 
 func newSession(srv *Server, c net.Conn) *session {
