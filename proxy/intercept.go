@@ -24,8 +24,11 @@ type Interceptor interface {
 	// Explain is offered `EXPLAIN …` statements: ok with the lines vecgate puts first and the
 	// statement to send upstream instead.
 	Explain(sql string, knobs map[string]string) (lines []string, send string, ok bool)
-	// Status answers `SHOW vecgate.status`: ok with the columns and rows.
-	Status(sql string) (columns []string, rows [][]string, ok bool)
+	// Status recognises `SHOW vecgate.status` (ok). check is a statement (no parameters)
+	// returning one boolean: whether the session may see the status (a monitoring role, in the
+	// database vecgate follows); answer gives the columns and rows. When check says no, or does
+	// not run, the statement goes to Postgres, which answers in its own words.
+	Status(sql string) (check string, answer func() (columns []string, rows [][]string), ok bool)
 	// DDL is offered CREATE and DROP INDEX statements; nil leaves them to Postgres alone.
 	DDL(sql string) *DDL
 	// Prepare is called with the text of each Parse message and the parameter types it declares

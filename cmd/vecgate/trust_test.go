@@ -110,3 +110,78 @@ func TestExplainRevealsNoHiddenRows(t *testing.T) {
 		t.Errorf("EXPLAIN ANALYZE called nextval %d times through vecgate, %d directly", c2-c1, c1-c0)
 	}
 }
+
+// TestStatusForMonitors: SHOW vecgate.status lists the followed tables and their rows only to
+// superusers and members of pg_monitor connected to the followed database. Anyone else gets
+// what Postgres answers — the same error as directly (42704), or the value of a vecgate.status
+// the session SET itself. (Every role in every database saw every followed table.)
+func TestStatusForMonitors(t *testing.T) {
+	f := newFixture(t, 300)
+	ctx := context.Background()
+	admin := pgtest.Connect(t, f.dsn)
+	bare := bareRole(t, f)
+	monitor := bareRole(t, f)
+	if _, err := admin.Exec(ctx, "GRANT pg_monitor TO "+monitor); err != nil {
+		t.Fatal(err)
+	}
+	show := func(c *pgx.Conn) (string, error) {
+		rows, err := c.Query(ctx, "SHOW vecgate.status", pgx.QueryExecModeSimpleProtocol)
+		if err != nil {
+			return "", err
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			vals, err := rows.Values()
+			if err != nil {
+				return "", err
+			}
+			out = append(out, fmt.Sprint(vals))
+		}
+		return strings.Join(out, "\n"), rows.Err()
+	}
+	answered := func(step string, c *pgx.Conn) {
+		t.Helper()
+		before := f.g.counts.get("forward:status")
+		text, err := show(c)
+		if err != nil || !strings.Contains(text, "public.items") || f.g.counts.get("forward:status") != before+1 {
+			t.Errorf("%s: SHOW vecgate.status through vecgate: %v\n%s", step, err, text)
+		}
+	}
+	asDirect := func(step string, via, direct *pgx.Conn) {
+		t.Helper()
+		before := f.g.counts.get("forward:status_denied")
+		got, gerr := show(via)
+		want, werr := show(direct)
+		if got != want || fmt.Sprint(gerr) != fmt.Sprint(werr) || f.g.counts.get("forward:status_denied") != before+1 {
+			t.Errorf("%s: through vecgate %q, %v; directly %q, %v", step, got, gerr, want, werr)
+		}
+	}
+	via, direct := pgtest.Connect(t, f.via), pgtest.Connect(t, f.dsn)
+	answered("superuser", via)
+	execAll(t, []*pgx.Conn{via, direct}, "SET ROLE "+bare)
+	asDirect("unprivileged role", via, direct)
+	if _, err := show(direct); errCode(err) != "42704" {
+		t.Fatalf("directly, the unprivileged role got %v, want 42704", err)
+	}
+	execAll(t, []*pgx.Conn{via, direct}, "BEGIN")
+	asDirect("unprivileged role in a block", via, direct) // the error fails the block
+	execAll(t, []*pgx.Conn{via, direct}, "ROLLBACK")
+	execAll(t, []*pgx.Conn{via, direct}, "SET vecgate.status = 'mine'")
+	asDirect("unprivileged role with its own vecgate.status", via, direct)
+	execAll(t, []*pgx.Conn{via, direct}, "RESET vecgate.status")
+	execAll(t, []*pgx.Conn{via, direct}, "SET ROLE "+monitor)
+	answered("pg_monitor member", via)
+	execAll(t, []*pgx.Conn{via}, "BEGIN")
+	answered("pg_monitor member in a block", via)
+	var one int
+	if err := via.QueryRow(ctx, "SELECT 1", pgx.QueryExecModeSimpleProtocol).Scan(&one); err != nil {
+		t.Fatalf("the block after SHOW vecgate.status: %v", err)
+	}
+	execAll(t, []*pgx.Conn{via}, "COMMIT")
+	execAll(t, []*pgx.Conn{via, direct}, "RESET ROLE")
+
+	// Another database through the same vecgate: not the one it follows.
+	other := pgtest.NewDB(t)
+	asDirect("superuser in another database", pgtest.Connect(t, viaDSN(other, f.g)), pgtest.Connect(t, other))
+}
