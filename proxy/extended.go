@@ -305,7 +305,7 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 			s.internal[name] = true
 		}
 	}
-	if !s.readYourWrites(ctx, w, job) {
+	if !s.readYourWrites(ctx, w, job, !block && s.fastWanted(job, g.describe != nil, g.bind.ResultFormatCodes)) {
 		s.tally("forward", "lagging")
 		if err := s.abandonBlock(w, block); err != nil {
 			return false, parsed, err

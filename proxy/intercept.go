@@ -177,7 +177,7 @@ func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, er
 			return false, err
 		}
 	}
-	if !s.readYourWrites(ctx, w, job) {
+	if !s.readYourWrites(ctx, w, job, !block && s.fastWanted(job, true, nil)) {
 		s.tally("forward", "lagging")
 		return false, s.abandonBlock(w, block)
 	}
@@ -254,6 +254,7 @@ func (s *session) exchange(w *bufio.Writer, sql string) (msgs [][]byte, rows int
 // exchangeRaw sends encoded messages, the last of which ends the exchange with a ReadyForQuery
 // (a Query or a Sync), and collects the answer like exchange.
 func (s *session) exchangeRaw(w *bufio.Writer, out ...[]byte) (msgs [][]byte, rows int, failed, ok bool) {
+	s.srv.ownTrips.Add(1)
 	s.addPending()
 	for _, m := range out {
 		if _, err := w.Write(m); err != nil {
@@ -283,31 +284,37 @@ func (s *session) exchangeRaw(w *bufio.Writer, out ...[]byte) (msgs [][]byte, ro
 }
 
 // readYourWrites makes an intercepted read see the session's own committed writes: when the
-// session committed a write since its last intercepted read, it asks Postgres for the current
-// WAL position and waits (bounded) for the indexes to apply it. It reports false when they did
-// not catch up in time.
-func (s *session) readYourWrites(ctx context.Context, w *bufio.Writer, job Job) bool {
+// session committed a write since its last intercepted read — one its command tags showed, or a
+// statement that may have written under a read tag (State.MaybeWrote) — it asks Postgres for
+// the current WAL position and waits (bounded) for the indexes to apply it. When the session's
+// table check must run anyway (fast: for an answer from memory), the position comes with it, in
+// the same round trip. It reports false when the indexes did not catch up in time.
+func (s *session) readYourWrites(ctx context.Context, w *bufio.Writer, job Job, fast bool) bool {
 	mode, wait := "session", maxWait
 	if c, ok := job.(Consistent); ok {
 		mode, wait = c.Consistency()
 	}
-	committed := s.State().CommittedWrites
+	st := s.State()
 	switch {
 	case mode == "eventual":
 		return true
-	case mode == "session" && committed == s.seenWrite:
+	case mode == "session" && st.CommittedWrites == s.seenWrite && st.MaybeWrites == s.seenMaybe:
 		return true
 	}
-	msgs, _, failed, ok := s.exchange(w, "SELECT pg_current_wal_lsn()")
-	if !ok || failed {
-		return false
-	}
 	var lsn string
-	for _, m := range msgs {
-		if m[0] == 'D' {
-			var d pgproto3.DataRow
-			if d.Decode(m[5:]) == nil && len(d.Values) == 1 {
-				lsn = string(d.Values[0])
+	if _, cached := s.checkCached(job, fast); !cached {
+		_, lsn = s.runTableCheck(w, job, true)
+	} else {
+		msgs, _, failed, ok := s.exchange(w, "SELECT pg_current_wal_lsn()")
+		if !ok || failed {
+			return false
+		}
+		for _, m := range msgs {
+			if m[0] == 'D' {
+				var d pgproto3.DataRow
+				if d.Decode(m[5:]) == nil && len(d.Values) == 1 {
+					lsn = string(d.Values[0])
+				}
 			}
 		}
 	}
@@ -319,7 +326,7 @@ func (s *session) readYourWrites(ctx context.Context, w *bufio.Writer, job Job) 
 	if err := s.srv.cfg.Interceptor.WaitApplied(wctx, lsn); err != nil {
 		return false
 	}
-	s.seenWrite = committed
+	s.seenWrite, s.seenMaybe = st.CommittedWrites, st.MaybeWrites
 	return true
 }
 

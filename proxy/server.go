@@ -25,6 +25,7 @@ type Server struct {
 	sessWG   sync.WaitGroup
 	closing  atomic.Bool
 	nextID   atomic.Uint64
+	ownTrips atomic.Uint64 // round trips vecgate made upstream for itself (see OwnRoundTrips)
 
 	mu       sync.Mutex
 	sessions map[*session]struct{} // guarded by mu
@@ -166,6 +167,10 @@ func (s *Server) Close() error {
 
 // SessionsAccepted counts the sessions accepted since Start.
 func (s *Server) SessionsAccepted() uint64 { return s.nextID.Load() }
+
+// OwnRoundTrips counts the round trips to Postgres vecgate made on sessions' connections for
+// itself since Start: intercepted statements' rounds, table checks, WAL positions, savepoints.
+func (s *Server) OwnRoundTrips() uint64 { return s.ownTrips.Load() }
 
 // SessionInfo describes a live client session.
 type SessionInfo struct {

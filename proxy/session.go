@@ -32,6 +32,14 @@ type State struct {
 	// CommittedWrites counts transactions that wrote and then ended while idle: the session's
 	// next read must see those writes (read-your-writes).
 	CommittedWrites uint64
+	// MaybeWrote is set when the current transaction (or autocommit statement) ran a client
+	// statement that may have written whatever its tag says: any but a read-only utility
+	// command (a SELECT calling a function that inserts, a data-modifying CTE, FETCH of such a
+	// cursor, EXPLAIN ANALYZE, COPY (query) TO, CALL, DO). vecgate's own statements do not count.
+	MaybeWrote bool
+	// MaybeWrites counts transactions that ended while idle after MaybeWrote: the next
+	// intercepted read waits for the upstream's WAL position, as after CommittedWrites.
+	MaybeWrites uint64
 	// Pending counts Query and Sync messages sent upstream whose ReadyForQuery has not come back.
 	Pending int
 	// Idles counts ReadyForQuery messages with status idle: each ends a transaction (a block or
@@ -68,6 +76,7 @@ type session struct {
 	capture   chan []byte          // guarded by stateMu: non-nil while an intercepted statement runs
 	upDone    chan struct{}        // closed when upstreamToClient ends
 	seenWrite uint64               // CommittedWrites already made visible to intercepted reads (client goroutine)
+	seenMaybe uint64               // MaybeWrites likewise (client goroutine)
 	stmts     map[string]*stmtInfo // client statements the interceptor wants at Bind (client goroutine)
 	internal  map[string]bool      // vecgate's rewrites prepared upstream in this session (client goroutine)
 	// dropped: a DISCARD ALL or DEALLOCATE ALL completed upstream, which deallocated vecgate's
@@ -626,7 +635,9 @@ func (s *session) capturing() chan []byte {
 	return s.capture
 }
 
-func wantState(typ byte) bool { return typ == 'Z' || typ == 'C' || typ == 'G' || typ == 'E' }
+func wantState(typ byte) bool {
+	return typ == 'Z' || typ == 'C' || typ == 'G' || typ == 'E' || typ == 's'
+}
 
 // observe updates the session state from an upstream message (body truncated to a prefix).
 func (s *session) observe(typ byte, body []byte) {
@@ -636,9 +647,16 @@ func (s *session) observe(typ byte, body []byte) {
 	case 'G': // CopyInResponse: the COPY that completes next wrote rows
 		s.inCopyIn = true
 		s.idle.Broadcast() // an interception waiting for idle must give up: see waitIdle
+	case 's': // PortalSuspended: some rows of a portal ran (a SELECT calling a writing function)
+		if s.capture == nil {
+			s.state.MaybeWrote = true
+		}
 	case 'C':
 		if !plainTags[firstWord(body)] {
 			s.changes.Add(1)
+		}
+		if s.capture == nil && !utilityTags[firstWord(body)] {
+			s.state.MaybeWrote = true
 		}
 		if s.inCopyIn || writes(body) {
 			s.state.WroteInTxn = true
@@ -678,7 +696,10 @@ func (s *session) observe(typ byte, body []byte) {
 			if s.state.WroteInTxn {
 				s.state.CommittedWrites++
 			}
-			s.state.WroteInTxn = false
+			if s.state.MaybeWrote {
+				s.state.MaybeWrites++
+			}
+			s.state.WroteInTxn, s.state.MaybeWrote = false, false
 			s.state.Idles++
 			s.commitTag = false
 		}
@@ -693,6 +714,14 @@ var readOnlyTags = map[string]bool{
 	"SAVEPOINT": true, "RELEASE": true, "ROLLBACK": true, "COMMIT": true, "FETCH": true, "MOVE": true,
 	"DECLARE": true, "CLOSE": true, "PREPARE": true, "DEALLOCATE": true, "EXPLAIN": true,
 	"LISTEN": true, "UNLISTEN": true, "NOTIFY": true, "DISCARD": true, "COPY": true, "LOCK": true,
+}
+
+// utilityTags are the command tags (first word) of commands that run no query: they cannot
+// write table data whatever they call. Any other command may (MaybeWrote).
+var utilityTags = map[string]bool{
+	"SHOW": true, "SET": true, "RESET": true, "BEGIN": true, "START": true, "SAVEPOINT": true,
+	"RELEASE": true, "ROLLBACK": true, "COMMIT": true, "PREPARE": true, "DEALLOCATE": true,
+	"LISTEN": true, "UNLISTEN": true, "NOTIFY": true, "DISCARD": true, "CLOSE": true, "LOCK": true,
 }
 
 // plainTags are the command tags (first word) of commands that change neither the session's

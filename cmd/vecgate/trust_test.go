@@ -185,3 +185,144 @@ func TestStatusForMonitors(t *testing.T) {
 	other := pgtest.NewDB(t)
 	asDirect("superuser in another database", pgtest.Connect(t, viaDSN(other, f.g)), pgtest.Connect(t, other))
 }
+
+// TestSelectWritesSeen: a session that writes under a SELECT tag — a function that inserts, a
+// data-modifying CTE — then searches for the row's vector finds it, 30 times of 30, as directly
+// (the wait for replication followed command tags only, and missed such writes 1 to 11 times in
+// 30). The searches are intercepted, from memory and through the rewrite.
+func TestSelectWritesSeen(t *testing.T) {
+	f := newFixture(t, 2000)
+	ctx := context.Background()
+	admin := pgtest.Connect(t, f.dsn)
+	if _, err := admin.Exec(ctx, `CREATE FUNCTION add_item(v vector) RETURNS bigint LANGUAGE sql AS
+		$$ INSERT INTO items (category, rare, title, emb) VALUES (1, 1, 'added', v) RETURNING id $$`); err != nil {
+		t.Fatal(err)
+	}
+	via, direct := pgtest.Connect(t, f.via), pgtest.Connect(t, f.dsn)
+	simple := pgx.QueryExecModeSimpleProtocol
+	writes := map[string]string{
+		"SELECT f()": `SELECT add_item($1::vector)`,
+		"WITH … INSERT": `WITH x AS (INSERT INTO items (category, rare, title, emb) VALUES (2, 2, 'cte', $1::vector) RETURNING id) SELECT id FROM x`,
+	}
+	searches := map[string]string{
+		"from memory": fastShape,
+		"rewrite":     `SELECT id, emb <-> $1::vector AS d FROM items WHERE title IS NOT NULL ORDER BY emb <-> $1::vector LIMIT 5`,
+	}
+	for wname, write := range writes {
+		for sname, search := range searches {
+			for _, mode := range []pgx.QueryExecMode{simple, pgx.QueryExecModeCacheStatement} {
+				missed := 0
+				before := f.g.counts.get("intercept")
+				for range 30 {
+					v := f.vector()
+					var id int64
+					if err := via.QueryRow(ctx, write, mode, v).Scan(&id); err != nil {
+						t.Fatal(err)
+					}
+					got := idDists(t, via, mode, search, v)
+					want := idDists(t, direct, mode, search, v)
+					if len(want) == 0 || want[0].id != id {
+						t.Fatalf("directly, the search for row %d's vector found %v", id, want)
+					}
+					if !sameRows(got, want) {
+						missed++
+					}
+				}
+				n := f.g.counts.get("intercept") - before
+				t.Logf("%s, search %s, %v: %d of 30 missed; %d intercepted", wname, sname, mode, missed, n)
+				if missed > 0 {
+					t.Errorf("%s, search %s, %v: the session missed its own row %d times in 30", wname, sname, mode, missed)
+				}
+				if n < 25 {
+					t.Errorf("%s, search %s, %v: only %d of 30 searches intercepted", wname, sname, mode, n)
+				}
+			}
+		}
+	}
+}
+
+// TestSelectWritesInBlock: inside a READ COMMITTED block, a SELECT that wrote makes the block's
+// later vector queries go to Postgres (the block has a transaction id), which sees the block's
+// own row: the same answer as directly.
+func TestSelectWritesInBlock(t *testing.T) {
+	f := newFixture(t, 1000)
+	ctx := context.Background()
+	admin := pgtest.Connect(t, f.dsn)
+	if _, err := admin.Exec(ctx, `CREATE FUNCTION add_item(v vector) RETURNS bigint LANGUAGE sql AS
+		$$ INSERT INTO items (category, rare, title, emb) VALUES (1, 1, 'added', v) RETURNING id $$`); err != nil {
+		t.Fatal(err)
+	}
+	via, direct := pgtest.Connect(t, f.via), pgtest.Connect(t, f.dsn)
+	for i := range 10 {
+		v := f.vector()
+		execAll(t, []*pgx.Conn{via, direct}, "BEGIN")
+		intercepted := f.g.counts.get("intercept")
+		idDists(t, via, pgx.QueryExecModeSimpleProtocol, fastShape, v) // before the write: intercepted
+		if f.g.counts.get("intercept") != intercepted+1 {
+			t.Fatalf("try %d: the block's first query was not intercepted", i)
+		}
+		var viaID, directID int64
+		if err := via.QueryRow(ctx, "SELECT add_item('"+v+"')", pgx.QueryExecModeSimpleProtocol).Scan(&viaID); err != nil {
+			t.Fatal(err)
+		}
+		if err := direct.QueryRow(ctx, "SELECT add_item('"+v+"')", pgx.QueryExecModeSimpleProtocol).Scan(&directID); err != nil {
+			t.Fatal(err)
+		}
+		before := f.g.counts.get("forward:transaction")
+		got := idDists(t, via, pgx.QueryExecModeSimpleProtocol, fastShape, v)
+		want := idDists(t, direct, pgx.QueryExecModeSimpleProtocol, fastShape, v)
+		if len(got) > 0 && got[0].id == viaID {
+			got[0].id = directID // each session sees its own new row first, and not the other's
+		}
+		if !sameRows(got, want) || f.g.counts.get("forward:transaction") != before+1 {
+			t.Fatalf("try %d: through vecgate %v (forwarded %d), directly %v", i, got, f.g.counts.get("forward:transaction")-before, want)
+		}
+		execAll(t, []*pgx.Conn{via, direct}, "ROLLBACK")
+	}
+}
+
+// TestSelectWritesCost: what following writes under read tags costs in round trips to
+// Postgres. A session that sends only vector queries pays nothing more (from memory: none at
+// all); one that alternates a plain SELECT with a vector query pays, per vector query, one round
+// trip for the WAL position — none from memory, where the session's table check runs again after
+// the SELECT anyway and brings the position along.
+func TestSelectWritesCost(t *testing.T) {
+	f := newFixture(t, 1000)
+	via := pgtest.Connect(t, f.via)
+	const n = 20
+	rewrite := `SELECT id, emb <-> $1::vector AS d FROM items WHERE title IS NOT NULL ORDER BY emb <-> $1::vector LIMIT 5`
+	perQuery := func(search string, plain bool) float64 {
+		for range 3 { // warm: descriptions, table checks
+			idDists(t, via, pgx.QueryExecModeSimpleProtocol, search, f.vector())
+		}
+		trips, intercepted := f.g.srv.OwnRoundTrips(), f.g.counts.get("intercept")
+		for range n {
+			if plain {
+				execAll(t, []*pgx.Conn{via}, "SELECT 1")
+			}
+			idDists(t, via, pgx.QueryExecModeSimpleProtocol, search, f.vector())
+		}
+		if got := f.g.counts.get("intercept") - intercepted; got != n {
+			t.Fatalf("%d of %d vector queries intercepted", got, n)
+		}
+		return float64(f.g.srv.OwnRoundTrips()-trips) / n
+	}
+	cases := []struct {
+		name         string
+		search       string
+		plain        bool
+		max, without float64 // round trips per vector query now, and before SELECTs were followed
+	}{
+		{"vector queries only, from memory", fastShape, false, 0, 0},
+		{"vector queries only, rewrite", rewrite, false, 1, 1},
+		{"SELECT 1 then a vector query, from memory", fastShape, true, 1, 1},
+		{"SELECT 1 then a vector query, rewrite", rewrite, true, 2, 1},
+	}
+	for _, c := range cases {
+		got := perQuery(c.search, c.plain)
+		t.Logf("%s: %.2f round trips per vector query (%.0f before SELECTs were followed)", c.name, got, c.without)
+		if got > c.max+0.1 { // a table check lapsing (10 s) adds one
+			t.Errorf("%s: %.2f round trips per vector query, want %.0f", c.name, got, c.max)
+		}
+	}
+}
