@@ -201,7 +201,7 @@ func TestSelectWritesSeen(t *testing.T) {
 	via, direct := pgtest.Connect(t, f.via), pgtest.Connect(t, f.dsn)
 	simple := pgx.QueryExecModeSimpleProtocol
 	writes := map[string]string{
-		"SELECT f()": `SELECT add_item($1::vector)`,
+		"SELECT f()":    `SELECT add_item($1::vector)`,
 		"WITH … INSERT": `WITH x AS (INSERT INTO items (category, rare, title, emb) VALUES (2, 2, 'cte', $1::vector) RETURNING id) SELECT id FROM x`,
 	}
 	searches := map[string]string{
