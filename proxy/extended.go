@@ -3,7 +3,6 @@ package proxy
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -250,12 +249,15 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 		s.tally("forward", "transaction")
 		return false, false, nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), interceptTimeout)
-	defer cancel()
+	ctx, end := s.beginIntercept()
+	defer end()
 	s.beginCapture()
 	defer s.endCapture()
 	if block {
 		if ok, err := s.enterBlock(w); !ok || err != nil {
+			if err == nil && s.interrupted() {
+				return s.endInterruptedGroup(w, g, nil, false, nil)
+			}
 			s.tally("forward", "transaction")
 			return false, false, err
 		}
@@ -276,6 +278,9 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 		msgs, _, failed, ok := s.exchangeRaw(w, append(out, syncMsg)...)
 		if !ok {
 			return false, false, errors.New("upstream connection lost")
+		}
+		if len(msgs) == 0 || (failed && s.interrupted()) { // cancelled before or during the Parse
+			return s.endInterruptedGroup(w, g, nil, false, nil)
 		}
 		if g.parse != nil {
 			if msgs[0][0] != '1' { // the client's own Parse failed: that error is its answer
@@ -306,6 +311,9 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 		}
 	}
 	if !s.readYourWrites(ctx, w, job, !block && s.fastWanted(job, g.describe != nil, g.bind.ResultFormatCodes)) {
+		if s.interrupted() {
+			return s.endInterruptedGroup(w, g, pre, parsed, nil)
+		}
 		s.tally("forward", "lagging")
 		if err := s.abandonBlock(w, block); err != nil {
 			return false, parsed, err
@@ -313,7 +321,11 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 		s.endCapture()
 		return false, parsed, s.deliver(pre...)
 	}
-	if whole, _ := s.tableCheck(w, job, false); !whole {
+	whole, _ := s.tableCheck(w, job, false)
+	if s.interrupted() {
+		return s.endInterruptedGroup(w, g, pre, parsed, nil)
+	}
+	if !whole {
 		s.tally("forward", "table_check")
 		if err := s.abandonBlock(w, block); err != nil {
 			return false, parsed, err
@@ -321,8 +333,14 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 		s.endCapture()
 		return false, parsed, s.deliver(pre...)
 	}
+	s.armTimeout(s.statementTimeout(job))
 	if !block {
-		if msgs, ok := s.fastAnswer(ctx, w, job, g.describe != nil, g.bind.ResultFormatCodes); ok {
+		msgs, ok := s.fastAnswer(ctx, w, job, g.describe != nil, g.bind.ResultFormatCodes)
+		if s.interrupted() {
+			s.answeredFast = false
+			return s.endInterruptedGroup(w, g, pre, parsed, nil)
+		}
+		if ok {
 			s.tally("intercept", "")
 			s.srv.count("fast", "")
 			s.endCapture()
@@ -337,6 +355,9 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 		}
 		return s.exchangeRaw(w, append(out, g.execute, g.sync)...)
 	})
+	if errors.Is(err, errInterrupted) {
+		return s.endInterruptedGroup(w, g, pre, parsed, last)
+	}
 	if err != nil {
 		return false, parsed, err
 	}
@@ -356,6 +377,40 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 		s.rememberDesc(job, g.bind.ResultFormatCodes, last)
 	}
 	return true, parsed, s.deliver(append(pre, last...)...)
+}
+
+// endInterruptedGroup ends an interrupted execution group (cancel.go) with what Postgres would
+// have answered: pre (what the client's Parse got), then the Bind's answer and the description
+// — from the interrupted round when one ran, else from Postgres, which binds and describes the
+// client's own statement (an error there is the group's answer, as directly) — and 57014.
+func (s *session) endInterruptedGroup(w *bufio.Writer, g *group, pre [][]byte, parsed bool, round [][]byte) (bool, bool, error) {
+	if before := answerBefore(round); len(before) > 0 {
+		return true, parsed, s.endInterrupted(w, append(pre, before...)...)
+	}
+	var out [][]byte
+	if g.parse != nil && !parsed {
+		out, parsed = append(out, g.parse), true
+	}
+	for _, r := range g.raws {
+		if r[0] == 'B' {
+			out = append(out, r)
+		}
+	}
+	if g.describe != nil {
+		out = append(out, g.describe)
+	}
+	msgs, _, _, ok := s.sendRecv(w, true, append(out, syncMsg)...)
+	if !ok {
+		return false, parsed, errors.New("upstream connection lost")
+	}
+	before := append(pre, answerBefore(msgs)...)
+	if e := failureOf(msgs); e != nil {
+		s.blockOpen = false
+		s.endCapture()
+		s.tally("forward", "error")
+		return true, parsed, s.deliver(append(before, e, readyFor(s.State().TxStatus))...)
+	}
+	return true, parsed, s.endInterrupted(w, before...)
 }
 
 // deliver writes messages to the client in one write (one system call, one TCP segment for a

@@ -253,6 +253,11 @@ func (s *session) runTableCheck(w *bufio.Writer, job Job, withLSN bool) (e acces
 	return e, lsn
 }
 
+// statementTimeout is the session's statement_timeout as its table check for job read it.
+func (s *session) statementTimeout(job Job) time.Duration {
+	return s.accessCache[job.TableCheck()].timeout
+}
+
 // parseTimeout reads a duration as current_setting prints statement_timeout: "0", "250ms",
 // "5s", "1min", "2h", "1d". Anything else reads as 0 (no bound of vecgate's).
 func parseTimeout(v string) time.Duration {

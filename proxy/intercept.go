@@ -166,27 +166,43 @@ func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, er
 		s.tally("forward", "transaction")
 		return false, nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), interceptTimeout)
-	defer cancel()
+	ctx, end := s.beginIntercept()
+	defer end()
 
 	s.beginCapture()
 	defer s.endCapture()
 	if block {
 		if ok, err := s.enterBlock(w); !ok || err != nil {
+			if err == nil && s.interrupted() {
+				return true, s.endInterrupted(w)
+			}
 			s.tally("forward", "transaction")
 			return false, err
 		}
 	}
 	if !s.readYourWrites(ctx, w, job, !block && s.fastWanted(job, true, nil)) {
+		if s.interrupted() {
+			return true, s.endInterrupted(w)
+		}
 		s.tally("forward", "lagging")
 		return false, s.abandonBlock(w, block)
 	}
-	if whole, _ := s.tableCheck(w, job, false); !whole {
+	whole, _ := s.tableCheck(w, job, false)
+	if s.interrupted() {
+		return true, s.endInterrupted(w)
+	}
+	if !whole {
 		s.tally("forward", "table_check")
 		return false, s.abandonBlock(w, block)
 	}
+	s.armTimeout(s.statementTimeout(job))
 	if !block {
-		if msgs, ok := s.fastAnswer(ctx, w, job, true, nil); ok {
+		msgs, ok := s.fastAnswer(ctx, w, job, true, nil)
+		if s.interrupted() {
+			s.answeredFast = false
+			return true, s.endInterrupted(w)
+		}
+		if ok {
 			s.tally("intercept", "")
 			s.srv.count("fast", "")
 			s.endCapture()
@@ -194,6 +210,9 @@ func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, er
 		}
 	}
 	last, err := s.rounds(ctx, job, func(stmt string) ([][]byte, int, bool, bool) { return s.exchange(w, stmt) })
+	if errors.Is(err, errInterrupted) {
+		return true, s.endInterrupted(w, answerBefore(last)...)
+	}
 	if err != nil {
 		return false, err
 	}
@@ -212,12 +231,16 @@ func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, er
 // rounds runs an intercepted statement's rounds while capturing: each round's statement (or key
 // array) goes upstream through send, until the job says the last answer is complete, which
 // rounds returns. It returns nil when the client's original must be forwarded instead (the
-// reason counted), and an error when the upstream connection is gone.
+// reason counted), errInterrupted (with the failed round's answer, if one failed) when the
+// statement was cancelled or timed out, and another error when the upstream connection is gone.
 func (s *session) rounds(ctx context.Context, job Job, send func(next string) (msgs [][]byte, rows int, failed, ok bool)) ([][]byte, error) {
 	var last [][]byte
 	rows := 0
 	for {
 		next, done, fwd, err := job.Next(ctx, rows)
+		if s.interrupted() {
+			return nil, errInterrupted
+		}
 		if err != nil {
 			s.log.Warn("intercept: planner error; forwarding", "err", err)
 		}
@@ -231,6 +254,10 @@ func (s *session) rounds(ctx context.Context, job Job, send func(next string) (m
 		msgs, n, failed, ok := send(next)
 		if !ok {
 			return nil, errors.New("upstream connection lost")
+		}
+		if failed && s.interrupted() {
+			// Cancelled or timed out: Postgres' 57014 (in msgs) or vecgate's is the answer.
+			return msgs, errInterrupted
 		}
 		if failed {
 			// Let Postgres answer the original in its own words (error positions and all).
@@ -252,8 +279,19 @@ func (s *session) exchange(w *bufio.Writer, sql string) (msgs [][]byte, rows int
 }
 
 // exchangeRaw sends encoded messages, the last of which ends the exchange with a ReadyForQuery
-// (a Query or a Sync), and collects the answer like exchange.
+// (a Query or a Sync), and collects the answer like exchange. In an interception that was
+// cancelled or timed out (cancel.go) nothing is sent: it reports failed, with no messages.
 func (s *session) exchangeRaw(w *bufio.Writer, out ...[]byte) (msgs [][]byte, rows int, failed, ok bool) {
+	return s.sendRecv(w, false, out...)
+}
+
+// sendRecv is exchangeRaw; force sends even in an interrupted interception (statements that
+// restore the client's transaction).
+func (s *session) sendRecv(w *bufio.Writer, force bool, out ...[]byte) (msgs [][]byte, rows int, failed, ok bool) {
+	if !s.startExchange(force) {
+		return nil, 0, true, true
+	}
+	defer func() { s.endExchange(failureOf(msgs)) }()
 	s.srv.ownTrips.Add(1)
 	s.addPending()
 	for _, m := range out {

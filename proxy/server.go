@@ -212,8 +212,9 @@ func (s *Server) register(sess *session, secretLen int) {
 	s.keys[sess.pid] = sess
 }
 
-// cancel routes a client's CancelRequest to the upstream backend of the session it names. As in
-// Postgres, a request with an unknown key is silently ignored.
+// cancel routes a client's CancelRequest to the session it names: to its upstream backend, or
+// to its running interception (cancel.go). As in Postgres, a request with an unknown key is
+// silently ignored.
 func (s *Server) cancel(pid uint32, secret []byte) {
 	s.mu.Lock()
 	sess := s.keys[pid]
@@ -222,7 +223,7 @@ func (s *Server) cancel(pid uint32, secret []byte) {
 		s.log.Info("cancel request with unknown key ignored", "pid", pid)
 		return
 	}
-	sess.cancelUpstream()
+	sess.interrupt(errUserCancel)
 }
 
 func (s *Server) count(what, reason string) {

@@ -102,6 +102,7 @@ type session struct {
 	// tallied: the client statement being handled was counted (Config.Count), as intercepted or
 	// forwarded with a reason; each is counted once (client goroutine).
 	tallied bool
+	intr    interruption // cancel and statement_timeout of the running interception (cancel.go)
 	closed  atomic.Bool
 }
 

@@ -49,9 +49,9 @@ func (s *session) special(w *bufio.Writer, sql string) (bool, error) {
 	}
 	if failed {
 		s.endCapture()
-		if send == sql {
+		if send == sql || errorCode(failureOf(msgs)) == "57014" {
 			// The statement as the client sent it failed (EXPLAIN ANALYZE may have run part of
-			// it): that is the answer, never a second run.
+			// it), or the EXPLAIN was cancelled: that is the answer, never a second run.
 			return true, s.deliver(msgs...)
 		}
 		return false, nil // Postgres explains the original in its own words

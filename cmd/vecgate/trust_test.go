@@ -12,8 +12,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/vecgate/vecgate/internal/pgtest"
 )
 
@@ -324,5 +327,140 @@ func TestSelectWritesCost(t *testing.T) {
 		if got > c.max+0.1 { // a table check lapsing (10 s) adds one
 			t.Errorf("%s: %.2f round trips per vector query, want %.0f", c.name, got, c.max)
 		}
+	}
+}
+
+// cancelConn connects with pgx set to send a cancel request when a query's context ends (its
+// default closes the connection instead).
+func cancelConn(t *testing.T, dsn string) *pgx.Conn {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: 20 * time.Second}
+	}
+	c, err := pgx.ConnectConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	return c
+}
+
+// slowFixture is a fixture whose rows carry a large compressed text, so that a filter on it
+// costs about half a millisecond a row: a vector query with a filter nothing passes widens
+// through rounds of 20, 80, 320, 1,280 and 2,000 candidates (about 2 s in all), and directly (no
+// index scans) it reads every row (about 1 s).
+func slowFixture(t *testing.T) *fixture {
+	f := newFixture(t, 2000)
+	admin := pgtest.Connect(t, f.dsn)
+	for _, q := range []string{
+		"ALTER TABLE items ADD COLUMN blob text",
+		"UPDATE items SET blob = repeat(md5(id::text), 5000)",
+		"VACUUM ANALYZE items",
+	} {
+		if _, err := admin.Exec(context.Background(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	return f
+}
+
+const slowQuery = `SELECT id, title FROM items WHERE blob LIKE '%%zz%%' ORDER BY emb <-> '%s' LIMIT 10`
+
+// TestCancelIntercepted: a cancel request (pgx, on a context's end) during a slow intercepted
+// statement ends it at once with 57014, as directly — simple and extended protocol — and the
+// session works afterwards; in a transaction block the block fails, as directly. (vecgate
+// forwarded the original after the cancelled round, which then ran to its end.)
+func TestCancelIntercepted(t *testing.T) {
+	f := slowFixture(t)
+	ctx := context.Background()
+	via, direct := cancelConn(t, f.via), cancelConn(t, f.dsn)
+	execAll(t, []*pgx.Conn{via, direct}, "SET enable_indexscan = off")
+	run := func(c *pgx.Conn, mode pgx.QueryExecMode, after time.Duration, v string) (error, time.Duration) {
+		qctx, cancel := context.WithTimeout(ctx, after)
+		defer cancel()
+		start := time.Now()
+		rows, err := c.Query(qctx, fmt.Sprintf(slowQuery, v), mode)
+		if err == nil {
+			for rows.Next() {
+			}
+			rows.Close()
+			err = rows.Err()
+		}
+		return err, time.Since(start)
+	}
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeExec} {
+		for _, inBlock := range []bool{false, true} {
+			step := fmt.Sprintf("%v, block %v", mode, inBlock)
+			v := f.vector()
+			// Uncancelled, the statement is intercepted and slow.
+			before := f.g.counts.get("intercept")
+			if err, took := run(via, mode, time.Minute, v); err != nil || took < 500*time.Millisecond || f.g.counts.get("intercept") != before+1 {
+				t.Fatalf("%s: uncancelled: %v after %s, intercepted %d", step, err, took, f.g.counts.get("intercept")-before)
+			}
+			if inBlock {
+				execAll(t, []*pgx.Conn{via, direct}, "BEGIN")
+			}
+			const after = 300 * time.Millisecond
+			canceled := f.g.counts.get("canceled")
+			derr, dtook := run(direct, mode, after, v)
+			verr, vtook := run(via, mode, after, v)
+			t.Logf("%s: directly %v after %s; through vecgate %v after %s", step, derr, dtook, verr, vtook)
+			if errCode(derr) != "57014" {
+				t.Fatalf("%s: directly %v: the statement was not slow enough to cancel", step, derr)
+			}
+			if fmt.Sprint(verr) != fmt.Sprint(derr) || f.g.counts.get("canceled") != canceled+1 {
+				t.Errorf("%s: through vecgate %v (canceled %d), directly %v", step, verr, f.g.counts.get("canceled")-canceled, derr)
+			}
+			if vtook > after+400*time.Millisecond {
+				t.Errorf("%s: the cancel took %s through vecgate (%s directly)", step, vtook, dtook)
+			}
+			if inBlock {
+				for _, c := range []*pgx.Conn{via, direct} {
+					if _, err := c.Exec(ctx, "SELECT 1", pgx.QueryExecModeSimpleProtocol); errCode(err) != "25P02" {
+						t.Errorf("%s: after the cancel the block answers %v, want 25P02", step, err)
+					}
+				}
+				execAll(t, []*pgx.Conn{via, direct}, "ROLLBACK")
+			}
+			sameViaAndDirect(t, f, via, direct, step+": after the cancel")
+		}
+	}
+}
+
+// TestStatementTimeoutIntercepted: statement_timeout ends a slow intercepted statement when it
+// has elapsed since the statement started — not per round — with Postgres' 57014 "canceling
+// statement due to statement timeout", as directly; the session works afterwards.
+func TestStatementTimeoutIntercepted(t *testing.T) {
+	f := slowFixture(t)
+	ctx := context.Background()
+	via, direct := pgtest.Connect(t, f.via), pgtest.Connect(t, f.dsn)
+	execAll(t, []*pgx.Conn{via, direct}, "SET enable_indexscan = off")
+	const timeout = 300 * time.Millisecond
+	execAll(t, []*pgx.Conn{via, direct}, fmt.Sprintf("SET statement_timeout = '%dms'", timeout.Milliseconds()))
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeExec} {
+		v := f.vector()
+		run := func(c *pgx.Conn) (error, time.Duration) {
+			start := time.Now()
+			_, err := c.Exec(ctx, fmt.Sprintf(slowQuery, v), mode)
+			return err, time.Since(start)
+		}
+		canceled := f.g.counts.get("canceled")
+		derr, dtook := run(direct)
+		verr, vtook := run(via)
+		t.Logf("%v: directly %v after %s; through vecgate %v after %s", mode, derr, dtook, verr, vtook)
+		if errCode(derr) != "57014" {
+			t.Fatalf("%v: directly %v: the statement was not slow enough to time out", mode, derr)
+		}
+		if fmt.Sprint(verr) != fmt.Sprint(derr) || f.g.counts.get("canceled") != canceled+1 {
+			t.Errorf("%v: through vecgate %v (canceled %d), directly %v", mode, verr, f.g.counts.get("canceled")-canceled, derr)
+		}
+		if vtook > timeout+150*time.Millisecond {
+			t.Errorf("%v: statement_timeout %s fired after %s through vecgate (%s directly)", mode, timeout, vtook, dtook)
+		}
+		sameViaAndDirect(t, f, via, direct, fmt.Sprintf("%v: after the timeout", mode))
 	}
 }
