@@ -61,7 +61,7 @@ func (s *session) trackParse(body []byte) {
 			delete(s.stmts, p.Name) // the common case: kept small
 			return
 		}
-		s.stmts[p.Name] = &stmtInfo{reason: reason}
+		s.stmts[p.Name] = &stmtInfo{reason: reason, sql: p.Query, oids: append([]uint32(nil), p.ParameterOIDs...)}
 		return
 	}
 	s.stmts[p.Name] = &stmtInfo{st: st, oids: append([]uint32(nil), p.ParameterOIDs...)}
@@ -73,6 +73,7 @@ type stmtInfo struct {
 	st     Statement
 	oids   []uint32
 	reason string
+	sql    string // when st is nil: the statement, offered again at Bind while indexes load
 }
 
 // bindReason is the reason a Bind (body) forwarded outside an interceptable group is counted
@@ -219,6 +220,15 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 	if info == nil {
 		s.tally("forward", "not_vector")
 		return false, false, nil
+	}
+	if info.st == nil && (info.reason == "loading" || info.reason == "no_index") {
+		// Prepared while the indexes loaded (or before this one was built): offered again.
+		if st, reason := s.srv.cfg.Interceptor.Prepare(info.sql, info.oids); st != nil {
+			info = &stmtInfo{st: st, oids: info.oids}
+			s.stmts[g.bind.PreparedStatement] = info
+		} else {
+			info.reason = reason
+		}
 	}
 	if info.st == nil {
 		s.tally("forward", info.reason)

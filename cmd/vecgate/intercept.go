@@ -193,7 +193,10 @@ func (i interceptor) Prepare(sql string, paramOIDs []uint32) (proxy.Statement, s
 		if !errors.Is(err, planner.ErrNotShape) {
 			i.log.Debug("forwarding prepared vector query", "reason", err)
 		}
-		return nil, planner.Reason(err)
+		if reason := planner.Reason(err); reason != planner.ReasonNoIndex || i.stream.Ready() {
+			return nil, reason
+		}
+		return nil, "loading"
 	}
 	pr.ParamOIDs = append([]uint32(nil), paramOIDs...)
 	return statement{i: i, pr: pr}, ""

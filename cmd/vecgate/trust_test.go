@@ -464,3 +464,98 @@ func TestStatementTimeoutIntercepted(t *testing.T) {
 		sameViaAndDirect(t, f, via, direct, fmt.Sprintf("%v: after the timeout", mode))
 	}
 }
+
+// countMoves runs sql through via and returns the counters that moved, as "key+n" (fast and
+// canceled, subsets of intercept, left out).
+func countMoves(t *testing.T, g *gateway, via *pgx.Conn, sql string, mode pgx.QueryExecMode, args ...any) []string {
+	t.Helper()
+	before := countsSnapshot(g.counts)
+	rows, err := via.Query(context.Background(), sql, append([]any{mode}, args...)...)
+	if err == nil {
+		for rows.Next() {
+		}
+		rows.Close()
+	}
+	var moved []string
+	for k, v := range countsSnapshot(g.counts) {
+		if d := v - before[k]; d != 0 && k != "fast" && k != "canceled" {
+			moved = append(moved, fmt.Sprintf("%s%+d", k, d))
+		}
+	}
+	return moved
+}
+
+// TestEveryStatementCounted: every client statement moves exactly one counter by one: intercepted,
+// or forwarded with its reason — while indexes load, without a live index for the metric, ORDER
+// BY … DESC, a halfvec query vector, a statement without a distance operator, a widening
+// intercept, a rewrite that fails and is forwarded after its round; in both protocols. (Those
+// forwarded before planning, or by the planner, were not counted at all.)
+func TestEveryStatementCounted(t *testing.T) {
+	// Loading: the initial load waits for a transaction with an id to end (the slot's snapshot).
+	dsn := pgtest.NewDB(t)
+	admin := pgtest.Connect(t, dsn)
+	ctx := context.Background()
+	for _, q := range append(itemsTable(300), `CREATE INDEX items_emb_hnsw ON items USING hnsw (emb vector_l2_ops)`) {
+		if _, err := admin.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	blocker := pgtest.Connect(t, dsn)
+	if _, err := blocker.Exec(ctx, "BEGIN; SELECT pg_current_xact_id()"); err != nil {
+		t.Fatal(err)
+	}
+	g := startTestGateway(t, dsn, gatewayOptions{Intercept: true, SlotName: fmt.Sprintf("c%d", rand.Uint32())})
+	via := pgtest.Connect(t, viaDSN(dsn, g))
+	const v = "[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]"
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeExec} {
+		moved := countMoves(t, g, via, `SELECT id FROM items ORDER BY emb <-> $1::vector LIMIT 3`, mode, v)
+		if g.stream.Ready() {
+			t.Fatal("the initial load finished while blocked; the test proves nothing")
+		}
+		if fmt.Sprint(moved) != "[forward:loading+1]" {
+			t.Errorf("while loading, %v: counters moved %v", mode, moved)
+		}
+	}
+	if _, err := blocker.Exec(ctx, "COMMIT"); err != nil {
+		t.Fatal(err)
+	}
+	waitIndexed(t, g, 300)
+	// The session's forwarded SELECTs make its next vector query wait for replication to reach
+	// the server's WAL position: wait until it has (other databases' WAL included).
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		if moved := countMoves(t, g, via, `SELECT id FROM items ORDER BY emb <-> $1::vector LIMIT 3`, pgx.QueryExecModeSimpleProtocol, v); fmt.Sprint(moved) == "[intercept+1]" {
+			break
+		}
+		if time.Since(start) > time.Minute {
+			t.Fatal("no vector query intercepted within a minute of the initial load")
+		}
+	}
+
+	cases := []struct{ name, sql, want string }{
+		{"no distance operator", `SELECT count(*) FROM items WHERE id > $1::int`, "forward:not_vector+1"},
+		{"no live index for the metric", `SELECT id FROM items ORDER BY emb <#> $1::vector LIMIT 3`, "forward:no_index+1"},
+		{"DESC", `SELECT id FROM items ORDER BY emb <-> $1::vector DESC LIMIT 3`, "forward:desc+1"},
+		{"halfvec", `SELECT id FROM items ORDER BY emb <-> $1::halfvec LIMIT 3`, "forward:halfvec+1"},
+		{"not the shape", `SELECT category, min(emb <-> $1::vector) FROM items GROUP BY category ORDER BY 2 LIMIT 3`, "forward:not_shape+1"},
+		{"widening intercept", `SELECT id, title FROM items WHERE rare = 7 ORDER BY emb <-> $1::vector LIMIT 3`, "intercept+1"},
+		{"rewrite fails after its round", `SELECT id, 1 / (id - id) FROM items ORDER BY emb <-> $1::vector LIMIT 3`, "forward:rewrite_error+1"},
+	}
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeExec} {
+		for _, c := range cases {
+			arg := v
+			if strings.Contains(c.sql, "$1::int") {
+				arg = "5"
+			}
+			if moved := countMoves(t, g, via, c.sql, mode, arg); fmt.Sprint(moved) != "["+c.want+"]" {
+				t.Errorf("%s, %v: counters moved %v, want %s", c.name, mode, moved, c.want)
+			}
+		}
+	}
+	// vecgate.enabled = off.
+	if _, err := via.Exec(ctx, "SET vecgate.enabled = off", pgx.QueryExecModeSimpleProtocol); err != nil {
+		t.Fatal(err)
+	}
+	if moved := countMoves(t, g, via, `SELECT id FROM items ORDER BY emb <-> $1::vector LIMIT 3`, pgx.QueryExecModeSimpleProtocol, v); fmt.Sprint(moved) != "[forward:disabled+1]" {
+		t.Errorf("vecgate.enabled = off: counters moved %v", moved)
+	}
+}
