@@ -656,7 +656,7 @@ func (s *session) observe(typ byte, body []byte) {
 		if !plainTags[firstWord(body)] {
 			s.changes.Add(1)
 		}
-		if s.capture == nil && !utilityTags[firstWord(body)] {
+		if s.capture == nil && (!utilityTags[firstWord(body)] || bytes.HasPrefix(body, []byte("COMMIT PREPARED"))) {
 			s.state.MaybeWrote = true
 		}
 		if s.inCopyIn || writes(body) {
@@ -694,10 +694,13 @@ func (s *session) observe(typ byte, body []byte) {
 			s.changes.Add(1)
 		}
 		if st == 'I' {
-			if s.state.WroteInTxn {
+			// A transaction block that ended without a COMMIT tag (ROLLBACK, a failed block)
+			// committed nothing.
+			committed := s.commitTag || s.state.TxStatus != 'T' && s.state.TxStatus != 'E'
+			if s.state.WroteInTxn && committed {
 				s.state.CommittedWrites++
 			}
-			if s.state.MaybeWrote {
+			if s.state.MaybeWrote && committed {
 				s.state.MaybeWrites++
 			}
 			s.state.WroteInTxn, s.state.MaybeWrote = false, false
