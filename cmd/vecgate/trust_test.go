@@ -559,3 +559,62 @@ func TestEveryStatementCounted(t *testing.T) {
 		t.Errorf("vecgate.enabled = off: counters moved %v", moved)
 	}
 }
+
+// TestCancelWhileWaiting: a cancel request that arrives while vecgate works in memory — here
+// waiting for replication to apply a large insert (vecgate.consistency = strong), with no
+// statement of the session's running in Postgres — ends the intercepted statement at once with
+// Postgres' 57014, and the session works afterwards. (The cancel was sent to the idle backend,
+// which ignored it, and the statement ran on.)
+func TestCancelWhileWaiting(t *testing.T) {
+	f := newFixture(t, 500)
+	ctx := context.Background()
+	via, direct := cancelConn(t, f.via), cancelConn(t, f.dsn)
+	admin := pgtest.Connect(t, f.dsn)
+	execAll(t, []*pgx.Conn{via}, "SET vecgate.consistency = strong")
+	execAll(t, []*pgx.Conn{via}, "SET vecgate.max_wait = '60s'")
+	const after = 300 * time.Millisecond
+	run := func(c *pgx.Conn, sql string, args ...any) (error, time.Duration) {
+		qctx, cancel := context.WithTimeout(ctx, after)
+		defer cancel()
+		start := time.Now()
+		_, err := c.Exec(qctx, sql, append([]any{pgx.QueryExecModeSimpleProtocol}, args...)...)
+		return err, time.Since(start)
+	}
+	derr, _ := run(direct, "SELECT pg_sleep(5)")
+	// A table whose index only vecgate holds (mode = offload): Postgres inserts into it quickly,
+	// vecgate's replication takes its time.
+	if _, err := admin.Exec(ctx, `CREATE TABLE bulk (id bigserial PRIMARY KEY, emb vector(16))`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := via.Exec(ctx, `CREATE INDEX bulk_emb ON bulk USING hnsw (emb vector_l2_ops) WITH (mode = offload)`, pgx.QueryExecModeSimpleProtocol); err != nil {
+		t.Fatal(err)
+	}
+	for start := time.Now(); len(f.g.set.Indexes()) < 2 || !f.g.stream.Ready(); time.Sleep(20 * time.Millisecond) {
+		if time.Since(start) > time.Minute {
+			t.Fatal("the offloaded index did not come up")
+		}
+	}
+	start := time.Now()
+	if _, err := admin.Exec(ctx, `INSERT INTO bulk (emb)
+		SELECT (SELECT array_agg(random())::vector(16) FROM generate_series(1, 16) d WHERE g > 0)
+		FROM generate_series(1, 30000) g`); err != nil {
+		t.Fatal(err)
+	}
+	inserted := time.Since(start)
+	canceled := f.g.counts.get("canceled")
+	verr, took := run(via, fastShape, f.vector())
+	t.Logf("through vecgate %v after %s; directly %v (insert %s)", verr, took, derr, inserted)
+	if fmt.Sprint(verr) != fmt.Sprint(derr) || errCode(derr) != "57014" || f.g.counts.get("canceled") != canceled+1 {
+		t.Fatalf("through vecgate %v (canceled %d), directly %v", verr, f.g.counts.get("canceled")-canceled, derr)
+	}
+	if took > after+400*time.Millisecond {
+		t.Errorf("the cancel took %s", took)
+	}
+	waitIndexed(t, f.g, 30500)
+	t.Logf("replication applied the insert %s after it", time.Since(start)-inserted)
+	execAll(t, []*pgx.Conn{via}, "SET vecgate.consistency = session")
+	var one int
+	if err := via.QueryRow(ctx, "SELECT 1", pgx.QueryExecModeSimpleProtocol).Scan(&one); err != nil {
+		t.Fatalf("after the cancel: %v", err)
+	}
+}
