@@ -320,17 +320,7 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 			s.internal[name] = true
 		}
 	}
-	if !s.readYourWrites(ctx, w, job, !block && s.fastWanted(job, g.describe != nil, g.bind.ResultFormatCodes)) {
-		if s.interrupted() {
-			return s.endInterruptedGroup(w, g, pre, parsed, nil)
-		}
-		s.tally("forward", "lagging")
-		if err := s.abandonBlock(w, block); err != nil {
-			return false, parsed, err
-		}
-		s.endCapture()
-		return false, parsed, s.deliver(pre...)
-	}
+	lsn := s.positionWithCheck(w, job, !block && s.fastWanted(job, g.describe != nil, g.bind.ResultFormatCodes))
 	whole, _ := s.tableCheck(w, job, false)
 	if s.interrupted() {
 		return s.endInterruptedGroup(w, g, pre, parsed, nil)
@@ -344,6 +334,17 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 		return false, parsed, s.deliver(pre...)
 	}
 	s.armTimeout(s.statementTimeout(job))
+	if !s.readYourWrites(ctx, w, job, lsn) {
+		if s.interrupted() {
+			return s.endInterruptedGroup(w, g, pre, parsed, nil)
+		}
+		s.tally("forward", "lagging")
+		if err := s.abandonBlock(w, block); err != nil {
+			return false, parsed, err
+		}
+		s.endCapture()
+		return false, parsed, s.deliver(pre...)
+	}
 	if !block {
 		msgs, ok := s.fastAnswer(ctx, w, job, g.describe != nil, g.bind.ResultFormatCodes)
 		if s.interrupted() {

@@ -180,13 +180,7 @@ func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, er
 			return false, err
 		}
 	}
-	if !s.readYourWrites(ctx, w, job, !block && s.fastWanted(job, true, nil)) {
-		if s.interrupted() {
-			return true, s.endInterrupted(w)
-		}
-		s.tally("forward", "lagging")
-		return false, s.abandonBlock(w, block)
-	}
+	lsn := s.positionWithCheck(w, job, !block && s.fastWanted(job, true, nil))
 	whole, _ := s.tableCheck(w, job, false)
 	if s.interrupted() {
 		return true, s.endInterrupted(w)
@@ -196,6 +190,13 @@ func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, er
 		return false, s.abandonBlock(w, block)
 	}
 	s.armTimeout(s.statementTimeout(job))
+	if !s.readYourWrites(ctx, w, job, lsn) {
+		if s.interrupted() {
+			return true, s.endInterrupted(w)
+		}
+		s.tally("forward", "lagging")
+		return false, s.abandonBlock(w, block)
+	}
 	if !block {
 		msgs, ok := s.fastAnswer(ctx, w, job, true, nil)
 		if s.interrupted() {
@@ -321,13 +322,11 @@ func (s *session) sendRecv(w *bufio.Writer, force bool, out ...[]byte) (msgs [][
 	}
 }
 
-// readYourWrites makes an intercepted read see the session's own committed writes: when the
-// session committed a write since its last intercepted read — one its command tags showed, or a
-// statement that may have written under a read tag (State.MaybeWrote) — it asks Postgres for
-// the current WAL position and waits (bounded) for the indexes to apply it. When the session's
-// table check must run anyway (fast: for an answer from memory), the position comes with it, in
-// the same round trip. It reports false when the indexes did not catch up in time.
-func (s *session) readYourWrites(ctx context.Context, w *bufio.Writer, job Job, fast bool) bool {
+// writesPending reports whether an intercepted read of job must first wait for the indexes to
+// reach the upstream's WAL position: the session committed a write since its last intercepted
+// read — one its command tags showed, or a statement that may have written under a read tag
+// (State.MaybeWrote) — or the session asked for strong consistency.
+func (s *session) writesPending(job Job) (pending bool, wait time.Duration) {
 	mode, wait := "session", maxWait
 	if c, ok := job.(Consistent); ok {
 		mode, wait = c.Consistency()
@@ -335,14 +334,42 @@ func (s *session) readYourWrites(ctx context.Context, w *bufio.Writer, job Job, 
 	st := s.State()
 	switch {
 	case mode == "eventual":
-		return true
+		return false, 0
 	case mode == "session" && st.CommittedWrites == s.seenWrite && st.MaybeWrites == s.seenMaybe:
+		return false, 0
+	}
+	return true, wait
+}
+
+// positionWithCheck runs the session's table check for job now, with the upstream's WAL
+// position in the same round trip, when read-your-writes will want the position and the check
+// is due anyway (fast: for an answer from memory, which wants a check made since the session's
+// last statement in Postgres). It returns the position, or "".
+func (s *session) positionWithCheck(w *bufio.Writer, job Job, fast bool) string {
+	if pending, _ := s.writesPending(job); !pending {
+		return ""
+	}
+	if _, cached := s.checkCached(job, fast); cached {
+		return ""
+	}
+	if e, cached := s.checkCached(job, false); cached && !e.whole {
+		return "" // forwarded by its check: no position needed
+	}
+	_, lsn := s.runTableCheck(w, job, true)
+	return lsn
+}
+
+// readYourWrites makes an intercepted read see the session's own committed writes
+// (writesPending): it waits (bounded) until the indexes have applied the upstream's WAL
+// position — lsn when positionWithCheck read it, else asked for now. It reports false when they
+// did not catch up in time.
+func (s *session) readYourWrites(ctx context.Context, w *bufio.Writer, job Job, lsn string) bool {
+	pending, wait := s.writesPending(job)
+	if !pending {
 		return true
 	}
-	var lsn string
-	if _, cached := s.checkCached(job, fast); !cached {
-		_, lsn = s.runTableCheck(w, job, true)
-	} else {
+	st := s.State()
+	if lsn == "" {
 		msgs, _, failed, ok := s.exchange(w, "SELECT pg_current_wal_lsn()")
 		if !ok || failed {
 			return false

@@ -294,19 +294,19 @@ func TestSelectWritesCost(t *testing.T) {
 	via := pgtest.Connect(t, f.via)
 	const n = 20
 	rewrite := `SELECT id, emb <-> $1::vector AS d FROM items WHERE title IS NOT NULL ORDER BY emb <-> $1::vector LIMIT 5`
-	perQuery := func(search string, plain bool) float64 {
+	perQuery := func(search string, plain bool, counter string) float64 {
 		for range 3 { // warm: descriptions, table checks
 			idDists(t, via, pgx.QueryExecModeSimpleProtocol, search, f.vector())
 		}
-		trips, intercepted := f.g.srv.OwnRoundTrips(), f.g.counts.get("intercept")
+		trips, counted := f.g.srv.OwnRoundTrips(), f.g.counts.get(counter)
 		for range n {
 			if plain {
 				execAll(t, []*pgx.Conn{via}, "SELECT 1")
 			}
 			idDists(t, via, pgx.QueryExecModeSimpleProtocol, search, f.vector())
 		}
-		if got := f.g.counts.get("intercept") - intercepted; got != n {
-			t.Fatalf("%d of %d vector queries intercepted", got, n)
+		if got := f.g.counts.get(counter) - counted; got != n {
+			t.Fatalf("%d of %d vector queries counted %s", got, n, counter)
 		}
 		return float64(f.g.srv.OwnRoundTrips()-trips) / n
 	}
@@ -314,15 +314,23 @@ func TestSelectWritesCost(t *testing.T) {
 		name         string
 		search       string
 		plain        bool
+		counter      string
 		max, without float64 // round trips per vector query now, and before SELECTs were followed
 	}{
-		{"vector queries only, from memory", fastShape, false, 0, 0},
-		{"vector queries only, rewrite", rewrite, false, 1, 1},
-		{"SELECT 1 then a vector query, from memory", fastShape, true, 1, 1},
-		{"SELECT 1 then a vector query, rewrite", rewrite, true, 2, 1},
+		{"vector queries only, from memory", fastShape, false, "intercept", 0, 0},
+		{"vector queries only, rewrite", rewrite, false, "intercept", 1, 1},
+		{"SELECT 1 then a vector query, from memory", fastShape, true, "intercept", 1, 1},
+		{"SELECT 1 then a vector query, rewrite", rewrite, true, "intercept", 2, 1},
+		// The session's search_path finds another items first: forwarded, without asking for
+		// the WAL position or waiting.
+		{"search_path elsewhere: SELECT 1 then a forwarded vector query", fastShape, true, "forward:table_check", 0, 0},
 	}
 	for _, c := range cases {
-		got := perQuery(c.search, c.plain)
+		if c.counter == "forward:table_check" {
+			tenantSchema(t, f)
+			execAll(t, []*pgx.Conn{via}, "SET search_path = tenant1, public")
+		}
+		got := perQuery(c.search, c.plain, c.counter)
 		t.Logf("%s: %.2f round trips per vector query (%.0f before SELECTs were followed)", c.name, got, c.without)
 		if got > c.max+0.1 { // a table check lapsing (10 s) adds one
 			t.Errorf("%s: %.2f round trips per vector query, want %.0f", c.name, got, c.max)
