@@ -3,6 +3,7 @@ package planner
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -174,11 +175,11 @@ func (p *Planner) PlanSimple(sql string, st Settings) (*Query, error) {
 // find returns the live index that can answer sh.
 func (p *Planner) find(sh *Shape) (Target, error) {
 	if sh.Farthest {
-		return Target{}, forward("ORDER BY … DESC needs an exact scan")
+		return Target{}, because(ReasonDesc, forward("ORDER BY … DESC needs an exact scan"))
 	}
 	t, ok := p.search.Find(sh.Schema, sh.Table, sh.Column, sh.Metric)
 	if !ok {
-		return Target{}, forward("no live index on %s.%s for %s", sh.Table, sh.Column, sh.Metric)
+		return Target{}, because(ReasonNoIndex, forward("no live index on %s.%s for %s", sh.Table, sh.Column, sh.Metric))
 	}
 	return t, nil
 }
@@ -200,7 +201,7 @@ func (p *Planner) plan(sh *Shape, t Target, st Settings, value func(Arg) (string
 	if sh.VectorType == "halfvec" {
 		// A vector column against a halfvec: Postgres casts the column to halfvec and computes
 		// in half precision, row by row (TestHalfvecQueryVector), which the index cannot.
-		return nil, forward("halfvec query vector")
+		return nil, because(ReasonHalfvec, forward("halfvec query vector"))
 	}
 	if sh.VectorDims > 0 && len(vec) != sh.VectorDims {
 		return nil, forward("query vector has %d dimensions, its cast %d", len(vec), sh.VectorDims)
@@ -367,6 +368,32 @@ func (q *Query) firstRound() int {
 		f = Oversample
 	}
 	return min(int(float64(q.need)*f+0.999), MaxCandidates)
+}
+
+// Placeholder returns the first round's statement for EXPLAIN without searching: the rewrite
+// with as many candidate keys as the first round asks for, of the key type, but placeholder
+// values (1, 2, …), so that EXPLAIN (whose plan prints the array) reveals nothing of the index —
+// neither which rows are near the query vector nor how many there are, rows the session may not
+// see included. Candidates and Probes are set as the first round sets them before any widening.
+func (q *Query) Placeholder() string {
+	q.Candidates = q.firstRound()
+	if q.Target.Lists > 0 {
+		q.Probes = min(cmp.Or(q.settings.Probes, q.Target.Probes, 1), q.Target.Lists)
+	}
+	res := make([]ann.Result, q.Candidates)
+	for i := range res {
+		switch q.Target.KeyType {
+		case "uuid":
+			var u [16]byte
+			binary.BigEndian.PutUint32(u[12:], uint32(i+1))
+			res[i].Key = ann.UUIDKey(u)
+		case "smallint", "integer", "bigint":
+			res[i].Key = ann.IntKey(int64(i + 1))
+		default:
+			res[i].Key = ann.TextKey(strconv.Itoa(i + 1))
+		}
+	}
+	return q.rw.Fill(arrayLiteral(res, q.Target.KeyType))
 }
 
 // Candidates returns the keys of the last round (for EXPLAIN and tests).

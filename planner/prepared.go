@@ -50,7 +50,10 @@ func (p *Planner) Prepare(sql string) (*Prepared, error) {
 // and format codes as the protocol carries them (0 text, 1 binary; none = all text, one = all).
 func (p *Planner) Bind(pr *Prepared, params [][]byte, formats []int16, st Settings) (*Query, error) {
 	t, err := p.find(pr.Shape)
-	if err != nil || t.Key != pr.Key || t.KeyType != pr.KeyType {
+	if err != nil {
+		return nil, err
+	}
+	if t.Key != pr.Key || t.KeyType != pr.KeyType {
 		return nil, forward("live index changed since the statement was prepared")
 	}
 	text := make([]*string, len(params))

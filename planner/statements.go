@@ -195,23 +195,27 @@ func parseDuration(v string) (time.Duration, error) {
 	return time.ParseDuration(v)
 }
 
-// ExplainOf recognises `EXPLAIN [options] <select>` and returns the inner statement's text and
-// whether the output is plain text (the format vecgate can add its lines to).
-func ExplainOf(sql string) (inner string, text bool, ok bool) {
+// ExplainOf recognises `EXPLAIN [options] <select>` and returns the inner statement's text,
+// whether the output is plain text (the format vecgate can add its lines to) and whether it has
+// the ANALYZE option (with any value: EXPLAIN then may run the statement).
+func ExplainOf(sql string) (inner string, text, analyze bool, ok bool) {
 	if !hasDistanceOperator(sql) || !containsFold(sql, "explain") {
-		return "", false, false
+		return "", false, false, false
 	}
 	tree, err := pg.Parse(sql)
 	if err != nil || len(tree.Stmts) != 1 {
-		return "", false, false
+		return "", false, false, false
 	}
 	ex := tree.Stmts[0].GetStmt().GetExplainStmt()
 	if ex == nil || ex.Query.GetSelectStmt() == nil {
-		return "", false, false
+		return "", false, false, false
 	}
 	text = true
 	for _, o := range ex.Options {
 		d := o.GetDefElem()
+		if d != nil && d.Defname == "analyze" {
+			analyze = true
+		}
 		if d != nil && d.Defname == "format" {
 			if f, ok := constArg(d.Arg); ok && strings.ToLower(f.Literal) != "text" {
 				text = false
@@ -223,9 +227,9 @@ func ExplainOf(sql string) (inner string, text bool, ok bool) {
 	}
 	inner, err = pg.Deparse(&pg.ParseResult{Version: tree.Version, Stmts: []*pg.RawStmt{{Stmt: ex.Query}}})
 	if err != nil {
-		return "", false, false
+		return "", false, false, false
 	}
-	return inner, text, true
+	return inner, text, analyze, true
 }
 
 // ExplainWith returns the EXPLAIN statement sql with its inner statement replaced by inner.

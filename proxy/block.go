@@ -73,7 +73,8 @@ func (s *session) leaveBlock(w *bufio.Writer, ok bool) (failure [][]byte, err er
 		sql = "ROLLBACK TO SAVEPOINT " + blockSavepoint + "; " + sql
 	}
 	s.blockOpen = false
-	msgs, _, failed, up := s.exchange(w, sql)
+	q, _ := (&pgproto3.Query{String: sql}).Encode(nil)
+	msgs, _, failed, up := s.sendRecv(w, true, q) // runs even when the statement was cancelled
 	if !up {
 		return nil, errors.New("upstream connection lost")
 	}

@@ -16,8 +16,9 @@
 //
 // Authentication is relayed end to end (trust, cleartext, MD5, SCRAM-SHA-256): vecgate never sees a
 // stored password and never needs one. Each client gets cancel key data of vecgate's own; a
-// CancelRequest carrying it is sent on to the session's upstream backend. A client that disconnects
-// while a query runs has that query cancelled upstream.
+// CancelRequest carrying it is sent on to the session's upstream backend, and ends an intercepted
+// statement the session runs with 57014 as Postgres would (cancel.go; statement_timeout alike).
+// A client that disconnects while a query runs has that query cancelled upstream.
 //
 // Errors. A client that breaks the protocol (garbage, a bad length, a message over the limit, an
 // unsupported protocol version) gets an ErrorResponse — 08P01, or what Postgres itself answers —

@@ -3,7 +3,6 @@ package proxy
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -56,18 +55,26 @@ func (s *session) trackParse(body []byte) {
 	if s.stmts == nil {
 		s.stmts = map[string]*stmtInfo{}
 	}
-	st := s.srv.cfg.Interceptor.Prepare(p.Query, p.ParameterOIDs)
+	st, reason := s.srv.cfg.Interceptor.Prepare(p.Query, p.ParameterOIDs)
 	if st == nil {
-		delete(s.stmts, p.Name)
+		if reason == "" || reason == "not_vector" {
+			delete(s.stmts, p.Name) // the common case: kept small
+			return
+		}
+		s.stmts[p.Name] = &stmtInfo{reason: reason, sql: p.Query, oids: append([]uint32(nil), p.ParameterOIDs...)}
 		return
 	}
 	s.stmts[p.Name] = &stmtInfo{st: st, oids: append([]uint32(nil), p.ParameterOIDs...),
 		ascii: isASCII(p.Query), encEpoch: s.encodingEpoch()}
 }
 
+// stmtInfo is a client statement vecgate follows to its executions: st when it may intercept
+// them, otherwise the reason they are forwarded.
 type stmtInfo struct {
-	st   Statement
-	oids []uint32
+	st     Statement
+	oids   []uint32
+	reason string
+	sql    string // when st is nil: the statement, offered again at Bind while indexes load
 	// ascii: the statement's text is all ASCII, so it means the same in every client encoding.
 	// Otherwise its text was read as UTF8 only if the session's encoding was UTF8 when the Parse
 	// arrived and no other was reported since: encEpoch is encodingEpoch() then. (A SET
@@ -85,6 +92,22 @@ func isASCII(s string) bool {
 		}
 	}
 	return true
+}
+// bindReason is the reason a Bind (body) forwarded outside an interceptable group is counted
+// under.
+func (s *session) bindReason(body []byte) string {
+	_, rest, ok := cString(body)
+	if !ok {
+		return "not_vector"
+	}
+	name, _, _ := cString(rest)
+	switch info := s.stmts[name]; {
+	case info == nil:
+		return "not_vector"
+	case info.st == nil:
+		return info.reason
+	}
+	return "pipeline"
 }
 
 func (s *session) trackClose(body []byte) {
@@ -212,43 +235,63 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 		info = s.stmts[g.bind.PreparedStatement] // trackParse ran for this Parse already
 	}
 	if info == nil {
+		s.tally("forward", "not_vector")
 		return false, false, nil
 	}
-	job := info.st.Bind(g.bind.Parameters, g.bind.ParameterFormatCodes, s.knobValues())
+	if info.st == nil && (info.reason == "loading" || info.reason == "no_index") {
+		// Prepared while the indexes loaded (or before this one was built): offered again.
+		if st, reason := s.srv.cfg.Interceptor.Prepare(info.sql, info.oids); st != nil {
+			info = &stmtInfo{st: st, oids: info.oids}
+			s.stmts[g.bind.PreparedStatement] = info
+		} else {
+			info.reason = reason
+		}
+	}
+	if info.st == nil {
+		s.tally("forward", info.reason)
+		return false, false, nil
+	}
+	job, reason := info.st.Bind(g.bind.Parameters, g.bind.ParameterFormatCodes, s.knobValues())
 	if job == nil {
+		s.tally("forward", reason)
 		return false, false, nil
 	}
 	if err := w.Flush(); err != nil {
 		return false, false, err
 	}
 	if !s.waitIdle() {
+		s.tally("forward", "copy")
 		return false, false, nil
 	}
 	// The rewrite and the answer are UTF8, and so must the statement's text have been read
 	// (a Parse in this group is sent now, in the current encoding).
 	if !s.utf8Now() || g.parse == nil && !info.ascii && info.encEpoch != s.encodingEpoch() {
-		s.srv.count("forward", "client_encoding")
+		s.tally("forward", "client_encoding")
 		return false, false, nil
 	}
 	if s.dropped.Swap(false) { // a DISCARD ALL or DEALLOCATE ALL before this group completed
 		s.forgetPrepared()
 		if g.parse == nil { // the statement is gone: Postgres answers the Bind
+			s.tally("forward", "not_vector")
 			return false, false, nil
 		}
 		s.trackParse(g.parse[5:])
 	}
 	block, allowed := blockState(s.State())
 	if !allowed {
-		s.srv.count("forward", "transaction")
+		s.tally("forward", "transaction")
 		return false, false, nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), interceptTimeout)
-	defer cancel()
+	ctx, end := s.beginIntercept()
+	defer end()
 	s.beginCapture()
 	defer s.endCapture()
 	if block {
 		if ok, err := s.enterBlock(w); !ok || err != nil {
-			s.srv.count("forward", "transaction")
+			if err == nil && s.interrupted() {
+				return s.endInterruptedGroup(w, g, nil, false, nil)
+			}
+			s.tally("forward", "transaction")
 			return false, false, err
 		}
 	}
@@ -256,12 +299,21 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 	// The checks run before the client's Parse is sent: readYourWrites' is a simple Query, which
 	// destroys the unnamed statement, and the client's is needed if the group is forwarded
 	// after all. (The table check runs as a statement of vecgate's own: runCheck.)
-	if !s.readYourWrites(ctx, w, job) {
-		s.srv.count("forward", "lagging")
+	lsn := s.positionWithCheck(w, job, !block && s.fastWanted(job, g.describe != nil, g.bind.ResultFormatCodes))
+	whole, _ := s.tableCheck(w, job, false)
+	if s.interrupted() {
+		return s.endInterruptedGroup(w, g, nil, false, nil)
+	}
+	if !whole {
+		s.tally("forward", "table_check")
 		return false, false, s.abandonBlock(w, block)
 	}
-	if whole, _ := s.tableCheck(w, job, false); !whole {
-		s.srv.count("forward", "table_check")
+	s.armTimeout(s.statementTimeout(job))
+	if !s.readYourWrites(ctx, w, job, lsn) {
+		if s.interrupted() {
+			return s.endInterruptedGroup(w, g, nil, false, nil)
+		}
+		s.tally("forward", "lagging")
 		return false, false, s.abandonBlock(w, block)
 	}
 
@@ -281,11 +333,15 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 		if !ok {
 			return false, false, errors.New("upstream connection lost")
 		}
+		if len(msgs) == 0 || (failed && s.interrupted()) { // cancelled before or during the Parse
+			return s.endInterruptedGroup(w, g, nil, false, nil)
+		}
 		if g.parse != nil {
 			if msgs[0][0] != '1' { // the client's own Parse failed: that error is its answer
 				// (In a block, the block failed with it, savepoint and all, as it would have directly.)
 				s.blockOpen = false
 				s.endCapture()
+				s.tally("forward", "error")
 				return true, true, s.deliver(msgs[0], msgs[len(msgs)-1])
 			}
 			pre = append(pre, msgs[0])
@@ -294,7 +350,7 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 		if failed { // vecgate's rewrite did not prepare: forward this statement from now on
 			s.log.Warn("intercept: rewrite did not prepare; forwarding", "statement", g.bind.PreparedStatement)
 			delete(s.stmts, g.bind.PreparedStatement)
-			s.srv.count("forward", "rewrite_error")
+			s.tally("forward", "rewrite_error")
 			if err := s.abandonBlock(w, block); err != nil {
 				return false, parsed, err
 			}
@@ -309,8 +365,13 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 		}
 	}
 	if !block {
-		if msgs, ok := s.fastAnswer(ctx, w, job, g.describe != nil, g.bind.ResultFormatCodes); ok {
-			s.srv.count("intercept", "")
+		msgs, ok := s.fastAnswer(ctx, w, job, g.describe != nil, g.bind.ResultFormatCodes)
+		if s.interrupted() {
+			s.answeredFast = false
+			return s.endInterruptedGroup(w, g, pre, parsed, nil)
+		}
+		if ok {
+			s.tally("intercept", "")
 			s.srv.count("fast", "")
 			s.endCapture()
 			out := append(pre, bindComplete)
@@ -324,6 +385,9 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 		}
 		return s.exchangeRaw(w, append(out, g.execute, g.sync)...)
 	})
+	if errors.Is(err, errInterrupted) {
+		return s.endInterruptedGroup(w, g, pre, parsed, last)
+	}
 	if err != nil {
 		return false, parsed, err
 	}
@@ -338,11 +402,45 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 		return false, parsed, err
 	}
 	s.endCapture()
-	s.srv.count("intercept", "")
+	s.tally("intercept", "")
 	if g.describe != nil {
 		s.rememberDesc(job, g.bind.ResultFormatCodes, last)
 	}
 	return true, parsed, s.deliver(append(pre, last...)...)
+}
+
+// endInterruptedGroup ends an interrupted execution group (cancel.go) with what Postgres would
+// have answered: pre (what the client's Parse got), then the Bind's answer and the description
+// — from the interrupted round when one ran, else from Postgres, which binds and describes the
+// client's own statement (an error there is the group's answer, as directly) — and 57014.
+func (s *session) endInterruptedGroup(w *bufio.Writer, g *group, pre [][]byte, parsed bool, round [][]byte) (bool, bool, error) {
+	if before := answerBefore(round); len(before) > 0 {
+		return true, parsed, s.endInterrupted(w, append(pre, before...)...)
+	}
+	var out [][]byte
+	if g.parse != nil && !parsed {
+		out, parsed = append(out, g.parse), true
+	}
+	for _, r := range g.raws {
+		if r[0] == 'B' {
+			out = append(out, r)
+		}
+	}
+	if g.describe != nil {
+		out = append(out, g.describe)
+	}
+	msgs, _, _, ok := s.sendRecv(w, true, append(out, syncMsg)...)
+	if !ok {
+		return false, parsed, errors.New("upstream connection lost")
+	}
+	before := append(pre, answerBefore(msgs)...)
+	if e := failureOf(msgs); e != nil {
+		s.blockOpen = false
+		s.endCapture()
+		s.tally("forward", "error")
+		return true, parsed, s.deliver(append(before, e, readyFor(s.State().TxStatus))...)
+	}
+	return true, parsed, s.endInterrupted(w, before...)
 }
 
 // deliver writes messages to the client in one write (one system call, one TCP segment for a

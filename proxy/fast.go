@@ -49,6 +49,9 @@ type accessEntry struct {
 	epoch           uint64 // the session's check epoch when checked
 	catalog         uint64 // the catalog epoch (Config.Catalog) when checked
 	ran             uint64 // the session's ran count when checked
+	// timeout is the session's statement_timeout, read with the check (0: none). A SET of it
+	// starts a new check epoch, as any SET does.
+	timeout time.Duration
 }
 
 // ranUpstream ends the handling of a client request that may run a statement (Query, Execute,
@@ -115,11 +118,11 @@ func (s *session) fastAnswer(ctx context.Context, w *bufio.Writer, job Job, need
 	if !ok {
 		return nil, false
 	}
-	cols := fj.FastColumns()
-	desc := s.descs[descKey(job, formats)]
-	if cols == nil || (needDesc && desc == nil) {
+	if !s.fastWanted(job, needDesc, formats) {
 		return nil, false
 	}
+	cols := fj.FastColumns()
+	desc := s.descs[descKey(job, formats)]
 	if _, readable := s.tableCheck(w, job, true); !readable {
 		return nil, false
 	}
@@ -194,23 +197,57 @@ func encodeValue(typ, text string, format int16) []byte {
 	return []byte(text)
 }
 
+// fastWanted reports whether fastAnswer may answer job, before its table check: the job can be
+// answered from memory and its description is known when the client asked for one.
+func (s *session) fastWanted(job Job, needDesc bool, formats []int16) bool {
+	fj, ok := job.(FastJob)
+	if !ok || fj.FastColumns() == nil {
+		return false
+	}
+	return !needDesc || s.descs[descKey(job, formats)] != nil
+}
+
 // tableCheck runs (or recalls) job's table check for this session: whether the index holds
 // every row the statement can read (whole) and whether the session may be answered from memory
 // (readable). A check that fails to run answers false, false.
 func (s *session) tableCheck(w *bufio.Writer, job Job, fast bool) (whole, readable bool) {
-	check := job.TableCheck()
-	epoch, catalog := s.checkEpoch(), s.srv.catalogEpoch() // read before checking: a change seen meanwhile lapses it
-	if e, ok := s.accessCache[check]; ok && time.Since(e.at) < accessTTL && e.epoch == epoch && e.catalog == catalog &&
-		(!fast || e.ran == s.ran) {
+	if e, ok := s.checkCached(job, fast); ok {
 		return e.whole, e.readable
 	}
-	msgs, _, failed, ok := s.runCheck(w, check)
+	e, _ := s.runTableCheck(w, job, false)
+	return e.whole, e.readable
+}
+
+// checkCached returns the session's answer to job's table check while it holds (for the fast
+// path: made since the session last ran a statement in Postgres).
+func (s *session) checkCached(job Job, fast bool) (accessEntry, bool) {
+	e, ok := s.accessCache[job.TableCheck()]
+	if ok && time.Since(e.at) < accessTTL && e.epoch == s.checkEpoch() &&
+		e.catalog == s.srv.catalogEpoch() && (!fast || e.ran == s.ran) {
+		return e, true
+	}
+	return accessEntry{}, false
+}
+
+// runTableCheck runs job's table check through Postgres and keeps the answer, with the
+// session's statement_timeout read in the same statement; withLSN also reads the upstream's
+// current WAL position (read-your-writes), so that one round trip serves both.
+func (s *session) runTableCheck(w *bufio.Writer, job Job, withLSN bool) (e accessEntry, lsn string) {
+	check := job.TableCheck()
+	epoch, catalog := s.checkEpoch(), s.srv.catalogEpoch() // read before checking: a change seen meanwhile lapses it
+	pos := "NULL::text"
+	if withLSN {
+		pos = "pg_catalog.pg_current_wal_lsn()::text"
+	}
+	msgs, _, failed, ok := s.runCheck(w, "SELECT "+pos+", pg_catalog.current_setting('statement_timeout'), c.* FROM ("+check+") c")
 	if ok && !failed {
 		for _, m := range msgs {
 			if m[0] == 'D' {
 				var d pgproto3.DataRow
-				if d.Decode(m[5:]) == nil && len(d.Values) == 2 {
-					whole, readable = string(d.Values[0]) == "t", string(d.Values[1]) == "t"
+				if d.Decode(m[5:]) == nil && len(d.Values) == 4 {
+					lsn = string(d.Values[0])
+					e.timeout = parseTimeout(string(d.Values[1]))
+					e.whole, e.readable = string(d.Values[2]) == "t", string(d.Values[3]) == "t"
 				}
 			}
 		}
@@ -218,8 +255,30 @@ func (s *session) tableCheck(w *bufio.Writer, job Job, fast bool) (whole, readab
 	if s.accessCache == nil || len(s.accessCache) > 256 {
 		s.accessCache = map[string]accessEntry{}
 	}
-	s.accessCache[check] = accessEntry{whole: whole, readable: readable, at: time.Now(), epoch: epoch, catalog: catalog, ran: s.ran}
-	return whole, readable
+	e.at, e.epoch, e.catalog, e.ran = time.Now(), epoch, catalog, s.ran
+	s.accessCache[check] = e
+	return e, lsn
+}
+
+// statementTimeout is the session's statement_timeout as its table check for job read it.
+func (s *session) statementTimeout(job Job) time.Duration {
+	return s.accessCache[job.TableCheck()].timeout
+}
+
+// parseTimeout reads a duration as current_setting prints statement_timeout: "0", "250ms",
+// "5s", "1min", "2h", "1d". Anything else reads as 0 (no bound of vecgate's).
+func parseTimeout(v string) time.Duration {
+	i := 0
+	for i < len(v) && v[i] >= '0' && v[i] <= '9' {
+		i++
+	}
+	n, err := strconv.ParseInt(v[:i], 10, 64)
+	if err != nil || n <= 0 {
+		return 0
+	}
+	unit := map[string]time.Duration{"": time.Millisecond, "ms": time.Millisecond, "s": time.Second,
+		"min": time.Minute, "h": time.Hour, "d": 24 * time.Hour}[v[i:]]
+	return time.Duration(n) * unit
 }
 
 // runCheck runs a table check as a statement vecgate prepares in the session under a name of its

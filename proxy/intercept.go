@@ -16,21 +16,25 @@ import (
 // the planner (through a small adapter in cmd/vecgate) provides it.
 type Interceptor interface {
 	// Simple is called with the text of a simple Query message that vecgate may intercept, and
-	// the session's knobs (see Knobs). It returns nil to forward the message unchanged.
-	Simple(sql string, knobs map[string]string) Job
+	// the session's knobs (see Knobs). It returns nil to forward the message unchanged, with the
+	// reason counted (Config.Count).
+	Simple(sql string, knobs map[string]string) (job Job, reason string)
 	// Knobs returns the SET/RESET statements in sql that change knobs vecgate follows.
 	Knobs(sql string) []Knob
 	// Explain is offered `EXPLAIN …` statements: ok with the lines vecgate puts first and the
 	// statement to send upstream instead.
 	Explain(sql string, knobs map[string]string) (lines []string, send string, ok bool)
-	// Status answers `SHOW vecgate.status`: ok with the columns and rows.
-	Status(sql string) (columns []string, rows [][]string, ok bool)
+	// Status recognises `SHOW vecgate.status` (ok). check is a statement (no parameters)
+	// returning one boolean: whether the session may see the status (a monitoring role, in the
+	// database vecgate follows); answer gives the columns and rows. When check says no, or does
+	// not run, the statement goes to Postgres, which answers in its own words.
+	Status(sql string) (check string, answer func() (columns []string, rows [][]string), ok bool)
 	// DDL is offered CREATE and DROP INDEX statements; nil leaves them to Postgres alone.
 	DDL(sql string) *DDL
 	// Prepare is called with the text of each Parse message and the parameter types it declares
 	// (0: left to Postgres); it returns nil when vecgate will not intercept executions of that
-	// statement.
-	Prepare(sql string, paramOIDs []uint32) Statement
+	// statement, and the reason its executions are counted under.
+	Prepare(sql string, paramOIDs []uint32) (st Statement, reason string)
 	// WaitApplied waits until the live indexes have applied the upstream WAL position lsn (as
 	// pg_current_wal_lsn() prints it), or ctx ends.
 	WaitApplied(ctx context.Context, lsn string) error
@@ -44,8 +48,8 @@ type Statement interface {
 	// Params is the rewrite's parameter count (the client's plus one).
 	Params() int
 	// Bind plans one execution from the client's Bind (parameter values and format codes) with
-	// the session's knobs; it returns nil to forward the Bind unchanged.
-	Bind(params [][]byte, formats []int16, knobs map[string]string) Job
+	// the session's knobs; it returns nil to forward the Bind unchanged, with the reason.
+	Bind(params [][]byte, formats []int16, knobs map[string]string) (job Job, reason string)
 }
 
 // Job is one intercepted statement. The proxy asks it for the statement to send for each round,
@@ -109,7 +113,7 @@ func (s *session) knobValues() map[string]string {
 // stack and counted, and the statement forwarded.
 func (s *session) recovered(w *bufio.Writer, r any) {
 	s.log.Error("intercept panic; forwarding", "panic", r, "stack", string(debug.Stack()))
-	s.srv.count("forward", "panic")
+	s.tally("forward", "panic")
 	if s.blockOpen { // leave the client's transaction as it was (best effort)
 		func() {
 			defer func() { _ = recover() }()
@@ -141,58 +145,81 @@ func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, er
 	sql := string(bytes.TrimSuffix(body, []byte{0}))
 	s.applyKnobs(sql)
 	if d := s.srv.cfg.Interceptor.DDL(sql); d != nil {
+		s.tally("forward", "ddl")
 		return s.runDDL(w, sql, d)
 	}
 	if handled, err := s.special(w, sql); handled || err != nil {
 		return handled, err
 	}
-	job := s.srv.cfg.Interceptor.Simple(sql, s.knobValues())
+	job, reason := s.srv.cfg.Interceptor.Simple(sql, s.knobValues())
 	if job == nil {
+		s.tally("forward", reason)
 		return false, nil
 	}
 	if err := w.Flush(); err != nil {
 		return false, err
 	}
 	if !s.waitIdle() {
+		s.tally("forward", "copy")
 		return false, nil
 	}
 	if !s.utf8Now() {
-		s.srv.count("forward", "client_encoding")
+		s.tally("forward", "client_encoding")
 		return false, nil
 	}
 	block, allowed := blockState(s.State())
 	if !allowed {
-		s.srv.count("forward", "transaction")
+		s.tally("forward", "transaction")
 		return false, nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), interceptTimeout)
-	defer cancel()
+	ctx, end := s.beginIntercept()
+	defer end()
 
 	s.beginCapture()
 	defer s.endCapture()
 	if block {
 		if ok, err := s.enterBlock(w); !ok || err != nil {
-			s.srv.count("forward", "transaction")
+			if err == nil && s.interrupted() {
+				return true, s.endInterrupted(w)
+			}
+			s.tally("forward", "transaction")
 			return false, err
 		}
 	}
-	if !s.readYourWrites(ctx, w, job) {
-		s.srv.count("forward", "lagging")
+	lsn := s.positionWithCheck(w, job, !block && s.fastWanted(job, true, nil))
+	whole, _ := s.tableCheck(w, job, false)
+	if s.interrupted() {
+		return true, s.endInterrupted(w)
+	}
+	if !whole {
+		s.tally("forward", "table_check")
 		return false, s.abandonBlock(w, block)
 	}
-	if whole, _ := s.tableCheck(w, job, false); !whole {
-		s.srv.count("forward", "table_check")
+	s.armTimeout(s.statementTimeout(job))
+	if !s.readYourWrites(ctx, w, job, lsn) {
+		if s.interrupted() {
+			return true, s.endInterrupted(w)
+		}
+		s.tally("forward", "lagging")
 		return false, s.abandonBlock(w, block)
 	}
 	if !block {
-		if msgs, ok := s.fastAnswer(ctx, w, job, true, nil); ok {
-			s.srv.count("intercept", "")
+		msgs, ok := s.fastAnswer(ctx, w, job, true, nil)
+		if s.interrupted() {
+			s.answeredFast = false
+			return true, s.endInterrupted(w)
+		}
+		if ok {
+			s.tally("intercept", "")
 			s.srv.count("fast", "")
 			s.endCapture()
 			return true, s.deliver(append(msgs, readyIdle)...)
 		}
 	}
 	last, err := s.rounds(ctx, job, func(stmt string) ([][]byte, int, bool, bool) { return s.exchange(w, stmt) })
+	if errors.Is(err, errInterrupted) {
+		return true, s.endInterrupted(w, answerBefore(last)...)
+	}
 	if err != nil {
 		return false, err
 	}
@@ -202,7 +229,7 @@ func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, er
 	if last, err = s.finishBlock(w, block, last); err != nil {
 		return false, err
 	}
-	s.srv.count("intercept", "")
+	s.tally("intercept", "")
 	s.rememberDesc(job, nil, last)
 	s.endCapture()
 	return true, s.deliver(last...)
@@ -211,17 +238,21 @@ func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, er
 // rounds runs an intercepted statement's rounds while capturing: each round's statement (or key
 // array) goes upstream through send, until the job says the last answer is complete, which
 // rounds returns. It returns nil when the client's original must be forwarded instead (the
-// reason counted), and an error when the upstream connection is gone.
+// reason counted), errInterrupted (with the failed round's answer, if one failed) when the
+// statement was cancelled or timed out, and another error when the upstream connection is gone.
 func (s *session) rounds(ctx context.Context, job Job, send func(next string) (msgs [][]byte, rows int, failed, ok bool)) ([][]byte, error) {
 	var last [][]byte
 	rows := 0
 	for {
 		next, done, fwd, err := job.Next(ctx, rows)
+		if s.interrupted() {
+			return nil, errInterrupted
+		}
 		if err != nil {
 			s.log.Warn("intercept: planner error; forwarding", "err", err)
 		}
 		if err != nil || fwd {
-			s.srv.count("forward", "widening")
+			s.tally("forward", "widening")
 			return nil, nil
 		}
 		if done {
@@ -231,9 +262,13 @@ func (s *session) rounds(ctx context.Context, job Job, send func(next string) (m
 		if !ok {
 			return nil, errors.New("upstream connection lost")
 		}
+		if failed && s.interrupted() {
+			// Cancelled or timed out: Postgres' 57014 (in msgs) or vecgate's is the answer.
+			return msgs, errInterrupted
+		}
 		if failed {
 			// Let Postgres answer the original in its own words (error positions and all).
-			s.srv.count("forward", "rewrite_error")
+			s.tally("forward", "rewrite_error")
 			return nil, nil
 		}
 		last, rows = msgs, n
@@ -251,8 +286,20 @@ func (s *session) exchange(w *bufio.Writer, sql string) (msgs [][]byte, rows int
 }
 
 // exchangeRaw sends encoded messages, the last of which ends the exchange with a ReadyForQuery
-// (a Query or a Sync), and collects the answer like exchange.
+// (a Query or a Sync), and collects the answer like exchange. In an interception that was
+// cancelled or timed out (cancel.go) nothing is sent: it reports failed, with no messages.
 func (s *session) exchangeRaw(w *bufio.Writer, out ...[]byte) (msgs [][]byte, rows int, failed, ok bool) {
+	return s.sendRecv(w, false, out...)
+}
+
+// sendRecv is exchangeRaw; force sends even in an interrupted interception (statements that
+// restore the client's transaction).
+func (s *session) sendRecv(w *bufio.Writer, force bool, out ...[]byte) (msgs [][]byte, rows int, failed, ok bool) {
+	if !s.startExchange(force) {
+		return nil, 0, true, true
+	}
+	defer func() { s.endExchange(failureOf(msgs)) }()
+	s.srv.ownTrips.Add(1)
 	s.addPending()
 	for _, m := range out {
 		if _, err := w.Write(m); err != nil {
@@ -281,32 +328,64 @@ func (s *session) exchangeRaw(w *bufio.Writer, out ...[]byte) (msgs [][]byte, ro
 	}
 }
 
-// readYourWrites makes an intercepted read see the session's own committed writes: when the
-// session committed a write since its last intercepted read, it asks Postgres for the current
-// WAL position and waits (bounded) for the indexes to apply it. It reports false when they did
-// not catch up in time.
-func (s *session) readYourWrites(ctx context.Context, w *bufio.Writer, job Job) bool {
+// writesPending reports whether an intercepted read of job must first wait for the indexes to
+// reach the upstream's WAL position: the session committed a write since its last intercepted
+// read — one its command tags showed, or a statement that may have written under a read tag
+// (State.MaybeWrote) — or the session asked for strong consistency.
+func (s *session) writesPending(job Job) (pending bool, wait time.Duration) {
 	mode, wait := "session", maxWait
 	if c, ok := job.(Consistent); ok {
 		mode, wait = c.Consistency()
 	}
-	committed := s.State().CommittedWrites
+	st := s.State()
 	switch {
 	case mode == "eventual":
-		return true
-	case mode == "session" && committed == s.seenWrite:
+		return false, 0
+	case mode == "session" && st.CommittedWrites == s.seenWrite && st.MaybeWrites == s.seenMaybe:
+		return false, 0
+	}
+	return true, wait
+}
+
+// positionWithCheck runs the session's table check for job now, with the upstream's WAL
+// position in the same round trip, when read-your-writes will want the position and the check
+// is due anyway (fast: for an answer from memory, which wants a check made since the session's
+// last statement in Postgres). It returns the position, or "".
+func (s *session) positionWithCheck(w *bufio.Writer, job Job, fast bool) string {
+	if pending, _ := s.writesPending(job); !pending {
+		return ""
+	}
+	if _, cached := s.checkCached(job, fast); cached {
+		return ""
+	}
+	if e, cached := s.checkCached(job, false); cached && !e.whole {
+		return "" // forwarded by its check: no position needed
+	}
+	_, lsn := s.runTableCheck(w, job, true)
+	return lsn
+}
+
+// readYourWrites makes an intercepted read see the session's own committed writes
+// (writesPending): it waits (bounded) until the indexes have applied the upstream's WAL
+// position — lsn when positionWithCheck read it, else asked for now. It reports false when they
+// did not catch up in time.
+func (s *session) readYourWrites(ctx context.Context, w *bufio.Writer, job Job, lsn string) bool {
+	pending, wait := s.writesPending(job)
+	if !pending {
 		return true
 	}
-	msgs, _, failed, ok := s.exchange(w, "SELECT pg_current_wal_lsn()")
-	if !ok || failed {
-		return false
-	}
-	var lsn string
-	for _, m := range msgs {
-		if m[0] == 'D' {
-			var d pgproto3.DataRow
-			if d.Decode(m[5:]) == nil && len(d.Values) == 1 {
-				lsn = string(d.Values[0])
+	st := s.State()
+	if lsn == "" {
+		msgs, _, failed, ok := s.exchange(w, "SELECT pg_current_wal_lsn()")
+		if !ok || failed {
+			return false
+		}
+		for _, m := range msgs {
+			if m[0] == 'D' {
+				var d pgproto3.DataRow
+				if d.Decode(m[5:]) == nil && len(d.Values) == 1 {
+					lsn = string(d.Values[0])
+				}
 			}
 		}
 	}
@@ -318,7 +397,7 @@ func (s *session) readYourWrites(ctx context.Context, w *bufio.Writer, job Job) 
 	if err := s.srv.cfg.Interceptor.WaitApplied(wctx, lsn); err != nil {
 		return false
 	}
-	s.seenWrite = committed
+	s.seenWrite, s.seenMaybe = st.CommittedWrites, st.MaybeWrites
 	return true
 }
 
@@ -372,4 +451,14 @@ func (s *session) endCapture() {
 	s.stateMu.Lock()
 	s.capture = nil
 	s.stateMu.Unlock()
+}
+
+// tally counts the client statement being handled, once: intercepted, or forwarded with the
+// reason (Config.Count). Later calls for the same statement are ignored.
+func (s *session) tally(what, reason string) {
+	if s.tallied {
+		return
+	}
+	s.tallied = true
+	s.srv.count(what, reason)
 }

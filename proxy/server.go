@@ -25,6 +25,7 @@ type Server struct {
 	sessWG   sync.WaitGroup
 	closing  atomic.Bool
 	nextID   atomic.Uint64
+	ownTrips atomic.Uint64 // round trips vecgate made upstream for itself (see OwnRoundTrips)
 
 	mu       sync.Mutex
 	sessions map[*session]struct{} // guarded by mu
@@ -167,6 +168,10 @@ func (s *Server) Close() error {
 // SessionsAccepted counts the sessions accepted since Start.
 func (s *Server) SessionsAccepted() uint64 { return s.nextID.Load() }
 
+// OwnRoundTrips counts the round trips to Postgres vecgate made on sessions' connections for
+// itself since Start: intercepted statements' rounds, table checks, WAL positions, savepoints.
+func (s *Server) OwnRoundTrips() uint64 { return s.ownTrips.Load() }
+
 // SessionInfo describes a live client session.
 type SessionInfo struct {
 	ID              uint64
@@ -207,8 +212,9 @@ func (s *Server) register(sess *session, secretLen int) {
 	s.keys[sess.pid] = sess
 }
 
-// cancel routes a client's CancelRequest to the upstream backend of the session it names. As in
-// Postgres, a request with an unknown key is silently ignored.
+// cancel routes a client's CancelRequest to the session it names: to its upstream backend, or
+// to its running interception (cancel.go). As in Postgres, a request with an unknown key is
+// silently ignored.
 func (s *Server) cancel(pid uint32, secret []byte) {
 	s.mu.Lock()
 	sess := s.keys[pid]
@@ -217,7 +223,7 @@ func (s *Server) cancel(pid uint32, secret []byte) {
 		s.log.Info("cancel request with unknown key ignored", "pid", pid)
 		return
 	}
-	sess.cancelUpstream()
+	sess.interrupt(errUserCancel)
 }
 
 // catalogEpoch is Config.Catalog's epoch (0 without one).

@@ -32,6 +32,14 @@ type State struct {
 	// CommittedWrites counts transactions that wrote and then ended while idle: the session's
 	// next read must see those writes (read-your-writes).
 	CommittedWrites uint64
+	// MaybeWrote is set when the current transaction (or autocommit statement) ran a client
+	// statement that may have written whatever its tag says: any but a read-only utility
+	// command (a SELECT calling a function that inserts, a data-modifying CTE, FETCH of such a
+	// cursor, EXPLAIN ANALYZE, COPY (query) TO, CALL, DO). vecgate's own statements do not count.
+	MaybeWrote bool
+	// MaybeWrites counts transactions that ended while idle after MaybeWrote: the next
+	// intercepted read waits for the upstream's WAL position, as after CommittedWrites.
+	MaybeWrites uint64
 	// Pending counts Query and Sync messages sent upstream whose ReadyForQuery has not come back.
 	Pending int
 	// Idles counts ReadyForQuery messages with status idle: each ends a transaction (a block or
@@ -68,6 +76,7 @@ type session struct {
 	capture   chan []byte          // guarded by stateMu: non-nil while an intercepted statement runs
 	upDone    chan struct{}        // closed when upstreamToClient ends
 	seenWrite uint64               // CommittedWrites already made visible to intercepted reads (client goroutine)
+	seenMaybe uint64               // MaybeWrites likewise (client goroutine)
 	stmts     map[string]*stmtInfo // client statements the interceptor wants at Bind (client goroutine)
 	internal  map[string]bool      // vecgate's rewrites prepared upstream in this session (client goroutine)
 	// dropped: a DISCARD ALL or DEALLOCATE ALL completed upstream, which deallocated vecgate's
@@ -96,7 +105,11 @@ type session struct {
 	// marks the one being handled as answered from memory (client goroutine; fast.go).
 	ran          uint64
 	answeredFast bool
-	closed       atomic.Bool
+	// tallied: the client statement being handled was counted (Config.Count), as intercepted or
+	// forwarded with a reason; each is counted once (client goroutine).
+	tallied bool
+	intr    interruption // cancel and statement_timeout of the running interception (cancel.go)
+	closed  atomic.Bool
 }
 
 func newSession(srv *Server, c net.Conn) *session {
@@ -487,7 +500,9 @@ func (s *session) clientToUpstream(cr *reader) error {
 					}
 					g = s.copyGroup(g, raws)
 					cr.skip(n)
+					s.tallied = false
 					handled, parsed, err := s.interceptGroup(w, g)
+					s.tally("forward", "other") // every path counts; this catches one that did not
 					s.ranUpstream()
 					if err != nil {
 						return err
@@ -514,11 +529,15 @@ func (s *session) clientToUpstream(cr *reader) error {
 		case 'Q':
 			s.mayChangeChecks(body)
 			handled := false
+			s.tallied = false
 			if ic != nil && !unsynced {
 				var err error
 				if handled, err = s.interceptQuery(w, body); err != nil {
 					return err
 				}
+				s.tally("forward", "other") // every path counts; this catches one that did not
+			} else if s.srv.cfg.Interceptor != nil {
+				s.tally("forward", "pipeline")
 			}
 			s.ranUpstream()
 			if handled {
@@ -530,6 +549,10 @@ func (s *session) clientToUpstream(cr *reader) error {
 			s.addPending()
 		case 'P', 'B', 'E', 'D', 'C', 'H', 'F':
 			unsynced = true
+			if typ == 'B' && s.srv.cfg.Interceptor != nil { // an execution not sent as one group
+				s.tallied = false
+				s.tally("forward", s.bindReason(body))
+			}
 			if typ == 'F' { // a function call may call set_config
 				s.changes.Add(1)
 			}
@@ -627,7 +650,7 @@ func (s *session) capturing() chan []byte {
 }
 
 func wantState(typ byte) bool {
-	return typ == 'Z' || typ == 'C' || typ == 'G' || typ == 'E' || typ == 'S'
+	return typ == 'Z' || typ == 'C' || typ == 'G' || typ == 'E' || typ == 'S' || typ == 's'
 }
 
 // observe updates the session state from an upstream message (body truncated to a prefix).
@@ -647,9 +670,16 @@ func (s *session) observe(typ byte, body []byte) {
 	case 'G': // CopyInResponse: the COPY that completes next wrote rows
 		s.inCopyIn = true
 		s.idle.Broadcast() // an interception waiting for idle must give up: see waitIdle
+	case 's': // PortalSuspended: some rows of a portal ran (a SELECT calling a writing function)
+		if s.capture == nil {
+			s.state.MaybeWrote = true
+		}
 	case 'C':
 		if !plainTags[firstWord(body)] {
 			s.changes.Add(1)
+		}
+		if s.capture == nil && (!utilityTags[firstWord(body)] || bytes.HasPrefix(body, []byte("COMMIT PREPARED"))) {
+			s.state.MaybeWrote = true
 		}
 		if s.inCopyIn || writes(body) {
 			s.state.WroteInTxn = true
@@ -686,10 +716,16 @@ func (s *session) observe(typ byte, body []byte) {
 			s.changes.Add(1)
 		}
 		if st == 'I' {
-			if s.state.WroteInTxn {
+			// A transaction block that ended without a COMMIT tag (ROLLBACK, a failed block)
+			// committed nothing.
+			committed := s.commitTag || s.state.TxStatus != 'T' && s.state.TxStatus != 'E'
+			if s.state.WroteInTxn && committed {
 				s.state.CommittedWrites++
 			}
-			s.state.WroteInTxn = false
+			if s.state.MaybeWrote && committed {
+				s.state.MaybeWrites++
+			}
+			s.state.WroteInTxn, s.state.MaybeWrote = false, false
 			s.state.Idles++
 			s.commitTag = false
 		}
@@ -704,6 +740,14 @@ var readOnlyTags = map[string]bool{
 	"SAVEPOINT": true, "RELEASE": true, "ROLLBACK": true, "COMMIT": true, "FETCH": true, "MOVE": true,
 	"DECLARE": true, "CLOSE": true, "PREPARE": true, "DEALLOCATE": true, "EXPLAIN": true,
 	"LISTEN": true, "UNLISTEN": true, "NOTIFY": true, "DISCARD": true, "COPY": true, "LOCK": true,
+}
+
+// utilityTags are the command tags (first word) of commands that run no query: they cannot
+// write table data whatever they call. Any other command may (MaybeWrote).
+var utilityTags = map[string]bool{
+	"SHOW": true, "SET": true, "RESET": true, "BEGIN": true, "START": true, "SAVEPOINT": true,
+	"RELEASE": true, "ROLLBACK": true, "COMMIT": true, "PREPARE": true, "DEALLOCATE": true,
+	"LISTEN": true, "UNLISTEN": true, "NOTIFY": true, "DISCARD": true, "CLOSE": true, "LOCK": true,
 }
 
 // plainTags are the command tags (first word) of commands that change neither the session's

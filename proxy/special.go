@@ -12,24 +12,29 @@ import (
 // EXPLAIN of a statement vecgate may intercept. It reports whether it answered.
 func (s *session) special(w *bufio.Writer, sql string) (bool, error) {
 	ic := s.srv.cfg.Interceptor
-	if cols, rows, ok := ic.Status(sql); ok {
+	if check, answer, ok := ic.Status(sql); ok {
 		if err := w.Flush(); err != nil {
 			return false, err
 		}
 		if !s.waitIdle() {
+			s.tally("forward", "copy")
 			return false, nil
 		}
-		msgs := tableMessages(cols, rows, "SHOW")
-		st := s.State().TxStatus
-		if st == 0 {
-			st = 'I'
+		allowed, err := s.statusAllowed(w, check)
+		if err != nil || !allowed {
+			s.tally("forward", "status_denied")
+			return false, err
 		}
-		return true, s.deliver(append(msgs, []byte{'Z', 0, 0, 0, 5, st})...)
+		s.tally("forward", "status")
+		cols, rows := answer()
+		msgs := tableMessages(cols, rows, "SHOW")
+		return true, s.deliver(append(msgs, readyFor(s.State().TxStatus))...)
 	}
 	lines, send, ok := ic.Explain(sql, s.knobValues())
 	if !ok {
 		return false, nil
 	}
+	s.tally("forward", "explain")
 	if err := w.Flush(); err != nil {
 		return false, err
 	}
@@ -43,6 +48,12 @@ func (s *session) special(w *bufio.Writer, sql string) (bool, error) {
 		return false, errors.New("upstream connection lost")
 	}
 	if failed {
+		s.endCapture()
+		if send == sql || errorCode(failureOf(msgs)) == "57014" {
+			// The statement as the client sent it failed (EXPLAIN ANALYZE may have run part of
+			// it), or the EXPLAIN was cancelled: that is the answer, never a second run.
+			return true, s.deliver(msgs...)
+		}
 		return false, nil // Postgres explains the original in its own words
 	}
 	s.endCapture()
@@ -57,6 +68,42 @@ func (s *session) special(w *bufio.Writer, sql string) (bool, error) {
 		}
 	}
 	return true, s.deliver(out...)
+}
+
+// statusAllowed runs the status check for the session, on its own connection: inside a
+// transaction block under a savepoint, so that a check that fails (a cancel) leaves the block as
+// it was. A failed block, or a check that fails, says no: Postgres then answers the SHOW.
+func (s *session) statusAllowed(w *bufio.Writer, check string) (bool, error) {
+	st := s.State().TxStatus
+	if st == 'E' {
+		return false, nil
+	}
+	s.beginCapture()
+	defer s.endCapture()
+	if st == 'T' {
+		check = "SAVEPOINT " + blockSavepoint + "; " + check
+		s.blockOpen = true
+	}
+	msgs, _, failed, ok := s.exchange(w, check)
+	if !ok {
+		return false, errors.New("upstream connection lost")
+	}
+	allowed := false
+	for _, m := range msgs {
+		if m[0] == 'D' {
+			var d pgproto3.DataRow
+			if d.Decode(m[5:]) == nil && len(d.Values) == 1 {
+				allowed = string(d.Values[0]) == "t"
+			}
+		}
+	}
+	if st == 'T' {
+		failure, err := s.leaveBlock(w, !failed)
+		if err != nil || failure != nil {
+			return false, err
+		}
+	}
+	return allowed && !failed, nil
 }
 
 // tableMessages describes and lists a text table, ending with CommandComplete tag.

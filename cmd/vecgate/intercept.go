@@ -35,27 +35,43 @@ func (s searcher) Find(schema, table, column string, m ann.Metric) (planner.Targ
 
 // interceptor connects the proxy to the planner and to replication's read-your-writes.
 type interceptor struct {
-	status  func() Status // for SHOW vecgate.status
-	dsn     string        // upstream, for vecgate's own statements (index definitions)
-	set     *live.Set
-	planner *planner.Planner
-	stream  *replication.Stream
-	log     *slog.Logger
+	status   func() Status // for SHOW vecgate.status
+	dsn      string        // upstream, for vecgate's own statements (index definitions)
+	database string        // the database vecgate follows (the upstream DSN's)
+	set      *live.Set
+	planner  *planner.Planner
+	stream   *replication.Stream
+	log      *slog.Logger
 }
 
-func (i interceptor) Simple(sql string, knobs map[string]string) proxy.Job {
+func (i interceptor) Simple(sql string, knobs map[string]string) (proxy.Job, string) {
 	sess := planner.ApplySettings(knobs)
-	if !sess.Enabled || !i.stream.Ready() {
-		return nil
-	}
 	q, err := i.planner.PlanSimple(sql, sess.Settings)
-	if err != nil {
-		if !errors.Is(err, planner.ErrNotShape) {
+	if reason := i.forwardReason(sess, err); reason != "" {
+		if err != nil && !errors.Is(err, planner.ErrNotShape) {
 			i.log.Debug("forwarding vector query", "reason", err)
 		}
-		return nil
+		return nil, reason
 	}
-	return job{q, sess}
+	return job{q, sess}, ""
+}
+
+// forwardReason is why a statement planned with err (nil: it could be intercepted) is forwarded
+// in a session with sess, or "". A statement without a distance operator is not_vector whatever
+// the session; others name the first reason that applies.
+func (i interceptor) forwardReason(sess planner.Session, err error) string {
+	reason := ""
+	if err != nil {
+		reason = planner.Reason(err)
+	}
+	switch {
+	case reason == planner.ReasonNotVector:
+	case !sess.Enabled:
+		reason = "disabled"
+	case !i.stream.Ready():
+		reason = "loading"
+	}
+	return reason
 }
 
 func (i interceptor) Knobs(sql string) []proxy.Knob {
@@ -66,9 +82,14 @@ func (i interceptor) Knobs(sql string) []proxy.Knob {
 	return out
 }
 
-// Explain puts vecgate's decision before Postgres' plan of what vecgate sends it.
+// Explain puts vecgate's decision before Postgres' plan. EXPLAIN output must reveal nothing the
+// session could not SELECT: vecgate's lines name the index and the search effort but no row
+// count, key or distance, and the statement Postgres plans carries placeholder keys, not the
+// index's candidates (Query.Placeholder). EXPLAIN ANALYZE runs the statement: it goes to
+// Postgres as the client sent it (run once, by Postgres alone), after the lines saying what
+// vecgate would do.
 func (i interceptor) Explain(sql string, knobs map[string]string) ([]string, string, bool) {
-	inner, text, ok := planner.ExplainOf(sql)
+	inner, text, analyze, ok := planner.ExplainOf(sql)
 	if !ok || !text {
 		return nil, "", false
 	}
@@ -93,35 +114,44 @@ func (i interceptor) Explain(sql string, knobs map[string]string) ([]string, str
 		}
 		return []string{"vecgate: forwarded (" + reason(err) + ")"}, sql, true
 	}
-	rewritten, _, fwd, err := q.Next(context.Background(), 0)
-	if err != nil || fwd {
-		return []string{fmt.Sprintf("vecgate: forwarded (search failed: %v)", err)}, sql, true
+	rewritten := q.Placeholder()
+	_, fast := q.Fast()
+	verb := "intercepted"
+	if analyze {
+		verb = "would intercept"
+	}
+	lines := []string{
+		fmt.Sprintf("vecgate: %s: live index %s (%s.%s, %s, %s)", verb, q.Target.Name,
+			q.Shape.Table, q.Shape.Column, q.Shape.Metric, q.Target.Kind),
+		fmt.Sprintf("vecgate: %d candidates (%s), widened while fewer than %d rows return; answered from memory when eligible: %v",
+			q.Candidates, q.SearchKnob(), q.Want, fast && !sess.ExactDistances),
+	}
+	if cols := q.FilterColumns(); cols != nil {
+		lines = append(lines, fmt.Sprintf("vecgate: filter on %s applied in the index; Postgres re-checks the whole WHERE",
+			strings.Join(cols, ", ")))
+	}
+	if analyze {
+		lines = append(lines, "vecgate: EXPLAIN ANALYZE runs the statement: Postgres' plan of the statement as sent:")
+		return lines, sql, true
 	}
 	send, err := planner.ExplainWith(sql, rewritten)
 	if err != nil {
 		return nil, "", false
 	}
-	_, fast := q.Fast()
-	lines := []string{
-		fmt.Sprintf("vecgate: intercepted: live index %s (%s.%s, %s, %s) holds %d rows", q.Target.Name,
-			q.Shape.Table, q.Shape.Column, q.Shape.Metric, q.Target.Kind, q.Target.Index.Len()),
-		fmt.Sprintf("vecgate: %d candidates (%s), widened while fewer than %d rows return; answered from memory when eligible: %v",
-			q.Candidates, q.SearchKnob(), q.Want, fast && !sess.ExactDistances),
-	}
-	if cols := q.FilterColumns(); cols != nil && q.Filtered != "" {
-		lines = append(lines, fmt.Sprintf("vecgate: filter on %s applied in the index (%s); Postgres re-checks the whole WHERE",
-			strings.Join(cols, ", "), q.Filtered))
-	}
-	lines = append(lines, "vecgate: Postgres' plan of the rewritten statement:")
+	lines = append(lines, fmt.Sprintf("vecgate: Postgres' plan of the rewritten statement (candidate keys shown as placeholders 1..%d):", q.Candidates))
 	return lines, send, true
 }
 
-func (i interceptor) Status(sql string) ([]string, [][]string, bool) {
+// Status answers SHOW vecgate.status to superusers and members of pg_monitor connected to the
+// database vecgate follows; for anyone else the statement goes to Postgres (an unknown setting:
+// 42704, unless the session SET a vecgate.status of its own).
+func (i interceptor) Status(sql string) (string, func() ([]string, [][]string), bool) {
 	if !planner.IsShowStatus(sql) {
-		return nil, nil, false
+		return "", nil, false
 	}
-	cols, rows := i.status().Rows()
-	return cols, rows, true
+	check := "SELECT pg_catalog.pg_has_role(current_user, 'pg_monitor', 'MEMBER') AND pg_catalog.current_database() = " +
+		quoteLiteral(i.database)
+	return check, func() ([]string, [][]string) { return i.status().Rows() }, true
 }
 
 // job adapts a planned query to the proxy, fast path included.
@@ -159,16 +189,19 @@ func (j job) Answer(ctx context.Context) ([][]string, error) {
 	return j.q.Answer(ctx, kinds)
 }
 
-func (i interceptor) Prepare(sql string, paramOIDs []uint32) proxy.Statement {
+func (i interceptor) Prepare(sql string, paramOIDs []uint32) (proxy.Statement, string) {
 	pr, err := i.planner.Prepare(sql)
 	if err != nil {
 		if !errors.Is(err, planner.ErrNotShape) {
 			i.log.Debug("forwarding prepared vector query", "reason", err)
 		}
-		return nil
+		if reason := planner.Reason(err); reason != planner.ReasonNoIndex || i.stream.Ready() {
+			return nil, reason
+		}
+		return nil, "loading"
 	}
 	pr.ParamOIDs = append([]uint32(nil), paramOIDs...)
-	return statement{i: i, pr: pr}
+	return statement{i: i, pr: pr}, ""
 }
 
 // statement is a prepared top-k statement, planned again at each Bind.
@@ -180,17 +213,17 @@ type statement struct {
 func (s statement) Rewrite() string { return s.pr.SQL }
 func (s statement) Params() int     { return s.pr.Params }
 
-func (s statement) Bind(params [][]byte, formats []int16, knobs map[string]string) proxy.Job {
+func (s statement) Bind(params [][]byte, formats []int16, knobs map[string]string) (proxy.Job, string) {
 	sess := planner.ApplySettings(knobs)
-	if !sess.Enabled || !s.i.stream.Ready() {
-		return nil
+	if reason := s.i.forwardReason(sess, nil); reason != "" {
+		return nil, reason
 	}
 	q, err := s.i.planner.Bind(s.pr, params, formats, sess.Settings)
 	if err != nil {
 		s.i.log.Debug("forwarding bound vector query", "reason", err)
-		return nil
+		return nil, planner.Reason(err)
 	}
-	return job{q, sess}
+	return job{q, sess}, ""
 }
 
 func (i interceptor) WaitApplied(ctx context.Context, lsn string) error {
@@ -274,7 +307,7 @@ func startGateway(ctx context.Context, cfg proxy.Config, opt gatewayOptions) (*g
 		}
 		cfg.Database = dbName
 		obs := observe(g, observerOptions{Upstream: cfg.Upstream, Logger: logger})
-		cfg.Interceptor = obs.instrument(interceptor{dsn: cfg.Upstream, set: g.set, planner: planner.New(searcher{g.set, dbOID}),
+		cfg.Interceptor = obs.instrument(interceptor{dsn: cfg.Upstream, database: dbName, set: g.set, planner: planner.New(searcher{g.set, dbOID}),
 			stream: stream, log: logger, status: g.status})
 	}
 	srv, err := proxy.New(cfg)

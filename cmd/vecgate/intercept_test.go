@@ -713,16 +713,16 @@ func TestFastPathCosine(t *testing.T) {
 }
 
 // TestExplainAnalyze: EXPLAIN ANALYZE through vecgate shows vecgate's decision, then Postgres'
-// executed plan of the rewrite (actual times, the key lookup, not pgvector's index); EXPLAIN in
-// a non-text format is Postgres' alone.
+// executed plan of the statement as sent (run once, by Postgres: a plan of the rewrite would
+// print the candidate keys); EXPLAIN in a non-text format is Postgres' alone.
 func TestExplainAnalyze(t *testing.T) {
 	f := newFixture(t, 1000)
 	via := pgtest.Connect(t, f.via)
 	explain := func(sql string) string { return simpleLines(t, via, sql) }
 	v := f.vector()
 	plan := explain(`EXPLAIN ANALYZE SELECT id, title FROM items WHERE category = 3 ORDER BY emb <-> '` + v + `' LIMIT 4`)
-	if !strings.HasPrefix(plan, "vecgate: intercepted") || !strings.Contains(plan, "actual time=") ||
-		!strings.Contains(plan, "items_pkey") || strings.Contains(plan, "Index Scan using items_emb_hnsw") {
+	if !strings.HasPrefix(plan, "vecgate: would intercept") || !strings.Contains(plan, "actual time=") ||
+		strings.Contains(plan, "ANY (") {
 		t.Fatalf("EXPLAIN ANALYZE through vecgate:\n%s", plan)
 	}
 	plan = explain(`EXPLAIN (FORMAT JSON) SELECT id FROM items ORDER BY emb <-> '` + v + `' LIMIT 4`)

@@ -335,17 +335,18 @@ type timedInterceptor struct {
 	o *observer
 }
 
-func (t timedInterceptor) Simple(sql string, knobs map[string]string) proxy.Job {
+func (t timedInterceptor) Simple(sql string, knobs map[string]string) (proxy.Job, string) {
 	start := time.Now()
-	return t.o.timeJob(t.Interceptor.Simple(sql, knobs), start)
+	j, reason := t.Interceptor.Simple(sql, knobs)
+	return t.o.timeJob(j, start), reason
 }
 
-func (t timedInterceptor) Prepare(sql string, paramOIDs []uint32) proxy.Statement {
-	st := t.Interceptor.Prepare(sql, paramOIDs)
+func (t timedInterceptor) Prepare(sql string, paramOIDs []uint32) (proxy.Statement, string) {
+	st, reason := t.Interceptor.Prepare(sql, paramOIDs)
 	if st == nil {
-		return nil
+		return nil, reason
 	}
-	return timedStatement{Statement: st, o: t.o}
+	return timedStatement{Statement: st, o: t.o}, ""
 }
 
 type timedStatement struct {
@@ -353,9 +354,10 @@ type timedStatement struct {
 	o *observer
 }
 
-func (t timedStatement) Bind(params [][]byte, formats []int16, knobs map[string]string) proxy.Job {
+func (t timedStatement) Bind(params [][]byte, formats []int16, knobs map[string]string) (proxy.Job, string) {
 	start := time.Now()
-	return t.o.timeJob(t.Statement.Bind(params, formats, knobs), start)
+	j, reason := t.Statement.Bind(params, formats, knobs)
+	return t.o.timeJob(j, start), reason
 }
 
 // timeJob wraps j, keeping the optional interfaces the proxy looks for (FastJob, Consistent);
@@ -435,7 +437,7 @@ var (
 	descFast = prometheus.NewDesc("vecgate_fast_path_total",
 		"Intercepted statements answered from memory without a Postgres round trip (a subset of vecgate_intercepted_total).", nil, nil)
 	descForwarded = prometheus.NewDesc("vecgate_forwarded_total",
-		"Vector statements vecgate considered and forwarded unchanged, by reason.", []string{"reason"}, nil)
+		"Client statements not answered with a live index, by reason: not_vector (no distance operator), not_shape, no_index, desc, halfvec, planner, loading, disabled, transaction, lagging, table_check, widening, rewrite_error, pipeline (not sent as one Bind … Sync group), explain, status, ddl, copy, error, panic. With vecgate_intercepted_total, every statement once.", []string{"reason"}, nil)
 	descIndexRows = prometheus.NewDesc("vecgate_index_rows",
 		"Rows in a live in-memory index.", []string{"table", "column", "metric", "source", "kind"}, nil)
 	descIndexBytes = prometheus.NewDesc("vecgate_index_bytes",
