@@ -93,6 +93,7 @@ func isASCII(s string) bool {
 	}
 	return true
 }
+
 // bindReason is the reason a Bind (body) forwarded outside an interceptable group is counted
 // under.
 func (s *session) bindReason(body []byte) string {
