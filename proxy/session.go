@@ -460,8 +460,10 @@ func (s *session) clientToUpstream(cr *reader) error {
 	w := bufio.NewWriterSize(s.upConn, 64<<10)
 	unsynced := false // extended-protocol messages sent since the last Sync
 	ic := s.srv.cfg.Interceptor
+	relayReason := "pipeline" // why a statement the interceptor is not offered is forwarded
 	if db := s.srv.cfg.Database; db != "" && s.params["database"] != db {
 		ic = nil // another database than the one the indexes follow: relay only
+		relayReason = "other_database"
 	}
 	for {
 		if cr.buffered() < 5 {
@@ -537,7 +539,7 @@ func (s *session) clientToUpstream(cr *reader) error {
 				}
 				s.tally("forward", "other") // every path counts; this catches one that did not
 			} else if s.srv.cfg.Interceptor != nil {
-				s.tally("forward", "pipeline")
+				s.tally("forward", relayReason)
 			}
 			s.ranUpstream()
 			if handled {
@@ -551,7 +553,11 @@ func (s *session) clientToUpstream(cr *reader) error {
 			unsynced = true
 			if typ == 'B' && s.srv.cfg.Interceptor != nil { // an execution not sent as one group
 				s.tallied = false
-				s.tally("forward", s.bindReason(body))
+				if ic == nil {
+					s.tally("forward", relayReason)
+				} else {
+					s.tally("forward", s.bindReason(body))
+				}
 			}
 			if typ == 'F' { // a function call may call set_config
 				s.changes.Add(1)

@@ -151,15 +151,17 @@ func TestStatusForMonitors(t *testing.T) {
 			t.Errorf("%s: SHOW vecgate.status through vecgate: %v\n%s", step, err, text)
 		}
 	}
-	asDirect := func(step string, via, direct *pgx.Conn) {
+	asDirectAs := func(step, reason string, via, direct *pgx.Conn) {
 		t.Helper()
-		before := f.g.counts.get("forward:status_denied")
+		before := f.g.counts.get("forward:" + reason)
 		got, gerr := show(via)
 		want, werr := show(direct)
-		if got != want || fmt.Sprint(gerr) != fmt.Sprint(werr) || f.g.counts.get("forward:status_denied") != before+1 {
-			t.Errorf("%s: through vecgate %q, %v; directly %q, %v", step, got, gerr, want, werr)
+		if got != want || fmt.Sprint(gerr) != fmt.Sprint(werr) || f.g.counts.get("forward:"+reason) != before+1 {
+			t.Errorf("%s: through vecgate %q, %v; directly %q, %v (forward:%s moved by %d)", step, got, gerr, want, werr,
+				reason, f.g.counts.get("forward:"+reason)-before)
 		}
 	}
+	asDirect := func(step string, via, direct *pgx.Conn) { t.Helper(); asDirectAs(step, "status_denied", via, direct) }
 	via, direct := pgtest.Connect(t, f.via), pgtest.Connect(t, f.dsn)
 	answered("superuser", via)
 	execAll(t, []*pgx.Conn{via, direct}, "SET ROLE "+bare)
@@ -186,7 +188,8 @@ func TestStatusForMonitors(t *testing.T) {
 
 	// Another database through the same vecgate: not the one it follows.
 	other := pgtest.NewDB(t)
-	asDirect("superuser in another database", pgtest.Connect(t, viaDSN(other, f.g)), pgtest.Connect(t, other))
+	// Its sessions are relayed only (counted as other_database).
+	asDirectAs("superuser in another database", "other_database", pgtest.Connect(t, viaDSN(other, f.g)), pgtest.Connect(t, other))
 }
 
 // TestSelectWritesSeen: a session that writes under a SELECT tag — a function that inserts, a
