@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -595,15 +596,18 @@ func (x *Index) relinkOrphans() {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	// A relinked node may push another out of a full list: a few passes settle it.
-	for range 3 {
+	for range relinkPasses {
 		if x.relinkPass() == 0 {
 			return
 		}
 	}
 }
 
+// relinkPasses bounds the passes of relinkOrphans (each finds fewer nodes to link).
+const relinkPasses = 8
+
 // relinkPass relinks the live nodes unreachable at level 0 and returns how many it found.
-// Caller holds mu shared.
+// Caller holds mu (shared, or exclusively when compacting).
 func (x *Index) relinkPass() int {
 	x.allocMu.Lock()
 	used := x.used
@@ -640,14 +644,40 @@ func (x *Index) relinkPass() int {
 		ep, epDist := x.greedy(q, x.entry, x.dist(q, x.entry), x.top, 0)
 		s.newGen()
 		x.searchLayer(s, q, ep, epDist, x.cfg.EFConstruction, 0, nil)
-		s.tmp = s.res.SortedAscending(s.tmp[:0])
-		cands := s.tmp
-		if len(cands) > 0 && cands[0].ID == id {
-			cands = cands[1:]
+		// Only nodes the walk reached: the search descends through upper levels, which can lead
+		// into a group of nodes that level 0 does not reach.
+		cands := s.tmp[:0]
+		for _, c := range s.res.SortedAscending(s.tmp[:0]) {
+			if c.ID != id && int(c.ID) < used && seen[c.ID] {
+				cands = append(cands, c)
+			}
 		}
+		s.tmp = cands
 		s.sel = x.selectNeighbors(s.sel, cands, x.m)
+		if own := x.list(id, 0); atomic.LoadUint32(&own[0]) == 0 {
+			// A node whose neighbours were all deleted has no way out either.
+			for _, c := range s.sel {
+				x.link(s, id, c.ID, c.Dist, 0, x.m0)
+			}
+		}
+		// Into the lists with room first: pruning a full one can drop another node's last
+		// in-link.
+		kept := false
 		for _, c := range s.sel {
-			x.link(s, c.ID, id, c.Dist, 0, x.m0)
+			kept = x.appendLink(c.ID, id, false) || kept
+		}
+		for _, c := range s.sel {
+			if kept {
+				break
+			}
+			kept = x.link(s, c.ID, id, c.Dist, 0, x.m0)
+		}
+		if !kept && len(cands) > 0 {
+			// Every list it was offered to pruned it at once (inner product favours long
+			// vectors): it goes into the list of the nearest node with room, or replaces the
+			// last entry of its nearest neighbour's list (a node that loses its only in-link so
+			// is found by the next pass).
+			x.forceLink(cands, id)
 		}
 	}
 	return lost
@@ -804,8 +834,9 @@ func (x *Index) insert(key ann.Key, vec []float32) {
 }
 
 // link adds a back link from node to newID (at distance d), shrinking
-// node's list with the heuristic when it is full.
-func (x *Index) link(s *searcher, node, newID uint32, d float32, l, mmax int) {
+// node's list with the heuristic when it is full. It reports whether newID is
+// in the list afterwards.
+func (x *Index) link(s *searcher, node, newID uint32, d float32, l, mmax int) bool {
 	lk := &x.locks[node%uint32(len(x.locks))]
 	lk.Lock()
 	defer lk.Unlock()
@@ -813,13 +844,13 @@ func (x *Index) link(s *searcher, node, newID uint32, d float32, l, mmax int) {
 	n := int(atomic.LoadUint32(&lst[0]))
 	for i := 1; i <= n; i++ {
 		if lst[i] == newID {
-			return
+			return true
 		}
 	}
 	if n < mmax {
 		atomic.StoreUint32(&lst[1+n], newID)
 		atomic.StoreUint32(&lst[0], uint32(n+1))
-		return
+		return true
 	}
 	// Full: choose the best mmax among the old list and the new node.
 	cands := s.ltmp[:0]
@@ -835,6 +866,43 @@ func (x *Index) link(s *searcher, node, newID uint32, d float32, l, mmax int) {
 	}
 	atomic.StoreUint32(&lst[0], uint32(len(sel)))
 	s.ltmp, s.lsel = cands, sel
+	return slices.ContainsFunc(sel, func(it topk.Item) bool { return it.ID == newID })
+}
+
+// forceLink puts newID in the level-0 list of the first of cands with room, or in place of the
+// last entry of the first one's.
+func (x *Index) forceLink(cands []topk.Item, newID uint32) {
+	for _, c := range cands {
+		if x.appendLink(c.ID, newID, false) {
+			return
+		}
+	}
+	x.appendLink(cands[0].ID, newID, true)
+}
+
+// appendLink appends newID to node's level-0 list if there is room (or replacing the last entry
+// when replace is set) and reports whether newID is in the list.
+func (x *Index) appendLink(node, newID uint32, replace bool) bool {
+	lk := &x.locks[node%uint32(len(x.locks))]
+	lk.Lock()
+	defer lk.Unlock()
+	lst := x.list(node, 0)
+	n := int(atomic.LoadUint32(&lst[0]))
+	for i := 1; i <= n; i++ {
+		if lst[i] == newID {
+			return true
+		}
+	}
+	switch {
+	case n < x.m0:
+		atomic.StoreUint32(&lst[1+n], newID)
+		atomic.StoreUint32(&lst[0], uint32(n+1))
+	case replace:
+		atomic.StoreUint32(&lst[n], newID)
+	default:
+		return false
+	}
+	return true
 }
 
 // sortItems sorts ascending by distance (insertion sort: lists are short).
