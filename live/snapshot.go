@@ -145,6 +145,8 @@ func (s *Set) ReadSnapshot(r io.Reader) error {
 				Metric: metric, Key: strs[3], KeyType: strs[4], Source: src,
 				Exact: exact == 1, Oversample: float64(over) / 1000, trained: true,
 				layout: layout{kind: kind, dims: int(dims), truncate: int(truncate)}}
+			// Which rows the index left out is not in the snapshot: unknown until a reload.
+			ix.left.unknown = true
 			ci := catalog.Index{Name: src, Column: info.Column, Metric: cm, Valid: true}
 			if strings.HasPrefix(kind, "ivf") {
 				x, err := ivf.Load(bytes.NewReader(data), ivf.Config{})
