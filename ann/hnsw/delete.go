@@ -197,6 +197,18 @@ func (x *Index) repair(s *searcher, u uint32, l int, tomb func(uint32) bool) {
 	}
 	sortItems(cands)
 	sel := x.selectNeighbors(s.lsel, cands, mmax)
+	// The heuristic keeps few neighbours where candidates crowd one direction (inner product:
+	// the longest vectors): a list that was full loses out-links with every repair, and the
+	// graph thins out under churn. Fill up to the list's former length with the nearest ones
+	// the heuristic passed over.
+	for _, c := range cands {
+		if len(sel) >= min(n, mmax) {
+			break
+		}
+		if !slices.ContainsFunc(sel, func(it topk.Item) bool { return it.ID == c.ID }) {
+			sel = append(sel, c)
+		}
+	}
 	for i, c := range sel {
 		atomic.StoreUint32(&lst[1+i], c.ID)
 	}

@@ -616,6 +616,7 @@ func (x *Index) relinkPass() int {
 		return 0
 	}
 	seen := make([]bool, used)
+	indeg := make([]uint16, used) // in-links from reached nodes
 	queue := []uint32{x.entry}
 	seen[x.entry] = true
 	for len(queue) > 0 {
@@ -624,7 +625,12 @@ func (x *Index) relinkPass() int {
 		lst := x.list(id, 0)
 		n := atomic.LoadUint32(&lst[0])
 		for j := uint32(1); j <= n; j++ {
-			if nb := atomic.LoadUint32(&lst[j]); int(nb) < used && !seen[nb] {
+			nb := atomic.LoadUint32(&lst[j])
+			if int(nb) >= used {
+				continue
+			}
+			indeg[nb]++
+			if !seen[nb] {
 				seen[nb] = true
 				queue = append(queue, nb)
 			}
@@ -664,7 +670,7 @@ func (x *Index) relinkPass() int {
 		// in-link.
 		kept := false
 		for _, c := range s.sel {
-			kept = x.appendLink(c.ID, id, false) || kept
+			kept = x.appendLink(c.ID, id, nil) || kept
 		}
 		for _, c := range s.sel {
 			if kept {
@@ -674,10 +680,9 @@ func (x *Index) relinkPass() int {
 		}
 		if !kept && len(cands) > 0 {
 			// Every list it was offered to pruned it at once (inner product favours long
-			// vectors): it goes into the list of the nearest node with room, or replaces the
-			// last entry of its nearest neighbour's list (a node that loses its only in-link so
-			// is found by the next pass).
-			x.forceLink(cands, id)
+			// vectors): it goes into the list of the nearest node with room, or in place of an
+			// entry that has other in-links.
+			x.forceLink(cands, id, indeg)
 		}
 	}
 	return lost
@@ -869,20 +874,29 @@ func (x *Index) link(s *searcher, node, newID uint32, d float32, l, mmax int) bo
 	return slices.ContainsFunc(sel, func(it topk.Item) bool { return it.ID == newID })
 }
 
-// forceLink puts newID in the level-0 list of the first of cands with room, or in place of the
-// last entry of the first one's.
-func (x *Index) forceLink(cands []topk.Item, newID uint32) {
+// forceLink puts newID in the level-0 list of the first of cands with room, else in place of the
+// last entry of the first list whose last entry has another in-link (indeg counts them), else in
+// place of the last entry of the first one's (that node is then found by the next pass).
+func (x *Index) forceLink(cands []topk.Item, newID uint32, indeg []uint16) {
 	for _, c := range cands {
-		if x.appendLink(c.ID, newID, false) {
+		if x.appendLink(c.ID, newID, nil) {
 			return
 		}
 	}
-	x.appendLink(cands[0].ID, newID, true)
+	for _, c := range cands {
+		if x.appendLink(c.ID, newID, indeg) {
+			return
+		}
+	}
+	lst := x.list(cands[0].ID, 0)
+	if n := atomic.LoadUint32(&lst[0]); n > 0 {
+		atomic.StoreUint32(&lst[n], newID)
+	}
 }
 
-// appendLink appends newID to node's level-0 list if there is room (or replacing the last entry
-// when replace is set) and reports whether newID is in the list.
-func (x *Index) appendLink(node, newID uint32, replace bool) bool {
+// appendLink appends newID to node's level-0 list if there is room, or with indeg, in place of
+// the last entry if that has another in-link; it reports whether newID is in the list.
+func (x *Index) appendLink(node, newID uint32, indeg []uint16) bool {
 	lk := &x.locks[node%uint32(len(x.locks))]
 	lk.Lock()
 	defer lk.Unlock()
@@ -893,16 +907,18 @@ func (x *Index) appendLink(node, newID uint32, replace bool) bool {
 			return true
 		}
 	}
-	switch {
-	case n < x.m0:
+	if n < x.m0 {
 		atomic.StoreUint32(&lst[1+n], newID)
 		atomic.StoreUint32(&lst[0], uint32(n+1))
-	case replace:
-		atomic.StoreUint32(&lst[n], newID)
-	default:
-		return false
+		return true
 	}
-	return true
+	// The last entry is the one that matters least to searches.
+	if e := lst[n]; indeg != nil && int(e) < len(indeg) && indeg[e] > 1 {
+		indeg[e]--
+		atomic.StoreUint32(&lst[n], newID)
+		return true
+	}
+	return false
 }
 
 // sortItems sorts ascending by distance (insertion sort: lists are short).
