@@ -132,8 +132,8 @@ type Query struct {
 	// exhausted: the last search returned every row the index holds that can match, but the
 	// table has rows the index does not hold (not Complete): widening cannot find them.
 	exhausted bool
-	bound    bool // extended protocol: Next hands out the key array's text value
-	filter   *inFilter
+	bound     bool // extended protocol: Next hands out the key array's text value
+	filter    *inFilter
 	// Filtered says how the last round applied the in-index filter ("" when there is none).
 	Filtered string
 }
