@@ -1,6 +1,7 @@
 package live_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -290,6 +291,20 @@ func TestEachTwinRefusesAlone(t *testing.T) {
 	}
 	if got := ids(t, s, 1); len(got) != 1 || got[0] != 4 {
 		t.Fatalf("L2 nearest to the origin: %v, want the zero vector's row 4", got)
+	}
+	// A snapshot keeps which rows each twin left out.
+	var buf bytes.Buffer
+	if err := s.WriteSnapshot(&buf); err != nil {
+		t.Fatal(err)
+	}
+	s2 := live.New(nil)
+	if err := s2.ReadSnapshot(&buf); err != nil {
+		t.Fatal(err)
+	}
+	l2b, _ := s2.Lookup("public", "items", "emb", ann.L2)
+	csb, _ := s2.Lookup("public", "items", "emb", ann.Cosine)
+	if !l2b.Complete() || csb.Complete() || l2b.Len() != 4 || csb.Len() != 3 {
+		t.Fatalf("from a snapshot: L2 twin %d rows (complete %v), cosine %d (complete %v)", l2b.Len(), l2b.Complete(), csb.Len(), csb.Complete())
 	}
 	// The row gets a valid vector: both hold it.
 	if err := s.Upsert(target, row(4, 0, 0, 1)); err != nil || cs.Len() != 4 || !cs.Complete() {
