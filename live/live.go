@@ -607,6 +607,9 @@ func (s *Set) Commit(lsn replication.LSN) error {
 		if err := ix.flush(); err != nil {
 			s.log.Warn("live: quantised index could not take its first rows", "index", ix.Source, "err", err)
 		}
+		if r, ok := ix.index.(interface{ MaybeRelink() bool }); ok {
+			r.MaybeRelink() // rows inserted one at a time: link again any node left unreachable
+		}
 		s.maybeRetrain(ix)
 	}
 	s.applied.Store(uint64(lsn))

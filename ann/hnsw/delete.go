@@ -129,6 +129,7 @@ func (x *Index) compactLocked() {
 	}
 	// Repairs choose among the neighbours they found; a node whose in-links all went can still
 	// be left out. Link those again (a walk of level 0, cheap beside the repairs).
+	x.inserted.Store(0)
 	for range relinkPasses {
 		if x.relinkPass() == 0 {
 			break

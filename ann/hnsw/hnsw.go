@@ -150,6 +150,8 @@ type Index struct {
 	top      int           // level of the entry point, -1 when empty; exclusive mu
 	nDeleted int           // tombstones not yet compacted; exclusive mu
 	nLive    atomic.Int64
+	// inserted counts inserts since the last relink (MaybeRelink).
+	inserted atomic.Int64
 
 	// allocMu guards slot allocation: ids, keyBytes, free, used, the upper rows' upperUsed
 	// and upperFree, rng.
@@ -604,6 +606,19 @@ func (x *Index) AddBatch(ctx context.Context, keys []ann.Key, vecs []float32) er
 // that insert with many AddBatch calls, once they are done.
 func (x *Index) Relink() { x.relinkOrphans() }
 
+// MaybeRelink relinks (as Relink) once the inserts since the last relink or compaction reach a
+// tenth of the live nodes, and reports whether it did. Inserts one at a time can leave a node
+// without in-links (a neighbour's full list pruned it, rarely: a few nodes in 10,000); a caller
+// that inserts continually calls this between writes, so such a node is linked again after at
+// most a tenth more rows, for a walk of level 0 each time (linear in all, amortised).
+func (x *Index) MaybeRelink() bool {
+	if n := x.inserted.Load(); n == 0 || 10*n < x.nLive.Load() {
+		return false
+	}
+	x.relinkOrphans()
+	return true
+}
+
 // relinkOrphans links again the nodes a level-0 search cannot reach from the entry point. Nodes
 // inserted at the same moment cannot see each other, and a neighbour's list pruned by one may
 // drop the other's last in-link: a parallel build leaves a few nodes, or small groups of them,
@@ -612,6 +627,7 @@ func (x *Index) Relink() { x.relinkOrphans() }
 func (x *Index) relinkOrphans() {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
+	x.inserted.Store(0)
 	// A relinked node may push another out of a full list: a few passes settle it.
 	for range relinkPasses {
 		if x.relinkPass() == 0 {
@@ -788,6 +804,7 @@ func (x *Index) insert(key ann.Key, vec []float32) {
 	}
 	atomic.StoreUint32(&x.dead[id], 0) // publish: vector and key are written
 	x.nLive.Add(1)
+	x.inserted.Add(1)
 
 	ep, top := x.entry, x.top
 	if top < 0 {
