@@ -32,7 +32,10 @@
 // inserts, so space is really freed, and a walk of level 0 relinks any live
 // node the entry point no longer reaches (Relink). Invariant, tested after
 // random inserts and deletes of every kind: every live node is reachable
-// from the entry point at level 0 after a compaction or a Relink.
+// from the entry point at level 0 after a compaction or a Relink. Inserts
+// one at a time can rarely leave a node without in-links (a neighbour's
+// full list pruned it); MaybeRelink, which live calls at every commit,
+// relinks once the inserts reach a tenth of the index.
 //
 // An inner-product graph is linked by L2 between its nodes and searched by
 // inner product: neighbours chosen by inner product all point toward the
