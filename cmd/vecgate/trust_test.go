@@ -275,7 +275,9 @@ func TestZeroVectorOneTwinRefuses(t *testing.T) {
 // (`WHERE tenant = 1 AND category = 2 … ORDER BY emb <#> q LIMIT 25`, 300 rows match) on
 // vecgate's own index with include = 'tenant, category' (mode offload: Postgres has no vector
 // index, so its answer is the exact one) missed rows, and LIMIT 400 returned 226 of 311. Through
-// vecgate both return what Postgres returns.
+// vecgate both return what Postgres returns, also when matching rows have NULL vectors (which no
+// index holds: the exact scan of the rows passing the filter came back short, and was taken as
+// the whole answer).
 func TestShortFilteredAnswer(t *testing.T) {
 	const rows = 19200 // tenant = g % 4, category = (g / 4) % 16: 300 rows per pair
 	dsn := pgtest.NewDB(t)
@@ -300,28 +302,48 @@ func TestShortFilteredAnswer(t *testing.T) {
 	via := pgtest.Connect(t, viaDSN(dsn, g))
 	exact := pgtest.Connect(t, dsn)
 	r := rand.New(rand.NewPCG(8, 9))
-	before := g.counts.get("intercept")
-	queries := 0
-	for i := range 8 {
+	vecs := make([]string, 8)
+	for i := range vecs {
 		parts := make([]string, 8)
 		for j := range parts {
 			parts[j] = fmt.Sprintf("%.3f", r.Float64()*2.4)
 		}
-		v := "'[" + strings.Join(parts, ",") + "]'"
-		for _, k := range []int{25, 400} {
-			q := fmt.Sprintf(`SELECT id, emb <#> %s FROM docs WHERE tenant = %d AND category = %d ORDER BY emb <#> %s LIMIT %d`, v, 1+i%3, 2+i, v, k)
-			got, want := textRows(t, via, q), textRows(t, exact, q)
-			if len(want) != min(k, 300) {
-				t.Fatalf("exact answer has %d rows", len(want))
-			}
-			if !slices.Equal(got, want) {
-				t.Fatalf("%s: %d rows through vecgate, %d exact (first %v, want %v)", q, len(got), len(want), got[:min(3, len(got))], want[:3])
-			}
-			queries++
-		}
+		vecs[i] = "'[" + strings.Join(parts, ",") + "]'"
 	}
-	if n := g.counts.get("intercept") - before; n != int64(queries) {
-		t.Fatalf("%d of %d queries answered by vecgate (%v)", n, queries, countsSnapshot(g.counts))
+	// pass runs the 16 queries (query i filters on tenant 1 + i % 3, category 2 + i), each ==
+	// Postgres' exact answer of matching+nulls rows at most, and counts those vecgate answered.
+	pass := func(matching int) (answered int64) {
+		t.Helper()
+		before := g.counts.get("intercept")
+		for i, v := range vecs {
+			for _, k := range []int{25, 400} {
+				q := fmt.Sprintf(`SELECT id, emb <#> %s FROM docs WHERE tenant = %d AND category = %d ORDER BY emb <#> %s LIMIT %d`, v, 1+i%3, 2+i, v, k)
+				got, want := textRows(t, via, q), textRows(t, exact, q)
+				if len(want) != min(k, matching) {
+					t.Fatalf("exact answer has %d rows", len(want))
+				}
+				if !slices.Equal(got, want) {
+					t.Fatalf("%s: %d rows through vecgate, %d exact (first %v, want %v)", q, len(got), len(want), got[:min(3, len(got))], want[:3])
+				}
+			}
+		}
+		return g.counts.get("intercept") - before
+	}
+	if n := pass(300); n != 16 {
+		t.Fatalf("%d of 16 queries answered by vecgate (%v)", n, countsSnapshot(g.counts))
+	}
+	// A matching row with a NULL vector: Postgres returns it last, no index holds it. LIMIT 25
+	// is answered by vecgate, LIMIT 400 (all 300 indexed rows, then that one) goes to Postgres.
+	runAll(t, c, `INSERT INTO docs SELECT 100000 + g, 1 + g % 3, 2 + g, NULL FROM generate_series(0, 7) g`)
+	deadline := time.Now().Add(time.Minute)
+	for ix, _ := g.set.Lookup("public", "docs", "emb", ann.InnerProduct); ix.Complete(); {
+		if time.Now().After(deadline) {
+			t.Fatal("the NULL-vector rows did not reach the twin")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := pass(301); n != 8 {
+		t.Fatalf("with NULL-vector rows: %d of 16 queries answered by vecgate, want the 8 LIMIT 25 ones (%v)", n, countsSnapshot(g.counts))
 	}
 }
 
