@@ -61,6 +61,51 @@ type Index struct {
 
 	retiring      bool               // replaced (Reset, Truncate): no more retrains
 	retrainCancel context.CancelFunc // set while an IVF retrain runs (retrain.go)
+
+	left leftOut // rows of the table the index does not hold; guarded by mu
+}
+
+// leftOut tracks the rows of a table an index does not hold: a NULL vector, or a vector the index
+// refused (a zero vector under cosine). Postgres' exact answer has them after every other row
+// (NULL and NaN distances sort last), so an index that holds fewer rows than k cannot answer
+// alone while any exist (Complete).
+type leftOut struct {
+	keys    map[ann.Key]struct{}
+	unknown bool // too many to track, or not known (an index read from a snapshot)
+}
+
+// maxLeftOut bounds the keys tracked per index; past it the index is not Complete until a reload.
+const maxLeftOut = 1 << 16
+
+func (l *leftOut) add(k ann.Key) {
+	if l.unknown {
+		return
+	}
+	if len(l.keys) >= maxLeftOut {
+		l.keys, l.unknown = nil, true
+		return
+	}
+	if l.keys == nil {
+		l.keys = map[ann.Key]struct{}{}
+	}
+	l.keys[k] = struct{}{}
+}
+
+func (l *leftOut) remove(k ann.Key) { delete(l.keys, k) }
+
+// leave records that the table's row key is not in the index (NULL vector, or refused).
+func (ix *Index) leave(key ann.Key) {
+	ix.mu.Lock()
+	ix.left.add(key)
+	ix.mu.Unlock()
+}
+
+// Complete reports whether the index holds every row of its table that has a vector: no row is
+// known to be left out (NULL vectors count: Postgres returns those rows too, last).
+func (ix *Index) Complete() bool {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	return !ix.left.unknown && len(ix.left.keys) == 0
 }
 
 // pendingRows are rows waiting to go into the index, each key once.
@@ -101,6 +146,7 @@ func (ix *Index) add(key ann.Key, vec []float32) error {
 // addIndexed adds a vector already in the index's space (transform).
 func (ix *Index) addIndexed(key ann.Key, vec []float32) error {
 	ix.mu.Lock()
+	ix.left.remove(key)
 	if ix.trained && !ix.bulk {
 		ix.mu.Unlock()
 		return ix.index.Add(key, vec)
@@ -155,6 +201,7 @@ func (ix *Index) rekey(old, key ann.Key) error {
 func (ix *Index) del(key ann.Key) {
 	ix.mu.Lock()
 	ix.removePending(key)
+	ix.left.remove(key)
 	ix.mu.Unlock()
 	ix.index.Delete(key)
 }
@@ -464,13 +511,18 @@ func (s *Set) Upsert(t replication.Target, r replication.Row) error {
 		s.include(e, key, &old, r)
 		if r.KeepVector {
 			// The vector did not change but the key did, and the row's vector is not in the
-			// update: each index moves the vector it holds under the old key.
+			// update: each index moves the vector it holds under the old key. An index that
+			// cannot leaves the row out; the others keep it.
+			var errs []error
 			for _, ix := range e.indexes {
 				if err := ix.rekey(old, key); err != nil {
-					return s.reject(t, err)
+					ix.del(old)
+					ix.del(key)
+					ix.leave(key)
+					errs = append(errs, fmt.Errorf("%s: %w", ix.Source, err))
 				}
 			}
-			return nil
+			return s.rejectSome(t, errs)
 		}
 		for _, ix := range e.indexes {
 			ix.del(old)
@@ -484,25 +536,40 @@ func (s *Set) Upsert(t replication.Target, r replication.Row) error {
 	if r.Vector.Values == nil {
 		for _, ix := range e.indexes { // a NULL vector: the row leaves the index
 			ix.del(key)
+			ix.leave(key)
 		}
 		e.inc.remove(key)
 		return nil
 	}
+	// Each index accepts or refuses the row alone: a zero vector is refused by a cosine index
+	// (as pgvector's leaves it out) and stays in the L2 index of the same column.
+	var errs []error
 	for _, ix := range e.indexes {
 		if err := ix.add(key, r.Vector.Values); err != nil {
-			for _, ix := range e.indexes {
-				ix.del(key)
-			}
-			e.inc.remove(key)
-			return s.reject(t, err)
+			ix.del(key)
+			ix.leave(key)
+			errs = append(errs, fmt.Errorf("%s: %w", ix.Source, err))
 		}
 	}
-	return nil
+	if len(errs) == len(e.indexes) {
+		e.inc.remove(key)
+	}
+	return s.rejectSome(t, errs)
 }
 
 func (s *Set) reject(t replication.Target, err error) error {
 	s.rejected.Add(1)
 	return fmt.Errorf("live: %s: %w: %v", t, replication.ErrRejected, err)
+}
+
+// rejectSome reports the indexes that refused a row, which they have already left it out of (the
+// others hold it): counted like a rejection, but replication must not delete the row.
+func (s *Set) rejectSome(t replication.Target, errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	s.rejected.Add(1)
+	return fmt.Errorf("live: %s: %w: %v", t, replication.ErrRejectedHandled, errors.Join(errs...))
 }
 
 // Delete removes a row.
@@ -564,6 +631,9 @@ func (s *Set) Commit(lsn replication.LSN) error {
 	for _, ix := range s.Indexes() {
 		if err := ix.flush(); err != nil {
 			s.log.Warn("live: quantised index could not take its first rows", "index", ix.Source, "err", err)
+		}
+		if r, ok := ix.index.(interface{ MaybeRelink() bool }); ok {
+			r.MaybeRelink() // rows inserted one at a time: link again any node left unreachable
 		}
 		s.maybeRetrain(ix)
 	}

@@ -1,6 +1,7 @@
 package live_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -257,4 +258,63 @@ func intKeys(res []ann.Result) []int64 {
 		out[i] = r.Key.Int()
 	}
 	return out
+}
+
+// TestEachTwinRefusesAlone: a column with an L2 and a cosine index. A zero vector is invalid for
+// cosine: the cosine twin refuses it (replication is told the refusal is handled, so it deletes
+// nothing), the L2 twin keeps it. Each twin is Complete only while it holds every row that has a
+// vector and no row has a NULL one.
+func TestEachTwinRefusesAlone(t *testing.T) {
+	s := live.New(nil)
+	ti := info()
+	cos, _ := catalog.MetricForOperator("<=>")
+	ti.Indexes = append(ti.Indexes, catalog.Index{Name: "items_cos", Column: "emb", Method: "hnsw", Metric: cos, M: 16, EfConstruction: 64, Valid: true})
+	if err := s.Reset([]replication.TargetInfo{ti}); err != nil {
+		t.Fatal(err)
+	}
+	for i := int64(1); i <= 3; i++ {
+		if err := s.Upsert(target, row(i, float32(i), 1, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Commit(1); err != nil {
+		t.Fatal(err)
+	}
+	l2, _ := s.Lookup("public", "items", "emb", ann.L2)
+	cs, _ := s.Lookup("public", "items", "emb", ann.Cosine)
+	err := s.Upsert(target, row(4, 0, 0, 0))
+	if !errors.Is(err, replication.ErrRejectedHandled) || !errors.Is(err, replication.ErrRejected) {
+		t.Fatalf("zero vector: %v, want ErrRejectedHandled", err)
+	}
+	if l2.Len() != 4 || cs.Len() != 3 || !l2.Complete() || cs.Complete() {
+		t.Fatalf("L2 twin %d rows (complete %v), cosine twin %d (complete %v); want 4 (true), 3 (false)", l2.Len(), l2.Complete(), cs.Len(), cs.Complete())
+	}
+	if got := ids(t, s, 1); len(got) != 1 || got[0] != 4 {
+		t.Fatalf("L2 nearest to the origin: %v, want the zero vector's row 4", got)
+	}
+	// A snapshot keeps which rows each twin left out.
+	var buf bytes.Buffer
+	if err := s.WriteSnapshot(&buf); err != nil {
+		t.Fatal(err)
+	}
+	s2 := live.New(nil)
+	if err := s2.ReadSnapshot(&buf); err != nil {
+		t.Fatal(err)
+	}
+	l2b, _ := s2.Lookup("public", "items", "emb", ann.L2)
+	csb, _ := s2.Lookup("public", "items", "emb", ann.Cosine)
+	if !l2b.Complete() || csb.Complete() || l2b.Len() != 4 || csb.Len() != 3 {
+		t.Fatalf("from a snapshot: L2 twin %d rows (complete %v), cosine %d (complete %v)", l2b.Len(), l2b.Complete(), csb.Len(), csb.Complete())
+	}
+	// The row gets a valid vector: both hold it.
+	if err := s.Upsert(target, row(4, 0, 0, 1)); err != nil || cs.Len() != 4 || !cs.Complete() {
+		t.Fatalf("valid again: %v, cosine twin %d rows, complete %v", err, cs.Len(), cs.Complete())
+	}
+	// A NULL vector: neither holds the row, neither is complete, until the row goes.
+	if err := s.Upsert(target, replication.Row{Key: key(4)}); err != nil || l2.Complete() || cs.Complete() || l2.Len() != 3 {
+		t.Fatalf("NULL vector: %v, complete %v %v, L2 rows %d", err, l2.Complete(), cs.Complete(), l2.Len())
+	}
+	if err := s.Delete(target, key(4)); err != nil || !l2.Complete() || !cs.Complete() {
+		t.Fatalf("after delete: %v, complete %v %v", err, l2.Complete(), cs.Complete())
+	}
 }

@@ -25,8 +25,9 @@ import (
 
 var _ replication.Snapshotter = (*Set)(nil)
 
-// 4: INCLUDE values after each entry's indexes; 5: the table's OID after the key type.
-const snapshotMagic = "vecgate-live-5\n"
+// 4: INCLUDE values after each entry's indexes; 5: the table's OID after the key type; 6: each
+// index's left-out rows after its data.
+const snapshotMagic = "vecgate-live-6\n"
 
 // WriteSnapshot implements replication.Snapshotter. Replication calls it between transactions.
 func (s *Set) WriteSnapshot(w io.Writer) error {
@@ -65,6 +66,9 @@ func (s *Set) WriteSnapshot(w io.Writer) error {
 			}
 			putUint(bw, uint64(buf.Len()))
 			bw.Write(buf.Bytes())
+			if err := ix.writeLeftOut(bw); err != nil {
+				return fmt.Errorf("live: snapshot %s: %w", ix.Source, err)
+			}
 		}
 		if err := writeIncludes(bw, e); err != nil {
 			return fmt.Errorf("live: snapshot %s: %w", t.Target, err)
@@ -149,6 +153,7 @@ func (s *Set) ReadSnapshot(r io.Reader) error {
 				Metric: metric, Key: strs[3], KeyType: strs[4], Source: src,
 				Exact: exact == 1, Oversample: float64(over) / 1000, trained: true,
 				layout: layout{kind: kind, dims: int(dims), truncate: int(truncate)}}
+
 			ci := catalog.Index{Name: src, Column: info.Column, Metric: cm, Valid: true}
 			if strings.HasPrefix(kind, "ivf") {
 				x, err := ivf.Load(bytes.NewReader(data), ivf.Config{})
@@ -166,6 +171,9 @@ func (s *Set) ReadSnapshot(r io.Reader) error {
 				cfg := x.Config()
 				ix.index = x
 				ci.Method, ci.M, ci.EfConstruction = "hnsw", cfg.M, cfg.EFConstruction
+			}
+			if err := ix.readLeftOut(br); err != nil {
+				return fmt.Errorf("live: snapshot %s: %w", src, err)
 			}
 			if got, want := ix.index.Dims(), cmp.Or(ix.truncate, ix.dims); got != want || ix.index.Metric() != metric {
 				return fmt.Errorf("live: snapshot %s: index of %d dimensions (%v), want %d (%v)", src, got, ix.index.Metric(), want, metric)
@@ -222,4 +230,51 @@ func getString(r *bufio.Reader) (string, error) {
 		return "", fmt.Errorf("live: snapshot: %w", err)
 	}
 	return string(b), nil
+}
+
+// writeLeftOut appends the rows the index leaves out (leftOut): whether they are unknown, then
+// their keys.
+func (ix *Index) writeLeftOut(w *bufio.Writer) error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	unknown := uint64(0)
+	if ix.left.unknown {
+		unknown = 1
+	}
+	putUint(w, unknown)
+	putUint(w, uint64(len(ix.left.keys)))
+	var kb []byte
+	for k := range ix.left.keys {
+		var err error
+		if kb, err = k.AppendBinary(kb[:0]); err != nil {
+			return err
+		}
+		putBytes(w, kb)
+	}
+	return nil
+}
+
+// readLeftOut reads what writeLeftOut wrote.
+func (ix *Index) readLeftOut(r *bufio.Reader) error {
+	unknown, err := getUint(r, 1)
+	if err != nil {
+		return err
+	}
+	ix.left.unknown = unknown == 1
+	n, err := getUint(r, maxLeftOut)
+	if err != nil {
+		return err
+	}
+	for range n {
+		kb, err := getBytes(r)
+		if err != nil {
+			return err
+		}
+		k, _, err := ann.DecodeKey(kb)
+		if err != nil {
+			return err
+		}
+		ix.left.add(k)
+	}
+	return nil
 }

@@ -144,12 +144,12 @@ func (q *Query) Answer(ctx context.Context, kinds []ColumnKind) ([][]string, err
 	// Every candidate is a row of the answer (no WHERE, exact distances): the search needs no
 	// more than LIMIT + OFFSET of them, and the graph search's ef (or IVF's probes), not k, sets
 	// its recall.
-	res, _, err := q.search(ctx, q.need)
+	res, seenAll, err := q.search(ctx, q.need)
 	if err != nil {
 		return nil, err
 	}
-	if len(res) < q.need && len(res) < q.Target.Index.Len() {
-		// Fewer rows than asked while the index holds more: Postgres would return them.
+	if len(res) < q.need && !(seenAll && q.Target.Index.Complete()) {
+		// Fewer rows than asked, and not proven to be every row: Postgres may return more.
 		return nil, fmt.Errorf("planner: the index returned %d of %d rows", len(res), q.need)
 	}
 	off := q.need - q.Want

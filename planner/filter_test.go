@@ -27,6 +27,9 @@ type filterIndex struct {
 func (x *filterIndex) Dims() int { return 2 }
 func (x *filterIndex) Len() int  { return x.n }
 
+// Complete: the fake holds every row of its table.
+func (x *filterIndex) Complete() bool { return true }
+
 func (x *filterIndex) Search(_ context.Context, _ []float32, k int, opts ann.SearchOptions) ([]ann.Result, error) {
 	if opts.Filter != nil {
 		x.graph++

@@ -31,6 +31,9 @@ func (f *fakeIVF) Search(_ context.Context, _ []float32, k int, opts ann.SearchO
 func (f *fakeIVF) Dims() int { return 2 }
 func (f *fakeIVF) Len() int  { return f.lists * f.perList }
 
+// Complete: the fake holds every row of its table.
+func (f *fakeIVF) Complete() bool { return true }
+
 type oneIndex struct{ t planner.Target }
 
 func (o oneIndex) Find(string, string, string, ann.Metric) (planner.Target, bool) { return o.t, true }

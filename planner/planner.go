@@ -19,6 +19,10 @@ type Index interface {
 	Search(ctx context.Context, q []float32, k int, opts ann.SearchOptions) ([]ann.Result, error)
 	Dims() int
 	Len() int
+	// Complete reports whether the index holds every row of its table that the statement could
+	// return: no row is left out (a NULL vector, a vector the index refused). Only then does a
+	// search that saw every row the index holds prove that Postgres has no other row to give.
+	Complete() bool
 }
 
 // Target is a live index with the key it answers in.
@@ -132,8 +136,11 @@ type Query struct {
 	settings Settings
 	ids      []ann.Result
 	covered  bool // the last search saw every row that can match: no point widening
-	bound    bool // extended protocol: Next hands out the key array's text value
-	filter   *inFilter
+	// exhausted: the last search returned every row the index holds that can match, but the
+	// table has rows the index does not hold (not Complete): widening cannot find them.
+	exhausted bool
+	bound     bool // extended protocol: Next hands out the key array's text value
+	filter    *inFilter
 	// Filtered says how the last round applied the in-index filter ("" when there is none).
 	Filtered string
 }
@@ -254,7 +261,7 @@ func (q *Query) Next(ctx context.Context, prevRows int) (next string, done, forw
 		if prevRows >= q.Want || q.covered {
 			return "", true, false, nil
 		}
-		if q.Candidates >= MaxCandidates {
+		if q.Candidates >= MaxCandidates || q.exhausted {
 			return "", false, true, nil
 		}
 	}
@@ -262,13 +269,14 @@ func (q *Query) Next(ctx context.Context, prevRows int) (next string, done, forw
 	if q.Rounds > 0 {
 		n = min(q.Candidates*4, MaxCandidates)
 	}
-	res, covered, err := q.search(ctx, n)
+	res, seenAll, err := q.search(ctx, n)
 	if err != nil {
 		return "", false, true, err
 	}
 	q.Rounds++
 	q.Candidates = n
-	q.covered = covered
+	q.covered = seenAll && q.Target.Index.Complete()
+	q.exhausted = seenAll && !q.covered
 	q.ids = res
 	if q.bound {
 		return textArray(res), false, false, nil
@@ -276,14 +284,18 @@ func (q *Query) Next(ctx context.Context, prevRows int) (next string, done, forw
 	return q.rw.Fill(arrayLiteral(res, q.Target.KeyType)), false, false, nil
 }
 
-// search asks the index for n candidates. covered reports that fewer came back because the
-// search saw every row that can match: the whole index, or with an in-index filter every row that
-// passes it. An HNSW search sees the whole index whenever it returns short (ef ≥ n); an IVF
-// search only when it probed every list or returned every row, so a short answer raises probes
-// ×4 and searches again.
-// Widening rounds start with more probes too (×4 per round), so a filtered query that needs
-// candidates far from the query vector reaches them.
-func (q *Query) search(ctx context.Context, n int) (res []ann.Result, covered bool, err error) {
+// search asks the index for n candidates. seenAll reports that the answer holds every row the
+// index has that can match — proven, never inferred from a short answer: the exact scan of the
+// rows that pass the in-index filter returned short; or every passing row came back (their count
+// is exact); or every row of the index came back; or an IVF that probed every list returned
+// short. A graph search that returns short has not necessarily seen every row (a node the graph
+// does not reach, a filter that cut the walk short), so a short answer widens and, past
+// MaxCandidates, is forwarded. Whether the table has rows the index does not hold is the caller's
+// question (Index.Complete).
+// An IVF search that returns short raises probes ×4 and searches again; widening rounds start
+// with more probes too (×4 per round), so a filtered query that needs candidates far from the
+// query vector reaches them.
+func (q *Query) search(ctx context.Context, n int) (res []ann.Result, seenAll bool, err error) {
 	opts := ann.SearchOptions{EF: q.ef(n)}
 	lists := q.Target.Lists
 	if lists > 0 {
@@ -314,8 +326,8 @@ func (q *Query) search(ctx context.Context, n int) (res []ann.Result, covered bo
 	}
 	for {
 		res, err = q.Target.Index.Search(ctx, q.vec, n, opts)
-		if opts.Filter != nil && errors.Is(err, ann.ErrEmpty) {
-			return nil, true, nil // no rows at all, so none that pass
+		if errors.Is(err, ann.ErrEmpty) {
+			return nil, true, nil // the index holds no rows at all
 		}
 		if err != nil {
 			return nil, false, fmt.Errorf("planner: search %s: %w", q.Target.Name, err)
@@ -323,15 +335,12 @@ func (q *Query) search(ctx context.Context, n int) (res []ann.Result, covered bo
 		q.Probes = opts.Probes
 		// With the filter, every passing row came back: nothing more to find.
 		allPassing := opts.Filter != nil && sel.countExact && len(res) >= sel.count
-		// Every row came back (e.g. an IVF still scanning its rows exactly, before training):
-		// more probes cannot find more.
-		if len(res) >= n || allPassing || lists == 0 || opts.Probes >= lists || len(res) >= q.Target.Index.Len() {
-			if opts.Filter != nil {
-				// A filtered graph search that returns short has not necessarily seen every
-				// passing row; an IVF that probed every list has.
-				return res, allPassing || lists > 0 && opts.Probes >= lists && len(res) < n, nil
-			}
-			return res, len(res) < n, nil
+		// Every row came back (e.g. an IVF still scanning its rows exactly, before training).
+		allRows := len(res) < n && len(res) >= q.Target.Index.Len()
+		// An IVF that probed every list saw every row.
+		allLists := lists > 0 && opts.Probes >= lists && len(res) < n
+		if len(res) >= n || allPassing || allRows || lists == 0 || opts.Probes >= lists {
+			return res, allPassing || allRows || allLists, nil
 		}
 		opts.Probes = min(opts.Probes*4, lists)
 	}

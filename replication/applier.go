@@ -3,6 +3,7 @@ package replication
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 
 	"github.com/jackc/pglogrepl"
@@ -84,6 +85,13 @@ type Row struct {
 // reconnects and resumes, or resynchronises).
 var ErrRejected = errors.New("row rejected")
 
+// ErrRejectedHandled may be wrapped by an Applier's Upsert that refused a row in some of its
+// indexes and has already left it out of those (a zero vector refused by a cosine index stays in
+// the L2 index of the same column). Replication logs and counts it like ErrRejected, but deletes
+// nothing: each index accepts or refuses a row alone.
+// It wraps ErrRejected.
+var ErrRejectedHandled = fmt.Errorf("%w, left out of the indexes that refused it", ErrRejected)
+
 // Applier receives replicated changes. It is declared here, its consumer; ann indexes (and
 // Memory) implement it. All calls come from one goroutine, in commit order; calls between two
 // Commits belong to one upstream transaction (or, after Reset, to the initial load).
@@ -93,9 +101,11 @@ var ErrRejected = errors.New("row rejected")
 type Applier interface {
 	// Reset discards everything held and prepares for these targets (an initial load follows).
 	Reset(targets []TargetInfo) error
-	// Upsert inserts or replaces the row of r.Key (removing r.OldKey first when set).
+	// Upsert inserts or replaces the row of r.Key (removing r.OldKey first when set). A row whose
+	// vector is NULL comes with r.Vector.Values nil (and not r.KeepVector): the row exists but
+	// has no vector to index.
 	Upsert(t Target, r Row) error
-	// Delete removes key (the row was deleted, or its vector became NULL).
+	// Delete removes key (the row was deleted).
 	Delete(t Target, key Key) error
 	// Truncate removes every row of t.
 	Truncate(t Target) error

@@ -394,7 +394,13 @@ func (s *Stream) copyTable(ctx context.Context, conn *pgx.Conn, tt *tableTarget,
 		}
 		for i, vp := range ri.vectors {
 			if fields[vp] == nil {
-				continue // NULL vectors are not indexed
+				// NULL vectors are not indexed, but the Applier learns the row exists.
+				if err := s.cfg.Applier.Upsert(tt.targets[i], Row{Key: key, Include: inc}); err != nil {
+					if err := s.reject(tt.targets[i], key, err); err != nil {
+						return err
+					}
+				}
+				continue
 			}
 			v, err := DecodeBinary(tt.vectors[i].Kind, fields[vp])
 			if err == nil {
@@ -434,13 +440,17 @@ func appendKey(dst, col []byte, composite bool) []byte {
 
 // reject handles a row that cannot be indexed: log, count, make sure no stale vector remains.
 func (s *Stream) reject(t Target, key Key, err error) error {
-	if !errors.Is(err, ErrRejected) && !errors.Is(err, ErrBadVector) {
+	handled := errors.Is(err, ErrRejectedHandled)
+	if !handled && !errors.Is(err, ErrRejected) && !errors.Is(err, ErrBadVector) {
 		return fmt.Errorf("replication: apply %s: %w", t, err)
 	}
 	s.log.Warn("row not indexed", "target", t.String(), "key", hex.EncodeToString([]byte(key)), "err", err)
 	s.mu.Lock()
 	s.status.RejectedRows++
 	s.mu.Unlock()
+	if handled {
+		return nil // the Applier left the row out of the indexes that refused it, and only those
+	}
 	if err := s.cfg.Applier.Delete(t, key); err != nil {
 		return fmt.Errorf("replication: apply %s: delete rejected row: %w", t, err)
 	}
@@ -691,15 +701,8 @@ func (s *Stream) upsert(walStart LSN, relid uint32, old, new []tupleCol) error {
 		col := new[p]
 		switch col.kind {
 		case colNull:
-			if oldKey != "" {
-				if err := s.cfg.Applier.Delete(t, oldKey); err != nil {
-					return fmt.Errorf("replication: apply update %s at %s: %w", t, walStart, err)
-				}
-			}
-			if err := s.cfg.Applier.Delete(t, key); err != nil {
-				return fmt.Errorf("replication: apply change %s at %s: %w", t, walStart, err)
-			}
-			continue
+			// The row has no vector: not indexed, but the Applier learns the row exists.
+			err = s.cfg.Applier.Upsert(t, Row{Key: key, OldKey: oldKey, Include: inc})
 		case colUnchanged:
 			err = s.cfg.Applier.Upsert(t, Row{Key: key, OldKey: oldKey, KeepVector: true, Include: inc})
 		default:
@@ -710,7 +713,7 @@ func (s *Stream) upsert(walStart LSN, relid uint32, old, new []tupleCol) error {
 			}
 		}
 		if err != nil {
-			if oldKey != "" {
+			if oldKey != "" && !errors.Is(err, ErrRejectedHandled) {
 				if derr := s.cfg.Applier.Delete(t, oldKey); derr != nil {
 					return fmt.Errorf("replication: apply update %s at %s: %w", t, walStart, derr)
 				}

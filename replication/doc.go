@@ -29,9 +29,12 @@
 //   - Only applied positions are acknowledged to Postgres; with snapshots on, only persisted ones.
 //     The slot therefore always retains what a restart from the last snapshot needs.
 //   - An UPDATE whose vector is TOAST-unchanged keeps the stored vector (Row.KeepVector), also
-//     when the key changed (Row.OldKey: the row moves). A NULL vector is not indexed (Delete).
+//     when the key changed (Row.OldKey: the row moves). A NULL vector is not indexed: the row
+//     reaches the Applier as an Upsert with a null Vector, so it knows the row exists.
 //   - A row whose vector cannot be decoded, or that the Applier rejects (ErrRejected), is left
 //     out of the index, logged and counted (Status.RejectedRows); it never stops replication.
+//     An Applier that refused the row in some indexes only (ErrRejectedHandled) has left it out
+//     of those and kept it in the others: nothing is deleted.
 //   - Tables without a usable key (no primary key or replica identity index, replica identity
 //     NOTHING), vector columns of unsupported types, and tables not found are listed in
 //     Status.Tables with the reason, and never added to the publication (which would make their

@@ -58,6 +58,13 @@ func (m *Memory) Upsert(t Target, r Row) error {
 	if mt == nil {
 		return fmt.Errorf("replication: memory: unknown target %s", t)
 	}
+	if !r.KeepVector && r.Vector.Null() { // a NULL vector: nothing to hold
+		delete(mt.rows, r.Key)
+		if r.OldKey != "" {
+			delete(mt.rows, r.OldKey)
+		}
+		return nil
+	}
 	if !r.KeepVector && mt.info.Dims > 0 && r.Vector.Dim != mt.info.Dims {
 		return fmt.Errorf("replication: memory: %s: %d dimensions, want %d: %w", t, r.Vector.Dim, mt.info.Dims, ErrRejected)
 	}

@@ -25,6 +25,11 @@ type Vector struct {
 	Bits    []byte
 }
 
+// Null reports whether v is the zero Vector: the row's vector is NULL (Row.Vector of an Upsert).
+func (v Vector) Null() bool {
+	return v.Dim == 0 && v.Values == nil && v.Indices == nil && v.Bits == nil
+}
+
 // Equal reports whether v and w hold the same value (float bit patterns compared exactly).
 func (v Vector) Equal(w Vector) bool {
 	if v.Kind != w.Kind || v.Dim != w.Dim || len(v.Values) != len(w.Values) ||

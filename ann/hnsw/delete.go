@@ -2,6 +2,7 @@ package hnsw
 
 import (
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -126,10 +127,22 @@ func (x *Index) compactLocked() {
 			}
 		}
 	}
+	// Repairs choose among the neighbours they found; a node whose in-links all went can still
+	// be left out. Link those again (a walk of level 0, cheap beside the repairs).
+	x.inserted.Store(0)
+	for range relinkPasses {
+		if x.relinkPass() == 0 {
+			break
+		}
+	}
 }
 
-// repair rebuilds u's level-l list if it points to a tombstone: candidates
-// are u's live neighbours and the live neighbours of its deleted ones.
+// repair rebuilds u's level-l list if it points to a tombstone: candidates are u's live
+// neighbours and the live nodes reached from its deleted ones through chains of tombstones (up to
+// repairHops deep: after a bulk delete most neighbours of a deleted node are deleted too, and one
+// hop finds nothing). When that gives fewer than half a list, u's neighbours are searched for in
+// the graph, which tombstones still route (nothing is freed until every list is repaired), as an
+// insertion searches for them. Caller holds mu exclusively; workers repair disjoint nodes.
 func (x *Index) repair(s *searcher, u uint32, l int, tomb func(uint32) bool) {
 	lst := x.list(u, l)
 	n := int(atomic.LoadUint32(&lst[0]))
@@ -143,40 +156,87 @@ func (x *Index) repair(s *searcher, u uint32, l int, tomb func(uint32) bool) {
 	if !hit {
 		return
 	}
-	s.newGen()
-	vis, gen := s.visited, s.gen
-	vis[u] = gen
-	cands := s.ltmp[:0]
-	add := func(c uint32) {
-		if vis[c] == gen || x.dead[c] != 0 || int(x.levels[c]) < l {
-			return
-		}
-		vis[c] = gen
-		cands = append(cands, topk.Item{Dist: x.nodeDist(u, c), ID: c})
-	}
-	for i := 1; i <= n; i++ {
-		c := atomic.LoadUint32(&lst[i])
-		if !tomb(c) {
-			add(c)
-			continue
-		}
-		// Deleted: its neighbours (one hop; tombstone lists are not
-		// rewritten during compaction).
-		dl := x.list(c, l)
-		dn := int(atomic.LoadUint32(&dl[0]))
-		for j := 1; j <= dn; j++ {
-			add(atomic.LoadUint32(&dl[j]))
-		}
-	}
-	sortItems(cands)
 	mmax := x.m
 	if l == 0 {
 		mmax = x.m0
 	}
+	s.newGen()
+	vis, gen := s.visited, s.gen
+	vis[u] = gen
+	cands := s.ltmp[:0]
+	frontier := s.batch[:0]
+	add := func(c uint32) {
+		if vis[c] == gen {
+			return
+		}
+		vis[c] = gen
+		switch {
+		case tomb(c) && int(x.levels[c]) >= l:
+			frontier = append(frontier, c)
+		case x.dead[c] == 0 && int(x.levels[c]) >= l:
+			cands = append(cands, topk.Item{Dist: x.nodeDist(u, c), ID: c})
+		}
+	}
+	for i := 1; i <= n; i++ {
+		add(atomic.LoadUint32(&lst[i]))
+	}
+	// Tombstone lists are not rewritten during compaction: walk them breadth first.
+	for hop := 0; hop < repairHops && len(frontier) > 0 && len(cands) < 4*mmax; hop++ {
+		cur := frontier
+		frontier = nil
+		for _, c := range cur {
+			dl := x.list(c, l)
+			dn := int(atomic.LoadUint32(&dl[0]))
+			for j := 1; j <= dn; j++ {
+				add(atomic.LoadUint32(&dl[j]))
+			}
+		}
+	}
+	s.batch = frontier[:0]
+	if len(cands) < mmax/2 && x.top >= l {
+		cands = x.searchLive(s, u, l, cands, tomb)
+	}
+	sortItems(cands)
 	sel := x.selectNeighbors(s.lsel, cands, mmax)
+	// The heuristic keeps few neighbours where candidates crowd one direction (inner product:
+	// the longest vectors): a list that was full loses out-links with every repair, and the
+	// graph thins out under churn. Fill up to the list's former length with the nearest ones
+	// the heuristic passed over.
+	for _, c := range cands {
+		if len(sel) >= min(n, mmax) {
+			break
+		}
+		if !slices.ContainsFunc(sel, func(it topk.Item) bool { return it.ID == c.ID }) {
+			sel = append(sel, c)
+		}
+	}
 	for i, c := range sel {
 		atomic.StoreUint32(&lst[1+i], c.ID)
 	}
 	atomic.StoreUint32(&lst[0], uint32(len(sel)))
 	s.ltmp, s.lsel = cands, sel
+}
+
+// repairHops bounds how many tombstones deep repair looks for a node's new neighbours.
+const repairHops = 3
+
+// searchLive appends to cands the live nodes of level l or above nearest to u (not u itself, and
+// none already in cands), found by a search of the graph from the entry point with
+// ef_construction. Caller holds mu exclusively (compaction).
+func (x *Index) searchLive(s *searcher, u uint32, l int, cands []topk.Item, tomb func(uint32) bool) []topk.Item {
+	nq := x.nodeQuery(u)
+	q := &nq
+	ep, epDist := x.greedy(q, x.entry, x.dist(q, x.entry), x.top, l)
+	s.newGen()
+	x.searchLayer(s, q, ep, epDist, x.cfg.EFConstruction, l, func(c uint32) bool {
+		return c != u && !tomb(c) && x.dead[c] == 0 && int(x.levels[c]) >= l
+	})
+	found := s.res.SortedAscending(s.tmp[:0])
+	s.tmp = found
+	for _, c := range found {
+		if !slices.ContainsFunc(cands, func(it topk.Item) bool { return it.ID == c.ID }) {
+			cands = append(cands, c)
+		}
+	}
+	return cands
 }

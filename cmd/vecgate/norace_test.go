@@ -4,3 +4,6 @@ package main
 
 // recallRows is TestInterceptRecall's table size (see race_test.go).
 const recallRows = 50000
+
+// burstRows is TestBulkDeleteAfterConcurrentInserts' burst (see race_test.go).
+const burstRows = 5500
