@@ -106,6 +106,7 @@ type step struct {
 	SQL   string
 	Q     *query // non-nil: a compared query
 	Write bool   // a committed write outside a block: run through vecgate only
+	Pin   bool   // never dropped by shrinking (the settings that make the index exact)
 }
 
 // segment is a run of steps executed whole through vecgate, then whole directly: a transaction
@@ -181,8 +182,8 @@ func (g *gen) genCase(id int) *Case {
 			"SET vecgate.consistency = 'strong'", "SET vecgate.consistency = 'eventual'", "SET hnsw.iterative_scan = relaxed_order"}[g.pick(5)])
 	}
 	g.rng.Shuffle(len(pre)-2, func(i, j int) { pre[i+2], pre[j+2] = pre[j+2], pre[i+2] })
-	for _, s := range pre {
-		c.Segs = append(c.Segs, segment{Steps: []step{{SQL: s}}})
+	for i, s := range pre {
+		c.Segs = append(c.Segs, segment{Steps: []step{{SQL: s, Pin: i < 2}}})
 	}
 	nq := 1 + g.pick(3)
 	for range nq {

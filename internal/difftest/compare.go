@@ -95,6 +95,9 @@ func compareQuery(qr *queryRun, v, d *result) *Diff {
 		}
 	}
 	kc := q.keyCol()
+	if kc < 0 && q.Proj[0] == "§ AS d" {
+		return compareSortKeys(q, v, d)
+	}
 	if kc < 0 {
 		if len(v.Rows) != len(d.Rows) {
 			return hard("rows", "vecgate %d rows, postgres %d", len(v.Rows), len(d.Rows))
@@ -421,4 +424,49 @@ func sameFloatFormat(a string, x float64, b string, y float64) bool {
 		}
 	}
 	return false
+}
+
+// compareSortKeys compares answers that project the ORDER BY distance but no key: the
+// distances must come in order, as many as Postgres', each within 1e-6 relative of Postgres'
+// at the same position; a farther one is a recall miss.
+func compareSortKeys(q *query, v, d *result) *Diff {
+	f := v.Fields[0]
+	val := func(r *result, i int) (float64, bool, bool) {
+		c := r.Rows[i][0]
+		if c.Null {
+			return 0, true, true
+		}
+		x, ok := floatOf(f, c)
+		return x, false, ok
+	}
+	key := func(x float64, null bool) oracleRow { return oracleRow{Tuple: [2]float64{x}, Null: null} }
+	for i := 1; i < len(v.Rows); i++ {
+		a, an, ok1 := val(v, i-1)
+		b, bn, ok2 := val(v, i)
+		if ok1 && ok2 && cmpTuple(key(a, an), key(b, bn), q) > 0 && !closeEnough(a, b) {
+			return hard("order", "vecgate rows %d and %d out of ORDER BY order (%s then %s)", i, i+1, cellString(v.Rows[i-1][0]), cellString(v.Rows[i][0]))
+		}
+	}
+	if len(v.Rows) != len(d.Rows) {
+		return hard("rows", "vecgate %d rows, postgres %d", len(v.Rows), len(d.Rows))
+	}
+	for i := range v.Rows {
+		x, xn, ok1 := val(v, i)
+		y, yn, ok2 := val(d, i)
+		if !ok1 || !ok2 {
+			return hard("value", "row %d: vecgate %s, postgres %s", i+1, cellString(v.Rows[i][0]), cellString(d.Rows[i][0]))
+		}
+		if xn == yn && (xn || closeEnough(x, y)) {
+			if diff := compareRow(q, v.Fields, v.Rows[i], d.Rows[i], false); diff != nil {
+				diff.What = fmt.Sprintf("row %d: %s", i+1, diff.What)
+				return diff
+			}
+			continue
+		}
+		if cmpTuple(key(x, xn), key(y, yn), q) > 0 {
+			return &Diff{Class: Recall, Kind: "recall", What: fmt.Sprintf("row %d: vecgate's distance %s is farther than postgres' %s", i+1, cellString(v.Rows[i][0]), cellString(d.Rows[i][0]))}
+		}
+		return hard("distance", "row %d: vecgate %s, postgres %s", i+1, cellString(v.Rows[i][0]), cellString(d.Rows[i][0]))
+	}
+	return nil
 }

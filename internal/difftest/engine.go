@@ -200,7 +200,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				} else {
 					r.Recall++
 				}
-				sig := d.Class + "/" + d.Kind + "/" + d.Path
+				sig := signature(d)
 				if f := seen[sig]; f != nil && f.Count >= maxShrunkPerKind {
 					f.Count++
 					continue
@@ -288,4 +288,21 @@ func (e *env) writers(ctx context.Context, g *gen, seed uint64, d time.Duration)
 	}
 	wg.Wait()
 	return n.Load()
+}
+
+// signature groups differences that are likely one defect: class, kind, vecgate's path and the
+// description without its numbers and keys.
+func signature(d *Diff) string {
+	w := d.What
+	if i := strings.IndexAny(w, ":("); i > 0 && d.Kind != "sqlstate" && d.Kind != "error" && d.Kind != "statement" {
+		w = w[:i]
+	}
+	var b strings.Builder
+	for _, r := range w {
+		if r >= '0' && r <= '9' {
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return d.Class + "/" + d.Kind + "/" + d.Path + "/" + b.String()
 }

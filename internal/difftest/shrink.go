@@ -80,6 +80,9 @@ func (e *env) shrink(ctx context.Context, c *Case, d *Diff) (*Case, *Diff) {
 	}
 	// Drop whole segments before the failing one.
 	for i := si - 1; i >= 0; i-- {
+		if len(cur.Segs[i].Steps) == 1 && cur.Segs[i].Steps[0].Pin {
+			continue
+		}
 		cand := cloneCase(cur)
 		cand.Segs = append(cand.Segs[:i], cand.Segs[i+1:]...)
 		if fails(cand) {
