@@ -11,12 +11,12 @@ import (
 type execMode int
 
 const (
-	modeSimple     execMode = iota // Query message, vector literal in the text
-	modeSimpleArg                  // pgx simple protocol, the vector interpolated by pgx
-	modeExecText                   // extended protocol, unnamed statement, text vector parameter
-	modeCacheText                  // extended protocol, named prepared statement, text parameter
-	modeCacheBin                   // extended protocol, named prepared statement, binary parameter
-	modeBatch                      // pgx batch (one pipeline, one Sync), the query twice
+	modeSimple    execMode = iota // Query message, vector literal in the text
+	modeSimpleArg                 // pgx simple protocol, the vector interpolated by pgx
+	modeExecText                  // extended protocol, unnamed statement, text vector parameter
+	modeCacheText                 // extended protocol, named prepared statement, text parameter
+	modeCacheBin                  // extended protocol, named prepared statement, binary parameter
+	modeBatch                     // pgx batch (one pipeline, one Sync), the query twice
 )
 
 var modeNames = [...]string{"simple", "simple-arg", "exec-text", "cache-text", "cache-binary", "batch"}
@@ -146,7 +146,7 @@ type gen struct {
 	next func(t *table) int
 }
 
-func (g *gen) pick(n int) int { return g.rng.IntN(n) }
+func (g *gen) pick(n int) int        { return g.rng.IntN(n) }
 func (g *gen) chance(p float64) bool { return g.rng.Float64() < p }
 
 func (g *gen) genCase(id int) *Case {

@@ -34,7 +34,7 @@ type Report struct {
 	Intercepted, Fast         int // queries vecgate answered with its index (Fast: from memory)
 	Forwarded                 map[string]int
 	ByMode                    map[string][2]int // protocol mode: queries intercepted, queries
-	Hard, Recall              int // differences
+	Hard, Recall              int               // differences
 	Findings                  []*Finding
 	Elapsed                   time.Duration
 	Writes                    int64 // concurrent writers' statements

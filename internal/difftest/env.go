@@ -67,10 +67,6 @@ func (e *env) connConfig(db int, user string, viaVecgate bool) *pgx.ConnConfig {
 	return c
 }
 
-
-
-
-
 func (e *env) connect(ctx context.Context, db int, user string, via bool) (*pgx.Conn, error) {
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
