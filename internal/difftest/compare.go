@@ -248,6 +248,9 @@ func tupleString(t oracleRow) string {
 	if !t.Null {
 		s = strconv.FormatFloat(t.Tuple[0], 'g', -1, 64)
 	}
+	if !t.CatNull {
+		s += fmt.Sprintf(" (cat %g)", t.Tuple[1])
+	}
 	return s
 }
 

@@ -178,7 +178,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			}
 			for _, qr := range run.Queries {
 				r.Queries++
-				cfg.Logger.Debug("query", "case", id, "path", qr.V[0].Path, "mode", qr.Q.Mode.String(), "sql", qr.Q.SQL())
+				cfg.Logger.Debug("query", "case", id, "db", c.DB, "user", c.User, "path", qr.V[0].Path, "mode", qr.Q.Mode.String(), "sql", qr.Q.SQL())
 				m := r.ByMode[qr.Q.Mode.String()]
 				m[1]++
 				switch p := qr.V[0].Path; {
