@@ -74,6 +74,9 @@ func TestDifferential(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Log(rep.Summary())
+	if rep.RunError > rep.Cases/20 || rep.CatchUpFailures > 2 {
+		t.Errorf("%d of %d cases could not run, %d replication catch-up failures", rep.RunError, rep.Cases, rep.CatchUpFailures)
+	}
 	if rep.Queries < 200 {
 		t.Errorf("only %d queries compared in %s", rep.Queries, dur)
 	}

@@ -82,7 +82,11 @@ func (r *Report) Summary() string {
 		if f.File != "" {
 			fmt.Fprintf(&b, "reproduction: %s\n", f.File)
 		}
-		b.WriteString(f.Repro)
+		if i < summaryRepros {
+			b.WriteString(f.Repro)
+		} else {
+			b.WriteString(sessionPart(f.Repro))
+		}
 	}
 	return b.String()
 }
@@ -92,6 +96,20 @@ func orNone(s string) string {
 		return "none"
 	}
 	return s
+}
+
+// summaryRepros is how many reproductions Summary prints whole; for the others it prints the
+// session part (the data is in the files under OutDir).
+const summaryRepros = 4
+
+// sessionPart is a reproduction's header and session, without its schema and data.
+func sessionPart(repro string) string {
+	head, _, _ := strings.Cut(repro, "-- Part 1")
+	_, sess, ok := strings.Cut(repro, "\n-- Part 2")
+	if !ok {
+		return repro
+	}
+	return head + "-- (schema and data: see the reproduction file)\n-- Part 2" + sess
 }
 
 // maxShrunkPerKind bounds how many differences of one signature are shrunk and reported.

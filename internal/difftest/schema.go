@@ -99,9 +99,17 @@ func genWorld(cfg *Config, rng *rand.Rand, prefix string) *world {
 		}
 		w.Tables = append(w.Tables, t)
 	}
+	// Same-named tables elsewhere have t1's key type and columns (other data), mostly: candidate
+	// keys from the wrong twin then name real rows instead of failing to cast.
+	shadow := func(db int, schema string) *table {
+		t := genTable(cfg, rng, db, schema, "t1")
+		if rng.IntN(4) != 0 {
+			t.Key, t.Vecs, t.Indexes = w.Tables[1].Key, w.Tables[1].Vecs, w.Tables[1].Indexes
+		}
+		return t
+	}
 	if cfg.on("schemas") {
-		// A same-named table in another schema, with other dims sometimes (errors differ too).
-		w.Tables = append(w.Tables, genTable(cfg, rng, 0, "s2", "t1"))
+		w.Tables = append(w.Tables, shadow(0, "s2"))
 	}
 	if cfg.on("partitions") {
 		t := genTable(cfg, rng, 0, "public", "tp")
@@ -109,8 +117,7 @@ func genWorld(cfg *Config, rng *rand.Rand, prefix string) *world {
 		w.Tables = append(w.Tables, t)
 	}
 	if cfg.on("otherdb") {
-		t := genTable(cfg, rng, 1, "public", "t1")
-		w.Tables = append(w.Tables, t)
+		w.Tables = append(w.Tables, shadow(1, "public"))
 	}
 	return w
 }
