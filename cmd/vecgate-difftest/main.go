@@ -33,6 +33,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	database := fs.String("database", "", "with -listen: the empty database (vector extension created) that vecgate follows")
 	seed := fs.Uint64("seed", uint64(time.Now().UnixNano()), "random seed (printed; the same seed draws the same schema and cases)")
 	duration := fs.Duration("duration", time.Minute, "how long to generate cases")
+	shrinkTime := fs.Duration("shrink-time", time.Minute, "after generation, time to spend removing rows from the reproductions (0: none)")
 	cases := fs.Int("cases", 0, "stop after this many cases instead (0: use -duration)")
 	out := fs.String("out", "", "directory for reproduction scripts (one .sql per difference)")
 	skip := fs.String("skip", "", "comma-separated generator features to leave out: "+strings.Join(difftest.FeatureNames(), ","))
@@ -68,7 +69,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg := difftest.Config{
 		AdminDSN: *upstream, VecgateBinary: *bin, Listen: *listen, HTTPListen: *httpAddr, Database: *database,
-		Seed: *seed, Duration: *duration, Cases: *cases, OutDir: *out, Skip: sk,
+		Seed: *seed, Duration: *duration, ShrinkTime: *shrinkTime, Cases: *cases, OutDir: *out, Skip: sk,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}
 	if *vlog != "" {

@@ -28,6 +28,8 @@ type Config struct {
 	// Duration bounds the generation; Cases, when positive, bounds the number of cases instead.
 	Duration time.Duration
 	Cases    int
+	// ShrinkTime bounds the shrinking of the findings' rows after generation (0: none).
+	ShrinkTime time.Duration
 	// OutDir receives one reproduction script per difference found (empty: none written).
 	OutDir string
 	// Skip lists generator features not to use (see Features).

@@ -68,7 +68,7 @@ func TestDifferential(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), dur+5*time.Minute)
 	defer cancel()
 	rep, err := difftest.Run(ctx, difftest.Config{
-		AdminDSN: admin, VecgateBinary: bin, Seed: seed, Duration: dur, OutDir: out, Skip: skip, VecgateLog: logf,
+		AdminDSN: admin, VecgateBinary: bin, Seed: seed, Duration: dur, ShrinkTime: 30 * time.Second, OutDir: out, Skip: skip, VecgateLog: logf,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -24,6 +25,10 @@ type Finding struct {
 	Repro string // self-contained SQL script
 	File  string // where it was written, when OutDir is set
 	Count int    // differences of the same signature found (this one shrunk)
+	Note  string // what shrinking the data did
+
+	c    *Case
+	data map[*table][]dumpRow
 }
 
 // Report is what a run found and did.
@@ -225,17 +230,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				}
 				cfg.Logger.Info("difference", "case", id, "diff", d.String())
 				small, sd := e.shrink(ctx, c, d)
-				f := &Finding{Diff: sd, Case: id, Count: 1, Repro: e.repro(ctx, w, small, sd)}
+				f := &Finding{Diff: sd, Case: id, Count: 1, c: small, data: e.snapshot(ctx, w, small)}
 				if prev := seen[sig]; prev != nil {
 					f.Count = prev.Count + 1
 				}
 				seen[sig] = f
-				if cfg.OutDir != "" {
-					f.File = filepath.Join(cfg.OutDir, fmt.Sprintf("seed%d-case%d-%s-%s.sql", cfg.Seed, id, d.Class, d.Kind))
-					if err := os.WriteFile(f.File, []byte(f.Repro), 0o644); err != nil {
-						cfg.Logger.Warn("write reproduction", "err", err)
-					}
-				}
 				r.Findings = append(r.Findings, f)
 			}
 			if hasWrites(c) {
@@ -246,6 +245,30 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 	r.Elapsed = time.Since(begin)
+	// Shrink the data of the findings (hard ones first) within the budget, then write them.
+	shrinkEnd := time.Now().Add(cfg.ShrinkTime)
+	order := slices.Clone(r.Findings)
+	sort.SliceStable(order, func(i, j int) bool { return order[i].Diff.Class == Hard && order[j].Diff.Class != Hard })
+	for _, f := range order {
+		if time.Now().After(shrinkEnd) || ctx.Err() != nil {
+			break
+		}
+		per := time.Now().Add(max(time.Until(shrinkEnd)/2, 0))
+		e.shrinkData(ctx, f, per)
+		cfg.Logger.Info("shrunk data", "case", f.Case, "note", f.Note)
+	}
+	for _, f := range r.Findings {
+		f.Repro = e.repro(w, f.c, f.Diff, f.data)
+		if f.Note != "" {
+			f.Repro = "-- " + f.Note + "\n" + f.Repro
+		}
+		if cfg.OutDir != "" {
+			f.File = filepath.Join(cfg.OutDir, fmt.Sprintf("seed%d-case%d-%s-%s.sql", cfg.Seed, f.Case, f.Diff.Class, f.Diff.Kind))
+			if err := os.WriteFile(f.File, []byte(f.Repro), 0o644); err != nil {
+				cfg.Logger.Warn("write reproduction", "err", err)
+			}
+		}
+	}
 	return r, nil
 }
 

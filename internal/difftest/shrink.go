@@ -145,7 +145,7 @@ func (e *env) shrink(ctx context.Context, c *Case, d *Diff) (*Case, *Diff) {
 
 // repro renders a self-contained psql script for c: the roles, the tables the case touches with
 // their current rows, indexes and privileges, then the session.
-func (e *env) repro(ctx context.Context, w *world, c *Case, d *Diff) string {
+func (e *env) repro(w *world, c *Case, d *Diff, data map[*table][]dumpRow) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "-- vecgate-difftest reproduction, seed %d, case %d\n", e.cfg.Seed, c.ID)
 	fmt.Fprintf(&b, "-- difference [%s/%s]: %s\n", d.Class, d.Kind, strings.ReplaceAll(d.What, "\n", " "))
@@ -155,27 +155,7 @@ func (e *env) repro(ctx context.Context, w *world, c *Case, d *Diff) string {
 	for _, s := range w.Roles.roleSQL() {
 		b.WriteString(s + ";\n")
 	}
-	used := map[*table]bool{}
-	for _, q := range c.queries() {
-		used[q.T] = true
-	}
-	for _, sg := range c.Segs {
-		for _, st := range sg.Steps {
-			for _, t := range w.Tables {
-				if strings.Contains(st.SQL, " "+t.qualified()+" ") {
-					used[t] = true
-				}
-			}
-		}
-	}
-	// Same-named tables matter (search_path, the other database).
-	for t := range used {
-		for _, u := range w.Tables {
-			if u.Name == t.Name {
-				used[u] = true
-			}
-		}
-	}
+	used := usedTables(w, c)
 	for db := range 2 {
 		if db == 1 {
 			any := false
@@ -187,7 +167,7 @@ func (e *env) repro(ctx context.Context, w *world, c *Case, d *Diff) string {
 			}
 			b.WriteString("\n-- In a second database (the session below connects to it):\n")
 		}
-		b.WriteString("CREATE SCHEMA IF NOT EXISTS s2;\nGRANT USAGE ON SCHEMA s2 TO PUBLIC;\n")
+		b.WriteString("CREATE EXTENSION IF NOT EXISTS vector;\nCREATE SCHEMA IF NOT EXISTS s2;\nGRANT USAGE ON SCHEMA s2 TO PUBLIC;\n")
 		b.WriteString("CREATE SEQUENCE " + w.Seq + ";\nGRANT USAGE, SELECT, UPDATE ON SEQUENCE " + w.Seq + " TO PUBLIC;\n")
 		for _, t := range w.Tables {
 			if t.DB != db || !used[t] {
@@ -196,7 +176,7 @@ func (e *env) repro(ctx context.Context, w *world, c *Case, d *Diff) string {
 			for _, s := range t.ddl() {
 				b.WriteString(s + ";\n")
 			}
-			b.WriteString(e.dump(ctx, t))
+			b.WriteString(renderRows(t, data[t]))
 			for _, s := range t.indexDDL() {
 				b.WriteString(s + ";\n")
 			}
@@ -246,29 +226,159 @@ func renderQuery(q *query) string {
 	return fmt.Sprintf("%s \\bind '%s' \\g\n", sql, q.Vec)
 }
 
-// dump renders t's current rows as INSERT statements.
-func (e *env) dump(ctx context.Context, t *table) string {
-	cols := t.columns()
-	exprs := make([]string, len(cols))
-	for i, c := range cols {
-		exprs[i] = "quote_nullable(" + c + "::text)"
+// dumpRow is one row of a table as SQL literals.
+type dumpRow struct {
+	Key, Values string
+}
+
+// usedTables are the tables a case's reproduction needs: those it queries or writes, and every
+// table of the same name (search_path, the other database).
+func usedTables(w *world, c *Case) map[*table]bool {
+	used := map[*table]bool{}
+	for _, q := range c.queries() {
+		used[q.T] = true
 	}
-	sql := fmt.Sprintf("SELECT concat_ws(', ', %s) FROM %s ORDER BY id", strings.Join(exprs, ", "), t.qualified())
-	rows, err := e.admin[t.DB].Query(ctx, sql, pgx.QueryExecModeSimpleProtocol)
-	if err != nil {
-		return fmt.Sprintf("-- (could not dump %s: %v)\n", t.qualified(), err)
-	}
-	defer rows.Close()
-	var vals []string
-	for rows.Next() {
-		var s string
-		if rows.Scan(&s) == nil {
-			vals = append(vals, "("+s+")")
+	for _, sg := range c.Segs {
+		for _, st := range sg.Steps {
+			for _, t := range w.Tables {
+				if strings.Contains(st.SQL, " "+t.qualified()+" ") {
+					used[t] = true
+				}
+			}
 		}
 	}
+	for t := range used {
+		for _, u := range w.Tables {
+			if u.Name == t.Name {
+				used[u] = true
+			}
+		}
+	}
+	return used
+}
+
+// snapshot reads the rows of the tables a case uses, as they are now.
+func (e *env) snapshot(ctx context.Context, w *world, c *Case) map[*table][]dumpRow {
+	out := map[*table][]dumpRow{}
+	for t := range usedTables(w, c) {
+		cols := t.columns()
+		exprs := make([]string, len(cols))
+		for i, c := range cols {
+			exprs[i] = "quote_nullable(" + c + "::text)"
+		}
+		sql := fmt.Sprintf("SELECT quote_literal(id::text), concat_ws(', ', %s) FROM %s ORDER BY id", strings.Join(exprs, ", "), t.qualified())
+		rows, err := e.admin[t.DB].Query(ctx, sql, pgx.QueryExecModeSimpleProtocol)
+		if err != nil {
+			e.log.Warn("snapshot", "table", t.qualified(), "err", err)
+			continue
+		}
+		var rs []dumpRow
+		for rows.Next() {
+			var r dumpRow
+			if rows.Scan(&r.Key, &r.Values) == nil {
+				rs = append(rs, r)
+			}
+		}
+		rows.Close()
+		out[t] = rs
+	}
+	return out
+}
+
+func insertSQL(t *table, rows []dumpRow) []string {
+	var out []string
+	for i := 0; i < len(rows); i += 100 {
+		vals := make([]string, 0, 100)
+		for _, r := range rows[i:min(i+100, len(rows))] {
+			vals = append(vals, "("+r.Values+")")
+		}
+		out = append(out, fmt.Sprintf("INSERT INTO %s (%s) VALUES\n  %s", t.qualified(), strings.Join(t.columns(), ", "), strings.Join(vals, ",\n  ")))
+	}
+	return out
+}
+
+// renderRows renders rows as INSERT statements.
+func renderRows(t *table, rows []dumpRow) string {
 	var b strings.Builder
-	for i := 0; i < len(vals); i += 100 {
-		fmt.Fprintf(&b, "INSERT INTO %s (%s) VALUES\n  %s;\n", t.qualified(), strings.Join(cols, ", "), strings.Join(vals[i:min(i+100, len(vals))], ",\n  "))
+	for _, s := range insertSQL(t, rows) {
+		b.WriteString(s + ";\n")
 	}
 	return b.String()
+}
+
+// shrinkData removes rows of the failing query's table while the difference stays (delta
+// debugging on the live table: delete a chunk, wait for replication, run the case again; put
+// the chunk back when the difference goes). It first reloads the table with the rows the
+// reproduction was taken with. It runs after generation, so no other case sees the table.
+func (e *env) shrinkData(ctx context.Context, f *Finding, deadline time.Time) {
+	if f.Diff.Query < 0 || f.Diff.Query >= len(f.c.queries()) {
+		return
+	}
+	t := f.c.queries()[f.Diff.Query].T
+	rows := f.data[t]
+	if len(rows) < 2 {
+		return
+	}
+	a := e.admin[t.DB]
+	exec := func(stmts ...string) bool {
+		if err := execAll(ctx, a, stmts); err != nil {
+			e.log.Warn("shrink data", "err", err)
+			return false
+		}
+		return e.catchUp(ctx) == nil
+	}
+	fails := func() bool {
+		run, err := e.runCase(ctx, f.c)
+		if hasWrites(f.c) {
+			_ = e.catchUp(ctx)
+		}
+		if err != nil {
+			return false
+		}
+		for _, nd := range compareRun(run) {
+			if nd.Class == f.Diff.Class && nd.Kind == f.Diff.Kind {
+				return true
+			}
+		}
+		return false
+	}
+	if !exec(append([]string{"TRUNCATE " + t.qualified()}, insertSQL(t, rows)...)...) || !fails() {
+		f.Note = "rows not shrunk: the difference did not come back after reloading the table"
+		return
+	}
+	before := len(rows)
+	keys := func(rs []dumpRow) string {
+		k := make([]string, len(rs))
+		for i, r := range rs {
+			k[i] = r.Key
+		}
+		return strings.Join(k, ", ")
+	}
+	for n := 2; len(rows) >= 1 && time.Now().Before(deadline) && ctx.Err() == nil; {
+		chunk := (len(rows) + n - 1) / n
+		removed := false
+		for start := 0; start < len(rows) && time.Now().Before(deadline); start += chunk {
+			sub := rows[start:min(start+chunk, len(rows))]
+			if !exec(fmt.Sprintf("DELETE FROM %s WHERE id IN (%s)", t.qualified(), keys(sub))) {
+				return
+			}
+			if fails() {
+				rows = append(slices.Clone(rows[:start]), rows[min(start+chunk, len(rows)):]...)
+				n = max(n-1, 2)
+				removed = true
+				break
+			}
+			if !exec(insertSQL(t, sub)...) {
+				return
+			}
+		}
+		if !removed {
+			if chunk == 1 {
+				break
+			}
+			n = min(2*n, len(rows))
+		}
+	}
+	f.data[t] = rows
+	f.Note = fmt.Sprintf("rows of %s shrunk from %d to %d", t.qualified(), before, len(rows))
 }
