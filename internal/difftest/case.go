@@ -358,3 +358,12 @@ func (g *gen) query(db int, t *table) *query {
 	}
 	return q
 }
+
+// session names the case's database and role.
+func (c *Case) session(admin string) string {
+	u := c.User
+	if u == "" {
+		u = admin
+	}
+	return fmt.Sprintf("database %d, role %s", c.DB, u)
+}

@@ -26,10 +26,13 @@ type Diff struct {
 	Query int    // index of the query in the case (-1: a statement)
 	Step  string // the SQL of the statement or query
 	Path  string // how vecgate handled it
+	// Session says where the session connected: "database 0" is the one vecgate follows,
+	// "database 1" the other; and as which role.
+	Session string
 }
 
 func (d *Diff) String() string {
-	return fmt.Sprintf("[%s/%s] %s (vecgate path: %s)\n  %s", d.Class, d.Kind, d.What, d.Path, d.Step)
+	return fmt.Sprintf("[%s/%s] %s (vecgate path: %s; %s)\n  %s", d.Class, d.Kind, d.What, d.Path, d.Session, d.Step)
 }
 
 // compareRun compares every statement and query of a case run.

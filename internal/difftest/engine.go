@@ -218,6 +218,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				r.ByMode[qr.Q.Mode.String()] = m
 			}
 			for _, d := range compareRun(run) {
+				d.Session = c.session(e.base.User)
 				if d.Class == Hard {
 					r.Hard++
 				} else {
@@ -345,5 +346,5 @@ func signature(d *Diff) string {
 		}
 		b.WriteRune(r)
 	}
-	return d.Class + "/" + d.Kind + "/" + d.Path + "/" + b.String()
+	return d.Class + "/" + d.Kind + "/" + d.Path + "/" + d.Session[:10] + "/" + b.String()
 }

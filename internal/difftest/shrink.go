@@ -69,6 +69,7 @@ func (e *env) shrink(ctx context.Context, c *Case, d *Diff) (*Case, *Diff) {
 		}
 		for _, nd := range compareRun(run) {
 			if nd.Class == d.Class && nd.Kind == d.Kind {
+				nd.Session = d.Session
 				best = nd
 				return true
 			}
