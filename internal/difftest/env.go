@@ -175,7 +175,7 @@ func (e *env) waitIndexes(ctx context.Context, w *world) error {
 			want += len(t.Indexes)
 		}
 	}
-	deadline := time.Now().Add(90 * time.Second)
+	deadline := time.Now().Add(3 * time.Minute) // slot creation waits for every running transaction in the cluster
 	var last string
 	for time.Now().Before(deadline) {
 		select {
@@ -201,7 +201,7 @@ func (e *env) waitIndexes(ctx context.Context, w *world) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("difftest: vecgate not ready after 90s: %s", last)
+	return fmt.Errorf("difftest: vecgate not ready after 3 minutes: %s", last)
 }
 
 // vgStatus is the part of vecgate's /status the tester reads.
