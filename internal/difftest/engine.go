@@ -217,14 +217,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				}
 				r.ByMode[qr.Q.Mode.String()] = m
 			}
-			for _, d := range compareRun(run) {
-				d.Session = c.session(e.base.User)
-				if c.DB != 0 && d.Class == Recall && (d.Path == "intercepted" || d.Path == "fast") {
-					// vecgate follows database 0 only: any index answer in another database
-					// came from a twin of another database's table.
-					d.Class, d.Kind = Hard, "other-database"
-					d.What = "vecgate answered with an index of another database: " + d.What
-				}
+			for _, d := range compareCase(c, run, e.base.User) {
 				if d.Class == Hard {
 					r.Hard++
 				} else {
@@ -353,4 +346,19 @@ func signature(d *Diff) string {
 		b.WriteRune(r)
 	}
 	return d.Class + "/" + d.Kind + "/" + d.Path + "/" + d.Session[:10] + "/" + b.String()
+}
+
+// compareCase compares a case's run and says where each difference happened.
+func compareCase(c *Case, run *caseRun, admin string) []*Diff {
+	ds := compareRun(run)
+	for _, d := range ds {
+		d.Session = c.session(admin)
+		if c.DB != 0 && d.Class == Recall && (d.Path == "intercepted" || d.Path == "fast") {
+			// vecgate follows database 0 only: any index answer in another database came
+			// from a twin of another database's table.
+			d.Class, d.Kind = Hard, "other-database"
+			d.What = "vecgate answered with an index of another database: " + d.What
+		}
+	}
+	return ds
 }

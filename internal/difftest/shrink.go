@@ -67,9 +67,8 @@ func (e *env) shrink(ctx context.Context, c *Case, d *Diff) (*Case, *Diff) {
 		if err != nil {
 			return false
 		}
-		for _, nd := range compareRun(run) {
+		for _, nd := range compareCase(cand, run, e.base.User) {
 			if nd.Class == d.Class && nd.Kind == d.Kind {
-				nd.Session = d.Session
 				best = nd
 				return true
 			}
@@ -336,7 +335,7 @@ func (e *env) shrinkData(ctx context.Context, f *Finding, deadline time.Time) {
 		if err != nil {
 			return false
 		}
-		for _, nd := range compareRun(run) {
+		for _, nd := range compareCase(f.c, run, e.base.User) {
 			if nd.Class == f.Diff.Class && nd.Kind == f.Diff.Kind {
 				return true
 			}
