@@ -37,6 +37,7 @@ type env struct {
 	procLogs io.Writer
 	seq      string
 	password string
+	world    *world
 }
 
 func freeAddr() (string, error) {
@@ -117,6 +118,7 @@ func (e *env) setup(ctx context.Context, w *world, prefix string) error {
 		}
 	}
 	e.roles = w.Roles.list()
+	e.world = w
 	for i := range e.dbs {
 		c, err := e.connect(ctx, i, "", false)
 		if err != nil {
@@ -169,10 +171,19 @@ func (e *env) startVecgate(ctx context.Context) error {
 
 // waitIndexes waits for /readyz and for every index of database 0 to be live and ready.
 func (e *env) waitIndexes(ctx context.Context, w *world) error {
-	want := 1 // dt_marker
+	// Every (table, column, operator) of database 0 must have a ready twin (partitioned tables
+	// are not vecgate's to index).
+	want := map[string]bool{"public.dt_marker/e/<->": true}
 	for _, t := range w.Tables {
-		if t.DB == 0 {
-			want += len(t.Indexes)
+		if t.DB != 0 || t.Partitioned {
+			continue
+		}
+		for _, ix := range t.Indexes {
+			for _, o := range ops {
+				if o.Opclass == ix.Opclass {
+					want[t.qualified()+"/"+ix.Col+"/"+o.Sym] = true
+				}
+			}
 		}
 	}
 	deadline := time.Now().Add(3 * time.Minute) // slot creation waits for every running transaction in the cluster
@@ -190,14 +201,20 @@ func (e *env) waitIndexes(ctx context.Context, w *world) error {
 			last = err.Error()
 			continue
 		}
-		ready := 0
+		have := map[string]bool{}
 		for _, ix := range st.Indexes {
 			if ix.State == "ready" {
-				ready++
+				have[ix.Table+"/"+ix.Column+"/"+ix.Metric] = true
 			}
 		}
-		last = fmt.Sprintf("%d of %d indexes ready", ready, want)
-		if ready >= want {
+		var missing []string
+		for k := range want {
+			if !have[k] {
+				missing = append(missing, k)
+			}
+		}
+		last = fmt.Sprintf("%d of %d twins ready; missing %v", len(want)-len(missing), len(want), missing)
+		if len(missing) == 0 {
 			return nil
 		}
 	}
@@ -407,6 +424,15 @@ func (e *env) close() {
 			for _, r := range e.roles {
 				_, _ = c.Exec(ctx, "DROP OWNED BY "+r+" CASCADE")
 			}
+			if e.world != nil {
+				for _, t := range e.world.Tables {
+					if t.DB == 0 {
+						_, _ = c.Exec(ctx, "DROP TABLE IF EXISTS "+t.qualified()+" CASCADE")
+					}
+				}
+				_, _ = c.Exec(ctx, "DROP SEQUENCE IF EXISTS "+e.world.Seq)
+			}
+			_, _ = c.Exec(ctx, "DROP TABLE IF EXISTS public.dt_marker")
 			_, _ = c.Exec(ctx, "DROP SCHEMA IF EXISTS s2 CASCADE")
 			c.Close(ctx)
 		}
