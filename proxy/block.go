@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"errors"
+	"fmt"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 )
@@ -34,8 +35,8 @@ func (s *session) enterBlock(w *bufio.Writer) (bool, error) {
 	if s.blockForward == st.Idles+1 {
 		return false, nil
 	}
-	msgs, _, failed, ok := s.exchange(w, "SAVEPOINT "+blockSavepoint+"; SELECT current_setting('transaction_isolation'), "+
-		"pg_current_xact_id_if_assigned() IS NULL")
+	msgs, _, failed, ok := s.sendRecv(w, false, s.ownStatements("SAVEPOINT "+blockSavepoint,
+		"SELECT pg_catalog.current_setting('transaction_isolation'), pg_catalog.pg_current_xact_id_if_assigned() IS NULL")...)
 	if !ok {
 		return false, errors.New("upstream connection lost")
 	}
@@ -68,20 +69,50 @@ func (s *session) enterBlock(w *bufio.Writer) (bool, error) {
 // the release, when it failed (a cancel arriving then): the client must see that error and the
 // failed block's status.
 func (s *session) leaveBlock(w *bufio.Writer, ok bool) (failure [][]byte, err error) {
-	sql := "RELEASE SAVEPOINT " + blockSavepoint
+	stmts := []string{"RELEASE SAVEPOINT " + blockSavepoint}
 	if !ok {
-		sql = "ROLLBACK TO SAVEPOINT " + blockSavepoint + "; " + sql
+		stmts = append([]string{"ROLLBACK TO SAVEPOINT " + blockSavepoint}, stmts...)
 	}
 	s.blockOpen = false
-	q, _ := (&pgproto3.Query{String: sql}).Encode(nil)
-	msgs, _, failed, up := s.sendRecv(w, true, q) // runs even when the statement was cancelled
+	msgs, _, failed, up := s.sendRecv(w, true, s.ownStatements(stmts...)...) // runs even when the statement was cancelled
 	if !up {
 		return nil, errors.New("upstream connection lost")
 	}
 	if failed {
-		return msgs, nil
+		return clientVisible(msgs), nil
 	}
 	return nil, nil
+}
+
+// ownStatements encodes statements of vecgate's own for the extended protocol, each under a
+// name used once and closed after it runs, then a Sync: unlike a simple Query, they leave the
+// client's unnamed statement and portal in place, which a Bind vecgate forwards after them may
+// still need. (A statement that fails skips the rest to the Sync, its Close included: the
+// leftover is unnamed by anything and goes with the session.)
+func (s *session) ownStatements(stmts ...string) [][]byte {
+	var out [][]byte
+	for _, sql := range stmts {
+		s.ownSeq++
+		name := fmt.Sprintf("vecgate_own_%d", s.ownSeq)
+		p, _ := (&pgproto3.Parse{Name: name, Query: sql}).Encode(nil)
+		b, _ := (&pgproto3.Bind{PreparedStatement: name}).Encode(nil)
+		e, _ := (&pgproto3.Execute{}).Encode(nil)
+		c, _ := (&pgproto3.Close{ObjectType: 'S', Name: name}).Encode(nil)
+		out = append(out, p, b, e, c)
+	}
+	return append(out, syncMsg)
+}
+
+// clientVisible keeps of an answer to ownStatements what a client that sent a simple Query would
+// have seen of a failure: notices, the error and the ReadyForQuery.
+func clientVisible(msgs [][]byte) [][]byte {
+	var out [][]byte
+	for _, m := range msgs {
+		if m[0] == 'E' || m[0] == 'N' || m[0] == 'Z' {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // finishBlock releases the savepoint after a read that succeeded and returns what the client

@@ -376,7 +376,7 @@ func (s *session) readYourWrites(ctx context.Context, w *bufio.Writer, job Job, 
 	}
 	st := s.State()
 	if lsn == "" {
-		msgs, _, failed, ok := s.exchange(w, "SELECT pg_current_wal_lsn()")
+		msgs, _, failed, ok := s.exchangeRaw(w, s.ownStatements("SELECT pg_catalog.pg_current_wal_lsn()")...)
 		if !ok || failed {
 			return false
 		}

@@ -79,6 +79,7 @@ type session struct {
 	seenMaybe uint64               // MaybeWrites likewise (client goroutine)
 	stmts     map[string]*stmtInfo // client statements the interceptor wants at Bind (client goroutine)
 	internal  map[string]bool      // vecgate's rewrites prepared upstream in this session (client goroutine)
+	ownSeq    uint64               // names vecgate's one-off statements (ownStatements; client goroutine)
 	// dropped: a DISCARD ALL or DEALLOCATE ALL completed upstream, which deallocated vecgate's
 	// rewrites too (set by the upstream reader; the client goroutine then forgets internal).
 	dropped atomic.Bool

@@ -279,3 +279,39 @@ func efSearchAgrees(t *testing.T, f *fixture, via *pgx.Conn, step string) {
 		t.Fatalf("after %s Postgres has hnsw.ef_search = %s, vecgate's EXPLAIN says:\n%s", step, shown, plan)
 	}
 }
+
+// TestBlockForwardKeepsUnnamedStatement: inside a transaction block, an unnamed statement
+// (libpq's PQexecParams, psql's \bind) whose interception ends in forwarding — the rewrite fails
+// (a role without SELECT: 42501) or the rounds come back short (OFFSET past the table) — gets
+// Postgres' own answer. vecgate's savepoint statements went as simple Queries, which destroyed
+// the client's unnamed statement, and the forwarded Bind failed with 26000 (found by the
+// differential tester).
+func TestBlockForwardKeepsUnnamedStatement(t *testing.T) {
+	f := newFixture(t, 300)
+	role := bareRole(t, f)
+	via, direct := pgtest.Connect(t, f.via), pgtest.Connect(t, f.dsn)
+	both := []*pgx.Conn{via, direct}
+	// A row without a vector: the index cannot prove a short answer complete, so the rounds
+	// widen and then forward.
+	admin := pgtest.Connect(t, f.dsn)
+	mustExec(t, admin, "INSERT INTO items (id, category, rare, title) VALUES (100001, 1, 0, 'no vector')")
+	caughtUp(t, f.g, admin)
+	cases := []struct{ name, setup, sql, reason string }{
+		{"rewrite fails", "SET ROLE " + role, `SELECT id FROM items ORDER BY emb <-> $1::vector LIMIT 3`, "forward:rewrite_error"},
+		{"short after widening", "SET enable_indexscan = off",
+			`SELECT id, emb <-> $1::vector AS d FROM items ORDER BY emb <-> $1::vector LIMIT 200 OFFSET 150`, "forward:widening"},
+	}
+	for _, c := range cases {
+		execAll(t, both, "BEGIN")
+		execAll(t, both, c.setup)
+		before := f.g.counts.get(c.reason)
+		v := f.vector()
+		if got, want := rawExtended(t, via, "", c.sql, v), rawExtended(t, direct, "", c.sql, v); got != want {
+			t.Errorf("%s, in a block:\nthrough vecgate:\n%s\ndirectly:\n%s", c.name, got, want)
+		}
+		if f.g.counts.get(c.reason) == before {
+			t.Errorf("%s: %s did not move: the test proves nothing", c.name, c.reason)
+		}
+		execAll(t, both, "ROLLBACK")
+	}
+}
