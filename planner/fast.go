@@ -144,13 +144,21 @@ func (q *Query) Answer(ctx context.Context, kinds []ColumnKind) ([][]string, err
 	// Every candidate is a row of the answer (no WHERE, exact distances): the search needs no
 	// more than LIMIT + OFFSET of them, and the graph search's ef (or IVF's probes), not k, sets
 	// its recall.
-	res, seenAll, err := q.search(ctx, q.need)
+	// One more than that shows whether the last row's place is contested (nearTie).
+	res, seenAll, err := q.search(ctx, q.need+1)
 	if err != nil {
 		return nil, err
 	}
 	if len(res) < q.need && !(seenAll && q.Target.Index.Complete()) {
 		// Fewer rows than asked, and not proven to be every row: Postgres may return more.
 		return nil, fmt.Errorf("planner: the index returned %d of %d rows", len(res), q.need)
+	}
+	for i := 1; i < len(res); i++ {
+		if a, b := res[i-1].Distance, res[i].Distance; math.Abs(a-b) <= NearTie*math.Max(math.Abs(a), math.Abs(b)) {
+			// vecgate's float32 sums run in another order than pgvector's: rows this close may
+			// come in the other order (or the other one of two may make the cut) in Postgres.
+			return nil, fmt.Errorf("planner: distances %g and %g are too close to order from memory", a, b)
+		}
 	}
 	off := q.need - q.Want
 	if off >= len(res) {
@@ -179,16 +187,24 @@ func (q *Query) Answer(ctx context.Context, kinds []ColumnKind) ([][]string, err
 	return rows, nil
 }
 
+// NearTie is the relative gap under which two distances computed in memory may compare otherwise
+// in Postgres (the float32 sums' order differs: about 1e-7 relative of L2 and L1, 1e-7 absolute
+// of a cosine similarity, so 1e-6 relative of cosine distances from MinFastCosine up). An answer
+// from memory with two neighbouring rows this close, equal ones included, goes through Postgres,
+// which orders by its own distances (found by the differential tester: a cosine near-tie
+// answered in vecgate's order).
+const NearTie = 1e-5
+
 // MaxFastDistance bounds the distances the fast path prints itself.
 const MaxFastDistance = 1e15
 
 // MinFastCosine is the smallest cosine distance the fast path prints itself. A cosine distance is
 // 1 - similarity, and pgvector computes the similarity with float32 sums (so does vecgate, in
-// another order): their values differ by about 1e-7 absolute — within 1e-6 of distances above
-// 0.1, within 1e-5 down to 0.01, and worse for near-duplicates (1e-4 of it near 1e-3). Answers
-// with a distance below 0.01 go through Postgres, which prints its own;
+// another order): their values differ by about 1e-7 absolute, which is within 1e-6 relative only
+// from a distance of 0.1 up (the differential tester saw 1.2e-6 at 0.087 when this was 0.01).
+// Answers with a smaller distance go through Postgres, which prints its own;
 // vecgate.exact_distances = on sends every distance-projecting query there.
-const MinFastCosine = 0.01
+const MinFastCosine = 0.1
 
 // FormatFloat8 prints v as Postgres' float8 output does with the default extra_float_digits (1):
 // the shortest text that reads back as v, in fixed notation when the decimal exponent is in
