@@ -16,6 +16,10 @@ import (
 const (
 	Hard   = "hard"   // a rule broken
 	Recall = "recall" // a farther row instead of a nearer one, every rule kept
+	// Pgvector: vecgate forwarded the statement and Postgres answered it through pgvector's own
+	// (approximate) index scan, where the direct session is forced to an exact scan. Reported,
+	// not a difference of vecgate's.
+	Pgvector = "pgvector"
 )
 
 // Diff is one difference between vecgate's answer and Postgres'.
@@ -56,7 +60,7 @@ func compareRun(run *caseRun) []*Diff {
 					// session as it would directly, with pgvector's own (approximate) index
 					// scan where the direct session is forced to an exact scan (its distances,
 					// on normalized vectors for cosine, can order near-ties otherwise).
-					d.Class, d.Kind = Recall, "pgvector-index"
+					d.Class, d.Kind = Pgvector, "pgvector-index"
 				}
 				if len(qr.V) > 1 {
 					d.What = fmt.Sprintf("batched copy %d: %s", j+1, d.What)

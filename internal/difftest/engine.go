@@ -40,6 +40,7 @@ type Report struct {
 	Forwarded                 map[string]int
 	ByMode                    map[string][2]int // protocol mode: queries intercepted, queries
 	Hard, Recall              int               // differences
+	Pgvector                  int               // forwarded statements pgvector's index answered otherwise than an exact scan
 	Findings                  []*Finding
 	Elapsed                   time.Duration
 	Writes                    int64 // concurrent writers' statements
@@ -77,7 +78,8 @@ func (r *Report) Summary() string {
 	for _, k := range ms {
 		fmt.Fprintf(&b, " %s %d/%d", k, r.ByMode[k][0], r.ByMode[k][1])
 	}
-	fmt.Fprintf(&b, "\ndifferences: %d hard, %d recall misses", r.Hard, r.Recall)
+	fmt.Fprintf(&b, "\ndifferences: %d hard, %d recall misses (and %d forwarded statements pgvector's index answered otherwise than an exact scan)",
+		r.Hard, r.Recall, r.Pgvector)
 	if r.CatchUpFailures+r.RunError > 0 {
 		fmt.Fprintf(&b, "; %d replication catch-up failures, %d cases that could not run", r.CatchUpFailures, r.RunError)
 	}
@@ -218,9 +220,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				r.ByMode[qr.Q.Mode.String()] = m
 			}
 			for _, d := range compareCase(c, run, e.base.User) {
-				if d.Class == Hard {
+				switch d.Class {
+				case Hard:
 					r.Hard++
-				} else {
+				case Pgvector:
+					r.Pgvector++
+				default:
 					r.Recall++
 				}
 				sig := signature(d)
