@@ -192,6 +192,17 @@ func TestStatusForMonitors(t *testing.T) {
 	asDirectAs("superuser in another database", "other_database", pgtest.Connect(t, viaDSN(other, f.g)), pgtest.Connect(t, other))
 }
 
+// addItemFunc creates add_item(vector), a function that inserts a row and returns its id: a write
+// under a SELECT tag.
+func addItemFunc(t *testing.T, f *fixture) {
+	t.Helper()
+	admin := pgtest.Connect(t, f.dsn)
+	if _, err := admin.Exec(context.Background(), `CREATE FUNCTION add_item(v vector) RETURNS bigint LANGUAGE sql AS
+		$$ INSERT INTO items (category, rare, title, emb) VALUES (1, 1, 'added', v) RETURNING id $$`); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestSelectWritesSeen: a session that writes under a SELECT tag — a function that inserts, a
 // data-modifying CTE — then searches for the row's vector finds it, 30 times of 30, as directly
 // (the wait for replication followed command tags only, and missed such writes 1 to 11 times in
@@ -199,11 +210,7 @@ func TestStatusForMonitors(t *testing.T) {
 func TestSelectWritesSeen(t *testing.T) {
 	f := newFixture(t, 2000)
 	ctx := context.Background()
-	admin := pgtest.Connect(t, f.dsn)
-	if _, err := admin.Exec(ctx, `CREATE FUNCTION add_item(v vector) RETURNS bigint LANGUAGE sql AS
-		$$ INSERT INTO items (category, rare, title, emb) VALUES (1, 1, 'added', v) RETURNING id $$`); err != nil {
-		t.Fatal(err)
-	}
+	addItemFunc(t, f)
 	via, direct := pgtest.Connect(t, f.via), pgtest.Connect(t, f.dsn)
 	simple := pgx.QueryExecModeSimpleProtocol
 	writes := map[string]string{
@@ -253,11 +260,7 @@ func TestSelectWritesSeen(t *testing.T) {
 func TestSelectWritesInBlock(t *testing.T) {
 	f := newFixture(t, 1000)
 	ctx := context.Background()
-	admin := pgtest.Connect(t, f.dsn)
-	if _, err := admin.Exec(ctx, `CREATE FUNCTION add_item(v vector) RETURNS bigint LANGUAGE sql AS
-		$$ INSERT INTO items (category, rare, title, emb) VALUES (1, 1, 'added', v) RETURNING id $$`); err != nil {
-		t.Fatal(err)
-	}
+	addItemFunc(t, f)
 	via, direct := pgtest.Connect(t, f.via), pgtest.Connect(t, f.dsn)
 	for i := range 10 {
 		v := f.vector()
