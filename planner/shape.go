@@ -200,6 +200,11 @@ func (sh *Shape) readFrom() error {
 	if rv.Catalogname != "" {
 		return notShape("catalog-qualified table")
 	}
+	if rv.Alias != nil && len(rv.Alias.Colnames) > 0 {
+		// `FROM items AS t(tenant, id)` renames the columns: a name in the statement may mean
+		// another column than the twin's key or vector.
+		return notShape("column aliases in FROM")
+	}
 	sh.Schema, sh.Table = rv.Schemaname, rv.Relname
 	return nil
 }

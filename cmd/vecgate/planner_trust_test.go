@@ -368,3 +368,25 @@ func TestLimitOrderEdgesAsPostgres(t *testing.T) {
 		}
 	}
 }
+
+// TestFromColumnAliases: `FROM items AS t(category, id)` renames the table's columns, so `id`
+// in the statement is the category column: forwarded (vecgate used the twin's key and vector for
+// the renamed names and returned other rows; found by review).
+func TestFromColumnAliases(t *testing.T) {
+	f := newFixture(t, 300)
+	via, direct := pgtest.Connect(t, f.via), pgtest.Connect(t, f.dsn)
+	execAll(t, []*pgx.Conn{direct}, "SET enable_indexscan = off")
+	for _, sql := range []string{
+		`SELECT id FROM items AS t(category, id) ORDER BY emb <-> $1::vector LIMIT 3`,
+		`SELECT t.id, title FROM items t(category, id, rare, title) ORDER BY emb <-> $1::vector LIMIT 4`,
+	} {
+		intercepted := f.g.counts.get("intercept")
+		v := f.vector()
+		if got, want := rawExtended(t, via, "", sql, v), rawExtended(t, direct, "", sql, v); got != want {
+			t.Errorf("%s:\nthrough vecgate:\n%s\ndirectly:\n%s", sql, got, want)
+		}
+		if f.g.counts.get("intercept") != intercepted {
+			t.Errorf("%s: intercepted", sql)
+		}
+	}
+}
