@@ -80,8 +80,11 @@ func TestDifferential(t *testing.T) {
 	if rep.Queries < 200 {
 		t.Errorf("only %d queries compared in %s", rep.Queries, dur)
 	}
-	if f := rep.InterceptedFraction(); f < 0.2 {
-		t.Errorf("vecgate answered only %.0f%% of the queries with its index: the run did not exercise it", 100*f)
+	// Many generated statements are forwarded on purpose (DESC, second sort keys, other databases,
+	// encodings, volatile functions…): what must hold is that vecgate answered a good number of
+	// them itself (a vecgate that forwarded everything would otherwise pass).
+	if f := rep.InterceptedFraction(); f < 0.1 || rep.Intercepted < 100 {
+		t.Errorf("vecgate answered only %d queries (%.0f%%) with its index: the run did not exercise it", rep.Intercepted, 100*f)
 	}
 	if rep.Hard+rep.Recall > 0 {
 		t.Errorf("%d hard differences, %d recall misses (seed %d; reproductions above)", rep.Hard, rep.Recall, seed)
