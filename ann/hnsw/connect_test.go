@@ -237,29 +237,3 @@ func TestDeletesKeepGraphConnected(t *testing.T) {
 		})
 	}
 }
-
-// TestInnerProductGraphReachesEveryNode: rows in clusters told apart by their norms, inserted one
-// at a time into an inner-product index. Built with inner product between nodes, a level-0 walk
-// from the entry point reached 90 of 1,244 rows (every neighbour list pointed toward the longest
-// vectors); built with L2 between nodes, every row is reached and searches by inner product find
-// the exact top 10.
-func TestInnerProductGraphReachesEveryNode(t *testing.T) {
-	r := rand.New(rand.NewPCG(1, 2))
-	x, err := New(DefaultConfig(ann.InnerProduct, 16))
-	if err != nil {
-		t.Fatal(err)
-	}
-	model := map[ann.Key][]float32{}
-	for g := 1; g <= 1244; g++ {
-		v := make([]float32, 16)
-		for i := range v {
-			v[i] = float32(g%20)*0.3 + r.Float32() - 0.5
-		}
-		if err := x.Add(ann.IntKey(int64(g)), v); err != nil {
-			t.Fatal(err)
-		}
-		model[ann.IntKey(int64(g))] = v
-	}
-	checkGraph(t, x, "after serial inserts")
-	checkExact(t, x, model, [][]float32{randVec(r, 16), model[ann.IntKey(7)]}, 10, "after serial inserts")
-}

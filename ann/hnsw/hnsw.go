@@ -295,27 +295,10 @@ type query struct {
 	f    []float32
 	c    []uint8
 	corr float32
-	// node: the query is a node of the graph (an insertion, a repair): distances are the
-	// graph's own, which for inner product are L2 (dist).
-	node bool
 }
 
 // dist is the ranking distance from a query to node id.
-//
-// An inner-product graph is built with L2 between its nodes (q.node), and searched with the inner
-// product. Inner product is no distance (a node is not its own nearest), and neighbours chosen by
-// it all point toward the longest vectors: in a graph built so, a level-0 walk from the entry
-// point reached 250 of 1,244 clustered rows (m 16), the rest only through upper levels or not at
-// all (TestInnerProductGraphReachesEveryNode).
-// L2 neighbours keep every node reachable, and a search by inner product walks them toward its
-// answer (recall measured in TestRecallAllMetrics).
 func (x *Index) dist(q *query, id uint32) float32 {
-	if q.node && x.cfg.Metric == ann.InnerProduct {
-		if x.sq != nil {
-			return x.sq.L2Squared(q.c, x.codes.at(id))
-		}
-		return distance.L2Squared(q.f, x.vecs.at(id))
-	}
 	if x.sq != nil {
 		c := x.codes.at(id)
 		switch x.cfg.Metric {
@@ -362,7 +345,7 @@ func (x *Index) touch(id uint32) float32 {
 
 // nodeQuery prepares node a as a query (for distances between nodes).
 func (x *Index) nodeQuery(a uint32) query {
-	q := query{node: true}
+	var q query
 	if x.sq != nil {
 		q.c, q.corr = x.codes.at(a), x.corr.at(a)[0]
 		return q
