@@ -154,7 +154,7 @@ func (q *Query) Answer(ctx context.Context, kinds []ColumnKind) ([][]string, err
 		return nil, fmt.Errorf("planner: the index returned %d of %d rows", len(res), q.need)
 	}
 	for i := 1; i < len(res); i++ {
-		if a, b := res[i-1].Distance, res[i].Distance; math.Abs(a-b) <= NearTie*math.Max(math.Abs(a), math.Abs(b)) {
+		if a, b := res[i-1].Distance, res[i].Distance; nearTie(a, b) {
 			// vecgate's float32 sums run in another order than pgvector's: rows this close may
 			// come in the other order (or the other one of two may make the cut) in Postgres.
 			return nil, fmt.Errorf("planner: distances %g and %g are too close to order from memory", a, b)
