@@ -277,7 +277,7 @@ func (q *Query) Next(ctx context.Context, prevRows int) (next string, done, forw
 		return "", false, true, err
 	}
 	q.Rounds++
-	q.Candidates = n
+	q.Candidates = max(n, len(res)) // more when the cut moved past near ties
 	q.covered = seenAll && q.Target.Index.Complete()
 	q.exhausted = seenAll && !q.covered
 	q.ids = res
