@@ -86,7 +86,12 @@ func (q *Query) FastKey() string {
 //   - the statement's distance operator, looked up through the session's search_path, can only
 //     be pgvector's: every operator of that name in a schema on the path (but for Postgres' own
 //     built-in ones, which take no vector) belongs to the extension vector, and one does; and a
-//     cast of the query vector names pgvector's type.
+//     cast of the query vector names pgvector's type;
+//   - every function the statement calls unqualified (only known ones are: unknownFunction) can
+//     only be Postgres' or pgvector's: no function of that name exists in a schema on the
+//     session's search_path (the temporary schema, never searched for functions, aside) but
+//     pg_catalog's and the extension vector's. (Names are not enough: a user's public.lower(int)
+//     that calls nextval would run again in each widening round.)
 //
 // The second, beyond that: the role can SELECT the key and vector columns, the table has no
 // row-level security, and the session prints float8 as the fast path does (extra_float_digits
@@ -110,7 +115,21 @@ func (q *Query) TableCheck() string {
 		typeCheck = fmt.Sprintf(`
     AND pg_catalog.to_regtype(%s) OPERATOR(pg_catalog.=) ANY (x.types)`, quoteLiteral(q.Shape.vectorCast))
 	}
-	// x: the operators and types of the extension vector; ops: whether every operator named as
+	funcCheck := ""
+	if len(q.Shape.functions) > 0 {
+		names := make([]string, len(q.Shape.functions))
+		for i, f := range q.Shape.functions {
+			names[i] = quoteLiteral(f)
+		}
+		funcCheck = fmt.Sprintf(`
+    AND NOT EXISTS (SELECT FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
+      WHERE p.proname OPERATOR(pg_catalog.=) ANY (ARRAY[%s]::pg_catalog.name[])
+        AND n.nspname OPERATOR(pg_catalog.=) ANY (pg_catalog.current_schemas(true))
+        AND n.nspname OPERATOR(pg_catalog.<>) 'pg_catalog'
+        AND p.pronamespace OPERATOR(pg_catalog.<>) pg_catalog.pg_my_temp_schema()
+        AND p.oid OPERATOR(pg_catalog.<>) ALL (x.procs))`, strings.Join(names, ", "))
+	}
+	// x: the operators, types and functions of the extension vector; ops: whether every operator named as
 	// the statement's on the search_path (not the temporary schema, never searched for
 	// operators) is one of them or built in, and one is.
 	return fmt.Sprintf(`SELECT coalesce(pg_catalog.bool_and(whole), false), coalesce(pg_catalog.bool_and(whole AND readable), false) FROM (
@@ -118,12 +137,13 @@ func (q *Query) TableCheck() string {
     AND db.oid OPERATOR(pg_catalog.=) '%d'::pg_catalog.oid
     AND c.relnamespace OPERATOR(pg_catalog.=) pg_catalog.to_regnamespace(%s)
     AND NOT EXISTS (SELECT FROM pg_catalog.pg_inherits i WHERE i.inhparent OPERATOR(pg_catalog.=) c.oid)
-    AND ops.ok%s AS whole,
+    AND ops.ok%s%s AS whole,
     NOT c.relrowsecurity AND pg_catalog.has_column_privilege(c.oid, %s, 'SELECT') AND pg_catalog.has_column_privilege(c.oid, %s, 'SELECT')
     AND pg_catalog.current_setting('extra_float_digits')::pg_catalog.int4 OPERATOR(pg_catalog.>=) 1 AS readable
   FROM pg_catalog.pg_class c, pg_catalog.pg_database db,
     (SELECT pg_catalog.array_agg(dep.objid) FILTER (WHERE dep.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_operator'::pg_catalog.regclass) AS ops,
-        pg_catalog.array_agg(dep.objid) FILTER (WHERE dep.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::pg_catalog.regclass) AS types
+        pg_catalog.array_agg(dep.objid) FILTER (WHERE dep.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::pg_catalog.regclass) AS types,
+        pg_catalog.array_agg(dep.objid) FILTER (WHERE dep.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass) AS procs
       FROM pg_catalog.pg_depend dep
       WHERE dep.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass AND dep.deptype OPERATOR(pg_catalog.=) 'e'
         AND dep.refobjid OPERATOR(pg_catalog.=) (SELECT e.oid FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'vector')) x,
@@ -134,7 +154,7 @@ func (q *Query) TableCheck() string {
         AND o.oprnamespace OPERATOR(pg_catalog.<>) pg_catalog.pg_my_temp_schema()) ops
   WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(%s) AND db.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()
   OFFSET 0) t`,
-		q.Target.RelOID, q.Target.DatabaseOID, quoteLiteral(schema), typeCheck,
+		q.Target.RelOID, q.Target.DatabaseOID, quoteLiteral(schema), typeCheck, funcCheck,
 		quoteLiteral(q.Target.Key), quoteLiteral(q.Shape.Column), quoteLiteral(q.Shape.Metric.String()), quoteLiteral(rel))
 }
 
@@ -154,7 +174,7 @@ func (q *Query) Answer(ctx context.Context, kinds []ColumnKind) ([][]string, err
 		return nil, fmt.Errorf("planner: the index returned %d of %d rows", len(res), q.need)
 	}
 	for i := 1; i < len(res); i++ {
-		if a, b := res[i-1].Distance, res[i].Distance; math.Abs(a-b) <= NearTie*math.Max(math.Abs(a), math.Abs(b)) {
+		if a, b := res[i-1].Distance, res[i].Distance; nearTie(a, b) {
 			// vecgate's float32 sums run in another order than pgvector's: rows this close may
 			// come in the other order (or the other one of two may make the cut) in Postgres.
 			return nil, fmt.Errorf("planner: distances %g and %g are too close to order from memory", a, b)

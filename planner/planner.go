@@ -269,12 +269,15 @@ func (q *Query) Next(ctx context.Context, prevRows int) (next string, done, forw
 	if q.Rounds > 0 {
 		n = min(q.Candidates*4, MaxCandidates)
 	}
-	res, seenAll, err := q.search(ctx, n)
+	res, seenAll, err := q.candidates(ctx, n)
+	if errors.Is(err, errNearTies) {
+		return "", false, true, nil
+	}
 	if err != nil {
 		return "", false, true, err
 	}
 	q.Rounds++
-	q.Candidates = n
+	q.Candidates = max(n, len(res)) // more when the cut moved past near ties
 	q.covered = seenAll && q.Target.Index.Complete()
 	q.exhausted = seenAll && !q.covered
 	q.ids = res
@@ -282,6 +285,56 @@ func (q *Query) Next(ctx context.Context, prevRows int) (next string, done, forw
 		return textArray(res), false, false, nil
 	}
 	return q.rw.Fill(arrayLiteral(res, q.Target.KeyType)), false, false, nil
+}
+
+// candidates asks the index for n candidates (search) and, for an exact twin, moves the cut
+// past every candidate near-tied with the n-th: the twin sums distances in float32 in another
+// order than pgvector, so rows whose distances are within NearTie (relative) of the last
+// candidate's may rank before it in Postgres, and a cut among them would keep from Postgres rows
+// it ranks nearer than some it is given (the reviewer's cosine near-ties of collinear vectors).
+// A row past the cut is then farther than every candidate by Postgres' distances too. The
+// index is asked for some more than n to see where the near-tied group ends; when the group
+// runs past what came back, for more (×4 each time), and past MaxCandidates the answer is
+// errNearTies: the statement is forwarded. A quantised twin's distances are estimates anyway
+// (its candidates are oversampled), so its cut is left where it is.
+func (q *Query) candidates(ctx context.Context, n int) (res []ann.Result, seenAll bool, err error) {
+	if !q.Target.Exact {
+		return q.search(ctx, n)
+	}
+	ask := min(n+n/4+4, MaxCandidates)
+	for {
+		res, seenAll, err = q.search(ctx, ask)
+		if err != nil || len(res) <= n {
+			return res, seenAll, err
+		}
+		last := res[n-1].Distance
+		cut := n
+		for cut < len(res) && nearTie(res[cut].Distance, last) {
+			cut++
+		}
+		switch {
+		case cut < len(res):
+			// Rows past the cut exist: the candidates are not every row that can match.
+			return res[:cut], false, nil
+		case seenAll || len(res) < ask:
+			// Every row that can match came back, or the search found no more: as search
+			// says.
+			return res, seenAll, nil
+		case ask >= MaxCandidates:
+			return nil, false, errNearTies
+		}
+		ask = min(ask*4, MaxCandidates)
+	}
+}
+
+// errNearTies: no cut of the candidate list up to MaxCandidates falls between two distances that
+// are not near-tied.
+var errNearTies = errors.New("planner: near-tied distances past the candidate bound")
+
+// nearTie reports whether distances a and b are too close for float32 sums in different orders
+// to compare them alike (NearTie).
+func nearTie(a, b float64) bool {
+	return math.Abs(a-b) <= NearTie*math.Max(math.Abs(a), math.Abs(b))
 }
 
 // search asks the index for n candidates. seenAll reports that the answer holds every row the

@@ -3,6 +3,7 @@ package planner
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -62,6 +63,12 @@ type Shape struct {
 	// vectorCast is that type's name as written (quoted, qualified when the statement qualifies
 	// it), for the session check that it is pgvector's.
 	vectorCast string
+	// functions are the names of the known functions (safeFunctions, vectorFunctions) the
+	// statement calls unqualified, sorted, each once: Postgres resolves them through the
+	// session's search_path, where a user's function of the same name (another argument type,
+	// or a schema before pg_catalog) may answer instead, so the session check requires that
+	// none exists (TableCheck).
+	functions []string
 	// VectorDims is the dimension of the cast (`::vector(3)`), 0 without one.
 	VectorDims int
 	Vector     Arg
@@ -183,6 +190,7 @@ func (sh *Shape) checkClauses() error {
 	if name, ok := unknownFunction(sh.tree.Stmts[0].Stmt); ok {
 		return notShape("function %s is not known to be free of side effects", name)
 	}
+	sh.functions = unqualifiedCalls(sh.tree.Stmts[0].Stmt)
 	return nil
 }
 
@@ -656,7 +664,10 @@ var aggregates = map[string]bool{
 // inserts) would be repeated: such statements are forwarded. The planner cannot look up a
 // function's volatility (no I/O), so the list holds built-in names only: unqualified, or
 // qualified with pg_catalog (as Postgres writes EXTRACT, TRIM, SUBSTRING … internally), and
-// pgvector's functions unqualified.
+// pgvector's functions unqualified. A name is not a function: an unqualified call may resolve
+// to a user's function of that name (public.lower(int), which pg_catalog lacks), so the session
+// check also requires that the session's search_path holds no such function (Shape.functions,
+// TableCheck).
 func unknownFunction(n *pg.Node) (string, bool) {
 	var bad string
 	walk(n, func(x *pg.Node) {
@@ -677,6 +688,22 @@ func unknownFunction(n *pg.Node) (string, bool) {
 		}
 	})
 	return bad, bad != ""
+}
+
+// unqualifiedCalls returns the names of the functions n calls without a schema, sorted, each
+// once.
+func unqualifiedCalls(n *pg.Node) []string {
+	var names []string
+	walk(n, func(x *pg.Node) {
+		if fc := x.GetFuncCall(); fc != nil && len(fc.Funcname) == 1 {
+			name := fc.Funcname[0].GetString_().GetSval()
+			if !slices.Contains(names, name) {
+				names = append(names, name)
+			}
+		}
+	})
+	slices.Sort(names)
+	return names
 }
 
 // safeFunctions are built-in functions (pg_catalog) that are immutable or stable and write

@@ -233,6 +233,76 @@ func TestSideEffectsNotRepeated(t *testing.T) {
 	}
 }
 
+// TestSafeNameUserFunction: the list of functions free of side effects is of names, and an
+// unqualified call resolves through the session's search_path: public.lower(bigint), which
+// pg_catalog lacks, answers lower(id) (the reviewer's function calls nextval, which each widening
+// round would run again). The session check sees a function of a listed name outside pg_catalog
+// and pgvector's extension on the path and forwards: the sequence advances as it does when
+// Postgres alone runs the statement, with the same rows. Without such a function, lower(title)
+// is intercepted.
+func TestSafeNameUserFunction(t *testing.T) {
+	f := newFixture(t, 3000)
+	direct := pgtest.Connect(t, f.dsn)
+	ctx := context.Background()
+	// id % 3 = 0 passes about a third of the rows: the first round's 10 candidates hold fewer
+	// than 5 of them as a rule, so an intercepted statement widens.
+	const q = `SELECT id, lower(%s) AS l FROM items WHERE id %% 3 = 0 ORDER BY emb <-> '%s' LIMIT 5`
+	modes := []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement}
+
+	via := pgtest.Connect(t, f.via)
+	for _, mode := range modes {
+		before := f.g.counts.get("intercept")
+		v := f.vector()
+		sql := fmt.Sprintf(q, "title", v)
+		if got, want := answer(t, via, mode, sql), answer(t, direct, mode, sql); got != want {
+			t.Fatalf("%s (%v):\nthrough vecgate:\n%sdirectly:\n%s", sql, mode, got, want)
+		}
+		if f.g.counts.get("intercept") != before+1 {
+			t.Fatalf("%s (%v): not intercepted", sql, mode)
+		}
+	}
+
+	for _, s := range []string{"CREATE SEQUENCE rv_seq",
+		`CREATE FUNCTION public.lower(i bigint) RETURNS bigint LANGUAGE plpgsql VOLATILE
+			AS $$ BEGIN PERFORM nextval('public.rv_seq'); RETURN i; END $$`} {
+		if _, err := direct.Exec(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A new session: the first one's check (made before the function existed) is its own.
+	via = pgtest.Connect(t, f.via)
+	seq := func(c *pgx.Conn, mode pgx.QueryExecMode, sql string) (string, string) {
+		t.Helper()
+		if _, err := direct.Exec(ctx, "SELECT setval('rv_seq', 1, false)"); err != nil {
+			t.Fatal(err)
+		}
+		rows := answer(t, c, mode, sql)
+		var last int64
+		var called bool
+		if err := direct.QueryRow(ctx, "SELECT last_value, is_called FROM rv_seq").Scan(&last, &called); err != nil {
+			t.Fatal(err)
+		}
+		return rows, fmt.Sprintf("last_value %d is_called %v", last, called)
+	}
+	for _, mode := range modes {
+		intercepted, checked := f.g.counts.get("intercept"), f.g.counts.get("forward:table_check")
+		for range 4 {
+			sql := fmt.Sprintf(q, "id", f.vector())
+			gotRows, gotSeq := seq(via, mode, sql)
+			wantRows, wantSeq := seq(direct, mode, sql)
+			if gotRows != wantRows || gotSeq != wantSeq {
+				t.Fatalf("%s (%v):\nthrough vecgate (%s):\n%sdirectly (%s):\n%s", sql, mode, gotSeq, gotRows, wantSeq, wantRows)
+			}
+		}
+		if n := f.g.counts.get("intercept") - intercepted; n != 0 {
+			t.Fatalf("%v: %d of 4 statements calling public.lower intercepted", mode, n)
+		}
+		if n := f.g.counts.get("forward:table_check") - checked; n != 4 {
+			t.Fatalf("%v: %d of 4 statements forwarded by the session check", mode, n)
+		}
+	}
+}
+
 // TestCreateIndexErrorsAsPostgres: a CREATE INDEX whose pgvector options Postgres rejects gets
 // Postgres' own error through vecgate — SQLSTATE, message, detail and hint — whether vecgate
 // forwards it as written, forwards it without its own options (mirror), or judges it alone
