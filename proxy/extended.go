@@ -300,8 +300,8 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 	// The checks run before the client's Parse is sent: readYourWrites' is a simple Query, which
 	// destroys the unnamed statement, and the client's is needed if the group is forwarded
 	// after all. (The table check runs as a statement of vecgate's own: runCheck.)
-	lsn := s.positionWithCheck(w, job, !block && s.fastWanted(job, g.describe != nil, g.bind.ResultFormatCodes))
-	whole, _ := s.tableCheck(w, job, false)
+	lsn := s.positionWithCheck(w, job)
+	whole, _ := s.tableCheck(w, job)
 	if s.interrupted() {
 		return s.endInterruptedGroup(w, g, nil, false, nil)
 	}
@@ -368,7 +368,7 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 	if !block {
 		msgs, ok := s.fastAnswer(ctx, w, job, g.describe != nil, g.bind.ResultFormatCodes)
 		if s.interrupted() {
-			s.answeredFast = false
+			s.answered = false
 			return s.endInterruptedGroup(w, g, pre, parsed, nil)
 		}
 		if ok {
@@ -404,6 +404,7 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 	}
 	s.endCapture()
 	s.tally("intercept", "")
+	s.answered = true // ran through the rewrite: no function of the session's (ranUpstream)
 	if g.describe != nil {
 		s.rememberDesc(job, g.bind.ResultFormatCodes, last)
 	}

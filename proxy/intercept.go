@@ -186,8 +186,8 @@ func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, er
 			return false, err
 		}
 	}
-	lsn := s.positionWithCheck(w, job, !block && s.fastWanted(job, true, nil))
-	whole, _ := s.tableCheck(w, job, false)
+	lsn := s.positionWithCheck(w, job)
+	whole, _ := s.tableCheck(w, job)
 	if s.interrupted() {
 		return true, s.endInterrupted(w)
 	}
@@ -206,7 +206,7 @@ func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, er
 	if !block {
 		msgs, ok := s.fastAnswer(ctx, w, job, true, nil)
 		if s.interrupted() {
-			s.answeredFast = false
+			s.answered = false
 			return true, s.endInterrupted(w)
 		}
 		if ok {
@@ -230,6 +230,7 @@ func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, er
 		return false, err
 	}
 	s.tally("intercept", "")
+	s.answered = true // ran through the rewrite: no function of the session's (ranUpstream)
 	s.rememberDesc(job, nil, last)
 	s.endCapture()
 	return true, s.deliver(last...)
@@ -349,17 +350,14 @@ func (s *session) writesPending(job Job) (pending bool, wait time.Duration) {
 
 // positionWithCheck runs the session's table check for job now, with the upstream's WAL
 // position in the same round trip, when read-your-writes will want the position and the check
-// is due anyway (fast: for an answer from memory, which wants a check made since the session's
-// last statement in Postgres). It returns the position, or "".
-func (s *session) positionWithCheck(w *bufio.Writer, job Job, fast bool) string {
+// is due anyway (checkCached: none made since the session's last statement in Postgres, which is
+// also what may have written). It returns the position, or "".
+func (s *session) positionWithCheck(w *bufio.Writer, job Job) string {
 	if pending, _ := s.writesPending(job); !pending {
 		return ""
 	}
-	if _, cached := s.checkCached(job, fast); cached {
+	if _, cached := s.checkCached(job); cached {
 		return ""
-	}
-	if e, cached := s.checkCached(job, false); cached && !e.whole {
-		return "" // forwarded by its check: no position needed
 	}
 	_, lsn := s.runTableCheck(w, job, true)
 	return lsn

@@ -102,10 +102,11 @@ type session struct {
 	// completed upstream and are not plain reading and writing (counted by the upstream reader,
 	// see plainTags), and statements calling set_config() (counted by the client goroutine).
 	changes atomic.Uint64
-	// ran counts client requests run in Postgres (not answered from memory), and answeredFast
-	// marks the one being handled as answered from memory (client goroutine; fast.go).
-	ran          uint64
-	answeredFast bool
+	// ran counts client requests run in Postgres (not answered by vecgate), and answered marks
+	// the one being handled as answered by vecgate, from memory or through its rewrite (client
+	// goroutine; fast.go).
+	ran      uint64
+	answered bool
 	// tallied: the client statement being handled was counted (Config.Count), as intercepted or
 	// forwarded with a reason; each is counted once (client goroutine).
 	tallied bool
