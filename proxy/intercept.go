@@ -167,6 +167,10 @@ func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, er
 		s.tally("forward", "client_encoding")
 		return false, nil
 	}
+	if !s.stdStringsNow() {
+		s.tally("forward", "standard_conforming_strings")
+		return false, nil
+	}
 	block, allowed := blockState(s.State())
 	if !allowed {
 		s.tally("forward", "transaction")
@@ -420,6 +424,28 @@ func (s *session) encodingEpoch() int64 {
 		return -1
 	}
 	return int64(s.encEpoch)
+}
+
+// stdStringsNow reports whether the session's standard_conforming_strings is on, as the planner
+// reads the statement's string literals (a backslash is an ordinary character in '…') and as
+// vecgate writes its rewrite and candidate keys. Off, Postgres reads backslashes in '…' as
+// escapes (and may warn of them, 22P06): the statement is forwarded. Called after waitIdle, as
+// utf8Now (the setting is reported in ParameterStatus like client_encoding).
+func (s *session) stdStringsNow() bool {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	return s.stdStrings == "on"
+}
+
+// stdStringsEpoch is the session's count of standard_conforming_strings reports other than on,
+// and -1 while it is not on (see stmtInfo.stdEpoch).
+func (s *session) stdStringsEpoch() int64 {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	if s.stdStrings != "on" {
+		return -1
+	}
+	return int64(s.stdEpoch)
 }
 
 // waitIdle blocks until every request sent upstream has been answered. It reports false if the

@@ -38,7 +38,7 @@ func (s *session) special(w *bufio.Writer, sql string) (bool, error) {
 	if err := w.Flush(); err != nil {
 		return false, err
 	}
-	if !s.waitIdle() || s.State().TxStatus != 'I' || !s.utf8Now() {
+	if !s.waitIdle() || s.State().TxStatus != 'I' || !s.utf8Now() || !s.stdStringsNow() {
 		return false, nil
 	}
 	s.beginCapture()
