@@ -22,8 +22,11 @@ type Interceptor interface {
 	// Knobs returns the SET/RESET statements in sql that change knobs vecgate follows.
 	Knobs(sql string) []Knob
 	// Explain is offered `EXPLAIN …` statements: ok with the lines vecgate puts first and the
-	// statement to send upstream instead.
-	Explain(sql string, knobs map[string]string) (lines []string, send string, ok bool)
+	// statement to send upstream instead, and check, the table check (Job.TableCheck) of the
+	// statement the lines say vecgate would intercept ("" when they say it forwards): if the
+	// session's check says the index does not hold what the statement reads, the proxy says
+	// so and sends the client's EXPLAIN instead, as executing the statement would forward it.
+	Explain(sql string, knobs map[string]string) (lines []string, send, check string, ok bool)
 	// Status recognises `SHOW vecgate.status` (ok). check is a statement (no parameters)
 	// returning one boolean: whether the session may see the status (a monitoring role, in the
 	// database vecgate follows); answer gives the columns and rows. When check says no, or does

@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -87,5 +88,52 @@ func TestRewriteCheckAfterUpstreamStatement(t *testing.T) {
 				t.Errorf("%s: %d of 2 vector queries forwarded by the table check", step, n)
 			}
 		}
+	}
+}
+
+// TestExplainRunsTableCheck: EXPLAIN through vecgate says what executing the statement would
+// do. With evil.<-> first on the session's search_path (set by a function, or by SET) the
+// statement is forwarded by the session's table check, and so EXPLAIN says "forwarded (table
+// check)" before Postgres' own plan of the client's statement — not "intercepted" and the plan
+// of a rewrite that will not run. Back on public, it says intercepted again.
+func TestExplainRunsTableCheck(t *testing.T) {
+	f := newFixture(t, 500)
+	mustExec(t, pgtest.Connect(t, f.dsn),
+		"CREATE SCHEMA evil",
+		`CREATE FUNCTION evil.negl2(a vector, b vector) RETURNS float8 LANGUAGE sql IMMUTABLE
+			AS $$ SELECT -(a OPERATOR(public.<->) b) $$`,
+		`CREATE OPERATOR evil.<-> (LEFTARG = vector, RIGHTARG = vector, FUNCTION = evil.negl2)`,
+		`CREATE FUNCTION public.go_evil() RETURNS text LANGUAGE plpgsql
+			AS $$ BEGIN SET search_path = evil, public; RETURN 'ok'; END $$`)
+	via, direct := pgtest.Connect(t, f.via), pgtest.Connect(t, f.dsn)
+	v := f.vector()
+	stmt := `SELECT id, title FROM items WHERE category <> 3 ORDER BY emb <-> '` + v + `' LIMIT 3`
+	const forwarded = "vecgate: forwarded (table check)\n"
+	for _, change := range []string{"SELECT public.go_evil()", "SET search_path = evil, public"} {
+		mustExec(t, via, "SET search_path = public")
+		mustExec(t, direct, "SET search_path = public")
+		rawAnswer(t, via, stmt) // the session's check made and kept
+		if got := rawAnswer(t, via, "EXPLAIN (COSTS OFF) "+stmt); !strings.HasPrefix(got, "vecgate: intercepted") {
+			t.Fatalf("EXPLAIN on public: %s", got)
+		}
+		mustExec(t, via, change)
+		mustExec(t, direct, change)
+		for _, explain := range []string{"EXPLAIN (COSTS OFF) ", "EXPLAIN (COSTS OFF, ANALYZE, TIMING OFF, SUMMARY OFF) "} {
+			got, want := rawAnswer(t, via, explain+stmt), rawAnswer(t, direct, explain+stmt)
+			if got != forwarded+want {
+				t.Errorf("after %s, %s:\nthrough vecgate:\n%s\nwant:\n%s", change, explain, got, forwarded+want)
+			}
+		}
+		checks := f.g.counts.get("forward:table_check")
+		if got, want := rawAnswer(t, via, stmt), rawAnswer(t, direct, stmt); got != want {
+			t.Errorf("after %s: through vecgate:\n%s\ndirectly:\n%s", change, got, want)
+		}
+		if f.g.counts.get("forward:table_check") != checks+1 {
+			t.Errorf("after %s: executing the statement was not forwarded by the table check", change)
+		}
+	}
+	mustExec(t, via, "SET search_path = public")
+	if got := rawAnswer(t, via, "EXPLAIN (COSTS OFF) "+stmt); !strings.HasPrefix(got, "vecgate: intercepted") {
+		t.Errorf("EXPLAIN on public again: %s", got)
 	}
 }
