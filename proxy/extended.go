@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 )
@@ -61,11 +62,14 @@ func (s *session) trackParse(body []byte) {
 			delete(s.stmts, p.Name) // the common case: kept small
 			return
 		}
-		s.stmts[p.Name] = &stmtInfo{reason: reason, sql: p.Query, oids: append([]uint32(nil), p.ParameterOIDs...)}
+		s.stmts[p.Name] = &stmtInfo{reason: reason, sql: p.Query, oids: append([]uint32(nil), p.ParameterOIDs...),
+			ascii: isASCII(p.Query), encEpoch: s.encodingEpoch(),
+			noBackslash: !strings.Contains(p.Query, `\`), stdEpoch: s.stdStringsEpoch()}
 		return
 	}
 	s.stmts[p.Name] = &stmtInfo{st: st, oids: append([]uint32(nil), p.ParameterOIDs...),
-		ascii: isASCII(p.Query), encEpoch: s.encodingEpoch()}
+		ascii: isASCII(p.Query), encEpoch: s.encodingEpoch(),
+		noBackslash: !strings.Contains(p.Query, `\`), stdEpoch: s.stdStringsEpoch()}
 }
 
 // stmtInfo is a client statement vecgate follows to its executions: st when it may intercept
@@ -81,6 +85,12 @@ type stmtInfo struct {
 	// client_encoding still in flight at the Parse reports after it, and so moves the epoch.)
 	ascii    bool
 	encEpoch int64
+	// noBackslash: the statement's text has no backslash, so its string literals mean the same
+	// whatever standard_conforming_strings is. Otherwise they were read as the planner reads
+	// them only if the setting was on when the Parse arrived and never off since: stdEpoch is
+	// stdStringsEpoch() then.
+	noBackslash bool
+	stdEpoch    int64
 }
 
 // isASCII reports whether s is all 7-bit bytes (the same text in every client encoding Postgres
@@ -242,7 +252,8 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 	if info.st == nil && (info.reason == "loading" || info.reason == "no_index") {
 		// Prepared while the indexes loaded (or before this one was built): offered again.
 		if st, reason := s.srv.cfg.Interceptor.Prepare(info.sql, info.oids); st != nil {
-			info = &stmtInfo{st: st, oids: info.oids}
+			info = &stmtInfo{st: st, oids: info.oids, ascii: info.ascii, encEpoch: info.encEpoch,
+				noBackslash: info.noBackslash, stdEpoch: info.stdEpoch}
 			s.stmts[g.bind.PreparedStatement] = info
 		} else {
 			info.reason = reason
@@ -268,6 +279,11 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 	// (a Parse in this group is sent now, in the current encoding).
 	if !s.utf8Now() || g.parse == nil && !info.ascii && info.encEpoch != s.encodingEpoch() {
 		s.tally("forward", "client_encoding")
+		return false, false, nil
+	}
+	// Likewise its string literals, as the planner reads them: standard_conforming_strings on.
+	if !s.stdStringsNow() || g.parse == nil && !info.noBackslash && info.stdEpoch != s.stdStringsEpoch() {
+		s.tally("forward", "standard_conforming_strings")
 		return false, false, nil
 	}
 	if s.dropped.Swap(false) { // a DISCARD ALL or DEALLOCATE ALL before this group completed
@@ -300,8 +316,8 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 	// The checks run before the client's Parse is sent: readYourWrites' is a simple Query, which
 	// destroys the unnamed statement, and the client's is needed if the group is forwarded
 	// after all. (The table check runs as a statement of vecgate's own: runCheck.)
-	lsn := s.positionWithCheck(w, job, !block && s.fastWanted(job, g.describe != nil, g.bind.ResultFormatCodes))
-	whole, _ := s.tableCheck(w, job, false)
+	lsn := s.positionWithCheck(w, job)
+	whole, _ := s.tableCheck(w, job)
 	if s.interrupted() {
 		return s.endInterruptedGroup(w, g, nil, false, nil)
 	}
@@ -368,7 +384,7 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 	if !block {
 		msgs, ok := s.fastAnswer(ctx, w, job, g.describe != nil, g.bind.ResultFormatCodes)
 		if s.interrupted() {
-			s.answeredFast = false
+			s.answered = false
 			return s.endInterruptedGroup(w, g, pre, parsed, nil)
 		}
 		if ok {
@@ -404,6 +420,7 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 	}
 	s.endCapture()
 	s.tally("intercept", "")
+	s.answered = true // ran through the rewrite: no function of the session's (ranUpstream)
 	if g.describe != nil {
 		s.rememberDesc(job, g.bind.ResultFormatCodes, last)
 	}

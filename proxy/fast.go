@@ -39,8 +39,13 @@ type FastJob interface {
 // a command of its own completes that is not plain reading and writing (SET ROLE, SET
 // search_path, SET SESSION AUTHORIZATION, DISCARD ALL, GRANT, REVOKE, DDL, ROLLBACK: see
 // plainTags), a transaction block ends, or it sends a statement that may change it under a
-// plain tag (mayChangeChecks, trackSetExec). Each starts a new check epoch. The fast path also
-// wants a check made since the session's last statement that ran in Postgres (ranUpstream).
+// plain tag (mayChangeChecks, trackSetExec). Each starts a new check epoch. And it holds only
+// while the session has run no statement in Postgres since (ranUpstream): a function it calls
+// may change its role or search_path with no sign in the protocol, and with the search_path the
+// operator its next statement's `<->` names, which the rewrite's table guard does not see. Both
+// paths (from memory and the rewrite) want such a check; statements vecgate answered itself do
+// not count, so a session sending only vector queries keeps its check. (A check that forwards
+// holds across them: at worst the session is forwarded a while longer.)
 const accessTTL = 10 * time.Second
 
 type accessEntry struct {
@@ -55,15 +60,15 @@ type accessEntry struct {
 }
 
 // ranUpstream ends the handling of a client request that may run a statement (Query, Execute,
-// FunctionCall): unless it was answered from memory, it ran in Postgres and may have changed
-// the role or search_path in ways no command tag shows (a function calling set_config), so the
-// fast path checks again before its next answer. (The rewrite path keeps its check: Postgres
-// runs the rewrite as the session is, and its guard catches a changed search_path.)
+// FunctionCall): unless vecgate answered it itself — from memory, or through its rewrite, which
+// runs only functions the planner allows — it ran in Postgres and may have changed the role or
+// search_path in ways no command tag shows (a function calling set_config, an UPDATE of
+// pg_settings), so the session's table checks are made again before its next interception.
 func (s *session) ranUpstream() {
-	if !s.answeredFast {
+	if !s.answered {
 		s.ran++
 	}
-	s.answeredFast = false
+	s.answered = false
 }
 
 // checkEpoch is the session's check epoch: it moves on whenever the table checks it holds may
@@ -123,7 +128,7 @@ func (s *session) fastAnswer(ctx context.Context, w *bufio.Writer, job Job, need
 	}
 	cols := fj.FastColumns()
 	desc := s.descs[descKey(job, formats)]
-	if _, readable := s.tableCheck(w, job, true); !readable {
+	if _, readable := s.tableCheck(w, job); !readable {
 		return nil, false
 	}
 	rows, err := fj.Answer(ctx)
@@ -146,7 +151,7 @@ func (s *session) fastAnswer(ctx context.Context, w *bufio.Writer, job Job, need
 		out = append(out, buf[start:])
 	}
 	cc, _ := (&pgproto3.CommandComplete{CommandTag: []byte("SELECT " + strconv.Itoa(len(rows)))}).Encode(nil)
-	s.answeredFast = true
+	s.answered = true
 	return append(out, cc), true
 }
 
@@ -210,20 +215,21 @@ func (s *session) fastWanted(job Job, needDesc bool, formats []int16) bool {
 // tableCheck runs (or recalls) job's table check for this session: whether the index holds
 // every row the statement can read (whole) and whether the session may be answered from memory
 // (readable). A check that fails to run answers false, false.
-func (s *session) tableCheck(w *bufio.Writer, job Job, fast bool) (whole, readable bool) {
-	if e, ok := s.checkCached(job, fast); ok {
+func (s *session) tableCheck(w *bufio.Writer, job Job) (whole, readable bool) {
+	if e, ok := s.checkCached(job); ok {
 		return e.whole, e.readable
 	}
 	e, _ := s.runTableCheck(w, job, false)
 	return e.whole, e.readable
 }
 
-// checkCached returns the session's answer to job's table check while it holds (for the fast
-// path: made since the session last ran a statement in Postgres).
-func (s *session) checkCached(job Job, fast bool) (accessEntry, bool) {
+// checkCached returns the session's answer to job's table check while it holds (accessTTL):
+// made since the session last ran a statement in Postgres — but for an answer that forwards the
+// statement (not whole), kept across them, as forwarding is always correct.
+func (s *session) checkCached(job Job) (accessEntry, bool) {
 	e, ok := s.accessCache[job.TableCheck()]
 	if ok && time.Since(e.at) < accessTTL && e.epoch == s.checkEpoch() &&
-		e.catalog == s.srv.catalogEpoch() && (!fast || e.ran == s.ran) {
+		e.catalog == s.srv.catalogEpoch() && (e.ran == s.ran || !e.whole) {
 		return e, true
 	}
 	return accessEntry{}, false

@@ -22,8 +22,11 @@ type Interceptor interface {
 	// Knobs returns the SET/RESET statements in sql that change knobs vecgate follows.
 	Knobs(sql string) []Knob
 	// Explain is offered `EXPLAIN …` statements: ok with the lines vecgate puts first and the
-	// statement to send upstream instead.
-	Explain(sql string, knobs map[string]string) (lines []string, send string, ok bool)
+	// statement to send upstream instead, and check, the table check (Job.TableCheck) of the
+	// statement the lines say vecgate would intercept ("" when they say it forwards): if the
+	// session's check says the index does not hold what the statement reads, the proxy says
+	// so and sends the client's EXPLAIN instead, as executing the statement would forward it.
+	Explain(sql string, knobs map[string]string) (lines []string, send, check string, ok bool)
 	// Status recognises `SHOW vecgate.status` (ok). check is a statement (no parameters)
 	// returning one boolean: whether the session may see the status (a monitoring role, in the
 	// database vecgate follows); answer gives the columns and rows. When check says no, or does
@@ -167,6 +170,10 @@ func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, er
 		s.tally("forward", "client_encoding")
 		return false, nil
 	}
+	if !s.stdStringsNow() {
+		s.tally("forward", "standard_conforming_strings")
+		return false, nil
+	}
 	block, allowed := blockState(s.State())
 	if !allowed {
 		s.tally("forward", "transaction")
@@ -186,8 +193,8 @@ func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, er
 			return false, err
 		}
 	}
-	lsn := s.positionWithCheck(w, job, !block && s.fastWanted(job, true, nil))
-	whole, _ := s.tableCheck(w, job, false)
+	lsn := s.positionWithCheck(w, job)
+	whole, _ := s.tableCheck(w, job)
 	if s.interrupted() {
 		return true, s.endInterrupted(w)
 	}
@@ -206,7 +213,7 @@ func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, er
 	if !block {
 		msgs, ok := s.fastAnswer(ctx, w, job, true, nil)
 		if s.interrupted() {
-			s.answeredFast = false
+			s.answered = false
 			return true, s.endInterrupted(w)
 		}
 		if ok {
@@ -230,6 +237,7 @@ func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, er
 		return false, err
 	}
 	s.tally("intercept", "")
+	s.answered = true // ran through the rewrite: no function of the session's (ranUpstream)
 	s.rememberDesc(job, nil, last)
 	s.endCapture()
 	return true, s.deliver(last...)
@@ -349,17 +357,14 @@ func (s *session) writesPending(job Job) (pending bool, wait time.Duration) {
 
 // positionWithCheck runs the session's table check for job now, with the upstream's WAL
 // position in the same round trip, when read-your-writes will want the position and the check
-// is due anyway (fast: for an answer from memory, which wants a check made since the session's
-// last statement in Postgres). It returns the position, or "".
-func (s *session) positionWithCheck(w *bufio.Writer, job Job, fast bool) string {
+// is due anyway (checkCached: none made since the session's last statement in Postgres, which is
+// also what may have written). It returns the position, or "".
+func (s *session) positionWithCheck(w *bufio.Writer, job Job) string {
 	if pending, _ := s.writesPending(job); !pending {
 		return ""
 	}
-	if _, cached := s.checkCached(job, fast); cached {
+	if _, cached := s.checkCached(job); cached {
 		return ""
-	}
-	if e, cached := s.checkCached(job, false); cached && !e.whole {
-		return "" // forwarded by its check: no position needed
 	}
 	_, lsn := s.runTableCheck(w, job, true)
 	return lsn
@@ -422,6 +427,28 @@ func (s *session) encodingEpoch() int64 {
 		return -1
 	}
 	return int64(s.encEpoch)
+}
+
+// stdStringsNow reports whether the session's standard_conforming_strings is on, as the planner
+// reads the statement's string literals (a backslash is an ordinary character in '…') and as
+// vecgate writes its rewrite and candidate keys. Off, Postgres reads backslashes in '…' as
+// escapes (and may warn of them, 22P06): the statement is forwarded. Called after waitIdle, as
+// utf8Now (the setting is reported in ParameterStatus like client_encoding).
+func (s *session) stdStringsNow() bool {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	return s.stdStrings == "on"
+}
+
+// stdStringsEpoch is the session's count of standard_conforming_strings reports other than on,
+// and -1 while it is not on (see stmtInfo.stdEpoch).
+func (s *session) stdStringsEpoch() int64 {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	if s.stdStrings != "on" {
+		return -1
+	}
+	return int64(s.stdEpoch)
 }
 
 // waitIdle blocks until every request sent upstream has been answered. It reports false if the

@@ -90,8 +90,13 @@ type session struct {
 	// bytes its rewrites and answers hold); see utf8Now.
 	clientEnc string
 	encEpoch  uint64
-	setStmts  map[string][]Knob // prepared statements that SET knobs (client goroutine)
-	setPorts  map[string][]Knob // portals bound to those statements (client goroutine)
+	// stdStrings is the session's standard_conforming_strings as Postgres last reported it, and
+	// stdEpoch counts the reports of another value than on; both guarded by stateMu. vecgate
+	// intercepts only while it is on; see stdStringsNow.
+	stdStrings string
+	stdEpoch   uint64
+	setStmts   map[string][]Knob // prepared statements that SET knobs (client goroutine)
+	setPorts   map[string][]Knob // portals bound to those statements (client goroutine)
 	// Reads in transaction blocks (block.go; client goroutine): blockOpen while vecgate's
 	// savepoint is set, blockForward = State.Idles+1 of a block found unfit for interception.
 	blockOpen    bool
@@ -102,10 +107,11 @@ type session struct {
 	// completed upstream and are not plain reading and writing (counted by the upstream reader,
 	// see plainTags), and statements calling set_config() (counted by the client goroutine).
 	changes atomic.Uint64
-	// ran counts client requests run in Postgres (not answered from memory), and answeredFast
-	// marks the one being handled as answered from memory (client goroutine; fast.go).
-	ran          uint64
-	answeredFast bool
+	// ran counts client requests run in Postgres (not answered by vecgate), and answered marks
+	// the one being handled as answered by vecgate, from memory or through its rewrite (client
+	// goroutine; fast.go).
+	ran      uint64
+	answered bool
 	// tallied: the client statement being handled was counted (Config.Count), as intercepted or
 	// forwarded with a reason; each is counted once (client goroutine).
 	tallied bool
@@ -667,12 +673,20 @@ func (s *session) observe(typ byte, body []byte) {
 	switch typ {
 	case 'S': // ParameterStatus
 		var ps pgproto3.ParameterStatus
-		if body == nil || ps.Decode(body) != nil || ps.Name != "client_encoding" {
+		if body == nil || ps.Decode(body) != nil {
 			return
 		}
-		s.clientEnc = ps.Value
-		if ps.Value != "UTF8" {
-			s.encEpoch++
+		switch ps.Name {
+		case "client_encoding":
+			s.clientEnc = ps.Value
+			if ps.Value != "UTF8" {
+				s.encEpoch++
+			}
+		case "standard_conforming_strings":
+			s.stdStrings = ps.Value
+			if ps.Value != "on" {
+				s.stdEpoch++
+			}
 		}
 	case 'G': // CopyInResponse: the COPY that completes next wrote rows
 		s.inCopyIn = true

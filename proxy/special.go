@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"strconv"
 
@@ -30,7 +31,7 @@ func (s *session) special(w *bufio.Writer, sql string) (bool, error) {
 		msgs := tableMessages(cols, rows, "SHOW")
 		return true, s.deliver(append(msgs, readyFor(s.State().TxStatus))...)
 	}
-	lines, send, ok := ic.Explain(sql, s.knobValues())
+	lines, send, check, ok := ic.Explain(sql, s.knobValues())
 	if !ok {
 		return false, nil
 	}
@@ -38,11 +39,18 @@ func (s *session) special(w *bufio.Writer, sql string) (bool, error) {
 	if err := w.Flush(); err != nil {
 		return false, err
 	}
-	if !s.waitIdle() || s.State().TxStatus != 'I' || !s.utf8Now() {
+	if !s.waitIdle() || s.State().TxStatus != 'I' || !s.utf8Now() || !s.stdStringsNow() {
 		return false, nil
 	}
 	s.beginCapture()
 	defer s.endCapture()
+	if check != "" {
+		// Say what executing the statement would do: the session's table check (made now
+		// unless one holds; cheap, and it reveals nothing the session cannot see itself).
+		if whole, _ := s.tableCheck(w, checkOnly(check)); !whole {
+			lines, send = []string{"vecgate: forwarded (table check)"}, sql
+		}
+	}
 	msgs, _, failed, ok := s.exchange(w, send)
 	if !ok {
 		return false, errors.New("upstream connection lost")
@@ -128,3 +136,12 @@ func tableMessages(cols []string, rows [][]string, tag string) [][]byte {
 	c, _ := (&pgproto3.CommandComplete{CommandTag: []byte(tag)}).Encode(nil)
 	return append(out, c)
 }
+
+// checkOnly is a Job that is only its table check: EXPLAIN runs the check of the statement it
+// explains.
+type checkOnly string
+
+func (c checkOnly) Next(context.Context, int) (string, bool, bool, error) {
+	return "", false, true, nil
+}
+func (c checkOnly) TableCheck() string { return string(c) }

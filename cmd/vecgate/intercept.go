@@ -88,10 +88,10 @@ func (i interceptor) Knobs(sql string) []proxy.Knob {
 // index's candidates (Query.Placeholder). EXPLAIN ANALYZE runs the statement: it goes to
 // Postgres as the client sent it (run once, by Postgres alone), after the lines saying what
 // vecgate would do.
-func (i interceptor) Explain(sql string, knobs map[string]string) ([]string, string, bool) {
+func (i interceptor) Explain(sql string, knobs map[string]string) ([]string, string, string, bool) {
 	inner, text, analyze, ok := planner.ExplainOf(sql)
 	if !ok || !text {
-		return nil, "", false
+		return nil, "", "", false
 	}
 	sess := planner.ApplySettings(knobs)
 	reason := func(err error) string {
@@ -103,16 +103,16 @@ func (i interceptor) Explain(sql string, knobs map[string]string) ([]string, str
 	}
 	switch {
 	case !sess.Enabled:
-		return []string{"vecgate: forwarded (vecgate.enabled is off)"}, sql, true
+		return []string{"vecgate: forwarded (vecgate.enabled is off)"}, sql, "", true
 	case !i.stream.Ready():
-		return []string{"vecgate: forwarded (indexes are loading)"}, sql, true
+		return []string{"vecgate: forwarded (indexes are loading)"}, sql, "", true
 	}
 	q, err := i.planner.PlanSimple(inner, sess.Settings)
 	if err != nil {
 		if errors.Is(err, planner.ErrNotShape) && !strings.Contains(strings.ToLower(inner), "order by") {
-			return nil, "", false // not a vector query: Postgres' EXPLAIN alone
+			return nil, "", "", false // not a vector query: Postgres' EXPLAIN alone
 		}
-		return []string{"vecgate: forwarded (" + reason(err) + ")"}, sql, true
+		return []string{"vecgate: forwarded (" + reason(err) + ")"}, sql, "", true
 	}
 	rewritten := q.Placeholder()
 	_, fast := q.Fast()
@@ -132,14 +132,14 @@ func (i interceptor) Explain(sql string, knobs map[string]string) ([]string, str
 	}
 	if analyze {
 		lines = append(lines, "vecgate: EXPLAIN ANALYZE runs the statement: Postgres' plan of the statement as sent:")
-		return lines, sql, true
+		return lines, sql, q.TableCheck(), true
 	}
 	send, err := planner.ExplainWith(sql, rewritten)
 	if err != nil {
-		return nil, "", false
+		return nil, "", "", false
 	}
 	lines = append(lines, fmt.Sprintf("vecgate: Postgres' plan of the rewritten statement (candidate keys shown as placeholders 1..%d):", q.Candidates))
-	return lines, send, true
+	return lines, send, q.TableCheck(), true
 }
 
 // Status answers SHOW vecgate.status to superusers and members of pg_monitor connected to the

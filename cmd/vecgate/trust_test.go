@@ -290,11 +290,12 @@ func TestSelectWritesInBlock(t *testing.T) {
 	}
 }
 
-// TestSelectWritesCost: what following writes under read tags costs in round trips to
-// Postgres. A session that sends only vector queries pays nothing more (from memory: none at
-// all); one that alternates a plain SELECT with a vector query pays, per vector query, one round
-// trip for the WAL position — none from memory, where the session's table check runs again after
-// the SELECT anyway and brings the position along.
+// TestSelectWritesCost: what following writes under read tags, and checking the session again
+// after a statement that ran in Postgres, cost in round trips to Postgres. A session that sends
+// only vector queries pays nothing more (from memory: none at all; the rewrite: its own round);
+// one that alternates a plain SELECT with a vector query pays, per vector query, one round trip
+// for the session's table check, which brings the WAL position along. A session whose check
+// forwards keeps that answer across the SELECTs (forwarding is always correct).
 func TestSelectWritesCost(t *testing.T) {
 	f := newFixture(t, 1000)
 	via := pgtest.Connect(t, f.via)
@@ -322,6 +323,7 @@ func TestSelectWritesCost(t *testing.T) {
 		plain        bool
 		counter      string
 		max, without float64 // round trips per vector query now, and before SELECTs were followed
+		// (and before the rewrite path checked the session again after each)
 	}{
 		{"vector queries only, from memory", fastShape, false, "intercept", 0, 0},
 		{"vector queries only, rewrite", rewrite, false, "intercept", 1, 1},
