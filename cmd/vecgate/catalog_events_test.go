@@ -47,6 +47,21 @@ func caughtUp(t *testing.T, g *gateway, admin *pgx.Conn) time.Duration {
 	return time.Since(start)
 }
 
+// settled waits until replication has passed everything committed so far and vecgate is ready
+// (a catalog change reloads, forwarding meanwhile as "loading"), twice: a reload's new slot may
+// start before a later change and reload once more.
+func settled(t *testing.T, g *gateway, admin *pgx.Conn) {
+	t.Helper()
+	for range 2 {
+		caughtUp(t, g, admin)
+		for start := time.Now(); !g.stream.Ready(); time.Sleep(10 * time.Millisecond) {
+			if time.Since(start) > time.Minute {
+				t.Fatal("vecgate not ready a minute after a catalog change")
+			}
+		}
+	}
+}
+
 // loginRole creates a login role (dropped when the test ends) with USAGE on schema public.
 func loginRole(t *testing.T, f *fixture) string {
 	t.Helper()

@@ -105,7 +105,7 @@ func TestTableGuard(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	caughtUp(t, f.g, admin) // a new table with a vector column: vecgate reloads (forwarding meanwhile)
+	settled(t, f.g, admin) // a new table with a vector column: vecgate reloads (forwarding meanwhile)
 	via, direct := pgtest.Connect(t, f.via), pgtest.Connect(t, f.dsn)
 	simple := pgx.QueryExecModeSimpleProtocol
 	both := func(sql string) {
@@ -156,6 +156,7 @@ func TestTableGuard(t *testing.T) {
 		$$ BEGIN PERFORM pg_catalog.set_config('search_path', 'tenant1, public', false); END $$`); err != nil {
 		t.Fatal(err)
 	}
+	settled(t, f.g, admin) // the event trigger's message for CREATE FUNCTION: nothing to reload, but wait
 	both("SELECT tenant1.enter()")
 	checked = f.g.counts.get("forward:table_check")
 	for _, mode := range []pgx.QueryExecMode{simple, pgx.QueryExecModeCacheStatement} {
@@ -165,7 +166,7 @@ func TestTableGuard(t *testing.T) {
 		}
 	}
 	if n := f.g.counts.get("forward:table_check") - checked; n != 2 {
-		t.Fatalf("%d of 2 statements forwarded by the table check after a function changed the search_path", n)
+		t.Fatalf("%d of 2 statements forwarded by the table check after a function changed the search_path (counts %v)", n, f.g.counts.m)
 	}
 	both("RESET search_path")
 	both("CREATE TEMP TABLE items AS SELECT * FROM tenant1.items")
@@ -187,6 +188,7 @@ func TestTableGuard(t *testing.T) {
 	if _, err := via.Exec(ctx, "DROP TABLE items_child", simple); err != nil {
 		t.Fatal(err)
 	}
+	settled(t, f.g, admin)
 	// A new table with a vector column changed the catalog: vecgate reloads (forwarding
 	// meanwhile) once replication passes the change; wait until it intercepts again.
 	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {

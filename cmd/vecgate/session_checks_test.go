@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/vecgate/vecgate/internal/pgtest"
@@ -28,12 +27,7 @@ func tenantSchema(t *testing.T, f *fixture) {
 	}
 	// A new table with a vector column: vecgate reloads once replication passes it (forwarding
 	// meanwhile, as "loading"); wait for that, so the tests see the table check at work.
-	caughtUp(t, f.g, admin)
-	for start := time.Now(); !f.g.stream.Ready(); time.Sleep(10 * time.Millisecond) {
-		if time.Since(start) > time.Minute {
-			t.Fatal("vecgate did not become ready after the tenant schema's reload")
-		}
-	}
+	settled(t, f.g, admin)
 }
 
 func sameViaAndDirect(t *testing.T, f *fixture, via, direct *pgx.Conn, step string) {
