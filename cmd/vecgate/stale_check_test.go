@@ -13,6 +13,19 @@ import (
 	"github.com/vecgate/vecgate/internal/pgtest"
 )
 
+// evilOperator creates the review's schema evil with its own <-> on vectors (the negated L2
+// distance) and public.go_evil(), a function that puts evil first on the caller's search_path.
+func evilOperator(t *testing.T, f *fixture) {
+	t.Helper()
+	mustExec(t, pgtest.Connect(t, f.dsn),
+		"CREATE SCHEMA evil",
+		`CREATE FUNCTION evil.negl2(a vector, b vector) RETURNS float8 LANGUAGE sql IMMUTABLE
+			AS $$ SELECT -(a OPERATOR(public.<->) b) $$`,
+		`CREATE OPERATOR evil.<-> (LEFTARG = vector, RIGHTARG = vector, FUNCTION = evil.negl2)`,
+		`CREATE FUNCTION public.go_evil() RETURNS text LANGUAGE plpgsql
+			AS $$ BEGIN SET search_path = evil, public; RETURN 'ok'; END $$`)
+}
+
 // TestRewriteCheckAfterUpstreamStatement: a function that SETs search_path, an UPDATE of
 // pg_settings and a set_config spelt with a Unicode escape (none of which vecgate sees as a
 // change) put an operator evil.<-> (the negated distance) first on the session's search_path.
@@ -22,13 +35,7 @@ import (
 func TestRewriteCheckAfterUpstreamStatement(t *testing.T) {
 	f := newFixture(t, 500)
 	ctx := context.Background()
-	mustExec(t, pgtest.Connect(t, f.dsn),
-		"CREATE SCHEMA evil",
-		`CREATE FUNCTION evil.negl2(a vector, b vector) RETURNS float8 LANGUAGE sql IMMUTABLE
-			AS $$ SELECT -(a OPERATOR(public.<->) b) $$`,
-		`CREATE OPERATOR evil.<-> (LEFTARG = vector, RIGHTARG = vector, FUNCTION = evil.negl2)`,
-		`CREATE FUNCTION public.go_evil() RETURNS text LANGUAGE plpgsql
-			AS $$ BEGIN SET search_path = evil, public; RETURN 'ok'; END $$`)
+	evilOperator(t, f)
 	via, direct := pgtest.Connect(t, f.via), pgtest.Connect(t, f.dsn)
 	mustExec(t, direct, "SET enable_indexscan = off") // the exact order, as the rewrite's
 	const simple = `SELECT id, title, emb <-> '%s' AS d FROM items WHERE category <> 3 ORDER BY emb <-> '%s' LIMIT 5`
@@ -98,13 +105,7 @@ func TestRewriteCheckAfterUpstreamStatement(t *testing.T) {
 // of a rewrite that will not run. Back on public, it says intercepted again.
 func TestExplainRunsTableCheck(t *testing.T) {
 	f := newFixture(t, 500)
-	mustExec(t, pgtest.Connect(t, f.dsn),
-		"CREATE SCHEMA evil",
-		`CREATE FUNCTION evil.negl2(a vector, b vector) RETURNS float8 LANGUAGE sql IMMUTABLE
-			AS $$ SELECT -(a OPERATOR(public.<->) b) $$`,
-		`CREATE OPERATOR evil.<-> (LEFTARG = vector, RIGHTARG = vector, FUNCTION = evil.negl2)`,
-		`CREATE FUNCTION public.go_evil() RETURNS text LANGUAGE plpgsql
-			AS $$ BEGIN SET search_path = evil, public; RETURN 'ok'; END $$`)
+	evilOperator(t, f)
 	via, direct := pgtest.Connect(t, f.via), pgtest.Connect(t, f.dsn)
 	v := f.vector()
 	stmt := `SELECT id, title FROM items WHERE category <> 3 ORDER BY emb <-> '` + v + `' LIMIT 3`
