@@ -55,11 +55,14 @@ func compareRun(run *caseRun) []*Diff {
 		for j := range qr.V {
 			if d := compareQuery(qr, qr.V[j], qr.D[j]); d != nil {
 				d.Query, d.Step, d.Path = i, qr.Q.SQL(), qr.V[0].Path
-				if strings.HasPrefix(d.Path, "forwarded") && (d.Class == Recall || d.Kind == "rows" || d.Kind == "order") {
+				if strings.HasPrefix(d.Path, "forwarded") && (d.Class == Recall || d.Kind == "rows" || d.Kind == "order" ||
+					d.Kind == "error" && qr.V[j].Err != nil && qr.D[j].Err != nil && qr.V[j].Err.Code == qr.D[j].Err.Code) {
 					// vecgate forwarded the statement: Postgres answered through vecgate's
 					// session as it would directly, with pgvector's own (approximate) index
 					// scan where the direct session is forced to an exact scan (its distances,
-					// on normalized vectors for cosine, can order near-ties otherwise).
+					// on normalized vectors for cosine, can order near-ties otherwise; and its error
+					// text can depend on the plan: "different vector dimensions 3 and 2" from an
+					// index scan, "2 and 3" from a sequential scan).
 					d.Class, d.Kind = Pgvector, "pgvector-index"
 				}
 				if len(qr.V) > 1 {
