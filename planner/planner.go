@@ -388,8 +388,9 @@ func (q *Query) search(ctx context.Context, n int) (res []ann.Result, seenAll bo
 		q.Probes = opts.Probes
 		// With the filter, every passing row came back: nothing more to find.
 		allPassing := opts.Filter != nil && sel.countExact && len(res) >= sel.count
-		// Every row came back (e.g. an IVF still scanning its rows exactly, before training).
-		allRows := len(res) < n && len(res) >= q.Target.Index.Len()
+		// Every row came back (e.g. an IVF still scanning its rows exactly, before training):
+		// as many distinct keys as the index holds.
+		allRows := len(res) < n && len(res) >= q.Target.Index.Len() && distinctKeys(res) >= q.Target.Index.Len()
 		// An IVF that probed every list saw every row.
 		allLists := lists > 0 && opts.Probes >= lists && len(res) < n
 		if len(res) >= n || allPassing || allRows || lists == 0 || opts.Probes >= lists {
@@ -397,6 +398,16 @@ func (q *Query) search(ctx context.Context, n int) (res []ann.Result, seenAll bo
 		}
 		opts.Probes = min(opts.Probes*4, lists)
 	}
+}
+
+// distinctKeys counts the different keys in res: a proof that every row came back counts rows,
+// not results (a graph searched while it is relinked or compacted must not pass by a repeat).
+func distinctKeys(res []ann.Result) int {
+	seen := make(map[ann.Key]struct{}, len(res))
+	for _, r := range res {
+		seen[r.Key] = struct{}{}
+	}
+	return len(seen)
 }
 
 // DefaultEFSearch is hnsw.ef_search when the session sets none: pgvector's default.
