@@ -62,6 +62,23 @@ func settled(t *testing.T, g *gateway, admin *pgx.Conn) {
 	}
 }
 
+// grantedRole starts a fixture with opt and a login role granted SELECT on items, once
+// replication has passed the GRANT; it returns the role, an admin connection and the role's
+// sessions through vecgate and directly.
+func grantedRole(t *testing.T, opt gatewayOptions) (f *fixture, role string, admin, via, direct *pgx.Conn) {
+	t.Helper()
+	f = newFixtureWith(t, 500, opt)
+	role = loginRole(t, f)
+	admin = pgtest.Connect(t, f.dsn)
+	if _, err := admin.Exec(context.Background(), "GRANT SELECT ON items TO "+role); err != nil {
+		t.Fatal(err)
+	}
+	caughtUp(t, f.g, admin)
+	via = pgtest.Connect(t, pgtest.WithUser(t, f.via, role, "pw"))
+	direct = pgtest.Connect(t, pgtest.WithUser(t, f.dsn, role, "pw"))
+	return f, role, admin, via, direct
+}
+
 // loginRole creates a login role (dropped when the test ends) with USAGE on schema public.
 func loginRole(t *testing.T, f *fixture) string {
 	t.Helper()
@@ -109,18 +126,10 @@ func TestOtherSessionCatalogChanges(t *testing.T) {
 	simple := pgx.QueryExecModeSimpleProtocol
 
 	t.Run("revoke", func(t *testing.T) {
-		f := newFixtureWith(t, 500, opt())
+		f, role, admin, via, direct := grantedRole(t, opt())
 		if !f.g.stream.Status().CatalogEvents {
 			t.Fatal("no event trigger after the migration as a superuser")
 		}
-		role := loginRole(t, f)
-		admin := pgtest.Connect(t, f.dsn)
-		if _, err := admin.Exec(ctx, "GRANT SELECT ON items TO "+role); err != nil {
-			t.Fatal(err)
-		}
-		caughtUp(t, f.g, admin)
-		via := pgtest.Connect(t, pgtest.WithUser(t, f.via, role, "pw"))
-		direct := pgtest.Connect(t, pgtest.WithUser(t, f.dsn, role, "pw"))
 		answeredFromMemory(t, f, via)
 		if _, err := admin.Exec(ctx, "REVOKE SELECT ON items FROM "+role); err != nil {
 			t.Fatal(err)
@@ -143,15 +152,7 @@ func TestOtherSessionCatalogChanges(t *testing.T) {
 	})
 
 	t.Run("row level security", func(t *testing.T) {
-		f := newFixtureWith(t, 500, opt())
-		role := loginRole(t, f)
-		admin := pgtest.Connect(t, f.dsn)
-		if _, err := admin.Exec(ctx, "GRANT SELECT ON items TO "+role); err != nil {
-			t.Fatal(err)
-		}
-		caughtUp(t, f.g, admin)
-		via := pgtest.Connect(t, pgtest.WithUser(t, f.via, role, "pw"))
-		direct := pgtest.Connect(t, pgtest.WithUser(t, f.dsn, role, "pw"))
+		f, role, admin, via, direct := grantedRole(t, opt())
 		// Postgres' exact answer: pgvector's HNSW scan under a policy returns short.
 		if _, err := direct.Exec(ctx, "SET enable_indexscan = off"); err != nil {
 			t.Fatal(err)
