@@ -277,12 +277,11 @@ func startGateway(ctx context.Context, cfg proxy.Config, opt gatewayOptions) (*g
 			twins = *opt.Twins
 		}
 		g.set = live.NewWith(logger, twins)
-		if err := g.loadDefinitions(ctx, cfg.Upstream); err != nil {
+		if err := g.loadDefinitions(ctx, cfg.Upstream, logger); err != nil {
 			return nil, err
 		}
 		rcfg := replication.DefaultConfig()
 		rcfg.DSN, rcfg.Applier, rcfg.SnapshotDir, rcfg.Logger = cfg.Upstream, g.set, opt.DataDir, logger
-		rcfg.Include = live.IncludeColumns(g.set.Definitions())
 		if opt.CatalogInterval != 0 {
 			rcfg.CatalogInterval = opt.CatalogInterval
 		}
@@ -388,16 +387,12 @@ func upstreamDatabase(ctx context.Context, dsn string) (uint32, string, error) {
 	return oid, name, nil
 }
 
-func (g *gateway) loadDefinitions(ctx context.Context, dsn string) error {
+// loadDefinitions gives the live set vecgate's index definitions before replication starts.
+func (g *gateway) loadDefinitions(ctx context.Context, dsn string, logger *slog.Logger) error {
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		return fmt.Errorf("index definitions: %w", err)
 	}
 	defer conn.Close(context.Background())
-	defs, err := loadDefinitions(ctx, conn)
-	if err != nil {
-		return err
-	}
-	g.set.SetDefinitions(defs)
-	return nil
+	return applyDefinitions(ctx, conn, g.set, nil, logger)
 }
