@@ -34,6 +34,7 @@ import (
 	"github.com/vecgate/vecgate/ann/distance"
 	"github.com/vecgate/vecgate/ann/flat"
 	"github.com/vecgate/vecgate/bench"
+	"github.com/vecgate/vecgate/internal/sqltext"
 	"github.com/vecgate/vecgate/live"
 	"github.com/vecgate/vecgate/proxy"
 	"github.com/vecgate/vecgate/replication"
@@ -421,7 +422,7 @@ func sqlbRun(ctx context.Context, o sqlbOptions, data, queries []float32, truth 
 	index := table + "_emb_hnsw"
 	create := fmt.Sprintf("CREATE INDEX %s ON %s USING hnsw (emb %s) WITH (m = %d, ef_construction = %d)",
 		pgx.Identifier{index}.Sanitize(), ident, opclass, o.M, o.EFConstruction)
-	if _, err := admin.Exec(ctx, "SET maintenance_work_mem = "+quoteLiteral(o.MaintenanceWorkMem)); err != nil {
+	if _, err := admin.Exec(ctx, "SET maintenance_work_mem = "+sqltext.QuoteLiteral(o.MaintenanceWorkMem)); err != nil {
 		return nil, fmt.Errorf("bench sql: maintenance_work_mem: %w", err)
 	}
 	fmt.Fprintf(stderr, "%s (max_parallel_maintenance_workers = %s)\n", create, rep.ParallelWorkers)
@@ -603,8 +604,6 @@ func sqlbForwards(c *counts) string {
 	slices.Sort(parts)
 	return strings.Join(parts, " ")
 }
-
-func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 func sqlbRevision() string {
 	info, ok := debug.ReadBuildInfo()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/vecgate/vecgate/ann"
+	"github.com/vecgate/vecgate/internal/sqltext"
 	"github.com/vecgate/vecgate/live"
 	"github.com/vecgate/vecgate/migrations"
 	"github.com/vecgate/vecgate/planner"
@@ -150,7 +151,7 @@ func (i interceptor) Status(sql string) (string, func() ([]string, [][]string), 
 		return "", nil, false
 	}
 	check := "SELECT pg_catalog.pg_has_role(current_user, 'pg_monitor', 'MEMBER') AND pg_catalog.current_database() = " +
-		quoteLiteral(i.database)
+		sqltext.QuoteLiteral(i.database)
 	return check, func() ([]string, [][]string) { return i.status().Rows() }, true
 }
 
