@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/vecgate/vecgate/ann"
+	"github.com/vecgate/vecgate/internal/sqltext"
 	"github.com/vecgate/vecgate/live"
 	"github.com/vecgate/vecgate/migrations"
 	"github.com/vecgate/vecgate/planner"
@@ -150,7 +151,7 @@ func (i interceptor) Status(sql string) (string, func() ([]string, [][]string), 
 		return "", nil, false
 	}
 	check := "SELECT pg_catalog.pg_has_role(current_user, 'pg_monitor', 'MEMBER') AND pg_catalog.current_database() = " +
-		quoteLiteral(i.database)
+		sqltext.QuoteLiteral(i.database)
 	return check, func() ([]string, [][]string) { return i.status().Rows() }, true
 }
 
@@ -277,12 +278,11 @@ func startGateway(ctx context.Context, cfg proxy.Config, opt gatewayOptions) (*g
 			twins = *opt.Twins
 		}
 		g.set = live.NewWith(logger, twins)
-		if err := g.loadDefinitions(ctx, cfg.Upstream); err != nil {
+		if err := g.loadDefinitions(ctx, cfg.Upstream, logger); err != nil {
 			return nil, err
 		}
 		rcfg := replication.DefaultConfig()
 		rcfg.DSN, rcfg.Applier, rcfg.SnapshotDir, rcfg.Logger = cfg.Upstream, g.set, opt.DataDir, logger
-		rcfg.Include = live.IncludeColumns(g.set.Definitions())
 		if opt.CatalogInterval != 0 {
 			rcfg.CatalogInterval = opt.CatalogInterval
 		}
@@ -388,16 +388,12 @@ func upstreamDatabase(ctx context.Context, dsn string) (uint32, string, error) {
 	return oid, name, nil
 }
 
-func (g *gateway) loadDefinitions(ctx context.Context, dsn string) error {
+// loadDefinitions gives the live set vecgate's index definitions before replication starts.
+func (g *gateway) loadDefinitions(ctx context.Context, dsn string, logger *slog.Logger) error {
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		return fmt.Errorf("index definitions: %w", err)
 	}
 	defer conn.Close(context.Background())
-	defs, err := loadDefinitions(ctx, conn)
-	if err != nil {
-		return err
-	}
-	g.set.SetDefinitions(defs)
-	return nil
+	return applyDefinitions(ctx, conn, g.set, nil, logger)
 }
