@@ -133,114 +133,29 @@ const interceptTimeout = 30 * time.Second
 // session's own committed writes before it is forwarded instead (vecgate.max_wait).
 const maxWait = 100 * time.Millisecond
 
-// interceptQuery runs an intercepted simple Query: it waits until every earlier request has been
-// answered, then sends the planner's rewritten statement(s) upstream and collects the answers
-// itself (capture), widening while too few rows come back; the final answer goes to the client as
-// Postgres sent it. It reports false when the original message must be forwarded instead (which
-// is always correct). Inside a transaction block see block.go.
+// interceptQuery handles a simple Query vecgate may intercept: DDL vecgate takes part in,
+// SHOW vecgate.status and EXPLAIN (special), and statements the planner plans, which run through
+// the pipeline (pipeline.go), each round a Query whose answer vecgate collects itself (capture);
+// the final answer goes to the client as Postgres sent it. It reports false when the original
+// message must be forwarded instead (which is always correct).
 func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			s.recovered(w, r)
-			handled, err = false, nil
+	return s.guarded(w, func() (bool, error) {
+		sql := string(bytes.TrimSuffix(body, []byte{0}))
+		s.applyKnobs(sql)
+		if d := s.srv.cfg.Interceptor.DDL(sql); d != nil {
+			s.tally("forward", "ddl")
+			return s.runDDL(w, sql, d)
 		}
-	}()
-	sql := string(bytes.TrimSuffix(body, []byte{0}))
-	s.applyKnobs(sql)
-	if d := s.srv.cfg.Interceptor.DDL(sql); d != nil {
-		s.tally("forward", "ddl")
-		return s.runDDL(w, sql, d)
-	}
-	if handled, err := s.special(w, sql); handled || err != nil {
-		return handled, err
-	}
-	job, reason := s.srv.cfg.Interceptor.Simple(sql, s.knobValues())
-	if job == nil {
-		s.tally("forward", reason)
-		return false, nil
-	}
-	if err := w.Flush(); err != nil {
-		return false, err
-	}
-	if !s.waitIdle() {
-		s.tally("forward", "copy")
-		return false, nil
-	}
-	if !s.utf8Now() {
-		s.tally("forward", "client_encoding")
-		return false, nil
-	}
-	if !s.stdStringsNow() {
-		s.tally("forward", "standard_conforming_strings")
-		return false, nil
-	}
-	block, allowed := blockState(s.State())
-	if !allowed {
-		s.tally("forward", "transaction")
-		return false, nil
-	}
-	ctx, end := s.beginIntercept()
-	defer end()
-
-	s.beginCapture()
-	defer s.endCapture()
-	if block {
-		if ok, err := s.enterBlock(w); !ok || err != nil {
-			if err == nil && s.interrupted() {
-				return true, s.endInterrupted(w)
-			}
-			s.tally("forward", "transaction")
-			return false, err
+		if handled, err := s.special(w, sql); handled || err != nil {
+			return handled, err
 		}
-	}
-	lsn := s.positionWithCheck(w, job)
-	whole, _ := s.tableCheck(w, job)
-	if s.interrupted() {
-		return true, s.endInterrupted(w)
-	}
-	if !whole {
-		s.tally("forward", "table_check")
-		return false, s.abandonBlock(w, block)
-	}
-	s.armTimeout(s.statementTimeout(job))
-	if !s.readYourWrites(ctx, w, job, lsn) {
-		if s.interrupted() {
-			return true, s.endInterrupted(w)
+		job, reason := s.srv.cfg.Interceptor.Simple(sql, s.knobValues())
+		if job == nil {
+			s.tally("forward", reason)
+			return false, nil
 		}
-		s.tally("forward", "lagging")
-		return false, s.abandonBlock(w, block)
-	}
-	if !block {
-		msgs, ok := s.fastAnswer(ctx, w, job, true, nil)
-		if s.interrupted() {
-			s.answered = false
-			return true, s.endInterrupted(w)
-		}
-		if ok {
-			s.tally("intercept", "")
-			s.srv.count("fast", "")
-			s.endCapture()
-			return true, s.deliver(append(msgs, readyIdle)...)
-		}
-	}
-	last, err := s.rounds(ctx, job, func(stmt string) ([][]byte, int, bool, bool) { return s.exchange(w, stmt) })
-	if errors.Is(err, errInterrupted) {
-		return true, s.endInterrupted(w, answerBefore(last)...)
-	}
-	if err != nil {
-		return false, err
-	}
-	if last == nil {
-		return false, s.abandonBlock(w, block)
-	}
-	if last, err = s.finishBlock(w, block, last); err != nil {
-		return false, err
-	}
-	s.tally("intercept", "")
-	s.answered = true // ran through the rewrite: no function of the session's (ranUpstream)
-	s.rememberDesc(job, nil, last)
-	s.endCapture()
-	return true, s.deliver(last...)
+		return s.intercept(w, job, simpleQuery{})
+	})
 }
 
 // rounds runs an intercepted statement's rounds while capturing: each round's statement (or key
