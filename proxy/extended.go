@@ -59,7 +59,7 @@ func (s *session) trackParse(body []byte) {
 	}
 	st, reason := s.srv.cfg.Interceptor.Prepare(p.Query, p.ParameterOIDs)
 	if st == nil {
-		if reason == "" || reason == "not_vector" {
+		if reason == "" || reason == ReasonNotVector {
 			delete(s.stmts, p.Name) // the common case: kept small
 			return
 		}
@@ -78,7 +78,7 @@ func (s *session) trackParse(body []byte) {
 type stmtInfo struct {
 	st     Statement
 	oids   []uint32
-	reason string
+	reason Reason
 	sql    string // when st is nil: the statement, offered again at Bind while indexes load
 	// ascii: the statement's text is all ASCII, so it means the same in every client encoding.
 	// Otherwise its text was read as UTF8 only if the session's encoding was UTF8 when the Parse
@@ -107,19 +107,19 @@ func isASCII(s string) bool {
 
 // bindReason is the reason a Bind (body) forwarded outside an interceptable group is counted
 // under.
-func (s *session) bindReason(body []byte) string {
+func (s *session) bindReason(body []byte) Reason {
 	_, rest, ok := cString(body)
 	if !ok {
-		return "not_vector"
+		return ReasonNotVector
 	}
 	name, _, _ := cString(rest)
 	switch info := s.stmts[name]; {
 	case info == nil:
-		return "not_vector"
+		return ReasonNotVector
 	case info.st == nil:
 		return info.reason
 	}
-	return "pipeline"
+	return ReasonPipeline
 }
 
 func (s *session) trackClose(body []byte) {
@@ -240,7 +240,7 @@ func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed boo
 	handled, err = s.guarded(w, func() (bool, error) {
 		job, reason := e.plan(s)
 		if job == nil {
-			s.tally("forward", reason)
+			s.forwarded(reason)
 			return false, nil
 		}
 		return s.intercept(w, job, e)
@@ -259,13 +259,13 @@ type execution struct {
 }
 
 // plan plans the group's execution: nil, with the reason, when it is forwarded.
-func (e *execution) plan(s *session) (Job, string) {
+func (e *execution) plan(s *session) (Job, Reason) {
 	stmt := e.g.bind.PreparedStatement
 	info := s.stmts[stmt] // trackParse ran for the group's Parse already
 	if info == nil {
-		return nil, "not_vector"
+		return nil, ReasonNotVector
 	}
-	if info.st == nil && (info.reason == "loading" || info.reason == "no_index") {
+	if info.st == nil && (info.reason == ReasonLoading || info.reason == ReasonNoIndex) {
 		// Prepared while the indexes loaded (or before this one was built): offered again.
 		if st, reason := s.srv.cfg.Interceptor.Prepare(info.sql, info.oids); st != nil {
 			info = &stmtInfo{st: st, oids: info.oids, ascii: info.ascii, encEpoch: info.encEpoch,
@@ -282,21 +282,21 @@ func (e *execution) plan(s *session) (Job, string) {
 	return info.st.Bind(e.g.bind.Parameters, e.g.bind.ParameterFormatCodes, s.knobValues())
 }
 
-func (e *execution) current(s *session) string {
+func (e *execution) current(s *session) Reason {
 	g, info := e.g, e.info
 	// The rewrite and the answer are UTF8, and so must the statement's text have been read
 	// (a Parse in this group is sent now, in the current encoding).
 	if !s.utf8Now() || g.parse == nil && !info.ascii && info.encEpoch != s.encodingEpoch() {
-		return "client_encoding"
+		return ReasonClientEncoding
 	}
 	// Likewise its string literals, as the planner reads them: standard_conforming_strings on.
 	if !s.stdStringsNow() || g.parse == nil && !info.noBackslash && info.stdEpoch != s.stdStringsEpoch() {
-		return "standard_conforming_strings"
+		return ReasonStdStrings
 	}
 	if s.dropped.Swap(false) { // a DISCARD ALL or DEALLOCATE ALL before this group completed
 		s.forgetPrepared()
 		if g.parse == nil { // the statement is gone: Postgres answers the Bind
-			return "not_vector"
+			return ReasonNotVector
 		}
 		s.trackParse(g.parse[5:])
 	}
@@ -334,7 +334,7 @@ func (e *execution) prepare(p *interception) *outcome {
 			// (In a block, the block failed with it, savepoint and all, as it would have directly.)
 			s.blockOpen = false
 			s.endCapture()
-			s.tally("forward", "error")
+			s.forwarded(ReasonError)
 			return &outcome{true, s.deliver(msgs[0], msgs[len(msgs)-1])}
 		}
 		p.pre = append(p.pre, msgs[0])
@@ -342,7 +342,7 @@ func (e *execution) prepare(p *interception) *outcome {
 	if failed { // vecgate's rewrite did not prepare: forward this statement from now on
 		s.log.Warn("intercept: rewrite did not prepare; forwarding", "statement", g.bind.PreparedStatement)
 		delete(s.stmts, g.bind.PreparedStatement)
-		return p.forward("rewrite_error")
+		return p.forward(ReasonRewriteError)
 	}
 	if needParse {
 		if s.internal == nil {
@@ -393,7 +393,7 @@ func (e *execution) interrupted(p *interception, round [][]byte) error {
 	if f := failureOf(msgs); f != nil {
 		s.blockOpen = false
 		s.endCapture()
-		s.tally("forward", "error")
+		s.forwarded(ReasonError)
 		return s.deliver(append(before, f, readyFor(s.State().TxStatus))...)
 	}
 	return s.endInterrupted(p.w, before...)

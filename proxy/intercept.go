@@ -17,8 +17,8 @@ import (
 type Interceptor interface {
 	// Simple is called with the text of a simple Query message that vecgate may intercept, and
 	// the session's knobs (see Knobs). It returns nil to forward the message unchanged, with the
-	// reason counted (Config.Count).
-	Simple(sql string, knobs map[string]string) (job Job, reason string)
+	// reason counted (Config.Observer).
+	Simple(sql string, knobs map[string]string) (job Job, reason Reason)
 	// Knobs returns the SET/RESET statements in sql that change knobs vecgate follows.
 	Knobs(sql string) []Knob
 	// Explain is offered `EXPLAIN …` statements: ok with the lines vecgate puts first and the
@@ -37,7 +37,7 @@ type Interceptor interface {
 	// Prepare is called with the text of each Parse message and the parameter types it declares
 	// (0: left to Postgres); it returns nil when vecgate will not intercept executions of that
 	// statement, and the reason its executions are counted under.
-	Prepare(sql string, paramOIDs []uint32) (st Statement, reason string)
+	Prepare(sql string, paramOIDs []uint32) (st Statement, reason Reason)
 	// WaitApplied waits until the live indexes have applied the upstream WAL position lsn (as
 	// pg_current_wal_lsn() prints it), or ctx ends.
 	WaitApplied(ctx context.Context, lsn string) error
@@ -52,7 +52,7 @@ type Statement interface {
 	Params() int
 	// Bind plans one execution from the client's Bind (parameter values and format codes) with
 	// the session's knobs; it returns nil to forward the Bind unchanged, with the reason.
-	Bind(params [][]byte, formats []int16, knobs map[string]string) (job Job, reason string)
+	Bind(params [][]byte, formats []int16, knobs map[string]string) (job Job, reason Reason)
 }
 
 // Job is one intercepted statement. The proxy asks it for the statement to send for each round,
@@ -116,7 +116,7 @@ func (s *session) knobValues() map[string]string {
 // stack and counted, and the statement forwarded.
 func (s *session) recovered(w *bufio.Writer, r any) {
 	s.log.Error("intercept panic; forwarding", "panic", r, "stack", string(debug.Stack()))
-	s.tally("forward", "panic")
+	s.forwarded(ReasonPanic)
 	if s.blockOpen { // leave the client's transaction as it was (best effort)
 		func() {
 			defer func() { _ = recover() }()
@@ -143,7 +143,7 @@ func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, er
 		sql := string(bytes.TrimSuffix(body, []byte{0}))
 		s.applyKnobs(sql)
 		if d := s.srv.cfg.Interceptor.DDL(sql); d != nil {
-			s.tally("forward", "ddl")
+			s.forwarded(ReasonDDL)
 			return s.runDDL(w, sql, d)
 		}
 		if handled, err := s.special(w, sql); handled || err != nil {
@@ -151,7 +151,7 @@ func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, er
 		}
 		job, reason := s.srv.cfg.Interceptor.Simple(sql, s.knobValues())
 		if job == nil {
-			s.tally("forward", reason)
+			s.forwarded(reason)
 			return false, nil
 		}
 		return s.intercept(w, job, simpleQuery{})
@@ -175,7 +175,7 @@ func (s *session) rounds(ctx context.Context, job Job, send func(next string) (m
 			s.log.Warn("intercept: planner error; forwarding", "err", err)
 		}
 		if err != nil || fwd {
-			s.tally("forward", "widening")
+			s.forwarded(ReasonWidening)
 			return nil, nil
 		}
 		if done {
@@ -191,7 +191,7 @@ func (s *session) rounds(ctx context.Context, job Job, send func(next string) (m
 		}
 		if failed {
 			// Let Postgres answer the original in its own words (error positions and all).
-			s.tally("forward", "rewrite_error")
+			s.forwarded(ReasonRewriteError)
 			return nil, nil
 		}
 		last, rows = msgs, n
@@ -393,14 +393,4 @@ func (s *session) endCapture() {
 	s.stateMu.Lock()
 	s.capture = nil
 	s.stateMu.Unlock()
-}
-
-// tally counts the client statement being handled, once: intercepted, or forwarded with the
-// reason (Config.Count). Later calls for the same statement are ignored.
-func (s *session) tally(what, reason string) {
-	if s.tallied {
-		return
-	}
-	s.tallied = true
-	s.srv.count(what, reason)
 }

@@ -29,7 +29,7 @@ import (
 type protocol interface {
 	// current is why the statement cannot be intercepted in the session's state now (its text
 	// or literals may not read as the planner read them), or "". Called after waitIdle.
-	current(s *session) string
+	current(s *session) Reason
 	// prepare runs what must precede the rounds once the checks passed; a non-nil outcome ends
 	// the interception there.
 	prepare(p *interception) *outcome
@@ -83,16 +83,16 @@ func (s *session) intercept(w *bufio.Writer, job Job, proto protocol) (bool, err
 		return false, err
 	}
 	if !s.waitIdle() {
-		s.tally("forward", "copy")
+		s.forwarded(ReasonCopy)
 		return false, nil
 	}
 	if reason := proto.current(s); reason != "" {
-		s.tally("forward", reason)
+		s.forwarded(reason)
 		return false, nil
 	}
 	block, allowed := blockState(s.State())
 	if !allowed {
-		s.tally("forward", "transaction")
+		s.forwarded(ReasonTransaction)
 		return false, nil
 	}
 	ctx, end := s.beginIntercept()
@@ -123,7 +123,7 @@ func (p *interception) checks() *outcome {
 			if err == nil && s.interrupted() {
 				return p.interrupted(nil)
 			}
-			s.tally("forward", "transaction")
+			s.forwarded(ReasonTransaction)
 			return &outcome{err: err}
 		}
 	}
@@ -133,14 +133,14 @@ func (p *interception) checks() *outcome {
 		return p.interrupted(nil)
 	}
 	if !whole {
-		return p.forward("table_check")
+		return p.forward(ReasonTableCheck)
 	}
 	s.armTimeout(s.statementTimeout(p.job))
 	if !s.readYourWrites(p.ctx, w, p.job, lsn) {
 		if s.interrupted() {
 			return p.interrupted(nil)
 		}
-		return p.forward("lagging")
+		return p.forward(ReasonLagging)
 	}
 	return nil
 }
@@ -157,8 +157,7 @@ func (p *interception) fast() *outcome {
 	if !ok {
 		return nil
 	}
-	s.tally("intercept", "")
-	s.srv.count("fast", "")
+	s.intercepted(PathFast)
 	s.endCapture()
 	return &outcome{true, s.deliver(slices.Concat(p.pre, p.proto.fastHead(), msgs, [][]byte{readyIdle})...)}
 }
@@ -180,7 +179,7 @@ func (p *interception) rewrite() *outcome {
 		return &outcome{err: err}
 	}
 	s.endCapture()
-	s.tally("intercept", "")
+	s.intercepted(PathRewrite)
 	s.answered = true // ran through the rewrite: no function of the session's (ranUpstream)
 	if describe, formats := p.proto.shape(); describe {
 		s.rememberDesc(p.job, formats, last)
@@ -191,9 +190,9 @@ func (p *interception) rewrite() *outcome {
 // forward gives the statement back to Postgres, counted under reason ("": already counted):
 // the savepoint is rolled back, and what the client's request was already answered with (pre)
 // is delivered.
-func (p *interception) forward(reason string) *outcome {
+func (p *interception) forward(reason Reason) *outcome {
 	if reason != "" {
-		p.s.tally("forward", reason)
+		p.s.forwarded(reason)
 	}
 	if err := p.s.abandonBlock(p.w, p.block); err != nil {
 		return &outcome{err: err}
@@ -210,12 +209,12 @@ func (p *interception) interrupted(round [][]byte) *outcome {
 // simpleQuery is the simple protocol's side of an interception: each round is a Query.
 type simpleQuery struct{}
 
-func (simpleQuery) current(s *session) string {
+func (simpleQuery) current(s *session) Reason {
 	switch {
 	case !s.utf8Now():
-		return "client_encoding"
+		return ReasonClientEncoding
 	case !s.stdStringsNow():
-		return "standard_conforming_strings"
+		return ReasonStdStrings
 	}
 	return ""
 }

@@ -112,9 +112,11 @@ type session struct {
 	// goroutine; fast.go).
 	ran      uint64
 	answered bool
-	// tallied: the client statement being handled was counted (Config.Count), as intercepted or
-	// forwarded with a reason; each is counted once (client goroutine).
+	// tallied: the client statement being handled was counted (Config.Observer), as intercepted
+	// or forwarded with a reason; each is counted once. began: when its handling began (client
+	// goroutine).
 	tallied bool
+	began   time.Time
 	intr    interruption // cancel and statement_timeout of the running interception (cancel.go)
 	closed  atomic.Bool
 }
@@ -467,10 +469,10 @@ func (s *session) clientToUpstream(cr *reader) error {
 	w := bufio.NewWriterSize(s.upConn, 64<<10)
 	unsynced := false // extended-protocol messages sent since the last Sync
 	ic := s.srv.cfg.Interceptor
-	relayReason := "pipeline" // why a statement the interceptor is not offered is forwarded
+	relayReason := ReasonPipeline // why a statement the interceptor is not offered is forwarded
 	if db := s.srv.cfg.Database; db != "" && s.params["database"] != db {
 		ic = nil // another database than the one the indexes follow: relay only
-		relayReason = "other_database"
+		relayReason = ReasonOtherDatabase
 	}
 	for {
 		if cr.buffered() < 5 {
@@ -509,9 +511,9 @@ func (s *session) clientToUpstream(cr *reader) error {
 					}
 					g = s.copyGroup(g, raws)
 					cr.skip(n)
-					s.tallied = false
+					s.beginStatement()
 					handled, parsed, err := s.interceptGroup(w, g)
-					s.tally("forward", "other") // every path counts; this catches one that did not
+					s.forwarded(ReasonOther) // every path counts; this catches one that did not
 					s.ranUpstream()
 					if err != nil {
 						return err
@@ -538,15 +540,15 @@ func (s *session) clientToUpstream(cr *reader) error {
 		case 'Q':
 			s.mayChangeChecks(body)
 			handled := false
-			s.tallied = false
+			s.beginStatement()
 			if ic != nil && !unsynced {
 				var err error
 				if handled, err = s.interceptQuery(w, body); err != nil {
 					return err
 				}
-				s.tally("forward", "other") // every path counts; this catches one that did not
+				s.forwarded(ReasonOther) // every path counts; this catches one that did not
 			} else if s.srv.cfg.Interceptor != nil {
-				s.tally("forward", relayReason)
+				s.forwarded(relayReason)
 			}
 			s.ranUpstream()
 			if handled {
@@ -559,11 +561,11 @@ func (s *session) clientToUpstream(cr *reader) error {
 		case 'P', 'B', 'E', 'D', 'C', 'H', 'F':
 			unsynced = true
 			if typ == 'B' && s.srv.cfg.Interceptor != nil { // an execution not sent as one group
-				s.tallied = false
+				s.beginStatement()
 				if ic == nil {
-					s.tally("forward", relayReason)
+					s.forwarded(relayReason)
 				} else {
-					s.tally("forward", s.bindReason(body))
+					s.forwarded(s.bindReason(body))
 				}
 			}
 			if typ == 'F' { // a function call may call set_config

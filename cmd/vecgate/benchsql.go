@@ -594,10 +594,8 @@ func sqlbStartProfile(path string) (func(), error) {
 
 // sqlbForwards summarises the forward reasons counted so far.
 func sqlbForwards(c *counts) string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	var parts []string
-	for k, v := range c.m {
+	for k, v := range c.snapshot().keyed() {
 		parts = append(parts, fmt.Sprintf("%s=%d", k, v))
 	}
 	slices.Sort(parts)
