@@ -202,11 +202,35 @@ func (s *session) run() {
 // startup handles the startup phase: SSL/GSS negotiation, cancel requests, the startup packet, the
 // upstream connection and the relayed authentication exchange, up to the first ReadyForQuery.
 func (s *session) startup(cr *reader) (*reader, bool) {
-	var pkt []byte
+	pkt, ok := s.negotiate(cr)
+	if !ok {
+		return nil, false
+	}
+	params, err := decodeStartupParams(pkt)
+	if err != nil {
+		s.fail("08P01", "invalid startup packet layout: "+err.Error())
+		return nil, false
+	}
+	s.params = params
+	if v, ok := params["replication"]; ok && !isFalse(v) {
+		s.fail("0A000", "vecgate: replication connections are not proxied; connect to Postgres directly for replication")
+		return nil, false
+	}
+
+	up, ok := s.connectUpstream(pkt)
+	if !ok {
+		return nil, false
+	}
+	return s.authenticate(cr, up)
+}
+
+// negotiate reads startup-phase packets up to the startup packet, which it returns: it answers
+// SSL and GSSAPI encryption requests (switching to TLS when configured) and passes cancel requests
+// on (then, and on any failure, it reports false).
+func (s *session) negotiate(cr *reader) ([]byte, bool) {
 	tlsDone := false
 	for {
-		var err error
-		pkt, err = cr.startup()
+		pkt, err := cr.startup()
 		if err != nil {
 			s.startupError(err)
 			return nil, false
@@ -260,19 +284,13 @@ func (s *session) startup(cr *reader) (*reader, bool) {
 			s.fail("0A000", fmt.Sprintf("unsupported frontend protocol %d.%d: server supports 3.0 to 3.0", code>>16, code&0xffff))
 			return nil, false
 		}
-		break
+		return pkt, true
 	}
-	params, err := decodeStartupParams(pkt)
-	if err != nil {
-		s.fail("08P01", "invalid startup packet layout: "+err.Error())
-		return nil, false
-	}
-	s.params = params
-	if v, ok := params["replication"]; ok && !isFalse(v) {
-		s.fail("0A000", "vecgate: replication connections are not proxied; connect to Postgres directly for replication")
-		return nil, false
-	}
+}
 
+// connectUpstream connects to Postgres for the session and sends it the client's startup
+// packet as it came (the server negotiates the protocol version).
+func (s *session) connectUpstream(pkt []byte) (net.Conn, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.DialTimeout)
 	up, err := s.srv.up.dial(ctx)
 	cancel()
@@ -297,6 +315,12 @@ func (s *session) startup(cr *reader) (*reader, bool) {
 		s.fail("08006", "vecgate: upstream connection lost during startup: "+err.Error())
 		return nil, false
 	}
+	return up, true
+}
+
+// authenticate relays the authentication exchange between the client and up, up to the first
+// ReadyForQuery, and returns the upstream reader.
+func (s *session) authenticate(cr *reader, up net.Conn) (*reader, bool) {
 	_ = up.SetDeadline(time.Now().Add(s.srv.cfg.StartupTimeout))
 	ur := newReader(up, 1<<30)
 	for {
@@ -505,32 +529,8 @@ func (s *session) clientToUpstream(cr *reader) error {
 			}
 			if (typ == 'P' || typ == 'B') && !unsynced {
 				if g, n := s.readGroup(cr, typ, raw, body); g != nil {
-					raws := make([][]byte, len(g.raws)) // the reader may reuse its buffer
-					for i, r := range g.raws {
-						raws[i] = append([]byte(nil), r...)
-					}
-					g = s.copyGroup(g, raws)
-					cr.skip(n)
-					s.beginStatement()
-					handled, parsed, err := s.interceptGroup(w, g)
-					s.forwarded(ReasonOther) // every path counts; this catches one that did not
-					s.ranUpstream()
-					if err != nil {
+					if up, err := s.relayGroup(w, cr, g, n); !up || err != nil {
 						return err
-					}
-					if !handled {
-						for _, r := range raws[1:] { // the first was tracked above
-							s.trackSetExec(r[0], r[5:])
-						}
-						if parsed {
-							raws = raws[1:]
-						}
-						s.addPending()
-						for _, r := range raws {
-							if _, err := w.Write(r); err != nil {
-								return nil
-							}
-						}
 					}
 					continue
 				}
@@ -585,6 +585,38 @@ func (s *session) clientToUpstream(cr *reader) error {
 			return nil
 		}
 	}
+}
+
+// relayGroup handles an interceptable execution group (readGroup; n its messages past the
+// first, still buffered in cr): intercepted, or forwarded as it came. It reports false when the
+// upstream connection is gone.
+func (s *session) relayGroup(w *bufio.Writer, cr *reader, g *group, n int) (bool, error) {
+	raws := make([][]byte, len(g.raws)) // the reader may reuse its buffer
+	for i, r := range g.raws {
+		raws[i] = append([]byte(nil), r...)
+	}
+	g = s.copyGroup(g, raws)
+	cr.skip(n)
+	s.beginStatement()
+	handled, parsed, err := s.interceptGroup(w, g)
+	s.forwarded(ReasonOther) // every path counts; this catches one that did not
+	s.ranUpstream()
+	if err != nil || handled {
+		return err == nil, err
+	}
+	for _, r := range raws[1:] { // the first was tracked by the caller
+		s.trackSetExec(r[0], r[5:])
+	}
+	if parsed {
+		raws = raws[1:]
+	}
+	s.addPending()
+	for _, r := range raws {
+		if _, err := w.Write(r); err != nil {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 func (s *session) addPending() {
