@@ -321,50 +321,53 @@ func (s *session) readYourWrites(ctx context.Context, w *bufio.Writer, job Job, 
 	return true
 }
 
+// reported is a setting Postgres reports in ParameterStatus (at startup and after every change)
+// that vecgate intercepts under only while it has the value want; epoch counts the reports of
+// another value. Guarded by the session's stateMu.
+type reported struct {
+	want, value string
+	epoch       uint64
+}
+
+func (r *reported) report(v string) {
+	r.value = v
+	if v != r.want {
+		r.epoch++
+	}
+}
+
+// setting reports whether r has its wanted value now, and r's epoch then (-1 when it has not).
+func (s *session) setting(r *reported) (ok bool, epoch int64) {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	if r.value != r.want {
+		return false, -1
+	}
+	return true, int64(r.epoch)
+}
+
 // utf8Now reports whether the session's client_encoding is UTF8, the encoding of every byte
 // vecgate adds to a statement or prints in an answer (candidate keys, distances, its EXPLAIN
 // lines). Another encoding forwards the statement: Postgres converts what it sends and
 // receives, and raises its own errors (22P05, 22021) where a character does not convert.
 // Called after waitIdle: every request sent before has been answered, so a SET client_encoding
 // among them has reported its value (Postgres sends ParameterStatus before ReadyForQuery).
-func (s *session) utf8Now() bool {
-	s.stateMu.Lock()
-	defer s.stateMu.Unlock()
-	return s.clientEnc == "UTF8"
-}
+func (s *session) utf8Now() bool { ok, _ := s.setting(&s.clientEnc); return ok }
 
 // encodingEpoch is the session's count of client_encoding reports other than UTF8, and -1
 // while the encoding is not UTF8 (see stmtInfo.encEpoch).
-func (s *session) encodingEpoch() int64 {
-	s.stateMu.Lock()
-	defer s.stateMu.Unlock()
-	if s.clientEnc != "UTF8" {
-		return -1
-	}
-	return int64(s.encEpoch)
-}
+func (s *session) encodingEpoch() int64 { _, e := s.setting(&s.clientEnc); return e }
 
 // stdStringsNow reports whether the session's standard_conforming_strings is on, as the planner
 // reads the statement's string literals (a backslash is an ordinary character in '…') and as
 // vecgate writes its rewrite and candidate keys. Off, Postgres reads backslashes in '…' as
 // escapes (and may warn of them, 22P06): the statement is forwarded. Called after waitIdle, as
 // utf8Now (the setting is reported in ParameterStatus like client_encoding).
-func (s *session) stdStringsNow() bool {
-	s.stateMu.Lock()
-	defer s.stateMu.Unlock()
-	return s.stdStrings == "on"
-}
+func (s *session) stdStringsNow() bool { ok, _ := s.setting(&s.stdStrings); return ok }
 
 // stdStringsEpoch is the session's count of standard_conforming_strings reports other than on,
 // and -1 while it is not on (see stmtInfo.stdEpoch).
-func (s *session) stdStringsEpoch() int64 {
-	s.stateMu.Lock()
-	defer s.stateMu.Unlock()
-	if s.stdStrings != "on" {
-		return -1
-	}
-	return int64(s.stdEpoch)
-}
+func (s *session) stdStringsEpoch() int64 { _, e := s.setting(&s.stdStrings); return e }
 
 // waitIdle blocks until every request sent upstream has been answered. It reports false if the
 // session closed meanwhile.

@@ -84,17 +84,12 @@ type session struct {
 	// rewrites too (set by the upstream reader; the client goroutine then forgets internal).
 	dropped atomic.Bool
 	knobs   knobState // guarded by stateMu: session knobs vecgate follows
-	// clientEnc is the session's client_encoding as Postgres last reported it (ParameterStatus,
-	// at startup and after every change); encEpoch counts the reports of another encoding than
-	// UTF8. Both guarded by stateMu. vecgate intercepts only while the encoding is UTF8 (the
-	// bytes its rewrites and answers hold); see utf8Now.
-	clientEnc string
-	encEpoch  uint64
-	// stdStrings is the session's standard_conforming_strings as Postgres last reported it, and
-	// stdEpoch counts the reports of another value than on; both guarded by stateMu. vecgate
-	// intercepts only while it is on; see stdStringsNow.
-	stdStrings string
-	stdEpoch   uint64
+	// clientEnc is the session's client_encoding as Postgres last reported it: vecgate
+	// intercepts only while it is UTF8 (the bytes its rewrites and answers hold); see utf8Now.
+	// stdStrings is its standard_conforming_strings: intercepted only while on; see
+	// stdStringsNow. Both guarded by stateMu.
+	clientEnc  reported
+	stdStrings reported
 	setStmts   map[string][]Knob // prepared statements that SET knobs (client goroutine)
 	setPorts   map[string][]Knob // portals bound to those statements (client goroutine)
 	// Reads in transaction blocks (block.go; client goroutine): blockOpen while vecgate's
@@ -130,6 +125,9 @@ func newSession(srv *Server, c net.Conn) *session {
 		client: c,
 		start:  time.Now(),
 		upDone: make(chan struct{}),
+
+		clientEnc:  reported{want: "UTF8"},
+		stdStrings: reported{want: "on"},
 	}
 	s.idle = sync.NewCond(&s.stateMu)
 	return s
@@ -712,15 +710,9 @@ func (s *session) observe(typ byte, body []byte) {
 		}
 		switch ps.Name {
 		case "client_encoding":
-			s.clientEnc = ps.Value
-			if ps.Value != "UTF8" {
-				s.encEpoch++
-			}
+			s.clientEnc.report(ps.Value)
 		case "standard_conforming_strings":
-			s.stdStrings = ps.Value
-			if ps.Value != "on" {
-				s.stdEpoch++
-			}
+			s.stdStrings.report(ps.Value)
 		}
 	case 'G': // CopyInResponse: the COPY that completes next wrote rows
 		s.inCopyIn = true
