@@ -202,14 +202,10 @@ func (b benchGateway) Stream() *replication.Stream     { return b.g.stream }
 func (b benchGateway) Close(ctx context.Context) error { return b.g.Close(ctx) }
 
 func (b benchGateway) Stats() sqlbench.Stats {
-	c := b.g.counts
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s := sqlbench.Stats{Intercepted: c.m["intercept"], Forwarded: map[string]int64{}}
-	for k, v := range c.m {
-		if reason, ok := strings.CutPrefix(k, "forward:"); ok || k == "forward" {
-			s.Forwarded[reason] = v
-		}
+	t := b.g.counts.snapshot()
+	s := sqlbench.Stats{Intercepted: t.Intercepted, Forwarded: map[string]int64{}}
+	for r, n := range t.Forwarded {
+		s.Forwarded[string(r)] = n
 	}
 	return s
 }

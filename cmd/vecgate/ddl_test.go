@@ -97,7 +97,7 @@ func TestCreateIndexThroughVecgate(t *testing.T) {
 	}
 	fast := f.g.counts.get("fast")
 	if !intercepted("<#>") || f.g.counts.get("fast") != fast {
-		t.Fatalf("inner product on the sq8 index: not intercepted, or answered from memory with estimated distances: %v", f.g.counts.m)
+		t.Fatalf("inner product on the sq8 index: not intercepted, or answered from memory with estimated distances: %v", countsSnapshot(f.g.counts))
 	}
 
 	if err := exec(`CREATE INDEX items_l1 ON items USING hnsw (emb vector_l1_ops) WITH (mode = offload, m = 8)`); err != nil {

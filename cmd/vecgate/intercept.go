@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/vecgate/vecgate/ann"
 	"github.com/vecgate/vecgate/internal/sqltext"
 	"github.com/vecgate/vecgate/live"
@@ -45,7 +48,7 @@ type interceptor struct {
 	log      *slog.Logger
 }
 
-func (i interceptor) Simple(sql string, knobs map[string]string) (proxy.Job, string) {
+func (i interceptor) Simple(sql string, knobs map[string]string) (proxy.Job, proxy.Reason) {
 	sess := planner.ApplySettings(knobs)
 	q, err := i.planner.PlanSimple(sql, sess.Settings)
 	if reason := i.forwardReason(sess, err); reason != "" {
@@ -60,17 +63,17 @@ func (i interceptor) Simple(sql string, knobs map[string]string) (proxy.Job, str
 // forwardReason is why a statement planned with err (nil: it could be intercepted) is forwarded
 // in a session with sess, or "". A statement without a distance operator is not_vector whatever
 // the session; others name the first reason that applies.
-func (i interceptor) forwardReason(sess planner.Session, err error) string {
-	reason := ""
+func (i interceptor) forwardReason(sess planner.Session, err error) proxy.Reason {
+	var reason proxy.Reason
 	if err != nil {
-		reason = planner.Reason(err)
+		reason = proxy.Reason(planner.Reason(err))
 	}
 	switch {
-	case reason == planner.ReasonNotVector:
+	case reason == proxy.ReasonNotVector:
 	case !sess.Enabled:
-		reason = "disabled"
+		reason = proxy.ReasonDisabled
 	case !i.stream.Ready():
-		reason = "loading"
+		reason = proxy.ReasonLoading
 	}
 	return reason
 }
@@ -190,16 +193,16 @@ func (j job) Answer(ctx context.Context) ([][]string, error) {
 	return j.q.Answer(ctx, kinds)
 }
 
-func (i interceptor) Prepare(sql string, paramOIDs []uint32) (proxy.Statement, string) {
+func (i interceptor) Prepare(sql string, paramOIDs []uint32) (proxy.Statement, proxy.Reason) {
 	pr, err := i.planner.Prepare(sql)
 	if err != nil {
 		if !errors.Is(err, planner.ErrNotShape) {
 			i.log.Debug("forwarding prepared vector query", "reason", err)
 		}
-		if reason := planner.Reason(err); reason != planner.ReasonNoIndex || i.stream.Ready() {
+		if reason := proxy.Reason(planner.Reason(err)); reason != proxy.ReasonNoIndex || i.stream.Ready() {
 			return nil, reason
 		}
-		return nil, "loading"
+		return nil, proxy.ReasonLoading
 	}
 	pr.ParamOIDs = append([]uint32(nil), paramOIDs...)
 	return statement{i: i, pr: pr}, ""
@@ -214,7 +217,7 @@ type statement struct {
 func (s statement) Rewrite() string { return s.pr.SQL }
 func (s statement) Params() int     { return s.pr.Params }
 
-func (s statement) Bind(params [][]byte, formats []int16, knobs map[string]string) (proxy.Job, string) {
+func (s statement) Bind(params [][]byte, formats []int16, knobs map[string]string) (proxy.Job, proxy.Reason) {
 	sess := planner.ApplySettings(knobs)
 	if reason := s.i.forwardReason(sess, nil); reason != "" {
 		return nil, reason
@@ -222,7 +225,7 @@ func (s statement) Bind(params [][]byte, formats []int16, knobs map[string]strin
 	q, err := s.i.planner.Bind(s.pr, params, formats, sess.Settings)
 	if err != nil {
 		s.i.log.Debug("forwarding bound vector query", "reason", err)
-		return nil, planner.Reason(err)
+		return nil, proxy.Reason(planner.Reason(err))
 	}
 	return job{q, sess}, ""
 }
@@ -267,7 +270,7 @@ func startGateway(ctx context.Context, cfg proxy.Config, opt gatewayOptions) (*g
 	if logger == nil {
 		logger = slog.Default()
 	}
-	cfg.Count = g.counts.add
+	cfg.Observer = g.counts
 	if opt.Intercept {
 		// vecgate's own schema (index definitions, state) in the upstream database.
 		if err := migrations.Up(ctx, cfg.Upstream, logger); err != nil {
@@ -306,9 +309,9 @@ func startGateway(ctx context.Context, cfg proxy.Config, opt gatewayOptions) (*g
 			return nil, err
 		}
 		cfg.Database = dbName
-		obs := observe(g, observerOptions{Upstream: cfg.Upstream, Logger: logger})
-		cfg.Interceptor = obs.instrument(interceptor{dsn: cfg.Upstream, database: dbName, set: g.set, planner: planner.New(searcher{g.set, dbOID}),
-			stream: stream, log: logger, status: g.status})
+		g.counts.latency = observe(g, observerOptions{Upstream: cfg.Upstream, Logger: logger}).latency
+		cfg.Interceptor = interceptor{dsn: cfg.Upstream, database: dbName, set: g.set, planner: planner.New(searcher{g.set, dbOID}),
+			stream: stream, log: logger, status: g.status}
 	}
 	srv, err := proxy.New(cfg)
 	if err == nil {
@@ -340,29 +343,84 @@ func (g *gateway) Close(ctx context.Context) error {
 	return g.closeErr
 }
 
-// counts tallies intercepted statements and forwarded ones by reason.
+// counts tallies client statements as the proxy reports them (proxy.Observer): intercepted ones,
+// by path, and forwarded ones by reason. It is the one source of these figures for the metrics,
+// /status and SHOW vecgate.status.
 type counts struct {
+	// latency, when set before the proxy starts, times intercepted statements
+	// (vecgate_intercept_duration_seconds).
+	latency *prometheus.HistogramVec
+
 	mu sync.Mutex
-	m  map[string]int64 // "intercept" or "forward:<reason>"; guarded by mu
+	t  tally // guarded by mu
 }
 
-func newCounts() *counts { return &counts{m: map[string]int64{}} }
+// tally is a copy of the counts.
+type tally struct {
+	Intercepted int64 // answered by vecgate, cancelled ones included
+	Fast        int64 // of which answered from memory
+	Canceled    int64 // of which ended with 57014 (cancel, statement_timeout)
+	Forwarded   map[proxy.Reason]int64
+}
 
-func (c *counts) add(what, reason string) {
-	key := what
-	if reason != "" {
-		key += ":" + reason
-	}
+var _ proxy.Observer = (*counts)(nil)
+
+func newCounts() *counts { return &counts{t: tally{Forwarded: map[proxy.Reason]int64{}}} }
+
+func (c *counts) Forwarded(r proxy.Reason) {
 	c.mu.Lock()
-	c.m[key]++
+	c.t.Forwarded[r]++
 	c.mu.Unlock()
 }
 
-func (c *counts) get(key string) int64 {
+func (c *counts) Intercepted(p proxy.Path, d time.Duration) {
+	c.mu.Lock()
+	c.t.Intercepted++
+	if p == proxy.PathFast {
+		c.t.Fast++
+	}
+	c.mu.Unlock()
+	if c.latency != nil {
+		c.latency.WithLabelValues(string(p)).Observe(d.Seconds())
+	}
+}
+
+func (c *counts) Canceled() {
+	c.mu.Lock()
+	c.t.Intercepted++
+	c.t.Canceled++
+	c.mu.Unlock()
+}
+
+// snapshot copies the counts (an empty tally for nil).
+func (c *counts) snapshot() tally {
+	if c == nil {
+		return tally{Forwarded: map[proxy.Reason]int64{}}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.m[key]
+	t := c.t
+	t.Forwarded = maps.Clone(c.t.Forwarded)
+	return t
 }
+
+// keyed names the figures as bench sql prints them and the tests read them: "intercept",
+// "fast", "canceled" (those not 0), and "forward:<reason>".
+func (t tally) keyed() map[string]int64 {
+	m := map[string]int64{}
+	for k, v := range map[string]int64{"intercept": t.Intercepted, "fast": t.Fast, "canceled": t.Canceled} {
+		if v != 0 {
+			m[k] = v
+		}
+	}
+	for r, v := range t.Forwarded {
+		m[strings.TrimSuffix("forward:"+string(r), ":")] = v
+	}
+	return m
+}
+
+// get reads one figure by its key (tally.keyed).
+func (c *counts) get(key string) int64 { return c.snapshot().keyed()[key] }
 
 func containsDistance(kinds []planner.ColumnKind) bool {
 	for _, k := range kinds {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,7 +21,6 @@ import (
 
 	"github.com/vecgate/vecgate/catalog"
 	"github.com/vecgate/vecgate/live"
-	"github.com/vecgate/vecgate/proxy"
 	"github.com/vecgate/vecgate/replication"
 )
 
@@ -324,106 +324,6 @@ func (o *observer) ready() (bool, string) {
 	return true, fmt.Sprintf("ready: streaming, applied %s", st.Applied)
 }
 
-// instrument wraps the gateway's interceptor so that intercepted statements are timed into
-// vecgate_intercept_duration_seconds. startGateway wires it (see docs/operations.md).
-func (o *observer) instrument(i proxy.Interceptor) proxy.Interceptor {
-	return timedInterceptor{Interceptor: i, o: o}
-}
-
-type timedInterceptor struct {
-	proxy.Interceptor
-	o *observer
-}
-
-func (t timedInterceptor) Simple(sql string, knobs map[string]string) (proxy.Job, string) {
-	start := time.Now()
-	j, reason := t.Interceptor.Simple(sql, knobs)
-	return t.o.timeJob(j, start), reason
-}
-
-func (t timedInterceptor) Prepare(sql string, paramOIDs []uint32) (proxy.Statement, string) {
-	st, reason := t.Interceptor.Prepare(sql, paramOIDs)
-	if st == nil {
-		return nil, reason
-	}
-	return timedStatement{Statement: st, o: t.o}, ""
-}
-
-type timedStatement struct {
-	proxy.Statement
-	o *observer
-}
-
-func (t timedStatement) Bind(params [][]byte, formats []int16, knobs map[string]string) (proxy.Job, string) {
-	start := time.Now()
-	j, reason := t.Statement.Bind(params, formats, knobs)
-	return t.o.timeJob(j, start), reason
-}
-
-// timeJob wraps j, keeping the optional interfaces the proxy looks for (FastJob, Consistent);
-// nil stays nil.
-func (o *observer) timeJob(j proxy.Job, start time.Time) proxy.Job {
-	if j == nil {
-		return nil
-	}
-	tj := &timedJob{Job: j, o: o, start: start}
-	fj, fast := j.(proxy.FastJob)
-	cj, consistent := j.(proxy.Consistent)
-	switch {
-	case fast && consistent:
-		return struct {
-			*timedJob
-			fastPart
-			consistentPart
-		}{tj, fastPart{fj, tj}, consistentPart{cj}}
-	case fast:
-		return struct {
-			*timedJob
-			fastPart
-		}{tj, fastPart{fj, tj}}
-	case consistent:
-		return struct {
-			*timedJob
-			consistentPart
-		}{tj, consistentPart{cj}}
-	}
-	return tj
-}
-
-type timedJob struct {
-	proxy.Job
-	o     *observer
-	start time.Time
-}
-
-func (t *timedJob) Next(ctx context.Context, prevRows int) (string, bool, bool, error) {
-	sql, done, forward, err := t.Job.Next(ctx, prevRows)
-	if done && !forward && err == nil {
-		t.o.latency.WithLabelValues("rewrite").Observe(time.Since(t.start).Seconds())
-	}
-	return sql, done, forward, err
-}
-
-type consistentPart struct{ c proxy.Consistent }
-
-func (c consistentPart) Consistency() (string, time.Duration) { return c.c.Consistency() }
-
-type fastPart struct {
-	f proxy.FastJob
-	t *timedJob
-}
-
-func (f fastPart) FastColumns() []string { return f.f.FastColumns() }
-func (f fastPart) FastKey() string       { return f.f.FastKey() }
-
-func (f fastPart) Answer(ctx context.Context) ([][]string, error) {
-	rows, err := f.f.Answer(ctx)
-	if err == nil {
-		f.t.o.latency.WithLabelValues("fast").Observe(time.Since(f.t.start).Seconds())
-	}
-	return rows, err
-}
-
 // gatewayCollector reads the gateway's live state at scrape time.
 type gatewayCollector struct{ o *observer }
 
@@ -507,15 +407,11 @@ func (c gatewayCollector) Collect(ch chan<- prometheus.Metric) {
 			counter(descSessionsTotal, float64(sc.SessionsAccepted()))
 		}
 	}
-	snap := countsSnapshot(g.counts)
-	counter(descIntercepted, float64(snap["intercept"]))
-	counter(descFast, float64(snap["fast"]))
-	for k, v := range snap {
-		if reason, ok := strings.CutPrefix(k, "forward:"); ok {
-			counter(descForwarded, float64(v), reason)
-		} else if k == "forward" {
-			counter(descForwarded, float64(v), "unspecified")
-		}
+	t := g.counts.snapshot()
+	counter(descIntercepted, float64(t.Intercepted))
+	counter(descFast, float64(t.Fast))
+	for reason, v := range t.Forwarded {
+		counter(descForwarded, float64(v), string(cmp.Or(reason, "unspecified")))
 	}
 	if g.set != nil {
 		for _, ix := range g.set.Indexes() {
@@ -567,20 +463,6 @@ func boolFloat(b bool) float64 {
 		return 1
 	}
 	return 0
-}
-
-// countsSnapshot copies the gateway's intercept/forward counters.
-func countsSnapshot(c *counts) map[string]int64 {
-	out := map[string]int64{}
-	if c == nil {
-		return out
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for k, v := range c.m {
-		out[k] = v
-	}
-	return out
 }
 
 // indexedRows counts rows in the live indexes, once per table (a table's indexes hold the same rows).

@@ -166,7 +166,7 @@ func TestTableGuard(t *testing.T) {
 		}
 	}
 	if n := f.g.counts.get("forward:table_check") - checked; n != 2 {
-		t.Fatalf("%d of 2 statements forwarded by the table check after a function changed the search_path (counts %v)", n, f.g.counts.m)
+		t.Fatalf("%d of 2 statements forwarded by the table check after a function changed the search_path (counts %v)", n, countsSnapshot(f.g.counts))
 	}
 	both("RESET search_path")
 	both("CREATE TEMP TABLE items AS SELECT * FROM tenant1.items")

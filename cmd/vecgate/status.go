@@ -108,15 +108,16 @@ func (g *gateway) status() Status {
 	if g.srv != nil {
 		s.Sessions = len(g.srv.Sessions())
 	}
-	counts := countsSnapshot(g.counts)
-	s.Intercepted, s.FastPath = counts["intercept"], counts["fast"]
-	for k, v := range counts {
-		if reason, ok := strings.CutPrefix(k, "forward:"); ok {
-			if s.Forwarded == nil {
-				s.Forwarded = map[string]int64{}
-			}
-			s.Forwarded[reason] += v
+	t := g.counts.snapshot()
+	s.Intercepted, s.FastPath = t.Intercepted, t.Fast
+	for reason, v := range t.Forwarded {
+		if reason == "" { // "unspecified" in the metrics
+			continue
 		}
+		if s.Forwarded == nil {
+			s.Forwarded = map[string]int64{}
+		}
+		s.Forwarded[string(reason)] += v
 	}
 	if g.stream == nil {
 		return s
