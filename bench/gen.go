@@ -22,36 +22,8 @@ type GenConfig struct {
 // and the same config: they come from the same centres but another random
 // stream, so they follow the data without being data points.
 func Clustered(cfg GenConfig) []float32 {
-	if cfg.Clusters <= 0 {
-		cfg.Clusters = max(1, cfg.N/100)
-	}
-	if cfg.Spread == 0 {
-		cfg.Spread = 0.35
-	}
-	cr := rand.New(rand.NewPCG(cfg.Seed, 1))
-	centres := make([]float32, cfg.Clusters*cfg.Dims)
-	for i := range centres {
-		centres[i] = float32(cr.NormFloat64())
-	}
-	pr := rand.New(rand.NewPCG(cfg.Seed, 2))
-	out := make([]float32, cfg.N*cfg.Dims)
-	for i := range cfg.N {
-		c := pr.IntN(cfg.Clusters)
-		row := out[i*cfg.Dims : (i+1)*cfg.Dims]
-		var n float64
-		for j := range row {
-			v := centres[c*cfg.Dims+j] + float32(pr.NormFloat64()*cfg.Spread)
-			row[j] = v
-			n += float64(v) * float64(v)
-		}
-		if cfg.Normalize && n > 0 {
-			s := float32(1 / math.Sqrt(n))
-			for j := range row {
-				row[j] *= s
-			}
-		}
-	}
-	return out
+	cfg = cfg.withDefaults()
+	return cfg.around(cfg.centres(), rand.New(rand.NewPCG(cfg.Seed, 2)), cfg.N)
 }
 
 // QuerySeed is the seed of the query point stream derived from a data seed.
@@ -60,18 +32,34 @@ func QuerySeed(seed uint64) uint64 { return seed ^ 0x5bd1e995 }
 // ClusteredQueries draws n query rows around the same centres as
 // Clustered(cfg), from an independent stream.
 func ClusteredQueries(cfg GenConfig, n int) []float32 {
+	cfg = cfg.withDefaults()
+	return cfg.around(cfg.centres(), rand.New(rand.NewPCG(QuerySeed(cfg.Seed), 3)), n)
+}
+
+// withDefaults fills in the documented defaults of Clusters and Spread.
+func (cfg GenConfig) withDefaults() GenConfig {
 	if cfg.Clusters <= 0 {
 		cfg.Clusters = max(1, cfg.N/100)
 	}
 	if cfg.Spread == 0 {
 		cfg.Spread = 0.35
 	}
+	return cfg
+}
+
+// centres draws the cluster centres (their own stream of cfg.Seed).
+func (cfg GenConfig) centres() []float32 {
 	cr := rand.New(rand.NewPCG(cfg.Seed, 1))
 	centres := make([]float32, cfg.Clusters*cfg.Dims)
 	for i := range centres {
 		centres[i] = float32(cr.NormFloat64())
 	}
-	pr := rand.New(rand.NewPCG(QuerySeed(cfg.Seed), 3))
+	return centres
+}
+
+// around draws n rows from pr, each a random centre plus noise (unit length when
+// cfg.Normalize).
+func (cfg GenConfig) around(centres []float32, pr *rand.Rand, n int) []float32 {
 	out := make([]float32, n*cfg.Dims)
 	for i := range n {
 		c := pr.IntN(cfg.Clusters)
