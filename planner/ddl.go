@@ -47,14 +47,8 @@ type relOption struct {
 // Postgres' error reaches the client in its own words. An offloaded index never reaches
 // Postgres, so IndexOf checks them as Postgres and pgvector would (checkRelOptions).
 func IndexOf(sql string) (*IndexDef, error) {
-	if !containsFold(sql, "index") {
-		return nil, nil
-	}
-	tree, err := pg.Parse(sql)
-	if err != nil || len(tree.Stmts) != 1 {
-		return nil, nil
-	}
-	st := tree.Stmts[0].GetStmt().GetIndexStmt()
+	tree, stmt := parseOne(sql, "index")
+	st := stmt.GetIndexStmt()
 	if st == nil || (st.AccessMethod != "hnsw" && st.AccessMethod != "ivfflat") {
 		return nil, nil
 	}
@@ -308,14 +302,8 @@ func defValue(n *pg.Node) (string, bool) {
 // DropIndexOf recognises `DROP INDEX [IF EXISTS] name [, …]` and returns the (schema, name)
 // pairs (schema "public" when unqualified).
 func DropIndexOf(sql string) ([][2]string, bool) {
-	if !containsFold(sql, "drop") {
-		return nil, false
-	}
-	tree, err := pg.Parse(sql)
-	if err != nil || len(tree.Stmts) != 1 {
-		return nil, false
-	}
-	st := tree.Stmts[0].GetStmt().GetDropStmt()
+	_, stmt := parseOne(sql, "drop")
+	st := stmt.GetDropStmt()
 	if st == nil || st.RemoveType != pg.ObjectType_OBJECT_INDEX {
 		return nil, false
 	}
