@@ -31,12 +31,12 @@ import (
 	"github.com/pgvector/pgvector-go"
 	pgxvec "github.com/pgvector/pgvector-go/pgx"
 	"github.com/vecgate/vecgate/ann"
-	"github.com/vecgate/vecgate/ann/distance"
 	"github.com/vecgate/vecgate/ann/flat"
 	"github.com/vecgate/vecgate/bench"
 	"github.com/vecgate/vecgate/live"
 	"github.com/vecgate/vecgate/proxy"
 	"github.com/vecgate/vecgate/replication"
+	"github.com/vecgate/vecgate/vecmath"
 )
 
 const benchSQLUsage = `usage: vecgate bench sql [flags]
@@ -367,7 +367,7 @@ func sqlbRun(ctx context.Context, o sqlbOptions, data, queries []float32, truth 
 	rep := &sqlbReport{
 		Table: table, N: n, Dims: dims, Queries: nq, K: o.K, Metric: o.Metric.Name(), M: o.M,
 		EFConstruction: o.EFConstruction, CellSeconds: o.Duration.Seconds(), Rounds: o.Rounds, Select: o.Select,
-		GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(), Revision: cmp.Or(sqlbRevision(), version), Kernels: distance.Impl(),
+		GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(), Revision: cmp.Or(sqlbRevision(), version), Kernels: vecmath.Impl(),
 		Started: time.Now().UTC().Format(time.RFC3339),
 	}
 	admin, err := pgx.Connect(ctx, o.DSN)
