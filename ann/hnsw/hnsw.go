@@ -880,7 +880,7 @@ func (x *Index) link(s *searcher, node, newID uint32, d float32, l, mmax int) bo
 		c := lst[i]
 		cands = append(cands, topk.Item{Dist: x.nodeDist(node, c), ID: c})
 	}
-	sortItems(cands)
+	topk.Sort(cands)
 	sel := x.selectNeighbors(s.lsel, cands, mmax)
 	for i, c := range sel {
 		atomic.StoreUint32(&lst[1+i], c.ID)
@@ -935,17 +935,4 @@ func (x *Index) appendLink(node, newID uint32, indeg []uint16) bool {
 		return true
 	}
 	return false
-}
-
-// sortItems sorts ascending by distance (insertion sort: lists are short).
-func sortItems(a []topk.Item) {
-	for i := 1; i < len(a); i++ {
-		v := a[i]
-		j := i - 1
-		for j >= 0 && a[j].Dist > v.Dist {
-			a[j+1] = a[j]
-			j--
-		}
-		a[j+1] = v
-	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/vecgate/vecgate/ann"
 	"github.com/vecgate/vecgate/ann/internal/metricfn"
 	"github.com/vecgate/vecgate/ann/internal/topk"
+	"github.com/vecgate/vecgate/internal/parallel"
 	"github.com/vecgate/vecgate/quant/binary"
 	"github.com/vecgate/vecgate/quant/kmeans"
 	"github.com/vecgate/vecgate/quant/pq"
@@ -312,7 +313,7 @@ func (x *Index) AddBatch(ctx context.Context, keys []ann.Key, vecs []float32) er
 	// Assignment and encoding in parallel, filing serially.
 	n := len(keys)
 	cellOf := make([]int32, n)
-	parallelFor(n, x.threads(), func(lo, hi int) {
+	parallel.For(n, x.threads(), parallelBelow, func(lo, hi int) {
 		buf := make([]float32, 0, d)
 		for i := lo; i < hi; i++ {
 			c, _ := x.assign(x.prep(vecs[i*d:(i+1)*d], buf))
@@ -328,18 +329,9 @@ func (x *Index) AddBatch(ctx context.Context, keys []ann.Key, vecs []float32) er
 	return nil
 }
 
-func parallelFor(n, threads int, f func(lo, hi int)) {
-	if n < 256 || threads <= 1 {
-		f(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	chunk := (n + threads - 1) / threads
-	for lo := 0; lo < n; lo += chunk {
-		wg.Go(func() { f(lo, min(lo+chunk, n)) })
-	}
-	wg.Wait()
-}
+// parallelBelow is the row count under which assignment runs on one
+// goroutine.
+const parallelBelow = 256
 
 // newNode allocates a node id for key (reusing freed ids).
 func (x *Index) newNode(key ann.Key, vec []float32) uint32 {
@@ -826,31 +818,12 @@ func (x *Index) rankCells(q *qprep) []int {
 		q.cdist[c] = d
 		items[c] = topk.Item{Dist: d, ID: uint32(c)}
 	}
-	sortItems(items)
+	topk.Sort(items)
 	out := make([]int, len(items))
 	for i, it := range items {
 		out[i] = int(it.ID)
 	}
 	return out
-}
-
-func sortItems(a []topk.Item) {
-	// Heap sort through topk would allocate; the list is short: use a
-	// simple binary insertion sort.
-	for i := 1; i < len(a); i++ {
-		v := a[i]
-		lo, hi := 0, i
-		for lo < hi {
-			m := (lo + hi) / 2
-			if a[m].Dist <= v.Dist {
-				lo = m + 1
-			} else {
-				hi = m
-			}
-		}
-		copy(a[lo+1:i+1], a[lo:i])
-		a[lo] = v
-	}
 }
 
 // scanCell pushes cell c's entries into h.

@@ -8,9 +8,8 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
-	"runtime"
-	"sync"
 
+	"github.com/vecgate/vecgate/internal/parallel"
 	"github.com/vecgate/vecgate/vecmath"
 )
 
@@ -58,7 +57,7 @@ func Train(ctx context.Context, data []float32, dims, k, iters int, seed uint64,
 		}
 		cent = append(cent, row(pick)...)
 		nc := cent[c*dims : (c+1)*dims]
-		parallel(n, threads, func(lo, hi int) {
+		parallel.For(n, threads, 1024, func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				if d := float64(vecmath.L2Squared(row(i), nc)); d < d2[i] {
 					d2[i] = d
@@ -71,7 +70,7 @@ func Train(ctx context.Context, data []float32, dims, k, iters int, seed uint64,
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		parallel(n, threads, func(lo, hi int) {
+		parallel.For(n, threads, 1024, func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				assign[i] = int32(Nearest(cent, dims, row(i)))
 			}
@@ -129,22 +128,4 @@ func Nearest(cent []float32, dims int, v []float32) int {
 		}
 	}
 	return best
-}
-
-// parallel splits [0, n) over threads goroutines and waits for them.
-func parallel(n, threads int, f func(lo, hi int)) {
-	if threads <= 0 {
-		threads = runtime.GOMAXPROCS(0)
-	}
-	if n < 1024 || threads == 1 {
-		f(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	chunk := (n + threads - 1) / threads
-	for lo := 0; lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
-		wg.Go(func() { f(lo, hi) })
-	}
-	wg.Wait()
 }
