@@ -8,8 +8,8 @@ import (
 	"sync"
 
 	"github.com/vecgate/vecgate/ann"
-	"github.com/vecgate/vecgate/ann/internal/fileformat"
 	"github.com/vecgate/vecgate/ann/internal/metricfn"
+	"github.com/vecgate/vecgate/internal/fileformat"
 	"github.com/vecgate/vecgate/vecmath"
 )
 
@@ -286,7 +286,7 @@ func (x *Index) Save(w io.Writer) error {
 	e.U32(uint32(x.cfg.Dims))
 	e.U64(uint64(len(x.keys)))
 	for _, k := range x.keys {
-		e.Key(k)
+		e.Binary(k)
 	}
 	e.F32s(x.vecs)
 	if err := e.Finish(); err != nil {
@@ -319,7 +319,8 @@ func Load(r io.Reader, cfg Config) (*Index, error) {
 	x, _ := New(cfg)
 	x.keys = make([]ann.Key, 0, n)
 	for i := uint64(0); i < n && d.Err() == nil; i++ {
-		k := d.Key()
+		var k ann.Key
+		d.Binary(&k)
 		if _, dup := x.ids[k]; dup && d.Err() == nil {
 			d.Fail("duplicate key %v", k)
 		}
