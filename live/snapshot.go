@@ -34,7 +34,7 @@ const snapshotVersion = 7
 func (s *Set) WriteSnapshot(w io.Writer) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	e := fileformat.NewEncoder(w, "LIVE", snapshotVersion)
+	e := fileformat.NewEncoderWith(w, "LIVE", snapshotVersion, fileformat.CRC32C)
 	e.U64(uint64(len(s.entries)))
 	var buf bytes.Buffer
 	for _, en := range s.entries {

@@ -197,7 +197,7 @@ const maxIncludeColumns = 1600
 func (m *Memory) WriteSnapshot(w io.Writer) error {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	e := fileformat.NewEncoder(w, "VMEM", memVersion)
+	e := fileformat.NewEncoderWith(w, "VMEM", memVersion, fileformat.CRC32C)
 	e.U64(uint64(m.applied))
 	keys := make([]Target, 0, len(m.targets))
 	for t := range m.targets {

@@ -11,7 +11,7 @@ import (
 )
 
 // Snapshot file: an internal/fileformat container of kind "SNAP", version 2 (the format of every
-// binary file vecgate writes: header, little-endian fields, CRC-64 of everything before it):
+// binary file vecgate writes: header, little-endian fields, a CRC-32C of everything before it):
 //
 //	lsn:u64 | slot:str | signature:str | payload…
 //
@@ -67,7 +67,7 @@ func (s *Stream) writeSnapshot(lsn LSN) error {
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp) // no-op once renamed
-	e := fileformat.NewEncoder(f, snapKind, snapVersion)
+	e := fileformat.NewEncoderWith(f, snapKind, snapVersion, fileformat.CRC32C)
 	e.U64(uint64(lsn))
 	e.String(s.slot)
 	e.String(s.signature)

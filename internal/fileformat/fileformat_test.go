@@ -93,10 +93,10 @@ func same(a, b fields) bool {
 		slices.Equal(a.f32s, b.f32s) && slices.Equal(a.u32s, b.u32s) && slices.Equal(a.words, b.words)
 }
 
-func file(t *testing.T) []byte {
+func file(t *testing.T, sum fileformat.Checksum) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	e := fileformat.NewEncoder(&buf, "TEST", 2)
+	e := fileformat.NewEncoderWith(&buf, "TEST", 2, sum)
 	encode(e, sample)
 	if err := e.Finish(); err != nil {
 		t.Fatal(err)
@@ -115,8 +115,30 @@ var readers = map[string]func(data []byte, kind string, max uint32) (*fileformat
 	},
 }
 
+var checksums = map[string]fileformat.Checksum{"crc64": fileformat.CRC64, "crc32c": fileformat.CRC32C}
+
 func TestRoundTrip(t *testing.T) {
-	data := file(t)
+	for sumName, sum := range checksums {
+		data := file(t, sum)
+		if data[7] != byte(sum) {
+			t.Fatalf("%s: checksum byte %d", sumName, data[7])
+		}
+		roundTrip(t, data)
+	}
+	// NewEncoder is CRC-64, the checksum of index files written since format 1.
+	var buf bytes.Buffer
+	e := fileformat.NewEncoder(&buf, "TEST", 2)
+	encode(e, sample)
+	if err := e.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf.Bytes(), file(t, fileformat.CRC64)) {
+		t.Error("NewEncoder differs from NewEncoderWith(CRC64)")
+	}
+}
+
+func roundTrip(t *testing.T, data []byte) {
+	t.Helper()
 	for name, open := range readers {
 		d, err := open(data, "TEST", 2)
 		if err != nil {
@@ -138,7 +160,12 @@ func TestRoundTrip(t *testing.T) {
 // TestDamageDetected: every truncation and every flipped byte fails, in both modes, with
 // ErrCorrupt and without a panic.
 func TestDamageDetected(t *testing.T) {
-	data := file(t)
+	for _, sum := range checksums {
+		damageDetected(t, file(t, sum))
+	}
+}
+
+func damageDetected(t *testing.T, data []byte) {
 	for name, open := range readers {
 		try := func(what string, b []byte) {
 			d, err := open(b, "TEST", 2)
@@ -163,13 +190,18 @@ func TestDamageDetected(t *testing.T) {
 }
 
 func TestHeaderChecks(t *testing.T) {
-	data := file(t)
+	data := file(t, fileformat.CRC32C)
+	unknown := slices.Clone(data)
+	unknown[7] = 2
 	for name, open := range readers {
 		if _, err := open(data, "HNSW", 2); !errors.Is(err, fileformat.ErrCorrupt) {
 			t.Errorf("%s: wrong kind accepted: %v", name, err)
 		}
 		if _, err := open(data, "TEST", 1); !errors.Is(err, fileformat.ErrCorrupt) {
 			t.Errorf("%s: newer version accepted: %v", name, err)
+		}
+		if _, err := open(unknown, "TEST", 2); !errors.Is(err, fileformat.ErrCorrupt) {
+			t.Errorf("%s: unknown checksum accepted: %v", name, err)
 		}
 		if _, err := open([]byte("VECGATE-REPL\nsomething else entirely"), "TEST", 2); !errors.Is(err, fileformat.ErrCorrupt) {
 			t.Errorf("%s: foreign magic accepted: %v", name, err)
@@ -201,7 +233,7 @@ func TestHugeLengthStreaming(t *testing.T) {
 // caught by both checksums.
 func TestNested(t *testing.T) {
 	var buf bytes.Buffer
-	outer := fileformat.NewEncoder(&buf, "SNAP", 1)
+	outer := fileformat.NewEncoderWith(&buf, "SNAP", 1, fileformat.CRC32C)
 	outer.String("slot")
 	inner := fileformat.NewEncoder(outer, "TEST", 2)
 	encode(inner, sample)
@@ -261,11 +293,13 @@ type smallReads struct{ r io.Reader }
 func (s smallReads) Read(p []byte) (int, error) { return s.r.Read(p[:min(len(p), 3)]) }
 
 func FuzzStream(f *testing.F) {
-	var buf bytes.Buffer
-	e := fileformat.NewEncoder(&buf, "TEST", 2)
-	encode(e, sample)
-	_ = e.Finish()
-	f.Add(buf.Bytes())
+	for _, sum := range checksums {
+		var buf bytes.Buffer
+		e := fileformat.NewEncoderWith(&buf, "TEST", 2, sum)
+		encode(e, sample)
+		_ = e.Finish()
+		f.Add(buf.Bytes())
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, open := range readers {
 			d, err := open(data, "TEST", 2)
