@@ -76,6 +76,20 @@ func (s suite) index(t *testing.T) ann.Index {
 	return x
 }
 
+// filled returns a new index holding ds's rows (added one at a time), and its model.
+func (s suite) filled(t *testing.T, ds Dataset) (ann.Index, Model) {
+	t.Helper()
+	x := s.index(t)
+	md := Model{}
+	for i, key := range ds.Keys {
+		if err := x.Add(key, ds.Row(i)); err != nil {
+			t.Fatal(err)
+		}
+		md[key] = ds.Row(i)
+	}
+	return x, md
+}
+
 // Model is the rows an index should hold, to hold it against the exact answer.
 type Model map[ann.Key][]float32
 
@@ -167,16 +181,9 @@ func (s suite) exactAsItGrows(t *testing.T) {
 }
 
 func (s suite) upsertDelete(t *testing.T) {
-	x := s.index(t)
 	ds := Random(300, dims, 8, 11)
+	x, md := s.filled(t, ds)
 	r := rand.New(rand.NewPCG(11, 2))
-	md := Model{}
-	for i, key := range ds.Keys {
-		if err := x.Add(key, ds.Row(i)); err != nil {
-			t.Fatal(err)
-		}
-		md[key] = ds.Row(i)
-	}
 	// Upserts move rows; a query at a moved row's new place must find it.
 	for i := 0; i < 300; i += 7 {
 		v := RandomVector(r, dims)
@@ -216,26 +223,14 @@ func (s suite) upsertDelete(t *testing.T) {
 
 // ties: every row three times under different keys.
 func (s suite) ties(t *testing.T) {
-	x := s.index(t)
 	ds := WithDuplicates(Random(100, dims, 6, 13), 3)
-	md := Model{}
-	for i, key := range ds.Keys {
-		if err := x.Add(key, ds.Row(i)); err != nil {
-			t.Fatal(err)
-		}
-		md[key] = ds.Row(i)
-	}
+	x, md := s.filled(t, ds)
 	s.check(t, x, md, ds.Queries, 10, nil)
 }
 
 func (s suite) saveLoad(t *testing.T) {
-	x := s.index(t)
 	ds := Random(300, dims, 8, 17)
-	for i, key := range ds.Keys {
-		if err := x.Add(key, ds.Row(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	x, md := s.filled(t, ds)
 	// Every key kind, and a deleted row.
 	extra := map[ann.Key][]float32{ann.TextKey("héllo"): ds.Queries[0], ann.UUIDKey([16]byte{1, 2, 3}): ds.Queries[1]}
 	for k, v := range extra {
@@ -271,12 +266,8 @@ func (s suite) saveLoad(t *testing.T) {
 	if !y.Delete(ds.Keys[6]) || y.Delete(ds.Keys[5]) {
 		t.Fatal("Delete after load reported the wrong presence")
 	}
-	md := Model{}
-	for i, key := range ds.Keys {
-		if i != 5 && i != 6 {
-			md[key] = ds.Row(i)
-		}
-	}
+	delete(md, ds.Keys[5])
+	delete(md, ds.Keys[6])
 	maps.Copy(md, extra)
 	md[ann.TextKey("new")] = ds.Queries[2]
 	s.check(t, y, md, ds.Queries, 10, nil)
@@ -295,13 +286,8 @@ func (s suite) saveLoad(t *testing.T) {
 }
 
 func (s suite) invalid(t *testing.T) {
-	x := s.index(t)
 	ds := Random(20, dims, 1, 19)
-	for i, key := range ds.Keys {
-		if err := x.Add(key, ds.Row(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	x, _ := s.filled(t, ds)
 	good := ds.Queries[0]
 	with := func(i int, f float32) []float32 { v := slices.Clone(good); v[i] = f; return v }
 	cases := []struct {
