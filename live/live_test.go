@@ -305,8 +305,24 @@ func TestEachTwinRefusesAlone(t *testing.T) {
 		t.Fatalf("L2 nearest to the origin: %v, want the zero vector's row 4", got)
 	}
 	// A snapshot keeps which rows each twin left out.
+	var buf bytes.Buffer
+	if err := s.WriteSnapshot(&buf); err != nil {
+		t.Fatal(err)
+	}
 	s2 := live.New(nil)
-	snapshotInto(t, s, s2)
+	// A damaged payload is refused and leaves the Set as it was (the checksum is checked before
+	// the state is replaced).
+	damaged := bytes.Clone(buf.Bytes())
+	damaged[len(damaged)-12] ^= 1
+	if err := s2.ReadSnapshot(bytes.NewReader(damaged)); !errors.Is(err, ann.ErrCorrupt) {
+		t.Fatalf("damaged snapshot: %v, want ErrCorrupt", err)
+	}
+	if _, ok := s2.Lookup("public", "items", "emb", ann.L2); ok {
+		t.Fatal("a damaged snapshot replaced the Set's state")
+	}
+	if err := s2.ReadSnapshot(&buf); err != nil {
+		t.Fatal(err)
+	}
 	l2b, _ := s2.Lookup("public", "items", "emb", ann.L2)
 	csb, _ := s2.Lookup("public", "items", "emb", ann.Cosine)
 	if !l2b.Complete() || csb.Complete() || l2b.Len() != 4 || csb.Len() != 3 {
