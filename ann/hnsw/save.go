@@ -96,11 +96,9 @@ func (x *Index) Save(w io.Writer) error {
 // CompactRatio, ExactFilterRows and (when non-zero) EFSearch are used; the
 // rest comes from the file.
 func Load(r io.Reader, cfg Config) (*Index, error) {
-	d, err := fileformat.Open(r, fileKind, fileVersion)
-	if err != nil {
-		return nil, fmt.Errorf("hnsw: load: %w", err)
-	}
-	x, err := decode(d, cfg)
+	x, err := fileformat.Decode(r, fileKind, fileVersion, func(d *fileformat.Decoder) (*Index, error) {
+		return decode(d, cfg)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("hnsw: load: %w", err)
 	}

@@ -96,11 +96,9 @@ func b2u(b bool) uint32 {
 
 // Load reads an index written by Save. From cfg only Threads is used.
 func Load(r io.Reader, cfg Config) (*Index, error) {
-	d, err := fileformat.Open(r, fileKind, fileVersion)
-	if err != nil {
-		return nil, fmt.Errorf("ivf: load: %w", err)
-	}
-	x, err := decode(d, cfg.Threads)
+	x, err := fileformat.Decode(r, fileKind, fileVersion, func(d *fileformat.Decoder) (*Index, error) {
+		return decode(d, cfg.Threads)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("ivf: load: %w", err)
 	}

@@ -278,6 +278,17 @@ type Decoder struct {
 	Version uint32
 }
 
+// Decode opens r (Open) and reads the container's content with decode: how an index file is
+// loaded.
+func Decode[T any](r io.Reader, kind string, maxVersion uint32, decode func(*Decoder) (T, error)) (T, error) {
+	d, err := Open(r, kind, maxVersion)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return decode(d)
+}
+
 // Open reads r entirely, checks magic, kind, the checksum and that the
 // version is at most maxVersion, and returns a decoder positioned after the
 // header.
