@@ -34,7 +34,9 @@ import (
 	"github.com/vecgate/vecgate/ann/distance"
 	"github.com/vecgate/vecgate/ann/flat"
 	"github.com/vecgate/vecgate/bench"
+	"github.com/vecgate/vecgate/gateway"
 	"github.com/vecgate/vecgate/live"
+	"github.com/vecgate/vecgate/observe"
 	"github.com/vecgate/vecgate/proxy"
 	"github.com/vecgate/vecgate/replication"
 )
@@ -462,7 +464,7 @@ func sqlbRun(ctx context.Context, o sqlbOptions, data, queries []float32, truth 
 	pcfg.Listen, pcfg.Upstream = "127.0.0.1:0", o.DSN
 	pcfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	t0 = time.Now()
-	g, err := startGateway(ctx, pcfg, gatewayOptions{Intercept: true, SlotName: slot, Twins: &o.Twins})
+	g, err := gateway.Start(ctx, gateway.Config{Proxy: pcfg, Intercept: true, SlotName: slot, Twins: &o.Twins})
 	if err != nil {
 		return nil, fmt.Errorf("bench sql: start vecgate: %w", err)
 	}
@@ -481,7 +483,7 @@ func sqlbRun(ctx context.Context, o sqlbOptions, data, queries []float32, truth 
 	}
 	rep.VGLoadSeconds = time.Since(t0).Seconds()
 	runtime.GC()
-	for _, ix := range g.set.Indexes() {
+	for _, ix := range g.Set().Indexes() {
 		rep.VGIndexBytes += ix.MemoryBytes()
 	}
 	fmt.Fprintf(stderr, "vecgate loaded %d rows in %.2fs, %d bytes (%.0f bytes/vector)\n",
@@ -490,7 +492,7 @@ func sqlbRun(ctx context.Context, o sqlbOptions, data, queries []float32, truth 
 	if err != nil || via.Host == "" {
 		return nil, fmt.Errorf("bench sql: --dsn must be a postgres:// URL to point clients at vecgate (%v)", err)
 	}
-	via.Host = g.srv.Addr().String()
+	via.Host = g.Addr().String()
 	viaDSN := via.String()
 
 	// 4. The cells. Warm Postgres' buffers with one pass at the highest ef first.
@@ -544,7 +546,7 @@ func sqlbRun(ctx context.Context, o sqlbOptions, data, queries []float32, truth 
 				if ef > 0 {
 					cell.setup = []string{fmt.Sprintf("SET hnsw.ef_search = %d", ef)}
 				}
-				before := g.counts.get("intercept")
+				before := g.Stats().Intercepted
 				profile := ""
 				if round == 0 && vi == 0 && c == slices.Max(o.Clients) {
 					profile = o.CPUProfile
@@ -559,11 +561,11 @@ func sqlbRun(ctx context.Context, o sqlbOptions, data, queries []float32, truth 
 					return nil, fmt.Errorf("bench sql: vecgate ef=%d clients=%d: %w", ef, c, err)
 				}
 				r.Method, r.EF, r.BuildSeconds, r.BytesPerVector = "vecgate", ef, rep.VGLoadSeconds, vgBytes
-				r.Intercepted = float64(g.counts.get("intercept")-before) / float64(max(r.sent, 1))
+				r.Intercepted = float64(g.Stats().Intercepted-before) / float64(max(r.sent, 1))
 				fmt.Fprintf(stderr, "vecgate ef=%-3d  clients=%-2d recall %.4f  %8.1f QPS  p50 %.2fms  p99 %.2fms  intercepted %.1f%%\n",
 					ef, c, r.Recall, r.QPS, r.P50Micros/1000, r.P99Micros/1000, 100*r.Intercepted)
 				if r.Intercepted < 0.9 {
-					fmt.Fprintf(stderr, "warning: vecgate intercepted only %.1f%% of its queries (%s)\n", 100*r.Intercepted, sqlbForwards(g.counts))
+					fmt.Fprintf(stderr, "warning: vecgate intercepted only %.1f%% of its queries (%s)\n", 100*r.Intercepted, sqlbForwards(g.Stats()))
 				}
 				keep(r.sqlbRow)
 			}
@@ -593,12 +595,10 @@ func sqlbStartProfile(path string) (func(), error) {
 }
 
 // sqlbForwards summarises the forward reasons counted so far.
-func sqlbForwards(c *counts) string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var parts []string
-	for k, v := range c.m {
-		parts = append(parts, fmt.Sprintf("%s=%d", k, v))
+func sqlbForwards(s observe.Stats) string {
+	parts := []string{fmt.Sprintf("intercept=%d", s.Intercepted), fmt.Sprintf("fast=%d", s.FastPath)}
+	for reason, v := range s.Forwarded {
+		parts = append(parts, fmt.Sprintf("forward:%s=%d", reason, v))
 	}
 	slices.Sort(parts)
 	return strings.Join(parts, " ")
@@ -701,24 +701,24 @@ func sqlbBuildProgress(ctx context.Context, dsn, table string, w io.Writer) (sto
 }
 
 // sqlbIndexed is the number of rows in vecgate's live indexes.
-func sqlbIndexed(g *gateway) int {
+func sqlbIndexed(g *gateway.Gateway) int {
 	n := 0
-	for _, ix := range g.set.Indexes() {
+	for _, ix := range g.Set().Indexes() {
 		n += ix.Len()
 	}
 	return n
 }
 
 // sqlbWaitLoaded waits until replication streams and vecgate's index holds all n rows.
-func sqlbWaitLoaded(ctx context.Context, g *gateway, n int, timeout time.Duration, w io.Writer) error {
+func sqlbWaitLoaded(ctx context.Context, g *gateway.Gateway, n int, timeout time.Duration, w io.Writer) error {
 	start := time.Now()
 	last := start
 	for {
 		got := sqlbIndexed(g)
-		if g.stream.Ready() && got >= n {
+		if g.Stream().Ready() && got >= n {
 			return nil
 		}
-		st := g.stream.Status()
+		st := g.Stream().Status()
 		if time.Since(last) >= 2*time.Second {
 			last = time.Now()
 			fmt.Fprintf(w, "  vecgate: %s, %d/%d rows indexed, %.0fs\n", st.State, got, n, time.Since(start).Seconds())
@@ -727,7 +727,7 @@ func sqlbWaitLoaded(ctx context.Context, g *gateway, n int, timeout time.Duratio
 			return fmt.Errorf("bench sql: vecgate did not load %d rows in %s (state %s, %d indexed, last error %q)",
 				n, timeout, st.State, got, st.LastError)
 		}
-		if st.State == replication.StateStreaming && len(g.set.Indexes()) == 0 {
+		if st.State == replication.StateStreaming && len(g.Set().Indexes()) == 0 {
 			return fmt.Errorf("bench sql: vecgate streams but has no index for the table (tables: %+v)", st.Tables)
 		}
 		select {

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vecgate/vecgate/gateway"
+	"github.com/vecgate/vecgate/observe"
 	"github.com/vecgate/vecgate/replication"
 )
 
@@ -61,20 +63,20 @@ func isTerminal(w io.Writer) bool {
 
 // runProgressBar shows the initial load's progress on bar until the load is done (replication
 // streaming) or ctx ends; it returns at once when interception is off.
-func (o *observer) runProgressBar(ctx context.Context, bar *progressBar) {
-	if o.g.stream == nil {
+func runProgressBar(ctx context.Context, g *gateway.Gateway, bar *progressBar) {
+	if g.Stream() == nil {
 		return
 	}
 	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
 	defer bar.set("")
 	for {
-		st := o.g.stream.Status()
+		st := g.Stream().Status()
 		switch st.State {
 		case replication.StateStreaming:
 			return
 		case replication.StateLoading:
-			bar.set(formatProgressBar(o.loadProgress(st, o.g.set), 24))
+			bar.set(formatProgressBar(g.Observer().LoadProgress(), 24))
 		default:
 			bar.set(fmt.Sprintf("vecgate: replication %s", st.State))
 		}
@@ -91,7 +93,7 @@ func (o *observer) runProgressBar(ctx context.Context, bar *progressBar) {
 //	initial load [#########---------------]  38% 380000/1000000 rows  41250 rows/s  ETA 15s
 //
 // Without a row estimate it shows a count and rate only. The line never ends in a newline.
-func formatProgressBar(lp LoadProgress, width int) string {
+func formatProgressBar(lp observe.LoadProgress, width int) string {
 	var b strings.Builder
 	b.WriteString("initial load ")
 	if lp.EstimatedRows > 0 {

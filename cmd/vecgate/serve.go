@@ -18,7 +18,9 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/vecgate/vecgate/gateway"
 	"github.com/vecgate/vecgate/live"
+	"github.com/vecgate/vecgate/observe"
 	"github.com/vecgate/vecgate/proxy"
 )
 
@@ -230,14 +232,12 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	g, err := startGateway(ctx, cfg, gatewayOptions{Intercept: o.intercept, SlotName: o.slotName, DataDir: o.dataDir, Twins: &o.twins})
+	g, err := gateway.Start(ctx, gateway.Config{Proxy: cfg, Intercept: o.intercept, SlotName: o.slotName, DataDir: o.dataDir, Twins: &o.twins,
+		Observe: observe.Config{Version: version, ReadyMaxLag: o.readyMaxLag, ReadyMaxLagBytes: o.readyMaxLagBytes}})
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	obs := observe(g, observerOptions{
-		Upstream: cfg.Upstream, Logger: logger,
-		ReadyMaxLag: o.readyMaxLag, ReadyMaxLagBytes: o.readyMaxLagBytes,
-	})
+	obs := g.Observer()
 	obs.Start()
 	closeAll := func() {
 		sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
@@ -245,7 +245,6 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		if err := g.Close(sctx); err != nil {
 			logger.Warn("shutdown cut sessions short", "err", err)
 		}
-		obs.Close()
 	}
 	if o.httpListen != "" {
 		if _, err := obs.Serve(o.httpListen); err != nil {
@@ -262,10 +261,10 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		defer dbg.Close()
 	}
 	barDone := make(chan struct{})
-	if bar != nil && g.stream != nil {
+	if bar != nil && g.Stream() != nil {
 		go func() {
 			defer close(barDone)
-			obs.runProgressBar(ctx, bar)
+			runProgressBar(ctx, g, bar)
 		}()
 	} else {
 		close(barDone)
