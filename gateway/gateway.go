@@ -60,24 +60,26 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
+	sub := func(name string) *slog.Logger { return logger.With("subsystem", name) }
+	pcfg.Logger = sub("proxy")
 	pcfg.Count = g.counts.Add
 	ocfg := cfg.Observe
-	ocfg.Upstream, ocfg.Logger = pcfg.Upstream, logger
+	ocfg.Upstream, ocfg.Logger = pcfg.Upstream, sub("observe")
 	if cfg.Intercept {
 		// vecgate's own schema (index definitions, state) in the upstream database.
-		if err := migrations.Up(ctx, pcfg.Upstream, logger); err != nil {
+		if err := migrations.Up(ctx, pcfg.Upstream, sub("migrations")); err != nil {
 			return nil, err
 		}
 		twins := live.DefaultOptions()
 		if cfg.Twins != nil {
 			twins = *cfg.Twins
 		}
-		g.set = live.NewWith(logger, twins)
+		g.set = live.NewWith(sub("live"), twins)
 		if err := g.loadDefinitions(ctx, pcfg.Upstream); err != nil {
 			return nil, err
 		}
 		rcfg := replication.DefaultConfig()
-		rcfg.DSN, rcfg.Applier, rcfg.SnapshotDir, rcfg.Logger = pcfg.Upstream, g.set, cfg.DataDir, logger
+		rcfg.DSN, rcfg.Applier, rcfg.SnapshotDir, rcfg.Logger = pcfg.Upstream, g.set, cfg.DataDir, sub("replication")
 		rcfg.Include = live.IncludeColumns(g.set.Definitions())
 		if cfg.CatalogInterval != 0 {
 			rcfg.CatalogInterval = cfg.CatalogInterval
@@ -85,12 +87,13 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 		if cfg.SlotName != "" {
 			rcfg.Name = cfg.SlotName
 		}
+		// replication's errors name their package and operation: not wrapped again here.
 		stream, err := replication.New(rcfg)
 		if err != nil {
-			return nil, fmt.Errorf("replication: %w", err)
+			return nil, err
 		}
 		if err := stream.Start(ctx); err != nil {
-			return nil, fmt.Errorf("replication: %w", err)
+			return nil, err
 		}
 		g.stream = stream
 		pcfg.Catalog = stream
@@ -104,7 +107,7 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 		pcfg.Database = dbName
 		g.obs = g.newObserver(ocfg)
 		pcfg.Interceptor = g.obs.Instrument(intercept.New(intercept.Config{
-			DSN: pcfg.Upstream, Database: dbName, DatabaseOID: dbOID, Set: g.set, Stream: streamAdapter{stream}, Logger: logger,
+			DSN: pcfg.Upstream, Database: dbName, DatabaseOID: dbOID, Set: g.set, Stream: streamAdapter{stream}, Logger: sub("intercept"),
 			Status: func() ([]string, [][]string) { return g.obs.Status().Rows() },
 		}))
 	} else {
