@@ -141,6 +141,8 @@ func viaDSN(dsn string, g *Gateway) string {
 	return u.String()
 }
 
+// indexed sums the rows of every twin (a table with two twins counts twice): waiting for it
+// waits for every twin to fill. Users see observe.IndexedRows instead.
 func indexed(g *Gateway) int {
 	n := 0
 	for _, ix := range g.set.Indexes() {
@@ -702,6 +704,13 @@ func TestFastPathCosine(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitIndexed(t, f.g, 4000) // both twins
+	// Rows indexed, as users see it (status, metrics, progress bar, bench sql): each table once.
+	if n, byTable := observe.IndexedRows(f.g.set); n != 2000 || byTable["public.items"] != 2000 {
+		t.Errorf("rows indexed %d (%v) with two twins of 2000 rows: want each table counted once", n, byTable)
+	}
+	if lp := f.g.Status().Load; lp.Running || lp.Rows != 2000 {
+		t.Errorf("status load %+v: want 2000 rows indexed", lp)
+	}
 	const q = `SELECT id, emb <=> $1::vector AS d FROM items ORDER BY emb <=> $1::vector LIMIT 5`
 	near, far := 0, 0
 	for i := range 40 {

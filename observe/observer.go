@@ -446,7 +446,7 @@ var (
 	descSkipped = prometheus.NewDesc("vecgate_replication_skipped_tables",
 		"Tables with vector columns that are not replicated (see /status for the reasons).", nil, nil)
 	descLoadRows = prometheus.NewDesc("vecgate_initial_load_rows",
-		"Rows indexed by the running initial load, or by the last one when none runs.", nil, nil)
+		"Rows indexed, each table counted once whatever the number of its twins: so far while an initial load runs, else now.", nil, nil)
 	descLoadEst = prometheus.NewDesc("vecgate_initial_load_estimated_rows",
 		"Estimated rows of the running initial load (pg_class.reltuples); 0 when unknown or not loading.", nil, nil)
 	descLoadRate = prometheus.NewDesc("vecgate_initial_load_rows_per_second",

@@ -55,7 +55,7 @@ type ReplicationState struct {
 // LoadProgress is the initial load (snapshot) in progress, or the last one.
 type LoadProgress struct {
 	Running       bool    `json:"running"`
-	Rows          int64   `json:"rows"`                     // rows indexed so far (or by the last load)
+	Rows          int64   `json:"rows"`                     // rows indexed (IndexedRows): so far, or now when no load runs
 	EstimatedRows int64   `json:"estimated_rows,omitempty"` // from pg_class.reltuples; 0 unknown
 	RowsPerSecond float64 `json:"rows_per_second,omitempty"`
 	ETASeconds    float64 `json:"eta_seconds,omitempty"` // 0 unknown
@@ -224,9 +224,6 @@ func (o *Observer) loadProgress(st replication.Status) LoadProgress {
 	defer o.mu.Unlock()
 	if st.State != replication.StateLoading {
 		o.loadStart = time.Time{}
-		if st.LoadedRows > 0 {
-			rows = st.LoadedRows
-		}
 		return LoadProgress{Rows: rows}
 	}
 	now := time.Now()

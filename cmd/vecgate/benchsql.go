@@ -700,13 +700,10 @@ func sqlbBuildProgress(ctx context.Context, dsn, table string, w io.Writer) (sto
 	return func() { cancel(); <-done }
 }
 
-// sqlbIndexed is the number of rows in vecgate's live indexes.
+// sqlbIndexed is the rows vecgate has indexed (observe.IndexedRows: each table once).
 func sqlbIndexed(g *gateway.Gateway) int {
-	n := 0
-	for _, ix := range g.Set().Indexes() {
-		n += ix.Len()
-	}
-	return n
+	n, _ := observe.IndexedRows(g.Set())
+	return int(n)
 }
 
 // sqlbWaitLoaded waits until replication streams and vecgate's index holds all n rows.
