@@ -139,6 +139,16 @@ func (o *Observer) Status() Status {
 	o.mu.Unlock()
 	s.CatalogError = catErr
 
+	var indexed map[string]bool
+	s.Indexes, indexed = o.indexStatuses(st, params)
+	s.Skipped = skippedTargets(st, indexed)
+	return s
+}
+
+// indexStatuses describes the live indexes, sorted by table, column and metric, and says which
+// schema.table.column have one.
+func (o *Observer) indexStatuses(st replication.Status, params map[string]indexParams) ([]IndexStatus, map[string]bool) {
+	out := []IndexStatus{}
 	state := indexState(st.State)
 	indexed := map[string]bool{} // schema.table.column with a live index
 	var ixs []*live.Index
@@ -166,10 +176,10 @@ func (o *Observer) Status() Status {
 			is.TrainedRows, is.Retrains, is.Retraining, is.Drift = tr.Rows, tr.Retrains, tr.Retraining, tr.Drift
 		}
 		indexed[is.Table+"."+is.Column] = true
-		s.Indexes = append(s.Indexes, is)
+		out = append(out, is)
 	}
-	sort.Slice(s.Indexes, func(i, j int) bool {
-		a, b := s.Indexes[i], s.Indexes[j]
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
 		if a.Table != b.Table {
 			return a.Table < b.Table
 		}
@@ -179,33 +189,39 @@ func (o *Observer) Status() Status {
 		return a.Metric < b.Metric
 	})
 
+	return out, indexed
+}
+
+// skippedTargets lists the tables and columns vecgate does not index, and why, sorted.
+func skippedTargets(st replication.Status, indexed map[string]bool) []SkippedTarget {
+	var out []SkippedTarget
 	for _, t := range st.Tables {
 		name := t.Schema + "." + t.Name
 		if t.Skip != "" {
-			s.Skipped = append(s.Skipped, SkippedTarget{Table: name, Reason: t.Skip})
+			out = append(out, SkippedTarget{Table: name, Reason: t.Skip})
 			continue
 		}
 		for col, why := range t.SkipColumns {
-			s.Skipped = append(s.Skipped, SkippedTarget{Table: name, Column: col, Reason: why})
+			out = append(out, SkippedTarget{Table: name, Column: col, Reason: why})
 		}
 		// Replicated columns without a live index: live logs the exact reason at load.
 		if st.State == replication.StateStreaming {
 			for _, col := range t.Columns {
 				if !indexed[name+"."+col] {
-					s.Skipped = append(s.Skipped, SkippedTarget{Table: name, Column: col,
+					out = append(out, SkippedTarget{Table: name, Column: col,
 						Reason: "no in-memory index: no valid, non-partial pgvector hnsw or ivfflat index on the column, or an unsupported key or type (see the log)"})
 				}
 			}
 		}
 	}
-	sort.Slice(s.Skipped, func(i, j int) bool {
-		a, b := s.Skipped[i], s.Skipped[j]
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
 		if a.Table != b.Table {
 			return a.Table < b.Table
 		}
 		return a.Column < b.Column
 	})
-	return s
+	return out
 }
 
 // indexState is what a live index's state column says for a replication state.

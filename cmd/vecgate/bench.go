@@ -191,19 +191,9 @@ func benchEngine(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if qd != d {
 		return fmt.Errorf("bench engine: %w", &ann.DimensionError{Want: d, Got: qd})
 	}
-	var truth [][]int32
-	if *gtPath != "" {
-		if truth, err = bench.ReadIvecsFile(*gtPath); err != nil {
-			return fmt.Errorf("bench engine: %w", err)
-		}
-		if len(truth) < len(qdata)/d {
-			return fmt.Errorf("bench engine: ground truth has %d rows for %d queries", len(truth), len(qdata)/d)
-		}
-	} else {
-		fmt.Fprintln(stderr, "computing ground truth with the flat index")
-		if truth, err = flat.GroundTruth(ctx, metric, d, data, bench.Rows(qdata, d), *k, *threads, nil); err != nil {
-			return fmt.Errorf("bench engine: %w", err)
-		}
+	truth, err := engineTruth(ctx, *gtPath, metric, d, data, qdata, *k, *threads, stderr)
+	if err != nil {
+		return fmt.Errorf("bench engine: %w", err)
 	}
 	if *dims > 0 && *dims < d {
 		renorm := metric == ann.Cosine || metric == ann.InnerProduct
@@ -221,26 +211,9 @@ func benchEngine(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	var settings []bench.Setting
-	switch *kind {
-	case "hnsw":
-		efList, err := parseInts(*efs)
-		if err != nil {
-			return fmt.Errorf("bench engine: -ef: %w", err)
-		}
-		for _, ef := range efList {
-			settings = append(settings, bench.Setting{Label: "ef=" + strconv.Itoa(ef), Opts: ann.SearchOptions{EF: ef, Oversample: *oversample}})
-		}
-	case "ivf":
-		pl, err := parseInts(*probes)
-		if err != nil {
-			return fmt.Errorf("bench engine: -probes: %w", err)
-		}
-		for _, p := range pl {
-			settings = append(settings, bench.Setting{Label: "probes=" + strconv.Itoa(p), Opts: ann.SearchOptions{Probes: p, Oversample: *oversample}})
-		}
-	default:
-		settings = []bench.Setting{{Label: "exact", Opts: ann.SearchOptions{Oversample: *oversample}}}
+	settings, err := engineSettings(*kind, *efs, *probes, *oversample)
+	if err != nil {
+		return fmt.Errorf("bench engine: %w", err)
 	}
 	label := spec.Label()
 	if *dims > 0 {
@@ -267,4 +240,47 @@ func benchEngine(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 	}
 	return nil
+}
+
+// engineTruth reads the ground truth from path, or computes it with the flat index when path is "".
+func engineTruth(ctx context.Context, path string, metric ann.Metric, d int, data, qdata []float32, k, threads int, stderr io.Writer) ([][]int32, error) {
+	if path == "" {
+		fmt.Fprintln(stderr, "computing ground truth with the flat index")
+		return flat.GroundTruth(ctx, metric, d, data, bench.Rows(qdata, d), k, threads, nil)
+	}
+	truth, err := bench.ReadIvecsFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(truth) < len(qdata)/d {
+		return nil, fmt.Errorf("ground truth has %d rows for %d queries", len(truth), len(qdata)/d)
+	}
+	return truth, nil
+}
+
+// engineSettings are the search settings bench engine sweeps for an index kind: ef values for
+// hnsw, probes for ivf, one exact search otherwise.
+func engineSettings(kind, efs, probes string, oversample float64) ([]bench.Setting, error) {
+	var settings []bench.Setting
+	switch kind {
+	case "hnsw":
+		efList, err := parseInts(efs)
+		if err != nil {
+			return nil, fmt.Errorf("-ef: %w", err)
+		}
+		for _, ef := range efList {
+			settings = append(settings, bench.Setting{Label: "ef=" + strconv.Itoa(ef), Opts: ann.SearchOptions{EF: ef, Oversample: oversample}})
+		}
+	case "ivf":
+		pl, err := parseInts(probes)
+		if err != nil {
+			return nil, fmt.Errorf("-probes: %w", err)
+		}
+		for _, p := range pl {
+			settings = append(settings, bench.Setting{Label: "probes=" + strconv.Itoa(p), Opts: ann.SearchOptions{Probes: p, Oversample: oversample}})
+		}
+	default:
+		settings = []bench.Setting{{Label: "exact", Opts: ann.SearchOptions{Oversample: oversample}}}
+	}
+	return settings, nil
 }
