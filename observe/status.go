@@ -333,20 +333,31 @@ func FormatSeconds(s float64) string {
 
 // FormatLoad is a one-line summary of load progress: "42% 420000/1000000 rows, 35000 rows/s, ETA 17s".
 func FormatLoad(lp LoadProgress) string {
-	var b strings.Builder
-	if lp.EstimatedRows > 0 {
-		pct := min(100*float64(lp.Rows)/float64(lp.EstimatedRows), 100)
-		fmt.Fprintf(&b, "%.0f%% %d/%d rows", pct, lp.Rows, lp.EstimatedRows)
-	} else {
-		fmt.Fprintf(&b, "%d rows", lp.Rows)
+	count := fmt.Sprintf("%d rows", lp.Rows)
+	if frac, ok := lp.Fraction(); ok {
+		count = fmt.Sprintf("%.0f%% %d/%d rows", 100*frac, lp.Rows, lp.EstimatedRows)
 	}
+	return strings.Join(append([]string{count}, lp.RateETA()...), ", ")
+}
+
+// Fraction is the share of the estimated rows indexed (at most 1); false without an estimate.
+func (lp LoadProgress) Fraction() (float64, bool) {
+	if lp.EstimatedRows <= 0 {
+		return 0, false
+	}
+	return min(float64(lp.Rows)/float64(lp.EstimatedRows), 1), true
+}
+
+// RateETA are the rate and the ETA as shown to people ("35000 rows/s", "ETA 17s"), those known.
+func (lp LoadProgress) RateETA() []string {
+	var parts []string
 	if lp.RowsPerSecond > 0 {
-		fmt.Fprintf(&b, ", %.0f rows/s", lp.RowsPerSecond)
+		parts = append(parts, fmt.Sprintf("%.0f rows/s", lp.RowsPerSecond))
 	}
 	if lp.ETASeconds > 0 {
-		fmt.Fprintf(&b, ", ETA %s", time.Duration(lp.ETASeconds*float64(time.Second)).Round(time.Second))
+		parts = append(parts, "ETA "+time.Duration(lp.ETASeconds*float64(time.Second)).Round(time.Second).String())
 	}
-	return b.String()
+	return parts
 }
 
 // WriteText writes s for people: a summary, then the Rows table aligned.

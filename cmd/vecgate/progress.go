@@ -94,21 +94,11 @@ func runProgressBar(ctx context.Context, g *gateway.Gateway, bar *progressBar) {
 //
 // Without a row estimate it shows a count and rate only. The line never ends in a newline.
 func formatProgressBar(lp observe.LoadProgress, width int) string {
-	var b strings.Builder
-	b.WriteString("initial load ")
-	if lp.EstimatedRows > 0 {
-		frac := min(float64(lp.Rows)/float64(lp.EstimatedRows), 1)
+	count := fmt.Sprintf("%d rows", lp.Rows)
+	if frac, ok := lp.Fraction(); ok {
 		filled := int(frac * float64(width))
-		fmt.Fprintf(&b, "[%s%s] %3.0f%% %d/%d rows", strings.Repeat("#", filled), strings.Repeat("-", width-filled),
+		count = fmt.Sprintf("[%s%s] %3.0f%% %d/%d rows", strings.Repeat("#", filled), strings.Repeat("-", width-filled),
 			100*frac, lp.Rows, lp.EstimatedRows)
-	} else {
-		fmt.Fprintf(&b, "%d rows", lp.Rows)
 	}
-	if lp.RowsPerSecond > 0 {
-		fmt.Fprintf(&b, "  %.0f rows/s", lp.RowsPerSecond)
-	}
-	if lp.ETASeconds > 0 {
-		fmt.Fprintf(&b, "  ETA %s", time.Duration(lp.ETASeconds*float64(time.Second)).Round(time.Second))
-	}
-	return b.String()
+	return "initial load " + strings.Join(append([]string{count}, lp.RateETA()...), "  ")
 }
