@@ -261,26 +261,25 @@ func engineTruth(ctx context.Context, path string, metric ann.Metric, d int, dat
 // engineSettings are the search settings bench engine sweeps for an index kind: ef values for
 // hnsw, probes for ivf, one exact search otherwise.
 func engineSettings(kind, efs, probes string, oversample float64) ([]bench.Setting, error) {
-	var settings []bench.Setting
+	knob, list := "ef", efs
 	switch kind {
 	case "hnsw":
-		efList, err := parseInts(efs)
-		if err != nil {
-			return nil, fmt.Errorf("-ef: %w", err)
-		}
-		for _, ef := range efList {
-			settings = append(settings, bench.Setting{Label: "ef=" + strconv.Itoa(ef), Opts: ann.SearchOptions{EF: ef, Oversample: oversample}})
-		}
 	case "ivf":
-		pl, err := parseInts(probes)
-		if err != nil {
-			return nil, fmt.Errorf("-probes: %w", err)
-		}
-		for _, p := range pl {
-			settings = append(settings, bench.Setting{Label: "probes=" + strconv.Itoa(p), Opts: ann.SearchOptions{Probes: p, Oversample: oversample}})
-		}
+		knob, list = "probes", probes
 	default:
-		settings = []bench.Setting{{Label: "exact", Opts: ann.SearchOptions{Oversample: oversample}}}
+		return []bench.Setting{{Label: "exact", Opts: ann.SearchOptions{Oversample: oversample}}}, nil
+	}
+	values, err := parseInts(list)
+	if err != nil {
+		return nil, fmt.Errorf("-%s: %w", knob, err)
+	}
+	settings := make([]bench.Setting, len(values))
+	for i, v := range values {
+		opts := ann.SearchOptions{EF: v, Oversample: oversample}
+		if knob == "probes" {
+			opts = ann.SearchOptions{Probes: v, Oversample: oversample}
+		}
+		settings[i] = bench.Setting{Label: knob + "=" + strconv.Itoa(v), Opts: opts}
 	}
 	return settings, nil
 }
