@@ -24,7 +24,7 @@ import (
 // byte-identical output: interception must be invisible except in speed.
 func TestPsqlCorpusIntercepting(t *testing.T) {
 	admin := pgtest.DSN(t)
-	scripts, err := filepath.Glob("../../proxy/testdata/psql/*.sql")
+	scripts, err := filepath.Glob("../proxy/testdata/psql/*.sql")
 	if err != nil || len(scripts) == 0 {
 		t.Fatalf("no corpus: %v", err)
 	}
