@@ -75,12 +75,11 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 			twins = *cfg.Twins
 		}
 		g.set = live.NewWith(sub("live"), twins)
-		if err := g.loadDefinitions(ctx, pcfg.Upstream); err != nil {
+		if err := g.loadDefinitions(ctx, pcfg.Upstream, sub("intercept")); err != nil {
 			return nil, err
 		}
 		rcfg := replication.DefaultConfig()
 		rcfg.DSN, rcfg.Applier, rcfg.SnapshotDir, rcfg.Logger = pcfg.Upstream, g.set, cfg.DataDir, sub("replication")
-		rcfg.Include = live.IncludeColumns(g.set.Definitions())
 		if cfg.CatalogInterval != 0 {
 			rcfg.CatalogInterval = cfg.CatalogInterval
 		}
@@ -204,16 +203,12 @@ func upstreamDatabase(ctx context.Context, dsn string) (uint32, string, error) {
 	return oid, name, nil
 }
 
-func (g *Gateway) loadDefinitions(ctx context.Context, dsn string) error {
+// loadDefinitions gives the live set vecgate's index definitions before replication starts.
+func (g *Gateway) loadDefinitions(ctx context.Context, dsn string, logger *slog.Logger) error {
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		return fmt.Errorf("index definitions: %w", err)
 	}
 	defer conn.Close(context.Background())
-	defs, err := intercept.LoadDefinitions(ctx, conn)
-	if err != nil {
-		return err
-	}
-	g.set.SetDefinitions(defs)
-	return nil
+	return intercept.ApplyDefinitions(ctx, conn, g.set, nil, logger)
 }

@@ -2,13 +2,13 @@ package intercept
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/vecgate/vecgate/ann"
+	"github.com/vecgate/vecgate/indexdef"
 	"github.com/vecgate/vecgate/live"
 	"github.com/vecgate/vecgate/planner"
 	"github.com/vecgate/vecgate/proxy"
@@ -42,7 +42,7 @@ func (i interceptor) DDL(sql string) *proxy.DDL {
 }
 
 func (i interceptor) createIndex(sql string, d *planner.IndexDef) *proxy.DDL {
-	if len(d.Include()) > 0 {
+	if len(d.Include) > 0 {
 		// Before Postgres builds anything: a column vecgate cannot filter on refuses the statement.
 		err := i.withConn(func(ctx context.Context, conn *pgx.Conn) error {
 			return checkInclude(ctx, conn, d)
@@ -77,20 +77,17 @@ func (i interceptor) createIndex(sql string, d *planner.IndexDef) *proxy.DDL {
 					return sqlError{"42P01", fmt.Sprintf("vecgate: no column %q in table %s.%s", d.Column, d.Schema, d.Table)}
 				}
 			}
-			opts, _ := json.Marshal(d.Options)
-			tag, err := conn.Exec(ctx, `INSERT INTO vecgate.indexes (schema_name, name, table_name, column_name, method, metric, options, mode)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (schema_name, name) DO NOTHING`,
-				d.Schema, d.Name, d.Table, d.Column, d.Method, d.Metric.String(), string(opts), d.Mode)
+			inserted, err := indexdef.Insert(ctx, conn, d.Spec)
 			if err != nil {
 				return err
 			}
-			if tag.RowsAffected() == 0 && d.Mode == "offload" && !d.IfNotExists {
+			if !inserted && d.Mode == indexdef.ModeOffload && !d.IfNotExists {
 				return sqlError{"42P07", fmt.Sprintf("relation %q already exists", d.Name)}
 			}
 			return i.reloadDefinitions(ctx, conn)
 		})
 	}
-	if n := d.Dims(); n > 0 {
+	if n := d.Dims; n > 0 {
 		if e := i.checkDims(d, n); e != nil {
 			return e
 		}
@@ -131,7 +128,7 @@ func (i interceptor) checkDims(d *planner.IndexDef, n int) *proxy.DDL {
 }
 
 func (i interceptor) dropIndex(sql string, names [][2]string) *proxy.DDL {
-	defs := map[[2]string]live.Definition{}
+	defs := map[[2]string]indexdef.Spec{}
 	for _, d := range i.set.Definitions() {
 		defs[[2]string{d.Schema, d.Name}] = d
 	}
@@ -154,7 +151,7 @@ func (i interceptor) dropIndex(sql string, names [][2]string) *proxy.DDL {
 	forget := func() error {
 		return i.withConn(func(ctx context.Context, conn *pgx.Conn) error {
 			for _, n := range names {
-				if _, err := conn.Exec(ctx, `DELETE FROM vecgate.indexes WHERE schema_name = $1 AND name = $2`, n[0], n[1]); err != nil {
+				if err := indexdef.Delete(ctx, conn, n[0], n[1]); err != nil {
 					return err
 				}
 			}
@@ -203,7 +200,7 @@ func checkInclude(ctx context.Context, conn *pgx.Conn, d *planner.IndexDef) erro
 	if len(cols) == 0 {
 		return nil
 	}
-	for _, n := range d.Include() {
+	for _, n := range d.Include {
 		c, ok := cols[n]
 		switch {
 		case !ok:
@@ -231,51 +228,26 @@ func (i interceptor) withConn(fn func(context.Context, *pgx.Conn) error) error {
 
 // reloadDefinitions reads vecgate.indexes into the live set and rebuilds the indexes.
 func (i interceptor) reloadDefinitions(ctx context.Context, conn *pgx.Conn) error {
-	defs, err := LoadDefinitions(ctx, conn)
+	return ApplyDefinitions(ctx, conn, i.set, i.stream, i.log)
+}
+
+// ApplyDefinitions reads vecgate.indexes into the live set, the definitions' one holder (each
+// replication session takes their INCLUDE columns from it), and reloads stream (nil: replication
+// has not started; its first session reads them). A row that cannot be decoded is logged with the
+// index's name and left out: that index gets no twin of its own, so its queries are forwarded (or
+// served by the twin of pgvector's index, for a mirror), which is correct, where failing would keep
+// vecgate from starting, or fail every later CREATE INDEX, because of one row.
+func ApplyDefinitions(ctx context.Context, conn *pgx.Conn, set *live.Set, stream interface{ Reload() }, log *slog.Logger) error {
+	specs, skipped, err := indexdef.Load(ctx, conn)
 	if err != nil {
 		return err
 	}
-	i.set.SetDefinitions(defs)
-	i.stream.SetInclude(live.IncludeColumns(defs))
-	i.stream.Reload()
+	for _, e := range skipped {
+		log.Error("index definition in vecgate.indexes not used: cannot decode it", "index", e.Schema+"."+e.Name, "err", e.Err)
+	}
+	set.SetDefinitions(specs)
+	if stream != nil {
+		stream.Reload()
+	}
 	return nil
-}
-
-// LoadDefinitions reads the indexes defined through vecgate (vecgate.indexes).
-func LoadDefinitions(ctx context.Context, conn *pgx.Conn) ([]live.Definition, error) {
-	rows, err := conn.Query(ctx, `SELECT schema_name, name, table_name, column_name, method, metric, options::text, mode
-		FROM vecgate.indexes ORDER BY created_at`)
-	if err != nil {
-		return nil, fmt.Errorf("load index definitions: %w", err)
-	}
-	var defs []live.Definition
-	for rows.Next() {
-		var d live.Definition
-		var metric, opts string
-		if err := rows.Scan(&d.Schema, &d.Name, &d.Table, &d.Column, &d.Method, &metric, &opts, &d.Mode); err != nil {
-			return nil, err
-		}
-		m, err := ann.ParseMetric(metric)
-		if err != nil {
-			continue
-		}
-		d.Metric = m
-		var o struct {
-			M              int      `json:"m"`
-			EFConstruction int      `json:"ef_construction"`
-			Lists          int      `json:"lists"`
-			Dims           int      `json:"dims"`
-			Quantizer      string   `json:"quantizer"`
-			Oversample     float64  `json:"oversample"`
-			Include        []string `json:"include"`
-		}
-		_ = json.Unmarshal([]byte(opts), &o)
-		d.M, d.EFConstruction, d.Oversample, d.Lists, d.Dims = o.M, o.EFConstruction, o.Oversample, o.Lists, o.Dims
-		d.Include = o.Include
-		if o.Quantizer != "none" {
-			d.Quantizer = o.Quantizer
-		}
-		defs = append(defs, d)
-	}
-	return defs, rows.Err()
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vecgate/vecgate/ann"
+	"github.com/vecgate/vecgate/internal/sqltext"
 	"github.com/vecgate/vecgate/live"
 	"github.com/vecgate/vecgate/planner"
 	"github.com/vecgate/vecgate/proxy"
@@ -40,8 +41,6 @@ type Stream interface {
 	// WaitApplied returns once the live indexes have applied the upstream WAL up to lsn (as
 	// pg_current_wal_lsn prints it), or with ctx's error.
 	WaitApplied(ctx context.Context, lsn string) error
-	// SetInclude names the columns replicated beside each table's vectors (live.IncludeColumns).
-	SetInclude(include map[string][]string)
 	// Reload re-reads the catalog and rebuilds the live indexes.
 	Reload()
 }
@@ -186,7 +185,7 @@ func (i interceptor) Status(sql string) (string, func() ([]string, [][]string), 
 		return "", nil, false
 	}
 	check := "SELECT pg_catalog.pg_has_role(current_user, 'pg_monitor', 'MEMBER') AND pg_catalog.current_database() = " +
-		quoteLiteral(i.database)
+		sqltext.QuoteLiteral(i.database)
 	return check, i.status, true
 }
 
@@ -274,6 +273,3 @@ func containsDistance(kinds []planner.ColumnKind) bool {
 	}
 	return false
 }
-
-// quoteLiteral quotes s as an SQL string literal (standard_conforming_strings on).
-func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

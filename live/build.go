@@ -9,6 +9,7 @@ import (
 	"github.com/vecgate/vecgate/ann/hnsw"
 	"github.com/vecgate/vecgate/ann/ivf"
 	"github.com/vecgate/vecgate/catalog"
+	"github.com/vecgate/vecgate/indexdef"
 	"github.com/vecgate/vecgate/quant"
 	"github.com/vecgate/vecgate/replication"
 )
@@ -124,7 +125,7 @@ func catalogTwin(t replication.TargetInfo, ci catalog.Index, m ann.Metric, sqlTy
 }
 
 // definitionTwin is the live index for a vecgate definition d on t.
-func definitionTwin(t replication.TargetInfo, d Definition, sqlType string) (*Index, error) {
+func definitionTwin(t replication.TargetInfo, d indexdef.Spec, sqlType string) (*Index, error) {
 	if d.Dims < 0 || d.Dims >= t.Dims && d.Dims != 0 {
 		return nil, fmt.Errorf("index %s: dims %d must be below the column's %d", d.Name, d.Dims, t.Dims)
 	}

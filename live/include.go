@@ -53,21 +53,6 @@ func IncludeFamily(typ string) string {
 	return ""
 }
 
-// IncludeColumns maps definitions to the columns replication must carry:
-// "schema.table" → columns (for replication.Config.Include and Stream.SetInclude).
-func IncludeColumns(defs []Definition) map[string][]string {
-	out := map[string][]string{}
-	for _, d := range defs {
-		t := d.Schema + "." + d.Table
-		for _, c := range d.Include {
-			if !slices.Contains(out[t], c) {
-				out[t] = append(out[t], c)
-			}
-		}
-	}
-	return out
-}
-
 // includes holds the INCLUDE column values of one entry's rows; the entry's indexes share it.
 //
 // Layout, for memory (about 125 bytes per row with two columns, TestIncludeMemory; the key → slot

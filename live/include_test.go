@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/vecgate/vecgate/ann"
+	"github.com/vecgate/vecgate/indexdef"
 	"github.com/vecgate/vecgate/live"
 	"github.com/vecgate/vecgate/replication"
 )
@@ -178,11 +179,13 @@ func TestIncludeSync(t *testing.T) {
 
 // TestIncludeColumns: definitions become the stream's column lists, without duplicates.
 func TestIncludeColumns(t *testing.T) {
-	got := live.IncludeColumns([]live.Definition{
+	s := live.New(nil)
+	s.SetDefinitions([]indexdef.Spec{
 		{Schema: "public", Table: "docs", Include: []string{"tenant_id", "category"}},
 		{Schema: "public", Table: "docs", Include: []string{"category", "lang"}},
 		{Schema: "app", Table: "docs"},
 	})
+	got := s.IncludeColumns()
 	if len(got) != 1 || !slices.Equal(got["public.docs"], []string{"tenant_id", "category", "lang"}) {
 		t.Fatalf("%v", got)
 	}

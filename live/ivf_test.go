@@ -10,6 +10,7 @@ import (
 
 	"github.com/vecgate/vecgate/ann"
 	"github.com/vecgate/vecgate/catalog"
+	"github.com/vecgate/vecgate/indexdef"
 	"github.com/vecgate/vecgate/live"
 	"github.com/vecgate/vecgate/replication"
 )
@@ -158,7 +159,7 @@ func TestIVFTwinFewRows(t *testing.T) {
 // trip: same kind, lists, probes, rows and answers.
 func TestIVFSnapshot(t *testing.T) {
 	s := live.New(nil)
-	s.SetDefinitions([]live.Definition{{Schema: "public", Name: "items_pq", Table: "items", Column: "emb",
+	s.SetDefinitions([]indexdef.Spec{{Schema: "public", Name: "items_pq", Table: "items", Column: "emb",
 		Method: "ivfflat", Metric: ann.InnerProduct, Lists: 4, Quantizer: "pq", Dims: 6, Mode: "offload"}})
 	ti := ivfInfo(8)
 	if err := s.Reset([]replication.TargetInfo{ti}); err != nil {
@@ -211,23 +212,23 @@ func TestIVFSnapshot(t *testing.T) {
 // quantised or truncated (with a larger default oversample), and a bad definition is refused.
 func TestIVFDefinitions(t *testing.T) {
 	for _, tc := range []struct {
-		def   live.Definition
+		def   indexdef.Spec
 		kind  string
 		exact bool
 		over  float64
 	}{
-		{live.Definition{Method: "ivfflat", Lists: 4}, "ivf-flat", true, 0},
-		{live.Definition{Method: "ivfflat", Quantizer: "sq8"}, "ivf-sq8", false, 2},
-		{live.Definition{Method: "ivfflat", Quantizer: "pq"}, "ivf-pq", false, 8},
-		{live.Definition{Method: "ivfflat", Quantizer: "binary", Oversample: 3}, "ivf-binary", false, 3},
-		{live.Definition{Method: "hnsw", Dims: 4}, "hnsw dims=4", false, 4},
-		{live.Definition{Method: "hnsw", Quantizer: "sq8", Dims: 4}, "hnsw-sq8 dims=4", false, 4},
-		{live.Definition{Method: "ivfflat", Quantizer: "binary", Dims: 4}, "ivf-binary dims=4", false, 10},
+		{indexdef.Spec{Method: "ivfflat", Lists: 4}, "ivf-flat", true, 0},
+		{indexdef.Spec{Method: "ivfflat", Quantizer: "sq8"}, "ivf-sq8", false, 2},
+		{indexdef.Spec{Method: "ivfflat", Quantizer: "pq"}, "ivf-pq", false, 8},
+		{indexdef.Spec{Method: "ivfflat", Quantizer: "binary", Oversample: 3}, "ivf-binary", false, 3},
+		{indexdef.Spec{Method: "hnsw", Dims: 4}, "hnsw dims=4", false, 4},
+		{indexdef.Spec{Method: "hnsw", Quantizer: "sq8", Dims: 4}, "hnsw-sq8 dims=4", false, 4},
+		{indexdef.Spec{Method: "ivfflat", Quantizer: "binary", Dims: 4}, "ivf-binary dims=4", false, 10},
 	} {
 		d := tc.def
 		d.Schema, d.Name, d.Table, d.Column, d.Metric, d.Mode = "public", "def", "items", "emb", ann.Cosine, "offload"
 		s := live.New(nil)
-		s.SetDefinitions([]live.Definition{d})
+		s.SetDefinitions([]indexdef.Spec{d})
 		if err := s.Reset([]replication.TargetInfo{ivfInfo(8)}); err != nil {
 			t.Fatal(err)
 		}
@@ -249,7 +250,7 @@ func TestIVFDefinitions(t *testing.T) {
 		}
 	}
 	s := live.New(nil)
-	s.SetDefinitions([]live.Definition{{Schema: "public", Name: "bad", Table: "items", Column: "emb",
+	s.SetDefinitions([]indexdef.Spec{{Schema: "public", Name: "bad", Table: "items", Column: "emb",
 		Method: "hnsw", Metric: ann.L2, Dims: ivfDims}})
 	if err := s.Reset([]replication.TargetInfo{ivfInfo(8)}); err != nil {
 		t.Fatal(err)
@@ -302,7 +303,7 @@ func TestIVFRetrainPolicy(t *testing.T) {
 			s := live.New(nil)
 			ti := ivfInfo(lists)
 			if c.quantizer != "" {
-				s.SetDefinitions([]live.Definition{{Schema: "public", Name: "items_q", Table: "items", Column: "emb",
+				s.SetDefinitions([]indexdef.Spec{{Schema: "public", Name: "items_q", Table: "items", Column: "emb",
 					Method: "ivfflat", Metric: ann.L2, Lists: lists, Quantizer: c.quantizer}})
 				ti.Indexes = nil
 			}

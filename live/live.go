@@ -10,8 +10,10 @@
 // gets an in-memory twin with the same metric: an HNSW with the same m / ef_construction, or an
 // IVF with the same lists (build.go). Keys are mapped from the key column's binary form to ann.Key
 // (smallint, integer, bigint, uuid, text); tables with other or composite keys are skipped and
-// their queries forwarded. Definitions with `include` columns keep those columns' values per row
-// beside the indexes, for filtering (include.go).
+// their queries forwarded. The indexes defined through vecgate (indexdef.Spec, SetDefinitions)
+// are held here and built at the next Reset; replication takes their `include` columns from the
+// set (IncludeColumns, replication.Includer), and those columns' values are kept per row beside
+// the indexes, for filtering (include.go).
 //
 // Concurrency: mu guards the map of entries; each index is safe for concurrent readers and
 // writers on its own. Applied LSN is published at Commit, after the transaction's rows are in.
@@ -22,11 +24,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 
 	"github.com/vecgate/vecgate/ann"
 	"github.com/vecgate/vecgate/catalog"
+	"github.com/vecgate/vecgate/indexdef"
 	"github.com/vecgate/vecgate/replication"
 )
 
@@ -302,20 +306,6 @@ func (ix *Index) MemoryBytes() int64 {
 	return b
 }
 
-// Definition is a vector index defined through vecgate (kept in vecgate.indexes upstream).
-type Definition struct {
-	Schema, Name, Table, Column string
-	Method                      string // hnsw or ivfflat: an HNSW or an IVF index in memory
-	Metric                      ann.Metric
-	M, EFConstruction           int      // 0: pgvector's defaults
-	Lists                       int      // ivfflat; 0: pgvector's default
-	Dims                        int      // Matryoshka: index the first Dims dimensions (0: all)
-	Quantizer                   string   // "", "sq8"; for ivfflat also "pq" or "binary"
-	Oversample                  float64  // 0: default
-	Mode                        string   // mirror or offload
-	Include                     []string // INCLUDE columns kept for filtering (include.go)
-}
-
 type entry struct {
 	info    replication.TargetInfo
 	keyKind ann.KeyKind
@@ -331,7 +321,7 @@ type Set struct {
 
 	mu      sync.RWMutex
 	entries map[replication.Target]*entry // guarded by mu
-	defs    []Definition                  // guarded by mu; used at the next Reset
+	defs    []indexdef.Spec               // guarded by mu; used at the next Reset
 
 	applied   atomic.Uint64 // last committed LSN applied
 	rejected  atomic.Int64
@@ -353,24 +343,29 @@ func NewWith(logger *slog.Logger, opts Options) *Set {
 }
 
 var (
-	_ replication.Applier = (*Set)(nil)
-	_ replication.Retirer = (*Set)(nil)
+	_ replication.Applier  = (*Set)(nil)
+	_ replication.Retirer  = (*Set)(nil)
+	_ replication.Includer = (*Set)(nil)
 )
 
-// SetDefinitions replaces the indexes defined through vecgate; they take effect at the next Reset
-// (replication.Stream.Reload).
-func (s *Set) SetDefinitions(defs []Definition) {
+// SetDefinitions replaces the indexes defined through vecgate (vecgate.indexes, indexdef.Load).
+// The set is their one holder: they take effect at the next Reset, and replication takes their
+// INCLUDE columns from IncludeColumns at its next session; replication.Stream.Reload starts both.
+func (s *Set) SetDefinitions(specs []indexdef.Spec) {
 	s.mu.Lock()
-	s.defs = append([]Definition(nil), defs...)
+	s.defs = slices.Clone(specs)
 	s.mu.Unlock()
 }
 
 // Definitions returns the indexes defined through vecgate.
-func (s *Set) Definitions() []Definition {
+func (s *Set) Definitions() []indexdef.Spec {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return append([]Definition(nil), s.defs...)
+	return slices.Clone(s.defs)
 }
+
+// IncludeColumns implements replication.Includer: the INCLUDE columns of the definitions.
+func (s *Set) IncludeColumns() map[string][]string { return indexdef.Includes(s.Definitions()) }
 
 // Reset replaces every index with empty ones for targets (a full load follows).
 func (s *Set) Reset(targets []replication.TargetInfo) error {
@@ -406,7 +401,7 @@ func (s *Set) Reset(targets []replication.TargetInfo) error {
 	return nil
 }
 
-func newEntry(t replication.TargetInfo, defs []Definition, opts Options) (*entry, error) {
+func newEntry(t replication.TargetInfo, defs []indexdef.Spec, opts Options) (*entry, error) {
 	if t.Kind != catalog.TypeVector {
 		// halfvec included: pgvector computes its distances in half precision (the query vector
 		// rounded to halfvec too), which a float32 twin does not reproduce; such columns have no

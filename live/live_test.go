@@ -9,6 +9,7 @@ import (
 
 	"github.com/vecgate/vecgate/ann"
 	"github.com/vecgate/vecgate/catalog"
+	"github.com/vecgate/vecgate/indexdef"
 	"github.com/vecgate/vecgate/live"
 	"github.com/vecgate/vecgate/replication"
 )
@@ -116,7 +117,7 @@ func TestApply(t *testing.T) {
 // (training on them), then finds rows and deletes them like any other.
 func TestQuantisedDefinition(t *testing.T) {
 	s := live.New(nil)
-	s.SetDefinitions([]live.Definition{{Schema: "public", Name: "items_sq8", Table: "items", Column: "emb",
+	s.SetDefinitions([]indexdef.Spec{{Schema: "public", Name: "items_sq8", Table: "items", Column: "emb",
 		Method: "hnsw", Metric: ann.L2, Quantizer: "sq8", Mode: "offload"}})
 	ti := info()
 	ti.Indexes = nil

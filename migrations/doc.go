@@ -23,5 +23,5 @@
 //     the file and the `vecgate migrate force` command that clears the flag once it is fixed.
 //
 // This package does not read flags or environment variables (cmd/vecgate does) and does not
-// interpret the rows of vecgate.indexes (catalog does).
+// interpret the rows of vecgate.indexes (indexdef does).
 package migrations

@@ -18,6 +18,8 @@ import (
 	"github.com/golang-migrate/migrate/v4/source/iofs"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/vecgate/vecgate/internal/sqltext"
 )
 
 //go:embed sql/*.sql
@@ -322,7 +324,7 @@ func (r *runner) close() {
 // state reads the history table without creating anything.
 func (r *runner) state(ctx context.Context) (State, error) {
 	st := State{Version: -1, Latest: r.src.latest()}
-	table := quoteIdent(r.schema) + "." + quoteIdent(HistoryTable)
+	table := sqltext.QuoteIdent(r.schema) + "." + sqltext.QuoteIdent(HistoryTable)
 	var exists bool
 	if err := r.db.QueryRowContext(ctx, `SELECT to_regclass($1) IS NOT NULL`, table).Scan(&exists); err != nil {
 		return st, fmt.Errorf("migrate: read %s: %w", table, err)
@@ -550,7 +552,7 @@ func (r *runner) migrate(ctx context.Context, st State, fn func(*migrate.Migrate
 // table there. Two instances starting at once may race on CREATE SCHEMA IF NOT EXISTS; the loser's
 // unique violation means the schema is there.
 func (r *runner) ensureSchema(ctx context.Context) error {
-	_, err := r.db.ExecContext(ctx, `CREATE SCHEMA IF NOT EXISTS `+quoteIdent(Schema))
+	_, err := r.db.ExecContext(ctx, `CREATE SCHEMA IF NOT EXISTS `+sqltext.QuoteIdent(Schema))
 	var pe *pgconn.PgError
 	switch {
 	case err == nil:
@@ -561,7 +563,7 @@ func (r *runner) ensureSchema(ctx context.Context) error {
 		var db, user string
 		_ = r.db.QueryRowContext(ctx, `SELECT current_database(), current_user`).Scan(&db, &user)
 		return fmt.Errorf("migrate: create schema %s: %w: vecgate keeps its index definitions there; run `GRANT CREATE ON DATABASE %s TO %s` or run `vecgate migrate up` once as the database owner",
-			Schema, err, quoteIdent(db), quoteIdent(user))
+			Schema, err, sqltext.QuoteIdent(db), sqltext.QuoteIdent(user))
 	}
 	return fmt.Errorf("migrate: create schema %s: %w", Schema, err)
 }
@@ -580,8 +582,6 @@ func pgError(err error) error {
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
-func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
 // logAdapter sends golang-migrate's log lines to slog: completed migrations at info, the rest at
 // debug.

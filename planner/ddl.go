@@ -9,44 +9,18 @@ import (
 
 	pg "github.com/pganalyze/pg_query_go/v6"
 	"github.com/vecgate/vecgate/ann"
+	"github.com/vecgate/vecgate/indexdef"
 )
 
 // IndexDef is a vector index defined through vecgate: `CREATE INDEX … USING hnsw|ivfflat` with,
 // optionally, vecgate's own options in WITH (…), which are removed before Postgres sees the
-// statement.
+// statement. Its Spec is what vecgate.indexes records: pgvector's options (m, ef_construction,
+// lists) as written, vecgate's (quantizer, oversample, dims, include) and the mode.
 type IndexDef struct {
-	Schema, Name, Table, Column string
-	Method                      string // hnsw or ivfflat
-	Metric                      ann.Metric
-	// Options as pgvector names them (m, ef_construction, lists) and vecgate's (quantizer,
-	// oversample, dims, include: a []string), for vecgate.indexes.options.
-	Options map[string]any
-	// Mode is "mirror" (Postgres builds its own index too) or "offload" (only vecgate does).
-	Mode        string
+	indexdef.Spec
 	IfNotExists bool
 	// Forward is the statement for Postgres with vecgate's options removed; "" for offload.
 	Forward string
-}
-
-// Include is the index's include option: the columns kept for filtering (nil for none).
-func (d *IndexDef) Include() []string {
-	cols, _ := d.Options["include"].([]string)
-	return cols
-}
-
-// Dims is the dims option: index only the first Dims dimensions (0: all).
-func (d *IndexDef) Dims() int {
-	n, _ := d.Options["dims"].(int)
-	return n
-}
-
-// Quantizer is the index's quantizer option ("" for none).
-func (d *IndexDef) Quantizer() string {
-	q, _ := d.Options["quantizer"].(string)
-	if q == "none" {
-		return ""
-	}
-	return q
 }
 
 // vecgateOptions are the WITH (…) options that are vecgate's, not pgvector's.
@@ -86,8 +60,8 @@ func IndexOf(sql string) (*IndexDef, error) {
 	if st == nil || (st.AccessMethod != "hnsw" && st.AccessMethod != "ivfflat") {
 		return nil, nil
 	}
-	d := &IndexDef{Name: st.Idxname, Method: st.AccessMethod, Table: st.Relation.GetRelname(),
-		Schema: st.Relation.GetSchemaname(), Options: map[string]any{}, Mode: "mirror", IfNotExists: st.IfNotExists}
+	d := &IndexDef{Spec: indexdef.Spec{Name: st.Idxname, Method: st.AccessMethod, Table: st.Relation.GetRelname(),
+		Schema: st.Relation.GetSchemaname(), Mode: indexdef.ModeMirror}, IfNotExists: st.IfNotExists}
 	if d.Schema == "" {
 		d.Schema = "public"
 	}
@@ -106,7 +80,14 @@ func IndexOf(sql string) (*IndexDef, error) {
 			v := relOptionValue(de.Arg)
 			pgOpts = append(pgOpts, relOption{de.Defname, v})
 			if n, ok := pgParseInt(v); ok {
-				d.Options[de.Defname] = n
+				switch de.Defname {
+				case "m":
+					d.M = n
+				case "ef_construction":
+					d.EFConstruction = n
+				case "lists":
+					d.Lists = n
+				}
 			}
 			continue
 		}
@@ -123,13 +104,15 @@ func IndexOf(sql string) (*IndexDef, error) {
 			d.Mode = val
 		case "quantizer":
 			switch val {
-			case "none", "sq8":
-				d.Options[name] = val
+			case "none":
+				d.Quantizer = ""
+			case "sq8":
+				d.Quantizer = val
 			case "binary", "pq":
 				if d.Method != "ivfflat" {
 					return nil, &ErrDDL{Code: "0A000", Message: fmt.Sprintf("vecgate: quantizer %q needs USING ivfflat (HNSW indexes take none or sq8)", val)}
 				}
-				d.Options[name] = val
+				d.Quantizer = val
 			default:
 				return nil, &ErrDDL{Code: "22023", Message: fmt.Sprintf("vecgate: invalid value for option \"quantizer\": %q (none, sq8, pq, binary)", val)}
 			}
@@ -138,20 +121,20 @@ func IndexOf(sql string) (*IndexDef, error) {
 			if err != nil || f < 1 || f > 100 {
 				return nil, &ErrDDL{Code: "22023", Message: fmt.Sprintf("vecgate: invalid value for option \"oversample\": %q (1 to 100)", val)}
 			}
-			d.Options[name] = f
+			d.Oversample = f
 		case "include":
 			cols, err := includeList(de.Arg)
 			if err != nil {
 				return nil, err
 			}
-			d.Options[name] = cols
+			d.Include = cols
 		case "dims":
 			// Checked against the column's dimension where the column is known (cmd/vecgate).
 			n, err := strconv.Atoi(val)
 			if err != nil || n < 1 || n >= ann.MaxDims {
 				return nil, &ErrDDL{Code: "22023", Message: fmt.Sprintf("vecgate: invalid value for option \"dims\": %q (1 to the column's dimensions - 1)", val)}
 			}
-			d.Options[name] = n
+			d.Dims = n
 		default:
 			return nil, &ErrDDL{Code: "0A000", Message: fmt.Sprintf("vecgate: option %q is not available for live indexes yet", name)}
 		}

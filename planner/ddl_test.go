@@ -4,25 +4,26 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/vecgate/vecgate/indexdef"
 	"github.com/vecgate/vecgate/planner"
 )
 
 func TestIndexOf(t *testing.T) {
 	for sql, want := range map[string]string{
-		`CREATE INDEX items_hnsw ON items USING hnsw (emb vector_l2_ops) WITH (m = 24, ef_construction = 100)`:            `public.items_hnsw items.emb hnsw <-> mirror map[ef_construction:100 m:24] forward=CREATE INDEX items_hnsw ON items USING hnsw (emb vector_l2_ops) WITH (m = 24, ef_construction = 100)`,
-		`CREATE INDEX s ON app.items USING hnsw (emb vector_cosine_ops) WITH (m = 8, quantizer = 'sq8', mode = 'mirror')`: `app.s items.emb hnsw <=> mirror map[m:8 quantizer:sq8] forward=CREATE INDEX s ON app.items USING hnsw (emb vector_cosine_ops) WITH (m=8)`,
-		`CREATE INDEX o ON items USING hnsw (emb vector_ip_ops) WITH (mode = offload, oversample = 3)`:                    `public.o items.emb hnsw <#> offload map[oversample:3] forward=`,
-		`CREATE INDEX ON items USING ivfflat (emb vector_l1_ops)`:                                                         `public. items.emb ivfflat <+> mirror map[] forward=CREATE INDEX ON items USING ivfflat (emb vector_l1_ops)`,
+		`CREATE INDEX items_hnsw ON items USING hnsw (emb vector_l2_ops) WITH (m = 24, ef_construction = 100)`:            `public.items_hnsw items.emb hnsw <-> mirror {"m":24,"ef_construction":100} forward=CREATE INDEX items_hnsw ON items USING hnsw (emb vector_l2_ops) WITH (m = 24, ef_construction = 100)`,
+		`CREATE INDEX s ON app.items USING hnsw (emb vector_cosine_ops) WITH (m = 8, quantizer = 'sq8', mode = 'mirror')`: `app.s items.emb hnsw <=> mirror {"m":8,"quantizer":"sq8"} forward=CREATE INDEX s ON app.items USING hnsw (emb vector_cosine_ops) WITH (m=8)`,
+		`CREATE INDEX o ON items USING hnsw (emb vector_ip_ops) WITH (mode = offload, oversample = 3)`:                    `public.o items.emb hnsw <#> offload {"oversample":3} forward=`,
+		`CREATE INDEX ON items USING ivfflat (emb vector_l1_ops)`:                                                         `public. items.emb ivfflat <+> mirror {} forward=CREATE INDEX ON items USING ivfflat (emb vector_l1_ops)`,
 		`CREATE INDEX x ON items (id)`: `<nil>`,
 		`CREATE INDEX x ON items USING hnsw (emb vector_l2_ops) WITH (quantizer = 'binary')`:                                  `error 0A000: vecgate: quantizer "binary" needs USING ivfflat (HNSW indexes take none or sq8)`,
-		`CREATE INDEX x ON items USING ivfflat (emb vector_l2_ops) WITH (lists = 20, quantizer = pq, dims = 8)`:               `public.x items.emb ivfflat <-> mirror map[dims:8 lists:20 quantizer:pq] forward=CREATE INDEX x ON items USING ivfflat (emb vector_l2_ops) WITH (lists=20)`,
-		`CREATE INDEX x ON items USING ivfflat (emb vector_cosine_ops) WITH (quantizer = binary, mode = offload)`:             `public.x items.emb ivfflat <=> offload map[quantizer:binary] forward=`,
+		`CREATE INDEX x ON items USING ivfflat (emb vector_l2_ops) WITH (lists = 20, quantizer = pq, dims = 8)`:               `public.x items.emb ivfflat <-> mirror {"lists":20,"dims":8,"quantizer":"pq"} forward=CREATE INDEX x ON items USING ivfflat (emb vector_l2_ops) WITH (lists=20)`,
+		`CREATE INDEX x ON items USING ivfflat (emb vector_cosine_ops) WITH (quantizer = binary, mode = offload)`:             `public.x items.emb ivfflat <=> offload {"quantizer":"binary"} forward=`,
 		`CREATE INDEX x ON items USING ivfflat (emb vector_l2_ops) WITH (quantizer = 'lvq')`:                                  `error 22023: vecgate: invalid value for option "quantizer": "lvq" (none, sq8, pq, binary)`,
 		`CREATE INDEX x ON items USING ivfflat (emb vector_l2_ops) WITH (lists = 0, mode = offload)`:                          `error 22023: value 0 out of bounds for option "lists" (Valid values are between "1" and "32768".)`,
-		`CREATE INDEX x ON items USING ivfflat (emb vector_l2_ops) WITH (lists = 0)`:                                          `public.x items.emb ivfflat <-> mirror map[lists:0] forward=CREATE INDEX x ON items USING ivfflat (emb vector_l2_ops) WITH (lists = 0)`,
-		`CREATE INDEX x ON items USING ivfflat (emb vector_l2_ops) WITH (lists = 0, quantizer = sq8)`:                         `public.x items.emb ivfflat <-> mirror map[lists:0 quantizer:sq8] forward=CREATE INDEX x ON items USING ivfflat (emb vector_l2_ops) WITH (lists=0)`,
-		`CREATE INDEX x ON items USING hnsw (emb vector_l2_ops) WITH (m)`:                                                     `public.x items.emb hnsw <-> mirror map[] forward=CREATE INDEX x ON items USING hnsw (emb vector_l2_ops) WITH (m)`,
-		`CREATE INDEX x ON items USING hnsw (emb vector_l2_ops) WITH (mode = offload, m = 1.5e1, ef_construction = ' 0x20 ')`: `public.x items.emb hnsw <-> offload map[ef_construction:32 m:15] forward=`,
+		`CREATE INDEX x ON items USING ivfflat (emb vector_l2_ops) WITH (lists = 0)`:                                          `public.x items.emb ivfflat <-> mirror {} forward=CREATE INDEX x ON items USING ivfflat (emb vector_l2_ops) WITH (lists = 0)`,
+		`CREATE INDEX x ON items USING ivfflat (emb vector_l2_ops) WITH (lists = 0, quantizer = sq8)`:                         `public.x items.emb ivfflat <-> mirror {"quantizer":"sq8"} forward=CREATE INDEX x ON items USING ivfflat (emb vector_l2_ops) WITH (lists=0)`,
+		`CREATE INDEX x ON items USING hnsw (emb vector_l2_ops) WITH (m)`:                                                     `public.x items.emb hnsw <-> mirror {} forward=CREATE INDEX x ON items USING hnsw (emb vector_l2_ops) WITH (m)`,
+		`CREATE INDEX x ON items USING hnsw (emb vector_l2_ops) WITH (mode = offload, m = 1.5e1, ef_construction = ' 0x20 ')`: `public.x items.emb hnsw <-> offload {"m":15,"ef_construction":32} forward=`,
 		`CREATE INDEX x ON items USING hnsw (emb vector_l2_ops) WITH (mode = offload, m = 40)`:                                `error 22023: ef_construction must be greater than or equal to 2 * m`,
 		`CREATE INDEX x ON items USING hnsw (emb vector_l2_ops) WITH (mode = offload, m = 'X')`:                               `error 22023: invalid value for integer option "m": X`,
 		`CREATE INDEX x ON items USING hnsw (emb vector_l2_ops) WITH (mode = offload, lists = 4)`:                             `error 22023: unrecognized parameter "lists"`,
@@ -46,12 +47,20 @@ func TestIndexOf(t *testing.T) {
 		case d == nil:
 			got = "<nil>"
 		default:
-			got = fmt.Sprintf("%s.%s %s.%s %s %s %s %v forward=%s", d.Schema, d.Name, d.Table, d.Column, d.Method, d.Metric, d.Mode, d.Options, d.Forward)
+			got = fmt.Sprintf("%s.%s %s.%s %s %s %s %v forward=%s", d.Schema, d.Name, d.Table, d.Column, d.Method, d.Metric, d.Mode, opts(t, d.Spec), d.Forward)
 		}
 		if got != want {
 			t.Errorf("%s\n got: %s\nwant: %s", sql, got, want)
 		}
 	}
+}
+
+func opts(t *testing.T, s indexdef.Spec) string {
+	b, err := s.EncodeOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 func TestDropIndexOf(t *testing.T) {

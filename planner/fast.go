@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/vecgate/vecgate/ann"
+	"github.com/vecgate/vecgate/internal/sqltext"
 )
 
 // Fast path: a statement whose select list is nothing but the table's key and the ORDER BY
@@ -106,20 +107,20 @@ func (q *Query) TableCheck() string {
 	}
 	rel := q.Shape.Table
 	if q.Shape.Schema != "" {
-		rel = pgQuoteIdent(q.Shape.Schema) + "." + pgQuoteIdent(q.Shape.Table)
+		rel = sqltext.QuoteIdent(q.Shape.Schema) + "." + sqltext.QuoteIdent(q.Shape.Table)
 	} else {
-		rel = pgQuoteIdent(rel)
+		rel = sqltext.QuoteIdent(rel)
 	}
 	typeCheck := ""
 	if q.Shape.vectorCast != "" {
 		typeCheck = fmt.Sprintf(`
-    AND pg_catalog.to_regtype(%s) OPERATOR(pg_catalog.=) ANY (x.types)`, quoteLiteral(q.Shape.vectorCast))
+    AND pg_catalog.to_regtype(%s) OPERATOR(pg_catalog.=) ANY (x.types)`, sqltext.QuoteLiteral(q.Shape.vectorCast))
 	}
 	funcCheck := ""
 	if len(q.Shape.functions) > 0 {
 		names := make([]string, len(q.Shape.functions))
 		for i, f := range q.Shape.functions {
-			names[i] = quoteLiteral(f)
+			names[i] = sqltext.QuoteLiteral(f)
 		}
 		funcCheck = fmt.Sprintf(`
     AND NOT EXISTS (SELECT FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
@@ -154,8 +155,8 @@ func (q *Query) TableCheck() string {
         AND o.oprnamespace OPERATOR(pg_catalog.<>) pg_catalog.pg_my_temp_schema()) ops
   WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(%s) AND db.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()
   OFFSET 0) t`,
-		q.Target.RelOID, q.Target.DatabaseOID, quoteLiteral(schema), typeCheck, funcCheck,
-		quoteLiteral(q.Target.Key), quoteLiteral(q.Shape.Column), quoteLiteral(q.Shape.Metric.String()), quoteLiteral(rel))
+		q.Target.RelOID, q.Target.DatabaseOID, sqltext.QuoteLiteral(schema), typeCheck, funcCheck,
+		sqltext.QuoteLiteral(q.Target.Key), sqltext.QuoteLiteral(q.Shape.Column), sqltext.QuoteLiteral(q.Shape.Metric.String()), sqltext.QuoteLiteral(rel))
 }
 
 // Answer searches the live index and returns the rows of the fast answer: per row, the text form
@@ -253,5 +254,3 @@ func FormatFloat8(v float64) string {
 	}
 	return e
 }
-
-func pgQuoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }

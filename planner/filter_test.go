@@ -295,7 +295,7 @@ func TestIndexOfInclude(t *testing.T) {
 		} else if err != nil || d == nil {
 			got = fmt.Sprint(err)
 		} else {
-			got = fmt.Sprintf("%v forward=%s", d.Include(), d.Forward)
+			got = fmt.Sprintf("%v forward=%s", d.Include, d.Forward)
 		}
 		if got != want {
 			t.Errorf("%s\n got: %s\nwant: %s", sql, got, want)

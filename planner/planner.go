@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/vecgate/vecgate/ann"
+	"github.com/vecgate/vecgate/internal/sqltext"
 )
 
 // Index is what the planner needs of a live index.
@@ -493,7 +494,7 @@ func arrayLiteral(res []ann.Result, keyType string) string {
 		case ann.KindInt:
 			b.WriteString(strconv.FormatInt(r.Key.Int(), 10))
 		default:
-			b.WriteString(quoteLiteral(r.Key.String()))
+			b.WriteString(sqltext.QuoteLiteral(r.Key.String()))
 		}
 	}
 	b.WriteString("]::")
@@ -523,16 +524,6 @@ func textArray(res []ann.Result) string {
 	}
 	b.WriteByte('}')
 	return b.String()
-}
-
-// quoteLiteral quotes s as an SQL string literal (standard_conforming_strings is on in every
-// supported Postgres; E” is used when s has a backslash so the literal means the same either way).
-func quoteLiteral(s string) string {
-	q := "'" + strings.ReplaceAll(s, "'", "''") + "'"
-	if strings.Contains(s, `\`) {
-		return "E" + strings.ReplaceAll(q, `\`, `\\`)
-	}
-	return q
 }
 
 // ParseVector reads pgvector's text format, `[1,2.5,-3e-2]`, strictly: anything pgvector would

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"github.com/vecgate/vecgate/internal/sqltext"
 	"strings"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
@@ -74,16 +75,16 @@ const GuardMarker = "vecgate: not the indexed table alone"
 // relation (nil when there is nothing to compare with: the target's relation is not known and
 // the statement qualifies its table).
 func (sh *Shape) tableGuard(t Target) (*pg.Node, error) {
-	name := pgQuoteIdent(sh.Table)
+	name := sqltext.QuoteIdent(sh.Table)
 	if sh.Schema != "" {
-		name = pgQuoteIdent(sh.Schema) + "." + name
+		name = sqltext.QuoteIdent(sh.Schema) + "." + name
 	}
 	var target string
 	switch {
 	case t.RelOID != 0:
-		target = quoteLiteral(fmt.Sprint(t.RelOID))
+		target = sqltext.QuoteLiteral(fmt.Sprint(t.RelOID))
 	case sh.Schema == "" && t.Schema != "" && t.Table != "":
-		target = quoteLiteral(pgQuoteIdent(t.Schema) + "." + pgQuoteIdent(t.Table))
+		target = sqltext.QuoteLiteral(sqltext.QuoteIdent(t.Schema) + "." + sqltext.QuoteIdent(t.Table))
 	default:
 		return nil, nil
 	}
@@ -92,7 +93,7 @@ func (sh *Shape) tableGuard(t Target) (*pg.Node, error) {
 	// statement is parsed, whatever the names).
 	guard := fmt.Sprintf(`SELECT WHERE CASE WHEN %s::pg_catalog.regclass OPERATOR(pg_catalog.=) %s::pg_catalog.regclass THEN true
 		ELSE (%s::pg_catalog.text OPERATOR(pg_catalog.||) '')::pg_catalog.int4 OPERATOR(pg_catalog.>) 0 END`,
-		quoteLiteral(name), target, quoteLiteral(GuardMarker))
+		sqltext.QuoteLiteral(name), target, sqltext.QuoteLiteral(GuardMarker))
 	tree, err := pg.Parse(guard)
 	if err != nil {
 		return nil, fmt.Errorf("planner: table guard: %w", err)

@@ -10,6 +10,7 @@ import (
 
 	pg "github.com/pganalyze/pg_query_go/v6"
 	"github.com/vecgate/vecgate/ann"
+	"github.com/vecgate/vecgate/internal/sqltext"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -368,7 +369,7 @@ func (sh *Shape) readVector(n *pg.Node) error {
 		sh.VectorType = typ
 		var parts []string
 		for _, nm := range names {
-			parts = append(parts, pgQuoteIdent(nm.GetString_().GetSval()))
+			parts = append(parts, sqltext.QuoteIdent(nm.GetString_().GetSval()))
 		}
 		sh.vectorCast = strings.Join(parts, ".")
 		n = tc.Arg

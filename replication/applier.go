@@ -119,6 +119,15 @@ type Retirer interface {
 	Retire(t Target)
 }
 
+// Includer is implemented by an Applier that wants extra columns with each row, passed in
+// Row.Include: IncludeColumns returns them ("schema.table" → column names). The stream asks at
+// the start of every session; a column that does not exist is left out (with a warning). A
+// changed list changes the publication and leads to a full reload: call Stream.Reload to start
+// one at once.
+type Includer interface {
+	IncludeColumns() map[string][]string
+}
+
 // Snapshotter is implemented by an Applier whose state replication may persist. WriteSnapshot
 // and ReadSnapshot are only called between Commits. The bytes are wrapped by replication in a
 // file with its own header (version, slot, LSN) and checksum, so implementations only describe

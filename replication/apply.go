@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/vecgate/vecgate/catalog"
+	"github.com/vecgate/vecgate/internal/sqltext"
 )
 
 // tableTarget is one replicated table: its key, its usable vector columns and INCLUDE columns.
@@ -284,7 +285,7 @@ func (s *Stream) initialLoad(ctx context.Context, conn *pgx.Conn, rconn *pgconn.
 		return 0, fmt.Errorf("replication: initial load: begin: %w", err)
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), "ROLLBACK") //nolint:errcheck // best effort after errors
-	if _, err := conn.Exec(ctx, "SET TRANSACTION SNAPSHOT "+quoteLiteral(res.SnapshotName)); err != nil {
+	if _, err := conn.Exec(ctx, "SET TRANSACTION SNAPSHOT "+sqltext.QuoteLiteral(res.SnapshotName)); err != nil {
 		return 0, fmt.Errorf("replication: initial load: set snapshot: %w", err)
 	}
 	var total int64
@@ -347,8 +348,6 @@ func (p *progress) add() {
 	}
 	p.log.Info("initial load progress", args...)
 }
-
-func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 func (s *Stream) copyTable(ctx context.Context, conn *pgx.Conn, tt *tableTarget, p *progress) error {
 	cols := tt.columns()

@@ -31,10 +31,6 @@ type Config struct {
 	// Tables restricts replication to these "schema.table" names; empty means every table the
 	// catalog finds usable.
 	Tables []string
-	// Include lists extra columns replicated with each row ("schema.table" → column names),
-	// passed to the Applier in Row.Include. SetInclude replaces it later; a column that does not
-	// exist is left out (with a warning).
-	Include map[string][]string
 	// Applier receives the changes. Required.
 	Applier Applier
 	// SnapshotDir, when set and Applier implements Snapshotter, persists the Applier's state there
@@ -178,10 +174,9 @@ type Stream struct {
 	pub      string
 	snapshot Snapshotter // nil when snapshots are off
 
-	mu           sync.Mutex // guards status, advanced, started, includes, eventsLogged
+	mu           sync.Mutex // guards status, advanced, started, eventsLogged
 	status       Status
-	includes     map[string][]string // Config.Include, then SetInclude's
-	advanced     chan struct{}       // closed (and replaced) whenever status.Applied advances
+	advanced     chan struct{} // closed (and replaced) whenever status.Applied advances
 	started      bool
 	eventsLogged bool // the first session said whether the event trigger is there
 
@@ -252,26 +247,16 @@ func New(cfg Config) (*Stream, error) {
 		s.snapshot = sn
 	}
 	s.status = Status{State: StateStarting, Slot: s.slot, Publication: s.pub}
-	s.includes = cloneInclude(cfg.Include)
 	return s, nil
 }
 
-// SetInclude replaces the INCLUDE columns ("schema.table" → column names). They take effect at
-// the next session: call Reload to start one now. A changed column list changes the publication
-// and leads to a full reload.
-func (s *Stream) SetInclude(include map[string][]string) {
-	s.mu.Lock()
-	s.includes = cloneInclude(include)
-	s.mu.Unlock()
-}
-
+// include returns the INCLUDE columns the Applier wants (Includer), by "schema.table".
 func (s *Stream) include() map[string][]string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.includes
-}
-
-func cloneInclude(m map[string][]string) map[string][]string {
+	in, ok := s.cfg.Applier.(Includer)
+	if !ok {
+		return nil
+	}
+	m := in.IncludeColumns()
 	out := make(map[string][]string, len(m))
 	for t, cols := range m {
 		if !strings.Contains(t, ".") {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vecgate/vecgate/bench/sqlbench"
 	"github.com/vecgate/vecgate/internal/pgtest"
 )
 
@@ -39,7 +39,7 @@ func TestBenchSQLEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rep sqlbReport
+	var rep sqlbench.Report
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatalf("report does not parse: %v", err)
 	}
@@ -55,7 +55,7 @@ func TestBenchSQLEndToEnd(t *testing.T) {
 	if len(rep.Rows) != 3 {
 		t.Fatalf("got %d rows, want 2 pgvector + 1 vecgate", len(rep.Rows))
 	}
-	var vg *sqlbRow
+	var vg *sqlbench.Row
 	for i, r := range rep.Rows {
 		if r.Recall < 0 || r.Recall > 1 || r.Scored == 0 || r.QPS <= 0 || r.P99Micros < r.P50Micros {
 			t.Errorf("implausible row %+v", r)
@@ -100,7 +100,7 @@ func TestBenchSQLEndToEnd(t *testing.T) {
 	if b, err = os.ReadFile(star); err != nil {
 		t.Fatal(err)
 	}
-	rep = sqlbReport{}
+	rep = sqlbench.Report{}
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)
 	}
@@ -147,60 +147,5 @@ func TestBenchSQLFlags(t *testing.T) {
 	if o, err = parseBenchSQLFlags([]string{"--dsn", "postgres://x/y", "--gen", "500:32", "--vecgate-ef", "default,10,20"}, io.Discard); err != nil ||
 		!slices.Equal(o.VecgateEFs, []int{0, 10, 20}) {
 		t.Fatalf("--vecgate-ef default,10,20: %v, %v", o.VecgateEFs, err)
-	}
-}
-
-// TestBenchSQLRatios: vecgate is compared with the fastest pgvector row at equal-or-better recall,
-// or with pgvector's best recall when it never gets there.
-func TestBenchSQLRatios(t *testing.T) {
-	rep := &sqlbReport{Rows: []sqlbRow{
-		{Method: "pgvector", EF: 10, Clients: 1, Recall: 0.80, QPS: 1000, P50Micros: 100, BuildSeconds: 10, BytesPerVector: 1000},
-		{Method: "pgvector", EF: 40, Clients: 1, Recall: 0.95, QPS: 500, P50Micros: 200, BuildSeconds: 10, BytesPerVector: 1000},
-		{Method: "pgvector", EF: 80, Clients: 1, Recall: 0.98, QPS: 300, P50Micros: 300, BuildSeconds: 10, BytesPerVector: 1000},
-		{Method: "vecgate", Clients: 1, Recall: 0.95, QPS: 1500, P50Micros: 100, BuildSeconds: 5, BytesPerVector: 500},
-		{Method: "pgvector", EF: 10, Clients: 16, Recall: 0.80, QPS: 900},
-		{Method: "pgvector", EF: 40, Clients: 16, Recall: 0.90, QPS: 400},
-		{Method: "vecgate", Clients: 16, Recall: 0.99, QPS: 800},
-	}}
-	got := sqlbRatios(rep)
-	if len(got) != 2 {
-		t.Fatalf("%+v", got)
-	}
-	if r := got[0]; r.PgvectorEF != 40 || !r.EqualRecall || r.QPS != 3 || r.P50 != 0.5 || r.Build != 0.5 || r.Bytes != 0.5 {
-		t.Errorf("1 client: %+v", r)
-	}
-	if r := got[1]; r.PgvectorEF != 40 || r.EqualRecall || r.QPS != 2 {
-		t.Errorf("16 clients: %+v", r)
-	}
-	if err := xml.Unmarshal([]byte(sqlbSVG(rep)), new(struct{})); err != nil {
-		t.Fatalf("SVG: %v", err)
-	}
-}
-
-// TestBenchSQLQPSAt: pgvector's QPS at a recall between two ef values is interpolated (log QPS
-// linear in recall) on its frontier; a row slower than a higher-recall row is left out.
-func TestBenchSQLQPSAt(t *testing.T) {
-	rows := []sqlbRow{
-		{Method: "pgvector", EF: 10, Clients: 1, Recall: 0.80, QPS: 1000},
-		{Method: "pgvector", EF: 20, Clients: 1, Recall: 0.90, QPS: 250}, // noise: slower than ef 40
-		{Method: "pgvector", EF: 40, Clients: 1, Recall: 0.95, QPS: 500},
-		{Method: "pgvector", EF: 80, Clients: 1, Recall: 0.98, QPS: 300},
-		{Method: "vecgate", Clients: 1, Recall: 0.99, QPS: 9999},
-		{Method: "pgvector", EF: 40, Clients: 16, Recall: 0.95, QPS: 5000},
-	}
-	for _, c := range []struct {
-		recall, want float64
-	}{
-		{0.70, 1000},                   // below the curve: the fastest row
-		{0.80, 1000},                   // on a point
-		{0.95, 500},                    // on a point
-		{0.965, math.Sqrt(500 * 300)},  // halfway between ef 40 and ef 80
-		{0.875, math.Sqrt(1000 * 500)}, // halfway between ef 10 and ef 40 (ef 20 is off the frontier)
-		{0.98, 300},
-		{0.99, 0}, // never reached
-	} {
-		if got := sqlbQPSAt(rows, 1, c.recall); math.Abs(got-c.want) > 1e-9*c.want {
-			t.Errorf("recall %v: %v, want %v", c.recall, got, c.want)
-		}
 	}
 }
