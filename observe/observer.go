@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -239,11 +240,28 @@ func readCatalog(ctx context.Context, dsn string) (map[string]indexParams, map[s
 
 // Serve serves /metrics, /healthz, /readyz and /status on addr until Close.
 func (o *Observer) Serve(addr string) (net.Addr, error) {
+	return o.listen(addr, o.handler(), "http listening", "/metrics /healthz /readyz /status")
+}
+
+// ServeDebug serves Go's pprof profiles under /debug/pprof/ on addr until Close (keep it on
+// loopback: profiles reveal memory contents).
+func (o *Observer) ServeDebug(addr string) (net.Addr, error) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return o.listen(addr, mux, "pprof listening", "/debug/pprof/")
+}
+
+// listen serves h on addr until Close.
+func (o *Observer) listen(addr string, h http.Handler, msg, paths string) (net.Addr, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	srv := &http.Server{Handler: o.handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	o.srvMu.Lock()
 	o.srvs = append(o.srvs, srv)
 	o.srvMu.Unlock()
@@ -251,10 +269,10 @@ func (o *Observer) Serve(addr string) (net.Addr, error) {
 	go func() {
 		defer o.wg.Done()
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			o.log.Warn("http listener", "err", err)
+			o.log.Warn("http listener", "addr", ln.Addr().String(), "err", err)
 		}
 	}()
-	o.log.Info("http listening", "addr", ln.Addr().String(), "paths", "/metrics /healthz /readyz /status")
+	o.log.Info(msg, "addr", ln.Addr().String(), "paths", paths)
 	return ln.Addr(), nil
 }
 

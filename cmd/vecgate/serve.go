@@ -9,8 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
-	"net/http/pprof"
 	"os"
 	"regexp"
 	"strings"
@@ -253,12 +251,10 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 	}
 	if o.debugListen != "" {
-		dbg, err := startDebug(o.debugListen, logger)
-		if err != nil {
+		if _, err := obs.ServeDebug(o.debugListen); err != nil {
 			closeAll()
 			return fmt.Errorf("serve: debug-listen (from %s): %w", o.sources["debug-listen"], err)
 		}
-		defer dbg.Close()
 	}
 	barDone := make(chan struct{})
 	if bar != nil && g.Stream() != nil {
@@ -290,26 +286,4 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("log-format: %q is not text or json", format)
-}
-
-// startDebug serves net/http/pprof on addr.
-func startDebug(addr string, logger *slog.Logger) (*http.Server, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			logger.Warn("debug listener", "err", err)
-		}
-	}()
-	logger.Info("pprof listening", "addr", ln.Addr().String())
-	return srv, nil
 }
