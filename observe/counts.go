@@ -1,6 +1,11 @@
 package observe
 
-import "sync"
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+)
 
 // Counts tallies the statements the proxy offered to the interceptor: intercepted ones (and of
 // those, the ones answered from memory or cancelled) and forwarded ones by reason. Add is the
@@ -49,4 +54,14 @@ func (c *Counts) Stats() Stats {
 		s.Forwarded[k] = v
 	}
 	return s
+}
+
+// String is s for a log line: "intercept=9 fast=8 forward:loading=1 …", reasons sorted.
+func (s Stats) String() string {
+	var forwards []string
+	for reason, n := range s.Forwarded {
+		forwards = append(forwards, fmt.Sprintf("forward:%s=%d", reason, n))
+	}
+	slices.Sort(forwards)
+	return strings.Join(append([]string{fmt.Sprintf("intercept=%d fast=%d", s.Intercepted, s.FastPath)}, forwards...), " ")
 }

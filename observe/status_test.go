@@ -27,3 +27,10 @@ func TestFormatLoad(t *testing.T) {
 		t.Errorf("FormatLoad = %q", got)
 	}
 }
+
+func TestStatsString(t *testing.T) {
+	s := Stats{Intercepted: 9, FastPath: 8, Forwarded: map[string]int64{"loading": 1, "desc": 2}}
+	if got := s.String(); got != "intercept=9 fast=8 forward:desc=2 forward:loading=1" {
+		t.Errorf("Stats.String = %q", got)
+	}
+}
