@@ -200,13 +200,11 @@ func checkAddr(addr string, optional bool) error {
 	return nil
 }
 
+// runServe implements `vecgate serve`; run prefixes its errors with "serve: ".
 func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	o, err := loadServeOptions(args, os.LookupEnv, stderr)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("serve: %w", err)
+		return err
 	}
 	logOut := stderr
 	var bar *progressBar
@@ -214,10 +212,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		bar = newProgressBar(stderr)
 		logOut = bar
 	}
-	logger, err := newLogger(logOut, o.logLevel, o.logFormat)
-	if err != nil {
-		return fmt.Errorf("serve: %w", err)
-	}
+	logger := newLogger(logOut, o.logLevel, o.logFormat)
 	if o.configFile != "" {
 		logger.Info("configuration", "file", o.configFile)
 	}
@@ -226,14 +221,14 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if o.tlsCert != "" {
 		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
 		if err != nil {
-			return fmt.Errorf("serve: tls-cert/tls-key (from %s): %w", o.sources["tls-cert"], err)
+			return fmt.Errorf("tls-cert/tls-key (from %s): %w", o.sources["tls-cert"], err)
 		}
 		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	g, err := gateway.Start(ctx, gateway.Config{Proxy: cfg, Intercept: o.intercept, SlotName: o.slotName, DataDir: o.dataDir, Twins: &o.twins,
 		Observe: observe.Config{Version: version, ReadyMaxLag: o.readyMaxLag, ReadyMaxLagBytes: o.readyMaxLagBytes}})
 	if err != nil {
-		return fmt.Errorf("serve: %w", err)
+		return err
 	}
 	obs := g.Observer()
 	obs.Start()
@@ -247,13 +242,13 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if o.httpListen != "" {
 		if _, err := obs.Serve(o.httpListen); err != nil {
 			closeAll()
-			return fmt.Errorf("serve: http-listen (from %s): %w", o.sources["http-listen"], err)
+			return fmt.Errorf("http-listen (from %s): %w", o.sources["http-listen"], err)
 		}
 	}
 	if o.debugListen != "" {
 		if _, err := obs.ServeDebug(o.debugListen); err != nil {
 			closeAll()
-			return fmt.Errorf("serve: debug-listen (from %s): %w", o.sources["debug-listen"], err)
+			return fmt.Errorf("debug-listen (from %s): %w", o.sources["debug-listen"], err)
 		}
 	}
 	barDone := make(chan struct{})
@@ -273,17 +268,13 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	return nil
 }
 
-func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+// newLogger is serve's logger; loadServeOptions validated level and format.
+func newLogger(w io.Writer, level, format string) *slog.Logger {
 	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("log-level: %w", err)
-	}
+	_ = lv.UnmarshalText([]byte(level))
 	opts := &slog.HandlerOptions{Level: lv}
-	switch format {
-	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
 	}
-	return nil, fmt.Errorf("log-format: %q is not text or json", format)
+	return slog.New(slog.NewTextHandler(w, opts))
 }
