@@ -62,7 +62,6 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 	}
 	sub := func(name string) *slog.Logger { return logger.With("subsystem", name) }
 	pcfg.Logger = sub("proxy")
-	pcfg.Count = g.counts.Add
 	ocfg := cfg.Observe
 	ocfg.Upstream, ocfg.Logger = pcfg.Upstream, sub("observe")
 	if cfg.Intercept {
@@ -104,14 +103,13 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 			return nil, err
 		}
 		pcfg.Database = dbName
-		g.obs = g.newObserver(ocfg)
-		pcfg.Interceptor = g.obs.Instrument(intercept.New(intercept.Config{
+		pcfg.Interceptor = intercept.New(intercept.Config{
 			DSN: pcfg.Upstream, Database: dbName, DatabaseOID: dbOID, Set: g.set, Stream: streamAdapter{stream}, Logger: sub("intercept"),
 			Status: func() ([]string, [][]string) { return g.obs.Status().Rows() },
-		}))
-	} else {
-		g.obs = g.newObserver(ocfg)
+		})
 	}
+	g.obs = g.newObserver(ocfg)
+	pcfg.Observer = g.obs.Hook()
 	srv, err := proxy.New(pcfg)
 	if err == nil {
 		err = srv.Start()

@@ -156,6 +156,16 @@ func TestMetricsEndpoint(t *testing.T) {
 	if got := mustMetric(t, fams, "vecgate_fast_path_total", nil); got != float64(snap.FastPath) {
 		t.Errorf("vecgate_fast_path_total %v, counters say %d", got, snap.FastPath)
 	}
+	// Every intercepted statement but a cancelled one is timed, under its path (proxy.Observer).
+	timed := map[string]uint64{}
+	for _, m := range fams["vecgate_intercept_duration_seconds"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			timed[l.GetValue()] += m.GetHistogram().GetSampleCount()
+		}
+	}
+	if timed["fast"] != uint64(snap.FastPath) || timed["rewrite"] != uint64(snap.Intercepted-snap.FastPath-snap.Canceled) {
+		t.Errorf("vecgate_intercept_duration_seconds samples %v, counters say %v", timed, snap)
+	}
 	forwarded := 0
 	for reason, n := range snap.Forwarded {
 		if reason != "" {

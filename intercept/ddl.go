@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/vecgate/vecgate/indexdef"
 	"github.com/vecgate/vecgate/live"
 	"github.com/vecgate/vecgate/planner"
@@ -15,18 +16,17 @@ import (
 )
 
 // sqlError is an error with the SQLSTATE the client gets.
-type sqlError struct{ code, msg string }
-
-func (e sqlError) Error() string    { return e.msg }
-func (e sqlError) SQLState() string { return e.code }
+func sqlError(code, msg string) *pgconn.PgError {
+	return &pgconn.PgError{Severity: "ERROR", Code: code, Message: msg}
+}
 
 // DDL decides CREATE and DROP INDEX through vecgate: plain pgvector indexes go to Postgres and
 // get their in-memory twin by a reload; vecgate's options are removed before Postgres sees the
 // statement and recorded in vecgate.indexes; mode = offload builds only vecgate's index.
 func (i interceptor) DDL(sql string) *proxy.DDL {
 	d, err := planner.IndexOf(sql)
-	if e, ok := planner.IsErrDDL(err); ok {
-		return &proxy.DDL{Code: e.Code, Message: e.Message, Detail: e.Detail, Hint: e.Hint}
+	if e := (*pgconn.PgError)(nil); errors.As(err, &e) {
+		return &proxy.DDL{Err: e}
 	}
 	if err != nil {
 		i.log.Warn("CREATE INDEX not understood; forwarding", "err", err)
@@ -47,12 +47,12 @@ func (i interceptor) createIndex(sql string, d *planner.IndexDef) *proxy.DDL {
 		err := i.withConn(func(ctx context.Context, conn *pgx.Conn) error {
 			return checkInclude(ctx, conn, d)
 		})
-		var se sqlError
+		var se *pgconn.PgError
 		if errors.As(err, &se) {
-			return &proxy.DDL{Code: se.code, Message: se.msg}
+			return &proxy.DDL{Err: se}
 		}
 		if err != nil {
-			return &proxy.DDL{Code: "58000", Message: "vecgate: could not check the include columns: " + err.Error()}
+			return &proxy.DDL{Err: sqlError("58000", "vecgate: could not check the include columns: "+err.Error())}
 		}
 	}
 	if d.Forward == sql { // no vecgate options: Postgres builds it, vecgate mirrors it after a reload
@@ -74,7 +74,7 @@ func (i interceptor) createIndex(sql string, d *planner.IndexDef) *proxy.DDL {
 					return err
 				}
 				if n == 0 {
-					return sqlError{"42P01", fmt.Sprintf("vecgate: no column %q in table %s.%s", d.Column, d.Schema, d.Table)}
+					return sqlError("42P01", fmt.Sprintf("vecgate: no column %q in table %s.%s", d.Column, d.Schema, d.Table))
 				}
 			}
 			inserted, err := indexdef.Insert(ctx, conn, d.Spec)
@@ -82,7 +82,7 @@ func (i interceptor) createIndex(sql string, d *planner.IndexDef) *proxy.DDL {
 				return err
 			}
 			if !inserted && d.Mode == indexdef.ModeOffload && !d.IfNotExists {
-				return sqlError{"42P07", fmt.Sprintf("relation %q already exists", d.Name)}
+				return sqlError("42P07", fmt.Sprintf("relation %q already exists", d.Name))
 			}
 			return i.reloadDefinitions(ctx, conn)
 		})
@@ -116,13 +116,13 @@ func (i interceptor) checkDims(d *planner.IndexDef, n int) *proxy.DDL {
 		return nil
 	}
 	if err != nil {
-		return &proxy.DDL{Code: "58000", Message: fmt.Sprintf("vecgate: checking column %s: %v", d.Column, err)}
+		return &proxy.DDL{Err: sqlError("58000", fmt.Sprintf("vecgate: checking column %s: %v", d.Column, err))}
 	}
 	if colDims <= 0 {
-		return &proxy.DDL{Code: "22023", Message: fmt.Sprintf("vecgate: option \"dims\" needs a column of declared dimensions (%s has none)", d.Column)}
+		return &proxy.DDL{Err: sqlError("22023", fmt.Sprintf("vecgate: option \"dims\" needs a column of declared dimensions (%s has none)", d.Column))}
 	}
 	if n >= colDims {
-		return &proxy.DDL{Code: "22023", Message: fmt.Sprintf("vecgate: invalid value for option \"dims\": %d (1 to %d, below the column's %d dimensions)", n, colDims-1, colDims)}
+		return &proxy.DDL{Err: sqlError("22023", fmt.Sprintf("vecgate: invalid value for option \"dims\": %d (1 to %d, below the column's %d dimensions)", n, colDims-1, colDims))}
 	}
 	return nil
 }
@@ -162,7 +162,7 @@ func (i interceptor) dropIndex(sql string, names [][2]string) *proxy.DDL {
 		return &proxy.DDL{Tag: "DROP INDEX", Done: func(bool) error { return forget() }}
 	}
 	if offloaded > 0 {
-		return &proxy.DDL{Code: "0A000", Message: "vecgate: drop offloaded indexes in a statement of their own"}
+		return &proxy.DDL{Err: sqlError("0A000", "vecgate: drop offloaded indexes in a statement of their own")}
 	}
 	return &proxy.DDL{Send: sql, Done: func(ok bool) error {
 		if !ok {
@@ -204,11 +204,11 @@ func checkInclude(ctx context.Context, conn *pgx.Conn, d *planner.IndexDef) erro
 		c, ok := cols[n]
 		switch {
 		case !ok:
-			return sqlError{"42703", fmt.Sprintf("vecgate: include column %q does not exist in %s.%s", n, d.Schema, d.Table)}
+			return sqlError("42703", fmt.Sprintf("vecgate: include column %q does not exist in %s.%s", n, d.Schema, d.Table))
 		case live.IncludeFamily(c.typ) == "":
-			return sqlError{"0A000", fmt.Sprintf("vecgate: include column %q has type %s; include columns must be smallint, integer, bigint, text, varchar, boolean or uuid", n, c.typ)}
+			return sqlError("0A000", fmt.Sprintf("vecgate: include column %q has type %s; include columns must be smallint, integer, bigint, text, varchar, boolean or uuid", n, c.typ))
 		case !c.deterministic:
-			return sqlError{"0A000", fmt.Sprintf("vecgate: include column %q has a nondeterministic collation; its equality is not vecgate's", n)}
+			return sqlError("0A000", fmt.Sprintf("vecgate: include column %q has a nondeterministic collation; its equality is not vecgate's", n))
 		}
 	}
 	return nil

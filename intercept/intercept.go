@@ -79,7 +79,7 @@ type interceptor struct {
 	log      *slog.Logger
 }
 
-func (i interceptor) Simple(sql string, knobs map[string]string) (proxy.Job, string) {
+func (i interceptor) Simple(sql string, knobs map[string]string) (proxy.Job, proxy.Reason) {
 	sess := planner.ApplySettings(knobs)
 	q, err := i.planner.PlanSimple(sql, sess.Settings)
 	if reason := i.forwardReason(sess, err); reason != "" {
@@ -94,17 +94,17 @@ func (i interceptor) Simple(sql string, knobs map[string]string) (proxy.Job, str
 // forwardReason is why a statement planned with err (nil: it could be intercepted) is forwarded
 // in a session with sess, or "". A statement without a distance operator is not_vector whatever
 // the session; others name the first reason that applies.
-func (i interceptor) forwardReason(sess planner.Session, err error) string {
-	reason := ""
+func (i interceptor) forwardReason(sess planner.Session, err error) proxy.Reason {
+	var reason proxy.Reason
 	if err != nil {
-		reason = planner.Reason(err)
+		reason = proxy.Reason(planner.Reason(err))
 	}
 	switch {
-	case reason == planner.ReasonNotVector:
+	case reason == proxy.ReasonNotVector:
 	case !sess.Enabled:
-		reason = "disabled"
+		reason = proxy.ReasonDisabled
 	case !i.stream.Ready():
-		reason = "loading"
+		reason = proxy.ReasonLoading
 	}
 	return reason
 }
@@ -224,16 +224,16 @@ func (j job) Answer(ctx context.Context) ([][]string, error) {
 	return j.q.Answer(ctx, kinds)
 }
 
-func (i interceptor) Prepare(sql string, paramOIDs []uint32) (proxy.Statement, string) {
+func (i interceptor) Prepare(sql string, paramOIDs []uint32) (proxy.Statement, proxy.Reason) {
 	pr, err := i.planner.Prepare(sql)
 	if err != nil {
 		if !errors.Is(err, planner.ErrNotShape) {
 			i.log.Debug("forwarding prepared vector query", "reason", err)
 		}
-		if reason := planner.Reason(err); reason != planner.ReasonNoIndex || i.stream.Ready() {
+		if reason := proxy.Reason(planner.Reason(err)); reason != proxy.ReasonNoIndex || i.stream.Ready() {
 			return nil, reason
 		}
-		return nil, "loading"
+		return nil, proxy.ReasonLoading
 	}
 	pr.ParamOIDs = append([]uint32(nil), paramOIDs...)
 	return statement{i: i, pr: pr}, ""
@@ -248,7 +248,7 @@ type statement struct {
 func (s statement) Rewrite() string { return s.pr.SQL }
 func (s statement) Params() int     { return s.pr.Params }
 
-func (s statement) Bind(params [][]byte, formats []int16, knobs map[string]string) (proxy.Job, string) {
+func (s statement) Bind(params [][]byte, formats []int16, knobs map[string]string) (proxy.Job, proxy.Reason) {
 	sess := planner.ApplySettings(knobs)
 	if reason := s.i.forwardReason(sess, nil); reason != "" {
 		return nil, reason
@@ -256,7 +256,7 @@ func (s statement) Bind(params [][]byte, formats []int16, knobs map[string]strin
 	q, err := s.i.planner.Bind(s.pr, params, formats, sess.Settings)
 	if err != nil {
 		s.i.log.Debug("forwarding bound vector query", "reason", err)
-		return nil, planner.Reason(err)
+		return nil, proxy.Reason(planner.Reason(err))
 	}
 	return job{q, sess}, ""
 }

@@ -322,104 +322,30 @@ func (o *Observer) Ready() (bool, string) {
 	return true, fmt.Sprintf("ready: streaming, applied %s", st.Applied)
 }
 
-// Instrument wraps the gateway's interceptor so that intercepted statements are timed into
-// vecgate_intercept_duration_seconds. gateway.Start wires it (see docs/operations.md).
-func (o *Observer) Instrument(i proxy.Interceptor) proxy.Interceptor {
-	return timedInterceptor{Interceptor: i, o: o}
-}
+// Hook is what the proxy reports each client statement to (proxy.Config.Observer): the counts
+// of Source.Counts, and the time of intercepted statements by path
+// (vecgate_intercept_duration_seconds).
+func (o *Observer) Hook() proxy.Observer { return hook{o} }
 
-type timedInterceptor struct {
-	proxy.Interceptor
-	o *Observer
-}
+type hook struct{ o *Observer }
 
-func (t timedInterceptor) Simple(sql string, knobs map[string]string) (proxy.Job, string) {
-	start := time.Now()
-	j, reason := t.Interceptor.Simple(sql, knobs)
-	return t.o.timeJob(j, start), reason
-}
-
-func (t timedInterceptor) Prepare(sql string, paramOIDs []uint32) (proxy.Statement, string) {
-	st, reason := t.Interceptor.Prepare(sql, paramOIDs)
-	if st == nil {
-		return nil, reason
+func (h hook) Forwarded(r proxy.Reason) {
+	if c := h.o.src.Counts; c != nil {
+		c.Forwarded(r)
 	}
-	return timedStatement{Statement: st, o: t.o}, ""
 }
 
-type timedStatement struct {
-	proxy.Statement
-	o *Observer
-}
-
-func (t timedStatement) Bind(params [][]byte, formats []int16, knobs map[string]string) (proxy.Job, string) {
-	start := time.Now()
-	j, reason := t.Statement.Bind(params, formats, knobs)
-	return t.o.timeJob(j, start), reason
-}
-
-// timeJob wraps j, keeping the optional interfaces the proxy looks for (FastJob, Consistent);
-// nil stays nil.
-func (o *Observer) timeJob(j proxy.Job, start time.Time) proxy.Job {
-	if j == nil {
-		return nil
+func (h hook) Intercepted(p proxy.Path, d time.Duration) {
+	if c := h.o.src.Counts; c != nil {
+		c.Intercepted(p, d)
 	}
-	tj := &timedJob{Job: j, o: o, start: start}
-	fj, fast := j.(proxy.FastJob)
-	cj, consistent := j.(proxy.Consistent)
-	switch {
-	case fast && consistent:
-		return struct {
-			*timedJob
-			fastPart
-			consistentPart
-		}{tj, fastPart{fj, tj}, consistentPart{cj}}
-	case fast:
-		return struct {
-			*timedJob
-			fastPart
-		}{tj, fastPart{fj, tj}}
-	case consistent:
-		return struct {
-			*timedJob
-			consistentPart
-		}{tj, consistentPart{cj}}
+	h.o.latency.WithLabelValues(string(p)).Observe(d.Seconds())
+}
+
+func (h hook) Canceled() {
+	if c := h.o.src.Counts; c != nil {
+		c.Canceled()
 	}
-	return tj
-}
-
-type timedJob struct {
-	proxy.Job
-	o     *Observer
-	start time.Time
-}
-
-func (t *timedJob) Next(ctx context.Context, prevRows int) (string, bool, bool, error) {
-	sql, done, forward, err := t.Job.Next(ctx, prevRows)
-	if done && !forward && err == nil {
-		t.o.latency.WithLabelValues("rewrite").Observe(time.Since(t.start).Seconds())
-	}
-	return sql, done, forward, err
-}
-
-type consistentPart struct{ c proxy.Consistent }
-
-func (c consistentPart) Consistency() (string, time.Duration) { return c.c.Consistency() }
-
-type fastPart struct {
-	f proxy.FastJob
-	t *timedJob
-}
-
-func (f fastPart) FastColumns() []string { return f.f.FastColumns() }
-func (f fastPart) FastKey() string       { return f.f.FastKey() }
-
-func (f fastPart) Answer(ctx context.Context) ([][]string, error) {
-	rows, err := f.f.Answer(ctx)
-	if err == nil {
-		f.t.o.latency.WithLabelValues("fast").Observe(time.Since(f.t.start).Seconds())
-	}
-	return rows, err
 }
 
 // gatewayCollector reads the gateway's live state at scrape time.

@@ -1,7 +1,6 @@
 package observe
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -10,22 +9,6 @@ import (
 
 	"github.com/vecgate/vecgate/proxy"
 )
-
-type fakeJob struct{ rounds int }
-
-func (j *fakeJob) Next(context.Context, int) (string, bool, bool, error) {
-	j.rounds++
-	return "SELECT 1", j.rounds >= 2, false, nil
-}
-
-func (j *fakeJob) TableCheck() string { return "SELECT true, true" }
-
-type fakeFastJob struct{ fakeJob }
-
-func (*fakeFastJob) FastColumns() []string                      { return []string{"bigint"} }
-func (*fakeFastJob) FastKey() string                            { return "k" }
-func (*fakeFastJob) Answer(context.Context) ([][]string, error) { return [][]string{{"1"}}, nil }
-func (*fakeFastJob) Consistency() (string, time.Duration)       { return "eventual", time.Second }
 
 func observations(t *testing.T, o *Observer, path string) uint64 {
 	t.Helper()
@@ -36,48 +19,33 @@ func observations(t *testing.T, o *Observer, path string) uint64 {
 	return m.GetHistogram().GetSampleCount()
 }
 
-// TestTimedJobs: the latency wrapper keeps the optional interfaces the proxy relies on and
-// observes one duration per answered statement.
-func TestTimedJobs(t *testing.T) {
-	o := New(Source{Counts: &Counts{}}, Config{})
-	ctx := context.Background()
-
-	plain := o.timeJob(&fakeJob{}, time.Now())
-	if _, ok := plain.(proxy.FastJob); ok {
-		t.Error("a plain job became a FastJob")
-	}
-	if _, ok := plain.(proxy.Consistent); ok {
-		t.Error("a plain job became Consistent")
-	}
-	for done := false; !done; {
-		_, done, _, _ = plain.Next(ctx, 0)
-	}
-	if n := observations(t, o, "rewrite"); n != 1 {
-		t.Errorf("%d rewrite observations, want 1", n)
-	}
-
-	fast := o.timeJob(&fakeFastJob{}, time.Now())
-	fj, ok := fast.(proxy.FastJob)
-	if !ok {
-		t.Fatal("FastJob lost")
-	}
-	c, ok := fast.(proxy.Consistent)
-	if !ok {
-		t.Fatal("Consistent lost")
-	}
-	if mode, wait := c.Consistency(); mode != "eventual" || wait != time.Second {
-		t.Errorf("Consistency %q %s", mode, wait)
-	}
-	if fj.FastKey() != "k" || fj.TableCheck() != "SELECT true, true" || len(fj.FastColumns()) != 1 {
-		t.Error("fast methods not delegated")
-	}
-	if rows, err := fj.Answer(ctx); err != nil || len(rows) != 1 {
-		t.Fatalf("Answer %v %v", rows, err)
-	}
+// TestHookCounts: the hook the proxy reports to (proxy.Observer) keeps one figure per outcome in
+// Counts and times intercepted statements by path into vecgate_intercept_duration_seconds.
+func TestHookCounts(t *testing.T) {
+	c := &Counts{}
+	o := New(Source{Counts: c}, Config{})
+	h := o.Hook()
+	h.Intercepted(proxy.PathFast, time.Millisecond)
+	h.Intercepted(proxy.PathRewrite, 2*time.Millisecond)
+	h.Intercepted(proxy.PathRewrite, 3*time.Millisecond)
+	h.Canceled()
+	h.Forwarded(proxy.ReasonLagging)
+	h.Forwarded(proxy.ReasonLagging)
+	h.Forwarded(proxy.ReasonNotVector)
 	if n := observations(t, o, "fast"); n != 1 {
 		t.Errorf("%d fast observations, want 1", n)
 	}
-	if o.timeJob(nil, time.Now()) != nil {
-		t.Error("nil job wrapped")
+	if n := observations(t, o, "rewrite"); n != 2 {
+		t.Errorf("%d rewrite observations, want 2", n)
+	}
+	got := c.Stats()
+	if got.Intercepted != 4 || got.FastPath != 1 || got.Canceled != 1 || got.Forwarded["lagging"] != 2 ||
+		got.Forwarded["not_vector"] != 1 || len(got.Forwarded) != 2 {
+		t.Errorf("counts %+v", got)
+	}
+	// A copy: later counts do not change it.
+	h.Forwarded(proxy.ReasonLagging)
+	if got.Forwarded["lagging"] != 2 {
+		t.Error("Stats shares its map with the counts")
 	}
 }

@@ -1,12 +1,12 @@
 package planner
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	pg "github.com/pganalyze/pg_query_go/v6"
 	"github.com/vecgate/vecgate/ann"
 	"github.com/vecgate/vecgate/indexdef"
@@ -26,13 +26,12 @@ type IndexDef struct {
 // vecgateOptions are the WITH (…) options that are vecgate's, not pgvector's.
 var vecgateOptions = map[string]bool{"quantizer": true, "dims": true, "include": true, "oversample": true, "mode": true}
 
-// ErrDDL marks a CREATE or DROP INDEX that vecgate refuses; the message says why. The caller
-// answers with the error's Code (SQLSTATE), Message and, when set, Detail and Hint.
-type ErrDDL struct {
-	Code, Message, Detail, Hint string
+// refuse is the error of a CREATE or DROP INDEX that vecgate refuses: a *pgconn.PgError with the
+// SQLSTATE and message Postgres would give (and, where Postgres gives one, a Detail), which the
+// proxy answers the client with, every field as set.
+func refuse(code, msg string) *pgconn.PgError {
+	return &pgconn.PgError{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: code, Message: msg}
 }
-
-func (e *ErrDDL) Error() string { return e.Message }
 
 // relOption is one pgvector option of a CREATE INDEX as Postgres would read it: its name as
 // written and its value as text (defGetString: "true" when it has none).
@@ -41,7 +40,7 @@ type relOption struct {
 }
 
 // IndexOf recognises `CREATE INDEX … USING hnsw|ivfflat (<column> <opclass>) [WITH (…)]` on one
-// plain column. It returns nil when sql is something else (forward it), an *ErrDDL when vecgate
+// plain column. It returns nil when sql is something else (forward it), a *pgconn.PgError when vecgate
 // must refuse it.
 //
 // pgvector's own options (m, ef_construction, lists) are Postgres' to judge: a statement that
@@ -93,13 +92,13 @@ func IndexOf(sql string) (*IndexDef, error) {
 		}
 		val, ok := defValue(de.Arg)
 		if !ok {
-			return nil, &ErrDDL{Code: "22023", Message: fmt.Sprintf("vecgate: option %q needs a value", name)}
+			return nil, refuse("22023", fmt.Sprintf("vecgate: option %q needs a value", name))
 		}
 		hasOwn = true
 		switch name {
 		case "mode":
 			if val != "mirror" && val != "offload" {
-				return nil, &ErrDDL{Code: "22023", Message: fmt.Sprintf("vecgate: invalid value for option \"mode\": %q (mirror or offload)", val)}
+				return nil, refuse("22023", fmt.Sprintf("vecgate: invalid value for option \"mode\": %q (mirror or offload)", val))
 			}
 			d.Mode = val
 		case "quantizer":
@@ -110,16 +109,16 @@ func IndexOf(sql string) (*IndexDef, error) {
 				d.Quantizer = val
 			case "binary", "pq":
 				if d.Method != "ivfflat" {
-					return nil, &ErrDDL{Code: "0A000", Message: fmt.Sprintf("vecgate: quantizer %q needs USING ivfflat (HNSW indexes take none or sq8)", val)}
+					return nil, refuse("0A000", fmt.Sprintf("vecgate: quantizer %q needs USING ivfflat (HNSW indexes take none or sq8)", val))
 				}
 				d.Quantizer = val
 			default:
-				return nil, &ErrDDL{Code: "22023", Message: fmt.Sprintf("vecgate: invalid value for option \"quantizer\": %q (none, sq8, pq, binary)", val)}
+				return nil, refuse("22023", fmt.Sprintf("vecgate: invalid value for option \"quantizer\": %q (none, sq8, pq, binary)", val))
 			}
 		case "oversample":
 			f, err := strconv.ParseFloat(val, 64)
 			if err != nil || f < 1 || f > 100 {
-				return nil, &ErrDDL{Code: "22023", Message: fmt.Sprintf("vecgate: invalid value for option \"oversample\": %q (1 to 100)", val)}
+				return nil, refuse("22023", fmt.Sprintf("vecgate: invalid value for option \"oversample\": %q (1 to 100)", val))
 			}
 			d.Oversample = f
 		case "include":
@@ -132,11 +131,11 @@ func IndexOf(sql string) (*IndexDef, error) {
 			// Checked against the column's dimension where the column is known (cmd/vecgate).
 			n, err := strconv.Atoi(val)
 			if err != nil || n < 1 || n >= ann.MaxDims {
-				return nil, &ErrDDL{Code: "22023", Message: fmt.Sprintf("vecgate: invalid value for option \"dims\": %q (1 to the column's dimensions - 1)", val)}
+				return nil, refuse("22023", fmt.Sprintf("vecgate: invalid value for option \"dims\": %q (1 to the column's dimensions - 1)", val))
 			}
 			d.Dims = n
 		default:
-			return nil, &ErrDDL{Code: "0A000", Message: fmt.Sprintf("vecgate: option %q is not available for live indexes yet", name)}
+			return nil, refuse("0A000", fmt.Sprintf("vecgate: option %q is not available for live indexes yet", name))
 		}
 	}
 	if !hasOwn {
@@ -144,14 +143,14 @@ func IndexOf(sql string) (*IndexDef, error) {
 	}
 	if len(st.IndexParams) != 1 || st.WhereClause != nil || len(st.IndexIncludingParams) > 0 {
 		if hasOwn {
-			return nil, &ErrDDL{Code: "0A000", Message: "vecgate: options apply to an index on one column, without WHERE or INCLUDE"}
+			return nil, refuse("0A000", "vecgate: options apply to an index on one column, without WHERE or INCLUDE")
 		}
 		return nil, nil
 	}
 	el := st.IndexParams[0].GetIndexElem()
 	if el == nil || el.Name == "" || len(el.Opclass) == 0 {
 		if hasOwn {
-			return nil, &ErrDDL{Code: "0A000", Message: "vecgate: options apply to an index on a plain column with an operator class"}
+			return nil, refuse("0A000", "vecgate: options apply to an index on a plain column with an operator class")
 		}
 		return nil, nil
 	}
@@ -162,13 +161,13 @@ func IndexOf(sql string) (*IndexDef, error) {
 	// precision), so a plain CREATE INDEX on one is Postgres' alone.
 	if err != nil || m == ann.Hamming || !strings.HasPrefix(opclass, "vector_") {
 		if hasOwn {
-			return nil, &ErrDDL{Code: "0A000", Message: fmt.Sprintf("vecgate: operator class %s is not supported for live indexes", opclass)}
+			return nil, refuse("0A000", fmt.Sprintf("vecgate: operator class %s is not supported for live indexes", opclass))
 		}
 		return nil, nil
 	}
 	d.Metric = m
 	if d.Name == "" && hasOwn {
-		return nil, &ErrDDL{Code: "0A000", Message: "vecgate: name the index when it has vecgate options"}
+		return nil, refuse("0A000", "vecgate: name the index when it has vecgate options")
 	}
 	if hasOwn && d.Mode == "mirror" {
 		st.Options = kept
@@ -201,18 +200,19 @@ func checkRelOptions(method string, opts []relOption) error {
 	for _, o := range opts {
 		b, ok := known[o.name]
 		if !ok {
-			return &ErrDDL{Code: "22023", Message: fmt.Sprintf("unrecognized parameter %q", o.name)}
+			return refuse("22023", fmt.Sprintf("unrecognized parameter %q", o.name))
 		}
 		if _, dup := set[o.name]; dup {
-			return &ErrDDL{Code: "22023", Message: fmt.Sprintf("parameter %q specified more than once", o.name)}
+			return refuse("22023", fmt.Sprintf("parameter %q specified more than once", o.name))
 		}
 		n, ok := pgParseInt(o.value)
 		if !ok {
-			return &ErrDDL{Code: "22023", Message: fmt.Sprintf("invalid value for integer option %q: %s", o.name, o.value)}
+			return refuse("22023", fmt.Sprintf("invalid value for integer option %q: %s", o.name, o.value))
 		}
 		if n < b.min || n > b.max {
-			return &ErrDDL{Code: "22023", Message: fmt.Sprintf("value %s out of bounds for option %q", o.value, o.name),
-				Detail: fmt.Sprintf("Valid values are between \"%d\" and \"%d\".", b.min, b.max)}
+			e := refuse("22023", fmt.Sprintf("value %s out of bounds for option %q", o.value, o.name))
+			e.Detail = fmt.Sprintf("Valid values are between \"%d\" and \"%d\".", b.min, b.max)
+			return e
 		}
 		set[o.name] = n
 	}
@@ -225,7 +225,7 @@ func checkRelOptions(method string, opts []relOption) error {
 			ef = v
 		}
 		if ef < 2*m {
-			return &ErrDDL{Code: "22023", Message: "ef_construction must be greater than or equal to 2 * m"}
+			return refuse("22023", "ef_construction must be greater than or equal to 2 * m")
 		}
 	}
 	return nil
@@ -355,11 +355,4 @@ func DropIndexOf(sql string) ([][2]string, bool) {
 		}
 	}
 	return out, len(out) > 0
-}
-
-// IsErrDDL unwraps an *ErrDDL.
-func IsErrDDL(err error) (*ErrDDL, bool) {
-	var e *ErrDDL
-	ok := errors.As(err, &e)
-	return e, ok
 }

@@ -1,9 +1,11 @@
 package planner_test
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/vecgate/vecgate/indexdef"
 	"github.com/vecgate/vecgate/planner"
 )
@@ -39,7 +41,8 @@ func TestIndexOf(t *testing.T) {
 		var got string
 		switch {
 		case err != nil:
-			e, _ := planner.IsErrDDL(err)
+			var e *pgconn.PgError
+			errors.As(err, &e)
 			got = fmt.Sprintf("error %s: %s", e.Code, e.Message)
 			if e.Detail != "" {
 				got += " (" + e.Detail + ")"

@@ -242,7 +242,7 @@ func (f *inFilter) String() string {
 // case unless double-quoted, as identifiers are.
 func includeList(n *pg.Node) ([]string, error) {
 	bad := func(why string) error {
-		return &ErrDDL{Code: "22023", Message: "vecgate: invalid value for option \"include\": " + why + " (a list of column names, e.g. 'tenant_id, category')"}
+		return refuse("22023", "vecgate: invalid value for option \"include\": "+why+" (a list of column names, e.g. 'tenant_id, category')")
 	}
 	var raw string
 	switch {

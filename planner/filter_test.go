@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/vecgate/vecgate/ann"
 	"github.com/vecgate/vecgate/planner"
 )
@@ -290,7 +292,7 @@ func TestIndexOfInclude(t *testing.T) {
 	} {
 		d, err := planner.IndexOf(sql)
 		var got string
-		if e, ok := planner.IsErrDDL(err); ok {
+		if e := (*pgconn.PgError)(nil); errors.As(err, &e) {
 			got = "error " + e.Code
 		} else if err != nil || d == nil {
 			got = fmt.Sprint(err)

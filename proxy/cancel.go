@@ -189,8 +189,7 @@ func (s *session) endInterrupted(w *bufio.Writer, before ...[]byte) error {
 	}
 	s.blockOpen = false
 	s.endCapture()
-	s.tally("intercept", "")
-	s.srv.count("canceled", "")
+	s.canceled()
 	return s.deliver(append(before, errMsg, readyFor(s.State().TxStatus))...)
 }
 

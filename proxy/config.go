@@ -43,12 +43,9 @@ type Config struct {
 	// upstream database the live indexes follow): a session whose startup packet names another
 	// database is only relayed.
 	Database string
-	// Count, when set, is called once per client statement that reaches the interceptor (a
-	// Query message, or an execution: Bind … Sync): what "intercept" (reason "") when vecgate
-	// answered it, or "forward" with the reason it went to Postgres ("not_vector" for most).
-	// Intercepted statements are also counted as "fast" when answered from memory and
-	// "canceled" when cancelled or timed out.
-	Count func(what, reason string)
+	// Observer, when set, is told how each client statement that reaches the interceptor was
+	// handled (see Observer). Default: none.
+	Observer Observer
 }
 
 // CatalogClock is what the proxy needs to know of catalog changes made by other sessions.

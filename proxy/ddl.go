@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 )
 
@@ -12,11 +13,13 @@ type DDL struct {
 	// Send is the statement for Postgres; "" answers the client locally with Tag.
 	Send string
 	Tag  string
-	// Code and Message, when Code is set, refuse the statement with this error (with Detail and
-	// Hint when set: an error vecgate gives in Postgres' stead carries Postgres' fields).
-	Code, Message, Detail, Hint string
+	// Err, when set, refuses the statement with this error, every field as set (an error
+	// vecgate gives in Postgres' stead carries Postgres' fields).
+	Err *pgconn.PgError
 	// Done runs once Postgres answered Send (ok: it succeeded), or before answering locally
-	// (ok true); an error it returns is the client's answer instead of Tag.
+	// (ok true); an error it returns is the client's answer instead of Tag: a *pgconn.PgError
+	// in it (vecgate's own, or Postgres' from a statement vecgate ran) as it is, anything else
+	// as XX000 with the error's text.
 	Done func(ok bool) error
 }
 
@@ -33,13 +36,8 @@ func (s *session) runDDL(w *bufio.Writer, sql string, d *DDL) (bool, error) {
 		// vecgate reads names out of the statement and records them as UTF8 text.
 		return true, s.deliver(errorResponse("ERROR", "0A000", "vecgate: CREATE/DROP INDEX with vecgate options and names that are not ASCII needs client_encoding UTF8"), readyFor(st))
 	}
-	if d.Code != "" {
-		e, err := (&pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: d.Code,
-			Message: d.Message, Detail: d.Detail, Hint: d.Hint}).Encode(nil)
-		if err != nil {
-			e = errorResponse("ERROR", d.Code, d.Message)
-		}
-		return true, s.deliver(e, readyFor(st))
+	if d.Err != nil {
+		return true, s.deliver(encodeError(d.Err), readyFor(st))
 	}
 	if st != 'I' {
 		if d.Send == sql {
@@ -49,12 +47,11 @@ func (s *session) runDDL(w *bufio.Writer, sql string, d *DDL) (bool, error) {
 	}
 	if d.Send == "" {
 		if err := d.Done(true); err != nil {
-			code, msg := "XX000", err.Error()
-			var de interface{ SQLState() string }
-			if errors.As(err, &de) {
-				code = de.SQLState()
+			var pe *pgconn.PgError
+			if !errors.As(err, &pe) {
+				pe = &pgconn.PgError{Severity: "ERROR", Code: "XX000", Message: err.Error()}
 			}
-			return true, s.deliver(errorResponse("ERROR", code, msg), readyFor('I'))
+			return true, s.deliver(encodeError(pe), readyFor('I'))
 		}
 		cc, _ := (&pgproto3.CommandComplete{CommandTag: []byte(d.Tag)}).Encode(nil)
 		return true, s.deliver(cc, readyFor('I'))

@@ -14,6 +14,13 @@
 // take its answers (capture), and written unchanged in batches; nothing from Postgres is
 // re-encoded, so what clients see is byte for byte what Postgres sent (but for BackendKeyData).
 //
+// Interception. A statement the Interceptor plans — a simple Query, or an extended-protocol
+// execution sent as one Bind … Sync group — runs through one pipeline for both protocols
+// (pipeline.go: wait idle, session checks, capture, block, table check, read-your-writes, fast
+// answer or rounds, finish); the protocol differences sit behind a small interface. How each
+// statement went (intercepted by path with its duration, cancelled, or forwarded with a typed
+// Reason) is reported once to Config.Observer.
+//
 // Authentication is relayed end to end (trust, cleartext, MD5, SCRAM-SHA-256): vecgate never sees a
 // stored password and never needs one. Each client gets cancel key data of vecgate's own; a
 // CancelRequest carrying it is sent on to the session's upstream backend, and ends an intercepted

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -58,7 +59,7 @@ func (s *session) trackParse(body []byte) {
 	}
 	st, reason := s.srv.cfg.Interceptor.Prepare(p.Query, p.ParameterOIDs)
 	if st == nil {
-		if reason == "" || reason == "not_vector" {
+		if reason == "" || reason == ReasonNotVector {
 			delete(s.stmts, p.Name) // the common case: kept small
 			return
 		}
@@ -77,7 +78,7 @@ func (s *session) trackParse(body []byte) {
 type stmtInfo struct {
 	st     Statement
 	oids   []uint32
-	reason string
+	reason Reason
 	sql    string // when st is nil: the statement, offered again at Bind while indexes load
 	// ascii: the statement's text is all ASCII, so it means the same in every client encoding.
 	// Otherwise its text was read as UTF8 only if the session's encoding was UTF8 when the Parse
@@ -106,19 +107,19 @@ func isASCII(s string) bool {
 
 // bindReason is the reason a Bind (body) forwarded outside an interceptable group is counted
 // under.
-func (s *session) bindReason(body []byte) string {
+func (s *session) bindReason(body []byte) Reason {
 	_, rest, ok := cString(body)
 	if !ok {
-		return "not_vector"
+		return ReasonNotVector
 	}
 	name, _, _ := cString(rest)
 	switch info := s.stmts[name]; {
 	case info == nil:
-		return "not_vector"
+		return ReasonNotVector
 	case info.st == nil:
 		return info.reason
 	}
-	return "pipeline"
+	return ReasonPipeline
 }
 
 func (s *session) trackClose(body []byte) {
@@ -231,213 +232,150 @@ func (s *session) readGroup(cr *reader, typ byte, raw, body []byte) (*group, int
 	return g, i
 }
 
-// interceptGroup runs an interceptable group. It reports false when the group must be forwarded
-// as it came (then nothing of it has been sent, or only the client's Parse, whose answer was
-// already delivered — reported by parsed).
+// interceptGroup runs an interceptable group through the pipeline (pipeline.go). It reports
+// false when the group must be forwarded as it came (then nothing of it has been sent, or only
+// the client's Parse, whose answer was already delivered — reported by parsed).
 func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed bool, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			s.recovered(w, r)
-			handled, err = false, nil
+	e := &execution{g: g}
+	handled, err = s.guarded(w, func() (bool, error) {
+		job, reason := e.plan(s)
+		if job == nil {
+			s.forwarded(reason)
+			return false, nil
 		}
-	}()
-	info := s.stmts[g.bind.PreparedStatement]
-	if g.parse != nil {
-		info = s.stmts[g.bind.PreparedStatement] // trackParse ran for this Parse already
-	}
+		return s.intercept(w, job, e)
+	})
+	return handled, e.parsed, err
+}
+
+// execution is the extended protocol's side of an interception: the client's Parse (if the
+// group has one) is sent first, vecgate's rewrite is prepared once per session under a name of
+// its own, and each round is Bind(rewrite, params + candidate keys) [Describe] Execute Sync.
+type execution struct {
+	g      *group
+	info   *stmtInfo // the client's statement, as trackParse recorded it
+	name   string    // vecgate's prepared rewrite
+	parsed bool      // the client's Parse was sent and its answer is the client's
+}
+
+// plan plans the group's execution: nil, with the reason, when it is forwarded.
+func (e *execution) plan(s *session) (Job, Reason) {
+	stmt := e.g.bind.PreparedStatement
+	info := s.stmts[stmt] // trackParse ran for the group's Parse already
 	if info == nil {
-		s.tally("forward", "not_vector")
-		return false, false, nil
+		return nil, ReasonNotVector
 	}
-	if info.st == nil && (info.reason == "loading" || info.reason == "no_index") {
+	if info.st == nil && (info.reason == ReasonLoading || info.reason == ReasonNoIndex) {
 		// Prepared while the indexes loaded (or before this one was built): offered again.
 		if st, reason := s.srv.cfg.Interceptor.Prepare(info.sql, info.oids); st != nil {
 			info = &stmtInfo{st: st, oids: info.oids, ascii: info.ascii, encEpoch: info.encEpoch,
 				noBackslash: info.noBackslash, stdEpoch: info.stdEpoch}
-			s.stmts[g.bind.PreparedStatement] = info
+			s.stmts[stmt] = info
 		} else {
 			info.reason = reason
 		}
 	}
 	if info.st == nil {
-		s.tally("forward", info.reason)
-		return false, false, nil
+		return nil, info.reason
 	}
-	job, reason := info.st.Bind(g.bind.Parameters, g.bind.ParameterFormatCodes, s.knobValues())
-	if job == nil {
-		s.tally("forward", reason)
-		return false, false, nil
-	}
-	if err := w.Flush(); err != nil {
-		return false, false, err
-	}
-	if !s.waitIdle() {
-		s.tally("forward", "copy")
-		return false, false, nil
-	}
+	e.info = info
+	return info.st.Bind(e.g.bind.Parameters, e.g.bind.ParameterFormatCodes, s.knobValues())
+}
+
+func (e *execution) current(s *session) Reason {
+	g, info := e.g, e.info
 	// The rewrite and the answer are UTF8, and so must the statement's text have been read
 	// (a Parse in this group is sent now, in the current encoding).
 	if !s.utf8Now() || g.parse == nil && !info.ascii && info.encEpoch != s.encodingEpoch() {
-		s.tally("forward", "client_encoding")
-		return false, false, nil
+		return ReasonClientEncoding
 	}
 	// Likewise its string literals, as the planner reads them: standard_conforming_strings on.
 	if !s.stdStringsNow() || g.parse == nil && !info.noBackslash && info.stdEpoch != s.stdStringsEpoch() {
-		s.tally("forward", "standard_conforming_strings")
-		return false, false, nil
+		return ReasonStdStrings
 	}
 	if s.dropped.Swap(false) { // a DISCARD ALL or DEALLOCATE ALL before this group completed
 		s.forgetPrepared()
 		if g.parse == nil { // the statement is gone: Postgres answers the Bind
-			s.tally("forward", "not_vector")
-			return false, false, nil
+			return ReasonNotVector
 		}
 		s.trackParse(g.parse[5:])
 	}
-	block, allowed := blockState(s.State())
-	if !allowed {
-		s.tally("forward", "transaction")
-		return false, false, nil
-	}
-	ctx, end := s.beginIntercept()
-	defer end()
-	s.beginCapture()
-	defer s.endCapture()
-	if block {
-		if ok, err := s.enterBlock(w); !ok || err != nil {
-			if err == nil && s.interrupted() {
-				return s.endInterruptedGroup(w, g, nil, false, nil)
-			}
-			s.tally("forward", "transaction")
-			return false, false, err
-		}
-	}
-
-	// The checks run before the client's Parse is sent: readYourWrites' is a simple Query, which
-	// destroys the unnamed statement, and the client's is needed if the group is forwarded
-	// after all. (The table check runs as a statement of vecgate's own: runCheck.)
-	lsn := s.positionWithCheck(w, job)
-	whole, _ := s.tableCheck(w, job)
-	if s.interrupted() {
-		return s.endInterruptedGroup(w, g, nil, false, nil)
-	}
-	if !whole {
-		s.tally("forward", "table_check")
-		return false, false, s.abandonBlock(w, block)
-	}
-	s.armTimeout(s.statementTimeout(job))
-	if !s.readYourWrites(ctx, w, job, lsn) {
-		if s.interrupted() {
-			return s.endInterruptedGroup(w, g, nil, false, nil)
-		}
-		s.tally("forward", "lagging")
-		return false, false, s.abandonBlock(w, block)
-	}
-
-	// Parse: the client's (its answer is delivered first, whatever follows) and vecgate's rewrite.
-	var pre [][]byte // messages to deliver before the execution's answer
-	name := internalName(info)
-	needParse := !s.internal[name]
-	if g.parse != nil || needParse {
-		var out [][]byte
-		if g.parse != nil {
-			out = append(out, g.parse)
-		}
-		if needParse {
-			out = append(out, encodeParse(name, info))
-		}
-		msgs, _, failed, ok := s.exchangeRaw(w, append(out, syncMsg)...)
-		if !ok {
-			return false, false, errors.New("upstream connection lost")
-		}
-		if len(msgs) == 0 || (failed && s.interrupted()) { // cancelled before or during the Parse
-			return s.endInterruptedGroup(w, g, nil, false, nil)
-		}
-		if g.parse != nil {
-			if msgs[0][0] != '1' { // the client's own Parse failed: that error is its answer
-				// (In a block, the block failed with it, savepoint and all, as it would have directly.)
-				s.blockOpen = false
-				s.endCapture()
-				s.tally("forward", "error")
-				return true, true, s.deliver(msgs[0], msgs[len(msgs)-1])
-			}
-			pre = append(pre, msgs[0])
-			parsed = true
-		}
-		if failed { // vecgate's rewrite did not prepare: forward this statement from now on
-			s.log.Warn("intercept: rewrite did not prepare; forwarding", "statement", g.bind.PreparedStatement)
-			delete(s.stmts, g.bind.PreparedStatement)
-			s.tally("forward", "rewrite_error")
-			if err := s.abandonBlock(w, block); err != nil {
-				return false, parsed, err
-			}
-			s.endCapture()
-			return false, parsed, s.deliver(pre...)
-		}
-		if needParse {
-			if s.internal == nil {
-				s.internal = map[string]bool{}
-			}
-			s.internal[name] = true
-		}
-	}
-	if !block {
-		msgs, ok := s.fastAnswer(ctx, w, job, g.describe != nil, g.bind.ResultFormatCodes)
-		if s.interrupted() {
-			s.answered = false
-			return s.endInterruptedGroup(w, g, pre, parsed, nil)
-		}
-		if ok {
-			s.tally("intercept", "")
-			s.srv.count("fast", "")
-			s.endCapture()
-			out := append(pre, bindComplete)
-			return true, parsed, s.deliver(append(append(out, msgs...), readyIdle)...)
-		}
-	}
-	last, err := s.rounds(ctx, job, func(ids string) ([][]byte, int, bool, bool) {
-		out := [][]byte{encodeBind(g.bind, name, ids)}
-		if g.describe != nil {
-			out = append(out, g.describe)
-		}
-		return s.exchangeRaw(w, append(out, g.execute, g.sync)...)
-	})
-	if errors.Is(err, errInterrupted) {
-		return s.endInterruptedGroup(w, g, pre, parsed, last)
-	}
-	if err != nil {
-		return false, parsed, err
-	}
-	if last == nil {
-		if err := s.abandonBlock(w, block); err != nil {
-			return false, parsed, err
-		}
-		s.endCapture()
-		return false, parsed, s.deliver(pre...)
-	}
-	if last, err = s.finishBlock(w, block, last); err != nil {
-		return false, parsed, err
-	}
-	s.endCapture()
-	s.tally("intercept", "")
-	s.answered = true // ran through the rewrite: no function of the session's (ranUpstream)
-	if g.describe != nil {
-		s.rememberDesc(job, g.bind.ResultFormatCodes, last)
-	}
-	return true, parsed, s.deliver(append(pre, last...)...)
+	return ""
 }
 
-// endInterruptedGroup ends an interrupted execution group (cancel.go) with what Postgres would
-// have answered: pre (what the client's Parse got), then the Bind's answer and the description
-// — from the interrupted round when one ran, else from Postgres, which binds and describes the
-// client's own statement (an error there is the group's answer, as directly) — and 57014.
-func (s *session) endInterruptedGroup(w *bufio.Writer, g *group, pre [][]byte, parsed bool, round [][]byte) (bool, bool, error) {
-	if before := answerBefore(round); len(before) > 0 {
-		return true, parsed, s.endInterrupted(w, append(pre, before...)...)
+// prepare sends the client's Parse (its answer is delivered first, whatever follows) and
+// prepares vecgate's rewrite, when either is needed. (They run after the checks: read-your-writes'
+// statements would destroy the unnamed statement, and the client's is needed if the group is
+// forwarded after all.)
+func (e *execution) prepare(p *interception) *outcome {
+	s, g := p.s, e.g
+	e.name = internalName(e.info)
+	needParse := !s.internal[e.name]
+	if g.parse == nil && !needParse {
+		return nil
 	}
 	var out [][]byte
-	if g.parse != nil && !parsed {
-		out, parsed = append(out, g.parse), true
+	if g.parse != nil {
+		out = append(out, g.parse)
+	}
+	if needParse {
+		out = append(out, encodeParse(e.name, e.info))
+	}
+	msgs, _, failed, ok := s.exchangeRaw(p.w, append(out, syncMsg)...)
+	if !ok {
+		return &outcome{err: errors.New("upstream connection lost")}
+	}
+	if len(msgs) == 0 || (failed && s.interrupted()) { // cancelled before or during the Parse
+		return p.interrupted(nil)
+	}
+	if g.parse != nil {
+		e.parsed = true
+		if msgs[0][0] != '1' { // the client's own Parse failed: that error is its answer
+			// (In a block, the block failed with it, savepoint and all, as it would have directly.)
+			s.blockOpen = false
+			s.endCapture()
+			s.forwarded(ReasonError)
+			return &outcome{true, s.deliver(msgs[0], msgs[len(msgs)-1])}
+		}
+		p.pre = append(p.pre, msgs[0])
+	}
+	if failed { // vecgate's rewrite did not prepare: forward this statement from now on
+		s.log.Warn("intercept: rewrite did not prepare; forwarding", "statement", g.bind.PreparedStatement)
+		delete(s.stmts, g.bind.PreparedStatement)
+		return p.forward(ReasonRewriteError)
+	}
+	if needParse {
+		if s.internal == nil {
+			s.internal = map[string]bool{}
+		}
+		s.internal[e.name] = true
+	}
+	return nil
+}
+
+func (e *execution) shape() (bool, []int16) { return e.g.describe != nil, e.g.bind.ResultFormatCodes }
+func (e *execution) fastHead() [][]byte     { return [][]byte{bindComplete} }
+
+func (e *execution) round(p *interception, ids string) ([][]byte, int, bool, bool) {
+	out := [][]byte{encodeBind(e.g.bind, e.name, ids)}
+	if e.g.describe != nil {
+		out = append(out, e.g.describe)
+	}
+	return p.s.exchangeRaw(p.w, append(out, e.g.execute, e.g.sync)...)
+}
+
+// interrupted ends an interrupted execution group (cancel.go) with what Postgres would have
+// answered: pre (what the client's Parse got), then the Bind's answer and the description —
+// from the interrupted round when one ran, else from Postgres, which binds and describes the
+// client's own statement (an error there is the group's answer, as directly) — and 57014.
+func (e *execution) interrupted(p *interception, round [][]byte) error {
+	s, g := p.s, e.g
+	if before := answerBefore(round); len(before) > 0 {
+		return s.endInterrupted(p.w, slices.Concat(p.pre, before)...)
+	}
+	var out [][]byte
+	if g.parse != nil && !e.parsed {
+		out, e.parsed = append(out, g.parse), true
 	}
 	for _, r := range g.raws {
 		if r[0] == 'B' {
@@ -447,18 +385,18 @@ func (s *session) endInterruptedGroup(w *bufio.Writer, g *group, pre [][]byte, p
 	if g.describe != nil {
 		out = append(out, g.describe)
 	}
-	msgs, _, _, ok := s.sendRecv(w, true, append(out, syncMsg)...)
+	msgs, _, _, ok := s.sendRecv(p.w, true, append(out, syncMsg)...)
 	if !ok {
-		return false, parsed, errors.New("upstream connection lost")
+		return errors.New("upstream connection lost")
 	}
-	before := append(pre, answerBefore(msgs)...)
-	if e := failureOf(msgs); e != nil {
+	before := slices.Concat(p.pre, answerBefore(msgs))
+	if f := failureOf(msgs); f != nil {
 		s.blockOpen = false
 		s.endCapture()
-		s.tally("forward", "error")
-		return true, parsed, s.deliver(append(before, e, readyFor(s.State().TxStatus))...)
+		s.forwarded(ReasonError)
+		return s.deliver(append(before, f, readyFor(s.State().TxStatus))...)
 	}
-	return true, parsed, s.endInterrupted(w, before...)
+	return s.endInterrupted(p.w, before...)
 }
 
 // deliver writes messages to the client in one write (one system call, one TCP segment for a

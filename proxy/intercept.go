@@ -17,8 +17,8 @@ import (
 type Interceptor interface {
 	// Simple is called with the text of a simple Query message that vecgate may intercept, and
 	// the session's knobs (see Knobs). It returns nil to forward the message unchanged, with the
-	// reason counted (Config.Count).
-	Simple(sql string, knobs map[string]string) (job Job, reason string)
+	// reason counted (Config.Observer).
+	Simple(sql string, knobs map[string]string) (job Job, reason Reason)
 	// Knobs returns the SET/RESET statements in sql that change knobs vecgate follows.
 	Knobs(sql string) []Knob
 	// Explain is offered `EXPLAIN …` statements: ok with the lines vecgate puts first and the
@@ -37,7 +37,7 @@ type Interceptor interface {
 	// Prepare is called with the text of each Parse message and the parameter types it declares
 	// (0: left to Postgres); it returns nil when vecgate will not intercept executions of that
 	// statement, and the reason its executions are counted under.
-	Prepare(sql string, paramOIDs []uint32) (st Statement, reason string)
+	Prepare(sql string, paramOIDs []uint32) (st Statement, reason Reason)
 	// WaitApplied waits until the live indexes have applied the upstream WAL position lsn (as
 	// pg_current_wal_lsn() prints it), or ctx ends.
 	WaitApplied(ctx context.Context, lsn string) error
@@ -52,7 +52,7 @@ type Statement interface {
 	Params() int
 	// Bind plans one execution from the client's Bind (parameter values and format codes) with
 	// the session's knobs; it returns nil to forward the Bind unchanged, with the reason.
-	Bind(params [][]byte, formats []int16, knobs map[string]string) (job Job, reason string)
+	Bind(params [][]byte, formats []int16, knobs map[string]string) (job Job, reason Reason)
 }
 
 // Job is one intercepted statement. The proxy asks it for the statement to send for each round,
@@ -116,7 +116,7 @@ func (s *session) knobValues() map[string]string {
 // stack and counted, and the statement forwarded.
 func (s *session) recovered(w *bufio.Writer, r any) {
 	s.log.Error("intercept panic; forwarding", "panic", r, "stack", string(debug.Stack()))
-	s.tally("forward", "panic")
+	s.forwarded(ReasonPanic)
 	if s.blockOpen { // leave the client's transaction as it was (best effort)
 		func() {
 			defer func() { _ = recover() }()
@@ -133,114 +133,29 @@ const interceptTimeout = 30 * time.Second
 // session's own committed writes before it is forwarded instead (vecgate.max_wait).
 const maxWait = 100 * time.Millisecond
 
-// interceptQuery runs an intercepted simple Query: it waits until every earlier request has been
-// answered, then sends the planner's rewritten statement(s) upstream and collects the answers
-// itself (capture), widening while too few rows come back; the final answer goes to the client as
-// Postgres sent it. It reports false when the original message must be forwarded instead (which
-// is always correct). Inside a transaction block see block.go.
+// interceptQuery handles a simple Query vecgate may intercept: DDL vecgate takes part in,
+// SHOW vecgate.status and EXPLAIN (special), and statements the planner plans, which run through
+// the pipeline (pipeline.go), each round a Query whose answer vecgate collects itself (capture);
+// the final answer goes to the client as Postgres sent it. It reports false when the original
+// message must be forwarded instead (which is always correct).
 func (s *session) interceptQuery(w *bufio.Writer, body []byte) (handled bool, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			s.recovered(w, r)
-			handled, err = false, nil
+	return s.guarded(w, func() (bool, error) {
+		sql := string(bytes.TrimSuffix(body, []byte{0}))
+		s.applyKnobs(sql)
+		if d := s.srv.cfg.Interceptor.DDL(sql); d != nil {
+			s.forwarded(ReasonDDL)
+			return s.runDDL(w, sql, d)
 		}
-	}()
-	sql := string(bytes.TrimSuffix(body, []byte{0}))
-	s.applyKnobs(sql)
-	if d := s.srv.cfg.Interceptor.DDL(sql); d != nil {
-		s.tally("forward", "ddl")
-		return s.runDDL(w, sql, d)
-	}
-	if handled, err := s.special(w, sql); handled || err != nil {
-		return handled, err
-	}
-	job, reason := s.srv.cfg.Interceptor.Simple(sql, s.knobValues())
-	if job == nil {
-		s.tally("forward", reason)
-		return false, nil
-	}
-	if err := w.Flush(); err != nil {
-		return false, err
-	}
-	if !s.waitIdle() {
-		s.tally("forward", "copy")
-		return false, nil
-	}
-	if !s.utf8Now() {
-		s.tally("forward", "client_encoding")
-		return false, nil
-	}
-	if !s.stdStringsNow() {
-		s.tally("forward", "standard_conforming_strings")
-		return false, nil
-	}
-	block, allowed := blockState(s.State())
-	if !allowed {
-		s.tally("forward", "transaction")
-		return false, nil
-	}
-	ctx, end := s.beginIntercept()
-	defer end()
-
-	s.beginCapture()
-	defer s.endCapture()
-	if block {
-		if ok, err := s.enterBlock(w); !ok || err != nil {
-			if err == nil && s.interrupted() {
-				return true, s.endInterrupted(w)
-			}
-			s.tally("forward", "transaction")
-			return false, err
+		if handled, err := s.special(w, sql); handled || err != nil {
+			return handled, err
 		}
-	}
-	lsn := s.positionWithCheck(w, job)
-	whole, _ := s.tableCheck(w, job)
-	if s.interrupted() {
-		return true, s.endInterrupted(w)
-	}
-	if !whole {
-		s.tally("forward", "table_check")
-		return false, s.abandonBlock(w, block)
-	}
-	s.armTimeout(s.statementTimeout(job))
-	if !s.readYourWrites(ctx, w, job, lsn) {
-		if s.interrupted() {
-			return true, s.endInterrupted(w)
+		job, reason := s.srv.cfg.Interceptor.Simple(sql, s.knobValues())
+		if job == nil {
+			s.forwarded(reason)
+			return false, nil
 		}
-		s.tally("forward", "lagging")
-		return false, s.abandonBlock(w, block)
-	}
-	if !block {
-		msgs, ok := s.fastAnswer(ctx, w, job, true, nil)
-		if s.interrupted() {
-			s.answered = false
-			return true, s.endInterrupted(w)
-		}
-		if ok {
-			s.tally("intercept", "")
-			s.srv.count("fast", "")
-			s.endCapture()
-			return true, s.deliver(append(msgs, readyIdle)...)
-		}
-	}
-	last, err := s.rounds(ctx, job, func(stmt string) ([][]byte, int, bool, bool) { return s.exchange(w, stmt) })
-	if errors.Is(err, errInterrupted) {
-		return true, s.endInterrupted(w, answerBefore(last)...)
-	}
-	if err != nil {
-		return false, err
-	}
-	if last == nil {
-		return false, s.abandonBlock(w, block)
-	}
-	if last, err = s.finishBlock(w, block, last); err != nil {
-		return false, err
-	}
-	s.tally("intercept", "")
-	s.answered = true // ran through the rewrite: no function of the session's (ranUpstream)
-	s.rememberDesc(job, nil, last)
-	s.endCapture()
-	return true, s.deliver(last...)
+		return s.intercept(w, job, simpleQuery{})
+	})
 }
 
 // rounds runs an intercepted statement's rounds while capturing: each round's statement (or key
@@ -260,7 +175,7 @@ func (s *session) rounds(ctx context.Context, job Job, send func(next string) (m
 			s.log.Warn("intercept: planner error; forwarding", "err", err)
 		}
 		if err != nil || fwd {
-			s.tally("forward", "widening")
+			s.forwarded(ReasonWidening)
 			return nil, nil
 		}
 		if done {
@@ -276,7 +191,7 @@ func (s *session) rounds(ctx context.Context, job Job, send func(next string) (m
 		}
 		if failed {
 			// Let Postgres answer the original in its own words (error positions and all).
-			s.tally("forward", "rewrite_error")
+			s.forwarded(ReasonRewriteError)
 			return nil, nil
 		}
 		last, rows = msgs, n
@@ -406,50 +321,53 @@ func (s *session) readYourWrites(ctx context.Context, w *bufio.Writer, job Job, 
 	return true
 }
 
+// reported is a setting Postgres reports in ParameterStatus (at startup and after every change)
+// that vecgate intercepts under only while it has the value want; epoch counts the reports of
+// another value. Guarded by the session's stateMu.
+type reported struct {
+	want, value string
+	epoch       uint64
+}
+
+func (r *reported) report(v string) {
+	r.value = v
+	if v != r.want {
+		r.epoch++
+	}
+}
+
+// setting reports whether r has its wanted value now, and r's epoch then (-1 when it has not).
+func (s *session) setting(r *reported) (ok bool, epoch int64) {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	if r.value != r.want {
+		return false, -1
+	}
+	return true, int64(r.epoch)
+}
+
 // utf8Now reports whether the session's client_encoding is UTF8, the encoding of every byte
 // vecgate adds to a statement or prints in an answer (candidate keys, distances, its EXPLAIN
 // lines). Another encoding forwards the statement: Postgres converts what it sends and
 // receives, and raises its own errors (22P05, 22021) where a character does not convert.
 // Called after waitIdle: every request sent before has been answered, so a SET client_encoding
 // among them has reported its value (Postgres sends ParameterStatus before ReadyForQuery).
-func (s *session) utf8Now() bool {
-	s.stateMu.Lock()
-	defer s.stateMu.Unlock()
-	return s.clientEnc == "UTF8"
-}
+func (s *session) utf8Now() bool { ok, _ := s.setting(&s.clientEnc); return ok }
 
 // encodingEpoch is the session's count of client_encoding reports other than UTF8, and -1
 // while the encoding is not UTF8 (see stmtInfo.encEpoch).
-func (s *session) encodingEpoch() int64 {
-	s.stateMu.Lock()
-	defer s.stateMu.Unlock()
-	if s.clientEnc != "UTF8" {
-		return -1
-	}
-	return int64(s.encEpoch)
-}
+func (s *session) encodingEpoch() int64 { _, e := s.setting(&s.clientEnc); return e }
 
 // stdStringsNow reports whether the session's standard_conforming_strings is on, as the planner
 // reads the statement's string literals (a backslash is an ordinary character in '…') and as
 // vecgate writes its rewrite and candidate keys. Off, Postgres reads backslashes in '…' as
 // escapes (and may warn of them, 22P06): the statement is forwarded. Called after waitIdle, as
 // utf8Now (the setting is reported in ParameterStatus like client_encoding).
-func (s *session) stdStringsNow() bool {
-	s.stateMu.Lock()
-	defer s.stateMu.Unlock()
-	return s.stdStrings == "on"
-}
+func (s *session) stdStringsNow() bool { ok, _ := s.setting(&s.stdStrings); return ok }
 
 // stdStringsEpoch is the session's count of standard_conforming_strings reports other than on,
 // and -1 while it is not on (see stmtInfo.stdEpoch).
-func (s *session) stdStringsEpoch() int64 {
-	s.stateMu.Lock()
-	defer s.stateMu.Unlock()
-	if s.stdStrings != "on" {
-		return -1
-	}
-	return int64(s.stdEpoch)
-}
+func (s *session) stdStringsEpoch() int64 { _, e := s.setting(&s.stdStrings); return e }
 
 // waitIdle blocks until every request sent upstream has been answered. It reports false if the
 // session closed meanwhile.
@@ -478,14 +396,4 @@ func (s *session) endCapture() {
 	s.stateMu.Lock()
 	s.capture = nil
 	s.stateMu.Unlock()
-}
-
-// tally counts the client statement being handled, once: intercepted, or forwarded with the
-// reason (Config.Count). Later calls for the same statement are ignored.
-func (s *session) tally(what, reason string) {
-	if s.tallied {
-		return
-	}
-	s.tallied = true
-	s.srv.count(what, reason)
 }

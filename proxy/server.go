@@ -17,6 +17,7 @@ import (
 type Server struct {
 	cfg Config
 	log *slog.Logger
+	obs Observer // cfg.Observer, or one that observes nothing
 	up  *upstream
 
 	ln       net.Listener
@@ -42,11 +43,15 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("proxy: upstream: %w", err)
 	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
+	}
 	var seed [4]byte
 	_, _ = rand.Read(seed[:])
 	return &Server{
 		cfg:      cfg,
 		log:      cfg.Logger,
+		obs:      cfg.Observer,
 		up:       up,
 		sem:      make(chan struct{}, cfg.MaxConns),
 		sessions: make(map[*session]struct{}),
@@ -232,10 +237,4 @@ func (s *Server) catalogEpoch() uint64 {
 		return 0
 	}
 	return s.cfg.Catalog.CatalogEpoch()
-}
-
-func (s *Server) count(what, reason string) {
-	if s.cfg.Count != nil {
-		s.cfg.Count(what, reason)
-	}
 }

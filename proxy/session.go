@@ -84,17 +84,12 @@ type session struct {
 	// rewrites too (set by the upstream reader; the client goroutine then forgets internal).
 	dropped atomic.Bool
 	knobs   knobState // guarded by stateMu: session knobs vecgate follows
-	// clientEnc is the session's client_encoding as Postgres last reported it (ParameterStatus,
-	// at startup and after every change); encEpoch counts the reports of another encoding than
-	// UTF8. Both guarded by stateMu. vecgate intercepts only while the encoding is UTF8 (the
-	// bytes its rewrites and answers hold); see utf8Now.
-	clientEnc string
-	encEpoch  uint64
-	// stdStrings is the session's standard_conforming_strings as Postgres last reported it, and
-	// stdEpoch counts the reports of another value than on; both guarded by stateMu. vecgate
-	// intercepts only while it is on; see stdStringsNow.
-	stdStrings string
-	stdEpoch   uint64
+	// clientEnc is the session's client_encoding as Postgres last reported it: vecgate
+	// intercepts only while it is UTF8 (the bytes its rewrites and answers hold); see utf8Now.
+	// stdStrings is its standard_conforming_strings: intercepted only while on; see
+	// stdStringsNow. Both guarded by stateMu.
+	clientEnc  reported
+	stdStrings reported
 	setStmts   map[string][]Knob // prepared statements that SET knobs (client goroutine)
 	setPorts   map[string][]Knob // portals bound to those statements (client goroutine)
 	// Reads in transaction blocks (block.go; client goroutine): blockOpen while vecgate's
@@ -112,9 +107,11 @@ type session struct {
 	// goroutine; fast.go).
 	ran      uint64
 	answered bool
-	// tallied: the client statement being handled was counted (Config.Count), as intercepted or
-	// forwarded with a reason; each is counted once (client goroutine).
+	// tallied: the client statement being handled was counted (Config.Observer), as intercepted
+	// or forwarded with a reason; each is counted once. began: when its handling began (client
+	// goroutine).
 	tallied bool
+	began   time.Time
 	intr    interruption // cancel and statement_timeout of the running interception (cancel.go)
 	closed  atomic.Bool
 }
@@ -128,6 +125,9 @@ func newSession(srv *Server, c net.Conn) *session {
 		client: c,
 		start:  time.Now(),
 		upDone: make(chan struct{}),
+
+		clientEnc:  reported{want: "UTF8"},
+		stdStrings: reported{want: "on"},
 	}
 	s.idle = sync.NewCond(&s.stateMu)
 	return s
@@ -200,11 +200,35 @@ func (s *session) run() {
 // startup handles the startup phase: SSL/GSS negotiation, cancel requests, the startup packet, the
 // upstream connection and the relayed authentication exchange, up to the first ReadyForQuery.
 func (s *session) startup(cr *reader) (*reader, bool) {
-	var pkt []byte
+	pkt, ok := s.negotiate(cr)
+	if !ok {
+		return nil, false
+	}
+	params, err := decodeStartupParams(pkt)
+	if err != nil {
+		s.fail("08P01", "invalid startup packet layout: "+err.Error())
+		return nil, false
+	}
+	s.params = params
+	if v, ok := params["replication"]; ok && !isFalse(v) {
+		s.fail("0A000", "vecgate: replication connections are not proxied; connect to Postgres directly for replication")
+		return nil, false
+	}
+
+	up, ok := s.connectUpstream(pkt)
+	if !ok {
+		return nil, false
+	}
+	return s.authenticate(cr, up)
+}
+
+// negotiate reads startup-phase packets up to the startup packet, which it returns: it answers
+// SSL and GSSAPI encryption requests (switching to TLS when configured) and passes cancel requests
+// on (then, and on any failure, it reports false).
+func (s *session) negotiate(cr *reader) ([]byte, bool) {
 	tlsDone := false
 	for {
-		var err error
-		pkt, err = cr.startup()
+		pkt, err := cr.startup()
 		if err != nil {
 			s.startupError(err)
 			return nil, false
@@ -258,19 +282,13 @@ func (s *session) startup(cr *reader) (*reader, bool) {
 			s.fail("0A000", fmt.Sprintf("unsupported frontend protocol %d.%d: server supports 3.0 to 3.0", code>>16, code&0xffff))
 			return nil, false
 		}
-		break
+		return pkt, true
 	}
-	params, err := decodeStartupParams(pkt)
-	if err != nil {
-		s.fail("08P01", "invalid startup packet layout: "+err.Error())
-		return nil, false
-	}
-	s.params = params
-	if v, ok := params["replication"]; ok && !isFalse(v) {
-		s.fail("0A000", "vecgate: replication connections are not proxied; connect to Postgres directly for replication")
-		return nil, false
-	}
+}
 
+// connectUpstream connects to Postgres for the session and sends it the client's startup
+// packet as it came (the server negotiates the protocol version).
+func (s *session) connectUpstream(pkt []byte) (net.Conn, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.DialTimeout)
 	up, err := s.srv.up.dial(ctx)
 	cancel()
@@ -295,6 +313,12 @@ func (s *session) startup(cr *reader) (*reader, bool) {
 		s.fail("08006", "vecgate: upstream connection lost during startup: "+err.Error())
 		return nil, false
 	}
+	return up, true
+}
+
+// authenticate relays the authentication exchange between the client and up, up to the first
+// ReadyForQuery, and returns the upstream reader.
+func (s *session) authenticate(cr *reader, up net.Conn) (*reader, bool) {
 	_ = up.SetDeadline(time.Now().Add(s.srv.cfg.StartupTimeout))
 	ur := newReader(up, 1<<30)
 	for {
@@ -467,10 +491,10 @@ func (s *session) clientToUpstream(cr *reader) error {
 	w := bufio.NewWriterSize(s.upConn, 64<<10)
 	unsynced := false // extended-protocol messages sent since the last Sync
 	ic := s.srv.cfg.Interceptor
-	relayReason := "pipeline" // why a statement the interceptor is not offered is forwarded
+	relayReason := ReasonPipeline // why a statement the interceptor is not offered is forwarded
 	if db := s.srv.cfg.Database; db != "" && s.params["database"] != db {
 		ic = nil // another database than the one the indexes follow: relay only
-		relayReason = "other_database"
+		relayReason = ReasonOtherDatabase
 	}
 	for {
 		if cr.buffered() < 5 {
@@ -503,32 +527,8 @@ func (s *session) clientToUpstream(cr *reader) error {
 			}
 			if (typ == 'P' || typ == 'B') && !unsynced {
 				if g, n := s.readGroup(cr, typ, raw, body); g != nil {
-					raws := make([][]byte, len(g.raws)) // the reader may reuse its buffer
-					for i, r := range g.raws {
-						raws[i] = append([]byte(nil), r...)
-					}
-					g = s.copyGroup(g, raws)
-					cr.skip(n)
-					s.tallied = false
-					handled, parsed, err := s.interceptGroup(w, g)
-					s.tally("forward", "other") // every path counts; this catches one that did not
-					s.ranUpstream()
-					if err != nil {
+					if up, err := s.relayGroup(w, cr, g, n); !up || err != nil {
 						return err
-					}
-					if !handled {
-						for _, r := range raws[1:] { // the first was tracked above
-							s.trackSetExec(r[0], r[5:])
-						}
-						if parsed {
-							raws = raws[1:]
-						}
-						s.addPending()
-						for _, r := range raws {
-							if _, err := w.Write(r); err != nil {
-								return nil
-							}
-						}
 					}
 					continue
 				}
@@ -538,15 +538,15 @@ func (s *session) clientToUpstream(cr *reader) error {
 		case 'Q':
 			s.mayChangeChecks(body)
 			handled := false
-			s.tallied = false
+			s.beginStatement()
 			if ic != nil && !unsynced {
 				var err error
 				if handled, err = s.interceptQuery(w, body); err != nil {
 					return err
 				}
-				s.tally("forward", "other") // every path counts; this catches one that did not
+				s.forwarded(ReasonOther) // every path counts; this catches one that did not
 			} else if s.srv.cfg.Interceptor != nil {
-				s.tally("forward", relayReason)
+				s.forwarded(relayReason)
 			}
 			s.ranUpstream()
 			if handled {
@@ -559,11 +559,11 @@ func (s *session) clientToUpstream(cr *reader) error {
 		case 'P', 'B', 'E', 'D', 'C', 'H', 'F':
 			unsynced = true
 			if typ == 'B' && s.srv.cfg.Interceptor != nil { // an execution not sent as one group
-				s.tallied = false
+				s.beginStatement()
 				if ic == nil {
-					s.tally("forward", relayReason)
+					s.forwarded(relayReason)
 				} else {
-					s.tally("forward", s.bindReason(body))
+					s.forwarded(s.bindReason(body))
 				}
 			}
 			if typ == 'F' { // a function call may call set_config
@@ -583,6 +583,38 @@ func (s *session) clientToUpstream(cr *reader) error {
 			return nil
 		}
 	}
+}
+
+// relayGroup handles an interceptable execution group (readGroup; n its messages past the
+// first, still buffered in cr): intercepted, or forwarded as it came. It reports false when the
+// upstream connection is gone.
+func (s *session) relayGroup(w *bufio.Writer, cr *reader, g *group, n int) (bool, error) {
+	raws := make([][]byte, len(g.raws)) // the reader may reuse its buffer
+	for i, r := range g.raws {
+		raws[i] = append([]byte(nil), r...)
+	}
+	g = s.copyGroup(g, raws)
+	cr.skip(n)
+	s.beginStatement()
+	handled, parsed, err := s.interceptGroup(w, g)
+	s.forwarded(ReasonOther) // every path counts; this catches one that did not
+	s.ranUpstream()
+	if err != nil || handled {
+		return err == nil, err
+	}
+	for _, r := range raws[1:] { // the first was tracked by the caller
+		s.trackSetExec(r[0], r[5:])
+	}
+	if parsed {
+		raws = raws[1:]
+	}
+	s.addPending()
+	for _, r := range raws {
+		if _, err := w.Write(r); err != nil {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 func (s *session) addPending() {
@@ -678,15 +710,9 @@ func (s *session) observe(typ byte, body []byte) {
 		}
 		switch ps.Name {
 		case "client_encoding":
-			s.clientEnc = ps.Value
-			if ps.Value != "UTF8" {
-				s.encEpoch++
-			}
+			s.clientEnc.report(ps.Value)
 		case "standard_conforming_strings":
-			s.stdStrings = ps.Value
-			if ps.Value != "on" {
-				s.stdEpoch++
-			}
+			s.stdStrings.report(ps.Value)
 		}
 	case 'G': // CopyInResponse: the COPY that completes next wrote rows
 		s.inCopyIn = true

@@ -18,15 +18,15 @@ func (s *session) special(w *bufio.Writer, sql string) (bool, error) {
 			return false, err
 		}
 		if !s.waitIdle() {
-			s.tally("forward", "copy")
+			s.forwarded(ReasonCopy)
 			return false, nil
 		}
 		allowed, err := s.statusAllowed(w, check)
 		if err != nil || !allowed {
-			s.tally("forward", "status_denied")
+			s.forwarded(ReasonStatusDenied)
 			return false, err
 		}
-		s.tally("forward", "status")
+		s.forwarded(ReasonStatus)
 		cols, rows := answer()
 		msgs := tableMessages(cols, rows, "SHOW")
 		return true, s.deliver(append(msgs, readyFor(s.State().TxStatus))...)
@@ -35,7 +35,7 @@ func (s *session) special(w *bufio.Writer, sql string) (bool, error) {
 	if !ok {
 		return false, nil
 	}
-	s.tally("forward", "explain")
+	s.forwarded(ReasonExplain)
 	if err := w.Flush(); err != nil {
 		return false, err
 	}

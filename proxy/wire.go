@@ -1,11 +1,13 @@
 package proxy
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 )
 
@@ -178,10 +180,22 @@ func (rd *reader) stream(w io.Writer, bodyLen int) error {
 
 // errorResponse encodes a FATAL-or-ERROR ErrorResponse with vecgate's prefix.
 func errorResponse(severity, code, msg string) []byte {
-	e := &pgproto3.ErrorResponse{Severity: severity, SeverityUnlocalized: severity, Code: code, Message: msg}
-	b, err := e.Encode(nil)
+	return encodeError(&pgconn.PgError{Severity: severity, Code: code, Message: msg})
+}
+
+// encodeError encodes e as an ErrorResponse with every field it sets; SeverityUnlocalized is
+// Severity when unset, and Severity ERROR.
+func encodeError(e *pgconn.PgError) []byte {
+	sev := cmp.Or(e.Severity, "ERROR")
+	r := &pgproto3.ErrorResponse{Severity: sev, SeverityUnlocalized: cmp.Or(e.SeverityUnlocalized, sev),
+		Code: e.Code, Message: e.Message, Detail: e.Detail, Hint: e.Hint, Position: e.Position,
+		InternalPosition: e.InternalPosition, InternalQuery: e.InternalQuery, Where: e.Where,
+		SchemaName: e.SchemaName, TableName: e.TableName, ColumnName: e.ColumnName,
+		DataTypeName: e.DataTypeName, ConstraintName: e.ConstraintName, File: e.File, Line: e.Line,
+		Routine: e.Routine}
+	b, err := r.Encode(nil)
 	if err != nil { // only on absurd sizes; fall back to a minimal message
-		b, _ = (&pgproto3.ErrorResponse{Severity: severity, Code: code, Message: "vecgate error"}).Encode(nil)
+		b, _ = (&pgproto3.ErrorResponse{Severity: sev, Code: e.Code, Message: "vecgate error"}).Encode(nil)
 	}
 	return b
 }
