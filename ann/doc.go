@@ -4,8 +4,8 @@
 // the sentinel errors a caller maps to pgvector's SQLSTATEs.
 //
 // Implementations live in subpackages: ann/flat (exact, blocked, multithreaded),
-// ann/hnsw (graph), ann/ivf (inverted lists). Distance kernels live in
-// ann/distance. This package and its subpackages know nothing about SQL or
+// ann/hnsw (graph), ann/ivf (inverted lists). Distance kernels live in the
+// leaf package vecmath. This package and its subpackages know nothing about SQL or
 // Postgres; the only Postgres-specific knowledge is the set of metric
 // definitions, which must match pgvector bit for bit in meaning (not in
 // summation order, see GOTCHAS.md).

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/vecgate/vecgate/internal/fileformat"
 )
 
 // Sentinel errors. Implementations wrap them with the operation
@@ -39,7 +41,7 @@ var (
 	ErrEmpty = errors.New("index is empty")
 	// ErrCorrupt: a saved index is truncated, has a bad checksum, an unknown
 	// version or inconsistent contents. Rebuild from Postgres.
-	ErrCorrupt = errors.New("corrupt index file")
+	ErrCorrupt = fileformat.ErrCorrupt
 	// ErrUnknownMetric: a metric name or opclass vecgate does not support.
 	ErrUnknownMetric = errors.New("unknown metric")
 	// ErrUnsupported: the index does not support this metric or option.

@@ -91,6 +91,16 @@ func (k Key) AppendBinary(b []byte) ([]byte, error) {
 	return b, nil
 }
 
+// DecodeBinary decodes one key written by AppendBinary from the front of b
+// into k and returns the number of bytes read (for internal/fileformat).
+func (k *Key) DecodeBinary(b []byte) (int, error) {
+	d, n, err := DecodeKey(b)
+	if err == nil {
+		*k = d
+	}
+	return n, err
+}
+
 // DecodeKey decodes one key written by AppendBinary from the front of b and
 // returns it with the number of bytes read. A malformed encoding returns an
 // error wrapping ErrCorrupt.

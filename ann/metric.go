@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/vecgate/vecgate/vecmath"
 )
 
 // Metric is a distance function with pgvector's semantics.
@@ -88,7 +90,7 @@ func ParseMetric(s string) (Metric, error) {
 // Distance computes m's distance between a and b exactly as pgvector's SQL
 // functions define it (sums in float32, result in float64). It is the slow
 // reference used by tests and by callers that need one distance; indexes use
-// the kernels in ann/distance. Cosine with a zero vector returns NaN, as
+// the kernels in vecmath. Cosine with a zero vector returns NaN, as
 // pgvector's cosine_distance does. Hamming is not defined on float vectors and
 // returns NaN. len(a) must equal len(b).
 func (m Metric) Distance(a, b []float32) float64 {
@@ -113,7 +115,7 @@ func (m Metric) Distance(a, b []float32) float64 {
 			na += a[i] * a[i]
 			nb += b[i] * b[i]
 		}
-		return CosineFromParts(float64(dot), float64(na), float64(nb))
+		return vecmath.CosineFromParts(float64(dot), float64(na), float64(nb))
 	case L1:
 		var s float32
 		for i := range a {
@@ -122,20 +124,4 @@ func (m Metric) Distance(a, b []float32) float64 {
 		return float64(s)
 	}
 	return math.NaN()
-}
-
-// CosineFromParts turns a dot product and two squared norms into pgvector's
-// cosine distance: 1 - dot/sqrt(na*nb), similarity clamped to [-1, 1], NaN
-// when either norm is zero.
-func CosineFromParts(dot, na, nb float64) float64 {
-	sim := dot / math.Sqrt(na*nb)
-	if math.IsNaN(sim) {
-		return math.NaN()
-	}
-	if sim > 1 {
-		sim = 1
-	} else if sim < -1 {
-		sim = -1
-	}
-	return 1 - sim
 }

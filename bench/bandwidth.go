@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vecgate/vecgate/ann/distance"
+	"github.com/vecgate/vecgate/vecmath"
 )
 
 // MemoryBandwidth measures read bandwidth in GB/s: threads goroutines
@@ -36,7 +36,7 @@ func MemoryBandwidth(threads int) float64 {
 				var s float32
 				part := buf[t*chunk : (t+1)*chunk]
 				for i := 0; i+4096 <= len(part); i += 4096 {
-					s += distance.Dot(part[i:i+4096], ones)
+					s += vecmath.Dot(part[i:i+4096], ones)
 				}
 				mu.Lock()
 				sink += s

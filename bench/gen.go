@@ -1,8 +1,9 @@
 package bench
 
 import (
-	"math"
 	"math/rand/v2"
+
+	"github.com/vecgate/vecgate/vecmath"
 )
 
 // GenConfig describes a synthetic clustered data set: Clusters Gaussian
@@ -22,36 +23,7 @@ type GenConfig struct {
 // and the same config: they come from the same centres but another random
 // stream, so they follow the data without being data points.
 func Clustered(cfg GenConfig) []float32 {
-	if cfg.Clusters <= 0 {
-		cfg.Clusters = max(1, cfg.N/100)
-	}
-	if cfg.Spread == 0 {
-		cfg.Spread = 0.35
-	}
-	cr := rand.New(rand.NewPCG(cfg.Seed, 1))
-	centres := make([]float32, cfg.Clusters*cfg.Dims)
-	for i := range centres {
-		centres[i] = float32(cr.NormFloat64())
-	}
-	pr := rand.New(rand.NewPCG(cfg.Seed, 2))
-	out := make([]float32, cfg.N*cfg.Dims)
-	for i := range cfg.N {
-		c := pr.IntN(cfg.Clusters)
-		row := out[i*cfg.Dims : (i+1)*cfg.Dims]
-		var n float64
-		for j := range row {
-			v := centres[c*cfg.Dims+j] + float32(pr.NormFloat64()*cfg.Spread)
-			row[j] = v
-			n += float64(v) * float64(v)
-		}
-		if cfg.Normalize && n > 0 {
-			s := float32(1 / math.Sqrt(n))
-			for j := range row {
-				row[j] *= s
-			}
-		}
-	}
-	return out
+	return cfg.draw(cfg.N, rand.New(rand.NewPCG(cfg.Seed, 2)))
 }
 
 // QuerySeed is the seed of the query point stream derived from a data seed.
@@ -60,6 +32,11 @@ func QuerySeed(seed uint64) uint64 { return seed ^ 0x5bd1e995 }
 // ClusteredQueries draws n query rows around the same centres as
 // Clustered(cfg), from an independent stream.
 func ClusteredQueries(cfg GenConfig, n int) []float32 {
+	return cfg.draw(n, rand.New(rand.NewPCG(QuerySeed(cfg.Seed), 3)))
+}
+
+// draw returns n rows around cfg's centres, each picked and perturbed from pr.
+func (cfg GenConfig) draw(n int, pr *rand.Rand) []float32 {
 	if cfg.Clusters <= 0 {
 		cfg.Clusters = max(1, cfg.N/100)
 	}
@@ -71,22 +48,15 @@ func ClusteredQueries(cfg GenConfig, n int) []float32 {
 	for i := range centres {
 		centres[i] = float32(cr.NormFloat64())
 	}
-	pr := rand.New(rand.NewPCG(QuerySeed(cfg.Seed), 3))
 	out := make([]float32, n*cfg.Dims)
 	for i := range n {
 		c := pr.IntN(cfg.Clusters)
 		row := out[i*cfg.Dims : (i+1)*cfg.Dims]
-		var s float64
 		for j := range row {
-			v := centres[c*cfg.Dims+j] + float32(pr.NormFloat64()*cfg.Spread)
-			row[j] = v
-			s += float64(v) * float64(v)
+			row[j] = centres[c*cfg.Dims+j] + float32(pr.NormFloat64()*cfg.Spread)
 		}
-		if cfg.Normalize && s > 0 {
-			f := float32(1 / math.Sqrt(s))
-			for j := range row {
-				row[j] *= f
-			}
+		if cfg.Normalize {
+			vecmath.Normalize(row)
 		}
 	}
 	return out

@@ -1,17 +1,16 @@
 package live
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"github.com/vecgate/vecgate/internal/canon"
-	"io"
 	"slices"
 	"strings"
 	"sync"
 
 	"github.com/vecgate/vecgate/ann"
+	"github.com/vecgate/vecgate/internal/canon"
+	"github.com/vecgate/vecgate/internal/fileformat"
 	"github.com/vecgate/vecgate/replication"
 )
 
@@ -453,124 +452,78 @@ func (s *Set) include(e *entry, key ann.Key, old *ann.Key, r replication.Row) {
 
 // writeIncludes appends an entry's INCLUDE values to a snapshot: the columns (name, type), then
 // per column whether it is usable and, if so, each value with its keys. Caller holds the Set's lock.
-func writeIncludes(w *bufio.Writer, e *entry) error {
+func writeIncludes(w *fileformat.Encoder, e *entry) {
 	if e.inc == nil {
-		putUint(w, 0)
-		return nil
+		w.U64(0)
+		return
 	}
 	e.inc.mu.RLock()
 	defer e.inc.mu.RUnlock()
-	putUint(w, uint64(len(e.inc.cols)))
+	w.U64(uint64(len(e.inc.cols)))
 	for i, c := range e.inc.cols {
-		putString(w, c.name)
+		w.String(c.name)
 		typ := ""
 		if i < len(e.info.IncludeTypes) {
 			typ = e.info.IncludeTypes[i]
 		}
-		putString(w, typ)
+		w.String(typ)
 	}
-	var kb []byte
 	for _, c := range e.inc.cols {
+		w.Bool(c.broken)
 		if c.broken {
-			putUint(w, 1)
 			continue
 		}
-		putUint(w, 0)
 		values := 0
 		for _, p := range c.posting {
 			if len(p) > 0 {
 				values++
 			}
 		}
-		putUint(w, uint64(values))
+		w.U64(uint64(values))
 		for v, id := range c.ids {
 			p := c.posting[id]
 			if len(p) == 0 {
 				continue
 			}
-			putBytes(w, []byte(v))
-			putUint(w, uint64(len(p)))
+			w.String(v)
+			w.U64(uint64(len(p)))
 			for _, sl := range p {
-				var err error
-				if kb, err = e.inc.keys[sl].AppendBinary(kb[:0]); err != nil {
-					return err
-				}
-				putBytes(w, kb)
+				w.Binary(e.inc.keys[sl])
 			}
 		}
 	}
-	return nil
 }
 
 // readIncludes reads what writeIncludes wrote into e (whose info it completes) and gives its
-// indexes access to the values.
-func readIncludes(r *bufio.Reader, e *entry) error {
-	n, err := getUint(r, 1600)
-	if err != nil || n == 0 {
-		return err
+// indexes access to the values. Decode errors stay in d.
+func readIncludes(d *fileformat.Decoder, e *entry) {
+	n := d.Uint(1600)
+	if d.Err() != nil || n == 0 {
+		return
 	}
 	for range n {
-		name, err1 := getString(r)
-		typ, err2 := getString(r)
-		if err := errors.Join(err1, err2); err != nil {
-			return err
-		}
-		e.info.Include = append(e.info.Include, name)
-		e.info.IncludeTypes = append(e.info.IncludeTypes, typ)
+		e.info.Include = append(e.info.Include, d.String())
+		e.info.IncludeTypes = append(e.info.IncludeTypes, d.String())
+	}
+	if d.Err() != nil {
+		return
 	}
 	attachIncludes(e)
 	for _, c := range e.inc.cols {
-		broken, err := getUint(r, 1)
-		if err != nil {
-			return err
-		}
-		if broken == 1 {
-			c.broken = true
+		if c.broken = d.Bool(); c.broken {
 			continue
 		}
-		values, err := getUint(r, 1<<32)
-		if err != nil {
-			return err
-		}
-		for range values {
-			v, err := getBytes(r)
-			if err != nil {
-				return err
-			}
-			id := c.id(string(v))
-			keys, err := getUint(r, 1<<32)
-			if err != nil {
-				return err
-			}
-			for range keys {
-				kb, err := getBytes(r)
-				if err != nil {
-					return err
+		values := d.Uint(1 << 32)
+		for i := uint64(0); i < values && d.Err() == nil; i++ {
+			id := c.id(d.String())
+			keys := d.Uint(1 << 32)
+			for j := uint64(0); j < keys && d.Err() == nil; j++ {
+				var k ann.Key
+				d.Binary(&k)
+				if d.Err() == nil {
+					c.set(e.inc.slot(k), id)
 				}
-				k, _, err := ann.DecodeKey(kb)
-				if err != nil {
-					return fmt.Errorf("live: snapshot: %w", err)
-				}
-				c.set(e.inc.slot(k), id)
 			}
 		}
 	}
-	return nil
-}
-
-func putBytes(w *bufio.Writer, b []byte) {
-	putUint(w, uint64(len(b)))
-	w.Write(b)
-}
-
-func getBytes(r *bufio.Reader) ([]byte, error) {
-	n, err := getUint(r, 1<<30)
-	if err != nil {
-		return nil, err
-	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(r, b); err != nil {
-		return nil, fmt.Errorf("live: snapshot: %w", err)
-	}
-	return b, nil
 }

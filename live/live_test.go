@@ -299,6 +299,16 @@ func TestEachTwinRefusesAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	s2 := live.New(nil)
+	// A damaged payload is refused and leaves the Set as it was (the checksum is checked before
+	// the state is replaced).
+	damaged := bytes.Clone(buf.Bytes())
+	damaged[len(damaged)-12] ^= 1
+	if err := s2.ReadSnapshot(bytes.NewReader(damaged)); !errors.Is(err, ann.ErrCorrupt) {
+		t.Fatalf("damaged snapshot: %v, want ErrCorrupt", err)
+	}
+	if _, ok := s2.Lookup("public", "items", "emb", ann.L2); ok {
+		t.Fatal("a damaged snapshot replaced the Set's state")
+	}
 	if err := s2.ReadSnapshot(&buf); err != nil {
 		t.Fatal(err)
 	}

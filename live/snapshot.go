@@ -1,11 +1,8 @@
 package live
 
 import (
-	"bufio"
 	"bytes"
 	"cmp"
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -14,6 +11,7 @@ import (
 	"github.com/vecgate/vecgate/ann/hnsw"
 	"github.com/vecgate/vecgate/ann/ivf"
 	"github.com/vecgate/vecgate/catalog"
+	"github.com/vecgate/vecgate/internal/fileformat"
 	"github.com/vecgate/vecgate/replication"
 )
 
@@ -21,171 +19,79 @@ import (
 // the version, slot, LSN and a checksum) and reads it back at start, so a restart resumes from
 // the slot instead of reloading every table. The Set's part is, per target, what it needs to
 // rebuild the entry and each index: its layout (kind, Matryoshka dimensions), then the index in
-// its own file format (HNSW or IVF).
+// its own file format (HNSW or IVF). The payload is an internal/fileformat container of kind
+// "LIVE" (nested in replication's "SNAP" container); its checksum is verified before the Set's
+// state is replaced.
 
 var _ replication.Snapshotter = (*Set)(nil)
 
-// 4: INCLUDE values after each entry's indexes; 5: the table's OID after the key type; 6: each
-// index's left-out rows after its data.
-const snapshotMagic = "vecgate-live-6\n"
+// snapshotVersion is the payload's format version. Before 7 the payload was a stream of uvarints
+// behind the magic "vecgate-live-N\n" (4: INCLUDE values, 5: the table's OID, 6: each index's
+// left-out rows); such a payload is refused (the full load that follows rebuilds it).
+const snapshotVersion = 7
 
 // WriteSnapshot implements replication.Snapshotter. Replication calls it between transactions.
 func (s *Set) WriteSnapshot(w io.Writer) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	bw := bufio.NewWriter(w)
-	bw.WriteString(snapshotMagic)
-	putUint(bw, uint64(len(s.entries)))
+	e := fileformat.NewEncoderWith(w, "LIVE", snapshotVersion, fileformat.CRC32C)
+	e.U64(uint64(len(s.entries)))
 	var buf bytes.Buffer
-	for _, e := range s.entries {
-		t := e.info
+	for _, en := range s.entries {
+		t := en.info
 		for _, str := range []string{t.Schema, t.Table, t.Column, t.Key[0].Name, t.Key[0].Type} {
-			putString(bw, str)
+			e.String(str)
 		}
-		putUint(bw, uint64(t.OID))
-		putUint(bw, uint64(t.Kind))
-		putUint(bw, uint64(t.Dims))
-		putUint(bw, uint64(len(e.indexes)))
-		for _, ix := range e.indexes {
+		e.U32(t.OID)
+		e.U64(uint64(t.Kind))
+		e.U64(uint64(t.Dims))
+		e.U64(uint64(len(en.indexes)))
+		for _, ix := range en.indexes {
 			if err := ix.flush(); err != nil {
 				return fmt.Errorf("live: snapshot %s: %w", ix.Source, err)
 			}
-			putString(bw, ix.Source)
-			putString(bw, ix.kind)
-			putUint(bw, uint64(ix.truncate))
-			putUint(bw, uint64(ix.Metric))
-			exact := uint64(0)
-			if ix.Exact {
-				exact = 1
-			}
-			putUint(bw, exact)
-			putUint(bw, uint64(ix.Oversample*1000))
+			e.String(ix.Source)
+			e.String(ix.kind)
+			e.U64(uint64(ix.truncate))
+			e.U64(uint64(ix.Metric))
+			e.Bool(ix.Exact)
+			e.U64(uint64(ix.Oversample * 1000))
 			buf.Reset()
 			if err := ix.index.Save(&buf); err != nil {
 				return fmt.Errorf("live: snapshot %s: %w", ix.Source, err)
 			}
-			putUint(bw, uint64(buf.Len()))
-			bw.Write(buf.Bytes())
-			if err := ix.writeLeftOut(bw); err != nil {
-				return fmt.Errorf("live: snapshot %s: %w", ix.Source, err)
-			}
+			e.Bytes(buf.Bytes())
+			ix.writeLeftOut(e)
 		}
-		if err := writeIncludes(bw, e); err != nil {
-			return fmt.Errorf("live: snapshot %s: %w", t.Target, err)
-		}
+		writeIncludes(e, en)
 	}
-	return bw.Flush()
+	if err := e.Finish(); err != nil {
+		return fmt.Errorf("live: snapshot: %w", err)
+	}
+	return nil
 }
 
-// ReadSnapshot implements replication.Snapshotter: it replaces the Set's state with the file's.
+// ReadSnapshot implements replication.Snapshotter: it replaces the Set's state with the file's
+// once the whole payload is read and its checksum verified.
 func (s *Set) ReadSnapshot(r io.Reader) error {
-	br := bufio.NewReader(r)
-	magic := make([]byte, len(snapshotMagic))
-	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != snapshotMagic {
-		return errors.New("live: snapshot: not a live-index snapshot")
-	}
-	n, err := getUint(br, 1<<20)
+	d, err := fileformat.NewReader(r, "LIVE", snapshotVersion)
 	if err != nil {
-		return err
+		return fmt.Errorf("live: snapshot: not a live-index snapshot of format %d: %w", snapshotVersion, err)
 	}
 	entries := map[replication.Target]*entry{}
+	n := d.Uint(1 << 20)
 	for range n {
-		var strs [5]string
-		for i := range strs {
-			if strs[i], err = getString(br); err != nil {
-				return err
-			}
-		}
-		reloid, err0 := getUint(br, 1<<32-1)
-		kind, err1 := getUint(br, 16)
-		dims, err2 := getUint(br, ann.MaxDims)
-		nix, err3 := getUint(br, 16)
-		if err := errors.Join(err0, err1, err2, err3); err != nil {
+		e, err := readEntry(d)
+		if err != nil {
 			return err
 		}
-		info := replication.TargetInfo{
-			Target: replication.Target{Schema: strs[0], Table: strs[1], Column: strs[2]},
-			OID:    uint32(reloid),
-			Kind:   catalog.VectorType(kind), Dims: int(dims),
-			Key: []catalog.Column{{Name: strs[3], Type: strs[4]}},
+		if d.Err() != nil {
+			break
 		}
-		e := &entry{info: info}
-		var ok bool
-		if e.keyKind, _, ok = keyKind(strs[4]); !ok {
-			return fmt.Errorf("live: snapshot: key type %q", strs[4])
-		}
-		for range nix {
-			src, err := getString(br)
-			if err != nil {
-				return err
-			}
-			kind, err := getString(br)
-			if err != nil {
-				return err
-			}
-			truncate, err := getUint(br, dims)
-			if err != nil {
-				return err
-			}
-			m, err := getUint(br, uint64(ann.Hamming))
-			if err != nil {
-				return err
-			}
-			exact, err := getUint(br, 1)
-			if err != nil {
-				return err
-			}
-			over, err := getUint(br, 100000)
-			if err != nil {
-				return err
-			}
-			size, err := getUint(br, 1<<36)
-			if err != nil {
-				return err
-			}
-			data := make([]byte, size)
-			if _, err := io.ReadFull(br, data); err != nil {
-				return fmt.Errorf("live: snapshot %s: %w", src, err)
-			}
-			metric := ann.Metric(m)
-			cm, _ := catalog.MetricForOperator(metric.String())
-			ix := &Index{Schema: info.Schema, Table: info.Table, Column: info.Column, RelOID: info.OID,
-				Metric: metric, Key: strs[3], KeyType: strs[4], Source: src,
-				Exact: exact == 1, Oversample: float64(over) / 1000, trained: true,
-				layout: layout{kind: kind, dims: int(dims), truncate: int(truncate)}}
-
-			ci := catalog.Index{Name: src, Column: info.Column, Metric: cm, Valid: true}
-			if strings.HasPrefix(kind, "ivf") {
-				x, err := ivf.Load(bytes.NewReader(data), ivf.Config{})
-				if err != nil {
-					return fmt.Errorf("live: snapshot %s: %w", src, err)
-				}
-				cfg := x.Config()
-				ix.index, ix.lists, ix.probes = x, cfg.Lists, cfg.Probes
-				ci.Method, ci.Lists = "ivfflat", cfg.Lists
-			} else {
-				x, err := hnsw.Load(bytes.NewReader(data), hnsw.Config{})
-				if err != nil {
-					return fmt.Errorf("live: snapshot %s: %w", src, err)
-				}
-				cfg := x.Config()
-				ix.index = x
-				ci.Method, ci.M, ci.EfConstruction = "hnsw", cfg.M, cfg.EFConstruction
-			}
-			if err := ix.readLeftOut(br); err != nil {
-				return fmt.Errorf("live: snapshot %s: %w", src, err)
-			}
-			if got, want := ix.index.Dims(), cmp.Or(ix.truncate, ix.dims); got != want || ix.index.Metric() != metric {
-				return fmt.Errorf("live: snapshot %s: index of %d dimensions (%v), want %d (%v)", src, got, ix.index.Metric(), want, metric)
-			}
-			info.Indexes = append(info.Indexes, ci)
-			e.indexes = append(e.indexes, ix)
-		}
-		e.info = info
-		if err := readIncludes(br, e); err != nil {
-			return err
-		}
-		entries[info.Target] = e
+		entries[e.info.Target] = e
+	}
+	if err := d.End(); err != nil {
+		return fmt.Errorf("live: snapshot: %w", err)
 	}
 	s.mu.Lock()
 	old := s.entries
@@ -199,82 +105,98 @@ func (s *Set) ReadSnapshot(r io.Reader) error {
 	return nil
 }
 
-func putUint(w *bufio.Writer, v uint64) {
-	var b [binary.MaxVarintLen64]byte
-	w.Write(b[:binary.PutUvarint(b[:], v)])
-}
+// readEntry reads one entry written by WriteSnapshot. Decode errors stay in d.
+func readEntry(d *fileformat.Decoder) (*entry, error) {
+	var strs [5]string
+	for i := range strs {
+		strs[i] = d.String()
+	}
+	reloid := d.U32()
+	kind := d.Uint(16)
+	dims := d.Uint(ann.MaxDims)
+	nix := d.Uint(16)
+	if d.Err() != nil {
+		return nil, nil
+	}
+	info := replication.TargetInfo{
+		Target: replication.Target{Schema: strs[0], Table: strs[1], Column: strs[2]},
+		OID:    reloid,
+		Kind:   catalog.VectorType(kind), Dims: int(dims),
+		Key: []catalog.Column{{Name: strs[3], Type: strs[4]}},
+	}
+	e := &entry{info: info}
+	var ok bool
+	if e.keyKind, _, ok = keyKind(strs[4]); !ok {
+		return nil, fmt.Errorf("live: snapshot: key type %q", strs[4])
+	}
+	for range nix {
+		src := d.String()
+		kind := d.String()
+		truncate := d.Uint(dims)
+		metric := ann.Metric(d.Uint(uint64(ann.Hamming)))
+		exact := d.Bool()
+		over := d.Uint(100000)
+		data := d.Bytes()
+		if d.Err() != nil {
+			return e, nil
+		}
+		cm, _ := catalog.MetricForOperator(metric.String())
+		ix := &Index{Schema: info.Schema, Table: info.Table, Column: info.Column, RelOID: info.OID,
+			Metric: metric, Key: strs[3], KeyType: strs[4], Source: src,
+			Exact: exact, Oversample: float64(over) / 1000, trained: true,
+			layout: layout{kind: kind, dims: int(dims), truncate: int(truncate)}}
 
-func putString(w *bufio.Writer, str string) {
-	putUint(w, uint64(len(str)))
-	w.WriteString(str)
-}
-
-func getUint(r *bufio.Reader, max uint64) (uint64, error) {
-	v, err := binary.ReadUvarint(r)
-	if err != nil {
-		return 0, fmt.Errorf("live: snapshot: %w", err)
+		ci := catalog.Index{Name: src, Column: info.Column, Metric: cm, Valid: true}
+		if strings.HasPrefix(kind, "ivf") {
+			x, err := ivf.Load(bytes.NewReader(data), ivf.Config{})
+			if err != nil {
+				return nil, fmt.Errorf("live: snapshot %s: %w", src, err)
+			}
+			cfg := x.Config()
+			ix.index, ix.lists, ix.probes = x, cfg.Lists, cfg.Probes
+			ci.Method, ci.Lists = "ivfflat", cfg.Lists
+		} else {
+			x, err := hnsw.Load(bytes.NewReader(data), hnsw.Config{})
+			if err != nil {
+				return nil, fmt.Errorf("live: snapshot %s: %w", src, err)
+			}
+			cfg := x.Config()
+			ix.index = x
+			ci.Method, ci.M, ci.EfConstruction = "hnsw", cfg.M, cfg.EFConstruction
+		}
+		ix.readLeftOut(d)
+		if got, want := ix.index.Dims(), cmp.Or(ix.truncate, ix.dims); got != want || ix.index.Metric() != metric {
+			return nil, fmt.Errorf("live: snapshot %s: index of %d dimensions (%v), want %d (%v)", src, got, ix.index.Metric(), want, metric)
+		}
+		info.Indexes = append(info.Indexes, ci)
+		e.indexes = append(e.indexes, ix)
 	}
-	if v > max {
-		return 0, fmt.Errorf("live: snapshot: value %d out of range", v)
-	}
-	return v, nil
-}
-
-func getString(r *bufio.Reader) (string, error) {
-	n, err := getUint(r, 1<<16)
-	if err != nil {
-		return "", err
-	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(r, b); err != nil {
-		return "", fmt.Errorf("live: snapshot: %w", err)
-	}
-	return string(b), nil
+	e.info = info
+	readIncludes(d, e)
+	return e, nil
 }
 
 // writeLeftOut appends the rows the index leaves out (leftOut): whether they are unknown, then
 // their keys.
-func (ix *Index) writeLeftOut(w *bufio.Writer) error {
+func (ix *Index) writeLeftOut(e *fileformat.Encoder) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	unknown := uint64(0)
-	if ix.left.unknown {
-		unknown = 1
-	}
-	putUint(w, unknown)
-	putUint(w, uint64(len(ix.left.keys)))
-	var kb []byte
+	e.Bool(ix.left.unknown)
+	e.U64(uint64(len(ix.left.keys)))
 	for k := range ix.left.keys {
-		var err error
-		if kb, err = k.AppendBinary(kb[:0]); err != nil {
-			return err
-		}
-		putBytes(w, kb)
+		e.Binary(k)
 	}
-	return nil
 }
 
-// readLeftOut reads what writeLeftOut wrote.
-func (ix *Index) readLeftOut(r *bufio.Reader) error {
-	unknown, err := getUint(r, 1)
-	if err != nil {
-		return err
-	}
-	ix.left.unknown = unknown == 1
-	n, err := getUint(r, maxLeftOut)
-	if err != nil {
-		return err
-	}
-	for range n {
-		kb, err := getBytes(r)
-		if err != nil {
-			return err
+// readLeftOut reads what writeLeftOut wrote; errors stay in d.
+func (ix *Index) readLeftOut(d *fileformat.Decoder) {
+	ix.left.unknown = d.Bool()
+	n := d.Uint(maxLeftOut)
+	for i := uint64(0); i < n && d.Err() == nil; i++ {
+		var k ann.Key
+		d.Binary(&k)
+		if d.Err() == nil {
+			ix.left.add(k)
 		}
-		k, _, err := ann.DecodeKey(kb)
-		if err != nil {
-			return err
-		}
-		ix.left.add(k)
 	}
-	return nil
 }

@@ -2,7 +2,8 @@ package quant
 
 import (
 	"fmt"
-	"math"
+
+	"github.com/vecgate/vecgate/vecmath"
 )
 
 // Truncate returns the first dims components of v in a new slice, rescaled
@@ -15,7 +16,7 @@ func Truncate(v []float32, dims int, renormalize bool) ([]float32, error) {
 	}
 	out := append([]float32(nil), v[:dims]...)
 	if renormalize {
-		Normalize(out)
+		vecmath.Normalize(out)
 	}
 	return out, nil
 }
@@ -32,23 +33,8 @@ func TruncateRows(data []float32, from, to int, renormalize bool) ([]float32, er
 		start := len(out)
 		out = append(out, row...)
 		if renormalize {
-			Normalize(out[start:])
+			vecmath.Normalize(out[start:])
 		}
 	}
 	return out, nil
-}
-
-// Normalize scales v in place to unit length; a zero vector is left alone.
-func Normalize(v []float32) {
-	var s float64
-	for _, x := range v {
-		s += float64(x) * float64(x)
-	}
-	if s == 0 {
-		return
-	}
-	f := float32(1 / math.Sqrt(s))
-	for i := range v {
-		v[i] *= f
-	}
 }

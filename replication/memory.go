@@ -1,16 +1,13 @@
 package replication
 
 import (
-	"bufio"
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
-	"math"
 	"sort"
 	"sync"
 
 	"github.com/vecgate/vecgate/catalog"
+	"github.com/vecgate/vecgate/internal/fileformat"
 )
 
 // Memory is an Applier that keeps every replicated vector in maps, one per Target. It is the sink
@@ -180,126 +177,114 @@ func (m *Memory) Range(t Target, fn func(key Key, v Vector, include []Datum) boo
 	}
 }
 
-// Memory snapshot payload, version 2 (all integers big-endian):
+// Memory snapshot payload: an internal/fileformat container of kind "VMEM" (fields little-endian,
+// str and bytes with a u64 length):
 //
-//	"VGMEM" version:u32 applied:u64 ntargets:u32
+//	applied:u64 ntargets:u32
 //	per target: schema table column:str reloid:u32 kind:u8 dims:u32 nkey:u32 (name:str typeoid:u32)…
 //	            ninclude:u32 name:str… nrows:u64
-//	  per row: key:bytes vector include:(u32 n, then per datum flags:u8 [bytes])
-//	vector: dim:u32 nvalues:u32 f32… nindices:u32 i32… bits:bytes
-//	str and bytes: u32 length, then the bytes.
+//	  per row: key:str vector include:(u32 n, then per datum null:u8 [value:bytes])
+//	vector: dim:u32 values:(u64 n, f32…) indices:(u64 n, u32…) bits:bytes
 //
+// Version 2 was a big-endian stream behind the magic "VGMEM"; it is refused (a full load follows).
 // Indexes are not stored: they are re-read from the catalog when a Stream starts.
-const memMagic = "VGMEM"
-const memVersion = 2 // 2: the table's OID after its name
+const memVersion = 3
+
+// maxIncludeColumns bounds a row's INCLUDE values (Postgres' column limit).
+const maxIncludeColumns = 1600
 
 // WriteSnapshot implements Snapshotter.
 func (m *Memory) WriteSnapshot(w io.Writer) error {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	bw := bufio.NewWriterSize(w, 1<<16)
-	e := &enc{w: bw}
-	e.raw([]byte(memMagic))
-	e.u32(memVersion)
-	e.u64(uint64(m.applied))
+	e := fileformat.NewEncoderWith(w, "VMEM", memVersion, fileformat.CRC32C)
+	e.U64(uint64(m.applied))
 	keys := make([]Target, 0, len(m.targets))
 	for t := range m.targets {
 		keys = append(keys, t)
 	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
-	e.u32(uint32(len(keys)))
+	e.U32(uint32(len(keys)))
 	for _, t := range keys {
 		mt := m.targets[t]
-		e.str(t.Schema)
-		e.str(t.Table)
-		e.str(t.Column)
-		e.u32(mt.info.OID)
-		e.raw([]byte{byte(mt.info.Kind)})
-		e.u32(uint32(mt.info.Dims))
-		e.u32(uint32(len(mt.info.Key)))
+		e.String(t.Schema)
+		e.String(t.Table)
+		e.String(t.Column)
+		e.U32(mt.info.OID)
+		e.U8(byte(mt.info.Kind))
+		e.U32(uint32(mt.info.Dims))
+		e.U32(uint32(len(mt.info.Key)))
 		for _, k := range mt.info.Key {
-			e.str(k.Name)
-			e.u32(k.TypeOID)
+			e.String(k.Name)
+			e.U32(k.TypeOID)
 		}
-		e.u32(uint32(len(mt.info.Include)))
+		e.U32(uint32(len(mt.info.Include)))
 		for _, s := range mt.info.Include {
-			e.str(s)
+			e.String(s)
 		}
-		e.u64(uint64(len(mt.rows)))
+		e.U64(uint64(len(mt.rows)))
+		var idx []uint32
 		for k, r := range mt.rows {
-			e.str(string(k))
-			e.u32(uint32(r.vec.Dim))
-			e.u32(uint32(len(r.vec.Values)))
-			for _, f := range r.vec.Values {
-				e.u32(math.Float32bits(f))
-			}
-			e.u32(uint32(len(r.vec.Indices)))
+			e.String(string(k))
+			e.U32(uint32(r.vec.Dim))
+			e.F32s(r.vec.Values)
+			idx = idx[:0]
 			for _, ix := range r.vec.Indices {
-				e.u32(uint32(ix))
+				idx = append(idx, uint32(ix))
 			}
-			e.str(string(r.vec.Bits))
-			e.u32(uint32(len(r.include)))
+			e.U32s(idx)
+			e.Bytes(r.vec.Bits)
+			e.U32(uint32(len(r.include)))
 			for _, d := range r.include {
-				switch {
-				case d.Null:
-					e.raw([]byte{1})
-				default:
-					e.raw([]byte{0})
-					e.str(string(d.Value))
+				e.Bool(d.Null)
+				if !d.Null {
+					e.Bytes(d.Value)
 				}
 			}
 		}
 	}
-	if e.err != nil {
-		return fmt.Errorf("replication: memory: write snapshot: %w", e.err)
-	}
-	if err := bw.Flush(); err != nil {
+	if err := e.Finish(); err != nil {
 		return fmt.Errorf("replication: memory: write snapshot: %w", err)
 	}
 	return nil
 }
 
-// ReadSnapshot implements Snapshotter.
+// ReadSnapshot implements Snapshotter. The state is replaced once the payload's checksum is
+// verified.
 func (m *Memory) ReadSnapshot(r io.Reader) error {
-	d := &dec{r: bufio.NewReaderSize(r, 1<<16)}
-	if string(d.bytes(len(memMagic))) != memMagic {
-		return fmt.Errorf("replication: memory: read snapshot: %w", errBadSnapshot)
+	d, err := fileformat.NewReader(r, "VMEM", memVersion)
+	if err != nil {
+		return fmt.Errorf("replication: memory: read snapshot: %w", err)
 	}
-	if v := d.u32(); v != memVersion {
-		return fmt.Errorf("replication: memory: read snapshot: version %d: %w", v, errBadSnapshot)
-	}
-	applied := LSN(d.u64())
-	n := d.u32()
+	applied := LSN(d.U64())
+	n := d.U32()
 	targets := map[Target]*memTarget{}
-	for i := uint32(0); i < n && d.err == nil; i++ {
+	for i := uint32(0); i < n && d.Err() == nil; i++ {
 		var ti TargetInfo
-		ti.Schema, ti.Table, ti.Column = d.str(), d.str(), d.str()
-		ti.OID = d.u32()
-		ti.Kind = catalog.VectorType(d.bytes(1)[0])
-		ti.Dims = int(d.u32())
-		nk := d.u32()
-		for j := uint32(0); j < nk && d.err == nil; j++ {
-			ti.Key = append(ti.Key, catalog.Column{Name: d.str(), TypeOID: d.u32()})
+		ti.Schema, ti.Table, ti.Column = d.String(), d.String(), d.String()
+		ti.OID = d.U32()
+		ti.Kind = catalog.VectorType(d.U8())
+		ti.Dims = int(d.U32())
+		nk := d.U32()
+		for j := uint32(0); j < nk && d.Err() == nil; j++ {
+			ti.Key = append(ti.Key, catalog.Column{Name: d.String(), TypeOID: d.U32()})
 		}
-		ni := d.u32()
-		for j := uint32(0); j < ni && d.err == nil; j++ {
-			ti.Include = append(ti.Include, d.str())
+		ni := d.U32()
+		for j := uint32(0); j < ni && d.Err() == nil; j++ {
+			ti.Include = append(ti.Include, d.String())
 		}
 		mt := &memTarget{info: ti, rows: map[Key]memRow{}}
-		nr := d.u64()
-		for j := uint64(0); j < nr && d.err == nil; j++ {
-			k := Key(d.str())
-			v := Vector{Kind: ti.Kind, Dim: int(d.u32())}
-			if nv := d.count(4); nv > 0 {
-				v.Values = make([]float32, nv)
-				for x := range v.Values {
-					v.Values[x] = math.Float32frombits(d.u32())
-				}
+		nr := d.U64()
+		for j := uint64(0); j < nr && d.Err() == nil; j++ {
+			k := Key(d.String())
+			v := Vector{Kind: ti.Kind, Dim: int(d.U32())}
+			if vals := d.F32s(); len(vals) > 0 {
+				v.Values = vals
 			}
-			if ni := d.count(4); ni > 0 {
-				v.Indices = make([]int32, ni)
-				for x := range v.Indices {
-					v.Indices[x] = int32(d.u32())
+			if idx := d.U32s(); len(idx) > 0 {
+				v.Indices = make([]int32, len(idx))
+				for x, ix := range idx {
+					v.Indices[x] = int32(ix)
 				}
 			} else if ti.Kind == catalog.TypeSparsevec {
 				v.Indices = []int32{}
@@ -307,17 +292,18 @@ func (m *Memory) ReadSnapshot(r io.Reader) error {
 					v.Values = []float32{}
 				}
 			}
-			if b := d.str(); b != "" {
-				v.Bits = []byte(b)
+			if b := d.Bytes(); len(b) > 0 {
+				v.Bits = b
 			}
 			var inc []Datum
-			if nd := d.count(1); nd > 0 {
+			nd := d.U32()
+			if nd > maxIncludeColumns {
+				d.Fail("%d INCLUDE values in a row", nd)
+			} else if nd > 0 {
 				inc = make([]Datum, nd)
 				for x := range inc {
-					if d.bytes(1)[0] == 1 {
-						inc[x].Null = true
-					} else {
-						inc[x].Value = []byte(d.str())
+					if inc[x].Null = d.Bool(); !inc[x].Null {
+						inc[x].Value = d.Bytes()
 					}
 				}
 			}
@@ -325,81 +311,11 @@ func (m *Memory) ReadSnapshot(r io.Reader) error {
 		}
 		targets[ti.Target] = mt
 	}
-	if d.err != nil {
-		return fmt.Errorf("replication: memory: read snapshot: %w", d.err)
+	if err := d.End(); err != nil {
+		return fmt.Errorf("replication: memory: read snapshot: %w", err)
 	}
 	m.mu.Lock()
 	m.targets, m.applied = targets, applied
 	m.mu.Unlock()
 	return nil
-}
-
-var errBadSnapshot = errors.New("not a valid snapshot")
-
-type enc struct {
-	w   *bufio.Writer
-	err error
-	b   [8]byte
-}
-
-func (e *enc) raw(p []byte) {
-	if e.err == nil {
-		_, e.err = e.w.Write(p)
-	}
-}
-func (e *enc) u32(v uint32) { binary.BigEndian.PutUint32(e.b[:4], v); e.raw(e.b[:4]) }
-func (e *enc) u64(v uint64) { binary.BigEndian.PutUint64(e.b[:8], v); e.raw(e.b[:8]) }
-func (e *enc) str(s string) {
-	e.u32(uint32(len(s)))
-	if e.err == nil {
-		_, e.err = e.w.WriteString(s)
-	}
-}
-
-type dec struct {
-	r   *bufio.Reader
-	err error
-	b   [8]byte
-}
-
-// maxSnapshotString bounds one length-prefixed field so a corrupt length cannot allocate
-// without limit.
-const maxSnapshotString = 1 << 28
-
-func (d *dec) bytes(n int) []byte {
-	if d.err != nil {
-		return make([]byte, n)
-	}
-	p := d.b[:0]
-	if n > len(d.b) {
-		p = make([]byte, n)
-	} else {
-		p = d.b[:n]
-	}
-	if _, err := io.ReadFull(d.r, p); err != nil {
-		d.err = err
-		return make([]byte, n)
-	}
-	return p
-}
-func (d *dec) u32() uint32 { return binary.BigEndian.Uint32(d.bytes(4)) }
-func (d *dec) u64() uint64 { return binary.BigEndian.Uint64(d.bytes(8)) }
-
-// count reads a u32 element count and checks that count×width bytes are plausible.
-func (d *dec) count(width int) int {
-	n := d.u32()
-	if d.err == nil && uint64(n)*uint64(width) > maxSnapshotString {
-		d.err = errBadSnapshot
-	}
-	if d.err != nil {
-		return 0
-	}
-	return int(n)
-}
-func (d *dec) str() string {
-	n := d.count(1)
-	if n == 0 {
-		return ""
-	}
-	return string(d.bytes(n))
 }

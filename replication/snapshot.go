@@ -1,45 +1,36 @@
 package replication
 
 import (
-	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash"
-	"hash/crc32"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/vecgate/vecgate/internal/fileformat"
 )
 
-// Snapshot file, version 1 (integers big-endian):
+// Snapshot file: an internal/fileformat container of kind "SNAP", version 2 (the format of every
+// binary file vecgate writes: header, little-endian fields, a CRC-32C of everything before it):
 //
-//	magic "VECGATE-REPL\n" | version:u32 | lsn:u64 | slot:str | signature:str | payload… |
-//	crc32c:u32 (Castagnoli, over every byte before it) | "END\n"
+//	lsn:u64 | slot:str | signature:str | payload…
 //
-// str is u32 length then bytes; payload is the Snapshotter's own format. The file is written to
-// a temporary name, fsynced and renamed, so a crash leaves either the old or the new snapshot.
+// The payload is the Snapshotter's own container and the body's last field. The file is written
+// to a temporary name, fsynced and renamed, so a crash leaves either the old or the new snapshot.
+// Version 1 was a file of its own ("VECGATE-REPL\n", big-endian, CRC-32C): such a file is refused
+// and a full load rebuilds the state.
 const (
-	snapMagic   = "VECGATE-REPL\n"
-	snapVersion = 1
-	snapTrailer = "END\n"
+	snapKind    = "SNAP"
+	snapVersion = 2
+	// snapMagicV1 starts a version-1 file.
+	snapMagicV1 = "VECGATE-REPL\n"
 )
 
-var crcTable = crc32.MakeTable(crc32.Castagnoli)
+// errBadSnapshot: the snapshot file is not one this Stream can resume from.
+var errBadSnapshot = errors.New("not a valid snapshot")
 
 func (s *Stream) snapshotPath() string {
 	return filepath.Join(s.cfg.SnapshotDir, s.slot+".snapshot")
-}
-
-type crcWriter struct {
-	w io.Writer
-	h hash.Hash32
-}
-
-func (c *crcWriter) Write(p []byte) (int, error) {
-	c.h.Write(p)
-	return c.w.Write(p)
 }
 
 // maybePersist writes a snapshot when snapshots are on, the Applier is between transactions and
@@ -76,36 +67,22 @@ func (s *Stream) writeSnapshot(lsn LSN) error {
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp) // no-op once renamed
-	bw := bufio.NewWriterSize(f, 1<<16)
-	cw := &crcWriter{w: bw, h: crc32.New(crcTable)}
-	e := &enc{w: bufio.NewWriterSize(cw, 1<<12)}
-	e.raw([]byte(snapMagic))
-	e.u32(snapVersion)
-	e.u64(uint64(lsn))
-	e.str(s.slot)
-	e.str(s.signature)
-	if e.err == nil {
-		e.err = e.w.Flush()
+	e := fileformat.NewEncoderWith(f, snapKind, snapVersion, fileformat.CRC32C)
+	e.U64(uint64(lsn))
+	e.String(s.slot)
+	e.String(s.signature)
+	if err := s.snapshot.WriteSnapshot(e); err != nil {
+		e.Fail(err)
 	}
-	if e.err == nil {
-		e.err = s.snapshot.WriteSnapshot(cw)
+	err = e.Finish()
+	if err == nil {
+		err = f.Sync()
 	}
-	if e.err == nil {
-		var tail [4]byte
-		binary.BigEndian.PutUint32(tail[:], cw.h.Sum32())
-		_, e.err = bw.Write(append(tail[:], snapTrailer...))
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	if e.err == nil {
-		e.err = bw.Flush()
-	}
-	if e.err == nil {
-		e.err = f.Sync()
-	}
-	if cerr := f.Close(); e.err == nil {
-		e.err = cerr
-	}
-	if e.err != nil {
-		return e.err
+	if err != nil {
+		return err
 	}
 	if err := os.Rename(tmp, s.snapshotPath()); err != nil {
 		return err
@@ -115,17 +92,6 @@ func (s *Stream) writeSnapshot(lsn LSN) error {
 		d.Close()
 	}
 	return nil
-}
-
-type crcReader struct {
-	r io.Reader
-	h hash.Hash32
-}
-
-func (c *crcReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.h.Write(p[:n])
-	return n, err
 }
 
 // loadSnapshot reads the snapshot file into the Applier at Start. Any problem means starting
@@ -156,43 +122,27 @@ func (s *Stream) loadSnapshot() {
 }
 
 func (s *Stream) readSnapshot(f *os.File) (LSN, string, error) {
-	fi, err := f.Stat()
+	var head [len(snapMagicV1)]byte
+	if _, err := f.ReadAt(head[:], 0); err == nil && string(head[:]) == snapMagicV1 {
+		return 0, "", fmt.Errorf("written by an older vecgate (format 1): %w", errBadSnapshot)
+	}
+	d, err := fileformat.NewReader(f, snapKind, snapVersion)
 	if err != nil {
-		return 0, "", err
+		return 0, "", fmt.Errorf("%w: %w", errBadSnapshot, err)
 	}
-	tailLen := int64(4 + len(snapTrailer))
-	if fi.Size() < tailLen {
-		return 0, "", errBadSnapshot
-	}
-	// The payload reader sees exactly the bytes covered by the checksum.
-	cr := &crcReader{r: bufio.NewReaderSize(io.LimitReader(f, fi.Size()-tailLen), 1<<16), h: crc32.New(crcTable)}
-	d := &dec{r: bufio.NewReaderSize(cr, 1)}
-	if string(d.bytes(len(snapMagic))) != snapMagic {
-		return 0, "", errBadSnapshot
-	}
-	if v := d.u32(); v != snapVersion {
-		return 0, "", fmt.Errorf("version %d: %w", v, errBadSnapshot)
-	}
-	lsn := LSN(d.u64())
-	slot, sig := d.str(), d.str()
-	if d.err != nil {
-		return 0, "", d.err
+	lsn := LSN(d.U64())
+	slot, sig := d.String(), d.String()
+	if err := d.Err(); err != nil {
+		return 0, "", fmt.Errorf("%w: %w", errBadSnapshot, err)
 	}
 	if slot != s.slot {
 		return 0, "", fmt.Errorf("snapshot of slot %s, not %s: %w", slot, s.slot, errBadSnapshot)
 	}
-	if err := s.snapshot.ReadSnapshot(d.r); err != nil {
+	if err := s.snapshot.ReadSnapshot(d.Reader()); err != nil {
 		return 0, "", err
 	}
-	if _, err := io.Copy(io.Discard, d.r); err != nil {
-		return 0, "", err
-	}
-	tail := make([]byte, tailLen)
-	if _, err := f.ReadAt(tail, fi.Size()-tailLen); err != nil {
-		return 0, "", err
-	}
-	if string(tail[4:]) != snapTrailer || binary.BigEndian.Uint32(tail) != cr.h.Sum32() {
-		return 0, "", fmt.Errorf("checksum mismatch: %w", errBadSnapshot)
+	if err := d.End(); err != nil {
+		return 0, "", fmt.Errorf("%w: %w", errBadSnapshot, err)
 	}
 	return lsn, sig, nil
 }

@@ -8,8 +8,9 @@ import (
 	"sync"
 
 	"github.com/vecgate/vecgate/ann"
-	"github.com/vecgate/vecgate/ann/internal/fileformat"
 	"github.com/vecgate/vecgate/ann/internal/metricfn"
+	"github.com/vecgate/vecgate/internal/fileformat"
+	"github.com/vecgate/vecgate/vecmath"
 )
 
 // Config configures an exact index.
@@ -98,7 +99,7 @@ func (x *Index) addLocked(key ann.Key, vec []float32) {
 	if r, ok := x.ids[key]; ok {
 		copy(x.vecs[int(r)*d:], vec)
 		if x.cfg.Metric == ann.Cosine {
-			x.inv[r] = metricfn.InvNorm(vec)
+			x.inv[r] = vecmath.InvNorm(vec)
 		}
 		return
 	}
@@ -106,7 +107,7 @@ func (x *Index) addLocked(key ann.Key, vec []float32) {
 	x.keys = append(x.keys, key)
 	x.vecs = append(x.vecs, vec...)
 	if x.cfg.Metric == ann.Cosine {
-		x.inv = append(x.inv, metricfn.InvNorm(vec))
+		x.inv = append(x.inv, vecmath.InvNorm(vec))
 	}
 }
 
@@ -285,7 +286,7 @@ func (x *Index) Save(w io.Writer) error {
 	e.U32(uint32(x.cfg.Dims))
 	e.U64(uint64(len(x.keys)))
 	for _, k := range x.keys {
-		e.Key(k)
+		e.Binary(k)
 	}
 	e.F32s(x.vecs)
 	if err := e.Finish(); err != nil {
@@ -318,7 +319,8 @@ func Load(r io.Reader, cfg Config) (*Index, error) {
 	x, _ := New(cfg)
 	x.keys = make([]ann.Key, 0, n)
 	for i := uint64(0); i < n && d.Err() == nil; i++ {
-		k := d.Key()
+		var k ann.Key
+		d.Binary(&k)
 		if _, dup := x.ids[k]; dup && d.Err() == nil {
 			d.Fail("duplicate key %v", k)
 		}
@@ -340,7 +342,7 @@ func Load(r io.Reader, cfg Config) (*Index, error) {
 	if cfg.Metric == ann.Cosine {
 		x.inv = make([]float32, n)
 		for i := range x.inv {
-			x.inv[i] = metricfn.InvNorm(x.vecs[i*cfg.Dims : (i+1)*cfg.Dims])
+			x.inv[i] = vecmath.InvNorm(x.vecs[i*cfg.Dims : (i+1)*cfg.Dims])
 		}
 	}
 	return x, nil
@@ -368,7 +370,7 @@ func GroundTruth(ctx context.Context, m ann.Metric, dims int, data []float32, qu
 	if m == ann.Cosine {
 		mat.inv = make([]float32, mat.rows)
 		for i := range mat.inv {
-			mat.inv[i] = metricfn.InvNorm(mat.row(i))
+			mat.inv[i] = vecmath.InvNorm(mat.row(i))
 		}
 	}
 	// Groups of 64 queries keep per-worker heaps small and blocks hot.

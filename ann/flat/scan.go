@@ -9,6 +9,7 @@ import (
 	"github.com/vecgate/vecgate/ann"
 	"github.com/vecgate/vecgate/ann/internal/metricfn"
 	"github.com/vecgate/vecgate/ann/internal/topk"
+	"github.com/vecgate/vecgate/vecmath"
 )
 
 // matrix is a read-only view of contiguous rows.
@@ -52,7 +53,7 @@ func (j *scanJob) run(ctx context.Context) ([][]topk.Item, error) {
 	qinv := make([]float32, nq)
 	if j.metric == ann.Cosine {
 		for i, q := range j.queries {
-			qinv[i] = metricfn.InvNorm(q)
+			qinv[i] = vecmath.InvNorm(q)
 		}
 	}
 	threads := j.threads

@@ -2,20 +2,22 @@ package hnsw_test
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"testing"
 
 	"github.com/vecgate/vecgate/ann"
 	"github.com/vecgate/vecgate/ann/hnsw"
+	"github.com/vecgate/vecgate/internal/anntest"
 )
 
 var (
 	benchOnce sync.Once
-	benchDS   dataset
+	benchDS   anntest.Dataset
 	benchIdx  *hnsw.Index
 )
 
-func benchIndex(b *testing.B) (*hnsw.Index, dataset) {
+func benchIndex(b *testing.B) (*hnsw.Index, anntest.Dataset) {
 	benchOnce.Do(func() {
 		benchDS = makeData(50000, 128, 1000, false)
 		// One thread: a deterministic graph, so runs compare code, not graphs.
@@ -29,11 +31,11 @@ func benchIndex(b *testing.B) (*hnsw.Index, dataset) {
 func BenchmarkSearch(b *testing.B) {
 	x, ds := benchIndex(b)
 	for _, ef := range []int{20, 40, 80} {
-		b.Run("ef="+itoa(ef), func(b *testing.B) {
+		b.Run("ef="+strconv.Itoa(ef), func(b *testing.B) {
 			b.ReportAllocs()
 			opts := ann.SearchOptions{EF: ef}
 			for i := 0; b.Loop(); i++ {
-				if _, err := x.Search(context.Background(), ds.queries[i%len(ds.queries)], 10, opts); err != nil {
+				if _, err := x.Search(context.Background(), ds.Queries[i%len(ds.Queries)], 10, opts); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -48,13 +50,4 @@ func BenchmarkInsert(b *testing.B) {
 		build(b, ann.L2, ds, func(c *hnsw.Config) { c.Threads = 1 })
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/20000, "ns/insert")
-}
-
-func itoa(n int) string {
-	s := ""
-	for n > 0 {
-		s = string(rune('0'+n%10)) + s
-		n /= 10
-	}
-	return s
 }

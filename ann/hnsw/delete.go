@@ -196,7 +196,7 @@ func (x *Index) repair(s *searcher, u uint32, l int, tomb func(uint32) bool) {
 	if len(cands) < mmax/2 && x.top >= l {
 		cands = x.searchLive(s, u, l, cands, tomb)
 	}
-	sortItems(cands)
+	topk.Sort(cands)
 	sel := x.selectNeighbors(s.lsel, cands, mmax)
 	// The heuristic keeps few neighbours where candidates crowd one direction (inner product:
 	// the longest vectors): a list that was full loses out-links with every repair, and the

@@ -3,7 +3,6 @@ package hnsw
 import (
 	"context"
 	"fmt"
-	"github.com/vecgate/vecgate/quant"
 	"github.com/vecgate/vecgate/quant/sq8"
 	"math"
 	"math/rand/v2"
@@ -13,8 +12,8 @@ import (
 	"sync/atomic"
 
 	"github.com/vecgate/vecgate/ann"
-	"github.com/vecgate/vecgate/ann/distance"
 	"github.com/vecgate/vecgate/ann/internal/topk"
+	"github.com/vecgate/vecgate/vecmath"
 )
 
 // Config configures an HNSW index. Zero fields take the defaults of
@@ -314,13 +313,13 @@ func (x *Index) dist(q *query, id uint32) float32 {
 	v := x.vecs.at(id)
 	switch x.cfg.Metric {
 	case ann.L2:
-		return distance.L2Squared(q.f, v)
+		return vecmath.L2Squared(q.f, v)
 	case ann.InnerProduct:
-		return -distance.Dot(q.f, v)
+		return -vecmath.Dot(q.f, v)
 	case ann.Cosine:
-		return 1 - distance.Dot(q.f, v) // both unit length
+		return 1 - vecmath.Dot(q.f, v) // both unit length
 	default:
-		return distance.L1(q.f, v)
+		return vecmath.L1(q.f, v)
 	}
 }
 
@@ -775,7 +774,7 @@ func (x *Index) insert(key ann.Key, vec []float32) {
 	if x.raw {
 		copy(x.vec(id), vec)
 		if x.cfg.Metric == ann.Cosine {
-			quant.Normalize(x.vec(id)) // cosine ranks by dot of unit vectors
+			vecmath.Normalize(x.vec(id)) // cosine ranks by dot of unit vectors
 		}
 	}
 	if x.quant {
@@ -881,7 +880,7 @@ func (x *Index) link(s *searcher, node, newID uint32, d float32, l, mmax int) bo
 		c := lst[i]
 		cands = append(cands, topk.Item{Dist: x.nodeDist(node, c), ID: c})
 	}
-	sortItems(cands)
+	topk.Sort(cands)
 	sel := x.selectNeighbors(s.lsel, cands, mmax)
 	for i, c := range sel {
 		atomic.StoreUint32(&lst[1+i], c.ID)
@@ -936,17 +935,4 @@ func (x *Index) appendLink(node, newID uint32, indeg []uint16) bool {
 		return true
 	}
 	return false
-}
-
-// sortItems sorts ascending by distance (insertion sort: lists are short).
-func sortItems(a []topk.Item) {
-	for i := 1; i < len(a); i++ {
-		v := a[i]
-		j := i - 1
-		for j >= 0 && a[j].Dist > v.Dist {
-			a[j+1] = a[j]
-			j--
-		}
-		a[j+1] = v
-	}
 }

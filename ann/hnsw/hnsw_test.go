@@ -14,34 +14,19 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/vecgate/vecgate/ann"
-	"github.com/vecgate/vecgate/ann/flat"
 	"github.com/vecgate/vecgate/ann/hnsw"
-	"github.com/vecgate/vecgate/bench"
+	"github.com/vecgate/vecgate/internal/anntest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-type dataset struct {
-	dims    int
-	data    []float32
-	queries [][]float32
-	keys    []ann.Key
+// makeData returns n clustered rows of dims floats (50 clusters, seed 42) and nq queries.
+func makeData(n, dims, nq int, normalize bool) anntest.Dataset {
+	return anntest.Clustered(n, dims, nq, 50, 42, normalize)
 }
 
-func makeData(n, dims, nq int, normalize bool) dataset {
-	cfg := bench.GenConfig{N: n, Dims: dims, Clusters: 50, Seed: 42, Normalize: normalize}
-	ds := dataset{dims: dims, data: bench.Clustered(cfg), queries: bench.Rows(bench.ClusteredQueries(cfg, nq), dims)}
-	ds.keys = make([]ann.Key, n)
-	for i := range ds.keys {
-		ds.keys[i] = ann.IntKey(int64(i))
-	}
-	return ds
-}
-
-func (ds dataset) row(i int) []float32 { return ds.data[i*ds.dims : (i+1)*ds.dims] }
-
-func build(t testing.TB, m ann.Metric, ds dataset, mod func(*hnsw.Config)) *hnsw.Index {
-	cfg := hnsw.DefaultConfig(m, ds.dims)
+func build(t testing.TB, m ann.Metric, ds anntest.Dataset, mod func(*hnsw.Config)) *hnsw.Index {
+	cfg := hnsw.DefaultConfig(m, ds.Dims)
 	cfg.Seed = 1
 	if mod != nil {
 		mod(&cfg)
@@ -50,61 +35,10 @@ func build(t testing.TB, m ann.Metric, ds dataset, mod func(*hnsw.Config)) *hnsw
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := x.AddBatch(context.Background(), ds.keys, ds.data); err != nil {
+	if err := x.AddBatch(context.Background(), ds.Keys, ds.Data); err != nil {
 		t.Fatal(err)
 	}
 	return x
-}
-
-// recall measures recall@k of x against exact truth restricted to keep.
-func recall(t testing.TB, x ann.Index, m ann.Metric, ds dataset, k int, opts ann.SearchOptions, keep func(int) bool) float64 {
-	t.Helper()
-	ex, _ := flat.New(flat.DefaultConfig(m, ds.dims))
-	for i, key := range ds.keys {
-		if keep == nil || keep(i) {
-			ex.Add(key, ds.row(i))
-		}
-	}
-	var hit, total int
-	for _, q := range ds.queries {
-		want, err := ex.Search(context.Background(), q, k, ann.SearchOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := x.Search(context.Background(), q, k, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !slices.IsSortedFunc(got, func(a, b ann.Result) int {
-			return cmpF(a.Distance, b.Distance)
-		}) {
-			t.Fatalf("results not ascending: %v", got)
-		}
-		set := map[ann.Key]bool{}
-		for _, r := range want {
-			set[r.Key] = true
-		}
-		for _, r := range got {
-			if keep != nil && !keep(int(r.Key.Int())) {
-				t.Fatalf("returned excluded key %v", r.Key)
-			}
-			if set[r.Key] {
-				hit++
-			}
-		}
-		total += len(want)
-	}
-	return float64(hit) / float64(total)
-}
-
-func cmpF(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func TestRecallAllMetrics(t *testing.T) {
@@ -115,16 +49,16 @@ func TestRecallAllMetrics(t *testing.T) {
 			if x.Len() != 3000 {
 				t.Fatalf("Len = %d", x.Len())
 			}
-			r := recall(t, x, m, ds, 10, ann.SearchOptions{EF: 80}, nil)
+			r := anntest.Recall(t, x, m, ds, 10, ann.SearchOptions{EF: 80}, nil)
 			t.Logf("%v recall@10 ef=80: %.3f", m, r)
 			if r < 0.95 {
 				t.Errorf("recall %.3f < 0.95", r)
 			}
 			// Distances are pgvector's.
-			q := ds.queries[0]
+			q := ds.Queries[0]
 			res, _ := x.Search(context.Background(), q, 3, ann.SearchOptions{})
 			for _, rr := range res {
-				want := m.Distance(q, ds.row(int(rr.Key.Int())))
+				want := m.Distance(q, ds.Row(int(rr.Key.Int())))
 				if math.Abs(rr.Distance-want) > 1e-5*math.Max(1, math.Abs(want)) {
 					t.Errorf("distance %v, want %v", rr.Distance, want)
 				}
@@ -150,31 +84,31 @@ func TestDeleteCompactReuse(t *testing.T) {
 	x := build(t, ann.L2, ds, func(c *hnsw.Config) { c.CompactRatio = -1 })
 	mem := x.MemoryBytes()
 	gone := func(i int) bool { return i%3 == 0 }
-	for i, k := range ds.keys {
+	for i, k := range ds.Keys {
 		if gone(i) && !x.Delete(k) {
 			t.Fatalf("Delete(%v) = false", k)
 		}
 	}
-	if x.Delete(ds.keys[0]) {
+	if x.Delete(ds.Keys[0]) {
 		t.Fatal("double delete reported present")
 	}
 	keep := func(i int) bool { return !gone(i) }
-	if r := recall(t, x, ann.L2, ds, 10, ann.SearchOptions{EF: 80}, keep); r < 0.9 {
+	if r := anntest.Recall(t, x, ann.L2, ds, 10, ann.SearchOptions{EF: 80}, keep); r < 0.9 {
 		t.Errorf("recall with tombstones %.3f", r)
 	}
 	x.Compact()
 	if x.Tombstones() != 0 {
 		t.Fatalf("tombstones after compact: %d", x.Tombstones())
 	}
-	r := recall(t, x, ann.L2, ds, 10, ann.SearchOptions{EF: 80}, keep)
+	r := anntest.Recall(t, x, ann.L2, ds, 10, ann.SearchOptions{EF: 80}, keep)
 	t.Logf("recall after deleting 1/3 and compacting: %.3f", r)
 	if r < 0.9 {
 		t.Errorf("recall after compaction %.3f", r)
 	}
 	// Re-inserting the deleted rows reuses their slots: no growth.
-	for i, k := range ds.keys {
+	for i, k := range ds.Keys {
 		if gone(i) {
-			if err := x.Add(k, ds.row(i)); err != nil {
+			if err := x.Add(k, ds.Row(i)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -185,7 +119,7 @@ func TestDeleteCompactReuse(t *testing.T) {
 	if got := x.MemoryBytes(); got > mem*11/10 {
 		t.Errorf("memory grew from %d to %d: slots not reused", mem, got)
 	}
-	if r := recall(t, x, ann.L2, ds, 10, ann.SearchOptions{EF: 80}, nil); r < 0.9 {
+	if r := anntest.Recall(t, x, ann.L2, ds, 10, ann.SearchOptions{EF: 80}, nil); r < 0.9 {
 		t.Errorf("recall after reinsert %.3f", r)
 	}
 }
@@ -194,25 +128,25 @@ func TestAutoCompactAndUpsert(t *testing.T) {
 	ds := makeData(1000, 8, 20, false)
 	x := build(t, ann.L2, ds, nil)
 	for i := range 300 {
-		x.Delete(ds.keys[i])
+		x.Delete(ds.Keys[i])
 	}
 	if n := x.Tombstones(); n > 100 {
 		t.Errorf("tombstones %d: automatic compaction did not run", n)
 	}
 	far := []float32{50, 50, 50, 50, 50, 50, 50, 50}
-	if err := x.Add(ds.keys[500], far); err != nil {
+	if err := x.Add(ds.Keys[500], far); err != nil {
 		t.Fatal(err)
 	}
 	if x.Len() != 700 {
 		t.Fatalf("Len after upsert = %d", x.Len())
 	}
 	res, _ := x.Search(context.Background(), far, 1, ann.SearchOptions{})
-	if res[0].Key != ds.keys[500] || res[0].Distance != 0 {
+	if res[0].Key != ds.Keys[500] || res[0].Distance != 0 {
 		t.Fatalf("upsert not visible: %v", res)
 	}
-	res, _ = x.Search(context.Background(), ds.row(500), 50, ann.SearchOptions{EF: 100})
+	res, _ = x.Search(context.Background(), ds.Row(500), 50, ann.SearchOptions{EF: 100})
 	for _, r := range res {
-		if r.Key == ds.keys[500] && r.Distance < 1 {
+		if r.Key == ds.Keys[500] && r.Distance < 1 {
 			t.Fatal("old vector of upserted key still returned")
 		}
 	}
@@ -224,7 +158,7 @@ func TestFilteredSearch(t *testing.T) {
 	for _, mod := range []int{2, 10, 400} { // 50%, 10% (graph), 0.25% (exact)
 		keep := func(i int) bool { return i%mod == 0 }
 		filter := func(k ann.Key) bool { return keep(int(k.Int())) }
-		r := recall(t, x, ann.L2, ds, 10, ann.SearchOptions{Filter: filter}, keep)
+		r := anntest.Recall(t, x, ann.L2, ds, 10, ann.SearchOptions{Filter: filter}, keep)
 		t.Logf("filter 1/%d: recall %.3f", mod, r)
 		if r < 0.93 {
 			t.Errorf("filter 1/%d: recall %.3f", mod, r)
@@ -237,14 +171,14 @@ func TestConcurrentInsertDeleteSearch(t *testing.T) {
 	cfg := hnsw.DefaultConfig(ann.L2, 16)
 	x, _ := hnsw.New(cfg)
 	half := 1000
-	if err := x.AddBatch(context.Background(), ds.keys[:half], ds.data[:half*16]); err != nil {
+	if err := x.AddBatch(context.Background(), ds.Keys[:half], ds.Data[:half*16]); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
 	for w := range 2 {
 		wg.Go(func() {
 			for i := half + w; i < 2000; i += 2 {
-				if err := x.Add(ds.keys[i], ds.row(i)); err != nil {
+				if err := x.Add(ds.Keys[i], ds.Row(i)); err != nil {
 					t.Error(err)
 				}
 			}
@@ -252,13 +186,13 @@ func TestConcurrentInsertDeleteSearch(t *testing.T) {
 	}
 	wg.Go(func() {
 		for i := 0; i < 400; i++ {
-			x.Delete(ds.keys[i])
+			x.Delete(ds.Keys[i])
 		}
 	})
 	for range 2 {
 		wg.Go(func() {
 			for i := range 300 {
-				res, err := x.Search(context.Background(), ds.queries[i%len(ds.queries)], 5,
+				res, err := x.Search(context.Background(), ds.Queries[i%len(ds.Queries)], 5,
 					ann.SearchOptions{Filter: func(k ann.Key) bool { return k.Int()%2 == 0 }})
 				if err != nil {
 					t.Error(err)
@@ -286,39 +220,16 @@ func TestConcurrentInsertDeleteSearch(t *testing.T) {
 		t.Fatalf("Len = %d, want 1600", x.Len())
 	}
 	keep := func(i int) bool { return i >= 400 }
-	if r := recall(t, x, ann.L2, ds, 10, ann.SearchOptions{EF: 80}, keep); r < 0.9 {
+	if r := anntest.Recall(t, x, ann.L2, ds, 10, ann.SearchOptions{EF: 80}, keep); r < 0.9 {
 		t.Errorf("recall after concurrent build %.3f", r)
 	}
 }
 
+// TestBadInput: what is HNSW's own (bad vectors, k and an empty index are TestConformance's).
 func TestBadInput(t *testing.T) {
 	x, _ := hnsw.New(hnsw.DefaultConfig(ann.Cosine, 3))
-	ctx := context.Background()
-	if _, err := x.Search(ctx, []float32{1, 2, 3}, 1, ann.SearchOptions{}); !errors.Is(err, ann.ErrEmpty) {
-		t.Errorf("empty: %v", err)
-	}
 	x.Add(ann.IntKey(1), []float32{1, 2, 3})
-	nan, inf := float32(math.NaN()), float32(math.Inf(-1))
-	for _, c := range []struct {
-		v    []float32
-		want error
-	}{
-		{[]float32{1}, ann.ErrDimension},
-		{[]float32{nan, 1, 1}, ann.ErrNaN},
-		{[]float32{inf, 1, 1}, ann.ErrInf},
-		{[]float32{0, 0, 0}, ann.ErrZeroVector},
-	} {
-		if err := x.Add(ann.IntKey(2), c.v); !errors.Is(err, c.want) {
-			t.Errorf("Add %v: %v", c.v, err)
-		}
-		if _, err := x.Search(ctx, c.v, 1, ann.SearchOptions{}); !errors.Is(err, c.want) {
-			t.Errorf("Search %v: %v", c.v, err)
-		}
-	}
-	if _, err := x.Search(ctx, []float32{1, 1, 1}, 0, ann.SearchOptions{}); !errors.Is(err, ann.ErrBadK) {
-		t.Errorf("k=0: %v", err)
-	}
-	if _, err := x.Search(ctx, []float32{1, 1, 1}, 1, ann.SearchOptions{Farthest: true}); !errors.Is(err, ann.ErrUnsupported) {
+	if _, err := x.Search(context.Background(), []float32{1, 1, 1}, 1, ann.SearchOptions{Farthest: true}); !errors.Is(err, ann.ErrUnsupported) {
 		t.Errorf("farthest: %v", err)
 	}
 	for _, c := range []hnsw.Config{{Dims: 0}, {Dims: 3, M: 1}, {Dims: 3, Metric: ann.Hamming}} {
@@ -326,31 +237,19 @@ func TestBadInput(t *testing.T) {
 			t.Errorf("config %+v accepted", c)
 		}
 	}
-	x.Delete(ann.IntKey(1))
-	if _, err := x.Search(ctx, []float32{1, 1, 1}, 1, ann.SearchOptions{}); !errors.Is(err, ann.ErrEmpty) {
-		t.Errorf("all deleted: %v", err)
-	}
 }
 
 func TestSaveLoad(t *testing.T) {
 	ds := makeData(800, 8, 10, false)
 	x := build(t, ann.Cosine, ds, func(c *hnsw.Config) { c.CompactRatio = -1 })
 	for i := range 50 {
-		x.Delete(ds.keys[i])
+		x.Delete(ds.Keys[i])
 	}
-	var buf bytes.Buffer
-	if err := x.Save(&buf); err != nil {
-		t.Fatal(err)
-	}
-	data := buf.Bytes()
-	y, err := hnsw.Load(bytes.NewReader(data), hnsw.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	y := reload(t, x)
 	if y.Len() != x.Len() || y.Tombstones() != 50 {
 		t.Fatalf("loaded Len %d tombstones %d", y.Len(), y.Tombstones())
 	}
-	for _, q := range ds.queries {
+	for _, q := range ds.Queries {
 		a, _ := x.Search(context.Background(), q, 10, ann.SearchOptions{})
 		b, _ := y.Search(context.Background(), q, 10, ann.SearchOptions{})
 		if !slices.Equal(a, b) {
@@ -359,25 +258,15 @@ func TestSaveLoad(t *testing.T) {
 	}
 	// The loaded index keeps working: compact, insert.
 	y.Compact()
-	if err := y.Add(ann.TextKey("new"), ds.row(3)); err != nil {
+	if err := y.Add(ann.TextKey("new"), ds.Row(3)); err != nil {
 		t.Fatal(err)
-	}
-	for _, n := range []int{0, 15, 40, len(data) / 3, len(data) - 8, len(data) - 1} {
-		if _, err := hnsw.Load(bytes.NewReader(data[:n]), hnsw.Config{}); !errors.Is(err, ann.ErrCorrupt) {
-			t.Errorf("truncated at %d: %v", n, err)
-		}
-	}
-	bad := slices.Clone(data)
-	bad[len(bad)/2]++
-	if _, err := hnsw.Load(bytes.NewReader(bad), hnsw.Config{}); !errors.Is(err, ann.ErrCorrupt) {
-		t.Errorf("damaged: %v", err)
 	}
 }
 
 func FuzzLoad(f *testing.F) {
 	ds := makeData(30, 4, 1, false)
 	x := build(f, ann.L2, ds, func(c *hnsw.Config) { c.CompactRatio = -1 })
-	x.Delete(ds.keys[3])
+	x.Delete(ds.Keys[3])
 	var buf bytes.Buffer
 	x.Save(&buf)
 	f.Add(buf.Bytes())
@@ -397,7 +286,7 @@ func FuzzLoad(f *testing.F) {
 func FuzzLoadChecksummed(f *testing.F) {
 	ds := makeData(30, 4, 1, false)
 	x := build(f, ann.L2, ds, func(c *hnsw.Config) { c.CompactRatio = -1 })
-	x.Delete(ds.keys[3])
+	x.Delete(ds.Keys[3])
 	var buf bytes.Buffer
 	x.Save(&buf)
 	orig := buf.Bytes()
@@ -428,9 +317,9 @@ func TestSQ8(t *testing.T) {
 			keep := build(t, m, ds, func(c *hnsw.Config) { c.Quantizer = "sq8"; c.KeepVectors = true; c.SQ8Confidence = conf })
 			codes := build(t, m, ds, func(c *hnsw.Config) { c.Quantizer = "sq8"; c.SQ8Confidence = conf })
 			opts := ann.SearchOptions{EF: 80}
-			rf := recall(t, full, m, ds, 10, opts, nil)
-			rk := recall(t, keep, m, ds, 10, ann.SearchOptions{EF: 80, Oversample: 2}, nil)
-			rc := recall(t, codes, m, ds, 10, opts, nil)
+			rf := anntest.Recall(t, full, m, ds, 10, opts, nil)
+			rk := anntest.Recall(t, keep, m, ds, 10, ann.SearchOptions{EF: 80, Oversample: 2}, nil)
+			rc := anntest.Recall(t, codes, m, ds, 10, opts, nil)
 			t.Logf("recall float32 %.3f, sq8+rerank %.3f, sq8 codes only %.3f; bytes %d / %d / %d",
 				rf, rk, rc, full.MemoryBytes(), keep.MemoryBytes(), codes.MemoryBytes())
 			if rk < rf-0.01 {
@@ -452,8 +341,8 @@ func TestSQ8(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			a, _ := codes.Search(context.Background(), ds.queries[0], 5, opts)
-			b, _ := y.Search(context.Background(), ds.queries[0], 5, opts)
+			a, _ := codes.Search(context.Background(), ds.Queries[0], 5, opts)
+			b, _ := y.Search(context.Background(), ds.Queries[0], 5, opts)
 			if !slices.Equal(a, b) {
 				t.Fatalf("sq8 results differ after load:\n%v\n%v", a, b)
 			}
@@ -465,13 +354,13 @@ func TestSQ8Drift(t *testing.T) {
 	ds := makeData(1000, 16, 10, false)
 	x := build(t, ann.L2, ds, func(c *hnsw.Config) { c.Quantizer = "sq8" })
 	before := x.Codec()
-	same, err := x.RequantizeIfDrifted(ds.data[:200*16], 0)
+	same, err := x.RequantizeIfDrifted(ds.Data[:200*16], 0)
 	if err != nil || same {
 		t.Fatalf("same distribution re-quantised: %v %v", same, err)
 	}
 	wide := make([]float32, 200*16)
 	for i := range wide {
-		wide[i] = ds.data[i] * 4
+		wide[i] = ds.Data[i] * 4
 	}
 	did, err := x.RequantizeIfDrifted(wide, 0)
 	if err != nil || !did {
@@ -480,7 +369,7 @@ func TestSQ8Drift(t *testing.T) {
 	if after := x.Codec(); after.Upper <= before.Upper {
 		t.Fatalf("range did not grow: %+v -> %+v", before, after)
 	}
-	if r := recall(t, x, ann.L2, ds, 10, ann.SearchOptions{EF: 80}, nil); r < 0.8 {
+	if r := anntest.Recall(t, x, ann.L2, ds, 10, ann.SearchOptions{EF: 80}, nil); r < 0.8 {
 		t.Errorf("recall after requantize %.3f", r)
 	}
 }
@@ -492,24 +381,24 @@ func TestSQ8Drift(t *testing.T) {
 func TestChunkedGrowth(t *testing.T) {
 	const n = 2600
 	ds := makeData(n, 8, 20, false)
-	cfg := hnsw.DefaultConfig(ann.L2, ds.dims)
+	cfg := hnsw.DefaultConfig(ann.L2, ds.Dims)
 	cfg.Seed, cfg.Quantizer, cfg.KeepVectors, cfg.Threads = 1, "sq8", true, 1
 	x, err := hnsw.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := x.AddBatch(context.Background(), ds.keys[:100], ds.data[:100*ds.dims]); err != nil {
+	if err := x.AddBatch(context.Background(), ds.Keys[:100], ds.Data[:100*ds.Dims]); err != nil {
 		t.Fatal(err)
 	}
 	for i := 100; i < n; i++ {
-		if err := x.Add(ds.keys[i], ds.row(i)); err != nil {
+		if err := x.Add(ds.Keys[i], ds.Row(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for i := range n {
-		v, ok := x.Vector(ds.keys[i])
-		if !ok || !slices.Equal(v, ds.row(i)) {
-			t.Fatalf("row %d reads back %v, want %v", i, v, ds.row(i))
+		v, ok := x.Vector(ds.Keys[i])
+		if !ok || !slices.Equal(v, ds.Row(i)) {
+			t.Fatalf("row %d reads back %v, want %v", i, v, ds.Row(i))
 		}
 	}
 	// Per node: 32 B vector, 8 B codes, 4 B correction, 33 link words, plus
@@ -519,14 +408,14 @@ func TestChunkedGrowth(t *testing.T) {
 		t.Errorf("%.0f bytes per node", per)
 	}
 	y := reload(t, x)
-	for _, q := range ds.queries {
+	for _, q := range ds.Queries {
 		a, _ := x.Search(context.Background(), q, 10, ann.SearchOptions{})
 		b, _ := y.Search(context.Background(), q, 10, ann.SearchOptions{})
 		if len(a) != 10 || !slices.Equal(a, b) {
 			t.Fatalf("results differ after load: %v vs %v", a, b)
 		}
 	}
-	if r := recall(t, x, ann.L2, ds, 10, ann.SearchOptions{}, nil); r < 0.9 {
+	if r := anntest.Recall(t, x, ann.L2, ds, 10, ann.SearchOptions{}, nil); r < 0.9 {
 		t.Errorf("recall@10 %.3f", r)
 	}
 }
@@ -587,33 +476,33 @@ func TestReorder(t *testing.T) {
 	ds := makeData(3000, 16, 50, false)
 	x := build(t, ann.L2, ds, nil)
 	var before [][]ann.Result
-	for _, q := range ds.queries {
+	for _, q := range ds.Queries {
 		res, _ := x.Search(context.Background(), q, 10, ann.SearchOptions{})
 		before = append(before, res)
 	}
 	x.Reorder()
-	for i, q := range ds.queries {
+	for i, q := range ds.Queries {
 		res, _ := x.Search(context.Background(), q, 10, ann.SearchOptions{})
 		if !slices.Equal(res, before[i]) {
 			t.Fatalf("query %d: %v after reordering, %v before", i, res, before[i])
 		}
 	}
 	for i := range 3000 {
-		if v, ok := x.Vector(ds.keys[i]); !ok || !slices.Equal(v, ds.row(i)) {
+		if v, ok := x.Vector(ds.Keys[i]); !ok || !slices.Equal(v, ds.Row(i)) {
 			t.Fatalf("row %d: %v %v", i, v, ok)
 		}
 	}
 	y := reload(t, x)
-	if err := y.Add(ann.IntKey(-1), ds.row(5)); err != nil {
+	if err := y.Add(ann.IntKey(-1), ds.Row(5)); err != nil {
 		t.Fatal(err)
 	}
-	y.Delete(ds.keys[5])
-	res, err := y.Search(context.Background(), ds.row(5), 1, ann.SearchOptions{})
+	y.Delete(ds.Keys[5])
+	res, err := y.Search(context.Background(), ds.Row(5), 1, ann.SearchOptions{})
 	if err != nil || len(res) != 1 || res[0].Key != ann.IntKey(-1) {
 		t.Fatalf("after load, insert and delete: %v %v", res, err)
 	}
 	y.Reorder() // a tombstone: nothing to do
-	if r := recall(t, y, ann.L2, ds, 10, ann.SearchOptions{}, func(i int) bool { return i != 5 }); r < 0.9 {
+	if r := anntest.Recall(t, y, ann.L2, ds, 10, ann.SearchOptions{}, func(i int) bool { return i != 5 }); r < 0.9 {
 		t.Fatalf("recall %.3f", r)
 	}
 }

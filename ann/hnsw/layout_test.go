@@ -5,11 +5,13 @@ import (
 	"context"
 	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 
 	"github.com/vecgate/vecgate/ann"
 	"github.com/vecgate/vecgate/ann/hnsw"
+	"github.com/vecgate/vecgate/internal/anntest"
 )
 
 // mixedKey gives row i an integer, uuid or text key (most integer, as tables have).
@@ -20,7 +22,7 @@ func mixedKey(i int) ann.Key {
 		u[0], u[15] = byte(i), byte(i>>8)
 		return ann.UUIDKey(u)
 	case 5:
-		return ann.TextKey("row-" + itoa(i+1))
+		return ann.TextKey("row-" + strconv.Itoa(i+1))
 	}
 	return ann.IntKey(int64(i) * 1000)
 }
@@ -28,35 +30,35 @@ func mixedKey(i int) ann.Key {
 // historyIndex builds, single-threaded (so deterministically), an index that has been through
 // what the node tables must survive: mixed key kinds, many upper levels (m 4), deletes, a
 // compaction, inserts into the freed slots (and their upper rows), upserts and tombstones left.
-func historyIndex(t testing.TB) (*hnsw.Index, dataset) {
+func historyIndex(t testing.TB) (*hnsw.Index, anntest.Dataset) {
 	ds := makeData(600, 8, 20, false)
-	for i := range ds.keys {
-		ds.keys[i] = mixedKey(i)
+	for i := range ds.Keys {
+		ds.Keys[i] = mixedKey(i)
 	}
-	cfg := hnsw.DefaultConfig(ann.L2, ds.dims)
+	cfg := hnsw.DefaultConfig(ann.L2, ds.Dims)
 	cfg.M, cfg.Seed, cfg.Threads, cfg.CompactRatio = 4, 7, 1, -1
 	x, err := hnsw.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := x.AddBatch(context.Background(), ds.keys[:500], ds.data[:500*ds.dims]); err != nil {
+	if err := x.AddBatch(context.Background(), ds.Keys[:500], ds.Data[:500*ds.Dims]); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 500; i += 4 {
-		x.Delete(ds.keys[i])
+		x.Delete(ds.Keys[i])
 	}
 	x.Compact()
 	for i := 500; i < 600; i++ {
-		if err := x.Add(ds.keys[i], ds.row(i)); err != nil {
+		if err := x.Add(ds.Keys[i], ds.Row(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for i := 1; i < 60; i += 4 { // upserts: the old node becomes a tombstone
-		if err := x.Add(ds.keys[i], ds.row(i+1)); err != nil {
+		if err := x.Add(ds.Keys[i], ds.Row(i+1)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	x.Delete(ds.keys[2])
+	x.Delete(ds.Keys[2])
 	return x, ds
 }
 
@@ -98,7 +100,7 @@ func TestLoadFormat1Golden(t *testing.T) {
 	if !bytes.Equal(again.Bytes(), golden) {
 		t.Error("loaded format-1 file saves different bytes")
 	}
-	for _, q := range ds.queries {
+	for _, q := range ds.Queries {
 		a, _ := x.Search(context.Background(), q, 10, ann.SearchOptions{})
 		b, _ := y.Search(context.Background(), q, 10, ann.SearchOptions{})
 		if len(a) != 10 || !slices.Equal(a, b) {
@@ -118,9 +120,9 @@ func TestKeyKinds(t *testing.T) {
 		case i < 500 && i%4 == 0, i == 2:
 			// deleted
 		case i < 60 && i%4 == 1:
-			want[ds.keys[i]] = ds.row(i + 1) // upserted
+			want[ds.Keys[i]] = ds.Row(i + 1) // upserted
 		default:
-			want[ds.keys[i]] = ds.row(i)
+			want[ds.Keys[i]] = ds.Row(i)
 		}
 	}
 	check := func(stage string, x *hnsw.Index) {
@@ -129,7 +131,7 @@ func TestKeyKinds(t *testing.T) {
 			t.Fatalf("%s: Len %d, want %d", stage, x.Len(), len(want))
 		}
 		for i := range 600 {
-			k := ds.keys[i]
+			k := ds.Keys[i]
 			v, ok := x.Vector(k)
 			if w, live := want[k]; ok != live || (ok && !slices.Equal(v, w)) {
 				t.Fatalf("%s: key %v: vector %v %v, want %v %v", stage, k, v, ok, w, live)
@@ -146,7 +148,7 @@ func TestKeyKinds(t *testing.T) {
 		}
 		for _, kind := range []ann.KeyKind{ann.KindInt, ann.KindUUID, ann.KindText} {
 			filter := func(k ann.Key) bool { return k.Kind() == kind }
-			res, err := x.Search(context.Background(), ds.queries[0], 10, ann.SearchOptions{Filter: filter})
+			res, err := x.Search(context.Background(), ds.Queries[0], 10, ann.SearchOptions{Filter: filter})
 			if err != nil || len(res) != 10 {
 				t.Fatalf("%s: filter on kind %d: %v %v", stage, kind, res, err)
 			}
@@ -167,7 +169,7 @@ func TestKeyKinds(t *testing.T) {
 	// Reordered, saved and loaded: the same answers.
 	z := reload(t, x)
 	check("reordered and loaded", z)
-	for _, q := range ds.queries {
+	for _, q := range ds.Queries {
 		a, _ := x.Search(context.Background(), q, 10, ann.SearchOptions{})
 		b, _ := z.Search(context.Background(), q, 10, ann.SearchOptions{})
 		if !slices.Equal(a, b) {
@@ -185,11 +187,11 @@ func TestUpperRowReuse(t *testing.T) {
 	mem := x.MemoryBytes()
 	for round := range 5 {
 		for i := round % 3; i < 2000; i += 3 {
-			x.Delete(ds.keys[i])
+			x.Delete(ds.Keys[i])
 		}
 		x.Compact()
 		for i := round % 3; i < 2000; i += 3 {
-			if err := x.Add(ds.keys[i], ds.row(i)); err != nil {
+			if err := x.Add(ds.Keys[i], ds.Row(i)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -197,7 +199,7 @@ func TestUpperRowReuse(t *testing.T) {
 	if got := x.MemoryBytes(); got > mem*11/10 {
 		t.Errorf("memory grew from %d to %d over delete/compact/insert rounds", mem, got)
 	}
-	if r := recall(t, x, ann.L2, ds, 10, ann.SearchOptions{EF: 80}, nil); r < 0.9 {
+	if r := anntest.Recall(t, x, ann.L2, ds, 10, ann.SearchOptions{EF: 80}, nil); r < 0.9 {
 		t.Errorf("recall after churn %.3f", r)
 	}
 }
@@ -226,13 +228,13 @@ func TestBytesPerNode(t *testing.T) {
 func TestConcurrentNodeTables(t *testing.T) {
 	const n = 3000
 	ds := makeData(n, 8, 20, false)
-	cfg := hnsw.DefaultConfig(ann.L2, ds.dims)
+	cfg := hnsw.DefaultConfig(ann.L2, ds.Dims)
 	cfg.M, cfg.Threads, cfg.CompactRatio = 4, 2, 0.05
 	x, err := hnsw.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := x.AddBatch(context.Background(), ds.keys[:100], ds.data[:100*ds.dims]); err != nil {
+	if err := x.AddBatch(context.Background(), ds.Keys[:100], ds.Data[:100*ds.Dims]); err != nil {
 		t.Fatal(err)
 	}
 	stop := make(chan struct{})
@@ -249,7 +251,7 @@ func TestConcurrentNodeTables(t *testing.T) {
 				if w == 1 {
 					opts.Filter = func(k ann.Key) bool { return k.Kind() != ann.KindInt || k.Int()%2 == 0 }
 				}
-				if _, err := x.Search(context.Background(), ds.queries[i%len(ds.queries)], 5, opts); err != nil {
+				if _, err := x.Search(context.Background(), ds.Queries[i%len(ds.Queries)], 5, opts); err != nil {
 					t.Error(err)
 					return
 				}
@@ -260,7 +262,7 @@ func TestConcurrentNodeTables(t *testing.T) {
 	for w := range 2 {
 		writers.Go(func() {
 			for i := 100 + w; i < n; i += 2 {
-				if err := x.Add(mixedKey(i), ds.row(i)); err != nil {
+				if err := x.Add(mixedKey(i), ds.Row(i)); err != nil {
 					t.Error(err)
 					return
 				}
@@ -268,7 +270,7 @@ func TestConcurrentNodeTables(t *testing.T) {
 					x.Delete(mixedKey(i - 50))
 				}
 				if i%11 == 0 { // upsert an earlier row with its own vector
-					if err := x.Add(mixedKey(i-20), ds.row(i-20)); err != nil {
+					if err := x.Add(mixedKey(i-20), ds.Row(i-20)); err != nil {
 						t.Error(err)
 						return
 					}
@@ -289,7 +291,7 @@ func TestConcurrentNodeTables(t *testing.T) {
 			continue
 		}
 		live++
-		if !ok || !slices.Equal(v, ds.row(i)) {
+		if !ok || !slices.Equal(v, ds.Row(i)) {
 			t.Fatalf("row %d (%v): %v %v", i, mixedKey(i), v, ok)
 		}
 	}

@@ -4,8 +4,8 @@ import (
 	"fmt"
 
 	"github.com/vecgate/vecgate/ann"
-	"github.com/vecgate/vecgate/quant"
 	"github.com/vecgate/vecgate/quant/sq8"
+	"github.com/vecgate/vecgate/vecmath"
 )
 
 // maxTrainRows bounds the rows sampled to train a codec.
@@ -45,7 +45,7 @@ func (x *Index) trainCodec(data []float32) (*sq8.Codec, error) {
 		start := len(sample)
 		sample = append(sample, data[i*d:(i+1)*d]...)
 		if x.cfg.Metric == ann.Cosine {
-			quant.Normalize(sample[start:])
+			vecmath.Normalize(sample[start:])
 		}
 	}
 	return sq8.Train(sample, d, sq8Confidence(x.cfg.Metric, x.cfg.SQ8Confidence))
@@ -56,7 +56,7 @@ func (x *Index) trainCodec(data []float32) (*sq8.Codec, error) {
 func (x *Index) encode(vec []float32, dst []uint8) float32 {
 	if x.cfg.Metric == ann.Cosine {
 		n := append([]float32(nil), vec...)
-		quant.Normalize(n)
+		vecmath.Normalize(n)
 		vec = n
 	}
 	return x.sq.Encode(vec, dst)
@@ -84,7 +84,7 @@ func (x *Index) Drift(sample []float32) (float64, error) {
 		d := x.cfg.Dims
 		s := append([]float32(nil), sample...)
 		for i := 0; i+d <= len(s); i += d {
-			quant.Normalize(s[i : i+d])
+			vecmath.Normalize(s[i : i+d])
 		}
 		sample = s
 	}

@@ -9,7 +9,7 @@ import (
 	"slices"
 
 	"github.com/vecgate/vecgate/ann"
-	"github.com/vecgate/vecgate/ann/internal/fileformat"
+	"github.com/vecgate/vecgate/internal/fileformat"
 )
 
 const (
@@ -47,7 +47,7 @@ func (x *Index) Save(w io.Writer) error {
 	e.U32s(levels)
 	for i := range used {
 		if x.dead[i] == 0 {
-			e.Key(x.key(uint32(i)))
+			e.Binary(x.key(uint32(i)))
 		}
 	}
 	flags := uint32(0)
@@ -171,7 +171,8 @@ func decode(d *fileformat.Decoder, cfg Config) (*Index, error) {
 		x.levels[i] = uint8(levels[i])
 		x.dead[i] = dead[i]
 		if dead[i] == 0 {
-			k := d.Key()
+			var k ann.Key
+			d.Binary(&k)
 			if _, dup := x.lookup(k); dup && d.Err() == nil {
 				d.Fail("duplicate key %v", k)
 			}

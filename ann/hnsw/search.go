@@ -11,7 +11,7 @@ import (
 	"github.com/vecgate/vecgate/ann"
 	"github.com/vecgate/vecgate/ann/internal/metricfn"
 	"github.com/vecgate/vecgate/ann/internal/topk"
-	"github.com/vecgate/vecgate/quant"
+	"github.com/vecgate/vecgate/vecmath"
 )
 
 // Search implements ann.Index. opts.EF overrides Config.EFSearch and is
@@ -38,7 +38,7 @@ func (x *Index) Search(ctx context.Context, vec []float32, k int, opts ann.Searc
 	q := query{f: vec}
 	if x.cfg.Metric == ann.Cosine {
 		s.qf = append(s.qf[:0], vec...)
-		quant.Normalize(s.qf)
+		vecmath.Normalize(s.qf)
 		q.f = s.qf
 	}
 	if x.quant {

@@ -9,13 +9,14 @@ import (
 	"sync"
 
 	"github.com/vecgate/vecgate/ann"
-	"github.com/vecgate/vecgate/ann/distance"
 	"github.com/vecgate/vecgate/ann/internal/metricfn"
 	"github.com/vecgate/vecgate/ann/internal/topk"
+	"github.com/vecgate/vecgate/internal/parallel"
 	"github.com/vecgate/vecgate/quant/binary"
 	"github.com/vecgate/vecgate/quant/kmeans"
 	"github.com/vecgate/vecgate/quant/pq"
 	"github.com/vecgate/vecgate/quant/sq8"
+	"github.com/vecgate/vecgate/vecmath"
 )
 
 // Code kinds.
@@ -229,7 +230,7 @@ func (x *Index) prep(v []float32, buf []float32) []float32 {
 		return v
 	}
 	buf = append(buf[:0], v...)
-	kmeans.Normalize(buf)
+	vecmath.Normalize(buf)
 	return buf
 }
 
@@ -239,9 +240,9 @@ func (x *Index) centroidRank(v []float32, c int) float32 {
 	cv := x.centroids[c*x.cfg.Dims : (c+1)*x.cfg.Dims]
 	switch x.cfg.Metric {
 	case ann.InnerProduct, ann.Cosine:
-		return -distance.Dot(v, cv)
+		return -vecmath.Dot(v, cv)
 	}
-	return distance.L2Squared(v, cv)
+	return vecmath.L2Squared(v, cv)
 }
 
 // spread is the squared L2 distance of prepared vector v to centroid c, for
@@ -249,7 +250,7 @@ func (x *Index) centroidRank(v []float32, c int) float32 {
 // inner product and cosine it is a negative dot product, which grows
 // towards zero as rows move away from their centroid).
 func (x *Index) spread(v []float32, c int) float32 {
-	return distance.L2Squared(v, x.centroids[c*x.cfg.Dims:(c+1)*x.cfg.Dims])
+	return vecmath.L2Squared(v, x.centroids[c*x.cfg.Dims:(c+1)*x.cfg.Dims])
 }
 
 func (x *Index) assign(v []float32) (int, float32) {
@@ -312,7 +313,7 @@ func (x *Index) AddBatch(ctx context.Context, keys []ann.Key, vecs []float32) er
 	// Assignment and encoding in parallel, filing serially.
 	n := len(keys)
 	cellOf := make([]int32, n)
-	parallelFor(n, x.threads(), func(lo, hi int) {
+	parallel.For(n, x.threads(), parallelBelow, func(lo, hi int) {
 		buf := make([]float32, 0, d)
 		for i := lo; i < hi; i++ {
 			c, _ := x.assign(x.prep(vecs[i*d:(i+1)*d], buf))
@@ -328,18 +329,9 @@ func (x *Index) AddBatch(ctx context.Context, keys []ann.Key, vecs []float32) er
 	return nil
 }
 
-func parallelFor(n, threads int, f func(lo, hi int)) {
-	if n < 256 || threads <= 1 {
-		f(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	chunk := (n + threads - 1) / threads
-	for lo := 0; lo < n; lo += chunk {
-		wg.Go(func() { f(lo, min(lo+chunk, n)) })
-	}
-	wg.Wait()
-}
+// parallelBelow is the row count under which assignment runs on one
+// goroutine.
+const parallelBelow = 256
 
 // newNode allocates a node id for key (reusing freed ids).
 func (x *Index) newNode(key ann.Key, vec []float32) uint32 {
@@ -546,7 +538,7 @@ func (x *Index) fit(ctx context.Context, data []float32) error {
 		start := len(sample)
 		sample = append(sample, data[i*d:(i+1)*d]...)
 		if x.cfg.Metric == ann.Cosine {
-			kmeans.Normalize(sample[start:])
+			vecmath.Normalize(sample[start:])
 		}
 	}
 	lists := min(x.cfg.Lists, len(sample)/d)
@@ -789,13 +781,13 @@ func (x *Index) Search(ctx context.Context, vec []float32, k int, opts ann.Searc
 func (x *Index) flatRank(q, v []float32) float32 {
 	switch x.cfg.Metric {
 	case ann.L2:
-		return distance.L2Squared(q, v)
+		return vecmath.L2Squared(q, v)
 	case ann.InnerProduct:
-		return -distance.Dot(q, v)
+		return -vecmath.Dot(q, v)
 	case ann.Cosine:
-		return 1 - distance.Dot(q, v)
+		return 1 - vecmath.Dot(q, v)
 	}
-	return distance.L1(q, v)
+	return vecmath.L1(q, v)
 }
 
 func (x *Index) prepQuery(q *qprep) {
@@ -826,31 +818,12 @@ func (x *Index) rankCells(q *qprep) []int {
 		q.cdist[c] = d
 		items[c] = topk.Item{Dist: d, ID: uint32(c)}
 	}
-	sortItems(items)
+	topk.Sort(items)
 	out := make([]int, len(items))
 	for i, it := range items {
 		out[i] = int(it.ID)
 	}
 	return out
-}
-
-func sortItems(a []topk.Item) {
-	// Heap sort through topk would allocate; the list is short: use a
-	// simple binary insertion sort.
-	for i := 1; i < len(a); i++ {
-		v := a[i]
-		lo, hi := 0, i
-		for lo < hi {
-			m := (lo + hi) / 2
-			if a[m].Dist <= v.Dist {
-				lo = m + 1
-			} else {
-				hi = m
-			}
-		}
-		copy(a[lo+1:i+1], a[lo:i])
-		a[lo] = v
-	}
 }
 
 // scanCell pushes cell c's entries into h.
@@ -904,7 +877,7 @@ func (x *Index) scanCell(q *qprep, c int, h *topk.Max, kk int, accept func(uint3
 			}
 		case CodesBinary:
 			w := x.bin.Words()
-			r = float32(distance.Hamming(q.bits, cl.bits[i*w:(i+1)*w]))
+			r = float32(vecmath.Hamming(q.bits, cl.bits[i*w:(i+1)*w]))
 		}
 		h.PushBounded(topk.Item{Dist: r, ID: id}, kk)
 	}
@@ -926,7 +899,7 @@ func (x *Index) results(vec []float32, q *qprep, items []topk.Item, k int, reran
 			p := int(x.nodePos[id])
 			v := cl.vecs[p*d : (p+1)*d]
 			if x.cfg.Metric == ann.Cosine {
-				return math.Max(0, math.Min(2, 1-float64(distance.Dot(q.v, v)))), true
+				return math.Max(0, math.Min(2, 1-float64(vecmath.Dot(q.v, v)))), true
 			}
 			return metricfn.Exact(x.cfg.Metric, vec, v), true
 		}

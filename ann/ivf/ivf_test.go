@@ -7,77 +7,30 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc64"
-	"math"
 	"slices"
 	"testing"
 
 	"go.uber.org/goleak"
 
 	"github.com/vecgate/vecgate/ann"
-	"github.com/vecgate/vecgate/ann/flat"
 	"github.com/vecgate/vecgate/ann/ivf"
-	"github.com/vecgate/vecgate/bench"
+	"github.com/vecgate/vecgate/internal/anntest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-type dataset struct {
-	dims    int
-	data    []float32
-	queries [][]float32
-	keys    []ann.Key
+// makeData returns n clustered rows of dims floats (40 clusters, seed 5) and nq queries.
+func makeData(n, dims, nq int, normalize bool) anntest.Dataset {
+	return anntest.Clustered(n, dims, nq, 40, 5, normalize)
 }
 
-func makeData(n, dims, nq int, normalize bool) dataset {
-	cfg := bench.GenConfig{N: n, Dims: dims, Clusters: 40, Seed: 5, Normalize: normalize}
-	ds := dataset{dims: dims, data: bench.Clustered(cfg), queries: bench.Rows(bench.ClusteredQueries(cfg, nq), dims)}
-	for i := range n {
-		ds.keys = append(ds.keys, ann.IntKey(int64(i)))
-	}
-	return ds
-}
-
-func (ds dataset) row(i int) []float32 { return ds.data[i*ds.dims : (i+1)*ds.dims] }
-
-func recall(t *testing.T, x ann.Index, m ann.Metric, ds dataset, k int, opts ann.SearchOptions, keep func(int) bool) float64 {
-	t.Helper()
-	ex, _ := flat.New(flat.DefaultConfig(m, ds.dims))
-	for i, key := range ds.keys {
-		if keep == nil || keep(i) {
-			ex.Add(key, ds.row(i))
-		}
-	}
-	hit, total := 0, 0
-	for _, q := range ds.queries {
-		want, _ := ex.Search(context.Background(), q, k, ann.SearchOptions{})
-		got, err := x.Search(context.Background(), q, k, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		set := map[ann.Key]bool{}
-		for _, r := range want {
-			set[r.Key] = true
-		}
-		for _, r := range got {
-			if keep != nil && !keep(int(r.Key.Int())) {
-				t.Fatalf("excluded key %v returned", r.Key)
-			}
-			if set[r.Key] {
-				hit++
-			}
-		}
-		total += len(want)
-	}
-	return float64(hit) / float64(total)
-}
-
-func build(t *testing.T, cfg ivf.Config, ds dataset) *ivf.Index {
+func build(t *testing.T, cfg ivf.Config, ds anntest.Dataset) *ivf.Index {
 	t.Helper()
 	x, err := ivf.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := x.AddBatch(context.Background(), ds.keys, ds.data); err != nil {
+	if err := x.AddBatch(context.Background(), ds.Keys, ds.Data); err != nil {
 		t.Fatal(err)
 	}
 	return x
@@ -98,8 +51,8 @@ func TestRecallCodesAndMetrics(t *testing.T) {
 				cfg.Lists, cfg.Codes, cfg.KeepVectors, cfg.Seed = 16, c.codes, c.keep, 1
 				cfg.PQSegments = 16
 				x := build(t, cfg, ds)
-				all := recall(t, x, m, ds, 10, ann.SearchOptions{Probes: 16}, nil)
-				some := recall(t, x, m, ds, 10, ann.SearchOptions{Probes: 4}, nil)
+				all := anntest.Recall(t, x, m, ds, 10, ann.SearchOptions{Probes: 16}, nil)
+				some := anntest.Recall(t, x, m, ds, 10, ann.SearchOptions{Probes: 4}, nil)
 				t.Logf("recall@10 probes=16 %.3f probes=4 %.3f, %d bytes", all, some, x.MemoryBytes())
 				if all < c.min {
 					t.Errorf("recall %.3f < %.3f", all, c.min)
@@ -118,7 +71,7 @@ func TestPendingTrainDeleteFilter(t *testing.T) {
 	cfg.Lists, cfg.TrainRows = 8, 1000
 	x, _ := ivf.New(cfg)
 	for i := range 999 {
-		if err := x.Add(ds.keys[i], ds.row(i)); err != nil {
+		if err := x.Add(ds.Keys[i], ds.Row(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -126,36 +79,36 @@ func TestPendingTrainDeleteFilter(t *testing.T) {
 		t.Fatal("trained before TrainRows")
 	}
 	keep999 := func(i int) bool { return i < 999 }
-	if r := recall(t, x, ann.L2, ds, 5, ann.SearchOptions{}, keep999); r != 1 {
+	if r := anntest.Recall(t, x, ann.L2, ds, 5, ann.SearchOptions{}, keep999); r != 1 {
 		t.Fatalf("pending scan recall %.3f, want exact", r)
 	}
 	for i := 999; i < 1500; i++ {
-		x.Add(ds.keys[i], ds.row(i))
+		x.Add(ds.Keys[i], ds.Row(i))
 	}
 	if !x.Trained() || x.Len() != 1500 {
 		t.Fatalf("trained %v len %d", x.Trained(), x.Len())
 	}
 	for i := 0; i < 1500; i += 2 {
-		if !x.Delete(ds.keys[i]) {
+		if !x.Delete(ds.Keys[i]) {
 			t.Fatal("delete missed")
 		}
 	}
 	odd := func(i int) bool { return i%2 == 1 }
-	if r := recall(t, x, ann.L2, ds, 5, ann.SearchOptions{Probes: 8}, odd); r != 1 {
+	if r := anntest.Recall(t, x, ann.L2, ds, 5, ann.SearchOptions{Probes: 8}, odd); r != 1 {
 		t.Fatalf("all-probe recall after deletes %.3f", r)
 	}
 	// A selective filter widens probes until k rows are found.
 	rare := func(i int) bool { return i%2 == 1 && i%50 == 1 }
-	res, err := x.Search(context.Background(), ds.queries[0], 10, ann.SearchOptions{Probes: 1,
+	res, err := x.Search(context.Background(), ds.Queries[0], 10, ann.SearchOptions{Probes: 1,
 		Filter: func(k ann.Key) bool { return rare(int(k.Int())) }})
 	if err != nil || len(res) != 10 {
 		t.Fatalf("filtered search: %d results, %v", len(res), err)
 	}
 	// Upsert moves the vector.
 	far := []float32{40, 40, 40, 40, 40, 40, 40, 40}
-	x.Add(ds.keys[1], far)
+	x.Add(ds.Keys[1], far)
 	res, _ = x.Search(context.Background(), far, 1, ann.SearchOptions{Probes: 8})
-	if res[0].Key != ds.keys[1] || res[0].Distance != 0 {
+	if res[0].Key != ds.Keys[1] || res[0].Distance != 0 {
 		t.Fatalf("upsert: %v", res)
 	}
 }
@@ -164,14 +117,14 @@ func TestDriftRetrain(t *testing.T) {
 	ds := makeData(2000, 8, 10, false)
 	cfg := ivf.DefaultConfig(ann.L2, 8)
 	cfg.Lists = 8
-	x := build(t, cfg, dataset{dims: 8, data: ds.data[:1000*8], keys: ds.keys[:1000]})
+	x := build(t, cfg, anntest.Dataset{Dims: 8, Data: ds.Data[:1000*8], Keys: ds.Keys[:1000]})
 	for i := 1000; i < 2000; i++ {
-		v := ds.row(i)
+		v := ds.Row(i)
 		shifted := make([]float32, 8)
 		for j := range v {
 			shifted[j] = v[j] + 20
 		}
-		x.Add(ds.keys[i], shifted)
+		x.Add(ds.Keys[i], shifted)
 	}
 	if d := x.Drift(); d < 1.5 {
 		t.Fatalf("drift %.2f after shifting half the data", d)
@@ -187,53 +140,19 @@ func TestDriftRetrain(t *testing.T) {
 	}
 }
 
+// TestBadInputAndSaveLoad: what is IVF's own (bad vectors, damaged files and round trips of
+// every code kind are TestConformance's): configurations refused, an untrained index saved.
 func TestBadInputAndSaveLoad(t *testing.T) {
-	ctx := context.Background()
+	if _, err := ivf.New(ivf.Config{Dims: 4, Codes: "pq", Metric: ann.L1}); !errors.Is(err, ann.ErrUnsupported) {
+		t.Errorf("pq with L1: %v", err)
+	}
+	// An untrained index (pending only) round-trips.
 	x, _ := ivf.New(ivf.DefaultConfig(ann.Cosine, 4))
-	if _, err := x.Search(ctx, []float32{1, 2, 3, 4}, 1, ann.SearchOptions{}); !errors.Is(err, ann.ErrEmpty) {
-		t.Errorf("empty: %v", err)
-	}
-	if err := x.Add(ann.IntKey(1), []float32{0, 0, 0, 0}); !errors.Is(err, ann.ErrZeroVector) {
-		t.Errorf("zero: %v", err)
-	}
-	if err := x.Add(ann.IntKey(1), []float32{1, float32(math.NaN()), 0, 0}); !errors.Is(err, ann.ErrNaN) {
-		t.Errorf("nan: %v", err)
-	}
-	if _, err := ivf.New(ivf.Config{Dims: 4, Codes: "pq", Metric: ann.L1}); err == nil {
-		t.Error("pq with L1 accepted")
-	}
-	for _, codes := range []string{"flat", "sq8", "pq", "binary"} {
-		ds := makeData(600, 8, 5, false)
-		cfg := ivf.DefaultConfig(ann.L2, 8)
-		cfg.Lists, cfg.Codes, cfg.KeepVectors, cfg.PQSegments = 4, codes, codes == "binary", 4
-		y := build(t, cfg, ds)
-		y.Delete(ds.keys[7])
-		var buf bytes.Buffer
-		if err := y.Save(&buf); err != nil {
-			t.Fatal(err)
-		}
-		data := buf.Bytes()
-		z, err := ivf.Load(bytes.NewReader(data), ivf.Config{})
-		if err != nil {
-			t.Fatalf("%s: %v", codes, err)
-		}
-		for _, q := range ds.queries {
-			a, _ := y.Search(ctx, q, 5, ann.SearchOptions{Probes: 2})
-			b, _ := z.Search(ctx, q, 5, ann.SearchOptions{Probes: 2})
-			if !slices.Equal(a, b) {
-				t.Fatalf("%s: results differ after load", codes)
-			}
-		}
-		for _, n := range []int{0, 20, len(data) / 2, len(data) - 1} {
-			if _, err := ivf.Load(bytes.NewReader(data[:n]), ivf.Config{}); !errors.Is(err, ann.ErrCorrupt) {
-				t.Errorf("%s truncated at %d: %v", codes, n, err)
-			}
-		}
-	}
-	// An untrained index (pending only) round-trips too.
 	x.Add(ann.TextKey("a"), []float32{1, 2, 3, 4})
 	var buf bytes.Buffer
-	x.Save(&buf)
+	if err := x.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
 	z, err := ivf.Load(&buf, ivf.Config{})
 	if err != nil || z.Len() != 1 || z.Trained() {
 		t.Fatalf("pending round trip: %v", err)
@@ -246,7 +165,7 @@ func FuzzLoad(f *testing.F) {
 		cfg.Lists, cfg.Codes, cfg.PQSegments = 2, codes, 2
 		x, _ := ivf.New(cfg)
 		ds := makeData(40, 4, 1, false)
-		x.AddBatch(context.Background(), ds.keys, ds.data)
+		x.AddBatch(context.Background(), ds.Keys, ds.Data)
 		var buf bytes.Buffer
 		x.Save(&buf)
 		f.Add(buf.Bytes())
@@ -270,7 +189,7 @@ func FuzzLoadChecksummed(f *testing.F) {
 		cfg.Lists, cfg.Codes, cfg.PQSegments, cfg.KeepVectors = 2, codes, 2, codes == "sq8"
 		x, _ := ivf.New(cfg)
 		ds := makeData(40, 4, 1, false)
-		x.AddBatch(context.Background(), ds.keys, ds.data)
+		x.AddBatch(context.Background(), ds.Keys, ds.Data)
 		var buf bytes.Buffer
 		x.Save(&buf)
 		files = append(files, buf.Bytes())

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/vecgate/vecgate/ann"
+	"github.com/vecgate/vecgate/internal/parallel"
 )
 
 // ErrRetraining is returned by Retrain while another Retrain of the same
@@ -162,7 +163,7 @@ func (x *Index) retrain(ctx context.Context, gen uint64) error {
 		b.nodeCell[i] = freeCell
 	}
 	cellOf := make([]int32, len(ids))
-	parallelFor(len(ids), b.threads(), func(lo, hi int) {
+	parallel.For(len(ids), b.threads(), parallelBelow, func(lo, hi int) {
 		buf := make([]float32, 0, d)
 		for i := lo; i < hi; i++ {
 			c, _ := b.assign(b.prep(vecs[i*d:(i+1)*d], buf))
@@ -242,10 +243,10 @@ func (x *Index) takeDirty() ([]uint32, [][]float32) {
 
 // refile brings builder b up to date for nodes ids: each leaves its cell
 // if it is in one, and is filed again with cur[i] when that is not nil.
-// Assignments run in parallel (parallelFor), filing serially.
+// Assignments run in parallel (parallel.For), filing serially.
 func (b *Index) refile(ids []uint32, cur [][]float32, d int) {
 	cellOf := make([]int32, len(ids))
-	parallelFor(len(ids), b.threads(), func(lo, hi int) {
+	parallel.For(len(ids), b.threads(), parallelBelow, func(lo, hi int) {
 		buf := make([]float32, 0, d)
 		for i := lo; i < hi; i++ {
 			if cur[i] != nil {

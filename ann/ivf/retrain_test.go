@@ -4,37 +4,20 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/vecgate/vecgate/ann"
-	"github.com/vecgate/vecgate/ann/flat"
 	"github.com/vecgate/vecgate/ann/ivf"
 	"github.com/vecgate/vecgate/bench"
+	"github.com/vecgate/vecgate/internal/anntest"
 )
 
-// model is the rows an index should hold, to check it against brute force.
-type model map[ann.Key][]float32
-
-func (m model) exact(t *testing.T, metric ann.Metric, dims int, q []float32, k int, keep func(ann.Key) bool) []ann.Result {
-	t.Helper()
-	ex, _ := flat.New(flat.DefaultConfig(metric, dims))
-	for key, v := range m {
-		if keep == nil || keep(key) {
-			ex.Add(key, v)
-		}
-	}
-	res, err := ex.Search(context.Background(), q, k, ann.SearchOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res
-}
-
 // sameKeys reports whether got and want hold the same keys at the same
-// distances (ties may come in either order).
+// distances (ties, within 1e-5 relative, may come in either order).
 func sameKeys(got, want []ann.Result) bool {
 	if len(got) != len(want) {
 		return false
@@ -44,7 +27,7 @@ func sameKeys(got, want []ann.Result) bool {
 		in[r.Key] = true
 	}
 	for i, r := range got {
-		if !in[r.Key] && r.Distance != want[i].Distance {
+		if !in[r.Key] && math.Abs(r.Distance-want[i].Distance) > 1e-5*math.Max(1, math.Abs(want[i].Distance)) {
 			return false
 		}
 	}
@@ -53,7 +36,7 @@ func sameKeys(got, want []ann.Result) bool {
 
 // checkModel: with every list probed, the index answers exactly like brute
 // force over m, and holds len(m) rows.
-func checkModel(t *testing.T, x *ivf.Index, m model, queries [][]float32) {
+func checkModel(t *testing.T, x *ivf.Index, m anntest.Model, queries [][]float32) {
 	t.Helper()
 	cfg := x.Config()
 	if x.Len() != len(m) {
@@ -64,7 +47,7 @@ func checkModel(t *testing.T, x *ivf.Index, m model, queries [][]float32) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := m.exact(t, cfg.Metric, cfg.Dims, q, 10, nil); !sameKeys(got, want) {
+		if want := m.Exact(cfg.Metric, cfg.Dims, q, 10, nil); !sameKeys(got, want) {
 			t.Fatalf("all lists probed: %v, exact %v", got, want)
 		}
 	}
@@ -96,19 +79,19 @@ func shift(v []float32, by float32) []float32 {
 func TestRetrainRestoresRecall(t *testing.T) {
 	const dims, lists, probes = 16, 32, 3
 	ocfg := bench.GenConfig{N: 2000, Dims: dims, Clusters: 4, Seed: 5}
-	old := dataset{dims: dims, data: bench.Clustered(ocfg)}
+	old := anntest.Dataset{Dims: dims, Data: bench.Clustered(ocfg)}
 	for i := range 2000 {
-		old.keys = append(old.keys, ann.IntKey(int64(i)))
+		old.Keys = append(old.Keys, ann.IntKey(int64(i)))
 	}
 	cfg := bench.GenConfig{N: 8000, Dims: dims, Clusters: 40, Seed: 9}
 	fresh := bench.Clustered(cfg)
-	all := dataset{dims: dims, data: append([]float32(nil), old.data...), keys: append([]ann.Key(nil), old.keys...)}
+	all := anntest.Dataset{Dims: dims, Data: append([]float32(nil), old.Data...), Keys: append([]ann.Key(nil), old.Keys...)}
 	for i := range 8000 {
-		all.data = append(all.data, shift(fresh[i*dims:(i+1)*dims], 0.5)...)
-		all.keys = append(all.keys, ann.IntKey(int64(2000+i)))
+		all.Data = append(all.Data, shift(fresh[i*dims:(i+1)*dims], 0.5)...)
+		all.Keys = append(all.Keys, ann.IntKey(int64(2000+i)))
 	}
 	for _, q := range bench.Rows(bench.ClusteredQueries(cfg, 40), dims) {
-		all.queries = append(all.queries, shift(q, 0.5))
+		all.Queries = append(all.Queries, shift(q, 0.5))
 	}
 
 	c := ivf.DefaultConfig(ann.L2, dims)
@@ -117,18 +100,18 @@ func TestRetrainRestoresRecall(t *testing.T) {
 	if st := x.TrainStats(); !st.Trained || st.Rows != 2000 || st.Retrains != 0 {
 		t.Fatalf("after the first training: %+v", st)
 	}
-	for i := 2000; i < len(all.keys); i++ {
-		if err := x.Add(all.keys[i], all.row(i)); err != nil {
+	for i := 2000; i < len(all.Keys); i++ {
+		if err := x.Add(all.Keys[i], all.Row(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	before := x.TrainStats()
-	rb := recall(t, x, ann.L2, all, 10, ann.SearchOptions{Probes: probes}, nil)
+	rb := anntest.Recall(t, x, ann.L2, all, 10, ann.SearchOptions{Probes: probes}, nil)
 	if err := x.Retrain(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	after := x.TrainStats()
-	ra := recall(t, x, ann.L2, all, 10, ann.SearchOptions{Probes: probes}, nil)
+	ra := anntest.Recall(t, x, ann.L2, all, 10, ann.SearchOptions{Probes: probes}, nil)
 	t.Logf("drift %.2f, recall@10 at %d probes: %.3f before retrain, %.3f after", before.Drift, probes, rb, ra)
 	if before.Drift < 1.5 || before.Added != 8000 {
 		t.Errorf("before retrain: %+v, want drift ≥ 1.5 over 8000 added rows", before)
@@ -161,10 +144,10 @@ func testRetrainChangesMeanwhile(t *testing.T, metric ann.Metric, codes string) 
 	ds := makeData(6000, dims, 10, false)
 	c := ivf.DefaultConfig(metric, dims)
 	c.Lists, c.Seed, c.Codes, c.KeepVectors = 16, 1, codes, codes != ivf.CodesFlat
-	x := build(t, c, dataset{dims: dims, data: ds.data[:3000*dims], keys: ds.keys[:3000]})
-	m := model{}
+	x := build(t, c, anntest.Dataset{Dims: dims, Data: ds.Data[:3000*dims], Keys: ds.Keys[:3000]})
+	m := anntest.Model{}
 	for i := range 3000 {
-		m[ds.keys[i]] = ds.row(i)
+		m[ds.Keys[i]] = ds.Row(i)
 	}
 	add := func(k ann.Key, v []float32) {
 		t.Helper()
@@ -178,7 +161,7 @@ func testRetrainChangesMeanwhile(t *testing.T, metric ann.Metric, codes string) 
 		delete(m, k)
 	}
 	for i := 3000; i < 6000; i++ {
-		add(ds.keys[i], shift(ds.row(i), 2))
+		add(ds.Keys[i], shift(ds.Row(i), 2))
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	stages := map[string]bool{}
@@ -190,22 +173,22 @@ func testRetrainChangesMeanwhile(t *testing.T, metric ann.Metric, codes string) 
 		switch stage {
 		case "built": // more than a catch-up round's worth
 			for i := 0; i < 1000; i += 2 {
-				del(ds.keys[i])
+				del(ds.Keys[i])
 			}
 			for i := 1000; i < 2000; i++ {
-				add(ds.keys[i], shift(ds.row(r.IntN(6000)), 1))
+				add(ds.Keys[i], shift(ds.Row(r.IntN(6000)), 1))
 			}
 			for i := range 4000 {
-				add(ann.IntKey(int64(10000+i)), shift(ds.row(r.IntN(6000)), -1))
+				add(ann.IntKey(int64(10000+i)), shift(ds.Row(r.IntN(6000)), -1))
 			}
 		case "swap":
 			for i := range 500 { // ids freed here are reused by the adds below
 				del(ann.IntKey(int64(10000 + 2*i)))
 			}
 			for i := range 700 {
-				add(ann.IntKey(int64(20000+i)), shift(ds.row(r.IntN(6000)), 3))
+				add(ann.IntKey(int64(20000+i)), shift(ds.Row(r.IntN(6000)), 3))
 			}
-			add(ds.keys[1], ds.row(2))
+			add(ds.Keys[1], ds.Row(2))
 		}
 	})
 	err := x.Retrain(context.Background())
@@ -221,13 +204,13 @@ func testRetrainChangesMeanwhile(t *testing.T, metric ann.Metric, codes string) 
 		t.Fatalf("stats %+v", st)
 	}
 	if codes == ivf.CodesFlat || codes == ivf.CodesSQ8 && metric == ann.L2 {
-		checkModel(t, x, m, ds.queries)
+		checkModel(t, x, m, ds.Queries)
 	} else if x.Len() != len(m) {
 		t.Fatalf("Len %d, model %d", x.Len(), len(m))
 	}
 	// Deletes and updates after the swap still find their rows.
-	del(ds.keys[1001])
-	add(ds.keys[1003], ds.row(5))
+	del(ds.Keys[1001])
+	add(ds.Keys[1003], ds.Row(5))
 	if x.Len() != len(m) {
 		t.Fatalf("Len %d, model %d", x.Len(), len(m))
 	}
@@ -235,7 +218,7 @@ func testRetrainChangesMeanwhile(t *testing.T, metric ann.Metric, codes string) 
 	// A Train while Retrain builds wins; the retrain's model is dropped.
 	ivf.SetRetrainHook(func(stage string) {
 		if stage == "built" {
-			if err := x.Train(context.Background(), ds.data[:2000*dims]); err != nil {
+			if err := x.Train(context.Background(), ds.Data[:2000*dims]); err != nil {
 				t.Error(err)
 			}
 		}
@@ -259,14 +242,14 @@ func TestRetrainConcurrentSearch(t *testing.T) {
 	c := ivf.DefaultConfig(ann.L2, dims)
 	c.Lists, c.Seed = 32, 1
 	x := build(t, c, ds)
-	m := model{}
+	m := anntest.Model{}
 	for i := range n {
-		m[ds.keys[i]] = ds.row(i)
+		m[ds.Keys[i]] = ds.Row(i)
 	}
 	stable := func(k ann.Key) bool { return k.Int() < n }
-	want := make([][]ann.Result, len(ds.queries))
-	for i, q := range ds.queries {
-		want[i] = m.exact(t, ann.L2, dims, q, 10, stable)
+	want := make([][]ann.Result, len(ds.Queries))
+	for i, q := range ds.Queries {
+		want[i] = m.Exact(ann.L2, dims, q, 10, stable)
 	}
 
 	ctx := context.Background()
@@ -276,8 +259,8 @@ func TestRetrainConcurrentSearch(t *testing.T) {
 	for g := range 3 {
 		wg.Go(func() {
 			for i := g; !done.Load(); i++ {
-				qi := i % len(ds.queries)
-				got, err := x.Search(ctx, ds.queries[qi], 10, ann.SearchOptions{Probes: c.Lists, Filter: stable})
+				qi := i % len(ds.Queries)
+				got, err := x.Search(ctx, ds.Queries[qi], 10, ann.SearchOptions{Probes: c.Lists, Filter: stable})
 				if err != nil {
 					t.Error(err)
 					return
@@ -300,7 +283,7 @@ func TestRetrainConcurrentSearch(t *testing.T) {
 				x.Delete(k)
 				delete(m, k)
 			} else {
-				v := shift(ds.row(r.IntN(n)), 2)
+				v := shift(ds.Row(r.IntN(n)), 2)
 				if err := x.Add(k, v); err != nil {
 					t.Error(err)
 				}
@@ -320,7 +303,7 @@ func TestRetrainConcurrentSearch(t *testing.T) {
 	if st := x.TrainStats(); st.Retrains != 2 {
 		t.Fatalf("stats %+v", st)
 	}
-	checkModel(t, x, m, ds.queries)
+	checkModel(t, x, m, ds.Queries)
 }
 
 // TestRetrainUntrainedAndSaveLoad: Retrain of an index still collecting rows
@@ -331,7 +314,7 @@ func TestRetrainUntrainedAndSaveLoad(t *testing.T) {
 	c.Lists, c.Seed = 8, 1
 	x, _ := ivf.New(c)
 	for i := range 500 {
-		if err := x.Add(ds.keys[i], ds.row(i)); err != nil {
+		if err := x.Add(ds.Keys[i], ds.Row(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -345,7 +328,7 @@ func TestRetrainUntrainedAndSaveLoad(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 	for i := range 100 {
-		x.Add(ann.IntKey(int64(1000+i)), shift(ds.row(i), 1))
+		x.Add(ann.IntKey(int64(1000+i)), shift(ds.Row(i), 1))
 	}
 	var buf bytes.Buffer
 	if err := x.Save(&buf); err != nil {

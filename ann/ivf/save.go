@@ -7,7 +7,7 @@ import (
 	"math"
 
 	"github.com/vecgate/vecgate/ann"
-	"github.com/vecgate/vecgate/ann/internal/fileformat"
+	"github.com/vecgate/vecgate/internal/fileformat"
 	qbinary "github.com/vecgate/vecgate/quant/binary"
 	"github.com/vecgate/vecgate/quant/pq"
 	"github.com/vecgate/vecgate/quant/sq8"
@@ -63,7 +63,7 @@ func (x *Index) Save(w io.Writer) error {
 			cl := &x.cells[ci]
 			e.U64(uint64(len(cl.ids)))
 			for _, id := range cl.ids {
-				e.Key(x.nodeKey[id])
+				e.Binary(x.nodeKey[id])
 				if x.quantised() && c.KeepVectors {
 					e.F32s(x.raw[int(id)*d : int(id+1)*d])
 				}
@@ -80,7 +80,7 @@ func (x *Index) Save(w io.Writer) error {
 	}
 	e.U64(uint64(len(x.pendIDs)))
 	for _, id := range x.pendIDs {
-		e.Key(x.nodeKey[id])
+		e.Binary(x.nodeKey[id])
 	}
 	e.F32s(x.pendVecs)
 	if err := e.Finish(); err != nil {
@@ -194,7 +194,8 @@ func decode(d *fileformat.Decoder, threads int) (*Index, error) {
 			}
 			cl := &x.cells[ci]
 			for range n {
-				k := d.Key()
+				var k ann.Key
+				d.Binary(&k)
 				var raw []float32
 				if x.quantised() && c.KeepVectors {
 					raw = d.F32s()
@@ -252,7 +253,9 @@ func decode(d *fileformat.Decoder, threads int) (*Index, error) {
 	}
 	var pendKeys []ann.Key
 	for range np {
-		pendKeys = append(pendKeys, d.Key())
+		var k ann.Key
+		d.Binary(&k)
+		pendKeys = append(pendKeys, k)
 	}
 	vecs := d.F32s()
 	if err := d.End(); err != nil {

@@ -23,12 +23,12 @@ import (
 	pgxvec "github.com/pgvector/pgvector-go/pgx"
 
 	"github.com/vecgate/vecgate/ann"
-	"github.com/vecgate/vecgate/ann/distance"
 	"github.com/vecgate/vecgate/bench"
 	"github.com/vecgate/vecgate/internal/sqltext"
 	"github.com/vecgate/vecgate/live"
 	"github.com/vecgate/vecgate/observe"
 	"github.com/vecgate/vecgate/replication"
+	"github.com/vecgate/vecgate/vecmath"
 )
 
 // Options configure a run (`vecgate bench sql` sets them from its flags, which document the
@@ -126,7 +126,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	r.rep = &Report{
 		Table: r.table, N: r.n, Dims: dims, Queries: len(r.vecs), K: o.K, Metric: o.Metric.Name(), M: o.M,
 		EFConstruction: o.EFConstruction, CellSeconds: o.Duration.Seconds(), Rounds: o.Rounds, Select: o.Select,
-		GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(), Revision: cmp.Or(revision(), o.Version), Kernels: distance.Impl(),
+		GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(), Revision: cmp.Or(revision(), o.Version), Kernels: vecmath.Impl(),
 		Started: time.Now().UTC().Format(time.RFC3339),
 	}
 	if r.admin, err = pgx.Connect(ctx, o.DSN); err != nil {

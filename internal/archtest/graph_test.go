@@ -127,13 +127,14 @@ func TestLayering(t *testing.T) {
 		}
 	}
 	for pkg := range direct {
-		if !strings.HasPrefix(pkg, "ann") && !strings.HasPrefix(pkg, "quant") {
+		if !strings.HasPrefix(pkg, "ann") && !strings.HasPrefix(pkg, "quant") && !strings.HasPrefix(pkg, "vecmath") {
 			continue
 		}
 		for _, dep := range deps[pkg] {
 			name, ours := strings.CutPrefix(dep, module)
 			sql := strings.HasPrefix(dep, "github.com/jackc/") || strings.HasPrefix(dep, "github.com/pganalyze/") ||
-				(ours && !strings.HasPrefix(name, "ann") && !strings.HasPrefix(name, "quant") && !strings.HasPrefix(name, "internal/"))
+				(ours && !strings.HasPrefix(name, "ann") && !strings.HasPrefix(name, "quant") &&
+					!strings.HasPrefix(name, "vecmath") && !strings.HasPrefix(name, "internal/"))
 			if sql {
 				t.Errorf("%s (the index engine) depends on %s", pkg, dep)
 			}

@@ -3,7 +3,7 @@ package binary
 import (
 	"fmt"
 
-	"github.com/vecgate/vecgate/ann/distance"
+	"github.com/vecgate/vecgate/vecmath"
 )
 
 // Codec packs sign bits. It is immutable after creation.
@@ -63,4 +63,4 @@ func (c *Codec) Encode(v []float32, dst []uint64) {
 }
 
 // Distance returns the Hamming distance of two codes.
-func (c *Codec) Distance(a, b []uint64) int { return distance.Hamming(a, b) }
+func (c *Codec) Distance(a, b []uint64) int { return vecmath.Hamming(a, b) }

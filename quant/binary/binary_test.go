@@ -5,8 +5,8 @@ import (
 	"sort"
 	"testing"
 
-	"github.com/vecgate/vecgate/ann/distance"
 	"github.com/vecgate/vecgate/quant/binary"
+	"github.com/vecgate/vecgate/vecmath"
 )
 
 func TestEncodeBits(t *testing.T) {
@@ -73,5 +73,5 @@ func TestHammingTracksCosine(t *testing.T) {
 	if hits < queries*9/10 {
 		t.Fatalf("true neighbour in Hamming top-20 for %d/%d queries", hits, queries)
 	}
-	_ = distance.Impl()
+	_ = vecmath.Impl()
 }

@@ -8,10 +8,9 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
-	"runtime"
-	"sync"
 
-	"github.com/vecgate/vecgate/ann/distance"
+	"github.com/vecgate/vecgate/internal/parallel"
+	"github.com/vecgate/vecgate/vecmath"
 )
 
 // Train clusters rows of data (dims floats each) into k centroids (fewer
@@ -33,7 +32,7 @@ func Train(ctx context.Context, data []float32, dims, k, iters int, seed uint64,
 	cent = append(cent, row(r.IntN(n))...)
 	d2 := make([]float64, n)
 	for i := range n {
-		d2[i] = float64(distance.L2Squared(row(i), cent[:dims]))
+		d2[i] = float64(vecmath.L2Squared(row(i), cent[:dims]))
 	}
 	for c := 1; c < k; c++ {
 		if err := ctx.Err(); err != nil {
@@ -58,9 +57,9 @@ func Train(ctx context.Context, data []float32, dims, k, iters int, seed uint64,
 		}
 		cent = append(cent, row(pick)...)
 		nc := cent[c*dims : (c+1)*dims]
-		parallel(n, threads, func(lo, hi int) {
+		parallel.For(n, threads, 1024, func(lo, hi int) {
 			for i := lo; i < hi; i++ {
-				if d := float64(distance.L2Squared(row(i), nc)); d < d2[i] {
+				if d := float64(vecmath.L2Squared(row(i), nc)); d < d2[i] {
 					d2[i] = d
 				}
 			}
@@ -71,7 +70,7 @@ func Train(ctx context.Context, data []float32, dims, k, iters int, seed uint64,
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		parallel(n, threads, func(lo, hi int) {
+		parallel.For(n, threads, 1024, func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				assign[i] = int32(Nearest(cent, dims, row(i)))
 			}
@@ -97,7 +96,7 @@ func Train(ctx context.Context, data []float32, dims, k, iters int, seed uint64,
 				dst[j] = float32(sums[c*dims+j] / float64(counts[c]))
 			}
 			if spherical {
-				Normalize(dst)
+				vecmath.Normalize(dst)
 			}
 		}
 	}
@@ -124,39 +123,9 @@ func Nearest(cent []float32, dims int, v []float32) int {
 		return best
 	}
 	for c := 0; c*dims < len(cent); c++ {
-		if d := distance.L2Squared(v, cent[c*dims:(c+1)*dims]); d < bd {
+		if d := vecmath.L2Squared(v, cent[c*dims:(c+1)*dims]); d < bd {
 			best, bd = c, d
 		}
 	}
 	return best
-}
-
-// Normalize scales v to unit length (a zero vector stays zero).
-func Normalize(v []float32) {
-	s := distance.SquaredNorm(v)
-	if s == 0 {
-		return
-	}
-	f := float32(1 / math.Sqrt(float64(s)))
-	for i := range v {
-		v[i] *= f
-	}
-}
-
-// parallel splits [0, n) over threads goroutines and waits for them.
-func parallel(n, threads int, f func(lo, hi int)) {
-	if threads <= 0 {
-		threads = runtime.GOMAXPROCS(0)
-	}
-	if n < 1024 || threads == 1 {
-		f(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	chunk := (n + threads - 1) / threads
-	for lo := 0; lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
-		wg.Go(func() { f(lo, hi) })
-	}
-	wg.Wait()
 }

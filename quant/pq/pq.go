@@ -10,8 +10,8 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/vecgate/vecgate/ann/distance"
 	"github.com/vecgate/vecgate/quant/kmeans"
+	"github.com/vecgate/vecgate/vecmath"
 )
 
 // maxTrainRows bounds the rows the codebooks train on (FAISS uses a
@@ -99,7 +99,7 @@ func (c *Codec) L2Table(q []float32, table []float32) {
 		t := table[s*256 : s*256+256]
 		if w > 16 {
 			for j := range c.K {
-				t[j] = distance.L2Squared(qs, b[j*w:(j+1)*w])
+				t[j] = vecmath.L2Squared(qs, b[j*w:(j+1)*w])
 			}
 			continue
 		}
@@ -125,7 +125,7 @@ func (c *Codec) DotTable(q []float32, table []float32) {
 		t := table[s*256 : s*256+256]
 		if w > 16 {
 			for j := range c.K {
-				t[j] = distance.Dot(qs, b[j*w:(j+1)*w])
+				t[j] = vecmath.Dot(qs, b[j*w:(j+1)*w])
 			}
 			continue
 		}

@@ -5,7 +5,7 @@
 // Vector memory shrinks 4×.
 //
 // Distances are computed on the codes with the uint8 kernels of
-// ann/distance: squared L2 is α²·Σ(a-b)²; the dot product of the
+// vecmath: squared L2 is α²·Σ(a-b)²; the dot product of the
 // dequantised vectors is α²·(a·b) + c(a) + c(b), where c(v) is the
 // per-vector correction term returned by Encode, so dot products stay
 // accurate (α = (upper-lower)/255).

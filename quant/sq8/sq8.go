@@ -6,7 +6,7 @@ import (
 	"math"
 	"slices"
 
-	"github.com/vecgate/vecgate/ann/distance"
+	"github.com/vecgate/vecgate/vecmath"
 )
 
 // Codec maps float32 components to bytes between Lower and Upper. It is
@@ -110,14 +110,14 @@ func (c *Codec) Decode(codes []uint8, dst []float32) {
 // Dot estimates the dot product of the vectors behind two codes.
 func (c *Codec) Dot(a []uint8, ca float32, b []uint8, cb float32) float32 {
 	al := c.Alpha()
-	return al*al*float32(distance.DotUint8(a, b)) + ca + cb
+	return al*al*float32(vecmath.DotUint8(a, b)) + ca + cb
 }
 
 // L2Squared estimates the squared L2 distance of the vectors behind two
 // codes.
 func (c *Codec) L2Squared(a, b []uint8) float32 {
 	al := c.Alpha()
-	return al * al * float32(distance.L2SquaredUint8(a, b))
+	return al * al * float32(vecmath.L2SquaredUint8(a, b))
 }
 
 // BytesPerVector is the memory of one encoded vector: Dims codes and a

@@ -7,17 +7,8 @@ import (
 	"math"
 
 	"github.com/vecgate/vecgate/ann"
-	"github.com/vecgate/vecgate/ann/distance"
+	"github.com/vecgate/vecgate/vecmath"
 )
-
-// InvNorm returns 1/|v|, or 0 for a zero vector.
-func InvNorm(v []float32) float32 {
-	n := math.Sqrt(float64(distance.SquaredNorm(v)))
-	if n == 0 {
-		return 0
-	}
-	return float32(1 / n)
-}
 
 // Rank returns m's ranking distance between q and v: squared L2 for L2,
 // -dot for inner product, 1 - cos (from the inverse norms) for cosine, L1 for
@@ -25,13 +16,13 @@ func InvNorm(v []float32) float32 {
 func Rank(m ann.Metric, q, v []float32, qInv, vInv float32) float32 {
 	switch m {
 	case ann.L2:
-		return distance.L2Squared(q, v)
+		return vecmath.L2Squared(q, v)
 	case ann.InnerProduct:
-		return -distance.Dot(q, v)
+		return -vecmath.Dot(q, v)
 	case ann.Cosine:
-		return 1 - distance.Dot(q, v)*qInv*vInv
+		return 1 - vecmath.Dot(q, v)*qInv*vInv
 	default:
-		return distance.L1(q, v)
+		return vecmath.L1(q, v)
 	}
 }
 
@@ -39,14 +30,14 @@ func Rank(m ann.Metric, q, v []float32, qInv, vInv float32) float32 {
 func Exact(m ann.Metric, q, v []float32) float64 {
 	switch m {
 	case ann.L2:
-		return math.Sqrt(float64(distance.L2Squared(q, v)))
+		return math.Sqrt(float64(vecmath.L2Squared(q, v)))
 	case ann.InnerProduct:
-		return -float64(distance.Dot(q, v))
+		return -float64(vecmath.Dot(q, v))
 	case ann.Cosine:
-		return ann.CosineFromParts(float64(distance.Dot(q, v)),
-			float64(distance.SquaredNorm(q)), float64(distance.SquaredNorm(v)))
+		return vecmath.CosineFromParts(float64(vecmath.Dot(q, v)),
+			float64(vecmath.SquaredNorm(q)), float64(vecmath.SquaredNorm(v)))
 	default:
-		return float64(distance.L1(q, v))
+		return float64(vecmath.L1(q, v))
 	}
 }
 

@@ -160,3 +160,23 @@ func (h *Min) Pop() Item {
 	a[i] = last
 	return top
 }
+
+// Sort sorts a ascending by Dist, stably (equal distances keep their
+// order). It is a binary insertion sort: the lists it gets (a node's
+// neighbours, an IVF's centroids) are short, and it allocates nothing.
+func Sort(a []Item) {
+	for i := 1; i < len(a); i++ {
+		v := a[i]
+		lo, hi := 0, i
+		for lo < hi {
+			m := (lo + hi) / 2
+			if a[m].Dist <= v.Dist {
+				lo = m + 1
+			} else {
+				hi = m
+			}
+		}
+		copy(a[lo+1:i+1], a[lo:i])
+		a[lo] = v
+	}
+}

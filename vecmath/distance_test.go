@@ -1,4 +1,4 @@
-package distance_test
+package vecmath_test
 
 import (
 	"fmt"
@@ -6,25 +6,25 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/vecgate/vecgate/ann/distance"
+	"github.com/vecgate/vecgate/vecmath"
 )
 
 // kernelSets returns every kernel set this build and CPU can run: the
 // portable one, the active one, and AVX2 when present.
-func kernelSets() []distance.Kernels {
-	ks := []distance.Kernels{distance.Portable}
-	if a := distance.Active(); a.Name != "portable" {
+func kernelSets() []vecmath.Kernels {
+	ks := []vecmath.Kernels{vecmath.Portable}
+	if a := vecmath.Active(); a.Name != "portable" {
 		ks = append(ks, a)
 	}
-	if a, ok := distance.AVX2(); ok && distance.Active().Name != "avx2" {
+	if a, ok := vecmath.AVX2(); ok && vecmath.Active().Name != "avx2" {
 		ks = append(ks, a)
 	}
 	return ks
 }
 
 func TestImplReported(t *testing.T) {
-	t.Logf("distance kernels: %s", distance.Impl())
-	if distance.Impl() == "" {
+	t.Logf("distance kernels: %s", vecmath.Impl())
+	if vecmath.Impl() == "" {
 		t.Fatal("empty Impl")
 	}
 }
@@ -125,13 +125,13 @@ func TestKernelsTable(t *testing.T) {
 }
 
 func TestCosine(t *testing.T) {
-	if d := distance.Cosine([]float32{1, 0}, []float32{0, 1}); math.Abs(d-1) > 1e-7 {
+	if d := vecmath.Cosine([]float32{1, 0}, []float32{0, 1}); math.Abs(d-1) > 1e-7 {
 		t.Errorf("orthogonal cosine = %v", d)
 	}
-	if d := distance.Cosine([]float32{1, 2}, []float32{2, 4}); math.Abs(d) > 1e-7 {
+	if d := vecmath.Cosine([]float32{1, 2}, []float32{2, 4}); math.Abs(d) > 1e-7 {
 		t.Errorf("parallel cosine = %v", d)
 	}
-	if d := distance.Cosine([]float32{0, 0}, []float32{1, 1}); !math.IsNaN(d) {
+	if d := vecmath.Cosine([]float32{0, 0}, []float32{1, 1}); !math.IsNaN(d) {
 		t.Errorf("zero-vector cosine = %v, want NaN (pgvector)", d)
 	}
 }
@@ -169,7 +169,7 @@ func FuzzKernelsAgree(f *testing.F) {
 		for i := range h1 {
 			h1[i], h2[i] = r.Uint64(), r.Uint64()
 		}
-		p := distance.Portable
+		p := vecmath.Portable
 		tol := 1e-5*(absSum+sqSum) + 1e-6
 		for _, k := range kernelSets() {
 			if d := math.Abs(float64(k.Dot(a, b) - p.Dot(a, b))); d > tol {

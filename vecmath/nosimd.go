@@ -1,6 +1,6 @@
 //go:build !(goexperiment.simd && amd64)
 
-package distance
+package vecmath
 
 // AVX2 exposes the AVX2 kernel set; without GOEXPERIMENT=simd on amd64 there
 // is none and ok is false.

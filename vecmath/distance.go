@@ -1,4 +1,4 @@
-package distance
+package vecmath
 
 import (
 	"math"
@@ -70,14 +70,7 @@ func SquaredNorm(a []float32) float32 { return active.Dot(a, a) }
 // Cosine returns pgvector's cosine distance 1 - a·b/(|a||b|), the similarity
 // clamped to [-1, 1]; NaN if either vector is zero.
 func Cosine(a, b []float32) float64 {
-	dot := float64(active.Dot(a, b))
-	na := float64(active.Dot(a, a))
-	nb := float64(active.Dot(b, b))
-	sim := dot / math.Sqrt(na*nb)
-	if math.IsNaN(sim) {
-		return math.NaN()
-	}
-	return 1 - math.Max(-1, math.Min(1, sim))
+	return CosineFromParts(float64(active.Dot(a, b)), float64(active.Dot(a, a)), float64(active.Dot(b, b)))
 }
 
 func l2SquaredGeneric(a, b []float32) float32 {
