@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/vecgate/vecgate/indexdef"
 )
 
 // Querier is what Discover needs: *pgx.Conn, *pgxpool.Pool and pgx.Tx all satisfy it.
@@ -494,21 +495,8 @@ func discoverIndexes(ctx context.Context, q Querier, byOID map[uint32]*Table, re
 			ix.Lists = DefaultLists
 		}
 		for _, o := range opts {
-			k, v, ok := strings.Cut(o, "=")
-			if !ok {
-				continue
-			}
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				continue
-			}
-			switch k {
-			case "m":
-				ix.M = n
-			case "ef_construction":
-				ix.EfConstruction = n
-			case "lists":
-				ix.Lists = n
+			if k, v, ok := strings.Cut(o, "="); ok {
+				indexdef.SetPgvectorOption(k, v, &ix.M, &ix.EfConstruction, &ix.Lists)
 			}
 		}
 		t.Indexes = append(t.Indexes, ix)

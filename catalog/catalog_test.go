@@ -51,7 +51,7 @@ func TestDiscover(t *testing.T) {
 		CREATE INDEX items_hnsw ON items USING hnsw (embedding vector_cosine_ops) WITH (m = 8);
 		CREATE INDEX items_ivf ON items USING ivfflat (h halfvec_l2_ops) WITH (lists = 7);
 		CREATE INDEX items_bit ON items USING hnsw (b bit_hamming_ops);
-		CREATE INDEX items_ip ON items USING hnsw (embedding vector_ip_ops) WITH (ef_construction = 100);
+		CREATE INDEX items_ip ON items USING hnsw (embedding vector_ip_ops) WITH (ef_construction = '0x64'); -- stored as written: read as Postgres reads it
 		CREATE TABLE s.multi (a int, b text, v vector, PRIMARY KEY (b, a));
 		CREATE TABLE nopk (v vector(2));
 		CREATE TABLE ident (u int NOT NULL, v vector(2));

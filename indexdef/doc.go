@@ -1,7 +1,9 @@
 // Package indexdef owns the definition of an index made through vecgate (`CREATE INDEX … USING
 // hnsw|ivfflat WITH (quantizer = …, dims = …, include = …, oversample = …, mode = …)`): the typed
 // Spec, the JSON encoding of its options, and its rows in the upstream table vecgate.indexes
-// (migrations/sql/000001_indexes.up.sql).
+// (migrations/sql/000001_indexes.up.sql). It is also the one reader of pgvector's own options (m,
+// ef_construction, lists) as Postgres reads them (SetPgvectorOption), for the planner's WITH (…)
+// and catalog's reloptions alike.
 //
 // It is the only place that reads or writes vecgate.indexes and the only place that encodes or
 // decodes its options column. The planner parses CREATE INDEX into a Spec; the DDL path stores

@@ -1,7 +1,6 @@
 package live_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"slices"
@@ -197,22 +196,11 @@ func TestIncludeSnapshot(t *testing.T) {
 	if err := s.Reset([]replication.TargetInfo{includeInfo()}); err != nil {
 		t.Fatal(err)
 	}
-	for i := int64(1); i <= 12; i++ {
-		if err := s.Upsert(target, incRow(i, int32(i%3), "c"+string(rune('0'+i%2)), float32(i), 0, 0)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.Commit(1); err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := s.WriteSnapshot(&buf); err != nil {
-		t.Fatal(err)
-	}
+	load(t, s, 12, func(i int64) replication.Row {
+		return incRow(i, int32(i%3), "c"+string(rune('0'+i%2)), float32(i), 0, 0)
+	})
 	r := live.New(nil)
-	if err := r.ReadSnapshot(&buf); err != nil {
-		t.Fatal(err)
-	}
+	snapshotInto(t, s, r)
 	ix, ok := r.Lookup("public", "items", "emb", ann.L2)
 	if !ok || ix.IncludeType("category") != "text" || ix.IncludeType("score") != "" || ix.IncludeRows() != 12 || ix.RelOID != 16384 {
 		t.Fatalf("read back: %v %q %d, relation OID %d", ok, ix.IncludeType("category"), ix.IncludeRows(), ix.RelOID)

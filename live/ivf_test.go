@@ -1,7 +1,6 @@
 package live_test
 
 import (
-	"bytes"
 	"context"
 	"math/rand/v2"
 	"slices"
@@ -82,14 +81,7 @@ func TestIVFTwin(t *testing.T) {
 		t.Fatal(err)
 	}
 	vecs := ivfVectors(rows)
-	for i := int64(1); i <= rows; i++ {
-		if err := s.Upsert(target, row(i, vecs[i]...)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.Commit(1); err != nil {
-		t.Fatal(err)
-	}
+	load(t, s, rows, func(i int64) replication.Row { return row(i, vecs[i]...) })
 	ix, ok := s.Lookup("public", "items", "emb", ann.L2)
 	if !ok || ix.Kind() != "ivf-flat" || ix.Lists() != lists || ix.Probes() != live.DefaultProbes(lists) || !ix.Exact || ix.Len() != rows {
 		t.Fatalf("twin: %v %+v", ok, ix)
@@ -141,14 +133,7 @@ func TestIVFTwinFewRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	vecs := ivfVectors(30)
-	for i := int64(1); i <= 30; i++ {
-		if err := s.Upsert(target, row(i, vecs[i]...)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.Commit(1); err != nil {
-		t.Fatal(err)
-	}
+	load(t, s, 30, func(i int64) replication.Row { return row(i, vecs[i]...) })
 	ix, _ := s.Lookup("public", "items", "emb", ann.L2)
 	if got, want := searchKeys(t, ix, vecs[3], 10, 1), exactTop(vecs, vecs[3], 10); !slices.Equal(got, want) {
 		t.Fatalf("%v, exact %v", got, want)
@@ -166,23 +151,10 @@ func TestIVFSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	vecs := ivfVectors(1200)
-	for i := int64(1); i <= 1200; i++ {
-		if err := s.Upsert(target, row(i, vecs[i]...)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.Commit(1); err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := s.WriteSnapshot(&buf); err != nil {
-		t.Fatal(err)
-	}
+	load(t, s, 1200, func(i int64) replication.Row { return row(i, vecs[i]...) })
 	r := live.New(nil)
 	r.SetDefinitions(s.Definitions())
-	if err := r.ReadSnapshot(bytes.NewReader(buf.Bytes())); err != nil {
-		t.Fatal(err)
-	}
+	snapshotInto(t, s, r)
 	for _, m := range []ann.Metric{ann.L2, ann.InnerProduct} {
 		a, ok1 := s.Lookup("public", "items", "emb", m)
 		b, ok2 := r.Lookup("public", "items", "emb", m)
@@ -233,14 +205,7 @@ func TestIVFDefinitions(t *testing.T) {
 			t.Fatal(err)
 		}
 		vecs := ivfVectors(1100)
-		for i := int64(1); i <= 1100; i++ {
-			if err := s.Upsert(target, row(i, vecs[i]...)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := s.Commit(1); err != nil {
-			t.Fatal(err)
-		}
+		load(t, s, 1100, func(i int64) replication.Row { return row(i, vecs[i]...) })
 		ix, ok := s.Lookup("public", "items", "emb", ann.Cosine)
 		if !ok || ix.Kind() != tc.kind || ix.Exact != tc.exact || ix.Oversample != tc.over || ix.Len() != 1100 || ix.Dims() != ivfDims {
 			t.Fatalf("%+v: got %v %s exact %v oversample %v rows %d", tc.def, ok, ix.Kind(), ix.Exact, ix.Oversample, ix.Len())

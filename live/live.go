@@ -389,6 +389,13 @@ func (s *Set) Reset(targets []replication.TargetInfo) error {
 			s.log.Info("live: index", "table", t.Schema+"."+t.Table, "column", t.Column, "metric", ix.Metric.String(), "mirrors", ix.Source)
 		}
 	}
+	s.replaceEntries(entries)
+	return nil
+}
+
+// replaceEntries makes entries the Set's twins and retires the indexes of the ones it replaces
+// (their running retrains are cancelled).
+func (s *Set) replaceEntries(entries map[replication.Target]*entry) {
 	s.mu.Lock()
 	old := s.entries
 	s.entries = entries
@@ -398,7 +405,6 @@ func (s *Set) Reset(targets []replication.TargetInfo) error {
 			ix.retire()
 		}
 	}
-	return nil
 }
 
 func newEntry(t replication.TargetInfo, defs []indexdef.Spec, opts Options) (*entry, error) {

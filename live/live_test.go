@@ -33,6 +33,31 @@ func row(n int64, v ...float32) replication.Row {
 	return replication.Row{Key: key(n), Vector: replication.Vector{Kind: catalog.TypeVector, Dim: len(v), Values: v}}
 }
 
+// load upserts rowOf(1) … rowOf(n) into s and commits them at LSN 1 (an initial load).
+func load(t *testing.T, s *live.Set, n int64, rowOf func(i int64) replication.Row) {
+	t.Helper()
+	for i := int64(1); i <= n; i++ {
+		if err := s.Upsert(target, rowOf(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Commit(1); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// snapshotInto writes s's snapshot and reads it into r.
+func snapshotInto(t *testing.T, s, r *live.Set) {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := s.WriteSnapshot(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.ReadSnapshot(&buf); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func ids(t *testing.T, s *live.Set, k int) []int64 {
 	t.Helper()
 	res, err := s.Search(context.Background(), "public", "items", "emb", ann.L2, []float32{0, 0, 0}, k)
@@ -178,14 +203,7 @@ func TestHighDimTwinSearchesCodes(t *testing.T) {
 		}
 		return v
 	}
-	for i := int64(1); i <= 400; i++ {
-		if err := s.Upsert(target, row(i, vec(i)...)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.Commit(1); err != nil {
-		t.Fatal(err)
-	}
+	load(t, s, 400, func(i int64) replication.Row { return row(i, vec(i)...) })
 	if err := s.Delete(target, key(7)); err != nil {
 		t.Fatal(err)
 	}
@@ -273,14 +291,7 @@ func TestEachTwinRefusesAlone(t *testing.T) {
 	if err := s.Reset([]replication.TargetInfo{ti}); err != nil {
 		t.Fatal(err)
 	}
-	for i := int64(1); i <= 3; i++ {
-		if err := s.Upsert(target, row(i, float32(i), 1, 0)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.Commit(1); err != nil {
-		t.Fatal(err)
-	}
+	load(t, s, 3, func(i int64) replication.Row { return row(i, float32(i), 1, 0) })
 	l2, _ := s.Lookup("public", "items", "emb", ann.L2)
 	cs, _ := s.Lookup("public", "items", "emb", ann.Cosine)
 	err := s.Upsert(target, row(4, 0, 0, 0))

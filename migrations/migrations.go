@@ -367,71 +367,19 @@ func (r *runner) exec(ctx context.Context, c command, st State) error {
 		return r.unknownVersion(st.Version)
 	}
 	var run func(*migrate.Migrate) error
+	var err error
 	switch c.name {
 	case "up":
-		pending := src.pending(st.Version)
-		if len(pending) == 0 {
-			return nil
-		}
-		if c.set && c.n > len(pending) {
-			return fmt.Errorf("migrate: up %d: only %d migration(s) pending in %s (at %s): nothing was changed; run `%s`",
-				c.n, len(pending), src.label, st, r.hint("up"))
-		}
-		if c.set {
-			pending = pending[:c.n]
-		}
-		if err := src.needUp(pending); err != nil {
-			return fmt.Errorf("migrate: up: %w", err)
-		}
-		if c.set {
-			run = func(m *migrate.Migrate) error { return m.Steps(c.n) }
-		} else {
-			run = func(m *migrate.Migrate) error { return m.Up() }
-		}
+		run, err = r.planUp(c, st)
 	case "down":
-		applied := src.applied(st.Version)
-		if len(applied) == 0 {
-			return fmt.Errorf("migrate: down %d: no migration is applied: nothing to undo", c.n)
-		}
-		if c.n > len(applied) {
-			return fmt.Errorf("migrate: down %d: only %d migration(s) applied (at %s): nothing was changed; `%s` undoes all of them",
-				c.n, len(applied), st, r.hint("down", strconv.Itoa(len(applied))))
-		}
-		if err := src.needDown(applied[:c.n]); err != nil {
-			return fmt.Errorf("migrate: down: %w", err)
-		}
-		run = func(m *migrate.Migrate) error { return m.Steps(-c.n) }
+		run, err = r.planDown(c, st)
 	case "goto":
-		if !src.has(c.n) {
-			return fmt.Errorf("migrate: goto %d: %s has no migration %d (versions: %s)", c.n, src.label, c.n, src.listVersions())
-		}
-		if c.n == st.Version {
-			return nil
-		}
-		if c.n > st.Version {
-			var ups []uint
-			for _, v := range src.pending(st.Version) {
-				if int(v) <= c.n {
-					ups = append(ups, v)
-				}
-			}
-			if err := src.needUp(ups); err != nil {
-				return fmt.Errorf("migrate: goto %d: %w", c.n, err)
-			}
-		} else {
-			var downs []uint
-			for _, v := range src.applied(st.Version) {
-				if int(v) > c.n {
-					downs = append(downs, v)
-				}
-			}
-			if err := src.needDown(downs); err != nil {
-				return fmt.Errorf("migrate: goto %d: %w", c.n, err)
-			}
-		}
-		run = func(m *migrate.Migrate) error { return m.Migrate(uint(c.n)) }
+		run, err = r.planGoto(c, st)
 	}
-	err := r.migrate(ctx, st, run, false)
+	if run == nil || err != nil {
+		return err
+	}
+	err = r.migrate(ctx, st, run, false)
 	if err == nil {
 		return nil
 	}
@@ -441,6 +389,88 @@ func (r *runner) exec(ctx context.Context, c command, st State) error {
 	if serr != nil || !after.Dirty {
 		return errors.Join(err, serr)
 	}
+	return fmt.Errorf("migrate: %s: %w", c.name, r.dirtyError(c, st, after, err))
+}
+
+// planUp checks `up [N]` against the pending migrations and returns what runs it; nil when
+// nothing is pending.
+func (r *runner) planUp(c command, st State) (func(*migrate.Migrate) error, error) {
+	src := r.src
+	pending := src.pending(st.Version)
+	if len(pending) == 0 {
+		return nil, nil
+	}
+	if c.set && c.n > len(pending) {
+		return nil, fmt.Errorf("migrate: up %d: only %d migration(s) pending in %s (at %s): nothing was changed; run `%s`",
+			c.n, len(pending), src.label, st, r.hint("up"))
+	}
+	if c.set {
+		pending = pending[:c.n]
+	}
+	if err := src.needUp(pending); err != nil {
+		return nil, fmt.Errorf("migrate: up: %w", err)
+	}
+	if c.set {
+		return func(m *migrate.Migrate) error { return m.Steps(c.n) }, nil
+	}
+	return func(m *migrate.Migrate) error { return m.Up() }, nil
+}
+
+// planDown checks `down N` against the applied migrations and returns what runs it.
+func (r *runner) planDown(c command, st State) (func(*migrate.Migrate) error, error) {
+	src := r.src
+	applied := src.applied(st.Version)
+	if len(applied) == 0 {
+		return nil, fmt.Errorf("migrate: down %d: no migration is applied: nothing to undo", c.n)
+	}
+	if c.n > len(applied) {
+		return nil, fmt.Errorf("migrate: down %d: only %d migration(s) applied (at %s): nothing was changed; `%s` undoes all of them",
+			c.n, len(applied), st, r.hint("down", strconv.Itoa(len(applied))))
+	}
+	if err := src.needDown(applied[:c.n]); err != nil {
+		return nil, fmt.Errorf("migrate: down: %w", err)
+	}
+	return func(m *migrate.Migrate) error { return m.Steps(-c.n) }, nil
+}
+
+// planGoto checks `goto V` against the folder and the files on the way, and returns what runs
+// it; nil when the database is at V already.
+func (r *runner) planGoto(c command, st State) (func(*migrate.Migrate) error, error) {
+	src := r.src
+	if !src.has(c.n) {
+		return nil, fmt.Errorf("migrate: goto %d: %s has no migration %d (versions: %s)", c.n, src.label, c.n, src.listVersions())
+	}
+	if c.n == st.Version {
+		return nil, nil
+	}
+	if c.n > st.Version {
+		var ups []uint
+		for _, v := range src.pending(st.Version) {
+			if int(v) <= c.n {
+				ups = append(ups, v)
+			}
+		}
+		if err := src.needUp(ups); err != nil {
+			return nil, fmt.Errorf("migrate: goto %d: %w", c.n, err)
+		}
+	} else {
+		var downs []uint
+		for _, v := range src.applied(st.Version) {
+			if int(v) > c.n {
+				downs = append(downs, v)
+			}
+		}
+		if err := src.needDown(downs); err != nil {
+			return nil, fmt.Errorf("migrate: goto %d: %w", c.n, err)
+		}
+	}
+	return func(m *migrate.Migrate) error { return m.Migrate(uint(c.n)) }, nil
+}
+
+// dirtyError describes a command c, run from st, that failed with err and left the database
+// dirty at after: which file stopped halfway and which `force` marks the state before it.
+func (r *runner) dirtyError(c command, st, after State, err error) *DirtyError {
+	src := r.src
 	up := c.name == "up" || (c.name == "goto" && c.n > st.Version)
 	de := &DirtyError{Version: after.Version, Err: err}
 	if up {
@@ -462,7 +492,7 @@ func (r *runner) exec(ctx context.Context, c command, st State) error {
 		de.File = fmt.Sprintf("migration %s", de.File)
 	}
 	de.Command = r.hint("force", strconv.Itoa(de.Force))
-	return fmt.Errorf("migrate: %s: %w", c.name, de)
+	return de
 }
 
 func (r *runner) dirtyAtStart(v int) error {

@@ -130,24 +130,34 @@ func (s *set) applied(cur int) []uint {
 
 // needUp checks that every version in vs has an up file.
 func (s *set) needUp(vs []uint) error {
-	for _, v := range vs {
-		if s.byVer[v].up == "" {
-			return fmt.Errorf("%s: version %d has no up file (%s has no .up.sql beside it): golang-migrate would record it as applied without running anything; add the file, nothing was changed",
-				s.label, v, s.byVer[v].down)
-		}
+	if v, ok := s.missing(vs, true); ok {
+		return fmt.Errorf("%s: version %d has no up file (%s has no .up.sql beside it): golang-migrate would record it as applied without running anything; add the file, nothing was changed",
+			s.label, v, s.byVer[v].down)
 	}
 	return nil
 }
 
 // needDown checks that every version in vs has a down file.
 func (s *set) needDown(vs []uint) error {
-	for _, v := range vs {
-		if s.byVer[v].down == "" {
-			return fmt.Errorf("%s: version %d has no down file (%s has no .down.sql beside it): it cannot be undone by `down`; add the file, nothing was changed",
-				s.label, v, s.byVer[v].up)
-		}
+	if v, ok := s.missing(vs, false); ok {
+		return fmt.Errorf("%s: version %d has no down file (%s has no .down.sql beside it): it cannot be undone by `down`; add the file, nothing was changed",
+			s.label, v, s.byVer[v].up)
 	}
 	return nil
+}
+
+// missing returns the first version in vs without a file in direction up or down.
+func (s *set) missing(vs []uint, up bool) (uint, bool) {
+	for _, v := range vs {
+		f := s.byVer[v].down
+		if up {
+			f = s.byVer[v].up
+		}
+		if f == "" {
+			return v, true
+		}
+	}
+	return 0, false
 }
 
 // file names the file of version v in direction up or down.

@@ -2,7 +2,6 @@ package planner
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 
@@ -48,14 +47,8 @@ type relOption struct {
 // Postgres' error reaches the client in its own words. An offloaded index never reaches
 // Postgres, so IndexOf checks them as Postgres and pgvector would (checkRelOptions).
 func IndexOf(sql string) (*IndexDef, error) {
-	if !containsFold(sql, "index") {
-		return nil, nil
-	}
-	tree, err := pg.Parse(sql)
-	if err != nil || len(tree.Stmts) != 1 {
-		return nil, nil
-	}
-	st := tree.Stmts[0].GetStmt().GetIndexStmt()
+	tree, stmt := parseOne(sql, "index")
+	st := stmt.GetIndexStmt()
 	if st == nil || (st.AccessMethod != "hnsw" && st.AccessMethod != "ivfflat") {
 		return nil, nil
 	}
@@ -64,95 +57,133 @@ func IndexOf(sql string) (*IndexDef, error) {
 	if d.Schema == "" {
 		d.Schema = "public"
 	}
-	var kept []*pg.Node
-	var pgOpts []relOption
-	hasOwn := false
-	for _, o := range st.Options {
+	opts, ok, err := d.readOptions(st.Options)
+	if !ok || err != nil {
+		return nil, err
+	}
+	if !opts.own {
+		d.Forward = sql
+	}
+	if ok, err := d.readColumn(st, opts.own); !ok || err != nil {
+		return nil, err
+	}
+	if d.Name == "" && opts.own {
+		return nil, refuse("0A000", "vecgate: name the index when it has vecgate options")
+	}
+	if opts.own && d.Mode == "mirror" {
+		st.Options = opts.kept
+		if d.Forward, err = pg.Deparse(tree); err != nil {
+			return nil, fmt.Errorf("planner: deparse CREATE INDEX: %w", err)
+		}
+	}
+	if d.Mode == "offload" {
+		if err := checkRelOptions(d.Method, opts.pgvector); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// indexOptions are a CREATE INDEX's WITH (…) options split into pgvector's and vecgate's.
+type indexOptions struct {
+	kept     []*pg.Node  // pgvector's options, as parsed (for the statement Postgres sees)
+	pgvector []relOption // pgvector's options, as Postgres reads them
+	own      bool        // any vecgate option
+}
+
+// readOptions reads a CREATE INDEX's options into d: pgvector's as written, vecgate's checked.
+// It returns ok false when the statement is not one for vecgate (forward it), an error when
+// vecgate must refuse it.
+func (d *IndexDef) readOptions(options []*pg.Node) (opts indexOptions, ok bool, err error) {
+	for _, o := range options {
 		de := o.GetDefElem()
 		if de == nil || de.Defnamespace != "" {
 			// No option of an index has a namespace: Postgres refuses it, in its words.
-			return nil, nil
+			return opts, false, nil
 		}
 		name := strings.ToLower(de.Defname)
 		if !vecgateOptions[name] {
-			kept = append(kept, o)
+			opts.kept = append(opts.kept, o)
 			v := relOptionValue(de.Arg)
-			pgOpts = append(pgOpts, relOption{de.Defname, v})
-			if n, ok := pgParseInt(v); ok {
-				switch de.Defname {
-				case "m":
-					d.M = n
-				case "ef_construction":
-					d.EFConstruction = n
-				case "lists":
-					d.Lists = n
-				}
-			}
+			opts.pgvector = append(opts.pgvector, relOption{de.Defname, v})
+			indexdef.SetPgvectorOption(de.Defname, v, &d.M, &d.EFConstruction, &d.Lists)
 			continue
 		}
-		val, ok := defValue(de.Arg)
-		if !ok {
-			return nil, refuse("22023", fmt.Sprintf("vecgate: option %q needs a value", name))
+		opts.own = true
+		if err := d.setOwnOption(name, de.Arg); err != nil {
+			return opts, false, err
 		}
-		hasOwn = true
-		switch name {
-		case "mode":
-			if val != "mirror" && val != "offload" {
-				return nil, refuse("22023", fmt.Sprintf("vecgate: invalid value for option \"mode\": %q (mirror or offload)", val))
+	}
+	return opts, true, nil
+}
+
+// setOwnOption checks one of vecgate's options (name lower-cased) and records it in d.
+func (d *IndexDef) setOwnOption(name string, arg *pg.Node) error {
+	val, ok := defValue(arg)
+	if !ok {
+		return refuse("22023", fmt.Sprintf("vecgate: option %q needs a value", name))
+	}
+	switch name {
+	case "mode":
+		if val != "mirror" && val != "offload" {
+			return refuse("22023", fmt.Sprintf("vecgate: invalid value for option \"mode\": %q (mirror or offload)", val))
+		}
+		d.Mode = val
+	case "quantizer":
+		switch val {
+		case "none":
+			d.Quantizer = ""
+		case "sq8":
+			d.Quantizer = val
+		case "binary", "pq":
+			if d.Method != "ivfflat" {
+				return refuse("0A000", fmt.Sprintf("vecgate: quantizer %q needs USING ivfflat (HNSW indexes take none or sq8)", val))
 			}
-			d.Mode = val
-		case "quantizer":
-			switch val {
-			case "none":
-				d.Quantizer = ""
-			case "sq8":
-				d.Quantizer = val
-			case "binary", "pq":
-				if d.Method != "ivfflat" {
-					return nil, refuse("0A000", fmt.Sprintf("vecgate: quantizer %q needs USING ivfflat (HNSW indexes take none or sq8)", val))
-				}
-				d.Quantizer = val
-			default:
-				return nil, refuse("22023", fmt.Sprintf("vecgate: invalid value for option \"quantizer\": %q (none, sq8, pq, binary)", val))
-			}
-		case "oversample":
-			f, err := strconv.ParseFloat(val, 64)
-			if err != nil || f < 1 || f > 100 {
-				return nil, refuse("22023", fmt.Sprintf("vecgate: invalid value for option \"oversample\": %q (1 to 100)", val))
-			}
-			d.Oversample = f
-		case "include":
-			cols, err := includeList(de.Arg)
-			if err != nil {
-				return nil, err
-			}
-			d.Include = cols
-		case "dims":
-			// Checked against the column's dimension where the column is known (cmd/vecgate).
-			n, err := strconv.Atoi(val)
-			if err != nil || n < 1 || n >= ann.MaxDims {
-				return nil, refuse("22023", fmt.Sprintf("vecgate: invalid value for option \"dims\": %q (1 to the column's dimensions - 1)", val))
-			}
-			d.Dims = n
+			d.Quantizer = val
 		default:
-			return nil, refuse("0A000", fmt.Sprintf("vecgate: option %q is not available for live indexes yet", name))
+			return refuse("22023", fmt.Sprintf("vecgate: invalid value for option \"quantizer\": %q (none, sq8, pq, binary)", val))
 		}
+	case "oversample":
+		f, err := strconv.ParseFloat(val, 64)
+		if err != nil || f < 1 || f > 100 {
+			return refuse("22023", fmt.Sprintf("vecgate: invalid value for option \"oversample\": %q (1 to 100)", val))
+		}
+		d.Oversample = f
+	case "include":
+		cols, err := includeList(arg)
+		if err != nil {
+			return err
+		}
+		d.Include = cols
+	case "dims":
+		// Checked against the column's dimension where the column is known (cmd/vecgate).
+		n, err := strconv.Atoi(val)
+		if err != nil || n < 1 || n >= ann.MaxDims {
+			return refuse("22023", fmt.Sprintf("vecgate: invalid value for option \"dims\": %q (1 to the column's dimensions - 1)", val))
+		}
+		d.Dims = n
+	default:
+		return refuse("0A000", fmt.Sprintf("vecgate: option %q is not available for live indexes yet", name))
 	}
-	if !hasOwn {
-		d.Forward = sql
-	}
+	return nil
+}
+
+// readColumn reads the indexed column and its metric into d: one plain vector column with an
+// operator class, no WHERE, no INCLUDE. It returns ok false when the index is not one for a
+// twin (forward it), an error when it has vecgate options (own) that cannot apply.
+func (d *IndexDef) readColumn(st *pg.IndexStmt, own bool) (ok bool, err error) {
 	if len(st.IndexParams) != 1 || st.WhereClause != nil || len(st.IndexIncludingParams) > 0 {
-		if hasOwn {
-			return nil, refuse("0A000", "vecgate: options apply to an index on one column, without WHERE or INCLUDE")
+		if own {
+			return false, refuse("0A000", "vecgate: options apply to an index on one column, without WHERE or INCLUDE")
 		}
-		return nil, nil
+		return false, nil
 	}
 	el := st.IndexParams[0].GetIndexElem()
 	if el == nil || el.Name == "" || len(el.Opclass) == 0 {
-		if hasOwn {
-			return nil, refuse("0A000", "vecgate: options apply to an index on a plain column with an operator class")
+		if own {
+			return false, refuse("0A000", "vecgate: options apply to an index on a plain column with an operator class")
 		}
-		return nil, nil
+		return false, nil
 	}
 	d.Column = el.Name
 	opclass := el.Opclass[len(el.Opclass)-1].GetString_().GetSval()
@@ -160,27 +191,13 @@ func IndexOf(sql string) (*IndexDef, error) {
 	// vector columns only: halfvec ones get no twin (pgvector computes their distances in half
 	// precision), so a plain CREATE INDEX on one is Postgres' alone.
 	if err != nil || m == ann.Hamming || !strings.HasPrefix(opclass, "vector_") {
-		if hasOwn {
-			return nil, refuse("0A000", fmt.Sprintf("vecgate: operator class %s is not supported for live indexes", opclass))
+		if own {
+			return false, refuse("0A000", fmt.Sprintf("vecgate: operator class %s is not supported for live indexes", opclass))
 		}
-		return nil, nil
+		return false, nil
 	}
 	d.Metric = m
-	if d.Name == "" && hasOwn {
-		return nil, refuse("0A000", "vecgate: name the index when it has vecgate options")
-	}
-	if hasOwn && d.Mode == "mirror" {
-		st.Options = kept
-		if d.Forward, err = pg.Deparse(tree); err != nil {
-			return nil, fmt.Errorf("planner: deparse CREATE INDEX: %w", err)
-		}
-	}
-	if d.Mode == "offload" {
-		if err := checkRelOptions(d.Method, pgOpts); err != nil {
-			return nil, err
-		}
-	}
-	return d, nil
+	return true, nil
 }
 
 // relOptionBounds are pgvector's options per access method, with their bounds and defaults
@@ -205,7 +222,7 @@ func checkRelOptions(method string, opts []relOption) error {
 		if _, dup := set[o.name]; dup {
 			return refuse("22023", fmt.Sprintf("parameter %q specified more than once", o.name))
 		}
-		n, ok := pgParseInt(o.value)
+		n, ok := indexdef.ParseInt(o.value)
 		if !ok {
 			return refuse("22023", fmt.Sprintf("invalid value for integer option %q: %s", o.name, o.value))
 		}
@@ -260,45 +277,6 @@ func relOptionValue(n *pg.Node) string {
 	return strings.Join(parts, ".")
 }
 
-// pgParseInt reads an integer option as Postgres' parse_int does (no units): strtod, so leading
-// and trailing white space, a sign, a fraction, an exponent and hexadecimal are accepted, then
-// rounded half to even; out of range, NaN and anything else fail.
-func pgParseInt(s string) (int, bool) {
-	const space = " \t\n\v\f\r"
-	t := strings.Trim(s, space)
-	if t == "" || strings.ContainsRune(t, '_') {
-		return 0, false
-	}
-	body := strings.TrimLeft(t, "+-")
-	if len(t)-len(body) > 1 {
-		return 0, false
-	}
-	hex := len(body) > 1 && body[0] == '0' && (body[1] == 'x' || body[1] == 'X')
-	if hex && !strings.ContainsAny(body, "pP") {
-		t += "p0" // strtod reads 0x1A; Go wants an exponent
-	}
-	f, err := strconv.ParseFloat(t, 64)
-	if err != nil || math.IsNaN(f) {
-		return 0, false
-	}
-	mantissa := body
-	if !hex {
-		if i := strings.IndexAny(body, "eE"); i >= 0 {
-			mantissa = body[:i]
-		}
-	} else if i := strings.IndexAny(body, "pP"); i >= 0 {
-		mantissa = body[2:i]
-	}
-	if f != 0 && math.Abs(f) < 0x1p-1022 || f == 0 && strings.Trim(mantissa, "0.xX") != "" {
-		return 0, false // strtod reports underflow as ERANGE
-	}
-	f = math.RoundToEven(f)
-	if f > math.MaxInt32 || f < math.MinInt32 {
-		return 0, false
-	}
-	return int(f), true
-}
-
 func defValue(n *pg.Node) (string, bool) {
 	if n == nil {
 		return "", false
@@ -324,14 +302,8 @@ func defValue(n *pg.Node) (string, bool) {
 // DropIndexOf recognises `DROP INDEX [IF EXISTS] name [, …]` and returns the (schema, name)
 // pairs (schema "public" when unqualified).
 func DropIndexOf(sql string) ([][2]string, bool) {
-	if !containsFold(sql, "drop") {
-		return nil, false
-	}
-	tree, err := pg.Parse(sql)
-	if err != nil || len(tree.Stmts) != 1 {
-		return nil, false
-	}
-	st := tree.Stmts[0].GetStmt().GetDropStmt()
+	_, stmt := parseOne(sql, "drop")
+	st := stmt.GetDropStmt()
 	if st == nil || st.RemoveType != pg.ObjectType_OBJECT_INDEX {
 		return nil, false
 	}

@@ -486,17 +486,7 @@ func arrayLiteral(res []ann.Result, keyType string) string {
 	}
 	var b strings.Builder
 	b.WriteString("ARRAY[")
-	for i, r := range res {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		switch r.Key.Kind() {
-		case ann.KindInt:
-			b.WriteString(strconv.FormatInt(r.Key.Int(), 10))
-		default:
-			b.WriteString(sqltext.QuoteLiteral(r.Key.String()))
-		}
-	}
+	writeKeys(&b, res, func(k ann.Key) string { return sqltext.QuoteLiteral(k.String()) })
 	b.WriteString("]::")
 	b.WriteString(keyType)
 	b.WriteString("[]")
@@ -507,23 +497,29 @@ func arrayLiteral(res []ann.Result, keyType string) string {
 func textArray(res []ann.Result) string {
 	var b strings.Builder
 	b.WriteByte('{')
+	writeKeys(&b, res, func(k ann.Key) string {
+		if k.Kind() == ann.KindUUID {
+			return k.String()
+		}
+		return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(k.String()) + `"`
+	})
+	b.WriteByte('}')
+	return b.String()
+}
+
+// writeKeys writes the keys of res to b separated by commas: integers in decimal, other keys
+// as quote renders them.
+func writeKeys(b *strings.Builder, res []ann.Result, quote func(ann.Key) string) {
 	for i, r := range res {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		switch r.Key.Kind() {
-		case ann.KindInt:
+		if r.Key.Kind() == ann.KindInt {
 			b.WriteString(strconv.FormatInt(r.Key.Int(), 10))
-		case ann.KindUUID:
-			b.WriteString(r.Key.String())
-		default:
-			b.WriteByte('"')
-			b.WriteString(strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(r.Key.String()))
-			b.WriteByte('"')
+		} else {
+			b.WriteString(quote(r.Key))
 		}
 	}
-	b.WriteByte('}')
-	return b.String()
 }
 
 // ParseVector reads pgvector's text format, `[1,2.5,-3e-2]`, strictly: anything pgvector would

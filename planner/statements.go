@@ -101,6 +101,19 @@ func mayMention(sql string) bool {
 
 func hasPrefixFold(s, w string) bool { return len(s) >= len(w) && containsFold(s[:len(w)], w) }
 
+// parseOne parses sql when it mentions word (containsFold: a cheap test before the parser) and
+// is one statement; otherwise it returns nil.
+func parseOne(sql, word string) (*pg.ParseResult, *pg.Node) {
+	if !containsFold(sql, word) {
+		return nil, nil
+	}
+	tree, err := pg.Parse(sql)
+	if err != nil || len(tree.Stmts) != 1 {
+		return nil, nil
+	}
+	return tree, tree.Stmts[0].GetStmt()
+}
+
 // containsFold reports whether s contains the lower-case ASCII word w in any case, without
 // allocating.
 func containsFold(s, w string) bool {
@@ -199,14 +212,11 @@ func parseDuration(v string) (time.Duration, error) {
 // whether the output is plain text (the format vecgate can add its lines to) and whether it has
 // the ANALYZE option (with any value: EXPLAIN then may run the statement).
 func ExplainOf(sql string) (inner string, text, analyze bool, ok bool) {
-	if !hasDistanceOperator(sql) || !containsFold(sql, "explain") {
+	if !hasDistanceOperator(sql) {
 		return "", false, false, false
 	}
-	tree, err := pg.Parse(sql)
-	if err != nil || len(tree.Stmts) != 1 {
-		return "", false, false, false
-	}
-	ex := tree.Stmts[0].GetStmt().GetExplainStmt()
+	tree, st := parseOne(sql, "explain")
+	ex := st.GetExplainStmt()
 	if ex == nil || ex.Query.GetSelectStmt() == nil {
 		return "", false, false, false
 	}
@@ -225,7 +235,7 @@ func ExplainOf(sql string) (inner string, text, analyze bool, ok bool) {
 			}
 		}
 	}
-	inner, err = pg.Deparse(&pg.ParseResult{Version: tree.Version, Stmts: []*pg.RawStmt{{Stmt: ex.Query}}})
+	inner, err := pg.Deparse(&pg.ParseResult{Version: tree.Version, Stmts: []*pg.RawStmt{{Stmt: ex.Query}}})
 	if err != nil {
 		return "", false, false, false
 	}
@@ -252,13 +262,7 @@ func ExplainWith(sql, inner string) (string, error) {
 
 // IsShowStatus recognises `SHOW vecgate.status`, which vecgate answers itself.
 func IsShowStatus(sql string) bool {
-	if !containsFold(sql, "vecgate.status") {
-		return false
-	}
-	tree, err := pg.Parse(sql)
-	if err != nil || len(tree.Stmts) != 1 {
-		return false
-	}
-	v := tree.Stmts[0].GetStmt().GetVariableShowStmt()
+	_, st := parseOne(sql, "vecgate.status")
+	v := st.GetVariableShowStmt()
 	return v != nil && strings.ToLower(v.Name) == "vecgate.status"
 }

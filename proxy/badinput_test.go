@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -245,19 +244,8 @@ func TestRawProtocolIdentical(t *testing.T) {
 	}
 	direct := run(directAddr)
 	through := run(srv.Addr().String())
-	if !reflect.DeepEqual(direct, through) {
-		for i := range max(len(direct), len(through)) {
-			var a, b string
-			if i < len(direct) {
-				a = direct[i]
-			}
-			if i < len(through) {
-				b = through[i]
-			}
-			if a != b {
-				t.Fatalf("message %d differs:\n direct:  %s\n vecgate: %s", i, a, b)
-			}
-		}
+	if i, a, b, ok := firstDifference(direct, through); ok {
+		t.Fatalf("message %d differs:\n direct:  %s\n vecgate: %s", i, a, b)
 	}
 	if len(direct) < 30 {
 		t.Fatalf("exchange too short to mean anything: %d messages", len(direct))

@@ -61,18 +61,26 @@ func runPsql(t *testing.T, dsn, db string, input []byte) []byte {
 }
 
 func firstDiff(a, b []byte) string {
-	al, bl := strings.Split(string(a), "\n"), strings.Split(string(b), "\n")
-	for i := 0; i < len(al) || i < len(bl); i++ {
-		var x, y string
-		if i < len(al) {
-			x = al[i]
-		}
-		if i < len(bl) {
-			y = bl[i]
-		}
-		if x != y {
-			return "line " + strconv.Itoa(i+1) + ":\n direct:  " + x + "\n vecgate: " + y
-		}
+	if i, x, y, ok := firstDifference(strings.Split(string(a), "\n"), strings.Split(string(b), "\n")); ok {
+		return "line " + strconv.Itoa(i+1) + ":\n direct:  " + x + "\n vecgate: " + y
 	}
 	return "(same lines, different bytes)"
+}
+
+// firstDifference returns the first position at which a and b differ (past the end of the
+// shorter one an element reads as "") and the two elements there; ok false when they are equal.
+func firstDifference(a, b []string) (i int, x, y string, ok bool) {
+	for i := range max(len(a), len(b)) {
+		x, y := "", ""
+		if i < len(a) {
+			x = a[i]
+		}
+		if i < len(b) {
+			y = b[i]
+		}
+		if x != y {
+			return i, x, y, true
+		}
+	}
+	return 0, "", "", false
 }

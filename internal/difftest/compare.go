@@ -83,18 +83,60 @@ func hard(kind, format string, args ...any) *Diff {
 func compareQuery(qr *queryRun, v, d *result) *Diff {
 	q := qr.Q
 	if v.Err != nil || d.Err != nil {
-		switch {
-		case v.Err == nil:
-			return hard("error", "vecgate answered %d rows; postgres: %s", len(v.Rows), d.Err)
-		case d.Err == nil:
-			return hard("error", "vecgate: %s; postgres answered %d rows", v.Err, len(d.Rows))
-		case v.Err.Code != d.Err.Code:
-			return hard("sqlstate", "vecgate: %s; postgres: %s", v.Err, d.Err)
-		case v.Err.Message != d.Err.Message:
-			return hard("error", "vecgate: %s; postgres: %s", v.Err, d.Err)
-		}
-		return nil
+		return compareErrors(v, d)
 	}
+	if diff := compareFields(v, d); diff != nil {
+		return diff
+	}
+	kc := q.keyCol()
+	if kc < 0 && q.Proj[0] == "§ AS d" {
+		return compareSortKeys(q, v, d)
+	}
+	if kc < 0 {
+		return compareByPosition(q, v, d)
+	}
+	if qr.Oracle == nil {
+		if len(v.Rows) == 0 && len(d.Rows) == 0 {
+			return nil
+		}
+		return hard("oracle", "no sort keys from postgres: %s", qr.OErr)
+	}
+	vk, dk := keysOf(v, kc), keysOf(d, kc)
+	if diff := checkRowRules(qr, vk, dk); diff != nil {
+		return diff
+	}
+	vt, dt := tuples(qr.Oracle, vk), tuples(qr.Oracle, dk)
+	less := func(a, b oracleRow) int { return cmpTuple(a, b, q) }
+	if diff := checkOrder(vt, less); diff != nil {
+		return diff
+	}
+	if diff := compareSortKeySets(qr, vk, dk, vt, dt, less); diff != nil {
+		return diff
+	}
+	if diff := compareTieGroups(q, vk, dk, vt, less); diff != nil {
+		return diff
+	}
+	return compareContents(q, v, d, vk, dk)
+}
+
+// compareErrors compares the answers when at least one of them is an error: the same SQLSTATE
+// and message, or a difference.
+func compareErrors(v, d *result) *Diff {
+	switch {
+	case v.Err == nil:
+		return hard("error", "vecgate answered %d rows; postgres: %s", len(v.Rows), d.Err)
+	case d.Err == nil:
+		return hard("error", "vecgate: %s; postgres answered %d rows", v.Err, len(d.Rows))
+	case v.Err.Code != d.Err.Code:
+		return hard("sqlstate", "vecgate: %s; postgres: %s", v.Err, d.Err)
+	case v.Err.Message != d.Err.Message:
+		return hard("error", "vecgate: %s; postgres: %s", v.Err, d.Err)
+	}
+	return nil
+}
+
+// compareFields compares the row descriptions: names, types, formats and type modifiers.
+func compareFields(v, d *result) *Diff {
 	if len(v.Fields) != len(d.Fields) {
 		return hard("columns", "vecgate %d columns, postgres %d", len(v.Fields), len(d.Fields))
 	}
@@ -105,30 +147,27 @@ func compareQuery(qr *queryRun, v, d *result) *Diff {
 				i+1, a.Name, a.DataTypeOID, a.Format, a.TypeModifier, b.Name, b.DataTypeOID, b.Format, b.TypeModifier)
 		}
 	}
-	kc := q.keyCol()
-	if kc < 0 && q.Proj[0] == "§ AS d" {
-		return compareSortKeys(q, v, d)
+	return nil
+}
+
+// compareByPosition compares answers without a key column row by row, in order.
+func compareByPosition(q *query, v, d *result) *Diff {
+	if len(v.Rows) != len(d.Rows) {
+		return hard("rows", "vecgate %d rows, postgres %d", len(v.Rows), len(d.Rows))
 	}
-	if kc < 0 {
-		if len(v.Rows) != len(d.Rows) {
-			return hard("rows", "vecgate %d rows, postgres %d", len(v.Rows), len(d.Rows))
+	for i := range v.Rows {
+		if diff := compareRow(q, v.Fields, v.Rows[i], d.Rows[i], false); diff != nil {
+			diff.What = fmt.Sprintf("row %d: %s", i+1, diff.What)
+			return diff
 		}
-		for i := range v.Rows {
-			if diff := compareRow(q, v.Fields, v.Rows[i], d.Rows[i], false); diff != nil {
-				diff.What = fmt.Sprintf("row %d: %s", i+1, diff.What)
-				return diff
-			}
-		}
-		return nil
 	}
-	if qr.Oracle == nil {
-		if len(v.Rows) == 0 && len(d.Rows) == 0 {
-			return nil
-		}
-		return hard("oracle", "no sort keys from postgres: %s", qr.OErr)
-	}
-	vk, dk := keysOf(v, kc), keysOf(d, kc)
-	// Every row vecgate returned must be one Postgres shows this session and passes the WHERE.
+	return nil
+}
+
+// checkRowRules checks that every row vecgate returned is one Postgres shows this session and
+// passes the WHERE, and that the oracle knows every row Postgres returned.
+func checkRowRules(qr *queryRun, vk, dk []string) *Diff {
+	q := qr.Q
 	for i, k := range vk {
 		o, ok := qr.Oracle[k]
 		if !ok {
@@ -143,13 +182,22 @@ func compareQuery(qr *queryRun, v, d *result) *Diff {
 			return hard("oracle", "postgres row %s missing from the oracle", k)
 		}
 	}
-	vt, dt := tuples(qr.Oracle, vk), tuples(qr.Oracle, dk)
-	less := func(a, b oracleRow) int { return cmpTuple(a, b, q) }
+	return nil
+}
+
+// checkOrder checks that vecgate's rows come in ORDER BY order.
+func checkOrder(vt []oracleRow, less func(a, b oracleRow) int) *Diff {
 	for i := 1; i < len(vt); i++ {
 		if less(vt[i-1], vt[i]) > 0 {
 			return hard("order", "vecgate rows %d and %d out of ORDER BY order (%s then %s)", i, i+1, tupleString(vt[i-1]), tupleString(vt[i]))
 		}
 	}
+	return nil
+}
+
+// compareSortKeySets compares the multisets of sort keys: as many rows as Postgres', none nearer
+// than Postgres' (Postgres is exact), a farther one a recall miss.
+func compareSortKeySets(qr *queryRun, vk, dk []string, vt, dt []oracleRow, less func(a, b oracleRow) int) *Diff {
 	if len(vt) < len(dt) {
 		// A short answer: every row kept the rules, some are missing.
 		nulls := 0
@@ -180,8 +228,14 @@ func compareQuery(qr *queryRun, v, d *result) *Diff {
 			return &Diff{Class: Recall, Kind: "recall", What: fmt.Sprintf("vecgate's %d-th sort key %s is farther than postgres' %s", i+1, tupleString(sv[i]), tupleString(sd[i]))}
 		}
 	}
-	// Same multiset of sort keys. Tie groups: rows with equal sort keys may come in any order,
-	// and at the OFFSET and LIMIT boundaries different rows of the group may be chosen.
+	return nil
+}
+
+// compareTieGroups compares the keys within each group of rows with equal sort keys (the
+// multisets of sort keys being the same). Tied rows may come in any order, and at the OFFSET and
+// LIMIT boundaries different rows of the group may be chosen; with ORDER BY …, id the order is
+// total.
+func compareTieGroups(q *query, vk, dk []string, vt []oracleRow, less func(a, b oracleRow) int) *Diff {
 	exact := q.Second == "id"
 	n := len(vt)
 	limitHit := n == q.Limit
@@ -192,31 +246,44 @@ func compareQuery(qr *queryRun, v, d *result) *Diff {
 		}
 		boundary := (i == 0 && q.Offset > 0) || (j == n && limitHit)
 		if exact {
-			a, b := slices.Clone(vk[i:j]), slices.Clone(dk[i:j])
-			slices.Sort(a)
-			slices.Sort(b)
-			for p := i; p < j; p++ {
-				if vk[p] == dk[p] {
-					continue
-				}
-				if slices.Equal(a, b) {
-					return hard("order", "row %d: vecgate key %s, postgres key %s (the same rows tied at %s in another order; ORDER BY …, id is total)", p+1, vk[p], dk[p], tupleString(vt[p]))
-				}
-				// Another row of the tie group: the index did not find the one with the
-				// smaller key at that distance.
-				return &Diff{Class: Recall, Kind: "tie", What: fmt.Sprintf("row %d: vecgate key %s, postgres key %s, both at %s (a tied row with a smaller key missed)", p+1, vk[p], dk[p], tupleString(vt[p]))}
+			if diff := compareTotalTies(vk, dk, vt, i, j); diff != nil {
+				return diff
 			}
-		} else if !boundary {
-			a, b := slices.Clone(vk[i:j]), slices.Clone(dk[i:j])
-			slices.Sort(a)
-			slices.Sort(b)
-			if !slices.Equal(a, b) {
-				return hard("rows", "rows %d–%d (tied at %s): vecgate keys %v, postgres %v", i+1, j, tupleString(vt[i]), vk[i:j], dk[i:j])
-			}
+		} else if !boundary && !sameKeySet(vk[i:j], dk[i:j]) {
+			return hard("rows", "rows %d–%d (tied at %s): vecgate keys %v, postgres %v", i+1, j, tupleString(vt[i]), vk[i:j], dk[i:j])
 		}
 		i = j
 	}
-	// Row contents, matched by key (the position for volatile columns).
+	return nil
+}
+
+// compareTotalTies compares the tie group vk[i:j] under a total order (ORDER BY …, id): the keys
+// must match position by position.
+func compareTotalTies(vk, dk []string, vt []oracleRow, i, j int) *Diff {
+	for p := i; p < j; p++ {
+		if vk[p] == dk[p] {
+			continue
+		}
+		if sameKeySet(vk[i:j], dk[i:j]) {
+			return hard("order", "row %d: vecgate key %s, postgres key %s (the same rows tied at %s in another order; ORDER BY …, id is total)", p+1, vk[p], dk[p], tupleString(vt[p]))
+		}
+		// Another row of the tie group: the index did not find the one with the
+		// smaller key at that distance.
+		return &Diff{Class: Recall, Kind: "tie", What: fmt.Sprintf("row %d: vecgate key %s, postgres key %s, both at %s (a tied row with a smaller key missed)", p+1, vk[p], dk[p], tupleString(vt[p]))}
+	}
+	return nil
+}
+
+// sameKeySet says whether a and b hold the same keys in any order.
+func sameKeySet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
+
+// compareContents compares the rows' cells, matched by key (by position for volatile columns).
+func compareContents(q *query, v, d *result, vk, dk []string) *Diff {
 	dByKey := map[string][]cell{}
 	for i, k := range dk {
 		dByKey[k] = d.Rows[i]

@@ -124,17 +124,8 @@ const maxShrunkPerKind = 2
 
 // Run runs the differential tester until cfg.Duration (or cfg.Cases) is spent.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Duration <= 0 && cfg.Cases <= 0 {
-		cfg.Duration = time.Minute
-	}
-	if (cfg.VecgateBinary == "") == (cfg.Listen == "") {
-		return nil, fmt.Errorf("difftest: give a vecgate binary or the address of a running vecgate")
-	}
-	if cfg.Listen != "" && (cfg.Database == "" || cfg.HTTPListen == "") {
-		return nil, fmt.Errorf("difftest: a running vecgate needs its database and its HTTP address")
+	if err := cfg.prepare(); err != nil {
+		return nil, err
 	}
 	base, err := pgx.ParseConfig(cfg.AdminDSN)
 	if err != nil {
@@ -153,128 +144,192 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	cfg.Logger.Info("world ready", "tables", len(w.Tables), "setup", time.Since(start).Round(time.Millisecond))
-	r := &Report{Seed: cfg.Seed, Skip: skipList(cfg.Skip), Forwarded: map[string]int{}, ByMode: map[string][2]int{}}
+	t := &tester{
+		cfg: &cfg, e: e, w: w, rng: rng, g: newGen(&cfg, rng, w), seen: map[string]*Finding{},
+		r: &Report{Seed: cfg.Seed, Skip: skipList(cfg.Skip), Forwarded: map[string]int{}, ByMode: map[string][2]int{}},
+	}
+	t.loop(ctx)
+	t.finish(ctx)
+	return t.r, nil
+}
+
+// prepare fills in cfg's defaults and checks that it names one vecgate to test.
+func (cfg *Config) prepare() error {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Duration <= 0 && cfg.Cases <= 0 {
+		cfg.Duration = time.Minute
+	}
+	if (cfg.VecgateBinary == "") == (cfg.Listen == "") {
+		return fmt.Errorf("difftest: give a vecgate binary or the address of a running vecgate")
+	}
+	if cfg.Listen != "" && (cfg.Database == "" || cfg.HTTPListen == "") {
+		return fmt.Errorf("difftest: a running vecgate needs its database and its HTTP address")
+	}
+	return nil
+}
+
+// newGen returns a case generator over w whose new keys continue each table's rows (the key
+// counter is shared with the concurrent writers).
+func newGen(cfg *Config, rng *rand.Rand, w *world) *gen {
 	var mu sync.Mutex
 	nextKey := map[*table]int{}
 	for _, t := range w.Tables {
 		nextKey[t] = t.Rows
 	}
-	g := &gen{cfg: &cfg, rng: rng, w: w, next: func(t *table) int {
+	return &gen{cfg: cfg, rng: rng, w: w, next: func(t *table) int {
 		mu.Lock()
 		defer mu.Unlock()
 		n := nextKey[t]
 		nextKey[t]++
 		return n
 	}}
-	seen := map[string]*Finding{}
+}
+
+// tester is one run's state: the environment, the generator, the report and the findings by
+// signature.
+type tester struct {
+	cfg  *Config
+	e    *env
+	w    *world
+	rng  *rand.Rand
+	g    *gen
+	r    *Report
+	seen map[string]*Finding
+	id   int // the last case's number
+}
+
+// loop runs rounds of cases until the run is spent: concurrent writers, a catch-up, then up to
+// 15 cases.
+func (t *tester) loop(ctx context.Context) {
 	begin := time.Now()
-	deadline := begin.Add(cfg.Duration)
+	deadline := begin.Add(t.cfg.Duration)
 	done := func() bool {
 		if ctx.Err() != nil {
 			return true
 		}
-		if cfg.Cases > 0 {
-			return r.Cases >= cfg.Cases
+		if t.cfg.Cases > 0 {
+			return t.r.Cases >= t.cfg.Cases
 		}
 		return time.Now().After(deadline)
 	}
-	id := 0
 	for !done() {
-		if cfg.on("writers") {
-			r.Writes += e.writers(ctx, g, rng.Uint64(), 400*time.Millisecond)
+		if t.cfg.on("writers") {
+			t.r.Writes += t.e.writers(ctx, t.g, t.rng.Uint64(), 400*time.Millisecond)
 		}
-		if err := e.catchUp(ctx); err != nil {
-			r.CatchUpFailures++
-			cfg.Logger.Warn("catch-up", "err", err)
+		if err := t.e.catchUp(ctx); err != nil {
+			t.r.CatchUpFailures++
+			t.cfg.Logger.Warn("catch-up", "err", err)
 			continue
 		}
 		for range 15 {
 			if done() {
 				break
 			}
-			id++
-			c := g.genCase(id)
-			run, err := e.runCase(ctx, c)
-			r.Cases++
-			if err != nil {
-				r.RunError++
-				cfg.Logger.Warn("case did not run", "case", id, "err", err)
-				continue
-			}
-			for _, qr := range run.Queries {
-				r.Queries++
-				cfg.Logger.Debug("query", "case", id, "db", c.DB, "user", c.User, "path", qr.V[0].Path, "mode", qr.Q.Mode.String(), "sql", qr.Q.SQL())
-				m := r.ByMode[qr.Q.Mode.String()]
-				m[1]++
-				switch p := qr.V[0].Path; {
-				case p == "fast":
-					r.Fast++
-					r.Intercepted++
-					m[0]++
-				case p == "intercepted":
-					r.Intercepted++
-					m[0]++
-				default:
-					r.Forwarded[strings.TrimPrefix(p, "forwarded:")]++
-				}
-				r.ByMode[qr.Q.Mode.String()] = m
-			}
-			for _, d := range compareCase(c, run, e.base.User) {
-				switch d.Class {
-				case Hard:
-					r.Hard++
-				case Pgvector:
-					r.Pgvector++
-				default:
-					r.Recall++
-				}
-				sig := signature(d)
-				if f := seen[sig]; f != nil && f.Count >= maxShrunkPerKind {
-					f.Count++
-					continue
-				}
-				cfg.Logger.Info("difference", "case", id, "diff", d.String())
-				small, sd := e.shrink(ctx, c, d)
-				f := &Finding{Diff: sd, Case: id, Count: 1, c: small, data: e.snapshot(ctx, w, small)}
-				if prev := seen[sig]; prev != nil {
-					f.Count = prev.Count + 1
-				}
-				seen[sig] = f
-				r.Findings = append(r.Findings, f)
-			}
-			if hasWrites(c) {
-				if err := e.catchUp(ctx); err != nil {
-					r.CatchUpFailures++
-				}
-			}
+			t.runCase(ctx)
 		}
 	}
-	r.Elapsed = time.Since(begin)
-	// Shrink the data of the findings (hard ones first) within the budget, then write them.
-	shrinkEnd := time.Now().Add(cfg.ShrinkTime)
-	order := slices.Clone(r.Findings)
+	t.r.Elapsed = time.Since(begin)
+}
+
+// runCase generates, runs and compares one case, and records its differences.
+func (t *tester) runCase(ctx context.Context) {
+	t.id++
+	id := t.id
+	c := t.g.genCase(id)
+	run, err := t.e.runCase(ctx, c)
+	t.r.Cases++
+	if err != nil {
+		t.r.RunError++
+		t.cfg.Logger.Warn("case did not run", "case", id, "err", err)
+		return
+	}
+	for _, qr := range run.Queries {
+		t.cfg.Logger.Debug("query", "case", id, "db", c.DB, "user", c.User, "path", qr.V[0].Path, "mode", qr.Q.Mode.String(), "sql", qr.Q.SQL())
+		t.r.countPath(qr.Q.Mode.String(), qr.V[0].Path)
+	}
+	for _, d := range compareCase(c, run, t.e.base.User) {
+		t.record(ctx, id, c, d)
+	}
+	if hasWrites(c) {
+		if err := t.e.catchUp(ctx); err != nil {
+			t.r.CatchUpFailures++
+		}
+	}
+}
+
+// countPath counts one query by the path vecgate took, in total and for its protocol mode.
+func (r *Report) countPath(mode, path string) {
+	r.Queries++
+	m := r.ByMode[mode]
+	m[1]++
+	switch {
+	case path == "fast":
+		r.Fast++
+		r.Intercepted++
+		m[0]++
+	case path == "intercepted":
+		r.Intercepted++
+		m[0]++
+	default:
+		r.Forwarded[strings.TrimPrefix(path, "forwarded:")]++
+	}
+	r.ByMode[mode] = m
+}
+
+// record counts a difference and, for the first maxShrunkPerKind of its signature, shrinks its
+// case and keeps it as a finding.
+func (t *tester) record(ctx context.Context, id int, c *Case, d *Diff) {
+	switch d.Class {
+	case Hard:
+		t.r.Hard++
+	case Pgvector:
+		t.r.Pgvector++
+	default:
+		t.r.Recall++
+	}
+	sig := signature(d)
+	if f := t.seen[sig]; f != nil && f.Count >= maxShrunkPerKind {
+		f.Count++
+		return
+	}
+	t.cfg.Logger.Info("difference", "case", id, "diff", d.String())
+	small, sd := t.e.shrink(ctx, c, d)
+	f := &Finding{Diff: sd, Case: id, Count: 1, c: small, data: t.e.snapshot(ctx, t.w, small)}
+	if prev := t.seen[sig]; prev != nil {
+		f.Count = prev.Count + 1
+	}
+	t.seen[sig] = f
+	t.r.Findings = append(t.r.Findings, f)
+}
+
+// finish shrinks the data of the findings (hard ones first) within cfg.ShrinkTime, then writes
+// their reproductions.
+func (t *tester) finish(ctx context.Context) {
+	shrinkEnd := time.Now().Add(t.cfg.ShrinkTime)
+	order := slices.Clone(t.r.Findings)
 	sort.SliceStable(order, func(i, j int) bool { return order[i].Diff.Class == Hard && order[j].Diff.Class != Hard })
 	for _, f := range order {
 		if time.Now().After(shrinkEnd) || ctx.Err() != nil {
 			break
 		}
 		per := time.Now().Add(max(time.Until(shrinkEnd)/2, 0))
-		e.shrinkData(ctx, f, per)
-		cfg.Logger.Info("shrunk data", "case", f.Case, "note", f.Note)
+		t.e.shrinkData(ctx, f, per)
+		t.cfg.Logger.Info("shrunk data", "case", f.Case, "note", f.Note)
 	}
-	for _, f := range r.Findings {
-		f.Repro = e.repro(w, f.c, f.Diff, f.data)
+	for _, f := range t.r.Findings {
+		f.Repro = t.e.repro(t.w, f.c, f.Diff, f.data)
 		if f.Note != "" {
 			f.Repro = "-- " + f.Note + "\n" + f.Repro
 		}
-		if cfg.OutDir != "" {
-			f.File = filepath.Join(cfg.OutDir, fmt.Sprintf("seed%d-case%d-%s-%s.sql", cfg.Seed, f.Case, f.Diff.Class, f.Diff.Kind))
+		if t.cfg.OutDir != "" {
+			f.File = filepath.Join(t.cfg.OutDir, fmt.Sprintf("seed%d-case%d-%s-%s.sql", t.cfg.Seed, f.Case, f.Diff.Class, f.Diff.Kind))
 			if err := os.WriteFile(f.File, []byte(f.Repro), 0o644); err != nil {
-				cfg.Logger.Warn("write reproduction", "err", err)
+				t.cfg.Logger.Warn("write reproduction", "err", err)
 			}
 		}
 	}
-	return r, nil
 }
 
 func hasWrites(c *Case) bool {
