@@ -26,6 +26,7 @@ import (
 	"github.com/vecgate/vecgate/bench"
 	"github.com/vecgate/vecgate/internal/sqltext"
 	"github.com/vecgate/vecgate/live"
+	"github.com/vecgate/vecgate/observe"
 	"github.com/vecgate/vecgate/replication"
 	"github.com/vecgate/vecgate/vecmath"
 )
@@ -76,23 +77,8 @@ type Gateway interface {
 	Addr() net.Addr              // where clients connect
 	Set() *live.Set              // its in-memory indexes
 	Stream() *replication.Stream // the replication that fills them
-	Stats() Stats
+	Stats() observe.Stats        // its statement counters
 	Close(ctx context.Context) error
-}
-
-// Stats are a gateway's statement counters since it started.
-type Stats struct {
-	Intercepted int64
-	Forwarded   map[string]int64 // by reason
-}
-
-func (s Stats) String() string {
-	parts := []string{fmt.Sprintf("intercept=%d", s.Intercepted)}
-	for reason, n := range s.Forwarded {
-		parts = append(parts, fmt.Sprintf("forward:%s=%d", reason, n))
-	}
-	slices.Sort(parts[1:])
-	return strings.Join(parts, " ")
 }
 
 // Opclass is pgvector's operator class for m, for the metrics the benchmark measures.

@@ -9,7 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -17,9 +16,8 @@ import (
 
 	"github.com/vecgate/vecgate/ann"
 	"github.com/vecgate/vecgate/bench/sqlbench"
-	"github.com/vecgate/vecgate/live"
+	"github.com/vecgate/vecgate/gateway"
 	"github.com/vecgate/vecgate/proxy"
-	"github.com/vecgate/vecgate/replication"
 )
 
 const benchSQLUsage = `usage: vecgate bench sql [flags]
@@ -184,28 +182,11 @@ func runBenchSQL(ctx context.Context, args []string, stdout, stderr io.Writer) e
 
 // startBenchGateway starts the vecgate that bench sql measures.
 func startBenchGateway(ctx context.Context, cfg sqlbench.GatewayConfig) (sqlbench.Gateway, error) {
-	pcfg := proxy.DefaultConfig()
-	pcfg.Listen, pcfg.Upstream, pcfg.Logger = "127.0.0.1:0", cfg.Upstream, cfg.Logger
-	g, err := startGateway(ctx, pcfg, gatewayOptions{Intercept: true, SlotName: cfg.Slot, Twins: &cfg.Twins})
+	gcfg := gateway.Config{Proxy: proxy.DefaultConfig(), Intercept: true, SlotName: cfg.Slot, Twins: &cfg.Twins}
+	gcfg.Proxy.Listen, gcfg.Proxy.Upstream, gcfg.Proxy.Logger = "127.0.0.1:0", cfg.Upstream, cfg.Logger
+	g, err := gateway.Start(ctx, gcfg)
 	if err != nil {
 		return nil, err
 	}
-	return benchGateway{g}, nil
-}
-
-// benchGateway is a gateway as sqlbench sees it.
-type benchGateway struct{ g *gateway }
-
-func (b benchGateway) Addr() net.Addr                  { return b.g.srv.Addr() }
-func (b benchGateway) Set() *live.Set                  { return b.g.set }
-func (b benchGateway) Stream() *replication.Stream     { return b.g.stream }
-func (b benchGateway) Close(ctx context.Context) error { return b.g.Close(ctx) }
-
-func (b benchGateway) Stats() sqlbench.Stats {
-	t := b.g.counts.snapshot()
-	s := sqlbench.Stats{Intercepted: t.Intercepted, Forwarded: map[string]int64{}}
-	for r, n := range t.Forwarded {
-		s.Forwarded[string(r)] = n
-	}
-	return s
+	return g, nil
 }
