@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/vecgate/vecgate/ann"
 	"github.com/vecgate/vecgate/ann/flat"
@@ -105,4 +107,67 @@ func (f EngineFiles) settings() []Setting {
 		out = []Setting{{Label: "exact", Opts: ann.SearchOptions{Oversample: oversample}}}
 	}
 	return out
+}
+
+// ParseInts reads a comma-separated list of positive integers (a flag's value); empty elements
+// are skipped.
+func ParseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		v, err := strconv.Atoi(f)
+		if err != nil || v <= 0 {
+			return nil, fmt.Errorf("bad list element %q", f)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// ParseShape reads "N:DIMS", a data set's size (positive N, 1..16000 dimensions).
+func ParseShape(s string) (n, dims int, err error) {
+	a, b, ok := strings.Cut(s, ":")
+	if !ok {
+		return 0, 0, fmt.Errorf("%q is not N:DIMS", s)
+	}
+	n, err1 := strconv.Atoi(strings.TrimSpace(a))
+	dims, err2 := strconv.Atoi(strings.TrimSpace(b))
+	if err1 != nil || err2 != nil || n <= 0 || dims <= 0 || dims > 16000 {
+		return 0, 0, fmt.Errorf("%q is not N:DIMS with positive N and 1..16000 dims", s)
+	}
+	return n, dims, nil
+}
+
+// GTFiles is a run of `vecgate bench gt`: the exact neighbours of every query, by the flat index.
+type GTFiles struct {
+	Data, Queries string // base and query vectors (.fvecs)
+	Out           string // the neighbours' row numbers (.ivecs)
+	Metric        ann.Metric
+	K, Threads    int // neighbours per query; threads (0: all cores)
+}
+
+// GroundTruthFiles computes f's ground truth and writes it to f.Out, with progress lines to
+// progress; it returns the number of base vectors and of queries.
+func GroundTruthFiles(ctx context.Context, f GTFiles, progress io.Writer) (n, queries int, err error) {
+	data, qdata, dims, err := ReadDataQueries(f.Data, f.Queries)
+	if err != nil {
+		return 0, 0, err
+	}
+	last := time.Now()
+	gt, err := flat.GroundTruth(ctx, f.Metric, dims, data, Rows(qdata, dims), f.K, f.Threads, func(done, total int) {
+		if time.Since(last) > 2*time.Second || done == total {
+			last = time.Now()
+			fmt.Fprintf(progress, "\rground truth %d/%d queries", done, total)
+		}
+	})
+	fmt.Fprintln(progress)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := WriteFile(f.Out, func(w io.Writer) error { return WriteIvecs(w, gt) }); err != nil {
+		return 0, 0, err
+	}
+	return len(data) / dims, len(gt), nil
 }

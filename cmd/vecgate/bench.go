@@ -8,12 +8,9 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/vecgate/vecgate/ann"
-	"github.com/vecgate/vecgate/ann/flat"
 	"github.com/vecgate/vecgate/bench"
 )
 
@@ -100,43 +97,13 @@ func benchGT(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	data, qdata, dims, err := bench.ReadDataQueries(*dataPath, *qPath)
-	if err != nil {
-		return fmt.Errorf("bench gt: %w", err)
-	}
 	start := time.Now()
-	last := time.Now()
-	gt, err := flat.GroundTruth(ctx, m, dims, data, bench.Rows(qdata, dims), *k, *threads, func(done, total int) {
-		if time.Since(last) > 2*time.Second || done == total {
-			last = time.Now()
-			fmt.Fprintf(stderr, "\rground truth %d/%d queries", done, total)
-		}
-	})
-	fmt.Fprintln(stderr)
+	n, q, err := bench.GroundTruthFiles(ctx, bench.GTFiles{Data: *dataPath, Queries: *qPath, Out: *out, Metric: m, K: *k, Threads: *threads}, stderr)
 	if err != nil {
 		return fmt.Errorf("bench gt: %w", err)
 	}
-	if err := bench.WriteFile(*out, func(w io.Writer) error { return bench.WriteIvecs(w, gt) }); err != nil {
-		return fmt.Errorf("bench gt: %w", err)
-	}
-	fmt.Fprintf(stdout, "wrote top-%d of %d queries over %d vectors to %s in %.2fs\n",
-		*k, len(gt), len(data)/dims, *out, time.Since(start).Seconds())
+	fmt.Fprintf(stdout, "wrote top-%d of %d queries over %d vectors to %s in %.2fs\n", *k, q, n, *out, time.Since(start).Seconds())
 	return nil
-}
-
-func parseInts(s string) ([]int, error) {
-	var out []int
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f == "" {
-			continue
-		}
-		v, err := strconv.Atoi(f)
-		if err != nil || v <= 0 {
-			return nil, fmt.Errorf("bad list element %q", f)
-		}
-		out = append(out, v)
-	}
-	return out, nil
 }
 
 func benchEngine(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -170,10 +137,10 @@ func benchEngine(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if f.Spec.Metric, err = ann.ParseMetric(*metricName); err != nil {
 		return err
 	}
-	if f.EFs, err = parseInts(*efs); err != nil {
+	if f.EFs, err = bench.ParseInts(*efs); err != nil {
 		return fmt.Errorf("bench engine: -ef: %w", err)
 	}
-	if f.Probes, err = parseInts(*probes); err != nil {
+	if f.Probes, err = bench.ParseInts(*probes); err != nil {
 		return fmt.Errorf("bench engine: -probes: %w", err)
 	}
 	rows, err := bench.RunEngineFiles(ctx, f, stdout, stderr)
