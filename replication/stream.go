@@ -55,7 +55,8 @@ type Config struct {
 	// commit in the stream already, and this check is a safety net. Default 30s; negative
 	// disables (Reload still works).
 	CatalogInterval time.Duration
-	// Logger receives structured logs. Default: discard.
+	// Logger receives structured logs (the caller names the subsystem: gateway adds
+	// subsystem=replication). Default: discard.
 	Logger *slog.Logger
 }
 
@@ -231,7 +232,7 @@ func New(cfg Config) (*Stream, error) {
 	}
 	s := &Stream{
 		cfg:      cfg,
-		log:      cfg.Logger.With("component", "replication", "slot", "vecgate_"+cfg.Name),
+		log:      cfg.Logger.With("slot", "vecgate_"+cfg.Name),
 		slot:     "vecgate_" + cfg.Name,
 		pub:      "vecgate_" + cfg.Name,
 		advanced: make(chan struct{}),

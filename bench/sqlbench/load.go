@@ -13,6 +13,7 @@ import (
 	"github.com/vecgate/vecgate/ann"
 	"github.com/vecgate/vecgate/ann/flat"
 	"github.com/vecgate/vecgate/bench"
+	"github.com/vecgate/vecgate/observe"
 	"github.com/vecgate/vecgate/replication"
 )
 
@@ -128,13 +129,11 @@ func buildProgress(ctx context.Context, dsn, table string, w io.Writer) (stop fu
 	return func() { cancel(); <-done }
 }
 
-// indexed is the number of rows in vecgate's live indexes.
+// indexed is the rows vecgate has indexed, as status and metrics count them
+// (observe.IndexedRows: each table once, whatever the number of its twins).
 func indexed(g Gateway) int {
-	n := 0
-	for _, ix := range g.Set().Indexes() {
-		n += ix.Len()
-	}
-	return n
+	n, _ := observe.IndexedRows(g.Set())
+	return int(n)
 }
 
 // waitLoaded waits until replication streams and vecgate's index holds all n rows.

@@ -26,6 +26,7 @@ import (
 	"github.com/vecgate/vecgate/bench"
 	"github.com/vecgate/vecgate/internal/sqltext"
 	"github.com/vecgate/vecgate/live"
+	"github.com/vecgate/vecgate/observe"
 	"github.com/vecgate/vecgate/replication"
 	"github.com/vecgate/vecgate/vecmath"
 )
@@ -59,6 +60,38 @@ type Options struct {
 	Start StartFunc
 }
 
+// Validate checks the options a user sets (every field but Start, Version and Log).
+func (o Options) Validate() error {
+	if _, ok := Opclass(o.Metric); !ok {
+		return fmt.Errorf("bench sql: metric %s: only l2, ip and cosine", o.Metric.Name())
+	}
+	switch {
+	case o.GenN > 0 && (o.Data != "" || o.Queries != ""):
+		return errors.New("bench sql: --gen and --data/--queries exclude each other")
+	case o.GenN > 0 && (o.GenDims <= 0 || o.GenDims > 16000):
+		return errors.New("bench sql: --gen: dims must be in 1..16000")
+	case o.GenN > 0 && o.NQ <= 0:
+		return errors.New("bench sql: --nq must be positive")
+	case o.GenN <= 0 && (o.Data == "" || o.Queries == ""):
+		return errors.New("bench sql: need --data and --queries, or --gen N:DIMS")
+	case o.DSN == "":
+		return errors.New("bench sql: no --dsn (and VECGATE_UPSTREAM is unset)")
+	case len(o.EFs) == 0:
+		return errors.New("bench sql: --ef: empty")
+	case len(o.Clients) == 0:
+		return errors.New("bench sql: --clients: empty")
+	case o.K <= 0 || o.K > 1000:
+		return errors.New("bench sql: --k must be in 1..1000")
+	case o.M < 2 || o.EFConstruction < 1:
+		return errors.New("bench sql: bad --m or --ef-construction")
+	case o.Duration <= 0:
+		return errors.New("bench sql: --duration must be positive")
+	case o.Rounds < 1:
+		return errors.New("bench sql: --rounds must be at least 1")
+	}
+	return nil
+}
+
 // GatewayConfig is what Run asks of the vecgate it starts: interception on, listening on
 // 127.0.0.1 (any port), in front of Upstream.
 type GatewayConfig struct {
@@ -76,23 +109,8 @@ type Gateway interface {
 	Addr() net.Addr              // where clients connect
 	Set() *live.Set              // its in-memory indexes
 	Stream() *replication.Stream // the replication that fills them
-	Stats() Stats
+	Stats() observe.Stats        // its statement counters
 	Close(ctx context.Context) error
-}
-
-// Stats are a gateway's statement counters since it started.
-type Stats struct {
-	Intercepted int64
-	Forwarded   map[string]int64 // by reason
-}
-
-func (s Stats) String() string {
-	parts := []string{fmt.Sprintf("intercept=%d", s.Intercepted)}
-	for reason, n := range s.Forwarded {
-		parts = append(parts, fmt.Sprintf("forward:%s=%d", reason, n))
-	}
-	slices.Sort(parts[1:])
-	return strings.Join(parts, " ")
 }
 
 // Opclass is pgvector's operator class for m, for the metrics the benchmark measures.
@@ -112,15 +130,13 @@ func Opclass(m ann.Metric) (string, bool) {
 // in front of the same database, and runs the same prepared top-k query stream directly against
 // pgvector at each ef and through vecgate, at each client count.
 func Run(ctx context.Context, o Options) (*Report, error) {
-	opclass, ok := Opclass(o.Metric)
-	switch {
-	case !ok:
-		return nil, fmt.Errorf("bench sql: metric %s: only l2, ip and cosine", o.Metric.Name())
-	case o.Start == nil:
-		return nil, errors.New("bench sql: no Options.Start")
-	case o.K <= 0 || len(o.EFs) == 0 || len(o.Clients) == 0 || o.Duration <= 0:
-		return nil, errors.New("bench sql: k, ef values, client counts and duration must be set")
+	if err := o.Validate(); err != nil {
+		return nil, err
 	}
+	if o.Start == nil {
+		return nil, errors.New("bench sql: no Options.Start")
+	}
+	opclass, _ := Opclass(o.Metric)
 	if o.Log == nil {
 		o.Log = io.Discard
 	}

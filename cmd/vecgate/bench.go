@@ -8,14 +8,10 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/vecgate/vecgate/ann"
-	"github.com/vecgate/vecgate/ann/flat"
 	"github.com/vecgate/vecgate/bench"
-	"github.com/vecgate/vecgate/quant"
 )
 
 const benchUsage = `usage: vecgate bench <gen|gt|engine|sql> [flags]
@@ -101,170 +97,65 @@ func benchGT(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	data, dims, err := bench.ReadFvecsFile(*dataPath)
-	if err != nil {
-		return fmt.Errorf("bench gt: %w", err)
-	}
-	qdata, qdims, err := bench.ReadFvecsFile(*qPath)
-	if err != nil {
-		return fmt.Errorf("bench gt: %w", err)
-	}
-	if qdims != dims {
-		return fmt.Errorf("bench gt: %w", &ann.DimensionError{Want: dims, Got: qdims})
-	}
 	start := time.Now()
-	last := time.Now()
-	gt, err := flat.GroundTruth(ctx, m, dims, data, bench.Rows(qdata, dims), *k, *threads, func(done, total int) {
-		if time.Since(last) > 2*time.Second || done == total {
-			last = time.Now()
-			fmt.Fprintf(stderr, "\rground truth %d/%d queries", done, total)
-		}
-	})
-	fmt.Fprintln(stderr)
+	n, q, err := bench.GroundTruthFiles(ctx, bench.GTFiles{Data: *dataPath, Queries: *qPath, Out: *out, Metric: m, K: *k, Threads: *threads}, stderr)
 	if err != nil {
 		return fmt.Errorf("bench gt: %w", err)
 	}
-	if err := bench.WriteFile(*out, func(w io.Writer) error { return bench.WriteIvecs(w, gt) }); err != nil {
-		return fmt.Errorf("bench gt: %w", err)
-	}
-	fmt.Fprintf(stdout, "wrote top-%d of %d queries over %d vectors to %s in %.2fs\n",
-		*k, len(gt), len(data)/dims, *out, time.Since(start).Seconds())
+	fmt.Fprintf(stdout, "wrote top-%d of %d queries over %d vectors to %s in %.2fs\n", *k, q, n, *out, time.Since(start).Seconds())
 	return nil
-}
-
-func parseInts(s string) ([]int, error) {
-	var out []int
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f == "" {
-			continue
-		}
-		v, err := strconv.Atoi(f)
-		if err != nil || v <= 0 {
-			return nil, fmt.Errorf("bad list element %q", f)
-		}
-		out = append(out, v)
-	}
-	return out, nil
 }
 
 func benchEngine(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench engine", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dataPath := fs.String("data", "", "base vectors (.fvecs)")
-	qPath := fs.String("queries", "", "query vectors (.fvecs)")
-	gtPath := fs.String("gt", "", "ground truth (.ivecs); computed with the flat index when empty")
+	var f bench.EngineFiles
+	fs.StringVar(&f.Data, "data", "", "base vectors (.fvecs)")
+	fs.StringVar(&f.Queries, "queries", "", "query vectors (.fvecs)")
+	fs.StringVar(&f.GT, "gt", "", "ground truth (.ivecs); computed with the flat index when empty")
 	metricName := fs.String("metric", "l2", "l2 | ip | cosine")
-	kind := fs.String("index", "hnsw", "flat | hnsw | ivf")
-	quantizer := fs.String("quantizer", "none", "none | sq8 | binary | pq")
-	dims := fs.Int("dims", 0, "Matryoshka: keep the first N dims (renormalised for cosine/ip); 0 keeps all")
-	m := fs.Int("m", 16, "HNSW neighbours per node")
-	efc := fs.Int("ef-construction", 64, "HNSW build candidate list size")
+	fs.StringVar(&f.Spec.Kind, "index", "hnsw", "flat | hnsw | ivf")
+	fs.StringVar(&f.Spec.Quantizer, "quantizer", "none", "none | sq8 | binary | pq")
+	fs.IntVar(&f.Dims, "dims", 0, "Matryoshka: keep the first N dims (renormalised for cosine/ip); 0 keeps all")
+	fs.IntVar(&f.Spec.M, "m", 16, "HNSW neighbours per node")
+	fs.IntVar(&f.Spec.EFConstruction, "ef-construction", 64, "HNSW build candidate list size")
 	efs := fs.String("ef", "10,20,40,80,160,320", "HNSW ef_search values to sweep")
-	lists := fs.Int("lists", 100, "IVF lists")
+	fs.IntVar(&f.Spec.Lists, "lists", 100, "IVF lists")
 	probes := fs.String("probes", "1,2,4,8,16,32", "IVF probes to sweep")
-	pqm := fs.Int("pq-segments", 0, "PQ sub-vectors (0: dims/4)")
-	oversample := fs.Float64("oversample", 0, "quantised indexes: candidates x oversample reranked at full precision (0: index default)")
-	codesOnly := fs.Bool("codes-only", false, "quantised indexes: keep no float32 vectors (no in-memory rerank)")
-	k := fs.Int("k", 10, "neighbours per query (recall@k)")
-	threads := fs.Int("threads", runtime.GOMAXPROCS(0), "threads for build and the all-threads QPS run")
-	minQ := fs.Int("min-queries", 0, "repeat the queries until at least this many ran single-threaded")
-	seed := fs.Uint64("seed", 1, "random seed")
+	fs.IntVar(&f.Spec.PQSegments, "pq-segments", 0, "PQ sub-vectors (0: dims/4)")
+	fs.Float64Var(&f.Spec.Oversample, "oversample", 0, "quantised indexes: candidates x oversample reranked at full precision (0: index default)")
+	fs.BoolVar(&f.Spec.CodesOnly, "codes-only", false, "quantised indexes: keep no float32 vectors (no in-memory rerank)")
+	fs.IntVar(&f.K, "k", 10, "neighbours per query (recall@k)")
+	fs.IntVar(&f.Spec.Threads, "threads", runtime.GOMAXPROCS(0), "threads for build and the all-threads QPS run")
+	fs.IntVar(&f.MinQueries, "min-queries", 0, "repeat the queries until at least this many ran single-threaded")
+	fs.Uint64Var(&f.Spec.Seed, "seed", 1, "random seed")
 	jsonPath := fs.String("json", "", "also write the rows as JSON to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	metric, err := ann.ParseMetric(*metricName)
-	if err != nil {
+	var err error
+	if f.Spec.Metric, err = ann.ParseMetric(*metricName); err != nil {
 		return err
 	}
-	if *k <= 0 {
-		return fmt.Errorf("bench engine: -k must be positive")
+	if f.EFs, err = bench.ParseInts(*efs); err != nil {
+		return fmt.Errorf("bench engine: -ef: %w", err)
 	}
-	data, d, err := bench.ReadFvecsFile(*dataPath)
+	if f.Probes, err = bench.ParseInts(*probes); err != nil {
+		return fmt.Errorf("bench engine: -probes: %w", err)
+	}
+	rows, err := bench.RunEngineFiles(ctx, f, stdout, stderr)
 	if err != nil {
 		return fmt.Errorf("bench engine: %w", err)
 	}
-	qdata, qd, err := bench.ReadFvecsFile(*qPath)
+	if *jsonPath == "" {
+		return nil
+	}
+	b, err := json.MarshalIndent(rows, "", "  ")
 	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(*jsonPath, append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("bench engine: %w", err)
-	}
-	if qd != d {
-		return fmt.Errorf("bench engine: %w", &ann.DimensionError{Want: d, Got: qd})
-	}
-	var truth [][]int32
-	if *gtPath != "" {
-		if truth, err = bench.ReadIvecsFile(*gtPath); err != nil {
-			return fmt.Errorf("bench engine: %w", err)
-		}
-		if len(truth) < len(qdata)/d {
-			return fmt.Errorf("bench engine: ground truth has %d rows for %d queries", len(truth), len(qdata)/d)
-		}
-	} else {
-		fmt.Fprintln(stderr, "computing ground truth with the flat index")
-		if truth, err = flat.GroundTruth(ctx, metric, d, data, bench.Rows(qdata, d), *k, *threads, nil); err != nil {
-			return fmt.Errorf("bench engine: %w", err)
-		}
-	}
-	if *dims > 0 && *dims < d {
-		renorm := metric == ann.Cosine || metric == ann.InnerProduct
-		if data, err = quant.TruncateRows(data, d, *dims, renorm); err != nil {
-			return err
-		}
-		if qdata, err = quant.TruncateRows(qdata, d, *dims, renorm); err != nil {
-			return err
-		}
-		d = *dims
-	}
-	spec := bench.IndexSpec{Kind: *kind, Quantizer: *quantizer, Metric: metric, M: *m, EFConstruction: *efc,
-		Lists: *lists, PQSegments: *pqm, Oversample: *oversample, CodesOnly: *codesOnly, Threads: *threads, Seed: *seed}
-	build, err := bench.NewBuilder(spec)
-	if err != nil {
-		return err
-	}
-	var settings []bench.Setting
-	switch *kind {
-	case "hnsw":
-		efList, err := parseInts(*efs)
-		if err != nil {
-			return fmt.Errorf("bench engine: -ef: %w", err)
-		}
-		for _, ef := range efList {
-			settings = append(settings, bench.Setting{Label: "ef=" + strconv.Itoa(ef), Opts: ann.SearchOptions{EF: ef, Oversample: *oversample}})
-		}
-	case "ivf":
-		pl, err := parseInts(*probes)
-		if err != nil {
-			return fmt.Errorf("bench engine: -probes: %w", err)
-		}
-		for _, p := range pl {
-			settings = append(settings, bench.Setting{Label: "probes=" + strconv.Itoa(p), Opts: ann.SearchOptions{Probes: p, Oversample: *oversample}})
-		}
-	default:
-		settings = []bench.Setting{{Label: "exact", Opts: ann.SearchOptions{Oversample: *oversample}}}
-	}
-	label := spec.Label()
-	if *dims > 0 {
-		label += " dims=" + strconv.Itoa(d)
-	}
-	var scan float64
-	if *kind == "flat" && (*quantizer == "none" || *quantizer == "") {
-		scan = float64(len(data)) * 4
-	}
-	rows, err := bench.RunEngine(ctx, bench.EngineConfig{
-		Name: label, Build: build, Data: data, Dims: d, Queries: qdata, Truth: truth,
-		K: *k, Threads: *threads, Settings: settings, MinQueries: *minQ, ScanBytes: scan,
-	}, stdout)
-	if err != nil {
-		return err
-	}
-	if *jsonPath != "" {
-		b, err := json.MarshalIndent(rows, "", "  ")
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(*jsonPath, append(b, '\n'), 0o644); err != nil {
-			return fmt.Errorf("bench engine: %w", err)
-		}
 	}
 	return nil
 }

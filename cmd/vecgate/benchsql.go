@@ -5,21 +5,18 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/vecgate/vecgate/ann"
+	"github.com/vecgate/vecgate/bench"
 	"github.com/vecgate/vecgate/bench/sqlbench"
-	"github.com/vecgate/vecgate/live"
+	"github.com/vecgate/vecgate/gateway"
 	"github.com/vecgate/vecgate/proxy"
-	"github.com/vecgate/vecgate/replication"
 )
 
 const benchSQLUsage = `usage: vecgate bench sql [flags]
@@ -84,73 +81,29 @@ func parseBenchSQLFlags(args []string, stderr io.Writer) (benchSQLOptions, error
 	if o.Metric, err = ann.ParseMetric(*metric); err != nil {
 		return o, fmt.Errorf("bench sql: %w", err)
 	}
-	if _, ok := sqlbench.Opclass(o.Metric); !ok {
-		return o, fmt.Errorf("bench sql: metric %s: only l2, ip and cosine", o.Metric.Name())
-	}
-	if o.EFs, err = parseInts(*efs); err != nil || len(o.EFs) == 0 {
-		return o, fmt.Errorf("bench sql: --ef: %v", cmpErr(err, "empty"))
+	if o.EFs, err = bench.ParseInts(*efs); err != nil {
+		return o, fmt.Errorf("bench sql: --ef: %w", err)
 	}
 	for _, f := range strings.Split(*vefs, ",") {
 		if strings.TrimSpace(f) == "default" {
 			o.VecgateEFs = append(o.VecgateEFs, 0)
 			continue
 		}
-		n, err := parseInts(f)
+		n, err := bench.ParseInts(f)
 		if err != nil {
-			return o, fmt.Errorf("bench sql: --vecgate-ef: %v", err)
+			return o, fmt.Errorf("bench sql: --vecgate-ef: %w", err)
 		}
 		o.VecgateEFs = append(o.VecgateEFs, n...)
 	}
-	if o.Clients, err = parseInts(*clients); err != nil || len(o.Clients) == 0 {
-		return o, fmt.Errorf("bench sql: --clients: %v", cmpErr(err, "empty"))
+	if o.Clients, err = bench.ParseInts(*clients); err != nil {
+		return o, fmt.Errorf("bench sql: --clients: %w", err)
 	}
 	if *gen != "" {
-		if o.GenN, o.GenDims, err = parseGen(*gen); err != nil {
+		if o.GenN, o.GenDims, err = bench.ParseShape(*gen); err != nil {
 			return o, fmt.Errorf("bench sql: --gen: %w", err)
 		}
-		if o.Data != "" || o.Queries != "" {
-			return o, errors.New("bench sql: --gen and --data/--queries exclude each other")
-		}
-		if o.NQ <= 0 {
-			return o, errors.New("bench sql: --nq must be positive")
-		}
-	} else if o.Data == "" || o.Queries == "" {
-		return o, errors.New("bench sql: need --data and --queries, or --gen N:DIMS")
 	}
-	switch {
-	case o.DSN == "":
-		return o, errors.New("bench sql: no --dsn (and VECGATE_UPSTREAM is unset)")
-	case o.K <= 0 || o.K > 1000:
-		return o, errors.New("bench sql: --k must be in 1..1000")
-	case o.M < 2 || o.EFConstruction < 1:
-		return o, errors.New("bench sql: bad --m or --ef-construction")
-	case o.Duration <= 0:
-		return o, errors.New("bench sql: --duration must be positive")
-	case o.Rounds < 1:
-		return o, errors.New("bench sql: --rounds must be at least 1")
-	}
-	return o, nil
-}
-
-func cmpErr(err error, otherwise string) string {
-	if err != nil {
-		return err.Error()
-	}
-	return otherwise
-}
-
-// parseGen reads "N:DIMS".
-func parseGen(s string) (n, dims int, err error) {
-	a, b, ok := strings.Cut(s, ":")
-	if !ok {
-		return 0, 0, fmt.Errorf("%q is not N:DIMS", s)
-	}
-	n, err1 := strconv.Atoi(strings.TrimSpace(a))
-	dims, err2 := strconv.Atoi(strings.TrimSpace(b))
-	if err1 != nil || err2 != nil || n <= 0 || dims <= 0 || dims > 16000 {
-		return 0, 0, fmt.Errorf("%q is not N:DIMS with positive N and 1..16000 dims", s)
-	}
-	return n, dims, nil
+	return o, o.Validate()
 }
 
 // runBenchSQL implements `vecgate bench sql`.
@@ -184,28 +137,11 @@ func runBenchSQL(ctx context.Context, args []string, stdout, stderr io.Writer) e
 
 // startBenchGateway starts the vecgate that bench sql measures.
 func startBenchGateway(ctx context.Context, cfg sqlbench.GatewayConfig) (sqlbench.Gateway, error) {
-	pcfg := proxy.DefaultConfig()
-	pcfg.Listen, pcfg.Upstream, pcfg.Logger = "127.0.0.1:0", cfg.Upstream, cfg.Logger
-	g, err := startGateway(ctx, pcfg, gatewayOptions{Intercept: true, SlotName: cfg.Slot, Twins: &cfg.Twins})
+	gcfg := gateway.Config{Proxy: proxy.DefaultConfig(), Intercept: true, SlotName: cfg.Slot, Twins: &cfg.Twins}
+	gcfg.Proxy.Listen, gcfg.Proxy.Upstream, gcfg.Proxy.Logger = "127.0.0.1:0", cfg.Upstream, cfg.Logger
+	g, err := gateway.Start(ctx, gcfg)
 	if err != nil {
 		return nil, err
 	}
-	return benchGateway{g}, nil
-}
-
-// benchGateway is a gateway as sqlbench sees it.
-type benchGateway struct{ g *gateway }
-
-func (b benchGateway) Addr() net.Addr                  { return b.g.srv.Addr() }
-func (b benchGateway) Set() *live.Set                  { return b.g.set }
-func (b benchGateway) Stream() *replication.Stream     { return b.g.stream }
-func (b benchGateway) Close(ctx context.Context) error { return b.g.Close(ctx) }
-
-func (b benchGateway) Stats() sqlbench.Stats {
-	t := b.g.counts.snapshot()
-	s := sqlbench.Stats{Intercepted: t.Intercepted, Forwarded: map[string]int64{}}
-	for r, n := range t.Forwarded {
-		s.Forwarded[string(r)] = n
-	}
-	return s
+	return g, nil
 }

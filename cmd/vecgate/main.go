@@ -55,7 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	switch args[0] {
 	case "serve":
-		return runServe(ctx, args[1:], stderr)
+		return prefixed("serve", runServe(ctx, args[1:], stderr))
 	case "migrate":
 		return runMigrate(ctx, args[1:], stdout, stderr)
 	case "status":
@@ -73,4 +73,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", args[0])
+}
+
+// prefixed names the command an error came from, once, where the command is dispatched.
+func prefixed(command string, err error) error {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", command, err)
 }

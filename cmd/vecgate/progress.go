@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vecgate/vecgate/gateway"
+	"github.com/vecgate/vecgate/observe"
 	"github.com/vecgate/vecgate/replication"
 )
 
@@ -61,20 +63,20 @@ func isTerminal(w io.Writer) bool {
 
 // runProgressBar shows the initial load's progress on bar until the load is done (replication
 // streaming) or ctx ends; it returns at once when interception is off.
-func (o *observer) runProgressBar(ctx context.Context, bar *progressBar) {
-	if o.g.stream == nil {
+func runProgressBar(ctx context.Context, g *gateway.Gateway, bar *progressBar) {
+	if g.Stream() == nil {
 		return
 	}
 	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
 	defer bar.set("")
 	for {
-		st := o.g.stream.Status()
+		st := g.Stream().Status()
 		switch st.State {
 		case replication.StateStreaming:
 			return
 		case replication.StateLoading:
-			bar.set(formatProgressBar(o.loadProgress(st, o.g.set), 24))
+			bar.set(formatProgressBar(g.Observer().LoadProgress(), 24))
 		default:
 			bar.set(fmt.Sprintf("vecgate: replication %s", st.State))
 		}
@@ -91,22 +93,12 @@ func (o *observer) runProgressBar(ctx context.Context, bar *progressBar) {
 //	initial load [#########---------------]  38% 380000/1000000 rows  41250 rows/s  ETA 15s
 //
 // Without a row estimate it shows a count and rate only. The line never ends in a newline.
-func formatProgressBar(lp LoadProgress, width int) string {
-	var b strings.Builder
-	b.WriteString("initial load ")
-	if lp.EstimatedRows > 0 {
-		frac := min(float64(lp.Rows)/float64(lp.EstimatedRows), 1)
+func formatProgressBar(lp observe.LoadProgress, width int) string {
+	count := fmt.Sprintf("%d rows", lp.Rows)
+	if frac, ok := lp.Fraction(); ok {
 		filled := int(frac * float64(width))
-		fmt.Fprintf(&b, "[%s%s] %3.0f%% %d/%d rows", strings.Repeat("#", filled), strings.Repeat("-", width-filled),
+		count = fmt.Sprintf("[%s%s] %3.0f%% %d/%d rows", strings.Repeat("#", filled), strings.Repeat("-", width-filled),
 			100*frac, lp.Rows, lp.EstimatedRows)
-	} else {
-		fmt.Fprintf(&b, "%d rows", lp.Rows)
 	}
-	if lp.RowsPerSecond > 0 {
-		fmt.Fprintf(&b, "  %.0f rows/s", lp.RowsPerSecond)
-	}
-	if lp.ETASeconds > 0 {
-		fmt.Fprintf(&b, "  ETA %s", time.Duration(lp.ETASeconds*float64(time.Second)).Round(time.Second))
-	}
-	return b.String()
+	return "initial load " + strings.Join(append([]string{count}, lp.RateETA()...), "  ")
 }

@@ -4,46 +4,27 @@ import (
 	"bytes"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/vecgate/vecgate/observe"
 )
 
 func TestFormatProgressBar(t *testing.T) {
 	cases := []struct {
-		lp   LoadProgress
+		lp   observe.LoadProgress
 		want string
 	}{
-		{LoadProgress{Running: true, Rows: 250, EstimatedRows: 1000, RowsPerSecond: 50, ETASeconds: 15},
+		{observe.LoadProgress{Running: true, Rows: 250, EstimatedRows: 1000, RowsPerSecond: 50, ETASeconds: 15},
 			"initial load [##########------------------------------]  25% 250/1000 rows  50 rows/s  ETA 15s"},
-		{LoadProgress{Running: true, Rows: 0, EstimatedRows: 1000},
+		{observe.LoadProgress{Running: true, Rows: 0, EstimatedRows: 1000},
 			"initial load [----------------------------------------]   0% 0/1000 rows"},
-		{LoadProgress{Running: true, Rows: 1200, EstimatedRows: 1000, RowsPerSecond: 600}, // estimate too low
+		{observe.LoadProgress{Running: true, Rows: 1200, EstimatedRows: 1000, RowsPerSecond: 600}, // estimate too low
 			"initial load [########################################] 100% 1200/1000 rows  600 rows/s"},
-		{LoadProgress{Running: true, Rows: 42, RowsPerSecond: 7.4}, // no estimate
+		{observe.LoadProgress{Running: true, Rows: 42, RowsPerSecond: 7.4}, // no estimate
 			"initial load 42 rows  7 rows/s"},
 	}
 	for _, c := range cases {
 		if got := formatProgressBar(c.lp, 40); got != c.want {
 			t.Errorf("formatProgressBar(%+v) =\n%q\nwant\n%q", c.lp, got, c.want)
-		}
-	}
-	if got := formatLoad(LoadProgress{Rows: 420, EstimatedRows: 1000, RowsPerSecond: 35, ETASeconds: 17}); got != "42% 420/1000 rows, 35 rows/s, ETA 17s" {
-		t.Errorf("formatLoad = %q", got)
-	}
-}
-
-func TestETA(t *testing.T) {
-	for _, c := range []struct {
-		rows, total int64
-		rate        float64
-		want        time.Duration
-	}{
-		{100, 1100, 100, 10 * time.Second},
-		{100, 1100, 0, 0},  // no rate yet
-		{1100, 1000, 5, 0}, // past the estimate
-		{0, 0, 10, 0},      // no estimate
-	} {
-		if got := eta(c.rows, c.total, c.rate); got != c.want {
-			t.Errorf("eta(%d, %d, %v) = %s, want %s", c.rows, c.total, c.rate, got, c.want)
 		}
 	}
 }
@@ -68,7 +49,7 @@ func TestProgressBarWriter(t *testing.T) {
 	if isTerminal(&out) {
 		t.Error("a buffer is not a terminal")
 	}
-	if strings.Contains(formatProgressBar(LoadProgress{Rows: 1}, 10), "\n") {
+	if strings.Contains(formatProgressBar(observe.LoadProgress{Rows: 1}, 10), "\n") {
 		t.Error("bar contains a newline")
 	}
 }

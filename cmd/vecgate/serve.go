@@ -9,8 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
-	"net/http/pprof"
 	"os"
 	"regexp"
 	"strings"
@@ -18,7 +16,9 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/vecgate/vecgate/gateway"
 	"github.com/vecgate/vecgate/live"
+	"github.com/vecgate/vecgate/observe"
 	"github.com/vecgate/vecgate/proxy"
 )
 
@@ -200,13 +200,11 @@ func checkAddr(addr string, optional bool) error {
 	return nil
 }
 
+// runServe implements `vecgate serve`; run prefixes its errors with "serve: ".
 func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	o, err := loadServeOptions(args, os.LookupEnv, stderr)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("serve: %w", err)
+		return err
 	}
 	logOut := stderr
 	var bar *progressBar
@@ -214,10 +212,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		bar = newProgressBar(stderr)
 		logOut = bar
 	}
-	logger, err := newLogger(logOut, o.logLevel, o.logFormat)
-	if err != nil {
-		return fmt.Errorf("serve: %w", err)
-	}
+	logger := newLogger(logOut, o.logLevel, o.logFormat)
 	if o.configFile != "" {
 		logger.Info("configuration", "file", o.configFile)
 	}
@@ -226,18 +221,16 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if o.tlsCert != "" {
 		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
 		if err != nil {
-			return fmt.Errorf("serve: tls-cert/tls-key (from %s): %w", o.sources["tls-cert"], err)
+			return fmt.Errorf("tls-cert/tls-key (from %s): %w", o.sources["tls-cert"], err)
 		}
 		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	g, err := startGateway(ctx, cfg, gatewayOptions{Intercept: o.intercept, SlotName: o.slotName, DataDir: o.dataDir, Twins: &o.twins})
+	g, err := gateway.Start(ctx, gateway.Config{Proxy: cfg, Intercept: o.intercept, SlotName: o.slotName, DataDir: o.dataDir, Twins: &o.twins,
+		Observe: observe.Config{Version: version, ReadyMaxLag: o.readyMaxLag, ReadyMaxLagBytes: o.readyMaxLagBytes}})
 	if err != nil {
-		return fmt.Errorf("serve: %w", err)
+		return err
 	}
-	obs := observe(g, observerOptions{
-		Upstream: cfg.Upstream, Logger: logger,
-		ReadyMaxLag: o.readyMaxLag, ReadyMaxLagBytes: o.readyMaxLagBytes,
-	})
+	obs := g.Observer()
 	obs.Start()
 	closeAll := func() {
 		sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
@@ -245,27 +238,24 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		if err := g.Close(sctx); err != nil {
 			logger.Warn("shutdown cut sessions short", "err", err)
 		}
-		obs.Close()
 	}
 	if o.httpListen != "" {
 		if _, err := obs.Serve(o.httpListen); err != nil {
 			closeAll()
-			return fmt.Errorf("serve: http-listen (from %s): %w", o.sources["http-listen"], err)
+			return fmt.Errorf("http-listen (from %s): %w", o.sources["http-listen"], err)
 		}
 	}
 	if o.debugListen != "" {
-		dbg, err := startDebug(o.debugListen, logger)
-		if err != nil {
+		if _, err := obs.ServeDebug(o.debugListen); err != nil {
 			closeAll()
-			return fmt.Errorf("serve: debug-listen (from %s): %w", o.sources["debug-listen"], err)
+			return fmt.Errorf("debug-listen (from %s): %w", o.sources["debug-listen"], err)
 		}
-		defer dbg.Close()
 	}
 	barDone := make(chan struct{})
-	if bar != nil && g.stream != nil {
+	if bar != nil && g.Stream() != nil {
 		go func() {
 			defer close(barDone)
-			obs.runProgressBar(ctx, bar)
+			runProgressBar(ctx, g, bar)
 		}()
 	} else {
 		close(barDone)
@@ -278,39 +268,13 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	return nil
 }
 
-func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+// newLogger is serve's logger; loadServeOptions validated level and format.
+func newLogger(w io.Writer, level, format string) *slog.Logger {
 	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("log-level: %w", err)
-	}
+	_ = lv.UnmarshalText([]byte(level))
 	opts := &slog.HandlerOptions{Level: lv}
-	switch format {
-	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
 	}
-	return nil, fmt.Errorf("log-format: %q is not text or json", format)
-}
-
-// startDebug serves net/http/pprof on addr.
-func startDebug(addr string, logger *slog.Logger) (*http.Server, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			logger.Warn("debug listener", "err", err)
-		}
-	}()
-	logger.Info("pprof listening", "addr", ln.Addr().String())
-	return srv, nil
+	return slog.New(slog.NewTextHandler(w, opts))
 }

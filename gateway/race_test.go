@@ -1,0 +1,16 @@
+//go:build race
+
+package gateway
+
+// recallRows is TestInterceptRecall's table size: the race detector slows the load about tenfold,
+// so the -race suite uses 20,000 rows; scripts/test runs the test again without it on 50,000.
+const recallRows = 20000
+
+// burstRows is how many rows TestBulkDeleteAfterConcurrentInserts inserts and deletes (the report
+// had 5,500; under the race detector fewer keep the test short, and still most of the graph goes).
+const burstRows = 2000
+
+// shortFilteredRows is TestShortFilteredAnswer's table size: relinking the nodes its clustered
+// inner-product graph leaves unreached took over two minutes under the race detector at 19,200
+// rows (7 s without it).
+const shortFilteredRows = 4800

@@ -1,0 +1,275 @@
+package intercept
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/vecgate/vecgate/ann"
+	"github.com/vecgate/vecgate/internal/sqltext"
+	"github.com/vecgate/vecgate/live"
+	"github.com/vecgate/vecgate/planner"
+	"github.com/vecgate/vecgate/proxy"
+)
+
+// Searcher is the planner's view of set: every live index, all of them in the upstream database
+// (dbOID).
+func Searcher(set *live.Set, dbOID uint32) planner.Searcher { return searcher{set, dbOID} }
+
+// searcher lets the planner find live indexes, all of them in the upstream database (dbOID).
+type searcher struct {
+	set   *live.Set
+	dbOID uint32
+}
+
+func (s searcher) Find(schema, table, column string, m ann.Metric) (planner.Target, bool) {
+	ix, ok := s.set.Lookup(schema, table, column, m)
+	if !ok {
+		return planner.Target{}, false
+	}
+	return planner.Target{Index: ix, Schema: ix.Schema, Table: ix.Table, RelOID: ix.RelOID, DatabaseOID: s.dbOID, Key: ix.Key, KeyType: ix.KeyType, Name: ix.Source,
+		Exact: ix.Exact, Oversample: ix.Oversample, Kind: ix.Kind(), Lists: ix.Lists(), Probes: ix.Probes()}, true
+}
+
+// Stream is what the interceptor needs of replication (replication.Stream, adapted by the
+// gateway): whether the live indexes are loaded, read-your-writes, and reloads after DDL.
+type Stream interface {
+	Ready() bool
+	// WaitApplied returns once the live indexes have applied the upstream WAL up to lsn (as
+	// pg_current_wal_lsn prints it), or with ctx's error.
+	WaitApplied(ctx context.Context, lsn string) error
+	// Reload re-reads the catalog and rebuilds the live indexes.
+	Reload()
+}
+
+// Config is what an interceptor works with.
+type Config struct {
+	DSN         string // upstream, for vecgate's own statements (index definitions)
+	Database    string // the database vecgate follows (the upstream DSN's)
+	DatabaseOID uint32 // its OID, for each session's table check
+	Set         *live.Set
+	Stream      Stream
+	Logger      *slog.Logger
+	// Status answers SHOW vecgate.status (observe.Status.Rows).
+	Status func() (columns []string, rows [][]string)
+}
+
+// New returns the proxy.Interceptor that plans vector top-k statements against cfg.Set.
+func New(cfg Config) proxy.Interceptor {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return interceptor{dsn: cfg.DSN, database: cfg.Database, set: cfg.Set, stream: cfg.Stream, log: cfg.Logger,
+		status: cfg.Status, planner: planner.New(Searcher(cfg.Set, cfg.DatabaseOID))}
+}
+
+var _ proxy.Interceptor = interceptor{}
+
+// interceptor connects the proxy to the planner and to replication's read-your-writes.
+type interceptor struct {
+	status   func() ([]string, [][]string) // for SHOW vecgate.status
+	dsn      string                        // upstream, for vecgate's own statements (index definitions)
+	database string                        // the database vecgate follows (the upstream DSN's)
+	set      *live.Set
+	planner  *planner.Planner
+	stream   Stream
+	log      *slog.Logger
+}
+
+func (i interceptor) Simple(sql string, knobs map[string]string) (proxy.Job, proxy.Reason) {
+	sess := planner.ApplySettings(knobs)
+	q, err := i.planner.PlanSimple(sql, sess.Settings)
+	if reason := i.forwardReason(sess, err); reason != "" {
+		if err != nil && !errors.Is(err, planner.ErrNotShape) {
+			i.log.Debug("forwarding vector query", "reason", err)
+		}
+		return nil, reason
+	}
+	return job{q, sess}, ""
+}
+
+// forwardReason is why a statement planned with err (nil: it could be intercepted) is forwarded
+// in a session with sess, or "". A statement without a distance operator is not_vector whatever
+// the session; others name the first reason that applies.
+func (i interceptor) forwardReason(sess planner.Session, err error) proxy.Reason {
+	var reason proxy.Reason
+	if err != nil {
+		reason = proxy.Reason(planner.Reason(err))
+	}
+	switch {
+	case reason == proxy.ReasonNotVector:
+	case !sess.Enabled:
+		reason = proxy.ReasonDisabled
+	case !i.stream.Ready():
+		reason = proxy.ReasonLoading
+	}
+	return reason
+}
+
+func (i interceptor) Knobs(sql string) []proxy.Knob {
+	var out []proxy.Knob
+	for _, s := range i.planner.Settings(sql) {
+		out = append(out, proxy.Knob{Name: s.Name, Value: s.Value, Local: s.Local, Block: s.Block, Reset: s.ResetAll || s.Value == ""})
+	}
+	return out
+}
+
+// Explain puts vecgate's decision before Postgres' plan. EXPLAIN output must reveal nothing the
+// session could not SELECT: vecgate's lines name the index and the search effort but no row
+// count, key or distance, and the statement Postgres plans carries placeholder keys, not the
+// index's candidates (Query.Placeholder). EXPLAIN ANALYZE runs the statement: it goes to
+// Postgres as the client sent it (run once, by Postgres alone), after the lines saying what
+// vecgate would do.
+func (i interceptor) Explain(sql string, knobs map[string]string) ([]string, string, string, bool) {
+	inner, text, analyze, ok := planner.ExplainOf(sql)
+	if !ok || !text {
+		return nil, "", "", false
+	}
+	sess := planner.ApplySettings(knobs)
+	reason := func(err error) string {
+		msg := err.Error()
+		for _, p := range []string{planner.ErrNotShape.Error() + ": ", planner.ErrForward.Error() + ": "} {
+			msg = strings.TrimPrefix(msg, p)
+		}
+		return msg
+	}
+	switch {
+	case !sess.Enabled:
+		return []string{"vecgate: forwarded (vecgate.enabled is off)"}, sql, "", true
+	case !i.stream.Ready():
+		return []string{"vecgate: forwarded (indexes are loading)"}, sql, "", true
+	}
+	q, err := i.planner.PlanSimple(inner, sess.Settings)
+	if err != nil {
+		if errors.Is(err, planner.ErrNotShape) && !strings.Contains(strings.ToLower(inner), "order by") {
+			return nil, "", "", false // not a vector query: Postgres' EXPLAIN alone
+		}
+		return []string{"vecgate: forwarded (" + reason(err) + ")"}, sql, "", true
+	}
+	rewritten := q.Placeholder()
+	_, fast := q.Fast()
+	verb := "intercepted"
+	if analyze {
+		verb = "would intercept"
+	}
+	lines := []string{
+		fmt.Sprintf("vecgate: %s: live index %s (%s.%s, %s, %s)", verb, q.Target.Name,
+			q.Shape.Table, q.Shape.Column, q.Shape.Metric, q.Target.Kind),
+		fmt.Sprintf("vecgate: %d candidates (%s), widened while fewer than %d rows return; answered from memory when eligible: %v",
+			q.Candidates, q.SearchKnob(), q.Want, fast && !sess.ExactDistances),
+	}
+	if cols := q.FilterColumns(); cols != nil {
+		lines = append(lines, fmt.Sprintf("vecgate: filter on %s applied in the index; Postgres re-checks the whole WHERE",
+			strings.Join(cols, ", ")))
+	}
+	if analyze {
+		lines = append(lines, "vecgate: EXPLAIN ANALYZE runs the statement: Postgres' plan of the statement as sent:")
+		return lines, sql, q.TableCheck(), true
+	}
+	send, err := planner.ExplainWith(sql, rewritten)
+	if err != nil {
+		return nil, "", "", false
+	}
+	lines = append(lines, fmt.Sprintf("vecgate: Postgres' plan of the rewritten statement (candidate keys shown as placeholders 1..%d):", q.Candidates))
+	return lines, send, q.TableCheck(), true
+}
+
+// Status answers SHOW vecgate.status to superusers and members of pg_monitor connected to the
+// database vecgate follows; for anyone else the statement goes to Postgres (an unknown setting:
+// 42704, unless the session SET a vecgate.status of its own).
+func (i interceptor) Status(sql string) (string, func() ([]string, [][]string), bool) {
+	if !planner.IsShowStatus(sql) {
+		return "", nil, false
+	}
+	check := "SELECT pg_catalog.pg_has_role(current_user, 'pg_monitor', 'MEMBER') AND pg_catalog.current_database() = " +
+		sqltext.QuoteLiteral(i.database)
+	return check, i.status, true
+}
+
+// job adapts a planned query to the proxy, fast path included.
+type job struct {
+	q    *planner.Query
+	sess planner.Session
+}
+
+func (j job) Consistency() (string, time.Duration) { return j.sess.Consistency, j.sess.MaxWait }
+
+func (j job) Next(ctx context.Context, prevRows int) (string, bool, bool, error) {
+	return j.q.Next(ctx, prevRows)
+}
+
+func (j job) FastColumns() []string {
+	kinds, ok := j.q.Fast()
+	if !ok || (j.sess.ExactDistances && containsDistance(kinds)) {
+		return nil
+	}
+	types := make([]string, len(kinds))
+	for i, k := range kinds {
+		types[i] = "float8"
+		if k == planner.KeyColumn {
+			types[i] = j.q.Target.KeyType
+		}
+	}
+	return types
+}
+
+func (j job) FastKey() string    { return j.q.FastKey() }
+func (j job) TableCheck() string { return j.q.TableCheck() }
+
+func (j job) Answer(ctx context.Context) ([][]string, error) {
+	kinds, _ := j.q.Fast()
+	return j.q.Answer(ctx, kinds)
+}
+
+func (i interceptor) Prepare(sql string, paramOIDs []uint32) (proxy.Statement, proxy.Reason) {
+	pr, err := i.planner.Prepare(sql)
+	if err != nil {
+		if !errors.Is(err, planner.ErrNotShape) {
+			i.log.Debug("forwarding prepared vector query", "reason", err)
+		}
+		if reason := proxy.Reason(planner.Reason(err)); reason != proxy.ReasonNoIndex || i.stream.Ready() {
+			return nil, reason
+		}
+		return nil, proxy.ReasonLoading
+	}
+	pr.ParamOIDs = append([]uint32(nil), paramOIDs...)
+	return statement{i: i, pr: pr}, ""
+}
+
+// statement is a prepared top-k statement, planned again at each Bind.
+type statement struct {
+	i  interceptor
+	pr *planner.Prepared
+}
+
+func (s statement) Rewrite() string { return s.pr.SQL }
+func (s statement) Params() int     { return s.pr.Params }
+
+func (s statement) Bind(params [][]byte, formats []int16, knobs map[string]string) (proxy.Job, proxy.Reason) {
+	sess := planner.ApplySettings(knobs)
+	if reason := s.i.forwardReason(sess, nil); reason != "" {
+		return nil, reason
+	}
+	q, err := s.i.planner.Bind(s.pr, params, formats, sess.Settings)
+	if err != nil {
+		s.i.log.Debug("forwarding bound vector query", "reason", err)
+		return nil, proxy.Reason(planner.Reason(err))
+	}
+	return job{q, sess}, ""
+}
+
+func (i interceptor) WaitApplied(ctx context.Context, lsn string) error {
+	return i.stream.WaitApplied(ctx, lsn)
+}
+
+func containsDistance(kinds []planner.ColumnKind) bool {
+	for _, k := range kinds {
+		if k == planner.DistanceColumn {
+			return true
+		}
+	}
+	return false
+}
