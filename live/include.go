@@ -64,21 +64,17 @@ func IncludeFamily(typ string) string {
 type includes struct {
 	mu    sync.RWMutex
 	cols  []*includeCol
-	slots map[ann.Key]uint32 // row → slot
-	keys  []ann.Key          // slot → row
-	free  []uint32           // slots to reuse
-	owner *Index             // the index whose MemoryBytes counts this store (set once)
+	rows  dense[ann.Key] // row ↔ slot
+	owner *Index         // the index whose MemoryBytes counts this store (set once)
 }
 
 type includeCol struct {
 	name, family string
-	broken       bool              // a value could not be read: the column is not used for filtering
-	ids          map[string]uint32 // canonical value → value id
-	values       []string          // value id → canonical value
-	freeIDs      []uint32          // ids of values no row holds any more
-	vals         []uint32          // slot → value id + 1; 0: NULL
-	pos          []uint32          // slot → its position in posting[vals[slot]-1]
-	posting      [][]uint32        // value id → slots holding it
+	broken       bool          // a value could not be read: the column is not used for filtering
+	dict         dense[string] // canonical value ↔ value id; ids of values no row holds are reused
+	vals         []uint32      // slot → value id + 1; 0: NULL
+	pos          []uint32      // slot → its position in posting[vals[slot]-1]
+	posting      [][]uint32    // value id → slots holding it
 }
 
 // newIncludes returns the store for a target's INCLUDE columns, nil when it has none.
@@ -86,9 +82,9 @@ func newIncludes(t replication.TargetInfo) *includes {
 	if len(t.Include) == 0 {
 		return nil
 	}
-	inc := &includes{slots: map[ann.Key]uint32{}}
+	inc := &includes{rows: newDense[ann.Key]()}
 	for i, n := range t.Include {
-		c := &includeCol{name: n, ids: map[string]uint32{}}
+		c := &includeCol{name: n, dict: newDense[string]()}
 		if i < len(t.IncludeTypes) {
 			c.family = IncludeFamily(t.IncludeTypes[i])
 		}
@@ -120,13 +116,13 @@ const (
 func (inc *includes) bytes() int64 {
 	inc.mu.RLock()
 	defer inc.mu.RUnlock()
-	b := int64(len(inc.slots))*slotEntryBytes + int64(cap(inc.keys))*40 + int64(cap(inc.free))*4
+	b := int64(len(inc.rows.ids))*slotEntryBytes + int64(cap(inc.rows.vals))*40 + int64(cap(inc.rows.free))*4
 	for _, c := range inc.cols {
-		b += int64(cap(c.vals)+cap(c.pos)+cap(c.freeIDs))*4 + int64(cap(c.values))*16 + int64(cap(c.posting))*24
+		b += int64(cap(c.vals)+cap(c.pos)+cap(c.dict.free))*4 + int64(cap(c.dict.vals))*16 + int64(cap(c.posting))*24
 		for _, p := range c.posting {
 			b += int64(cap(p)) * 4
 		}
-		for v := range c.ids { // values and ids share each string's bytes
+		for v := range c.dict.ids { // values and ids share each string's bytes
 			b += valueEntryBytes + int64(len(v))
 		}
 	}
@@ -164,37 +160,26 @@ func canonicalDatum(family string, d replication.Datum) (string, error) {
 
 // slot returns key's slot, giving it one when it has none.
 func (inc *includes) slot(key ann.Key) uint32 {
-	if sl, ok := inc.slots[key]; ok {
-		return sl
-	}
-	var sl uint32
-	if n := len(inc.free); n > 0 {
-		sl, inc.free = inc.free[n-1], inc.free[:n-1]
-		inc.keys[sl] = key
-	} else {
-		sl = uint32(len(inc.keys))
-		inc.keys = append(inc.keys, key)
+	sl, grew := inc.rows.id(key)
+	if grew {
 		for _, c := range inc.cols {
 			c.vals = append(c.vals, 0)
 			c.pos = append(c.pos, 0)
 		}
 	}
-	inc.slots[key] = sl
 	return sl
 }
 
 // release forgets key's row.
 func (inc *includes) release(key ann.Key) {
-	sl, ok := inc.slots[key]
+	sl, ok := inc.rows.ids[key]
 	if !ok {
 		return
 	}
 	for _, c := range inc.cols {
 		c.unset(sl)
 	}
-	delete(inc.slots, key)
-	inc.keys[sl] = ann.Key{}
-	inc.free = append(inc.free, sl)
+	inc.rows.release(sl)
 }
 
 // upsertLocked sets key's values from a replicated row; when old is not nil the row moved from
@@ -202,9 +187,9 @@ func (inc *includes) release(key ann.Key) {
 // when a column stops being usable.
 func (inc *includes) upsertLocked(key ann.Key, old *ann.Key, row []replication.Datum) error {
 	var errs []error
-	from, hadFrom := inc.slots[key]
+	from, hadFrom := inc.rows.ids[key]
 	if old != nil {
-		from, hadFrom = inc.slots[*old]
+		from, hadFrom = inc.rows.ids[*old]
 	}
 	sl := inc.slot(key)
 	for i, c := range inc.cols {
@@ -253,19 +238,10 @@ func (inc *includes) upsertLocked(key ann.Key, old *ann.Key, row []replication.D
 }
 
 func (c *includeCol) id(v string) uint32 {
-	id, ok := c.ids[v]
-	if ok {
-		return id
-	}
-	if n := len(c.freeIDs); n > 0 {
-		id, c.freeIDs = c.freeIDs[n-1], c.freeIDs[:n-1]
-		c.values[id] = v
-	} else {
-		id = uint32(len(c.posting))
+	id, grew := c.dict.id(v)
+	if grew {
 		c.posting = append(c.posting, nil)
-		c.values = append(c.values, v)
 	}
-	c.ids[v] = id
 	return id
 }
 
@@ -292,9 +268,7 @@ func (c *includeCol) unset(sl uint32) {
 		// No row holds the value any more: its id is reused (a query under way that allowed
 		// it may then see rows of another value as candidates, which Postgres filters out).
 		p = nil
-		delete(c.ids, c.values[v-1])
-		c.values[v-1] = ""
-		c.freeIDs = append(c.freeIDs, v-1)
+		c.dict.release(v - 1)
 	}
 	c.posting[v-1] = p
 	c.vals[sl] = 0
@@ -373,7 +347,7 @@ func (ix *Index) Select(allowed map[string][]string, limit int) (match func(ann.
 		cd := cond{c: c}
 		n := 0
 		for _, v := range vals {
-			id, ok := c.ids[v]
+			id, ok := c.dict.ids[v]
 			if !ok || slices.Contains(cd.ids, id+1) {
 				continue
 			}
@@ -396,7 +370,7 @@ func (ix *Index) Select(allowed map[string][]string, limit int) (match func(ann.
 	match = func(k ann.Key) bool {
 		inc.mu.RLock()
 		defer inc.mu.RUnlock()
-		sl, ok := inc.slots[k]
+		sl, ok := inc.rows.ids[k]
 		return ok && passes(sl)
 	}
 	count, countExact = smallestN, len(conds) == 1
@@ -406,7 +380,7 @@ func (ix *Index) Select(allowed map[string][]string, limit int) (match func(ann.
 		for _, id := range s.ids {
 			for _, sl := range s.c.posting[id-1] {
 				if len(conds) == 1 || passes(sl) {
-					keys = append(keys, inc.keys[sl])
+					keys = append(keys, inc.rows.vals[sl])
 				}
 			}
 		}
@@ -439,7 +413,7 @@ func (ix *Index) IncludeRows() int {
 	}
 	ix.inc.mu.RLock()
 	defer ix.inc.mu.RUnlock()
-	return len(ix.inc.slots)
+	return len(ix.inc.rows.ids)
 }
 
 // include applies a row's INCLUDE values (moving them from old when the key changed). A value
@@ -480,7 +454,7 @@ func writeIncludes(w *fileformat.Encoder, e *entry) {
 			}
 		}
 		w.U64(uint64(values))
-		for v, id := range c.ids {
+		for v, id := range c.dict.ids {
 			p := c.posting[id]
 			if len(p) == 0 {
 				continue
@@ -488,7 +462,7 @@ func writeIncludes(w *fileformat.Encoder, e *entry) {
 			w.String(v)
 			w.U64(uint64(len(p)))
 			for _, sl := range p {
-				w.Binary(e.inc.keys[sl])
+				w.Binary(e.inc.rows.vals[sl])
 			}
 		}
 	}

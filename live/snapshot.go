@@ -93,15 +93,7 @@ func (s *Set) ReadSnapshot(r io.Reader) error {
 	if err := d.End(); err != nil {
 		return fmt.Errorf("live: snapshot: %w", err)
 	}
-	s.mu.Lock()
-	old := s.entries
-	s.entries = entries
-	s.mu.Unlock()
-	for _, e := range old {
-		for _, ix := range e.indexes {
-			ix.retire()
-		}
-	}
+	s.replaceEntries(entries)
 	return nil
 }
 

@@ -24,8 +24,8 @@ var Portable = Kernels{
 	L2Squared:      l2SquaredGeneric,
 	Dot:            dotGeneric,
 	L1:             l1Generic,
-	DotInt8:        dotInt8Generic,
-	L2SquaredInt8:  l2SquaredInt8Generic,
+	DotInt8:        dotCodes[int8],
+	L2SquaredInt8:  l2SquaredCodes[int8],
 	DotUint8:       dotUint8Generic,
 	L2SquaredUint8: l2SquaredUint8Generic,
 	Hamming:        hammingGeneric,
@@ -128,7 +128,9 @@ func l1Generic(a, b []float32) float32 {
 	return (s0 + s1) + (s2 + s3)
 }
 
-func dotInt8Generic(a, b []int8) int32 {
+// dotCodes and l2SquaredCodes are the portable kernels over int8 and uint8 codes. Their sums
+// wrap at 32 bits alike signed or not, so the uint8 kernels are the same sums read unsigned.
+func dotCodes[T int8 | uint8](a, b []T) int32 {
 	b = b[:len(a)]
 	var s int32
 	for i := range a {
@@ -137,7 +139,7 @@ func dotInt8Generic(a, b []int8) int32 {
 	return s
 }
 
-func l2SquaredInt8Generic(a, b []int8) int32 {
+func l2SquaredCodes[T int8 | uint8](a, b []T) int32 {
 	b = b[:len(a)]
 	var s int32
 	for i := range a {
@@ -147,24 +149,9 @@ func l2SquaredInt8Generic(a, b []int8) int32 {
 	return s
 }
 
-func dotUint8Generic(a, b []uint8) uint32 {
-	b = b[:len(a)]
-	var s uint32
-	for i := range a {
-		s += uint32(a[i]) * uint32(b[i])
-	}
-	return s
-}
+func dotUint8Generic(a, b []uint8) uint32 { return uint32(dotCodes(a, b)) }
 
-func l2SquaredUint8Generic(a, b []uint8) uint32 {
-	b = b[:len(a)]
-	var s uint32
-	for i := range a {
-		d := int32(a[i]) - int32(b[i])
-		s += uint32(d * d)
-	}
-	return s
-}
+func l2SquaredUint8Generic(a, b []uint8) uint32 { return uint32(l2SquaredCodes(a, b)) }
 
 func hammingGeneric(a, b []uint64) int {
 	b = b[:len(a)]

@@ -2,13 +2,11 @@ package hnsw
 
 import (
 	"fmt"
-	"math"
-
-	"github.com/vecgate/vecgate/quant/sq8"
 	"io"
 	"slices"
 
 	"github.com/vecgate/vecgate/ann"
+	"github.com/vecgate/vecgate/ann/internal/codecfile"
 	"github.com/vecgate/vecgate/internal/fileformat"
 )
 
@@ -52,19 +50,17 @@ func (x *Index) Save(w io.Writer) error {
 	}
 	flags := uint32(0)
 	if x.quant {
-		flags |= 1
+		flags |= flagCodes
 	}
 	if x.raw {
-		flags |= 2
+		flags |= flagVectors
 	}
 	if x.sq != nil {
-		flags |= 4
+		flags |= flagSQ8
 	}
 	e.U32(flags)
 	if x.sq != nil {
-		e.F32(x.sq.Lower)
-		e.F32(x.sq.Upper)
-		e.F64(x.sq.Confidence)
+		codecfile.WriteSQ8(e, x.sq)
 	}
 	if x.quant {
 		e.U64(uint64(used * c.Dims))
@@ -100,11 +96,9 @@ func (x *Index) Save(w io.Writer) error {
 // CompactRatio, ExactFilterRows and (when non-zero) EFSearch are used; the
 // rest comes from the file.
 func Load(r io.Reader, cfg Config) (*Index, error) {
-	d, err := fileformat.Open(r, fileKind, fileVersion)
-	if err != nil {
-		return nil, fmt.Errorf("hnsw: load: %w", err)
-	}
-	x, err := decode(d, cfg)
+	x, err := fileformat.Decode(r, fileKind, fileVersion, func(d *fileformat.Decoder) (*Index, error) {
+		return decode(d, cfg)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("hnsw: load: %w", err)
 	}
@@ -112,6 +106,45 @@ func Load(r io.Reader, cfg Config) (*Index, error) {
 }
 
 func decode(d *fileformat.Decoder, cfg Config) (*Index, error) {
+	h, err := decodeHeader(d, cfg)
+	if err != nil {
+		return nil, err
+	}
+	x, err := New(h.cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ann.ErrCorrupt, err)
+	}
+	n, err := x.decodeNodes(d, h.used)
+	if err != nil {
+		return nil, err
+	}
+	x.decodeCodec(d)
+	if err := x.decodeRows(d, h.used); err != nil {
+		return nil, err
+	}
+	if err := x.decodeUpper(d, n.levels); err != nil {
+		return nil, err
+	}
+	if err := d.End(); err != nil {
+		return nil, err
+	}
+	if err := x.checkGraph(n); err != nil {
+		return nil, err
+	}
+	return x, x.setEntry(n, h.entry, h.top)
+}
+
+// header is what an HNSW file holds before its node tables.
+type header struct {
+	cfg   Config // the file's parameters over the caller's (quantisation left out)
+	used  int    // node slots in use
+	entry uint32 // entry point
+	top   int    // its level; -1 when the graph is empty
+}
+
+// decodeHeader reads the parameters and the node count. Quantisation comes from the file too,
+// but is decoded after the node tables (decodeCodec), so it is left out of cfg here.
+func decodeHeader(d *fileformat.Decoder, cfg Config) (header, error) {
 	c := cfg
 	c.Metric = ann.Metric(d.U32())
 	c.Dims = int(d.U32())
@@ -127,22 +160,28 @@ func decode(d *fileformat.Decoder, cfg Config) (*Index, error) {
 	entry := d.U32()
 	top := int(int32(d.U32()))
 	if err := d.Err(); err != nil {
-		return nil, err
+		return header{}, err
 	}
 	if err := c.fill(); err != nil {
-		return nil, fmt.Errorf("%w: %v", ann.ErrCorrupt, err)
+		return header{}, fmt.Errorf("%w: %v", ann.ErrCorrupt, err)
 	}
 	if used64 > uint64(d.Remaining())/uint64(c.Dims) {
-		return nil, fmt.Errorf("%w: %d nodes overrun the file", ann.ErrCorrupt, used64)
+		return header{}, fmt.Errorf("%w: %d nodes overrun the file", ann.ErrCorrupt, used64)
 	}
-	used := int(used64)
-	// Quantisation comes from the file too; it is decoded after the node
-	// tables, so peek is not possible: the flags are validated there.
 	c.Quantizer, c.SQ8, c.KeepVectors = "", nil, false
-	x, err := New(c)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ann.ErrCorrupt, err)
-	}
+	return header{cfg: c, used: int(used64), entry: entry, top: top}, nil
+}
+
+// nodeTables are the per-node arrays decode checks the graph against.
+type nodeTables struct {
+	levels []uint32        // each node's top level
+	dead   []uint32        // 1 for a deleted node or a free slot
+	isFree map[uint32]bool // the free slots
+}
+
+// decodeNodes reads the free list, the dead flags and levels, and the live nodes' keys, and
+// sizes x for used nodes.
+func (x *Index) decodeNodes(d *fileformat.Decoder, used int) (nodeTables, error) {
 	free := d.U32s()
 	dead := d.U32s()
 	levels := d.U32s()
@@ -150,75 +189,102 @@ func decode(d *fileformat.Decoder, cfg Config) (*Index, error) {
 		d.Fail("node arrays of %d/%d for %d nodes", len(dead), len(levels), used)
 	}
 	if err := d.Err(); err != nil {
-		return nil, err
+		return nodeTables{}, err
 	}
 	x.growLocked(max(used, 64))
 	x.used = used
-	isFree := make(map[uint32]bool, len(free))
+	n := nodeTables{levels: levels, dead: dead, isFree: make(map[uint32]bool, len(free))}
 	for _, f := range free {
-		if int(f) >= used || dead[f] == 0 || isFree[f] {
+		if int(f) >= used || dead[f] == 0 || n.isFree[f] {
 			d.Fail("bad free slot %d", f)
-			return nil, d.Err()
+			return nodeTables{}, d.Err()
 		}
-		isFree[f] = true
+		n.isFree[f] = true
 	}
 	x.free = free
-	for i := range used {
-		if levels[i] > maxLevel || dead[i] > 1 {
-			d.Fail("node %d: level %d dead %d", i, levels[i], dead[i])
-			return nil, d.Err()
-		}
-		x.levels[i] = uint8(levels[i])
-		x.dead[i] = dead[i]
-		if dead[i] == 0 {
-			var k ann.Key
-			d.Binary(&k)
-			if _, dup := x.lookup(k); dup && d.Err() == nil {
-				d.Fail("duplicate key %v", k)
-			}
-			if d.Err() != nil {
-				return nil, d.Err()
-			}
-			if x.needKeyTable(k) {
-				x.allocKeyTableLocked()
-			}
-			x.setKey(uint32(i), k)
-			x.bind(k, uint32(i))
-		} else if !isFree[uint32(i)] {
-			x.nDeleted++
-		}
+	if err := x.decodeKeys(d, n); err != nil {
+		return nodeTables{}, err
 	}
 	x.nLive.Store(int64(x.numKeys()))
+	return n, nil
+}
+
+// decodeKeys sets each node's level and dead flag and reads the keys of the live ones, in node
+// order; it counts the deleted nodes that are not free slots.
+func (x *Index) decodeKeys(d *fileformat.Decoder, n nodeTables) error {
+	for i := range x.used {
+		if n.levels[i] > maxLevel || n.dead[i] > 1 {
+			d.Fail("node %d: level %d dead %d", i, n.levels[i], n.dead[i])
+			return d.Err()
+		}
+		x.levels[i] = uint8(n.levels[i])
+		x.dead[i] = n.dead[i]
+		if n.dead[i] != 0 {
+			if !n.isFree[uint32(i)] {
+				x.nDeleted++
+			}
+			continue
+		}
+		var k ann.Key
+		d.Binary(&k)
+		if _, dup := x.lookup(k); dup && d.Err() == nil {
+			d.Fail("duplicate key %v", k)
+		}
+		if d.Err() != nil {
+			return d.Err()
+		}
+		if x.needKeyTable(k) {
+			x.allocKeyTableLocked()
+		}
+		x.setKey(uint32(i), k)
+		x.bind(k, uint32(i))
+	}
+	return nil
+}
+
+// Flags of the rows an HNSW file holds (a word after the keys).
+const (
+	flagCodes   = 1 << iota // SQ8 codes and corrections
+	flagVectors             // full vectors
+	flagSQ8                 // the SQ8 codec's parameters
+)
+
+// decodeCodec reads the flags and the SQ8 codec's parameters, and sets which rows x keeps.
+// Errors stay in d.
+func (x *Index) decodeCodec(d *fileformat.Decoder) {
 	flags := d.U32()
-	if d.Err() == nil && (flags > 7 || flags&3 == 0 || (flags&4 != 0 && flags&1 == 0)) {
+	if d.Err() == nil && (flags > 7 || flags&(flagCodes|flagVectors) == 0 || (flags&flagSQ8 != 0 && flags&flagCodes == 0)) {
 		d.Fail("bad flags %#x", flags)
 	}
-	x.quant, x.raw = flags&1 != 0, flags&2 != 0
-	if x.quant && c.Metric == ann.L1 {
+	x.quant, x.raw = flags&flagCodes != 0, flags&flagVectors != 0
+	if x.quant && x.cfg.Metric == ann.L1 {
 		d.Fail("sq8 with L1")
 	}
-	if flags&4 != 0 {
-		lo, hi, conf := d.F32(), d.F32(), d.F64()
-		if d.Err() == nil && (!(hi > lo) || !(conf > 0 && conf <= 1) || math.IsInf(float64(hi-lo), 0)) {
-			d.Fail("bad sq8 range [%v, %v] confidence %v", lo, hi, conf)
-		}
-		x.sq = &sq8.Codec{Dims: c.Dims, Lower: lo, Upper: hi, Confidence: conf}
+	if flags&flagSQ8 != 0 {
+		x.sq = codecfile.ReadSQ8(d, x.cfg.Dims)
 	}
-	var codes []uint8
-	var corr []float32
 	if x.quant {
 		x.cfg.Quantizer = "sq8"
 		x.cfg.KeepVectors = x.raw
+	}
+}
+
+// decodeRows reads the codes, vectors and level-0 links of used nodes and stores them.
+func (x *Index) decodeRows(d *fileformat.Decoder, used int) error {
+	dims := x.cfg.Dims
+	var codes []uint8
+	var corr []float32
+	if x.quant {
 		codes = d.Bytes()
 		corr = d.F32s()
-		if d.Err() == nil && (len(codes) != used*c.Dims || len(corr) != used || (used > 0 && x.sq == nil)) {
+		if d.Err() == nil && (len(codes) != used*dims || len(corr) != used || (used > 0 && x.sq == nil)) {
 			d.Fail("code arrays size mismatch")
 		}
 	}
 	var vecs []float32
 	if x.raw {
 		vecs = d.F32s()
-		if d.Err() == nil && len(vecs) != used*c.Dims {
+		if d.Err() == nil && len(vecs) != used*dims {
 			d.Fail("vector array size mismatch")
 		}
 	}
@@ -227,7 +293,7 @@ func decode(d *fileformat.Decoder, cfg Config) (*Index, error) {
 		d.Fail("link array size mismatch")
 	}
 	if err := d.Err(); err != nil {
-		return nil, err
+		return err
 	}
 	x.setWidths() // the flags may differ from cfg's
 	x.growRows(x.capacity())
@@ -239,57 +305,71 @@ func decode(d *fileformat.Decoder, cfg Config) (*Index, error) {
 		x.vecs.fill(vecs)
 	}
 	x.links0.fill(links0)
-	for i := range used {
-		if levels[i] > 0 {
-			u := d.U32s()
-			if d.Err() == nil && len(u) != int(levels[i])*x.strideU {
-				d.Fail("node %d: upper links %d words", i, len(u))
-			}
-			if d.Err() != nil {
-				return nil, d.Err()
-			}
-			// Runs are laid out in node order, densely.
-			x.upperAt[i] = uint32(x.upperUsed)
-			x.upperUsed += int(levels[i])
-			x.upper.grow(x.upperUsed)
-			for l := 1; l <= int(levels[i]); l++ {
-				copy(x.list(uint32(i), l), u[(l-1)*x.strideU:])
-			}
-		}
-	}
-	if err := d.End(); err != nil {
-		return nil, err
-	}
-	// Graph consistency: counts and ids in range, levels respected.
-	for i := range used {
-		if isFree[uint32(i)] {
+	return nil
+}
+
+// decodeUpper reads each node's lists above level 0 (one array a node that has any) into runs
+// laid out in node order, densely.
+func (x *Index) decodeUpper(d *fileformat.Decoder, levels []uint32) error {
+	for i, lv := range levels {
+		if lv == 0 {
 			continue
 		}
-		for l := 0; l <= int(levels[i]); l++ {
+		u := d.U32s()
+		if d.Err() == nil && len(u) != int(lv)*x.strideU {
+			d.Fail("node %d: upper links %d words", i, len(u))
+		}
+		if d.Err() != nil {
+			return d.Err()
+		}
+		x.upperAt[i] = uint32(x.upperUsed)
+		x.upperUsed += int(lv)
+		x.upper.grow(x.upperUsed)
+		for l := 1; l <= int(lv); l++ {
+			copy(x.list(uint32(i), l), u[(l-1)*x.strideU:])
+		}
+	}
+	return nil
+}
+
+// checkGraph checks the decoded graph: neighbour counts and ids in range, no link to a free
+// slot or to a node below the list's level, and the live nodes' vectors valid for the metric.
+func (x *Index) checkGraph(n nodeTables) error {
+	for i := range x.used {
+		if n.isFree[uint32(i)] {
+			continue
+		}
+		for l := 0; l <= int(n.levels[i]); l++ {
 			lst := x.list(uint32(i), l)
-			n := int(lst[0])
-			if (l == 0 && n > x.m0) || (l > 0 && n > x.m) {
-				return nil, fmt.Errorf("%w: node %d level %d: %d neighbours", ann.ErrCorrupt, i, l, n)
+			cnt := int(lst[0])
+			if (l == 0 && cnt > x.m0) || (l > 0 && cnt > x.m) {
+				return fmt.Errorf("%w: node %d level %d: %d neighbours", ann.ErrCorrupt, i, l, cnt)
 			}
-			for _, nb := range lst[1 : 1+n] {
-				if int(nb) >= used || isFree[nb] || int(levels[nb]) < l {
-					return nil, fmt.Errorf("%w: node %d level %d: bad neighbour %d", ann.ErrCorrupt, i, l, nb)
+			for _, nb := range lst[1 : 1+cnt] {
+				if int(nb) >= x.used || n.isFree[nb] || int(n.levels[nb]) < l {
+					return fmt.Errorf("%w: node %d level %d: bad neighbour %d", ann.ErrCorrupt, i, l, nb)
 				}
 			}
 		}
-		if dead[i] == 0 && x.raw {
-			if _, err := ann.CheckVector(c.Metric, c.Dims, x.vec(uint32(i))); err != nil {
-				return nil, fmt.Errorf("%w: node %d: %v", ann.ErrCorrupt, i, err)
+		if n.dead[i] == 0 && x.raw {
+			if _, err := ann.CheckVector(x.cfg.Metric, x.cfg.Dims, x.vec(uint32(i))); err != nil {
+				return fmt.Errorf("%w: node %d: %v", ann.ErrCorrupt, i, err)
 			}
 		}
 	}
-	if used == 0 || x.numKeys() == 0 && x.nDeleted == 0 {
+	return nil
+}
+
+// setEntry sets the entry point read in the header, once checked against the nodes; an index
+// with no node, or none but free slots, has none.
+func (x *Index) setEntry(n nodeTables, entry uint32, top int) error {
+	if x.used == 0 || x.numKeys() == 0 && x.nDeleted == 0 {
 		x.top = -1
-	} else {
-		if int(entry) >= used || isFree[entry] || top != int(levels[entry]) {
-			return nil, fmt.Errorf("%w: bad entry point %d level %d", ann.ErrCorrupt, entry, top)
-		}
-		x.entry, x.top = entry, top
+		return nil
 	}
-	return x, nil
+	if int(entry) >= x.used || n.isFree[entry] || top != int(n.levels[entry]) {
+		return fmt.Errorf("%w: bad entry point %d level %d", ann.ErrCorrupt, entry, top)
+	}
+	x.entry, x.top = entry, top
+	return nil
 }

@@ -7,10 +7,10 @@ import (
 	"math"
 
 	"github.com/vecgate/vecgate/ann"
+	"github.com/vecgate/vecgate/ann/internal/codecfile"
 	"github.com/vecgate/vecgate/internal/fileformat"
 	qbinary "github.com/vecgate/vecgate/quant/binary"
 	"github.com/vecgate/vecgate/quant/pq"
-	"github.com/vecgate/vecgate/quant/sq8"
 )
 
 const (
@@ -50,9 +50,7 @@ func (x *Index) Save(w io.Writer) error {
 		e.U64(uint64(x.trainedRows))
 		switch c.Codes {
 		case CodesSQ8:
-			e.F32(x.sq.Lower)
-			e.F32(x.sq.Upper)
-			e.F64(x.sq.Confidence)
+			codecfile.WriteSQ8(e, x.sq)
 		case CodesBinary:
 			e.F32s(x.bin.Offsets)
 		case CodesPQ:
@@ -98,11 +96,9 @@ func b2u(b bool) uint32 {
 
 // Load reads an index written by Save. From cfg only Threads is used.
 func Load(r io.Reader, cfg Config) (*Index, error) {
-	d, err := fileformat.Open(r, fileKind, fileVersion)
-	if err != nil {
-		return nil, fmt.Errorf("ivf: load: %w", err)
-	}
-	x, err := decode(d, cfg.Threads)
+	x, err := fileformat.Decode(r, fileKind, fileVersion, func(d *fileformat.Decoder) (*Index, error) {
+		return decode(d, cfg.Threads)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("ivf: load: %w", err)
 	}
@@ -110,6 +106,41 @@ func Load(r io.Reader, cfg Config) (*Index, error) {
 }
 
 func decode(d *fileformat.Decoder, threads int) (*Index, error) {
+	c, err := decodeConfig(d, threads)
+	if err != nil {
+		return nil, err
+	}
+	x, err := New(c)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ann.ErrCorrupt, err)
+	}
+	if d.U32() == 1 {
+		x.decodeTraining(d)
+		x.decodeCodec(d)
+		if err := d.Err(); err != nil {
+			return nil, err
+		}
+		x.cells = make([]cell, x.cfg.Lists)
+		for ci := range x.cells {
+			if err := x.decodeCell(d, ci); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := x.decodePending(d); err != nil {
+		return nil, err
+	}
+	if x.trainedRows < 0 {
+		x.trainedRows = len(x.ids)
+	}
+	if !x.trained && len(x.pendIDs) > 0 && len(x.cells) > 0 {
+		return nil, fmt.Errorf("%w: cells without training", ann.ErrCorrupt)
+	}
+	return x, nil
+}
+
+// decodeConfig reads the parameters Save wrote first; threads is the caller's.
+func decodeConfig(d *fileformat.Decoder, threads int) (Config, error) {
 	var c Config
 	c.Metric = ann.Metric(d.U32())
 	c.Dims = int(d.U32())
@@ -125,131 +156,146 @@ func decode(d *fileformat.Decoder, threads int) (*Index, error) {
 	c.Seed = d.U64()
 	c.Threads = threads
 	if err := d.Err(); err != nil {
-		return nil, err
+		return Config{}, err
 	}
 	if math.IsNaN(c.Oversample) {
-		return nil, fmt.Errorf("%w: bad header", ann.ErrCorrupt)
+		return Config{}, fmt.Errorf("%w: bad header", ann.ErrCorrupt)
 	}
-	x, err := New(c)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ann.ErrCorrupt, err)
+	return c, nil
+}
+
+// decodeTraining reads the centroids and the drift statistics of a trained index. Errors stay
+// in d.
+func (x *Index) decodeTraining(d *fileformat.Decoder) {
+	c := x.cfg
+	x.trained = true
+	x.centroids = d.F32s()
+	x.trainDist, x.addDist = d.F64(), d.F64()
+	x.addN = int(min(d.U64(), 1<<40))
+	x.trainedRows = -1 // version 1: the rows loaded
+	if d.Version >= 2 {
+		x.trainedRows = int(min(d.U64(), 1<<40))
+	} else if c.Metric != ann.L2 && c.Metric != ann.L1 {
+		// Version 1 kept ranking distances (negative dot products):
+		// drift is unknown until the next training.
+		x.trainDist, x.addDist, x.addN = 0, 0, 0
 	}
-	c = x.cfg // with defaults filled in
+	if d.Err() == nil && len(x.centroids) != c.Lists*c.Dims {
+		d.Fail("%d centroid floats for %d lists", len(x.centroids), c.Lists)
+	}
+}
+
+// decodeCodec reads the parameters of a trained index's codec (none for flat cells). Errors
+// stay in d.
+func (x *Index) decodeCodec(d *fileformat.Decoder) {
+	c := x.cfg
 	dims := c.Dims
-	if d.U32() == 1 {
-		x.trained = true
-		x.centroids = d.F32s()
-		x.trainDist, x.addDist = d.F64(), d.F64()
-		x.addN = int(min(d.U64(), 1<<40))
-		x.trainedRows = -1 // version 1: the rows loaded
-		if d.Version >= 2 {
-			x.trainedRows = int(min(d.U64(), 1<<40))
-		} else if c.Metric != ann.L2 && c.Metric != ann.L1 {
-			// Version 1 kept ranking distances (negative dot products):
-			// drift is unknown until the next training.
-			x.trainDist, x.addDist, x.addN = 0, 0, 0
+	switch c.Codes {
+	case CodesSQ8:
+		x.sq = codecfile.ReadSQ8(d, dims)
+	case CodesBinary:
+		off := d.F32s()
+		if d.Err() == nil && len(off) != dims {
+			d.Fail("binary offsets")
 		}
-		if d.Err() == nil && len(x.centroids) != c.Lists*dims {
-			d.Fail("%d centroid floats for %d lists", len(x.centroids), c.Lists)
+		x.bin = &qbinary.Codec{Dims: dims, Offsets: off}
+	case CodesPQ:
+		k := int(d.U32())
+		books := d.F32s()
+		if d.Err() == nil && (k < 1 || k > 256 || len(books) != k*dims) {
+			d.Fail("pq codebooks")
 		}
-		switch c.Codes {
-		case CodesSQ8:
-			lo, hi, conf := d.F32(), d.F32(), d.F64()
-			if d.Err() == nil && (!(hi > lo) || !(conf > 0 && conf <= 1) || math.IsInf(float64(hi-lo), 0)) {
-				d.Fail("bad sq8 range")
-			}
-			x.sq = &sq8.Codec{Dims: dims, Lower: lo, Upper: hi, Confidence: conf}
-		case CodesBinary:
-			off := d.F32s()
-			if d.Err() == nil && len(off) != dims {
-				d.Fail("binary offsets")
-			}
-			x.bin = &qbinary.Codec{Dims: dims, Offsets: off}
-		case CodesPQ:
-			k := int(d.U32())
-			books := d.F32s()
-			if d.Err() == nil && (k < 1 || k > 256 || len(books) != k*dims) {
-				d.Fail("pq codebooks")
-			}
-			p := &pq.Codec{Dims: dims, M: c.PQSegments, K: k, Bounds: make([]int, c.PQSegments+1), Books: books}
-			for s := range p.Bounds {
-				p.Bounds[s] = s * dims / c.PQSegments
-			}
-			x.pq = p
-			if d.Err() == nil && len(x.centroids) == c.Lists*dims {
-				x.precomputePQ()
+		p := &pq.Codec{Dims: dims, M: c.PQSegments, K: k, Bounds: make([]int, c.PQSegments+1), Books: books}
+		for s := range p.Bounds {
+			p.Bounds[s] = s * dims / c.PQSegments
+		}
+		x.pq = p
+		if d.Err() == nil && len(x.centroids) == c.Lists*dims {
+			x.precomputePQ()
+		}
+	}
+}
+
+// decodeCell reads cell ci: its entries' keys (with their full vectors when the codes are
+// quantised and vectors are kept), then its rows, which must match its entries.
+func (x *Index) decodeCell(d *fileformat.Decoder, ci int) error {
+	dims := x.cfg.Dims
+	n := d.U64()
+	if d.Err() == nil && n > uint64(d.Remaining()) {
+		d.Fail("cell %d: %d entries overrun the file", ci, n)
+	}
+	if err := d.Err(); err != nil {
+		return err
+	}
+	cl := &x.cells[ci]
+	for range n {
+		var k ann.Key
+		d.Binary(&k)
+		var raw []float32
+		if x.quantised() && x.cfg.KeepVectors {
+			raw = d.F32s()
+			if d.Err() == nil && len(raw) != dims {
+				d.Fail("raw vector length %d", len(raw))
 			}
 		}
 		if err := d.Err(); err != nil {
-			return nil, err
+			return err
 		}
-		x.cells = make([]cell, c.Lists)
-		for ci := range x.cells {
-			n := d.U64()
-			if d.Err() == nil && n > uint64(d.Remaining()) {
-				d.Fail("cell %d: %d entries overrun the file", ci, n)
-			}
-			if err := d.Err(); err != nil {
-				return nil, err
-			}
-			cl := &x.cells[ci]
-			for range n {
-				var k ann.Key
-				d.Binary(&k)
-				var raw []float32
-				if x.quantised() && c.KeepVectors {
-					raw = d.F32s()
-					if d.Err() == nil && len(raw) != dims {
-						d.Fail("raw vector length %d", len(raw))
-					}
-				}
-				if err := d.Err(); err != nil {
-					return nil, err
-				}
-				if _, dup := x.ids[k]; dup {
-					return nil, fmt.Errorf("%w: duplicate key %v", ann.ErrCorrupt, k)
-				}
-				id := x.newNode(k, raw)
-				x.nodeCell[id] = int32(ci)
-				x.nodePos[id] = uint32(len(cl.ids))
-				cl.ids = append(cl.ids, id)
-			}
-			cl.vecs = d.F32s()
-			cl.codes = d.Bytes()
-			cl.corr = d.F32s()
-			bits := d.Bytes()
-			if err := d.Err(); err != nil {
-				return nil, err
-			}
-			for i := 0; i+8 <= len(bits); i += 8 {
-				cl.bits = append(cl.bits, binary.LittleEndian.Uint64(bits[i:]))
-			}
-			m := len(cl.ids)
-			ok := len(bits)%8 == 0
-			switch c.Codes {
-			case CodesFlat:
-				ok = ok && len(cl.vecs) == m*dims && len(cl.codes)+len(cl.corr)+len(cl.bits) == 0
-			case CodesSQ8:
-				ok = ok && len(cl.codes) == m*dims && len(cl.corr) == m && len(cl.vecs)+len(cl.bits) == 0
-			case CodesPQ:
-				ok = ok && len(cl.codes) == m*x.pq.M && len(cl.vecs)+len(cl.corr)+len(cl.bits) == 0
-				for _, b := range cl.codes {
-					ok = ok && int(b) < x.pq.K
-				}
-			case CodesBinary:
-				ok = ok && len(cl.bits) == m*x.bin.Words() && len(cl.vecs)+len(cl.codes)+len(cl.corr) == 0
-			}
-			if !ok {
-				return nil, fmt.Errorf("%w: cell %d arrays do not match its %d entries", ann.ErrCorrupt, ci, m)
-			}
+		if _, dup := x.ids[k]; dup {
+			return fmt.Errorf("%w: duplicate key %v", ann.ErrCorrupt, k)
 		}
+		id := x.newNode(k, raw)
+		x.nodeCell[id] = int32(ci)
+		x.nodePos[id] = uint32(len(cl.ids))
+		cl.ids = append(cl.ids, id)
 	}
+	cl.vecs = d.F32s()
+	cl.codes = d.Bytes()
+	cl.corr = d.F32s()
+	bits := d.Bytes()
+	if err := d.Err(); err != nil {
+		return err
+	}
+	for i := 0; i+8 <= len(bits); i += 8 {
+		cl.bits = append(cl.bits, binary.LittleEndian.Uint64(bits[i:]))
+	}
+	if len(bits)%8 != 0 || !x.cellRowsMatch(cl) {
+		return fmt.Errorf("%w: cell %d arrays do not match its %d entries", ann.ErrCorrupt, ci, len(cl.ids))
+	}
+	return nil
+}
+
+// cellRowsMatch reports whether cl holds the rows of its entries in the index's codes and no
+// other rows.
+func (x *Index) cellRowsMatch(cl *cell) bool {
+	m, dims := len(cl.ids), x.cfg.Dims
+	switch x.cfg.Codes {
+	case CodesFlat:
+		return len(cl.vecs) == m*dims && len(cl.codes)+len(cl.corr)+len(cl.bits) == 0
+	case CodesSQ8:
+		return len(cl.codes) == m*dims && len(cl.corr) == m && len(cl.vecs)+len(cl.bits) == 0
+	case CodesPQ:
+		ok := len(cl.codes) == m*x.pq.M && len(cl.vecs)+len(cl.corr)+len(cl.bits) == 0
+		for _, b := range cl.codes {
+			ok = ok && int(b) < x.pq.K
+		}
+		return ok
+	case CodesBinary:
+		return len(cl.bits) == m*x.bin.Words() && len(cl.vecs)+len(cl.codes)+len(cl.corr) == 0
+	}
+	return true
+}
+
+// decodePending reads the entries waiting for training (keys, then their vectors) and adds
+// them; it ends d.
+func (x *Index) decodePending(d *fileformat.Decoder) error {
+	dims := x.cfg.Dims
 	np := d.U64()
 	if d.Err() == nil && np > uint64(d.Remaining()) {
 		d.Fail("%d pending overrun the file", np)
 	}
 	if err := d.Err(); err != nil {
-		return nil, err
+		return err
 	}
 	var pendKeys []ann.Key
 	for range np {
@@ -259,27 +305,21 @@ func decode(d *fileformat.Decoder, threads int) (*Index, error) {
 	}
 	vecs := d.F32s()
 	if err := d.End(); err != nil {
-		return nil, err
+		return err
 	}
 	if len(vecs) != len(pendKeys)*dims {
-		return nil, fmt.Errorf("%w: pending vectors", ann.ErrCorrupt)
+		return fmt.Errorf("%w: pending vectors", ann.ErrCorrupt)
 	}
 	for i, k := range pendKeys {
 		if _, dup := x.ids[k]; dup {
-			return nil, fmt.Errorf("%w: duplicate key %v", ann.ErrCorrupt, k)
+			return fmt.Errorf("%w: duplicate key %v", ann.ErrCorrupt, k)
 		}
 		v := vecs[i*dims : (i+1)*dims]
-		if _, err := ann.CheckVector(c.Metric, dims, v); err != nil {
-			return nil, fmt.Errorf("%w: pending %v: %v", ann.ErrCorrupt, k, err)
+		if _, err := ann.CheckVector(x.cfg.Metric, dims, v); err != nil {
+			return fmt.Errorf("%w: pending %v: %v", ann.ErrCorrupt, k, err)
 		}
 		id := x.newNode(k, v)
 		x.pend(id, v)
 	}
-	if x.trainedRows < 0 {
-		x.trainedRows = len(x.ids)
-	}
-	if !x.trained && len(x.pendIDs) > 0 && len(x.cells) > 0 {
-		return nil, fmt.Errorf("%w: cells without training", ann.ErrCorrupt)
-	}
-	return x, nil
+	return nil
 }

@@ -278,6 +278,17 @@ type Decoder struct {
 	Version uint32
 }
 
+// Decode opens r (Open) and reads the container's content with decode: how an index file is
+// loaded.
+func Decode[T any](r io.Reader, kind string, maxVersion uint32, decode func(*Decoder) (T, error)) (T, error) {
+	d, err := Open(r, kind, maxVersion)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return decode(d)
+}
+
 // Open reads r entirely, checks magic, kind, the checksum and that the
 // version is at most maxVersion, and returns a decoder positioned after the
 // header.
@@ -532,15 +543,11 @@ func (d *Decoder) String() string {
 
 // F32s reads a length-prefixed float32 slice.
 func (d *Decoder) F32s() []float32 {
-	n := d.U64()
-	if d.err == nil && (!d.fits(n, 4) || n > math.MaxInt64/4) {
-		d.err = fmt.Errorf("%w: float array of %d overruns the file", ErrCorrupt, n)
-	}
-	p := d.take(n * 4)
+	p := d.words("float array")
 	if p == nil {
 		return nil
 	}
-	v := make([]float32, n)
+	v := make([]float32, len(p)/4)
 	for i := range v {
 		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(p[4*i:]))
 	}
@@ -549,19 +556,25 @@ func (d *Decoder) F32s() []float32 {
 
 // U32s reads a length-prefixed uint32 slice.
 func (d *Decoder) U32s() []uint32 {
-	n := d.U64()
-	if d.err == nil && (!d.fits(n, 4) || n > math.MaxInt64/4) {
-		d.err = fmt.Errorf("%w: array of %d overruns the file", ErrCorrupt, n)
-	}
-	p := d.take(n * 4)
+	p := d.words("array")
 	if p == nil {
 		return nil
 	}
-	v := make([]uint32, n)
+	v := make([]uint32, len(p)/4)
 	for i := range v {
 		v[i] = binary.LittleEndian.Uint32(p[4*i:])
 	}
 	return v
+}
+
+// words reads the length of an array of 4-byte elements (what names it in the error when the
+// length overruns the file) and returns the elements' bytes, or nil after an error.
+func (d *Decoder) words(what string) []byte {
+	n := d.U64()
+	if d.err == nil && (!d.fits(n, 4) || n > math.MaxInt64/4) {
+		d.err = fmt.Errorf("%w: %s of %d overruns the file", ErrCorrupt, what, n)
+	}
+	return d.take(n * 4)
 }
 
 // Binary decodes one value written by Encoder.Binary into v. Streaming, the

@@ -92,52 +92,50 @@ func (c *Codec) TableSize() int { return c.M * 256 }
 
 // L2Table fills table (TableSize) with the squared L2 distance of each
 // query sub-vector to each centroid.
-func (c *Codec) L2Table(q []float32, table []float32) {
+func (c *Codec) L2Table(q []float32, table []float32) { c.fillTable(q, table, false) }
+
+// DotTable fills table with the dot product of each query sub-vector with
+// each centroid.
+func (c *Codec) DotTable(q []float32, table []float32) { c.fillTable(q, table, true) }
+
+// fillTable fills table with the dot product (dot) or the squared L2 distance (!dot) of each
+// query sub-vector and each centroid of its segment.
+func (c *Codec) fillTable(q []float32, table []float32, dot bool) {
 	for s := range c.M {
 		b, w := c.book(s)
 		qs := q[c.Bounds[s]:c.Bounds[s+1]]
 		t := table[s*256 : s*256+256]
-		if w > 16 {
-			for j := range c.K {
-				t[j] = vecmath.L2Squared(qs, b[j*w:(j+1)*w])
-			}
-			continue
-		}
-		// Short sub-vectors: a plain loop beats a kernel call each.
 		for j := range c.K {
 			row := b[j*w : (j+1)*w : (j+1)*w]
-			var sum float32
-			for i, x := range row {
-				d := qs[i] - x
-				sum += d * d
+			switch { // short sub-vectors: a plain loop beats a kernel call each
+			case w > 16 && dot:
+				t[j] = vecmath.Dot(qs, row)
+			case w > 16:
+				t[j] = vecmath.L2Squared(qs, row)
+			case dot:
+				t[j] = dotShort(qs, row)
+			default:
+				t[j] = l2Short(qs, row)
 			}
-			t[j] = sum
 		}
 	}
 }
 
-// DotTable fills table with the dot product of each query sub-vector with
-// each centroid.
-func (c *Codec) DotTable(q []float32, table []float32) {
-	for s := range c.M {
-		b, w := c.book(s)
-		qs := q[c.Bounds[s]:c.Bounds[s+1]]
-		t := table[s*256 : s*256+256]
-		if w > 16 {
-			for j := range c.K {
-				t[j] = vecmath.Dot(qs, b[j*w:(j+1)*w])
-			}
-			continue
-		}
-		for j := range c.K {
-			row := b[j*w : (j+1)*w : (j+1)*w]
-			var sum float32
-			for i, x := range row {
-				sum += qs[i] * x
-			}
-			t[j] = sum
-		}
+func dotShort(qs, row []float32) float32 {
+	var sum float32
+	for i, x := range row {
+		sum += qs[i] * x
 	}
+	return sum
+}
+
+func l2Short(qs, row []float32) float32 {
+	var sum float32
+	for i, x := range row {
+		d := qs[i] - x
+		sum += d * d
+	}
+	return sum
 }
 
 // Lookup sums the table entries of a code: the asymmetric distance (or dot
