@@ -113,8 +113,9 @@ func TestChurnStaysExact(t *testing.T) {
 				checkExactEF(t, x, model, qs, 10, len(model)-1, what+", graph walk")
 				if m != ann.InnerProduct {
 					// Inner-product lists rarely point back, so dropped nodes are not checked at
-					// each commit (orphans.go), and among many identical vectors even a relink can
-					// leave one unreached (seed 1): the walk above still found the exact top k.
+					// each commit (orphans.go): a node can wait for the walk after a 64th more
+					// inserts, and among many identical vectors even a relink can leave one
+					// unreached (seed 1). The searches above still found the exact top k.
 					checkGraph(t, x, what)
 				}
 			}

@@ -628,13 +628,20 @@ func (x *Index) AddBatch(ctx context.Context, keys []ann.Key, vecs []float32) er
 func (x *Index) Relink() { x.relinkOrphans() }
 
 // MaybeRelink relinks (as Relink) once the inserts since the last relink or compaction reach a
-// tenth of the live nodes, and reports whether it did. Inserts one at a time can leave a node
-// without in-links (a neighbour's full list pruned it, rarely: a few nodes in 10,000); a caller
-// that inserts continually calls this between writes, so such a node is linked again after at
-// most a tenth more rows, for a walk of level 0 each time (linear in all, amortised).
+// tenth of the live nodes (under inner product, 1/64th), and reports whether it did. Inserts one
+// at a time can leave a node without in-links (a neighbour's full list pruned it); a caller that
+// inserts continually calls this between writes, so such a node is linked again after at most a
+// tenth more rows, for a walk of level 0 each time (linear in all, amortised: a walk costs about
+// as much per node as 1/256th of an insert). In between, it relinks the dropped nodes that look
+// orphaned (orphans.go).
 func (x *Index) MaybeRelink() bool {
 	dropped, all := x.takeDropped()
-	if n := x.inserted.Load(); all || n > 0 && 10*n >= x.nLive.Load() {
+	every := int64(10)
+	if x.cfg.Metric == ann.InnerProduct {
+		// Its dropped nodes are not checked one by one (orphans.go): walk more often.
+		every = 64
+	}
+	if n := x.inserted.Load(); all || n > 0 && every*n >= x.nLive.Load() {
 		x.relinkOrphans()
 		return true
 	}

@@ -20,8 +20,8 @@ const maxDropped = 4096
 
 // noteDropped notes that node left a level-0 list (or was refused by one). Not under inner
 // product: its lists point toward the longest vectors and rarely back, so most dropped nodes
-// fail the check and relinking them all made a write 27 times slower; its graphs keep the
-// relink of a tenth more inserts.
+// fail the check and relinking them all made a write 27 times slower; its graphs are walked
+// after a 64th more inserts instead (MaybeRelink).
 func (x *Index) noteDropped(node uint32) {
 	if x.cfg.Metric == ann.InnerProduct {
 		return
