@@ -791,7 +791,7 @@ func TestHalfvecQueryVector(t *testing.T) {
 }
 
 // TestLowEFSearch: hnsw.ef_search below pgvector's default of 40 is followed, as pgvector
-// follows it (recall traded for speed), but never below the candidates a round needs.
+// follows it (recall traded for speed), but never below twice the candidates a round needs.
 func TestLowEFSearch(t *testing.T) {
 	f := newFixture(t, 500)
 	via := pgtest.Connect(t, f.via)
@@ -802,7 +802,7 @@ func TestLowEFSearch(t *testing.T) {
 	for _, c := range []struct{ set, want string }{
 		{"RESET hnsw.ef_search", "ef_search 40"},
 		{"SET hnsw.ef_search = 10", "ef_search 10"},
-		{"SET hnsw.ef_search = 2", "ef_search 4"}, // LIMIT 3, exact distances, no WHERE: 4 candidates in the first round
+		{"SET hnsw.ef_search = 2", "ef_search 8"}, // LIMIT 3, exact distances, no WHERE: 4 candidates in the first round, ef twice that
 	} {
 		if _, err := via.Exec(ctx, c.set, pgx.QueryExecModeSimpleProtocol); err != nil {
 			t.Fatal(err)

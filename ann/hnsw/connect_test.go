@@ -72,6 +72,14 @@ func checkGraph(t *testing.T, x *Index, what string) {
 // of the live rows (model: key → vector).
 func checkExact(t *testing.T, x *Index, model map[ann.Key][]float32, qs [][]float32, k int, what string) {
 	t.Helper()
+	checkExactEF(t, x, model, qs, k, len(model)+10, what)
+}
+
+// checkExactEF is checkExact with search list size ef. Below the live rows (a scan from there
+// on), a walk of the graph is exact when every live node is reachable and the top k are among the
+// ef best found.
+func checkExactEF(t *testing.T, x *Index, model map[ann.Key][]float32, qs [][]float32, k, ef int, what string) {
+	t.Helper()
 	for qi, q := range qs {
 		want := make([]ann.Result, 0, len(model))
 		for key, v := range model {
@@ -81,7 +89,7 @@ func checkExact(t *testing.T, x *Index, model map[ann.Key][]float32, qs [][]floa
 			return cmp.Or(cmp.Compare(a.Distance, b.Distance), cmp.Compare(a.Key.Int(), b.Key.Int()))
 		})
 		want = want[:min(k, len(want))]
-		got, err := x.Search(context.Background(), q, k, ann.SearchOptions{EF: len(model) + 10})
+		got, err := x.Search(context.Background(), q, k, ann.SearchOptions{EF: ef})
 		if len(model) == 0 {
 			if len(got) != 0 {
 				t.Fatalf("%s: query %d on an empty index: %v", what, qi, got)

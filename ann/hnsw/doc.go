@@ -33,14 +33,22 @@
 // node the entry point no longer reaches (Relink). Invariant, tested after
 // random inserts and deletes of every kind: every live node is reachable
 // from the entry point at level 0 after a compaction or a Relink. Inserts
-// one at a time can rarely leave a node without in-links (a neighbour's
-// full list pruned it); MaybeRelink, which live calls at every commit,
-// relinks once the inserts reach a tenth of the index.
+// one at a time can leave a node without in-links (a neighbour's full list
+// pruned it, or refused it); MaybeRelink, which live calls at every commit,
+// relinks once the inserts reach a tenth of the index, and in between
+// relinks each node dropped from a level-0 list since the last commit that
+// none of its own neighbours links back to (orphans.go; not under inner
+// product, whose lists rarely point back: its graph is walked after a 64th).
 //
-// An inner-product graph is linked by L2 between its nodes and searched by
-// inner product: neighbours chosen by inner product all point toward the
-// longest vectors, and most nodes of such a graph were reachable from no
-// entry point.
+// A list keeps at most a quarter of its entries with one same vector: a
+// group of identical vectors larger than a list otherwise fills its members'
+// lists with one another, and a search that enters it never leaves. Level 0
+// is searched from the entry point as well as from where the descent through
+// the upper levels ended. A search whose ef is at least the live rows scans
+// them instead of walking the graph (it would visit every node anyway).
+//
+// An inner-product graph is linked and searched by inner product (linked by
+// L2, recall@10 fell from 0.996 to 0.938 on clustered data).
 //
 // Filtered search estimates the filter's selectivity on a sample of nodes;
 // below Config.ExactFilterRows allowed rows it scans the allowed set exactly

@@ -151,6 +151,11 @@ type Index struct {
 	nLive    atomic.Int64
 	// inserted counts inserts since the last relink (MaybeRelink).
 	inserted atomic.Int64
+	// dropped notes the nodes dropped from (or refused by) a level-0 list since the last relink,
+	// dropAll that there were too many to note (orphans.go). Guarded by dropMu.
+	dropMu  sync.Mutex
+	dropped []uint32
+	dropAll bool
 
 	// allocMu guards slot allocation: ids, keyBytes, free, used, the upper rows' upperUsed
 	// and upperFree, rng.
@@ -435,12 +440,25 @@ func (x *Index) greedy(q *query, ep uint32, epDist float32, top, stop int) (uint
 func (x *Index) searchLayer(s *searcher, q *query, ep uint32, epDist float32, ef, l int, accept func(uint32) bool) {
 	s.cand.Reset()
 	s.res.Reset()
-	vis, gen := s.visited, s.gen
-	vis[ep] = gen
+	s.seed(ep, epDist, accept)
+	x.walkLayer(s, q, ef, l, accept)
+}
+
+// seed adds a starting node to a search of one level (after the heaps were reset).
+func (s *searcher) seed(ep uint32, epDist float32, accept func(uint32) bool) {
+	if s.visited[ep] == s.gen {
+		return
+	}
+	s.visited[ep] = s.gen
 	s.cand.Push(topk.Item{Dist: epDist, ID: ep})
 	if accept == nil || accept(ep) {
 		s.res.Push(topk.Item{Dist: epDist, ID: ep})
 	}
+}
+
+// walkLayer runs the best-first search of level l from the seeded nodes (searchLayer).
+func (x *Index) walkLayer(s *searcher, q *query, ef, l int, accept func(uint32) bool) {
+	vis, gen := s.visited, s.gen
 	for s.cand.Len() > 0 {
 		c := s.cand.Top()
 		if s.res.Len() >= ef && c.Dist > s.res.Top().Dist {
@@ -485,15 +503,27 @@ func (x *Index) searchLayer(s *searcher, q *query, ep uint32, epDist float32, ef
 // selection is appended to dst[:0].
 func (x *Index) selectNeighbors(dst, cands []topk.Item, m int) []topk.Item {
 	sel := dst[:0]
+	dupCap := max(1, m/4)
 	for _, c := range cands {
 		if len(sel) >= m {
 			break
 		}
 		good := true
+		dups := 0
 		for _, k := range sel {
-			if x.nodeDist(c.ID, k.ID) < c.Dist {
+			d := x.nodeDist(c.ID, k.ID)
+			if d < c.Dist {
 				good = false
 				break
+			}
+			// Identical vectors are all at the same distance from the base: without a bound, a
+			// group of more than m of them fills its members' lists with one another, and no
+			// search that enters the group leaves it.
+			if (d == 0 || x.cfg.Metric == ann.InnerProduct) && x.same(c.ID, k.ID) {
+				if dups++; dups >= dupCap {
+					good = false
+					break
+				}
 			}
 		}
 		if good {
@@ -501,6 +531,14 @@ func (x *Index) selectNeighbors(dst, cands []topk.Item, m int) []topk.Item {
 		}
 	}
 	return sel
+}
+
+// same reports whether nodes a and b hold the same vector (or codes).
+func (x *Index) same(a, b uint32) bool {
+	if x.raw {
+		return slices.Equal(x.vec(a), x.vec(b))
+	}
+	return slices.Equal(x.codes.at(a), x.codes.at(b))
 }
 
 // Add implements ann.Index (upsert: an existing key is deleted and the new
@@ -589,16 +627,24 @@ func (x *Index) AddBatch(ctx context.Context, keys []ann.Key, vecs []float32) er
 func (x *Index) Relink() { x.relinkOrphans() }
 
 // MaybeRelink relinks (as Relink) once the inserts since the last relink or compaction reach a
-// tenth of the live nodes, and reports whether it did. Inserts one at a time can leave a node
-// without in-links (a neighbour's full list pruned it, rarely: a few nodes in 10,000); a caller
-// that inserts continually calls this between writes, so such a node is linked again after at
-// most a tenth more rows, for a walk of level 0 each time (linear in all, amortised).
+// tenth of the live nodes (under inner product, 1/64th), and reports whether it did. Inserts one
+// at a time can leave a node without in-links (a neighbour's full list pruned it); a caller that
+// inserts continually calls this between writes, so such a node is linked again after at most a
+// tenth more rows, for a walk of level 0 each time (linear in all, amortised: a walk costs about
+// as much per node as 1/256th of an insert). In between, it relinks the dropped nodes that look
+// orphaned (orphans.go).
 func (x *Index) MaybeRelink() bool {
-	if n := x.inserted.Load(); n == 0 || 10*n < x.nLive.Load() {
-		return false
+	dropped, all := x.takeDropped()
+	every := int64(10)
+	if x.cfg.Metric == ann.InnerProduct {
+		// Its dropped nodes are not checked one by one (orphans.go): walk more often.
+		every = 64
 	}
-	x.relinkOrphans()
-	return true
+	if n := x.inserted.Load(); all || n > 0 && every*n >= x.nLive.Load() {
+		x.relinkOrphans()
+		return true
+	}
+	return x.relinkDropped(dropped)
 }
 
 // relinkOrphans links again the nodes a level-0 search cannot reach from the entry point. Nodes
@@ -660,47 +706,55 @@ func (x *Index) relinkPass() int {
 			continue
 		}
 		lost++
-		nq := x.nodeQuery(id)
-		q := &nq
-		ep, epDist := x.greedy(q, x.entry, x.dist(q, x.entry), x.top, 0)
-		s.newGen()
-		x.searchLayer(s, q, ep, epDist, x.cfg.EFConstruction, 0, nil)
-		// Only nodes the walk reached: the search descends through upper levels, which can lead
-		// into a group of nodes that level 0 does not reach.
-		cands := s.tmp[:0]
-		for _, c := range s.res.SortedAscending(s.tmp[:0]) {
-			if c.ID != id && int(c.ID) < used && seen[c.ID] {
-				cands = append(cands, c)
-			}
-		}
-		s.tmp = cands
-		s.sel = x.selectNeighbors(s.sel, cands, x.m)
-		if own := x.list(id, 0); atomic.LoadUint32(&own[0]) == 0 {
-			// A node whose neighbours were all deleted has no way out either.
-			for _, c := range s.sel {
-				x.link(s, id, c.ID, c.Dist, 0, x.m0)
-			}
-		}
-		// Into the lists with room first: pruning a full one can drop another node's last
-		// in-link.
-		kept := false
-		for _, c := range s.sel {
-			kept = x.appendLink(c.ID, id, nil) || kept
-		}
-		for _, c := range s.sel {
-			if kept {
-				break
-			}
-			kept = x.link(s, c.ID, id, c.Dist, 0, x.m0)
-		}
-		if !kept && len(cands) > 0 {
-			// Every list it was offered to pruned it at once (inner product favours long
-			// vectors): it goes into the list of the nearest node with room, or in place of an
-			// entry that has other in-links.
-			x.forceLink(cands, id, indeg)
-		}
+		x.relinkNode(s, id, used, seen, indeg)
 	}
 	return lost
+}
+
+// relinkNode searches for node id's nearest neighbours again and links it from them, as an
+// insertion does; seen, when not nil, limits them to the nodes a level-0 walk reached, and
+// indeg counts those nodes' in-links (forceLink). Caller holds mu (shared, or exclusively when
+// compacting).
+func (x *Index) relinkNode(s *searcher, id uint32, used int, seen []bool, indeg []uint16) {
+	nq := x.nodeQuery(id)
+	q := &nq
+	ep, epDist := x.greedy(q, x.entry, x.dist(q, x.entry), x.top, 0)
+	s.newGen()
+	x.searchLayer(s, q, ep, epDist, x.cfg.EFConstruction, 0, nil)
+	// Only nodes the walk reached: the search descends through upper levels, which can lead
+	// into a group of nodes that level 0 does not reach.
+	cands := s.tmp[:0]
+	for _, c := range s.res.SortedAscending(s.tmp[:0]) {
+		if c.ID != id && int(c.ID) < used && (seen == nil || seen[c.ID]) {
+			cands = append(cands, c)
+		}
+	}
+	s.tmp = cands
+	s.sel = x.selectNeighbors(s.sel, cands, x.m)
+	if own := x.list(id, 0); atomic.LoadUint32(&own[0]) == 0 {
+		// A node whose neighbours were all deleted has no way out either.
+		for _, c := range s.sel {
+			x.link(s, id, c.ID, c.Dist, 0, x.m0)
+		}
+	}
+	// Into the lists with room first: pruning a full one can drop another node's last
+	// in-link.
+	kept := false
+	for _, c := range s.sel {
+		kept = x.appendLink(c.ID, id, nil) || kept
+	}
+	for _, c := range s.sel {
+		if kept {
+			break
+		}
+		kept = x.link(s, c.ID, id, c.Dist, 0, x.m0)
+	}
+	if !kept && len(cands) > 0 {
+		// Every list it was offered to pruned it at once (inner product favours long
+		// vectors): it goes into the list of the nearest node with room, or in place of an
+		// entry that has other in-links.
+		x.forceLink(cands, id, indeg)
+	}
 }
 
 // alloc reserves a slot for key, its level and (above level 0) its upper rows under shared mu,
@@ -887,11 +941,19 @@ func (x *Index) link(s *searcher, node, newID uint32, d float32, l, mmax int) bo
 	}
 	atomic.StoreUint32(&lst[0], uint32(len(sel)))
 	s.ltmp, s.lsel = cands, sel
+	if l == 0 {
+		for _, c := range cands {
+			if !slices.ContainsFunc(sel, func(it topk.Item) bool { return it.ID == c.ID }) {
+				x.noteDropped(c.ID) // its last in-link, perhaps
+			}
+		}
+	}
 	return slices.ContainsFunc(sel, func(it topk.Item) bool { return it.ID == newID })
 }
 
 // forceLink puts newID in the level-0 list of the first of cands with room, else in place of the
-// last entry of the first list whose last entry has another in-link (indeg counts them), else in
+// last entry of the first list whose last entry has another in-link (indeg counts them; without
+// it, one of the entry's own neighbours links back to it), else in
 // place of the last entry of the first one's (that node is then found by the next pass).
 func (x *Index) forceLink(cands []topk.Item, newID uint32, indeg []uint16) {
 	for _, c := range cands {
@@ -900,12 +962,13 @@ func (x *Index) forceLink(cands []topk.Item, newID uint32, indeg []uint16) {
 		}
 	}
 	for _, c := range cands {
-		if x.appendLink(c.ID, newID, indeg) {
+		if indeg != nil && x.appendLink(c.ID, newID, indeg) || indeg == nil && x.replaceSpare(c.ID, newID) {
 			return
 		}
 	}
 	lst := x.list(cands[0].ID, 0)
 	if n := atomic.LoadUint32(&lst[0]); n > 0 {
+		x.noteDropped(atomic.LoadUint32(&lst[n]))
 		atomic.StoreUint32(&lst[n], newID)
 	}
 }

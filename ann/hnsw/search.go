@@ -62,6 +62,15 @@ func (x *Index) Search(ctx context.Context, vec []float32, k int, opts ann.Searc
 	}
 	ef = max(ef, kk)
 
+	if ef >= live {
+		// The walk would visit every node: a scan does it for less, and in an order that cannot
+		// miss one the graph no longer reaches.
+		items, err := x.exact(ctx, &q, kk, opts.Filter)
+		if err != nil {
+			return nil, err
+		}
+		return x.results(&q, items, k, rerank), nil
+	}
 	var accept func(uint32) bool
 	if opts.Filter != nil {
 		sel := x.selectivity(opts.Filter)
@@ -79,9 +88,16 @@ func (x *Index) Search(ctx context.Context, vec []float32, k int, opts ann.Searc
 	} else if x.nDeleted > 0 {
 		accept = func(id uint32) bool { return atomic.LoadUint32(&x.dead[id]) == 0 }
 	}
-	ep := x.entry
-	ep, epDist := x.greedy(&q, ep, x.dist(&q, ep), x.top, 0)
-	x.searchLayer(s, &q, ep, epDist, ef, 0, accept)
+	entryDist := x.dist(&q, x.entry)
+	ep, epDist := x.greedy(&q, x.entry, entryDist, x.top, 0)
+	// Level 0 starts from the entry point too: the greedy descent can end in a part of the graph
+	// whose lists lead nowhere else (a group of identical vectors), while every live node is
+	// reachable from the entry point (relinkOrphans keeps it so).
+	s.cand.Reset()
+	s.res.Reset()
+	s.seed(ep, epDist, accept)
+	s.seed(x.entry, entryDist, accept)
+	x.walkLayer(s, &q, ef, 0, accept)
 	for s.res.Len() > kk {
 		s.res.Pop()
 	}
@@ -137,8 +153,8 @@ func (x *Index) selectivity(filter func(ann.Key) bool) float64 {
 	return max(float64(pass)/float64(seen), 1/float64(x.nLive.Load()+1))
 }
 
-// exact returns the k best live nodes the filter accepts, by a full scan,
-// ascending. Caller holds mu shared.
+// exact returns the k best live nodes the filter (nil: every node) accepts, by a
+// full scan, ascending. Caller holds mu shared.
 func (x *Index) exact(ctx context.Context, q *query, k int, filter func(ann.Key) bool) ([]topk.Item, error) {
 	var h topk.Max
 	for i := range x.dead {
@@ -146,7 +162,7 @@ func (x *Index) exact(ctx context.Context, q *query, k int, filter func(ann.Key)
 			return nil, fmt.Errorf("hnsw: search: %w", ctx.Err())
 		}
 		id := uint32(i)
-		if atomic.LoadUint32(&x.dead[id]) != 0 || !filter(x.key(id)) {
+		if atomic.LoadUint32(&x.dead[id]) != 0 || filter != nil && !filter(x.key(id)) {
 			continue
 		}
 		h.PushBounded(topk.Item{Dist: x.dist(q, id), ID: id}, k)
