@@ -290,6 +290,19 @@ func (ix *Index) Search(ctx context.Context, q []float32, k int, opts ann.Search
 	return ix.index.Search(ctx, q, k, opts)
 }
 
+// Vector returns a copy of the vector the index holds under key, as it holds it (normalised for
+// cosine, truncated when the twin keeps fewer dimensions); false when it has no such row or
+// keeps codes only.
+func (ix *Index) Vector(key ann.Key) ([]float32, bool) {
+	vs, ok := ix.index.(interface {
+		Vector(ann.Key) ([]float32, bool)
+	})
+	if !ok {
+		return nil, false
+	}
+	return vs.Vector(key)
+}
+
 // Dims is the dimension of the column's vectors (the index may hold fewer: Kind).
 func (ix *Index) Dims() int { return ix.dims }
 
