@@ -86,7 +86,7 @@ func sameAnswer(got, want []string) bool {
 // rows.
 func waitLen(t *testing.T, g *Gateway, table string, m ann.Metric, n int) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
+	deadline := time.Now().Add(applyWait)
 	for {
 		ix, ok := g.set.Lookup("public", table, "emb", m)
 		if ok && ix.Len() == n && g.stream.Ready() {
@@ -109,7 +109,7 @@ func waitLen(t *testing.T, g *Gateway, table string, m ann.Metric, n int) {
 // repaired lists only from the deleted nodes' direct neighbours, most of them deleted too), and a
 // graph search that came back short was taken as having seen every row. Now queries through
 // vecgate for each metric return what an exact scan returns, and are answered by vecgate. (Under
-// the race detector the burst is 2,000 rows: burstRows.)
+// the race detector the burst is smaller: burstRows.)
 func TestBulkDeleteAfterConcurrentInserts(t *testing.T) {
 	const base, inserted, sessions = 1000, burstRows, 32
 	dsn := pgtest.NewDB(t)

@@ -2,6 +2,8 @@
 
 package gateway
 
+import "time"
+
 // recallRows is TestInterceptRecall's table size (see race_test.go).
 const recallRows = 50000
 
@@ -10,3 +12,6 @@ const burstRows = 5500
 
 // shortFilteredRows is TestShortFilteredAnswer's table size (see race_test.go).
 const shortFilteredRows = 19200
+
+// applyWait bounds waitLen (see race_test.go).
+const applyWait = 2 * time.Minute

@@ -2,6 +2,8 @@
 
 package gateway
 
+import "time"
+
 // recallRows is TestInterceptRecall's table size: the race detector slows the load about tenfold,
 // so the -race suite uses 20,000 rows; scripts/test runs the test again without it on 50,000.
 const recallRows = 20000
@@ -16,3 +18,7 @@ const burstRows = 1200
 // inner-product graph leaves unreached took over two minutes under the race detector at 19,200
 // rows (7 s without it).
 const shortFilteredRows = 4800
+
+// applyWait bounds waitLen: under the race detector, applying a burst of one-row commits to three
+// twins took 73 s alone here and over two minutes in CI beside other packages' tests.
+const applyWait = 5 * time.Minute
