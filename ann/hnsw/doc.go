@@ -35,10 +35,9 @@
 // from the entry point at level 0 after a compaction or a Relink. Inserts
 // one at a time can leave a node without in-links (a neighbour's full list
 // pruned it, or refused it); MaybeRelink, which live calls at every commit,
-// relinks once the inserts reach a tenth of the index, and in between
-// relinks each node dropped from a level-0 list since the last commit that
-// none of its own neighbours links back to (orphans.go; not under inner
-// product, whose lists rarely point back: its graph is walked after a 64th).
+// relinks once the inserts reach a tenth of the index (checking each node
+// dropped from a list at every commit, orphans.go, cost whole-graph relinks at
+// most commits under sustained churn: it is not called).
 //
 // A list keeps at most a quarter of its entries with one same vector: a
 // group of identical vectors larger than a list otherwise fills its members'

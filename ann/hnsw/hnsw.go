@@ -634,17 +634,16 @@ func (x *Index) Relink() { x.relinkOrphans() }
 // as much per node as 1/256th of an insert). In between, it relinks the dropped nodes that look
 // orphaned (orphans.go).
 func (x *Index) MaybeRelink() bool {
-	dropped, all := x.takeDropped()
-	every := int64(10)
-	if x.cfg.Metric == ann.InnerProduct {
-		// Its dropped nodes are not checked one by one (orphans.go): walk more often.
-		every = 64
+	// The nodes dropped from lists are not checked one by one at each commit (orphans.go): under
+	// sustained churn the checks fell back to whole-graph relinks at most commits, and a
+	// differential run's replication fell minutes behind. They are forgotten here; the walk after
+	// a tenth more inserts finds the unreached ones.
+	x.takeDropped()
+	if n := x.inserted.Load(); n == 0 || 10*n < x.nLive.Load() {
+		return false
 	}
-	if n := x.inserted.Load(); all || n > 0 && every*n >= x.nLive.Load() {
-		x.relinkOrphans()
-		return true
-	}
-	return x.relinkDropped(dropped)
+	x.relinkOrphans()
+	return true
 }
 
 // relinkOrphans links again the nodes a level-0 search cannot reach from the entry point. Nodes
