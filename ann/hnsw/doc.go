@@ -36,8 +36,8 @@
 // one at a time can leave a node without in-links (a neighbour's full list
 // pruned it, or refused it); MaybeRelink, which live calls at every commit,
 // relinks once the inserts reach a tenth of the index (checking each node
-// dropped from a list at every commit, orphans.go, cost whole-graph relinks at
-// most commits under sustained churn: it is not called).
+// dropped from a list at every commit was tried: under sustained churn it fell
+// back to whole-graph relinks at most commits).
 //
 // A list keeps at most a quarter of its entries with one same vector: a
 // group of identical vectors larger than a list otherwise fills its members'

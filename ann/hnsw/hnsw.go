@@ -151,11 +151,6 @@ type Index struct {
 	nLive    atomic.Int64
 	// inserted counts inserts since the last relink (MaybeRelink).
 	inserted atomic.Int64
-	// dropped notes the nodes dropped from (or refused by) a level-0 list since the last relink,
-	// dropAll that there were too many to note (orphans.go). Guarded by dropMu.
-	dropMu  sync.Mutex
-	dropped []uint32
-	dropAll bool
 
 	// allocMu guards slot allocation: ids, keyBytes, free, used, the upper rows' upperUsed
 	// and upperFree, rng.
@@ -634,11 +629,6 @@ func (x *Index) Relink() { x.relinkOrphans() }
 // as much per node as 1/256th of an insert). In between, it relinks the dropped nodes that look
 // orphaned (orphans.go).
 func (x *Index) MaybeRelink() bool {
-	// The nodes dropped from lists are not checked one by one at each commit (orphans.go): under
-	// sustained churn the checks fell back to whole-graph relinks at most commits, and a
-	// differential run's replication fell minutes behind. They are forgotten here; the walk after
-	// a tenth more inserts finds the unreached ones.
-	x.takeDropped()
 	if n := x.inserted.Load(); n == 0 || 10*n < x.nLive.Load() {
 		return false
 	}
@@ -711,7 +701,7 @@ func (x *Index) relinkPass() int {
 }
 
 // relinkNode searches for node id's nearest neighbours again and links it from them, as an
-// insertion does; seen, when not nil, limits them to the nodes a level-0 walk reached, and
+// insertion does; seen limits them to the nodes a level-0 walk reached, and
 // indeg counts those nodes' in-links (forceLink). Caller holds mu (shared, or exclusively when
 // compacting).
 func (x *Index) relinkNode(s *searcher, id uint32, used int, seen []bool, indeg []uint16) {
@@ -724,7 +714,7 @@ func (x *Index) relinkNode(s *searcher, id uint32, used int, seen []bool, indeg 
 	// into a group of nodes that level 0 does not reach.
 	cands := s.tmp[:0]
 	for _, c := range s.res.SortedAscending(s.tmp[:0]) {
-		if c.ID != id && int(c.ID) < used && (seen == nil || seen[c.ID]) {
+		if c.ID != id && int(c.ID) < used && seen[c.ID] {
 			cands = append(cands, c)
 		}
 	}
@@ -940,19 +930,11 @@ func (x *Index) link(s *searcher, node, newID uint32, d float32, l, mmax int) bo
 	}
 	atomic.StoreUint32(&lst[0], uint32(len(sel)))
 	s.ltmp, s.lsel = cands, sel
-	if l == 0 {
-		for _, c := range cands {
-			if !slices.ContainsFunc(sel, func(it topk.Item) bool { return it.ID == c.ID }) {
-				x.noteDropped(c.ID) // its last in-link, perhaps
-			}
-		}
-	}
 	return slices.ContainsFunc(sel, func(it topk.Item) bool { return it.ID == newID })
 }
 
 // forceLink puts newID in the level-0 list of the first of cands with room, else in place of the
-// last entry of the first list whose last entry has another in-link (indeg counts them; without
-// it, one of the entry's own neighbours links back to it), else in
+// last entry of the first list whose last entry has another in-link (indeg counts them), else in
 // place of the last entry of the first one's (that node is then found by the next pass).
 func (x *Index) forceLink(cands []topk.Item, newID uint32, indeg []uint16) {
 	for _, c := range cands {
@@ -961,13 +943,12 @@ func (x *Index) forceLink(cands []topk.Item, newID uint32, indeg []uint16) {
 		}
 	}
 	for _, c := range cands {
-		if indeg != nil && x.appendLink(c.ID, newID, indeg) || indeg == nil && x.replaceSpare(c.ID, newID) {
+		if x.appendLink(c.ID, newID, indeg) {
 			return
 		}
 	}
 	lst := x.list(cands[0].ID, 0)
 	if n := atomic.LoadUint32(&lst[0]); n > 0 {
-		x.noteDropped(atomic.LoadUint32(&lst[n]))
 		atomic.StoreUint32(&lst[n], newID)
 	}
 }
