@@ -22,8 +22,10 @@ type Report struct {
 	M               int     `json:"m"`
 	EFConstruction  int     `json:"ef_construction"`
 	CellSeconds     float64 `json:"cell_seconds"`
-	Rounds          int     `json:"rounds"` // each row is its cell's fastest round
-	Select          string  `json:"select"` // the query's select list
+	Rounds          int     `json:"rounds"`                  // each row is its cell's fastest round
+	Select          string  `json:"select"`                  // the query's select list
+	Content         int     `json:"content_bytes,omitempty"` // bytes of the content column (0: no RAG columns)
+	TextParams      bool    `json:"text_params"`             // the query vector sent as text
 	GOMAXPROCS      int     `json:"gomaxprocs"`
 	NumCPU          int     `json:"num_cpu"`
 	Postgres        string  `json:"postgres_version"`
@@ -166,6 +168,11 @@ func (rep *Report) Markdown(w io.Writer) {
 	fmt.Fprintf(w, "%s: %d x %d-d (%s), %d queries, k=%d, HNSW m=%d ef_construction=%d, %s per cell, best of %d round(s), SELECT %s\n",
 		rep.Table, rep.N, rep.Dims, rep.Metric, rep.Queries, rep.K, rep.M, rep.EFConstruction,
 		time.Duration(rep.CellSeconds*float64(time.Second)), max(rep.Rounds, 1), cmp.Or(rep.Select, "id"))
+	params := "binary"
+	if rep.TextParams {
+		params = "text"
+	}
+	fmt.Fprintf(w, "vector parameters in %s format; content column %d bytes\n", params, rep.Content)
 	fmt.Fprintf(w, "PostgreSQL %s, pgvector %s; vecgate %s, %s kernels, GOMAXPROCS %d; copy %.1fs; pgvector build %.2fs (%d bytes); vecgate load %.2fs (%d bytes)\n\n",
 		rep.Postgres, rep.Pgvector, rep.Revision, rep.Kernels, rep.GOMAXPROCS, rep.CopySeconds, rep.PGBuildSeconds, rep.PGIndexBytes,
 		rep.VGLoadSeconds, rep.VGIndexBytes)

@@ -100,6 +100,8 @@ func twinFlags(fs *flag.FlagSet, o *live.Options) {
 	*o = live.DefaultOptions()
 	fs.IntVar(&o.SQ8MinDims, "twin-sq8-min-dims", o.SQ8MinDims, "in-memory twins of pgvector HNSW indexes on vectors of at least this many dimensions search SQ8 codes (a quarter of the memory traffic) and rerank exactly; 0: never")
 	fs.BoolVar(&o.CodesOnly, "twin-codes-only", false, "SQ8 twins keep no float32 vectors: about a quarter of the memory, but every answer is reranked by Postgres (none from memory)")
+	fs.BoolVar(&o.Cover.On, "twin-cover", o.Cover.On, "twins hold the table's other columns (of the types vecgate prints exactly) so that queries returning them are answered from memory; off: only the key, and such queries take the id-list rewrite")
+	fs.IntVar(&o.Cover.MaxRowBytes, "twin-cover-max-row", o.Cover.MaxRowBytes, "bytes of column values a twin holds per row at most; a larger row's queries take the rewrite (0: no bound)")
 }
 
 var validSlotName = regexp.MustCompile(`^[a-z0-9_]{1,50}$`)
