@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/vecgate/vecgate/internal/pgtest"
+	"github.com/vecgate/vecgate/live"
 )
 
 // Covering twins (issue 17): statements that return the table's other columns are answered from
@@ -123,6 +124,15 @@ func TestCoveringAnswers(t *testing.T) {
 		// The TOASTed row first.
 		{"SELECT id, content, n FROM docs ORDER BY emb <-> (SELECT emb FROM docs WHERE id = 7) LIMIT 2", nil, false},
 		{"SELECT id, content, n FROM docs ORDER BY emb <-> $1 LIMIT 2", [][]byte{[]byte(v7)}, true},
+		// WHERE: equality on held columns is evaluated from memory; the rest takes the rewrite.
+		{"SELECT id, content FROM docs WHERE flag = true ORDER BY emb <-> $1 LIMIT 5", [][]byte{[]byte(q)}, true},
+		{"SELECT id, content FROM docs WHERE tag IN ('tag3', 'tag10', 'nope') AND flag = false ORDER BY emb <-> $1 LIMIT 5", [][]byte{[]byte(q)}, true},
+		{"SELECT id, tag FROM docs WHERE n = $2 AND small = $3 ORDER BY emb <-> $1 LIMIT 5", [][]byte{[]byte(q), []byte("12000"), []byte("12")}, true},
+		{"SELECT id, u FROM docs WHERE u = 'c20ad4d7-6fe9-7759-aa27-a0c99bff6710' ORDER BY emb <-> $1 LIMIT 5", [][]byte{[]byte(q)}, true},
+		{"SELECT id FROM docs WHERE tag = NULL ORDER BY emb <-> $1 LIMIT 5", [][]byte{[]byte(q)}, false}, // NULL is no filter value
+		{"SELECT id, code FROM docs WHERE code = 'c1' ORDER BY emb <-> $1 LIMIT 5", [][]byte{[]byte(q)}, false},
+		{"SELECT id FROM docs WHERE tag = 'tag3' OR flag ORDER BY emb <-> $1 LIMIT 5", [][]byte{[]byte(q)}, false},
+		{"SELECT id FROM docs WHERE score = 3.375 ORDER BY emb <-> $1 LIMIT 5", [][]byte{[]byte(q)}, false},
 	}
 	run := func(step string) {
 		t.Helper()
@@ -185,6 +195,7 @@ func TestCoveringColumnPrivileges(t *testing.T) {
 		{"SELECT id, content FROM docs ORDER BY emb <-> $1 LIMIT 5", true},
 		{"SELECT id, metadata FROM docs ORDER BY emb <-> $1 LIMIT 5", false},
 		{"SELECT content, tag FROM docs ORDER BY emb <-> $1 LIMIT 5", false},
+		{"SELECT id, content FROM docs WHERE tag = 'tag1' ORDER BY emb <-> $1 LIMIT 5", false},
 	}
 	// The session learns each statement's description (and is answered from memory) as the
 	// table's owner first.
@@ -257,6 +268,49 @@ func TestCoveringRestart(t *testing.T) {
 		}
 		if g.Stats().FastPath == before {
 			t.Errorf("after restart, not answered from memory")
+		}
+	}
+}
+
+// TestCoveringRowCap: a row whose values pass --twin-cover-max-row is not held; statements that
+// would return it, or whose WHERE would have to test it, take the rewrite, with Postgres' answer.
+func TestCoveringRowCap(t *testing.T) {
+	dsn := pgtest.NewDB(t)
+	admin := pgtest.Connect(t, dsn)
+	ctx := context.Background()
+	for _, q := range []string{"CREATE EXTENSION IF NOT EXISTS vector", coverSetup, coverRows,
+		"CREATE INDEX ON docs USING hnsw (emb vector_l2_ops)"} {
+		if _, err := admin.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	twins := live.DefaultOptions()
+	twins.Cover.MaxRowBytes = 1024 // row 7's content is 6,400 bytes
+	g := startTestGateway(t, dsn, Config{Intercept: true, SlotName: fmt.Sprintf("cc%d", rand.Uint32()), Twins: &twins})
+	waitIndexed(t, g, 300)
+	var v7 string
+	if err := admin.QueryRow(ctx, "SELECT emb::text FROM docs WHERE id = 7").Scan(&v7); err != nil {
+		t.Fatal(err)
+	}
+	via := pgtest.Connect(t, viaDSN(dsn, g)).PgConn()
+	for _, st := range []struct {
+		sql    string
+		params [][]byte
+		fast   bool
+	}{
+		{"SELECT id, content FROM docs ORDER BY emb <-> $1 LIMIT 3", [][]byte{[]byte(v7)}, false},
+		{"SELECT id, content FROM docs WHERE tag = 'tag8' ORDER BY emb <-> $1 LIMIT 3", [][]byte{[]byte(v7)}, false},
+		{"SELECT id, content FROM docs ORDER BY emb <-> $1 LIMIT 3", [][]byte{[]byte("[-1,-1,-1]")}, true},
+	} {
+		before := g.Stats().FastPath
+		for range 2 {
+			got, want := wireAnswer(t, via, st.sql, st.params, []int16{0}), wireAnswer(t, admin.PgConn(), st.sql, st.params, []int16{0})
+			if got != want {
+				t.Fatalf("%s:\nvecgate:  %s\nPostgres: %s", st.sql, got, want)
+			}
+		}
+		if fast := g.Stats().FastPath > before; fast != st.fast {
+			t.Errorf("%s: answered from memory %v, want %v", st.sql, fast, st.fast)
 		}
 	}
 }

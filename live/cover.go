@@ -52,6 +52,9 @@ type heldCol struct {
 	name   string
 	at     int // position in replication.Row.Include
 	family pgout.Family
+	// compared: values of the column may be compared for equality bytewise (not a column of a
+	// nondeterministic collation).
+	compared bool
 }
 
 const (
@@ -61,9 +64,9 @@ const (
 )
 
 // add holds column name (at position at of Row.Include) when its type is supported.
-func (h *heldValues) add(name string, at int, typ string) {
+func (h *heldValues) add(name string, at int, typ string, compared bool) {
 	if f := pgout.FamilyOf(typ); f != pgout.Unsupported {
-		h.cols = append(h.cols, heldCol{name: name, at: at, family: f})
+		h.cols = append(h.cols, heldCol{name: name, at: at, family: f, compared: compared})
 	}
 }
 
@@ -161,16 +164,17 @@ func (h *heldValues) bytes() int64 {
 }
 
 // HeldColumn reports whether the index answers column name's values from memory, and its
-// position among the held columns and how it prints.
-func (ix *Index) HeldColumn(name string) (pos int, f pgout.Family, ok bool) {
+// position among the held columns, how it prints and whether its values compare bytewise.
+func (ix *Index) HeldColumn(name string) (pos int, f pgout.Family, compared, ok bool) {
 	if ix.inc == nil {
-		return 0, 0, false
+		return 0, 0, false, false
 	}
 	i := slices.IndexFunc(ix.inc.held.cols, func(c heldCol) bool { return c.name == name })
 	if i < 0 {
-		return 0, 0, false
+		return 0, 0, false, false
 	}
-	return i, ix.inc.held.cols[i].family, true
+	c := ix.inc.held.cols[i]
+	return i, c.family, c.compared, true
 }
 
 // HeldValues returns the values of key's row at the given positions (HeldColumn), and false

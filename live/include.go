@@ -92,7 +92,7 @@ func newIncludes(t replication.TargetInfo, cover Cover) *includes {
 			typ = t.IncludeTypes[i]
 		}
 		if cover.On {
-			inc.held.add(n, i, typ)
+			inc.held.add(n, i, typ, i >= len(t.Nondeterministic) || !t.Nondeterministic[i])
 		}
 		if i < len(t.CoverOnly) && t.CoverOnly[i] {
 			continue
@@ -459,6 +459,7 @@ func writeIncludes(w *fileformat.Encoder, e *entry) {
 		}
 		w.String(typ)
 		w.Bool(i < len(e.info.CoverOnly) && e.info.CoverOnly[i])
+		w.Bool(i < len(e.info.Nondeterministic) && e.info.Nondeterministic[i])
 	}
 	e.inc.mu.RLock()
 	for _, c := range e.inc.cols {
@@ -496,14 +497,18 @@ func readIncludes(d *fileformat.Decoder, e *entry, cover Cover) {
 	if d.Err() != nil || n == 0 {
 		return
 	}
-	var coverOnly []bool
+	var coverOnly, nondet []bool
 	for range n {
 		e.info.Include = append(e.info.Include, d.String())
 		e.info.IncludeTypes = append(e.info.IncludeTypes, d.String())
 		coverOnly = append(coverOnly, d.Bool())
+		nondet = append(nondet, d.Bool())
 	}
 	if slices.Contains(coverOnly, true) {
 		e.info.CoverOnly = coverOnly
+	}
+	if slices.Contains(nondet, true) {
+		e.info.Nondeterministic = nondet
 	}
 	if d.Err() != nil {
 		return

@@ -44,14 +44,14 @@ type Output struct {
 
 // heldSource is an index that holds column values for answers (live.Index).
 type heldSource interface {
-	HeldColumn(name string) (pos int, f pgout.Family, ok bool)
+	HeldColumn(name string) (pos int, f pgout.Family, compared, ok bool)
 	HeldValues(key ann.Key, pos []int) ([]pgout.Value, bool)
 }
 
 // Fast reports whether q can be answered from memory, and its output columns.
 func (q *Query) Fast() ([]Output, bool) {
 	sh := q.Shape
-	if !q.Target.Exact || !sh.Plain || sh.HasWhere || sh.Star || len(sh.stmt.SortClause) != 1 {
+	if !q.Target.Exact || !sh.Plain || sh.HasWhere && q.held == nil || sh.Star || len(sh.stmt.SortClause) != 1 {
 		return nil, false
 	}
 	held, _ := q.Target.Index.(heldSource)
@@ -72,7 +72,7 @@ func (q *Query) Fast() ([]Output, bool) {
 		case name == q.Target.Key:
 			outs[i] = Output{Kind: KeyColumn}
 		case held != nil:
-			pos, f, ok := held.HeldColumn(name)
+			pos, f, _, ok := held.HeldColumn(name)
 			if !ok {
 				return nil, false
 			}
@@ -174,7 +174,15 @@ func (q *Query) TableCheck() string {
 	}
 	columns := []string{sqltext.QuoteLiteral(q.Target.Key), sqltext.QuoteLiteral(q.Shape.Column)}
 	if outs, ok := q.Fast(); ok {
-		for _, n := range heldOutputs(outs) {
+		names := heldOutputs(outs)
+		if q.held != nil {
+			for _, c := range q.held.columns {
+				if !slices.Contains(names, c) {
+					names = append(names, c)
+				}
+			}
+		}
+		for _, n := range names {
 			columns = append(columns, sqltext.QuoteLiteral(n))
 		}
 	}
@@ -219,7 +227,11 @@ func (q *Query) Answer(ctx context.Context, outs []Output, formats []int16) ([][
 	// more than LIMIT + OFFSET of them, and the graph search's ef (or IVF's probes), not k, sets
 	// its recall.
 	// One more than that shows whether the last row's place is contested (nearTie).
-	res, seenAll, err := q.search(ctx, q.need+1)
+	search := q.search
+	if q.held != nil {
+		search = q.searchHeld
+	}
+	res, seenAll, err := search(ctx, q.need+1)
 	if err != nil {
 		return nil, err
 	}

@@ -142,6 +142,7 @@ type Query struct {
 	exhausted bool
 	bound     bool // extended protocol: Next hands out the key array's text value
 	filter    *inFilter
+	held      *heldFilter // the WHERE, when vecgate evaluates it over held values (held.go)
 	// Filtered says how the last round applied the in-index filter ("" when there is none).
 	Filtered string
 }
@@ -238,6 +239,7 @@ func (p *Planner) plan(sh *Shape, t Target, st Settings, value func(Arg) (string
 	if fi, ok := t.Index.(FilterIndex); ok {
 		q.filter = buildFilter(sh, fi, filterArg)
 	}
+	q.held = buildHeldFilter(sh, t.Index, filterArg)
 	return q, nil
 }
 

@@ -42,6 +42,9 @@ type TargetInfo struct {
 	// answer statements that return them, not to filter on (their types are given whatever
 	// their collation). Same order as Include.
 	CoverOnly []bool
+	// Nondeterministic, when set, marks the Include columns whose collation is nondeterministic
+	// (equality is not bytewise): their values are not compared. Same order as Include.
+	Nondeterministic []bool
 	Indexes   []catalog.Index // pgvector indexes on this column
 }
 

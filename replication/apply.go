@@ -192,6 +192,12 @@ func (s *Stream) targetInfos() []TargetInfo {
 			for i, n := range tt.include {
 				c, _ := tt.table.Column(n)
 				typ := c.Type
+				if !c.Deterministic {
+					if ti.Nondeterministic == nil {
+						ti.Nondeterministic = make([]bool, len(tt.include))
+					}
+					ti.Nondeterministic[i] = true
+				}
 				if !c.Deterministic && !tt.coverOnly[i] {
 					typ = "" // equality is not bytewise: not a column to compare values of
 				}

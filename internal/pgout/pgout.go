@@ -30,7 +30,8 @@ const (
 	Int4
 	Int8
 	Bool
-	Text    // text, varchar, bpchar: the bytes, both formats
+	Text    // text, varchar: the bytes, both formats
+	BPChar  // character(n): printed as text, but compared without trailing blanks
 	UUID    // 16 bytes
 	JSON    // json: the text, both formats
 	JSONB   // jsonb: the text; binary adds a version byte
@@ -52,8 +53,10 @@ func FamilyOf(typ string) Family {
 		return Int8
 	case "boolean":
 		return Bool
-	case "text", "character varying", "character", "bpchar":
+	case "text", "character varying":
 		return Text
+	case "character", "bpchar":
+		return BPChar
 	case "uuid":
 		return UUID
 	case "json":
@@ -121,7 +124,7 @@ func textFromBinary(f Family, v []byte) ([]byte, error) {
 			return []byte("t"), nil
 		}
 		return []byte("f"), nil
-	case Text, JSON:
+	case Text, BPChar, JSON:
 		return v, nil
 	case JSONB:
 		return v[1:], nil
@@ -167,7 +170,7 @@ func binaryFromText(f Family, v []byte) ([]byte, error) {
 		case "f":
 			return []byte{0}, nil
 		}
-	case Text, JSON:
+	case Text, BPChar, JSON:
 		return v, nil
 	case JSONB:
 		return append([]byte{1}, v...), nil

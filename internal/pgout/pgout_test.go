@@ -92,7 +92,7 @@ func errorsIsInexact(err error) bool { return errors.Is(err, pgout.ErrInexact) }
 
 func TestFamilyOf(t *testing.T) {
 	for typ, want := range map[string]pgout.Family{
-		"integer": pgout.Int4, "character varying(20)": pgout.Text, "numeric(10,2)": pgout.Numeric,
+		"integer": pgout.Int4, "character varying(20)": pgout.Text, "character(3)": pgout.BPChar, "numeric(10,2)": pgout.Numeric,
 		"timestamp with time zone": pgout.Unsupported, "bytea": pgout.Unsupported, "vector(3)": pgout.Unsupported,
 		"integer[]": pgout.Unsupported,
 	} {
