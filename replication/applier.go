@@ -45,7 +45,7 @@ type TargetInfo struct {
 	// Nondeterministic, when set, marks the Include columns whose collation is nondeterministic
 	// (equality is not bytewise): their values are not compared. Same order as Include.
 	Nondeterministic []bool
-	Indexes   []catalog.Index // pgvector indexes on this column
+	Indexes          []catalog.Index // pgvector indexes on this column
 }
 
 // Key identifies a row: the binary send format of its key column, or for a composite key each
