@@ -45,6 +45,8 @@ type Config struct {
 	// Refresh is how often the catalog cache is checked against the live index set. Default 1s
 	// (a check is free; the catalog is read only when the set of indexes changed, or every minute).
 	Refresh time.Duration
+	// Errors keeps the last warnings and errors logged, for the status page; nil: none shown.
+	Errors *ErrorLog
 }
 
 // Source is what an Observer reads of a running gateway. Every field may be nil: Set and Stream
@@ -307,9 +309,9 @@ func readCatalog(ctx context.Context, conn *pgx.Conn) (map[string]indexParams, m
 	return params, rows, nil
 }
 
-// Serve serves /metrics, /healthz, /readyz and /status on addr until Close.
+// Serve serves the status page (/), /metrics, /healthz, /readyz and /status on addr until Close.
 func (o *Observer) Serve(addr string) (net.Addr, error) {
-	return o.listen(addr, o.handler(), "http listening", "/metrics /healthz /readyz /status")
+	return o.listen(addr, o.handler(), "http listening", "/ /metrics /healthz /readyz /status")
 }
 
 // ServeDebug serves Go's pprof profiles under /debug/pprof/ on addr until Close (keep it on
@@ -347,6 +349,7 @@ func (o *Observer) listen(addr string, h http.Handler, msg, paths string) (net.A
 
 func (o *Observer) handler() http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", o.servePage)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(o.reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(o.log.Handler(), slog.LevelWarn)}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
