@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/vecgate/vecgate/internal/pgtest"
 	"github.com/vecgate/vecgate/observe"
+	"github.com/vecgate/vecgate/proxy"
 	"github.com/vecgate/vecgate/replication"
 )
 
@@ -400,5 +402,89 @@ func TestStatusPageInChromium(t *testing.T) {
 	})
 	if !strings.Contains(dom, "public.items") || !strings.Contains(dom, "page test warning") {
 		t.Errorf("Chromium's DOM lacks the twins or the errors:\n%s", dom)
+	}
+}
+
+// hundredTwinGateway starts a gateway on a database of 100 tables of 50 rows, each with an HNSW
+// index (100 twins), and serves its observer; it returns the page's URL.
+func hundredTwinGateway(tb testing.TB) string {
+	tb.Helper()
+	dsn := pgtest.NewDB(tb)
+	c := pgtest.Connect(tb, dsn)
+	ctx := context.Background()
+	const tables, rows = 100, 50
+	if _, err := c.Exec(ctx, fmt.Sprintf(`DO $$ BEGIN FOR i IN 0..%d LOOP
+		EXECUTE format('CREATE TABLE t%%s (id int PRIMARY KEY, emb vector(8))', i);
+		EXECUTE format('INSERT INTO t%%s SELECT g, (SELECT array_agg(sin(g * d + %%s))::vector(8) FROM generate_series(1, 8) d) FROM generate_series(1, %d) g', i, i);
+		EXECUTE format('CREATE INDEX t%%s_hnsw ON t%%s USING hnsw (emb vector_l2_ops)', i, i);
+	END LOOP; END $$`, tables-1, rows)); err != nil {
+		tb.Fatal(err)
+	}
+	cfg := proxy.DefaultConfig()
+	cfg.Listen, cfg.Upstream, cfg.Logger = "127.0.0.1:0", dsn, slog.New(slog.DiscardHandler)
+	g, err := startGateway(ctx, cfg, Config{Intercept: true, SlotName: fmt.Sprintf("h%d", rand.Uint32())})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = g.Close(sctx)
+	})
+	for deadline := time.Now().Add(3 * time.Minute); !g.stream.Ready() || indexed(g) < tables*rows; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			tb.Fatalf("not ready: %d rows indexed", indexed(g))
+		}
+	}
+	o := g.Observer()
+	o.Start()
+	addr, err := o.Serve("127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(o.Close)
+	return "http://" + addr.String() + "/?refresh=0"
+}
+
+func getPage(tb testing.TB, url string) string {
+	resp, err := http.Get(url)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	if _, err := b.ReadFrom(resp.Body); err != nil || resp.StatusCode != http.StatusOK {
+		tb.Fatalf("%s: %d %v", url, resp.StatusCode, err)
+	}
+	return b.String()
+}
+
+// TestStatusPage100Twins: with 100 twins the page lists each and is served, figures gathered and
+// rendered, in under 100 ms (the median of 21 requests over loopback).
+func TestStatusPage100Twins(t *testing.T) {
+	url := hundredTwinGateway(t)
+	var times []time.Duration
+	var page string
+	for range 21 {
+		start := time.Now()
+		page = getPage(t, url)
+		times = append(times, time.Since(start))
+	}
+	slices.Sort(times)
+	if n := strings.Count(page, `data-metric="vecgate_index_rows"`); n != 100 {
+		t.Errorf("%d twins on the page, want 100", n)
+	}
+	if med := times[len(times)/2]; med > 100*time.Millisecond {
+		t.Errorf("page with 100 twins: median %s, slowest %s; want under 100 ms", med, times[len(times)-1])
+	} else {
+		t.Logf("page with 100 twins (%d bytes): median %s, slowest %s", len(page), med, times[len(times)-1])
+	}
+}
+
+// BenchmarkStatusPage100Twins: one request of the status page of a gateway with 100 twins.
+func BenchmarkStatusPage100Twins(b *testing.B) {
+	url := hundredTwinGateway(b)
+	for b.Loop() {
+		getPage(b, url)
 	}
 }
