@@ -26,7 +26,6 @@ import (
 
 	"github.com/vecgate/vecgate/internal/pgtest"
 	"github.com/vecgate/vecgate/observe"
-	"github.com/vecgate/vecgate/proxy"
 	"github.com/vecgate/vecgate/replication"
 )
 
@@ -420,30 +419,9 @@ func hundredTwinGateway(tb testing.TB) string {
 	END LOOP; END $$`, tables-1, rows)); err != nil {
 		tb.Fatal(err)
 	}
-	cfg := proxy.DefaultConfig()
-	cfg.Listen, cfg.Upstream, cfg.Logger = "127.0.0.1:0", dsn, slog.New(slog.DiscardHandler)
-	g, err := startGateway(ctx, cfg, Config{Intercept: true, SlotName: fmt.Sprintf("h%d", rand.Uint32())})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = g.Close(sctx)
-	})
-	for deadline := time.Now().Add(3 * time.Minute); !g.stream.Ready() || indexed(g) < tables*rows; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			tb.Fatalf("not ready: %d rows indexed", indexed(g))
-		}
-	}
-	o := g.Observer()
-	o.Start()
-	addr, err := o.Serve("127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(o.Close)
-	return "http://" + addr.String() + "/?refresh=0"
+	g := startTestGateway(tb, dsn, Config{Intercept: true, SlotName: fmt.Sprintf("h%d", rand.Uint32())})
+	waitIndexed(tb, g, tables*rows)
+	return "http://" + serveObserver(tb, g.Observer()) + "/?refresh=0"
 }
 
 func getPage(tb testing.TB, url string) string {

@@ -1,7 +1,9 @@
 // Package observe is what vecgate shows about a running gateway: the Status served as JSON at
 // /status, printed by `vecgate status` and answered to SHOW vecgate.status (Status.Rows); the
-// Prometheus collector at /metrics; /healthz and /readyz; the statement counters (Counts, Stats);
-// and the initial load's progress (rows indexed, rate, ETA).
+// status page at / (page.go, page.html: the Status, latency quantiles and the last warnings and
+// errors an ErrorLog kept, as HTML); the Prometheus collector at /metrics; /healthz and /readyz;
+// the statement counters (Counts, Stats); and the initial load's progress (rows indexed, rate,
+// ETA).
 //
 // Everything it reports is read from the gateway's live state when asked (a scrape, a request, a
 // SHOW), through Source. Its only state of its own is a cache of catalog facts the live set does
