@@ -68,9 +68,14 @@ func TestSlotWALMetrics(t *testing.T) {
 			t.Errorf("retained %v + safe %v (present %v), max_slot_wal_keep_size %d", r, safe, ok, keep)
 		}
 	}
-	rs := f.g.Status().Replication
+	st := f.g.Status()
+	rs := st.Replication
 	if rs == nil || rs.SlotRetainedWAL == nil || rs.SlotWALStatus != "reserved" {
 		t.Fatalf("status replication %+v", rs)
+	}
+	var text strings.Builder
+	if err := st.WriteText(&text); err != nil || !strings.Contains(text.String(), " of WAL\n") {
+		t.Errorf("vecgate status says nothing of the slot's WAL (%v):\n%s", err, text.String())
 	}
 }
 

@@ -384,6 +384,9 @@ func (s Status) WriteText(w io.Writer) error {
 	b.WriteString("\n")
 	if r := s.Replication; r != nil {
 		fmt.Fprintf(&b, "replication: %s, slot %s, applied %s, lag %d bytes / %s", r.State, r.Slot, r.AppliedLSN, r.LagBytes, FormatSeconds(r.LagSeconds))
+		if r.SlotRetainedWAL != nil {
+			fmt.Fprintf(&b, ", slot retains %s of WAL", formatBytes(int64(*r.SlotRetainedWAL)))
+		}
 		if !r.CatalogEvents && r.State != string(replication.StateStarting) {
 			b.WriteString(", catalog events off (no event trigger: other sessions' GRANT, REVOKE and DDL are seen within 10 s)")
 		}
