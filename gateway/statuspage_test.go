@@ -443,7 +443,8 @@ func getPage(tb testing.TB, url string) string {
 }
 
 // TestStatusPage100Twins: with 100 twins the page lists each and is served, figures gathered and
-// rendered, in under 100 ms (the median of 21 requests over loopback).
+// rendered, in under 100 ms (the median of 21 requests over loopback; pageBudget under the race
+// detector).
 func TestStatusPage100Twins(t *testing.T) {
 	url := hundredTwinGateway(t)
 	var times []time.Duration
@@ -457,8 +458,8 @@ func TestStatusPage100Twins(t *testing.T) {
 	if n := strings.Count(page, `data-metric="vecgate_index_rows"`); n != 100 {
 		t.Errorf("%d twins on the page, want 100", n)
 	}
-	if med := times[len(times)/2]; med > 100*time.Millisecond {
-		t.Errorf("page with 100 twins: median %s, slowest %s; want under 100 ms", med, times[len(times)-1])
+	if med := times[len(times)/2]; med > pageBudget {
+		t.Errorf("page with 100 twins: median %s, slowest %s; want under %s", med, times[len(times)-1], pageBudget)
 	} else {
 		t.Logf("page with 100 twins (%d bytes): median %s, slowest %s", len(page), med, times[len(times)-1])
 	}
