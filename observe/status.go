@@ -50,6 +50,12 @@ type ReplicationState struct {
 	CatalogEvents bool   `json:"catalog_events"`
 	RejectedRows  int64  `json:"rejected_rows"`
 	LastError     string `json:"last_error,omitempty"`
+	// The slot's WAL as Postgres reports it (every 10 s; absent when unknown): retained bytes,
+	// bytes left before max_slot_wal_keep_size invalidates the slot (absent when unbounded), and
+	// pg_replication_slots.wal_status.
+	SlotRetainedWAL *uint64 `json:"slot_retained_wal_bytes,omitempty"`
+	SlotSafeWAL     *int64  `json:"slot_safe_wal_bytes,omitempty"`
+	SlotWALStatus   string  `json:"slot_wal_status,omitempty"`
 }
 
 // LoadProgress is the initial load (snapshot) in progress, or the last one.
@@ -130,6 +136,9 @@ func (o *Observer) Status() Status {
 	}
 	if st.Persisted != 0 {
 		rs.Persisted = st.Persisted.String()
+	}
+	if w, ok := o.slotWAL(); ok {
+		rs.SlotRetainedWAL, rs.SlotSafeWAL, rs.SlotWALStatus = &w.Retained, w.Safe, w.Status
 	}
 	s.Replication = rs
 
@@ -375,6 +384,9 @@ func (s Status) WriteText(w io.Writer) error {
 	b.WriteString("\n")
 	if r := s.Replication; r != nil {
 		fmt.Fprintf(&b, "replication: %s, slot %s, applied %s, lag %d bytes / %s", r.State, r.Slot, r.AppliedLSN, r.LagBytes, FormatSeconds(r.LagSeconds))
+		if r.SlotRetainedWAL != nil {
+			fmt.Fprintf(&b, ", slot retains %s of WAL", formatBytes(int64(*r.SlotRetainedWAL)))
+		}
 		if !r.CatalogEvents && r.State != string(replication.StateStarting) {
 			b.WriteString(", catalog events off (no event trigger: other sessions' GRANT, REVOKE and DDL are seen within 10 s)")
 		}

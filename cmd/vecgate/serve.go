@@ -215,6 +215,8 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		logOut = bar
 	}
 	logger := newLogger(logOut, o.logLevel, o.logFormat)
+	errLog := observe.NewErrorLog(logger.Handler(), 0) // the status page's last errors
+	logger = slog.New(errLog)
 	if o.configFile != "" {
 		logger.Info("configuration", "file", o.configFile)
 	}
@@ -228,7 +230,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	g, err := gateway.Start(ctx, gateway.Config{Proxy: cfg, Intercept: o.intercept, SlotName: o.slotName, DataDir: o.dataDir, Twins: &o.twins,
-		Observe: observe.Config{Version: version, ReadyMaxLag: o.readyMaxLag, ReadyMaxLagBytes: o.readyMaxLagBytes}})
+		Observe: observe.Config{Version: version, ReadyMaxLag: o.readyMaxLag, ReadyMaxLagBytes: o.readyMaxLagBytes, Errors: errLog}})
 	if err != nil {
 		return err
 	}
