@@ -292,6 +292,9 @@ func TestCoveringRowCap(t *testing.T) {
 	if err := admin.QueryRow(ctx, "SELECT emb::text FROM docs WHERE id = 7").Scan(&v7); err != nil {
 		t.Fatal(err)
 	}
+	if st := g.Status(); len(st.Indexes) != 1 || st.Indexes[0].CoveredRows != 299 || st.Indexes[0].UncoveredRows != 1 {
+		t.Fatalf("status: %+v", st.Indexes)
+	}
 	via := pgtest.Connect(t, viaDSN(dsn, g)).PgConn()
 	for _, st := range []struct {
 		sql    string

@@ -200,15 +200,15 @@ func (ix *Index) HeldValues(key ann.Key, pos []int) ([]pgout.Value, bool) {
 	return out, true
 }
 
-// HeldRows returns the number of rows whose values are held and of rows that are not (too
-// large, or not known), for status.
-func (ix *Index) HeldRows() (held, unheld int) {
+// HeldRows returns the number of rows whose values are held, of rows that are not (too large,
+// or not known), and the bytes of the values held, for status.
+func (ix *Index) HeldRows() (held, unheld int, bytes int64) {
 	if ix.inc == nil || len(ix.inc.held.cols) == 0 {
-		return 0, 0
+		return 0, 0, 0
 	}
 	ix.inc.mu.RLock()
 	defer ix.inc.mu.RUnlock()
-	return len(ix.inc.rows.ids) - ix.inc.held.unheld, ix.inc.held.unheld
+	return len(ix.inc.rows.ids) - ix.inc.held.unheld, ix.inc.held.unheld, ix.inc.held.size
 }
 
 // writeHeld appends an entry's held values to a snapshot: the held columns' names, then each

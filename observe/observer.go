@@ -438,6 +438,9 @@ var (
 		"Rows in a live in-memory index.", []string{"table", "column", "metric", "source", "kind"}, nil)
 	descIndexBytes = prometheus.NewDesc("vecgate_index_bytes",
 		"Memory used by a live in-memory index.", []string{"table", "column", "metric", "source", "kind"}, nil)
+	descIndexCovered = prometheus.NewDesc("vecgate_index_covered_rows",
+		"Rows whose other columns a covering twin holds (covered=yes: statements returning them are answered from memory) or does not (covered=no: past --twin-cover-max-row, or not known).",
+		[]string{"table", "column", "metric", "source", "kind", "covered"}, nil)
 	descIndexRetrains = prometheus.NewDesc("vecgate_index_retrains_total",
 		"Retrains of an IVF twin's lists since it was built (its table doubled, or its rows drifted from the centroids).",
 		[]string{"table", "column", "metric", "source", "kind"}, nil)
@@ -482,7 +485,7 @@ var (
 
 func (c gatewayCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descSessions, descSessionsTotal, descIntercepted, descFast,
-		descForwarded, descIndexRows, descIndexBytes, descIndexRetrains, descIndexTrainedRows, descReplState, descReady, descApplied, descAcked,
+		descForwarded, descIndexRows, descIndexBytes, descIndexCovered, descIndexRetrains, descIndexTrainedRows, descReplState, descReady, descApplied, descAcked,
 		descLagBytes, descLagSeconds, descRejected, descResnapshots, descSkipped, descLoadRows,
 		descLoadEst, descLoadRate, descLoadETA, descLoading, descSlotRetained, descSlotSafe} {
 		ch <- d
@@ -520,6 +523,10 @@ func (c gatewayCollector) Collect(ch chan<- prometheus.Metric) {
 			labels := []string{ix.Schema + "." + ix.Table, ix.Column, ix.Metric.String(), ix.Source, ix.Kind()}
 			gauge(descIndexRows, float64(ix.Len()), labels...)
 			gauge(descIndexBytes, float64(ix.MemoryBytes()), labels...)
+			if held, unheld, _ := ix.HeldRows(); held+unheld > 0 {
+				gauge(descIndexCovered, float64(held), append(labels, "yes")...)
+				gauge(descIndexCovered, float64(unheld), append(labels, "no")...)
+			}
 			if tr, ok := ix.Training(); ok {
 				counter(descIndexRetrains, float64(tr.Retrains), labels...)
 				gauge(descIndexTrainedRows, float64(tr.Rows), labels...)

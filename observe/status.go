@@ -92,6 +92,11 @@ type IndexStatus struct {
 	Retrains    int     `json:"retrains,omitempty"`
 	Retraining  bool    `json:"retraining,omitempty"`
 	Drift       float64 `json:"drift,omitempty"`
+	// Covering: rows whose other columns the twin holds (statements returning them are answered
+	// from memory), rows it does not (past the row cap, or not known), and their bytes.
+	CoveredRows   int64 `json:"covered_rows,omitempty"`
+	UncoveredRows int64 `json:"uncovered_rows,omitempty"`
+	CoveredBytes  int64 `json:"covered_bytes,omitempty"`
 }
 
 // SkippedTarget is a table (Column "") or a vector column that vecgate does not index, and why.
@@ -184,6 +189,8 @@ func (o *Observer) indexStatuses(st replication.Status, params map[string]indexP
 		if tr, ok := ix.Training(); ok {
 			is.TrainedRows, is.Retrains, is.Retraining, is.Drift = tr.Rows, tr.Retrains, tr.Retraining, tr.Drift
 		}
+		held, unheld, heldBytes := ix.HeldRows()
+		is.CoveredRows, is.UncoveredRows, is.CoveredBytes = int64(held), int64(unheld), heldBytes
 		indexed[is.Table+"."+is.Column] = true
 		out = append(out, is)
 	}
