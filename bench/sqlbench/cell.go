@@ -30,6 +30,8 @@ type cell struct {
 	duration time.Duration
 	// textParams sends the query vector in text form (Options.TextParams).
 	textParams bool
+	// client, when set, is the command that runs the cell in a child process (client.go).
+	client []string
 }
 
 // measured is a row plus how many statements were sent in all (warm-up included).
@@ -39,6 +41,9 @@ type measured struct {
 }
 
 func (c cell) run(ctx context.Context) (measured, error) {
+	if len(c.client) > 0 {
+		return c.runExternal(ctx, c.client)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	conns := make([]*pgx.Conn, 0, c.clients)

@@ -26,6 +26,7 @@ type Report struct {
 	Select          string  `json:"select"`                  // the query's select list
 	Content         int     `json:"content_bytes,omitempty"` // bytes of the content column (0: no RAG columns)
 	TextParams      bool    `json:"text_params"`             // the query vector sent as text
+	ClientProcess   bool    `json:"client_process"`          // the clients ran in their own process
 	GOMAXPROCS      int     `json:"gomaxprocs"`
 	NumCPU          int     `json:"num_cpu"`
 	Postgres        string  `json:"postgres_version"`
@@ -61,6 +62,7 @@ type Row struct {
 	BuildSeconds   float64 `json:"build_seconds"`
 	BytesPerVector float64 `json:"bytes_per_vector"`
 	Intercepted    float64 `json:"intercepted_share,omitempty"` // vecgate: intercepted ÷ sent
+	FromMemory     float64 `json:"from_memory_share,omitempty"` // vecgate: answered from memory ÷ sent
 }
 
 // Ratio compares vecgate with the pgvector row at equal-or-better recall for one client count.
@@ -172,7 +174,11 @@ func (rep *Report) Markdown(w io.Writer) {
 	if rep.TextParams {
 		params = "text"
 	}
-	fmt.Fprintf(w, "vector parameters in %s format; content column %d bytes\n", params, rep.Content)
+	where := "in vecgate's process"
+	if rep.ClientProcess {
+		where = "in their own process"
+	}
+	fmt.Fprintf(w, "vector parameters in %s format; content column %d bytes; clients %s\n", params, rep.Content, where)
 	fmt.Fprintf(w, "PostgreSQL %s, pgvector %s; vecgate %s, %s kernels, GOMAXPROCS %d; copy %.1fs; pgvector build %.2fs (%d bytes); vecgate load %.2fs (%d bytes)\n\n",
 		rep.Postgres, rep.Pgvector, rep.Revision, rep.Kernels, rep.GOMAXPROCS, rep.CopySeconds, rep.PGBuildSeconds, rep.PGIndexBytes,
 		rep.VGLoadSeconds, rep.VGIndexBytes)
@@ -181,7 +187,7 @@ func (rep *Report) Markdown(w io.Writer) {
 	for _, r := range rep.Rows {
 		ef, icpt := strconv.Itoa(r.EF), ""
 		if r.Method == "vecgate" {
-			ef, icpt = vecgateEF(r.EF), fmt.Sprintf("%.1f%%", 100*r.Intercepted)
+			ef, icpt = vecgateEF(r.EF), fmt.Sprintf("%.1f%% (%.1f%% from memory)", 100*r.Intercepted, 100*r.FromMemory)
 		}
 		t = append(t, []string{r.Method, ef, strconv.Itoa(r.Clients), fmt.Sprintf("%.4f", r.Recall),
 			fmt.Sprintf("%.1f", r.QPS), fmt.Sprintf("%.2f", r.P50Micros/1000), fmt.Sprintf("%.2f", r.P99Micros/1000),
