@@ -62,8 +62,10 @@ func New(cfg Config) proxy.Interceptor {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	p := planner.New(Searcher(cfg.Set, cfg.DatabaseOID))
+	p.SetDistances((&calibration{dsn: cfg.DSN, log: cfg.Logger}).get)
 	return interceptor{dsn: cfg.DSN, database: cfg.Database, set: cfg.Set, stream: cfg.Stream, log: cfg.Logger,
-		status: cfg.Status, planner: planner.New(Searcher(cfg.Set, cfg.DatabaseOID))}
+		status: cfg.Status, planner: p}
 }
 
 var _ proxy.Interceptor = interceptor{}

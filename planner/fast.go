@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -239,7 +240,11 @@ func (q *Query) Answer(ctx context.Context, outs []Output, formats []int16) ([][
 		// Fewer rows than asked, and not proven to be every row: Postgres may return more.
 		return nil, fmt.Errorf("planner: the index returned %d of %d rows", len(res), q.need)
 	}
-	for i := 1; i < len(res); i++ {
+	exact, err := q.serverDistances(res)
+	if err != nil {
+		return nil, err
+	}
+	for i := 1; i < len(res) && !exact; i++ {
 		if a, b := res[i-1].Distance, res[i].Distance; nearTie(a, b) {
 			// vecgate's float32 sums run in another order than pgvector's: rows this close may
 			// come in the other order (or the other one of two may make the cut) in Postgres.
@@ -265,7 +270,7 @@ func (q *Query) Answer(ctx context.Context, outs []Output, formats []int16) ([][
 		if math.Abs(r.Distance) >= MaxFastDistance {
 			return nil, fmt.Errorf("planner: distance %g is past what the fast path prints exactly", r.Distance)
 		}
-		if prints && q.Shape.Metric == ann.Cosine {
+		if prints && q.Shape.Metric == ann.Cosine && !exact {
 			d, err := q.cosineAgain(r.Key)
 			if err != nil {
 				return nil, err
@@ -324,6 +329,34 @@ func resultFormat(formats []int16, i int) int16 {
 		return formats[i]
 	}
 	return 0
+}
+
+// serverDistances replaces the index's distances of res by the server's own, bit for bit, and
+// orders res by them, when the server's distances are calibrated (pgdist) for the statement's
+// operator and the index holds the rows' vectors as Postgres does (not normalised: every metric
+// but cosine). Rows then tie only when Postgres' distances tie, and any order of tied rows is
+// Postgres' answer too. It reports whether it did.
+func (q *Query) serverDistances(res []ann.Result) (bool, error) {
+	if q.distances == nil || q.Shape.Metric == ann.Cosine {
+		return false, nil
+	}
+	cal := q.distances()
+	src, ok := q.Target.Index.(vectorSource)
+	if !ok || !cal.Exact(q.Shape.Metric.String()) {
+		return false, nil
+	}
+	for i := range res {
+		x, ok := src.Vector(res[i].Key)
+		if !ok || len(x) != len(q.vec) {
+			return false, fmt.Errorf("planner: %s holds no full vector for %s", q.Target.Name, res[i].Key)
+		}
+		res[i].Distance, _ = cal.Distance(q.Shape.Metric.String(), q.vec, x)
+		if math.IsNaN(res[i].Distance) {
+			return false, fmt.Errorf("planner: distance of %s is NaN", res[i].Key)
+		}
+	}
+	slices.SortStableFunc(res, func(a, b ann.Result) int { return cmp.Compare(a.Distance, b.Distance) })
+	return true, nil
 }
 
 // vectorSource is an index that returns the vector it holds under a key (live.Index).

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/vecgate/vecgate/ann"
+	"github.com/vecgate/vecgate/internal/pgdist"
 	"github.com/vecgate/vecgate/internal/sqltext"
 )
 
@@ -69,6 +70,9 @@ type Settings struct {
 // Planner classifies statements (cached by text) and plans intercepted ones.
 type Planner struct {
 	search Searcher
+	// distances, when set, says whether vecgate computes the server's distances bit for bit
+	// (pgdist; nil answers: it does not).
+	distances func() *pgdist.Calibration
 
 	mu    sync.Mutex
 	cache map[string]cached // guarded by mu; bounded by maxCache
@@ -93,6 +97,10 @@ const MaxCandidates = 20000
 func New(s Searcher) *Planner {
 	return &Planner{search: s, cache: map[string]cached{}}
 }
+
+// SetDistances gives the planner the server's distance calibration (called when an answer from
+// memory needs it; it may return nil). Set it before planning.
+func (p *Planner) SetDistances(f func() *pgdist.Calibration) { p.distances = f }
 
 // errNoOperator is the verdict for statements without a distance operator, reached without
 // parsing them: most statements a proxy sees, which must cost next to nothing.
@@ -143,6 +151,7 @@ type Query struct {
 	bound     bool // extended protocol: Next hands out the key array's text value
 	filter    *inFilter
 	held      *heldFilter // the WHERE, when vecgate evaluates it over held values (held.go)
+	distances func() *pgdist.Calibration
 	// Filtered says how the last round applied the in-index filter ("" when there is none).
 	Filtered string
 }
@@ -235,7 +244,7 @@ func (p *Planner) plan(sh *Shape, t Target, st Settings, value func(Arg) (string
 	if err != nil {
 		return nil, err
 	}
-	q := &Query{Shape: sh, Target: t, Want: k, rw: rw, vec: vec, need: k + off, settings: st}
+	q := &Query{Shape: sh, Target: t, Want: k, rw: rw, vec: vec, need: k + off, settings: st, distances: p.distances}
 	if fi, ok := t.Index.(FilterIndex); ok {
 		q.filter = buildFilter(sh, fi, filterArg)
 	}
