@@ -131,14 +131,23 @@ func (h *heldFilter) matcher() (func(ann.Key) bool, *atomic.Bool) {
 // errUndecided: a held filter met a row it could not evaluate.
 var errUndecided = errors.New("planner: a row's held values could not be tested")
 
+// HeldScanRows: a table of at most this many rows is scanned whole for a held filter (exact, and
+// a few milliseconds at most); a larger one is searched through the graph first.
+const HeldScanRows = 20000
+
 // searchHeld finds the n nearest rows that pass the held filter: a graph search, and when it
-// returns fewer, a scan of every row (a search whose ef reaches the row count scans), whose
-// answer is complete (seenAll).
+// returns fewer, or the table is small, a scan of every row (a search whose ef reaches the row
+// count scans), whose answer is exact and complete (seenAll). (Filtered walks of an
+// inner-product graph missed rows in the differential tester.)
 func (q *Query) searchHeld(ctx context.Context, n int) (res []ann.Result, seenAll bool, err error) {
 	if q.Target.Lists > 0 {
 		return nil, false, fmt.Errorf("planner: %s: held filters are evaluated over graph twins only", q.Target.Name)
 	}
-	for _, ef := range []int{q.ef(n), q.Target.Index.Len() + 1} {
+	efs := []int{q.ef(n), q.Target.Index.Len() + 1}
+	if q.Target.Index.Len() <= HeldScanRows {
+		efs = efs[1:]
+	}
+	for _, ef := range efs {
 		match, undecided := q.held.matcher()
 		res, err = q.Target.Index.Search(ctx, q.vec, n, ann.SearchOptions{EF: ef, Filter: match})
 		if errors.Is(err, ann.ErrEmpty) {
