@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -314,6 +315,56 @@ func TestCoveringRowCap(t *testing.T) {
 		}
 		if fast := g.Stats().FastPath > before; fast != st.fast {
 			t.Errorf("%s: answered from memory %v, want %v", st.sql, fast, st.fast)
+		}
+	}
+}
+
+// TestCoveringMemoryBudget: with twins over --max-memory, the held values go (logged, in
+// status), the vectors stay, and statements returning other columns are answered correctly
+// through the rewrite.
+func TestCoveringMemoryBudget(t *testing.T) {
+	dsn := pgtest.NewDB(t)
+	admin := pgtest.Connect(t, dsn)
+	ctx := context.Background()
+	for _, q := range []string{"CREATE EXTENSION IF NOT EXISTS vector", coverSetup, coverRows,
+		"CREATE INDEX ON docs USING hnsw (emb vector_l2_ops)"} {
+		if _, err := admin.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	twins := live.DefaultOptions()
+	twins.MaxMemory = 1 // any held value is over
+	g := startTestGateway(t, dsn, Config{Intercept: true, SlotName: fmt.Sprintf("cm%d", rand.Uint32()), Twins: &twins})
+	waitIndexed(t, g, 300)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st := g.Status()
+		if len(st.Indexes) == 1 && st.Indexes[0].CoverDropped && st.Indexes[0].CoveredRows == 0 && st.Indexes[0].Rows == 300 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("held values not dropped: %+v", st.Indexes)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	via := pgtest.Connect(t, viaDSN(dsn, g)).PgConn()
+	q := [][]byte{[]byte("[0.1,0.2,0.3]")}
+	for _, st := range []struct {
+		sql  string
+		fast bool
+	}{
+		{"SELECT id, content FROM docs ORDER BY emb <-> $1 LIMIT 5", false},
+		{"SELECT id, emb <-> $1 FROM docs ORDER BY emb <-> $1 LIMIT 5", true},
+	} {
+		before, intercepted := g.Stats().FastPath, g.Stats().Intercepted
+		for range 2 {
+			got, want := wireAnswer(t, via, st.sql, q, []int16{0}), wireAnswer(t, admin.PgConn(), st.sql, q, []int16{0})
+			if got != want {
+				t.Fatalf("%s:\nvecgate:  %s\nPostgres: %s", st.sql, got, want)
+			}
+		}
+		if fast := g.Stats().FastPath > before; fast != st.fast || g.Stats().Intercepted-intercepted != 2 {
+			t.Errorf("%s: answered from memory %v, want %v (intercepted %d)", st.sql, fast, st.fast, g.Stats().Intercepted-intercepted)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package live
 import (
 	"encoding/binary"
 	"slices"
+	"time"
 
 	"github.com/vecgate/vecgate/ann"
 	"github.com/vecgate/vecgate/catalog"
@@ -41,11 +42,14 @@ func (s *Set) Covers(c catalog.Column) bool {
 // but for NULL, the value's length (uvarint) and bytes. A string is never changed once made
 // (an update makes a new one), so a reader may use it after the store's lock is released.
 type heldValues struct {
-	cols   []heldCol
-	rows   [][]byte // slot → values; nil: not held (too large, or unknown: an unchanged TOASTed value of a row not held)
-	size   int64    // bytes of the strings in rows
-	unheld int      // slots in use whose values are not held
-	maxRow int
+	// dropped: the memory budget took this table's values (Options.MaxMemory); none are held
+	// again until the twin is rebuilt.
+	dropped bool
+	cols    []heldCol
+	rows    [][]byte // slot → values; nil: not held (too large, or unknown: an unchanged TOASTed value of a row not held)
+	size    int64    // bytes of the strings in rows
+	unheld  int      // slots in use whose values are not held
+	maxRow  int
 }
 
 type heldCol struct {
@@ -257,5 +261,70 @@ func readHeld(d *fileformat.Decoder, e *entry) {
 		if keep && d.Err() == nil {
 			e.inc.held.set(e.inc.slot(k), slices.Clone(v))
 		}
+	}
+}
+
+// CoverDropped reports whether the memory budget took the twin's held values.
+func (ix *Index) CoverDropped() bool {
+	if ix.inc == nil {
+		return false
+	}
+	ix.inc.mu.RLock()
+	defer ix.inc.mu.RUnlock()
+	return ix.inc.held.dropped
+}
+
+// dropHeld forgets every held value of the store, for good (the memory budget).
+func (inc *includes) dropHeld() {
+	inc.mu.Lock()
+	defer inc.mu.Unlock()
+	inc.held = heldValues{dropped: true}
+}
+
+// heldBytes is the size of the store's held values.
+func (inc *includes) heldBytes() int64 {
+	if inc == nil {
+		return 0
+	}
+	inc.mu.RLock()
+	defer inc.mu.RUnlock()
+	return inc.held.size
+}
+
+// budgetInterval: the memory budget is checked at a commit at most this often.
+const budgetInterval = time.Second
+
+// enforceBudget drops the held values of the tables holding the most of them while all twins
+// together use more than Options.MaxMemory: vectors stay (the twins keep answering, through the
+// rewrite for statements returning other columns), payload goes, largest first. Logged, and in
+// status (CoverDropped).
+func (s *Set) enforceBudget() {
+	if s.opts.MaxMemory <= 0 {
+		return
+	}
+	now := time.Now().UnixNano()
+	if now-s.budgetAt.Load() < int64(budgetInterval) {
+		return
+	}
+	s.budgetAt.Store(now)
+	for {
+		var total, most int64
+		var biggest *entry
+		s.mu.RLock()
+		for _, e := range s.entries {
+			for _, ix := range e.indexes {
+				total += ix.MemoryBytes()
+			}
+			if b := e.inc.heldBytes(); b > most {
+				biggest, most = e, b
+			}
+		}
+		s.mu.RUnlock()
+		if total <= s.opts.MaxMemory || biggest == nil {
+			return
+		}
+		biggest.inc.dropHeld()
+		s.log.Warn("live: over the memory budget: the table's other columns are no longer held; statements returning them take the rewrite",
+			"target", biggest.info.Target.String(), "held_bytes", most, "twins_bytes", total, "max_memory", s.opts.MaxMemory)
 	}
 }

@@ -133,6 +133,9 @@ type Options struct {
 	CodesOnly bool
 	// Cover: the columns twins hold to answer statements that return them (cover.go).
 	Cover Cover
+	// MaxMemory bounds the twins' memory (bytes; 0: none): past it, the held column values of
+	// the tables holding most are dropped (cover.go, enforceBudget).
+	MaxMemory int64
 }
 
 // DefaultOptions are the twins' defaults.
@@ -342,6 +345,7 @@ type Set struct {
 	rejected  atomic.Int64
 	rt        retraining  // IVF twin retrains running (retrain.go)
 	noRetrain atomic.Bool // tests: Commit starts no retrains
+	budgetAt  atomic.Int64 // when the memory budget was last checked (Unix ns)
 }
 
 // New returns an empty set.
@@ -660,6 +664,7 @@ func (s *Set) Commit(lsn replication.LSN) error {
 		}
 		s.maybeRetrain(ix)
 	}
+	s.enforceBudget()
 	s.applied.Store(uint64(lsn))
 	return nil
 }

@@ -97,6 +97,9 @@ type IndexStatus struct {
 	CoveredRows   int64 `json:"covered_rows,omitempty"`
 	UncoveredRows int64 `json:"uncovered_rows,omitempty"`
 	CoveredBytes  int64 `json:"covered_bytes,omitempty"`
+	// CoverDropped: the memory budget (--max-memory) took the held values; statements returning
+	// other columns than the key take the rewrite until the twin is rebuilt.
+	CoverDropped bool `json:"cover_dropped,omitempty"`
 }
 
 // SkippedTarget is a table (Column "") or a vector column that vecgate does not index, and why.
@@ -191,6 +194,7 @@ func (o *Observer) indexStatuses(st replication.Status, params map[string]indexP
 		}
 		held, unheld, heldBytes := ix.HeldRows()
 		is.CoveredRows, is.UncoveredRows, is.CoveredBytes = int64(held), int64(unheld), heldBytes
+		is.CoverDropped = ix.CoverDropped()
 		indexed[is.Table+"."+is.Column] = true
 		out = append(out, is)
 	}
