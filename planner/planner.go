@@ -363,6 +363,9 @@ func nearTie(a, b float64) bool {
 func (q *Query) search(ctx context.Context, n int) (res []ann.Result, seenAll bool, err error) {
 	opts := ann.SearchOptions{EF: q.ef(n)}
 	lists := q.Target.Lists
+	if lists == 0 && q.smallTable() {
+		opts.EF = q.Target.Index.Len() + 1 // an HNSW twin scans when ef reaches its row count
+	}
 	if lists > 0 {
 		opts.Probes = cmp.Or(q.settings.Probes, q.Target.Probes, 1)
 		for range q.Rounds {
@@ -410,6 +413,18 @@ func (q *Query) search(ctx context.Context, n int) (res []ann.Result, seenAll bo
 		}
 		opts.Probes = min(opts.Probes*4, lists)
 	}
+}
+
+// ExactScanWork bounds the work (rows × dimensions) of a twin searched by scanning every row
+// rather than through its graph or lists: about a millisecond of distance computations, and
+// exact. Postgres itself scans small tables rather than use pgvector's index; a graph over few
+// rows, many of them duplicates, missed rows in the differential tester.
+const ExactScanWork = 1 << 21
+
+// smallTable reports whether the twin is small enough to scan whole (ExactScanWork). (IVF twins
+// widen to every list instead.)
+func (q *Query) smallTable() bool {
+	return q.Target.Index.Len()*max(q.Target.Index.Dims(), 1) <= ExactScanWork
 }
 
 // distinctKeys counts the different keys in res: a proof that every row came back counts rows,
