@@ -69,7 +69,8 @@ func Sets() []Kernels { return slices.Clone(sets) }
 // Active returns the kernel set in use.
 func Active() Kernels { return active }
 
-// Impl names the kernel set in use: "avx512" or "avx2" (assembly, amd64), "portable", or
+// Impl names the kernel set in use: "avx512vnni", "avx512" or "avx2" (assembly, amd64),
+// "portable", or
 // "archsimd-avx512" / "archsimd-avx2" when chosen with VECGATE_KERNELS=archsimd in a
 // GOEXPERIMENT=simd build.
 func Impl() string { return active.Name }

@@ -10,8 +10,9 @@
 // Every kernel has a portable Go implementation ([Portable]). On amd64 every
 // build also has AVX2+FMA and AVX-512 (F, BW) versions written in Go assembly
 // (kernels_amd64.s), and the package picks the best set the CPU and OS support
-// when the program starts (golang.org/x/sys/cpu): "avx512", else "avx2", else
-// "portable". Hamming uses POPCNT, or VPOPCNTQ where the CPU has
+// when the program starts (golang.org/x/sys/cpu): "avx512vnni" (the AVX-512
+// set with its int8/uint8 kernels on VPDPBUSD), else "avx512", else "avx2",
+// else "portable". Hamming uses POPCNT, or VPOPCNTQ where the CPU has
 // AVX512_VPOPCNTDQ. [Impl] names the set in use, [Active] returns it, [Sets]
 // lists every set this build and CPU can run and [AVX2] the AVX2 one, so that
 // tests compare them all with the portable one (floats within rounding,

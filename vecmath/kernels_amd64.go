@@ -50,42 +50,68 @@ func dotU8AVX512(a, b []uint8) uint32
 func l2U8AVX512(a, b []uint8) uint32
 
 //go:noescape
+func dotI8VNNI(a, b []int8) int32
+
+//go:noescape
+func l2I8VNNI(a, b []int8) int32
+
+//go:noescape
+func dotU8VNNI(a, b []uint8) uint32
+
+//go:noescape
+func l2U8VNNI(a, b []uint8) uint32
+
+//go:noescape
 func hammingPOPCNT(a, b []uint64) int
 
 //go:noescape
 func hammingVPOPCNT(a, b []uint64) int
 
-// hasAVX2 and hasAVX512 say whether the CPU (and the OS, which must save the wider registers)
-// can run the AVX2 and the AVX-512 sets.
+// hasAVX2, hasAVX512 and hasVNNI say whether the CPU (and the OS, which must save the wider
+// registers) can run the AVX2, the AVX-512 and the AVX-512 VNNI sets.
 var (
 	hasAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasPOPCNT
 	hasAVX512 = hasAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW
+	hasVNNI   = hasAVX512 && cpu.X86.HasAVX512VNNI
 )
 
 // asmSets returns the assembly sets the CPU can run, best first.
 func asmSets() []Kernels {
 	var ks []Kernels
-	if hasAVX512 {
-		k := Kernels{
-			Name:           "avx512",
-			L2Squared:      func(a, b []float32) float32 { b = b[:len(a)]; raceRead(a, b); return l2F32AVX512(a, b) },
-			Dot:            func(a, b []float32) float32 { b = b[:len(a)]; raceRead(a, b); return dotF32AVX512(a, b) },
-			L1:             func(a, b []float32) float32 { b = b[:len(a)]; raceRead(a, b); return l1F32AVX512(a, b) },
-			DotInt8:        func(a, b []int8) int32 { b = b[:len(a)]; raceRead(a, b); return dotI8AVX512(a, b) },
-			L2SquaredInt8:  func(a, b []int8) int32 { b = b[:len(a)]; raceRead(a, b); return l2I8AVX512(a, b) },
-			DotUint8:       func(a, b []uint8) uint32 { b = b[:len(a)]; raceRead(a, b); return dotU8AVX512(a, b) },
-			L2SquaredUint8: func(a, b []uint8) uint32 { b = b[:len(a)]; raceRead(a, b); return l2U8AVX512(a, b) },
-			Hamming:        hamming,
-		}
-		if cpu.X86.HasAVX512VPOPCNTDQ {
-			k.Hamming = hammingWide
-		}
+	if hasVNNI {
+		k := avx512Set()
+		k.Name = "avx512vnni"
+		k.DotInt8 = func(a, b []int8) int32 { b = b[:len(a)]; raceRead(a, b); return dotI8VNNI(a, b) }
+		k.L2SquaredInt8 = func(a, b []int8) int32 { b = b[:len(a)]; raceRead(a, b); return l2I8VNNI(a, b) }
+		k.DotUint8 = func(a, b []uint8) uint32 { b = b[:len(a)]; raceRead(a, b); return dotU8VNNI(a, b) }
+		k.L2SquaredUint8 = func(a, b []uint8) uint32 { b = b[:len(a)]; raceRead(a, b); return l2U8VNNI(a, b) }
 		ks = append(ks, k)
+	}
+	if hasAVX512 {
+		ks = append(ks, avx512Set())
 	}
 	if hasAVX2 {
 		ks = append(ks, avx2Set())
 	}
 	return ks
+}
+
+func avx512Set() Kernels {
+	k := Kernels{
+		Name:           "avx512",
+		L2Squared:      func(a, b []float32) float32 { b = b[:len(a)]; raceRead(a, b); return l2F32AVX512(a, b) },
+		Dot:            func(a, b []float32) float32 { b = b[:len(a)]; raceRead(a, b); return dotF32AVX512(a, b) },
+		L1:             func(a, b []float32) float32 { b = b[:len(a)]; raceRead(a, b); return l1F32AVX512(a, b) },
+		DotInt8:        func(a, b []int8) int32 { b = b[:len(a)]; raceRead(a, b); return dotI8AVX512(a, b) },
+		L2SquaredInt8:  func(a, b []int8) int32 { b = b[:len(a)]; raceRead(a, b); return l2I8AVX512(a, b) },
+		DotUint8:       func(a, b []uint8) uint32 { b = b[:len(a)]; raceRead(a, b); return dotU8AVX512(a, b) },
+		L2SquaredUint8: func(a, b []uint8) uint32 { b = b[:len(a)]; raceRead(a, b); return l2U8AVX512(a, b) },
+		Hamming:        hamming,
+	}
+	if cpu.X86.HasAVX512VPOPCNTDQ {
+		k.Hamming = hammingWide
+	}
+	return k
 }
 
 func avx2Set() Kernels {

@@ -1003,3 +1003,142 @@ reduce:
 	MOVQ          AX, ret+48(FP)
 	VZEROUPPER
 	RET
+
+// ---- int8 and uint8 codes, AVX-512 with AVX512_VNNI: VPDPBUSD multiplies unsigned bytes by
+// signed bytes and adds each four products into an int32 lane, without saturating. Every kernel
+// is turned into such products plus a correction that a second VPDPBUSD sums against bytes of 1:
+//   int8 dot:   Σ a·b   = Σ (a+128)·b − 128·Σ b        (a+128 = a XOR 0x80, unsigned)
+//   uint8 dot:  Σ a·b   = Σ a·(b−128) + 128·Σ a        (b−128 = b XOR 0x80, signed)
+//   squared L2: Σ d²    = Σ d·(d−128) + 128·Σ d        (d = |a−b| as an unsigned byte)
+// Four rounds of 64 bytes go into four pairs of accumulators (VPDPBUSD has a latency of several
+// cycles), then 64 bytes at a time, then one masked load for the last 0..63 (zero bytes add
+// nothing to either sum). Z13 holds 0x80 and Z14 0x01 in every byte.
+
+// VNNI_CONSTS sets Z13 and Z14.
+#define VNNI_CONSTS \
+	MOVL         $0x80808080, AX; \
+	VPBROADCASTD AX, Z13; \
+	MOVL         $0x01010101, AX; \
+	VPBROADCASTD AX, Z14
+
+// Rounds: a in A, b in B; T is scratch; the product sum goes to P, the correction sum to C.
+#define VNNI_DOT_S8(A, B, T, P, C) \
+	VPXORD   Z13, A, A; \
+	VPDPBUSD B, A, P; \
+	VPDPBUSD B, Z14, C
+
+#define VNNI_DOT_U8(A, B, T, P, C) \
+	VPXORD   Z13, B, B; \
+	VPDPBUSD B, A, P; \
+	VPDPBUSD Z14, A, C
+
+#define VNNI_SQDIFF(max, min, A, B, T, P, C) \
+	max      B, A, T; \
+	min      B, A, A; \
+	VPSUBB   A, T, A; \
+	VPXORD   Z13, A, T; \
+	VPDPBUSD T, A, P; \
+	VPDPBUSD Z14, A, C
+
+#define VNNI_L2_S8(A, B, T, P, C) VNNI_SQDIFF(VPMAXSB, VPMINSB, A, B, T, P, C)
+#define VNNI_L2_U8(A, B, T, P, C) VNNI_SQDIFF(VPMAXUB, VPMINUB, A, B, T, P, C)
+
+// VNNI_KERNEL(round) is the whole loop around a round; it leaves the product sum in AX and the
+// correction sum in DX.
+#define VNNI_KERNEL(round) \
+	LOAD_ARGS; \
+	VNNI_CONSTS; \
+	VPXORD Z0, Z0, Z0; \
+	VPXORD Z1, Z1, Z1; \
+	VPXORD Z2, Z2, Z2; \
+	VPXORD Z3, Z3, Z3; \
+	VPXORD Z4, Z4, Z4; \
+	VPXORD Z5, Z5, Z5; \
+	VPXORD Z6, Z6, Z6; \
+	VPXORD Z7, Z7, Z7; \
+	CMPQ   CX, $256; \
+	JB     by64; \
+by256:; \
+	VMOVDQU64 (SI), Z16; \
+	VMOVDQU64 64(SI), Z18; \
+	VMOVDQU64 128(SI), Z20; \
+	VMOVDQU64 192(SI), Z22; \
+	VMOVDQU64 (DI), Z17; \
+	VMOVDQU64 64(DI), Z19; \
+	VMOVDQU64 128(DI), Z21; \
+	VMOVDQU64 192(DI), Z23; \
+	round(Z16, Z17, Z24, Z0, Z4); \
+	round(Z18, Z19, Z25, Z1, Z5); \
+	round(Z20, Z21, Z26, Z2, Z6); \
+	round(Z22, Z23, Z27, Z3, Z7); \
+	ADDQ $256, SI; \
+	ADDQ $256, DI; \
+	SUBQ $256, CX; \
+	CMPQ CX, $256; \
+	JAE  by256; \
+by64:; \
+	CMPQ CX, $64; \
+	JB   tail; \
+	VMOVDQU64 (SI), Z16; \
+	VMOVDQU64 (DI), Z17; \
+	round(Z16, Z17, Z24, Z0, Z4); \
+	ADDQ $64, SI; \
+	ADDQ $64, DI; \
+	SUBQ $64, CX; \
+	JMP  by64; \
+tail:; \
+	TESTQ CX, CX; \
+	JZ    reduce; \
+	TAILMASK_AX; \
+	KMOVQ      AX, K1; \
+	VMOVDQU8.Z (SI), K1, Z16; \
+	VMOVDQU8.Z (DI), K1, Z17; \
+	round(Z16, Z17, Z24, Z1, Z5); \
+reduce:; \
+	VPADDD Z1, Z0, Z0; \
+	VPADDD Z3, Z2, Z2; \
+	VPADDD Z2, Z0, Z0; \
+	VPADDD Z5, Z4, Z4; \
+	VPADDD Z7, Z6, Z6; \
+	VPADDD Z6, Z4, Z4; \
+	HSUMD_Z0_AX; \
+	MOVL      AX, DX; \
+	VMOVDQA64 Z4, Z0; \
+	HSUMD_Z0_AX; \
+	XCHGL     AX, DX
+
+// func dotI8VNNI(a, b []int8) int32
+TEXT ·dotI8VNNI(SB), NOSPLIT, $0-52
+	VNNI_KERNEL(VNNI_DOT_S8)
+	SHLL       $7, DX
+	SUBL       DX, AX
+	MOVL       AX, ret+48(FP)
+	VZEROUPPER
+	RET
+
+// func l2I8VNNI(a, b []int8) int32
+TEXT ·l2I8VNNI(SB), NOSPLIT, $0-52
+	VNNI_KERNEL(VNNI_L2_S8)
+	SHLL       $7, DX
+	ADDL       DX, AX
+	MOVL       AX, ret+48(FP)
+	VZEROUPPER
+	RET
+
+// func dotU8VNNI(a, b []uint8) uint32
+TEXT ·dotU8VNNI(SB), NOSPLIT, $0-52
+	VNNI_KERNEL(VNNI_DOT_U8)
+	SHLL       $7, DX
+	ADDL       DX, AX
+	MOVL       AX, ret+48(FP)
+	VZEROUPPER
+	RET
+
+// func l2U8VNNI(a, b []uint8) uint32
+TEXT ·l2U8VNNI(SB), NOSPLIT, $0-52
+	VNNI_KERNEL(VNNI_L2_U8)
+	SHLL       $7, DX
+	ADDL       DX, AX
+	MOVL       AX, ret+48(FP)
+	VZEROUPPER
+	RET
