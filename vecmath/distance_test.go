@@ -213,7 +213,7 @@ var (
 // The benchmarks run every set on the same vectors: BenchmarkFloat/dot/avx512/1536 against
 // BenchmarkFloat/dot/portable/1536 (and archsimd-avx512 with GOEXPERIMENT=simd) is the ratio.
 func BenchmarkFloat(b *testing.B) {
-	for _, n := range []int{128, 784, 1536} {
+	for _, n := range []int{8, 128, 784, 1536} {
 		x, y := benchVecs(n)
 		for _, k := range kernelSets() {
 			for _, f := range []struct {

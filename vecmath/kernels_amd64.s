@@ -8,6 +8,9 @@
 // bytes into its low byte (AND 0x00ff, or shift left then right for sign extension) and its high
 // byte (shift right by 8), and multiply-add the words pairwise (VPMADDWD): no byte shuffles. The
 // order of the terms of an integer sum does not matter (int32 sums wrap alike in any order).
+//
+// Each family of kernels is one skeleton macro (the loops, tails and reduction) around a step
+// macro per kernel. Labels inside a macro are local to the TEXT block that expands it.
 
 #include "textflag.h"
 
@@ -19,12 +22,6 @@
 	VADDPS       X1, X0, X0; \
 	VMOVSHDUP    X0, X1; \
 	VADDSS       X1, X0, X0
-
-// HSUMPS_Z0 adds the sixteen float32 lanes of Z0 into the low lane of X0 (clobbers X1).
-#define HSUMPS_Z0 \
-	VEXTRACTF64X4 $1, Z0, Y1; \
-	VADDPS        Y1, Y0, Y0; \
-	HSUMPS_Y0
 
 // HSUMD_Y0_AX adds the eight int32 lanes of Y0 into AX (clobbers X1).
 #define HSUMD_Y0_AX \
@@ -54,827 +51,340 @@
 	SHLQ CX, AX; \
 	DECQ AX
 
-// ---- float32, AVX2 + FMA: 32 floats a round into four accumulators, then 8 at a time.
+// ---- float32. A step step(R, off, ACC) loads the vector at off(SI) into R, combines it with
+// the one at off(DI) and adds the result to ACC; Y15/Z15 hold 0x7fffffff (every bit but the
+// sign) in every lane.
+
+#define DOT_STEP(R, off, ACC) \
+	VMOVUPS     off(SI), R; \
+	VFMADD231PS off(DI), R, ACC
+
+#define L2_STEP(R, off, ACC) \
+	VMOVUPS     off(SI), R; \
+	VSUBPS      off(DI), R, R; \
+	VFMADD231PS R, R, ACC
+
+#define L1_STEP(and, M, R, off, ACC) \
+	VMOVUPS off(SI), R; \
+	VSUBPS  off(DI), R, R; \
+	and     M, R, R; \
+	VADDPS  R, ACC, ACC
+
+#define L1_STEP_Y(R, off, ACC) L1_STEP(VANDPS, Y15, R, off, ACC)
+#define L1_STEP_Z(R, off, ACC) L1_STEP(VPANDD, Z15, R, off, ACC)
+
+// One float in X1 (loaded from (SI)) against (DI), added to X0.
+#define DOT_ONE VFMADD231SS (DI), X1, X0
+#define L2_ONE VSUBSS (DI), X1, X1; VFMADD231SS X1, X1, X0
+#define L1_ONE VSUBSS (DI), X1, X1; VANDPS X15, X1, X1; VADDSS X1, X0, X0
+
+// A masked tail: a's last floats in Z4, b's in Z5 (zeros beyond), added to Z1.
+#define DOT_TAIL VFMADD231PS Z5, Z4, Z1
+#define L2_TAIL VSUBPS Z5, Z4, Z4; VFMADD231PS Z4, Z4, Z1
+#define L1_TAIL VSUBPS Z5, Z4, Z4; VPANDD Z15, Z4, Z4; VADDPS Z4, Z1, Z1
+
+// F32_AVX2(step, one): AVX2 + FMA, 32 floats a round into four accumulators, then 8 at a time,
+// then one at a time.
+#define F32_AVX2(step, one) \
+	LOAD_ARGS; \
+	VPCMPEQD Y15, Y15, Y15; \
+	VPSRLD   $1, Y15, Y15; \
+	VXORPS   Y0, Y0, Y0; \
+	VXORPS   Y1, Y1, Y1; \
+	VXORPS   Y2, Y2, Y2; \
+	VXORPS   Y3, Y3, Y3; \
+	CMPQ     CX, $32; \
+	JB       by8; \
+by32:; \
+	step(Y4, 0, Y0); \
+	step(Y5, 32, Y1); \
+	step(Y6, 64, Y2); \
+	step(Y7, 96, Y3); \
+	ADDQ $128, SI; \
+	ADDQ $128, DI; \
+	SUBQ $32, CX; \
+	CMPQ CX, $32; \
+	JAE  by32; \
+by8:; \
+	CMPQ CX, $8; \
+	JB   reduce; \
+	step(Y4, 0, Y0); \
+	ADDQ $32, SI; \
+	ADDQ $32, DI; \
+	SUBQ $8, CX; \
+	JMP  by8; \
+reduce:; \
+	VADDPS Y1, Y0, Y0; \
+	VADDPS Y3, Y2, Y2; \
+	VADDPS Y2, Y0, Y0; \
+	HSUMPS_Y0; \
+	TESTQ  CX, CX; \
+	JZ     done; \
+by1:; \
+	VMOVSS (SI), X1; \
+	one; \
+	ADDQ   $4, SI; \
+	ADDQ   $4, DI; \
+	DECQ   CX; \
+	JNZ    by1; \
+done:; \
+	VMOVSS     X0, ret+48(FP); \
+	VZEROUPPER; \
+	RET
+
+// F32_AVX512(step, tail): AVX-512, 64 floats a round into four accumulators, then 16 at a time,
+// then one masked load for the last 0..15.
+#define F32_AVX512(step, tail) \
+	LOAD_ARGS; \
+	VPTERNLOGD $0xff, Z15, Z15, Z15; \
+	VPSRLD     $1, Z15, Z15; \
+	VPXORD     Z0, Z0, Z0; \
+	VPXORD     Z1, Z1, Z1; \
+	VPXORD     Z2, Z2, Z2; \
+	VPXORD     Z3, Z3, Z3; \
+	CMPQ       CX, $64; \
+	JB         by16; \
+by64:; \
+	step(Z4, 0, Z0); \
+	step(Z5, 64, Z1); \
+	step(Z6, 128, Z2); \
+	step(Z7, 192, Z3); \
+	ADDQ $256, SI; \
+	ADDQ $256, DI; \
+	SUBQ $64, CX; \
+	CMPQ CX, $64; \
+	JAE  by64; \
+by16:; \
+	CMPQ CX, $16; \
+	JB   last; \
+	step(Z4, 0, Z0); \
+	ADDQ $64, SI; \
+	ADDQ $64, DI; \
+	SUBQ $16, CX; \
+	JMP  by16; \
+last:; \
+	TESTQ     CX, CX; \
+	JZ        reduce; \
+	TAILMASK_AX; \
+	KMOVW     AX, K1; \
+	VMOVUPS.Z (SI), K1, Z4; \
+	VMOVUPS.Z (DI), K1, Z5; \
+	tail; \
+reduce:; \
+	VADDPS        Z1, Z0, Z0; \
+	VADDPS        Z3, Z2, Z2; \
+	VADDPS        Z2, Z0, Z0; \
+	VEXTRACTF64X4 $1, Z0, Y1; \
+	VADDPS        Y1, Y0, Y0; \
+	HSUMPS_Y0; \
+	VMOVSS        X0, ret+48(FP); \
+	VZEROUPPER; \
+	RET
 
 // func dotF32AVX2(a, b []float32) float32
 TEXT ·dotF32AVX2(SB), NOSPLIT, $0-52
-	LOAD_ARGS
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	CMPQ   CX, $32
-	JB     by8
-
-by32:
-	VMOVUPS     (SI), Y4
-	VMOVUPS     32(SI), Y5
-	VMOVUPS     64(SI), Y6
-	VMOVUPS     96(SI), Y7
-	VFMADD231PS (DI), Y4, Y0
-	VFMADD231PS 32(DI), Y5, Y1
-	VFMADD231PS 64(DI), Y6, Y2
-	VFMADD231PS 96(DI), Y7, Y3
-	ADDQ        $128, SI
-	ADDQ        $128, DI
-	SUBQ        $32, CX
-	CMPQ        CX, $32
-	JAE         by32
-
-by8:
-	CMPQ        CX, $8
-	JB          reduce
-	VMOVUPS     (SI), Y4
-	VFMADD231PS (DI), Y4, Y0
-	ADDQ        $32, SI
-	ADDQ        $32, DI
-	SUBQ        $8, CX
-	JMP         by8
-
-reduce:
-	VADDPS Y1, Y0, Y0
-	VADDPS Y3, Y2, Y2
-	VADDPS Y2, Y0, Y0
-	HSUMPS_Y0
-	TESTQ  CX, CX
-	JZ     done
-
-by1:
-	VMOVSS      (SI), X1
-	VFMADD231SS (DI), X1, X0
-	ADDQ        $4, SI
-	ADDQ        $4, DI
-	DECQ        CX
-	JNZ         by1
-
-done:
-	VMOVSS     X0, ret+48(FP)
-	VZEROUPPER
-	RET
+	F32_AVX2(DOT_STEP, DOT_ONE)
 
 // func l2F32AVX2(a, b []float32) float32
 TEXT ·l2F32AVX2(SB), NOSPLIT, $0-52
-	LOAD_ARGS
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	CMPQ   CX, $32
-	JB     by8
-
-by32:
-	VMOVUPS     (SI), Y4
-	VMOVUPS     32(SI), Y5
-	VMOVUPS     64(SI), Y6
-	VMOVUPS     96(SI), Y7
-	VSUBPS      (DI), Y4, Y4
-	VSUBPS      32(DI), Y5, Y5
-	VSUBPS      64(DI), Y6, Y6
-	VSUBPS      96(DI), Y7, Y7
-	VFMADD231PS Y4, Y4, Y0
-	VFMADD231PS Y5, Y5, Y1
-	VFMADD231PS Y6, Y6, Y2
-	VFMADD231PS Y7, Y7, Y3
-	ADDQ        $128, SI
-	ADDQ        $128, DI
-	SUBQ        $32, CX
-	CMPQ        CX, $32
-	JAE         by32
-
-by8:
-	CMPQ        CX, $8
-	JB          reduce
-	VMOVUPS     (SI), Y4
-	VSUBPS      (DI), Y4, Y4
-	VFMADD231PS Y4, Y4, Y0
-	ADDQ        $32, SI
-	ADDQ        $32, DI
-	SUBQ        $8, CX
-	JMP         by8
-
-reduce:
-	VADDPS Y1, Y0, Y0
-	VADDPS Y3, Y2, Y2
-	VADDPS Y2, Y0, Y0
-	HSUMPS_Y0
-	TESTQ  CX, CX
-	JZ     done
-
-by1:
-	VMOVSS      (SI), X1
-	VSUBSS      (DI), X1, X1
-	VFMADD231SS X1, X1, X0
-	ADDQ        $4, SI
-	ADDQ        $4, DI
-	DECQ        CX
-	JNZ         by1
-
-done:
-	VMOVSS     X0, ret+48(FP)
-	VZEROUPPER
-	RET
+	F32_AVX2(L2_STEP, L2_ONE)
 
 // func l1F32AVX2(a, b []float32) float32
 TEXT ·l1F32AVX2(SB), NOSPLIT, $0-52
-	LOAD_ARGS
-	VPCMPEQD Y15, Y15, Y15
-	VPSRLD   $1, Y15, Y15  // 0x7fffffff: every bit but the sign
-	VXORPS   Y0, Y0, Y0
-	VXORPS   Y1, Y1, Y1
-	VXORPS   Y2, Y2, Y2
-	VXORPS   Y3, Y3, Y3
-	CMPQ     CX, $32
-	JB       by8
-
-by32:
-	VMOVUPS (SI), Y4
-	VMOVUPS 32(SI), Y5
-	VMOVUPS 64(SI), Y6
-	VMOVUPS 96(SI), Y7
-	VSUBPS  (DI), Y4, Y4
-	VSUBPS  32(DI), Y5, Y5
-	VSUBPS  64(DI), Y6, Y6
-	VSUBPS  96(DI), Y7, Y7
-	VANDPS  Y15, Y4, Y4
-	VANDPS  Y15, Y5, Y5
-	VANDPS  Y15, Y6, Y6
-	VANDPS  Y15, Y7, Y7
-	VADDPS  Y4, Y0, Y0
-	VADDPS  Y5, Y1, Y1
-	VADDPS  Y6, Y2, Y2
-	VADDPS  Y7, Y3, Y3
-	ADDQ    $128, SI
-	ADDQ    $128, DI
-	SUBQ    $32, CX
-	CMPQ    CX, $32
-	JAE     by32
-
-by8:
-	CMPQ    CX, $8
-	JB      reduce
-	VMOVUPS (SI), Y4
-	VSUBPS  (DI), Y4, Y4
-	VANDPS  Y15, Y4, Y4
-	VADDPS  Y4, Y0, Y0
-	ADDQ    $32, SI
-	ADDQ    $32, DI
-	SUBQ    $8, CX
-	JMP     by8
-
-reduce:
-	VADDPS Y1, Y0, Y0
-	VADDPS Y3, Y2, Y2
-	VADDPS Y2, Y0, Y0
-	HSUMPS_Y0
-	TESTQ  CX, CX
-	JZ     done
-
-by1:
-	VMOVSS (SI), X1
-	VSUBSS (DI), X1, X1
-	VANDPS X15, X1, X1
-	VADDSS X1, X0, X0
-	ADDQ   $4, SI
-	ADDQ   $4, DI
-	DECQ   CX
-	JNZ    by1
-
-done:
-	VMOVSS     X0, ret+48(FP)
-	VZEROUPPER
-	RET
-
-// ---- float32, AVX-512: 64 floats a round into four accumulators, 16 at a time, then one
-// masked load for the last 0..15.
+	F32_AVX2(L1_STEP_Y, L1_ONE)
 
 // func dotF32AVX512(a, b []float32) float32
 TEXT ·dotF32AVX512(SB), NOSPLIT, $0-52
-	LOAD_ARGS
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	CMPQ   CX, $64
-	JB     by16
-
-by64:
-	VMOVUPS     (SI), Z4
-	VMOVUPS     64(SI), Z5
-	VMOVUPS     128(SI), Z6
-	VMOVUPS     192(SI), Z7
-	VFMADD231PS (DI), Z4, Z0
-	VFMADD231PS 64(DI), Z5, Z1
-	VFMADD231PS 128(DI), Z6, Z2
-	VFMADD231PS 192(DI), Z7, Z3
-	ADDQ        $256, SI
-	ADDQ        $256, DI
-	SUBQ        $64, CX
-	CMPQ        CX, $64
-	JAE         by64
-
-by16:
-	CMPQ        CX, $16
-	JB          tail
-	VMOVUPS     (SI), Z4
-	VFMADD231PS (DI), Z4, Z0
-	ADDQ        $64, SI
-	ADDQ        $64, DI
-	SUBQ        $16, CX
-	JMP         by16
-
-tail:
-	TESTQ       CX, CX
-	JZ          reduce
-	TAILMASK_AX
-	KMOVW       AX, K1
-	VMOVUPS.Z   (SI), K1, Z4
-	VMOVUPS.Z   (DI), K1, Z5
-	VFMADD231PS Z5, Z4, Z1
-
-reduce:
-	VADDPS     Z1, Z0, Z0
-	VADDPS     Z3, Z2, Z2
-	VADDPS     Z2, Z0, Z0
-	HSUMPS_Z0
-	VMOVSS     X0, ret+48(FP)
-	VZEROUPPER
-	RET
+	F32_AVX512(DOT_STEP, DOT_TAIL)
 
 // func l2F32AVX512(a, b []float32) float32
 TEXT ·l2F32AVX512(SB), NOSPLIT, $0-52
-	LOAD_ARGS
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	CMPQ   CX, $64
-	JB     by16
-
-by64:
-	VMOVUPS     (SI), Z4
-	VMOVUPS     64(SI), Z5
-	VMOVUPS     128(SI), Z6
-	VMOVUPS     192(SI), Z7
-	VSUBPS      (DI), Z4, Z4
-	VSUBPS      64(DI), Z5, Z5
-	VSUBPS      128(DI), Z6, Z6
-	VSUBPS      192(DI), Z7, Z7
-	VFMADD231PS Z4, Z4, Z0
-	VFMADD231PS Z5, Z5, Z1
-	VFMADD231PS Z6, Z6, Z2
-	VFMADD231PS Z7, Z7, Z3
-	ADDQ        $256, SI
-	ADDQ        $256, DI
-	SUBQ        $64, CX
-	CMPQ        CX, $64
-	JAE         by64
-
-by16:
-	CMPQ        CX, $16
-	JB          tail
-	VMOVUPS     (SI), Z4
-	VSUBPS      (DI), Z4, Z4
-	VFMADD231PS Z4, Z4, Z0
-	ADDQ        $64, SI
-	ADDQ        $64, DI
-	SUBQ        $16, CX
-	JMP         by16
-
-tail:
-	TESTQ       CX, CX
-	JZ          reduce
-	TAILMASK_AX
-	KMOVW       AX, K1
-	VMOVUPS.Z   (SI), K1, Z4
-	VMOVUPS.Z   (DI), K1, Z5
-	VSUBPS      Z5, Z4, Z4
-	VFMADD231PS Z4, Z4, Z1
-
-reduce:
-	VADDPS     Z1, Z0, Z0
-	VADDPS     Z3, Z2, Z2
-	VADDPS     Z2, Z0, Z0
-	HSUMPS_Z0
-	VMOVSS     X0, ret+48(FP)
-	VZEROUPPER
-	RET
+	F32_AVX512(L2_STEP, L2_TAIL)
 
 // func l1F32AVX512(a, b []float32) float32
 TEXT ·l1F32AVX512(SB), NOSPLIT, $0-52
-	LOAD_ARGS
-	VPTERNLOGD $0xff, Z15, Z15, Z15
-	VPSRLD     $1, Z15, Z15    // 0x7fffffff: every bit but the sign
-	VPXORD     Z0, Z0, Z0
-	VPXORD     Z1, Z1, Z1
-	VPXORD     Z2, Z2, Z2
-	VPXORD     Z3, Z3, Z3
-	CMPQ       CX, $64
-	JB         by16
+	F32_AVX512(L1_STEP_Z, L1_TAIL)
 
-by64:
-	VMOVUPS (SI), Z4
-	VMOVUPS 64(SI), Z5
-	VMOVUPS 128(SI), Z6
-	VMOVUPS 192(SI), Z7
-	VSUBPS  (DI), Z4, Z4
-	VSUBPS  64(DI), Z5, Z5
-	VSUBPS  128(DI), Z6, Z6
-	VSUBPS  192(DI), Z7, Z7
-	VPANDD  Z15, Z4, Z4
-	VPANDD  Z15, Z5, Z5
-	VPANDD  Z15, Z6, Z6
-	VPANDD  Z15, Z7, Z7
-	VADDPS  Z4, Z0, Z0
-	VADDPS  Z5, Z1, Z1
-	VADDPS  Z6, Z2, Z2
-	VADDPS  Z7, Z3, Z3
-	ADDQ    $256, SI
-	ADDQ    $256, DI
-	SUBQ    $64, CX
-	CMPQ    CX, $64
-	JAE     by64
+// ---- int8 and uint8 codes. A step step(A, B, T1, T2, and, M, P0, P1) takes a's bytes in A and
+// b's in B, splits each 16-bit word into its low (even) byte and its high (odd) byte, multiplies
+// the words pairwise and adds the even sums to P0, the odd ones to P1 (T1, T2 are scratch; M
+// holds 0x00ff in every word, and is the instruction ANDing it: VPAND, or VPANDD for Z).
 
-by16:
-	CMPQ    CX, $16
-	JB      tail
-	VMOVUPS (SI), Z4
-	VSUBPS  (DI), Z4, Z4
-	VPANDD  Z15, Z4, Z4
-	VADDPS  Z4, Z0, Z0
-	ADDQ    $64, SI
-	ADDQ    $64, DI
-	SUBQ    $16, CX
-	JMP     by16
-
-tail:
-	TESTQ       CX, CX
-	JZ          reduce
-	TAILMASK_AX
-	KMOVW       AX, K1
-	VMOVUPS.Z   (SI), K1, Z4
-	VMOVUPS.Z   (DI), K1, Z5
-	VSUBPS      Z5, Z4, Z4
-	VPANDD      Z15, Z4, Z4
-	VADDPS      Z4, Z1, Z1
-
-reduce:
-	VADDPS     Z1, Z0, Z0
-	VADDPS     Z3, Z2, Z2
-	VADDPS     Z2, Z0, Z0
-	HSUMPS_Z0
-	VMOVSS     X0, ret+48(FP)
-	VZEROUPPER
-	RET
-
-// ---- int8 and uint8 codes, AVX2: 32 bytes a round (both byte halves of each word into their
-// own accumulator), then 16 bytes once, then a scalar loop for the last 0..15. Y15 (X15) holds
-// 0x00ff in every word.
-
-// UNPACK_U8(r, t, m) leaves r's low (even) bytes in r's words and its high (odd) bytes in t's,
-// both zero-extended; m holds 0x00ff in every word.
-#define UNPACK_U8(r, t, m) \
+// UNPACK_U8 leaves r's even bytes in r's words and its odd bytes in t's, zero-extended;
+// UNPACK_S8 the same with sign extension.
+#define UNPACK_U8(r, t, and, M) \
 	VPSRLW $8, r, t; \
-	VPAND  m, r, r
+	and    M, r, r
 
-// UNPACK_S8(r, t) is UNPACK_U8 with sign extension.
 #define UNPACK_S8(r, t) \
 	VPSRAW $8, r, t; \
 	VPSLLW $8, r, r; \
 	VPSRAW $8, r, r
 
+#define DOT_S8_STEP(A, B, T1, T2, and, M, P0, P1) \
+	UNPACK_S8(A, T1); \
+	UNPACK_S8(B, T2); \
+	VPMADDWD B, A, A; \
+	VPMADDWD T2, T1, T1; \
+	VPADDD   A, P0, P0; \
+	VPADDD   T1, P1, P1
+
+#define DOT_U8_STEP(A, B, T1, T2, and, M, P0, P1) \
+	UNPACK_U8(A, T1, and, M); \
+	UNPACK_U8(B, T2, and, M); \
+	VPMADDWD B, A, A; \
+	VPMADDWD T2, T1, T1; \
+	VPADDD   A, P0, P0; \
+	VPADDD   T1, P1, P1
+
+// SQDIFF_STEP squares |a-b|, which max-min gives as an unsigned byte (max and min are
+// VPMAXSB/VPMINSB for int8, VPMAXUB/VPMINUB for uint8).
+#define SQDIFF_STEP(max, min, A, B, T1, and, M, P0, P1) \
+	max      B, A, T1; \
+	min      B, A, A; \
+	VPSUBB   A, T1, A; \
+	UNPACK_U8(A, T1, and, M); \
+	VPMADDWD A, A, A; \
+	VPMADDWD T1, T1, T1; \
+	VPADDD   A, P0, P0; \
+	VPADDD   T1, P1, P1
+
+#define L2_S8_STEP(A, B, T1, T2, and, M, P0, P1) SQDIFF_STEP(VPMAXSB, VPMINSB, A, B, T1, and, M, P0, P1)
+#define L2_U8_STEP(A, B, T1, T2, and, M, P0, P1) SQDIFF_STEP(VPMAXUB, VPMINUB, A, B, T1, and, M, P0, P1)
+
+// One byte pair at (SI), (DI), sign- or zero-extended by load, added to AX.
+#define DOT_ONE_B(load) \
+	load  (SI), BX; \
+	load  (DI), DX; \
+	IMULL DX, BX; \
+	ADDL  BX, AX
+
+#define SQDIFF_ONE_B(load) \
+	load  (SI), BX; \
+	load  (DI), DX; \
+	SUBL  DX, BX; \
+	IMULL BX, BX; \
+	ADDL  BX, AX
+
+#define DOT_ONE_S8 DOT_ONE_B(MOVBQSX)
+#define DOT_ONE_U8 DOT_ONE_B(MOVBQZX)
+#define L2_ONE_S8 SQDIFF_ONE_B(MOVBQSX)
+#define L2_ONE_U8 SQDIFF_ONE_B(MOVBQZX)
+
+// BYTES_AVX2(step, one): 32 bytes a round, then 16 bytes once (VEX.128 operations, into
+// accumulators of their own because they clear the upper lanes of their destination), then
+// one byte at a time.
+#define BYTES_AVX2(step, one) \
+	LOAD_ARGS; \
+	VPCMPEQW Y15, Y15, Y15; \
+	VPSRLW   $8, Y15, Y15; \
+	VPXOR    Y0, Y0, Y0; \
+	VPXOR    Y1, Y1, Y1; \
+	VPXOR    Y2, Y2, Y2; \
+	VPXOR    Y3, Y3, Y3; \
+	CMPQ     CX, $32; \
+	JB       by16; \
+by32:; \
+	VMOVDQU (SI), Y4; \
+	VMOVDQU (DI), Y6; \
+	step(Y4, Y6, Y5, Y7, VPAND, Y15, Y0, Y1); \
+	ADDQ    $32, SI; \
+	ADDQ    $32, DI; \
+	SUBQ    $32, CX; \
+	CMPQ    CX, $32; \
+	JAE     by32; \
+by16:; \
+	CMPQ    CX, $16; \
+	JB      reduce; \
+	VMOVDQU (SI), X4; \
+	VMOVDQU (DI), X6; \
+	step(X4, X6, X5, X7, VPAND, X15, X2, X3); \
+	ADDQ    $16, SI; \
+	ADDQ    $16, DI; \
+	SUBQ    $16, CX; \
+reduce:; \
+	VPADDD Y1, Y0, Y0; \
+	VPADDD Y3, Y2, Y2; \
+	VPADDD Y2, Y0, Y0; \
+	HSUMD_Y0_AX; \
+	TESTQ  CX, CX; \
+	JZ     done; \
+by1:; \
+	one; \
+	INCQ SI; \
+	INCQ DI; \
+	DECQ CX; \
+	JNZ  by1; \
+done:; \
+	MOVL       AX, ret+48(FP); \
+	VZEROUPPER; \
+	RET
+
+// BYTES_AVX512(step): AVX-512 (F and BW), 64 bytes a round, then one masked load for the last
+// 0..63 (zero bytes add nothing).
+#define BYTES_AVX512(step) \
+	LOAD_ARGS; \
+	VPTERNLOGD $0xff, Z15, Z15, Z15; \
+	VPSRLW     $8, Z15, Z15; \
+	VPXORD     Z0, Z0, Z0; \
+	VPXORD     Z1, Z1, Z1; \
+	CMPQ       CX, $64; \
+	JB         last; \
+by64:; \
+	VMOVDQU64 (SI), Z4; \
+	VMOVDQU64 (DI), Z6; \
+	step(Z4, Z6, Z5, Z7, VPANDD, Z15, Z0, Z1); \
+	ADDQ      $64, SI; \
+	ADDQ      $64, DI; \
+	SUBQ      $64, CX; \
+	CMPQ      CX, $64; \
+	JAE       by64; \
+last:; \
+	TESTQ      CX, CX; \
+	JZ         reduce; \
+	TAILMASK_AX; \
+	KMOVQ      AX, K1; \
+	VMOVDQU8.Z (SI), K1, Z4; \
+	VMOVDQU8.Z (DI), K1, Z6; \
+	step(Z4, Z6, Z5, Z7, VPANDD, Z15, Z0, Z1); \
+reduce:; \
+	VPADDD     Z1, Z0, Z0; \
+	HSUMD_Z0_AX; \
+	MOVL       AX, ret+48(FP); \
+	VZEROUPPER; \
+	RET
+
 // func dotI8AVX2(a, b []int8) int32
 TEXT ·dotI8AVX2(SB), NOSPLIT, $0-52
-	LOAD_ARGS
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	CMPQ  CX, $32
-	JB    by16
-
-by32:
-	VMOVDQU  (SI), Y4
-	VMOVDQU  (DI), Y6
-	UNPACK_S8(Y4, Y5)
-	UNPACK_S8(Y6, Y7)
-	VPMADDWD Y6, Y4, Y4
-	VPMADDWD Y7, Y5, Y5
-	VPADDD   Y4, Y0, Y0
-	VPADDD   Y5, Y1, Y1
-	ADDQ     $32, SI
-	ADDQ     $32, DI
-	SUBQ     $32, CX
-	CMPQ     CX, $32
-	JAE      by32
-
-by16:
-	CMPQ     CX, $16
-	JB       reduce
-	VMOVDQU  (SI), X4
-	VMOVDQU  (DI), X6
-	UNPACK_S8(X4, X5)
-	UNPACK_S8(X6, X7)
-	VPMADDWD X6, X4, X4
-	VPMADDWD X7, X5, X5
-	VPADDD   Y4, Y0, Y0 // the upper lanes of Y4 and Y5 are zero (VEX.128 clears them)
-	VPADDD   Y5, Y1, Y1
-	ADDQ     $16, SI
-	ADDQ     $16, DI
-	SUBQ     $16, CX
-
-reduce:
-	VPADDD Y1, Y0, Y0
-	HSUMD_Y0_AX
-	TESTQ  CX, CX
-	JZ     done
-
-by1:
-	MOVBQSX (SI), BX
-	MOVBQSX (DI), DX
-	IMULL   DX, BX
-	ADDL    BX, AX
-	INCQ    SI
-	INCQ    DI
-	DECQ    CX
-	JNZ     by1
-
-done:
-	MOVL       AX, ret+48(FP)
-	VZEROUPPER
-	RET
+	BYTES_AVX2(DOT_S8_STEP, DOT_ONE_S8)
 
 // func l2I8AVX2(a, b []int8) int32
 TEXT ·l2I8AVX2(SB), NOSPLIT, $0-52
-	LOAD_ARGS
-	VPCMPEQW Y15, Y15, Y15
-	VPSRLW   $8, Y15, Y15
-	VPXOR    Y0, Y0, Y0
-	VPXOR    Y1, Y1, Y1
-	CMPQ     CX, $32
-	JB       by16
-
-by32:
-	VMOVDQU  (SI), Y4
-	VMOVDQU  (DI), Y6
-	VPMAXSB  Y6, Y4, Y5
-	VPMINSB  Y6, Y4, Y4
-	VPSUBB   Y4, Y5, Y4 // |a-b| as an unsigned byte
-	UNPACK_U8(Y4, Y5, Y15)
-	VPMADDWD Y4, Y4, Y4
-	VPMADDWD Y5, Y5, Y5
-	VPADDD   Y4, Y0, Y0
-	VPADDD   Y5, Y1, Y1
-	ADDQ     $32, SI
-	ADDQ     $32, DI
-	SUBQ     $32, CX
-	CMPQ     CX, $32
-	JAE      by32
-
-by16:
-	CMPQ     CX, $16
-	JB       reduce
-	VMOVDQU  (SI), X4
-	VMOVDQU  (DI), X6
-	VPMAXSB  X6, X4, X5
-	VPMINSB  X6, X4, X4
-	VPSUBB   X4, X5, X4
-	UNPACK_U8(X4, X5, X15)
-	VPMADDWD X4, X4, X4
-	VPMADDWD X5, X5, X5
-	VPADDD   Y4, Y0, Y0
-	VPADDD   Y5, Y1, Y1
-	ADDQ     $16, SI
-	ADDQ     $16, DI
-	SUBQ     $16, CX
-
-reduce:
-	VPADDD Y1, Y0, Y0
-	HSUMD_Y0_AX
-	TESTQ  CX, CX
-	JZ     done
-
-by1:
-	MOVBQSX (SI), BX
-	MOVBQSX (DI), DX
-	SUBL    DX, BX
-	IMULL   BX, BX
-	ADDL    BX, AX
-	INCQ    SI
-	INCQ    DI
-	DECQ    CX
-	JNZ     by1
-
-done:
-	MOVL       AX, ret+48(FP)
-	VZEROUPPER
-	RET
+	BYTES_AVX2(L2_S8_STEP, L2_ONE_S8)
 
 // func dotU8AVX2(a, b []uint8) uint32
 TEXT ·dotU8AVX2(SB), NOSPLIT, $0-52
-	LOAD_ARGS
-	VPCMPEQW Y15, Y15, Y15
-	VPSRLW   $8, Y15, Y15
-	VPXOR    Y0, Y0, Y0
-	VPXOR    Y1, Y1, Y1
-	CMPQ     CX, $32
-	JB       by16
-
-by32:
-	VMOVDQU  (SI), Y4
-	VMOVDQU  (DI), Y6
-	UNPACK_U8(Y4, Y5, Y15)
-	UNPACK_U8(Y6, Y7, Y15)
-	VPMADDWD Y6, Y4, Y4
-	VPMADDWD Y7, Y5, Y5
-	VPADDD   Y4, Y0, Y0
-	VPADDD   Y5, Y1, Y1
-	ADDQ     $32, SI
-	ADDQ     $32, DI
-	SUBQ     $32, CX
-	CMPQ     CX, $32
-	JAE      by32
-
-by16:
-	CMPQ     CX, $16
-	JB       reduce
-	VMOVDQU  (SI), X4
-	VMOVDQU  (DI), X6
-	UNPACK_U8(X4, X5, X15)
-	UNPACK_U8(X6, X7, X15)
-	VPMADDWD X6, X4, X4
-	VPMADDWD X7, X5, X5
-	VPADDD   Y4, Y0, Y0
-	VPADDD   Y5, Y1, Y1
-	ADDQ     $16, SI
-	ADDQ     $16, DI
-	SUBQ     $16, CX
-
-reduce:
-	VPADDD Y1, Y0, Y0
-	HSUMD_Y0_AX
-	TESTQ  CX, CX
-	JZ     done
-
-by1:
-	MOVBQZX (SI), BX
-	MOVBQZX (DI), DX
-	IMULL   DX, BX
-	ADDL    BX, AX
-	INCQ    SI
-	INCQ    DI
-	DECQ    CX
-	JNZ     by1
-
-done:
-	MOVL       AX, ret+48(FP)
-	VZEROUPPER
-	RET
+	BYTES_AVX2(DOT_U8_STEP, DOT_ONE_U8)
 
 // func l2U8AVX2(a, b []uint8) uint32
 TEXT ·l2U8AVX2(SB), NOSPLIT, $0-52
-	LOAD_ARGS
-	VPCMPEQW Y15, Y15, Y15
-	VPSRLW   $8, Y15, Y15
-	VPXOR    Y0, Y0, Y0
-	VPXOR    Y1, Y1, Y1
-	CMPQ     CX, $32
-	JB       by16
-
-by32:
-	VMOVDQU  (SI), Y4
-	VMOVDQU  (DI), Y6
-	VPMAXUB  Y6, Y4, Y5
-	VPMINUB  Y6, Y4, Y4
-	VPSUBB   Y4, Y5, Y4 // |a-b|
-	UNPACK_U8(Y4, Y5, Y15)
-	VPMADDWD Y4, Y4, Y4
-	VPMADDWD Y5, Y5, Y5
-	VPADDD   Y4, Y0, Y0
-	VPADDD   Y5, Y1, Y1
-	ADDQ     $32, SI
-	ADDQ     $32, DI
-	SUBQ     $32, CX
-	CMPQ     CX, $32
-	JAE      by32
-
-by16:
-	CMPQ     CX, $16
-	JB       reduce
-	VMOVDQU  (SI), X4
-	VMOVDQU  (DI), X6
-	VPMAXUB  X6, X4, X5
-	VPMINUB  X6, X4, X4
-	VPSUBB   X4, X5, X4
-	UNPACK_U8(X4, X5, X15)
-	VPMADDWD X4, X4, X4
-	VPMADDWD X5, X5, X5
-	VPADDD   Y4, Y0, Y0
-	VPADDD   Y5, Y1, Y1
-	ADDQ     $16, SI
-	ADDQ     $16, DI
-	SUBQ     $16, CX
-
-reduce:
-	VPADDD Y1, Y0, Y0
-	HSUMD_Y0_AX
-	TESTQ  CX, CX
-	JZ     done
-
-by1:
-	MOVBQZX (SI), BX
-	MOVBQZX (DI), DX
-	SUBL    DX, BX
-	IMULL   BX, BX
-	ADDL    BX, AX
-	INCQ    SI
-	INCQ    DI
-	DECQ    CX
-	JNZ     by1
-
-done:
-	MOVL       AX, ret+48(FP)
-	VZEROUPPER
-	RET
-
-// ---- int8 and uint8 codes, AVX-512 (F and BW): 64 bytes a round, then one masked load for the
-// last 0..63. Z15 holds 0x00ff in every word.
-
-// UNPACK_U8Z and UNPACK_S8Z are UNPACK_U8 and UNPACK_S8 for Z registers.
-#define UNPACK_U8Z(r, t, m) \
-	VPSRLW $8, r, t; \
-	VPANDD m, r, r
-
-#define UNPACK_S8Z(r, t) \
-	VPSRAW $8, r, t; \
-	VPSLLW $8, r, r; \
-	VPSRAW $8, r, r
-
-// WORDMASK_Z15 sets every word of Z15 to 0x00ff.
-#define WORDMASK_Z15 \
-	VPTERNLOGD $0xff, Z15, Z15, Z15; \
-	VPSRLW     $8, Z15, Z15
-
-// BYTETAIL loads the last CX (< 64) bytes of a and b into Z4 and Z6, zeros elsewhere.
-#define BYTETAIL \
-	TAILMASK_AX; \
-	KMOVQ        AX, K1; \
-	VMOVDQU8.Z   (SI), K1, Z4; \
-	VMOVDQU8.Z   (DI), K1, Z6
-
-// Each kernel's round is a macro of its own, run by the main loop and once for the tail.
-#define DOT_S8Z \
-	UNPACK_S8Z(Z4, Z5); \
-	UNPACK_S8Z(Z6, Z7); \
-	VPMADDWD Z6, Z4, Z4; \
-	VPMADDWD Z7, Z5, Z5; \
-	VPADDD   Z4, Z0, Z0; \
-	VPADDD   Z5, Z1, Z1
-
-#define DOT_U8Z \
-	UNPACK_U8Z(Z4, Z5, Z15); \
-	UNPACK_U8Z(Z6, Z7, Z15); \
-	VPMADDWD Z6, Z4, Z4; \
-	VPMADDWD Z7, Z5, Z5; \
-	VPADDD   Z4, Z0, Z0; \
-	VPADDD   Z5, Z1, Z1
-
-// SQDIFF_Z(max, min) adds the squares of the absolute byte differences |Z4-Z6| (max and min are
-// VPMAXSB/VPMINSB for int8, VPMAXUB/VPMINUB for uint8).
-#define SQDIFF_Z(max, min) \
-	max      Z6, Z4, Z5; \
-	min      Z6, Z4, Z4; \
-	VPSUBB   Z4, Z5, Z4; \
-	UNPACK_U8Z(Z4, Z5, Z15); \
-	VPMADDWD Z4, Z4, Z4; \
-	VPMADDWD Z5, Z5, Z5; \
-	VPADDD   Z4, Z0, Z0; \
-	VPADDD   Z5, Z1, Z1
+	BYTES_AVX2(L2_U8_STEP, L2_ONE_U8)
 
 // func dotI8AVX512(a, b []int8) int32
 TEXT ·dotI8AVX512(SB), NOSPLIT, $0-52
-	LOAD_ARGS
-	WORDMASK_Z15
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	CMPQ   CX, $64
-	JB     tail
-
-by64:
-	VMOVDQU64 (SI), Z4
-	VMOVDQU64 (DI), Z6
-	DOT_S8Z
-	ADDQ      $64, SI
-	ADDQ      $64, DI
-	SUBQ      $64, CX
-	CMPQ      CX, $64
-	JAE       by64
-
-tail:
-	TESTQ CX, CX
-	JZ    reduce
-	BYTETAIL
-	DOT_S8Z
-
-reduce:
-	VPADDD     Z1, Z0, Z0
-	HSUMD_Z0_AX
-	MOVL       AX, ret+48(FP)
-	VZEROUPPER
-	RET
+	BYTES_AVX512(DOT_S8_STEP)
 
 // func l2I8AVX512(a, b []int8) int32
 TEXT ·l2I8AVX512(SB), NOSPLIT, $0-52
-	LOAD_ARGS
-	WORDMASK_Z15
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	CMPQ   CX, $64
-	JB     tail
-
-by64:
-	VMOVDQU64 (SI), Z4
-	VMOVDQU64 (DI), Z6
-	SQDIFF_Z(VPMAXSB, VPMINSB)
-	ADDQ      $64, SI
-	ADDQ      $64, DI
-	SUBQ      $64, CX
-	CMPQ      CX, $64
-	JAE       by64
-
-tail:
-	TESTQ CX, CX
-	JZ    reduce
-	BYTETAIL
-	SQDIFF_Z(VPMAXSB, VPMINSB)
-
-reduce:
-	VPADDD     Z1, Z0, Z0
-	HSUMD_Z0_AX
-	MOVL       AX, ret+48(FP)
-	VZEROUPPER
-	RET
+	BYTES_AVX512(L2_S8_STEP)
 
 // func dotU8AVX512(a, b []uint8) uint32
 TEXT ·dotU8AVX512(SB), NOSPLIT, $0-52
-	LOAD_ARGS
-	WORDMASK_Z15
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	CMPQ   CX, $64
-	JB     tail
-
-by64:
-	VMOVDQU64 (SI), Z4
-	VMOVDQU64 (DI), Z6
-	DOT_U8Z
-	ADDQ      $64, SI
-	ADDQ      $64, DI
-	SUBQ      $64, CX
-	CMPQ      CX, $64
-	JAE       by64
-
-tail:
-	TESTQ CX, CX
-	JZ    reduce
-	BYTETAIL
-	DOT_U8Z
-
-reduce:
-	VPADDD     Z1, Z0, Z0
-	HSUMD_Z0_AX
-	MOVL       AX, ret+48(FP)
-	VZEROUPPER
-	RET
+	BYTES_AVX512(DOT_U8_STEP)
 
 // func l2U8AVX512(a, b []uint8) uint32
 TEXT ·l2U8AVX512(SB), NOSPLIT, $0-52
-	LOAD_ARGS
-	WORDMASK_Z15
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	CMPQ   CX, $64
-	JB     tail
-
-by64:
-	VMOVDQU64 (SI), Z4
-	VMOVDQU64 (DI), Z6
-	SQDIFF_Z(VPMAXUB, VPMINUB)
-	ADDQ      $64, SI
-	ADDQ      $64, DI
-	SUBQ      $64, CX
-	CMPQ      CX, $64
-	JAE       by64
-
-tail:
-	TESTQ CX, CX
-	JZ    reduce
-	BYTETAIL
-	SQDIFF_Z(VPMAXUB, VPMINUB)
-
-reduce:
-	VPADDD     Z1, Z0, Z0
-	HSUMD_Z0_AX
-	MOVL       AX, ret+48(FP)
-	VZEROUPPER
-	RET
+	BYTES_AVX512(L2_U8_STEP)
 
 // ---- Hamming distance over packed bits.
 
