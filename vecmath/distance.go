@@ -70,9 +70,8 @@ func Sets() []Kernels { return slices.Clone(sets) }
 func Active() Kernels { return active }
 
 // Impl names the kernel set in use: "avx512vnni", "avx512" or "avx2" (assembly, amd64),
-// "portable", or
-// "archsimd-avx512" / "archsimd-avx2" when chosen with VECGATE_KERNELS=archsimd in a
-// GOEXPERIMENT=simd build.
+// "portable", or "archsimd-avx512" / "archsimd-avx2" when chosen with VECGATE_KERNELS=archsimd
+// in a GOEXPERIMENT=simd build.
 func Impl() string { return active.Name }
 
 // L2Squared returns the squared Euclidean distance Σ(a[i]-b[i])².
