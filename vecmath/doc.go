@@ -29,7 +29,10 @@
 // debugging: a set's name, or "archsimd" for the best archsimd set. A name
 // this build or CPU cannot run selects the portable set ([Impl] tells). It is
 // read once, when the package is initialised: an exception to "only cmd/
-// reads the environment", so that every test binary honours it.
+// reads the environment", so that every test binary honours it. To see what
+// an older CPU would pick, hide features from x/sys/cpu with GODEBUG:
+// cpu.avx512vnni=off gives "avx512", cpu.avx512f=off "avx2", cpu.avx2=off
+// "portable".
 //
 // The assembly reads only len(a) elements of each slice, after its Go wrapper
 // has resliced b to len(a), and tells the race detector about its reads
