@@ -33,7 +33,7 @@ type Report struct {
 	Pgvector        string  `json:"pgvector_version"`
 	ParallelWorkers string  `json:"max_parallel_maintenance_workers"`
 	Revision        string  `json:"vecgate_revision,omitempty"`
-	Kernels         string  `json:"distance_kernels"` // vecgate's distance kernels (generic unless GOEXPERIMENT=simd)
+	Kernels         string  `json:"distance_kernels"` // vecgate's distance kernels (vecmath.Impl(): avx512, avx2 or portable)
 	Started         string  `json:"started"`
 
 	CopySeconds    float64 `json:"copy_seconds"`
