@@ -134,6 +134,13 @@ func TestCoveringAnswers(t *testing.T) {
 		{"SELECT id, code FROM docs WHERE code = 'c1' ORDER BY emb <-> $1 LIMIT 5", [][]byte{[]byte(q)}, false},
 		{"SELECT id FROM docs WHERE tag = 'tag3' OR flag ORDER BY emb <-> $1 LIMIT 5", [][]byte{[]byte(q)}, false},
 		{"SELECT id FROM docs WHERE score = 3.375 ORDER BY emb <-> $1 LIMIT 5", [][]byte{[]byte(q)}, false},
+		// jsonb members as text (LangChain's and LlamaIndex's metadata filters).
+		{"SELECT id, content, metadata FROM docs WHERE metadata->>'source' = 'file2.md' ORDER BY emb <-> $1 LIMIT 5", [][]byte{[]byte(q)}, true},
+		{"SELECT id FROM docs WHERE metadata->>'page' IN ('3', '30', '31') AND docs.metadata->>'source' = $2 ORDER BY emb <-> $1 LIMIT 5", [][]byte{[]byte(q), []byte("file0.md")}, true},
+		{"SELECT id FROM docs WHERE metadata->>'x' = '1.0000000000000000' ORDER BY emb <-> $1 LIMIT 5", [][]byte{[]byte(q)}, true},
+		{"SELECT id FROM docs WHERE metadata->>'missing' = 'x' ORDER BY emb <-> $1 LIMIT 5", [][]byte{[]byte(q)}, true},
+		{"SELECT id FROM docs WHERE metadata->'source' = '\"file2.md\"' ORDER BY emb <-> $1 LIMIT 5", [][]byte{[]byte(q)}, false},
+		{"SELECT id FROM docs WHERE content->>'source' = 'x' ORDER BY emb <-> $1 LIMIT 5", [][]byte{[]byte(q)}, false}, // text has no ->>: Postgres' error
 	}
 	run := func(step string) {
 		t.Helper()
@@ -366,5 +373,36 @@ func TestCoveringMemoryBudget(t *testing.T) {
 		if fast := g.Stats().FastPath > before; fast != st.fast || g.Stats().Intercepted-intercepted != 2 {
 			t.Errorf("%s: answered from memory %v, want %v (intercepted %d)", st.sql, fast, st.fast, g.Stats().Intercepted-intercepted)
 		}
+	}
+}
+
+// TestCoveringShadowedEquality: a session whose search_path puts its own = for text before
+// pg_catalog's is not answered from memory when vecgate would have to evaluate = itself.
+func TestCoveringShadowedEquality(t *testing.T) {
+	dsn, g := tableGateway(t, 300, "CREATE EXTENSION IF NOT EXISTS vector", coverSetup, coverRows,
+		"CREATE INDEX ON docs USING hnsw (emb vector_l2_ops)", "CREATE SCHEMA evil",
+		"CREATE FUNCTION evil.always(text, text) RETURNS bool LANGUAGE sql IMMUTABLE AS 'SELECT true'",
+		"CREATE OPERATOR evil.= (LEFTARG = text, RIGHTARG = text, FUNCTION = evil.always)")
+	via := pgtest.Connect(t, viaDSN(dsn, g)).PgConn()
+	direct := pgtest.Connect(t, dsn).PgConn()
+	q := [][]byte{[]byte("[0.1,0.2,0.3]")}
+	sql := "SELECT id, tag FROM docs WHERE metadata->>'source' = 'file2.md' AND tag = 'tag3' ORDER BY emb <-> $1 LIMIT 5"
+	for range 2 {
+		wireAnswer(t, via, sql, q, []int16{0}) // learns the description; answered from memory
+	}
+	for _, c := range []*pgconn.PgConn{via, direct} {
+		if _, err := c.Exec(context.Background(), "SET search_path = evil, pg_catalog, public").ReadAll(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := g.Stats().FastPath
+	for range 2 {
+		got, want := wireAnswer(t, via, sql, q, []int16{0}), wireAnswer(t, direct, sql, q, []int16{0})
+		if got != want {
+			t.Fatalf("evil = on the search_path:\nvecgate:  %s\nPostgres: %s", got, want)
+		}
+	}
+	if g.Stats().FastPath != before {
+		t.Errorf("answered from memory with another = on the search_path")
 	}
 }

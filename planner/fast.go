@@ -191,6 +191,17 @@ func (q *Query) TableCheck() string {
 	for i, c := range columns {
 		privileges[i] = "pg_catalog.has_column_privilege(c.oid, " + c + ", 'SELECT')"
 	}
+	filterOps := ""
+	if q.held != nil || q.filter != nil {
+		// vecgate evaluates the WHERE's = and ->> itself (held filters: the answer; in-index
+		// filters: which candidates Postgres sees): they must be Postgres' own, no user operator
+		// of those names over built-in types on the session's search_path.
+		filterOps = `
+    AND NOT EXISTS (SELECT FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) o.oprnamespace
+      WHERE o.oprname OPERATOR(pg_catalog.=) ANY (ARRAY['=', '->>']::pg_catalog.name[]) AND o.oid OPERATOR(pg_catalog.>=) '16384'::pg_catalog.oid
+        AND n.nspname OPERATOR(pg_catalog.=) ANY (pg_catalog.current_schemas(true))
+        AND (o.oprleft OPERATOR(pg_catalog.<) '16384'::pg_catalog.oid OR o.oprright OPERATOR(pg_catalog.<) '16384'::pg_catalog.oid))`
+	}
 	// x: the operators, types and functions of the extension vector; ops: whether every operator named as
 	// the statement's on the search_path (not the temporary schema, never searched for
 	// operators) is one of them or built in, and one is.
@@ -199,7 +210,7 @@ func (q *Query) TableCheck() string {
     AND db.oid OPERATOR(pg_catalog.=) '%d'::pg_catalog.oid
     AND c.relnamespace OPERATOR(pg_catalog.=) pg_catalog.to_regnamespace(%s)
     AND NOT EXISTS (SELECT FROM pg_catalog.pg_inherits i WHERE i.inhparent OPERATOR(pg_catalog.=) c.oid)
-    AND ops.ok%s%s AS whole,
+    AND ops.ok%s%s%s AS whole,
     NOT c.relrowsecurity AND %s
     AND pg_catalog.current_setting('extra_float_digits')::pg_catalog.int4 OPERATOR(pg_catalog.>=) 1 AS readable
   FROM pg_catalog.pg_class c, pg_catalog.pg_database db,
@@ -216,7 +227,7 @@ func (q *Query) TableCheck() string {
         AND o.oprnamespace OPERATOR(pg_catalog.<>) pg_catalog.pg_my_temp_schema()) ops
   WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(%s) AND db.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()
   OFFSET 0) t`,
-		q.Target.RelOID, q.Target.DatabaseOID, sqltext.QuoteLiteral(schema), typeCheck, funcCheck,
+		q.Target.RelOID, q.Target.DatabaseOID, sqltext.QuoteLiteral(schema), typeCheck, funcCheck, filterOps,
 		strings.Join(privileges, " AND "), sqltext.QuoteLiteral(q.Shape.Metric.String()), sqltext.QuoteLiteral(rel))
 }
 

@@ -22,6 +22,7 @@ import (
 type heldFilter struct {
 	src     heldSource
 	pos     []int      // held column positions, one per conjunct
+	keys    []string   // the jsonb member a conjunct tests (`col->>'key'`), "" for the column
 	fams    []string   // their canonical families
 	allowed [][]string // the values each conjunct allows (none: no row passes)
 	columns []string   // the columns tested, for the session check's privileges
@@ -54,6 +55,11 @@ func buildHeldFilter(sh *Shape, idx Index, value func(Arg) (filterValue, bool)) 
 	for _, c := range sh.Filters {
 		pos, f, compared, ok := src.HeldColumn(c.Column)
 		fam := canonFamily(f)
+		if c.Key != "" && f == pgout.JSONB {
+			fam, compared = canon.Text, true // `->>` gives text, compared bytewise
+		} else if c.Key != "" {
+			return nil
+		}
 		if !ok || !compared || fam == "" {
 			return nil
 		}
@@ -72,7 +78,7 @@ func buildHeldFilter(sh *Shape, idx Index, value func(Arg) (filterValue, bool)) 
 			}
 			vals = append(vals, v)
 		}
-		h.pos, h.fams, h.allowed = append(h.pos, pos), append(h.fams, fam), append(h.allowed, vals)
+		h.pos, h.keys, h.fams, h.allowed = append(h.pos, pos), append(h.keys, c.Key), append(h.fams, fam), append(h.allowed, vals)
 		if !slices.Contains(h.columns, c.Column) {
 			h.columns = append(h.columns, c.Column)
 		}
@@ -114,6 +120,25 @@ func (h *heldFilter) matcher() (func(ann.Key) bool, *atomic.Bool) {
 		for i, v := range vals {
 			if v.Null {
 				return false
+			}
+			if h.keys[i] != "" {
+				doc := v.V
+				if !v.Text {
+					if len(doc) == 0 || doc[0] != 1 {
+						undecided.Store(true)
+						return false
+					}
+					doc = doc[1:]
+				}
+				m, present, complex, ok := jsonMember(doc, h.keys[i])
+				if !ok || complex {
+					undecided.Store(true)
+					return false
+				}
+				if !present || !slices.Contains(h.allowed[i], m) {
+					return false
+				}
+				continue
 			}
 			c, ok := heldCanonical(h.fams[i], v)
 			if !ok {
