@@ -343,8 +343,8 @@ type Set struct {
 
 	applied   atomic.Uint64 // last committed LSN applied
 	rejected  atomic.Int64
-	rt        retraining  // IVF twin retrains running (retrain.go)
-	noRetrain atomic.Bool // tests: Commit starts no retrains
+	rt        retraining   // IVF twin retrains running (retrain.go)
+	noRetrain atomic.Bool  // tests: Commit starts no retrains
 	budgetAt  atomic.Int64 // when the memory budget was last checked (Unix ns)
 }
 
