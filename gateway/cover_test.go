@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/vecgate/vecgate/internal/pgtest"
@@ -235,15 +236,8 @@ func TestCoveringColumnPrivileges(t *testing.T) {
 // resumes without a full load, rows changed while it was down included (one with its TOASTed
 // content unchanged), and answers the content query from memory as Postgres does.
 func TestCoveringRestart(t *testing.T) {
-	dsn := pgtest.NewDB(t)
-	admin := pgtest.Connect(t, dsn)
+	dsn, admin := coverDB(t)
 	ctx := context.Background()
-	for _, q := range []string{"CREATE EXTENSION IF NOT EXISTS vector", coverSetup, coverRows,
-		"CREATE INDEX ON docs USING hnsw (emb vector_l2_ops)"} {
-		if _, err := admin.Exec(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
 	opt := Config{Intercept: true, SlotName: fmt.Sprintf("cr%d", rand.Uint32()), DataDir: t.TempDir()}
 	g := startTestGateway(t, dsn, opt)
 	waitIndexed(t, g, 300)
@@ -283,15 +277,8 @@ func TestCoveringRestart(t *testing.T) {
 // TestCoveringRowCap: a row whose values pass --twin-cover-max-row is not held; statements that
 // would return it, or whose WHERE would have to test it, take the rewrite, with Postgres' answer.
 func TestCoveringRowCap(t *testing.T) {
-	dsn := pgtest.NewDB(t)
-	admin := pgtest.Connect(t, dsn)
+	dsn, admin := coverDB(t)
 	ctx := context.Background()
-	for _, q := range []string{"CREATE EXTENSION IF NOT EXISTS vector", coverSetup, coverRows,
-		"CREATE INDEX ON docs USING hnsw (emb vector_l2_ops)"} {
-		if _, err := admin.Exec(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
 	twins := live.DefaultOptions()
 	twins.Cover.MaxRowBytes = 1024 // row 7's content is 6,400 bytes
 	g := startTestGateway(t, dsn, Config{Intercept: true, SlotName: fmt.Sprintf("cc%d", rand.Uint32()), Twins: &twins})
@@ -330,15 +317,7 @@ func TestCoveringRowCap(t *testing.T) {
 // status), the vectors stay, and statements returning other columns are answered correctly
 // through the rewrite.
 func TestCoveringMemoryBudget(t *testing.T) {
-	dsn := pgtest.NewDB(t)
-	admin := pgtest.Connect(t, dsn)
-	ctx := context.Background()
-	for _, q := range []string{"CREATE EXTENSION IF NOT EXISTS vector", coverSetup, coverRows,
-		"CREATE INDEX ON docs USING hnsw (emb vector_l2_ops)"} {
-		if _, err := admin.Exec(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	dsn, admin := coverDB(t)
 	twins := live.DefaultOptions()
 	twins.MaxMemory = 1 // any held value is over
 	g := startTestGateway(t, dsn, Config{Intercept: true, SlotName: fmt.Sprintf("cm%d", rand.Uint32()), Twins: &twins})
@@ -405,4 +384,19 @@ func TestCoveringShadowedEquality(t *testing.T) {
 	if g.Stats().FastPath != before {
 		t.Errorf("answered from memory with another = on the search_path")
 	}
+}
+
+// coverDB creates a database holding the docs table (coverSetup, coverRows) with an L2 index,
+// and returns its DSN and a connection to it.
+func coverDB(t *testing.T) (string, *pgx.Conn) {
+	t.Helper()
+	dsn := pgtest.NewDB(t)
+	admin := pgtest.Connect(t, dsn)
+	for _, q := range []string{"CREATE EXTENSION IF NOT EXISTS vector", coverSetup, coverRows,
+		"CREATE INDEX ON docs USING hnsw (emb vector_l2_ops)"} {
+		if _, err := admin.Exec(context.Background(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	return dsn, admin
 }
