@@ -400,3 +400,41 @@ func coverDB(t *testing.T) (string, *pgx.Conn) {
 	}
 	return dsn, admin
 }
+
+// TestSimilarityOrdering: Drizzle's documented pattern, `1 - (emb <=> q) AS similarity … ORDER BY
+// similarity DESC`, is intercepted (the rewrite: Postgres computes the similarity) with
+// Postgres' answer; while the table has a row with a NULL vector, which DESC puts first, it is
+// forwarded.
+func TestSimilarityOrdering(t *testing.T) {
+	dsn, g := tableGateway(t, 300, "CREATE EXTENSION IF NOT EXISTS vector", coverSetup, coverRows,
+		"CREATE INDEX ON docs USING hnsw (emb vector_cosine_ops)")
+	via := pgtest.Connect(t, viaDSN(dsn, g)).PgConn()
+	direct := pgtest.Connect(t, dsn).PgConn()
+	q := [][]byte{[]byte("[0.3,-0.2,-0.55]")}
+	statements := []string{
+		"SELECT id, content, 1 - (emb <=> $1) AS similarity FROM docs ORDER BY similarity DESC LIMIT 5",
+		"SELECT id, 1 - (emb <=> $1) FROM docs WHERE tag <> 'tag1' ORDER BY 1 - (emb <=> $1) DESC LIMIT 7",
+		"SELECT id FROM docs ORDER BY 2 DESC LIMIT 3",
+	}
+	check := func(step string, intercepted bool) {
+		t.Helper()
+		for _, sql := range statements {
+			before := g.Stats().Intercepted
+			got, want := wireAnswer(t, via, sql, q, []int16{0}), wireAnswer(t, direct, sql, q, []int16{0})
+			if got != want {
+				t.Fatalf("%s: %s:\nvecgate:  %s\nPostgres: %s", step, sql, got, want)
+			}
+			if strings.Contains(sql, "ORDER BY 2") {
+				continue // an ordinal past the select list: Postgres' error, forwarded
+			}
+			if moved := g.Stats().Intercepted > before; moved != intercepted {
+				t.Errorf("%s: %s: intercepted %v, want %v", step, sql, moved, intercepted)
+			}
+		}
+	}
+	check("no NULL vectors", true)
+	if _, err := via.Exec(context.Background(), "INSERT INTO docs (id, content) VALUES (5000, 'no vector')").ReadAll(); err != nil {
+		t.Fatal(err)
+	}
+	check("a NULL vector", false)
+}

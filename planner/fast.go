@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -239,6 +240,9 @@ func (q *Query) Answer(ctx context.Context, outs []Output, formats []int16) ([][
 	// more than LIMIT + OFFSET of them, and the graph search's ef (or IVF's probes), not k, sets
 	// its recall.
 	// One more than that shows whether the last row's place is contested (nearTie).
+	if q.nullsFirst() {
+		return nil, errors.New("planner: rows without a vector come first")
+	}
 	search := q.search
 	if q.held != nil {
 		search = q.searchHeld

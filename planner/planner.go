@@ -277,6 +277,9 @@ func (q *Query) Next(ctx context.Context, prevRows int) (next string, done, forw
 			return "", false, true, nil
 		}
 	}
+	if q.Rounds == 0 && q.nullsFirst() {
+		return "", false, true, nil
+	}
 	n := q.firstRound()
 	if q.Rounds > 0 {
 		n = min(q.Candidates*4, MaxCandidates)
@@ -413,6 +416,13 @@ func (q *Query) search(ctx context.Context, n int) (res []ann.Result, seenAll bo
 		}
 		opts.Probes = min(opts.Probes*4, lists)
 	}
+}
+
+// nullsFirst reports whether the answer would start with rows the index does not hold: under
+// ORDER BY 1 - (col <op> q) DESC, rows without a vector (NULL) come first. Checked when the
+// statement is answered (after read-your-writes), not when planned.
+func (q *Query) nullsFirst() bool {
+	return q.Shape.Similarity && !q.Target.Index.Complete()
 }
 
 // ExactScanWork bounds the work (rows × dimensions) of a twin searched by scanning every row
