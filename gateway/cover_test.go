@@ -152,7 +152,7 @@ func TestCoveringAnswers(t *testing.T) {
 				}
 				before := g.Stats().FastPath
 				for i := range 2 { // the first run may take the rewrite (vecgate learns the description)
-					got, want := wireAnswer(t, via, st.sql, st.params, formats, "distance"), wireAnswer(t, direct, st.sql, st.params, formats, "distance")
+					got, want := wireAnswer(t, via, st.sql, st.params, formats), wireAnswer(t, direct, st.sql, st.params, formats)
 					if got != want {
 						t.Fatalf("%s: %s formats %v run %d:\nvecgate:  %s\nPostgres: %s", step, st.sql, formats, i, got, want)
 					}

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/vecgate/vecgate/ann"
+	"github.com/vecgate/vecgate/internal/pgdist"
 	"github.com/vecgate/vecgate/internal/pgout"
 	"github.com/vecgate/vecgate/internal/sqltext"
 )
@@ -239,7 +240,8 @@ func (q *Query) Answer(ctx context.Context, outs []Output, formats []int16) ([][
 	// Every candidate is a row of the answer (no WHERE, exact distances): the search needs no
 	// more than LIMIT + OFFSET of them, and the graph search's ef (or IVF's probes), not k, sets
 	// its recall.
-	// One more than that shows whether the last row's place is contested (nearTie).
+	// One more than that shows whether the last row's place is contested (nearTie); with the
+	// server's own distances (serverDistances), a few more, which it orders itself.
 	if q.nullsFirst() {
 		return nil, errors.New("planner: rows without a vector come first")
 	}
@@ -247,7 +249,12 @@ func (q *Query) Answer(ctx context.Context, outs []Output, formats []int16) ([][
 	if q.held != nil {
 		search = q.searchHeld
 	}
-	res, seenAll, err := search(ctx, q.need+1)
+	cal, src := q.serverCalibration()
+	fetch := q.need + 1
+	if cal != nil {
+		fetch = q.need + max(4, q.need/2)
+	}
+	res, seenAll, err := search(ctx, fetch)
 	if err != nil {
 		return nil, err
 	}
@@ -255,9 +262,11 @@ func (q *Query) Answer(ctx context.Context, outs []Output, formats []int16) ([][
 		// Fewer rows than asked, and not proven to be every row: Postgres may return more.
 		return nil, fmt.Errorf("planner: the index returned %d of %d rows", len(res), q.need)
 	}
-	exact, err := q.serverDistances(res)
-	if err != nil {
-		return nil, err
+	exact := cal != nil
+	if exact {
+		if res, err = q.serverDistances(cal, src, res, seenAll); err != nil {
+			return nil, err
+		}
 	}
 	for i := 1; i < len(res) && !exact; i++ {
 		if a, b := res[i-1].Distance, res[i].Distance; nearTie(a, b) {
@@ -346,32 +355,60 @@ func resultFormat(formats []int16, i int) int16 {
 	return 0
 }
 
-// serverDistances replaces the index's distances of res by the server's own, bit for bit, and
-// orders res by them, when the server's distances are calibrated (pgdist) for the statement's
-// operator and the index holds the rows' vectors as Postgres does (not normalised: every metric
-// but cosine). Rows then tie only when Postgres' distances tie, and any order of tied rows is
-// Postgres' answer too. It reports whether it did.
-func (q *Query) serverDistances(res []ann.Result) (bool, error) {
-	if q.distances == nil || q.Shape.Metric == ann.Cosine {
-		return false, nil
+// serverCalibration returns the server's distance calibration and the index's vectors when
+// vecgate computes the statement's distances as the server does, bit for bit (pgdist, for its
+// operator) from the rows' own vectors (originalsSource); nil otherwise.
+func (q *Query) serverCalibration() (*pgdist.Calibration, originalsSource) {
+	if q.distances == nil {
+		return nil, nil
 	}
-	cal := q.distances()
-	src, ok := q.Target.Index.(vectorSource)
-	if !ok || !cal.Exact(q.Shape.Metric.String()) {
-		return false, nil
+	src, ok := q.Target.Index.(originalsSource)
+	if !ok || !src.Originals() {
+		return nil, nil
 	}
+	if cal := q.distances(); cal.Exact(q.Shape.Metric.String()) {
+		return cal, src
+	}
+	return nil, nil
+}
+
+// serverDistances replaces the index's distances of the candidates res by the server's own and
+// orders them by those, returning the first LIMIT + OFFSET. Rows then tie only when Postgres'
+// distances tie, and any order of tied rows is Postgres' answer too. Which rows are candidates
+// is still the index's call, on its own float32 distances: unless every row came back
+// (seenAll), the last row of the answer must be clearly nearer (nearTieFor) than the farthest
+// candidate, which no row left out is nearer than.
+func (q *Query) serverDistances(cal *pgdist.Calibration, src originalsSource, res []ann.Result, seenAll bool) ([]ann.Result, error) {
+	bound := math.Inf(-1)
+	for _, r := range res {
+		bound = max(bound, r.Distance)
+	}
+	op := q.Shape.Metric.String()
 	for i := range res {
 		x, ok := src.Vector(res[i].Key)
 		if !ok || len(x) != len(q.vec) {
-			return false, fmt.Errorf("planner: %s holds no full vector for %s", q.Target.Name, res[i].Key)
+			return nil, fmt.Errorf("planner: %s holds no full vector for %s", q.Target.Name, res[i].Key)
 		}
-		res[i].Distance, _ = cal.Distance(q.Shape.Metric.String(), q.vec, x)
+		res[i].Distance, _ = cal.Distance(op, q.vec, x)
 		if math.IsNaN(res[i].Distance) {
-			return false, fmt.Errorf("planner: distance of %s is NaN", res[i].Key)
+			return nil, fmt.Errorf("planner: distance of %s is NaN", res[i].Key)
 		}
 	}
 	slices.SortStableFunc(res, func(a, b ann.Result) int { return cmp.Compare(a.Distance, b.Distance) })
-	return true, nil
+	if len(res) <= q.need {
+		return res, nil
+	}
+	if last := res[q.need-1].Distance; !seenAll && (last >= bound || nearTieFor(q.Shape.Metric, last, bound)) {
+		return nil, fmt.Errorf("planner: distance %g at the LIMIT is too close to the candidates' bound %g to cut from memory", last, bound)
+	}
+	return res[:q.need], nil
+}
+
+// originalsSource is an index that returns the vectors of the rows as Postgres holds them, when
+// Originals says so (live.Index).
+type originalsSource interface {
+	vectorSource
+	Originals() bool
 }
 
 // vectorSource is an index that returns the vector it holds under a key (live.Index).
