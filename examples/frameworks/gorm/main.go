@@ -1,0 +1,265 @@
+// Command gorm is the framework suite's GORM program: gorm.io/gorm with its Postgres driver and
+// pgvector-go, as pgvector-go's README writes it (a struct with a pgvector.Vector field,
+// AutoMigrate, an HNSW index created with db.Exec, ordering by a clause.Expr), run by
+// examples/frameworks_test.go like the Node scripts and with the same step protocol (lib.mjs):
+//
+//	DATABASE_URL=... go run . load|search
+//
+// It is its own module so that vecgate's module does not depend on GORM.
+package main
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pgvector/pgvector-go"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+	"gorm.io/gorm/logger"
+)
+
+// Document is the model: GORM names its table "documents".
+type Document struct {
+	ID        int64
+	Content   string
+	Metadata  json.RawMessage `gorm:"type:jsonb"`
+	Embedding pgvector.Vector `gorm:"type:vector(32)"`
+}
+
+// result is one row of a search as printed.
+type result struct {
+	ID       int64           `json:"id"`
+	Content  string          `json:"content"`
+	Metadata json.RawMessage `json:"metadata"`
+	Score    *float64        `json:"score,omitempty"`
+}
+
+const (
+	dims         = 32
+	docs         = 200
+	k            = 5
+	filterSource = "file2.md"
+)
+
+var queries = []string{"postgres replication", "vectors and memory", "latency of joins golf"}
+
+func main() {
+	if len(os.Args) != 2 || os.Args[1] != "load" && os.Args[1] != "search" {
+		fmt.Fprintln(os.Stderr, "usage: DATABASE_URL=... go run . load|search")
+		os.Exit(2)
+	}
+	if err := run(os.Args[1]); err != nil {
+		fmt.Fprintln(os.Stderr, "gorm:", err)
+		os.Exit(1)
+	}
+}
+
+func run(mode string) error {
+	db, err := gorm.Open(postgres.Open(os.Getenv("DATABASE_URL")), &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		return err
+	}
+	in := bufio.NewScanner(os.Stdin)
+	step := func(name string, results []result) error {
+		line, err := json.Marshal(struct {
+			Step    string   `json:"step"`
+			Results []result `json:"results,omitempty"`
+		}{name, results})
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%s\n", line)
+		if !in.Scan() {
+			return fmt.Errorf("step %s: stdin closed", name)
+		}
+		return nil
+	}
+	if mode == "load" {
+		if err := load(db, step); err != nil {
+			return err
+		}
+	} else if err := search(db, step); err != nil {
+		return err
+	}
+	fmt.Println(`{"step":"end"}`)
+	return nil
+}
+
+func load(db *gorm.DB, step func(string, []result) error) error {
+	if err := db.Exec("CREATE EXTENSION IF NOT EXISTS vector").Error; err != nil {
+		return err
+	}
+	if err := db.AutoMigrate(&Document{}); err != nil {
+		return err
+	}
+	if err := db.Exec("CREATE INDEX ON documents USING hnsw (embedding vector_cosine_ops)").Error; err != nil {
+		return err
+	}
+	if err := step("create", nil); err != nil {
+		return err
+	}
+	rows := corpus()
+	if err := db.Create(&rows).Error; err != nil {
+		return err
+	}
+	if err := step("insert", nil); err != nil {
+		return err
+	}
+	if err := waitForVecgate(db, "documents", docs); err != nil {
+		return err
+	}
+	return step("wait", nil)
+}
+
+func search(db *gorm.DB, step func(string, []result) error) error {
+	for i, q := range queries {
+		vec := pgvector.NewVector(embed(q))
+		// The README's query: the model's every column, ordered by distance.
+		var found []Document
+		err := db.Clauses(clause.OrderBy{
+			Expression: clause.Expr{SQL: "embedding <=> ?", Vars: []any{vec}},
+		}).Limit(k).Find(&found).Error
+		if err != nil {
+			return err
+		}
+		var rs []result
+		for _, d := range found {
+			rs = append(rs, result{ID: d.ID, Content: d.Content, Metadata: d.Metadata})
+		}
+		if err := step(fmt.Sprintf("star %d", i), rs); err != nil {
+			return err
+		}
+		// Named columns and the distance, scanned into a struct of its own.
+		nearest := func() *gorm.DB {
+			return db.Model(&Document{}).Select("id, content, metadata, embedding <=> ? AS score", vec).Order("score").Limit(k)
+		}
+		for _, s := range []struct {
+			name string
+			q    *gorm.DB
+		}{
+			{"distance", nearest()},
+			{"filter", nearest().Where("metadata->>'source' = ?", filterSource)},
+		} {
+			var rs []result
+			if err := s.q.Scan(&rs).Error; err != nil {
+				return err
+			}
+			if err := step(fmt.Sprintf("%s %d", s.name, i), rs); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// waitForVecgate waits until vecgate's twin of table holds rows rows (SHOW vecgate.status);
+// connected directly to Postgres, which does not know the setting, it returns at once.
+func waitForVecgate(db *gorm.DB, table string, rows int) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var status []struct {
+			Table string
+			State string
+			Rows  string
+		}
+		err := db.Raw("SHOW vecgate.status").Scan(&status).Error
+		if err != nil {
+			if strings.Contains(err.Error(), "42704") { // unrecognized configuration parameter
+				return nil
+			}
+			return err
+		}
+		for _, s := range status {
+			n, _ := strconv.Atoi(s.Rows)
+			if (s.Table == table || strings.HasSuffix(s.Table, "."+table)) && s.State == "ready" && n >= rows {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return errors.New("vecgate does not hold the rows of " + table)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// The corpus and the fake embedding model are lib.mjs's, written again in Go.
+
+var (
+	topics = []string{"postgres", "vectors", "replication", "indexes", "memory", "latency", "joins", "tokens"}
+	words  = []string{"alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima"}
+	token  = regexp.MustCompile(`[a-z0-9]+`)
+)
+
+func corpus() []Document {
+	var out []Document
+	for i := 1; i <= docs; i++ {
+		topic, other := topics[i%len(topics)], topics[(i*7+3)%len(topics)]
+		ws := []string{words[i%len(words)], words[(i*5)%len(words)], words[(i*11+1)%len(words)]}
+		content := fmt.Sprintf("Document %d about %s and %s: %s", i, topic, other, strings.Join(ws, " "))
+		meta, _ := json.Marshal(map[string]any{"source": fmt.Sprintf("file%d.md", i%5), "page": i, "topic": topic})
+		out = append(out, Document{Content: content, Metadata: meta, Embedding: pgvector.NewVector(embed(content))})
+	}
+	return out
+}
+
+// wordVector is a word's fixed pseudo-random Gaussian vector (xoshiro128** seeded by its
+// SHA-256, Box-Muller), as in lib.mjs.
+func wordVector(w string) []float64 {
+	sum := sha256.Sum256([]byte(w))
+	var s [4]uint32
+	for i := range s {
+		s[i] = binary.LittleEndian.Uint32(sum[4*i:])
+	}
+	next := func() float64 {
+		r := bits.RotateLeft32(s[1]*5, 7) * 9
+		t := s[1] << 9
+		s[2] ^= s[0]
+		s[3] ^= s[1]
+		s[1] ^= s[2]
+		s[0] ^= s[3]
+		s[2] ^= t
+		s[3] = bits.RotateLeft32(s[3], 11)
+		return (float64(r) + 0.5) / 4294967296
+	}
+	v := make([]float64, dims)
+	for i := range v {
+		u1 := next()
+		v[i] = math.Sqrt(-2*math.Log(u1)) * math.Cos(2*math.Pi*next())
+	}
+	return v
+}
+
+// embed is the fake model: the normalised sum of the text's word vectors.
+func embed(text string) []float32 {
+	sum := make([]float64, dims)
+	for _, w := range token.FindAllString(strings.ToLower(text), -1) {
+		for i, x := range wordVector(w) {
+			sum[i] += x
+		}
+	}
+	var n float64
+	for _, x := range sum {
+		n += x * x
+	}
+	n = math.Sqrt(n)
+	if n == 0 {
+		n = 1
+	}
+	out := make([]float32, dims)
+	for i, x := range sum {
+		out[i] = float32(x / n)
+	}
+	return out
+}

@@ -1,0 +1,44 @@
+// Knex with pgvector-node's helpers (pgvector/knex): enableExtension, table.vector, an HNSW
+// index through table.index(..., 'hnsw'), pgvector.toSql for inserts, and knex.cosineDistance
+// for ordering (the returned distance in knex.raw, as the helper writes it).
+import Knex from "knex";
+import pgvector from "pgvector/knex";
+import { DIMS, DOCS, FILTER_SOURCE, K, QUERIES, documents, embed, finish, mode, step, waitForVecgate } from "./lib.mjs";
+
+const knex = Knex({ client: "pg", connection: process.env.DATABASE_URL });
+
+if (mode() === "load") {
+  await knex.schema.enableExtension("vector");
+  await knex.schema.createTable("items", (table) => {
+    table.increments("id");
+    table.text("content");
+    table.jsonb("metadata");
+    table.vector("embedding", DIMS);
+  });
+  await knex.schema.alterTable("items", (table) => {
+    table.index(knex.raw("embedding vector_cosine_ops"), "items_embedding_index", "hnsw");
+  });
+  await step("create");
+  await knex("items").insert(documents().map((d) => ({ ...d, embedding: pgvector.toSql(embed(d.content)) })));
+  await step("insert");
+  await waitForVecgate("items", DOCS);
+  await step("wait");
+} else {
+  const show = (rows) => rows.map((r) => ({ id: r.id, content: r.content, metadata: r.metadata, score: r.distance }));
+  for (const [i, q] of QUERIES.entries()) {
+    const embedding = embed(q);
+    // The README's query: every column, ordered by distance.
+    const items = await knex("items").orderBy(knex.cosineDistance("embedding", embedding)).limit(K);
+    await step(`star ${i}`, { results: items.map((r) => ({ id: r.id, content: r.content, metadata: r.metadata })) });
+    // Named columns and the distance.
+    const nearest = () =>
+      knex("items")
+        .select("id", "content", "metadata", knex.raw("?? <=> ? AS distance", ["embedding", pgvector.toSql(embedding)]))
+        .orderBy("distance")
+        .limit(K);
+    await step(`distance ${i}`, { results: show(await nearest()) });
+    await step(`filter ${i}`, { results: show(await nearest().whereRaw("metadata->>'source' = ?", [FILTER_SOURCE])) });
+  }
+}
+await knex.destroy();
+finish();
