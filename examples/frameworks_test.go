@@ -153,22 +153,18 @@ func runFramework(t *testing.T, fc frameworkCase, cmd []string) []string {
 	viaSteps, viaCounts := runProgram(t, cmd, "search", via, g)
 	record("search", viaSteps, viaCounts)
 	directSteps, _ := runProgram(t, cmd, "search", dsn, nil)
+	sameSteps(t, "search", viaSteps, directSteps)
 
-	if len(viaSteps) != len(directSteps) {
-		t.Fatalf("%d steps through vecgate, %d directly", len(viaSteps), len(directSteps))
+	// Churn: a delete and inserts through vecgate, and the searches at once (the session's
+	// writes must be seen); then the same searches directly.
+	churnSteps, churnCounts := runProgram(t, cmd, "churn", via, g)
+	record("churn", churnSteps, churnCounts)
+	if len(churnSteps) == 0 || churnSteps[0].Step != "write" {
+		t.Fatalf("churn: steps %v, want write first", churnSteps)
 	}
-	for i, v := range viaSteps {
-		d := directSteps[i]
-		if v.Step != d.Step {
-			t.Fatalf("step %d: %q through vecgate, %q directly", i, v.Step, d.Step)
-		}
-		if len(d.Results) == 0 {
-			t.Errorf("%s: no rows directly: the step tests nothing", d.Step)
-		}
-		if diff := compareResults(v.Results, d.Results); diff != "" {
-			t.Errorf("%s: through vecgate and directly differ: %s\nvia:    %v\ndirect: %v", v.Step, diff, v.Results, d.Results)
-		}
-	}
+	directSteps, _ = runProgram(t, cmd, "search", dsn, nil)
+	sameSteps(t, "churn", churnSteps[1:], directSteps)
+
 	got := map[string]pathWant{}
 	for i, v := range viaSteps {
 		kind, _, _ := strings.Cut(v.Step, " ")
@@ -191,6 +187,27 @@ func runFramework(t *testing.T, fc frameworkCase, cmd []string) []string {
 		}
 	}
 	return lines
+}
+
+// sameSteps requires the steps of a run through vecgate to be those of the run directly, with
+// the same rows (compareResults), and rows directly.
+func sameSteps(t *testing.T, phase string, via, direct []stepResult) {
+	t.Helper()
+	if len(via) != len(direct) {
+		t.Fatalf("%s: %d steps through vecgate, %d directly", phase, len(via), len(direct))
+	}
+	for i, v := range via {
+		d := direct[i]
+		if v.Step != d.Step {
+			t.Fatalf("%s: step %d: %q through vecgate, %q directly", phase, i, v.Step, d.Step)
+		}
+		if len(d.Results) == 0 {
+			t.Errorf("%s: %s: no rows directly: the step tests nothing", phase, d.Step)
+		}
+		if diff := compareResults(v.Results, d.Results); diff != "" {
+			t.Errorf("%s: %s: through vecgate and directly differ: %s\nvia:    %v\ndirect: %v", phase, v.Step, diff, v.Results, d.Results)
+		}
+	}
 }
 
 // runProgram runs cmd with mode against dsn, reading its steps; between steps it reads the

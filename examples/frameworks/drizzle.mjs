@@ -4,10 +4,10 @@
 // tool (drizzle-kit) is not needed to query: the table is created with the SQL it generates for
 // this schema. The metadata filter is written with Drizzle's sql template, as its docs do for
 // jsonb.
-import { cosineDistance, desc, gt, sql } from "drizzle-orm";
+import { cosineDistance, desc, eq, gt, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/node-postgres";
 import { index, jsonb, pgTable, serial, text, vector } from "drizzle-orm/pg-core";
-import { DIMS, DOCS, FILTER_SOURCE, K, QUERIES, documents as corpus, embed, finish, mode, step, waitForVecgate } from "./lib.mjs";
+import { DIMS, DOCS, FILTER_SOURCE, K, QUERIES, churnDocuments, documents as corpus, embed, finish, mode, step, waitForVecgate } from "./lib.mjs";
 
 const documents = pgTable(
   "documents",
@@ -38,6 +38,13 @@ if (mode() === "load") {
   await waitForVecgate("documents", DOCS);
   await step("wait");
 } else {
+  if (mode() === "churn") {
+    const distance = cosineDistance(documents.embedding, embed(QUERIES[0]));
+    const [top] = await db.select({ id: documents.id }).from(documents).orderBy(distance).limit(1);
+    await db.delete(documents).where(eq(documents.id, top.id));
+    await db.insert(documents).values(churnDocuments().map((d) => ({ ...d, embedding: embed(d.content) })));
+    await step("write", { deleted: top.id });
+  }
   const bySource = sql`${documents.metadata}->>'source' = ${FILTER_SOURCE}`;
   for (const [i, q] of QUERIES.entries()) {
     const embedding = embed(q);

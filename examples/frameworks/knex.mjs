@@ -3,7 +3,7 @@
 // for ordering (the returned distance in knex.raw, as the helper writes it).
 import Knex from "knex";
 import pgvector from "pgvector/knex";
-import { DIMS, DOCS, FILTER_SOURCE, K, QUERIES, documents, embed, finish, mode, step, waitForVecgate } from "./lib.mjs";
+import { DIMS, DOCS, FILTER_SOURCE, K, QUERIES, churnDocuments, documents, embed, finish, mode, step, waitForVecgate } from "./lib.mjs";
 
 const knex = Knex({ client: "pg", connection: process.env.DATABASE_URL });
 
@@ -24,6 +24,12 @@ if (mode() === "load") {
   await waitForVecgate("items", DOCS);
   await step("wait");
 } else {
+  if (mode() === "churn") {
+    const [top] = await knex("items").select("id").orderBy(knex.cosineDistance("embedding", embed(QUERIES[0]))).limit(1);
+    await knex("items").where({ id: top.id }).del();
+    await knex("items").insert(churnDocuments().map((d) => ({ ...d, embedding: pgvector.toSql(embed(d.content)) })));
+    await step("write", { deleted: top.id });
+  }
   const show = (rows) => rows.map((r) => ({ id: r.id, content: r.content, metadata: r.metadata, score: r.distance }));
   for (const [i, q] of QUERIES.entries()) {
     const embedding = embed(q);

@@ -4,7 +4,7 @@
 import { PGVectorStore } from "@langchain/community/vectorstores/pgvector";
 import { Embeddings } from "@langchain/core/embeddings";
 import { Document } from "@langchain/core/documents";
-import { DIMS, DOCS, FILTER_SOURCE, K, QUERIES, documents, embed, finish, mode, step, waitForVecgate } from "./lib.mjs";
+import { DIMS, DOCS, FILTER_SOURCE, K, QUERIES, churnDocuments, documents, embed, finish, mode, step, waitForVecgate } from "./lib.mjs";
 
 class FakeEmbeddings extends Embeddings {
   async embedDocuments(texts) {
@@ -32,6 +32,12 @@ if (mode() === "load") {
   await waitForVecgate("langchain_pg_embedding", DOCS);
   await step("wait");
 } else {
+  if (mode() === "churn") {
+    const [top] = await store.similaritySearch(QUERIES[0], 1);
+    await store.delete({ ids: [top.id] });
+    await store.addDocuments(churnDocuments().map((d) => new Document({ pageContent: d.content, metadata: d.metadata })));
+    await step("write", { deleted: top.id });
+  }
   const show = (pairs) =>
     pairs.map(([doc, score]) => ({ id: doc.id, content: doc.pageContent, metadata: doc.metadata, score }));
   for (const [i, q] of QUERIES.entries()) {

@@ -2,9 +2,10 @@
 // the Go test (examples/frameworks_test.go) drives them with.
 //
 // Each script is run as `node <script> load` (create the table and index the framework's way,
-// insert the documents, wait for vecgate to hold them) or `node <script> search` (similarity
-// searches with and without the framework's metadata filter), with the connection string in
-// DATABASE_URL. After each step it prints one JSON line, {"step": name, ...}, and waits for a
+// insert the documents, wait for vecgate to hold them), `node <script> search` (similarity
+// searches with and without the framework's metadata filter) or `node <script> churn` (delete the
+// best match of the first query, insert CHURN documents, and search at once, as search does),
+// with the connection string in DATABASE_URL. After each step it prints one JSON line, {"step": name, ...}, and waits for a
 // line on stdin before the next, so that the test can read vecgate's counters between steps.
 
 import { createHash } from "node:crypto";
@@ -31,6 +32,14 @@ export function documents() {
     });
   }
   return docs;
+}
+
+// churnDocuments are the documents churn inserts, near the queries.
+export function churnDocuments() {
+  return [
+    { content: "Fresh note on postgres replication slots", metadata: { source: "file2.md", page: 1001, topic: "replication" } },
+    { content: "Fresh note on vectors kept in memory", metadata: { source: "file3.md", page: 1002, topic: "memory" } },
+  ];
 }
 
 // QUERIES are the search texts; FILTER_SOURCE the metadata value the filtered searches ask for.
@@ -116,11 +125,11 @@ export async function waitForVecgate(table, rows) {
   }
 }
 
-// mode is the script's argument: "load" or "search".
+// mode is the script's argument: "load", "search" or "churn".
 export function mode() {
   const m = process.argv[2];
-  if (m !== "load" && m !== "search") {
-    throw new Error(`usage: node ${process.argv[1]} load|search (DATABASE_URL in the environment)`);
+  if (m !== "load" && m !== "search" && m !== "churn") {
+    throw new Error(`usage: node ${process.argv[1]} load|search|churn (DATABASE_URL in the environment)`);
   }
   return m;
 }

@@ -8,7 +8,7 @@ import { Settings } from "@llamaindex/core/global";
 import { Document } from "@llamaindex/core/schema";
 import { FilterOperator, VectorStoreQueryMode } from "@llamaindex/core/vector-store";
 import pg from "pg";
-import { DIMS, DOCS, FILTER_SOURCE, K, QUERIES, documents, embed, finish, mode, step, waitForVecgate } from "./lib.mjs";
+import { DIMS, DOCS, FILTER_SOURCE, K, QUERIES, churnDocuments, documents, embed, finish, mode, step, waitForVecgate } from "./lib.mjs";
 
 class FakeEmbedding extends BaseEmbedding {
   async getTextEmbedding(text) {
@@ -16,6 +16,15 @@ class FakeEmbedding extends BaseEmbedding {
   }
 }
 Settings.embedModel = new FakeEmbedding();
+
+// embedded makes nodes of documents, with their embeddings.
+async function embedded(docs) {
+  const nodes = docs.map((d) => new Document({ text: d.content, metadata: d.metadata }));
+  for (const n of nodes) {
+    n.embedding = await Settings.embedModel.getTextEmbedding(n.text);
+  }
+  return nodes;
+}
 
 const store = new PGVectorStore({
   clientConfig: { connectionString: process.env.DATABASE_URL },
@@ -29,15 +38,19 @@ if (mode() === "load") {
   await c.query("CREATE INDEX ON llamaindex_embedding USING hnsw (embeddings vector_cosine_ops)");
   await c.end();
   await step("create");
-  const docs = documents().map((d) => new Document({ text: d.content, metadata: d.metadata }));
-  for (const d of docs) {
-    d.embedding = await Settings.embedModel.getTextEmbedding(d.text);
-  }
-  await store.add(docs);
+  await store.add(await embedded(documents()));
   await step("insert");
   await waitForVecgate("llamaindex_embedding", DOCS);
   await step("wait");
 } else {
+  if (mode() === "churn") {
+    const top = await store.query({
+      queryEmbedding: await Settings.embedModel.getTextEmbedding(QUERIES[0]), similarityTopK: 1, mode: VectorStoreQueryMode.DEFAULT,
+    });
+    await store.delete(top.ids[0]);
+    await store.add(await embedded(churnDocuments()));
+    await step("write", { deleted: top.ids[0] });
+  }
   const show = (r) => r.nodes.map((n, i) => ({ id: r.ids[i], content: n.text, metadata: n.metadata, score: r.similarities[i] }));
   for (const [i, q] of QUERIES.entries()) {
     const query = { queryEmbedding: await Settings.embedModel.getTextEmbedding(q), similarityTopK: K, mode: VectorStoreQueryMode.DEFAULT };

@@ -3,7 +3,7 @@
 // AutoMigrate, an HNSW index created with db.Exec, ordering by a clause.Expr), run by
 // examples/frameworks_test.go like the Node scripts and with the same step protocol (lib.mjs):
 //
-//	DATABASE_URL=... go run . load|search
+//	DATABASE_URL=... go run . load|search|churn
 //
 // It is its own module so that vecgate's module does not depend on GORM.
 package main
@@ -19,6 +19,7 @@ import (
 	"math/bits"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -56,8 +57,8 @@ const (
 var queries = []string{"postgres replication", "vectors and memory", "latency of joins golf"}
 
 func main() {
-	if len(os.Args) != 2 || os.Args[1] != "load" && os.Args[1] != "search" {
-		fmt.Fprintln(os.Stderr, "usage: DATABASE_URL=... go run . load|search")
+	if len(os.Args) != 2 || !slices.Contains([]string{"load", "search", "churn"}, os.Args[1]) {
+		fmt.Fprintln(os.Stderr, "usage: DATABASE_URL=... go run . load|search|churn")
 		os.Exit(2)
 	}
 	if err := run(os.Args[1]); err != nil {
@@ -86,11 +87,17 @@ func run(mode string) error {
 		}
 		return nil
 	}
-	if mode == "load" {
-		if err := load(db, step); err != nil {
-			return err
+	switch mode {
+	case "load":
+		err = load(db, step)
+	case "churn":
+		if err = churn(db, step); err == nil {
+			err = search(db, step)
 		}
-	} else if err := search(db, step); err != nil {
+	default:
+		err = search(db, step)
+	}
+	if err != nil {
 		return err
 	}
 	fmt.Println(`{"step":"end"}`)
@@ -121,6 +128,25 @@ func load(db *gorm.DB, step func(string, []result) error) error {
 		return err
 	}
 	return step("wait", nil)
+}
+
+// churn deletes the best match of the first query and inserts churnDocuments.
+func churn(db *gorm.DB, step func(string, []result) error) error {
+	var top Document
+	err := db.Clauses(clause.OrderBy{
+		Expression: clause.Expr{SQL: "embedding <=> ?", Vars: []any{pgvector.NewVector(embed(queries[0]))}},
+	}).Limit(1).Find(&top).Error
+	if err != nil {
+		return err
+	}
+	if err := db.Delete(&Document{}, top.ID).Error; err != nil {
+		return err
+	}
+	fresh := churnDocuments()
+	if err := db.Create(&fresh).Error; err != nil {
+		return err
+	}
+	return step("write", nil)
 }
 
 func search(db *gorm.DB, step func(string, []result) error) error {
@@ -212,6 +238,18 @@ func corpus() []Document {
 		out = append(out, Document{Content: content, Metadata: meta, Embedding: pgvector.NewVector(embed(content))})
 	}
 	return out
+}
+
+// churnDocuments are lib.mjs's.
+func churnDocuments() []Document {
+	doc := func(content, source string, page int, topic string) Document {
+		meta, _ := json.Marshal(map[string]any{"source": source, "page": page, "topic": topic})
+		return Document{Content: content, Metadata: meta, Embedding: pgvector.NewVector(embed(content))}
+	}
+	return []Document{
+		doc("Fresh note on postgres replication slots", "file2.md", 1001, "replication"),
+		doc("Fresh note on vectors kept in memory", "file3.md", 1002, "memory"),
+	}
 }
 
 // wordVector is a word's fixed pseudo-random Gaussian vector (xoshiro128** seeded by its
