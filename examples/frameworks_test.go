@@ -105,6 +105,19 @@ type stepResult struct {
 	Results []map[string]any `json:"results"`
 }
 
+// revisedRows counts the rows of steps whose content churn revised (the " (revised)" suffix).
+func revisedRows(steps []stepResult) int {
+	n := 0
+	for _, s := range steps {
+		for _, r := range s.Results {
+			if c, _ := r["content"].(string); strings.HasSuffix(c, " (revised)") {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 func TestFrameworks(t *testing.T) {
 	pgtest.DSN(t) // skips without a test server
 	if testing.Short() {
@@ -164,6 +177,9 @@ func runFramework(t *testing.T, fc frameworkCase, cmd []string) []string {
 	}
 	directSteps, _ = runProgram(t, cmd, "search", dsn, nil)
 	sameSteps(t, "churn", churnSteps[1:], directSteps)
+	if n := revisedRows(churnSteps); n == 0 {
+		t.Errorf("churn: no revised row in the searches: the update tests nothing")
+	}
 
 	got := map[string]pathWant{}
 	for i, v := range viaSteps {

@@ -43,7 +43,16 @@ if (mode() === "load") {
     const [top] = await db.select({ id: documents.id }).from(documents).orderBy(distance).limit(1);
     await db.delete(documents).where(eq(documents.id, top.id));
     await db.insert(documents).values(churnDocuments().map((d) => ({ ...d, embedding: embed(d.content) })));
-    await step("write", { deleted: top.id });
+    const [second] = await db
+      .select({ id: documents.id, metadata: documents.metadata })
+      .from(documents)
+      .orderBy(cosineDistance(documents.embedding, embed(QUERIES[1])))
+      .limit(1);
+    await db
+      .update(documents)
+      .set({ content: sql`${documents.content} || ' (revised)'`, metadata: { ...second.metadata, source: FILTER_SOURCE } })
+      .where(eq(documents.id, second.id));
+    await step("write", { deleted: top.id, revised: second.id });
   }
   const bySource = sql`${documents.metadata}->>'source' = ${FILTER_SOURCE}`;
   for (const [i, q] of QUERIES.entries()) {

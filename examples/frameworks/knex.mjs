@@ -28,7 +28,11 @@ if (mode() === "load") {
     const [top] = await knex("items").select("id").orderBy(knex.cosineDistance("embedding", embed(QUERIES[0]))).limit(1);
     await knex("items").where({ id: top.id }).del();
     await knex("items").insert(churnDocuments().map((d) => ({ ...d, embedding: pgvector.toSql(embed(d.content)) })));
-    await step("write", { deleted: top.id });
+    const [second] = await knex("items").select("id", "metadata").orderBy(knex.cosineDistance("embedding", embed(QUERIES[1]))).limit(1);
+    await knex("items")
+      .where({ id: second.id })
+      .update({ content: knex.raw("content || ' (revised)'"), metadata: { ...second.metadata, source: FILTER_SOURCE } });
+    await step("write", { deleted: top.id, revised: second.id });
   }
   const show = (rows) => rows.map((r) => ({ id: r.id, content: r.content, metadata: r.metadata, score: r.distance }));
   for (const [i, q] of QUERIES.entries()) {

@@ -36,7 +36,12 @@ if (mode() === "load") {
     const [top] = await store.similaritySearch(QUERIES[0], 1);
     await store.delete({ ids: [top.id] });
     await store.addDocuments(churnDocuments().map((d) => new Document({ pageContent: d.content, metadata: d.metadata })));
-    await step("write", { deleted: top.id });
+    // No update in the store's API: the document is deleted and added again with its id.
+    const [second] = await store.similaritySearch(QUERIES[1], 1);
+    await store.delete({ ids: [second.id] });
+    const revised = new Document({ pageContent: `${second.pageContent} (revised)`, metadata: { ...second.metadata, source: FILTER_SOURCE } });
+    await store.addDocuments([revised], { ids: [second.id] });
+    await step("write", { deleted: top.id, revised: second.id });
   }
   const show = (pairs) =>
     pairs.map(([doc, score]) => ({ id: doc.id, content: doc.pageContent, metadata: doc.metadata, score }));

@@ -4,7 +4,9 @@
 // Each script is run as `node <script> load` (create the table and index the framework's way,
 // insert the documents, wait for vecgate to hold them), `node <script> search` (similarity
 // searches with and without the framework's metadata filter) or `node <script> churn` (delete the
-// best match of the first query, insert CHURN documents, and search at once, as search does),
+// best match of the first query, insert churnDocuments, revise the best match of the second
+// query (its content, and its metadata's source set to FILTER_SOURCE), and search at once, as
+// search does),
 // with the connection string in DATABASE_URL. After each step it prints one JSON line, {"step": name, ...}, and waits for a
 // line on stdin before the next, so that the test can read vecgate's counters between steps.
 

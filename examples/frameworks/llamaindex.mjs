@@ -49,7 +49,15 @@ if (mode() === "load") {
     });
     await store.delete(top.ids[0]);
     await store.add(await embedded(churnDocuments()));
-    await step("write", { deleted: top.ids[0] });
+    // add is an upsert on the node's id.
+    const second = await store.query({
+      queryEmbedding: await Settings.embedModel.getTextEmbedding(QUERIES[1]), similarityTopK: 1, mode: VectorStoreQueryMode.DEFAULT,
+    });
+    const [node] = second.nodes;
+    await store.add([new Document({
+      id_: second.ids[0], text: `${node.text} (revised)`, metadata: { ...node.metadata, source: FILTER_SOURCE }, embedding: node.embedding,
+    })]);
+    await step("write", { deleted: top.ids[0], revised: second.ids[0] });
   }
   const show = (r) => r.nodes.map((n, i) => ({ id: r.ids[i], content: n.text, metadata: n.metadata, score: r.similarities[i] }));
   for (const [i, q] of QUERIES.entries()) {

@@ -130,7 +130,8 @@ func load(db *gorm.DB, step func(string, []result) error) error {
 	return step("wait", nil)
 }
 
-// churn deletes the best match of the first query and inserts churnDocuments.
+// churn deletes the best match of the first query, inserts churnDocuments and revises the best
+// match of the second query.
 func churn(db *gorm.DB, step func(string, []result) error) error {
 	var top Document
 	err := db.Clauses(clause.OrderBy{
@@ -144,6 +145,28 @@ func churn(db *gorm.DB, step func(string, []result) error) error {
 	}
 	fresh := churnDocuments()
 	if err := db.Create(&fresh).Error; err != nil {
+		return err
+	}
+	var second Document
+	err = db.Clauses(clause.OrderBy{
+		Expression: clause.Expr{SQL: "embedding <=> ?", Vars: []any{pgvector.NewVector(embed(queries[1]))}},
+	}).Limit(1).Find(&second).Error
+	if err != nil {
+		return err
+	}
+	var meta map[string]any
+	if err := json.Unmarshal(second.Metadata, &meta); err != nil {
+		return err
+	}
+	meta["source"] = filterSource
+	revised, err := json.Marshal(meta)
+	if err != nil {
+		return err
+	}
+	err = db.Model(&Document{ID: second.ID}).Updates(map[string]any{
+		"content": gorm.Expr("content || ' (revised)'"), "metadata": json.RawMessage(revised),
+	}).Error
+	if err != nil {
 		return err
 	}
 	return step("write", nil)
