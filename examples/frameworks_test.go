@@ -42,10 +42,11 @@ const frameworksDir = "frameworks"
 // frameworkCase is one framework: the command that runs its program, the table its twin
 // follows, and what vecgate does today with its searches (wants, by kind of step).
 type frameworkCase struct {
-	name  string
-	cmd   []string // program and arguments before the mode; "go-gorm" is built first
-	table string
-	wants map[string]pathWant
+	name   string
+	cmd    []string // program and arguments before the mode; "go-gorm" is built first
+	table  string
+	retags bool // churn updates a row's metadata only (lib.mjs)
+	wants  map[string]pathWant
 }
 
 // pathWant is what the steps of one kind (three searches each) must at least get from vecgate,
@@ -65,14 +66,14 @@ var frameworkCases = []frameworkCase{
 	// similarity: ORDER BY 1 - (distance) DESC is not the top-k shape (forwarded); distance: the
 	// vector is sent twice ($1 in the select list, $2 in ORDER BY), so the projected distance is
 	// not known to be the sort's and the statement is rewritten.
-	{name: "drizzle", cmd: []string{"node", "drizzle.mjs"}, table: "documents",
+	{name: "drizzle", cmd: []string{"node", "drizzle.mjs"}, table: "documents", retags: true,
 		wants: map[string]pathWant{"similarity": {0, 0}, "distance": {0, 3}, "filter": {0, 3}}},
 	// distance: node-postgres asks for the description of an unnamed portal, which vecgate learns
 	// from the first run of the shape in the session (rewritten), then answers from memory.
-	{name: "knex", cmd: []string{"node", "knex.mjs"}, table: "items",
+	{name: "knex", cmd: []string{"node", "knex.mjs"}, table: "items", retags: true,
 		wants: map[string]pathWant{"star": {0, 3}, "distance": {2, 3}, "filter": {0, 3}}},
 	// distance: pgx prepares the statement, and its description comes from the Parse.
-	{name: "gorm", cmd: []string{"go-gorm"}, table: "documents",
+	{name: "gorm", cmd: []string{"go-gorm"}, table: "documents", retags: true,
 		wants: map[string]pathWant{"star": {0, 3}, "distance": {3, 3}, "filter": {0, 3}}},
 }
 
@@ -103,6 +104,19 @@ func sumValues(m map[string]int64) int64 {
 type stepResult struct {
 	Step    string           `json:"step"`
 	Results []map[string]any `json:"results"`
+}
+
+// retaggedRows counts the rows of steps whose metadata churn retagged.
+func retaggedRows(steps []stepResult) int {
+	n := 0
+	for _, s := range steps {
+		for _, r := range s.Results {
+			if m, _ := r["metadata"].(map[string]any); m["retagged"] == true {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // revisedRows counts the rows of steps whose content churn revised (the " (revised)" suffix).
@@ -162,6 +176,12 @@ func runFramework(t *testing.T, fc frameworkCase, cmd []string) []string {
 	loadSteps, loadCounts := runProgram(t, cmd, "load", via, g)
 	record("load", loadSteps, loadCounts)
 	waitTwin(t, g, fc.table, 200)
+	var toasted bool
+	err := pgtest.Connect(t, dsn).QueryRow(context.Background(),
+		`SELECT pg_relation_size(reltoastrelid) > 0 FROM pg_class WHERE oid = $1::regclass`, fc.table).Scan(&toasted)
+	if err != nil || !toasted {
+		t.Fatalf("%s: contents not stored out of line (%v)", fc.table, err)
+	}
 
 	viaSteps, viaCounts := runProgram(t, cmd, "search", via, g)
 	record("search", viaSteps, viaCounts)
@@ -177,8 +197,11 @@ func runFramework(t *testing.T, fc frameworkCase, cmd []string) []string {
 	}
 	directSteps, _ = runProgram(t, cmd, "search", dsn, nil)
 	sameSteps(t, "churn", churnSteps[1:], directSteps)
-	if n := revisedRows(churnSteps); n == 0 {
+	if revisedRows(churnSteps) == 0 {
 		t.Errorf("churn: no revised row in the searches: the update tests nothing")
+	}
+	if fc.retags && retaggedRows(churnSteps) == 0 {
+		t.Errorf("churn: no retagged row in the searches: the metadata update tests nothing")
 	}
 
 	got := map[string]pathWant{}

@@ -52,7 +52,16 @@ if (mode() === "load") {
       .update(documents)
       .set({ content: sql`${documents.content} || ' (revised)'`, metadata: { ...second.metadata, source: FILTER_SOURCE } })
       .where(eq(documents.id, second.id));
-    await step("write", { deleted: top.id, revised: second.id });
+    const [third] = await db
+      .select({ id: documents.id, metadata: documents.metadata })
+      .from(documents)
+      .orderBy(cosineDistance(documents.embedding, embed(QUERIES[2])))
+      .limit(1);
+    await db
+      .update(documents)
+      .set({ metadata: { ...third.metadata, source: FILTER_SOURCE, retagged: true } })
+      .where(eq(documents.id, third.id));
+    await step("write", { deleted: top.id, revised: second.id, retagged: third.id });
   }
   const bySource = sql`${documents.metadata}->>'source' = ${FILTER_SOURCE}`;
   for (const [i, q] of QUERIES.entries()) {

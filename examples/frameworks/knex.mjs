@@ -32,7 +32,9 @@ if (mode() === "load") {
     await knex("items")
       .where({ id: second.id })
       .update({ content: knex.raw("content || ' (revised)'"), metadata: { ...second.metadata, source: FILTER_SOURCE } });
-    await step("write", { deleted: top.id, revised: second.id });
+    const [third] = await knex("items").select("id", "metadata").orderBy(knex.cosineDistance("embedding", embed(QUERIES[2]))).limit(1);
+    await knex("items").where({ id: third.id }).update({ metadata: { ...third.metadata, source: FILTER_SOURCE, retagged: true } });
+    await step("write", { deleted: top.id, revised: second.id, retagged: third.id });
   }
   const show = (rows) => rows.map((r) => ({ id: r.id, content: r.content, metadata: r.metadata, score: r.distance }));
   for (const [i, q] of QUERIES.entries()) {

@@ -5,8 +5,9 @@
 // insert the documents, wait for vecgate to hold them), `node <script> search` (similarity
 // searches with and without the framework's metadata filter) or `node <script> churn` (delete the
 // best match of the first query, insert churnDocuments, revise the best match of the second
-// query (its content, and its metadata's source set to FILTER_SOURCE), and search at once, as
-// search does),
+// query (its content, and its metadata's source set to FILTER_SOURCE), where the framework can,
+// retag the best match of the third query (its metadata only: the TOASTed content is left
+// unchanged, and logical replication sends it as such), and search at once, as search does),
 // with the connection string in DATABASE_URL. After each step it prints one JSON line, {"step": name, ...}, and waits for a
 // line on stdin before the next, so that the test can read vecgate's counters between steps.
 
@@ -21,7 +22,9 @@ const TOPICS = ["postgres", "vectors", "replication", "indexes", "memory", "late
 const WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima"];
 
 // documents are the DOCS documents every script inserts: content, and metadata with a source
-// (5 values, the filter's key), a page and a topic.
+// (5 values, the filter's key), a page and a topic. The content ends with APPENDIX letters the
+// embedding ignores (Greek and Cyrillic), hardly compressible: each row's content is stored out
+// of line (TOAST), as RAG chunks of a few kilobytes are.
 export function documents() {
   const docs = [];
   for (let i = 1; i <= DOCS; i++) {
@@ -29,7 +32,7 @@ export function documents() {
     const other = TOPICS[(i * 7 + 3) % TOPICS.length];
     const words = [WORDS[i % WORDS.length], WORDS[(i * 5) % WORDS.length], WORDS[(i * 11 + 1) % WORDS.length]];
     docs.push({
-      content: `Document ${i} about ${topic} and ${other}: ${words.join(" ")}`,
+      content: `Document ${i} about ${topic} and ${other}: ${words.join(" ")}. ${appendix(`appendix ${i}`)}`,
       metadata: { source: `file${i % 5}.md`, page: i, topic },
     });
   }
@@ -49,19 +52,37 @@ export const QUERIES = ["postgres replication", "vectors and memory", "latency o
 export const FILTER_SOURCE = "file2.md";
 export const K = 5;
 
-// wordVector is a word's fixed pseudo-random Gaussian vector (seeded by its SHA-256).
-function wordVector(word) {
-  let seed = createHash("sha256").update(word).digest();
-  let s = [seed.readUInt32LE(0), seed.readUInt32LE(4), seed.readUInt32LE(8), seed.readUInt32LE(12)];
-  // xoshiro128** on 32-bit words.
+export const APPENDIX = 1500;
+
+// appendix is APPENDIX letters drawn from Greek and Cyrillic lower case by random(seed).
+function appendix(seed) {
+  const next = random(seed);
+  let s = "";
+  for (let i = 0; i < APPENDIX; i++) {
+    const r = Math.floor(next() * 57);
+    s += String.fromCodePoint(r < 25 ? 0x3b1 + r : 0x430 + r - 25);
+  }
+  return s;
+}
+
+// random returns a generator of uniform numbers in (0, 1): xoshiro128** seeded by the SHA-256
+// of seed.
+function random(seed) {
+  const h = createHash("sha256").update(seed).digest();
+  let s = [h.readUInt32LE(0), h.readUInt32LE(4), h.readUInt32LE(8), h.readUInt32LE(12)];
   const rotl = (x, k) => ((x << k) | (x >>> (32 - k))) >>> 0;
-  const next = () => {
+  return () => {
     const r = (rotl(Math.imul(s[1], 5) >>> 0, 7) * 9) >>> 0;
     const t = (s[1] << 9) >>> 0;
     s[2] ^= s[0]; s[3] ^= s[1]; s[1] ^= s[2]; s[0] ^= s[3]; s[2] ^= t; s[3] = rotl(s[3], 11);
     s = s.map((x) => x >>> 0);
     return (r + 0.5) / 4294967296;
   };
+}
+
+// wordVector is a word's fixed pseudo-random Gaussian vector.
+function wordVector(word) {
+  const next = random(word);
   const v = [];
   for (let i = 0; i < DIMS; i++) {
     v.push(Math.sqrt(-2 * Math.log(next())) * Math.cos(2 * Math.PI * next())); // Box-Muller

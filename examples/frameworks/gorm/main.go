@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/bits"
 	"os"
@@ -130,8 +131,8 @@ func load(db *gorm.DB, step func(string, []result) error) error {
 	return step("wait", nil)
 }
 
-// churn deletes the best match of the first query, inserts churnDocuments and revises the best
-// match of the second query.
+// churn deletes the best match of the first query, inserts churnDocuments, revises the best
+// match of the second query and retags the third's (lib.mjs).
 func churn(db *gorm.DB, step func(string, []result) error) error {
 	var top Document
 	err := db.Clauses(clause.OrderBy{
@@ -147,29 +148,44 @@ func churn(db *gorm.DB, step func(string, []result) error) error {
 	if err := db.Create(&fresh).Error; err != nil {
 		return err
 	}
-	var second Document
-	err = db.Clauses(clause.OrderBy{
-		Expression: clause.Expr{SQL: "embedding <=> ?", Vars: []any{pgvector.NewVector(embed(queries[1]))}},
-	}).Limit(1).Find(&second).Error
-	if err != nil {
-		return err
-	}
-	var meta map[string]any
-	if err := json.Unmarshal(second.Metadata, &meta); err != nil {
-		return err
-	}
-	meta["source"] = filterSource
-	revised, err := json.Marshal(meta)
+	second, revised, err := bestMatch(db, queries[1], nil)
 	if err != nil {
 		return err
 	}
 	err = db.Model(&Document{ID: second.ID}).Updates(map[string]any{
-		"content": gorm.Expr("content || ' (revised)'"), "metadata": json.RawMessage(revised),
+		"content": gorm.Expr("content || ' (revised)'"), "metadata": revised,
 	}).Error
 	if err != nil {
 		return err
 	}
+	third, retagged, err := bestMatch(db, queries[2], map[string]any{"retagged": true})
+	if err != nil {
+		return err
+	}
+	if err := db.Model(&Document{ID: third.ID}).Update("metadata", retagged).Error; err != nil {
+		return err
+	}
 	return step("write", nil)
+}
+
+// bestMatch returns the best match of q and its metadata with source set to filterSource and
+// the fields of more.
+func bestMatch(db *gorm.DB, q string, more map[string]any) (Document, json.RawMessage, error) {
+	var d Document
+	err := db.Clauses(clause.OrderBy{
+		Expression: clause.Expr{SQL: "embedding <=> ?", Vars: []any{pgvector.NewVector(embed(q))}},
+	}).Limit(1).Find(&d).Error
+	if err != nil {
+		return d, nil, err
+	}
+	var meta map[string]any
+	if err := json.Unmarshal(d.Metadata, &meta); err != nil {
+		return d, nil, err
+	}
+	meta["source"] = filterSource
+	maps.Copy(meta, more)
+	m, err := json.Marshal(meta)
+	return d, m, err
 }
 
 func search(db *gorm.DB, step func(string, []result) error) error {
@@ -256,7 +272,7 @@ func corpus() []Document {
 	for i := 1; i <= docs; i++ {
 		topic, other := topics[i%len(topics)], topics[(i*7+3)%len(topics)]
 		ws := []string{words[i%len(words)], words[(i*5)%len(words)], words[(i*11+1)%len(words)]}
-		content := fmt.Sprintf("Document %d about %s and %s: %s", i, topic, other, strings.Join(ws, " "))
+		content := fmt.Sprintf("Document %d about %s and %s: %s. %s", i, topic, other, strings.Join(ws, " "), appendix(fmt.Sprintf("appendix %d", i)))
 		meta, _ := json.Marshal(map[string]any{"source": fmt.Sprintf("file%d.md", i%5), "page": i, "topic": topic})
 		out = append(out, Document{Content: content, Metadata: meta, Embedding: pgvector.NewVector(embed(content))})
 	}
@@ -275,15 +291,33 @@ func churnDocuments() []Document {
 	}
 }
 
-// wordVector is a word's fixed pseudo-random Gaussian vector (xoshiro128** seeded by its
-// SHA-256, Box-Muller), as in lib.mjs.
-func wordVector(w string) []float64 {
-	sum := sha256.Sum256([]byte(w))
+// appendixLen is lib.mjs's APPENDIX.
+const appendixLen = 1500
+
+// appendix is appendixLen letters drawn from Greek and Cyrillic lower case by random(seed).
+func appendix(seed string) string {
+	next := random(seed)
+	var b strings.Builder
+	for range appendixLen {
+		r := rune(next() * 57)
+		if r < 25 {
+			b.WriteRune(0x3b1 + r)
+		} else {
+			b.WriteRune(0x430 + r - 25)
+		}
+	}
+	return b.String()
+}
+
+// random returns a generator of uniform numbers in (0, 1): xoshiro128** seeded by the SHA-256
+// of seed.
+func random(seed string) func() float64 {
+	sum := sha256.Sum256([]byte(seed))
 	var s [4]uint32
 	for i := range s {
 		s[i] = binary.LittleEndian.Uint32(sum[4*i:])
 	}
-	next := func() float64 {
+	return func() float64 {
 		r := bits.RotateLeft32(s[1]*5, 7) * 9
 		t := s[1] << 9
 		s[2] ^= s[0]
@@ -294,6 +328,11 @@ func wordVector(w string) []float64 {
 		s[3] = bits.RotateLeft32(s[3], 11)
 		return (float64(r) + 0.5) / 4294967296
 	}
+}
+
+// wordVector is a word's fixed pseudo-random Gaussian vector (Box-Muller).
+func wordVector(w string) []float64 {
+	next := random(w)
 	v := make([]float64, dims)
 	for i := range v {
 		u1 := next()
