@@ -88,6 +88,10 @@ func run(mode string) error {
 		}
 		return nil
 	}
+	// Applications call AutoMigrate at every start, on the existing table too.
+	if err := db.AutoMigrate(&Document{}); err != nil {
+		return err
+	}
 	switch mode {
 	case "load":
 		err = load(db, step)
@@ -107,9 +111,6 @@ func run(mode string) error {
 
 func load(db *gorm.DB, step func(string, []result) error) error {
 	if err := db.Exec("CREATE EXTENSION IF NOT EXISTS vector").Error; err != nil {
-		return err
-	}
-	if err := db.AutoMigrate(&Document{}); err != nil {
 		return err
 	}
 	if err := db.Exec("CREATE INDEX ON documents USING hnsw (embedding vector_cosine_ops)").Error; err != nil {
