@@ -39,28 +39,21 @@ if (mode() === "load") {
   await step("wait");
 } else {
   if (mode() === "churn") {
-    const distance = cosineDistance(documents.embedding, embed(QUERIES[0]));
-    const [top] = await db.select({ id: documents.id }).from(documents).orderBy(distance).limit(1);
+    // The best match of a query: its id and metadata.
+    const best = async (q) => {
+      const distance = cosineDistance(documents.embedding, embed(q));
+      const [row] = await db.select({ id: documents.id, metadata: documents.metadata }).from(documents).orderBy(distance).limit(1);
+      return row;
+    };
+    const top = await best(QUERIES[0]);
     await db.delete(documents).where(eq(documents.id, top.id));
     await db.insert(documents).values(churnDocuments().map((d) => ({ ...d, embedding: embed(d.content) })));
-    const [second] = await db
-      .select({ id: documents.id, metadata: documents.metadata })
-      .from(documents)
-      .orderBy(cosineDistance(documents.embedding, embed(QUERIES[1])))
-      .limit(1);
-    await db
-      .update(documents)
-      .set({ content: sql`${documents.content} || ' (revised)'`, metadata: { ...second.metadata, source: FILTER_SOURCE } })
-      .where(eq(documents.id, second.id));
-    const [third] = await db
-      .select({ id: documents.id, metadata: documents.metadata })
-      .from(documents)
-      .orderBy(cosineDistance(documents.embedding, embed(QUERIES[2])))
-      .limit(1);
-    await db
-      .update(documents)
-      .set({ metadata: { ...third.metadata, source: FILTER_SOURCE, retagged: true } })
-      .where(eq(documents.id, third.id));
+    const second = await best(QUERIES[1]);
+    const revised = { content: sql`${documents.content} || ' (revised)'`, metadata: { ...second.metadata, source: FILTER_SOURCE } };
+    await db.update(documents).set(revised).where(eq(documents.id, second.id));
+    const third = await best(QUERIES[2]);
+    const retagged = { metadata: { ...third.metadata, source: FILTER_SOURCE, retagged: true } };
+    await db.update(documents).set(retagged).where(eq(documents.id, third.id));
     await step("write", { deleted: top.id, revised: second.id, retagged: third.id });
   }
   const bySource = sql`${documents.metadata}->>'source' = ${FILTER_SOURCE}`;

@@ -25,14 +25,19 @@ if (mode() === "load") {
   await step("wait");
 } else {
   if (mode() === "churn") {
-    const [top] = await knex("items").select("id").orderBy(knex.cosineDistance("embedding", embed(QUERIES[0]))).limit(1);
+    // The best match of a query: its id and metadata.
+    const best = async (q) => {
+      const [row] = await knex("items").select("id", "metadata").orderBy(knex.cosineDistance("embedding", embed(q))).limit(1);
+      return row;
+    };
+    const top = await best(QUERIES[0]);
     await knex("items").where({ id: top.id }).del();
     await knex("items").insert(churnDocuments().map((d) => ({ ...d, embedding: pgvector.toSql(embed(d.content)) })));
-    const [second] = await knex("items").select("id", "metadata").orderBy(knex.cosineDistance("embedding", embed(QUERIES[1]))).limit(1);
+    const second = await best(QUERIES[1]);
     await knex("items")
       .where({ id: second.id })
       .update({ content: knex.raw("content || ' (revised)'"), metadata: { ...second.metadata, source: FILTER_SOURCE } });
-    const [third] = await knex("items").select("id", "metadata").orderBy(knex.cosineDistance("embedding", embed(QUERIES[2]))).limit(1);
+    const third = await best(QUERIES[2]);
     await knex("items").where({ id: third.id }).update({ metadata: { ...third.metadata, source: FILTER_SOURCE, retagged: true } });
     await step("write", { deleted: top.id, revised: second.id, retagged: third.id });
   }
