@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -85,22 +84,18 @@ func TestCosineDistancesOfExtremeQueryVectors(t *testing.T) {
 				if err := c.QueryRow(ctx, `SELECT emb <=> $1 FROM docs WHERE id = $2`, qt, r.ID).Scan(&want); err != nil {
 					t.Fatal(err)
 				}
-				if !(r.Distance == want || math.Abs(r.Distance-want) <= 1e-6*math.Abs(want)) {
+				if r.Distance != want {
 					t.Fatalf("query scaled by %g: row %d: vecgate printed distance %v, Postgres computes %v", scale, r.ID, r.Distance, want)
 				}
 			}
 		}
-		if g.Stats().FastPath == before {
+		if g.Stats().FastPath == before && scale == 1 {
 			t.Fatalf("query scaled by %g: never answered from memory: the test tests nothing", scale)
 		}
 	}
 	t.Run("control", func(t *testing.T) { check(t, 1) })
 	for _, scale := range []float64{1e20, 1e-20, 1e-23} {
 		t.Run(fmt.Sprintf("scale %g", scale), func(t *testing.T) {
-			if os.Getenv("VECGATE_BUG_TESTS") == "" {
-				t.Skip("bug: cosine distances printed from memory for a query vector whose float32 squared norm " +
-					"overflows, underflows or is subnormal are not Postgres' (set VECGATE_BUG_TESTS=1 to run)")
-			}
 			check(t, scale)
 		})
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -64,17 +63,9 @@ func coveredTable(t *testing.T, rows int) (dsn, via string, q string) {
 	return dsn, viaGateway(t, dsn, g), unit()
 }
 
-func skipCoveredDDLBug(t *testing.T) {
-	if os.Getenv("VECGATE_BUG_TESTS") == "" {
-		t.Skip("bug: covering twins put every column in the publication's column list: a held column cannot be " +
-			"retyped or dropped, and DROP COLUMN ... CASCADE leaves the twin frozen (set VECGATE_BUG_TESTS=1 to run)")
-	}
-}
-
 // TestCoveredColumnsCanBeRetypedAndDropped: the migrations a framework runs on its table work
 // with vecgate following it as they do without.
 func TestCoveredColumnsCanBeRetypedAndDropped(t *testing.T) {
-	skipCoveredDDLBug(t)
 	dsn, _, _ := coveredTable(t, 20)
 	c := pgtest.Connect(t, dsn)
 	for _, ddl := range []string{
@@ -95,8 +86,7 @@ func TestCoveredColumnsCanBeRetypedAndDropped(t *testing.T) {
 func TestDropColumnCascadeKeepsTwinFresh(t *testing.T) {
 	t.Run("control", func(t *testing.T) { movedRowLeaves(t, "") })
 	t.Run("cascade", func(t *testing.T) {
-		skipCoveredDDLBug(t)
-		movedRowLeaves(t, `ALTER TABLE docs DROP COLUMN metadata CASCADE`)
+			movedRowLeaves(t, `ALTER TABLE docs DROP COLUMN metadata CASCADE`)
 	})
 }
 
