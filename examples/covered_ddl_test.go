@@ -86,7 +86,7 @@ func TestCoveredColumnsCanBeRetypedAndDropped(t *testing.T) {
 func TestDropColumnCascadeKeepsTwinFresh(t *testing.T) {
 	t.Run("control", func(t *testing.T) { movedRowLeaves(t, "") })
 	t.Run("cascade", func(t *testing.T) {
-			movedRowLeaves(t, `ALTER TABLE docs DROP COLUMN metadata CASCADE`)
+		movedRowLeaves(t, `ALTER TABLE docs DROP COLUMN metadata CASCADE`)
 	})
 }
 
