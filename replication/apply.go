@@ -191,6 +191,9 @@ func (s *Stream) targetInfos() []TargetInfo {
 	for _, tt := range s.tables {
 		for i, v := range tt.vectors {
 			ti := TargetInfo{Target: tt.targets[i], OID: tt.table.OID, Kind: v.Kind, Dims: v.Dims, Key: tt.table.Key, Include: tt.include}
+			for _, c := range tt.table.Columns {
+				ti.Columns = append(ti.Columns, c.Name)
+			}
 			if slices.Contains(tt.coverOnly, true) {
 				ti.CoverOnly = tt.coverOnly
 			}
