@@ -22,11 +22,12 @@ type Report struct {
 	M               int     `json:"m"`
 	EFConstruction  int     `json:"ef_construction"`
 	CellSeconds     float64 `json:"cell_seconds"`
-	Rounds          int     `json:"rounds"`                  // each row is its cell's fastest round
-	Select          string  `json:"select"`                  // the query's select list
-	Content         int     `json:"content_bytes,omitempty"` // bytes of the content column (0: no RAG columns)
-	TextParams      bool    `json:"text_params"`             // the query vector sent as text
-	ClientProcess   bool    `json:"client_process"`          // the clients ran in their own process
+	Rounds          int     `json:"rounds"`                      // each row is its cell's fastest round
+	Select          string  `json:"select"`                      // the query's select list
+	Content         int     `json:"content_bytes,omitempty"`     // bytes of the content column (0: no RAG columns)
+	TextParams      bool    `json:"text_params"`                 // the query vector sent as text
+	ClientProcess   bool    `json:"client_process"`              // the clients ran in their own process
+	PGForceIndex    bool    `json:"pgvector_enable_seqscan_off"` // pgvector's sessions ran with enable_seqscan off
 	GOMAXPROCS      int     `json:"gomaxprocs"`
 	NumCPU          int     `json:"num_cpu"`
 	Postgres        string  `json:"postgres_version"`
@@ -178,7 +179,11 @@ func (rep *Report) Markdown(w io.Writer) {
 	if rep.ClientProcess {
 		where = "in their own process"
 	}
-	fmt.Fprintf(w, "vector parameters in %s format; content column %d bytes; clients %s\n", params, rep.Content, where)
+	forced := ""
+	if rep.PGForceIndex {
+		forced = "; pgvector's sessions with enable_seqscan off (its HNSW index, not a sequential scan)"
+	}
+	fmt.Fprintf(w, "vector parameters in %s format; content column %d bytes; clients %s%s\n", params, rep.Content, where, forced)
 	fmt.Fprintf(w, "PostgreSQL %s, pgvector %s; vecgate %s, %s kernels, GOMAXPROCS %d; copy %.1fs; pgvector build %.2fs (%d bytes); vecgate load %.2fs (%d bytes)\n\n",
 		rep.Postgres, rep.Pgvector, rep.Revision, rep.Kernels, rep.GOMAXPROCS, rep.CopySeconds, rep.PGBuildSeconds, rep.PGIndexBytes,
 		rep.VGLoadSeconds, rep.VGIndexBytes)

@@ -58,6 +58,10 @@ type Options struct {
 	// TextParams sends the query vector as text ('[0.1,…]', as node-postgres, psycopg and the
 	// frameworks do) instead of pgvector's binary format.
 	TextParams bool
+	// PGForceIndex runs pgvector's cells with enable_seqscan off: Postgres otherwise plans some
+	// shapes (wide rows, TOASTed 1536-d vectors) onto a sequential scan, and the comparison would
+	// be with that rather than with pgvector's HNSW.
+	PGForceIndex bool
 	// ClientCommand, when set, runs each measured cell's clients in a child process started
 	// with this command and the cell file's name (`vecgate bench client`; RunClient).
 	ClientCommand []string
@@ -164,7 +168,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	r.rep = &Report{
 		Table: r.table, N: r.n, Dims: dims, Queries: len(r.vecs), K: o.K, Metric: o.Metric.Name(), M: o.M,
-		EFConstruction: o.EFConstruction, CellSeconds: o.Duration.Seconds(), Rounds: o.Rounds, Select: o.Select, Content: o.Content, TextParams: o.TextParams, ClientProcess: len(o.ClientCommand) > 0,
+		EFConstruction: o.EFConstruction, CellSeconds: o.Duration.Seconds(), Rounds: o.Rounds, Select: o.Select, Content: o.Content, TextParams: o.TextParams, ClientProcess: len(o.ClientCommand) > 0, PGForceIndex: o.PGForceIndex,
 		GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(), Revision: cmp.Or(revision(), o.Version), Kernels: vecmath.Impl(),
 		Started: time.Now().UTC().Format(time.RFC3339),
 	}
@@ -285,7 +289,17 @@ func (r *run) buildPgvector(ctx context.Context) error {
 	}
 	fmt.Fprintf(r.w, "pgvector HNSW built in %.2fs, %d bytes (%.0f bytes/vector)\n",
 		r.rep.PGBuildSeconds, r.rep.PGIndexBytes, float64(r.rep.PGIndexBytes)/float64(r.n))
-	rows, err := r.admin.Query(ctx, "EXPLAIN "+r.query, r.vecs[0], r.o.K)
+	if r.o.PGForceIndex {
+		if _, err := r.admin.Exec(ctx, "SET enable_seqscan = off"); err != nil {
+			return fmt.Errorf("bench sql: %w", err)
+		}
+		defer r.admin.Exec(context.WithoutCancel(ctx), "RESET enable_seqscan")
+	}
+	var param any = r.vecs[0]
+	if r.o.TextParams {
+		param = r.vecs[0].String()
+	}
+	rows, err := r.admin.Query(ctx, "EXPLAIN "+r.query, param, r.o.K)
 	if err != nil {
 		return fmt.Errorf("bench sql: explain: %w", err)
 	}
@@ -404,9 +418,18 @@ func (r *run) keep(best map[[3]int]int, row Row) {
 	}
 }
 
+// pgSetup is what a pgvector cell's sessions run first.
+func (r *run) pgSetup(ef int) []string {
+	setup := []string{fmt.Sprintf("SET hnsw.ef_search = %d", ef)}
+	if r.o.PGForceIndex {
+		setup = append(setup, "SET enable_seqscan = off")
+	}
+	return setup
+}
+
 // pgvectorCell measures pgvector directly at hnsw.ef_search = ef.
 func (r *run) pgvectorCell(ctx context.Context, ef, clients int) (Row, error) {
-	c := cell{dsn: r.o.DSN, setup: []string{fmt.Sprintf("SET hnsw.ef_search = %d", ef)},
+	c := cell{dsn: r.o.DSN, setup: r.pgSetup(ef),
 		sql: r.query, queries: r.vecs, truth: r.truth, k: r.o.K, clients: clients, duration: r.o.Duration, textParams: r.o.TextParams, client: r.o.ClientCommand}
 	m, err := c.run(ctx)
 	if err != nil {

@@ -72,6 +72,7 @@ func parseBenchSQLFlags(args []string, stderr io.Writer) (benchSQLOptions, error
 	fs.StringVar(&o.Select, "select", "id", "the query's select list, the row id first: id (vecgate answers from memory) or e.g. '*' (vecgate sends Postgres the id-list rewrite)")
 	fs.DurationVar(&o.LoadTimeout, "load-timeout", time.Hour, "give up when vecgate has not loaded the table by then")
 	fs.IntVar(&o.Content, "content", 0, "add the RAG shape's columns: content, a text of about this many bytes, and metadata, a small jsonb (select them with --select 'id, content, metadata')")
+	fs.BoolVar(&o.PGForceIndex, "pg-force-index", true, "run pgvector's sessions with enable_seqscan off, so that they use its HNSW index (Postgres plans some shapes, e.g. content columns with TOASTed 1536-d vectors, onto a sequential scan)")
 	clientProcess := fs.Bool("client-process", true, "run the measured clients in a child process (as an application is), not in the process that runs vecgate")
 	paramFormat := fs.String("param-format", "binary", "how the query vector is sent: binary (pgvector-go) or text ('[0.1,…]', as node-postgres, psycopg and the frameworks send it)")
 	if err := fs.Parse(args); err != nil {
