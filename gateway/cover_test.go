@@ -482,3 +482,27 @@ func TestCoveringSelectStar(t *testing.T) {
 	// same answer either way.
 	run("column added", false)
 }
+
+// TestDescriptionShared: a description Postgres gave one session's statement serves another
+// session's first statement of the same shape (connection pools open sessions all the time):
+// it is answered from memory, the same bytes as Postgres sends, once its own table check passed.
+func TestDescriptionShared(t *testing.T) {
+	dsn, g := tableGateway(t, 300, "CREATE EXTENSION IF NOT EXISTS vector", coverSetup, coverRows,
+		"CREATE INDEX ON docs USING hnsw (emb vector_l2_ops)")
+	direct := pgtest.Connect(t, dsn).PgConn()
+	q := [][]byte{[]byte("[0.1,0.2,0.3]")}
+	sql := "SELECT id, content, metadata, emb <-> $1 AS distance FROM docs WHERE flag = true ORDER BY distance LIMIT 5"
+	first := pgtest.Connect(t, viaDSN(dsn, g)).PgConn()
+	wireAnswer(t, first, sql, q, []int16{0}) // rewritten: Postgres' description is kept
+	for range 3 {
+		next := pgtest.Connect(t, viaDSN(dsn, g)).PgConn()
+		before := g.Stats().FastPath
+		got, want := wireAnswer(t, next, sql, q, []int16{0}), wireAnswer(t, direct, sql, q, []int16{0})
+		if got != want {
+			t.Fatalf("vecgate:  %s\nPostgres: %s", got, want)
+		}
+		if g.Stats().FastPath == before {
+			t.Fatalf("a new session's first statement of a known shape was not answered from memory")
+		}
+	}
+}

@@ -122,7 +122,7 @@ func (s *session) fastAnswer(ctx context.Context, w *bufio.Writer, job Job, need
 	if !s.fastWanted(job, needDesc, formats) {
 		return nil, false
 	}
-	desc := s.descs[descKey(job, formats)]
+	desc := s.desc(descKey(job, formats))
 	if _, readable := s.tableCheck(w, job); !readable {
 		return nil, false
 	}
@@ -153,7 +153,7 @@ func (s *session) fastWanted(job Job, needDesc bool, formats []int16) bool {
 	if !ok || !fj.Fast() {
 		return false
 	}
-	return !needDesc || s.descs[descKey(job, formats)] != nil
+	return !needDesc || s.desc(descKey(job, formats)) != nil
 }
 
 // tableCheck runs (or recalls) job's table check for this session: whether the index holds
@@ -283,7 +283,32 @@ func (s *session) rememberDesc(job Job, formats []int16, msgs [][]byte) {
 				s.descs = map[string][]byte{}
 			}
 			s.descs[key] = m
+			srv := s.srv
+			srv.descMu.Lock()
+			if srv.descs == nil || len(srv.descs) >= maxDescs {
+				srv.descs = map[string][]byte{}
+			}
+			srv.descs[key] = m
+			srv.descMu.Unlock()
 			return
 		}
 	}
+}
+
+// maxDescs bounds the descriptions the server keeps (Server.descs): past it they are forgotten
+// and learnt again.
+const maxDescs = 4096
+
+// desc returns the description kept under key (""): the session's own, else one another session
+// taught the server; nil when none.
+func (s *session) desc(key string) []byte {
+	if key == "" {
+		return nil
+	}
+	if d := s.descs[key]; d != nil {
+		return d
+	}
+	s.srv.descMu.Lock()
+	defer s.srv.descMu.Unlock()
+	return s.srv.descs[key]
 }

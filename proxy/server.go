@@ -28,6 +28,14 @@ type Server struct {
 	nextID   atomic.Uint64
 	ownTrips atomic.Uint64 // round trips vecgate made upstream for itself (see OwnRoundTrips)
 
+	// descs are the RowDescriptions Postgres gave intercepted statements' rewritten runs, by
+	// their description key (descKey): shared by the sessions, so a session's first statement of
+	// a shape can be answered from memory when another session taught vecgate its description.
+	// A description depends only on what the key holds (the relation, the output columns'
+	// names, kinds and types, the result formats); each session still runs its table check.
+	descMu sync.Mutex
+	descs  map[string][]byte // guarded by descMu; bounded by maxDescs
+
 	mu       sync.Mutex
 	sessions map[*session]struct{} // guarded by mu
 	keys     map[uint32]*session   // cancel keys handed to clients, by process id; guarded by mu
