@@ -46,8 +46,9 @@ type Gateway struct {
 	counts *observe.Counts
 	obs    *observe.Observer
 
-	closeOnce sync.Once
-	closeErr  error
+	background context.CancelFunc // ends the interceptor's background work (Close)
+	closeOnce  sync.Once
+	closeErr   error
 }
 
 // Start runs vecgate's migrations and starts replication (when intercepting), then the proxy.
@@ -103,8 +104,11 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 			return nil, err
 		}
 		pcfg.Database = dbName
+		var bg context.Context
+		bg, g.background = context.WithCancel(context.WithoutCancel(ctx))
 		pcfg.Interceptor = intercept.New(intercept.Config{
-			DSN: pcfg.Upstream, Database: dbName, DatabaseOID: dbOID, Set: g.set, Stream: streamAdapter{stream}, Logger: sub("intercept"),
+			Context: bg,
+			DSN:     pcfg.Upstream, Database: dbName, DatabaseOID: dbOID, Set: g.set, Stream: streamAdapter{stream}, Logger: sub("intercept"),
 			Status: func() ([]string, [][]string) { return g.obs.Status().Rows() },
 		})
 	}
@@ -146,6 +150,9 @@ func (g *Gateway) newObserver(cfg observe.Config) *observe.Observer {
 // Close shuts the proxy down (sessions get until ctx ends), stops replication and the observer.
 func (g *Gateway) Close(ctx context.Context) error {
 	g.closeOnce.Do(func() {
+		if g.background != nil {
+			g.background()
+		}
 		g.obs.Close()
 		g.closeErr = g.srv.Shutdown(ctx)
 		if g.stream != nil {

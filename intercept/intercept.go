@@ -1,6 +1,7 @@
 package intercept
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -47,6 +48,9 @@ type Stream interface {
 
 // Config is what an interceptor works with.
 type Config struct {
+	// Context bounds the interceptor's background work (the distance calibration; nil: none
+	// ends it).
+	Context     context.Context
 	DSN         string // upstream, for vecgate's own statements (index definitions)
 	Database    string // the database vecgate follows (the upstream DSN's)
 	DatabaseOID uint32 // its OID, for each session's table check
@@ -63,7 +67,9 @@ func New(cfg Config) proxy.Interceptor {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	p := planner.New(Searcher(cfg.Set, cfg.DatabaseOID))
-	p.SetDistances((&calibration{dsn: cfg.DSN, log: cfg.Logger}).get)
+	cal := newCalibration(cfg.DSN, cfg.Logger)
+	cal.start(cmp.Or[context.Context](cfg.Context, context.Background()))
+	p.SetDistances(cal.get)
 	return interceptor{dsn: cfg.DSN, database: cfg.Database, set: cfg.Set, stream: cfg.Stream, log: cfg.Logger,
 		status: cfg.Status, planner: p}
 }
