@@ -1,0 +1,392 @@
+package vectext
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// MaxDims is pgvector's VECTOR_MAX_DIM: the most elements a vector may have.
+const MaxDims = 16000
+
+// The SQLSTATEs vector_in raises.
+const (
+	CodeInvalidText   = "22P02" // invalid_text_representation
+	CodeDataException = "22000" // data_exception
+	CodeOutOfRange    = "22003" // numeric_value_out_of_range
+	CodeLimitExceeded = "54000" // program_limit_exceeded
+)
+
+// Error is pgvector's rejection of a vector text: the SQLSTATE, message and detail (empty when
+// none) that vector_in reports for it. The message quotes the text as the server received it.
+type Error struct {
+	Code    string
+	Message string
+	Detail  string
+}
+
+func (e *Error) Error() string {
+	if e.Detail != "" {
+		return e.Message + " (" + e.Detail + ")"
+	}
+	return e.Message
+}
+
+// ErrNUL is returned for a text holding a NUL byte, which Postgres never passes to vector_in
+// whole (depending on the encoding it rejects the byte or ends the string there).
+var ErrNUL = errors.New("vectext: NUL byte in vector text")
+
+// Parse reads s as pgvector's vector_in does (for a vector without a dimension modifier) and
+// returns its elements in one new slice. A text vector_in rejects yields an *Error with
+// pgvector's words, or ErrNUL.
+func Parse(s string) ([]float32, error) { return Append(nil, s) }
+
+// Append is Parse appending the elements to dst, which it grows at most once; on error it
+// returns dst unchanged.
+func Append(dst []float32, s string) ([]float32, error) {
+	out, err := parse(dst, s)
+	if err != nil && strings.IndexByte(s, 0) >= 0 {
+		err = ErrNUL
+	}
+	return out, err
+}
+
+func parse(dst []float32, s string) ([]float32, error) {
+	i := skipSpace(s, 0)
+	if i == len(s) || s[i] != '[' {
+		return dst, syntaxError(s, `Vector contents must start with "[".`)
+	}
+	i = skipSpace(s, i+1)
+	if i < len(s) && s[i] == ']' {
+		return dst, &Error{Code: CodeDataException, Message: "vector must have at least 1 dimension"}
+	}
+	base := len(dst)
+	dst = slices.Grow(dst, min(strings.Count(s[i:], ",")+1, MaxDims))
+	for {
+		if len(dst)-base == MaxDims {
+			return dst[:base], &Error{Code: CodeLimitExceeded, Message: fmt.Sprintf("vector cannot have more than %d dimensions", MaxDims)}
+		}
+		if f, end, c, ok := fastElement(s, i); ok {
+			dst = append(dst, f)
+			i = end + 1
+			if c == ',' {
+				continue
+			}
+			break
+		}
+		if i = skipSpace(s, i); i == len(s) {
+			return dst[:base], syntaxError(s, "")
+		}
+		f, end, st := element(s, i)
+		switch st {
+		case stNoNumber:
+			return dst[:base], syntaxError(s, "")
+		case stOutOfRange:
+			return dst[:base], &Error{Code: CodeOutOfRange, Message: `"` + s[i:end] + `" is out of range for type vector`}
+		case stNaN:
+			return dst[:base], &Error{Code: CodeDataException, Message: "NaN not allowed in vector"}
+		case stInf:
+			return dst[:base], &Error{Code: CodeDataException, Message: "infinite value not allowed in vector"}
+		}
+		dst = append(dst, f)
+		if i = skipSpace(s, end); i < len(s) && s[i] == ',' {
+			i++
+			continue
+		}
+		if i < len(s) && s[i] == ']' {
+			i++
+			break
+		}
+		return dst[:base], syntaxError(s, "")
+	}
+	if i = skipSpace(s, i); i != len(s) {
+		return dst[:base], syntaxError(s, "Junk after closing right brace.")
+	}
+	return dst, nil
+}
+
+func syntaxError(s, detail string) *Error {
+	return &Error{Code: CodeInvalidText, Message: `invalid input syntax for type vector: "` + s + `"`, Detail: detail}
+}
+
+// skipSpace returns the index of the first byte at or after i that is not whitespace as
+// pgvector's vector_isspace has it.
+func skipSpace(s string, i int) int {
+	for i < len(s) {
+		switch s[i] {
+		case ' ', '\t', '\n', '\r', '\v', '\f':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// fastElement reads the common element, `[-]digits[.digits]` with at most 19 significant digits
+// and an integer part of at most 7 digits, followed at once by ',' or ']', eight bytes at a time.
+// It returns the value, the index of the byte after the number and that byte; ok is false for
+// any other element, or one whose value it cannot prove (element then reads it).
+func fastElement(s string, j int) (f float32, end int, next byte, ok bool) {
+	if j+8 > len(s) {
+		return 0, 0, 0, false
+	}
+	v := load8(s, j)
+	neg := byte(v) == '-'
+	if neg {
+		if j++; j+8 > len(s) {
+			return 0, 0, 0, false
+		}
+		v = load8(s, j)
+	}
+	n := leadingDigits(v)
+	if n == 0 || n == 8 {
+		return 0, 0, 0, false
+	}
+	w := eightDigits((v - 0x3030303030303030) << (64 - 8*n))
+	j += n
+	c := byte(v >> (8 * n))
+	dp := 0
+	if c == '.' {
+		for j++; ; {
+			if j+8 > len(s) {
+				return 0, 0, 0, false
+			}
+			v = load8(s, j)
+			n = leadingDigits(v)
+			if n == 0 {
+				c = byte(v)
+				break
+			}
+			if w >= maxBefore[n] {
+				return 0, 0, 0, false
+			}
+			w = w*pow10Int[n] + eightDigits((v-0x3030303030303030)<<(64-8*n))
+			dp -= n
+			j += n
+			if n < 8 {
+				c = byte(v >> (8 * n))
+				break
+			}
+		}
+	}
+	if c != ',' && c != ']' {
+		return 0, 0, 0, false
+	}
+	if w == 0 {
+		return signedZero(neg), j, c, true
+	}
+	f, ok = fastFloat32(w, dp, neg)
+	return f, j, c, ok
+}
+
+// maxBefore[n] bounds w before n more digits join it, so that it keeps at most 19 digits.
+var maxBefore = [...]uint64{1e19, 1e18, 1e17, 1e16, 1e15, 1e14, 1e13, 1e12, 1e11}
+
+// load8 returns s[j:j+8] as a little-endian word (s[j] in the lowest byte).
+func load8(s string, j int) uint64 {
+	b := s[j : j+8]
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+}
+
+// status is how strtof and pgvector's checks judge one element.
+type status uint8
+
+const (
+	stOK         status = iota
+	stNoNumber          // strtof converted nothing
+	stOutOfRange        // strtof overflowed (ERANGE and an infinity)
+	stNaN               // a NaN, which pgvector refuses
+	stInf               // an infinity, which pgvector refuses
+)
+
+// element reads the number strtof would read at s[i] (not whitespace) and returns its value and
+// the index just after it.
+func element(s string, i int) (float32, int, status) {
+	start := i
+	neg := false
+	if c := s[i]; c == '-' || c == '+' {
+		neg = c == '-'
+		i++
+	}
+	// Decimal significand: up to 19 significant digits in w, the rest only counted (w is to be
+	// multiplied by 10^dp); exact is false when a digit left out is not zero.
+	j, w, taken, exact := digits(s, i, 0)
+	dp := j - i - taken
+	n := j - i
+	if j < len(s) && s[j] == '.' {
+		k := j + 1
+		var fracExact bool
+		j, w, taken, fracExact = digits(s, k, w)
+		dp -= taken
+		n += j - k
+		exact = exact && fracExact
+	}
+	if n == 0 {
+		return 0, start, special(s[i:])
+	}
+	if j == i+1 && s[i] == '0' && j < len(s) && s[j]|0x20 == 'x' {
+		if f, end, st, isHex := hexElement(s, start, j+1); isHex {
+			return f, end, st
+		}
+		return signedZero(neg), j, stOK // strtof reads the "0" alone
+	}
+	if j < len(s) && s[j]|0x20 == 'e' {
+		k := j + 1
+		eneg := false
+		if k < len(s) && (s[k] == '+' || s[k] == '-') {
+			eneg = s[k] == '-'
+			k++
+		}
+		if k < len(s) && s[k]-'0' <= 9 {
+			e := 0
+			for ; k < len(s) && s[k]-'0' <= 9; k++ {
+				if e < 1e6 {
+					e = e*10 + int(s[k]-'0')
+				}
+			}
+			if eneg {
+				e = -e
+			}
+			dp += e
+			j = k
+		}
+	}
+	if w == 0 {
+		return signedZero(neg), j, stOK
+	}
+	if exact {
+		if f, ok := fastFloat32(w, dp, neg); ok {
+			return f, j, stOK
+		}
+	}
+	return slowFloat32(s[start:j], j)
+}
+
+// special judges a text where strtof found no digits after the sign: "inf", "infinity" and
+// "nan" (any case, with anything after them) or nothing.
+func special(s string) status {
+	if len(s) >= 3 {
+		switch {
+		case strings.EqualFold(s[:3], "inf"):
+			return stInf
+		case strings.EqualFold(s[:3], "nan"):
+			return stNaN
+		}
+	}
+	return stNoNumber
+}
+
+// hexElement reads a hexadecimal float whose digits start at s[i] (after "0x"), as strtof does:
+// hex digits with an optional point (at least one digit), then an optional binary exponent
+// "p[sign]digits". isHex is false when there are no hex digits (strtof then reads only the "0").
+func hexElement(s string, start, i int) (f float32, end int, st status, isHex bool) {
+	j, digits := i, 0
+	for ; j < len(s) && isHexDigit(s[j]); j++ {
+		digits++
+	}
+	if j < len(s) && s[j] == '.' {
+		j++
+		for ; j < len(s) && isHexDigit(s[j]); j++ {
+			digits++
+		}
+	}
+	if digits == 0 {
+		return 0, 0, stOK, false
+	}
+	withExp := false
+	if j < len(s) && s[j]|0x20 == 'p' {
+		k := j + 1
+		if k < len(s) && (s[k] == '+' || s[k] == '-') {
+			k++
+		}
+		if k < len(s) && s[k]-'0' <= 9 {
+			for k < len(s) && s[k]-'0' <= 9 {
+				k++
+			}
+			j, withExp = k, true
+		}
+	}
+	tok := s[start:j]
+	if !withExp {
+		tok += "p0" // Go's ParseFloat wants the exponent strtof leaves optional
+	}
+	f, _, st = slowFloat32(tok, j)
+	return f, j, st, true
+}
+
+// digits reads the decimal digits at s[j:] into w (which holds the digits before them) while w
+// stays below 10^19: it returns the index after the last digit, w, how many digits it took into
+// w, and whether all the digits it left out were zeros.
+func digits(s string, j int, w uint64) (end int, _ uint64, taken int, exact bool) {
+	start := j
+	// Eight bytes at a time while w has room for eight more digits.
+	for j+8 <= len(s) && w < 1e11 {
+		v := load8(s, j)
+		n := leadingDigits(v)
+		if n == 0 {
+			return j, w, j - start, true
+		}
+		w = w*pow10Int[n] + eightDigits((v-0x3030303030303030)<<(64-8*n))
+		j += n
+		if n < 8 {
+			return j, w, j - start, true
+		}
+	}
+	for ; j < len(s) && s[j]-'0' <= 9 && w < 1e18; j++ {
+		w = w*10 + uint64(s[j]-'0')
+	}
+	taken, exact = j-start, true
+	for ; j < len(s) && s[j]-'0' <= 9; j++ {
+		exact = exact && s[j] == '0'
+	}
+	return j, w, taken, exact
+}
+
+var pow10Int = [...]uint64{1, 10, 100, 1000, 1e4, 1e5, 1e6, 1e7, 1e8}
+
+// leadingDigits returns how many of the eight bytes in v (the first in the lowest byte) are
+// ASCII digits before the first byte that is not. A byte is a digit when its high nibble is 3
+// and stays 3 once 6 is added; a carry out of a byte (≥ 0xFA) only disturbs the bytes after it,
+// which come after a non-digit.
+func leadingDigits(v uint64) int {
+	const hi, six, threes = 0xF0F0F0F0F0F0F0F0, 0x0606060606060606, 0x3333333333333333
+	z := (v&hi | (v+six)&hi>>4) ^ threes
+	return bits.TrailingZeros64(z) / 8
+}
+
+// eightDigits is the number written by the eight digit values in v's bytes, the most
+// significant in the lowest byte: pairs of digits, then of pairs, then of quadruples.
+func eightDigits(v uint64) uint64 {
+	v = (v*10 + v>>8) & 0x00FF00FF00FF00FF
+	v = (v*100 + v>>16) & 0x0000FFFF0000FFFF
+	return (v&0xFFFFFFFF)*10000 + v>>32
+}
+
+func isHexDigit(c byte) bool {
+	return c-'0' <= 9 || c|0x20-'a' <= 'f'-'a'
+}
+
+// slowFloat32 converts tok, a number in a syntax both strtof and strconv read alike, with
+// strconv's correctly rounded float32 conversion.
+func slowFloat32(tok string, end int) (float32, int, status) {
+	f, err := strconv.ParseFloat(tok, 32)
+	if err != nil {
+		// Only a range error is possible here; strconv returns it for overflow alone (an
+		// underflow is a zero or a subnormal, as strtof's ERANGE without an infinity).
+		return 0, end, stOutOfRange
+	}
+	return float32(f), end, stOK
+}
+
+func signedZero(neg bool) float32 {
+	if neg {
+		return float32(math.Copysign(0, -1))
+	}
+	return 0
+}
