@@ -73,7 +73,7 @@ func randomNumbers(r *rand.Rand, n int) []string {
 			p := r.IntN(len(d) + 1)
 			out = append(out, strings.Repeat("0", r.IntN(3))+d[:p]+"."+d[p:]+"e"+strconv.Itoa(r.IntN(80)-40))
 		case 7:
-			sub := math.Float32frombits(r.Uint32() & (1<<23 - 1) | r.Uint32()&(1<<31))
+			sub := math.Float32frombits(r.Uint32()&(1<<23-1) | r.Uint32()&(1<<31))
 			out = append(out, strconv.FormatFloat(float64(sub), 'g', -1, 32))
 		case 8:
 			out = append(out, strconv.FormatFloat(float64(f), 'f', -1, 32))
