@@ -68,7 +68,7 @@ func BenchmarkParseVector1536(b *testing.B) {
 		for _, p := range []struct {
 			name  string
 			parse func(string) ([]float32, error)
-		}{{"strconv", strconvParse}, {"vectext", vectext.Parse}} {
+		}{{"strconv", strconvParse}, {"vectext", vectext.Parse[string]}} {
 			b.Run(fmt.Sprintf("float%d/%s", bits, p.name), func(b *testing.B) {
 				b.ReportAllocs()
 				b.SetBytes(int64(len(s)))

@@ -1,6 +1,7 @@
 package vectext
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -40,22 +41,45 @@ func (e *Error) Error() string {
 // whole (depending on the encoding it rejects the byte or ends the string there).
 var ErrNUL = errors.New("vectext: NUL byte in vector text")
 
+// Text is a vector text as a string or as the bytes of a protocol message (read in place).
+type Text interface{ string | []byte }
+
 // Parse reads s as pgvector's vector_in does (for a vector without a dimension modifier) and
 // returns its elements in one new slice. A text vector_in rejects yields an *Error with
 // pgvector's words, or ErrNUL.
-func Parse(s string) ([]float32, error) { return Append(nil, s) }
+func Parse[T Text](s T) ([]float32, error) { return Append(nil, s) }
 
 // Append is Parse appending the elements to dst, which it grows at most once; on error it
-// returns dst unchanged.
-func Append(dst []float32, s string) ([]float32, error) {
+// returns dst unchanged. It keeps no reference to s.
+func Append[T Text](dst []float32, s T) ([]float32, error) {
 	out, err := parse(dst, s)
-	if err != nil && strings.IndexByte(s, 0) >= 0 {
+	if err != nil && indexByte(s, 0) >= 0 {
 		err = ErrNUL
 	}
 	return out, err
 }
 
-func parse(dst []float32, s string) ([]float32, error) {
+func indexByte[T Text](s T, c byte) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// count returns how many bytes of s are c, with the standard library's vectorised count.
+func count[T Text](s T, c byte) int {
+	switch v := any(s).(type) {
+	case string:
+		return strings.Count(v, string(c))
+	case []byte:
+		return bytes.Count(v, []byte{c})
+	}
+	panic("unreachable")
+}
+
+func parse[T Text](dst []float32, s T) ([]float32, error) {
 	i := skipSpace(s, 0)
 	if i == len(s) || s[i] != '[' {
 		return dst, syntaxError(s, `Vector contents must start with "[".`)
@@ -65,7 +89,7 @@ func parse(dst []float32, s string) ([]float32, error) {
 		return dst, &Error{Code: CodeDataException, Message: "vector must have at least 1 dimension"}
 	}
 	base := len(dst)
-	dst = slices.Grow(dst, min(strings.Count(s[i:], ",")+1, MaxDims))
+	dst = slices.Grow(dst, min(count(s[i:], ',')+1, MaxDims))
 	for {
 		if len(dst)-base == MaxDims {
 			return dst[:base], &Error{Code: CodeLimitExceeded, Message: fmt.Sprintf("vector cannot have more than %d dimensions", MaxDims)}
@@ -86,7 +110,7 @@ func parse(dst []float32, s string) ([]float32, error) {
 		case stNoNumber:
 			return dst[:base], syntaxError(s, "")
 		case stOutOfRange:
-			return dst[:base], &Error{Code: CodeOutOfRange, Message: `"` + s[i:end] + `" is out of range for type vector`}
+			return dst[:base], &Error{Code: CodeOutOfRange, Message: `"` + string(s[i:end]) + `" is out of range for type vector`}
 		case stNaN:
 			return dst[:base], &Error{Code: CodeDataException, Message: "NaN not allowed in vector"}
 		case stInf:
@@ -109,13 +133,13 @@ func parse(dst []float32, s string) ([]float32, error) {
 	return dst, nil
 }
 
-func syntaxError(s, detail string) *Error {
-	return &Error{Code: CodeInvalidText, Message: `invalid input syntax for type vector: "` + s + `"`, Detail: detail}
+func syntaxError[T Text](s T, detail string) *Error {
+	return &Error{Code: CodeInvalidText, Message: `invalid input syntax for type vector: "` + string(s) + `"`, Detail: detail}
 }
 
 // skipSpace returns the index of the first byte at or after i that is not whitespace as
 // pgvector's vector_isspace has it.
-func skipSpace(s string, i int) int {
+func skipSpace[T Text](s T, i int) int {
 	for i < len(s) {
 		switch s[i] {
 		case ' ', '\t', '\n', '\r', '\v', '\f':
@@ -131,7 +155,7 @@ func skipSpace(s string, i int) int {
 // and an integer part of at most 7 digits, followed at once by ',' or ']', eight bytes at a time.
 // It returns the value, the index of the byte after the number and that byte; ok is false for
 // any other element, or one whose value it cannot prove (element then reads it).
-func fastElement(s string, j int) (f float32, end int, next byte, ok bool) {
+func fastElement[T Text](s T, j int) (f float32, end int, next byte, ok bool) {
 	if j+8 > len(s) {
 		return 0, 0, 0, false
 	}
@@ -188,7 +212,7 @@ func fastElement(s string, j int) (f float32, end int, next byte, ok bool) {
 var maxBefore = [...]uint64{1e19, 1e18, 1e17, 1e16, 1e15, 1e14, 1e13, 1e12, 1e11}
 
 // load8 returns s[j:j+8] as a little-endian word (s[j] in the lowest byte).
-func load8(s string, j int) uint64 {
+func load8[T Text](s T, j int) uint64 {
 	b := s[j : j+8]
 	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
 		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
@@ -207,7 +231,7 @@ const (
 
 // element reads the number strtof would read at s[i] (not whitespace) and returns its value and
 // the index just after it.
-func element(s string, i int) (float32, int, status) {
+func element[T Text](s T, i int) (float32, int, status) {
 	start := i
 	neg := false
 	if c := s[i]; c == '-' || c == '+' {
@@ -270,12 +294,12 @@ func element(s string, i int) (float32, int, status) {
 
 // special judges a text where strtof found no digits after the sign: "inf", "infinity" and
 // "nan" (any case, with anything after them) or nothing.
-func special(s string) status {
+func special[T Text](s T) status {
 	if len(s) >= 3 {
-		switch {
-		case strings.EqualFold(s[:3], "inf"):
+		switch a, b, c := s[0]|0x20, s[1]|0x20, s[2]|0x20; {
+		case a == 'i' && b == 'n' && c == 'f':
 			return stInf
-		case strings.EqualFold(s[:3], "nan"):
+		case a == 'n' && b == 'a' && c == 'n':
 			return stNaN
 		}
 	}
@@ -285,7 +309,7 @@ func special(s string) status {
 // hexElement reads a hexadecimal float whose digits start at s[i] (after "0x"), as strtof does:
 // hex digits with an optional point (at least one digit), then an optional binary exponent
 // "p[sign]digits". isHex is false when there are no hex digits (strtof then reads only the "0").
-func hexElement(s string, start, i int) (f float32, end int, st status, isHex bool) {
+func hexElement[T Text](s T, start, i int) (f float32, end int, st status, isHex bool) {
 	j, digits := i, 0
 	for ; j < len(s) && isHexDigit(s[j]); j++ {
 		digits++
@@ -312,18 +336,19 @@ func hexElement(s string, start, i int) (f float32, end int, st status, isHex bo
 			j, withExp = k, true
 		}
 	}
-	tok := s[start:j]
-	if !withExp {
-		tok += "p0" // Go's ParseFloat wants the exponent strtof leaves optional
+	if withExp {
+		f, _, st = slowFloat32(s[start:j], j)
+	} else {
+		var buf [64]byte // Go's ParseFloat wants the exponent strtof leaves optional
+		f, _, st = slowFloat32(append(append(buf[:0], s[start:j]...), "p0"...), j)
 	}
-	f, _, st = slowFloat32(tok, j)
 	return f, j, st, true
 }
 
 // digits reads the decimal digits at s[j:] into w (which holds the digits before them) while w
 // stays below 10^19: it returns the index after the last digit, w, how many digits it took into
 // w, and whether all the digits it left out were zeros.
-func digits(s string, j int, w uint64) (end int, _ uint64, taken int, exact bool) {
+func digits[T Text](s T, j int, w uint64) (end int, _ uint64, taken int, exact bool) {
 	start := j
 	// Eight bytes at a time while w has room for eight more digits.
 	for j+8 <= len(s) && w < 1e11 {
@@ -374,8 +399,8 @@ func isHexDigit(c byte) bool {
 
 // slowFloat32 converts tok, a number in a syntax both strtof and strconv read alike, with
 // strconv's correctly rounded float32 conversion.
-func slowFloat32(tok string, end int) (float32, int, status) {
-	f, err := strconv.ParseFloat(tok, 32)
+func slowFloat32[T Text](tok T, end int) (float32, int, status) {
+	f, err := strconv.ParseFloat(string(tok), 32)
 	if err != nil {
 		// Only a range error is possible here; strconv returns it for overflow alone (an
 		// underflow is a zero or a subnormal, as strtof's ERANGE without an infinity).
