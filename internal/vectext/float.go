@@ -56,9 +56,14 @@ func abs(x int) int {
 	return x
 }
 
+// float64Pow10 are the powers of ten a float64 holds exactly.
+var float64Pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
 // fastFloat32 returns w·10^q rounded to the nearest float32 (ties to even), negated when neg,
-// when it can prove that result from a 64×64-bit product; ok is false otherwise (the caller then
-// converts another way). w is not zero.
+// when it can prove that result; ok is false otherwise (the caller then converts another way).
+// w is not zero. A w below 2^53 with |q| ≤ 22 goes through one float64 operation; otherwise
+// through a 64×64-bit product.
 //
 // With w normalised to wn = w·2^lz and 10^q in [t·2^b, (t+1)·2^b), the exact value is
 // x = wn·10^q·2^-lz in [P, P+wn)·2^(b-lz) where P = wn·t, a 128-bit product (hi, lo) with its top
@@ -68,6 +73,25 @@ func abs(x int) int {
 // midpoint as P does, and rounding P rounds x. (Crossing the next significand from just below is
 // harmless: P then rounds up to it.)
 func fastFloat32(w uint64, q int, neg bool) (float32, bool) {
+	if w < 1<<53 && q >= -22 && q <= 22 {
+		// w and 10^|q| are exact float64 values, so d is w·10^q rounded once, to float64. Rounding
+		// d again to float32 is rounding w·10^q unless d is a float32 tie (the 29 bits float64
+		// has beyond float32's significand are 1000…0): x and d are then on the same side of
+		// every tie. d is well inside float32's normal range.
+		d := float64(w)
+		if q < 0 {
+			d /= float64Pow10[-q]
+		} else {
+			d *= float64Pow10[q]
+		}
+		if math.Float64bits(d)&(1<<29-1) == 1<<28 {
+			return 0, false
+		}
+		if neg {
+			d = -d
+		}
+		return float32(d), true
+	}
 	if q < minPow10 || q > maxPow10 {
 		return 0, false
 	}

@@ -91,16 +91,12 @@ func parse[T Text](dst []float32, s T) ([]float32, error) {
 	base := len(dst)
 	dst = slices.Grow(dst, min(count(s[i:], ',')+1, MaxDims))
 	for {
+		var done bool
+		if dst, i, done = fastRun(dst, s, i, base+MaxDims); done {
+			break
+		}
 		if len(dst)-base == MaxDims {
 			return dst[:base], &Error{Code: CodeLimitExceeded, Message: fmt.Sprintf("vector cannot have more than %d dimensions", MaxDims)}
-		}
-		if f, end, c, ok := fastElement(s, i); ok {
-			dst = append(dst, f)
-			i = end + 1
-			if c == ',' {
-				continue
-			}
-			break
 		}
 		if i = skipSpace(s, i); i == len(s) {
 			return dst[:base], syntaxError(s, "")
@@ -151,61 +147,103 @@ func skipSpace[T Text](s T, i int) int {
 	return i
 }
 
-// fastElement reads the common element, `[-]digits[.digits]` with at most 19 significant digits
-// and an integer part of at most 7 digits, followed at once by ',' or ']', eight bytes at a time.
-// It returns the value, the index of the byte after the number and that byte; ok is false for
-// any other element, or one whose value it cannot prove (element then reads it).
-func fastElement[T Text](s T, j int) (f float32, end int, next byte, ok bool) {
-	if j+8 > len(s) {
-		return 0, 0, 0, false
-	}
-	v := load8(s, j)
-	neg := byte(v) == '-'
-	if neg {
-		if j++; j+8 > len(s) {
-			return 0, 0, 0, false
+// fastRun appends to dst the elements at s[i:] that have the common form, `[-]digits[.digits]`
+// with an integer part of at most 7 digits, at most 24 digits after the point and at most 19
+// significant digits in all, each followed at once by ',' or ']', reading them eight bytes at a
+// time. It stops at the closing bracket (done, with i after it), at the first element of another
+// form or whose value it cannot prove, at len(dst) == limit, or near the end of s (with i at the
+// element's start; element then reads it).
+func fastRun[T Text](dst []float32, s T, i, limit int) (_ []float32, _ int, done bool) {
+	const window = 33 // sign, 7 digits, point, three words of digits: the bytes an element may read
+	for i+window <= len(s) && len(dst) < limit {
+		win := s[i : i+window]
+		v := load8(win, 0)
+		k := 0 // offset in win
+		neg := byte(v) == '-'
+		if neg {
+			k = 1
+			v = load8(win, 1)
 		}
-		v = load8(s, j)
-	}
-	n := leadingDigits(v)
-	if n == 0 || n == 8 {
-		return 0, 0, 0, false
-	}
-	w := eightDigits((v - 0x3030303030303030) << (64 - 8*n))
-	j += n
-	c := byte(v >> (8 * n))
-	dp := 0
-	if c == '.' {
-		for j++; ; {
-			if j+8 > len(s) {
-				return 0, 0, 0, false
+		var w uint64
+		var c byte // the byte after the number
+		dp := 0
+		fraction := true
+		if v&0xFFFF == '0'|'.'<<8 {
+			k += 2 // "0.", as most elements of an embedding start
+		} else {
+			d, n := digitsIn(v)
+			if n == 0 || n == 8 {
+				return dst, i, false
 			}
-			v = load8(s, j)
-			n = leadingDigits(v)
-			if n == 0 {
-				c = byte(v)
-				break
+			w = eightDigits(alignDigits(d, n))
+			k += n
+			if c = byte(v >> (8 * n)); c == '.' {
+				k++
+			} else {
+				fraction = false
 			}
-			if w >= maxBefore[n] {
-				return 0, 0, 0, false
-			}
-			w = w*pow10Int[n] + eightDigits((v-0x3030303030303030)<<(64-8*n))
-			dp -= n
-			j += n
+		}
+		if fraction {
+			// Up to three words of digits. w < 10^7 before the first, so only the second and
+			// third can take it past 19 digits.
+			v = load8(win, k)
+			d, n := digitsIn(v)
 			if n < 8 {
-				c = byte(v >> (8 * n))
-				break
+				w = w*pow10Int[n] + eightDigits(alignDigits(d, n))
+			} else {
+				w = w*1e8 + eightDigits(d)
+				k, dp = k+8, dp-8
+				v = load8(win, k)
+				if d, n = digitsIn(v); n < 8 {
+					if w >= maxBefore[n] {
+						return dst, i, false
+					}
+					w = w*pow10Int[n] + eightDigits(alignDigits(d, n))
+				} else {
+					if w >= maxBefore[8] {
+						return dst, i, false
+					}
+					w = w*1e8 + eightDigits(d)
+					k, dp = k+8, dp-8
+					v = load8(win, k)
+					if d, n = digitsIn(v); n == 8 || w >= maxBefore[n] {
+						return dst, i, false
+					}
+					w = w*pow10Int[n] + eightDigits(alignDigits(d, n))
+				}
+			}
+			dp -= n
+			k += n
+			c = byte(v >> (8 * n))
+		}
+		if c != ',' && c != ']' {
+			return dst, i, false
+		}
+		var f float32
+		if w < 1<<53 && dp >= -22 {
+			// The float64 path of fastFloat32, inline: one rounding to float64, then to float32
+			// unless that is a float32 tie.
+			d := float64(w) / float64Pow10[-dp]
+			if math.Float64bits(d)&(1<<29-1) == 1<<28 {
+				return dst, i, false
+			}
+			if neg {
+				d = -d
+			}
+			f = float32(d)
+		} else {
+			var ok bool
+			if f, ok = fastFloat32(w, dp, neg); !ok {
+				return dst, i, false
 			}
 		}
+		dst = append(dst, f)
+		i += k + 1
+		if c == ']' {
+			return dst, i, true
+		}
 	}
-	if c != ',' && c != ']' {
-		return 0, 0, 0, false
-	}
-	if w == 0 {
-		return signedZero(neg), j, c, true
-	}
-	f, ok = fastFloat32(w, dp, neg)
-	return f, j, c, ok
+	return dst, i, false
 }
 
 // maxBefore[n] bounds w before n more digits join it, so that it keeps at most 19 digits.
@@ -352,12 +390,15 @@ func digits[T Text](s T, j int, w uint64) (end int, _ uint64, taken int, exact b
 	start := j
 	// Eight bytes at a time while w has room for eight more digits.
 	for j+8 <= len(s) && w < 1e11 {
-		v := load8(s, j)
-		n := leadingDigits(v)
+		d, n := digitsIn(load8(s, j))
 		if n == 0 {
 			return j, w, j - start, true
 		}
-		w = w*pow10Int[n] + eightDigits((v-0x3030303030303030)<<(64-8*n))
+		if n == 8 {
+			w = w*1e8 + eightDigits(d)
+		} else {
+			w = w*pow10Int[n] + eightDigits(alignDigits(d, n))
+		}
 		j += n
 		if n < 8 {
 			return j, w, j - start, true
@@ -375,15 +416,19 @@ func digits[T Text](s T, j int, w uint64) (end int, _ uint64, taken int, exact b
 
 var pow10Int = [...]uint64{1, 10, 100, 1000, 1e4, 1e5, 1e6, 1e7, 1e8}
 
-// leadingDigits returns how many of the eight bytes in v (the first in the lowest byte) are
-// ASCII digits before the first byte that is not. A byte is a digit when its high nibble is 3
-// and stays 3 once 6 is added; a carry out of a byte (≥ 0xFA) only disturbs the bytes after it,
-// which come after a non-digit.
-func leadingDigits(v uint64) int {
-	const hi, six, threes = 0xF0F0F0F0F0F0F0F0, 0x0606060606060606, 0x3333333333333333
-	z := (v&hi | (v+six)&hi>>4) ^ threes
-	return bits.TrailingZeros64(z) / 8
+// digitsIn returns the digit values of the eight bytes in v (the first in the lowest byte) and
+// how many of those bytes are ASCII digits before the first that is not. A byte is a digit when
+// neither subtracting '0' nor adding 0x46 (which takes ':' and above to 0x80) sets its high bit;
+// a borrow or carry out of a byte only disturbs the bytes after it, which come after a non-digit.
+func digitsIn(v uint64) (d uint64, n int) {
+	const zeros, above, high = 0x3030303030303030, 0x4646464646464646, 0x8080808080808080
+	d = v - zeros
+	return d, bits.TrailingZeros64((d|(v+above))&high) / 8
 }
+
+// alignDigits moves the first n (< 8) digit values of d to the top of the word, with zeros
+// (leading zero digits) below, for eightDigits.
+func alignDigits(d uint64, n int) uint64 { return d << (56 - 8*n) << 8 }
 
 // eightDigits is the number written by the eight digit values in v's bytes, the most
 // significant in the lowest byte: pairs of digits, then of pairs, then of quadruples.
