@@ -2,16 +2,24 @@
 // pgvector's vector_in does: the same accepted texts, the same float32 values bit for bit, and
 // for every text it rejects the same SQLSTATE, message and detail (Error).
 //
-// vector_in skips whitespace (space, \t, \n, \r, \v, \f) around the brackets and the elements and
-// reads each element with C's strtof, which rounds the decimal once, directly to float32, and
-// also accepts hexadecimal floats (`0x1p3`), `inf`, `infinity` and `nan` (the last three then
-// rejected by pgvector). Parse follows the same steps in the same order, so that the first error
-// it meets is the one Postgres would raise. Each element is converted by a purpose-built path
-// (the decimal's digits in a uint64, one 64×64-bit product with a power of ten, and a rounding
-// decision it can prove from that product's error bound) and, when it cannot prove the result
-// (more than 19 significant digits, a result near a float32 rounding tie, subnormal or
-// overflowing results, hexadecimal floats), by strconv.ParseFloat(…, 32), which rounds correctly
-// to float32 like glibc's strtof. Neither allocates per element.
+// vector_in skips whitespace (space, \t, \n, \r, \v, \f) around the brackets and the elements,
+// reads each element with C's strtof — which rounds the decimal once, directly to float32, and
+// also reads hexadecimal floats (`0x1p3`), `inf`, `infinity` and `nan`, the last three then
+// refused — and checks the dimension limit (16,000) before each element. Parse takes the same
+// steps in the same order, so the first error it meets is the one Postgres raises.
+//
+// The common element, `[-]digits[.digits]` followed by ',' or ']' (what JSON.stringify, Python's
+// repr and pgvector itself print), is read eight bytes at a time (fastRun) and converted by a
+// path that proves its result: a significand below 2^53 with a power of ten a float64 holds
+// exactly is rounded once to float64 and then to float32, unless the float64 is a float32 tie (the
+// one case where rounding twice differs from rounding once); a longer one (17-digit float64
+// reprs) goes through one 64×64-bit product with a power of ten and a rounding decision the
+// product's error bound settles (fastFloat32). Anything else — other spellings, more than 19
+// significant digits, results too near a tie, subnormal or overflowing results, hexadecimal
+// floats — is read by the general path (element) and converted by strconv.ParseFloat(…, 32),
+// which rounds correctly to float32 as glibc's strtof does. Nothing allocates per element: Parse
+// allocates the result once, Append none when its destination has room, and a text in a
+// protocol message's bytes is read in place.
 //
 // The package is a leaf: it imports only the standard library, and does no I/O.
 package vectext
