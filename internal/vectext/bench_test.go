@@ -60,15 +60,21 @@ func strconvParse(s string) ([]float32, error) {
 	return out, nil
 }
 
-// BenchmarkParseVector1536: a 1536-d text vector parameter, this package against the
-// strconv-per-element parser (the peer), both in the same run.
+// BenchmarkParseVector1536: a 1536-d text vector parameter, this package (from a string, and from
+// bytes as Bind reads it) against the strconv-per-element parser (the peer), in the same run.
 func BenchmarkParseVector1536(b *testing.B) {
 	for _, bits := range []int{64, 32} {
 		s := embeddingText(1, 1536, bits)
+		msg := []byte(s)
 		for _, p := range []struct {
 			name  string
 			parse func(string) ([]float32, error)
-		}{{"strconv", strconvParse}, {"vectext", vectext.Parse[string]}} {
+		}{
+			{"strconv", strconvParse},
+			{"vectext", vectext.Parse[string]},
+			// As Bind reads a text parameter: in place, from the message's bytes.
+			{"vectext-bytes", func(s string) ([]float32, error) { return vectext.Parse(msg) }},
+		} {
 			b.Run(fmt.Sprintf("float%d/%s", bits, p.name), func(b *testing.B) {
 				b.ReportAllocs()
 				b.SetBytes(int64(len(s)))
