@@ -3,7 +3,6 @@ package vectext
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"math"
 	"math/bits"
 	"slices"
@@ -50,7 +49,7 @@ type Text interface{ string | []byte }
 func Parse[T Text](s T) ([]float32, error) { return Append(nil, s) }
 
 // Append is Parse appending the elements to dst, which it grows at most once; on error it
-// returns dst unchanged. It keeps no reference to s.
+// returns dst's own elements alone. It keeps no reference to s.
 func Append[T Text](dst []float32, s T) ([]float32, error) {
 	out, err := parse(dst, s)
 	if err != nil && indexByte(s, 0) >= 0 {
@@ -96,7 +95,7 @@ func parse[T Text](dst []float32, s T) ([]float32, error) {
 			break
 		}
 		if len(dst)-base == MaxDims {
-			return dst[:base], &Error{Code: CodeLimitExceeded, Message: fmt.Sprintf("vector cannot have more than %d dimensions", MaxDims)}
+			return dst[:base], &Error{Code: CodeLimitExceeded, Message: "vector cannot have more than " + strconv.Itoa(MaxDims) + " dimensions"}
 		}
 		if i = skipSpace(s, i); i == len(s) {
 			return dst[:base], syntaxError(s, "")
