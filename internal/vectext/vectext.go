@@ -185,14 +185,14 @@ func fastRun[T Text](dst []float32, s T, i, limit int) (_ []float32, _ int, done
 		if fraction {
 			// Up to three words of digits. w < 10^7 before the first, so only the second and
 			// third can take it past 19 digits.
-			v = load8(win, k)
+			frac := win[k : k+24]
+			v = load8(frac, 0)
 			d, n := digitsIn(v)
 			if n < 8 {
 				w = w*pow10Int[n] + eightDigits(alignDigits(d, n))
 			} else {
 				w = w*1e8 + eightDigits(d)
-				k, dp = k+8, dp-8
-				v = load8(win, k)
+				v = load8(frac, 8)
 				if d, n = digitsIn(v); n < 8 {
 					if w >= maxBefore[n] {
 						return dst, i, false
@@ -203,13 +203,14 @@ func fastRun[T Text](dst []float32, s T, i, limit int) (_ []float32, _ int, done
 						return dst, i, false
 					}
 					w = w*1e8 + eightDigits(d)
-					k, dp = k+8, dp-8
-					v = load8(win, k)
+					v = load8(frac, 16)
 					if d, n = digitsIn(v); n == 8 || w >= maxBefore[n] {
 						return dst, i, false
 					}
 					w = w*pow10Int[n] + eightDigits(alignDigits(d, n))
+					k, dp = k+8, dp-8
 				}
+				k, dp = k+8, dp-8
 			}
 			dp -= n
 			k += n
