@@ -83,3 +83,41 @@ func randomNumbers(r *rand.Rand, n int) []string {
 }
 
 func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)) }
+
+// plainDecimals returns n element texts of the form the fast path reads, and just beyond it:
+// an optional sign, 0 to 9 integer digits, an optional point and 0 to 26 digits after it, with
+// runs of zeros and nines (carries, ties) as likely as random digits.
+func plainDecimals(r *rand.Rand, n int) []string {
+	out := make([]string, 0, n)
+	digit := func() byte {
+		switch r.IntN(4) {
+		case 0:
+			return '0'
+		case 1:
+			return '9'
+		}
+		return byte('0' + r.IntN(10))
+	}
+	for len(out) < n {
+		var b []byte
+		switch r.IntN(3) {
+		case 0:
+			b = append(b, '-')
+		case 1:
+			if r.IntN(8) == 0 {
+				b = append(b, '+')
+			}
+		}
+		for range r.IntN(10) {
+			b = append(b, digit())
+		}
+		if r.IntN(8) != 0 {
+			b = append(b, '.')
+		}
+		for range r.IntN(27) {
+			b = append(b, digit())
+		}
+		out = append(out, string(b))
+	}
+	return out
+}

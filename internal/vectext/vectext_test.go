@@ -84,7 +84,7 @@ func TestValues(t *testing.T) {
 // as out of range, vectext refuses too.
 func TestAgainstStrconv(t *testing.T) {
 	r := newRand(5)
-	elems := append(handPicked, randomNumbers(r, 200000)...)
+	elems := append(append(handPicked, randomNumbers(r, 100000)...), plainDecimals(r, 100000)...)
 	for _, e := range elems {
 		checkAgainstStrconv(t, e)
 	}
