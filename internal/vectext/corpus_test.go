@@ -37,7 +37,7 @@ var handPicked = []string{
 // randomNumbers returns n element texts drawn from r: float32 values in their shortest form and
 // with 9 digits, float64 values in their shortest form (as JSON.stringify and Python print
 // them), the midpoints between neighbouring float32 values printed to 17–25 digits and exactly,
-// random significands with random exponents, and subnormals.
+// random significands with random exponents, subnormals, and plain decimals near midpoints.
 func randomNumbers(r *rand.Rand, n int) []string {
 	out := make([]string, 0, n)
 	for len(out) < n {
@@ -45,7 +45,7 @@ func randomNumbers(r *rand.Rand, n int) []string {
 		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
 			continue
 		}
-		switch r.IntN(9) {
+		switch r.IntN(10) {
 		case 0:
 			out = append(out, strconv.FormatFloat(float64(f), 'g', -1, 32))
 		case 1:
@@ -77,6 +77,13 @@ func randomNumbers(r *rand.Rand, n int) []string {
 			out = append(out, strconv.FormatFloat(float64(sub), 'g', -1, 32))
 		case 8:
 			out = append(out, strconv.FormatFloat(float64(f), 'f', -1, 32))
+		case 9:
+			// A midpoint between float32 values in [0.001, 1000) written as a plain decimal of
+			// 14 to 18 places, near the midpoint but not on it: read through float64 it often
+			// becomes the midpoint itself, whose float32 rounding then goes the wrong way.
+			g := float32(math.Pow(10, r.Float64()*6-3))
+			mid := (float64(g) + float64(math.Nextafter32(g, 2*g))) / 2
+			out = append(out, strconv.FormatFloat(mid, 'f', 14+r.IntN(5), 64))
 		}
 	}
 	return out

@@ -65,6 +65,10 @@ func TestValues(t *testing.T) {
 		// through float64 it becomes the tie itself and then rounds down to 1.
 		{"[1.00000005960464477539930971076746]", []uint32{0x3f800001}},
 		{"[\t1.5 ,\n.25\r]\f", []uint32{0x3fc00000, 0x3e800000}},
+		// Read through float64 this becomes the midpoint between 0x3e84d133 and 0x3e84d134,
+		// which rounds to even; the decimal itself is below it. In a vector long enough for the
+		// fast path.
+		{"[0.2594085782766342,0.2594085782766342,0.2594085782766342,1]", []uint32{0x3e84d133, 0x3e84d133, 0x3e84d133, 0x3f800000}},
 	} {
 		got, err := vectext.Parse(c.in)
 		if err != nil || len(got) != len(c.want) {
