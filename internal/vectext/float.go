@@ -63,15 +63,7 @@ var float64Pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9
 // fastFloat32 returns w·10^q rounded to the nearest float32 (ties to even), negated when neg,
 // when it can prove that result; ok is false otherwise (the caller then converts another way).
 // w is not zero. A w below 2^53 with |q| ≤ 22 goes through one float64 operation; otherwise
-// through a 64×64-bit product.
-//
-// With w normalised to wn = w·2^lz and 10^q in [t·2^b, (t+1)·2^b), the exact value is
-// x = wn·10^q·2^-lz in [P, P+wn)·2^(b-lz) where P = wn·t, a 128-bit product (hi, lo) with its top
-// bit at 127 or 126. The float32 significand is P's top 24 bits; the bits below decide rounding.
-// The unknown part of x is below wn < 2^64, one unit of hi: so when the bits below the significand
-// are not within one unit of hi below or at the rounding midpoint, x lies on the same side of the
-// midpoint as P does, and rounding P rounds x. (Crossing the next significand from just below is
-// harmless: P then rounds up to it.)
+// through a 64×64-bit product (productFloat32).
 func fastFloat32(w uint64, q int, neg bool) (float32, bool) {
 	if w < 1<<53 && q >= -22 && q <= 22 {
 		// w and 10^|q| are exact float64 values, so d is w·10^q rounded once, to float64. Rounding
@@ -95,29 +87,38 @@ func fastFloat32(w uint64, q int, neg bool) (float32, bool) {
 	if q < minPow10 || q > maxPow10 {
 		return 0, false
 	}
+	return productFloat32(w, q, neg)
+}
+
+// productFloat32 is fastFloat32 through a 64×64-bit product, for q in [minPow10, maxPow10]:
+//
+// With w normalised to wn = w·2^lz and 10^q in [t·2^b, (t+1)·2^b), the exact value is
+// x = wn·10^q·2^-lz in [P, P+wn)·2^(b-lz) where P = wn·t, a 128-bit product (hi, lo) with its top
+// bit at 127 or 126; in the second case (hi, lo) is shifted left once, which doubles the unknown
+// part. The float32 significand is then hi's top 24 bits and rest, hi's 40 bits below them, says
+// how x rounds: the unknown part is below 2^65, two units of hi, so when rest is not within two
+// units below the midpoint 2^39 or on it, x lies on the same side of the midpoint as the product
+// does and rounding it rounds x. (Crossing the next significand from just below is harmless: the
+// product then rounds up to it.)
+func productFloat32(w uint64, q int, neg bool) (float32, bool) {
 	p := pow10[q-minPow10]
 	lz := bits.LeadingZeros64(w)
 	hi, lo := bits.Mul64(w<<lz, p.t)
-	top, sh := 127, uint(40) // sh: how many low bits of hi lie below the 24-bit significand
+	e := int(p.b) - lz + 127 // x is in [2^e, 2^(e+1))
 	if hi>>63 == 0 {
-		top, sh = 126, 39
+		hi, e = hi<<1|lo>>63, e-1
 	}
-	e := top + int(p.b) - lz // x is in [2^e, 2^(e+1))
-	if e < -125 || e > 126 {
-		return 0, false // subnormal, or near or beyond the largest float32
+	rest := hi & (1<<40 - 1)
+	if e < -125 || e > 126 || rest-(1<<39-2) <= 2 {
+		return 0, false // subnormal, near or beyond the largest float32, or too near a tie
 	}
-	m := hi >> sh
-	rest, half := hi&(1<<sh-1), uint64(1)<<(sh-1)
-	if rest == half-1 || rest == half && lo == 0 {
-		return 0, false // too close to a rounding tie to tell which side x is on
+	m := hi >> 40
+	if rest > 1<<39 {
+		m++
 	}
-	if rest >= half {
-		if m++; m == 1<<24 {
-			m >>= 1
-			e++
-		}
-	}
-	b := uint32(e+127)<<23 | uint32(m)&(1<<23-1)
+	// The biased exponent plus the significand without its leading 1: a carry out of the
+	// significand (m = 2^24) moves into the exponent.
+	b := uint32(e+127)<<23 + uint32(m) - 1<<23
 	if neg {
 		b |= 1 << 31
 	}

@@ -233,7 +233,7 @@ func fastRun[T Text](dst []float32, s T, i, limit int) (_ []float32, _ int, done
 			f = float32(d)
 		} else {
 			var ok bool
-			if f, ok = fastFloat32(w, dp, neg); !ok {
+			if f, ok = productFloat32(w, dp, neg); !ok {
 				return dst, i, false
 			}
 		}
