@@ -137,6 +137,16 @@ func TestAllocations(t *testing.T) {
 	if n := testing.AllocsPerRun(20, func() { _, _ = vectext.Append(buf[:0], s) }); n != 0 {
 		t.Errorf("Append: %v allocations, want 0", n)
 	}
+	// Elements the general path reads (exponents, hex floats, long significands) allocate
+	// nothing either, from a string or from bytes.
+	slow := "[" + strings.Repeat("1.2345678901234567e-05, 0x1p3,1.00000000000000000000000001,", 100) + "1]"
+	if n := testing.AllocsPerRun(20, func() { _, _ = vectext.Append(buf[:0], slow) }); n != 0 {
+		t.Errorf("Append, general path: %v allocations, want 0", n)
+	}
+	slowBytes := []byte(slow)
+	if n := testing.AllocsPerRun(20, func() { _, _ = vectext.Append(buf[:0], slowBytes) }); n != 0 {
+		t.Errorf("Append from bytes, general path: %v allocations, want 0", n)
+	}
 	if v, err := vectext.Append(buf[:0], "[1,x]"); err == nil || len(v) != 0 {
 		t.Errorf("Append on error: %v, %v", v, err)
 	}
