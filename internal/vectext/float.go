@@ -87,10 +87,15 @@ func fastFloat32(w uint64, q int, neg bool) (float32, bool) {
 	if q < minPow10 || q > maxPow10 {
 		return 0, false
 	}
-	return productFloat32(w, q, neg)
+	var sign uint32
+	if neg {
+		sign = 1 << 31
+	}
+	return productFloat32(w, q, sign)
 }
 
-// productFloat32 is fastFloat32 through a 64×64-bit product, for q in [minPow10, maxPow10]:
+// productFloat32 is fastFloat32 through a 64×64-bit product, for q in [minPow10, maxPow10], with
+// the sign given as the float32 sign bit:
 //
 // With w normalised to wn = w·2^lz and 10^q in [t·2^b, (t+1)·2^b), the exact value is
 // x = wn·10^q·2^-lz in [P, P+wn)·2^(b-lz) where P = wn·t, a 128-bit product (hi, lo) with its top
@@ -100,14 +105,14 @@ func fastFloat32(w uint64, q int, neg bool) (float32, bool) {
 // units below the midpoint 2^39 or on it, x lies on the same side of the midpoint as the product
 // does and rounding it rounds x. (Crossing the next significand from just below is harmless: the
 // product then rounds up to it.)
-func productFloat32(w uint64, q int, neg bool) (float32, bool) {
+func productFloat32(w uint64, q int, sign uint32) (float32, bool) {
 	p := pow10[q-minPow10]
 	lz := bits.LeadingZeros64(w)
 	hi, lo := bits.Mul64(w<<lz, p.t)
-	e := int(p.b) - lz + 127 // x is in [2^e, 2^(e+1))
-	if hi>>63 == 0 {
-		hi, e = hi<<1|lo>>63, e-1
-	}
+	// Normalise without a branch (which of the two cases comes is a coin toss).
+	low := 1 - hi>>63
+	hi = hi<<low | lo>>63&low
+	e := int(p.b) - lz + 127 - int(low) // x is in [2^e, 2^(e+1))
 	rest := hi & (1<<40 - 1)
 	if e < -125 || e > 126 || rest-(1<<39-2) <= 2 {
 		return 0, false // subnormal, near or beyond the largest float32, or too near a tie
@@ -118,9 +123,5 @@ func productFloat32(w uint64, q int, neg bool) (float32, bool) {
 	}
 	// The biased exponent plus the significand without its leading 1: a carry out of the
 	// significand (m = 2^24) moves into the exponent.
-	b := uint32(e+127)<<23 + uint32(m) - 1<<23
-	if neg {
-		b |= 1 << 31
-	}
-	return math.Float32frombits(b), true
+	return math.Float32frombits(uint32(e+127)<<23 + uint32(m) - 1<<23 | sign), true
 }

@@ -157,12 +157,11 @@ func fastRun[T Text](dst []float32, s T, i, limit int) (_ []float32, _ int, done
 	for i+window <= len(s) && len(dst) < limit {
 		win := s[i : i+window]
 		v := load8(win, 0)
-		k := 0 // offset in win
-		neg := byte(v) == '-'
-		if neg {
-			k = 1
-			v = load8(win, 1)
-		}
+		// A minus sign, without a branch (signs come as a coin toss): k, the offset in win, is 1
+		// past it, and v loses it (its top byte then reads as a non-digit).
+		k := 1 ^ (int(byte(v)^'-')+255)>>8
+		v >>= 8 * k
+		sign := uint32(k) << 31
 		var w uint64
 		var c byte // the byte after the number
 		dp := 0
@@ -220,20 +219,18 @@ func fastRun[T Text](dst []float32, s T, i, limit int) (_ []float32, _ int, done
 			return dst, i, false
 		}
 		var f float32
-		if w < 1<<53 && dp >= -22 {
+		if dp >= -15 && w < 1<<53 {
 			// The float64 path of fastFloat32, inline: one rounding to float64, then to float32
-			// unless that is a float32 tie.
+			// unless that is a float32 tie. (Chosen by the number of places, which is alike from
+			// one element to the next, rather than by w alone.)
 			d := float64(w) / float64Pow10[-dp]
 			if math.Float64bits(d)&(1<<29-1) == 1<<28 {
 				return dst, i, false
 			}
-			if neg {
-				d = -d
-			}
-			f = float32(d)
+			f = math.Float32frombits(math.Float32bits(float32(d)) | sign)
 		} else {
 			var ok bool
-			if f, ok = productFloat32(w, dp, neg); !ok {
+			if f, ok = productFloat32(w, dp, sign); !ok {
 				return dst, i, false
 			}
 		}
