@@ -10,11 +10,14 @@
 //
 // The common element, `[-]digits[.digits]` followed by ',' or ']' (what JSON.stringify, Python's
 // repr and pgvector itself print), is read eight bytes at a time (fastRun) and converted by a
-// path that proves its result: a significand below 2^53 with a power of ten a float64 holds
-// exactly is rounded once to float64 and then to float32, unless the float64 is a float32 tie (the
-// one case where rounding twice differs from rounding once); a longer one (17-digit float64
-// reprs) goes through one 64×64-bit product with a power of ten and a rounding decision the
-// product's error bound settles (fastFloat32). Anything else — other spellings, more than 19
+// path that proves its result. With at most 15 places (the 8–9 digits of float32 prints) the
+// significand and the power of ten are exact float64 values: their quotient is rounded once to
+// float64 and then to float32, unless the float64 is a float32 tie (the one case where rounding
+// twice differs from rounding once). With more places (float64 reprs, up to 19 significant
+// digits) one 64×64-bit product with a power of ten is rounded, when the product's error bound
+// settles the rounding (productFloat32). The fast path takes no branch on what comes at random
+// from one element to the next (signs, which of the two cases a product falls in), so the CPU
+// does not mispredict its way through a vector. Anything else — other spellings, more than 19
 // significant digits, results too near a tie, subnormal or overflowing results, hexadecimal
 // floats — is read by the general path (element) and converted by strconv.ParseFloat(…, 32),
 // which rounds correctly to float32 as glibc's strtof does. Nothing allocates per element: Parse
