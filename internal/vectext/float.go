@@ -106,22 +106,37 @@ func fastFloat32(w uint64, q int, neg bool) (float32, bool) {
 // does and rounding it rounds x. (Crossing the next significand from just below is harmless: the
 // product then rounds up to it.)
 func productFloat32(w uint64, q int, sign uint32) (float32, bool) {
+	hi, e := product(w, q)
+	return roundProduct(hi, e, sign)
+}
+
+// product returns the top 64 bits of w·10^q's product (normalised: the top bit set) and the
+// exponent e of x = w·10^q (x is in [2^e, 2^(e+1))). It and roundProduct are small enough to be
+// inlined where a loop converts many elements.
+func product(w uint64, q int) (hi uint64, e int) {
 	p := pow10[q-minPow10]
-	lz := bits.LeadingZeros64(w)
+	lz := bits.LeadingZeros64(w) & 63
 	hi, lo := bits.Mul64(w<<lz, p.t)
 	// Normalise without a branch (which of the two cases comes is a coin toss).
 	low := 1 - hi>>63
-	hi = hi<<low | lo>>63&low
-	e := int(p.b) - lz + 127 - int(low) // x is in [2^e, 2^(e+1))
+	return hi<<low | lo>>63&low, int(p.b) - lz + 127 - int(low)
+}
+
+// roundProduct rounds product's result to a float32 with the given sign bit, or reports false.
+func roundProduct(hi uint64, e int, sign uint32) (float32, bool) {
 	rest := hi & (1<<40 - 1)
 	if e < -125 || e > 126 || rest-(1<<39-2) <= 2 {
 		return 0, false // subnormal, near or beyond the largest float32, or too near a tie
 	}
-	m := hi >> 40
-	if rest > 1<<39 {
-		m++
-	}
+	m := hi>>40 + b2u(rest > 1<<39)
 	// The biased exponent plus the significand without its leading 1: a carry out of the
 	// significand (m = 2^24) moves into the exponent.
 	return math.Float32frombits(uint32(e+127)<<23 + uint32(m) - 1<<23 | sign), true
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
 }

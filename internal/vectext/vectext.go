@@ -229,8 +229,9 @@ func fastRun[T Text](dst []float32, s T, i, limit int) (_ []float32, _ int, done
 			}
 			f = math.Float32frombits(math.Float32bits(float32(d)) | sign)
 		} else {
+			hi, e := product(w, dp)
 			var ok bool
-			if f, ok = productFloat32(w, dp, sign); !ok {
+			if f, ok = roundProduct(hi, e, sign); !ok {
 				return dst, i, false
 			}
 		}
