@@ -147,7 +147,7 @@ func skipSpace[T Text](s T, i int) int {
 }
 
 // fastRun appends to dst the elements at s[i:] that have the common form, `[-]digits[.digits]`
-// with an integer part of at most 7 digits, at most 24 digits after the point and at most 19
+// with an integer part of at most 7 digits (6 after a minus), at most 24 digits after the point and at most 19
 // significant digits in all, each followed at once by ',' or ']', reading them eight bytes at a
 // time. It stops at the closing bracket (done, with i after it), at the first element of another
 // form or whose value it cannot prove, at len(dst) == limit, or near the end of s (with i at the
