@@ -104,6 +104,7 @@ func TestAgainstPostgresVectors(t *testing.T) {
 	var texts []string
 	for seed := range uint64(4) {
 		texts = append(texts, embeddingText(seed, 1536, 64), embeddingText(seed, 1536, 32))
+		texts = append(texts, strings.ReplaceAll(embeddingText(seed, 300, 64), ",", ", ")) // Python's str(list)
 	}
 	for range 30 {
 		texts = append(texts, "["+strings.Join(randomNumbers(r, 1000), ",")+"]")

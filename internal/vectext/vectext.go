@@ -146,22 +146,26 @@ func skipSpace[T Text](s T, i int) int {
 	return i
 }
 
-// fastRun appends to dst the elements at s[i:] that have the common form, `[-]digits[.digits]`
-// with an integer part of at most 7 digits (6 after a minus), at most 24 digits after the point and at most 19
-// significant digits in all, each followed at once by ',' or ']', reading them eight bytes at a
-// time. It stops at the closing bracket (done, with i after it), at the first element of another
-// form or whose value it cannot prove, at len(dst) == limit, or near the end of s (with i at the
-// element's start; element then reads it).
+// fastRun appends to dst the elements at s[i:] that have the common form, `[ ][-]digits[.digits]`
+// with an integer part of at most 7 digits (fewer after a space or a minus), at most 24 digits
+// after the point and at most 19 significant digits in all, each followed at once by ',' or ']',
+// reading them eight bytes at a time. It stops at the closing bracket (done, with i after it), at
+// the first element of another form or whose value it cannot prove, at len(dst) == limit, or
+// near the end of s (with i at the element's start; element then reads it).
 func fastRun[T Text](dst []float32, s T, i, limit int) (_ []float32, _ int, done bool) {
-	const window = 33 // sign, 7 digits, point, three words of digits: the bytes an element may read
+	const window = 34 // space, sign, 7 digits, point, three words of digits: the bytes an element may read
 	for i+window <= len(s) && len(dst) < limit {
 		win := s[i : i+window]
 		v := load8(win, 0)
-		// A minus sign, without a branch (signs come as a coin toss): k, the offset in win, is 1
-		// past it, and v loses it (its top byte then reads as a non-digit).
-		k := 1 ^ (int(byte(v)^'-')+255)>>8
-		v >>= 8 * k
-		sign := uint32(k) << 31
+		// One space before the number (Python's str of a list writes ", "), then a minus sign,
+		// each skipped without a branch (signs come as a coin toss): k, the offset in win, moves
+		// past them, and v loses them (its top bytes then read as non-digits).
+		sp := 1 ^ (int(byte(v)^' ')+255)>>8
+		v >>= 8 * sp
+		minus := 1 ^ (int(byte(v)^'-')+255)>>8
+		v >>= 8 * minus
+		k := sp + minus
+		sign := uint32(minus) << 31
 		var w uint64
 		var c byte // the byte after the number
 		dp := 0

@@ -102,10 +102,16 @@ func checkAgainstStrconv(t *testing.T, e string) {
 		return
 	}
 	want, werr := strconv.ParseFloat(e, 32)
-	for _, s := range []string{"[" + e + "]", "[" + e + ",1]", "[1," + e + ",0.5]", "[" + e + ",-0.0000000000000000000000000000000000000000001]"} {
+	const tail = "-0.0000000000000000000000000000000000000000001" // room for the fast path
+	for _, c := range []struct {
+		s string
+		i int // e's index
+	}{
+		{"[" + e + "]", 0}, {"[" + e + ",1]", 0}, {"[1," + e + ",0.5]", 1},
+		{"[" + e + "," + tail + "]", 0}, {"[0.5, " + e + ", " + tail + "]", 1},
+	} {
+		s, i := c.s, c.i
 		got, err := vectext.Parse(s)
-		i := strings.Index(s[1:], e)
-		i = strings.Count(s[1:1+i], ",")
 		switch {
 		case werr == nil:
 			if err != nil || math.Float32bits(got[i]) != math.Float32bits(float32(want)) {
