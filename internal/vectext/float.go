@@ -111,7 +111,7 @@ func productFloat32(w uint64, q int, sign uint32) (float32, bool) {
 }
 
 // product returns the top 64 bits of w·10^q's product (normalised: the top bit set) and the
-// exponent e of x = w·10^q (x is in [2^e, 2^(e+1))). It and roundProduct are small enough to be
+// exponent e of x = w·10^q (x is in [2^e, 2^(e+1))); w is not zero. It and roundProduct are small enough to be
 // inlined where a loop converts many elements.
 func product(w uint64, q int) (hi uint64, e int) {
 	p := pow10[q-minPow10]

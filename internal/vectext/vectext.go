@@ -223,7 +223,9 @@ func fastRun[T Text](dst []float32, s T, i, limit int) (_ []float32, _ int, done
 			return dst, i, false
 		}
 		var f float32
-		if dp >= -15 && w < 1<<53 {
+		if w == 0 {
+			f = math.Float32frombits(sign) // any number of zeros
+		} else if dp >= -15 && w < 1<<53 {
 			// The float64 path of fastFloat32, inline: one rounding to float64, then to float32
 			// unless that is a float32 tie. (Chosen by the number of places, which is alike from
 			// one element to the next, rather than by w alone.)

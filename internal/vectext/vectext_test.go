@@ -59,6 +59,8 @@ func TestValues(t *testing.T) {
 		want []uint32
 	}{
 		{"[-0, 0, -1e-50, 1e-45]", []uint32{0x80000000, 0, 0x80000000, 1}},
+		// Zeros with many places, in a vector long enough for the fast path.
+		{"[0.0000000000000000,-0.000000000000000000000,0.00000000000000000000000,-0.0000000000000000,1]", []uint32{0, 0x80000000, 0, 0x80000000, 0x3f800000}},
 		{"[0x1p3,0x.8,0x1,0X1P-3]", []uint32{0x41000000, 0x3f000000, 0x3f800000, 0x3e000000}},
 		{"[16777217,16777219]", []uint32{0x4b800000, 0x4b800002}}, // ties to even
 		// Just above 1 + 2^-24, the tie between 1 and the next float32, so it rounds up; read
