@@ -25,6 +25,22 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("%q: string %v, %v; bytes %v, %v", e, a, aerr, b, berr)
 		}
 		checkAgainstStrconv(t, e)
+		// Read alone or among others (where the fast path reads it, after ',' or ', '), an
+		// element has one value.
+		one, err := vectext.Parse("[" + e + "]")
+		if err != nil || len(one) != 1 {
+			return
+		}
+		const tail = "-0.0000000000000000000000000000000000000000001"
+		many, err := vectext.Parse("[" + e + "," + e + ", " + e + "," + tail + "]")
+		if err != nil || len(many) != 4 {
+			t.Fatalf("%q among others: %v, %v", e, many, err)
+		}
+		for i := range 3 {
+			if math.Float32bits(many[i]) != math.Float32bits(one[0]) {
+				t.Fatalf("%q: alone %s, as element %d %s", e, bitsString(one[0]), i, bitsString(many[i]))
+			}
+		}
 	})
 }
 
