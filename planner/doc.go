@@ -8,7 +8,8 @@
 //
 // with pgvector's operators <-> (L2), <#> (negative inner product), <=> (cosine distance) and <+>
 // (L1); the vector is a literal or a bound parameter, optionally cast to vector (halfvec casts are
-// recognised and forwarded at planning); the distance may also be named through a select-list
+// recognised and forwarded at planning), its text read exactly as pgvector's vector_in reads it
+// (internal/vectext; a text pgvector rejects forwards the statement); the distance may also be named through a select-list
 // alias or ordinal, and is the only sort key (a second key breaks ties among rows the candidates
 // need not hold). Function calls are limited to a list of built-in and pgvector functions that
 // change nothing when called again, since a statement runs once per widening round. Anything

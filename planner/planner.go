@@ -14,6 +14,7 @@ import (
 	"github.com/vecgate/vecgate/ann"
 	"github.com/vecgate/vecgate/internal/pgdist"
 	"github.com/vecgate/vecgate/internal/sqltext"
+	"github.com/vecgate/vecgate/internal/vectext"
 )
 
 // Index is what the planner needs of a live index.
@@ -572,33 +573,11 @@ func writeKeys(b *strings.Builder, res []ann.Result, quote func(ann.Key) string)
 	}
 }
 
-// ParseVector reads pgvector's text format, `[1,2.5,-3e-2]`, strictly: anything pgvector would
-// reject (or that vecgate is unsure of: NaN, infinities, empty) is an error, and the statement is
-// forwarded so Postgres answers in its own words.
-func ParseVector(s string) ([]float32, error) {
-	s = strings.TrimSpace(s)
-	if len(s) < 2 || s[0] != '[' || s[len(s)-1] != ']' {
-		return nil, errors.New("not a vector literal")
-	}
-	body := strings.TrimSpace(s[1 : len(s)-1])
-	if body == "" {
-		return nil, errors.New("empty vector")
-	}
-	parts := strings.Split(body, ",")
-	out := make([]float32, len(parts))
-	for i, p := range parts {
-		p = strings.TrimSpace(p)
-		if p == "" || strings.ContainsAny(p, "nNiI_xXpP") { // NaN, Inf, hex floats, digit separators
-			return nil, fmt.Errorf("element %q", p)
-		}
-		f, err := strconv.ParseFloat(p, 32)
-		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-			return nil, fmt.Errorf("element %q", p)
-		}
-		out[i] = float32(f)
-	}
-	return out, nil
-}
+// ParseVector reads pgvector's text format, `[1,2.5,-3e-2]`, exactly as pgvector's vector_in
+// does (internal/vectext): the same float32 values, and an error (a *vectext.Error with pgvector's
+// words) for anything pgvector rejects, whereupon the statement is forwarded so Postgres answers
+// in its own words.
+func ParseVector(s string) ([]float32, error) { return vectext.Parse(s) }
 
 // hasDistanceOperator reports whether sql contains one of pgvector's distance operators.
 func hasDistanceOperator(sql string) bool {

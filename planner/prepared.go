@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+
+	"github.com/vecgate/vecgate/internal/vectext"
 )
 
 // Prepared is a statement of the top-k shape prepared with the extended protocol: the rewrite
@@ -68,6 +70,11 @@ func (p *Planner) Bind(pr *Prepared, params [][]byte, formats []int16, st Settin
 		}
 		var s string
 		switch {
+		case i+1 == pr.Shape.Vector.Param && f == 0:
+			// Read in place: a 1536-d text is some 30 kB that a string copy would only pass on.
+			if vec, err = vectext.Parse(v); err != nil {
+				return nil, forward("query vector: %v", err)
+			}
 		case f == 0:
 			s = string(v)
 		case i+1 == pr.Shape.Vector.Param:

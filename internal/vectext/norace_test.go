@@ -1,0 +1,5 @@
+//go:build !race
+
+package vectext_test
+
+const raceEnabled = false
