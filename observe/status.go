@@ -86,6 +86,10 @@ type IndexStatus struct {
 	Retrains    int     `json:"retrains,omitempty"`
 	Retraining  bool    `json:"retraining,omitempty"`
 	Drift       float64 `json:"drift,omitempty"`
+	// Quantised twins: rows drifted past their codes (kept on a side list searched exactly),
+	// re-quantisations of an HNSW SQ8 twin since it was built (live.Quantization).
+	DriftedRows     int `json:"drifted_rows,omitempty"`
+	Requantizations int `json:"requantizations,omitempty"`
 }
 
 // SkippedTarget is a table (Column "") or a vector column that vecgate does not index, and why.
@@ -174,6 +178,9 @@ func (o *Observer) indexStatuses(st replication.Status, params map[string]indexP
 		}
 		if tr, ok := ix.Training(); ok {
 			is.TrainedRows, is.Retrains, is.Retraining, is.Drift = tr.Rows, tr.Retrains, tr.Retraining, tr.Drift
+		}
+		if q, ok := ix.Quantization(); ok {
+			is.DriftedRows, is.Requantizations = q.Drifted, q.Requantizations
 		}
 		indexed[is.Table+"."+is.Column] = true
 		out = append(out, is)
