@@ -5,7 +5,9 @@
 #   docker run --rm -p 127.0.0.1:5433:5433 -e VECGATE_UPSTREAM=postgres://... vecgate
 #
 # Build stage: Debian-based Go with cgo (pg_query_go compiles Postgres' parser in C). The runtime
-# stage uses the same Debian release, so the binary's glibc matches.
+# stage uses the same Debian release, so the binary's glibc matches. A plain go build carries every
+# distance kernel set (portable Go, AVX2 and AVX-512 assembly); the binary picks one for the CPU it
+# runs on when it starts, so no GOEXPERIMENT or GOAMD64 is needed for speed.
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 ENV CGO_ENABLED=1 GOFLAGS=-trimpath

@@ -78,3 +78,54 @@ func TestCosineDistancesPrinted(t *testing.T) {
 		t.Fatalf("only %d of 150 queries answered from memory", fast)
 	}
 }
+
+// TestDistancesPrintedExactly: L2, inner-product and L1 distances answered from memory are
+// Postgres' own, byte for byte (internal/pgdist reproduces pgvector's summation order, checked
+// against the server at start), over lengths that exercise every step of that order, with
+// random float32 components (no exact sums to hide a different order).
+func TestDistancesPrintedExactly(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 8))
+	vec := func(dims int) string {
+		parts := make([]string, dims)
+		for i := range parts {
+			parts[i] = fmt.Sprint(float32(r.NormFloat64()))
+		}
+		return "[" + strings.Join(parts, ",") + "]"
+	}
+	dims := []int{13, 100, 768}
+	var setup []string
+	rows := 0
+	for _, d := range dims {
+		setup = append(setup, fmt.Sprintf(`CREATE TABLE e%d (id int PRIMARY KEY, emb vector(%d))`, d, d))
+		var vals []string
+		for i := range 150 {
+			vals = append(vals, fmt.Sprintf("(%d, '%s')", i+1, vec(d)))
+		}
+		setup = append(setup, fmt.Sprintf(`INSERT INTO e%d VALUES %s`, d, strings.Join(vals, ",")))
+		for _, ops := range []string{"vector_l2_ops", "vector_ip_ops", "vector_l1_ops"} {
+			setup = append(setup, fmt.Sprintf(`CREATE INDEX ON e%d USING hnsw (emb %s)`, d, ops))
+			rows += 150
+		}
+	}
+	dsn, g := tableGateway(t, rows, append([]string{"CREATE EXTENSION IF NOT EXISTS vector"}, setup...)...)
+	via := pgtest.Connect(t, viaDSN(dsn, g))
+	direct := pgtest.Connect(t, dsn)
+	mustExec(t, direct, "SET enable_indexscan = off")
+	fast := g.Stats().FastPath
+	for _, d := range dims {
+		for _, op := range []string{"<->", "<#>", "<+>"} {
+			for range 5 {
+				sql := fmt.Sprintf("SELECT id, emb %s '%s' AS d FROM e%d ORDER BY d LIMIT 10", op, vec(d), d)
+				for range 2 {
+					if got, want := rawAnswer(t, via, sql), rawAnswer(t, direct, sql); got != want {
+						t.Fatalf("%d dims, %s:\nthrough vecgate:\n%s\ndirectly:\n%s", d, op, got, want)
+					}
+				}
+			}
+		}
+	}
+	// Each statement's second run at least (its first may learn the description).
+	if n := g.Stats().FastPath - fast; n < int64(len(dims)*3*5) {
+		t.Fatalf("only %d answers from memory", n)
+	}
+}

@@ -130,6 +130,7 @@ func TestOtherDatabase(t *testing.T) {
 	f := &fixture{dsn: dsnA, via: viaDSN(dsnA, g), g: g, rng: rand.New(rand.NewPCG(3, 5))}
 	viaA, viaB := pgtest.Connect(t, f.via), pgtest.Connect(t, viaDSN(dsnB, g))
 	directA := pgtest.Connect(t, dsnA)
+	mustExec(t, viaA, "SET vecgate.exact_distances = on") // compared byte for byte: Postgres prints the distances
 	for _, c := range []*pgx.Conn{directA, directB} {
 		mustExec(t, c, "SET enable_indexscan = off")
 	}
@@ -536,6 +537,7 @@ func TestShadowingOperator(t *testing.T) {
 	for _, c := range []*pgx.Conn{via, direct} {
 		mustExec(t, c, "SET search_path = public")
 	}
+	mustExec(t, via, "SET vecgate.exact_distances = on") // compared byte for byte: Postgres prints the distances
 	before = f.g.Stats().Intercepted
 	for range 3 {
 		v := f.vector()

@@ -101,7 +101,7 @@ func counted(s observe.Stats, key string) int64 {
 
 // startTestGateway starts a gateway in front of dsn, closed when the test ends (logging to
 // stderr when VECGATE_TEST_LOG is set).
-func startTestGateway(t *testing.T, dsn string, opt Config) *Gateway {
+func startTestGateway(t testing.TB, dsn string, opt Config) *Gateway {
 	t.Helper()
 	cfg := proxy.DefaultConfig()
 	cfg.Listen, cfg.Upstream = "127.0.0.1:0", dsn
@@ -124,7 +124,7 @@ func startTestGateway(t *testing.T, dsn string, opt Config) *Gateway {
 }
 
 // waitIndexed waits until replication is streaming and the live indexes hold rows rows.
-func waitIndexed(t *testing.T, g *Gateway, rows int) {
+func waitIndexed(t testing.TB, g *Gateway, rows int) {
 	t.Helper()
 	deadline := time.Now().Add(3 * time.Minute)
 	for !g.stream.Ready() || indexed(g) < rows {

@@ -15,3 +15,6 @@ const shortFilteredRows = 19200
 
 // applyWait bounds waitLen (see race_test.go).
 const applyWait = 2 * time.Minute
+
+// pageBudget bounds the status page with 100 twins: the target, 100 ms (4 ms here).
+const pageBudget = 100 * time.Millisecond

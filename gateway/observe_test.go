@@ -28,7 +28,7 @@ import (
 )
 
 // serveObserver starts o's catalog refresher and its HTTP endpoints on a free loopback port.
-func serveObserver(t *testing.T, o *observe.Observer) string {
+func serveObserver(t testing.TB, o *observe.Observer) string {
 	t.Helper()
 	o.Start()
 	addr, err := o.Serve("127.0.0.1:0")

@@ -62,8 +62,10 @@ func New(cfg Config) proxy.Interceptor {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	p := planner.New(Searcher(cfg.Set, cfg.DatabaseOID))
+	p.SetDistances((&calibration{dsn: cfg.DSN, log: cfg.Logger}).get)
 	return interceptor{dsn: cfg.DSN, database: cfg.Database, set: cfg.Set, stream: cfg.Stream, log: cfg.Logger,
-		status: cfg.Status, planner: planner.New(Searcher(cfg.Set, cfg.DatabaseOID))}
+		status: cfg.Status, planner: p}
 }
 
 var _ proxy.Interceptor = interceptor{}
@@ -201,27 +203,17 @@ func (j job) Next(ctx context.Context, prevRows int) (string, bool, bool, error)
 	return j.q.Next(ctx, prevRows)
 }
 
-func (j job) FastColumns() []string {
-	kinds, ok := j.q.Fast()
-	if !ok || (j.sess.ExactDistances && containsDistance(kinds)) {
-		return nil
-	}
-	types := make([]string, len(kinds))
-	for i, k := range kinds {
-		types[i] = "float8"
-		if k == planner.KeyColumn {
-			types[i] = j.q.Target.KeyType
-		}
-	}
-	return types
+func (j job) Fast() bool {
+	outs, ok := j.q.Fast()
+	return ok && !(j.sess.ExactDistances && containsDistance(outs))
 }
 
 func (j job) FastKey() string    { return j.q.FastKey() }
 func (j job) TableCheck() string { return j.q.TableCheck() }
 
-func (j job) Answer(ctx context.Context) ([][]string, error) {
-	kinds, _ := j.q.Fast()
-	return j.q.Answer(ctx, kinds)
+func (j job) Answer(ctx context.Context, formats []int16) ([][][]byte, error) {
+	outs, _ := j.q.Fast()
+	return j.q.Answer(ctx, outs, formats)
 }
 
 func (i interceptor) Prepare(sql string, paramOIDs []uint32) (proxy.Statement, proxy.Reason) {
@@ -265,9 +257,9 @@ func (i interceptor) WaitApplied(ctx context.Context, lsn string) error {
 	return i.stream.WaitApplied(ctx, lsn)
 }
 
-func containsDistance(kinds []planner.ColumnKind) bool {
-	for _, k := range kinds {
-		if k == planner.DistanceColumn {
+func containsDistance(outs []planner.Output) bool {
+	for _, o := range outs {
+		if o.Kind == planner.DistanceColumn {
 			return true
 		}
 	}

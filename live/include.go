@@ -63,12 +63,14 @@ func IncludeFamily(typ string) string {
 // inside an index search.
 type includes struct {
 	mu    sync.RWMutex
-	cols  []*includeCol
+	cols  []*includeCol  // the columns filtered on
 	rows  dense[ann.Key] // row ↔ slot
 	owner *Index         // the index whose MemoryBytes counts this store (set once)
+	held  heldValues     // the columns answers are made of (cover.go)
 }
 
 type includeCol struct {
+	at           int // position in replication.Row.Include
 	name, family string
 	broken       bool          // a value could not be read: the column is not used for filtering
 	dict         dense[string] // canonical value ↔ value id; ids of values no row holds are reused
@@ -77,26 +79,35 @@ type includeCol struct {
 	posting      [][]uint32    // value id → slots holding it
 }
 
-// newIncludes returns the store for a target's INCLUDE columns, nil when it has none.
-func newIncludes(t replication.TargetInfo) *includes {
+// newIncludes returns the store for a target's INCLUDE columns (filtered on, and held for
+// answers when cover is set), nil when it has none.
+func newIncludes(t replication.TargetInfo, cover Cover) *includes {
 	if len(t.Include) == 0 {
 		return nil
 	}
 	inc := &includes{rows: newDense[ann.Key]()}
 	for i, n := range t.Include {
-		c := &includeCol{name: n, dict: newDense[string]()}
+		typ := ""
 		if i < len(t.IncludeTypes) {
-			c.family = IncludeFamily(t.IncludeTypes[i])
+			typ = t.IncludeTypes[i]
 		}
+		if cover.On {
+			inc.held.add(n, i, typ, i >= len(t.Nondeterministic) || !t.Nondeterministic[i])
+		}
+		if i < len(t.CoverOnly) && t.CoverOnly[i] {
+			continue
+		}
+		c := &includeCol{at: i, name: n, dict: newDense[string](), family: IncludeFamily(typ)}
 		c.broken = c.family == "" // a type vecgate cannot compare: kept out of filtering
 		inc.cols = append(inc.cols, c)
 	}
+	inc.held.maxRow = cover.MaxRowBytes
 	return inc
 }
 
 // attachIncludes gives a new entry its INCLUDE store and its indexes access to it.
-func attachIncludes(e *entry) {
-	e.inc = newIncludes(e.info)
+func attachIncludes(e *entry, cover Cover) {
+	e.inc = newIncludes(e.info, cover)
 	for _, ix := range e.indexes {
 		ix.inc = e.inc
 	}
@@ -116,7 +127,7 @@ const (
 func (inc *includes) bytes() int64 {
 	inc.mu.RLock()
 	defer inc.mu.RUnlock()
-	b := int64(len(inc.rows.ids))*slotEntryBytes + int64(cap(inc.rows.vals))*40 + int64(cap(inc.rows.free))*4
+	b := int64(len(inc.rows.ids))*slotEntryBytes + int64(cap(inc.rows.vals))*40 + int64(cap(inc.rows.free))*4 + inc.held.bytes()
 	for _, c := range inc.cols {
 		b += int64(cap(c.vals)+cap(c.pos)+cap(c.dict.free))*4 + int64(cap(c.dict.vals))*16 + int64(cap(c.posting))*24
 		for _, p := range c.posting {
@@ -166,6 +177,7 @@ func (inc *includes) slot(key ann.Key) uint32 {
 			c.vals = append(c.vals, 0)
 			c.pos = append(c.pos, 0)
 		}
+		inc.held.grow()
 	}
 	return sl
 }
@@ -179,6 +191,7 @@ func (inc *includes) release(key ann.Key) {
 	for _, c := range inc.cols {
 		c.unset(sl)
 	}
+	inc.held.set(sl, nil)
 	inc.rows.release(sl)
 }
 
@@ -192,7 +205,12 @@ func (inc *includes) upsertLocked(key ann.Key, old *ann.Key, row []replication.D
 		from, hadFrom = inc.rows.ids[*old]
 	}
 	sl := inc.slot(key)
-	for i, c := range inc.cols {
+	var prevHeld []byte
+	if hadFrom {
+		prevHeld = inc.held.rows[from]
+	}
+	inc.held.set(sl, inc.held.encode(prevHeld, row))
+	for _, c := range inc.cols {
 		if c.broken {
 			continue
 		}
@@ -201,8 +219,8 @@ func (inc *includes) upsertLocked(key ann.Key, old *ann.Key, row []replication.D
 			prev = c.vals[from]
 		}
 		var d replication.Datum
-		if i < len(row) {
-			d = row[i]
+		if c.at < len(row) {
+			d = row[c.at]
 		} else {
 			d.Null = true
 		}
@@ -424,24 +442,26 @@ func (s *Set) include(e *entry, key ann.Key, old *ann.Key, r replication.Row) {
 	}
 }
 
-// writeIncludes appends an entry's INCLUDE values to a snapshot: the columns (name, type), then
-// per column whether it is usable and, if so, each value with its keys. Caller holds the Set's lock.
+// writeIncludes appends an entry's INCLUDE values to a snapshot: the columns (name, type, whether
+// only held), then per filtered column whether it is usable and, if so, each value with its keys,
+// then the held values (writeHeld). Caller holds the Set's lock.
 func writeIncludes(w *fileformat.Encoder, e *entry) {
 	if e.inc == nil {
 		w.U64(0)
 		return
 	}
-	e.inc.mu.RLock()
-	defer e.inc.mu.RUnlock()
-	w.U64(uint64(len(e.inc.cols)))
-	for i, c := range e.inc.cols {
-		w.String(c.name)
+	w.U64(uint64(len(e.info.Include)))
+	for i, n := range e.info.Include {
+		w.String(n)
 		typ := ""
 		if i < len(e.info.IncludeTypes) {
 			typ = e.info.IncludeTypes[i]
 		}
 		w.String(typ)
+		w.Bool(i < len(e.info.CoverOnly) && e.info.CoverOnly[i])
+		w.Bool(i < len(e.info.Nondeterministic) && e.info.Nondeterministic[i])
 	}
+	e.inc.mu.RLock()
 	for _, c := range e.inc.cols {
 		w.Bool(c.broken)
 		if c.broken {
@@ -466,23 +486,34 @@ func writeIncludes(w *fileformat.Encoder, e *entry) {
 			}
 		}
 	}
+	e.inc.mu.RUnlock()
+	writeHeld(w, e)
 }
 
 // readIncludes reads what writeIncludes wrote into e (whose info it completes) and gives its
 // indexes access to the values. Decode errors stay in d.
-func readIncludes(d *fileformat.Decoder, e *entry) {
+func readIncludes(d *fileformat.Decoder, e *entry, cover Cover) {
 	n := d.Uint(1600)
 	if d.Err() != nil || n == 0 {
 		return
 	}
+	var coverOnly, nondet []bool
 	for range n {
 		e.info.Include = append(e.info.Include, d.String())
 		e.info.IncludeTypes = append(e.info.IncludeTypes, d.String())
+		coverOnly = append(coverOnly, d.Bool())
+		nondet = append(nondet, d.Bool())
+	}
+	if slices.Contains(coverOnly, true) {
+		e.info.CoverOnly = coverOnly
+	}
+	if slices.Contains(nondet, true) {
+		e.info.Nondeterministic = nondet
 	}
 	if d.Err() != nil {
 		return
 	}
-	attachIncludes(e)
+	attachIncludes(e, cover)
 	for _, c := range e.inc.cols {
 		if c.broken = d.Bool(); c.broken {
 			continue
@@ -500,4 +531,5 @@ func readIncludes(d *fileformat.Decoder, e *entry) {
 			}
 		}
 	}
+	readHeld(d, e)
 }

@@ -13,7 +13,7 @@ import (
 // TestIncludeMemory measures the heap an include store takes per row (two columns: an integer
 // with 1,000 values, a text with 3) and keeps it bounded.
 func TestIncludeMemory(t *testing.T) {
-	inc := newIncludes(replication.TargetInfo{Include: []string{"tenant_id", "category"}, IncludeTypes: []string{"integer", "text"}})
+	inc := newIncludes(replication.TargetInfo{Include: []string{"tenant_id", "category"}, IncludeTypes: []string{"integer", "text"}}, Cover{})
 	var m0, m1 runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&m0)
@@ -53,7 +53,7 @@ func TestIncludeBytesCountedOnce(t *testing.T) {
 		}
 		e.indexes = append(e.indexes, &Index{index: x})
 	}
-	attachIncludes(&e)
+	attachIncludes(&e, Cover{})
 	for i := range 1000 {
 		if err := e.inc.upsert(ann.IntKey(int64(i)), nil, []replication.Datum{{Value: binary.BigEndian.AppendUint32(nil, uint32(i%7))}}); err != nil {
 			t.Fatal(err)

@@ -185,8 +185,13 @@ func TestIncludeColumns(t *testing.T) {
 		{Schema: "app", Table: "docs"},
 	})
 	got := s.IncludeColumns()
-	if len(got) != 1 || !slices.Equal(got["public.docs"], []string{"tenant_id", "category", "lang"}) {
+	if len(got) != 2 || !slices.Equal(got["public.docs"], []string{"tenant_id", "category", "lang"}) || !slices.Equal(got["*"], []string{"*"}) {
 		t.Fatalf("%v", got)
+	}
+	noCover := live.NewWith(nil, live.Options{})
+	noCover.SetDefinitions(s.Definitions())
+	if got := noCover.IncludeColumns(); len(got) != 1 {
+		t.Fatalf("covering off: %v", got)
 	}
 }
 

@@ -132,10 +132,15 @@ type Options struct {
 	// memory, but their distances are estimates, so every answer goes through Postgres (no
 	// answers from memory). Default: they keep the vectors and rerank with them exactly.
 	CodesOnly bool
+	// Cover: the columns twins hold to answer statements that return them (cover.go).
+	Cover Cover
+	// MaxMemory bounds the twins' memory (bytes; 0: none): past it, the held column values of
+	// the tables holding most are dropped (cover.go, enforceBudget).
+	MaxMemory int64
 }
 
 // DefaultOptions are the twins' defaults.
-func DefaultOptions() Options { return Options{SQ8MinDims: 512} }
+func DefaultOptions() Options { return Options{SQ8MinDims: 512, Cover: DefaultCover} }
 
 // trainRows is how many rows a quantised index collects before training its codec.
 const trainRows = 4096
@@ -339,8 +344,9 @@ type Set struct {
 
 	applied   atomic.Uint64 // last committed LSN applied
 	rejected  atomic.Int64
-	rt        retraining  // IVF twin retrains running (retrain.go)
-	noRetrain atomic.Bool // tests: Commit starts no retrains
+	rt        retraining   // IVF twin retrains running (retrain.go)
+	noRetrain atomic.Bool  // tests: Commit starts no retrains
+	budgetAt  atomic.Int64 // when the memory budget was last checked (Unix ns)
 }
 
 // New returns an empty set.
@@ -378,8 +384,15 @@ func (s *Set) Definitions() []indexdef.Spec {
 	return slices.Clone(s.defs)
 }
 
-// IncludeColumns implements replication.Includer: the INCLUDE columns of the definitions.
-func (s *Set) IncludeColumns() map[string][]string { return indexdef.Includes(s.Definitions()) }
+// IncludeColumns implements replication.Includer: the INCLUDE columns of the definitions, and
+// every column twins hold (Covers) when covering is on.
+func (s *Set) IncludeColumns() map[string][]string {
+	m := indexdef.Includes(s.Definitions())
+	if s.opts.Cover.On {
+		m["*"] = []string{"*"}
+	}
+	return m
+}
 
 // Reset replaces every index with empty ones for targets (a full load follows).
 func (s *Set) Reset(targets []replication.TargetInfo) error {
@@ -397,7 +410,7 @@ func (s *Set) Reset(targets []replication.TargetInfo) error {
 		if len(e.indexes) == 0 {
 			continue
 		}
-		attachIncludes(e)
+		attachIncludes(e, s.opts.Cover)
 		entries[t.Target] = e
 		for _, ix := range e.indexes {
 			s.log.Info("live: index", "table", t.Schema+"."+t.Table, "column", t.Column, "metric", ix.Metric.String(), "mirrors", ix.Source)
@@ -632,7 +645,7 @@ func (s *Set) Truncate(t replication.Target) error {
 	if err != nil {
 		return err
 	}
-	attachIncludes(fresh)
+	attachIncludes(fresh, s.opts.Cover)
 	s.entries[t] = fresh
 	for _, ix := range e.indexes {
 		ix.retire()
@@ -652,6 +665,7 @@ func (s *Set) Commit(lsn replication.LSN) error {
 		}
 		s.maybeRetrain(ix)
 	}
+	s.enforceBudget()
 	s.applied.Store(uint64(lsn))
 	return nil
 }

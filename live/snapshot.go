@@ -27,8 +27,9 @@ var _ replication.Snapshotter = (*Set)(nil)
 
 // snapshotVersion is the payload's format version. Before 7 the payload was a stream of uvarints
 // behind the magic "vecgate-live-N\n" (4: INCLUDE values, 5: the table's OID, 6: each index's
-// left-out rows); such a payload is refused (the full load that follows rebuilds it).
-const snapshotVersion = 7
+// left-out rows); such a payload is refused (the full load that follows rebuilds it). 8: held
+// (covering) column values.
+const snapshotVersion = 8
 
 // WriteSnapshot implements replication.Snapshotter. Replication calls it between transactions.
 func (s *Set) WriteSnapshot(w io.Writer) error {
@@ -81,7 +82,7 @@ func (s *Set) ReadSnapshot(r io.Reader) error {
 	entries := map[replication.Target]*entry{}
 	n := d.Uint(1 << 20)
 	for range n {
-		e, err := readEntry(d)
+		e, err := readEntry(d, s.opts.Cover)
 		if err != nil {
 			return err
 		}
@@ -98,7 +99,7 @@ func (s *Set) ReadSnapshot(r io.Reader) error {
 }
 
 // readEntry reads one entry written by WriteSnapshot. Decode errors stay in d.
-func readEntry(d *fileformat.Decoder) (*entry, error) {
+func readEntry(d *fileformat.Decoder, cover Cover) (*entry, error) {
 	var strs [5]string
 	for i := range strs {
 		strs[i] = d.String()
@@ -164,7 +165,7 @@ func readEntry(d *fileformat.Decoder) (*entry, error) {
 		e.indexes = append(e.indexes, ix)
 	}
 	e.info = info
-	readIncludes(d, e)
+	readIncludes(d, e, cover)
 	return e, nil
 }
 

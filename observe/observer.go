@@ -28,9 +28,9 @@ import (
 // The observer is what serve shows about a running gateway: Prometheus metrics, health and
 // readiness, /status, and the initial-load progress. Everything it reports is read from the
 // gateway's live state when asked (scrape, request, SHOW); the only state of its own is a cache
-// of catalog facts the live set does not carry (pgvector index parameters, table row estimates),
-// refreshed in the background from the upstream database, and the start of the current initial
-// load (for its rate and ETA).
+// of catalog facts the live set does not carry (pgvector index parameters, table row estimates)
+// and of the replication slot's WAL, refreshed in the background from the upstream database, and
+// the start of the current initial load (for its rate and ETA).
 
 // Config configures an Observer.
 type Config struct {
@@ -45,6 +45,8 @@ type Config struct {
 	// Refresh is how often the catalog cache is checked against the live index set. Default 1s
 	// (a check is free; the catalog is read only when the set of indexes changed, or every minute).
 	Refresh time.Duration
+	// Errors keeps the last warnings and errors logged, for the status page; nil: none shown.
+	Errors *ErrorLog
 }
 
 // Source is what an Observer reads of a running gateway. Every field may be nil: Set and Stream
@@ -71,6 +73,8 @@ type Observer struct {
 	log     *slog.Logger
 	reg     *prometheus.Registry
 	latency *prometheus.HistogramVec // intercepted statement duration by path (fast, rewrite)
+	// collectors are what reg serves: every metric vecgate exports is described by one of them.
+	collectors []prometheus.Collector
 
 	mu        sync.Mutex
 	params    map[string]indexParams // by "schema.index"; guarded by mu
@@ -80,6 +84,8 @@ type Observer struct {
 	catErr    string                 // last catalog read error; guarded by mu
 	loadStart time.Time              // start of the initial load being watched; zero when none; guarded by mu
 	loadRows0 int64                  // rows indexed when loadStart was taken; guarded by mu
+	slot      slotWAL                // the replication slot's WAL, read upstream; guarded by mu
+	slotTry   time.Time              // last attempt to read slot; guarded by mu
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // refresher and HTTP servers
@@ -112,12 +118,13 @@ func New(src Source, opt Config) *Observer {
 		params:  map[string]indexParams{},
 		rowsEst: map[string]float64{},
 	}
-	o.reg.MustRegister(
+	o.collectors = []prometheus.Collector{
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		gatewayCollector{o},
 		o.latency,
-	)
+	}
+	o.reg.MustRegister(o.collectors...)
 	return o
 }
 
@@ -175,37 +182,101 @@ func (o *Observer) indexSignature() string {
 	return fmt.Sprintf("%d|%s", res, strings.Join(names, ","))
 }
 
-// refresh reads the catalog when the live index set changed or the cache is a minute old.
+// slotWAL is what Postgres says of the replication slot's WAL: how much it retains and how much
+// more may be written before max_slot_wal_keep_size invalidates it.
+type slotWAL struct {
+	Read     time.Time // zero: never read, or the last read failed
+	Retained uint64    // pg_current_wal_lsn() - restart_lsn
+	Safe     *int64    // pg_replication_slots.safe_wal_size; nil when unbounded (max_slot_wal_keep_size -1)
+	Status   string    // pg_replication_slots.wal_status: reserved, extended, unreserved, lost
+}
+
+// slotEvery is how often the slot's WAL is read upstream.
+const slotEvery = 10 * time.Second
+
+// refresh reads the catalog when the live index set changed or the cache is a minute old, and the
+// replication slot's WAL every slotEvery, on one connection.
 func (o *Observer) refresh(ctx context.Context) {
 	sig := o.indexSignature()
+	slot := o.src.Stream.Status().Slot
 	o.mu.Lock()
-	fresh := sig == o.catSig && time.Since(o.catRead) < time.Minute
+	catDue := sig != o.catSig || time.Since(o.catRead) >= time.Minute
+	slotDue := slot != "" && time.Since(o.slotTry) >= slotEvery
+	if slotDue {
+		o.slotTry = time.Now()
+	}
 	o.mu.Unlock()
-	if fresh {
+	if !catDue && !slotDue {
 		return
 	}
-	params, rows, err := readCatalog(ctx, o.opt.Upstream)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, o.opt.Upstream)
+	if err != nil {
+		o.refreshFailed(ctx, err, catDue, slotDue)
+		return
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if slotDue {
+		w, err := readSlotWAL(ctx, conn, slot)
+		if err != nil {
+			o.refreshFailed(ctx, err, false, true)
+		} else {
+			o.mu.Lock()
+			o.slot = w
+			o.mu.Unlock()
+		}
+	}
+	if !catDue {
+		return
+	}
+	params, rows, err := readCatalog(ctx, conn)
+	if err != nil {
+		o.refreshFailed(ctx, err, true, false)
+		return
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if err != nil {
-		if ctx.Err() == nil {
-			o.catErr = err.Error()
-			o.log.Debug("catalog for status", "err", err)
-		}
-		return
-	}
 	o.params, o.rowsEst, o.catSig, o.catRead, o.catErr = params, rows, sig, time.Now(), ""
 }
 
-// readCatalog reads pgvector index parameters and table row estimates.
-func readCatalog(ctx context.Context, dsn string) (map[string]indexParams, map[string]float64, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		return nil, nil, err
+// refreshFailed notes a failed catalog read (shown in Status) or slot read (the slot's figures
+// are then unknown).
+func (o *Observer) refreshFailed(ctx context.Context, err error, cat, slot bool) {
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return // closing
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	o.log.Debug("upstream read for status", "err", err)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if cat {
+		o.catErr = err.Error()
+	}
+	if slot {
+		o.slot = slotWAL{}
+	}
+}
+
+// readSlotWAL reads the WAL the slot retains (no row: the slot is not there yet, retaining none).
+func readSlotWAL(ctx context.Context, conn *pgx.Conn, slot string) (slotWAL, error) {
+	w := slotWAL{Read: time.Now()}
+	var retained *int64
+	err := conn.QueryRow(ctx, `SELECT pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn() ELSE pg_current_wal_lsn() END, restart_lsn)::int8,
+		safe_wal_size, coalesce(wal_status, '') FROM pg_replication_slots WHERE slot_name = $1`, slot).Scan(&retained, &w.Safe, &w.Status)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return w, nil
+	}
+	if err != nil {
+		return slotWAL{}, err
+	}
+	if retained != nil && *retained > 0 {
+		w.Retained = uint64(*retained)
+	}
+	return w, nil
+}
+
+// readCatalog reads pgvector index parameters and table row estimates.
+func readCatalog(ctx context.Context, conn *pgx.Conn) (map[string]indexParams, map[string]float64, error) {
 	cat, err := catalog.Discover(ctx, conn)
 	if err != nil {
 		return nil, nil, err
@@ -238,9 +309,9 @@ func readCatalog(ctx context.Context, dsn string) (map[string]indexParams, map[s
 	return params, rows, nil
 }
 
-// Serve serves /metrics, /healthz, /readyz and /status on addr until Close.
+// Serve serves the status page (/), /metrics, /healthz, /readyz and /status on addr until Close.
 func (o *Observer) Serve(addr string) (net.Addr, error) {
-	return o.listen(addr, o.handler(), "http listening", "/metrics /healthz /readyz /status")
+	return o.listen(addr, o.handler(), "http listening", "/ /metrics /healthz /readyz /status")
 }
 
 // ServeDebug serves Go's pprof profiles under /debug/pprof/ on addr until Close (keep it on
@@ -278,6 +349,7 @@ func (o *Observer) listen(addr string, h http.Handler, msg, paths string) (net.A
 
 func (o *Observer) handler() http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", o.servePage)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(o.reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(o.log.Handler(), slog.LevelWarn)}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -366,6 +438,9 @@ var (
 		"Rows in a live in-memory index.", []string{"table", "column", "metric", "source", "kind"}, nil)
 	descIndexBytes = prometheus.NewDesc("vecgate_index_bytes",
 		"Memory used by a live in-memory index.", []string{"table", "column", "metric", "source", "kind"}, nil)
+	descIndexCovered = prometheus.NewDesc("vecgate_index_covered_rows",
+		"Rows whose other columns a covering twin holds (covered=yes: statements returning them are answered from memory) or does not (covered=no: past --twin-cover-max-row, or not known).",
+		[]string{"table", "column", "metric", "source", "kind", "covered"}, nil)
 	descIndexRetrains = prometheus.NewDesc("vecgate_index_retrains_total",
 		"Retrains of an IVF twin's lists since it was built (its table doubled, or its rows drifted from the centroids).",
 		[]string{"table", "column", "metric", "source", "kind"}, nil)
@@ -405,6 +480,10 @@ var (
 		"Estimated seconds until the running initial load ends; 0 when unknown or not loading.", nil, nil)
 	descLoading = prometheus.NewDesc("vecgate_initial_load_running",
 		"1 while an initial load (or resnapshot) runs.", nil, nil)
+	descSlotRetained = prometheus.NewDesc("vecgate_replication_slot_retained_wal_bytes",
+		"WAL the replication slot keeps Postgres from recycling (pg_current_wal_lsn() - restart_lsn), read upstream every 10 s; absent when unknown.", nil, nil)
+	descSlotSafe = prometheus.NewDesc("vecgate_replication_slot_safe_wal_bytes",
+		"WAL that may still be written before max_slot_wal_keep_size invalidates the slot (pg_replication_slots.safe_wal_size; negative: past it); absent when unbounded or unknown.", nil, nil)
 
 	replicationStates = []replication.State{replication.StateStarting, replication.StateLoading,
 		replication.StateStreaming, replication.StateReconnecting, replication.StateStopped}
@@ -412,9 +491,9 @@ var (
 
 func (c gatewayCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descSessions, descSessionsTotal, descIntercepted, descFast,
-		descForwarded, descIndexRows, descIndexBytes, descIndexRetrains, descIndexTrainedRows, descIndexDrifted, descIndexRequants, descReplState, descReady, descApplied, descAcked,
+		descForwarded, descIndexRows, descIndexBytes, descIndexCovered, descIndexRetrains, descIndexTrainedRows, descIndexDrifted, descIndexRequants, descReplState, descReady, descApplied, descAcked,
 		descLagBytes, descLagSeconds, descRejected, descResnapshots, descSkipped, descLoadRows,
-		descLoadEst, descLoadRate, descLoadETA, descLoading} {
+		descLoadEst, descLoadRate, descLoadETA, descLoading, descSlotRetained, descSlotSafe} {
 		ch <- d
 	}
 }
@@ -450,6 +529,10 @@ func (c gatewayCollector) Collect(ch chan<- prometheus.Metric) {
 			labels := []string{ix.Schema + "." + ix.Table, ix.Column, ix.Metric.String(), ix.Source, ix.Kind()}
 			gauge(descIndexRows, float64(ix.Len()), labels...)
 			gauge(descIndexBytes, float64(ix.MemoryBytes()), labels...)
+			if held, unheld, _ := ix.HeldRows(); held+unheld > 0 {
+				gauge(descIndexCovered, float64(held), append(labels, "yes")...)
+				gauge(descIndexCovered, float64(unheld), append(labels, "no")...)
+			}
 			if tr, ok := ix.Training(); ok {
 				counter(descIndexRetrains, float64(tr.Retrains), labels...)
 				gauge(descIndexTrainedRows, float64(tr.Rows), labels...)
@@ -492,6 +575,21 @@ func (c gatewayCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descLoadEst, float64(lp.EstimatedRows))
 	gauge(descLoadRate, lp.RowsPerSecond)
 	gauge(descLoadETA, lp.ETASeconds)
+	if w, ok := c.o.slotWAL(); ok {
+		gauge(descSlotRetained, float64(w.Retained))
+		if w.Safe != nil {
+			gauge(descSlotSafe, float64(*w.Safe))
+		}
+	}
+}
+
+// slotWAL is the replication slot's WAL as last read upstream; false when unknown (never read,
+// the last read failed, or it is over three reads old).
+func (o *Observer) slotWAL() (slotWAL, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	w := o.slot
+	return w, !w.Read.IsZero() && time.Since(w.Read) < 3*slotEvery
 }
 
 func boolFloat(b bool) float64 {

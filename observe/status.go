@@ -50,6 +50,12 @@ type ReplicationState struct {
 	CatalogEvents bool   `json:"catalog_events"`
 	RejectedRows  int64  `json:"rejected_rows"`
 	LastError     string `json:"last_error,omitempty"`
+	// The slot's WAL as Postgres reports it (every 10 s; absent when unknown): retained bytes,
+	// bytes left before max_slot_wal_keep_size invalidates the slot (absent when unbounded), and
+	// pg_replication_slots.wal_status.
+	SlotRetainedWAL *uint64 `json:"slot_retained_wal_bytes,omitempty"`
+	SlotSafeWAL     *int64  `json:"slot_safe_wal_bytes,omitempty"`
+	SlotWALStatus   string  `json:"slot_wal_status,omitempty"`
 }
 
 // LoadProgress is the initial load (snapshot) in progress, or the last one.
@@ -86,6 +92,14 @@ type IndexStatus struct {
 	Retrains    int     `json:"retrains,omitempty"`
 	Retraining  bool    `json:"retraining,omitempty"`
 	Drift       float64 `json:"drift,omitempty"`
+	// Covering: rows whose other columns the twin holds (statements returning them are answered
+	// from memory), rows it does not (past the row cap, or not known), and their bytes.
+	CoveredRows   int64 `json:"covered_rows,omitempty"`
+	UncoveredRows int64 `json:"uncovered_rows,omitempty"`
+	CoveredBytes  int64 `json:"covered_bytes,omitempty"`
+	// CoverDropped: the memory budget (--max-memory) took the held values; statements returning
+	// other columns than the key take the rewrite until the twin is rebuilt.
+	CoverDropped bool `json:"cover_dropped,omitempty"`
 	// Quantised twins: rows drifted past their codes (kept on a side list searched exactly),
 	// re-quantisations of an HNSW SQ8 twin since it was built (live.Quantization).
 	DriftedRows     int `json:"drifted_rows,omitempty"`
@@ -135,6 +149,9 @@ func (o *Observer) Status() Status {
 	if st.Persisted != 0 {
 		rs.Persisted = st.Persisted.String()
 	}
+	if w, ok := o.slotWAL(); ok {
+		rs.SlotRetainedWAL, rs.SlotSafeWAL, rs.SlotWALStatus = &w.Retained, w.Safe, w.Status
+	}
 	s.Replication = rs
 
 	s.Load = o.loadProgress(st)
@@ -179,6 +196,9 @@ func (o *Observer) indexStatuses(st replication.Status, params map[string]indexP
 		if tr, ok := ix.Training(); ok {
 			is.TrainedRows, is.Retrains, is.Retraining, is.Drift = tr.Rows, tr.Retrains, tr.Retraining, tr.Drift
 		}
+		held, unheld, heldBytes := ix.HeldRows()
+		is.CoveredRows, is.UncoveredRows, is.CoveredBytes = int64(held), int64(unheld), heldBytes
+		is.CoverDropped = ix.CoverDropped()
 		if q, ok := ix.Quantization(); ok {
 			is.DriftedRows, is.Requantizations = q.Drifted, q.Requantizations
 		}
@@ -382,6 +402,9 @@ func (s Status) WriteText(w io.Writer) error {
 	b.WriteString("\n")
 	if r := s.Replication; r != nil {
 		fmt.Fprintf(&b, "replication: %s, slot %s, applied %s, lag %d bytes / %s", r.State, r.Slot, r.AppliedLSN, r.LagBytes, FormatSeconds(r.LagSeconds))
+		if r.SlotRetainedWAL != nil {
+			fmt.Fprintf(&b, ", slot retains %s of WAL", formatBytes(int64(*r.SlotRetainedWAL)))
+		}
 		if !r.CatalogEvents && r.State != string(replication.StateStarting) {
 			b.WriteString(", catalog events off (no event trigger: other sessions' GRANT, REVOKE and DDL are seen within 10 s)")
 		}

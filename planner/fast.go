@@ -1,22 +1,25 @@
 package planner
 
 import (
+	"cmp"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/vecgate/vecgate/ann"
+	"github.com/vecgate/vecgate/internal/pgout"
 	"github.com/vecgate/vecgate/internal/sqltext"
 )
 
-// Fast path: a statement whose select list is nothing but the table's key and the ORDER BY
-// distance, with no WHERE and no other sort key, needs nothing Postgres holds beyond what the
-// live index has. vecgate can then answer it from memory, without a round trip, once the proxy
-// has checked (through Postgres, per session: TableCheck) that the session's role may read those
-// columns and that no row-level security applies.
+// Fast path: a statement whose select list is nothing but the table's key, columns the twin
+// holds (a covering twin: live/cover.go) and the ORDER BY distance, with no WHERE and no other
+// sort key, needs nothing Postgres holds beyond what the live index has. vecgate can then answer
+// it from memory, without a round trip, once the proxy has checked (through Postgres, per
+// session: TableCheck) that the session's role may read those columns and that no row-level
+// security applies.
 
 // ColumnKind says what an output column of a fast answer holds.
 type ColumnKind int
@@ -26,18 +29,37 @@ const (
 	KeyColumn ColumnKind = iota
 	// DistanceColumn is the distance, float8.
 	DistanceColumn
+	// HeldColumn is a column whose values the twin holds.
+	HeldColumn
 )
 
-// Fast reports whether q can be answered from memory, and the kinds of its output columns.
-func (q *Query) Fast() ([]ColumnKind, bool) {
+// Output is an output column of a fast answer.
+type Output struct {
+	Kind ColumnKind
+	// Column is a HeldColumn's name, Held its position among the twin's held columns and
+	// Family how it prints.
+	Column string
+	Held   int
+	Family pgout.Family
+}
+
+// heldSource is an index that holds column values for answers (live.Index).
+type heldSource interface {
+	HeldColumn(name string) (pos int, f pgout.Family, compared, ok bool)
+	HeldValues(key ann.Key, pos []int) ([]pgout.Value, bool)
+}
+
+// Fast reports whether q can be answered from memory, and its output columns.
+func (q *Query) Fast() ([]Output, bool) {
 	sh := q.Shape
-	if !q.Target.Exact || !sh.Plain || sh.HasWhere || sh.Star || len(sh.stmt.SortClause) != 1 {
+	if !q.Target.Exact || !sh.Plain || sh.HasWhere && q.held == nil || sh.Star || len(sh.stmt.SortClause) != 1 {
 		return nil, false
 	}
-	kinds := make([]ColumnKind, len(sh.stmt.TargetList))
+	held, _ := q.Target.Index.(heldSource)
+	outs := make([]Output, len(sh.stmt.TargetList))
 	for i, t := range sh.stmt.TargetList {
 		if containsInt(sh.DistanceOutputs, i) {
-			kinds[i] = DistanceColumn
+			outs[i] = Output{Kind: DistanceColumn}
 			continue
 		}
 		rt := t.GetResTarget()
@@ -45,12 +67,33 @@ func (q *Query) Fast() ([]ColumnKind, bool) {
 			return nil, false
 		}
 		name, ok := sh.columnName(rt.Val)
-		if !ok || name != q.Target.Key {
+		switch {
+		case !ok:
+			return nil, false
+		case name == q.Target.Key:
+			outs[i] = Output{Kind: KeyColumn}
+		case held != nil:
+			pos, f, _, ok := held.HeldColumn(name)
+			if !ok {
+				return nil, false
+			}
+			outs[i] = Output{Kind: HeldColumn, Column: name, Held: pos, Family: f}
+		default:
 			return nil, false
 		}
-		kinds[i] = KeyColumn
 	}
-	return kinds, len(kinds) > 0
+	return outs, len(outs) > 0
+}
+
+// heldOutputs returns the names of the held columns among outs.
+func heldOutputs(outs []Output) []string {
+	var names []string
+	for _, o := range outs {
+		if o.Kind == HeldColumn && !slices.Contains(names, o.Column) {
+			names = append(names, o.Column)
+		}
+	}
+	return names
 }
 
 // FastKey identifies the shape of a fast answer's RowDescription: the table and, per output
@@ -130,6 +173,35 @@ func (q *Query) TableCheck() string {
         AND p.pronamespace OPERATOR(pg_catalog.<>) pg_catalog.pg_my_temp_schema()
         AND p.oid OPERATOR(pg_catalog.<>) ALL (x.procs))`, strings.Join(names, ", "))
 	}
+	columns := []string{sqltext.QuoteLiteral(q.Target.Key), sqltext.QuoteLiteral(q.Shape.Column)}
+	if outs, ok := q.Fast(); ok {
+		names := heldOutputs(outs)
+		if q.held != nil {
+			for _, c := range q.held.columns {
+				if !slices.Contains(names, c) {
+					names = append(names, c)
+				}
+			}
+		}
+		for _, n := range names {
+			columns = append(columns, sqltext.QuoteLiteral(n))
+		}
+	}
+	privileges := make([]string, len(columns))
+	for i, c := range columns {
+		privileges[i] = "pg_catalog.has_column_privilege(c.oid, " + c + ", 'SELECT')"
+	}
+	filterOps := ""
+	if q.held != nil || q.filter != nil {
+		// vecgate evaluates the WHERE's = and ->> itself (held filters: the answer; in-index
+		// filters: which candidates Postgres sees): they must be Postgres' own, no user operator
+		// of those names over built-in types on the session's search_path.
+		filterOps = `
+    AND NOT EXISTS (SELECT FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) o.oprnamespace
+      WHERE o.oprname OPERATOR(pg_catalog.=) ANY (ARRAY['=', '->>']::pg_catalog.name[]) AND o.oid OPERATOR(pg_catalog.>=) '16384'::pg_catalog.oid
+        AND n.nspname OPERATOR(pg_catalog.=) ANY (pg_catalog.current_schemas(true))
+        AND (o.oprleft OPERATOR(pg_catalog.<) '16384'::pg_catalog.oid OR o.oprright OPERATOR(pg_catalog.<) '16384'::pg_catalog.oid))`
+	}
 	// x: the operators, types and functions of the extension vector; ops: whether every operator named as
 	// the statement's on the search_path (not the temporary schema, never searched for
 	// operators) is one of them or built in, and one is.
@@ -138,8 +210,8 @@ func (q *Query) TableCheck() string {
     AND db.oid OPERATOR(pg_catalog.=) '%d'::pg_catalog.oid
     AND c.relnamespace OPERATOR(pg_catalog.=) pg_catalog.to_regnamespace(%s)
     AND NOT EXISTS (SELECT FROM pg_catalog.pg_inherits i WHERE i.inhparent OPERATOR(pg_catalog.=) c.oid)
-    AND ops.ok%s%s AS whole,
-    NOT c.relrowsecurity AND pg_catalog.has_column_privilege(c.oid, %s, 'SELECT') AND pg_catalog.has_column_privilege(c.oid, %s, 'SELECT')
+    AND ops.ok%s%s%s AS whole,
+    NOT c.relrowsecurity AND %s
     AND pg_catalog.current_setting('extra_float_digits')::pg_catalog.int4 OPERATOR(pg_catalog.>=) 1 AS readable
   FROM pg_catalog.pg_class c, pg_catalog.pg_database db,
     (SELECT pg_catalog.array_agg(dep.objid) FILTER (WHERE dep.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_operator'::pg_catalog.regclass) AS ops,
@@ -155,18 +227,23 @@ func (q *Query) TableCheck() string {
         AND o.oprnamespace OPERATOR(pg_catalog.<>) pg_catalog.pg_my_temp_schema()) ops
   WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(%s) AND db.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()
   OFFSET 0) t`,
-		q.Target.RelOID, q.Target.DatabaseOID, sqltext.QuoteLiteral(schema), typeCheck, funcCheck,
-		sqltext.QuoteLiteral(q.Target.Key), sqltext.QuoteLiteral(q.Shape.Column), sqltext.QuoteLiteral(q.Shape.Metric.String()), sqltext.QuoteLiteral(rel))
+		q.Target.RelOID, q.Target.DatabaseOID, sqltext.QuoteLiteral(schema), typeCheck, funcCheck, filterOps,
+		strings.Join(privileges, " AND "), sqltext.QuoteLiteral(q.Shape.Metric.String()), sqltext.QuoteLiteral(rel))
 }
 
-// Answer searches the live index and returns the rows of the fast answer: per row, the text form
-// of each output column (Fast's kinds), as Postgres would print it.
-func (q *Query) Answer(ctx context.Context, kinds []ColumnKind) ([][]string, error) {
+// Answer searches the live index and returns the rows of the fast answer: per row, each output
+// column (Fast's outs) as Postgres would send it in the result format asked for (formats as in
+// a Bind: none for all text, one for all, or one per column), nil for NULL.
+func (q *Query) Answer(ctx context.Context, outs []Output, formats []int16) ([][][]byte, error) {
 	// Every candidate is a row of the answer (no WHERE, exact distances): the search needs no
 	// more than LIMIT + OFFSET of them, and the graph search's ef (or IVF's probes), not k, sets
 	// its recall.
 	// One more than that shows whether the last row's place is contested (nearTie).
-	res, seenAll, err := q.search(ctx, q.need+1)
+	search := q.search
+	if q.held != nil {
+		search = q.searchHeld
+	}
+	res, seenAll, err := search(ctx, q.need+1)
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +251,11 @@ func (q *Query) Answer(ctx context.Context, kinds []ColumnKind) ([][]string, err
 		// Fewer rows than asked, and not proven to be every row: Postgres may return more.
 		return nil, fmt.Errorf("planner: the index returned %d of %d rows", len(res), q.need)
 	}
-	for i := 1; i < len(res); i++ {
+	exact, err := q.serverDistances(res)
+	if err != nil {
+		return nil, err
+	}
+	for i := 1; i < len(res) && !exact; i++ {
 		if a, b := res[i-1].Distance, res[i].Distance; nearTie(a, b) {
 			// vecgate's float32 sums run in another order than pgvector's: rows this close may
 			// come in the other order (or the other one of two may make the cut) in Postgres.
@@ -186,13 +267,21 @@ func (q *Query) Answer(ctx context.Context, kinds []ColumnKind) ([][]string, err
 		return nil, nil
 	}
 	res = res[off:min(len(res), q.need)]
-	prints := slices.Contains(kinds, DistanceColumn)
-	rows := make([][]string, len(res))
+	prints := slices.ContainsFunc(outs, func(o Output) bool { return o.Kind == DistanceColumn })
+	var heldPos []int
+	for _, o := range outs {
+		if o.Kind == HeldColumn {
+			heldPos = append(heldPos, o.Held)
+		}
+	}
+	held, _ := q.Target.Index.(heldSource)
+	keyFamily := pgout.FamilyOf(q.Target.KeyType)
+	rows := make([][][]byte, len(res))
 	for i, r := range res {
 		if math.Abs(r.Distance) >= MaxFastDistance {
 			return nil, fmt.Errorf("planner: distance %g is past what the fast path prints exactly", r.Distance)
 		}
-		if prints && q.Shape.Metric == ann.Cosine {
+		if prints && q.Shape.Metric == ann.Cosine && !exact {
 			d, err := q.cosineAgain(r.Key)
 			if err != nil {
 				return nil, err
@@ -202,17 +291,83 @@ func (q *Query) Answer(ctx context.Context, kinds []ColumnKind) ([][]string, err
 			}
 			r.Distance = d
 		}
-		row := make([]string, len(kinds))
-		for j, k := range kinds {
-			if k == KeyColumn {
-				row[j] = r.Key.String()
-			} else {
-				row[j] = FormatFloat8(r.Distance)
+		var vals []pgout.Value
+		if len(heldPos) > 0 {
+			var ok bool
+			if vals, ok = held.HeldValues(r.Key, heldPos); !ok {
+				return nil, fmt.Errorf("planner: the values of row %s are not held", r.Key)
 			}
+		}
+		row := make([][]byte, len(outs))
+		for j, o := range outs {
+			format := resultFormat(formats, j)
+			var v []byte
+			var err error
+			switch o.Kind {
+			case KeyColumn:
+				v, err = pgout.Encode(keyFamily, []byte(r.Key.String()), true, format)
+			case DistanceColumn:
+				if format == 0 {
+					v, err = pgout.Float(r.Distance, 64)
+				} else {
+					v = binary.BigEndian.AppendUint64(nil, math.Float64bits(r.Distance))
+				}
+			case HeldColumn:
+				x := vals[0]
+				vals = vals[1:]
+				if !x.Null {
+					v, err = pgout.Encode(o.Family, x.V, x.Text, format)
+				}
+			}
+			if err != nil {
+				return nil, fmt.Errorf("planner: column %d of row %s: %w", j+1, r.Key, err)
+			}
+			row[j] = v
 		}
 		rows[i] = row
 	}
 	return rows, nil
+}
+
+// resultFormat is the format of result column i under a Bind's result formats.
+func resultFormat(formats []int16, i int) int16 {
+	switch {
+	case len(formats) == 0:
+		return 0
+	case len(formats) == 1:
+		return formats[0]
+	case i < len(formats):
+		return formats[i]
+	}
+	return 0
+}
+
+// serverDistances replaces the index's distances of res by the server's own, bit for bit, and
+// orders res by them, when the server's distances are calibrated (pgdist) for the statement's
+// operator and the index holds the rows' vectors as Postgres does (not normalised: every metric
+// but cosine). Rows then tie only when Postgres' distances tie, and any order of tied rows is
+// Postgres' answer too. It reports whether it did.
+func (q *Query) serverDistances(res []ann.Result) (bool, error) {
+	if q.distances == nil || q.Shape.Metric == ann.Cosine {
+		return false, nil
+	}
+	cal := q.distances()
+	src, ok := q.Target.Index.(vectorSource)
+	if !ok || !cal.Exact(q.Shape.Metric.String()) {
+		return false, nil
+	}
+	for i := range res {
+		x, ok := src.Vector(res[i].Key)
+		if !ok || len(x) != len(q.vec) {
+			return false, fmt.Errorf("planner: %s holds no full vector for %s", q.Target.Name, res[i].Key)
+		}
+		res[i].Distance, _ = cal.Distance(q.Shape.Metric.String(), q.vec, x)
+		if math.IsNaN(res[i].Distance) {
+			return false, fmt.Errorf("planner: distance of %s is NaN", res[i].Key)
+		}
+	}
+	slices.SortStableFunc(res, func(a, b ann.Result) int { return cmp.Compare(a.Distance, b.Distance) })
+	return true, nil
 }
 
 // vectorSource is an index that returns the vector it holds under a key (live.Index).
@@ -271,30 +426,9 @@ const MaxFastDistance = 1e15
 // vecgate.exact_distances = on sends every distance-projecting query there.
 const MinFastCosine = 0.1
 
-// FormatFloat8 prints v as Postgres' float8 output does with the default extra_float_digits (1):
-// the shortest text that reads back as v, in fixed notation when the decimal exponent is in
-// [-4, 15) and in exponential notation (at least two exponent digits) otherwise. It is verified
-// against Postgres for |v| < MaxFastDistance; Postgres prints some larger integral values with
-// more digits, so the fast path leaves such distances to Postgres.
+// FormatFloat8 prints v as Postgres' float8 output does with the default extra_float_digits (1)
+// (pgout.Float), "" for what it does not print exactly.
 func FormatFloat8(v float64) string {
-	switch {
-	case math.IsNaN(v):
-		return "NaN"
-	case math.IsInf(v, 1):
-		return "Infinity"
-	case math.IsInf(v, -1):
-		return "-Infinity"
-	case v == 0:
-		if math.Signbit(v) {
-			return "-0"
-		}
-		return "0"
-	}
-	e := strconv.FormatFloat(v, 'e', -1, 64)
-	i := strings.LastIndexByte(e, 'e')
-	exp, _ := strconv.Atoi(e[i+1:])
-	if exp >= -4 && exp < 15 {
-		return strconv.FormatFloat(v, 'f', -1, 64)
-	}
-	return e
+	b, _ := pgout.Float(v, 64)
+	return string(b)
 }

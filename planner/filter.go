@@ -73,7 +73,7 @@ func buildFilter(sh *Shape, idx FilterIndex, value func(Arg) (filterValue, bool)
 	f := &inFilter{idx: idx, allowed: map[string][]string{}}
 	for _, c := range sh.Filters {
 		fam := idx.IncludeType(c.Column)
-		if fam == "" {
+		if fam == "" || c.Key != "" {
 			continue
 		}
 		var vals []string

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/vecgate/vecgate/ann"
+	"github.com/vecgate/vecgate/internal/pgdist"
 	"github.com/vecgate/vecgate/internal/sqltext"
 )
 
@@ -69,6 +70,9 @@ type Settings struct {
 // Planner classifies statements (cached by text) and plans intercepted ones.
 type Planner struct {
 	search Searcher
+	// distances, when set, says whether vecgate computes the server's distances bit for bit
+	// (pgdist; nil answers: it does not).
+	distances func() *pgdist.Calibration
 
 	mu    sync.Mutex
 	cache map[string]cached // guarded by mu; bounded by maxCache
@@ -93,6 +97,10 @@ const MaxCandidates = 20000
 func New(s Searcher) *Planner {
 	return &Planner{search: s, cache: map[string]cached{}}
 }
+
+// SetDistances gives the planner the server's distance calibration (called when an answer from
+// memory needs it; it may return nil). Set it before planning.
+func (p *Planner) SetDistances(f func() *pgdist.Calibration) { p.distances = f }
 
 // errNoOperator is the verdict for statements without a distance operator, reached without
 // parsing them: most statements a proxy sees, which must cost next to nothing.
@@ -142,6 +150,8 @@ type Query struct {
 	exhausted bool
 	bound     bool // extended protocol: Next hands out the key array's text value
 	filter    *inFilter
+	held      *heldFilter // the WHERE, when vecgate evaluates it over held values (held.go)
+	distances func() *pgdist.Calibration
 	// Filtered says how the last round applied the in-index filter ("" when there is none).
 	Filtered string
 }
@@ -234,10 +244,11 @@ func (p *Planner) plan(sh *Shape, t Target, st Settings, value func(Arg) (string
 	if err != nil {
 		return nil, err
 	}
-	q := &Query{Shape: sh, Target: t, Want: k, rw: rw, vec: vec, need: k + off, settings: st}
+	q := &Query{Shape: sh, Target: t, Want: k, rw: rw, vec: vec, need: k + off, settings: st, distances: p.distances}
 	if fi, ok := t.Index.(FilterIndex); ok {
 		q.filter = buildFilter(sh, fi, filterArg)
 	}
+	q.held = buildHeldFilter(sh, t.Index, filterArg)
 	return q, nil
 }
 
@@ -352,6 +363,9 @@ func nearTie(a, b float64) bool {
 func (q *Query) search(ctx context.Context, n int) (res []ann.Result, seenAll bool, err error) {
 	opts := ann.SearchOptions{EF: q.ef(n)}
 	lists := q.Target.Lists
+	if lists == 0 && q.smallTable() {
+		opts.EF = q.Target.Index.Len() + 1 // an HNSW twin scans when ef reaches its row count
+	}
 	if lists > 0 {
 		opts.Probes = cmp.Or(q.settings.Probes, q.Target.Probes, 1)
 		for range q.Rounds {
@@ -399,6 +413,18 @@ func (q *Query) search(ctx context.Context, n int) (res []ann.Result, seenAll bo
 		}
 		opts.Probes = min(opts.Probes*4, lists)
 	}
+}
+
+// ExactScanWork bounds the work (rows × dimensions) of a twin searched by scanning every row
+// rather than through its graph or lists: about a millisecond of distance computations, and
+// exact. Postgres itself scans small tables rather than use pgvector's index; a graph over few
+// rows, many of them duplicates, missed rows in the differential tester.
+const ExactScanWork = 1 << 21
+
+// smallTable reports whether the twin is small enough to scan whole (ExactScanWork). (IVF twins
+// widen to every list instead.)
+func (q *Query) smallTable() bool {
+	return q.Target.Index.Len()*max(q.Target.Index.Dims(), 1) <= ExactScanWork
 }
 
 // distinctKeys counts the different keys in res: a proof that every row came back counts rows,

@@ -46,6 +46,8 @@ func (a Arg) String() string {
 // `col = v` (one value) or `col IN (v1, v2, …)`.
 type Filter struct {
 	Column string
+	// Key is set for `col->>'key' = v`: the test is on that member of a jsonb column, as text.
+	Key    string
 	Values []Arg
 }
 
@@ -477,6 +479,25 @@ func (sh *Shape) readWhere() {
 	}
 }
 
+// filterTarget reads what a filter tests: a column, or `col->>'key'` (a jsonb column's member
+// as text; key "" otherwise). A key with a backslash is refused (its meaning depends on
+// standard_conforming_strings).
+func (sh *Shape) filterTarget(n *pg.Node) (col, key string, ok bool) {
+	if col, ok = sh.columnName(n); ok {
+		return col, "", true
+	}
+	e := n.GetAExpr()
+	if e == nil || e.Kind != pg.A_Expr_Kind_AEXPR_OP || len(e.Name) != 1 || e.Name[0].GetString_().GetSval() != "->>" {
+		return "", "", false
+	}
+	col, ok = sh.columnName(e.Lexpr)
+	k := e.Rexpr.GetAConst()
+	if !ok || k == nil || k.GetSval() == nil || strings.Contains(k.GetSval().Sval, `\`) {
+		return "", "", false
+	}
+	return col, k.GetSval().Sval, true
+}
+
 func (sh *Shape) filter(n *pg.Node) (Filter, bool) {
 	e := n.GetAExpr()
 	if e == nil || len(e.Name) != 1 {
@@ -485,22 +506,22 @@ func (sh *Shape) filter(n *pg.Node) (Filter, bool) {
 	op := e.Name[0].GetString_().GetSval()
 	switch {
 	case e.Kind == pg.A_Expr_Kind_AEXPR_OP && op == "=":
-		col, ok := sh.columnName(e.Lexpr)
+		col, key, ok := sh.filterTarget(e.Lexpr)
 		val, vok := constArg(e.Rexpr)
 		if !ok || !vok {
-			col, ok = sh.columnName(e.Rexpr)
+			col, key, ok = sh.filterTarget(e.Rexpr)
 			val, vok = constArg(e.Lexpr)
 		}
 		if ok && vok {
-			return Filter{Column: col, Values: []Arg{val}}, true
+			return Filter{Column: col, Key: key, Values: []Arg{val}}, true
 		}
 	case e.Kind == pg.A_Expr_Kind_AEXPR_IN && op == "=":
-		col, ok := sh.columnName(e.Lexpr)
+		col, key, ok := sh.filterTarget(e.Lexpr)
 		list := e.Rexpr.GetList()
 		if !ok || list == nil {
 			return Filter{}, false
 		}
-		f := Filter{Column: col}
+		f := Filter{Column: col, Key: key}
 		for _, item := range list.Items {
 			v, ok := constArg(item)
 			if !ok {

@@ -4,13 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"hash/fnv"
-	"math"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -19,13 +15,13 @@ import (
 // FastJob is a Job that vecgate may answer from memory, without a round trip to Postgres.
 type FastJob interface {
 	Job
-	// FastColumns gives the answer's column types (smallint, integer, bigint, uuid, text,
-	// float8), or nil when the statement cannot be answered from memory.
-	FastColumns() []string
+	// Fast reports whether the statement can be answered from memory.
+	Fast() bool
 	// FastKey names the answer's description: statements with the same key are described alike.
 	FastKey() string
-	// Answer returns the rows, each column in Postgres' text form.
-	Answer(ctx context.Context) ([][]string, error)
+	// Answer returns the rows, each column as Postgres sends it in the result format asked for
+	// (formats as in a Bind), nil for NULL.
+	Answer(ctx context.Context, formats []int16) ([][][]byte, error)
 }
 
 // accessTTL is how long a session trusts a table check (Job.TableCheck). A change made by
@@ -126,12 +122,11 @@ func (s *session) fastAnswer(ctx context.Context, w *bufio.Writer, job Job, need
 	if !s.fastWanted(job, needDesc, formats) {
 		return nil, false
 	}
-	cols := fj.FastColumns()
 	desc := s.descs[descKey(job, formats)]
 	if _, readable := s.tableCheck(w, job); !readable {
 		return nil, false
 	}
-	rows, err := fj.Answer(ctx)
+	rows, err := fj.Answer(ctx, formats)
 	if err != nil {
 		s.log.Debug("fast path: no answer from memory; using the rewrite", "err", err)
 		return nil, false
@@ -141,13 +136,9 @@ func (s *session) fastAnswer(ctx context.Context, w *bufio.Writer, job Job, need
 		out = append(out, desc)
 	}
 	buf := make([]byte, 0, 64*len(rows)+32)
-	values := make([][]byte, len(cols))
 	for _, r := range rows {
-		for i, v := range r {
-			values[i] = encodeValue(cols[i], v, formatOfResult(formats, i))
-		}
 		start := len(buf)
-		buf, _ = (&pgproto3.DataRow{Values: values}).Encode(buf)
+		buf, _ = (&pgproto3.DataRow{Values: r}).Encode(buf)
 		out = append(out, buf[start:])
 	}
 	cc, _ := (&pgproto3.CommandComplete{CommandTag: []byte("SELECT " + strconv.Itoa(len(rows)))}).Encode(nil)
@@ -155,58 +146,11 @@ func (s *session) fastAnswer(ctx context.Context, w *bufio.Writer, job Job, need
 	return append(out, cc), true
 }
 
-func formatOfResult(formats []int16, i int) int16 {
-	switch {
-	case len(formats) == 0:
-		return 0
-	case len(formats) == 1:
-		return formats[0]
-	case i < len(formats):
-		return formats[i]
-	}
-	return 0
-}
-
-// encodeValue renders a column value (given in text form) in the wire format asked for.
-func encodeValue(typ, text string, format int16) []byte {
-	if format == 0 {
-		return []byte(text)
-	}
-	switch typ {
-	case "smallint", "integer", "bigint":
-		n, _ := strconv.ParseInt(text, 10, 64)
-		switch typ {
-		case "smallint":
-			return binary.BigEndian.AppendUint16(nil, uint16(n))
-		case "integer":
-			return binary.BigEndian.AppendUint32(nil, uint32(n))
-		}
-		return binary.BigEndian.AppendUint64(nil, uint64(n))
-	case "float8":
-		var f float64
-		switch text {
-		case "NaN":
-			f = math.NaN()
-		case "Infinity":
-			f = math.Inf(1)
-		case "-Infinity":
-			f = math.Inf(-1)
-		default:
-			f, _ = strconv.ParseFloat(text, 64)
-		}
-		return binary.BigEndian.AppendUint64(nil, math.Float64bits(f))
-	case "uuid":
-		b, _ := hex.DecodeString(strings.ReplaceAll(text, "-", ""))
-		return b
-	}
-	return []byte(text)
-}
-
 // fastWanted reports whether fastAnswer may answer job, before its table check: the job can be
 // answered from memory and its description is known when the client asked for one.
 func (s *session) fastWanted(job Job, needDesc bool, formats []int16) bool {
 	fj, ok := job.(FastJob)
-	if !ok || fj.FastColumns() == nil {
+	if !ok || !fj.Fast() {
 		return false
 	}
 	return !needDesc || s.descs[descKey(job, formats)] != nil
@@ -321,7 +265,7 @@ func (s *session) runCheck(w *bufio.Writer, check string) (msgs [][]byte, rows i
 // descKey is where a fast-answerable job's description is kept ("" for other jobs).
 func descKey(job Job, formats []int16) string {
 	fj, ok := job.(FastJob)
-	if !ok || fj.FastColumns() == nil {
+	if !ok || !fj.Fast() {
 		return ""
 	}
 	return fmt.Sprintf("%s/%v", fj.FastKey(), formats)

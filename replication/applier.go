@@ -38,7 +38,14 @@ type TargetInfo struct {
 	// IncludeTypes is each INCLUDE column's type as format_type prints it ("integer", "text", …),
 	// same order; "" for a column with a nondeterministic collation.
 	IncludeTypes []string
-	Indexes      []catalog.Index // pgvector indexes on this column
+	// CoverOnly, when set, marks the Include columns only a "*" asked for (Includer): kept to
+	// answer statements that return them, not to filter on (their types are given whatever
+	// their collation). Same order as Include.
+	CoverOnly []bool
+	// Nondeterministic, when set, marks the Include columns whose collation is nondeterministic
+	// (equality is not bytewise): their values are not compared. Same order as Include.
+	Nondeterministic []bool
+	Indexes          []catalog.Index // pgvector indexes on this column
 }
 
 // Key identifies a row: the binary send format of its key column, or for a composite key each
@@ -124,8 +131,19 @@ type Retirer interface {
 // the start of every session; a column that does not exist is left out (with a warning). A
 // changed list changes the publication and leads to a full reload: call Stream.Reload to start
 // one at once.
+//
+// A table named "*" applies to every table, and a column named "*" stands for every column of
+// the table the Includer's Covers accepts (when it implements Coverer; else every column) but
+// the key, vector and generated ones, in table order: a covering twin holds them to answer
+// statements that return them.
 type Includer interface {
 	IncludeColumns() map[string][]string
+}
+
+// Coverer is implemented by an Includer that asks for "*" columns: Covers says whether it holds
+// a column of that type.
+type Coverer interface {
+	Covers(c catalog.Column) bool
 }
 
 // Snapshotter is implemented by an Applier whose state replication may persist. WriteSnapshot

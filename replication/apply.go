@@ -25,7 +25,10 @@ type tableTarget struct {
 	table   catalog.Table
 	vectors []catalog.VectorColumn
 	include []string
-	targets []Target // one per vector column, same order
+	// coverOnly marks the include columns only a "*" asked for (Includer): held for answers,
+	// not filtered on. Same order as include.
+	coverOnly []bool
+	targets   []Target // one per vector column, same order
 }
 
 // columns returns the published column list: key, vectors, include (no duplicates).
@@ -88,7 +91,8 @@ func (s *Stream) selectTables(cat *catalog.Catalog) string {
 			tt.targets = append(tt.targets, Target{Schema: t.Schema, Table: t.Name, Column: v.Name})
 			ts.Columns = append(ts.Columns, v.Name)
 		}
-		for _, inc := range include[qn] {
+		named := expandInclude(nil, t, include[qn])
+		for _, inc := range append(named, expandInclude(s.cfg.Applier, t, include["*"])...) {
 			c, ok := t.Column(inc)
 			if !ok {
 				// A dropped filter column must not stop the table's replication: its
@@ -102,6 +106,7 @@ func (s *Stream) selectTables(cat *catalog.Catalog) string {
 			}
 			if !slices.Contains(tt.include, inc) {
 				tt.include = append(tt.include, inc)
+				tt.coverOnly = append(tt.coverOnly, !slices.Contains(named, inc))
 			}
 		}
 		if ts.Skip != "" {
@@ -125,6 +130,31 @@ func (s *Stream) selectTables(cat *catalog.Catalog) string {
 	s.status.Tables = status
 	s.mu.Unlock()
 	return signature(s.tables)
+}
+
+// expandInclude replaces a "*" among a table's include columns by the columns it stands for
+// (Includer): those the applier covers.
+func expandInclude(applier Applier, t catalog.Table, cols []string) []string {
+	if !slices.Contains(cols, "*") {
+		return cols
+	}
+	cover, _ := applier.(Coverer)
+	var out []string
+	for _, n := range cols {
+		if n != "*" {
+			out = append(out, n)
+			continue
+		}
+		for _, c := range t.Columns {
+			if c.Generated || slices.ContainsFunc(t.Key, func(k catalog.Column) bool { return k.Name == c.Name }) ||
+				slices.ContainsFunc(t.Vectors, func(v catalog.VectorColumn) bool { return v.Name == c.Name }) ||
+				cover != nil && !cover.Covers(c) {
+				continue
+			}
+			out = append(out, c.Name)
+		}
+	}
+	return out
 }
 
 func signature(tables map[string]*tableTarget) string {
@@ -156,10 +186,19 @@ func (s *Stream) targetInfos() []TargetInfo {
 	for _, tt := range s.tables {
 		for i, v := range tt.vectors {
 			ti := TargetInfo{Target: tt.targets[i], OID: tt.table.OID, Kind: v.Kind, Dims: v.Dims, Key: tt.table.Key, Include: tt.include}
-			for _, n := range tt.include {
+			if slices.Contains(tt.coverOnly, true) {
+				ti.CoverOnly = tt.coverOnly
+			}
+			for i, n := range tt.include {
 				c, _ := tt.table.Column(n)
 				typ := c.Type
 				if !c.Deterministic {
+					if ti.Nondeterministic == nil {
+						ti.Nondeterministic = make([]bool, len(tt.include))
+					}
+					ti.Nondeterministic[i] = true
+				}
+				if !c.Deterministic && !tt.coverOnly[i] {
 					typ = "" // equality is not bytewise: not a column to compare values of
 				}
 				ti.IncludeTypes = append(ti.IncludeTypes, typ)

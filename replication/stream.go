@@ -259,7 +259,7 @@ func (s *Stream) include() map[string][]string {
 	m := in.IncludeColumns()
 	out := make(map[string][]string, len(m))
 	for t, cols := range m {
-		if !strings.Contains(t, ".") {
+		if t != "*" && !strings.Contains(t, ".") {
 			t = "public." + t
 		}
 		out[t] = append(out[t], cols...)

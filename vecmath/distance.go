@@ -3,6 +3,9 @@ package vecmath
 import (
 	"math"
 	"math/bits"
+	"os"
+	"slices"
+	"strings"
 )
 
 // Kernels is one complete set of kernel implementations.
@@ -31,13 +34,44 @@ var Portable = Kernels{
 	Hamming:        hammingGeneric,
 }
 
-// active is set once by init (see dispatch_*.go) and never written again.
-var active = Portable
+// sets holds every set this build and CPU can run: [Portable], then the assembly sets (amd64),
+// best first, then the simd/archsimd ones (GOEXPERIMENT=simd on amd64). active is chosen from
+// them when the package is initialised and never written again.
+var (
+	asm    = asmSets()
+	sets   = slices.Concat([]Kernels{Portable}, asm, archsimdSets())
+	active = choose(os.Getenv("VECGATE_KERNELS"))
+)
+
+// choose returns the set named by the VECGATE_KERNELS environment variable: empty picks the
+// best assembly set the CPU supports (the portable set if none), "archsimd" the best archsimd
+// set, any other value the set of that name. A name this build or CPU cannot run picks the
+// portable set, the one that is always correct; [Impl] reports the choice.
+func choose(name string) Kernels {
+	if name == "" {
+		if len(asm) > 0 {
+			return asm[0]
+		}
+		return Portable
+	}
+	for _, k := range sets {
+		if k.Name == name || name == "archsimd" && strings.HasPrefix(k.Name, "archsimd-") {
+			return k
+		}
+	}
+	return Portable
+}
+
+// Sets returns every kernel set this build and CPU can run, the portable one first, so that
+// tests and benchmarks can compare them; the active one is among them.
+func Sets() []Kernels { return slices.Clone(sets) }
 
 // Active returns the kernel set in use.
 func Active() Kernels { return active }
 
-// Impl names the kernel set in use: "portable", "avx2" or "avx512".
+// Impl names the kernel set in use: "avx512vnni", "avx512" or "avx2" (assembly, amd64),
+// "portable", or "archsimd-avx512" / "archsimd-avx2" when chosen with VECGATE_KERNELS=archsimd
+// in a GOEXPERIMENT=simd build.
 func Impl() string { return active.Name }
 
 // L2Squared returns the squared Euclidean distance Σ(a[i]-b[i])².

@@ -4,15 +4,22 @@ package vecmath
 
 import "simd/archsimd"
 
-// Tails shorter than a vector use the portable loops: archsimd's
-// Load…SlicePart trips the race detector's checkptr ("converted pointer
-// straddles multiple allocations") at the end of an allocation.
+// The simd/archsimd kernels: an alternative to the assembly sets in builds with GOEXPERIMENT=simd,
+// never picked by default (VECGATE_KERNELS=archsimd picks the best of them). They are kept as a
+// second, independently written vector implementation that the tests compare with the others,
+// and as the benchmark the assembly must match; they can replace the assembly once simd/archsimd
+// is out of its experiment.
+//
+// Tails shorter than a vector use the portable loops: archsimd's Load…SlicePart trips the race
+// detector's checkptr ("converted pointer straddles multiple allocations") at the end of an
+// allocation.
 
-func init() {
-	switch {
-	case archsimd.X86.AVX512():
-		active = Kernels{
-			Name:           "avx512",
+// archsimdSets returns the archsimd sets the CPU can run, best first.
+func archsimdSets() []Kernels {
+	var ks []Kernels
+	if archsimd.X86.AVX512() {
+		k := Kernels{
+			Name:           "archsimd-avx512",
 			L2Squared:      l2SquaredAVX512,
 			Dot:            dotAVX512,
 			L1:             l1AVX512,
@@ -23,35 +30,19 @@ func init() {
 			Hamming:        hammingGeneric,
 		}
 		if archsimd.X86.AVX512VPOPCNTDQ() {
-			active.Hamming = hammingAVX512
+			k.Hamming = hammingAVX512
 		}
-	case archsimd.X86.AVX2() && archsimd.X86.FMA():
-		active = Kernels{
-			Name:           "avx2",
-			L2Squared:      l2SquaredAVX2,
-			Dot:            dotAVX2,
-			L1:             l1AVX2,
-			DotInt8:        dotInt8AVX2,
-			L2SquaredInt8:  l2SquaredInt8AVX2,
-			DotUint8:       dotUint8AVX2,
-			L2SquaredUint8: l2SquaredUint8AVX2,
-			Hamming:        hammingGeneric,
-		}
+		ks = append(ks, k)
 	}
-}
-
-// AVX2 exposes the AVX2 kernel set when the CPU supports it (for tests and
-// benchmarks on AVX-512 machines); ok is false otherwise.
-func AVX2() (k Kernels, ok bool) {
-	if !(archsimd.X86.AVX2() && archsimd.X86.FMA()) {
-		return Kernels{}, false
+	if archsimd.X86.AVX2() && archsimd.X86.FMA() {
+		ks = append(ks, Kernels{
+			Name: "archsimd-avx2", L2Squared: l2SquaredAVX2, Dot: dotAVX2, L1: l1AVX2,
+			DotInt8: dotInt8AVX2, L2SquaredInt8: l2SquaredInt8AVX2,
+			DotUint8: dotUint8AVX2, L2SquaredUint8: l2SquaredUint8AVX2,
+			Hamming: hammingGeneric,
+		})
 	}
-	return Kernels{
-		Name: "avx2", L2Squared: l2SquaredAVX2, Dot: dotAVX2, L1: l1AVX2,
-		DotInt8: dotInt8AVX2, L2SquaredInt8: l2SquaredInt8AVX2,
-		DotUint8: dotUint8AVX2, L2SquaredUint8: l2SquaredUint8AVX2,
-		Hamming: hammingGeneric,
-	}, true
+	return ks
 }
 
 func sum8(v archsimd.Float32x8) float32 {

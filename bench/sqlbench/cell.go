@@ -28,6 +28,10 @@ type cell struct {
 	k        int
 	clients  int
 	duration time.Duration
+	// textParams sends the query vector in text form (Options.TextParams).
+	textParams bool
+	// client, when set, is the command that runs the cell in a child process (client.go).
+	client []string
 }
 
 // measured is a row plus how many statements were sent in all (warm-up included).
@@ -37,6 +41,9 @@ type measured struct {
 }
 
 func (c cell) run(ctx context.Context) (measured, error) {
+	if len(c.client) > 0 {
+		return c.runExternal(ctx, c.client)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	conns := make([]*pgx.Conn, 0, c.clients)
@@ -48,7 +55,11 @@ func (c cell) run(ctx context.Context) (measured, error) {
 	var sent atomic.Int64
 	one := func(cn *pgx.Conn, q pgvector.Vector) ([]int32, error) {
 		sent.Add(1)
-		rows, err := cn.Query(ctx, c.sql, q, c.k)
+		var param any = q
+		if c.textParams {
+			param = q.String()
+		}
+		rows, err := cn.Query(ctx, c.sql, param, c.k)
 		if err != nil {
 			return nil, err
 		}
@@ -66,7 +77,7 @@ func (c cell) run(ctx context.Context) (measured, error) {
 		return ids, rows.Err()
 	}
 	for i := range c.clients {
-		cn, err := connect(ctx, c.dsn)
+		cn, err := connect(ctx, c.dsn, !c.textParams)
 		if err != nil {
 			return measured{}, fmt.Errorf("connect: %w", err)
 		}
@@ -151,8 +162,9 @@ func percentile(sorted []time.Duration, p float64) float64 {
 	return float64(sorted[i].Nanoseconds()) / 1e3
 }
 
-// connect opens one benchmark connection: prepared statements cached, pgvector types known.
-func connect(ctx context.Context, dsn string) (*pgx.Conn, error) {
+// connect opens one benchmark connection: prepared statements cached, pgvector types known
+// (binary vector parameters) when register is set.
+func connect(ctx context.Context, dsn string, register bool) (*pgx.Conn, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, err
@@ -161,6 +173,9 @@ func connect(ctx context.Context, dsn string) (*pgx.Conn, error) {
 	c, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, err
+	}
+	if !register {
+		return c, nil
 	}
 	if err := pgxvec.RegisterTypes(ctx, c); err != nil {
 		c.Close(context.WithoutCancel(ctx))

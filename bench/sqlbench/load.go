@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -67,6 +68,27 @@ type copySource struct {
 	dims, i     int
 	start, last time.Time
 	w           io.Writer
+	content     int // Options.Content
+}
+
+// contentColumns declares the RAG shape's columns (Options.Content), "" when off.
+func contentColumns(content int) string {
+	if content <= 0 {
+		return ""
+	}
+	return ", content text, metadata jsonb"
+}
+
+// contentOf is row i's content (about n bytes of prose) and metadata.
+func contentOf(i, n int) (string, string) {
+	const words = "the quick brown fox jumps over a lazy dog while vectors drift across postgres pages "
+	var b strings.Builder
+	fmt.Fprintf(&b, "Document %d. ", i)
+	for b.Len() < n {
+		w := words[(i*7+b.Len())%len(words):]
+		b.WriteString(w[:min(len(w), n-b.Len())])
+	}
+	return b.String(), fmt.Sprintf(`{"source": "doc-%d.md", "page": %d, "lang": "en"}`, i%50, i%100)
 }
 
 func (s *copySource) Next() bool {
@@ -88,7 +110,12 @@ func (s *copySource) Next() bool {
 
 func (s *copySource) Values() ([]any, error) {
 	i := s.i - 1
-	return []any{int64(i), pgvector.NewVector(s.data[i*s.dims : (i+1)*s.dims])}, nil
+	v := []any{int64(i), pgvector.NewVector(s.data[i*s.dims : (i+1)*s.dims])}
+	if s.content > 0 {
+		c, m := contentOf(i, s.content)
+		v = append(v, c, m)
+	}
+	return v, nil
 }
 
 func (s *copySource) Err() error { return nil }

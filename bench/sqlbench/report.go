@@ -22,15 +22,18 @@ type Report struct {
 	M               int     `json:"m"`
 	EFConstruction  int     `json:"ef_construction"`
 	CellSeconds     float64 `json:"cell_seconds"`
-	Rounds          int     `json:"rounds"` // each row is its cell's fastest round
-	Select          string  `json:"select"` // the query's select list
+	Rounds          int     `json:"rounds"`                  // each row is its cell's fastest round
+	Select          string  `json:"select"`                  // the query's select list
+	Content         int     `json:"content_bytes,omitempty"` // bytes of the content column (0: no RAG columns)
+	TextParams      bool    `json:"text_params"`             // the query vector sent as text
+	ClientProcess   bool    `json:"client_process"`          // the clients ran in their own process
 	GOMAXPROCS      int     `json:"gomaxprocs"`
 	NumCPU          int     `json:"num_cpu"`
 	Postgres        string  `json:"postgres_version"`
 	Pgvector        string  `json:"pgvector_version"`
 	ParallelWorkers string  `json:"max_parallel_maintenance_workers"`
 	Revision        string  `json:"vecgate_revision,omitempty"`
-	Kernels         string  `json:"distance_kernels"` // vecgate's distance kernels (generic unless GOEXPERIMENT=simd)
+	Kernels         string  `json:"distance_kernels"` // vecgate's distance kernels (vecmath.Impl(): avx512, avx2 or portable)
 	Started         string  `json:"started"`
 
 	CopySeconds    float64 `json:"copy_seconds"`
@@ -59,6 +62,7 @@ type Row struct {
 	BuildSeconds   float64 `json:"build_seconds"`
 	BytesPerVector float64 `json:"bytes_per_vector"`
 	Intercepted    float64 `json:"intercepted_share,omitempty"` // vecgate: intercepted ÷ sent
+	FromMemory     float64 `json:"from_memory_share,omitempty"` // vecgate: answered from memory ÷ sent
 }
 
 // Ratio compares vecgate with the pgvector row at equal-or-better recall for one client count.
@@ -166,6 +170,15 @@ func (rep *Report) Markdown(w io.Writer) {
 	fmt.Fprintf(w, "%s: %d x %d-d (%s), %d queries, k=%d, HNSW m=%d ef_construction=%d, %s per cell, best of %d round(s), SELECT %s\n",
 		rep.Table, rep.N, rep.Dims, rep.Metric, rep.Queries, rep.K, rep.M, rep.EFConstruction,
 		time.Duration(rep.CellSeconds*float64(time.Second)), max(rep.Rounds, 1), cmp.Or(rep.Select, "id"))
+	params := "binary"
+	if rep.TextParams {
+		params = "text"
+	}
+	where := "in vecgate's process"
+	if rep.ClientProcess {
+		where = "in their own process"
+	}
+	fmt.Fprintf(w, "vector parameters in %s format; content column %d bytes; clients %s\n", params, rep.Content, where)
 	fmt.Fprintf(w, "PostgreSQL %s, pgvector %s; vecgate %s, %s kernels, GOMAXPROCS %d; copy %.1fs; pgvector build %.2fs (%d bytes); vecgate load %.2fs (%d bytes)\n\n",
 		rep.Postgres, rep.Pgvector, rep.Revision, rep.Kernels, rep.GOMAXPROCS, rep.CopySeconds, rep.PGBuildSeconds, rep.PGIndexBytes,
 		rep.VGLoadSeconds, rep.VGIndexBytes)
@@ -174,7 +187,7 @@ func (rep *Report) Markdown(w io.Writer) {
 	for _, r := range rep.Rows {
 		ef, icpt := strconv.Itoa(r.EF), ""
 		if r.Method == "vecgate" {
-			ef, icpt = vecgateEF(r.EF), fmt.Sprintf("%.1f%%", 100*r.Intercepted)
+			ef, icpt = vecgateEF(r.EF), fmt.Sprintf("%.1f%% (%.1f%% from memory)", 100*r.Intercepted, 100*r.FromMemory)
 		}
 		t = append(t, []string{r.Method, ef, strconv.Itoa(r.Clients), fmt.Sprintf("%.4f", r.Recall),
 			fmt.Sprintf("%.1f", r.QPS), fmt.Sprintf("%.2f", r.P50Micros/1000), fmt.Sprintf("%.2f", r.P99Micros/1000),

@@ -52,6 +52,15 @@ type Options struct {
 	Rounds             int
 	Twins              live.Options
 	Select             string // the query's select list; its first column is the row id
+	// Content > 0 adds the RAG shape's columns: content, a text of about Content bytes, and
+	// metadata, a small jsonb document ({"source": …, "page": …}).
+	Content int
+	// TextParams sends the query vector as text ('[0.1,…]', as node-postgres, psycopg and the
+	// frameworks do) instead of pgvector's binary format.
+	TextParams bool
+	// ClientCommand, when set, runs each measured cell's clients in a child process started
+	// with this command and the cell file's name (`vecgate bench client`; RunClient).
+	ClientCommand []string
 	// Version names the vecgate measured when the binary carries no VCS revision.
 	Version string
 	// Log gets progress lines and warnings (nil: discarded).
@@ -155,7 +164,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	r.rep = &Report{
 		Table: r.table, N: r.n, Dims: dims, Queries: len(r.vecs), K: o.K, Metric: o.Metric.Name(), M: o.M,
-		EFConstruction: o.EFConstruction, CellSeconds: o.Duration.Seconds(), Rounds: o.Rounds, Select: o.Select,
+		EFConstruction: o.EFConstruction, CellSeconds: o.Duration.Seconds(), Rounds: o.Rounds, Select: o.Select, Content: o.Content, TextParams: o.TextParams, ClientProcess: len(o.ClientCommand) > 0,
 		GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(), Revision: cmp.Or(revision(), o.Version), Kernels: vecmath.Impl(),
 		Started: time.Now().UTC().Format(time.RFC3339),
 	}
@@ -218,7 +227,7 @@ func (r *run) createTable(ctx context.Context, dims int) error {
 	}
 	for _, q := range []string{
 		"DROP TABLE IF EXISTS " + r.ident,
-		fmt.Sprintf("CREATE TABLE %s (id bigint PRIMARY KEY, emb vector(%d))", r.ident, dims),
+		fmt.Sprintf("CREATE TABLE %s (id bigint PRIMARY KEY, emb vector(%d)%s)", r.ident, dims, contentColumns(r.o.Content)),
 	} {
 		if _, err := r.admin.Exec(ctx, q); err != nil {
 			return fmt.Errorf("bench sql: %s: %w", q, err)
@@ -230,8 +239,12 @@ func (r *run) createTable(ctx context.Context, dims int) error {
 // copyRows fills the table with binary COPY.
 func (r *run) copyRows(ctx context.Context, data []float32, dims int) error {
 	t0 := time.Now()
-	src := &copySource{data: data, dims: dims, start: t0, last: t0, w: r.w}
-	if _, err := r.admin.CopyFrom(ctx, pgx.Identifier{r.table}, []string{"id", "emb"}, src); err != nil {
+	src := &copySource{data: data, dims: dims, start: t0, last: t0, w: r.w, content: r.o.Content}
+	cols := []string{"id", "emb"}
+	if r.o.Content > 0 {
+		cols = append(cols, "content", "metadata")
+	}
+	if _, err := r.admin.CopyFrom(ctx, pgx.Identifier{r.table}, cols, src); err != nil {
 		return fmt.Errorf("bench sql: copy: %w", err)
 	}
 	r.rep.CopySeconds = time.Since(t0).Seconds()
@@ -335,7 +348,7 @@ func (r *run) closeVecgate(ctx context.Context, g Gateway) {
 func (r *run) cells(ctx context.Context, g Gateway, via string) error {
 	o := r.o
 	warm := cell{dsn: o.DSN, setup: []string{fmt.Sprintf("SET hnsw.ef_search = %d", slices.Max(o.EFs))},
-		sql: r.query, queries: r.vecs, truth: r.truth, k: o.K, clients: 1, duration: time.Nanosecond}
+		sql: r.query, queries: r.vecs, truth: r.truth, k: o.K, clients: 1, duration: time.Nanosecond, textParams: o.TextParams}
 	if _, err := warm.run(ctx); err != nil {
 		return fmt.Errorf("bench sql: warm-up: %w", err)
 	}
@@ -383,16 +396,18 @@ func (r *run) keep(best map[[3]int]int, row Row) {
 		r.rep.Rows = append(r.rep.Rows, row)
 	case row.QPS > r.rep.Rows[i].QPS:
 		row.Intercepted = min(row.Intercepted, r.rep.Rows[i].Intercepted)
+		row.FromMemory = min(row.FromMemory, r.rep.Rows[i].FromMemory)
 		r.rep.Rows[i] = row
 	default:
 		r.rep.Rows[i].Intercepted = min(row.Intercepted, r.rep.Rows[i].Intercepted)
+		r.rep.Rows[i].FromMemory = min(row.FromMemory, r.rep.Rows[i].FromMemory)
 	}
 }
 
 // pgvectorCell measures pgvector directly at hnsw.ef_search = ef.
 func (r *run) pgvectorCell(ctx context.Context, ef, clients int) (Row, error) {
 	c := cell{dsn: r.o.DSN, setup: []string{fmt.Sprintf("SET hnsw.ef_search = %d", ef)},
-		sql: r.query, queries: r.vecs, truth: r.truth, k: r.o.K, clients: clients, duration: r.o.Duration}
+		sql: r.query, queries: r.vecs, truth: r.truth, k: r.o.K, clients: clients, duration: r.o.Duration, textParams: r.o.TextParams, client: r.o.ClientCommand}
 	m, err := c.run(ctx)
 	if err != nil {
 		return Row{}, fmt.Errorf("bench sql: pgvector ef=%d clients=%d: %w", ef, clients, err)
@@ -406,11 +421,11 @@ func (r *run) pgvectorCell(ctx context.Context, ef, clients int) (Row, error) {
 // vecgateCell measures vecgate at hnsw.ef_search = ef (0: vecgate's default), profiling the CPU
 // into profile unless it is "".
 func (r *run) vecgateCell(ctx context.Context, g Gateway, via string, ef, clients int, profile string) (Row, error) {
-	c := cell{dsn: via, sql: r.query, queries: r.vecs, truth: r.truth, k: r.o.K, clients: clients, duration: r.o.Duration}
+	c := cell{dsn: via, sql: r.query, queries: r.vecs, truth: r.truth, k: r.o.K, clients: clients, duration: r.o.Duration, textParams: r.o.TextParams, client: r.o.ClientCommand}
 	if ef > 0 {
 		c.setup = []string{fmt.Sprintf("SET hnsw.ef_search = %d", ef)}
 	}
-	before := g.Stats().Intercepted
+	before, beforeFast := g.Stats().Intercepted, g.Stats().FastPath
 	stop, err := startProfile(profile)
 	if err != nil {
 		return Row{}, err
@@ -423,8 +438,9 @@ func (r *run) vecgateCell(ctx context.Context, g Gateway, via string, ef, client
 	stats := g.Stats()
 	m.Method, m.EF, m.BuildSeconds, m.BytesPerVector = "vecgate", ef, r.rep.VGLoadSeconds, float64(r.rep.VGIndexBytes)/float64(r.n)
 	m.Intercepted = float64(stats.Intercepted-before) / float64(max(m.sent, 1))
-	fmt.Fprintf(r.w, "vecgate ef=%-3d  clients=%-2d recall %.4f  %8.1f QPS  p50 %.2fms  p99 %.2fms  intercepted %.1f%%\n",
-		ef, clients, m.Recall, m.QPS, m.P50Micros/1000, m.P99Micros/1000, 100*m.Intercepted)
+	m.FromMemory = float64(stats.FastPath-beforeFast) / float64(max(m.sent, 1))
+	fmt.Fprintf(r.w, "vecgate ef=%-3d  clients=%-2d recall %.4f  %8.1f QPS  p50 %.2fms  p99 %.2fms  intercepted %.1f%%, from memory %.1f%%\n",
+		ef, clients, m.Recall, m.QPS, m.P50Micros/1000, m.P99Micros/1000, 100*m.Intercepted, 100*m.FromMemory)
 	if m.Intercepted < 0.9 {
 		fmt.Fprintf(r.w, "warning: vecgate intercepted only %.1f%% of its queries (%s)\n", 100*m.Intercepted, stats)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/vecgate/vecgate/ann"
 	"github.com/vecgate/vecgate/bench"
+	"github.com/vecgate/vecgate/bench/sqlbench"
 )
 
 const benchUsage = `usage: vecgate bench <gen|gt|engine|sql> [flags]
@@ -39,6 +41,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return benchEngine(ctx, args[1:], stdout, stderr)
 	case "sql":
 		return runBenchSQL(ctx, args[1:], stdout, stderr)
+	case "client": // a cell of `bench sql --client-process`, run by it in a child process
+		if len(args) != 2 {
+			return errors.New("bench client: usage: vecgate bench client CELL.json")
+		}
+		return sqlbench.RunClient(ctx, args[1], stdout)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, benchUsage)
 		return nil

@@ -71,11 +71,28 @@ func parseBenchSQLFlags(args []string, stderr io.Writer) (benchSQLOptions, error
 	fs.IntVar(&o.Rounds, "rounds", 1, "measure every cell this many times (interleaved) and keep its fastest round")
 	fs.StringVar(&o.Select, "select", "id", "the query's select list, the row id first: id (vecgate answers from memory) or e.g. '*' (vecgate sends Postgres the id-list rewrite)")
 	fs.DurationVar(&o.LoadTimeout, "load-timeout", time.Hour, "give up when vecgate has not loaded the table by then")
+	fs.IntVar(&o.Content, "content", 0, "add the RAG shape's columns: content, a text of about this many bytes, and metadata, a small jsonb (select them with --select 'id, content, metadata')")
+	clientProcess := fs.Bool("client-process", true, "run the measured clients in a child process (as an application is), not in the process that runs vecgate")
+	paramFormat := fs.String("param-format", "binary", "how the query vector is sent: binary (pgvector-go) or text ('[0.1,…]', as node-postgres, psycopg and the frameworks send it)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("bench sql: unexpected argument %q", fs.Arg(0))
+	}
+	if *clientProcess {
+		exe, err := os.Executable()
+		if err != nil {
+			return o, fmt.Errorf("bench sql: --client-process: %w", err)
+		}
+		o.ClientCommand = []string{exe, "bench", "client"}
+	}
+	switch *paramFormat {
+	case "binary":
+	case "text":
+		o.TextParams = true
+	default:
+		return o, fmt.Errorf("bench sql: --param-format: %q is neither binary nor text", *paramFormat)
 	}
 	var err error
 	if o.Metric, err = ann.ParseMetric(*metric); err != nil {

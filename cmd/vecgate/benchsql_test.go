@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -48,6 +49,9 @@ func TestBenchSQLEndToEnd(t *testing.T) {
 	}
 	if rep.PGIndexBytes <= 0 || rep.VGIndexBytes <= 0 || rep.PGBuildSeconds <= 0 || rep.VGLoadSeconds <= 0 {
 		t.Fatalf("build figures missing: %+v", rep)
+	}
+	if !rep.ClientProcess {
+		t.Errorf("the clients did not run in their own process (the default)")
 	}
 	if !rep.PGPlanUsesHNSW {
 		t.Errorf("the direct query was not planned onto pgvector's index")
@@ -148,4 +152,17 @@ func TestBenchSQLFlags(t *testing.T) {
 		!slices.Equal(o.VecgateEFs, []int{0, 10, 20}) {
 		t.Fatalf("--vecgate-ef default,10,20: %v, %v", o.VecgateEFs, err)
 	}
+}
+
+// TestMain lets the test binary stand in for vecgate as the child process of `bench sql
+// --client-process` (`<binary> bench client CELL.json`), which TestBenchSQLEndToEnd runs.
+func TestMain(m *testing.M) {
+	if len(os.Args) == 4 && os.Args[1] == "bench" && os.Args[2] == "client" {
+		if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, "vecgate:", err)
+			os.Exit(2)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
 }

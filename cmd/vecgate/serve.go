@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -100,6 +102,34 @@ func twinFlags(fs *flag.FlagSet, o *live.Options) {
 	*o = live.DefaultOptions()
 	fs.IntVar(&o.SQ8MinDims, "twin-sq8-min-dims", o.SQ8MinDims, "in-memory twins of pgvector HNSW indexes on vectors of at least this many dimensions search SQ8 codes (a quarter of the memory traffic) and rerank exactly; 0: never")
 	fs.BoolVar(&o.CodesOnly, "twin-codes-only", false, "SQ8 twins keep no float32 vectors: about a quarter of the memory, but every answer is reranked by Postgres (none from memory)")
+	fs.BoolVar(&o.Cover.On, "twin-cover", o.Cover.On, "twins hold the table's other columns (of the types vecgate prints exactly) so that queries returning them are answered from memory; off: only the key, and such queries take the id-list rewrite")
+	fs.IntVar(&o.Cover.MaxRowBytes, "twin-cover-max-row", o.Cover.MaxRowBytes, "bytes of column values a twin holds per row at most; a larger row's queries take the rewrite (0: no bound)")
+	fs.Func("max-memory", "bound on the twins' memory, e.g. 4GiB (0: none): past it, the held column values of the tables holding most are dropped (their queries take the rewrite); vectors stay", func(v string) error {
+		n, err := parseBytes(v)
+		o.MaxMemory = n
+		return err
+	})
+}
+
+// parseBytes reads a byte count: digits with an optional unit (B, KB, MB, GB, TB: powers of
+// 1000; KiB, MiB, GiB, TiB: powers of 1024).
+func parseBytes(v string) (int64, error) {
+	s := strings.TrimSpace(v)
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	n, err := strconv.ParseInt(s[:i], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q: not a byte count (e.g. 4GiB)", v)
+	}
+	unit := map[string]int64{"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
+		"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
+	m, ok := unit[strings.TrimSpace(s[i:])]
+	if !ok || n > math.MaxInt64/m {
+		return 0, fmt.Errorf("%q: not a byte count (e.g. 4GiB)", v)
+	}
+	return n * m, nil
 }
 
 var validSlotName = regexp.MustCompile(`^[a-z0-9_]{1,50}$`)
@@ -213,6 +243,8 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		logOut = bar
 	}
 	logger := newLogger(logOut, o.logLevel, o.logFormat)
+	errLog := observe.NewErrorLog(logger.Handler(), 0) // the status page's last errors
+	logger = slog.New(errLog)
 	if o.configFile != "" {
 		logger.Info("configuration", "file", o.configFile)
 	}
@@ -226,7 +258,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	g, err := gateway.Start(ctx, gateway.Config{Proxy: cfg, Intercept: o.intercept, SlotName: o.slotName, DataDir: o.dataDir, Twins: &o.twins,
-		Observe: observe.Config{Version: version, ReadyMaxLag: o.readyMaxLag, ReadyMaxLagBytes: o.readyMaxLagBytes}})
+		Observe: observe.Config{Version: version, ReadyMaxLag: o.readyMaxLag, ReadyMaxLagBytes: o.readyMaxLagBytes, Errors: errLog}})
 	if err != nil {
 		return err
 	}

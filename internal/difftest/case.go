@@ -260,6 +260,10 @@ func (g *gen) write(t *table) string {
 		vals := t.row(g.cfg, g.rng, n)
 		return fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", q, strings.Join(t.columns(), ", "), strings.Join(vals, ", "))
 	case 1:
+		if g.chance(0.3) { // the row's other columns, its vector untouched
+			return fmt.Sprintf(`UPDATE %s SET note = 'n%d', meta = jsonb_set(coalesce(meta, '{}'), '{w}', '%d') WHERE id = %s`,
+				q, g.pick(50), g.pick(100), t.Key.literal(g.pick(t.Rows)))
+		}
 		c := t.Vecs[g.pick(len(t.Vecs))]
 		return fmt.Sprintf("UPDATE %s SET %s = %s WHERE id = %s", q, c.Name, randVector(g.cfg, g.rng, c.Dims), t.Key.literal(g.pick(t.Rows)))
 	default:
@@ -316,8 +320,10 @@ func (g *gen) query(db int, t *table) *query {
 		q.Proj, q.Kinds = []string{"id"}, []colKind{colKey}
 	case r < 6:
 		q.Proj, q.Kinds = []string{"id", "§ AS d"}, []colKind{colKey, colDist}
-	case r < 7:
+	case r < 7 && g.chance(0.5):
 		q.Proj, q.Kinds = []string{"id", "cat", "note"}, []colKind{colKey, colOther, colOther}
+	case r < 7:
+		q.Proj, q.Kinds = []string{"id", "note", "meta", "flag", "§ AS d"}, []colKind{colKey, colOther, colOther, colOther, colDist}
 	case r < 8:
 		q.Proj, q.Kinds = []string{"id", "1 - (" + q.Col.Name + " <=> ¤) AS sim"}, []colKind{colKey, colDist}
 	case r < 9:
@@ -338,6 +344,8 @@ func (g *gen) query(db int, t *table) *query {
 			fmt.Sprintf("note <> 'n%d'", g.pick(50)),
 			fmt.Sprintf("id <> %s", t.Key.literal(g.pick(t.Rows))),
 			fmt.Sprintf("cat = %d OR note = 'n%d'", g.pick(7), g.pick(50)),
+			fmt.Sprintf("flag = true AND note IN ('n%d', 'n%d')", g.pick(50), g.pick(50)),
+			fmt.Sprintf("note = 'n%d'", g.pick(50)),
 		}
 		q.Where = ws[g.pick(len(ws))]
 	}

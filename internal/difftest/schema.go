@@ -149,7 +149,7 @@ func genTable(cfg *Config, rng *rand.Rand, db int, schema, name string) *table {
 	return t
 }
 
-// rowValues returns the data of row n of t as SQL values (key, vectors, cat, note), drawn from
+// rowValues returns the data of row n of t as SQL values (key, vectors, cat, note, flag, meta), drawn from
 // the table's seed so that the reproduction and the live table agree.
 func (t *table) row(cfg *Config, rng *rand.Rand, n int) []string {
 	vals := []string{t.Key.literal(n)}
@@ -157,6 +157,12 @@ func (t *table) row(cfg *Config, rng *rand.Rand, n int) []string {
 		vals = append(vals, randVector(cfg, rng, c.Dims))
 	}
 	vals = append(vals, strconv.Itoa(rng.IntN(7)), fmt.Sprintf("'n%d'", rng.IntN(50)))
+	switch r := rng.IntN(10); {
+	case r == 0:
+		vals = append(vals, "NULL", "NULL")
+	default:
+		vals = append(vals, strconv.FormatBool(r%2 == 0), fmt.Sprintf(`'{"n": %d, "tag": "t%d", "w": %g}'`, n, rng.IntN(5), float64(rng.IntN(100))/8))
+	}
 	return vals
 }
 
@@ -194,7 +200,7 @@ func (t *table) columns() []string {
 	for _, v := range t.Vecs {
 		c = append(c, v.Name)
 	}
-	return append(c, "cat", "note")
+	return append(c, "cat", "note", "flag", "meta")
 }
 
 // ddl returns the statements that create t (without data or indexes).
@@ -204,7 +210,7 @@ func (t *table) ddl() []string {
 	for _, v := range t.Vecs {
 		cols = append(cols, fmt.Sprintf("%s vector(%d)", v.Name, v.Dims))
 	}
-	cols = append(cols, "cat int", "note text")
+	cols = append(cols, "cat int", "note text", "flag bool", "meta jsonb")
 	q := fmt.Sprintf("CREATE TABLE %s (%s)", t.qualified(), strings.Join(cols, ", "))
 	if !t.Partitioned {
 		return []string{q}

@@ -1,0 +1,103 @@
+package pgout_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"testing"
+
+	"github.com/vecgate/vecgate/internal/pgout"
+	"github.com/vecgate/vecgate/internal/pgtest"
+)
+
+// TestAgainstPostgres prints values of every supported type from their binary and text forms in
+// both result formats and compares each with what Postgres itself sends for the same value.
+func TestAgainstPostgres(t *testing.T) {
+	conn := pgtest.Connect(t, pgtest.DSN(t))
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(7, 11))
+	cases := map[string][]string{
+		"smallint":          {"0", "-32768", "32767", "5"},
+		"integer":           {"0", "-2147483648", "2147483647", "42"},
+		"bigint":            {"0", "-9223372036854775808", "9223372036854775807"},
+		"boolean":           {"true", "false"},
+		"text":              {"", "hello", "naïve ☃ 日本", "a\nb\\c'd", " padded "},
+		"character varying": {"x", "éé"},
+		"character(5)":      {"ab", "abcde", "é"},
+		"uuid":              {"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "00000000-0000-0000-0000-000000000000"},
+		"json":              {`{"b": 1,  "a": [1, 2]}`, `"x"`, `null`, `[ ]`},
+		"jsonb":             {`{"b": 1,  "a": [1, 2.50]}`, `"é"`, `null`, `{"source": "doc-1.md", "page": 3}`},
+		"real":              {"0", "-0", "1e6", "123456", "1234567", "1e-5", "0.0001", "3.4e38", "1e-45", "NaN", "Infinity", "-Infinity", "0.1", "1.17549435e-38"},
+		"double precision":  {"0", "-0", "1e15", "0.1", "1e-5", "123456789012345", "NaN", "-Infinity", "5e-324", "2.2250738585072014e-308"},
+		"numeric":           {"0", "0.000", "-1.5", "12345678901234567890.123456789", "0.0001", "1e-20", "100", "10000", "-0.00012", "NaN", "Infinity", "-Infinity", "99999999", "1.10"},
+		"numeric(10,2)":     {"3.14159", "-0.5", "12345678"},
+	}
+	for range 300 {
+		cases["real"] = append(cases["real"], strconv.FormatFloat(float64(float32(r.NormFloat64()*math.Pow(10, float64(r.IntN(30)-15)))), 'g', -1, 32))
+		cases["double precision"] = append(cases["double precision"], strconv.FormatFloat(r.NormFloat64()*math.Pow(10, float64(r.IntN(30)-15)), 'g', -1, 64))
+		cases["numeric"] = append(cases["numeric"], fmt.Sprintf("%d.%0*d", r.Int64N(1e12)-5e11, r.IntN(12)+1, r.Int64N(1000)))
+	}
+	inexact, total := 0, 0
+	defer func() {
+		t.Logf("%d of %d conversions left to Postgres", inexact, total)
+		if inexact > total/10 {
+			t.Errorf("too many values left to Postgres: %d of %d", inexact, total)
+		}
+	}()
+	for typ, vals := range cases {
+		f := pgout.FamilyOf(typ)
+		if f == pgout.Unsupported {
+			t.Fatalf("%s: unsupported", typ)
+		}
+		for _, v := range vals {
+			sql := fmt.Sprintf("SELECT $1::%s", typ)
+			var got [2][]byte
+			for format := range int16(2) {
+				res := conn.PgConn().ExecParams(ctx, sql, [][]byte{[]byte(v)}, nil, []int16{0}, []int16{format}).Read()
+				if res.Err != nil {
+					t.Fatalf("%s %q: %v", typ, v, res.Err)
+				}
+				got[format] = bytes.Clone(res.Rows[0][0])
+			}
+			text, bin := got[0], got[1]
+			for _, from := range []struct {
+				v    []byte
+				text bool
+			}{{bin, false}, {text, true}} {
+				for format, want := range [][]byte{text, bin} {
+					total++
+					out, err := pgout.Encode(f, from.v, from.text, int16(format))
+					if err != nil {
+						if errorsIsInexact(err) && (f == pgout.Float4 || f == pgout.Float8 || f == pgout.Numeric && from.text) {
+							inexact++ // past MaxFloat, on a rounding bound, or a text numeric: left to Postgres
+							continue
+						}
+						t.Errorf("%s %q from text=%v to format %d: %v", typ, v, from.text, format, err)
+						continue
+					}
+					if !bytes.Equal(out, want) {
+						t.Errorf("%s %q from text=%v to format %d: got %q, Postgres sends %q", typ, v, from.text, format, out, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+func errorsIsInexact(err error) bool { return errors.Is(err, pgout.ErrInexact) }
+
+func TestFamilyOf(t *testing.T) {
+	for typ, want := range map[string]pgout.Family{
+		"integer": pgout.Int4, "character varying(20)": pgout.Text, "character(3)": pgout.BPChar, "numeric(10,2)": pgout.Numeric,
+		"timestamp with time zone": pgout.Unsupported, "bytea": pgout.Unsupported, "vector(3)": pgout.Unsupported,
+		"integer[]": pgout.Unsupported,
+	} {
+		if got := pgout.FamilyOf(typ); got != want {
+			t.Errorf("FamilyOf(%q) = %v, want %v", typ, got, want)
+		}
+	}
+}
