@@ -98,6 +98,20 @@ func (s *sideList) set(ids []uint32, vecs map[uint32][]float32) {
 	s.n.Store(int64(len(ids)))
 }
 
+// bytes is the memory the list takes: its ids and positions, and the vectors it keeps.
+func (s *sideList) bytes() int64 {
+	if s.n.Load() == 0 {
+		return 0
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	b := int64(cap(s.ids))*4 + int64(len(s.pos))*16
+	for _, v := range s.vecs {
+		b += int64(cap(v))*4 + 16
+	}
+	return b
+}
+
 // snapshot returns a copy of the list's nodes and their kept vectors.
 func (s *sideList) snapshot() ([]uint32, map[uint32][]float32) {
 	s.mu.RLock()

@@ -246,7 +246,7 @@ func (x *Index) MemoryBytes() int64 {
 		b += int64(cap(f)) * 4
 	}
 	x.allocMu.Unlock()
-	return b
+	return b + x.side.bytes()
 }
 
 func (x *Index) capacity() int { return len(x.levels) }
