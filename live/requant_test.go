@@ -25,14 +25,7 @@ func TestSQ8TwinRequantizesAfterDrift(t *testing.T) {
 		t.Fatal(err)
 	}
 	vec := func(i int64) []float32 {
-		v := make([]float32, dims)
-		x := uint64(i)*0x9E3779B97F4A7C15 + 1
-		for d := range v {
-			x ^= x << 13
-			x ^= x >> 7
-			x ^= x << 17
-			v[d] = float32(x%1000) / 1000
-		}
+		v := hashVec(i, dims)
 		if i > rows {
 			for d := range v {
 				v[d] *= 3
@@ -84,4 +77,3 @@ func TestSQ8TwinRequantizesAfterDrift(t *testing.T) {
 		}
 	}
 }
-

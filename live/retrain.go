@@ -94,6 +94,21 @@ func (s *Set) maybeRetrain(ix *Index) {
 	if !retrainDue(st, rows) && !ix.driftDue(st.Drifted, rows) {
 		return
 	}
+	s.background(ix, func(ctx context.Context) {
+		s.log.Info("live: retraining IVF twin", "index", ix.Source, "rows", rows, "trained_on", st.Rows, "drift", st.Drift)
+		start := time.Now()
+		if err := x.Retrain(ctx); err != nil {
+			s.log.Warn("live: IVF twin retrain failed", "index", ix.Source, "err", err)
+			return
+		}
+		s.log.Info("live: IVF twin retrained", "index", ix.Source, "rows", x.Len(), "seconds", time.Since(start).Seconds())
+	})
+}
+
+// background runs work (a retrain or a re-quantisation of ix) on a goroutine of its own, unless
+// ix is being replaced or already runs one. retire cancels work's context; WaitRetrains waits
+// for it.
+func (s *Set) background(ix *Index, work func(ctx context.Context)) {
 	ix.mu.Lock()
 	if ix.retiring || ix.retrainCancel != nil {
 		ix.mu.Unlock()
@@ -103,20 +118,13 @@ func (s *Set) maybeRetrain(ix *Index) {
 	ix.retrainCancel = cancel
 	ix.mu.Unlock()
 	s.retrainStarted()
-	s.log.Info("live: retraining IVF twin", "index", ix.Source, "rows", rows, "trained_on", st.Rows, "drift", st.Drift)
 	go func() {
 		defer s.retrainDone()
-		start := time.Now()
-		err := x.Retrain(ctx)
+		work(ctx)
 		ix.mu.Lock()
 		ix.retrainCancel = nil
 		ix.mu.Unlock()
 		cancel()
-		if err != nil {
-			s.log.Warn("live: IVF twin retrain failed", "index", ix.Source, "err", err)
-			return
-		}
-		s.log.Info("live: IVF twin retrained", "index", ix.Source, "rows", x.Len(), "seconds", time.Since(start).Seconds())
 	}()
 }
 
@@ -205,37 +213,23 @@ func (s *Set) maybeRequantize(ix *Index, x *hnsw.Index) {
 	if !ix.driftDue(drifted, rows) {
 		return
 	}
-	ix.mu.Lock()
-	if ix.retiring || ix.retrainCancel != nil {
-		ix.mu.Unlock()
-		return
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ix.retrainCancel = cancel
-	ix.mu.Unlock()
-	s.retrainStarted()
-	s.log.Info("live: re-quantising SQ8 twin", "index", ix.Source, "rows", rows, "drifted", drifted)
-	go func() {
-		defer s.retrainDone()
+	s.background(ix, func(ctx context.Context) {
+		s.log.Info("live: re-quantising SQ8 twin", "index", ix.Source, "rows", rows, "drifted", drifted)
 		start := time.Now()
 		did, err := x.Requantize(ctx)
-		ix.mu.Lock()
-		ix.retrainCancel = nil
-		if err == nil {
-			ix.requantTried = 0
-			if !did {
-				ix.requantTried = drifted
-			}
-		}
-		ix.mu.Unlock()
-		cancel()
 		if err != nil {
 			s.log.Warn("live: SQ8 twin re-quantisation failed", "index", ix.Source, "err", err)
 			return
 		}
+		ix.mu.Lock()
+		ix.requantTried = 0
+		if !did {
+			ix.requantTried = drifted
+		}
+		ix.mu.Unlock()
 		s.log.Info("live: SQ8 twin re-quantised", "index", ix.Source, "swapped", did,
 			"drifted", x.Drifted(), "seconds", time.Since(start).Seconds())
-	}()
+	})
 }
 
 // Quantization describes a quantised twin's drift: rows on its side list (drifted past its codes,
