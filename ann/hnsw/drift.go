@@ -149,16 +149,16 @@ func (x *Index) prepared(vec []float32) []float32 {
 	return n
 }
 
-// noteDrift puts node id on the side list when its prepared vector pv is clipped past the bound.
-// Caller holds mu (shared) and owns the unpublished slot; pv is kept for a codes-only index, so
-// it must not be reused by the caller.
+// noteDrift puts node id on the side list when its prepared vector pv is clipped past the bound
+// (a codes-only index keeps a copy of pv there). Caller holds mu (shared) and owns the
+// unpublished slot.
 func (x *Index) noteDrift(id uint32, pv []float32) {
 	if x.sq == nil || x.sq.Clipped(pv) <= x.bound {
 		return
 	}
 	var keep []float32
 	if !x.raw {
-		keep = pv
+		keep = append([]float32(nil), pv...)
 	}
 	x.side.add(id, keep)
 }
