@@ -101,6 +101,13 @@ func (s *Set) maybeRetrain(ix *Index) {
 			s.log.Warn("live: IVF twin retrain failed", "index", ix.Source, "err", err)
 			return
 		}
+		// Drifted rows the retrain left pending (its codec kept: driftDue) wait for twice as many.
+		ix.mu.Lock()
+		ix.requantTried = 0
+		if left := x.TrainStats().Drifted; left*2 >= st.Drifted && left >= requantMinDrifted {
+			ix.requantTried = left
+		}
+		ix.mu.Unlock()
 		s.log.Info("live: IVF twin retrained", "index", ix.Source, "rows", x.Len(), "seconds", time.Since(start).Seconds())
 	})
 }

@@ -29,6 +29,11 @@ import (
 // of its cell already have its very code (in the tests, rows ×50 in the positive orthant all had
 // every bit set).
 
+// maxWiden: a Retrain keeps its SQ8 codec when the one trained on the current rows has a range
+// more than this many times wider (rows far outside the rest, ×50, would leave every other row a
+// few dozen codes): those rows stay pending, exact (as hnsw.Index.Requantize does).
+const maxWiden = 4
+
 // driftSpread: a PQ or binary row is drifted when its squared distance to its centroid is more
 // than this many times the 99.9th percentile of the training rows'.
 const driftSpread = 4

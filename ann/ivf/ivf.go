@@ -560,14 +560,19 @@ func (x *Index) fit(ctx context.Context, data []float32) error {
 		cent = append(cent, cent[:d]...)
 	}
 	x.centroids = cent
+	keptSQ := false
 	switch x.cfg.Codes {
 	case CodesSQ8:
 		conf := 0.0 // codec default; min/max for inner product (see hnsw.Config.SQ8Confidence)
 		if x.cfg.Metric == ann.InnerProduct {
 			conf = 1
 		}
+		old := x.sq
 		if x.sq, err = sq8.Train(sample, d, conf); err != nil {
 			return err
+		}
+		if old != nil && x.sq.Alpha() > maxWiden*old.Alpha() {
+			x.sq, keptSQ = old, true // a few rows far outside the rest: they stay pending (drift.go)
 		}
 	case CodesBinary:
 		if x.bin, err = binary.Train(sample, d); err != nil {
@@ -592,7 +597,11 @@ func (x *Index) fit(ctx context.Context, data []float32) error {
 		sum += float64(x.spread(v, c))
 	}
 	x.trainDist = sum / float64(len(sample)/d)
-	x.bound = x.driftBound(sample)
+	if !keptSQ || x.bound <= 0 {
+		// A kept codec keeps its bound: calibrated again on rows far outside its range, it would
+		// let them all in.
+		x.bound = x.driftBound(sample)
+	}
 	x.addDist, x.addN = 0, 0
 	x.cells = make([]cell, x.cfg.Lists)
 	x.trained = true

@@ -140,6 +140,7 @@ func (x *Index) retrain(ctx context.Context, gen uint64) error {
 	// 1. Snapshot. A trained index's live nodes are in cells, or pending when they drifted past
 	// its codes (drift.go): those are filed again too, under the new codec.
 	x.mu.RLock()
+	sq, bound := x.sq, x.bound
 	n := len(x.nodeCell)
 	ids := make([]uint32, 0, len(x.ids))
 	vecs := make([]float32, 0, len(x.ids)*d)
@@ -156,7 +157,8 @@ func (x *Index) retrain(ctx context.Context, gen uint64) error {
 	ids0 := ids
 
 	// 2. New model and cells, privately.
-	b := &Index{cfg: x.cfg}
+	// fit keeps the SQ8 codec, and its bound, when the new one would be more than maxWiden wider.
+	b := &Index{cfg: x.cfg, sq: sq, bound: bound}
 	if err := b.fit(ctx, vecs); err != nil {
 		return err
 	}
