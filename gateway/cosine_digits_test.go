@@ -79,8 +79,8 @@ func TestCosineDistancesPrinted(t *testing.T) {
 	}
 }
 
-// TestDistancesPrintedExactly: L2, inner-product and L1 distances answered from memory are
-// Postgres' own, byte for byte (internal/pgdist reproduces pgvector's summation order, checked
+// TestDistancesPrintedExactly: L2, inner-product, L1 and cosine distances answered from memory
+// are Postgres' own, byte for byte (internal/pgdist reproduces pgvector's summation order, checked
 // against the server at start), over lengths that exercise every step of that order, with
 // random float32 components (no exact sums to hide a different order).
 func TestDistancesPrintedExactly(t *testing.T) {
@@ -102,7 +102,7 @@ func TestDistancesPrintedExactly(t *testing.T) {
 			vals = append(vals, fmt.Sprintf("(%d, '%s')", i+1, vec(d)))
 		}
 		setup = append(setup, fmt.Sprintf(`INSERT INTO e%d VALUES %s`, d, strings.Join(vals, ",")))
-		for _, ops := range []string{"vector_l2_ops", "vector_ip_ops", "vector_l1_ops"} {
+		for _, ops := range []string{"vector_l2_ops", "vector_ip_ops", "vector_l1_ops", "vector_cosine_ops"} {
 			setup = append(setup, fmt.Sprintf(`CREATE INDEX ON e%d USING hnsw (emb %s)`, d, ops))
 			rows += 150
 		}
@@ -113,7 +113,7 @@ func TestDistancesPrintedExactly(t *testing.T) {
 	mustExec(t, direct, "SET enable_indexscan = off")
 	fast := g.Stats().FastPath
 	for _, d := range dims {
-		for _, op := range []string{"<->", "<#>", "<+>"} {
+		for _, op := range []string{"<->", "<#>", "<+>", "<=>"} {
 			for range 5 {
 				sql := fmt.Sprintf("SELECT id, emb %s '%s' AS d FROM e%d ORDER BY d LIMIT 10", op, vec(d), d)
 				for range 2 {
@@ -125,7 +125,7 @@ func TestDistancesPrintedExactly(t *testing.T) {
 		}
 	}
 	// Each statement's second run at least (its first may learn the description).
-	if n := g.Stats().FastPath - fast; n < int64(len(dims)*3*5) {
+	if n := g.Stats().FastPath - fast; n < int64(len(dims)*4*5) {
 		t.Fatalf("only %d answers from memory", n)
 	}
 }

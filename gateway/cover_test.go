@@ -152,7 +152,7 @@ func TestCoveringAnswers(t *testing.T) {
 				}
 				before := g.Stats().FastPath
 				for i := range 2 { // the first run may take the rewrite (vecgate learns the description)
-					got, want := wireAnswer(t, via, st.sql, st.params, formats, "distance"), wireAnswer(t, direct, st.sql, st.params, formats, "distance")
+					got, want := wireAnswer(t, via, st.sql, st.params, formats), wireAnswer(t, direct, st.sql, st.params, formats)
 					if got != want {
 						t.Fatalf("%s: %s formats %v run %d:\nvecgate:  %s\nPostgres: %s", step, st.sql, formats, i, got, want)
 					}
@@ -399,4 +399,86 @@ func coverDB(t *testing.T) (string, *pgx.Conn) {
 		}
 	}
 	return dsn, admin
+}
+
+// TestSimilarityOrdering: Drizzle's documented pattern, `1 - (emb <=> q) AS similarity … ORDER BY
+// similarity DESC`, is intercepted (the rewrite: Postgres computes the similarity) with
+// Postgres' answer; while the table has a row with a NULL vector, which DESC puts first, it is
+// forwarded.
+func TestSimilarityOrdering(t *testing.T) {
+	dsn, g := tableGateway(t, 300, "CREATE EXTENSION IF NOT EXISTS vector", coverSetup, coverRows,
+		"CREATE INDEX ON docs USING hnsw (emb vector_cosine_ops)")
+	via := pgtest.Connect(t, viaDSN(dsn, g)).PgConn()
+	direct := pgtest.Connect(t, dsn).PgConn()
+	q := [][]byte{[]byte("[0.3,-0.2,-0.55]")}
+	statements := []string{
+		"SELECT id, content, 1 - (emb <=> $1) AS similarity FROM docs ORDER BY similarity DESC LIMIT 5",
+		"SELECT id, 1 - (emb <=> $1) FROM docs WHERE tag <> 'tag1' ORDER BY 1 - (emb <=> $1) DESC LIMIT 7",
+		"SELECT id FROM docs ORDER BY 2 DESC LIMIT 3",
+	}
+	check := func(step string, intercepted bool) {
+		t.Helper()
+		for _, sql := range statements {
+			before := g.Stats().Intercepted
+			got, want := wireAnswer(t, via, sql, q, []int16{0}), wireAnswer(t, direct, sql, q, []int16{0})
+			if got != want {
+				t.Fatalf("%s: %s:\nvecgate:  %s\nPostgres: %s", step, sql, got, want)
+			}
+			if strings.Contains(sql, "ORDER BY 2") {
+				continue // an ordinal past the select list: Postgres' error, forwarded
+			}
+			if moved := g.Stats().Intercepted > before; moved != intercepted {
+				t.Errorf("%s: %s: intercepted %v, want %v", step, sql, moved, intercepted)
+			}
+		}
+	}
+	check("no NULL vectors", true)
+	if _, err := via.Exec(context.Background(), "INSERT INTO docs (id, content) VALUES (5000, 'no vector')").ReadAll(); err != nil {
+		t.Fatal(err)
+	}
+	check("a NULL vector", false)
+}
+
+// TestCoveringSelectStar: LangChain's and LlamaIndex's query, `SELECT *, embedding <=> $1 AS
+// "_distance" … WHERE collection_id = $3 ORDER BY "_distance" LIMIT $2`, is answered from memory
+// with every column, the vector included, as Postgres sends it; after a column is added, the
+// `*` is the table's new column list (the twin's old one is not used).
+func TestCoveringSelectStar(t *testing.T) {
+	dsn, g := tableGateway(t, 200, "CREATE EXTENSION IF NOT EXISTS vector",
+		`CREATE TABLE lc (id uuid PRIMARY KEY, content text, metadata jsonb, collection_id uuid, embedding vector(4))`,
+		`INSERT INTO lc SELECT md5(i::text)::uuid, 'chunk ' || i, jsonb_build_object('source', 's' || (i % 3)),
+			CASE WHEN i % 2 = 0 THEN 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid ELSE '00000000-0000-0000-0000-000000000001'::uuid END,
+			ARRAY[sin(i), cos(i), sin(2 * i) / 3, -1.5 + (i % 7) / 3.0]::vector FROM generate_series(1, 200) i`,
+		"CREATE INDEX ON lc USING hnsw (embedding vector_cosine_ops)")
+	via := pgtest.Connect(t, viaDSN(dsn, g)).PgConn()
+	direct := pgtest.Connect(t, dsn).PgConn()
+	params := [][]byte{[]byte("[0.3,-0.2,0.55,-1]"), []byte("4"), []byte("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")}
+	statements := []string{
+		`SELECT *, embedding <=> $1 AS "_distance" FROM lc WHERE collection_id = $3 ORDER BY "_distance" ASC LIMIT $2`,
+		`SELECT lc.*, embedding <=> $1 AS d FROM lc WHERE metadata->>'source' = 's1' AND collection_id = $3 ORDER BY d LIMIT $2`,
+	}
+	run := func(step string, fast bool) {
+		t.Helper()
+		for _, sql := range statements {
+			for _, formats := range [][]int16{{0}, {1}} {
+				before := g.Stats().FastPath
+				for range 2 {
+					got, want := wireAnswer(t, via, sql, params, formats), wireAnswer(t, direct, sql, params, formats)
+					if got != want {
+						t.Fatalf("%s: %s formats %v:\nvecgate:  %s\nPostgres: %s", step, sql, formats, got, want)
+					}
+				}
+				if moved := g.Stats().FastPath > before; fast && !moved {
+					t.Errorf("%s: %s formats %v: not answered from memory", step, sql, formats)
+				}
+			}
+		}
+	}
+	run("loaded", true)
+	if _, err := via.Exec(context.Background(), "ALTER TABLE lc ADD COLUMN extra int DEFAULT 7").ReadAll(); err != nil {
+		t.Fatal(err)
+	}
+	// Through Postgres until the twin holds the new column (a reload), from memory after: the
+	// same answer either way.
+	run("column added", false)
 }

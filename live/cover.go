@@ -54,7 +54,8 @@ type heldValues struct {
 
 type heldCol struct {
 	name   string
-	at     int // position in replication.Row.Include
+	at     int    // position in replication.Row.Include
+	typ    string // as format_type prints it
 	family pgout.Family
 	// compared: values of the column may be compared for equality bytewise (not a column of a
 	// nondeterministic collation).
@@ -70,7 +71,7 @@ const (
 // add holds column name (at position at of Row.Include) when its type is supported.
 func (h *heldValues) add(name string, at int, typ string, compared bool) {
 	if f := pgout.FamilyOf(typ); f != pgout.Unsupported {
-		h.cols = append(h.cols, heldCol{name: name, at: at, family: f, compared: compared})
+		h.cols = append(h.cols, heldCol{name: name, at: at, typ: typ, family: f, compared: compared})
 	}
 }
 
@@ -167,18 +168,29 @@ func (h *heldValues) bytes() int64 {
 	return h.size + int64(cap(h.rows))*24
 }
 
-// HeldColumn reports whether the index answers column name's values from memory, and its
-// position among the held columns, how it prints and whether its values compare bytewise.
-func (ix *Index) HeldColumn(name string) (pos int, f pgout.Family, compared, ok bool) {
+// HeldColumn reports whether the index answers column name's values from memory, and how
+// (pgout.Column).
+func (ix *Index) HeldColumn(name string) (pgout.Column, bool) {
 	if ix.inc == nil {
-		return 0, 0, false, false
+		return pgout.Column{}, false
 	}
+	ix.inc.mu.RLock()
+	defer ix.inc.mu.RUnlock()
 	i := slices.IndexFunc(ix.inc.held.cols, func(c heldCol) bool { return c.name == name })
 	if i < 0 {
-		return 0, 0, false, false
+		return pgout.Column{}, false
 	}
 	c := ix.inc.held.cols[i]
-	return i, c.family, c.compared, true
+	return pgout.Column{Pos: i, Type: c.typ, Family: c.family, Compared: c.compared}, true
+}
+
+// TableColumns returns the names of the table's columns, in their order (as `SELECT *` lists
+// them), nil when not known.
+func (ix *Index) TableColumns() []string {
+	if ix.inc == nil {
+		return nil
+	}
+	return ix.inc.tableCols
 }
 
 // HeldValues returns the values of key's row at the given positions (HeldColumn), and false

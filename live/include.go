@@ -67,6 +67,9 @@ type includes struct {
 	rows  dense[ann.Key] // row ↔ slot
 	owner *Index         // the index whose MemoryBytes counts this store (set once)
 	held  heldValues     // the columns answers are made of (cover.go)
+	// tableCols are the names of all the table's columns in order (TargetInfo.Columns); set
+	// once.
+	tableCols []string
 }
 
 type includeCol struct {
@@ -102,6 +105,7 @@ func newIncludes(t replication.TargetInfo, cover Cover) *includes {
 		inc.cols = append(inc.cols, c)
 	}
 	inc.held.maxRow = cover.MaxRowBytes
+	inc.tableCols = slices.Clone(t.Columns)
 	return inc
 }
 
@@ -461,6 +465,10 @@ func writeIncludes(w *fileformat.Encoder, e *entry) {
 		w.Bool(i < len(e.info.CoverOnly) && e.info.CoverOnly[i])
 		w.Bool(i < len(e.info.Nondeterministic) && e.info.Nondeterministic[i])
 	}
+	w.U64(uint64(len(e.info.Columns)))
+	for _, c := range e.info.Columns {
+		w.String(c)
+	}
 	e.inc.mu.RLock()
 	for _, c := range e.inc.cols {
 		w.Bool(c.broken)
@@ -509,6 +517,9 @@ func readIncludes(d *fileformat.Decoder, e *entry, cover Cover) {
 	}
 	if slices.Contains(nondet, true) {
 		e.info.Nondeterministic = nondet
+	}
+	for range d.Uint(1600) {
+		e.info.Columns = append(e.info.Columns, d.String())
 	}
 	if d.Err() != nil {
 		return

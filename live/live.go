@@ -296,9 +296,9 @@ func (ix *Index) Search(ctx context.Context, q []float32, k int, opts ann.Search
 	return ix.index.Search(ctx, q, k, opts)
 }
 
-// Vector returns a copy of the vector the index holds under key, as it holds it (normalised for
-// cosine, truncated when the twin keeps fewer dimensions); false when it has no such row or
-// keeps codes only.
+// Vector returns a copy of the vector the index holds under key, as it holds it (truncated when
+// the twin keeps fewer dimensions; see Originals); false when it has no such row or keeps codes
+// only.
 func (ix *Index) Vector(key ann.Key) ([]float32, bool) {
 	vs, ok := ix.index.(interface {
 		Vector(ann.Key) ([]float32, bool)
@@ -307,6 +307,14 @@ func (ix *Index) Vector(key ann.Key) ([]float32, bool) {
 		return nil, false
 	}
 	return vs.Vector(key)
+}
+
+// Originals reports whether Vector returns the rows' vectors as Postgres holds them (not
+// truncated, not normalised: an HNSW twin that keeps vectors, and for cosine one not loaded from
+// a snapshot of the older format).
+func (ix *Index) Originals() bool {
+	o, ok := ix.index.(interface{ Originals() bool })
+	return ok && ix.truncate == 0 && o.Originals()
 }
 
 // Dims is the dimension of the column's vectors (the index may hold fewer: Kind).

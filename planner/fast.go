@@ -4,12 +4,16 @@ import (
 	"cmp"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"strings"
 
+	pg "github.com/pganalyze/pg_query_go/v6"
+
 	"github.com/vecgate/vecgate/ann"
+	"github.com/vecgate/vecgate/internal/pgdist"
 	"github.com/vecgate/vecgate/internal/pgout"
 	"github.com/vecgate/vecgate/internal/sqltext"
 )
@@ -31,58 +35,99 @@ const (
 	DistanceColumn
 	// HeldColumn is a column whose values the twin holds.
 	HeldColumn
+	// VectorColumn is the twin's vector column itself (`SELECT *`), printed from the vectors
+	// it holds as given.
+	VectorColumn
 )
 
 // Output is an output column of a fast answer.
 type Output struct {
 	Kind ColumnKind
-	// Column is a HeldColumn's name, Held its position among the twin's held columns and
-	// Family how it prints.
+	// Column names a HeldColumn or VectorColumn; Held is a HeldColumn's position among the
+	// twin's held columns, Family how it prints and Type its type as format_type prints it.
 	Column string
 	Held   int
 	Family pgout.Family
+	Type   string
 }
 
 // heldSource is an index that holds column values for answers (live.Index).
 type heldSource interface {
-	HeldColumn(name string) (pos int, f pgout.Family, compared, ok bool)
+	HeldColumn(name string) (pgout.Column, bool)
 	HeldValues(key ann.Key, pos []int) ([]pgout.Value, bool)
+	TableColumns() []string
 }
 
-// Fast reports whether q can be answered from memory, and its output columns.
+// Fast reports whether q can be answered from memory, and its output columns (a `*` stands
+// for the table's columns: the key, the vector column when the twin holds the rows' vectors as
+// given, and held columns; any other column and it cannot).
 func (q *Query) Fast() ([]Output, bool) {
 	sh := q.Shape
-	if !q.Target.Exact || !sh.Plain || sh.HasWhere && q.held == nil || sh.Star || len(sh.stmt.SortClause) != 1 {
+	if !q.Target.Exact || !sh.Plain || sh.HasWhere && q.held == nil || len(sh.stmt.SortClause) != 1 {
 		return nil, false
 	}
 	held, _ := q.Target.Index.(heldSource)
-	outs := make([]Output, len(sh.stmt.TargetList))
+	column := func(name string) (Output, bool) {
+		switch {
+		case name == q.Target.Key:
+			return Output{Kind: KeyColumn, Type: q.Target.KeyType}, true
+		case held == nil:
+			return Output{}, false
+		case name == sh.Column:
+			src, ok := q.Target.Index.(originalsSource)
+			return Output{Kind: VectorColumn, Column: name}, ok && src.Originals()
+		}
+		c, ok := held.HeldColumn(name)
+		return Output{Kind: HeldColumn, Column: name, Held: c.Pos, Family: c.Family, Type: c.Type}, ok
+	}
+	var outs []Output
 	for i, t := range sh.stmt.TargetList {
 		if containsInt(sh.DistanceOutputs, i) {
-			outs[i] = Output{Kind: DistanceColumn}
+			outs = append(outs, Output{Kind: DistanceColumn})
 			continue
 		}
 		rt := t.GetResTarget()
 		if rt == nil {
 			return nil, false
 		}
-		name, ok := sh.columnName(rt.Val)
-		switch {
-		case !ok:
-			return nil, false
-		case name == q.Target.Key:
-			outs[i] = Output{Kind: KeyColumn}
-		case held != nil:
-			pos, f, _, ok := held.HeldColumn(name)
-			if !ok {
+		if isStar(rt.Val) {
+			cols := sh.starColumns(rt.Val, held)
+			if cols == nil {
 				return nil, false
 			}
-			outs[i] = Output{Kind: HeldColumn, Column: name, Held: pos, Family: f}
-		default:
+			for _, name := range cols {
+				o, ok := column(name)
+				if !ok {
+					return nil, false
+				}
+				outs = append(outs, o)
+			}
+			continue
+		}
+		name, ok := sh.columnName(rt.Val)
+		if !ok {
 			return nil, false
 		}
+		o, ok := column(name)
+		if !ok {
+			return nil, false
+		}
+		outs = append(outs, o)
 	}
 	return outs, len(outs) > 0
+}
+
+// starColumns returns the columns a `*` or `<table>.*` stands for, nil when not known.
+func (sh *Shape) starColumns(n *pg.Node, held heldSource) []string {
+	cr := n.GetColumnRef()
+	switch {
+	case held == nil:
+		return nil
+	case len(cr.Fields) == 2 && cr.Fields[0].GetString_().GetSval() == sh.tableRefName():
+	case len(cr.Fields) != 1:
+		return nil
+	}
+	return held.TableColumns()
 }
 
 // heldOutputs returns the names of the held columns among outs.
@@ -97,8 +142,9 @@ func heldOutputs(outs []Output) []string {
 }
 
 // FastKey identifies the shape of a fast answer's RowDescription: the table and, per output
-// column, its name and kind. Statements with the same key (differing only in the query vector
-// or LIMIT) are described alike, so a description Postgres gave for one serves the others.
+// column, its name, kind and type (a `*` as the columns it stands for). Statements with the
+// same key (differing only in the query vector or LIMIT) are described alike, so a description
+// Postgres gave for one serves the others; a column retyped, added or dropped makes another key.
 func (q *Query) FastKey() string {
 	sh := q.Shape
 	var b strings.Builder
@@ -114,6 +160,11 @@ func (q *Query) FastKey() string {
 			}
 		}
 		fmt.Fprintf(&b, "|%q:%v", name, containsInt(sh.DistanceOutputs, i))
+	}
+	if outs, ok := q.Fast(); ok {
+		for _, o := range outs {
+			fmt.Fprintf(&b, "|%d:%q:%q", o.Kind, o.Column, o.Type)
+		}
 	}
 	return b.String()
 }
@@ -174,22 +225,46 @@ func (q *Query) TableCheck() string {
         AND p.oid OPERATOR(pg_catalog.<>) ALL (x.procs))`, strings.Join(names, ", "))
 	}
 	columns := []string{sqltext.QuoteLiteral(q.Target.Key), sqltext.QuoteLiteral(q.Shape.Column)}
+	var typed []Output // held columns read, whose type the session must see as the twin holds it
 	if outs, ok := q.Fast(); ok {
-		names := heldOutputs(outs)
+		for _, o := range outs {
+			if o.Kind == HeldColumn && !slices.ContainsFunc(typed, func(t Output) bool { return t.Column == o.Column }) {
+				typed = append(typed, o)
+			}
+		}
 		if q.held != nil {
 			for _, c := range q.held.columns {
-				if !slices.Contains(names, c) {
-					names = append(names, c)
+				if h, ok := q.Target.Index.(heldSource); ok && !slices.ContainsFunc(typed, func(t Output) bool { return t.Column == c }) {
+					if hc, ok := h.HeldColumn(c); ok {
+						typed = append(typed, Output{Kind: HeldColumn, Column: c, Type: hc.Type})
+					}
 				}
 			}
 		}
-		for _, n := range names {
-			columns = append(columns, sqltext.QuoteLiteral(n))
+		for _, o := range typed {
+			columns = append(columns, sqltext.QuoteLiteral(o.Column))
 		}
 	}
 	privileges := make([]string, len(columns))
 	for i, c := range columns {
 		privileges[i] = "pg_catalog.has_column_privilege(c.oid, " + c + ", 'SELECT')"
+	}
+	if held, ok := q.Target.Index.(heldSource); ok && q.Shape.Star {
+		// `*` stands for the columns the twin knows: the table must have just those.
+		names := make([]string, 0, len(held.TableColumns()))
+		for _, c := range held.TableColumns() {
+			names = append(names, sqltext.QuoteLiteral(c))
+		}
+		privileges = append(privileges, fmt.Sprintf(`(SELECT pg_catalog.array_agg(a.attname ORDER BY a.attnum) FROM pg_catalog.pg_attribute a
+      WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped) OPERATOR(pg_catalog.=) ARRAY[%s]::pg_catalog.name[]`,
+			strings.Join(names, ", ")))
+	}
+	for _, o := range typed {
+		// A column retyped (or dropped and added again) since the twin loaded it: its held
+		// values are not the column's until the twin is rebuilt.
+		privileges = append(privileges, fmt.Sprintf(`(SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a
+      WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attname OPERATOR(pg_catalog.=) %s AND NOT a.attisdropped) OPERATOR(pg_catalog.=) %s`,
+			sqltext.QuoteLiteral(o.Column), sqltext.QuoteLiteral(o.Type)))
 	}
 	filterOps := ""
 	if q.held != nil || q.filter != nil {
@@ -238,12 +313,21 @@ func (q *Query) Answer(ctx context.Context, outs []Output, formats []int16) ([][
 	// Every candidate is a row of the answer (no WHERE, exact distances): the search needs no
 	// more than LIMIT + OFFSET of them, and the graph search's ef (or IVF's probes), not k, sets
 	// its recall.
-	// One more than that shows whether the last row's place is contested (nearTie).
+	// One more than that shows whether the last row's place is contested (nearTie); with the
+	// server's own distances (serverDistances), a few more, which it orders itself.
+	if q.nullsFirst() {
+		return nil, errors.New("planner: rows without a vector come first")
+	}
 	search := q.search
 	if q.held != nil {
 		search = q.searchHeld
 	}
-	res, seenAll, err := search(ctx, q.need+1)
+	cal, src := q.serverCalibration()
+	fetch := q.need + 1
+	if cal != nil {
+		fetch = q.need + max(4, q.need/2)
+	}
+	res, seenAll, err := search(ctx, fetch)
 	if err != nil {
 		return nil, err
 	}
@@ -251,9 +335,11 @@ func (q *Query) Answer(ctx context.Context, outs []Output, formats []int16) ([][
 		// Fewer rows than asked, and not proven to be every row: Postgres may return more.
 		return nil, fmt.Errorf("planner: the index returned %d of %d rows", len(res), q.need)
 	}
-	exact, err := q.serverDistances(res)
-	if err != nil {
-		return nil, err
+	exact := cal != nil
+	if exact {
+		if res, err = q.serverDistances(cal, src, res, seenAll); err != nil {
+			return nil, err
+		}
 	}
 	for i := 1; i < len(res) && !exact; i++ {
 		if a, b := res[i-1].Distance, res[i].Distance; nearTie(a, b) {
@@ -318,6 +404,12 @@ func (q *Query) Answer(ctx context.Context, outs []Output, formats []int16) ([][
 				if !x.Null {
 					v, err = pgout.Encode(o.Family, x.V, x.Text, format)
 				}
+			case VectorColumn:
+				vec, ok := q.Target.Index.(vectorSource).Vector(r.Key)
+				if !ok {
+					return nil, fmt.Errorf("planner: %s holds no vector for %s", q.Target.Name, r.Key)
+				}
+				v, err = pgout.Vector(vec, format)
 			}
 			if err != nil {
 				return nil, fmt.Errorf("planner: column %d of row %s: %w", j+1, r.Key, err)
@@ -342,32 +434,60 @@ func resultFormat(formats []int16, i int) int16 {
 	return 0
 }
 
-// serverDistances replaces the index's distances of res by the server's own, bit for bit, and
-// orders res by them, when the server's distances are calibrated (pgdist) for the statement's
-// operator and the index holds the rows' vectors as Postgres does (not normalised: every metric
-// but cosine). Rows then tie only when Postgres' distances tie, and any order of tied rows is
-// Postgres' answer too. It reports whether it did.
-func (q *Query) serverDistances(res []ann.Result) (bool, error) {
-	if q.distances == nil || q.Shape.Metric == ann.Cosine {
-		return false, nil
+// serverCalibration returns the server's distance calibration and the index's vectors when
+// vecgate computes the statement's distances as the server does, bit for bit (pgdist, for its
+// operator) from the rows' own vectors (originalsSource); nil otherwise.
+func (q *Query) serverCalibration() (*pgdist.Calibration, originalsSource) {
+	if q.distances == nil {
+		return nil, nil
 	}
-	cal := q.distances()
-	src, ok := q.Target.Index.(vectorSource)
-	if !ok || !cal.Exact(q.Shape.Metric.String()) {
-		return false, nil
+	src, ok := q.Target.Index.(originalsSource)
+	if !ok || !src.Originals() {
+		return nil, nil
 	}
+	if cal := q.distances(); cal.Exact(q.Shape.Metric.String()) {
+		return cal, src
+	}
+	return nil, nil
+}
+
+// serverDistances replaces the index's distances of the candidates res by the server's own and
+// orders them by those, returning the first LIMIT + OFFSET. Rows then tie only when Postgres'
+// distances tie, and any order of tied rows is Postgres' answer too. Which rows are candidates
+// is still the index's call, on its own float32 distances: unless every row came back
+// (seenAll), the last row of the answer must be clearly nearer (nearTieFor) than the farthest
+// candidate, which no row left out is nearer than.
+func (q *Query) serverDistances(cal *pgdist.Calibration, src originalsSource, res []ann.Result, seenAll bool) ([]ann.Result, error) {
+	bound := math.Inf(-1)
+	for _, r := range res {
+		bound = max(bound, r.Distance)
+	}
+	op := q.Shape.Metric.String()
 	for i := range res {
 		x, ok := src.Vector(res[i].Key)
 		if !ok || len(x) != len(q.vec) {
-			return false, fmt.Errorf("planner: %s holds no full vector for %s", q.Target.Name, res[i].Key)
+			return nil, fmt.Errorf("planner: %s holds no full vector for %s", q.Target.Name, res[i].Key)
 		}
-		res[i].Distance, _ = cal.Distance(q.Shape.Metric.String(), q.vec, x)
+		res[i].Distance, _ = cal.Distance(op, q.vec, x)
 		if math.IsNaN(res[i].Distance) {
-			return false, fmt.Errorf("planner: distance of %s is NaN", res[i].Key)
+			return nil, fmt.Errorf("planner: distance of %s is NaN", res[i].Key)
 		}
 	}
 	slices.SortStableFunc(res, func(a, b ann.Result) int { return cmp.Compare(a.Distance, b.Distance) })
-	return true, nil
+	if len(res) <= q.need {
+		return res, nil
+	}
+	if last := res[q.need-1].Distance; !seenAll && (last >= bound || nearTieFor(q.Shape.Metric, last, bound)) {
+		return nil, fmt.Errorf("planner: distance %g at the LIMIT is too close to the candidates' bound %g to cut from memory", last, bound)
+	}
+	return res[:q.need], nil
+}
+
+// originalsSource is an index that returns the vectors of the rows as Postgres holds them, when
+// Originals says so (live.Index).
+type originalsSource interface {
+	vectorSource
+	Originals() bool
 }
 
 // vectorSource is an index that returns the vector it holds under a key (live.Index).

@@ -53,7 +53,8 @@ func buildHeldFilter(sh *Shape, idx Index, value func(Arg) (filterValue, bool)) 
 	}
 	h := &heldFilter{src: src}
 	for _, c := range sh.Filters {
-		pos, f, compared, ok := src.HeldColumn(c.Column)
+		hc, ok := src.HeldColumn(c.Column)
+		pos, f, compared := hc.Pos, hc.Family, hc.Compared
 		fam := canonFamily(f)
 		if c.Key != "" && f == pgout.JSONB {
 			fam, compared = canon.Text, true // `->>` gives text, compared bytewise

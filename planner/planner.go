@@ -277,6 +277,9 @@ func (q *Query) Next(ctx context.Context, prevRows int) (next string, done, forw
 			return "", false, true, nil
 		}
 	}
+	if q.Rounds == 0 && q.nullsFirst() {
+		return "", false, true, nil
+	}
 	n := q.firstRound()
 	if q.Rounds > 0 {
 		n = min(q.Candidates*4, MaxCandidates)
@@ -321,7 +324,7 @@ func (q *Query) candidates(ctx context.Context, n int) (res []ann.Result, seenAl
 		}
 		last := res[n-1].Distance
 		cut := n
-		for cut < len(res) && nearTie(res[cut].Distance, last) {
+		for cut < len(res) && nearTieFor(q.Shape.Metric, last, res[cut].Distance) {
 			cut++
 		}
 		switch {
@@ -347,6 +350,18 @@ var errNearTies = errors.New("planner: near-tied distances past the candidate bo
 // to compare them alike (NearTie).
 func nearTie(a, b float64) bool {
 	return math.Abs(a-b) <= NearTie*math.Max(math.Abs(a), math.Abs(b))
+}
+
+// CosineMargin is the absolute gap under which two cosine distances the index computed may
+// compare otherwise in Postgres: 1 − similarity loses the similarity's relative precision, so
+// its float32 sums are a few 1e-7 off whatever the distance (more over many dimensions), which
+// for small distances is more than NearTie's relative margin (TestRewriteCutPastNearTies:
+// collinear rows 3e-8 apart at 7e-4).
+const CosineMargin = 4e-6
+
+// nearTieFor is nearTie with, for cosine, CosineMargin as well.
+func nearTieFor(m ann.Metric, a, b float64) bool {
+	return nearTie(a, b) || m == ann.Cosine && math.Abs(a-b) <= CosineMargin
 }
 
 // search asks the index for n candidates. seenAll reports that the answer holds every row the
@@ -413,6 +428,13 @@ func (q *Query) search(ctx context.Context, n int) (res []ann.Result, seenAll bo
 		}
 		opts.Probes = min(opts.Probes*4, lists)
 	}
+}
+
+// nullsFirst reports whether the answer would start with rows the index does not hold: under
+// ORDER BY 1 - (col <op> q) DESC, rows without a vector (NULL) come first. Checked when the
+// statement is answered (after read-your-writes), not when planned.
+func (q *Query) nullsFirst() bool {
+	return q.Shape.Similarity && !q.Target.Index.Complete()
 }
 
 // ExactScanWork bounds the work (rows × dimensions) of a twin searched by scanning every row

@@ -79,6 +79,9 @@ type Shape struct {
 	Offset     *Arg
 	// Farthest is set by ORDER BY … DESC: the most dissimilar rows first.
 	Farthest bool
+	// Similarity: the ORDER BY key is `1 - distance` (its DESC is the distance's ascending
+	// order, but for NULL vectors, which come first).
+	Similarity bool
 	// HasWhere tells whether there is a WHERE clause; Filters lists its column-equality conjuncts,
 	// and FiltersExact says the WHERE is nothing but those.
 	HasWhere     bool
@@ -235,6 +238,16 @@ func (sh *Shape) readOrder() error {
 		expr = t
 	}
 	col, op, vec, ok := sh.distance(expr)
+	desc := sb.SortbyDir == pg.SortByDir_SORTBY_DESC
+	if !ok {
+		// `1 - (col <op> vec)`, a similarity (Drizzle's documented pattern, ORDER BY … DESC):
+		// its order is the distance's, reversed (rounding may tie similarities of distinct
+		// distances; any order of tied keys is Postgres' answer too). NULL vectors sort first
+		// under DESC: planner.find forwards while the table has any.
+		if col, op, vec, ok = sh.similarity(expr); ok {
+			sh.Similarity, desc = true, !desc
+		}
+	}
 	if !ok {
 		return notShape("first ORDER BY key is not <column> <op> <vector>")
 	}
@@ -243,7 +256,7 @@ func (sh *Shape) readOrder() error {
 		return notShape("operator %s", op)
 	}
 	sh.Column, sh.Metric, sh.order = col, m, sb
-	sh.Farthest = sb.SortbyDir == pg.SortByDir_SORTBY_DESC
+	sh.Farthest = desc
 	if err := sh.readVector(vec); err != nil {
 		return err
 	}
@@ -283,6 +296,20 @@ func (sh *Shape) resolveOutput(n *pg.Node) (*pg.Node, bool) {
 		}
 	}
 	return nil, false
+}
+
+// similarity matches `1 - (<column> <op> <vector>)` and returns the distance's parts.
+func (sh *Shape) similarity(n *pg.Node) (col, op string, vec *pg.Node, ok bool) {
+	e := n.GetAExpr()
+	if e == nil || e.Kind != pg.A_Expr_Kind_AEXPR_OP || len(e.Name) != 1 || e.Name[0].GetString_().GetSval() != "-" ||
+		e.Lexpr == nil || e.Rexpr == nil {
+		return "", "", nil, false
+	}
+	one := e.Lexpr.GetAConst()
+	if one == nil || one.GetIval() == nil || one.GetIval().Ival != 1 {
+		return "", "", nil, false
+	}
+	return sh.distance(e.Rexpr)
 }
 
 // distance matches `<column> <op> <vector>` and returns the column, operator and vector node.

@@ -46,6 +46,8 @@ type TargetInfo struct {
 	// (equality is not bytewise): their values are not compared. Same order as Include.
 	Nondeterministic []bool
 	Indexes          []catalog.Index // pgvector indexes on this column
+	// Columns names every column of the table, in order (what `SELECT *` returns).
+	Columns []string
 }
 
 // Key identifies a row: the binary send format of its key column, or for a composite key each

@@ -28,7 +28,11 @@ type tableTarget struct {
 	// coverOnly marks the include columns only a "*" asked for (Includer): held for answers,
 	// not filtered on. Same order as include.
 	coverOnly []bool
-	targets   []Target // one per vector column, same order
+	// whole: the Includer asked for every column ("*"): the table is published without a
+	// column list, which would otherwise make Postgres refuse to drop or retype its columns
+	// (and DROP COLUMN … CASCADE take the table out of the publication).
+	whole   bool
+	targets []Target // one per vector column, same order
 }
 
 // columns returns the published column list: key, vectors, include (no duplicates).
@@ -92,6 +96,7 @@ func (s *Stream) selectTables(cat *catalog.Catalog) string {
 			ts.Columns = append(ts.Columns, v.Name)
 		}
 		named := expandInclude(nil, t, include[qn])
+		tt.whole = slices.Contains(include["*"], "*")
 		for _, inc := range append(named, expandInclude(s.cfg.Applier, t, include["*"])...) {
 			c, ok := t.Column(inc)
 			if !ok {
@@ -186,6 +191,9 @@ func (s *Stream) targetInfos() []TargetInfo {
 	for _, tt := range s.tables {
 		for i, v := range tt.vectors {
 			ti := TargetInfo{Target: tt.targets[i], OID: tt.table.OID, Kind: v.Kind, Dims: v.Dims, Key: tt.table.Key, Include: tt.include}
+			for _, c := range tt.table.Columns {
+				ti.Columns = append(ti.Columns, c.Name)
+			}
 			if slices.Contains(tt.coverOnly, true) {
 				ti.CoverOnly = tt.coverOnly
 			}
@@ -228,9 +236,10 @@ func (s *Stream) ensurePublication(ctx context.Context, conn *pgx.Conn) error {
 		tt := s.tables[n]
 		cols := tt.columns()
 		clause := tt.table.Ident()
-		if tt.table.ReplicaIdentity == 'f' {
+		if tt.table.ReplicaIdentity == 'f' || tt.whole {
 			// A column list must cover the replica identity; with FULL that is every column
-			// (but generated ones, which Postgres 17 never publishes).
+			// (but generated ones, which Postgres 17 never publishes). A covered table is
+			// published whole too (tableTarget.whole).
 			cols = nil
 			for _, c := range tt.table.Columns {
 				if !c.Generated {

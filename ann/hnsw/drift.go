@@ -163,14 +163,15 @@ func (x *Index) noteDrift(id uint32, pv []float32) {
 	x.side.add(id, keep)
 }
 
-// rankFloat is the ranking distance between a prepared query and a prepared vector, in the units
-// of dist on codes: squared L2, 1 - cos (as |a-b|²/2 of unit vectors), or -dot.
-func (x *Index) rankFloat(q, v []float32) float32 {
+// rankFloat is the ranking distance between a prepared query and a vector, in the units of dist
+// on codes: squared L2, 1 - cos (as |a-b|²/2 of unit vectors), or -dot. inv is 1/|v| (1 for a
+// unit vector).
+func (x *Index) rankFloat(q, v []float32, inv float32) float32 {
 	switch x.cfg.Metric {
 	case ann.L2:
 		return vecmath.L2Squared(q, v)
 	case ann.Cosine:
-		return 1 - vecmath.Dot(q, v)
+		return 1 - vecmath.Dot(q, v)*inv
 	}
 	return -vecmath.Dot(q, v)
 }
@@ -187,11 +188,14 @@ func (x *Index) mergeSide(q *query, items []topk.Item, kk int, filter func(ann.K
 		if atomic.LoadUint32(&x.dead[id]) != 0 || filter != nil && !filter(x.key(id)) {
 			continue
 		}
-		v := x.side.vecs[id]
+		v, inv := x.side.vecs[id], float32(1) // a codes-only index's, normalised
 		if v == nil {
-			v = x.vec(id)
+			v = x.vec(id) // kept as given
+			if x.inv.width > 0 {
+				inv = x.inv.at(id)[0]
+			}
 		}
-		h.PushBounded(topk.Item{Dist: x.rankFloat(q.f, v), ID: id}, kk)
+		h.PushBounded(topk.Item{Dist: x.rankFloat(q.f, v, inv), ID: id}, kk)
 	}
 	defer x.side.mu.RUnlock()
 	if h.Len() == 0 {

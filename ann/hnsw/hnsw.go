@@ -136,24 +136,28 @@ type Index struct {
 
 	// mu: shared by searches and graph inserts; exclusive to grow the
 	// arrays below, delete, compact and move the entry point.
-	mu       sync.RWMutex
-	quant    bool          // codes instead of / besides vectors; fixed at New
-	raw      bool          // vecs holds float32 vectors; fixed at New
-	sq       *sq8.Codec    // set once before the first code is written; replaced by Requantize
-	codes    rows[uint8]   // sq8: dims codes per node
-	corr     rows[float32] // sq8: correction term per node
-	vecs     rows[float32] // raw: dims floats per node
-	links0   rows[uint32]  // level-0 lists, stride0 words per node; words read/written atomically
-	upper    rows[uint32]  // upper-level lists, strideU words per row; see upperAt
-	upperAt  []uint32      // node's level-l list (1 <= l <= level) is upper row upperAt+l-1
-	levels   []uint8       // node's top level
-	nodeInt  []int64       // node -> integer key (see keys.go); written before the node is linked
-	nodeKeys []ann.Key     // node -> uuid/text key, nil until the first one; as nodeInt
-	dead     []uint32      // 1 = not a live node (unallocated, tombstone or free); atomic
-	entry    uint32        // entry point; written under exclusive mu
-	top      int           // level of the entry point, -1 when empty; exclusive mu
-	nDeleted int           // tombstones not yet compacted; exclusive mu
-	nLive    atomic.Int64
+	mu    sync.RWMutex
+	quant bool          // codes instead of / besides vectors; fixed at New
+	raw   bool          // vecs holds float32 vectors; fixed at New
+	sq    *sq8.Codec    // set once before the first code is written; replaced by Requantize
+	codes rows[uint8]   // sq8: dims codes per node
+	corr  rows[float32] // sq8: correction term per node
+	vecs  rows[float32] // raw: dims floats per node (for cosine as given, not normalised)
+	inv   rows[float32] // raw cosine: 1/|v| per node (cosine ranks by v·q/|v| with q unit length)
+	// normalised: the cosine vectors were read from a file that held them normalised (older
+	// format): they are not the rows' own (Originals).
+	normalised bool
+	links0     rows[uint32] // level-0 lists, stride0 words per node; words read/written atomically
+	upper      rows[uint32] // upper-level lists, strideU words per row; see upperAt
+	upperAt    []uint32     // node's level-l list (1 <= l <= level) is upper row upperAt+l-1
+	levels     []uint8      // node's top level
+	nodeInt    []int64      // node -> integer key (see keys.go); written before the node is linked
+	nodeKeys   []ann.Key    // node -> uuid/text key, nil until the first one; as nodeInt
+	dead       []uint32     // 1 = not a live node (unallocated, tombstone or free); atomic
+	entry      uint32       // entry point; written under exclusive mu
+	top        int          // level of the entry point, -1 when empty; exclusive mu
+	nDeleted   int          // tombstones not yet compacted; exclusive mu
+	nLive      atomic.Int64
 	// inserted counts inserts since the last relink (MaybeRelink).
 	inserted atomic.Int64
 
@@ -237,7 +241,7 @@ func (x *Index) Len() int {
 func (x *Index) MemoryBytes() int64 {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	b := x.vecs.bytes(4) + x.codes.bytes(1) + x.corr.bytes(4) + x.links0.bytes(4) + x.upper.bytes(4) +
+	b := x.vecs.bytes(4) + x.inv.bytes(4) + x.codes.bytes(1) + x.corr.bytes(4) + x.links0.bytes(4) + x.upper.bytes(4) +
 		int64(cap(x.upperAt))*4 + int64(cap(x.levels)) + int64(cap(x.nodeInt))*8 +
 		int64(cap(x.nodeKeys))*40 + int64(cap(x.dead))*4
 	x.allocMu.Lock()
@@ -253,9 +257,12 @@ func (x *Index) capacity() int { return len(x.levels) }
 
 // setWidths sizes the rows of the chunked node arrays the index uses (quant and raw set).
 func (x *Index) setWidths() {
-	x.vecs, x.codes, x.corr = rows[float32]{}, rows[uint8]{}, rows[float32]{}
+	x.vecs, x.inv, x.codes, x.corr = rows[float32]{}, rows[float32]{}, rows[uint8]{}, rows[float32]{}
 	if x.raw {
 		x.vecs.width = x.cfg.Dims
+		if x.cfg.Metric == ann.Cosine {
+			x.inv.width = 1
+		}
 	}
 	if x.quant {
 		x.codes.width, x.corr.width = x.cfg.Dims, 1
@@ -277,6 +284,7 @@ func nextCapacity(c int) int {
 // growRows makes room for n nodes in the chunked node arrays.
 func (x *Index) growRows(n int) {
 	x.vecs.grow(n)
+	x.inv.grow(n)
 	x.codes.grow(n)
 	x.corr.grow(n)
 	x.links0.grow(n)
@@ -315,6 +323,7 @@ type query struct {
 	f    []float32
 	c    []uint8
 	corr float32
+	inv  float32 // cosine: 1/|f| (1 for a search's normalised query)
 }
 
 // dist is the ranking distance from a query to node id.
@@ -338,7 +347,7 @@ func (x *Index) dist(q *query, id uint32) float32 {
 	case ann.InnerProduct:
 		return -vecmath.Dot(q.f, v)
 	case ann.Cosine:
-		return 1 - vecmath.Dot(q.f, v) // both unit length
+		return 1 - vecmath.Dot(q.f, v)*x.inv.at(id)[0]*q.inv // q.f·v / (|q.f| |v|)
 	default:
 		return vecmath.L1(q.f, v)
 	}
@@ -370,7 +379,10 @@ func (x *Index) nodeQuery(a uint32) query {
 		q.c, q.corr = x.codes.at(a), x.corr.at(a)[0]
 		return q
 	}
-	q.f = x.vec(a)
+	q.f, q.inv = x.vec(a), 1
+	if x.inv.width > 0 {
+		q.inv = x.inv.at(a)[0]
+	}
 	return q
 }
 
@@ -844,15 +856,14 @@ func (x *Index) insert(key ann.Key, vec []float32) {
 	// The slot is unreachable until linked: plain writes are safe.
 	if x.raw {
 		copy(x.vec(id), vec)
-		if x.cfg.Metric == ann.Cosine {
-			vecmath.Normalize(x.vec(id)) // cosine ranks by dot of unit vectors
+		if x.inv.width > 0 {
+			// Kept as given (its distances to a query can then be computed again as pgvector
+			// computes them), with its inverse norm for ranking.
+			x.inv.at(id)[0] = vecmath.InvNorm(vec)
 		}
 	}
 	if x.quant {
-		pv := x.prepared(vec)
-		if x.raw {
-			pv = x.vec(id)
-		}
+		pv := x.prepared(vec) // a cosine index encodes the unit vector (vecs keeps it as given)
 		x.corr.at(id)[0] = x.sq.Encode(pv, x.codes.at(id))
 		x.noteDrift(id, pv)
 	}

@@ -243,11 +243,17 @@ func (x *Index) encodeWith(c *sq8.Codec, bound float64, id uint32, old *sq8.Code
 	}
 }
 
-// storedVector returns node id's prepared vector as the index holds it: the kept vector, the side
-// list's, or its codes decoded with codec c into buf. Caller holds mu.
+// storedVector returns node id's prepared vector as the index holds it: the kept vector
+// (normalised into buf for cosine), the side list's, or its codes decoded with codec c into buf.
+// Caller holds mu.
 func (x *Index) storedVector(id uint32, c *sq8.Codec, buf []float32) []float32 {
 	if x.raw {
-		return x.vec(id)
+		if x.cfg.Metric != ann.Cosine {
+			return x.vec(id)
+		}
+		buf = append(buf[:0], x.vec(id)...) // kept as given: codes are of the unit vector
+		vecmath.Normalize(buf)
+		return buf
 	}
 	if v, ok := x.side.has(id); ok && v != nil {
 		return v

@@ -47,8 +47,10 @@ func (x *Index) Reorder() {
 	}
 	vecs, codes, corr, links0 := rows[float32]{width: x.vecs.width}, rows[uint8]{width: x.codes.width},
 		rows[float32]{width: x.corr.width}, rows[uint32]{width: x.links0.width}
+	inv := rows[float32]{width: x.inv.width}
 	capacity := x.capacity()
 	vecs.grow(capacity)
+	inv.grow(capacity)
 	codes.grow(capacity)
 	corr.grow(capacity)
 	links0.grow(capacity)
@@ -75,6 +77,9 @@ func (x *Index) Reorder() {
 		if vecs.width > 0 {
 			copy(vecs.at(nu), x.vecs.at(old))
 		}
+		if inv.width > 0 {
+			copy(inv.at(nu), x.inv.at(old))
+		}
 		if codes.width > 0 {
 			copy(codes.at(nu), x.codes.at(old))
 			copy(corr.at(nu), x.corr.at(old))
@@ -96,7 +101,7 @@ func (x *Index) Reorder() {
 			nodeKeys[nu] = x.nodeKeys[old]
 		}
 	}
-	x.vecs, x.codes, x.corr, x.links0 = vecs, codes, corr, links0
+	x.vecs, x.inv, x.codes, x.corr, x.links0 = vecs, inv, codes, corr, links0
 	x.upper, x.upperAt, x.upperUsed, x.upperFree = upper, upperAt, upperUsed, [maxLevel][]uint32{}
 	x.levels, x.nodeInt, x.nodeKeys, x.dead = levels, nodeInt, nodeKeys, dead
 	x.ids.renumber(newID) // keys did not change, so neither do their slots

@@ -9,6 +9,7 @@ import (
 	"github.com/vecgate/vecgate/ann/internal/codecfile"
 	"github.com/vecgate/vecgate/internal/fileformat"
 	"github.com/vecgate/vecgate/quant/sq8"
+	"github.com/vecgate/vecgate/vecmath"
 )
 
 // fileVersion 2: the drift bound, re-quantisations and side list (drift.go) follow the upper
@@ -61,6 +62,9 @@ func (x *Index) Save(w io.Writer) error {
 	}
 	if x.sq != nil {
 		flags |= flagSQ8
+	}
+	if x.raw && x.cfg.Metric == ann.Cosine {
+		flags |= flagOriginals
 	}
 	e.U32(flags)
 	if x.sq != nil {
@@ -267,19 +271,21 @@ func (x *Index) decodeKeys(d *fileformat.Decoder, n nodeTables) error {
 
 // Flags of the rows an HNSW file holds (a word after the keys).
 const (
-	flagCodes   = 1 << iota // SQ8 codes and corrections
-	flagVectors             // full vectors
-	flagSQ8                 // the SQ8 codec's parameters
+	flagCodes     = 1 << iota // SQ8 codes and corrections
+	flagVectors               // full vectors
+	flagSQ8                   // the SQ8 codec's parameters
+	flagOriginals             // cosine vectors as given (older files hold them normalised)
 )
 
 // decodeCodec reads the flags and the SQ8 codec's parameters, and sets which rows x keeps.
 // Errors stay in d.
 func (x *Index) decodeCodec(d *fileformat.Decoder) {
 	flags := d.U32()
-	if d.Err() == nil && (flags > 7 || flags&(flagCodes|flagVectors) == 0 || (flags&flagSQ8 != 0 && flags&flagCodes == 0)) {
+	if d.Err() == nil && (flags > 15 || flags&(flagCodes|flagVectors) == 0 || (flags&flagSQ8 != 0 && flags&flagCodes == 0)) {
 		d.Fail("bad flags %#x", flags)
 	}
 	x.quant, x.raw = flags&flagCodes != 0, flags&flagVectors != 0
+	x.normalised = x.raw && x.cfg.Metric == ann.Cosine && flags&flagOriginals == 0
 	if x.quant && x.cfg.Metric == ann.L1 {
 		d.Fail("sq8 with L1")
 	}
@@ -326,6 +332,11 @@ func (x *Index) decodeRows(d *fileformat.Decoder, used int) error {
 	}
 	if x.raw {
 		x.vecs.fill(vecs)
+		if x.inv.width > 0 {
+			for i := range used {
+				x.inv.at(uint32(i))[0] = vecmath.InvNorm(x.vec(uint32(i)))
+			}
+		}
 	}
 	x.links0.fill(links0)
 	return nil
@@ -445,8 +456,9 @@ func (x *Index) findDrifted() {
 		return
 	}
 	var ids []uint32
+	buf := make([]float32, x.cfg.Dims)
 	for i := range x.used {
-		if x.dead[i] == 0 && x.sq.Clipped(x.vec(uint32(i))) > x.bound {
+		if x.dead[i] == 0 && x.sq.Clipped(x.storedVector(uint32(i), x.sq, buf)) > x.bound {
 			ids = append(ids, uint32(i))
 		}
 	}

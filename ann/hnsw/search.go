@@ -35,7 +35,7 @@ func (x *Index) Search(ctx context.Context, vec []float32, k int, opts ann.Searc
 	}
 	s := x.getSearcher()
 	defer x.putSearcher(s)
-	q := query{f: vec}
+	q := query{f: vec, inv: 1}
 	if x.cfg.Metric == ann.Cosine {
 		s.qf = append(s.qf[:0], vec...)
 		vecmath.Normalize(s.qf)

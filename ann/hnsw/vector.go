@@ -23,3 +23,12 @@ func (x *Index) Vector(key ann.Key) ([]float32, bool) {
 	}
 	return append([]float32(nil), x.vec(id)...), true
 }
+
+// Originals reports whether Vector returns the vectors as they were inserted (an index that
+// keeps vectors; for cosine, one not read from a file of the older format, which held them
+// normalised).
+func (x *Index) Originals() bool {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.raw && !x.normalised
+}

@@ -84,26 +84,98 @@ func fma32(x, y, acc float32) float32 {
 
 // L2 is pgvector's `<->`.
 func L2(a, b []float32) float64 {
-	plain := func(i int, acc float32) float32 { d := a[i] - b[i]; return acc + float32(d*d) }
-	fused := func(i int, acc float32) float32 { d := a[i] - b[i]; return fma32(d, d, acc) }
-	return math.Sqrt(float64(sum(len(a), plain, fused, plain)))
+	return math.Sqrt(float64(sumProducts(a, b, true)))
 }
 
 // NegativeInnerProduct is pgvector's `<#>`.
 func NegativeInnerProduct(a, b []float32) float64 {
-	plain := func(i int, acc float32) float32 { return acc + float32(a[i]*b[i]) }
-	fused := func(i int, acc float32) float32 { return fma32(a[i], b[i], acc) }
-	return -float64(sum(len(a), plain, fused, plain))
+	return -float64(sumProducts(a, b, false))
+}
+
+// sumProducts is Σ (a−b)² (diff) or Σ a·b in the compiled order: plain multiply-adds but for
+// the fused 4-element step. Written out (not through sum) for speed: it runs for every row of
+// an answer from memory.
+func sumProducts(a, b []float32, diff bool) float32 {
+	b = b[:len(a)]
+	x := func(i int) (float32, float32) {
+		if diff {
+			d := a[i] - b[i]
+			return d, d
+		}
+		return a[i], b[i]
+	}
+	n := len(a)
+	n8 := n - n%8
+	var l [8]float32
+	for i := 0; i < n8; i += 8 {
+		for j := range 8 {
+			u, v := x(i + j)
+			l[j] += float32(u * v)
+		}
+	}
+	var q [4]float32
+	if n8 > 0 {
+		for j := range 4 {
+			q[j] = l[j] + l[j+4]
+		}
+	}
+	i := n8
+	if n-n8 >= 4 {
+		for j := range 4 {
+			u, v := x(n8 + j)
+			q[j] = fma32(u, v, q[j])
+		}
+		i = n8 + 4
+	}
+	var s float32
+	if i > 0 {
+		s = (q[0] + q[2]) + (q[1] + q[3])
+	}
+	for ; i < n; i++ {
+		u, v := x(i)
+		s += float32(u * v)
+	}
+	return s
 }
 
 // Cosine is pgvector's `<=>`: 1 − a·b / sqrt(|a|²·|b|²), the similarity kept in [−1, 1]; NaN
 // when a vector is zero.
 func Cosine(a, b []float32) float64 {
-	dot := func(i int, acc float32) float32 { return fma32(a[i], b[i], acc) }
-	na := func(i int, acc float32) float32 { return fma32(a[i], a[i], acc) }
-	nb := func(i int, acc float32) float32 { return fma32(b[i], b[i], acc) }
+	b = b[:len(a)]
 	n := len(a)
-	sim := float64(sum(n, dot, dot, dot)) / math.Sqrt(float64(sum(n, na, na, na))*float64(sum(n, nb, nb, nb)))
+	n8 := n - n%8
+	var d, na, nb [8]float32
+	for i := 0; i < n8; i += 8 {
+		for j := range 8 {
+			x, y := a[i+j], b[i+j]
+			d[j] = fma32(x, y, d[j])
+			na[j] = fma32(x, x, na[j])
+			nb[j] = fma32(y, y, nb[j])
+		}
+	}
+	var qd, qa, qb [4]float32
+	if n8 > 0 {
+		for j := range 4 {
+			qd[j], qa[j], qb[j] = d[j]+d[j+4], na[j]+na[j+4], nb[j]+nb[j+4]
+		}
+	}
+	i := n8
+	if n-n8 >= 4 {
+		for j := range 4 {
+			x, y := a[n8+j], b[n8+j]
+			qd[j], qa[j], qb[j] = fma32(x, y, qd[j]), fma32(x, x, qa[j]), fma32(y, y, qb[j])
+		}
+		i = n8 + 4
+	}
+	var sd, sa, sb float32
+	if i > 0 {
+		sd, sa, sb = (qd[0]+qd[2])+(qd[1]+qd[3]), (qa[0]+qa[2])+(qa[1]+qa[3]), (qb[0]+qb[2])+(qb[1]+qb[3])
+	}
+	for ; i < n; i++ {
+		x, y := a[i], b[i]
+		sd, sa, sb = fma32(x, y, sd), fma32(x, x, sa), fma32(y, y, sb)
+	}
+	sim := float64(sd) / math.Sqrt(float64(sa)*float64(sb))
 	if math.IsNaN(sim) {
 		return math.NaN()
 	}

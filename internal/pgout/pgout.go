@@ -341,3 +341,41 @@ type Value struct {
 	Null bool
 	Text bool // V is the text output form (else the binary send form)
 }
+
+// Column describes a column a twin holds: its position among the held columns, its type as
+// format_type prints it, how it prints, and whether its values compare bytewise (not a
+// nondeterministic collation).
+type Column struct {
+	Pos      int
+	Type     string
+	Family   Family
+	Compared bool
+}
+
+// Vector prints a pgvector vector as vector_out (text: '[1,2.5,-3e-05]', each element as float4
+// prints it) or vector_send (binary: dimensions and an unused word as int16, then the elements)
+// does.
+func Vector(v []float32, format int16) ([]byte, error) {
+	if format != 0 {
+		out := make([]byte, 0, 4+4*len(v))
+		out = binary.BigEndian.AppendUint16(out, uint16(len(v)))
+		out = binary.BigEndian.AppendUint16(out, 0)
+		for _, x := range v {
+			out = binary.BigEndian.AppendUint32(out, math.Float32bits(x))
+		}
+		return out, nil
+	}
+	out := make([]byte, 0, 2+12*len(v))
+	out = append(out, '[')
+	for i, x := range v {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		b, err := Float(float64(x), 32)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b...)
+	}
+	return append(out, ']'), nil
+}

@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/vecgate/vecgate/internal/pgout"
@@ -98,6 +99,43 @@ func TestFamilyOf(t *testing.T) {
 	} {
 		if got := pgout.FamilyOf(typ); got != want {
 			t.Errorf("FamilyOf(%q) = %v, want %v", typ, got, want)
+		}
+	}
+}
+
+// TestVectorAgainstPostgres: vectors printed as pgvector's vector_out and vector_send print them.
+func TestVectorAgainstPostgres(t *testing.T) {
+	conn := pgtest.Connect(t, pgtest.NewDB(t))
+	ctx := context.Background()
+	if _, err := conn.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS vector"); err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(3, 3))
+	for n := range 40 {
+		v := make([]float32, 1+n%17)
+		for i := range v {
+			v[i] = float32(r.NormFloat64() * math.Pow(10, float64(r.IntN(16)-8)))
+		}
+		if n == 0 {
+			v = []float32{0, float32(math.Copysign(0, -1)), 1e-45, 123456, 1234567, 0.0001, 1e-5}
+		}
+		parts := make([]string, len(v))
+		for i, x := range v {
+			parts[i] = strconv.FormatFloat(float64(x), 'g', -1, 32)
+		}
+		lit := "[" + strings.Join(parts, ",") + "]"
+		for format := range int16(2) {
+			res := conn.PgConn().ExecParams(ctx, "SELECT $1::vector", [][]byte{[]byte(lit)}, nil, []int16{0}, []int16{format}).Read()
+			if res.Err != nil {
+				t.Fatal(res.Err)
+			}
+			got, err := pgout.Vector(v, format)
+			if errors.Is(err, pgout.ErrInexact) {
+				continue
+			}
+			if err != nil || !bytes.Equal(got, res.Rows[0][0]) {
+				t.Errorf("%s format %d: got %q (%v), Postgres sends %q", lit, format, got, err, res.Rows[0][0])
+			}
 		}
 	}
 }
