@@ -43,12 +43,15 @@ func TestDriftedRowsThroughVecgate(t *testing.T) {
 	for i := range rows {
 		ids[i], texts[i] = int64(i+1), pgvector.NewVector(base[i*dims:(i+1)*dims]).String()
 	}
-	twins := []struct{ table, index, kind string }{
-		{"t_hnsw", "CREATE INDEX t_hnsw_emb ON t_hnsw USING hnsw (emb vector_l2_ops)", "hnsw-sq8"},
-		{"t_codes", "CREATE INDEX t_codes_emb ON t_codes USING hnsw (emb vector_l2_ops) WITH (quantizer = sq8, mode = offload)", "hnsw-sq8"},
-		{"t_ivfsq8", "CREATE INDEX t_ivfsq8_emb ON t_ivfsq8 USING ivfflat (emb vector_l2_ops) WITH (lists = 16, quantizer = sq8, mode = offload)", "ivf-sq8"},
-		{"t_pq", "CREATE INDEX t_pq_emb ON t_pq USING ivfflat (emb vector_l2_ops) WITH (lists = 16, quantizer = pq, mode = offload)", "ivf-pq"},
-		{"t_bin", "CREATE INDEX t_bin_emb ON t_bin USING ivfflat (emb vector_l2_ops) WITH (lists = 16, quantizer = binary, mode = offload)", "ivf-binary"},
+	twins := []struct {
+		table, index, kind string
+		metric             ann.Metric
+	}{
+		{"t_hnsw", "CREATE INDEX t_hnsw_emb ON t_hnsw USING hnsw (emb vector_l2_ops)", "hnsw-sq8", ann.L2},
+		{"t_codes", "CREATE INDEX t_codes_emb ON t_codes USING hnsw (emb vector_l2_ops) WITH (quantizer = sq8, mode = offload)", "hnsw-sq8", ann.L2},
+		{"t_ivfsq8", "CREATE INDEX t_ivfsq8_emb ON t_ivfsq8 USING ivfflat (emb vector_l2_ops) WITH (lists = 16, quantizer = sq8, mode = offload)", "ivf-sq8", ann.L2},
+		{"t_pq", "CREATE INDEX t_pq_emb ON t_pq USING ivfflat (emb vector_l2_ops) WITH (lists = 16, quantizer = pq, mode = offload)", "ivf-pq", ann.L2},
+		{"t_bin", "CREATE INDEX t_bin_emb ON t_bin USING ivfflat (emb vector_l2_ops) WITH (lists = 16, quantizer = binary, mode = offload)", "ivf-binary", ann.L2},
 	}
 	for _, tw := range twins {
 		exec(direct, fmt.Sprintf(`CREATE TABLE %s (id bigint PRIMARY KEY, emb vector(%d))`, tw.table, dims))
@@ -70,7 +73,7 @@ func TestDriftedRowsThroughVecgate(t *testing.T) {
 		for {
 			ready := 0
 			for _, tw := range twins {
-				if ix, ok := g.set.Lookup("public", tw.table, "emb", ann.L2); ok && ix.Len() == n && ix.Kind() == tw.kind {
+				if ix, ok := g.set.Lookup("public", tw.table, "emb", tw.metric); ok && ix.Len() == n && ix.Kind() == tw.kind {
 					ready++
 				}
 			}
@@ -95,7 +98,7 @@ func TestDriftedRowsThroughVecgate(t *testing.T) {
 	check := func(when string, g *Gateway, via *pgx.Conn) {
 		t.Helper()
 		for _, tw := range twins {
-			sql := fmt.Sprintf(`SELECT id FROM %s ORDER BY emb <-> $1::vector LIMIT 1`, tw.table)
+			sql := fmt.Sprintf(`SELECT id FROM %s ORDER BY emb %s $1::vector LIMIT 1`, tw.table, tw.metric)
 			before := g.Stats().Intercepted
 			found := 0
 			for i, k := range out.Keys {
@@ -104,7 +107,7 @@ func TestDriftedRowsThroughVecgate(t *testing.T) {
 				if err := via.QueryRow(ctx, sql, v).Scan(&got); err != nil {
 					t.Fatal(err)
 				}
-				if err := direct.QueryRow(ctx, "SELECT id FROM "+tw.table+" ORDER BY emb <-> $1::vector LIMIT 1", v).Scan(&want); err != nil {
+				if err := direct.QueryRow(ctx, sql, v).Scan(&want); err != nil {
 					t.Fatal(err)
 				}
 				if want != k.Int() {
