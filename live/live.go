@@ -58,13 +58,14 @@ type Index struct {
 	// creation until the first commit — the initial load: batches are inserted in parallel,
 	// where rows arriving one at a time would be inserted by one goroutine). A batch goes in
 	// when it is full or a transaction commits. (An IVF buffers its first rows itself: newIVF.)
-	mu      sync.Mutex // guards trained, bulk, pending, retiring and retrainCancel
+	mu      sync.Mutex // guards trained, bulk, pending, retiring, retrainCancel and requantTried
 	trained bool
 	bulk    bool
 	pending pendingRows
 
 	retiring      bool               // replaced (Reset, Truncate): no more retrains
-	retrainCancel context.CancelFunc // set while an IVF retrain runs (retrain.go)
+	retrainCancel context.CancelFunc // set while an IVF retrain or an SQ8 re-quantisation runs (retrain.go)
+	requantTried  int                // drifted rows when a re-quantisation last did not help (driftDue)
 
 	left leftOut // rows of the table the index does not hold; guarded by mu
 }

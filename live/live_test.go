@@ -184,6 +184,19 @@ func contains(xs []int64, x int64) bool {
 // TestHighDimTwinSearchesCodes: a twin of a pgvector index on 600-d vectors searches SQ8 codes
 // and reranks with the float32 vectors: exact distances (each row's own vector at 0), every row
 // found, deletes honoured.
+// hashVec returns row i's vector of dims components in [0, 1), from a xorshift seeded by i.
+func hashVec(i int64, dims int) []float32 {
+	v := make([]float32, dims)
+	x := uint64(i)*0x9E3779B97F4A7C15 + 1
+	for d := range v {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		v[d] = float32(x%1000) / 1000
+	}
+	return v
+}
+
 func TestHighDimTwinSearchesCodes(t *testing.T) {
 	const dims = 600
 	ti := info()
@@ -192,17 +205,7 @@ func TestHighDimTwinSearchesCodes(t *testing.T) {
 	if err := s.Reset([]replication.TargetInfo{ti}); err != nil {
 		t.Fatal(err)
 	}
-	vec := func(i int64) []float32 {
-		v := make([]float32, dims)
-		x := uint64(i)*0x9E3779B97F4A7C15 + 1
-		for d := range v {
-			x ^= x << 13
-			x ^= x >> 7
-			x ^= x << 17
-			v[d] = float32(x%1000) / 1000
-		}
-		return v
-	}
+	vec := func(i int64) []float32 { return hashVec(i, dims) }
 	load(t, s, 400, func(i int64) replication.Row { return row(i, vec(i)...) })
 	if err := s.Delete(target, key(7)); err != nil {
 		t.Fatal(err)

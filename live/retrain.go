@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vecgate/vecgate/ann/hnsw"
 	"github.com/vecgate/vecgate/ann/ivf"
 )
 
@@ -77,17 +78,44 @@ func retrainable(x *ivf.Index) bool {
 	return c.Codes == ivf.CodesFlat || c.Codes == ivf.CodesSQ8 || c.KeepVectors
 }
 
-// maybeRetrain starts a background retrain of ix when it is due and none is running.
+// maybeRetrain starts a background retrain of ix when it is due and none is running (for an
+// HNSW SQ8 twin, a re-quantisation: maybeRequantize).
 func (s *Set) maybeRetrain(ix *Index) {
+	if h := ix.hnswIndex(); h != nil {
+		s.maybeRequantize(ix, h)
+		return
+	}
 	x := ix.ivfIndex()
 	if x == nil || !retrainable(x) || s.noRetrain.Load() {
 		return
 	}
 	st := x.TrainStats()
 	rows := x.Len()
-	if !retrainDue(st, rows) {
+	if !retrainDue(st, rows) && !ix.driftDue(st.Drifted, rows) {
 		return
 	}
+	s.background(ix, func(ctx context.Context) {
+		s.log.Info("live: retraining IVF twin", "index", ix.Source, "rows", rows, "trained_on", st.Rows, "drift", st.Drift)
+		start := time.Now()
+		if err := x.Retrain(ctx); err != nil {
+			s.log.Warn("live: IVF twin retrain failed", "index", ix.Source, "err", err)
+			return
+		}
+		// Drifted rows the retrain left pending (its codec kept: driftDue) wait for twice as many.
+		ix.mu.Lock()
+		ix.requantTried = 0
+		if left := x.TrainStats().Drifted; left*2 >= st.Drifted && left >= requantMinDrifted {
+			ix.requantTried = left
+		}
+		ix.mu.Unlock()
+		s.log.Info("live: IVF twin retrained", "index", ix.Source, "rows", x.Len(), "seconds", time.Since(start).Seconds())
+	})
+}
+
+// background runs work (a retrain or a re-quantisation of ix) on a goroutine of its own, unless
+// ix is being replaced or already runs one. retire cancels work's context; WaitRetrains waits
+// for it.
+func (s *Set) background(ix *Index, work func(ctx context.Context)) {
 	ix.mu.Lock()
 	if ix.retiring || ix.retrainCancel != nil {
 		ix.mu.Unlock()
@@ -97,20 +125,13 @@ func (s *Set) maybeRetrain(ix *Index) {
 	ix.retrainCancel = cancel
 	ix.mu.Unlock()
 	s.retrainStarted()
-	s.log.Info("live: retraining IVF twin", "index", ix.Source, "rows", rows, "trained_on", st.Rows, "drift", st.Drift)
 	go func() {
 		defer s.retrainDone()
-		start := time.Now()
-		err := x.Retrain(ctx)
+		work(ctx)
 		ix.mu.Lock()
 		ix.retrainCancel = nil
 		ix.mu.Unlock()
 		cancel()
-		if err != nil {
-			s.log.Warn("live: IVF twin retrain failed", "index", ix.Source, "err", err)
-			return
-		}
-		s.log.Info("live: IVF twin retrained", "index", ix.Source, "rows", x.Len(), "seconds", time.Since(start).Seconds())
 	}()
 }
 
@@ -152,4 +173,90 @@ func (s *Set) WaitRetrains() {
 	for s.rt.n > 0 {
 		s.rt.cond.Wait()
 	}
+}
+
+// Quantised twins whose rows drift past their codes (an SQ8 range they clip out of, PQ codebooks
+// or binary means they are far from) keep those rows on a side list searched exactly (ann/hnsw,
+// ann/ivf: drift.go), so no row is lost; the list costs a scan of its rows per search. When it
+// grows, live re-quantises the twin in the background: an HNSW SQ8 twin with hnsw.Index.Requantize
+// (new codes built outside the write lock, swapped in), an IVF twin that retrains (flat, SQ8) with
+// its Retrain. PQ and binary IVF twins keep their drifted rows on the list until a reload.
+const (
+	// requantMinDrifted, requantDriftedShare: re-quantise once at least this many rows, and this
+	// share of the twin's rows, are drifted: at a 64th, the side list's exact scan costs about a
+	// 64th of a scan of the table per search, well under an HNSW walk.
+	requantMinDrifted   = 64
+	requantDriftedShare = 1.0 / 64
+)
+
+// driftDue reports whether a twin with drifted of rows on its side list should re-quantise: past
+// the thresholds above, and, after a re-quantisation that did not help (a few rows far outside
+// the rest, which a new range would not serve: hnsw.Index.Requantize), only once the list has
+// doubled since.
+func (ix *Index) driftDue(drifted, rows int) bool {
+	ix.mu.Lock()
+	tried := ix.requantTried
+	ix.mu.Unlock()
+	return drifted >= requantMinDrifted && float64(drifted) >= requantDriftedShare*float64(rows) &&
+		drifted >= 2*tried
+}
+
+// hnswIndex is the twin's HNSW index when it is quantised, or nil.
+func (ix *Index) hnswIndex() *hnsw.Index {
+	x, _ := ix.index.(*hnsw.Index)
+	if x == nil || x.Config().Quantizer != "sq8" {
+		return nil
+	}
+	return x
+}
+
+// maybeRequantize starts a background re-quantisation of an HNSW SQ8 twin whose side list is due
+// (driftDue) when none is running.
+func (s *Set) maybeRequantize(ix *Index, x *hnsw.Index) {
+	if s.noRetrain.Load() {
+		return
+	}
+	drifted, rows := x.Drifted(), x.Len()
+	if !ix.driftDue(drifted, rows) {
+		return
+	}
+	s.background(ix, func(ctx context.Context) {
+		s.log.Info("live: re-quantising SQ8 twin", "index", ix.Source, "rows", rows, "drifted", drifted)
+		start := time.Now()
+		did, err := x.Requantize(ctx)
+		if err != nil {
+			s.log.Warn("live: SQ8 twin re-quantisation failed", "index", ix.Source, "err", err)
+			return
+		}
+		ix.mu.Lock()
+		ix.requantTried = 0
+		if !did {
+			ix.requantTried = drifted
+		}
+		ix.mu.Unlock()
+		s.log.Info("live: SQ8 twin re-quantised", "index", ix.Source, "swapped", did,
+			"drifted", x.Drifted(), "seconds", time.Since(start).Seconds())
+	})
+}
+
+// Quantization describes a quantised twin's drift: rows on its side list (drifted past its codes,
+// searched exactly), re-quantisations swapped in (HNSW SQ8; an IVF twin's count as retrains),
+// whether one runs.
+type Quantization struct {
+	Drifted         int
+	Requantizations int
+	Requantizing    bool
+}
+
+// Quantization returns the drift of a quantised twin (ok false for a twin without codes).
+func (ix *Index) Quantization() (q Quantization, ok bool) {
+	if h := ix.hnswIndex(); h != nil {
+		st := h.DriftStats()
+		return Quantization{Drifted: st.Drifted, Requantizations: st.Requantizations, Requantizing: st.Requantizing}, true
+	}
+	if x := ix.ivfIndex(); x != nil && x.Config().Codes != ivf.CodesFlat {
+		st := x.TrainStats()
+		return Quantization{Drifted: st.Drifted, Requantizing: st.Retraining}, true
+	}
+	return Quantization{}, false
 }

@@ -444,6 +444,12 @@ var (
 	descIndexRetrains = prometheus.NewDesc("vecgate_index_retrains_total",
 		"Retrains of an IVF twin's lists since it was built (its table doubled, or its rows drifted from the centroids).",
 		[]string{"table", "column", "metric", "source", "kind"}, nil)
+	descIndexDrifted = prometheus.NewDesc("vecgate_index_drifted_rows",
+		"Rows of a quantised twin drifted past its codes, kept on a side list searched exactly.",
+		[]string{"table", "column", "metric", "source", "kind"}, nil)
+	descIndexRequants = prometheus.NewDesc("vecgate_index_requantizations_total",
+		"Re-quantisations of an HNSW SQ8 twin since it was built (its rows drifted past its codes).",
+		[]string{"table", "column", "metric", "source", "kind"}, nil)
 	descIndexTrainedRows = prometheus.NewDesc("vecgate_index_trained_rows",
 		"Rows an IVF twin held when it last trained its lists.", []string{"table", "column", "metric", "source", "kind"}, nil)
 	descReplState = prometheus.NewDesc("vecgate_replication_state",
@@ -485,7 +491,7 @@ var (
 
 func (c gatewayCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descSessions, descSessionsTotal, descIntercepted, descFast,
-		descForwarded, descIndexRows, descIndexBytes, descIndexCovered, descIndexRetrains, descIndexTrainedRows, descReplState, descReady, descApplied, descAcked,
+		descForwarded, descIndexRows, descIndexBytes, descIndexCovered, descIndexRetrains, descIndexTrainedRows, descIndexDrifted, descIndexRequants, descReplState, descReady, descApplied, descAcked,
 		descLagBytes, descLagSeconds, descRejected, descResnapshots, descSkipped, descLoadRows,
 		descLoadEst, descLoadRate, descLoadETA, descLoading, descSlotRetained, descSlotSafe} {
 		ch <- d
@@ -530,6 +536,10 @@ func (c gatewayCollector) Collect(ch chan<- prometheus.Metric) {
 			if tr, ok := ix.Training(); ok {
 				counter(descIndexRetrains, float64(tr.Retrains), labels...)
 				gauge(descIndexTrainedRows, float64(tr.Rows), labels...)
+			}
+			if q, ok := ix.Quantization(); ok {
+				gauge(descIndexDrifted, float64(q.Drifted), labels...)
+				counter(descIndexRequants, float64(q.Requantizations), labels...)
 			}
 		}
 	}

@@ -100,6 +100,10 @@ type IndexStatus struct {
 	// CoverDropped: the memory budget (--max-memory) took the held values; statements returning
 	// other columns than the key take the rewrite until the twin is rebuilt.
 	CoverDropped bool `json:"cover_dropped,omitempty"`
+	// Quantised twins: rows drifted past their codes (kept on a side list searched exactly),
+	// re-quantisations of an HNSW SQ8 twin since it was built (live.Quantization).
+	DriftedRows     int `json:"drifted_rows,omitempty"`
+	Requantizations int `json:"requantizations,omitempty"`
 }
 
 // SkippedTarget is a table (Column "") or a vector column that vecgate does not index, and why.
@@ -195,6 +199,9 @@ func (o *Observer) indexStatuses(st replication.Status, params map[string]indexP
 		held, unheld, heldBytes := ix.HeldRows()
 		is.CoveredRows, is.UncoveredRows, is.CoveredBytes = int64(held), int64(unheld), heldBytes
 		is.CoverDropped = ix.CoverDropped()
+		if q, ok := ix.Quantization(); ok {
+			is.DriftedRows, is.Requantizations = q.Drifted, q.Requantizations
+		}
 		indexed[is.Table+"."+is.Column] = true
 		out = append(out, is)
 	}

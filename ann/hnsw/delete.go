@@ -36,6 +36,7 @@ func (x *Index) deleteLocked(key ann.Key) bool {
 		return false
 	}
 	atomic.StoreUint32(&x.dead[id], 1)
+	x.side.remove(id)
 	x.nLive.Add(-1)
 	x.nDeleted++
 	return true

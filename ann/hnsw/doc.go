@@ -53,6 +53,13 @@
 // below Config.ExactFilterRows allowed rows it scans the allowed set exactly
 // (recall 1), otherwise it walks the graph with ef widened by 1/selectivity.
 //
+// An SQ8 index measures each row it takes against a drift bound (drift.go): a
+// row its codec clips past the bound is linked as any other and also kept on
+// a side list that every search scans exactly and merges, so a row far outside
+// the trained range is never lost; Requantize re-quantises in the background
+// (codes built under the read lock a chunk at a time, swapped in under the
+// write lock) and empties the list of the rows the new codec covers.
+//
 // Levels come from a seeded RNG (Config.Seed); a single-threaded build of the
 // same inserts is deterministic.
 package hnsw

@@ -1,9 +1,9 @@
 package hnsw
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"github.com/vecgate/vecgate/quant/sq8"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/vecgate/vecgate/ann"
 	"github.com/vecgate/vecgate/ann/internal/topk"
+	"github.com/vecgate/vecgate/quant/sq8"
 	"github.com/vecgate/vecgate/vecmath"
 )
 
@@ -65,6 +66,10 @@ type Config struct {
 	// Oversample is the default rerank factor of a quantised index with
 	// KeepVectors (SearchOptions.Oversample overrides). Default 2.
 	Oversample float64
+	// DriftBound is the clipped share (sq8.Codec.Clipped) past which an inserted row goes on
+	// the side list searched exactly (drift.go); 0 means sq8.Codec.DriftBound of the rows the
+	// codec trains on (sq8.MinDriftBound for a pre-trained SQ8).
+	DriftBound float64
 }
 
 // DefaultConfig returns pgvector's defaults for dims-dimensional vectors.
@@ -156,6 +161,19 @@ type Index struct {
 	// inserted counts inserts since the last relink (MaybeRelink).
 	inserted atomic.Int64
 
+	// Drift of SQ8 codes (drift.go). bound: the clipped share past which a row goes on side, set
+	// with sq (mu). requants: re-quantisations swapped in (mu). reordered counts Reorders (mu),
+	// so a re-quantisation built on the old numbering is dropped.
+	side      sideList
+	bound     float64
+	requants  int
+	reordered int
+	// requant is set while a re-quantisation builds outside the lock; inserts then note their
+	// slots in requantDirty (under requantMu) to be encoded again at the swap.
+	requant      atomic.Bool
+	requantMu    sync.Mutex
+	requantDirty []uint32
+
 	// allocMu guards slot allocation: ids, keyBytes, free, used, the upper rows' upperUsed
 	// and upperFree, rng.
 	allocMu   sync.Mutex
@@ -193,6 +211,9 @@ func New(cfg Config) (*Index, error) {
 		quant:     cfg.Quantizer == "sq8",
 		sq:        cfg.SQ8,
 	}
+	if x.sq != nil {
+		x.bound = cmp.Or(cfg.DriftBound, sq8.MinDriftBound)
+	}
 	x.raw = !x.quant || cfg.KeepVectors
 	x.ids = newIDTable(x.key)
 	x.setWidths()
@@ -229,7 +250,7 @@ func (x *Index) MemoryBytes() int64 {
 		b += int64(cap(f)) * 4
 	}
 	x.allocMu.Unlock()
-	return b
+	return b + x.side.bytes()
 }
 
 func (x *Index) capacity() int { return len(x.levels) }
@@ -677,8 +698,26 @@ func (x *Index) relinkPass() int {
 	if x.top < 0 {
 		return 0
 	}
-	seen := make([]bool, used)
-	indeg := make([]uint16, used) // in-links from reached nodes
+	seen, indeg := x.reach(used)
+	s := x.getSearcher()
+	defer x.putSearcher(s)
+	lost := 0
+	for i := range used {
+		id := uint32(i)
+		if seen[i] || atomic.LoadUint32(&x.dead[i]) != 0 {
+			continue
+		}
+		lost++
+		x.relinkNode(s, id, used, seen, indeg)
+	}
+	return lost
+}
+
+// reach walks level 0 from the entry point over nodes below used: seen marks the nodes it
+// reaches, indeg counts their in-links from reached nodes. Caller holds mu.
+func (x *Index) reach(used int) (seen []bool, indeg []uint16) {
+	seen = make([]bool, used)
+	indeg = make([]uint16, used)
 	queue := []uint32{x.entry}
 	seen[x.entry] = true
 	for len(queue) > 0 {
@@ -698,18 +737,7 @@ func (x *Index) relinkPass() int {
 			}
 		}
 	}
-	s := x.getSearcher()
-	defer x.putSearcher(s)
-	lost := 0
-	for i := range used {
-		id := uint32(i)
-		if seen[i] || atomic.LoadUint32(&x.dead[i]) != 0 {
-			continue
-		}
-		lost++
-		x.relinkNode(s, id, used, seen, indeg)
-	}
-	return lost
+	return seen, indeg
 }
 
 // relinkNode searches for node id's nearest neighbours again and links it from them, as an
@@ -835,13 +863,22 @@ func (x *Index) insert(key ann.Key, vec []float32) {
 		}
 	}
 	if x.quant {
-		x.corr.at(id)[0] = x.encode(vec, x.codes.at(id))
+		pv := x.prepared(vec) // a cosine index encodes the unit vector (vecs keeps it as given)
+		x.corr.at(id)[0] = x.sq.Encode(pv, x.codes.at(id))
+		x.noteDrift(id, pv)
 	}
 	x.levels[id] = uint8(level)
 	for l := 0; l <= level; l++ {
 		clear(x.list(id, l)) // a reused slot or upper run holds old lists
 	}
 	atomic.StoreUint32(&x.dead[id], 0) // publish: vector and key are written
+	if x.requant.Load() {
+		// A re-quantisation builds (Requantize): checked after publishing, so it either reads
+		// the node in its chunk or finds it here at its swap.
+		x.requantMu.Lock()
+		x.requantDirty = append(x.requantDirty, id)
+		x.requantMu.Unlock()
+	}
 	x.nLive.Add(1)
 	x.inserted.Add(1)
 

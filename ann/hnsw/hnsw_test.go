@@ -350,30 +350,6 @@ func TestSQ8(t *testing.T) {
 	}
 }
 
-func TestSQ8Drift(t *testing.T) {
-	ds := makeData(1000, 16, 10, false)
-	x := build(t, ann.L2, ds, func(c *hnsw.Config) { c.Quantizer = "sq8" })
-	before := x.Codec()
-	same, err := x.RequantizeIfDrifted(ds.Data[:200*16], 0)
-	if err != nil || same {
-		t.Fatalf("same distribution re-quantised: %v %v", same, err)
-	}
-	wide := make([]float32, 200*16)
-	for i := range wide {
-		wide[i] = ds.Data[i] * 4
-	}
-	did, err := x.RequantizeIfDrifted(wide, 0)
-	if err != nil || !did {
-		t.Fatalf("4x wider data not re-quantised: %v %v", did, err)
-	}
-	if after := x.Codec(); after.Upper <= before.Upper {
-		t.Fatalf("range did not grow: %+v -> %+v", before, after)
-	}
-	if r := anntest.Recall(t, x, ann.L2, ds, 10, ann.SearchOptions{EF: 80}, nil); r < 0.8 {
-		t.Errorf("recall after requantize %.3f", r)
-	}
-}
-
 // TestChunkedGrowth inserts one row at a time across several storage chunks
 // (vectors, codes and links grow by chunks of 1,024 nodes), then checks that
 // every row reads back, that a save and load answers alike, and that memory

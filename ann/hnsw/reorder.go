@@ -106,4 +106,19 @@ func (x *Index) Reorder() {
 	x.levels, x.nodeInt, x.nodeKeys, x.dead = levels, nodeInt, nodeKeys, dead
 	x.ids.renumber(newID) // keys did not change, so neither do their slots
 	x.entry = newID[x.entry]
+	x.reordered++
+	if x.side.n.Load() > 0 {
+		ids, vecs := x.side.snapshot()
+		var nv map[uint32][]float32
+		if vecs != nil {
+			nv = make(map[uint32][]float32, len(vecs))
+		}
+		for i, id := range ids {
+			ids[i] = newID[id]
+			if v, ok := vecs[id]; ok {
+				nv[newID[id]] = v
+			}
+		}
+		x.side.set(ids, nv)
+	}
 }

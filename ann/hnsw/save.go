@@ -8,12 +8,16 @@ import (
 	"github.com/vecgate/vecgate/ann"
 	"github.com/vecgate/vecgate/ann/internal/codecfile"
 	"github.com/vecgate/vecgate/internal/fileformat"
+	"github.com/vecgate/vecgate/quant/sq8"
 	"github.com/vecgate/vecgate/vecmath"
 )
 
+// fileVersion 2: the drift bound, re-quantisations and side list (drift.go) follow the upper
+// lists. A version 1 file loads with the least bound, its side list found again from the kept
+// vectors (a codes-only index starts with none: its lost precision cannot be told from codes).
 const (
 	fileKind    = "HNSW"
-	fileVersion = 1
+	fileVersion = 2
 )
 
 // Save implements ann.Index. It holds the index exclusively: searches and
@@ -90,6 +94,18 @@ func (x *Index) Save(w io.Writer) error {
 			e.U32s(u)
 		}
 	}
+	e.F64(x.bound)
+	e.U64(uint64(x.requants))
+	ids, vecs := x.side.snapshot()
+	slices.Sort(ids)
+	e.U32s(ids)
+	if !x.raw {
+		flat := make([]float32, 0, len(ids)*c.Dims)
+		for _, id := range ids {
+			flat = append(flat, vecs[id]...)
+		}
+		e.F32s(flat)
+	}
 	if err := e.Finish(); err != nil {
 		return fmt.Errorf("hnsw: save: %w", err)
 	}
@@ -128,6 +144,13 @@ func decode(d *fileformat.Decoder, cfg Config) (*Index, error) {
 	}
 	if err := x.decodeUpper(d, n.levels); err != nil {
 		return nil, err
+	}
+	if d.Version >= 2 {
+		if err := x.decodeDrift(d); err != nil {
+			return nil, err
+		}
+	} else {
+		x.findDrifted()
 	}
 	if err := d.End(); err != nil {
 		return nil, err
@@ -383,4 +406,61 @@ func (x *Index) setEntry(n nodeTables, entry uint32, top int) error {
 	}
 	x.entry, x.top = entry, top
 	return nil
+}
+
+// decodeDrift reads the drift bound, the re-quantisations and the side list (format 2), checking
+// that the side list holds distinct live nodes.
+func (x *Index) decodeDrift(d *fileformat.Decoder) error {
+	bound := d.F64()
+	requants := d.Uint(1 << 40)
+	ids := d.U32s()
+	var flat []float32
+	if !x.raw {
+		flat = d.F32s()
+	}
+	if err := d.Err(); err != nil {
+		return err
+	}
+	if !(bound >= 0 && bound <= 1) || (x.sq == nil && len(ids) > 0) || (!x.raw && len(flat) != len(ids)*x.cfg.Dims) {
+		return fmt.Errorf("%w: drift bound %v, side list of %d rows", ann.ErrCorrupt, bound, len(ids))
+	}
+	var vecs map[uint32][]float32
+	if !x.raw {
+		vecs = make(map[uint32][]float32, len(ids))
+	}
+	for i, id := range ids {
+		if int(id) >= x.used || x.dead[id] != 0 || (i > 0 && id <= ids[i-1]) {
+			return fmt.Errorf("%w: side list node %d", ann.ErrCorrupt, id)
+		}
+		if vecs != nil {
+			v := flat[i*x.cfg.Dims : (i+1)*x.cfg.Dims : (i+1)*x.cfg.Dims]
+			if _, err := ann.CheckVector(x.cfg.Metric, x.cfg.Dims, v); err != nil {
+				return fmt.Errorf("%w: side list node %d: %v", ann.ErrCorrupt, id, err)
+			}
+			vecs[id] = v
+		}
+	}
+	x.bound, x.requants = bound, int(requants)
+	x.side.set(ids, vecs)
+	return nil
+}
+
+// findDrifted sets the drift bound of an index read from a format 1 file, and puts on the side
+// list the live nodes whose kept vectors its codec clips past it.
+func (x *Index) findDrifted() {
+	if x.sq == nil {
+		return
+	}
+	x.bound = sq8.MinDriftBound
+	if !x.raw {
+		return
+	}
+	var ids []uint32
+	buf := make([]float32, x.cfg.Dims)
+	for i := range x.used {
+		if x.dead[i] == 0 && x.sq.Clipped(x.storedVector(uint32(i), x.sq, buf)) > x.bound {
+			ids = append(ids, uint32(i))
+		}
+	}
+	x.side.set(ids, nil)
 }

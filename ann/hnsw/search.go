@@ -69,7 +69,7 @@ func (x *Index) Search(ctx context.Context, vec []float32, k int, opts ann.Searc
 		if err != nil {
 			return nil, err
 		}
-		return x.results(&q, items, k, rerank), nil
+		return x.results(&q, x.mergeSide(&q, items, kk, opts.Filter), k, rerank), nil
 	}
 	var accept func(uint32) bool
 	if opts.Filter != nil {
@@ -79,7 +79,7 @@ func (x *Index) Search(ctx context.Context, vec []float32, k int, opts ann.Searc
 			if err != nil {
 				return nil, err
 			}
-			return x.results(&q, items, k, rerank), nil
+			return x.results(&q, x.mergeSide(&q, items, kk, opts.Filter), k, rerank), nil
 		}
 		ef = min(int(float64(ef)/sel)+1, live)
 		accept = func(id uint32) bool {
@@ -102,7 +102,7 @@ func (x *Index) Search(ctx context.Context, vec []float32, k int, opts ann.Searc
 		s.res.Pop()
 	}
 	s.tmp = s.res.SortedAscending(s.tmp[:0])
-	return x.results(&q, s.tmp, k, rerank), nil
+	return x.results(&q, x.mergeSide(&q, s.tmp, kk, opts.Filter), k, rerank), nil
 }
 
 // results turns candidates (ascending by ranking distance) into the top k

@@ -20,6 +20,10 @@
 // (retrain.go: k-means and re-filing on a copy, changes made meanwhile
 // replayed by node id, swap under the write lock).
 //
+// Rows a trained quantised index's codes would misplace (drift.go: clipped
+// past the SQ8 range, far from every centroid, a binary code shared by many)
+// stay pending too, scanned exactly by every search; a Retrain files them again.
+//
 // Invariants: every live key is either pending or in exactly one list at
 // (list, pos); lists are dense (delete moves the list's last entry into the
 // hole), so deletes free space immediately. One RWMutex guards everything:

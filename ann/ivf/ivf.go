@@ -141,6 +141,10 @@ type Index struct {
 	addDist   float64 // sum of the spreads of rows added since training
 	addN      int     // rows added since training
 
+	// bound: a row filed with codes goes to pending (scanned exactly) instead of its cell when
+	// drifted past it (drift.go); 0 for flat cells, and unknown (a file of format 2).
+	bound float64
+
 	trainedRows int                 // live rows when the index last trained
 	retrains    int                 // Retrain swaps done
 	gen         uint64              // bumped by Train: a Retrain built on an older model is dropped
@@ -375,12 +379,17 @@ func (x *Index) file(id uint32, vec []float32) {
 func (x *Index) fileIn(id uint32, vec []float32, c int) {
 	d := x.cfg.Dims
 	v := x.prep(vec, nil)
+	spread := x.spread(v, c)
+	x.addDist += float64(spread)
+	x.addN++
+	if x.drifted(v, spread, c) {
+		x.pend(id, vec) // its codes would misplace it: scanned exactly
+		return
+	}
 	cl := &x.cells[c]
 	x.nodeCell[id] = int32(c)
 	x.nodePos[id] = uint32(len(cl.ids))
 	cl.ids = append(cl.ids, id)
-	x.addDist += float64(x.spread(v, c))
-	x.addN++
 	switch x.cfg.Codes {
 	case CodesFlat:
 		cl.vecs = append(cl.vecs, v...)
@@ -551,14 +560,19 @@ func (x *Index) fit(ctx context.Context, data []float32) error {
 		cent = append(cent, cent[:d]...)
 	}
 	x.centroids = cent
+	keptSQ := false
 	switch x.cfg.Codes {
 	case CodesSQ8:
 		conf := 0.0 // codec default; min/max for inner product (see hnsw.Config.SQ8Confidence)
 		if x.cfg.Metric == ann.InnerProduct {
 			conf = 1
 		}
+		old := x.sq
 		if x.sq, err = sq8.Train(sample, d, conf); err != nil {
 			return err
+		}
+		if old != nil && x.sq.Alpha() > maxWiden*old.Alpha() {
+			x.sq, keptSQ = old, true // a few rows far outside the rest: they stay pending (drift.go)
 		}
 	case CodesBinary:
 		if x.bin, err = binary.Train(sample, d); err != nil {
@@ -583,6 +597,11 @@ func (x *Index) fit(ctx context.Context, data []float32) error {
 		sum += float64(x.spread(v, c))
 	}
 	x.trainDist = sum / float64(len(sample)/d)
+	if !keptSQ || x.bound <= 0 {
+		// A kept codec keeps its bound: calibrated again on rows far outside its range, it would
+		// let them all in.
+		x.bound = x.driftBound(sample)
+	}
 	x.addDist, x.addN = 0, 0
 	x.cells = make([]cell, x.cfg.Lists)
 	x.trained = true
@@ -602,6 +621,7 @@ func (x *Index) Train(ctx context.Context, sample []float32) error {
 	if x.trained {
 		// Move everything back to pending as float vectors.
 		all := x.vectorsLocked()
+		x.pendIDs, x.pendVecs = nil, nil // the drifted rows pending are in all
 		x.trained = false
 		for _, id := range sortedIDs(all) {
 			x.unfileNoCheck(id)
@@ -750,13 +770,17 @@ func (x *Index) Search(ctx context.Context, vec []float32, k int, opts ann.Searc
 		order = x.rankCells(q)
 	}
 	// Pending rows are scanned exactly.
-	d := x.cfg.Dims
-	for i, id := range x.pendIDs {
-		if accept != nil && !accept(id) {
-			continue
+	if x.trained && x.cfg.Codes == CodesBinary {
+		x.scanPendingBinary(q, &h, kk, accept)
+	} else {
+		d := x.cfg.Dims
+		for i, id := range x.pendIDs {
+			if accept != nil && !accept(id) {
+				continue
+			}
+			v := x.prep(x.pendVecs[i*d:(i+1)*d], nil)
+			h.PushBounded(topk.Item{Dist: x.flatRank(q.v, v), ID: id}, kk)
 		}
-		v := x.prep(x.pendVecs[i*d:(i+1)*d], nil)
-		h.PushBounded(topk.Item{Dist: x.flatRank(q.v, v), ID: id}, kk)
 	}
 	done := 0
 	for x.trained {

@@ -32,6 +32,9 @@ type TrainStats struct {
 	Retrains int
 	// Retraining is set while a Retrain is building its new model.
 	Retraining bool
+	// Drifted is how many rows of a trained index its codes would misplace, scanned exactly
+	// instead (drift.go); a Retrain files them again under its new codec.
+	Drifted int
 }
 
 // TrainStats returns the index's training statistics.
@@ -40,7 +43,7 @@ func (x *Index) TrainStats() TrainStats {
 	defer x.mu.RUnlock()
 	st := TrainStats{Trained: x.trained, Added: x.addN, Retrains: x.retrains, Retraining: x.retraining}
 	if x.trained {
-		st.Rows = x.trainedRows
+		st.Rows, st.Drifted = x.trainedRows, len(x.pendIDs)
 	}
 	if x.addN > 0 && x.trainDist > 0 {
 		st.Drift = (x.addDist / float64(x.addN)) / x.trainDist
@@ -134,14 +137,15 @@ func (x *Index) trainPending(ctx context.Context) error {
 
 func (x *Index) retrain(ctx context.Context, gen uint64) error {
 	d := x.cfg.Dims
-	// 1. Snapshot. A trained index has no pending rows (Add and AddBatch
-	// file directly once trained), so every live node is in a cell.
+	// 1. Snapshot. A trained index's live nodes are in cells, or pending when they drifted past
+	// its codes (drift.go): those are filed again too, under the new codec.
 	x.mu.RLock()
+	sq, bound := x.sq, x.bound
 	n := len(x.nodeCell)
 	ids := make([]uint32, 0, len(x.ids))
 	vecs := make([]float32, 0, len(x.ids)*d)
 	for id := range uint32(n) {
-		if x.nodeCell[id] >= 0 {
+		if x.nodeCell[id] != freeCell {
 			ids = append(ids, id)
 			vecs = x.appendVector(vecs, id)
 		}
@@ -153,7 +157,8 @@ func (x *Index) retrain(ctx context.Context, gen uint64) error {
 	ids0 := ids
 
 	// 2. New model and cells, privately.
-	b := &Index{cfg: x.cfg}
+	// fit keeps the SQ8 codec, and its bound, when the new one would be more than maxWiden wider.
+	b := &Index{cfg: x.cfg, sq: sq, bound: bound}
 	if err := b.fit(ctx, vecs); err != nil {
 		return err
 	}
@@ -216,6 +221,7 @@ func (x *Index) retrain(ctx context.Context, gen uint64) error {
 	}
 	x.centroids, x.sq, x.pq, x.pqPre, x.bin = b.centroids, b.sq, b.pq, b.pqPre, b.bin
 	x.cells, x.nodeCell, x.nodePos = b.cells, b.nodeCell, b.nodePos
+	x.pendIDs, x.pendVecs, x.bound = b.pendIDs, b.pendVecs, b.bound
 	x.trainDist, x.addDist, x.addN = b.trainDist, b.addDist, b.addN
 	x.trainedRows = len(ids0)
 	x.retrains++
@@ -223,7 +229,7 @@ func (x *Index) retrain(ctx context.Context, gen uint64) error {
 }
 
 // takeDirty returns the dirty nodes in order with their current vectors
-// (nil: not live, or pending) and starts a new dirty set. Caller holds mu
+// (nil: not live) and starts a new dirty set. Caller holds mu
 // exclusively.
 func (x *Index) takeDirty() ([]uint32, [][]float32) {
 	ids := make([]uint32, 0, len(x.dirty))
@@ -233,7 +239,7 @@ func (x *Index) takeDirty() ([]uint32, [][]float32) {
 	slices.Sort(ids)
 	cur := make([][]float32, len(ids))
 	for i, id := range ids {
-		if x.nodeCell[id] >= 0 {
+		if x.nodeCell[id] != freeCell {
 			cur[i] = x.appendVector(nil, id)
 		}
 	}
@@ -260,7 +266,7 @@ func (b *Index) refile(ids []uint32, cur [][]float32, d int) {
 			b.nodeCell = append(b.nodeCell, freeCell)
 			b.nodePos = append(b.nodePos, 0)
 		}
-		if b.nodeCell[id] >= 0 {
+		if b.nodeCell[id] != freeCell {
 			b.unfile(id)
 			b.nodeCell[id] = freeCell
 		}

@@ -11,14 +11,18 @@ import (
 	"github.com/vecgate/vecgate/internal/fileformat"
 	qbinary "github.com/vecgate/vecgate/quant/binary"
 	"github.com/vecgate/vecgate/quant/pq"
+	"github.com/vecgate/vecgate/quant/sq8"
 )
 
 const (
 	fileKind = "IVF "
 	// fileVersion 2: drift statistics are squared L2 spreads for every
 	// metric (version 1: ranking distances), and the rows at training follow
-	// them.
-	fileVersion = 2
+	// them. 3: the drift bound of the codes follows (drift.go); the rows
+	// pending in a trained index are its drifted rows. A file of format 2 or 1
+	// loads with the least SQ8 bound, and none for PQ and binary (their rows
+	// stay in their cells until a retrain or reload).
+	fileVersion = 3
 )
 
 // Save implements ann.Index. Cells are written entry by entry with their
@@ -48,6 +52,7 @@ func (x *Index) Save(w io.Writer) error {
 		e.F64(x.addDist)
 		e.U64(uint64(x.addN))
 		e.U64(uint64(x.trainedRows))
+		e.F64(x.bound)
 		switch c.Codes {
 		case CodesSQ8:
 			codecfile.WriteSQ8(e, x.sq)
@@ -173,7 +178,13 @@ func (x *Index) decodeTraining(d *fileformat.Decoder) {
 	x.trainDist, x.addDist = d.F64(), d.F64()
 	x.addN = int(min(d.U64(), 1<<40))
 	x.trainedRows = -1 // version 1: the rows loaded
-	if d.Version >= 2 {
+	if d.Version >= 3 {
+		x.trainedRows = int(min(d.U64(), 1<<40))
+		x.bound = d.F64()
+		if d.Err() == nil && !(x.bound >= 0) {
+			d.Fail("drift bound %v", x.bound)
+		}
+	} else if d.Version >= 2 {
 		x.trainedRows = int(min(d.U64(), 1<<40))
 	} else if c.Metric != ann.L2 && c.Metric != ann.L1 {
 		// Version 1 kept ranking distances (negative dot products):
@@ -193,6 +204,9 @@ func (x *Index) decodeCodec(d *fileformat.Decoder) {
 	switch c.Codes {
 	case CodesSQ8:
 		x.sq = codecfile.ReadSQ8(d, dims)
+		if d.Version < 3 {
+			x.bound = sq8.MinDriftBound
+		}
 	case CodesBinary:
 		off := d.F32s()
 		if d.Err() == nil && len(off) != dims {

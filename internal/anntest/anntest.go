@@ -196,3 +196,55 @@ func SameResults(t testing.TB, got, want []ann.Result) {
 		}
 	}
 }
+
+// Outliers returns n rows (keys first, first+1, …) far outside the range of data drawn with
+// Clustered or Random: each is scale × (|g| + 1 + 8·e_j), g with N(0, 1) components and a spike
+// on dimension j = i mod dims, all in the positive orthant. Scaled, they leave an L2 or
+// inner-product quantiser's range (every component clips to the same code); their spikes point
+// where no trained row does, so they leave a cosine quantiser's too. No two are alike, but a
+// quantiser that clips them gives many of them the same codes: the rows a quantised index drops
+// when it keeps the range it was trained with.
+func Outliers(n, dims int, scale float32, first int64, seed uint64) Dataset {
+	r := rand.New(rand.NewPCG(seed, 7))
+	ds := Dataset{Dims: dims, Data: make([]float32, 0, n*dims)}
+	for i := range n {
+		v := RandomVector(r, dims)
+		for j := range v {
+			v[j] = scale * (float32(math.Abs(float64(v[j]))) + 1)
+		}
+		v[i%dims] += 8 * scale
+		ds.Data = append(ds.Data, v...)
+		ds.Keys = append(ds.Keys, ann.IntKey(first+int64(i)))
+	}
+	return ds
+}
+
+// NearestFound counts the rows of queries whose exact nearest neighbour among all (under m) is in
+// x's first k answers to a search with the row's own vector (opts), and logs the first misses.
+// Under L2 and cosine that neighbour is the row itself; k 1 asks for it to come first (an index
+// with exact distances), a larger k for it to be among the candidates (an index whose caller
+// reranks).
+func NearestFound(t testing.TB, x ann.Index, m ann.Metric, all, queries Dataset, k int, opts ann.SearchOptions) int {
+	t.Helper()
+	found := 0
+	for i := range queries.Keys {
+		q := queries.Row(i)
+		want := Exact(m, all, q, 1, false, nil)[0].Key
+		rs, err := x.Search(context.Background(), q, k, opts)
+		if err != nil {
+			t.Fatalf("search row %v: %v", queries.Keys[i], err)
+		}
+		if slices.ContainsFunc(rs, func(r ann.Result) bool { return r.Key == want }) {
+			found++
+		} else if i-found < 3 {
+			t.Logf("row %v: want %v, got %v", queries.Keys[i], want, rs)
+		}
+	}
+	return found
+}
+
+// Concat returns the rows of a followed by those of b (queries of a).
+func Concat(a, b Dataset) Dataset {
+	return Dataset{Dims: a.Dims, Queries: a.Queries, Data: append(slices.Clip(a.Data), b.Data...),
+		Keys: append(slices.Clip(a.Keys), b.Keys...)}
+}

@@ -17,4 +17,7 @@
 // The quantiles belong to one index build. Drift measures how far a sample
 // of new data moves them; an index re-quantises only when the drift exceeds
 // a tolerance, otherwise codes are reused (Lucene's segment-merge rule).
+// Clipped measures one vector: the share of its energy outside the range,
+// which rounding never causes; past DriftBound (calibrated on the training
+// rows) its codes misplace it, and an index keeps it exact instead.
 package sq8

@@ -147,3 +147,49 @@ func (c *Codec) NeedsRequantize(sample []float32, tol float64) bool {
 	d, err := c.Drift(sample)
 	return err == nil && d > tol
 }
+
+// Clipped returns the share of v's energy that its codes cannot hold: the squared amounts by which
+// its components lie outside [Lower, Upper], over |v|² + Dims·α². Rounding moves a component at
+// most α/2 whatever the vector, so only clipping can make a vector's codes arbitrarily wrong: a
+// vector from the trained distribution has a share near 0, one scaled far past the range (or from
+// a region of the space the quantiles never saw) a share near 1. The Dims·α² term keeps vectors
+// near the origin from counting as clipped by a hair.
+func (c *Codec) Clipped(v []float32) float64 {
+	var out, norm float64
+	lo, hi := float64(c.Lower), float64(c.Upper)
+	for _, x := range v {
+		f := float64(x)
+		norm += f * f
+		switch {
+		case f < lo:
+			out += (lo - f) * (lo - f)
+		case f > hi:
+			out += (f - hi) * (f - hi)
+		}
+	}
+	a := float64(c.Alpha())
+	return out / (norm + float64(len(v))*a*a)
+}
+
+// MinDriftBound is the least clipped share (Clipped) past which a vector counts as drifted: its
+// codes misplace it by a tenth of its length or more.
+const MinDriftBound = 0.01
+
+// DriftBound returns the clipped share past which a vector counts as drifted from the data c was
+// trained on (sample, rows of Dims values): MinDriftBound, or twice the 99.9th percentile of the
+// sample's own shares when the training data itself clips more (data whose quantile range leaves
+// a few wide components out of every vector must not count every vector as drifted).
+func (c *Codec) DriftBound(sample []float32) float64 {
+	d := c.Dims
+	n := len(sample) / max(d, 1)
+	if n == 0 {
+		return MinDriftBound
+	}
+	shares := make([]float64, n)
+	for i := range n {
+		shares[i] = c.Clipped(sample[i*d : (i+1)*d])
+	}
+	slices.Sort(shares)
+	q := shares[min(n-1, int(math.Ceil(0.999*float64(n-1))))]
+	return max(MinDriftBound, 2*q)
+}

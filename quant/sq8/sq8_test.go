@@ -143,3 +143,35 @@ func BenchmarkDistance(b *testing.B) {
 		}
 	})
 }
+
+func TestClippedAndDriftBound(t *testing.T) {
+	const dims = 64
+	data := sample(7, 2000, dims, 1)
+	c, err := sq8.Train(data, dims, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound := c.DriftBound(data)
+	if bound < sq8.MinDriftBound || bound > 2*sq8.MinDriftBound {
+		t.Fatalf("bound %v on the training data itself", bound)
+	}
+	over := 0
+	for i := range 2000 {
+		if c.Clipped(data[i*dims:(i+1)*dims]) > bound {
+			over++
+		}
+	}
+	if over > 2 {
+		t.Errorf("%d of 2000 training rows past the bound", over)
+	}
+	far := make([]float32, dims)
+	for i := range far {
+		far[i] = 50 * data[i]
+	}
+	if s := c.Clipped(far); s < 0.5 {
+		t.Errorf("a row ×50 clips %.3f of its energy", s)
+	}
+	if s := c.Clipped(make([]float32, dims)); s != 0 {
+		t.Errorf("the zero vector clips %v", s)
+	}
+}
