@@ -103,7 +103,7 @@ func asPgError(err error, pe **pgconn.PgError) bool {
 func TestCoveringAnswers(t *testing.T) {
 	dsn, g := tableGateway(t, 300, "CREATE EXTENSION IF NOT EXISTS vector", coverSetup, coverRows,
 		"CREATE INDEX ON docs USING hnsw (emb vector_cosine_ops)", "CREATE INDEX ON docs USING hnsw (emb vector_l2_ops)")
-	via := pgtest.Connect(t, viaDSN(dsn, g)).PgConn()
+	via := coverVia(t, dsn, g)
 	direct := pgtest.Connect(t, dsn).PgConn()
 	var v7 string
 	var toasted bool
@@ -194,7 +194,7 @@ func TestCoveringColumnPrivileges(t *testing.T) {
 		c.Exec(context.Background(), "DROP OWNED BY "+role)
 		c.Exec(context.Background(), "DROP ROLE "+role)
 	})
-	via := pgtest.Connect(t, viaDSN(dsn, g)).PgConn()
+	via := coverVia(t, dsn, g)
 	direct := pgtest.Connect(t, dsn).PgConn()
 	q := [][]byte{[]byte("[0.1,0.2,0.3]")}
 	statements := []struct {
@@ -258,7 +258,7 @@ func TestCoveringRestart(t *testing.T) {
 	if err := admin.QueryRow(ctx, "SELECT (SELECT emb::text FROM docs WHERE id = 7), (SELECT emb::text FROM docs WHERE id = 8)").Scan(&v7, &v8); err != nil {
 		t.Fatal(err)
 	}
-	via := pgtest.Connect(t, viaDSN(dsn, g)).PgConn()
+	via := coverVia(t, dsn, g)
 	for _, v := range []string{v7, v8} {
 		sql := "SELECT id, content, n, metadata FROM docs ORDER BY emb <-> $1 LIMIT 3"
 		before := g.Stats().FastPath
@@ -290,7 +290,7 @@ func TestCoveringRowCap(t *testing.T) {
 	if st := g.Status(); len(st.Indexes) != 1 || st.Indexes[0].CoveredRows != 299 || st.Indexes[0].UncoveredRows != 1 {
 		t.Fatalf("status: %+v", st.Indexes)
 	}
-	via := pgtest.Connect(t, viaDSN(dsn, g)).PgConn()
+	via := coverVia(t, dsn, g)
 	for _, st := range []struct {
 		sql    string
 		params [][]byte
@@ -333,7 +333,7 @@ func TestCoveringMemoryBudget(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	via := pgtest.Connect(t, viaDSN(dsn, g)).PgConn()
+	via := coverVia(t, dsn, g)
 	q := [][]byte{[]byte("[0.1,0.2,0.3]")}
 	for _, st := range []struct {
 		sql  string
@@ -362,7 +362,7 @@ func TestCoveringShadowedEquality(t *testing.T) {
 		"CREATE INDEX ON docs USING hnsw (emb vector_l2_ops)", "CREATE SCHEMA evil",
 		"CREATE FUNCTION evil.always(text, text) RETURNS bool LANGUAGE sql IMMUTABLE AS 'SELECT true'",
 		"CREATE OPERATOR evil.= (LEFTARG = text, RIGHTARG = text, FUNCTION = evil.always)")
-	via := pgtest.Connect(t, viaDSN(dsn, g)).PgConn()
+	via := coverVia(t, dsn, g)
 	direct := pgtest.Connect(t, dsn).PgConn()
 	q := [][]byte{[]byte("[0.1,0.2,0.3]")}
 	sql := "SELECT id, tag FROM docs WHERE metadata->>'source' = 'file2.md' AND tag = 'tag3' ORDER BY emb <-> $1 LIMIT 5"
@@ -408,7 +408,7 @@ func coverDB(t *testing.T) (string, *pgx.Conn) {
 func TestSimilarityOrdering(t *testing.T) {
 	dsn, g := tableGateway(t, 300, "CREATE EXTENSION IF NOT EXISTS vector", coverSetup, coverRows,
 		"CREATE INDEX ON docs USING hnsw (emb vector_cosine_ops)")
-	via := pgtest.Connect(t, viaDSN(dsn, g)).PgConn()
+	via := coverVia(t, dsn, g)
 	direct := pgtest.Connect(t, dsn).PgConn()
 	q := [][]byte{[]byte("[0.3,-0.2,-0.55]")}
 	statements := []string{
@@ -450,7 +450,7 @@ func TestCoveringSelectStar(t *testing.T) {
 			CASE WHEN i % 2 = 0 THEN 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid ELSE '00000000-0000-0000-0000-000000000001'::uuid END,
 			ARRAY[sin(i), cos(i), sin(2 * i) / 3, -1.5 + (i % 7) / 3.0]::vector FROM generate_series(1, 200) i`,
 		"CREATE INDEX ON lc USING hnsw (embedding vector_cosine_ops)")
-	via := pgtest.Connect(t, viaDSN(dsn, g)).PgConn()
+	via := coverVia(t, dsn, g)
 	direct := pgtest.Connect(t, dsn).PgConn()
 	params := [][]byte{[]byte("[0.3,-0.2,0.55,-1]"), []byte("4"), []byte("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")}
 	statements := []string{
@@ -492,10 +492,10 @@ func TestDescriptionShared(t *testing.T) {
 	direct := pgtest.Connect(t, dsn).PgConn()
 	q := [][]byte{[]byte("[0.1,0.2,0.3]")}
 	sql := "SELECT id, content, metadata, emb <-> $1 AS distance FROM docs WHERE flag = true ORDER BY distance LIMIT 5"
-	first := pgtest.Connect(t, viaDSN(dsn, g)).PgConn()
+	first := coverVia(t, dsn, g)
 	wireAnswer(t, first, sql, q, []int16{0}) // rewritten: Postgres' description is kept
 	for range 3 {
-		next := pgtest.Connect(t, viaDSN(dsn, g)).PgConn()
+		next := coverVia(t, dsn, g)
 		before := g.Stats().FastPath
 		got, want := wireAnswer(t, next, sql, q, []int16{0}), wireAnswer(t, direct, sql, q, []int16{0})
 		if got != want {
@@ -505,4 +505,16 @@ func TestDescriptionShared(t *testing.T) {
 			t.Fatalf("a new session's first statement of a known shape was not answered from memory")
 		}
 	}
+}
+
+// coverVia connects to vecgate for a covering test: reads wait up to 10 s for replication after
+// the session ran a statement in Postgres (rather than 100 ms, past which a loaded machine
+// forwards them as lagging and the test could not see the path it checks).
+func coverVia(t *testing.T, dsn string, g *Gateway) *pgconn.PgConn {
+	t.Helper()
+	c := pgtest.Connect(t, viaDSN(dsn, g)).PgConn()
+	if _, err := c.Exec(context.Background(), "SET vecgate.max_wait = '10s'").ReadAll(); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
