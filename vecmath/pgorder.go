@@ -21,27 +21,45 @@ import (
 // (pgSumsAVX2 etc., kernels_amd64.s) computes the same bits with the same instructions the
 // server's build uses (8-lane AVX2 vectors, VFMADD231PS).
 
-// pgTerms returns the factors of element i's term: (a−b, a−b) for squared L2, (a, b) for the
-// inner product.
-func pgTerms(a, b []float32, i int, diff bool) (float32, float32) {
-	if diff {
-		d := a[i] - b[i]
-		return d, d
-	}
-	return a[i], b[i]
-}
+// pgOp is the sum a portable Pg kernel computes.
+type pgOp int
 
-// pgSumProducts is Σ (a−b)² (diff) or Σ a·b in pgvector's order. Written out for speed: it is
-// the fallback of every row of an answer from memory where there is no assembly.
-func pgSumProducts(a, b []float32, diff bool) float32 {
+const (
+	pgOpL2  pgOp = iota // Σ (a−b)²
+	pgOpDot             // Σ a·b
+	pgOpL1              // Σ |a−b|
+)
+
+// pgSum is op's sum in pgvector's order: terms rounded then added, but for the 4-element step,
+// which is fused for L2 and the inner product.
+func pgSum(a, b []float32, op pgOp) float32 {
 	b = b[:len(a)]
+	term := func(i int) float32 {
+		switch op {
+		case pgOpL2:
+			d := a[i] - b[i]
+			return float32(d * d)
+		case pgOpDot:
+			return float32(a[i] * b[i])
+		}
+		return abs32(a[i] - b[i])
+	}
+	fused := func(i int, acc float32) float32 {
+		switch op {
+		case pgOpL2:
+			d := a[i] - b[i]
+			return fma32(d, d, acc)
+		case pgOpDot:
+			return fma32(a[i], b[i], acc)
+		}
+		return acc + abs32(a[i]-b[i])
+	}
 	n := len(a)
 	n8 := n - n%8
 	var l [8]float32
 	for i := 0; i < n8; i += 8 {
 		for j := range 8 {
-			u, v := pgTerms(a, b, i+j, diff)
-			l[j] += float32(u * v)
+			l[j] += term(i + j)
 		}
 	}
 	var q [4]float32
@@ -51,22 +69,22 @@ func pgSumProducts(a, b []float32, diff bool) float32 {
 	i := n8
 	if n-n8 >= 4 {
 		for j := range 4 {
-			u, v := pgTerms(a, b, n8+j, diff)
-			q[j] = fma32(u, v, q[j])
+			q[j] = fused(n8+j, q[j])
 		}
 		i = n8 + 4
 	}
 	s := (q[0] + q[2]) + (q[1] + q[3])
 	for ; i < n; i++ {
-		u, v := pgTerms(a, b, i, diff)
-		s += float32(u * v)
+		s += term(i)
 	}
 	return s
 }
 
-func pgL2SquaredGeneric(a, b []float32) float32 { return pgSumProducts(a, b, true) }
+func pgL2SquaredGeneric(a, b []float32) float32 { return pgSum(a, b, pgOpL2) }
 
-func pgDotGeneric(a, b []float32) float32 { return pgSumProducts(a, b, false) }
+func pgDotGeneric(a, b []float32) float32 { return pgSum(a, b, pgOpDot) }
+
+func pgL1Generic(a, b []float32) float32 { return pgSum(a, b, pgOpL1) }
 
 // pgCosineSumsGeneric returns Σ a·b, Σ a² and Σ b² in pgvector's order, fused multiply-adds
 // throughout.
@@ -101,35 +119,6 @@ func pgCosineSumsGeneric(a, b []float32) (dot, na, nb float32) {
 		dot, na, nb = fma32(x, y, dot), fma32(x, x, na), fma32(y, y, nb)
 	}
 	return dot, na, nb
-}
-
-// pgL1Generic is Σ |a−b| in pgvector's order.
-func pgL1Generic(a, b []float32) float32 {
-	b = b[:len(a)]
-	n := len(a)
-	n8 := n - n%8
-	var l [8]float32
-	for i := 0; i < n8; i += 8 {
-		for j := range 8 {
-			l[j] += abs32(a[i+j] - b[i+j])
-		}
-	}
-	var q [4]float32
-	for j := range 4 {
-		q[j] = l[j] + l[j+4]
-	}
-	i := n8
-	if n-n8 >= 4 {
-		for j := range 4 {
-			q[j] += abs32(a[n8+j] - b[n8+j])
-		}
-		i = n8 + 4
-	}
-	s := (q[0] + q[2]) + (q[1] + q[3])
-	for ; i < n; i++ {
-		s += abs32(a[i] - b[i])
-	}
-	return s
 }
 
 // fma32 is a float32 fused multiply-add: x*y + acc rounded once to float32. x*y is exact in
