@@ -1,6 +1,7 @@
 package vecmath_test
 
 import (
+	"encoding/binary"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -9,17 +10,40 @@ import (
 )
 
 // pgFloats returns n random float32s starting off elements into their allocation and ending at
-// its end: normal deviates times scale, or (scale 0) each of a random magnitude 1e-20..1e20.
+// its end: normal deviates times scale, or (scale 0) each of a random magnitude 1e-20..1e20, or
+// (scale −1) random bits, every finite float32 alike.
 func pgFloats(r *rand.Rand, n, off int, scale float64) []float32 {
 	s := make([]float32, off+n)
 	for i := range s {
-		m := scale
-		if m == 0 {
-			m = math.Pow(10, float64(r.IntN(41)-20))
+		switch scale {
+		case 0:
+			s[i] = float32(r.NormFloat64() * math.Pow(10, float64(r.IntN(41)-20)))
+		case -1:
+			s[i] = finite(r.Uint32())
+		default:
+			s[i] = float32(r.NormFloat64() * scale)
 		}
-		s[i] = float32(r.NormFloat64() * m)
 	}
 	return s[off:]
+}
+
+// finite returns the float32 of bits u, or 0 where that is infinite or NaN (pgvector's vectors
+// hold finite numbers only).
+func finite(u uint32) float32 {
+	x := math.Float32frombits(u)
+	if math.IsInf(float64(x), 0) || math.IsNaN(float64(x)) {
+		return 0
+	}
+	return x
+}
+
+// pgSumNames names the sums pgSums returns.
+var pgSumNames = [6]string{"PgL2Squared", "PgDot", "PgL1", "PgCosineSums dot", "PgCosineSums na", "PgCosineSums nb"}
+
+// pgSums returns k's Pg sums of a and b.
+func pgSums(k vecmath.Kernels, a, b []float32) [6]float32 {
+	d, na, nb := k.PgCosineSums(a, b)
+	return [6]float32{k.PgL2Squared(a, b), k.PgDot(a, b), k.PgL1(a, b), d, na, nb}
 }
 
 // same reports whether x and y have the same bits.
@@ -28,14 +52,14 @@ func same(x, y float32) bool { return math.Float32bits(x) == math.Float32bits(y)
 // TestPgKernelsExact: every set's Pg kernels give the portable (reference) ones' bits, over
 // every length 0..70 and embedding sizes, slices at every alignment, and magnitudes from
 // 1e-20 (subnormal products and sums) to 1e20 (products and sums overflowing to ±Inf, inner
-// products to NaN), alone and mixed within a vector.
+// products to NaN), alone and mixed within a vector, and random bits.
 func TestPgKernelsExact(t *testing.T) {
 	lengths := make([]int, 0, 80)
 	for n := range 71 {
 		lengths = append(lengths, n)
 	}
 	lengths = append(lengths, 100, 384, 768, 1536, 3072)
-	scales := []float64{0, 1, 1e-20, 1e-19, 1e-10, 1e10, 1e19, 1e20}
+	scales := []float64{0, -1, 1, 1e-20, 1e-19, 1e-10, 1e10, 1e19, 1e20}
 	p := vecmath.Portable
 	sets := vecmath.Sets()[1:]
 	if len(sets) == 0 {
@@ -47,8 +71,7 @@ func TestPgKernelsExact(t *testing.T) {
 		for _, scale := range scales {
 			for off := range 4 {
 				a, b := pgFloats(r, n, off, scale), pgFloats(r, n, (off*3)%4, scale)
-				wd, wa, wb := p.PgCosineSums(a, b)
-				want := [6]float32{p.PgL2Squared(a, b), p.PgDot(a, b), p.PgL1(a, b), wd, wa, wb}
+				want := pgSums(p, a, b)
 				for _, w := range want {
 					switch {
 					case math.IsInf(float64(w), 0):
@@ -60,9 +83,8 @@ func TestPgKernelsExact(t *testing.T) {
 					}
 				}
 				for _, k := range sets {
-					d, na, nb := k.PgCosineSums(a, b)
-					got := [6]float32{k.PgL2Squared(a, b), k.PgDot(a, b), k.PgL1(a, b), d, na, nb}
-					for i, name := range []string{"PgL2Squared", "PgDot", "PgL1", "PgCosineSums dot", "PgCosineSums na", "PgCosineSums nb"} {
+					got := pgSums(k, a, b)
+					for i, name := range pgSumNames {
 						if !same(got[i], want[i]) {
 							t.Errorf("%s %s n=%d scale=%g off=%d: %g (%#x), portable %g (%#x)", k.Name, name, n, scale, off,
 								got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
@@ -106,6 +128,30 @@ func TestPgCosineSubnormalFMA(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzPgKernelsExact: every set's Pg kernels give the portable ones' bits over any finite
+// floats (the input's bytes, 8 a pair of components).
+func FuzzPgKernelsExact(f *testing.F) {
+	f.Add([]byte{0, 0, 0x80, 0x3f, 0, 0, 0, 0x40})
+	f.Add(make([]byte, 8*13))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		n := len(data) / 8
+		a, b := make([]float32, n), make([]float32, n)
+		for i := range a {
+			a[i] = finite(binary.LittleEndian.Uint32(data[8*i:]))
+			b[i] = finite(binary.LittleEndian.Uint32(data[8*i+4:]))
+		}
+		want := pgSums(vecmath.Portable, a, b)
+		for _, k := range vecmath.Sets()[1:] {
+			got := pgSums(k, a, b)
+			for i, name := range pgSumNames {
+				if !same(got[i], want[i]) {
+					t.Errorf("%s %s n=%d: %#x, portable %#x", k.Name, name, n, math.Float32bits(got[i]), math.Float32bits(want[i]))
+				}
+			}
+		}
+	})
 }
 
 func BenchmarkPg(b *testing.B) {
