@@ -131,11 +131,16 @@ func pgCosineSumsGeneric(a, b []float32) (dot, na, nb float32) {
 func fma32(x, y, acc float32) float32 {
 	r := math.FMA(float64(x), float64(y), float64(acc))
 	if math.Float64bits(r)&(1<<29-1) == 1<<28 || r != 0 && math.Abs(r) < 0x1p-126 {
-		e := new(big.Float).SetPrec(600).SetFloat64(float64(x))
-		e.Mul(e, new(big.Float).SetPrec(600).SetFloat64(float64(y)))
-		e.Add(e, new(big.Float).SetPrec(600).SetFloat64(float64(acc)))
-		f, _ := e.Float32()
-		return f
+		return fma32Exact(x, y, acc)
 	}
 	return float32(r)
+}
+
+// fma32Exact is x*y + acc rounded once to float32 from the exact value.
+func fma32Exact(x, y, acc float32) float32 {
+	e := new(big.Float).SetPrec(600).SetFloat64(float64(x))
+	e.Mul(e, new(big.Float).SetPrec(600).SetFloat64(float64(y)))
+	e.Add(e, new(big.Float).SetPrec(600).SetFloat64(float64(acc)))
+	f, _ := e.Float32()
+	return f
 }
