@@ -19,6 +19,13 @@ type Kernels struct {
 	DotUint8       func(a, b []uint8) uint32
 	L2SquaredUint8 func(a, b []uint8) uint32
 	Hamming        func(a, b []uint64) int
+
+	// The Pg kernels sum in pgvector's order (pgorder.go), so that their results are the
+	// server's bit for bit: Σ(a−b)², Σ a·b, Σ|a−b|, and cosine's Σ a·b, Σ a², Σ b².
+	PgL2Squared  func(a, b []float32) float32
+	PgDot        func(a, b []float32) float32
+	PgL1         func(a, b []float32) float32
+	PgCosineSums func(a, b []float32) (dot, na, nb float32)
 }
 
 // Portable is the pure Go kernel set, available on every platform.
@@ -32,6 +39,10 @@ var Portable = Kernels{
 	DotUint8:       dotUint8Generic,
 	L2SquaredUint8: l2SquaredUint8Generic,
 	Hamming:        hammingGeneric,
+	PgL2Squared:    pgL2SquaredGeneric,
+	PgDot:          pgDotGeneric,
+	PgL1:           pgL1Generic,
+	PgCosineSums:   pgCosineSumsGeneric,
 }
 
 // sets holds every set this build and CPU can run: [Portable], then the assembly sets (amd64),
@@ -97,6 +108,19 @@ func L2SquaredUint8(a, b []uint8) uint32 { return active.L2SquaredUint8(a, b) }
 
 // Hamming returns the number of differing bits of two packed bit vectors.
 func Hamming(a, b []uint64) int { return active.Hamming(a, b) }
+
+// PgL2Squared returns Σ(a[i]-b[i])² summed in pgvector's order: the server's bits.
+func PgL2Squared(a, b []float32) float32 { return active.PgL2Squared(a, b) }
+
+// PgDot returns Σ a[i]·b[i] summed in pgvector's order: the server's bits.
+func PgDot(a, b []float32) float32 { return active.PgDot(a, b) }
+
+// PgL1 returns Σ|a[i]-b[i]| summed in pgvector's order: the server's bits.
+func PgL1(a, b []float32) float32 { return active.PgL1(a, b) }
+
+// PgCosineSums returns Σ a[i]·b[i], Σ a[i]² and Σ b[i]², each summed in pgvector's order for
+// cosine (fused multiply-adds throughout): the server's bits.
+func PgCosineSums(a, b []float32) (dot, na, nb float32) { return active.PgCosineSums(a, b) }
 
 // SquaredNorm returns Σ a[i]².
 func SquaredNorm(a []float32) float32 { return active.Dot(a, a) }

@@ -397,6 +397,10 @@ func TestKernelsShortSecond(t *testing.T) {
 				"DotUint8":       func() { k.DotUint8(u8, u8[:n-1:n-1]) },
 				"L2SquaredUint8": func() { k.L2SquaredUint8(u8, u8[:n-1:n-1]) },
 				"Hamming":        func() { k.Hamming(h, h[:n-1:n-1]) },
+				"PgL2Squared":    func() { k.PgL2Squared(f, f[:n-1:n-1]) },
+				"PgDot":          func() { k.PgDot(f, f[:n-1:n-1]) },
+				"PgL1":           func() { k.PgL1(f, f[:n-1:n-1]) },
+				"PgCosineSums":   func() { k.PgCosineSums(f, f[:n-1:n-1]) },
 			} {
 				if !panics(call) {
 					t.Errorf("%s %s with a shorter second slice (n=%d) did not panic", k.Name, name, n)

@@ -43,7 +43,14 @@
 // validate vectors once at their boundary with ann.CheckVector.
 //
 // Sums are float32 like pgvector's, so results may differ from Postgres' in
-// the last bits because the summation order differs. [Normalize] is the
-// exception: it sums in float64 in a fixed order, so a unit vector (which
+// the last bits because the summation order differs. The Pg kernels
+// ([PgL2Squared], [PgDot], [PgL1], [PgCosineSums]; pgorder.go) are the
+// exception: they sum in the order of pgvector's compiled loops (8 lanes, a
+// fold to 4, a 4-element step, a scalar tail; FMAs where its build has them),
+// so their results are the server's bit for bit (internal/pgdist checks a
+// server against them). They have one assembly version (AVX2+FMA, 256-bit:
+// the order is one of 8 lanes), used by every amd64 set, and the portable Go
+// one, which is their reference: every set gives its bits, Inf, NaN and
+// subnormal sums included. [Normalize] is the other exception: it sums in float64 in a fixed order, so a unit vector (which
 // cosine indexes store and save) is the same on every CPU and kernel set.
 package vecmath

@@ -97,7 +97,7 @@ func asmSets() []Kernels {
 }
 
 func avx512Set() Kernels {
-	k := Kernels{
+	k := withPgAVX2(Kernels{
 		Name:           "avx512",
 		L2Squared:      func(a, b []float32) float32 { b = b[:len(a)]; raceRead(a, b); return l2F32AVX512(a, b) },
 		Dot:            func(a, b []float32) float32 { b = b[:len(a)]; raceRead(a, b); return dotF32AVX512(a, b) },
@@ -107,7 +107,7 @@ func avx512Set() Kernels {
 		DotUint8:       func(a, b []uint8) uint32 { b = b[:len(a)]; raceRead(a, b); return dotU8AVX512(a, b) },
 		L2SquaredUint8: func(a, b []uint8) uint32 { b = b[:len(a)]; raceRead(a, b); return l2U8AVX512(a, b) },
 		Hamming:        hamming,
-	}
+	})
 	if cpu.X86.HasAVX512VPOPCNTDQ {
 		k.Hamming = hammingWide
 	}
@@ -115,7 +115,7 @@ func avx512Set() Kernels {
 }
 
 func avx2Set() Kernels {
-	return Kernels{
+	return withPgAVX2(Kernels{
 		Name:           "avx2",
 		L2Squared:      func(a, b []float32) float32 { b = b[:len(a)]; raceRead(a, b); return l2F32AVX2(a, b) },
 		Dot:            func(a, b []float32) float32 { b = b[:len(a)]; raceRead(a, b); return dotF32AVX2(a, b) },
@@ -125,7 +125,7 @@ func avx2Set() Kernels {
 		DotUint8:       func(a, b []uint8) uint32 { b = b[:len(a)]; raceRead(a, b); return dotU8AVX2(a, b) },
 		L2SquaredUint8: func(a, b []uint8) uint32 { b = b[:len(a)]; raceRead(a, b); return l2U8AVX2(a, b) },
 		Hamming:        hamming,
-	}
+	})
 }
 
 func hamming(a, b []uint64) int { b = b[:len(a)]; raceRead(a, b); return hammingPOPCNT(a, b) }

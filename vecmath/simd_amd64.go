@@ -18,7 +18,7 @@ import "simd/archsimd"
 func archsimdSets() []Kernels {
 	var ks []Kernels
 	if archsimd.X86.AVX512() {
-		k := Kernels{
+		k := withPgAVX2(Kernels{
 			Name:           "archsimd-avx512",
 			L2Squared:      l2SquaredAVX512,
 			Dot:            dotAVX512,
@@ -28,19 +28,19 @@ func archsimdSets() []Kernels {
 			DotUint8:       dotUint8AVX512,
 			L2SquaredUint8: l2SquaredUint8AVX512,
 			Hamming:        hammingGeneric,
-		}
+		})
 		if archsimd.X86.AVX512VPOPCNTDQ() {
 			k.Hamming = hammingAVX512
 		}
 		ks = append(ks, k)
 	}
 	if archsimd.X86.AVX2() && archsimd.X86.FMA() {
-		ks = append(ks, Kernels{
+		ks = append(ks, withPgAVX2(Kernels{
 			Name: "archsimd-avx2", L2Squared: l2SquaredAVX2, Dot: dotAVX2, L1: l1AVX2,
 			DotInt8: dotInt8AVX2, L2SquaredInt8: l2SquaredInt8AVX2,
 			DotUint8: dotUint8AVX2, L2SquaredUint8: l2SquaredUint8AVX2,
 			Hamming: hammingGeneric,
-		})
+		}))
 	}
 	return ks
 }
