@@ -577,6 +577,11 @@ func TestSessionKnobs(t *testing.T) {
 	ctx := context.Background()
 	simple := pgx.QueryExecModeSimpleProtocol
 	q := `SELECT id, emb <-> $1::vector FROM items ORDER BY emb <-> $1::vector LIMIT 3`
+	// Reads after a statement run in Postgres wait for replication: up to 10 s here, not 100 ms,
+	// past which a loaded machine forwards them as lagging (a CI run saw that).
+	if _, err := via.Exec(ctx, "SET vecgate.max_wait = '10s'", simple); err != nil {
+		t.Fatal(err)
+	}
 
 	if _, err := via.Exec(ctx, "SET hnsw.ef_search = 77", simple); err != nil {
 		t.Fatal(err)
@@ -621,9 +626,10 @@ func TestSessionKnobs(t *testing.T) {
 	if _, err := via.Exec(ctx, "RESET vecgate.enabled", simple); err != nil {
 		t.Fatal(err)
 	}
+	stats := f.g.Stats()
 	idDists(t, via, simple, q, f.vector())
 	if f.g.Stats().Intercepted != before+2 {
-		t.Fatal("query not intercepted after RESET vecgate.enabled")
+		t.Fatalf("query not intercepted after RESET vecgate.enabled: %v", statsMoved(stats, f.g.Stats()))
 	}
 
 	rows, err = via.Query(ctx, "SHOW vecgate.status", simple)
