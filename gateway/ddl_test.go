@@ -38,6 +38,8 @@ func TestCreateIndexThroughVecgate(t *testing.T) {
 	f := newFixture(t, 1500)
 	via := pgtest.Connect(t, f.via)    // runs the DDL
 	reader := pgtest.Connect(t, f.via) // runs the queries: it wrote nothing, so it waits for nothing
+	waitLonger(t, via)
+	waitLonger(t, reader)
 	admin := pgtest.Connect(t, f.dsn)
 	ctx := context.Background()
 	simple := pgx.QueryExecModeSimpleProtocol

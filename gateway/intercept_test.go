@@ -377,6 +377,7 @@ func TestInterceptExtended(t *testing.T) {
 		for _, mode := range modes {
 			t.Run(fmt.Sprintf("%v/binary=%v", mode, binary), func(t *testing.T) {
 				via := pgtest.Connect(t, f.via)
+				waitLonger(t, via)
 				if binary {
 					if err := pgxvec.RegisterTypes(context.Background(), via); err != nil {
 						t.Fatal(err)
@@ -816,5 +817,15 @@ func TestLowEFSearch(t *testing.T) {
 		if plan := explain(); !strings.Contains(plan, c.want) {
 			t.Fatalf("after %s, EXPLAIN does not say %q:\n%s", c.set, c.want, plan)
 		}
+	}
+}
+
+// waitLonger lets c's reads wait up to 10 s for replication after a statement it ran in Postgres
+// (vecgate.max_wait; 100 ms by default, past which a loaded machine forwards them as lagging and
+// a test would not see the path it checks).
+func waitLonger(t *testing.T, c *pgx.Conn) {
+	t.Helper()
+	if _, err := c.Exec(context.Background(), "SET vecgate.max_wait = '10s'", pgx.QueryExecModeSimpleProtocol); err != nil {
+		t.Fatal(err)
 	}
 }

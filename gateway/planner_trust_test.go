@@ -80,6 +80,7 @@ func TestTieBreakKeysForwarded(t *testing.T) {
 		`INSERT INTO ties SELECT g, CASE WHEN g <= 40 THEN '[1,1,1]' ELSE ('[' || g || ',0,0]') END::vector FROM generate_series(1, 60) g`,
 		`CREATE INDEX ON ties USING hnsw (emb vector_l2_ops)`)
 	via, direct := pgtest.Connect(t, viaDSN(dsn, g)), pgtest.Connect(t, dsn)
+	waitLonger(t, via)
 	ctx := context.Background()
 	for _, c := range []*pgx.Conn{via, direct} { // Postgres' exact answer on both sides
 		if _, err := c.Exec(ctx, "SET enable_indexscan = off", pgx.QueryExecModeSimpleProtocol); err != nil {
