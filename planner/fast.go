@@ -61,7 +61,14 @@ type heldSource interface {
 // Fast reports whether q can be answered from memory, and its output columns (a `*` stands
 // for the table's columns: the key, the vector column when the twin holds the rows' vectors as
 // given, and held columns; any other column and it cannot).
+// The answer is worked out once per Query (the proxy asks several times per statement: whether
+// to answer from memory, its description's key, its table check, the answer).
 func (q *Query) Fast() ([]Output, bool) {
+	q.fastOnce.Do(func() { q.fastOuts, q.fastOK = q.fast() })
+	return q.fastOuts, q.fastOK
+}
+
+func (q *Query) fast() ([]Output, bool) {
 	sh := q.Shape
 	if !q.Target.Exact || !sh.Plain || sh.HasWhere && q.held == nil || len(sh.stmt.SortClause) != 1 {
 		return nil, false
@@ -130,17 +137,6 @@ func (sh *Shape) starColumns(n *pg.Node, held heldSource) []string {
 	return held.TableColumns()
 }
 
-// heldOutputs returns the names of the held columns among outs.
-func heldOutputs(outs []Output) []string {
-	var names []string
-	for _, o := range outs {
-		if o.Kind == HeldColumn && !slices.Contains(names, o.Column) {
-			names = append(names, o.Column)
-		}
-	}
-	return names
-}
-
 // FastKey identifies the shape of a fast answer's RowDescription: the table and, per output
 // column, its name, kind and type (a `*` as the columns it stands for). Statements with the
 // same key (differing only in the query vector or LIMIT) are described alike, so a description
@@ -194,7 +190,14 @@ func (q *Query) FastKey() string {
 //
 // Every name in the check is qualified with pg_catalog (functions, operators, types, tables),
 // so objects of the session's own search_path cannot stand in for the catalog's.
+//
+// It is built once per Query: the proxy looks its answer up by the text at each step.
 func (q *Query) TableCheck() string {
+	q.checkOnce.Do(func() { q.check = q.tableCheck() })
+	return q.check
+}
+
+func (q *Query) tableCheck() string {
 	schema := q.Shape.Schema
 	if schema == "" {
 		schema = "public"
@@ -536,7 +539,7 @@ func cosineDistance(a, b []float32) float64 {
 const NearTie = 1e-5
 
 // MaxFastDistance bounds the distances the fast path prints itself.
-const MaxFastDistance = 1e15
+const MaxFastDistance = pgout.MaxFloat
 
 // MinFastCosine is the smallest cosine distance the fast path prints itself. A cosine distance is
 // 1 - similarity, and pgvector computes the similarity with float32 sums (so does vecgate, in
@@ -545,10 +548,3 @@ const MaxFastDistance = 1e15
 // Answers with a smaller distance go through Postgres, which prints its own;
 // vecgate.exact_distances = on sends every distance-projecting query there.
 const MinFastCosine = 0.1
-
-// FormatFloat8 prints v as Postgres' float8 output does with the default extra_float_digits (1)
-// (pgout.Float), "" for what it does not print exactly.
-func FormatFloat8(v float64) string {
-	b, _ := pgout.Float(v, 64)
-	return string(b)
-}

@@ -153,6 +153,11 @@ type Query struct {
 	filter    *inFilter
 	held      *heldFilter // the WHERE, when vecgate evaluates it over held values (held.go)
 	distances func() *pgdist.Calibration
+	fastOnce  sync.Once // Fast's answer, worked out once
+	fastOuts  []Output
+	fastOK    bool
+	checkOnce sync.Once // TableCheck's text, built once
+	check     string
 	// Filtered says how the last round applied the in-index filter ("" when there is none).
 	Filtered string
 }
