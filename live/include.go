@@ -145,28 +145,9 @@ func (inc *includes) bytes() int64 {
 }
 
 // canonicalDatum puts a replicated value in the family's canonical form (package canon, shared
-// with the planner's reading of statement values).
+// with the planner's reading of statement values and of held values).
 func canonicalDatum(family string, d replication.Datum) (string, error) {
-	var s string
-	var ok bool
-	switch {
-	case family == FamilyText:
-		return string(d.Value), nil
-	case d.Text && family == FamilyInt:
-		s, ok = canon.IntText(string(d.Value))
-	case d.Text && family == FamilyUUID:
-		s, ok = canon.UUIDText(string(d.Value))
-	case d.Text && family == FamilyBool:
-		s, ok = canon.BoolText(string(d.Value))
-	case family == FamilyInt:
-		s, ok = canon.IntBinary(d.Value)
-	case family == FamilyUUID:
-		s, ok = canon.UUIDBinary(d.Value)
-	case family == FamilyBool:
-		s, ok = canon.BoolBinary(d.Value)
-	default:
-		return "", fmt.Errorf("type family %q", family)
-	}
+	s, ok := canon.Value(family, d.Value, d.Text)
 	if !ok {
 		return "", fmt.Errorf("%s value %q (text %v) not read", family, d.Value, d.Text)
 	}

@@ -87,27 +87,6 @@ func buildHeldFilter(sh *Shape, idx Index, value func(Arg) (filterValue, bool)) 
 	return h
 }
 
-// heldCanonical puts a held value in its family's canonical form.
-func heldCanonical(fam string, v pgout.Value) (string, bool) {
-	switch {
-	case fam == canon.Text:
-		return string(v.V), true
-	case fam == canon.Int && v.Text:
-		return canon.IntText(string(v.V))
-	case fam == canon.Int:
-		return canon.IntBinary(v.V)
-	case fam == canon.UUID && v.Text:
-		return canon.UUIDText(string(v.V))
-	case fam == canon.UUID:
-		return canon.UUIDBinary(v.V)
-	case fam == canon.Bool && v.Text:
-		return canon.BoolText(string(v.V))
-	case fam == canon.Bool:
-		return canon.BoolBinary(v.V)
-	}
-	return "", false
-}
-
 // matcher returns the row test for one search, and a flag it raises when it met a row it could
 // not decide (values not held, or unreadable): the search's answer then proves nothing.
 func (h *heldFilter) matcher() (func(ann.Key) bool, *atomic.Bool) {
@@ -141,7 +120,7 @@ func (h *heldFilter) matcher() (func(ann.Key) bool, *atomic.Bool) {
 				}
 				continue
 			}
-			c, ok := heldCanonical(h.fams[i], v)
+			c, ok := canon.Value(h.fams[i], v.V, v.Text)
 			if !ok {
 				undecided.Store(true)
 				return false

@@ -103,3 +103,26 @@ func BoolText(s string) (string, bool) {
 	}
 	return "", false
 }
+
+// Value reads a replicated value of a family — its binary send form, or its text output when
+// text is set (pgoutput sends text for some types) — in canonical form; false for a family it
+// does not know or a value it cannot read.
+func Value(family string, v []byte, text bool) (string, bool) {
+	switch {
+	case family == Text:
+		return string(v), true
+	case family == Int && text:
+		return IntText(string(v))
+	case family == Int:
+		return IntBinary(v)
+	case family == UUID && text:
+		return UUIDText(string(v))
+	case family == UUID:
+		return UUIDBinary(v)
+	case family == Bool && text:
+		return BoolText(string(v))
+	case family == Bool:
+		return BoolBinary(v)
+	}
+	return "", false
+}
