@@ -82,7 +82,13 @@ func (c *calibration) attempt(ctx context.Context) (*pgdist.Calibration, error) 
 func (c *calibration) get() *pgdist.Calibration {
 	select {
 	case <-c.first:
-	case <-time.After(calibrationWait):
+	default: // only until the first attempt is over: no timer on every answer after that
+		t := time.NewTimer(calibrationWait)
+		select {
+		case <-c.first:
+		case <-t.C:
+		}
+		t.Stop()
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
