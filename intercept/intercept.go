@@ -265,7 +265,7 @@ func (i interceptor) WaitApplied(ctx context.Context, lsn string) error {
 
 func containsDistance(outs []planner.Output) bool {
 	for _, o := range outs {
-		if o.Kind == planner.DistanceColumn {
+		if o.Kind == planner.DistanceColumn || o.Kind == planner.SimilarityColumn {
 			return true
 		}
 	}

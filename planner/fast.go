@@ -38,6 +38,8 @@ const (
 	// VectorColumn is the twin's vector column itself (`SELECT *`), printed from the vectors
 	// it holds as given.
 	VectorColumn
+	// SimilarityColumn is 1 minus the distance, float8 (similarity.go).
+	SimilarityColumn
 )
 
 // Output is an output column of a fast answer.
@@ -70,7 +72,9 @@ func (q *Query) Fast() ([]Output, bool) {
 
 func (q *Query) fast() ([]Output, bool) {
 	sh := q.Shape
-	if !q.Target.Exact || !sh.Plain || sh.HasWhere && q.held == nil || len(sh.stmt.SortClause) != 1 {
+	// The WHERE, if any, is evaluated by vecgate: held filters, thresholds, or both.
+	whereHeld := !sh.HasWhere || q.held != nil || sh.FiltersExact && len(sh.Filters) == 0
+	if !q.Target.Exact || !sh.Plain || q.unequal || !whereHeld || len(sh.stmt.SortClause) != 1 {
 		return nil, false
 	}
 	held, _ := q.Target.Index.(heldSource)
@@ -91,6 +95,14 @@ func (q *Query) fast() ([]Output, bool) {
 	for i, t := range sh.stmt.TargetList {
 		if containsInt(sh.DistanceOutputs, i) {
 			outs = append(outs, Output{Kind: DistanceColumn})
+			continue
+		}
+		if d, ok := sh.derivedAt(i); ok {
+			kind := DistanceColumn
+			if d.similarity {
+				kind = SimilarityColumn
+			}
+			outs = append(outs, Output{Kind: kind})
 			continue
 		}
 		rt := t.GetResTarget()
@@ -270,15 +282,16 @@ func (q *Query) tableCheck() string {
 			sqltext.QuoteLiteral(o.Column), sqltext.QuoteLiteral(o.Type)))
 	}
 	filterOps := ""
-	if q.held != nil || q.filter != nil {
-		// vecgate evaluates the WHERE's = and ->> itself (held filters: the answer; in-index
-		// filters: which candidates Postgres sees): they must be Postgres' own, no user operator
-		// of those names over built-in types on the session's search_path.
-		filterOps = `
+	if ops := q.builtinOperators(); len(ops) > 0 {
+		// vecgate evaluates these operators itself (held filters' = and ->>: the answer; in-index
+		// filters: which candidates Postgres sees; 1 - distance and the thresholds' comparisons;
+		// a similarity's DESC order): they must be Postgres' own, no user operator of those
+		// names over built-in types on the session's search_path.
+		filterOps = fmt.Sprintf(`
     AND NOT EXISTS (SELECT FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) o.oprnamespace
-      WHERE o.oprname OPERATOR(pg_catalog.=) ANY (ARRAY['=', '->>']::pg_catalog.name[]) AND o.oid OPERATOR(pg_catalog.>=) '16384'::pg_catalog.oid
+      WHERE o.oprname OPERATOR(pg_catalog.=) ANY (ARRAY[%s]::pg_catalog.name[]) AND o.oid OPERATOR(pg_catalog.>=) '16384'::pg_catalog.oid
         AND n.nspname OPERATOR(pg_catalog.=) ANY (pg_catalog.current_schemas(true))
-        AND (o.oprleft OPERATOR(pg_catalog.<) '16384'::pg_catalog.oid OR o.oprright OPERATOR(pg_catalog.<) '16384'::pg_catalog.oid))`
+        AND (o.oprleft OPERATOR(pg_catalog.<) '16384'::pg_catalog.oid OR o.oprright OPERATOR(pg_catalog.<) '16384'::pg_catalog.oid))`, ops)
 	}
 	// x: the operators, types and functions of the extension vector; ops: whether every operator named as
 	// the statement's on the search_path (not the temporary schema, never searched for
@@ -326,20 +339,27 @@ func (q *Query) Answer(ctx context.Context, outs []Output, formats []int16) ([][
 		search = q.searchHeld
 	}
 	cal, src := q.serverCalibration()
+	exact := cal != nil
+	if !exact && (len(q.bounds) > 0 || slices.ContainsFunc(outs, func(o Output) bool { return o.Kind == SimilarityColumn })) {
+		return nil, errors.New("planner: similarities and distance thresholds need the server's own distances")
+	}
 	fetch := q.need + 1
-	if cal != nil {
+	if exact {
 		fetch = q.need + max(4, q.need/2)
 	}
 	res, seenAll, err := search(ctx, fetch)
 	if err != nil {
 		return nil, err
 	}
-	if len(res) < q.need && !(seenAll && q.Target.Index.Complete()) {
+	switch {
+	case len(q.bounds) > 0:
+		if res, err = q.thresholdRows(cal, src, res, seenAll); err != nil {
+			return nil, err
+		}
+	case len(res) < q.need && !(seenAll && q.Target.Index.Complete()):
 		// Fewer rows than asked, and not proven to be every row: Postgres may return more.
 		return nil, fmt.Errorf("planner: the index returned %d of %d rows", len(res), q.need)
-	}
-	exact := cal != nil
-	if exact {
+	case exact:
 		if res, err = q.serverDistances(cal, src, res, seenAll); err != nil {
 			return nil, err
 		}
@@ -356,7 +376,7 @@ func (q *Query) Answer(ctx context.Context, outs []Output, formats []int16) ([][
 		return nil, nil
 	}
 	res = res[off:min(len(res), q.need)]
-	prints := slices.ContainsFunc(outs, func(o Output) bool { return o.Kind == DistanceColumn })
+	prints := slices.ContainsFunc(outs, func(o Output) bool { return o.Kind == DistanceColumn || o.Kind == SimilarityColumn })
 	var heldPos []int
 	for _, o := range outs {
 		if o.Kind == HeldColumn {
@@ -395,11 +415,15 @@ func (q *Query) Answer(ctx context.Context, outs []Output, formats []int16) ([][
 			switch o.Kind {
 			case KeyColumn:
 				v, err = pgout.Encode(keyFamily, []byte(r.Key.String()), true, format)
-			case DistanceColumn:
+			case DistanceColumn, SimilarityColumn:
+				x := r.Distance
+				if o.Kind == SimilarityColumn {
+					x = 1 - x // float8mi: one IEEE subtraction, as in Postgres
+				}
 				if format == 0 {
-					v, err = pgout.Float(r.Distance, 64)
+					v, err = pgout.Float(x, 64)
 				} else {
-					v = binary.BigEndian.AppendUint64(nil, math.Float64bits(r.Distance))
+					v = binary.BigEndian.AppendUint64(nil, math.Float64bits(x))
 				}
 			case HeldColumn:
 				x := vals[0]
@@ -461,10 +485,31 @@ func (q *Query) serverCalibration() (*pgdist.Calibration, originalsSource) {
 // (seenAll), the last row of the answer must be clearly nearer (nearTieFor) than the farthest
 // candidate, which no row left out is nearer than.
 func (q *Query) serverDistances(cal *pgdist.Calibration, src originalsSource, res []ann.Result, seenAll bool) ([]ann.Result, error) {
+	bound := farthest(res)
+	res, err := q.serverOrder(cal, src, res)
+	if err != nil {
+		return nil, err
+	}
+	if len(res) <= q.need {
+		return res, nil
+	}
+	if last := res[q.need-1].Distance; !seenAll && (last >= bound || nearTieFor(q.Shape.Metric, last, bound)) {
+		return nil, fmt.Errorf("planner: distance %g at the LIMIT is too close to the candidates' bound %g to cut from memory", last, bound)
+	}
+	return res[:q.need], nil
+}
+
+// farthest is the largest distance among res (the index's own, before serverOrder).
+func farthest(res []ann.Result) float64 {
 	bound := math.Inf(-1)
 	for _, r := range res {
 		bound = max(bound, r.Distance)
 	}
+	return bound
+}
+
+// serverOrder replaces the distances of res by the server's own and sorts res by them.
+func (q *Query) serverOrder(cal *pgdist.Calibration, src originalsSource, res []ann.Result) ([]ann.Result, error) {
 	op := q.Shape.Metric.String()
 	for i := range res {
 		x, ok := src.Vector(res[i].Key)
@@ -477,13 +522,7 @@ func (q *Query) serverDistances(cal *pgdist.Calibration, src originalsSource, re
 		}
 	}
 	slices.SortStableFunc(res, func(a, b ann.Result) int { return cmp.Compare(a.Distance, b.Distance) })
-	if len(res) <= q.need {
-		return res, nil
-	}
-	if last := res[q.need-1].Distance; !seenAll && (last >= bound || nearTieFor(q.Shape.Metric, last, bound)) {
-		return nil, fmt.Errorf("planner: distance %g at the LIMIT is too close to the candidates' bound %g to cut from memory", last, bound)
-	}
-	return res[:q.need], nil
+	return res, nil
 }
 
 // originalsSource is an index that returns the vectors of the rows as Postgres holds them, when

@@ -152,6 +152,10 @@ type Query struct {
 	bound     bool // extended protocol: Next hands out the key array's text value
 	filter    *inFilter
 	held      *heldFilter // the WHERE, when vecgate evaluates it over held values (held.go)
+	bounds    []bound     // the WHERE's thresholds on the distance, read (similarity.go)
+	// unequal: a derived output or threshold uses a vector other than the ORDER BY's, or a
+	// threshold's value could not be read: not answered from memory.
+	unequal   bool
 	distances func() *pgdist.Calibration
 	fastOnce  sync.Once // Fast's answer, worked out once
 	fastOuts  []Output
@@ -255,6 +259,7 @@ func (p *Planner) plan(sh *Shape, t Target, st Settings, value func(Arg) (string
 		q.filter = buildFilter(sh, fi, filterArg)
 	}
 	q.held = buildHeldFilter(sh, t.Index, filterArg)
+	q.unequal = !q.resolveDerived(filterArg)
 	return q, nil
 }
 

@@ -83,7 +83,7 @@ type Shape struct {
 	// order, but for NULL vectors, which come first).
 	Similarity bool
 	// HasWhere tells whether there is a WHERE clause; Filters lists its column-equality conjuncts,
-	// and FiltersExact says the WHERE is nothing but those.
+	// and FiltersExact says the WHERE is nothing but those and Thresholds.
 	HasWhere     bool
 	Filters      []Filter
 	FiltersExact bool
@@ -97,15 +97,20 @@ type Shape struct {
 	// DistanceOutputs lists the 0-based select-list positions that are exactly the ORDER BY
 	// distance (`col <op> vector`).
 	DistanceOutputs []int
+	// derived: select-list positions computing the distance from a vector written apart, or 1
+	// minus it (similarity.go); Thresholds: WHERE conjuncts bounding the distance.
+	derived    []derived
+	Thresholds []Threshold
 	// Params is the highest $n the statement uses.
 	Params int
 	// paramUses counts the places each $n appears (a parameter used once takes its type from
 	// its one context).
 	paramUses map[int]int
 
-	tree  *pg.ParseResult
-	stmt  *pg.SelectStmt
-	order *pg.SortBy // the distance sort key
+	tree     *pg.ParseResult
+	stmt     *pg.SelectStmt
+	order    *pg.SortBy // the distance sort key
+	orderVec *pg.Node   // its vector as written
 
 	rwMu     sync.Mutex          // guards rewrites: a cached Shape is shared by sessions
 	rewrites map[string]*Rewrite // by key column and type
@@ -255,7 +260,7 @@ func (sh *Shape) readOrder() error {
 	if err != nil || m == ann.Hamming {
 		return notShape("operator %s", op)
 	}
-	sh.Column, sh.Metric, sh.order = col, m, sb
+	sh.Column, sh.Metric, sh.order, sh.orderVec = col, m, sb, vec
 	sh.Farthest = desc
 	if err := sh.readVector(vec); err != nil {
 		return err
@@ -269,6 +274,7 @@ func (sh *Shape) readOrder() error {
 			sh.DistanceOutputs = append(sh.DistanceOutputs, i)
 		}
 	}
+	sh.readDerived()
 	return nil
 }
 
@@ -500,6 +506,8 @@ func (sh *Shape) readWhere() {
 	for _, c := range conj {
 		if f, ok := sh.filter(c); ok {
 			sh.Filters = append(sh.Filters, f)
+		} else if t, ok := sh.threshold(c); ok {
+			sh.Thresholds = append(sh.Thresholds, t)
 		} else {
 			sh.FiltersExact = false
 		}
@@ -620,7 +628,7 @@ func (sh *Shape) readReferences() bool {
 		if rt.Name != "" {
 			outputs[rt.Name] = true
 		}
-		if _, ok := sh.columnName(rt.Val); !ok && !isStar(rt.Val) && !containsInt(sh.DistanceOutputs, i) {
+		if _, ok := sh.columnName(rt.Val); !ok && !isStar(rt.Val) && !containsInt(sh.DistanceOutputs, i) && !sh.isDerived(i) {
 			sh.Plain = false
 		}
 	}

@@ -67,6 +67,11 @@ func (q *query) vecExpr() string {
 
 func (q *query) dist() string { return q.Col.Name + " " + q.Op.Sym + " " + q.vecExpr() }
 
+// whereSQL renders the WHERE clause (the query vector and distance written in).
+func (q *query) whereSQL() string {
+	return strings.ReplaceAll(strings.ReplaceAll(q.Where, "¤", q.vecExpr()), "§", q.dist())
+}
+
 // SQL renders the query.
 func (q *query) SQL() string {
 	proj := make([]string, len(q.Proj))
@@ -75,7 +80,7 @@ func (q *query) SQL() string {
 	}
 	s := "SELECT " + strings.Join(proj, ", ") + " FROM " + q.Ref
 	if q.Where != "" {
-		s += " WHERE " + q.Where
+		s += " WHERE " + q.whereSQL()
 	}
 	s += " ORDER BY " + q.dist()
 	if q.Desc {
@@ -346,6 +351,10 @@ func (g *gen) query(db int, t *table) *query {
 			fmt.Sprintf("cat = %d OR note = 'n%d'", g.pick(7), g.pick(50)),
 			fmt.Sprintf("flag = true AND note IN ('n%d', 'n%d')", g.pick(50), g.pick(50)),
 			fmt.Sprintf("note = 'n%d'", g.pick(50)),
+			// Thresholds on the distance or the similarity: the nearest rows pass.
+			fmt.Sprintf("§ < %s", []string{"0.5", "1", "2.25", "4"}[g.pick(4)]),
+			fmt.Sprintf("1 - (%s <=> ¤) > %s", q.Col.Name, []string{"-0.5", "0", "0.5", "0.875"}[g.pick(4)]),
+			fmt.Sprintf("cat IN (1, 2, 5) AND § <= %s", []string{"1", "3"}[g.pick(2)]),
 		}
 		q.Where = ws[g.pick(len(ws))]
 	}

@@ -307,16 +307,16 @@ func (e *env) oracle(ctx context.Context, dc *pgx.Conn, qr *queryRun, block bool
 	for k := range keys {
 		list = append(list, k)
 	}
+	vq := *q
+	vq.Mode = modeSimple
 	where := "true"
 	if q.Where != "" {
-		where = q.Where
+		where = vq.whereSQL()
 	}
 	cat := "NULL::int"
 	if strings.HasPrefix(q.Second, "cat") {
 		cat = "cat"
 	}
-	vq := *q
-	vq.Mode = modeSimple
 	sql := fmt.Sprintf("SELECT id::text, (%s)::float8, %s, (%s) IS TRUE FROM %s WHERE id::text = ANY($1)", vq.dist(), cat, where, q.Ref)
 	if block {
 		if _, err := dc.Exec(ctx, "SAVEPOINT dt_oracle", pgx.QueryExecModeSimpleProtocol); err != nil {
