@@ -133,7 +133,7 @@ func TestCoveringAnswers(t *testing.T) {
 		{"SELECT id, u FROM docs WHERE u = 'c20ad4d7-6fe9-7759-aa27-a0c99bff6710' ORDER BY emb <-> $1 LIMIT 5", [][]byte{[]byte(q)}, true},
 		{"SELECT id FROM docs WHERE tag = NULL ORDER BY emb <-> $1 LIMIT 5", [][]byte{[]byte(q)}, false}, // NULL is no filter value
 		{"SELECT id, code FROM docs WHERE code = 'c1' ORDER BY emb <-> $1 LIMIT 5", [][]byte{[]byte(q)}, false},
-		{"SELECT id FROM docs WHERE tag = 'tag3' OR flag ORDER BY emb <-> $1 LIMIT 5", [][]byte{[]byte(q)}, false},
+		{"SELECT id FROM docs WHERE tag = 'tag3' OR flag ORDER BY emb <-> $1 LIMIT 5", [][]byte{[]byte(q)}, true}, // OR: conditions (cond.go)
 		{"SELECT id FROM docs WHERE score = 3.375 ORDER BY emb <-> $1 LIMIT 5", [][]byte{[]byte(q)}, false},
 		// jsonb members as text (LangChain's and LlamaIndex's metadata filters).
 		{"SELECT id, content, metadata FROM docs WHERE metadata->>'source' = 'file2.md' ORDER BY emb <-> $1 LIMIT 5", [][]byte{[]byte(q)}, true},

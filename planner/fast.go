@@ -73,7 +73,7 @@ func (q *Query) Fast() ([]Output, bool) {
 func (q *Query) fast() ([]Output, bool) {
 	sh := q.Shape
 	// The WHERE, if any, is evaluated by vecgate: held filters, thresholds, or both.
-	whereHeld := !sh.HasWhere || q.held != nil || sh.FiltersExact && len(sh.Filters) == 0
+	whereHeld := !sh.HasWhere || q.held != nil || sh.FiltersExact && len(sh.Filters)+len(sh.conds) == 0
 	if !q.Target.Exact || !sh.Plain || q.unequal || !whereHeld || len(sh.stmt.SortClause) != 1 {
 		return nil, false
 	}

@@ -12,20 +12,19 @@ import (
 	"github.com/vecgate/vecgate/internal/pgout"
 )
 
-// Held filters: a WHERE made only of column-equality conjuncts (`col = v`, `col IN (…)`, ANDed)
-// on columns a covering twin holds and compares bytewise is evaluated by vecgate itself, row by
-// row on the held values, so the statement can be answered from memory: the search keeps the
-// rows that pass, and the answer is complete when it has LIMIT + OFFSET of them or the search
-// scanned every row.
+// Held filters: a WHERE made only of conditions (cond.go: comparisons, IN, BETWEEN, IS NULL,
+// LIKE 'prefix%', AND, OR, NOT) on columns a covering twin holds and compares bytewise, and
+// distance thresholds (similarity.go), is evaluated by vecgate itself, row by row on the held
+// values, so the statement can be answered from memory: the search keeps the rows that pass, and
+// the answer is complete when it has LIMIT + OFFSET of them or the search scanned every row.
 
-// heldFilter is such a WHERE, its values in canonical form.
+// heldFilter is such a WHERE (but for its thresholds), its values read.
 type heldFilter struct {
-	src     heldSource
-	pos     []int      // held column positions, one per conjunct
-	keys    []string   // the jsonb member a conjunct tests (`col->>'key'`), "" for the column
-	fams    []string   // their canonical families
-	allowed [][]string // the values each conjunct allows (none: no row passes)
-	columns []string   // the columns tested, for the session check's privileges
+	src       heldSource
+	keyColumn string
+	pos       []int // the held positions read per row
+	conds     []*boundCond
+	columns   []string // the columns tested, for the session check's privileges
 }
 
 // canonFamily is the canonical family a held column's values are compared in ("": not compared:
@@ -46,43 +45,26 @@ func canonFamily(f pgout.Family) string {
 
 // buildHeldFilter returns sh's WHERE as a held filter, or nil when vecgate cannot evaluate it
 // exactly over idx's held values. value gives each Arg's value (literal or parameter).
-func buildHeldFilter(sh *Shape, idx Index, value func(Arg) (filterValue, bool)) *heldFilter {
+func buildHeldFilter(sh *Shape, idx Index, key string, value func(Arg) (filterValue, bool)) *heldFilter {
 	src, ok := idx.(heldSource)
-	if !ok || !sh.HasWhere || !sh.FiltersExact || len(sh.Filters) == 0 {
+	if !ok || !sh.HasWhere || !sh.FiltersExact || len(sh.Filters)+len(sh.conds) == 0 {
 		return nil
 	}
-	h := &heldFilter{src: src}
-	for _, c := range sh.Filters {
-		hc, ok := src.HeldColumn(c.Column)
-		pos, f, compared := hc.Pos, hc.Family, hc.Compared
-		fam := canonFamily(f)
-		if c.Key != "" && f == pgout.JSONB {
-			fam, compared = canon.Text, true // `->>` gives text, compared bytewise
-		} else if c.Key != "" {
+	h := &heldFilter{src: src, keyColumn: key}
+	conds := slices.Clone(sh.conds)
+	for _, f := range sh.Filters {
+		c := &cond{kind: condOr}
+		for _, v := range f.Values {
+			c.kids = append(c.kids, &cond{kind: condCmp, column: f.Column, key: f.Key, op: "=", value: v})
+		}
+		conds = append(conds, c)
+	}
+	for _, c := range conds {
+		b, ok := h.bindCond(sh, c, value)
+		if !ok {
 			return nil
 		}
-		if !ok || !compared || fam == "" {
-			return nil
-		}
-		vals := []string{}
-		for _, a := range c.Values {
-			fv, present := value(a)
-			if !present || a.IsParam() && fv.oid == 0 && sh.paramUses[a.Param] > 1 {
-				return nil // see buildFilter
-			}
-			if fv.null {
-				continue // `col = NULL` is never true
-			}
-			v, ok := canonical(fam, fv)
-			if !ok {
-				return nil
-			}
-			vals = append(vals, v)
-		}
-		h.pos, h.keys, h.fams, h.allowed = append(h.pos, pos), append(h.keys, c.Key), append(h.fams, fam), append(h.allowed, vals)
-		if !slices.Contains(h.columns, c.Column) {
-			h.columns = append(h.columns, c.Column)
-		}
+		h.conds = append(h.conds, b)
 	}
 	return h
 }
@@ -97,35 +79,12 @@ func (h *heldFilter) matcher() (func(ann.Key) bool, *atomic.Bool) {
 			undecided.Store(true)
 			return false
 		}
-		for i, v := range vals {
-			if v.Null {
-				return false
-			}
-			if h.keys[i] != "" {
-				doc := v.V
-				if !v.Text {
-					if len(doc) == 0 || doc[0] != 1 {
-						undecided.Store(true)
-						return false
-					}
-					doc = doc[1:]
-				}
-				m, present, complex, ok := jsonMember(doc, h.keys[i])
-				if !ok || complex {
+		var unsure bool
+		for _, c := range h.conds {
+			if c.eval(vals, &unsure) != tvTrue {
+				if unsure {
 					undecided.Store(true)
-					return false
 				}
-				if !present || !slices.Contains(h.allowed[i], m) {
-					return false
-				}
-				continue
-			}
-			c, ok := canon.Value(h.fams[i], v.V, v.Text)
-			if !ok {
-				undecided.Store(true)
-				return false
-			}
-			if !slices.Contains(h.allowed[i], c) {
 				return false
 			}
 		}

@@ -258,7 +258,7 @@ func (p *Planner) plan(sh *Shape, t Target, st Settings, value func(Arg) (string
 	if fi, ok := t.Index.(FilterIndex); ok {
 		q.filter = buildFilter(sh, fi, filterArg)
 	}
-	q.held = buildHeldFilter(sh, t.Index, filterArg)
+	q.held = buildHeldFilter(sh, t.Index, t.Key, filterArg)
 	q.unequal = !q.resolveDerived(filterArg)
 	return q, nil
 }

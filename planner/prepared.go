@@ -75,6 +75,10 @@ func (p *Planner) Bind(pr *Prepared, params [][]byte, formats []int16, st Settin
 			if vec, err = vectext.Parse(v); err != nil {
 				return nil, forward("query vector: %v", err)
 			}
+		case f == 0 && len(v) > 64:
+			// Read as text only for LIMIT and OFFSET (filters and other vectors read the
+			// bytes): not an integer a client sends, and not worth copying (Drizzle binds its
+			// 30 kB query vector three times more). Unread: a LIMIT this long forwards.
 		case f == 0:
 			s = string(v)
 		case i+1 == pr.Shape.Vector.Param:

@@ -101,6 +101,10 @@ type Shape struct {
 	// minus it (similarity.go); Thresholds: WHERE conjuncts bounding the distance.
 	derived    []derived
 	Thresholds []Threshold
+	// conds: the WHERE's other conjuncts a covering twin can evaluate (cond.go), and the
+	// operators they rely on.
+	conds   []*cond
+	condOps []string
 	// Params is the highest $n the statement uses.
 	Params int
 	// paramUses counts the places each $n appears (a parameter used once takes its type from
@@ -503,11 +507,20 @@ func (sh *Shape) readWhere() {
 		conj = b.Args
 	}
 	sh.FiltersExact = true
+	ops := map[string]bool{}
+	defer func() {
+		for op := range ops {
+			sh.condOps = append(sh.condOps, op)
+		}
+		slices.Sort(sh.condOps)
+	}()
 	for _, c := range conj {
 		if f, ok := sh.filter(c); ok {
 			sh.Filters = append(sh.Filters, f)
 		} else if t, ok := sh.threshold(c); ok {
 			sh.Thresholds = append(sh.Thresholds, t)
+		} else if k, ok := sh.readCond(c, ops); ok {
+			sh.conds = append(sh.conds, k)
 		} else {
 			sh.FiltersExact = false
 		}

@@ -45,7 +45,7 @@ func describe(sql string) string {
 			}
 			fs = append(fs, f.Column+" in ("+strings.Join(vs, ",")+")")
 		}
-		fmt.Fprintf(&b, "\nfilters: %s exact=%v", strings.Join(fs, " and "), sh.FiltersExact)
+		fmt.Fprintf(&b, "\nfilters: %s exact=%v%s", strings.Join(fs, " and "), sh.FiltersExact, planner.DescribeConds(sh))
 	}
 	rw, err := sh.Rewrite(planner.Target{Schema: cmp.Or(sh.Schema, "public"), Table: sh.Table, RelOID: 16384, Key: "id", KeyType: "bigint"})
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vecgate/vecgate/ann"
 	"github.com/vecgate/vecgate/internal/pgdist"
+	"github.com/vecgate/vecgate/internal/sqltext"
 	"github.com/vecgate/vecgate/internal/vectext"
 )
 
@@ -349,10 +350,15 @@ func (q *Query) passes(d float64) bool {
 // meaning vecgate assumes for the statement ("" when none).
 func (q *Query) builtinOperators() string {
 	var ops []string
+	sh := q.Shape
 	if q.held != nil || q.filter != nil {
 		ops = append(ops, "'='", "'->>'")
+		for _, op := range sh.condOps {
+			if op != "=" && op != "->>" {
+				ops = append(ops, sqltext.QuoteLiteral(op))
+			}
+		}
 	}
-	sh := q.Shape
 	if sh.Similarity || slices.ContainsFunc(sh.derived, func(d derived) bool { return d.similarity }) ||
 		slices.ContainsFunc(sh.Thresholds, func(t Threshold) bool { return t.similarity }) {
 		ops = append(ops, "'-'")
