@@ -1,8 +1,11 @@
 package gateway
 
 import (
+	"context"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/vecgate/vecgate/internal/pgtest"
 )
@@ -61,6 +64,54 @@ func TestHeldConditions(t *testing.T) {
 			}
 			if moved := g.Stats().FastPath > before; i == 1 && moved != st.fast {
 				t.Errorf("%s: from memory %v, want %v", st.where, moved, st.fast)
+			}
+		}
+	}
+}
+
+// TestSettingDependentOutput: dates, timestamps and bytea are answered from memory, in text and
+// binary, while the session prints them as vecgate does (DateStyle ISO, TimeZone at offset
+// zero, bytea_output hex), and go to Postgres as soon as it does not.
+func TestSettingDependentOutput(t *testing.T) {
+	dsn, g := tableGateway(t, 200, "CREATE EXTENSION IF NOT EXISTS vector",
+		`CREATE TABLE events (id int PRIMARY KEY, day date, at timestamp, at3 timestamptz(3), blob bytea, emb vector(2))`,
+		`INSERT INTO events SELECT i, DATE '2026-01-01' - i * 97, TIMESTAMP '2026-01-01 12:00' - i * interval '13 days 1.5 seconds',
+			CASE WHEN i % 7 = 0 THEN NULL ELSE TIMESTAMPTZ '2026-01-01 00:00:00.123456+05:30' + i * interval '1 hour 0.0017 seconds' END,
+			CASE WHEN i % 5 = 0 THEN NULL ELSE decode(md5(i::text), 'hex') END, ARRAY[sin(i), cos(i)]::vector
+			FROM generate_series(1, 200) i`,
+		`UPDATE events SET day = 'infinity', at = '-infinity' WHERE id = 3`,
+		`UPDATE events SET day = '0044-03-15 BC' WHERE id = 4`,
+		"CREATE INDEX ON events USING hnsw (emb vector_l2_ops)")
+	via := coverVia(t, dsn, g)
+	direct := pgtest.Connect(t, dsn).PgConn()
+	const sql = "SELECT id, day, at, at3, blob FROM events ORDER BY emb <-> $1 LIMIT 9"
+	q := [][]byte{[]byte("[0.1,0.2]")}
+	for _, st := range []struct {
+		settings string
+		fast     bool
+	}{
+		{"SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET bytea_output = 'hex'", true},
+		{"SET DateStyle = 'ISO, DMY'; SET TimeZone = 'Etc/GMT'", true},
+		{"SET TimeZone = 'Asia/Kolkata'", false},
+		{"SET TimeZone = 'UTC'; SET DateStyle = 'SQL, DMY'", false},
+		{"SET DateStyle = 'ISO'; SET bytea_output = 'escape'", false},
+		{"SET bytea_output = 'hex'", true},
+	} {
+		for _, c := range []*pgconn.PgConn{via, direct} {
+			if _, err := c.Exec(context.Background(), st.settings).ReadAll(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, formats := range [][]int16{{0}, {1}} {
+			for i := range 2 {
+				before := g.Stats().FastPath
+				got, want := wireAnswer(t, via, sql, q, formats), wireAnswer(t, direct, sql, q, formats)
+				if got != want {
+					t.Fatalf("%s, formats %v:\nvecgate:  %s\nPostgres: %s", st.settings, formats, got, want)
+				}
+				if moved := g.Stats().FastPath > before; i == 1 && moved != st.fast && formats[0] == 0 {
+					t.Errorf("%s: from memory %v, want %v", st.settings, moved, st.fast)
+				}
 			}
 		}
 	}

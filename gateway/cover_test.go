@@ -121,8 +121,7 @@ func TestCoveringAnswers(t *testing.T) {
 		{"SELECT id, content, metadata, emb <=> $1 AS distance FROM docs ORDER BY distance LIMIT 5", [][]byte{[]byte(q)}, true},
 		{"SELECT content, score, w, d, flag, u, tag, code, n, small, id FROM docs ORDER BY emb <-> $1 LIMIT 40", [][]byte{[]byte(q)}, true},
 		{"SELECT metadata, docs.content AS body, emb <-> $1 FROM docs ORDER BY emb <-> $1 LIMIT 3 OFFSET 2", [][]byte{[]byte(q)}, true},
-		// A type whose output depends on settings (TimeZone, DateStyle): the rewrite.
-		{"SELECT id, created FROM docs ORDER BY emb <-> $1 LIMIT 3", [][]byte{[]byte(q)}, false},
+		// Types whose output depends on settings (TimeZone, DateStyle): TestSettingDependentOutput.
 		// The TOASTed row first.
 		{"SELECT id, content, n FROM docs ORDER BY emb <-> (SELECT emb FROM docs WHERE id = 7) LIMIT 2", nil, false},
 		{"SELECT id, content, n FROM docs ORDER BY emb <-> $1 LIMIT 2", [][]byte{[]byte(v7)}, true},

@@ -281,6 +281,7 @@ func (q *Query) tableCheck() string {
       WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attname OPERATOR(pg_catalog.=) %s AND NOT a.attisdropped) OPERATOR(pg_catalog.=) %s`,
 			sqltext.QuoteLiteral(o.Column), sqltext.QuoteLiteral(o.Type)))
 	}
+	privileges = append(privileges, outputSettings(typed)...)
 	filterOps := ""
 	if ops := q.builtinOperators(); len(ops) > 0 {
 		// vecgate evaluates these operators itself (held filters' = and ->>: the answer; in-index
@@ -587,3 +588,28 @@ const MaxFastDistance = pgout.MaxFloat
 // Answers with a smaller distance go through Postgres, which prints its own;
 // vecgate.exact_distances = on sends every distance-projecting query there.
 const MinFastCosine = 0.1
+
+// outputSettings are the session-setting conditions under which the held columns outs print as
+// pgout prints them (DateStyle, TimeZone, bytea_output), each once.
+func outputSettings(outs []Output) []string {
+	var conds []string
+	for _, o := range outs {
+		for _, st := range pgout.SettingsFor(pgout.FamilyOf(o.Type)) {
+			setting := "pg_catalog.current_setting(" + sqltext.QuoteLiteral(st.Name) + ")"
+			var c string
+			if st.Prefix != "" {
+				c = "pg_catalog.starts_with(" + setting + ", " + sqltext.QuoteLiteral(st.Prefix) + ")"
+			} else {
+				vals := make([]string, len(st.Values))
+				for i, v := range st.Values {
+					vals[i] = sqltext.QuoteLiteral(v)
+				}
+				c = setting + " OPERATOR(pg_catalog.=) ANY (ARRAY[" + strings.Join(vals, ", ") + "]::pg_catalog.text[])"
+			}
+			if !slices.Contains(conds, c) {
+				conds = append(conds, c)
+			}
+		}
+	}
+	return conds
+}

@@ -3,11 +3,12 @@
 // replication holds it: the type's binary send format, or its text output when Postgres sent
 // text (pgoutput does for a few types).
 //
-// Only output that does not depend on session settings beyond those the fast path already
-// requires (client_encoding UTF8, extra_float_digits ≥ 1) is produced: dates, times, intervals,
-// bytea and money print differently under DateStyle, TimeZone, IntervalStyle or bytea_output,
-// and are not supported here. Anything this package cannot print exactly is an error, and the
-// caller leaves the statement to Postgres.
+// Output depends on session settings: every family needs client_encoding UTF8 and
+// extra_float_digits ≥ 1 (what the fast path requires of every session); dates, timestamps and
+// bytea are printed only as DateStyle ISO, TimeZone UTC and bytea_output hex print them
+// (SettingsFor names the settings a family needs, for the caller's session check). Times,
+// intervals and money are not supported. Anything this package cannot print exactly is an
+// error, and the caller leaves the statement to Postgres.
 package pgout
 
 import (
@@ -38,13 +39,31 @@ const (
 	Float4  // real
 	Float8  // double precision
 	Numeric // numeric
+	// Printed under session settings (datetime.go): the fast path requires DateStyle ISO,
+	// TimeZone UTC and bytea_output hex (SettingsFor).
+	Date        // date
+	Timestamp   // timestamp without time zone
+	TimestampTZ // timestamp with time zone
+	Bytea       // bytea
 )
 
 // FamilyOf returns the family of a column type as format_type prints it ("integer",
 // "character varying(20)", "numeric(10,2)", …); Unsupported for the rest.
 func FamilyOf(typ string) Family {
-	base, _, _ := strings.Cut(typ, "(")
+	base, rest, _ := strings.Cut(typ, "(")
+	if base == "timestamp" { // timestamp(3) with time zone
+		_, base, _ = strings.Cut(rest, ")")
+		base = "timestamp" + base
+	}
 	switch base {
+	case "date":
+		return Date
+	case "timestamp without time zone":
+		return Timestamp
+	case "timestamp with time zone":
+		return TimestampTZ
+	case "bytea":
+		return Bytea
 	case "smallint":
 		return Int2
 	case "integer":
@@ -84,6 +103,9 @@ const MaxFloat = 1e15
 // format asked for: 0 text, 1 binary.
 func Encode(f Family, v []byte, text bool, format int16) ([]byte, error) {
 	if text {
+		if f.settingDependent() {
+			return nil, fmt.Errorf("%w: family %d in text form (printed under the walsender's settings)", ErrInexact, f)
+		}
 		if format == 0 && f != Float4 && f != Float8 {
 			return v, nil // Postgres' own text output (floats: printed under the walsender's settings)
 		}
@@ -101,7 +123,7 @@ func Encode(f Family, v []byte, text bool, format int16) ([]byte, error) {
 
 // checkBinary verifies a binary value has its type's length.
 func checkBinary(f Family, v []byte) error {
-	want := map[Family]int{Int2: 2, Int4: 4, Int8: 8, Bool: 1, UUID: 16, Float4: 4, Float8: 8}[f]
+	want := map[Family]int{Int2: 2, Int4: 4, Int8: 8, Bool: 1, UUID: 16, Float4: 4, Float8: 8, Date: 4, Timestamp: 8, TimestampTZ: 8}[f]
 	if want != 0 && len(v) != want || f == JSONB && (len(v) == 0 || v[0] != 1) || f == Unsupported {
 		return fmt.Errorf("%w: %d bytes for family %d", ErrInexact, len(v), f)
 	}
@@ -136,6 +158,12 @@ func textFromBinary(f Family, v []byte) ([]byte, error) {
 		return Float(math.Float64frombits(binary.BigEndian.Uint64(v)), 64)
 	case Numeric:
 		return numericText(v)
+	case Date:
+		return dateText(int32(binary.BigEndian.Uint32(v))), nil
+	case Timestamp, TimestampTZ:
+		return timestampText(int64(binary.BigEndian.Uint64(v)), f == TimestampTZ), nil
+	case Bytea:
+		return append([]byte(`\x`), hex.EncodeToString(v)...), nil
 	}
 	return nil, ErrInexact
 }
