@@ -562,7 +562,7 @@ func TestEveryStatementCounted(t *testing.T) {
 	cases := []struct{ name, sql, want string }{
 		{"no distance operator", `SELECT count(*) FROM items WHERE id > $1::int`, "forward:not_vector+1"},
 		{"no live index for the metric", `SELECT id FROM items ORDER BY emb <#> $1::vector LIMIT 3`, "forward:no_index+1"},
-		{"DESC", `SELECT id FROM items ORDER BY emb <-> $1::vector DESC LIMIT 3`, "forward:desc+1"},
+		{"DESC", `SELECT id FROM items ORDER BY emb <-> $1::vector DESC LIMIT 3`, "intercept+1"},
 		{"halfvec", `SELECT id FROM items ORDER BY emb <-> $1::halfvec LIMIT 3`, "forward:halfvec+1"},
 		{"not the shape", `SELECT category, min(emb <-> $1::vector) FROM items GROUP BY category ORDER BY 2 LIMIT 3`, "forward:not_shape+1"},
 		{"widening intercept", `SELECT id, title FROM items WHERE rare = 7 ORDER BY emb <-> $1::vector LIMIT 3`, "intercept+1"},

@@ -74,6 +74,9 @@ func (q *Query) fast() ([]Output, bool) {
 	sh := q.Shape
 	// The WHERE, if any, is evaluated by vecgate: held filters, thresholds, or both.
 	whereHeld := !sh.HasWhere || q.held != nil || sh.FiltersExact && len(sh.Filters)+len(sh.conds) == 0
+	if sh.Farthest && len(sh.Thresholds) > 0 {
+		return nil, false // a bound on the distance keeps the nearest rows, not the farthest
+	}
 	if !q.Target.Exact || !sh.Plain || q.unequal || !whereHeld || len(sh.stmt.SortClause) != 1 {
 		return nil, false
 	}
@@ -486,7 +489,7 @@ func (q *Query) serverCalibration() (*pgdist.Calibration, originalsSource) {
 // (seenAll), the last row of the answer must be clearly nearer (nearTieFor) than the farthest
 // candidate, which no row left out is nearer than.
 func (q *Query) serverDistances(cal *pgdist.Calibration, src originalsSource, res []ann.Result, seenAll bool) ([]ann.Result, error) {
-	bound := farthest(res)
+	bound := q.candidateBound(res)
 	res, err := q.serverOrder(cal, src, res)
 	if err != nil {
 		return nil, err
@@ -494,19 +497,37 @@ func (q *Query) serverDistances(cal *pgdist.Calibration, src originalsSource, re
 	if len(res) <= q.need {
 		return res, nil
 	}
-	if last := res[q.need-1].Distance; !seenAll && (last >= bound || nearTieFor(q.Shape.Metric, last, bound)) {
+	if last := res[q.need-1].Distance; !seenAll && !q.clearlyBefore(last, bound) {
 		return nil, fmt.Errorf("planner: distance %g at the LIMIT is too close to the candidates' bound %g to cut from memory", last, bound)
 	}
 	return res[:q.need], nil
 }
 
-// farthest is the largest distance among res (the index's own, before serverOrder).
-func farthest(res []ann.Result) float64 {
+// candidateBound is the distance (the index's own, before serverOrder) past which rows were
+// left out of res: the largest, or under ORDER BY … DESC (Farthest) the smallest.
+func (q *Query) candidateBound(res []ann.Result) float64 {
 	bound := math.Inf(-1)
+	if q.Shape.Farthest {
+		bound = math.Inf(1)
+	}
 	for _, r := range res {
-		bound = max(bound, r.Distance)
+		if q.Shape.Farthest {
+			bound = min(bound, r.Distance)
+		} else {
+			bound = max(bound, r.Distance)
+		}
 	}
 	return bound
+}
+
+// clearlyBefore reports whether a row at distance d comes before every row at bound in the
+// statement's order by a margin rounding cannot cross (nearTieFor).
+func (q *Query) clearlyBefore(d, bound float64) bool {
+	before := d < bound
+	if q.Shape.Farthest {
+		before = d > bound
+	}
+	return before && !nearTieFor(q.Shape.Metric, d, bound)
 }
 
 // serverOrder replaces the distances of res by the server's own and sorts res by them.
@@ -522,7 +543,12 @@ func (q *Query) serverOrder(cal *pgdist.Calibration, src originalsSource, res []
 			return nil, fmt.Errorf("planner: distance of %s is NaN", res[i].Key)
 		}
 	}
-	slices.SortStableFunc(res, func(a, b ann.Result) int { return cmp.Compare(a.Distance, b.Distance) })
+	slices.SortStableFunc(res, func(a, b ann.Result) int {
+		if q.Shape.Farthest {
+			return cmp.Compare(b.Distance, a.Distance)
+		}
+		return cmp.Compare(a.Distance, b.Distance)
+	})
 	return res, nil
 }
 

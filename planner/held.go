@@ -107,6 +107,14 @@ func (q *Query) searchHeld(ctx context.Context, n int) (res []ann.Result, seenAl
 	if q.Target.Lists > 0 {
 		return nil, false, fmt.Errorf("planner: %s: held filters are evaluated over graph twins only", q.Target.Name)
 	}
+	if q.Shape.Farthest {
+		match, undecided := q.held.matcher()
+		res, seenAll, err := q.scanFarthest(ctx, n, match)
+		if err == nil && undecided.Load() {
+			return nil, false, errUndecided
+		}
+		return res, seenAll, err
+	}
 	efs := []int{q.ef(n), q.Target.Index.Len() + 1}
 	if q.Target.Index.Len() <= HeldScanRows {
 		efs = efs[1:]

@@ -202,12 +202,13 @@ func (p *Planner) PlanSimple(sql string, st Settings) (*Query, error) {
 
 // find returns the live index that can answer sh.
 func (p *Planner) find(sh *Shape) (Target, error) {
-	if sh.Farthest {
-		return Target{}, because(ReasonDesc, forward("ORDER BY … DESC needs an exact scan"))
-	}
 	t, ok := p.search.Find(sh.Schema, sh.Table, sh.Column, sh.Metric)
 	if !ok {
 		return Target{}, because(ReasonNoIndex, forward("no live index on %s.%s for %s", sh.Table, sh.Column, sh.Metric))
+	}
+	if sh.Farthest && (t.Lists > 0 || !t.Exact || t.Index.Len()*max(t.Index.Dims(), 1) > FarthestScanWork) {
+		// The farthest rows: an exact scan of a graph twin's vectors (farthest.go), within bounds.
+		return Target{}, because(ReasonDesc, forward("ORDER BY … DESC needs an exact scan of a graph twin's vectors of at most %d values", FarthestScanWork))
 	}
 	return t, nil
 }
@@ -387,6 +388,9 @@ func nearTieFor(m ann.Metric, a, b float64) bool {
 // with more probes too (×4 per round), so a filtered query that needs candidates far from the
 // query vector reaches them.
 func (q *Query) search(ctx context.Context, n int) (res []ann.Result, seenAll bool, err error) {
+	if q.Shape.Farthest {
+		return q.searchFarthest(ctx, n)
+	}
 	opts := ann.SearchOptions{EF: q.ef(n)}
 	lists := q.Target.Lists
 	if lists == 0 && q.smallTable() {
@@ -442,10 +446,11 @@ func (q *Query) search(ctx context.Context, n int) (res []ann.Result, seenAll bo
 }
 
 // nullsFirst reports whether the answer would start with rows the index does not hold: under
-// ORDER BY 1 - (col <op> q) DESC, rows without a vector (NULL) come first. Checked when the
+// ORDER BY … DESC (the distance's, or 1 - (col <op> q)'s), rows without a vector (NULL) come
+// first, and a cosine zero vector's NaN distance before every other. Checked when the
 // statement is answered (after read-your-writes), not when planned.
 func (q *Query) nullsFirst() bool {
-	return q.Shape.Similarity && !q.Target.Index.Complete()
+	return q.Shape.descSQL && !q.Target.Index.Complete()
 }
 
 // ExactScanWork bounds the work (rows × dimensions) of a twin searched by scanning every row

@@ -82,6 +82,7 @@ type Shape struct {
 	// Similarity: the ORDER BY key is `1 - distance` (its DESC is the distance's ascending
 	// order, but for NULL vectors, which come first).
 	Similarity bool
+	descSQL    bool // the ORDER BY says DESC (NULLs first)
 	// HasWhere tells whether there is a WHERE clause; Filters lists its column-equality conjuncts,
 	// and FiltersExact says the WHERE is nothing but those and Thresholds.
 	HasWhere     bool
@@ -265,7 +266,7 @@ func (sh *Shape) readOrder() error {
 		return notShape("operator %s", op)
 	}
 	sh.Column, sh.Metric, sh.order, sh.orderVec = col, m, sb, vec
-	sh.Farthest = desc
+	sh.Farthest, sh.descSQL = desc, sb.SortbyDir == pg.SortByDir_SORTBY_DESC
 	if err := sh.readVector(vec); err != nil {
 		return err
 	}

@@ -306,7 +306,7 @@ func decimalFloat(s string) (float64, bool) {
 // row of the table: rows it lacks (a cosine zero vector, whose NaN similarity passes `> c` in
 // Postgres) could pass.
 func (q *Query) thresholdRows(cal *pgdist.Calibration, src originalsSource, res []ann.Result, seenAll bool) ([]ann.Result, error) {
-	limit := farthest(res)
+	limit := q.candidateBound(res)
 	res, err := q.serverOrder(cal, src, res)
 	if err != nil {
 		return nil, err

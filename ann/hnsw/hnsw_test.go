@@ -2,6 +2,7 @@ package hnsw_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"math"
@@ -227,7 +228,9 @@ func TestConcurrentInsertDeleteSearch(t *testing.T) {
 
 // TestBadInput: what is HNSW's own (bad vectors, k and an empty index are TestConformance's).
 func TestBadInput(t *testing.T) {
-	x, _ := hnsw.New(hnsw.DefaultConfig(ann.Cosine, 3))
+	cfg := hnsw.DefaultConfig(ann.Cosine, 3)
+	cfg.Quantizer = "sq8" // codes only: no vectors to scan for the farthest
+	x, _ := hnsw.New(cfg)
 	x.Add(ann.IntKey(1), []float32{1, 2, 3})
 	if _, err := x.Search(context.Background(), []float32{1, 1, 1}, 1, ann.SearchOptions{Farthest: true}); !errors.Is(err, ann.ErrUnsupported) {
 		t.Errorf("farthest: %v", err)
@@ -495,4 +498,64 @@ func reload(t *testing.T, x *hnsw.Index) *hnsw.Index {
 		t.Fatal(err)
 	}
 	return y
+}
+
+// TestFarthest: ORDER BY … DESC — the k most distant live rows by an exact scan of the kept
+// vectors, farthest first, for every metric and a quantised index that keeps its vectors, deleted
+// rows left out and a filter honoured.
+func TestFarthest(t *testing.T) {
+	ctx := context.Background()
+	for _, m := range []ann.Metric{ann.L2, ann.InnerProduct, ann.Cosine, ann.L1} {
+		for _, quant := range []string{"", "sq8"} {
+			if quant == "sq8" && m == ann.L1 {
+				continue
+			}
+			ds := makeData(1500, 16, 5, false)
+			x := build(t, m, ds, func(c *hnsw.Config) { c.Quantizer, c.KeepVectors = quant, true })
+			for i := 0; i < 1500; i += 7 {
+				x.Delete(ds.Keys[i])
+			}
+			keep := func(k ann.Key) bool { return k.String() < "5" }
+			for _, q := range ds.Queries {
+				got, err := x.Search(ctx, q, 12, ann.SearchOptions{Farthest: true, Filter: keep})
+				if err != nil {
+					t.Fatalf("%s %s: %v", m.Name(), quant, err)
+				}
+				var want []ann.Result
+				for i, k := range ds.Keys {
+					if i%7 != 0 && keep(k) {
+						want = append(want, ann.Result{Key: k, Distance: metricDistance(m, q, ds.Data[i*ds.Dims:(i+1)*ds.Dims])})
+					}
+				}
+				slices.SortStableFunc(want, func(a, b ann.Result) int { return cmp.Compare(b.Distance, a.Distance) })
+				if len(got) != 12 {
+					t.Fatalf("%s %s: %d results", m.Name(), quant, len(got))
+				}
+				for i := range got {
+					if math.Abs(got[i].Distance-want[i].Distance) > 1e-5*max(1, math.Abs(want[i].Distance)) {
+						t.Fatalf("%s %s: %d-th farthest %v (%g), want %v (%g)", m.Name(), quant, i, got[i].Key, got[i].Distance, want[i].Key, want[i].Distance)
+					}
+				}
+			}
+		}
+	}
+}
+
+// metricDistance is pgvector's distance in float64 (the test's own oracle).
+func metricDistance(m ann.Metric, a, b []float32) float64 {
+	var dot, aa, bb, l2, l1 float64
+	for i := range a {
+		x, y := float64(a[i]), float64(b[i])
+		dot, aa, bb = dot+x*y, aa+x*x, bb+y*y
+		l2, l1 = l2+(x-y)*(x-y), l1+math.Abs(x-y)
+	}
+	switch m {
+	case ann.InnerProduct:
+		return -dot
+	case ann.Cosine:
+		return 1 - dot/math.Sqrt(aa*bb)
+	case ann.L1:
+		return l1
+	}
+	return math.Sqrt(l2)
 }

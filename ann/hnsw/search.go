@@ -16,19 +16,20 @@ import (
 
 // Search implements ann.Index. opts.EF overrides Config.EFSearch and is
 // raised to k (to k×oversample for a quantised index that reranks);
-// opts.Farthest is not supported (use ann/flat).
+// opts.Farthest scans every live node's kept vector (farthest); an index that
+// keeps only codes does not support it.
 func (x *Index) Search(ctx context.Context, vec []float32, k int, opts ann.SearchOptions) ([]ann.Result, error) {
 	if err := ann.CheckK(k); err != nil {
 		return nil, fmt.Errorf("hnsw: search: %w", err)
-	}
-	if opts.Farthest {
-		return nil, fmt.Errorf("hnsw: search farthest: %w", ann.ErrUnsupported)
 	}
 	if _, err := ann.CheckVector(x.cfg.Metric, x.cfg.Dims, vec); err != nil {
 		return nil, fmt.Errorf("hnsw: search: %w", err)
 	}
 	x.mu.RLock()
 	defer x.mu.RUnlock()
+	if opts.Farthest {
+		return x.farthest(ctx, vec, k, opts.Filter)
+	}
 	live := int(x.nLive.Load())
 	if x.top < 0 || live <= 0 {
 		return nil, fmt.Errorf("hnsw: search: %w", ann.ErrEmpty)
@@ -168,4 +169,38 @@ func (x *Index) exact(ctx context.Context, q *query, k int, filter func(ann.Key)
 		h.PushBounded(topk.Item{Dist: x.dist(q, id), ID: id}, k)
 	}
 	return h.SortedAscending(nil), nil
+}
+
+// farthest returns the k live nodes (that the filter accepts) farthest from vec by pgvector's
+// distance on the kept vectors, farthest first, by a full scan. Caller holds mu shared.
+func (x *Index) farthest(ctx context.Context, vec []float32, k int, filter func(ann.Key) bool) ([]ann.Result, error) {
+	if !x.raw {
+		return nil, fmt.Errorf("hnsw: search farthest: %w", ann.ErrUnsupported)
+	}
+	if x.top < 0 || x.nLive.Load() <= 0 {
+		return nil, fmt.Errorf("hnsw: search: %w", ann.ErrEmpty)
+	}
+	q := vec
+	if x.cfg.Metric == ann.Cosine {
+		q = append([]float32(nil), vec...)
+		vecmath.Normalize(q)
+	}
+	var h topk.Max // of negated distances: the k largest
+	for i := range x.dead {
+		if i&4095 == 0 && ctx.Err() != nil {
+			return nil, fmt.Errorf("hnsw: search: %w", ctx.Err())
+		}
+		id := uint32(i)
+		if atomic.LoadUint32(&x.dead[id]) != 0 || filter != nil && !filter(x.key(id)) {
+			continue
+		}
+		h.PushBounded(topk.Item{Dist: -float32(metricfn.Exact(x.cfg.Metric, q, x.vec(id))), ID: id}, k)
+	}
+	items := h.SortedAscending(nil)
+	out := make([]ann.Result, len(items))
+	for i, it := range items {
+		out[i] = ann.Result{Key: x.key(it.ID), Distance: metricfn.Exact(x.cfg.Metric, q, x.vec(it.ID))}
+	}
+	slices.SortStableFunc(out, func(a, b ann.Result) int { return cmp.Compare(b.Distance, a.Distance) })
+	return out, nil
 }
