@@ -65,3 +65,26 @@ func TestFarthestRows(t *testing.T) {
 	}
 	check("a NULL vector", false, false)
 }
+
+// TestArrayQueryVector: `ARRAY[…]::vector` as the query vector (integers and numerics, as
+// array_to_vector reads them) is intercepted with Postgres' answer.
+func TestArrayQueryVector(t *testing.T) {
+	dsn, g := tableGateway(t, 300, "CREATE EXTENSION IF NOT EXISTS vector", coverSetup, coverRows,
+		"CREATE INDEX ON docs USING hnsw (emb vector_l2_ops)")
+	via := coverVia(t, dsn, g)
+	direct := pgtest.Connect(t, dsn).PgConn()
+	for _, v := range []string{"ARRAY[0.3, -0.2, -0.55]::vector", "ARRAY[1, 0, -1]::vector(3)", "ARRAY[1e-1, 2.5E0, -0.333333333333333333333]::vector",
+		"ARRAY[16777217, 0, 1]::vector"} {
+		sql := "SELECT id, content, emb <-> " + v + " AS d FROM docs ORDER BY d LIMIT 5"
+		for i := range 2 {
+			before := g.Stats().Intercepted
+			got, want := wireAnswer(t, via, sql, nil, nil), wireAnswer(t, direct, sql, nil, nil)
+			if got != want {
+				t.Fatalf("%s:\nvecgate:  %s\nPostgres: %s", v, got, want)
+			}
+			if i == 1 && g.Stats().Intercepted == before {
+				t.Errorf("%s: not intercepted", v)
+			}
+		}
+	}
+}

@@ -424,7 +424,36 @@ func (sh *Shape) readVector(n *pg.Node) error {
 			return nil
 		}
 	}
+	if lit, ok := arrayVector(n); ok && sh.VectorType == "vector" {
+		sh.Vector = Arg{Literal: lit}
+		return nil
+	}
 	return notShape("query vector is not a literal or parameter")
+}
+
+// arrayVector reads `ARRAY[1, -0.5, 2e3]` (cast to vector) as the vector literal it makes:
+// pgvector's array_to_vector turns integers into float4 by a C cast and numerics through their
+// decimal text (numeric_float4), both the nearest float4, as reading the same decimals does.
+func arrayVector(n *pg.Node) (string, bool) {
+	a := n.GetAArrayExpr()
+	if a == nil || len(a.Elements) == 0 {
+		return "", false
+	}
+	parts := make([]string, len(a.Elements))
+	for i, e := range a.Elements {
+		c := e.GetAConst()
+		switch {
+		case c == nil || c.Isnull:
+			return "", false
+		case c.GetIval() != nil:
+			parts[i] = strconv.Itoa(int(c.GetIval().Ival))
+		case c.GetFval() != nil:
+			parts[i] = c.GetFval().Fval
+		default:
+			return "", false
+		}
+	}
+	return "[" + strings.Join(parts, ",") + "]", true
 }
 
 // sameVector reports whether two expressions are the same apart from where they stand in the text.
