@@ -32,7 +32,7 @@ func (s searcher) Find(schema, table, column string, m ann.Metric) (planner.Targ
 		return planner.Target{}, false
 	}
 	return planner.Target{Index: ix, Schema: ix.Schema, Table: ix.Table, RelOID: ix.RelOID, DatabaseOID: s.dbOID, Key: ix.Key, KeyType: ix.KeyType, Name: ix.Source,
-		Exact: ix.Exact, Oversample: ix.Oversample, Kind: ix.Kind(), Lists: ix.Lists(), Probes: ix.Probes()}, true
+		Exact: ix.Exact, Oversample: ix.Oversample, Kind: ix.Kind(), Lists: ix.Lists(), Probes: ix.Probes(), Halfvec: ix.Halfvec()}, true
 }
 
 // Stream is what the interceptor needs of replication (replication.Stream, adapted by the

@@ -33,7 +33,13 @@ type layout struct {
 	truncate int    // Matryoshka: the index holds the first truncate dimensions (0: all)
 	lists    int    // IVF lists (0 for HNSW)
 	probes   int    // IVF probes when the session sets none
+	// halfvec: the column is halfvec; the twin holds its values widened to float32 (exact), and
+	// queries must round their vector to halves as Postgres does (Halfvec).
+	halfvec bool
 }
+
+// Halfvec reports whether the twin is of a halfvec column.
+func (ix *Index) Halfvec() bool { return ix.halfvec }
 
 // Kind names the in-memory structure: hnsw, hnsw-sq8, ivf-flat, ivf-sq8, ivf-pq or ivf-binary,
 // with " dims=N" when the index holds only the first N dimensions.
@@ -93,7 +99,7 @@ func newIVF(m ann.Metric, dims, lists int, codes string) (*ivf.Index, error) {
 func catalogTwin(t replication.TargetInfo, ci catalog.Index, m ann.Metric, sqlType string, opts Options) (*Index, error) {
 	ix := &Index{Schema: t.Schema, Table: t.Table, Column: t.Column, RelOID: t.OID, Metric: m,
 		Key: t.Key[0].Name, KeyType: sqlType, Source: ci.Name, Exact: true,
-		layout: layout{kind: "hnsw", dims: t.Dims}}
+		layout: layout{kind: "hnsw", dims: t.Dims, halfvec: t.Kind == catalog.TypeHalfvec}}
 	if ci.Method == "ivfflat" {
 		lists := ci.Lists
 		if lists <= 0 {

@@ -443,12 +443,13 @@ func (s *Set) replaceEntries(entries map[replication.Target]*entry) {
 }
 
 func newEntry(t replication.TargetInfo, defs []indexdef.Spec, opts Options) (*entry, error) {
-	if t.Kind != catalog.TypeVector {
-		// halfvec included: pgvector computes its distances in half precision (the query vector
-		// rounded to halfvec too), which a float32 twin does not reproduce; such columns have no
-		// twin and their queries go to Postgres.
+	if t.Kind != catalog.TypeVector && t.Kind != catalog.TypeHalfvec {
 		return nil, fmt.Errorf("type %s is not indexed in memory yet", t.Kind)
 	}
+	// A halfvec column's twin holds its halves widened to float32, exactly the values pgvector
+	// computes its distances with (in float32; only the summation order differs, as for
+	// vector), and the planner rounds query vectors to halves as halfvec_in does. Definitions
+	// through vecgate (quantizers, dims) are for vector columns only.
 	if t.Dims <= 0 {
 		return nil, errors.New("column has no declared dimension")
 	}
@@ -462,7 +463,7 @@ func newEntry(t replication.TargetInfo, defs []indexdef.Spec, opts Options) (*en
 	e := &entry{info: t, keyKind: kind}
 	seen := map[ann.Metric]bool{}
 	for _, d := range defs {
-		if d.Schema != t.Schema || d.Table != t.Table || d.Column != t.Column || seen[d.Metric] {
+		if d.Schema != t.Schema || d.Table != t.Table || d.Column != t.Column || seen[d.Metric] || t.Kind != catalog.TypeVector {
 			continue
 		}
 		ix, err := definitionTwin(t, d, sqlType)

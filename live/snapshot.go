@@ -137,7 +137,7 @@ func readEntry(d *fileformat.Decoder, cover Cover) (*entry, error) {
 		ix := &Index{Schema: info.Schema, Table: info.Table, Column: info.Column, RelOID: info.OID,
 			Metric: metric, Key: strs[3], KeyType: strs[4], Source: src,
 			Exact: exact, Oversample: float64(over) / 1000, trained: true,
-			layout: layout{kind: kind, dims: int(dims), truncate: int(truncate)}}
+			layout: layout{kind: kind, dims: int(dims), truncate: int(truncate), halfvec: info.Kind == catalog.TypeHalfvec}}
 
 		ci := catalog.Index{Name: src, Column: info.Column, Metric: cm, Valid: true}
 		if strings.HasPrefix(kind, "ivf") {

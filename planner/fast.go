@@ -77,6 +77,9 @@ func (q *Query) fast() ([]Output, bool) {
 	if sh.Farthest && len(sh.Thresholds) > 0 {
 		return nil, false // a bound on the distance keeps the nearest rows, not the farthest
 	}
+	if q.Target.Halfvec && (len(sh.Thresholds) > 0 || len(sh.DistanceOutputs)+len(sh.derived) > 0 || sh.Star) {
+		return nil, false // halfvec distances (and vectors) are not printed from memory: Target.Halfvec
+	}
 	if !q.Target.Exact || !sh.Plain || q.unequal || !whereHeld || len(sh.stmt.SortClause) != 1 {
 		return nil, false
 	}
@@ -89,7 +92,7 @@ func (q *Query) fast() ([]Output, bool) {
 			return Output{}, false
 		case name == sh.Column:
 			src, ok := q.Target.Index.(originalsSource)
-			return Output{Kind: VectorColumn, Column: name}, ok && src.Originals()
+			return Output{Kind: VectorColumn, Column: name}, ok && src.Originals() && !q.Target.Halfvec
 		}
 		c, ok := held.HeldColumn(name)
 		return Output{Kind: HeldColumn, Column: name, Held: c.Pos, Family: c.Family, Type: c.Type}, ok
@@ -469,7 +472,7 @@ func resultFormat(formats []int16, i int) int16 {
 // vecgate computes the statement's distances as the server does, bit for bit (pgdist, for its
 // operator) from the rows' own vectors (originalsSource); nil otherwise.
 func (q *Query) serverCalibration() (*pgdist.Calibration, originalsSource) {
-	if q.distances == nil {
+	if q.distances == nil || q.Target.Halfvec {
 		return nil, nil
 	}
 	src, ok := q.Target.Index.(originalsSource)

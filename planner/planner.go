@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/vecgate/vecgate/ann"
+	"github.com/vecgate/vecgate/internal/half"
 	"github.com/vecgate/vecgate/internal/pgdist"
 	"github.com/vecgate/vecgate/internal/sqltext"
 	"github.com/vecgate/vecgate/internal/vectext"
@@ -53,6 +55,13 @@ type Target struct {
 	// Lists is an IVF index's number of lists (0: not IVF); Probes its probes when the session
 	// sets none.
 	Lists, Probes int
+	// Halfvec: the indexed column is halfvec. Postgres reads an untyped or ::halfvec query
+	// vector as halves (each element rounded to nearest, ties to even) and computes the
+	// distances in float32 from the halves, so the query is rounded alike (internal/half); a
+	// ::vector query vector would compare in another type and is forwarded, and distances are
+	// not printed from memory (pgvector sums halfvec distances in another order than vector's,
+	// which internal/pgdist does not reproduce).
+	Halfvec bool
 }
 
 // Searcher finds the live index for a column and metric (schema "" when unqualified).
@@ -227,7 +236,16 @@ func (p *Planner) plan(sh *Shape, t Target, st Settings, value func(Arg) (string
 			return nil, forward("query vector: %v", err)
 		}
 	}
-	if sh.VectorType == "halfvec" {
+	switch {
+	case t.Halfvec && sh.VectorType == "vector":
+		// A halfvec column against a vector: another operator, another type's values.
+		return nil, because(ReasonHalfvec, forward("vector query vector against a halfvec column"))
+	case t.Halfvec:
+		vec = slices.Clone(vec)
+		if !half.RoundAll(vec) {
+			return nil, forward("query vector out of range for halfvec") // Postgres' error
+		}
+	case sh.VectorType == "halfvec":
 		// A vector column against a halfvec: Postgres casts the column to halfvec and computes
 		// in half precision, row by row (TestHalfvecQueryVector), which the index cannot.
 		return nil, because(ReasonHalfvec, forward("halfvec query vector"))
