@@ -82,6 +82,10 @@ func (p *Planner) Bind(pr *Prepared, params [][]byte, formats []int16, st Settin
 		case f == 0:
 			s = string(v)
 		case i+1 == pr.Shape.Vector.Param:
+			if t.Halfvec {
+				// Postgres reads it with halfvec_recv (halves), not as a vector's floats.
+				return nil, because(ReasonHalfvec, forward("binary query vector against a halfvec column"))
+			}
 			if vec, err = decodeBinaryVector(v); err != nil {
 				return nil, forward("binary vector parameter: %v", err)
 			}

@@ -1,6 +1,7 @@
 package difftest
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -60,7 +61,7 @@ func (q *query) vecExpr() string {
 		v = "$1"
 	}
 	if q.CastVec || q.Mode == modeExecText || q.Mode == modeCacheText {
-		v += "::vector"
+		v += "::" + cmp.Or(q.Col.Type, "vector")
 	}
 	return v
 }

@@ -46,6 +46,7 @@ var Features = map[string]string{
 	"nulls":      "NULL vectors",
 	"dups":       "duplicate vectors and zero vectors",
 	"twovec":     "a second vector column",
+	"halfvec":    "the second vector column halfvec sometimes",
 	"ivfflat":    "ivfflat indexes (otherwise hnsw only)",
 	"ops":        "inner product, cosine and L1 (otherwise L2 only)",
 	"partitions": "a partitioned table",

@@ -38,6 +38,7 @@ func (k keyType) literal(n int) string {
 type vecCol struct {
 	Name string
 	Dims int
+	Type string // vector or halfvec
 }
 
 // index is a pgvector index.
@@ -132,7 +133,10 @@ func genTable(cfg *Config, rng *rand.Rand, db int, schema, name string) *table {
 		nv = 2
 	}
 	for i := range nv {
-		c := vecCol{Name: fmt.Sprintf("e%d", i+1), Dims: 2 + rng.IntN(7)}
+		c := vecCol{Name: fmt.Sprintf("e%d", i+1), Dims: 2 + rng.IntN(7), Type: "vector"}
+		if i == 1 && cfg.on("halfvec") && rng.IntN(2) == 0 {
+			c.Type = "halfvec" // components are eighths: exact halves
+		}
 		t.Vecs = append(t.Vecs, c)
 		n := 1 + rng.IntN(2)
 		for range n {
@@ -208,7 +212,7 @@ func (t *table) ddl() []string {
 	var cols []string
 	cols = append(cols, "id "+t.Key.sql()+" PRIMARY KEY")
 	for _, v := range t.Vecs {
-		cols = append(cols, fmt.Sprintf("%s vector(%d)", v.Name, v.Dims))
+		cols = append(cols, fmt.Sprintf("%s %s(%d)", v.Name, v.Type, v.Dims))
 	}
 	cols = append(cols, "cat int", "note text", "flag bool", "meta jsonb")
 	q := fmt.Sprintf("CREATE TABLE %s (%s)", t.qualified(), strings.Join(cols, ", "))
@@ -243,8 +247,8 @@ func (t *table) indexDDL() []string {
 		if ix.Method == "ivfflat" {
 			with = fmt.Sprintf(" WITH (lists = %d)", ix.Lists)
 		}
-		out = append(out, fmt.Sprintf("CREATE INDEX %s_ix%d ON %s USING %s (%s vector_%s_ops)%s",
-			t.Name, i, t.qualified(), ix.Method, ix.Col, ix.Opclass, with))
+		out = append(out, fmt.Sprintf("CREATE INDEX %s_ix%d ON %s USING %s (%s %s_%s_ops)%s",
+			t.Name, i, t.qualified(), ix.Method, ix.Col, t.vecType(ix.Col), ix.Opclass, with))
 	}
 	return out
 }
@@ -310,4 +314,14 @@ func (r roles) roleSQL() []string {
 		out = append(out, fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD '%s'", n, r.Password))
 	}
 	return out
+}
+
+// vecType is the type of t's vector column name.
+func (t *table) vecType(name string) string {
+	for _, v := range t.Vecs {
+		if v.Name == name && v.Type != "" {
+			return v.Type
+		}
+	}
+	return "vector"
 }
