@@ -10,6 +10,7 @@ import (
 
 	"github.com/vecgate/vecgate/ann"
 	"github.com/vecgate/vecgate/internal/pgdist"
+	"github.com/vecgate/vecgate/internal/pgout"
 	"github.com/vecgate/vecgate/internal/pgtest"
 	"github.com/vecgate/vecgate/planner"
 )
@@ -101,5 +102,63 @@ func TestThresholdAnswers(t *testing.T) {
 	}
 	if got, err := answer(&vecIndex{rows: rows, reach: len(rows), complete: false}); err == nil {
 		t.Errorf("rows the index lacks: answered %d rows from memory", len(got))
+	}
+}
+
+// heldIndex is vecIndex with held values: column cat (int4) = row number % 7; it records the
+// ef of each search.
+type heldIndex struct {
+	vecIndex
+	efs []int
+}
+
+func (x *heldIndex) Search(ctx context.Context, q []float32, k int, opts ann.SearchOptions) ([]ann.Result, error) {
+	x.efs = append(x.efs, opts.EF)
+	res, err := x.vecIndex.Search(ctx, q, len(x.rows), opts)
+	var out []ann.Result
+	for _, r := range res {
+		if opts.Filter == nil || opts.Filter(r.Key) {
+			out = append(out, r)
+		}
+	}
+	return out[:min(k, len(out))], err
+}
+func (x *heldIndex) HeldColumn(name string) (pgout.Column, bool) {
+	return pgout.Column{Pos: 0, Type: "integer", Family: pgout.Int4, Compared: true}, name == "cat"
+}
+func (x *heldIndex) HeldValues(k ann.Key, pos []int) ([]pgout.Value, bool) {
+	i, _ := strconv.Atoi(k.String())
+	out := make([]pgout.Value, len(pos))
+	for j := range pos {
+		out[j] = pgout.Value{V: []byte(strconv.Itoa(i % 7)), Text: true}
+	}
+	return out, true
+}
+func (x *heldIndex) TableColumns() []string { return []string{"id", "emb", "cat"} }
+
+// TestHeldFilterScansWhenCheap: a held filter over a twin whose scan is cheap (few values per
+// row) or whose LIMIT is deep scans every row, exact, instead of walking the graph, even past
+// HeldScanRows rows.
+func TestHeldFilterScansWhenCheap(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	rows := make([][]float32, planner.HeldScanRows+5000)
+	for i := range rows {
+		rows[i] = []float32{float32(rng.NormFloat64()), float32(rng.NormFloat64())}
+	}
+	ix := &heldIndex{vecIndex: vecIndex{rows: rows, reach: len(rows), complete: true}}
+	p := planner.New(oneIndex{planner.Target{Index: ix, Key: "id", KeyType: "bigint", Name: "hnsw", Kind: "hnsw", Exact: true}})
+	q, err := p.PlanSimple(`SELECT id FROM items WHERE cat IN (1, 2, 5) ORDER BY emb <-> '[1,2]' LIMIT 20`, planner.Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	outs, ok := q.Fast()
+	if !ok {
+		t.Fatal("not answerable from memory")
+	}
+	if _, err := q.Answer(context.Background(), outs, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(ix.efs) == 0 || ix.efs[0] <= len(rows) {
+		t.Errorf("searched with ef %v over %d rows of 2 dimensions: want a scan (ef past the rows)", ix.efs, len(rows))
 	}
 }
