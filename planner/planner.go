@@ -488,7 +488,7 @@ func (q *Query) SearchKnob() string {
 // firstRound is the first round's candidate count.
 func (q *Query) firstRound() int {
 	f := q.Target.Oversample
-	if f <= 0 && q.Target.Exact && !q.Shape.HasWhere {
+	if f <= 0 && q.Target.Exact && !q.Shape.HasWhere && !q.Shape.Join {
 		// Exact distances and nothing to filter: every candidate Postgres sees is a row of the
 		// answer, in order. The extra quarter covers rows it does not see (deleted, or written
 		// by a transaction it cannot see yet); a shortfall widens.

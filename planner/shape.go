@@ -94,6 +94,11 @@ type Shape struct {
 	// Plain is set when the select list holds only columns of the table and the ORDER BY
 	// distance, and nothing in the statement is a subquery: what vecgate could answer from memory.
 	Plain bool
+	// Join is set for a top-k over a join (`FROM a JOIN b ON … ORDER BY a.emb <op> q LIMIT k`):
+	// Schema and Table name the side whose vector column is sorted on, every reference to its
+	// columns must be qualified (an unqualified name may be the other table's), and the answer
+	// always goes through Postgres (the join, its filters, the other table's privileges).
+	Join bool
 	// DistanceOutputs lists the 0-based select-list positions that are exactly the ORDER BY
 	// distance (`col <op> vector`).
 	DistanceOutputs []int
@@ -105,7 +110,9 @@ type Shape struct {
 
 	tree  *pg.ParseResult
 	stmt  *pg.SelectStmt
-	order *pg.SortBy // the distance sort key
+	order *pg.SortBy     // the distance sort key
+	rv    *pg.RangeVar   // the table the distance's column is of
+	sides []*pg.RangeVar // a join's tables that may be it (readFrom)
 
 	rwMu     sync.Mutex          // guards rewrites: a cached Shape is shared by sessions
 	rewrites map[string]*Rewrite // by key column and type
@@ -145,7 +152,7 @@ func Classify(sql string) (sh *Shape, err error) {
 	if err := sh.readFrom(); err != nil {
 		return nil, err
 	}
-	if err := sh.readOrder(); err != nil {
+	if err := sh.readJoinOrder(); err != nil {
 		return nil, err
 	}
 	if err := sh.readLimit(); err != nil {
@@ -201,13 +208,27 @@ func (sh *Shape) checkClauses() error {
 }
 
 func (sh *Shape) readFrom() error {
-	if len(sh.stmt.FromClause) != 1 {
+	from := sh.stmt.FromClause
+	if len(from) == 2 && from[0].GetRangeVar() != nil && from[1].GetRangeVar() != nil {
+		// `FROM a, b WHERE …`: an inner join.
+		sh.Join, sh.sides = true, []*pg.RangeVar{from[0].GetRangeVar(), from[1].GetRangeVar()}
+		return nil
+	}
+	if len(from) != 1 {
 		return notShape("FROM is not exactly one table")
 	}
-	rv := sh.stmt.FromClause[0].GetRangeVar()
+	if j := from[0].GetJoinExpr(); j != nil {
+		return sh.readJoin(j)
+	}
+	rv := from[0].GetRangeVar()
 	if rv == nil {
 		return notShape("FROM item is not a plain table")
 	}
+	return sh.useTable(rv)
+}
+
+// useTable makes rv the statement's vector table.
+func (sh *Shape) useTable(rv *pg.RangeVar) error {
 	if !rv.Inh {
 		return notShape("FROM ONLY")
 	}
@@ -219,8 +240,50 @@ func (sh *Shape) readFrom() error {
 		// another column than the twin's key or vector.
 		return notShape("column aliases in FROM")
 	}
-	sh.Schema, sh.Table = rv.Schemaname, rv.Relname
+	sh.rv, sh.Schema, sh.Table = rv, rv.Schemaname, rv.Relname
 	return nil
+}
+
+// readJoin accepts `a [INNER] JOIN b ON …` (either table's vector column may be sorted on) and
+// `a LEFT JOIN b ON …` (a's only: b's side may be NULL-extended rows no index holds), both
+// plain tables. Which table is the vector table is decided by the ORDER BY (readJoinOrder).
+func (sh *Shape) readJoin(j *pg.JoinExpr) error {
+	l, r := j.Larg.GetRangeVar(), j.Rarg.GetRangeVar()
+	switch {
+	case l == nil || r == nil:
+		return notShape("join of more than two plain tables")
+	case j.IsNatural || len(j.UsingClause) > 0 || j.Alias != nil || j.JoinUsingAlias != nil:
+		return notShape("NATURAL, USING or an alias on the join")
+	case j.Jointype == pg.JoinType_JOIN_INNER:
+		sh.sides = []*pg.RangeVar{l, r}
+	case j.Jointype == pg.JoinType_JOIN_LEFT:
+		sh.sides = []*pg.RangeVar{l}
+	default:
+		return notShape("join other than INNER or LEFT")
+	}
+	sh.Join = true
+	return nil
+}
+
+// readJoinOrder reads the ORDER BY; over a join, it tries each table that may be the vector
+// table and keeps the one whose column the distance names (qualified).
+func (sh *Shape) readJoinOrder() error {
+	if !sh.Join {
+		return sh.readOrder()
+	}
+	err := notShape("no join table has the ORDER BY distance's column")
+	for _, rv := range sh.sides {
+		if e := sh.useTable(rv); e != nil {
+			err = e
+			continue
+		}
+		sh.Similarity, sh.Farthest, sh.DistanceOutputs = false, false, nil
+		if err = sh.readOrder(); err == nil {
+			return nil
+		}
+	}
+	sh.rv = nil
+	return err
 }
 
 // readOrder finds the distance in the first ORDER BY key, directly or through a select-list alias
@@ -348,7 +411,7 @@ func (sh *Shape) columnName(n *pg.Node) (string, bool) {
 	}
 	switch len(parts) {
 	case 1:
-		return parts[0], true
+		return parts[0], !sh.Join // over a join, a bare name may be the other table's
 	case 2:
 		if parts[0] == sh.tableRefName() {
 			return parts[1], true
@@ -362,8 +425,8 @@ func (sh *Shape) columnName(n *pg.Node) (string, bool) {
 }
 
 func (sh *Shape) alias() string {
-	if rv := sh.stmt.FromClause[0].GetRangeVar(); rv != nil && rv.Alias != nil {
-		return rv.Alias.Aliasname
+	if sh.rv != nil && sh.rv.Alias != nil {
+		return sh.rv.Alias.Aliasname
 	}
 	return ""
 }
@@ -496,7 +559,7 @@ func (sh *Shape) readWhere() {
 	if b := w.GetBoolExpr(); b != nil && b.Boolop == pg.BoolExprType_AND_EXPR {
 		conj = b.Args
 	}
-	sh.FiltersExact = true
+	sh.FiltersExact = !sh.Join // a join's WHERE is the join's: never evaluated by vecgate
 	for _, c := range conj {
 		if f, ok := sh.filter(c); ok {
 			sh.Filters = append(sh.Filters, f)
@@ -623,6 +686,9 @@ func (sh *Shape) readReferences() bool {
 		if _, ok := sh.columnName(rt.Val); !ok && !isStar(rt.Val) && !containsInt(sh.DistanceOutputs, i) {
 			sh.Plain = false
 		}
+	}
+	if sh.Join {
+		sh.Plain = false // the join's rows are Postgres' to make
 	}
 	var roots []*pg.Node
 	roots = append(roots, sh.stmt.TargetList...)

@@ -35,6 +35,9 @@ func describe(sql string) string {
 	if sh.Farthest {
 		b.WriteString(" farthest")
 	}
+	if sh.Join {
+		b.WriteString(" join")
+	}
 	fmt.Fprintf(&b, "\ncolumns: %s star=%v plain=%v distance_outputs=%v params=%d", strings.Join(sh.Columns, ","), sh.Star, sh.Plain, sh.DistanceOutputs, sh.Params)
 	if sh.HasWhere {
 		var fs []string
