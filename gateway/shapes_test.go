@@ -122,3 +122,80 @@ func TestTopKOverJoin(t *testing.T) {
 	}
 	checkShapes(t, g, via, direct, cases)
 }
+
+// nestedTable is a table of 2,000 rows in 8 dimensions (categories 0–8; category 9 has 6 rows),
+// with an HNSW index per metric, and a small table of owners for joins and LATERAL.
+func nestedTable(t *testing.T) (dsn string, g *Gateway) {
+	return tableGateway(t, 4*2000,
+		`CREATE TABLE docs (id bigint PRIMARY KEY, cat int, content text, emb vector(8))`,
+		`SELECT setseed(0.5)`,
+		`INSERT INTO docs SELECT g, CASE WHEN g <= 6 THEN 9 ELSE g % 9 END, 'doc ' || g || CASE WHEN g % 7 = 0 THEN ' apple' ELSE '' END,
+			(SELECT array_agg(random() * 2 - 1 + g * 0 + d * 0) FROM generate_series(1, 8) d)::vector(8) FROM generate_series(1, 2000) g`,
+		`CREATE INDEX ON docs USING hnsw (emb vector_l2_ops)`,
+		`CREATE INDEX ON docs USING hnsw (emb vector_cosine_ops)`,
+		`CREATE INDEX ON docs USING hnsw (emb vector_ip_ops)`,
+		`CREATE INDEX ON docs USING hnsw (emb vector_l1_ops)`,
+		`CREATE TABLE owners (id int PRIMARY KEY, name text, cat int)`,
+		`INSERT INTO owners SELECT g, 'owner ' || g, g % 10 FROM generate_series(1, 4) g`)
+}
+
+// TestTopKNodes: a top-k node inside a CTE (the hybrid-search pattern with its ranking window),
+// a FROM subquery, a set operation's arm, LATERAL and an IN subquery is rewritten in place
+// (simple protocol); the statements' answers are Postgres' byte for byte. Statements vecgate
+// must not take are forwarded: a correlated node (its probe cannot run alone), two nodes, a
+// data-modifying CTE, a bound parameter (extended protocol).
+func TestTopKNodes(t *testing.T) {
+	dsn, g := nestedTable(t)
+	via, direct := pgtest.Connect(t, viaDSN(dsn, g)), pgtest.Connect(t, dsn)
+	waitLonger(t, via)
+	exactSessions(t, via, direct)
+	rng := rand.New(rand.NewPCG(14, 2))
+	var cases []shapeCase
+	for range 2 {
+		v := randomVector(rng, 8)
+		w := randomVector(rng, 8)
+		cases = append(cases,
+			// Hybrid search (pgvector's README, Supabase): reciprocal rank fusion of a semantic and
+			// a keyword CTE.
+			shapeCase{sql: fmt.Sprintf(`WITH semantic AS (
+					SELECT id, row_number() OVER (ORDER BY emb <-> '%[1]s') AS rank FROM docs ORDER BY emb <-> '%[1]s' LIMIT 20),
+				keyword AS (
+					SELECT id, row_number() OVER (ORDER BY id) AS rank FROM docs WHERE content LIKE '%%apple%%' ORDER BY id LIMIT 20)
+				SELECT coalesce(semantic.id, keyword.id) AS id,
+					coalesce(1.0 / (60 + semantic.rank), 0.0) + coalesce(1.0 / (60 + keyword.rank), 0.0) AS score
+				FROM semantic FULL OUTER JOIN keyword ON semantic.id = keyword.id ORDER BY score DESC, id LIMIT 10`, v),
+				simple: true},
+			// The ranks themselves, with a filter (probe rounds) and an OFFSET.
+			shapeCase{sql: fmt.Sprintf(`WITH s AS (SELECT id, rank() OVER (ORDER BY emb <-> '%[1]s') AS r, dense_rank() OVER (ORDER BY emb <-> '%[1]s'),
+					emb <-> '%[1]s' AS d FROM docs WHERE cat = 3 ORDER BY emb <-> '%[1]s' LIMIT 7 OFFSET 2) SELECT * FROM s ORDER BY r`, v),
+				simple: true},
+			shapeCase{sql: fmt.Sprintf(`SELECT * FROM (SELECT id, cat, emb <-> '%s' AS d FROM docs WHERE cat IN (2, 4) ORDER BY d LIMIT 10) t
+				WHERE t.id %% 2 = 0 ORDER BY d`, v), simple: true},
+			// Category 9 has 6 rows: the widening ends in a search that saw every row.
+			shapeCase{sql: fmt.Sprintf(`SELECT t.id, o.name FROM (SELECT id, cat FROM docs WHERE cat = 9 ORDER BY emb <=> '%s' LIMIT 10) t
+				LEFT JOIN owners o ON o.cat = t.cat ORDER BY t.id, o.name`, v), simple: true},
+			shapeCase{sql: fmt.Sprintf(`(SELECT id, 'near' AS why FROM docs ORDER BY emb <-> '%s' LIMIT 5)
+				UNION ALL (SELECT id, 'owner' FROM owners ORDER BY id LIMIT 2)`, v), simple: true},
+			shapeCase{sql: fmt.Sprintf(`SELECT o.name, n.id FROM owners o, LATERAL (SELECT id FROM docs ORDER BY emb <#> '%s' LIMIT 3) n
+				ORDER BY o.name, n.id`, v), simple: true},
+			shapeCase{sql: fmt.Sprintf(`SELECT count(*), sum(id) FROM docs WHERE id IN (SELECT id FROM docs ORDER BY emb <+> '%s' LIMIT 9)`, v),
+				simple: true},
+			// Correlated: the node's probe cannot run alone.
+			shapeCase{sql: fmt.Sprintf(`SELECT o.name, n.id FROM owners o, LATERAL (SELECT id FROM docs d WHERE d.cat = o.cat
+				ORDER BY emb <-> '%s' LIMIT 2) n ORDER BY o.name, n.id`, v)},
+			// Two nodes.
+			shapeCase{sql: fmt.Sprintf(`SELECT a.id, b.id FROM (SELECT id FROM docs ORDER BY emb <-> '%s' LIMIT 3) a,
+				(SELECT id FROM docs ORDER BY emb <-> '%s' LIMIT 3) b ORDER BY 1, 2`, v, w)},
+		)
+	}
+	// Parameters: the extended protocol's nested statements are Postgres'.
+	cases = append(cases, shapeCase{sql: `SELECT * FROM (SELECT id FROM docs ORDER BY emb <-> $1 LIMIT 4) t ORDER BY id`,
+		args: []any{randomVector(rng, 8)}, simple: true})
+	checkShapes(t, g, via, direct, cases)
+	// EXPLAIN: the node's rewrite guarded by a one-time filter, placeholder keys.
+	plan := simpleLines(t, via, `EXPLAIN SELECT * FROM (SELECT id FROM docs WHERE cat = 3 ORDER BY emb <-> '`+randomVector(rng, 8)+`' LIMIT 4) t`)
+	if !strings.HasPrefix(plan, "vecgate: intercepted: top-k node") || !strings.Contains(plan, "One-Time Filter") ||
+		!strings.Contains(plan, "'{1,2,3,4,5,6,7,8}'::bigint[]") {
+		t.Fatalf("EXPLAIN through vecgate:\n%s", plan)
+	}
+}

@@ -90,6 +90,13 @@ type interceptor struct {
 func (i interceptor) Simple(sql string, knobs map[string]string) (proxy.Job, proxy.Reason) {
 	sess := planner.ApplySettings(knobs)
 	q, err := i.planner.PlanSimple(sql, sess.Settings)
+	if nq, nerr := i.nested(sql, sess, err); nq != nil || nerr != nil {
+		if reason := i.forwardReason(sess, nerr); reason != "" {
+			i.log.Debug("forwarding statement with a top-k node", "reason", nerr)
+			return nil, reason
+		}
+		return nestedJob{nq, sess}, ""
+	}
 	if reason := i.forwardReason(sess, err); reason != "" {
 		if err != nil && !errors.Is(err, planner.ErrNotShape) {
 			i.log.Debug("forwarding vector query", "reason", err)
@@ -97,6 +104,20 @@ func (i interceptor) Simple(sql string, knobs map[string]string) (proxy.Job, pro
 		return nil, reason
 	}
 	return job{q, sess}, ""
+}
+
+// nested plans sql as a statement with a top-k node inside (planner.PlanNested) when the
+// statement is not itself the top-k shape (err from PlanSimple). Both results are nil when it has
+// no such node: the statement's reason is err's.
+func (i interceptor) nested(sql string, sess planner.Session, err error) (*planner.NestedQuery, error) {
+	if err == nil || !errors.Is(err, planner.ErrNotShape) || planner.Reason(err) == planner.ReasonNotVector {
+		return nil, nil
+	}
+	nq, nerr := i.planner.PlanNested(sql, sess.Settings)
+	if nerr != nil && errors.Is(nerr, planner.ErrNotShape) && strings.HasSuffix(nerr.Error(), planner.NoNode) {
+		return nil, nil
+	}
+	return nq, nerr
 }
 
 // forwardReason is why a statement planned with err (nil: it could be intercepted) is forwarded
@@ -151,6 +172,12 @@ func (i interceptor) Explain(sql string, knobs map[string]string) ([]string, str
 		return []string{"vecgate: forwarded (indexes are loading)"}, sql, "", true
 	}
 	q, err := i.planner.PlanSimple(inner, sess.Settings)
+	if nq, nerr := i.nested(inner, sess, err); nq != nil || nerr != nil {
+		if nerr != nil {
+			return []string{"vecgate: forwarded (" + reason(nerr) + ")"}, sql, "", true
+		}
+		return i.explainNested(sql, nq, analyze)
+	}
 	if err != nil {
 		if errors.Is(err, planner.ErrNotShape) && !strings.Contains(strings.ToLower(inner), "order by") {
 			return nil, "", "", false // not a vector query: Postgres' EXPLAIN alone
@@ -185,6 +212,33 @@ func (i interceptor) Explain(sql string, knobs map[string]string) ([]string, str
 	return lines, send, q.TableCheck(), true
 }
 
+// explainNested is Explain for a statement with a top-k node: the node's index, and Postgres'
+// plan of the whole statement with the node rewritten and guarded, its keys placeholders.
+func (i interceptor) explainNested(sql string, nq *planner.NestedQuery, analyze bool) ([]string, string, string, bool) {
+	rewritten := nq.Placeholder()
+	q := nq.Node
+	verb := "intercepted"
+	if analyze {
+		verb = "would intercept"
+	}
+	lines := []string{
+		fmt.Sprintf("vecgate: %s: top-k node on live index %s (%s.%s, %s, %s)", verb, q.Target.Name,
+			q.Shape.Table, q.Shape.Column, q.Shape.Metric, q.Target.Kind),
+		fmt.Sprintf("vecgate: %d candidates (%s), the node run alone and widened while fewer than %d rows return; the statement fails over to Postgres if the node is short",
+			q.Candidates, q.SearchKnob(), q.Want),
+	}
+	if analyze {
+		lines = append(lines, "vecgate: EXPLAIN ANALYZE runs the statement: Postgres' plan of the statement as sent:")
+		return lines, sql, nq.TableCheck(), true
+	}
+	send, err := planner.ExplainWith(sql, rewritten)
+	if err != nil {
+		return nil, "", "", false
+	}
+	lines = append(lines, fmt.Sprintf("vecgate: Postgres' plan of the rewritten statement (candidate keys shown as placeholders 1..%d):", q.Candidates))
+	return lines, send, nq.TableCheck(), true
+}
+
 // Status answers SHOW vecgate.status to superusers and members of pg_monitor connected to the
 // database vecgate follows; for anyone else the statement goes to Postgres (an unknown setting:
 // 42704, unless the session SET a vecgate.status of its own).
@@ -196,6 +250,20 @@ func (i interceptor) Status(sql string) (string, func() ([]string, [][]string), 
 		sqltext.QuoteLiteral(i.database)
 	return check, i.status, true
 }
+
+// nestedJob adapts a statement with a top-k node to the proxy: rounds only, never from memory.
+type nestedJob struct {
+	q    *planner.NestedQuery
+	sess planner.Session
+}
+
+func (j nestedJob) Consistency() (string, time.Duration) { return j.sess.Consistency, j.sess.MaxWait }
+
+func (j nestedJob) Next(ctx context.Context, prevRows int) (string, bool, bool, error) {
+	return j.q.Next(ctx, prevRows)
+}
+
+func (j nestedJob) TableCheck() string { return j.q.TableCheck() }
 
 // job adapts a planned query to the proxy, fast path included.
 type job struct {

@@ -113,6 +113,9 @@ type Shape struct {
 	order *pg.SortBy     // the distance sort key
 	rv    *pg.RangeVar   // the table the distance's column is of
 	sides []*pg.RangeVar // a join's tables that may be it (readFrom)
+	// nested: a node of a larger statement (nested.go), whose select list may rank by the
+	// distance (checkWindows).
+	nested bool
 
 	rwMu     sync.Mutex          // guards rewrites: a cached Shape is shared by sessions
 	rewrites map[string]*Rewrite // by key column and type
@@ -141,11 +144,17 @@ func Classify(sql string) (sh *Shape, err error) {
 	if len(tree.Stmts) != 1 {
 		return nil, notShape("%d statements", len(tree.Stmts))
 	}
+	return classifyTree(tree, false)
+}
+
+// classifyTree classifies a parsed statement; nested: it is a node of a larger statement
+// (nested.go), whose select list may also rank rows by the distance (rankWindows).
+func classifyTree(tree *pg.ParseResult, nested bool) (*Shape, error) {
 	sel := tree.Stmts[0].GetStmt().GetSelectStmt()
 	if sel == nil {
 		return nil, notShape("not a SELECT")
 	}
-	sh = &Shape{tree: tree, stmt: sel}
+	sh := &Shape{tree: tree, stmt: sel, nested: nested}
 	if err := sh.checkClauses(); err != nil {
 		return nil, err
 	}
@@ -156,6 +165,9 @@ func Classify(sql string) (sh *Shape, err error) {
 		return nil, err
 	}
 	if err := sh.readLimit(); err != nil {
+		return nil, err
+	}
+	if err := sh.checkWindows(); err != nil {
 		return nil, err
 	}
 	sh.readWhere()
@@ -196,6 +208,9 @@ func (sh *Shape) checkClauses() error {
 		return notShape("FETCH … WITH TIES")
 	}
 	for _, t := range s.TargetList {
+		if sh.nested && isRankWindow(t) {
+			continue // checked against the distance once it is known (checkWindows)
+		}
 		if hasAggregateOrWindow(t) {
 			return notShape("aggregate or window function in the select list")
 		}
@@ -783,7 +798,10 @@ var aggregates = map[string]bool{
 // to a user's function of that name (public.lower(int), which pg_catalog lacks), so the session
 // check also requires that the session's search_path holds no such function (Shape.functions,
 // TableCheck).
-func unknownFunction(n *pg.Node) (string, bool) {
+func unknownFunction(n *pg.Node) (string, bool) { return unknownCall(n, nil) }
+
+// unknownCall is unknownFunction with also the names in extra known (built-in ones).
+func unknownCall(n *pg.Node, extra map[string]bool) (string, bool) {
 	var bad string
 	walk(n, func(x *pg.Node) {
 		fc := x.GetFuncCall()
@@ -797,6 +815,9 @@ func unknownFunction(n *pg.Node) (string, bool) {
 		name := strings.Join(parts, ".")
 		switch {
 		case len(parts) == 1 && (safeFunctions[parts[0]] || vectorFunctions[parts[0]]):
+		case len(parts) == 1 && fc.Over != nil && rankFunctions[parts[0]]:
+		case len(parts) == 1 && extra[parts[0]]:
+		case len(parts) == 2 && parts[0] == "pg_catalog" && extra[parts[1]]:
 		case len(parts) == 2 && parts[0] == "pg_catalog" && safeFunctions[parts[1]]:
 		default:
 			bad = name

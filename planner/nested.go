@@ -1,0 +1,432 @@
+package planner
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	pg "github.com/pganalyze/pg_query_go/v6"
+	"github.com/vecgate/vecgate/internal/sqltext"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// Top-k nodes inside a statement: `SELECT … FROM t [WHERE …] ORDER BY <distance> LIMIT k` as a
+// CTE, a FROM subquery (LATERAL too), a set operation's arm or a subquery expression, the rest of
+// the statement being Postgres' (joins, fusion, aggregation).
+//
+// vecgate does not see such a node's rows: the statement's answer is what the rest of the
+// statement makes of them. Its answer is proven complete in two steps:
+//
+//  1. Probe rounds: the node alone, rewritten as a top-level statement is (candidate keys, the
+//     sort made `+ 0`) but selecting only its key, runs and its rows are counted; while short, the
+//     candidates widen as a top-level statement's do (to a forward, or to a search that saw every
+//     row). A node without a WHERE skips the probe: every candidate is a row of its answer.
+//  2. The whole statement, the node rewritten with the last candidates and a guard (unless they
+//     are every row the node can return, from a search that saw every row): a subquery
+//     (uncorrelated, so Postgres evaluates it once, before the node's first row, as a one-time
+//     filter) that counts the node's rows among the candidates (LIMIT + OFFSET at most) and,
+//     when there are fewer, fails the statement with an invalid integer cast. The node's answer
+//     is therefore complete under the snapshot of the statement the client gets — not only the
+//     probe's — and a short node fails the statement, which is forwarded unchanged.
+//
+// A node whose rows depend on the statement around it (a correlated subquery) fails its probe
+// (Postgres cannot resolve the outer reference alone) and the statement is forwarded. Only
+// statements with one such node are taken, in the simple protocol (no parameters); the whole
+// statement must be a SELECT with nothing but the known side-effect-free functions, no data-
+// modifying or recursive CTE, no locking clause and no SELECT INTO, since a forward after a failed
+// guard runs it again. The node's table name must not be a CTE's. Ranking windows over the
+// node's distance (row_number, rank, dense_rank OVER (ORDER BY <distance>)) give the same
+// values among the candidates: a row's rank counts only the rows before it, all of which are in
+// the answer.
+
+// rankFunctions are the window functions whose value for a row depends only on the rows ordered
+// before it and its peers: over the candidates, the same as over the table for the rows of the
+// answer.
+var rankFunctions = map[string]bool{"row_number": true, "rank": true, "dense_rank": true}
+
+// isRankWindow reports whether a select-list entry is a call of a rankFunction with OVER.
+func isRankWindow(t *pg.Node) bool {
+	fc := t.GetResTarget().GetVal().GetFuncCall()
+	return fc != nil && fc.Over != nil && len(fc.Funcname) == 1 && rankFunctions[fc.Funcname[0].GetString_().GetSval()]
+}
+
+// rankWindows returns the windows of sel's ranking calls.
+func rankWindows(sel *pg.SelectStmt) []*pg.WindowDef {
+	var out []*pg.WindowDef
+	for _, t := range sel.TargetList {
+		if isRankWindow(t) {
+			out = append(out, t.GetResTarget().GetVal().GetFuncCall().Over)
+		}
+	}
+	return out
+}
+
+// checkWindows accepts a nested node's ranking windows only when they rank by exactly the ORDER
+// BY distance, ascending, over the whole answer (no PARTITION BY), with no arguments.
+func (sh *Shape) checkWindows() error {
+	if len(rankWindows(sh.stmt)) == 0 {
+		return nil
+	}
+	if sh.Similarity || sh.Farthest || sh.Join {
+		return notShape("ranking window with a similarity, DESC or join ordering")
+	}
+	expr := sh.order.Node
+	if t, ok := sh.resolveOutput(expr); ok {
+		expr = t
+	}
+	col, op, vec, _ := sh.distance(expr)
+	for _, t := range sh.stmt.TargetList {
+		if !isRankWindow(t) {
+			continue
+		}
+		fc := t.GetResTarget().GetVal().GetFuncCall()
+		w := fc.Over
+		if len(fc.Args) > 0 || fc.AggFilter != nil || fc.AggStar || fc.AggDistinct || len(fc.AggOrder) > 0 ||
+			w.Name != "" || w.Refname != "" || len(w.PartitionClause) > 0 || len(w.OrderClause) != 1 {
+			return notShape("window other than a ranking by the distance")
+		}
+		sb := w.OrderClause[0].GetSortBy()
+		if sb == nil || len(sb.UseOp) > 0 || sb.SortbyDir == pg.SortByDir_SORTBY_DESC || sb.SortbyNulls != pg.SortByNulls_SORTBY_NULLS_DEFAULT {
+			return notShape("window other than a ranking by the distance")
+		}
+		c, o, v, ok := sh.distance(sb.Node)
+		if !ok || c != col || o != op || !sameVector(v, vec) {
+			return notShape("window other than a ranking by the distance")
+		}
+	}
+	return nil
+}
+
+// Nested is a statement with one top-k node that is not the statement itself.
+type Nested struct {
+	// Node is the node, classified as a statement of its own.
+	Node *Shape
+	// Params is the highest $n the whole statement uses.
+	Params int
+
+	tree *pg.ParseResult // the whole statement
+	node *pg.SelectStmt  // the node in tree
+
+	mu        sync.Mutex                  // guards templates: a cached Nested is shared by sessions
+	templates map[string]*nestedTemplates // by target, as Shape.rewrites
+}
+
+// nestedTemplates are a Nested's statements with idsMarker where the candidate keys go.
+type nestedTemplates struct {
+	probe string // the node alone, selecting its key
+	whole string // the statement, the node rewritten and guarded
+	// open is the statement with the node rewritten but not guarded: for candidates that are
+	// every row the node can return (Query.covered), whose answer is complete however short.
+	open string
+}
+
+// NoNode ends the reason ClassifyNested gives for a statement without a top-k node.
+const NoNode = "no top-k node"
+
+// ShortMarker is in the error the whole statement fails with when its node is short.
+const ShortMarker = "vecgate: top-k node short of rows: "
+
+// ClassifyNested finds the top-k node of a statement that is not itself the top-k shape. It
+// returns an error wrapping ErrNotShape when there is none, or more than one, or the statement
+// cannot be run once more after a failed guard.
+func ClassifyNested(sql string) (n *Nested, err error) {
+	defer func() {
+		if r := recover(); r != nil { // a planner bug must never take a session down
+			n, err = nil, fmt.Errorf("planner: panic classifying nested statement: %v", r)
+		}
+	}()
+	tree, err := pg.Parse(sql)
+	if err != nil {
+		return nil, fmt.Errorf("%w: parse: %v", ErrNotShape, err)
+	}
+	if len(tree.Stmts) != 1 {
+		return nil, notShape("%d statements", len(tree.Stmts))
+	}
+	top := tree.Stmts[0].GetStmt()
+	if top.GetSelectStmt() == nil {
+		return nil, notShape("not a SELECT")
+	}
+	// Aggregates around the node run once, in the statement the client gets (or in the forward
+	// after a failed guard, the guard having failed before any row was made).
+	if name, ok := unknownCall(top, aggregates); ok {
+		return nil, notShape("function %s is not known to be free of side effects", name)
+	}
+	ctes := map[string]bool{}
+	var selects []*pg.SelectStmt
+	var bad error
+	walkSelects(top.ProtoReflect(), func(m proto.Message) {
+		switch x := m.(type) {
+		case *pg.SelectStmt:
+			if x.IntoClause != nil || len(x.LockingClause) > 0 {
+				bad = notShape("SELECT INTO or a locking clause")
+			}
+			if x != top.GetSelectStmt() && x.LimitCount != nil && len(x.SortClause) > 0 {
+				selects = append(selects, x)
+			}
+		case *pg.WithClause:
+			if x.Recursive {
+				bad = notShape("WITH RECURSIVE")
+			}
+		case *pg.CommonTableExpr:
+			ctes[x.Ctename] = true
+			if x.Ctequery.GetSelectStmt() == nil {
+				bad = notShape("data-modifying WITH")
+			}
+		}
+	})
+	if bad != nil {
+		return nil, bad
+	}
+	var nodes []*Shape
+	var nodeSels []*pg.SelectStmt
+	for _, s := range selects {
+		alone := &pg.ParseResult{Version: tree.Version, Stmts: []*pg.RawStmt{{Stmt: &pg.Node{Node: &pg.Node_SelectStmt{SelectStmt: proto.Clone(s).(*pg.SelectStmt)}}}}}
+		sh, err := classifyTree(alone, true)
+		if err != nil || readsCTE(sh, ctes) {
+			continue
+		}
+		nodes, nodeSels = append(nodes, sh), append(nodeSels, s)
+	}
+	switch len(nodes) {
+	case 0:
+		return nil, notShape(NoNode)
+	case 1:
+	default:
+		return nil, notShape("%d top-k nodes", len(nodes))
+	}
+	n = &Nested{Node: nodes[0], tree: tree, node: nodeSels[0]}
+	// Every function of the statement runs when it does: the session check covers them all.
+	n.Node.functions = unqualifiedCalls(top)
+	walk(top, func(x *pg.Node) {
+		if p := x.GetParamRef(); p != nil {
+			n.Params = max(n.Params, int(p.Number))
+		}
+	})
+	return n, nil
+}
+
+// readsCTE reports whether a node's table, or any table its statement names, is named as one of
+// the statement's CTEs: the node alone (its probe, the session check) would read another table.
+func readsCTE(sh *Shape, ctes map[string]bool) bool {
+	found := false
+	walkSelects(sh.tree.Stmts[0].Stmt.ProtoReflect(), func(m proto.Message) {
+		if rv, ok := m.(*pg.RangeVar); ok && rv.Schemaname == "" && ctes[rv.Relname] {
+			found = true
+		}
+	})
+	return found
+}
+
+// walkSelects calls fn on every message below m (SelectStmt, RangeVar, WithClause …), also those
+// not held in a Node (a set operation's arms).
+func walkSelects(m protoreflect.Message, fn func(proto.Message)) {
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		if fd.Message() == nil || fd.IsMap() {
+			return true
+		}
+		visit := func(x protoreflect.Message) {
+			fn(x.Interface())
+			walkSelects(x, fn)
+		}
+		if fd.IsList() {
+			for i := range v.List().Len() {
+				visit(v.List().Get(i).Message())
+			}
+		} else {
+			visit(v.Message())
+		}
+		return true
+	})
+}
+
+// templatesFor builds (once per target) the probe and the whole statement.
+func (n *Nested) templatesFor(t Target, need int) (*nestedTemplates, error) {
+	ck := fmt.Sprintf("%s\x00%s\x00%s\x00%s\x00%d\x00%d", t.Key, t.KeyType, t.Schema, t.Table, t.RelOID, need)
+	n.mu.Lock()
+	tp, ok := n.templates[ck]
+	n.mu.Unlock()
+	if ok {
+		return tp, nil
+	}
+	rw, err := n.Node.Rewrite(t)
+	if err != nil {
+		return nil, err
+	}
+	rwTree, err := pg.Parse(rw.template)
+	if err != nil {
+		return nil, fmt.Errorf("planner: parse node rewrite: %w", err)
+	}
+	rsel := rwTree.Stmts[0].Stmt.GetSelectStmt()
+
+	// The probe: the node's key only.
+	probeTree := proto.Clone(rwTree).(*pg.ParseResult)
+	psel := probeTree.Stmts[0].Stmt.GetSelectStmt()
+	psel.TargetList = []*pg.Node{pg.MakeResTargetNodeWithVal(
+		pg.MakeColumnRefNode([]*pg.Node{pg.MakeStrNode(n.Node.tableRefName()), pg.MakeStrNode(t.Key)}, -1), -1)}
+	probe, err := pg.Deparse(probeTree)
+	if err != nil {
+		return nil, fmt.Errorf("planner: deparse probe: %w", err)
+	}
+
+	// The guard: at least need rows among the candidates, or the statement fails.
+	guardTree, err := pg.Parse(fmt.Sprintf(`SELECT WHERE (SELECT CASE WHEN pg_catalog.count(*) OPERATOR(pg_catalog.>=) %d THEN true
+		ELSE (%s OPERATOR(pg_catalog.||) pg_catalog.count(*)::pg_catalog.text)::pg_catalog.int4 OPERATOR(pg_catalog.>) 0 END
+		FROM (SELECT FROM vecgate_guard_rows WHERE true LIMIT %d) vecgate_guard)`, need, sqltext.QuoteLiteral(ShortMarker), need))
+	if err != nil {
+		return nil, fmt.Errorf("planner: node guard: %w", err)
+	}
+	guard := guardTree.Stmts[0].Stmt.GetSelectStmt().WhereClause
+	rows := guard.GetSubLink().Subselect.GetSelectStmt().FromClause[0].GetRangeSubselect().Subquery.GetSelectStmt()
+	rows.FromClause = cloneNodes(rsel.FromClause)
+	rows.WhereClause = proto.Clone(rsel.WhereClause).(*pg.Node)
+
+	// The whole statement, the node replaced by its rewrite and the guard.
+	final := proto.Clone(rsel).(*pg.SelectStmt)
+	final.WhereClause = pg.MakeBoolExprNode(pg.BoolExprType_AND_EXPR, []*pg.Node{final.WhereClause, guard}, -1)
+	wholeTree := proto.Clone(n.tree).(*pg.ParseResult)
+	var target *pg.SelectStmt
+	walkSelects(wholeTree.Stmts[0].Stmt.ProtoReflect(), func(m proto.Message) {
+		if s, ok := m.(*pg.SelectStmt); ok && target == nil && proto.Equal(s, n.node) {
+			target = s
+		}
+	})
+	if target == nil {
+		return nil, fmt.Errorf("planner: nested node not found in its statement")
+	}
+	proto.Reset(target)
+	proto.Merge(target, rsel)
+	open, err := pg.Deparse(wholeTree)
+	if err != nil {
+		return nil, fmt.Errorf("planner: deparse nested rewrite: %w", err)
+	}
+	proto.Reset(target)
+	proto.Merge(target, final)
+	whole, err := pg.Deparse(wholeTree)
+	if err != nil {
+		return nil, fmt.Errorf("planner: deparse nested rewrite: %w", err)
+	}
+	if strings.Count(probe, idsMarker) != 1 || strings.Count(whole, idsMarker) != 2 || strings.Count(open, idsMarker) != 1 {
+		return nil, fmt.Errorf("planner: nested rewrite lost its id placeholders")
+	}
+	tp = &nestedTemplates{probe: probe, whole: whole, open: open}
+	n.mu.Lock()
+	if n.templates == nil {
+		n.templates = map[string]*nestedTemplates{}
+	}
+	n.templates[ck] = tp
+	n.mu.Unlock()
+	return tp, nil
+}
+
+func cloneNodes(ns []*pg.Node) []*pg.Node {
+	out := make([]*pg.Node, len(ns))
+	for i, x := range ns {
+		out[i] = proto.Clone(x).(*pg.Node)
+	}
+	return out
+}
+
+// NestedQuery is one statement with a top-k node being answered: probe rounds, then the whole
+// statement (see above).
+type NestedQuery struct {
+	// Node is the node's query: its candidates, widening, target and session check.
+	Node *Query
+	// Nested is the statement.
+	Nested *Nested
+
+	tp    *nestedTemplates
+	final bool   // the whole statement was handed out
+	keys  string // the last candidates, as an array literal
+}
+
+// PlanNested plans a simple-protocol statement with a top-k node (ClassifyNested).
+func (p *Planner) PlanNested(sql string, st Settings) (*NestedQuery, error) {
+	n, err := p.nested(sql)
+	if err != nil {
+		return nil, err
+	}
+	if n.Params > 0 {
+		return nil, forward("parameters in a simple query")
+	}
+	t, err := p.find(n.Node)
+	if err != nil {
+		return nil, err
+	}
+	q, err := p.planLiterals(n.Node, t, st)
+	if err != nil {
+		return nil, err
+	}
+	tp, err := n.templatesFor(t, q.need)
+	if err != nil {
+		return nil, err
+	}
+	return &NestedQuery{Node: q, Nested: n, tp: tp}, nil
+}
+
+// nested classifies sql, from the cache when it was seen before.
+func (p *Planner) nested(sql string) (*Nested, error) {
+	if !hasDistanceOperator(sql) {
+		return nil, errNoOperator
+	}
+	p.mu.Lock()
+	c, ok := p.nestedCache[sql]
+	p.mu.Unlock()
+	if ok {
+		return c.n, c.err
+	}
+	n, err := ClassifyNested(sql)
+	p.mu.Lock()
+	if p.nestedCache == nil || len(p.nestedCache) >= maxCache {
+		p.nestedCache = map[string]cachedNested{}
+	}
+	p.nestedCache[sql] = cachedNested{n, err}
+	p.mu.Unlock()
+	return n, err
+}
+
+type cachedNested struct {
+	n   *Nested
+	err error
+}
+
+// Next returns the next statement to send (Query.Next): probes while the node is short, then the
+// whole statement, whose answer is the client's.
+func (nq *NestedQuery) Next(ctx context.Context, prevRows int) (next string, done, forward bool, err error) {
+	if nq.final {
+		return "", true, false, nil
+	}
+	q := nq.Node
+	res, done, forward, err := q.nextKeys(ctx, prevRows)
+	switch {
+	case forward || err != nil:
+		return "", false, true, err
+	case done:
+		return nq.Whole(nq.keys), false, false, nil
+	}
+	nq.keys = arrayLiteral(res, q.Target.KeyType)
+	if q.Rounds == 1 && !q.Shape.HasWhere {
+		return nq.Whole(nq.keys), false, false, nil
+	}
+	return strings.Replace(nq.tp.probe, idsMarker, nq.keys, 1), false, false, nil
+}
+
+// Whole is the whole statement with keys (an array expression) as the node's candidates: guarded,
+// unless the candidates are every row the node can return.
+func (nq *NestedQuery) Whole(keys string) string {
+	nq.final = true
+	if nq.Node.covered {
+		return strings.Replace(nq.tp.open, idsMarker, keys, 1)
+	}
+	return strings.ReplaceAll(nq.tp.whole, idsMarker, keys)
+}
+
+// Placeholder is the whole statement for EXPLAIN, with placeholder keys (Query.Placeholder).
+func (nq *NestedQuery) Placeholder() string {
+	return strings.ReplaceAll(nq.tp.whole, idsMarker, nq.Node.placeholderKeys())
+}
+
+// TableCheck is the node's session check (Query.TableCheck), which covers every function of the
+// statement.
+func (nq *NestedQuery) TableCheck() string { return nq.Node.TableCheck() }
