@@ -95,7 +95,7 @@ func (i interceptor) Simple(sql string, knobs map[string]string) (proxy.Job, pro
 			i.log.Debug("forwarding statement with a top-k node", "reason", nerr)
 			return nil, reason
 		}
-		return nestedJob{nq, sess}, ""
+		return roundsJob{nq, sess}, ""
 	}
 	if reason := i.forwardReason(sess, err); reason != "" {
 		if err != nil && !errors.Is(err, planner.ErrNotShape) {
@@ -103,7 +103,7 @@ func (i interceptor) Simple(sql string, knobs map[string]string) (proxy.Job, pro
 		}
 		return nil, reason
 	}
-	return job{q, sess}, ""
+	return newJob(q, sess), ""
 }
 
 // nested plans sql as a statement with a top-k node inside (planner.PlanNested) when the
@@ -200,16 +200,23 @@ func (i interceptor) Explain(sql string, knobs map[string]string) ([]string, str
 		lines = append(lines, fmt.Sprintf("vecgate: filter on %s applied in the index; Postgres re-checks the whole WHERE",
 			strings.Join(cols, ", ")))
 	}
+	return explainPlan(sql, rewritten, q.TableCheck(), q.Candidates, lines, analyze)
+}
+
+// explainPlan ends vecgate's EXPLAIN lines: EXPLAIN ANALYZE runs the statement as sent (check is
+// its session check); EXPLAIN shows Postgres' plan of rewritten, whose candidate keys are
+// placeholders 1..candidates.
+func explainPlan(sql, rewritten, check string, candidates int, lines []string, analyze bool) ([]string, string, string, bool) {
 	if analyze {
 		lines = append(lines, "vecgate: EXPLAIN ANALYZE runs the statement: Postgres' plan of the statement as sent:")
-		return lines, sql, q.TableCheck(), true
+		return lines, sql, check, true
 	}
 	send, err := planner.ExplainWith(sql, rewritten)
 	if err != nil {
 		return nil, "", "", false
 	}
-	lines = append(lines, fmt.Sprintf("vecgate: Postgres' plan of the rewritten statement (candidate keys shown as placeholders 1..%d):", q.Candidates))
-	return lines, send, q.TableCheck(), true
+	lines = append(lines, fmt.Sprintf("vecgate: Postgres' plan of the rewritten statement (candidate keys shown as placeholders 1..%d):", candidates))
+	return lines, send, check, true
 }
 
 // explainNested is Explain for a statement with a top-k node: the node's index, and Postgres'
@@ -227,16 +234,7 @@ func (i interceptor) explainNested(sql string, nq *planner.NestedQuery, analyze 
 		fmt.Sprintf("vecgate: %d candidates (%s), the node run alone and widened while fewer than %d rows return; the statement fails over to Postgres if the node is short",
 			q.Candidates, q.SearchKnob(), q.Want),
 	}
-	if analyze {
-		lines = append(lines, "vecgate: EXPLAIN ANALYZE runs the statement: Postgres' plan of the statement as sent:")
-		return lines, sql, nq.TableCheck(), true
-	}
-	send, err := planner.ExplainWith(sql, rewritten)
-	if err != nil {
-		return nil, "", "", false
-	}
-	lines = append(lines, fmt.Sprintf("vecgate: Postgres' plan of the rewritten statement (candidate keys shown as placeholders 1..%d):", q.Candidates))
-	return lines, send, nq.TableCheck(), true
+	return explainPlan(sql, rewritten, nq.TableCheck(), q.Candidates, lines, analyze)
 }
 
 // Status answers SHOW vecgate.status to superusers and members of pg_monitor connected to the
@@ -251,39 +249,41 @@ func (i interceptor) Status(sql string) (string, func() ([]string, [][]string), 
 	return check, i.status, true
 }
 
-// nestedJob adapts a statement with a top-k node to the proxy: rounds only, never from memory.
-type nestedJob struct {
-	q    *planner.NestedQuery
+// rounder is a planned statement answered in rounds (planner.Query, planner.NestedQuery).
+type rounder interface {
+	Next(ctx context.Context, prevRows int) (string, bool, bool, error)
+	TableCheck() string
+}
+
+// roundsJob adapts a planned statement to the proxy: its rounds and the session's consistency.
+// A statement with a top-k node (planner.NestedQuery) is one: never answered from memory.
+type roundsJob struct {
+	r    rounder
 	sess planner.Session
 }
 
-func (j nestedJob) Consistency() (string, time.Duration) { return j.sess.Consistency, j.sess.MaxWait }
+func (j roundsJob) Consistency() (string, time.Duration) { return j.sess.Consistency, j.sess.MaxWait }
 
-func (j nestedJob) Next(ctx context.Context, prevRows int) (string, bool, bool, error) {
-	return j.q.Next(ctx, prevRows)
+func (j roundsJob) Next(ctx context.Context, prevRows int) (string, bool, bool, error) {
+	return j.r.Next(ctx, prevRows)
 }
 
-func (j nestedJob) TableCheck() string { return j.q.TableCheck() }
+func (j roundsJob) TableCheck() string { return j.r.TableCheck() }
 
 // job adapts a planned query to the proxy, fast path included.
 type job struct {
-	q    *planner.Query
-	sess planner.Session
+	roundsJob
+	q *planner.Query
 }
 
-func (j job) Consistency() (string, time.Duration) { return j.sess.Consistency, j.sess.MaxWait }
-
-func (j job) Next(ctx context.Context, prevRows int) (string, bool, bool, error) {
-	return j.q.Next(ctx, prevRows)
-}
+func newJob(q *planner.Query, sess planner.Session) job { return job{roundsJob{q, sess}, q} }
 
 func (j job) Fast() bool {
 	outs, ok := j.q.Fast()
 	return ok && !(j.sess.ExactDistances && containsDistance(outs))
 }
 
-func (j job) FastKey() string    { return j.q.FastKey() }
-func (j job) TableCheck() string { return j.q.TableCheck() }
+func (j job) FastKey() string { return j.q.FastKey() }
 
 func (j job) Answer(ctx context.Context, formats []int16) ([][][]byte, error) {
 	outs, _ := j.q.Fast()
@@ -324,7 +324,7 @@ func (s statement) Bind(params [][]byte, formats []int16, knobs map[string]strin
 		s.i.log.Debug("forwarding bound vector query", "reason", err)
 		return nil, proxy.Reason(planner.Reason(err))
 	}
-	return job{q, sess}, ""
+	return newJob(q, sess), ""
 }
 
 func (i interceptor) WaitApplied(ctx context.Context, lsn string) error {

@@ -370,20 +370,11 @@ func (p *Planner) nested(sql string) (*Nested, error) {
 	if !hasDistanceOperator(sql) {
 		return nil, errNoOperator
 	}
-	p.mu.Lock()
-	c, ok := p.nestedCache[sql]
-	p.mu.Unlock()
-	if ok {
-		return c.n, c.err
-	}
-	n, err := ClassifyNested(sql)
-	p.mu.Lock()
-	if p.nestedCache == nil || len(p.nestedCache) >= maxCache {
-		p.nestedCache = map[string]cachedNested{}
-	}
-	p.nestedCache[sql] = cachedNested{n, err}
-	p.mu.Unlock()
-	return n, err
+	c := memo(&p.mu, &p.nestedCache, sql, func() cachedNested {
+		n, err := ClassifyNested(sql)
+		return cachedNested{n, err}
+	})
+	return c.n, c.err
 }
 
 type cachedNested struct {

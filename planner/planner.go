@@ -113,20 +113,30 @@ func (p *Planner) Shape(sql string) (*Shape, error) {
 	if !hasDistanceOperator(sql) {
 		return nil, errNoOperator
 	}
-	p.mu.Lock()
-	c, ok := p.cache[sql]
-	p.mu.Unlock()
+	c := memo(&p.mu, &p.cache, sql, func() cached {
+		sh, err := Classify(sql)
+		return cached{sh, err}
+	})
+	return c.shape, c.err
+}
+
+// memo returns m's value for key, made by make the first time (m guarded by mu and bounded by
+// maxCache: simply cleared when full, since statements worth caching come back at once).
+func memo[V any](mu *sync.Mutex, m *map[string]V, key string, make func() V) V {
+	mu.Lock()
+	v, ok := (*m)[key]
+	mu.Unlock()
 	if ok {
-		return c.shape, c.err
+		return v
 	}
-	sh, err := Classify(sql)
-	p.mu.Lock()
-	if len(p.cache) >= maxCache {
-		clear(p.cache) // simple and bounded; statements worth caching come back at once
+	v = make()
+	mu.Lock()
+	if *m == nil || len(*m) >= maxCache {
+		*m = map[string]V{}
 	}
-	p.cache[sql] = cached{sh, err}
-	p.mu.Unlock()
-	return sh, err
+	(*m)[key] = v
+	mu.Unlock()
+	return v
 }
 
 // Query is one intercepted statement being answered: it hands out the statement to send for each
