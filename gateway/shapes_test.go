@@ -141,9 +141,10 @@ func nestedTable(t *testing.T) (dsn string, g *Gateway) {
 
 // TestTopKNodes: a top-k node inside a CTE (the hybrid-search pattern with its ranking window),
 // a FROM subquery, a set operation's arm, LATERAL and an IN subquery is rewritten in place
-// (simple protocol); the statements' answers are Postgres' byte for byte. Statements vecgate
-// must not take are forwarded: a correlated node (its probe cannot run alone), two nodes, a
-// data-modifying CTE, a bound parameter (extended protocol).
+// in both protocols; the statements' answers are Postgres' byte for byte. In the extended
+// protocol an execution is one guarded round with the first candidates (a filtered node short of
+// them is forwarded), for nodes that cannot reference the query around them. Statements vecgate must not take are forwarded: a correlated node (its probe
+// cannot run alone), two nodes.
 func TestTopKNodes(t *testing.T) {
 	dsn, g := nestedTable(t)
 	via, direct := pgtest.Connect(t, viaDSN(dsn, g)), pgtest.Connect(t, dsn)
@@ -164,7 +165,7 @@ func TestTopKNodes(t *testing.T) {
 				SELECT coalesce(semantic.id, keyword.id) AS id,
 					coalesce(1.0 / (60 + semantic.rank), 0.0) + coalesce(1.0 / (60 + keyword.rank), 0.0) AS score
 				FROM semantic FULL OUTER JOIN keyword ON semantic.id = keyword.id ORDER BY score DESC, id LIMIT 10`, v),
-				simple: true},
+				simple: true, extends: true},
 			// The ranks themselves, with a filter (probe rounds) and an OFFSET.
 			shapeCase{sql: fmt.Sprintf(`WITH s AS (SELECT id, rank() OVER (ORDER BY emb <-> '%[1]s') AS r, dense_rank() OVER (ORDER BY emb <-> '%[1]s'),
 					emb <-> '%[1]s' AS d FROM docs WHERE cat = 3 ORDER BY emb <-> '%[1]s' LIMIT 7 OFFSET 2) SELECT * FROM s ORDER BY r`, v),
@@ -175,7 +176,9 @@ func TestTopKNodes(t *testing.T) {
 			shapeCase{sql: fmt.Sprintf(`SELECT t.id, o.name FROM (SELECT id, cat FROM docs WHERE cat = 9 ORDER BY emb <=> '%s' LIMIT 10) t
 				LEFT JOIN owners o ON o.cat = t.cat ORDER BY t.id, o.name`, v), simple: true},
 			shapeCase{sql: fmt.Sprintf(`(SELECT id, 'near' AS why FROM docs ORDER BY emb <-> '%s' LIMIT 5)
-				UNION ALL (SELECT id, 'owner' FROM owners ORDER BY id LIMIT 2)`, v), simple: true},
+				UNION ALL (SELECT id, 'owner' FROM owners ORDER BY id LIMIT 2)`, v), simple: true, extends: true},
+			// LATERAL and subquery expressions may reference the query around them: only the
+			// probe shows they do not, and a prepared statement has none.
 			shapeCase{sql: fmt.Sprintf(`SELECT o.name, n.id FROM owners o, LATERAL (SELECT id FROM docs ORDER BY emb <#> '%s' LIMIT 3) n
 				ORDER BY o.name, n.id`, v), simple: true},
 			shapeCase{sql: fmt.Sprintf(`SELECT count(*), sum(id) FROM docs WHERE id IN (SELECT id FROM docs ORDER BY emb <+> '%s' LIMIT 9)`, v),
@@ -188,9 +191,17 @@ func TestTopKNodes(t *testing.T) {
 				(SELECT id FROM docs ORDER BY emb <-> '%s' LIMIT 3) b ORDER BY 1, 2`, v, w)},
 		)
 	}
-	// Parameters: the extended protocol's nested statements are Postgres'.
-	cases = append(cases, shapeCase{sql: `SELECT * FROM (SELECT id FROM docs ORDER BY emb <-> $1 LIMIT 4) t ORDER BY id`,
-		args: []any{randomVector(rng, 8)}, simple: true})
+	// Parameters (the extended protocol: one round, guarded), also in LIMIT and OFFSET.
+	cases = append(cases,
+		shapeCase{sql: `SELECT * FROM (SELECT id FROM docs ORDER BY emb <-> $1 LIMIT 4) t ORDER BY id`,
+			args: []any{randomVector(rng, 8)}, simple: true, extends: true},
+		shapeCase{sql: `WITH s AS (SELECT id, row_number() OVER (ORDER BY emb <=> $1) AS r FROM docs ORDER BY emb <=> $1 LIMIT $2 OFFSET $3)
+			SELECT s.r, s.id, o.name FROM s LEFT JOIN owners o ON o.id = s.id ORDER BY s.r`,
+			args: []any{randomVector(rng, 8), 6, 1}, simple: true, extends: true},
+		// The node is short of the first candidates (a filter on 1 row in 9): the guard fails
+		// and the statement is forwarded, with Postgres' answer.
+		shapeCase{sql: `SELECT * FROM (SELECT id FROM docs WHERE cat = $2 ORDER BY emb <-> $1 LIMIT 10) t ORDER BY id`,
+			args: []any{randomVector(rng, 8), 4}, simple: true})
 	checkShapes(t, g, via, direct, cases)
 	// EXPLAIN: the node's rewrite guarded by a one-time filter, placeholder keys.
 	plan := simpleLines(t, via, `EXPLAIN SELECT * FROM (SELECT id FROM docs WHERE cat = 3 ORDER BY emb <-> '`+randomVector(rng, 8)+`' LIMIT 4) t`)

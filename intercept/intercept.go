@@ -324,6 +324,9 @@ func (s statement) Bind(params [][]byte, formats []int16, knobs map[string]strin
 		s.i.log.Debug("forwarding bound vector query", "reason", err)
 		return nil, proxy.Reason(planner.Reason(err))
 	}
+	if s.pr.Nested != nil {
+		return roundsJob{planner.NestedBound(s.pr, q), sess}, ""
+	}
 	return newJob(q, sess), ""
 }
 

@@ -22,24 +22,31 @@ import (
 //  1. Probe rounds: the node alone, rewritten as a top-level statement is (candidate keys, the
 //     sort made `+ 0`) but selecting only its key, runs and its rows are counted; while short, the
 //     candidates widen as a top-level statement's do (to a forward, or to a search that saw every
-//     row). A node without a WHERE skips the probe: every candidate is a row of its answer.
+//     row). A node that runs alone references nothing around it: it is not correlated. An
+//     isolated node (isolatedSelects: no column of another query level visible where it stands)
+//     without a WHERE skips the probe: every candidate is a row of its answer.
 //  2. The whole statement, the node rewritten with the last candidates and a guard (unless they
 //     are every row the node can return, from a search that saw every row): a subquery
-//     (uncorrelated, so Postgres evaluates it once, before the node's first row, as a one-time
-//     filter) that counts the node's rows among the candidates (LIMIT + OFFSET at most) and,
-//     when there are fewer, fails the statement with an invalid integer cast. The node's answer
-//     is therefore complete under the snapshot of the statement the client gets — not only the
-//     probe's — and a short node fails the statement, which is forwarded unchanged.
+//     (uncorrelated, the node being so, and Postgres evaluates it once, before the node's first
+//     row, as a one-time filter) that counts the node's rows among the candidates (LIMIT +
+//     OFFSET at most) and, when there are fewer, fails the statement with an invalid integer
+//     cast. The node's answer is therefore complete under the snapshot of the statement the
+//     client gets — not only the probe's — and a short node fails the statement, which is
+//     forwarded unchanged.
+//
+// A prepared statement (extended protocol) is prepared once, as the whole statement guarded with
+// the candidates as one more parameter: an execution is one round with the first candidates, no
+// probe, and a node short of them fails the guard and is forwarded. Without a probe nothing shows
+// that a node is uncorrelated, so only isolated nodes are prepared so.
 //
 // A node whose rows depend on the statement around it (a correlated subquery) fails its probe
 // (Postgres cannot resolve the outer reference alone) and the statement is forwarded. Only
-// statements with one such node are taken, in the simple protocol (no parameters); the whole
-// statement must be a SELECT with nothing but the known side-effect-free functions, no data-
-// modifying or recursive CTE, no locking clause and no SELECT INTO, since a forward after a failed
-// guard runs it again. The node's table name must not be a CTE's. Ranking windows over the
-// node's distance (row_number, rank, dense_rank OVER (ORDER BY <distance>)) give the same
-// values among the candidates: a row's rank counts only the rows before it, all of which are in
-// the answer.
+// statements with one such node are taken; the whole statement must be a SELECT with nothing
+// but the known side-effect-free functions, no data-modifying or recursive CTE, no locking
+// clause and no SELECT INTO, since a forward after a failed guard runs it again. The node's
+// table name must not be a CTE's. Ranking windows over the node's distance (row_number, rank,
+// dense_rank OVER (ORDER BY <distance>)) give the same values among the candidates: a row's rank
+// counts only the rows before it, all of which are in the answer.
 
 // rankFunctions are the window functions whose value for a row depends only on the rows ordered
 // before it and its peers: over the candidates, the same as over the table for the rows of the
@@ -108,6 +115,10 @@ type Nested struct {
 
 	tree *pg.ParseResult // the whole statement
 	node *pg.SelectStmt  // the node in tree
+	// isolated: the node stands where no column of another query level is visible
+	// (isolatedSelects), so it cannot be correlated: its guard is a one-time filter however
+	// its names resolve.
+	isolated bool
 
 	mu        sync.Mutex                  // guards templates: a cached Nested is shared by sessions
 	templates map[string]*nestedTemplates // by target, as Shape.rewrites
@@ -196,15 +207,59 @@ func ClassifyNested(sql string) (n *Nested, err error) {
 	default:
 		return nil, notShape("%d top-k nodes", len(nodes))
 	}
-	n = &Nested{Node: nodes[0], tree: tree, node: nodeSels[0]}
+	n = &Nested{Node: nodes[0], tree: tree, node: nodeSels[0], isolated: isolatedSelects(top.GetSelectStmt())[nodeSels[0]]}
 	// Every function of the statement runs when it does: the session check covers them all.
 	n.Node.functions = unqualifiedCalls(top)
+	// A parameter takes its type from all its uses in the statement (the in-index filter reads
+	// a value by its type: buildFilter).
+	n.Node.paramUses = map[int]int{}
 	walk(top, func(x *pg.Node) {
 		if p := x.GetParamRef(); p != nil {
 			n.Params = max(n.Params, int(p.Number))
+			n.Node.paramUses[int(p.Number)]++
 		}
 	})
 	return n, nil
+}
+
+// isolatedSelects returns the SELECTs of the statement top that see no column of another query
+// level: top itself, and, from an isolated SELECT, its set operation's arms, its CTEs and its
+// FROM subqueries other than LATERAL (also inside joins). A subquery expression (IN, EXISTS, a
+// scalar subquery) or a LATERAL subquery may reference the query around it, and Postgres then
+// evaluates a guard copied from the node's FROM and WHERE per row of the node's scan, where a
+// node that returns no row never evaluates it: such nodes must prove themselves uncorrelated by
+// running alone (the probe).
+func isolatedSelects(top *pg.SelectStmt) map[*pg.SelectStmt]bool {
+	out := map[*pg.SelectStmt]bool{}
+	var visit func(s *pg.SelectStmt)
+	var from func(n *pg.Node)
+	visit = func(s *pg.SelectStmt) {
+		if s == nil || out[s] {
+			return
+		}
+		out[s] = true
+		visit(s.Larg)
+		visit(s.Rarg)
+		if s.WithClause != nil {
+			for _, c := range s.WithClause.Ctes {
+				visit(c.GetCommonTableExpr().GetCtequery().GetSelectStmt())
+			}
+		}
+		for _, f := range s.FromClause {
+			from(f)
+		}
+	}
+	from = func(n *pg.Node) {
+		if rs := n.GetRangeSubselect(); rs != nil && !rs.Lateral {
+			visit(rs.Subquery.GetSelectStmt())
+		}
+		if j := n.GetJoinExpr(); j != nil {
+			from(j.Larg)
+			from(j.Rarg)
+		}
+	}
+	visit(top)
+	return out
 }
 
 // readsCTE reports whether a node's table, or any table its statement names, is named as one of
@@ -242,8 +297,8 @@ func walkSelects(m protoreflect.Message, fn func(proto.Message)) {
 }
 
 // templatesFor builds (once per target) the probe and the whole statement.
-func (n *Nested) templatesFor(t Target, need int) (*nestedTemplates, error) {
-	ck := fmt.Sprintf("%s\x00%s\x00%s\x00%s\x00%d\x00%d", t.Key, t.KeyType, t.Schema, t.Table, t.RelOID, need)
+func (n *Nested) templatesFor(t Target) (*nestedTemplates, error) {
+	ck := fmt.Sprintf("%s\x00%s\x00%s\x00%s\x00%d", t.Key, t.KeyType, t.Schema, t.Table, t.RelOID)
 	n.mu.Lock()
 	tp, ok := n.templates[ck]
 	n.mu.Unlock()
@@ -270,15 +325,20 @@ func (n *Nested) templatesFor(t Target, need int) (*nestedTemplates, error) {
 		return nil, fmt.Errorf("planner: deparse probe: %w", err)
 	}
 
-	// The guard: at least need rows among the candidates, or the statement fails.
-	guardTree, err := pg.Parse(fmt.Sprintf(`SELECT WHERE (SELECT CASE WHEN pg_catalog.count(*) OPERATOR(pg_catalog.>=) %d THEN true
+	// The guard: at least LIMIT + OFFSET rows among the candidates, or the statement fails. The
+	// node's own LIMIT and OFFSET expressions (literals or parameters, whose types their uses in
+	// the guard infer alike) say how many.
+	guardTree, err := pg.Parse(fmt.Sprintf(`SELECT WHERE (SELECT CASE WHEN pg_catalog.count(*) OPERATOR(pg_catalog.>=) vecgate_need THEN true
 		ELSE (%s OPERATOR(pg_catalog.||) pg_catalog.count(*)::pg_catalog.text)::pg_catalog.int4 OPERATOR(pg_catalog.>) 0 END
-		FROM (SELECT FROM vecgate_guard_rows WHERE true LIMIT %d) vecgate_guard)`, need, sqltext.QuoteLiteral(ShortMarker), need))
+		FROM (SELECT FROM vecgate_guard_rows WHERE true LIMIT vecgate_need) vecgate_guard)`, sqltext.QuoteLiteral(ShortMarker)))
 	if err != nil {
 		return nil, fmt.Errorf("planner: node guard: %w", err)
 	}
 	guard := guardTree.Stmts[0].Stmt.GetSelectStmt().WhereClause
-	rows := guard.GetSubLink().Subselect.GetSelectStmt().FromClause[0].GetRangeSubselect().Subquery.GetSelectStmt()
+	count := guard.GetSubLink().Subselect.GetSelectStmt()
+	count.TargetList[0].GetResTarget().Val.GetCaseExpr().Args[0].GetCaseWhen().Expr.GetAExpr().Rexpr = n.need()
+	rows := count.FromClause[0].GetRangeSubselect().Subquery.GetSelectStmt()
+	rows.LimitCount = n.need()
 	rows.FromClause = cloneNodes(rsel.FromClause)
 	rows.WhereClause = proto.Clone(rsel.WhereClause).(*pg.Node)
 
@@ -320,6 +380,22 @@ func (n *Nested) templatesFor(t Target, need int) (*nestedTemplates, error) {
 	return tp, nil
 }
 
+// need is the node's LIMIT + OFFSET as an expression of the statement's own values, each cast
+// to bigint as LIMIT and OFFSET take them (a parameter's type is then bigint wherever it is met
+// first).
+func (n *Nested) need() *pg.Node {
+	bigint := func(x *pg.Node) *pg.Node {
+		return &pg.Node{Node: &pg.Node_TypeCast{TypeCast: &pg.TypeCast{Arg: proto.Clone(x).(*pg.Node),
+			TypeName: &pg.TypeName{Names: []*pg.Node{pg.MakeStrNode("pg_catalog"), pg.MakeStrNode("int8")}, Typemod: -1, Location: -1}, Location: -1}}}
+	}
+	lim := bigint(n.node.LimitCount)
+	if n.node.LimitOffset == nil {
+		return lim
+	}
+	return pg.MakeAExprNode(pg.A_Expr_Kind_AEXPR_OP, []*pg.Node{pg.MakeStrNode("pg_catalog"), pg.MakeStrNode("+")},
+		lim, bigint(n.node.LimitOffset), -1)
+}
+
 func cloneNodes(ns []*pg.Node) []*pg.Node {
 	out := make([]*pg.Node, len(ns))
 	for i, x := range ns {
@@ -339,6 +415,16 @@ type NestedQuery struct {
 	tp    *nestedTemplates
 	final bool   // the whole statement was handed out
 	keys  string // the last candidates, as an array literal
+	// bound: a prepared statement's execution (NestedBound), whose one round is the whole
+	// statement, guarded, with the first candidates: no probe (a statement vecgate did not
+	// prepare), so a node short of them fails the guard and is forwarded.
+	bound bool
+}
+
+// NestedBound makes one execution of pr, a prepared statement with a top-k node (Prepared.Nested),
+// planned by Bind as q.
+func NestedBound(pr *Prepared, q *Query) *NestedQuery {
+	return &NestedQuery{Node: q, Nested: pr.Nested, bound: true}
 }
 
 // PlanNested plans a simple-protocol statement with a top-k node (ClassifyNested).
@@ -358,7 +444,7 @@ func (p *Planner) PlanNested(sql string, st Settings) (*NestedQuery, error) {
 	if err != nil {
 		return nil, err
 	}
-	tp, err := n.templatesFor(t, q.need)
+	tp, err := n.templatesFor(t)
 	if err != nil {
 		return nil, err
 	}
@@ -389,6 +475,14 @@ func (nq *NestedQuery) Next(ctx context.Context, prevRows int) (next string, don
 		return "", true, false, nil
 	}
 	q := nq.Node
+	if nq.bound {
+		res, _, forward, err := q.nextKeys(ctx, 0)
+		if forward || err != nil {
+			return "", false, true, err
+		}
+		nq.final = true
+		return textArray(res), false, false, nil
+	}
 	res, done, forward, err := q.nextKeys(ctx, prevRows)
 	switch {
 	case forward || err != nil:
@@ -397,7 +491,7 @@ func (nq *NestedQuery) Next(ctx context.Context, prevRows int) (next string, don
 		return nq.Whole(nq.keys), false, false, nil
 	}
 	nq.keys = arrayLiteral(res, q.Target.KeyType)
-	if q.Rounds == 1 && !q.Shape.HasWhere {
+	if q.Rounds == 1 && !q.Shape.HasWhere && nq.Nested.isolated {
 		return nq.Whole(nq.keys), false, false, nil
 	}
 	return strings.Replace(nq.tp.probe, idsMarker, nq.keys, 1), false, false, nil

@@ -10,10 +10,12 @@ import (
 )
 
 // TestNestedTemplates: the top-k node is found wherever it stands, rewritten in place with the
-// guard, and the probe selects its key only; statements vecgate must not take are refused.
+// guard, and the probe selects its key only; a node that may reference the query around it
+// (LATERAL, a subquery expression) is not isolated; statements vecgate must not take are refused.
 func TestNestedTemplates(t *testing.T) {
 	target := Target{Schema: "public", Table: "docs", RelOID: 16384, Key: "id", KeyType: "bigint"}
-	for _, sql := range []string{
+	isolated := []bool{true, true, true, false, false}
+	for i, sql := range []string{
 		`WITH semantic AS (SELECT id, content, row_number() OVER (ORDER BY embedding <=> '[1,2]') AS rank FROM docs ORDER BY embedding <=> '[1,2]' LIMIT 20),
 			keyword AS (SELECT id, row_number() OVER (ORDER BY id) AS rank FROM docs WHERE content LIKE '%a%' LIMIT 20)
 			SELECT coalesce(s.id, k.id) FROM semantic s FULL OUTER JOIN keyword k ON s.id = k.id ORDER BY coalesce(1.0 / (60 + s.rank), 0.0) + coalesce(1.0 / (60 + k.rank), 0.0) DESC LIMIT 10`,
@@ -26,11 +28,10 @@ func TestNestedTemplates(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", sql, err)
 		}
-		need := int(n.Node.Limit.Int)
-		if n.Node.Offset != nil {
-			need += int(n.Node.Offset.Int)
+		if n.isolated != isolated[i] {
+			t.Errorf("%s: isolated %v", sql, n.isolated)
 		}
-		tp, err := n.templatesFor(target, need)
+		tp, err := n.templatesFor(target)
 		if err != nil {
 			t.Fatalf("%s: %v", sql, err)
 		}
@@ -89,7 +90,7 @@ func TestNestedGuard(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tp, err := n.templatesFor(target, 3)
+		tp, err := n.templatesFor(target)
 		if err != nil {
 			t.Fatal(err)
 		}
