@@ -515,3 +515,21 @@ func (nq *NestedQuery) Placeholder() string {
 // TableCheck is the node's session check (Query.TableCheck), which covers every function of the
 // statement.
 func (nq *NestedQuery) TableCheck() string { return nq.Node.TableCheck() }
+
+// DescribeNested renders ClassifyNested's decision on sql for golden tests: the reason it is
+// forwarded, or the node, the probe and the whole statement for a table public.<node's table>
+// (relation 16384) with primary key id bigint, <ids> where the candidates go.
+func DescribeNested(sql string) string {
+	n, err := ClassifyNested(sql)
+	if err != nil {
+		return "forward: " + strings.TrimPrefix(err.Error(), ErrNotShape.Error()+": ")
+	}
+	t := Target{Schema: "public", Table: n.Node.Table, RelOID: 16384, Key: "id", KeyType: "bigint"}
+	tp, err := n.templatesFor(t)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	fill := func(s string) string { return strings.ReplaceAll(s, idsMarker, "<ids>") }
+	return fmt.Sprintf("node: table=%s column=%s metric=%s k=%s isolated=%v where=%v\nprobe: %s\nwhole: %s",
+		n.Node.Table, n.Node.Column, n.Node.Metric, n.Node.Limit, n.isolated, n.Node.HasWhere, fill(tp.probe), fill(tp.whole))
+}

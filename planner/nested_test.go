@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	pg "github.com/pganalyze/pg_query_go/v6"
 	"github.com/vecgate/vecgate/internal/pgtest"
 )
 
@@ -125,4 +126,34 @@ func TestNestedGuard(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzClassifyNested: any text is classified or refused without a panic, and for every node
+// found the probe and the whole statements (guarded or not) parse, with their candidate
+// placeholders in place.
+func FuzzClassifyNested(f *testing.F) {
+	for _, s := range []string{
+		`WITH s AS (SELECT id, row_number() OVER (ORDER BY e <=> $1) FROM t ORDER BY e <=> $1 LIMIT 20) SELECT * FROM s`,
+		`SELECT * FROM (SELECT id FROM t WHERE c = 1 ORDER BY e <-> '[1]' LIMIT 3 OFFSET $2) x`,
+		`(SELECT id FROM t ORDER BY e <-> '[1]' LIMIT 3) UNION ALL (SELECT 1)`,
+		`SELECT * FROM o, LATERAL (SELECT id FROM t a JOIN b ON a.x = b.y ORDER BY a.e <#> '[1]' LIMIT 2) n`,
+		"", ";", "SELECT (SELECT 1 ORDER BY 1 <-> 2 LIMIT 1)",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, sql string) {
+		n, err := ClassifyNested(sql)
+		if err != nil {
+			return
+		}
+		tp, err := n.templatesFor(Target{Schema: "public", Table: n.Node.Table, RelOID: 16384, Key: "id", KeyType: "bigint"})
+		if err != nil {
+			return
+		}
+		for _, s := range []string{tp.probe, tp.whole, tp.open} {
+			if _, err := pg.Parse(strings.ReplaceAll(s, idsMarker, "$99::bigint[]")); err != nil {
+				t.Fatalf("nested rewrite of %q does not parse: %v\n%s", sql, err, s)
+			}
+		}
+	})
 }
