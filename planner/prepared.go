@@ -68,21 +68,22 @@ func (p *Planner) prepareNested(sql string, err error) (*Prepared, error) {
 		}
 		return nil, err
 	}
-	if !n.isolated {
-		return nil, notShape("top-k node that may reference the query around it, in a prepared statement")
+	if len(n.Nodes) != 1 || !n.isolated[0] {
+		// One round, one candidate parameter: the proxy binds one key array.
+		return nil, notShape("prepared statement with several top-k nodes, or one that may reference the query around it")
 	}
-	t, err := p.find(n.Node)
+	t, err := p.find(n.Nodes[0])
 	if err != nil {
 		return nil, err
 	}
-	tp, err := n.templatesFor(t)
+	tp, err := n.templatesFor([]Target{t})
 	if err != nil {
 		return nil, err
 	}
 	np := n.Params + 1
 	return &Prepared{
-		Shape: n.Node, Nested: n, Params: np, Key: t.Key, KeyType: t.KeyType,
-		SQL: strings.ReplaceAll(tp.whole, idsMarker, "$"+strconv.Itoa(np)+"::"+t.KeyType+"[]"),
+		Shape: n.Nodes[0], Nested: n, Params: np, Key: t.Key, KeyType: t.KeyType,
+		SQL: tp.fill([]string{"$" + strconv.Itoa(np) + "::" + t.KeyType + "[]"}, []bool{false}),
 	}, nil
 }
 
