@@ -166,6 +166,19 @@ func TestTopKNodes(t *testing.T) {
 					coalesce(1.0 / (60 + semantic.rank), 0.0) + coalesce(1.0 / (60 + keyword.rank), 0.0) AS score
 				FROM semantic FULL OUTER JOIN keyword ON semantic.id = keyword.id ORDER BY score DESC, id LIMIT 10`, v),
 				simple: true, extends: true},
+			// pgvector's README hybrid search, as written there (RANK, ts_rank_cd).
+			shapeCase{sql: fmt.Sprintf(`WITH semantic_search AS (
+					SELECT id, RANK () OVER (ORDER BY emb <=> '%[1]s') AS rank FROM docs ORDER BY emb <=> '%[1]s' LIMIT 20),
+				keyword_search AS (
+					SELECT id, RANK () OVER (ORDER BY ts_rank_cd(to_tsvector('english', content), query) DESC)
+					FROM docs, plainto_tsquery('english', 'apple') query
+					WHERE to_tsvector('english', content) @@ query
+					ORDER BY ts_rank_cd(to_tsvector('english', content), query) DESC LIMIT 20)
+				SELECT COALESCE(semantic_search.id, keyword_search.id) AS id,
+					COALESCE(1.0 / (60 + semantic_search.rank), 0.0) + COALESCE(1.0 / (60 + keyword_search.rank), 0.0) AS score
+				FROM semantic_search FULL OUTER JOIN keyword_search ON semantic_search.id = keyword_search.id
+				ORDER BY score DESC, id LIMIT 5`, v),
+				simple: true, extends: true},
 			// The ranks themselves, with a filter (probe rounds) and an OFFSET.
 			shapeCase{sql: fmt.Sprintf(`WITH s AS (SELECT id, rank() OVER (ORDER BY emb <-> '%[1]s') AS r, dense_rank() OVER (ORDER BY emb <-> '%[1]s'),
 					emb <-> '%[1]s' AS d FROM docs WHERE cat = 3 ORDER BY emb <-> '%[1]s' LIMIT 7 OFFSET 2) SELECT * FROM s ORDER BY r`, v),

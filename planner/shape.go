@@ -861,7 +861,7 @@ var safeFunctions = map[string]bool{
 	"json_build_object": true, "jsonb_build_object": true,
 	// text search (hybrid queries filter on it)
 	"to_tsvector": true, "to_tsquery": true, "plainto_tsquery": true, "websearch_to_tsquery": true,
-	"ts_rank": true,
+	"ts_rank": true, "ts_rank_cd": true,
 }
 
 // vectorFunctions are pgvector's functions (in the schema the extension was created in, so
