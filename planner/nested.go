@@ -25,7 +25,9 @@ import (
 //     candidates widen as a top-level statement's do (to a forward, or to a search that saw every
 //     row). A node that runs alone references nothing around it: it is not correlated. An
 //     isolated node (isolatedSelects: no column of another query level visible where it stands)
-//     without a WHERE skips the probe: every candidate is a row of its answer.
+//     without a WHERE skips the probe: every candidate is a row of its answer; so does a node
+//     whose first search saw every row it can return (an exact in-index filter, a small table),
+//     its guard lifted.
 //  2. The whole statement, the node rewritten with the last candidates and a guard (unless they
 //     are every row the node can return, from a search that saw every row): a subquery
 //     (uncorrelated, the node being so, and Postgres evaluates it once, before the node's first
@@ -159,12 +161,9 @@ func ClassifyNested(sql string) (n *Nested, err error) {
 			n, err = nil, fmt.Errorf("planner: panic classifying nested statement: %v", r)
 		}
 	}()
-	tree, err := pg.Parse(sql)
+	tree, err := parseStatement(sql)
 	if err != nil {
-		return nil, fmt.Errorf("%w: parse: %v", ErrNotShape, err)
-	}
-	if len(tree.Stmts) != 1 {
-		return nil, notShape("%d statements", len(tree.Stmts))
+		return nil, err
 	}
 	top := tree.Stmts[0].GetStmt()
 	if top.GetSelectStmt() == nil {
@@ -550,11 +549,11 @@ func (nq *NestedQuery) Next(ctx context.Context, prevRows int) (next string, don
 		}
 		if !done {
 			nq.keys[nq.cur] = arrayLiteral(res, q.Target.KeyType)
-			if q.Rounds > 1 || q.Shape.HasWhere || !nq.Nested.isolated[nq.cur] {
+			skip := q.covered || // every row the node can return: its guard is lifted
+				q.Rounds == 1 && !q.Shape.HasWhere && nq.Nested.isolated[nq.cur] // every candidate is a row of the answer; the guard proves it
+			if !skip {
 				return strings.Replace(nq.tp.probes[nq.cur], idsMarker, nq.keys[nq.cur], 1), false, false, nil
 			}
-			// An isolated node without a WHERE: every candidate is a row of its answer, the
-			// guard is the proof.
 		}
 		nq.cur, prevRows = nq.cur+1, 0
 		if nq.cur == len(nq.Nodes) {

@@ -137,6 +137,15 @@ func Classify(sql string) (sh *Shape, err error) {
 			sh, err = nil, fmt.Errorf("planner: panic classifying statement: %v", r)
 		}
 	}()
+	tree, err := parseStatement(sql)
+	if err != nil {
+		return nil, err
+	}
+	return classifyTree(tree, false)
+}
+
+// parseStatement parses sql, which must be one statement (else an error wrapping ErrNotShape).
+func parseStatement(sql string) (*pg.ParseResult, error) {
 	tree, err := pg.Parse(sql)
 	if err != nil {
 		return nil, fmt.Errorf("%w: parse: %v", ErrNotShape, err)
@@ -144,7 +153,7 @@ func Classify(sql string) (sh *Shape, err error) {
 	if len(tree.Stmts) != 1 {
 		return nil, notShape("%d statements", len(tree.Stmts))
 	}
-	return classifyTree(tree, false)
+	return tree, nil
 }
 
 // classifyTree classifies a parsed statement; nested: it is a node of a larger statement
