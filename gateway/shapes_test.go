@@ -220,6 +220,21 @@ func TestTopKNodes(t *testing.T) {
 		shapeCase{sql: `SELECT * FROM (SELECT id FROM docs WHERE cat = $2 ORDER BY emb <-> $1 LIMIT 10) t ORDER BY id`,
 			args: []any{randomVector(rng, 8), 4}, simple: true})
 	checkShapes(t, g, via, direct, cases)
+	// In a READ COMMITTED block: the rounds run under vecgate's savepoint, and a failed guard
+	// (the filtered node short of its first candidates, extended protocol) is rolled back to it
+	// and forwarded, the block going on.
+	ctx := context.Background()
+	for _, c := range []*pgx.Conn{via, direct} {
+		if _, err := c.Exec(ctx, "BEGIN", pgx.QueryExecModeSimpleProtocol); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkShapes(t, g, via, direct, []shapeCase{cases[0], cases[2], cases[len(cases)-1]})
+	for _, c := range []*pgx.Conn{via, direct} {
+		if _, err := c.Exec(ctx, "COMMIT", pgx.QueryExecModeSimpleProtocol); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// EXPLAIN: the node's rewrite guarded by a one-time filter, placeholder keys.
 	plan := simpleLines(t, via, `EXPLAIN SELECT * FROM (SELECT id FROM docs WHERE cat = 3 ORDER BY emb <-> '`+randomVector(rng, 8)+`' LIMIT 4) t`)
 	if !strings.HasPrefix(plan, "vecgate: intercepted: top-k node") || !strings.Contains(plan, "One-Time Filter") ||
