@@ -90,13 +90,34 @@ type interceptor struct {
 func (i interceptor) Simple(sql string, knobs map[string]string) (proxy.Job, proxy.Reason) {
 	sess := planner.ApplySettings(knobs)
 	q, err := i.planner.PlanSimple(sql, sess.Settings)
+	if nq, nerr := i.nested(sql, sess, err); nq != nil || nerr != nil {
+		if reason := i.forwardReason(sess, nerr); reason != "" {
+			i.log.Debug("forwarding statement with a top-k node", "reason", nerr)
+			return nil, reason
+		}
+		return roundsJob{nq, sess}, ""
+	}
 	if reason := i.forwardReason(sess, err); reason != "" {
 		if err != nil && !errors.Is(err, planner.ErrNotShape) {
 			i.log.Debug("forwarding vector query", "reason", err)
 		}
 		return nil, reason
 	}
-	return job{q, sess}, ""
+	return newJob(q, sess), ""
+}
+
+// nested plans sql as a statement with a top-k node inside (planner.PlanNested) when the
+// statement is not itself the top-k shape (err from PlanSimple). Both results are nil when it has
+// no such node: the statement's reason is err's.
+func (i interceptor) nested(sql string, sess planner.Session, err error) (*planner.NestedQuery, error) {
+	if err == nil || !errors.Is(err, planner.ErrNotShape) || planner.Reason(err) == planner.ReasonNotVector {
+		return nil, nil
+	}
+	nq, nerr := i.planner.PlanNested(sql, sess.Settings)
+	if nerr != nil && errors.Is(nerr, planner.ErrNotShape) && strings.HasSuffix(nerr.Error(), planner.NoNode) {
+		return nil, nil
+	}
+	return nq, nerr
 }
 
 // forwardReason is why a statement planned with err (nil: it could be intercepted) is forwarded
@@ -151,6 +172,12 @@ func (i interceptor) Explain(sql string, knobs map[string]string) ([]string, str
 		return []string{"vecgate: forwarded (indexes are loading)"}, sql, "", true
 	}
 	q, err := i.planner.PlanSimple(inner, sess.Settings)
+	if nq, nerr := i.nested(inner, sess, err); nq != nil || nerr != nil {
+		if nerr != nil {
+			return []string{"vecgate: forwarded (" + reason(nerr) + ")"}, sql, "", true
+		}
+		return i.explainNested(sql, nq, analyze)
+	}
 	if err != nil {
 		if errors.Is(err, planner.ErrNotShape) && !strings.Contains(strings.ToLower(inner), "order by") {
 			return nil, "", "", false // not a vector query: Postgres' EXPLAIN alone
@@ -173,16 +200,44 @@ func (i interceptor) Explain(sql string, knobs map[string]string) ([]string, str
 		lines = append(lines, fmt.Sprintf("vecgate: filter on %s applied in the index; Postgres re-checks the whole WHERE",
 			strings.Join(cols, ", ")))
 	}
+	return explainPlan(sql, rewritten, q.TableCheck(), q.Candidates, lines, analyze)
+}
+
+// explainPlan ends vecgate's EXPLAIN lines: EXPLAIN ANALYZE runs the statement as sent (check is
+// its session check); EXPLAIN shows Postgres' plan of rewritten, whose candidate keys are
+// placeholders 1..candidates.
+func explainPlan(sql, rewritten, check string, candidates int, lines []string, analyze bool) ([]string, string, string, bool) {
 	if analyze {
 		lines = append(lines, "vecgate: EXPLAIN ANALYZE runs the statement: Postgres' plan of the statement as sent:")
-		return lines, sql, q.TableCheck(), true
+		return lines, sql, check, true
 	}
 	send, err := planner.ExplainWith(sql, rewritten)
 	if err != nil {
 		return nil, "", "", false
 	}
-	lines = append(lines, fmt.Sprintf("vecgate: Postgres' plan of the rewritten statement (candidate keys shown as placeholders 1..%d):", q.Candidates))
-	return lines, send, q.TableCheck(), true
+	lines = append(lines, fmt.Sprintf("vecgate: Postgres' plan of the rewritten statement (candidate keys shown as placeholders 1..%d):", candidates))
+	return lines, send, check, true
+}
+
+// explainNested is Explain for a statement with a top-k node: the node's index, and Postgres'
+// plan of the whole statement with the node rewritten and guarded, its keys placeholders.
+func (i interceptor) explainNested(sql string, nq *planner.NestedQuery, analyze bool) ([]string, string, string, bool) {
+	rewritten := nq.Placeholder()
+	verb := "intercepted"
+	if analyze {
+		verb = "would intercept"
+	}
+	var lines []string
+	candidates := 0
+	for _, q := range nq.Nodes {
+		lines = append(lines,
+			fmt.Sprintf("vecgate: %s: top-k node on live index %s (%s.%s, %s, %s)", verb, q.Target.Name,
+				q.Shape.Table, q.Shape.Column, q.Shape.Metric, q.Target.Kind),
+			fmt.Sprintf("vecgate: %d candidates (%s), the node run alone and widened while fewer than %d rows return; the statement fails over to Postgres if the node is short",
+				q.Candidates, q.SearchKnob(), q.Want))
+		candidates = max(candidates, q.Candidates)
+	}
+	return explainPlan(sql, rewritten, nq.TableCheck(), candidates, lines, analyze)
 }
 
 // Status answers SHOW vecgate.status to superusers and members of pg_monitor connected to the
@@ -197,25 +252,41 @@ func (i interceptor) Status(sql string) (string, func() ([]string, [][]string), 
 	return check, i.status, true
 }
 
-// job adapts a planned query to the proxy, fast path included.
-type job struct {
-	q    *planner.Query
+// rounder is a planned statement answered in rounds (planner.Query, planner.NestedQuery).
+type rounder interface {
+	Next(ctx context.Context, prevRows int) (string, bool, bool, error)
+	TableCheck() string
+}
+
+// roundsJob adapts a planned statement to the proxy: its rounds and the session's consistency.
+// A statement with a top-k node (planner.NestedQuery) is one: never answered from memory.
+type roundsJob struct {
+	r    rounder
 	sess planner.Session
 }
 
-func (j job) Consistency() (string, time.Duration) { return j.sess.Consistency, j.sess.MaxWait }
+func (j roundsJob) Consistency() (string, time.Duration) { return j.sess.Consistency, j.sess.MaxWait }
 
-func (j job) Next(ctx context.Context, prevRows int) (string, bool, bool, error) {
-	return j.q.Next(ctx, prevRows)
+func (j roundsJob) Next(ctx context.Context, prevRows int) (string, bool, bool, error) {
+	return j.r.Next(ctx, prevRows)
 }
+
+func (j roundsJob) TableCheck() string { return j.r.TableCheck() }
+
+// job adapts a planned query to the proxy, fast path included.
+type job struct {
+	roundsJob
+	q *planner.Query
+}
+
+func newJob(q *planner.Query, sess planner.Session) job { return job{roundsJob{q, sess}, q} }
 
 func (j job) Fast() bool {
 	outs, ok := j.q.Fast()
 	return ok && !(j.sess.ExactDistances && containsDistance(outs))
 }
 
-func (j job) FastKey() string    { return j.q.FastKey() }
-func (j job) TableCheck() string { return j.q.TableCheck() }
+func (j job) FastKey() string { return j.q.FastKey() }
 
 func (j job) Answer(ctx context.Context, formats []int16) ([][][]byte, error) {
 	outs, _ := j.q.Fast()
@@ -256,7 +327,10 @@ func (s statement) Bind(params [][]byte, formats []int16, knobs map[string]strin
 		s.i.log.Debug("forwarding bound vector query", "reason", err)
 		return nil, proxy.Reason(planner.Reason(err))
 	}
-	return job{q, sess}, ""
+	if s.pr.Nested != nil {
+		return roundsJob{planner.NestedBound(s.pr, q), sess}, ""
+	}
+	return newJob(q, sess), ""
 }
 
 func (i interceptor) WaitApplied(ctx context.Context, lsn string) error {

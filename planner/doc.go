@@ -15,6 +15,11 @@
 // change nothing when called again, since a statement runs once per widening round. Anything
 // else is forwarded, with the reason (ErrNotShape).
 //
+// The table may also be one side of a two-table join (the distance's column qualified; Shape.Join),
+// and a statement that is not itself the shape may hold one such node — a CTE, a FROM subquery,
+// LATERAL, a set operation's arm — which is rewritten in place, its completeness proven by probe
+// rounds and by a guard in the statement itself (nested.go).
+//
 // For a statement it intercepts it builds the id-list rewrite (Shape.Rewrite): the same statement
 // with `AND <key> = ANY(<candidate ids>)` and the distance sort wrapped as `(<distance>) + 0`, which
 // no pgvector index can serve, so Postgres ranks exactly the candidates vecgate found and keeps

@@ -84,8 +84,9 @@ type Planner struct {
 	// (pgdist; nil answers: it does not).
 	distances func() *pgdist.Calibration
 
-	mu    sync.Mutex
-	cache map[string]cached // guarded by mu; bounded by maxCache
+	mu          sync.Mutex
+	cache       map[string]cached       // guarded by mu; bounded by maxCache
+	nestedCache map[string]cachedNested // guarded by mu; bounded by maxCache (nested.go)
 }
 
 type cached struct {
@@ -121,20 +122,30 @@ func (p *Planner) Shape(sql string) (*Shape, error) {
 	if !hasDistanceOperator(sql) {
 		return nil, errNoOperator
 	}
-	p.mu.Lock()
-	c, ok := p.cache[sql]
-	p.mu.Unlock()
+	c := memo(&p.mu, &p.cache, sql, func() cached {
+		sh, err := Classify(sql)
+		return cached{sh, err}
+	})
+	return c.shape, c.err
+}
+
+// memo returns m's value for key, made by make the first time (m guarded by mu and bounded by
+// maxCache: simply cleared when full, since statements worth caching come back at once).
+func memo[V any](mu *sync.Mutex, m *map[string]V, key string, make func() V) V {
+	mu.Lock()
+	v, ok := (*m)[key]
+	mu.Unlock()
 	if ok {
-		return c.shape, c.err
+		return v
 	}
-	sh, err := Classify(sql)
-	p.mu.Lock()
-	if len(p.cache) >= maxCache {
-		clear(p.cache) // simple and bounded; statements worth caching come back at once
+	v = make()
+	mu.Lock()
+	if *m == nil || len(*m) >= maxCache {
+		*m = map[string]V{}
 	}
-	p.cache[sql] = cached{sh, err}
-	p.mu.Unlock()
-	return sh, err
+	(*m)[key] = v
+	mu.Unlock()
+	return v
 }
 
 // Query is one intercepted statement being answered: it hands out the statement to send for each
@@ -205,6 +216,12 @@ func (p *Planner) PlanSimple(sql string, st Settings) (*Query, error) {
 	if err != nil {
 		return nil, err
 	}
+	return p.planLiterals(sh, t, st)
+}
+
+// planLiterals plans sh, answered by t, with the literal values of a statement without
+// parameters.
+func (p *Planner) planLiterals(sh *Shape, t Target, st Settings) (*Query, error) {
 	return p.plan(sh, t, st, func(a Arg) (string, bool) { return a.Literal, !a.IsParam() }, nil,
 		func(a Arg) (filterValue, bool) { return filterValue{arg: a}, !a.IsParam() })
 }
@@ -299,16 +316,28 @@ func intValue(a Arg, value func(Arg) (string, bool)) (int, error) {
 // one the candidate-key array's text value. When the answer is complete, done is true; when the
 // statement must be forwarded unchanged instead, forward is true.
 func (q *Query) Next(ctx context.Context, prevRows int) (next string, done, forward bool, err error) {
+	res, done, forward, err := q.nextKeys(ctx, prevRows)
+	if done || forward || err != nil {
+		return "", done, forward, err
+	}
+	if q.bound {
+		return textArray(res), false, false, nil
+	}
+	return q.rw.Fill(arrayLiteral(res, q.Target.KeyType)), false, false, nil
+}
+
+// nextKeys is Next's decision and, for a next round, its candidates.
+func (q *Query) nextKeys(ctx context.Context, prevRows int) (res []ann.Result, done, forward bool, err error) {
 	if q.Rounds > 0 {
 		if prevRows >= q.Want || q.covered {
-			return "", true, false, nil
+			return nil, true, false, nil
 		}
 		if q.Candidates >= MaxCandidates || q.exhausted {
-			return "", false, true, nil
+			return nil, false, true, nil
 		}
 	}
 	if q.Rounds == 0 && q.nullsFirst() {
-		return "", false, true, nil
+		return nil, false, true, nil
 	}
 	n := q.firstRound()
 	if q.Rounds > 0 {
@@ -316,20 +345,17 @@ func (q *Query) Next(ctx context.Context, prevRows int) (next string, done, forw
 	}
 	res, seenAll, err := q.candidates(ctx, n)
 	if errors.Is(err, errNearTies) {
-		return "", false, true, nil
+		return nil, false, true, nil
 	}
 	if err != nil {
-		return "", false, true, err
+		return nil, false, true, err
 	}
 	q.Rounds++
 	q.Candidates = max(n, len(res)) // more when the cut moved past near ties
 	q.covered = seenAll && q.Target.Index.Complete()
 	q.exhausted = seenAll && !q.covered
 	q.ids = res
-	if q.bound {
-		return textArray(res), false, false, nil
-	}
-	return q.rw.Fill(arrayLiteral(res, q.Target.KeyType)), false, false, nil
+	return res, false, false, nil
 }
 
 // candidates asks the index for n candidates (search) and, for an exact twin, moves the cut
@@ -516,7 +542,7 @@ func (q *Query) SearchKnob() string {
 // firstRound is the first round's candidate count.
 func (q *Query) firstRound() int {
 	f := q.Target.Oversample
-	if f <= 0 && q.Target.Exact && !q.Shape.HasWhere {
+	if f <= 0 && q.Target.Exact && !q.Shape.HasWhere && !q.Shape.Join {
 		// Exact distances and nothing to filter: every candidate Postgres sees is a row of the
 		// answer, in order. The extra quarter covers rows it does not see (deleted, or written
 		// by a transaction it cannot see yet); a shortfall widens.
@@ -533,7 +559,10 @@ func (q *Query) firstRound() int {
 // values (1, 2, …), so that EXPLAIN (whose plan prints the array) reveals nothing of the index —
 // neither which rows are near the query vector nor how many there are, rows the session may not
 // see included. Candidates and Probes are set as the first round sets them before any widening.
-func (q *Query) Placeholder() string {
+func (q *Query) Placeholder() string { return q.rw.Fill(q.placeholderKeys()) }
+
+// placeholderKeys is Placeholder's array of placeholder keys.
+func (q *Query) placeholderKeys() string {
 	q.Candidates = q.firstRound()
 	if q.Target.Lists > 0 {
 		q.Probes = min(cmp.Or(q.settings.Probes, q.Target.Probes, 1), q.Target.Lists)
@@ -551,7 +580,7 @@ func (q *Query) Placeholder() string {
 			res[i].Key = ann.TextKey(strconv.Itoa(i + 1))
 		}
 	}
-	return q.rw.Fill(arrayLiteral(res, q.Target.KeyType))
+	return arrayLiteral(res, q.Target.KeyType)
 }
 
 // Candidates returns the keys of the last round (for EXPLAIN and tests).

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/vecgate/vecgate/internal/vectext"
 )
@@ -15,6 +16,9 @@ import (
 // parameter.
 type Prepared struct {
 	Shape *Shape
+	// Nested is set when Shape is a top-k node inside the statement (nested.go): SQL is then the
+	// whole statement with the node rewritten and guarded, run once per execution (NestedBound).
+	Nested *Nested
 	// SQL is the rewritten statement; its last parameter, $Params, is the candidate-key array.
 	SQL string
 	// Params is the rewritten statement's parameter count (the client's plus one).
@@ -31,6 +35,9 @@ type Prepared struct {
 func (p *Planner) Prepare(sql string) (*Prepared, error) {
 	sh, err := p.Shape(sql)
 	if err != nil {
+		if pr, nerr := p.prepareNested(sql, err); pr != nil || nerr != nil {
+			return pr, nerr
+		}
 		return nil, err
 	}
 	t, err := p.find(sh)
@@ -45,6 +52,38 @@ func (p *Planner) Prepare(sql string) (*Prepared, error) {
 	return &Prepared{
 		Shape: sh, Params: n, Key: t.Key, KeyType: t.KeyType,
 		SQL: rw.Fill("$" + strconv.Itoa(n) + "::" + t.KeyType + "[]"),
+	}, nil
+}
+
+// prepareNested prepares sql, which is not the top-k shape (err), as a statement with a top-k
+// node. Both results are nil when it has none: err is the statement's reason.
+func (p *Planner) prepareNested(sql string, err error) (*Prepared, error) {
+	if !errors.Is(err, ErrNotShape) || errors.Is(err, errNoOperator) {
+		return nil, nil
+	}
+	n, err := p.nested(sql)
+	if err != nil {
+		if errors.Is(err, ErrNotShape) && strings.HasSuffix(err.Error(), NoNode) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	if len(n.Nodes) != 1 || !n.isolated[0] {
+		// One round, one candidate parameter: the proxy binds one key array.
+		return nil, notShape("prepared statement with several top-k nodes, or one that may reference the query around it")
+	}
+	t, err := p.find(n.Nodes[0])
+	if err != nil {
+		return nil, err
+	}
+	tp, err := n.templatesFor([]Target{t})
+	if err != nil {
+		return nil, err
+	}
+	np := n.Params + 1
+	return &Prepared{
+		Shape: n.Nodes[0], Nested: n, Params: np, Key: t.Key, KeyType: t.KeyType,
+		SQL: tp.fill([]string{"$" + strconv.Itoa(np) + "::" + t.KeyType + "[]"}, []bool{false}),
 	}, nil
 }
 

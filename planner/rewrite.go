@@ -112,8 +112,13 @@ func (sh *Shape) rewrite(t Target) (*Rewrite, error) {
 	if t, ok := cp.resolveOutput(expr); ok {
 		expr = proto.Clone(t).(*pg.Node)
 	}
-	sb.Node = pg.MakeAExprNode(pg.A_Expr_Kind_AEXPR_OP, []*pg.Node{pg.MakeStrNode("pg_catalog"), pg.MakeStrNode("+")},
-		expr, pg.MakeAConstIntNode(0, -1), -1)
+	sb.Node = plusZero(expr)
+	// A node's ranking windows (checkWindows) sort by the distance too: the same + 0, or
+	// Postgres might feed the window from pgvector's index, with the key filter after it.
+	for _, w := range rankWindows(sel) {
+		o := w.OrderClause[0].GetSortBy()
+		o.Node = plusZero(o.Node)
+	}
 
 	keyRef := pg.MakeColumnRefNode([]*pg.Node{pg.MakeStrNode(sh.tableRefName()), pg.MakeStrNode(t.Key)}, -1)
 	marker := pg.MakeColumnRefNode([]*pg.Node{pg.MakeStrNode(idsMarker)}, -1)
@@ -142,6 +147,12 @@ func (sh *Shape) rewrite(t Target) (*Rewrite, error) {
 		return nil, fmt.Errorf("planner: rewrite lost its id placeholder")
 	}
 	return &Rewrite{template: sql}, nil
+}
+
+// plusZero is `(expr) + 0`, pg_catalog's +: the same values, which no index produces.
+func plusZero(expr *pg.Node) *pg.Node {
+	return pg.MakeAExprNode(pg.A_Expr_Kind_AEXPR_OP, []*pg.Node{pg.MakeStrNode("pg_catalog"), pg.MakeStrNode("+")},
+		expr, pg.MakeAConstIntNode(0, -1), -1)
 }
 
 // Fill returns the rewritten statement with ids standing for the candidate keys: a parameter

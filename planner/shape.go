@@ -95,6 +95,11 @@ type Shape struct {
 	// Plain is set when the select list holds only columns of the table and the ORDER BY
 	// distance, and nothing in the statement is a subquery: what vecgate could answer from memory.
 	Plain bool
+	// Join is set for a top-k over a join (`FROM a JOIN b ON … ORDER BY a.emb <op> q LIMIT k`):
+	// Schema and Table name the side whose vector column is sorted on, every reference to its
+	// columns must be qualified (an unqualified name may be the other table's), and the answer
+	// always goes through Postgres (the join, its filters, the other table's privileges).
+	Join bool
 	// DistanceOutputs lists the 0-based select-list positions that are exactly the ORDER BY
 	// distance (`col <op> vector`).
 	DistanceOutputs []int
@@ -114,8 +119,13 @@ type Shape struct {
 
 	tree     *pg.ParseResult
 	stmt     *pg.SelectStmt
-	order    *pg.SortBy // the distance sort key
-	orderVec *pg.Node   // its vector as written
+	order    *pg.SortBy     // the distance sort key
+	orderVec *pg.Node       // its vector as written
+	rv       *pg.RangeVar   // the table the distance's column is of
+	sides    []*pg.RangeVar // a join's tables that may be it (readFrom)
+	// nested: a node of a larger statement (nested.go), whose select list may rank by the
+	// distance (checkWindows).
+	nested bool
 
 	rwMu     sync.Mutex          // guards rewrites: a cached Shape is shared by sessions
 	rewrites map[string]*Rewrite // by key column and type
@@ -137,6 +147,15 @@ func Classify(sql string) (sh *Shape, err error) {
 			sh, err = nil, fmt.Errorf("planner: panic classifying statement: %v", r)
 		}
 	}()
+	tree, err := parseStatement(sql)
+	if err != nil {
+		return nil, err
+	}
+	return classifyTree(tree, false)
+}
+
+// parseStatement parses sql, which must be one statement (else an error wrapping ErrNotShape).
+func parseStatement(sql string) (*pg.ParseResult, error) {
 	tree, err := pg.Parse(sql)
 	if err != nil {
 		return nil, fmt.Errorf("%w: parse: %v", ErrNotShape, err)
@@ -144,21 +163,30 @@ func Classify(sql string) (sh *Shape, err error) {
 	if len(tree.Stmts) != 1 {
 		return nil, notShape("%d statements", len(tree.Stmts))
 	}
+	return tree, nil
+}
+
+// classifyTree classifies a parsed statement; nested: it is a node of a larger statement
+// (nested.go), whose select list may also rank rows by the distance (rankWindows).
+func classifyTree(tree *pg.ParseResult, nested bool) (*Shape, error) {
 	sel := tree.Stmts[0].GetStmt().GetSelectStmt()
 	if sel == nil {
 		return nil, notShape("not a SELECT")
 	}
-	sh = &Shape{tree: tree, stmt: sel}
+	sh := &Shape{tree: tree, stmt: sel, nested: nested}
 	if err := sh.checkClauses(); err != nil {
 		return nil, err
 	}
 	if err := sh.readFrom(); err != nil {
 		return nil, err
 	}
-	if err := sh.readOrder(); err != nil {
+	if err := sh.readJoinOrder(); err != nil {
 		return nil, err
 	}
 	if err := sh.readLimit(); err != nil {
+		return nil, err
+	}
+	if err := sh.checkWindows(); err != nil {
 		return nil, err
 	}
 	sh.readWhere()
@@ -199,6 +227,9 @@ func (sh *Shape) checkClauses() error {
 		return notShape("FETCH … WITH TIES")
 	}
 	for _, t := range s.TargetList {
+		if sh.nested && isRankWindow(t) {
+			continue // checked against the distance once it is known (checkWindows)
+		}
 		if hasAggregateOrWindow(t) {
 			return notShape("aggregate or window function in the select list")
 		}
@@ -211,13 +242,27 @@ func (sh *Shape) checkClauses() error {
 }
 
 func (sh *Shape) readFrom() error {
-	if len(sh.stmt.FromClause) != 1 {
+	from := sh.stmt.FromClause
+	if len(from) == 2 && from[0].GetRangeVar() != nil && from[1].GetRangeVar() != nil {
+		// `FROM a, b WHERE …`: an inner join.
+		sh.Join, sh.sides = true, []*pg.RangeVar{from[0].GetRangeVar(), from[1].GetRangeVar()}
+		return nil
+	}
+	if len(from) != 1 {
 		return notShape("FROM is not exactly one table")
 	}
-	rv := sh.stmt.FromClause[0].GetRangeVar()
+	if j := from[0].GetJoinExpr(); j != nil {
+		return sh.readJoin(j)
+	}
+	rv := from[0].GetRangeVar()
 	if rv == nil {
 		return notShape("FROM item is not a plain table")
 	}
+	return sh.useTable(rv)
+}
+
+// useTable makes rv the statement's vector table.
+func (sh *Shape) useTable(rv *pg.RangeVar) error {
 	if !rv.Inh {
 		return notShape("FROM ONLY")
 	}
@@ -229,8 +274,50 @@ func (sh *Shape) readFrom() error {
 		// another column than the twin's key or vector.
 		return notShape("column aliases in FROM")
 	}
-	sh.Schema, sh.Table = rv.Schemaname, rv.Relname
+	sh.rv, sh.Schema, sh.Table = rv, rv.Schemaname, rv.Relname
 	return nil
+}
+
+// readJoin accepts `a [INNER] JOIN b ON …` (either table's vector column may be sorted on) and
+// `a LEFT JOIN b ON …` (a's only: b's side may be NULL-extended rows no index holds), both
+// plain tables. Which table is the vector table is decided by the ORDER BY (readJoinOrder).
+func (sh *Shape) readJoin(j *pg.JoinExpr) error {
+	l, r := j.Larg.GetRangeVar(), j.Rarg.GetRangeVar()
+	switch {
+	case l == nil || r == nil:
+		return notShape("join of more than two plain tables")
+	case j.IsNatural || len(j.UsingClause) > 0 || j.Alias != nil || j.JoinUsingAlias != nil:
+		return notShape("NATURAL, USING or an alias on the join")
+	case j.Jointype == pg.JoinType_JOIN_INNER:
+		sh.sides = []*pg.RangeVar{l, r}
+	case j.Jointype == pg.JoinType_JOIN_LEFT:
+		sh.sides = []*pg.RangeVar{l}
+	default:
+		return notShape("join other than INNER or LEFT")
+	}
+	sh.Join = true
+	return nil
+}
+
+// readJoinOrder reads the ORDER BY; over a join, it tries each table that may be the vector
+// table and keeps the one whose column the distance names (qualified).
+func (sh *Shape) readJoinOrder() error {
+	if !sh.Join {
+		return sh.readOrder()
+	}
+	err := notShape("no join table has the ORDER BY distance's column")
+	for _, rv := range sh.sides {
+		if e := sh.useTable(rv); e != nil {
+			err = e
+			continue
+		}
+		sh.Similarity, sh.Farthest, sh.DistanceOutputs = false, false, nil
+		if err = sh.readOrder(); err == nil {
+			return nil
+		}
+	}
+	sh.rv = nil
+	return err
 }
 
 // readOrder finds the distance in the first ORDER BY key, directly or through a select-list alias
@@ -359,7 +446,7 @@ func (sh *Shape) columnName(n *pg.Node) (string, bool) {
 	}
 	switch len(parts) {
 	case 1:
-		return parts[0], true
+		return parts[0], !sh.Join // over a join, a bare name may be the other table's
 	case 2:
 		if parts[0] == sh.tableRefName() {
 			return parts[1], true
@@ -373,8 +460,8 @@ func (sh *Shape) columnName(n *pg.Node) (string, bool) {
 }
 
 func (sh *Shape) alias() string {
-	if rv := sh.stmt.FromClause[0].GetRangeVar(); rv != nil && rv.Alias != nil {
-		return rv.Alias.Aliasname
+	if sh.rv != nil && sh.rv.Alias != nil {
+		return sh.rv.Alias.Aliasname
 	}
 	return ""
 }
@@ -536,7 +623,7 @@ func (sh *Shape) readWhere() {
 	if b := w.GetBoolExpr(); b != nil && b.Boolop == pg.BoolExprType_AND_EXPR {
 		conj = b.Args
 	}
-	sh.FiltersExact = true
+	sh.FiltersExact = !sh.Join // a join's WHERE is the join's: never evaluated by vecgate
 	ops := map[string]bool{}
 	defer func() {
 		for op := range ops {
@@ -675,6 +762,9 @@ func (sh *Shape) readReferences() bool {
 			sh.Plain = false
 		}
 	}
+	if sh.Join {
+		sh.Plain = false // the join's rows are Postgres' to make
+	}
 	var roots []*pg.Node
 	roots = append(roots, sh.stmt.TargetList...)
 	roots = append(roots, sh.stmt.WhereClause)
@@ -768,7 +858,10 @@ var aggregates = map[string]bool{
 // to a user's function of that name (public.lower(int), which pg_catalog lacks), so the session
 // check also requires that the session's search_path holds no such function (Shape.functions,
 // TableCheck).
-func unknownFunction(n *pg.Node) (string, bool) {
+func unknownFunction(n *pg.Node) (string, bool) { return unknownCall(n, nil) }
+
+// unknownCall is unknownFunction with also the names in extra known (built-in ones).
+func unknownCall(n *pg.Node, extra map[string]bool) (string, bool) {
 	var bad string
 	walk(n, func(x *pg.Node) {
 		fc := x.GetFuncCall()
@@ -782,6 +875,9 @@ func unknownFunction(n *pg.Node) (string, bool) {
 		name := strings.Join(parts, ".")
 		switch {
 		case len(parts) == 1 && (safeFunctions[parts[0]] || vectorFunctions[parts[0]]):
+		case len(parts) == 1 && fc.Over != nil && rankFunctions[parts[0]]:
+		case len(parts) == 1 && extra[parts[0]]:
+		case len(parts) == 2 && parts[0] == "pg_catalog" && extra[parts[1]]:
 		case len(parts) == 2 && parts[0] == "pg_catalog" && safeFunctions[parts[1]]:
 		default:
 			bad = name
@@ -825,7 +921,7 @@ var safeFunctions = map[string]bool{
 	"json_build_object": true, "jsonb_build_object": true,
 	// text search (hybrid queries filter on it)
 	"to_tsvector": true, "to_tsquery": true, "plainto_tsquery": true, "websearch_to_tsquery": true,
-	"ts_rank": true,
+	"ts_rank": true, "ts_rank_cd": true,
 }
 
 // vectorFunctions are pgvector's functions (in the schema the extension was created in, so

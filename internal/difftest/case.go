@@ -50,6 +50,9 @@ type query struct {
 	Offset  int
 	Mode    execMode
 	CastVec bool
+	// Wrap puts the query inside a statement: 1 a CTE, 2 a FROM subquery, 3 LATERAL
+	// (vecgate rewrites the top-k node in place: planner/nested.go).
+	Wrap int
 }
 
 func (q *query) vecExpr() string {
@@ -93,6 +96,14 @@ func (q *query) SQL() string {
 	s += " LIMIT " + strconv.Itoa(q.Limit)
 	if q.Offset > 0 {
 		s += " OFFSET " + strconv.Itoa(q.Offset)
+	}
+	switch q.Wrap {
+	case 1:
+		s = "WITH w AS (" + s + ") SELECT * FROM w"
+	case 2:
+		s = "SELECT * FROM (" + s + ") w"
+	case 3:
+		s = "SELECT w.* FROM (SELECT 1) one, LATERAL (" + s + ") w"
 	}
 	return s
 }
@@ -373,6 +384,9 @@ func (g *gen) query(db int, t *table) *query {
 	}
 	if cfg.on("offset") && g.chance(0.2) {
 		q.Offset = []int{1, 3, 10, 50, 3000}[g.pick(5)]
+	}
+	if cfg.on("wrappers") && g.chance(0.15) {
+		q.Wrap = 1 + g.pick(3)
 	}
 	return q
 }

@@ -70,6 +70,7 @@ var Features = map[string]string{
 	"volatile":   "volatile functions (nextval) in the select list",
 	"errors":     "statements that fail (wrong dimensions, missing privileges)",
 	"projection": "projections other than key and distance",
+	"wrappers":   "the query inside a CTE, a FROM subquery or LATERAL",
 }
 
 // ParseSkip parses a comma-separated feature list ("encoding,rls").

@@ -39,6 +39,7 @@ type Report struct {
 	Intercepted, Fast         int // queries vecgate answered with its index (Fast: from memory)
 	Forwarded                 map[string]int
 	ByMode                    map[string][2]int // protocol mode: queries intercepted, queries
+	Wrapped                   [2]int            // queries inside a CTE, subquery or LATERAL: intercepted, queries
 	Hard, Recall              int               // differences
 	Pgvector                  int               // forwarded statements pgvector's index answered otherwise than an exact scan
 	Findings                  []*Finding
@@ -78,6 +79,7 @@ func (r *Report) Summary() string {
 	for _, k := range ms {
 		fmt.Fprintf(&b, " %s %d/%d", k, r.ByMode[k][0], r.ByMode[k][1])
 	}
+	fmt.Fprintf(&b, "; wrapped in a CTE, subquery or LATERAL %d/%d", r.Wrapped[0], r.Wrapped[1])
 	fmt.Fprintf(&b, "\ndifferences: %d hard, %d recall misses (and %d forwarded statements pgvector's index answered otherwise than an exact scan)",
 		r.Hard, r.Recall, r.Pgvector)
 	if r.CatchUpFailures+r.RunError > 0 {
@@ -248,6 +250,12 @@ func (t *tester) runCase(ctx context.Context) {
 	for _, qr := range run.Queries {
 		t.cfg.Logger.Debug("query", "case", id, "db", c.DB, "user", c.User, "path", qr.V[0].Path, "mode", qr.Q.Mode.String(), "sql", qr.Q.SQL())
 		t.r.countPath(qr.Q.Mode.String(), qr.V[0].Path)
+		if qr.Q.Wrap != 0 {
+			t.r.Wrapped[1]++
+			if p := qr.V[0].Path; p == "intercepted" || p == "fast" {
+				t.r.Wrapped[0]++
+			}
+		}
 	}
 	for _, d := range compareCase(c, run, t.e.base.User) {
 		t.record(ctx, id, c, d)

@@ -46,7 +46,8 @@ func locate(c *Case, d *Diff) (int, int) {
 
 // shrink makes c smaller while it still shows a difference of d's class and kind: it drops the
 // segments after the failing step and every other segment or block statement it can, then
-// simplifies the failing query (WHERE, OFFSET, second key, DESC, projection, protocol, LIMIT).
+// simplifies the failing query (WHERE, OFFSET, second key, DESC, wrapper, projection, protocol,
+// LIMIT).
 func (e *env) shrink(ctx context.Context, c *Case, d *Diff) (*Case, *Diff) {
 	deadline := time.Now().Add(30 * time.Second)
 	cur := cloneCase(c)
@@ -116,6 +117,7 @@ func (e *env) shrink(ctx context.Context, c *Case, d *Diff) (*Case, *Diff) {
 		func(q *query) bool { ok := q.Offset != 0; q.Offset = 0; return ok },
 		func(q *query) bool { ok := q.Second != ""; q.Second = ""; return ok },
 		func(q *query) bool { ok := q.Desc; q.Desc = false; return ok },
+		func(q *query) bool { ok := q.Wrap != 0; q.Wrap = 0; return ok },
 		func(q *query) bool { ok := q.Mode != modeSimple; q.Mode = modeSimple; return ok },
 		func(q *query) bool { ok := q.CastVec; q.CastVec = false; return ok },
 		func(q *query) bool {
