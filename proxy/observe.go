@@ -61,6 +61,7 @@ const (
 	ReasonStdStrings     Reason = "standard_conforming_strings" // standard_conforming_strings is off
 	ReasonError          Reason = "error"                       // Postgres answered the client's own statement with an error
 	ReasonPanic          Reason = "panic"                       // a bug in vecgate (logged)
+	ReasonUpstreamLost   Reason = "upstream_lost"               // the upstream connection failed during the statement
 	ReasonOther          Reason = "other"                       // a path that did not say (a bug; should stay 0)
 )
 

@@ -542,6 +542,7 @@ func (s *session) clientToUpstream(cr *reader) error {
 			if ic != nil && !unsynced {
 				var err error
 				if handled, err = s.interceptQuery(w, body); err != nil {
+					s.forwarded(ReasonUpstreamLost)
 					return err
 				}
 				s.forwarded(ReasonOther) // every path counts; this catches one that did not
@@ -603,6 +604,9 @@ func (s *session) relayGroup(w *bufio.Writer, cr *reader, g *group, n int) (bool
 	cr.skip(n)
 	s.beginStatement()
 	handled, parsed, err := s.interceptGroup(w, g)
+	if err != nil {
+		s.forwarded(ReasonUpstreamLost) // not a path vecgate chose: the connection went
+	}
 	s.forwarded(ReasonOther) // every path counts; this catches one that did not
 	s.ranUpstream()
 	if err != nil || handled {
