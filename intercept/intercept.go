@@ -59,6 +59,18 @@ type Config struct {
 	Logger      *slog.Logger
 	// Status answers SHOW vecgate.status (observe.Status.Rows).
 	Status func() (columns []string, rows [][]string)
+	// Sampler takes samples of the answers for the recall spot-check (observe.Recall); nil: none.
+	Sampler Sampler
+}
+
+// Sampler is what the interceptor hands samples of its answers to (observe.Recall): Take is
+// asked once per answer and must be cheap; Offer must not block.
+type Sampler interface {
+	Take() bool
+	// Offer: the twin ix answered the query vector vec, whose k nearest rows were wanted, with
+	// keys (the rewrite's candidates or the rows answered from memory). vec and keys are the
+	// query's: Offer copies what it keeps.
+	Offer(ix *live.Index, vec []float32, k int, keys []ann.Key)
 }
 
 // New returns the proxy.Interceptor that plans vector top-k statements against cfg.Set.
@@ -71,7 +83,7 @@ func New(cfg Config) proxy.Interceptor {
 	cal.start(cmp.Or[context.Context](cfg.Context, context.Background()))
 	p.SetDistances(cal.get)
 	return interceptor{dsn: cfg.DSN, database: cfg.Database, set: cfg.Set, stream: cfg.Stream, log: cfg.Logger,
-		status: cfg.Status, planner: p}
+		status: cfg.Status, planner: p, sampler: cfg.Sampler}
 }
 
 var _ proxy.Interceptor = interceptor{}
@@ -85,6 +97,7 @@ type interceptor struct {
 	planner  *planner.Planner
 	stream   Stream
 	log      *slog.Logger
+	sampler  Sampler // nil: no recall spot-check
 }
 
 func (i interceptor) Simple(sql string, knobs map[string]string) (proxy.Job, proxy.Reason) {
@@ -96,7 +109,7 @@ func (i interceptor) Simple(sql string, knobs map[string]string) (proxy.Job, pro
 		}
 		return nil, reason
 	}
-	return job{q, sess}, ""
+	return job{q, sess, i.sampler}, ""
 }
 
 // forwardReason is why a statement planned with err (nil: it could be intercepted) is forwarded
@@ -199,14 +212,31 @@ func (i interceptor) Status(sql string) (string, func() ([]string, [][]string), 
 
 // job adapts a planned query to the proxy, fast path included.
 type job struct {
-	q    *planner.Query
-	sess planner.Session
+	q       *planner.Query
+	sess    planner.Session
+	sampler Sampler
+}
+
+// sample offers the answered statement to the recall spot-check, when it takes one.
+func (j job) sample() {
+	if j.sampler == nil || !j.sampler.Take() {
+		return
+	}
+	ix, ok := j.q.Target.Index.(*live.Index)
+	vec, k, keys, sampled := j.q.Sample()
+	if ok && sampled {
+		j.sampler.Offer(ix, vec, k, keys)
+	}
 }
 
 func (j job) Consistency() (string, time.Duration) { return j.sess.Consistency, j.sess.MaxWait }
 
 func (j job) Next(ctx context.Context, prevRows int) (string, bool, bool, error) {
-	return j.q.Next(ctx, prevRows)
+	next, done, forward, err := j.q.Next(ctx, prevRows)
+	if done && err == nil {
+		j.sample()
+	}
+	return next, done, forward, err
 }
 
 func (j job) Fast() bool {
@@ -219,7 +249,11 @@ func (j job) TableCheck() string { return j.q.TableCheck() }
 
 func (j job) Answer(ctx context.Context, formats []int16) ([][][]byte, error) {
 	outs, _ := j.q.Fast()
-	return j.q.Answer(ctx, outs, formats)
+	rows, err := j.q.Answer(ctx, outs, formats)
+	if err == nil {
+		j.sample()
+	}
+	return rows, err
 }
 
 func (i interceptor) Prepare(sql string, paramOIDs []uint32) (proxy.Statement, proxy.Reason) {
@@ -256,7 +290,7 @@ func (s statement) Bind(params [][]byte, formats []int16, knobs map[string]strin
 		s.i.log.Debug("forwarding bound vector query", "reason", err)
 		return nil, proxy.Reason(planner.Reason(err))
 	}
-	return job{q, sess}, ""
+	return job{q, sess, s.i.sampler}, ""
 }
 
 func (i interceptor) WaitApplied(ctx context.Context, lsn string) error {
