@@ -266,14 +266,21 @@ func (r *run) ddl(ctx context.Context) {
 	}
 }
 
-// queryRows runs a query and returns its rows, every value as text (pgx's decoding of each).
-func queryRows(ctx context.Context, c *pgx.Conn, mode pgx.QueryExecMode, sql string, args ...any) ([][]string, error) {
+// queryRows runs a query and returns its rows, every value as text (pgx's decoding of each). A
+// panic of pgx's decoding (a DataRow with more values than its RowDescription has columns) is an
+// error.
+func queryRows(ctx context.Context, c *pgx.Conn, mode pgx.QueryExecMode, sql string, args ...any) (out [][]string, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.Close(context.WithoutCancel(ctx))
+			out, err = nil, fmt.Errorf("%w: pgx panicked reading the answer (%v): rows not as described", errMalformed, p)
+		}
+	}()
 	rows, err := c.Query(ctx, sql, append([]any{mode}, args...)...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out [][]string
 	for rows.Next() {
 		vals, err := rows.Values()
 		if err != nil {
@@ -292,6 +299,9 @@ func queryRows(ctx context.Context, c *pgx.Conn, mode pgx.QueryExecMode, sql str
 // canceled (57014), conflict (deadlock, serialization), ddl (the concurrent DDL: an object
 // changed or missing), or unexpected.
 func classify(err error) string {
+	if errors.Is(err, errMalformed) {
+		return "unexpected"
+	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch {
@@ -317,6 +327,9 @@ func classify(err error) string {
 	return "unexpected"
 }
 
+// errMalformed: an answer the client library could not read.
+var errMalformed = errors.New("malformed answer")
+
 // opCounts counts the operations and errors of the load.
 type opCounts struct {
 	mu    sync.Mutex
@@ -325,21 +338,15 @@ type opCounts struct {
 	first []string         // the first unexpected errors; guarded by mu
 }
 
-func (c *opCounts) op(name string) {
-	c.mu.Lock()
-	if c.ops == nil {
-		c.ops = map[string]int64{}
-	}
-	c.ops[name]++
-	c.mu.Unlock()
-}
+func (c *opCounts) op(name string)   { c.bump(&c.ops, name) }
+func (c *opCounts) err(class string) { c.bump(&c.errs, class) }
 
-func (c *opCounts) err(class string) {
+func (c *opCounts) bump(m *map[string]int64, k string) {
 	c.mu.Lock()
-	if c.errs == nil {
-		c.errs = map[string]int64{}
+	if *m == nil {
+		*m = map[string]int64{}
 	}
-	c.errs[class]++
+	(*m)[k]++
 	c.mu.Unlock()
 }
 

@@ -45,8 +45,9 @@ type Options struct {
 	Seed         uint64
 	// Start starts the vecgate soaked (cmd/vecgate's gateway). Required.
 	Start StartFunc
-	// Log receives progress lines (nil: none).
-	Log io.Writer
+	// Log receives progress lines (nil: none); VecgateLog the soaked vecgate's warnings and
+	// errors (nil: none).
+	Log, VecgateLog io.Writer
 }
 
 // GatewayConfig is what Run asks of the vecgate it starts: interception on, listening on
@@ -103,6 +104,9 @@ func (o *Options) defaults() error {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
+	if o.VecgateLog == nil {
+		o.VecgateLog = io.Discard
+	}
 	switch {
 	case o.Start == nil:
 		return errors.New("soak: no Options.Start")
@@ -156,7 +160,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	defer r.relay.Close()
 	slot := fmt.Sprintf("soak_%08x", rand.Uint32())
-	logger := slog.New(slog.NewTextHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelError}))
+	logger := slog.New(slog.NewTextHandler(o.VecgateLog, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	t0 := time.Now()
 	g, err := o.Start(ctx, GatewayConfig{Upstream: withHost(db, r.relay.Addr()), Slot: slot, Logger: logger})
 	if err != nil {
@@ -264,7 +268,11 @@ func (r *run) faults(ctx context.Context) {
 		switch {
 		case r.o.RestartCmd != "" && time.Now().After(nextRestart):
 			nextRestart = time.Now().Add(jitter(rng, r.o.RestartEvery))
-			out, err := exec.CommandContext(ctx, "sh", "-c", r.o.RestartCmd).CombinedOutput()
+			// A restart runs to its end even when the load ends meanwhile (killed halfway, it
+			// could leave Postgres stopped).
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+			out, err := exec.CommandContext(rctx, "sh", "-c", r.o.RestartCmd).CombinedOutput()
+			cancel()
 			r.fault("restart")
 			if err != nil {
 				fmt.Fprintf(r.o.Log, "soak: restart: %v: %s\n", err, out)

@@ -53,10 +53,19 @@ func runBenchSoak(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.DurationVar(&o.RestartEvery, "restart-every", 3*time.Minute, "mean time between Postgres restarts (with --restart-cmd)")
 	fs.Uint64Var(&o.Seed, "seed", 1, "random seed")
 	jsonPath := fs.String("json", "", "write the report as JSON to this file")
+	logPath := fs.String("vecgate-log", "", "write the soaked vecgate's warnings and errors to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	o.Log, o.Start = stderr, startSoakGateway
+	if *logPath != "" {
+		f, err := os.Create(*logPath)
+		if err != nil {
+			return fmt.Errorf("bench soak: %w", err)
+		}
+		defer f.Close()
+		o.VecgateLog = f
+	}
 	rep, err := soak.Run(ctx, o)
 	if err != nil {
 		return err
