@@ -3,6 +3,7 @@ package soak
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -198,9 +199,20 @@ func (r *run) checkAnswers(ctx context.Context, direct *pgx.Conn, qp *QuietPoint
 	if err != nil {
 		return err
 	}
-	defer via.Close(context.Background())
+	defer func() {
+		if via != nil {
+			via.Close(context.Background())
+		}
+	}()
 	rng := rand.New(rand.NewPCG(r.o.Seed, uint64(len(r.rep.QuietPoints))+31))
 	before := r.g.Stats().Intercepted
+	defer func() { qp.Intercepted = r.g.Stats().Intercepted - before }()
+	wrong := func(s shape, mode pgx.QueryExecMode, k any, diff string) {
+		qp.Wrong++
+		if len(r.rep.Wrong) < 20 {
+			r.rep.Wrong = append(r.rep.Wrong, fmt.Sprintf("at %.0fs: %s (%v, k=%v): %s", qp.At, s.Name, mode, k, diff))
+		}
+	}
 	for _, s := range shapes {
 		for i := range 2 * checksPerShape {
 			mode := pgx.QueryExecModeCacheStatement
@@ -210,6 +222,16 @@ func (r *run) checkAnswers(ctx context.Context, direct *pgx.Conn, qp *QuietPoint
 			args := s.args(rng, r.o.Dims)
 			cctx, cancel := context.WithTimeout(ctx, opTimeout)
 			got, err := queryRows(cctx, via, mode, s.SQL, args...)
+			if errors.Is(err, errMalformed) {
+				// An answer not as described is a wrong answer; the session is closed.
+				cancel()
+				qp.Checked++
+				wrong(s, mode, args[1], err.Error())
+				if via, err = connect(ctx, r.viaDSN); err != nil {
+					return err
+				}
+				continue
+			}
 			if err != nil {
 				cancel()
 				return fmt.Errorf("%s through vecgate: %w", s.Name, err)
@@ -221,14 +243,10 @@ func (r *run) checkAnswers(ctx context.Context, direct *pgx.Conn, qp *QuietPoint
 			}
 			qp.Checked++
 			if diff := compareRows(got, want); diff != "" {
-				qp.Wrong++
-				if len(r.rep.Wrong) < 20 {
-					r.rep.Wrong = append(r.rep.Wrong, fmt.Sprintf("%s (%v, k=%v): %s", s.Name, mode, args[1], diff))
-				}
+				wrong(s, mode, args[1], diff)
 			}
 		}
 	}
-	qp.Intercepted = r.g.Stats().Intercepted - before
 	return nil
 }
 

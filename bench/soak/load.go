@@ -224,7 +224,7 @@ func (r *run) ddl(ctx context.Context) {
 		}
 		var stmts []string
 		switch {
-		case step%3 == 2:
+		case step%3 == 2 && !r.o.NoColumnDDL:
 			if column {
 				stmts = []string{"ALTER TABLE soak DROP COLUMN extra"}
 			} else {

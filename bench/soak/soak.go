@@ -37,7 +37,10 @@ type Options struct {
 	MaxStall   time.Duration // longest stall; default 2 s
 	QuietEvery time.Duration // time between quiet points (checks); default 30 s
 	DDLEvery   time.Duration // time between DDL statements; default 15 s
-	Window     time.Duration // latency is reported per window; default 1 minute
+	// NoColumnDDL leaves out the DDL that adds and drops a column of the soaked table (side
+	// tables are still created and dropped).
+	NoColumnDDL bool
+	Window      time.Duration // latency is reported per window; default 1 minute
 	// RestartCmd, when set, is a shell command that restarts Postgres; it runs every
 	// RestartEvery (default 3 minutes) on average. Empty: Postgres is never restarted.
 	RestartCmd   string

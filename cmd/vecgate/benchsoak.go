@@ -48,6 +48,7 @@ func runBenchSoak(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.DurationVar(&o.MaxStall, "max-stall", 2*time.Second, "longest stall of a relayed connection")
 	fs.DurationVar(&o.QuietEvery, "quiet-every", 30*time.Second, "time between quiet points (checks)")
 	fs.DurationVar(&o.DDLEvery, "ddl-every", 15*time.Second, "time between DDL statements")
+	noColumns := fs.Bool("no-column-ddl", false, "leave out the DDL that adds and drops a column of the soaked table")
 	fs.DurationVar(&o.Window, "window", time.Minute, "latency is reported per window of this width")
 	fs.StringVar(&o.RestartCmd, "restart-cmd", "", "shell command restarting Postgres, run every --restart-every on average (empty: never); only for a Postgres no one else uses")
 	fs.DurationVar(&o.RestartEvery, "restart-every", 3*time.Minute, "mean time between Postgres restarts (with --restart-cmd)")
@@ -57,6 +58,7 @@ func runBenchSoak(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	o.NoColumnDDL = *noColumns
 	o.Log, o.Start = stderr, startSoakGateway
 	if *logPath != "" {
 		f, err := os.Create(*logPath)
