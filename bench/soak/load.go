@@ -335,7 +335,7 @@ type opCounts struct {
 	mu    sync.Mutex
 	ops   map[string]int64 // guarded by mu
 	errs  map[string]int64 // guarded by mu
-	first []string         // the first unexpected errors; guarded by mu
+	first []string         // the first different unexpected errors; guarded by mu
 }
 
 func (c *opCounts) op(name string)   { c.bump(&c.ops, name) }
@@ -350,9 +350,10 @@ func (c *opCounts) bump(m *map[string]int64, k string) {
 	c.mu.Unlock()
 }
 
+// unexpected keeps msg among the first 20 different unexpected errors.
 func (c *opCounts) unexpected(msg string) {
 	c.mu.Lock()
-	if len(c.first) < 20 {
+	if len(c.first) < 20 && !slices.Contains(c.first, msg) {
 		c.first = append(c.first, msg)
 	}
 	c.mu.Unlock()

@@ -48,7 +48,7 @@ type Report struct {
 type OpStats struct {
 	Ops        map[string]int64 `json:"ops"`
 	Errors     map[string]int64 `json:"errors"`
-	Unexpected []string         `json:"unexpected,omitempty"` // the first unexpected errors
+	Unexpected []string         `json:"unexpected,omitempty"` // the first different unexpected errors
 }
 
 // Window is the latency of the vector queries answered in one window of the load.
