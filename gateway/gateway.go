@@ -35,6 +35,9 @@ type Config struct {
 	Twins *live.Options
 	// Observe configures status, metrics and readiness; Start fills its Upstream and Logger.
 	Observe observe.Config
+	// Recall configures the recall spot-check of intercepted answers against an exact scan
+	// (observe.Recall; Rate 0: off). Start fills its Logger.
+	Recall observe.RecallConfig
 }
 
 // Gateway is a running vecgate: the proxy and, when intercepting, the live indexes and the
@@ -45,6 +48,7 @@ type Gateway struct {
 	stream *replication.Stream // nil when not intercepting
 	counts *observe.Counts
 	obs    *observe.Observer
+	recall *observe.Recall // nil when off
 
 	background context.CancelFunc // ends the interceptor's background work (Close)
 	closeOnce  sync.Once
@@ -106,7 +110,16 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 		pcfg.Database = dbName
 		var bg context.Context
 		bg, g.background = context.WithCancel(context.WithoutCancel(ctx))
+		rc := cfg.Recall
+		rc.Logger = sub("recall")
+		g.recall = observe.NewRecall(rc)
+		g.recall.Start()
+		var sampler intercept.Sampler
+		if g.recall != nil {
+			sampler = g.recall
+		}
 		pcfg.Interceptor = intercept.New(intercept.Config{
+			Sampler: sampler,
 			Context: bg,
 			DSN:     pcfg.Upstream, Database: dbName, DatabaseOID: dbOID, Set: g.set, Stream: streamAdapter{stream}, Logger: sub("intercept"),
 			Status: func() ([]string, [][]string) { return g.obs.Status().Rows() },
@@ -122,6 +135,7 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 		if g.stream != nil {
 			_ = g.stream.Close()
 		}
+		g.recall.Close()
 		return nil, err
 	}
 	g.srv = srv
@@ -130,7 +144,7 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 
 // newObserver builds the gateway's observer; it reads the proxy's sessions once the proxy runs.
 func (g *Gateway) newObserver(cfg observe.Config) *observe.Observer {
-	src := observe.Source{Counts: g.counts, Set: g.set, Stream: g.stream,
+	src := observe.Source{Counts: g.counts, Set: g.set, Stream: g.stream, Recall: g.recall,
 		Sessions: func() int {
 			if g.srv == nil {
 				return 0
@@ -155,6 +169,7 @@ func (g *Gateway) Close(ctx context.Context) error {
 		}
 		g.obs.Close()
 		g.closeErr = g.srv.Shutdown(ctx)
+		g.recall.Close()
 		if g.stream != nil {
 			if err := g.stream.Close(); err != nil && g.closeErr == nil {
 				g.closeErr = err

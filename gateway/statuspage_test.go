@@ -225,7 +225,7 @@ func statusPageFixture(t *testing.T) (*fixture, string) {
 	}
 	el := observe.NewErrorLog(slog.DiscardHandler, 0)
 	g := startTestGateway(t, dsn, Config{Intercept: true, SlotName: fmt.Sprintf("p%d", rand.Uint32()),
-		Observe: observe.Config{Errors: el, Version: "page-test"}})
+		Observe: observe.Config{Errors: el, Version: "page-test"}, Recall: observe.RecallConfig{Rate: 1, PerSecond: 1e6}})
 	waitIndexed(t, g, 2000+400)
 	f := &fixture{dsn: dsn, via: viaDSN(dsn, g), g: g, rng: rand.New(rand.NewPCG(3, 5))}
 	addr := serveObserver(t, g.Observer())
@@ -252,11 +252,13 @@ func statusPageFixture(t *testing.T) (*fixture, string) {
 		t.Fatalf("counts %v", st)
 	}
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if rs := g.Status().Replication; rs != nil && rs.SlotRetainedWAL != nil {
+		st := g.Status()
+		spot := slices.ContainsFunc(st.Indexes, func(ix observe.IndexStatus) bool { return ix.RecallSamples >= 10 })
+		if rs := st.Replication; rs != nil && rs.SlotRetainedWAL != nil && spot {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("slot WAL not read in 30 s")
+			t.Fatal("slot WAL not read, or fewer than 10 recall samples checked, in 30 s")
 		}
 	}
 	return f, addr
@@ -293,6 +295,7 @@ func checkPageAgainstMetrics(t *testing.T, addr string, read func() string) {
 		"vecgate_replication_slot_retained_wal_bytes": 1, "vecgate_replication_slot_safe_wal_bytes": 1,
 		"vecgate_replication_initial_loads_total": 1, "vecgate_replication_rejected_rows_total": 1,
 		"vecgate_intercept_duration_seconds_count": 2, "vecgate_intercept_duration_seconds": 4,
+		"vecgate_recall_spot": 1, "vecgate_recall_spot_samples_total": 1,
 	} {
 		if shown[name] < n {
 			t.Errorf("the page shows %d figures of %s, want at least %d", shown[name], name, n)

@@ -59,6 +59,18 @@ type Config struct {
 	Logger      *slog.Logger
 	// Status answers SHOW vecgate.status (observe.Status.Rows).
 	Status func() (columns []string, rows [][]string)
+	// Sampler takes samples of the answers for the recall spot-check (observe.Recall); nil: none.
+	Sampler Sampler
+}
+
+// Sampler is what the interceptor hands samples of its answers to (observe.Recall): Take is
+// asked once per answer and must be cheap; Offer must not block.
+type Sampler interface {
+	Take() bool
+	// Offer: the twin ix answered the query vector vec, whose k nearest rows were wanted, with
+	// keys (the rewrite's candidates or the rows answered from memory). vec and keys are the
+	// query's: Offer copies what it keeps.
+	Offer(ix *live.Index, vec []float32, k int, keys []ann.Key)
 }
 
 // New returns the proxy.Interceptor that plans vector top-k statements against cfg.Set.
@@ -71,7 +83,7 @@ func New(cfg Config) proxy.Interceptor {
 	cal.start(cmp.Or[context.Context](cfg.Context, context.Background()))
 	p.SetDistances(cal.get)
 	return interceptor{dsn: cfg.DSN, database: cfg.Database, set: cfg.Set, stream: cfg.Stream, log: cfg.Logger,
-		status: cfg.Status, planner: p}
+		status: cfg.Status, planner: p, sampler: cfg.Sampler}
 }
 
 var _ proxy.Interceptor = interceptor{}
@@ -85,6 +97,7 @@ type interceptor struct {
 	planner  *planner.Planner
 	stream   Stream
 	log      *slog.Logger
+	sampler  Sampler // nil: no recall spot-check
 }
 
 func (i interceptor) Simple(sql string, knobs map[string]string) (proxy.Job, proxy.Reason) {
@@ -103,7 +116,7 @@ func (i interceptor) Simple(sql string, knobs map[string]string) (proxy.Job, pro
 		}
 		return nil, reason
 	}
-	return newJob(q, sess), ""
+	return newJob(q, sess, i.sampler), ""
 }
 
 // nested plans sql as a statement with a top-k node inside (planner.PlanNested) when the
@@ -276,10 +289,34 @@ func (j roundsJob) TableCheck() string { return j.r.TableCheck() }
 // job adapts a planned query to the proxy, fast path included.
 type job struct {
 	roundsJob
-	q *planner.Query
+	q       *planner.Query
+	sampler Sampler
 }
 
-func newJob(q *planner.Query, sess planner.Session) job { return job{roundsJob{q, sess}, q} }
+func newJob(q *planner.Query, sess planner.Session, sampler Sampler) job {
+	return job{roundsJob{q, sess}, q, sampler}
+}
+
+// Next is the rounds' (roundsJob), offering a complete answer to the recall spot-check.
+func (j job) Next(ctx context.Context, prevRows int) (string, bool, bool, error) {
+	next, done, forward, err := j.q.Next(ctx, prevRows)
+	if done && err == nil {
+		j.sample()
+	}
+	return next, done, forward, err
+}
+
+// sample offers the answered statement to the recall spot-check, when it takes one.
+func (j job) sample() {
+	if j.sampler == nil || !j.sampler.Take() {
+		return
+	}
+	ix, ok := j.q.Target.Index.(*live.Index)
+	vec, k, keys, sampled := j.q.Sample()
+	if ok && sampled {
+		j.sampler.Offer(ix, vec, k, keys)
+	}
+}
 
 func (j job) Fast() bool {
 	outs, ok := j.q.Fast()
@@ -290,7 +327,11 @@ func (j job) FastKey() string { return j.q.FastKey() }
 
 func (j job) Answer(ctx context.Context, formats []int16) ([][][]byte, error) {
 	outs, _ := j.q.Fast()
-	return j.q.Answer(ctx, outs, formats)
+	rows, err := j.q.Answer(ctx, outs, formats)
+	if err == nil {
+		j.sample()
+	}
+	return rows, err
 }
 
 func (i interceptor) Prepare(sql string, paramOIDs []uint32) (proxy.Statement, proxy.Reason) {
@@ -330,7 +371,7 @@ func (s statement) Bind(params [][]byte, formats []int16, knobs map[string]strin
 	if s.pr.Nested != nil {
 		return roundsJob{planner.NestedBound(s.pr, q), sess}, ""
 	}
-	return newJob(q, sess), ""
+	return newJob(q, sess, s.i.sampler), ""
 }
 
 func (i interceptor) WaitApplied(ctx context.Context, lsn string) error {

@@ -57,6 +57,8 @@ type Source struct {
 	Counts   *Counts
 	Set      *live.Set
 	Stream   *replication.Stream
+	// Recall is the recall spot-check (nil: off).
+	Recall *Recall
 }
 
 // indexParams are a pgvector index's build parameters, from the catalog.
@@ -482,6 +484,13 @@ var (
 		"1 while an initial load (or resnapshot) runs.", nil, nil)
 	descSlotRetained = prometheus.NewDesc("vecgate_replication_slot_retained_wal_bytes",
 		"WAL the replication slot keeps Postgres from recycling (pg_current_wal_lsn() - restart_lsn), read upstream every 10 s; absent when unknown.", nil, nil)
+	descRecallSpot = prometheus.NewDesc("vecgate_recall_spot",
+		"Recall@k of a twin's answers, spot-checked: mean over its last samples (--recall-sample) of the share of the exact k nearest rows (a scan of the twin's full-precision vectors) among the keys vecgate used (the rewrite's candidates, or the rows answered from memory). Absent before the first sample.",
+		[]string{"table", "column", "metric", "source", "kind"}, nil)
+	descRecallSamples = prometheus.NewDesc("vecgate_recall_spot_samples_total",
+		"Answers of a twin whose recall was spot-checked since start.", []string{"table", "column", "metric", "source", "kind"}, nil)
+	descRecallDropped = prometheus.NewDesc("vecgate_recall_spot_dropped_total",
+		"Samples of the recall spot-check dropped because its scanner was behind.", nil, nil)
 	descSlotSafe = prometheus.NewDesc("vecgate_replication_slot_safe_wal_bytes",
 		"WAL that may still be written before max_slot_wal_keep_size invalidates the slot (pg_replication_slots.safe_wal_size; negative: past it); absent when unbounded or unknown.", nil, nil)
 
@@ -493,7 +502,8 @@ func (c gatewayCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descSessions, descSessionsTotal, descIntercepted, descFast,
 		descForwarded, descIndexRows, descIndexBytes, descIndexCovered, descIndexRetrains, descIndexTrainedRows, descIndexDrifted, descIndexRequants, descReplState, descReady, descApplied, descAcked,
 		descLagBytes, descLagSeconds, descRejected, descResnapshots, descSkipped, descLoadRows,
-		descLoadEst, descLoadRate, descLoadETA, descLoading, descSlotRetained, descSlotSafe} {
+		descLoadEst, descLoadRate, descLoadETA, descLoading, descSlotRetained, descSlotSafe,
+		descRecallSpot, descRecallSamples, descRecallDropped} {
 		ch <- d
 	}
 }
@@ -541,7 +551,14 @@ func (c gatewayCollector) Collect(ch chan<- prometheus.Metric) {
 				gauge(descIndexDrifted, float64(q.Drifted), labels...)
 				counter(descIndexRequants, float64(q.Requantizations), labels...)
 			}
+			if f, ok := src.Recall.Figure(ix); ok {
+				gauge(descRecallSpot, f.Mean, labels...)
+				counter(descRecallSamples, float64(f.Samples), labels...)
+			}
 		}
+	}
+	if src.Recall != nil {
+		counter(descRecallDropped, float64(src.Recall.Dropped()))
 	}
 	if src.Stream == nil {
 		return

@@ -33,6 +33,7 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
 	"labels":  pageLabels,
 	"float":   func(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) },
 	"load":    FormatLoad,
+	"deref":   func(f *float64) float64 { return *f },
 	"ivf":     func(method string) bool { return strings.HasPrefix(method, "ivf") }, // twins with lists to train
 	"duration": func(s float64) string {
 		if math.IsNaN(s) {

@@ -104,6 +104,11 @@ type IndexStatus struct {
 	// re-quantisations of an HNSW SQ8 twin since it was built (live.Quantization).
 	DriftedRows     int `json:"drifted_rows,omitempty"`
 	Requantizations int `json:"requantizations,omitempty"`
+	// RecallSpot is the spot-checked recall@k of the twin's answers (vecgate_recall_spot: the
+	// mean over its last samples), RecallSamples the answers checked since start; absent before
+	// the first sample or with the spot-check off.
+	RecallSpot    *float64 `json:"recall_spot,omitempty"`
+	RecallSamples uint64   `json:"recall_samples,omitempty"`
 }
 
 // SkippedTarget is a table (Column "") or a vector column that vecgate does not index, and why.
@@ -201,6 +206,9 @@ func (o *Observer) indexStatuses(st replication.Status, params map[string]indexP
 		is.CoverDropped = ix.CoverDropped()
 		if q, ok := ix.Quantization(); ok {
 			is.DriftedRows, is.Requantizations = q.Drifted, q.Requantizations
+		}
+		if f, ok := o.src.Recall.Figure(ix); ok {
+			is.RecallSpot, is.RecallSamples = &f.Mean, f.Samples
 		}
 		indexed[is.Table+"."+is.Column] = true
 		out = append(out, is)

@@ -378,6 +378,7 @@ func (q *Query) Answer(ctx context.Context, outs []Output, formats []int16) ([][
 			return nil, fmt.Errorf("planner: distances %g and %g are too close to order from memory", a, b)
 		}
 	}
+	q.ids = res[:min(len(res), q.need)] // the rows answered (Sample)
 	off := q.need - q.Want
 	if off >= len(res) {
 		return nil, nil

@@ -592,6 +592,17 @@ func (q *Query) Keys() []ann.Key {
 	return out
 }
 
+// Sample is what the recall spot-check needs of an answered statement: the query vector, the
+// rows the statement ranks (LIMIT + OFFSET) and the keys vecgate gave for them (the last
+// round's candidates, or the rows answered from memory); false for a statement with a WHERE (its
+// exact answer depends on rows' other columns) or before an answer.
+func (q *Query) Sample() (vec []float32, k int, keys []ann.Key, ok bool) {
+	if q.Shape.HasWhere || q.Shape.Farthest || len(q.ids) == 0 {
+		return nil, 0, nil, false // the spot-check's exact answer is the nearest rows of the whole twin
+	}
+	return q.vec, q.need, q.Keys(), true
+}
+
 // arrayLiteral renders keys as an SQL array of the key type.
 func arrayLiteral(res []ann.Result, keyType string) string {
 	if len(res) == 0 {

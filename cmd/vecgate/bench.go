@@ -16,12 +16,13 @@ import (
 	"github.com/vecgate/vecgate/bench/sqlbench"
 )
 
-const benchUsage = `usage: vecgate bench <gen|gt|engine|sql> [flags]
+const benchUsage = `usage: vecgate bench <gen|gt|engine|sql|soak> [flags]
 
   gen     write synthetic clustered vectors (seeded) as .fvecs
   gt      compute exact ground truth (.ivecs) with the flat index
   engine  build an index over base vectors and measure recall, QPS, latency
   sql     pgvector HNSW vs the same queries through vecgate, over SQL (see docs/sql-bench.md)
+  soak    many clients on a mixed load through vecgate and a fault relay, checked against Postgres
 
 Run 'vecgate bench <subcommand> -h' for its flags.
 `
@@ -41,6 +42,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return benchEngine(ctx, args[1:], stdout, stderr)
 	case "sql":
 		return runBenchSQL(ctx, args[1:], stdout, stderr)
+	case "soak":
+		return runBenchSoak(ctx, args[1:], stdout, stderr)
 	case "client": // a cell of `bench sql --client-process`, run by it in a child process
 		if len(args) != 2 {
 			return errors.New("bench client: usage: vecgate bench client CELL.json")

@@ -111,6 +111,7 @@ func TestConfigErrors(t *testing.T) {
 		{name: "bad slot", args: []string{"--upstream", testDSN, "--slot-name", "Bad-Name"}, want: []string{"slot-name (from flag --slot-name)"}},
 		{name: "bad http address", env: map[string]string{"VECGATE_UPSTREAM": testDSN, "VECGATE_HTTP_LISTEN": "nohostport"}, want: []string{"http-listen (from environment variable VECGATE_HTTP_LISTEN)"}},
 		{name: "bad twin dims", args: []string{"--upstream", testDSN, "--twin-sq8-min-dims", "-1"}, want: []string{"twin-sq8-min-dims (from flag --twin-sq8-min-dims): -1 is outside 0..16000"}},
+		{name: "bad recall sample", args: []string{"--upstream", testDSN, "--recall-sample", "1.5"}, want: []string{"recall-sample (from flag --recall-sample): 1.5 is outside 0..1"}},
 		{name: "bad progress", args: []string{"--upstream", testDSN, "--progress", "sometimes"}, want: []string{"progress (from flag --progress)"}},
 		{name: "tls half", args: []string{"--upstream", testDSN, "--tls-cert", "c.pem"}, want: []string{"tls-cert and tls-key go together"}},
 		{name: "unreadable file", env: map[string]string{"VECGATE_CONFIG": "/nonexistent/vecgate.conf"}, want: []string{"config file", "/nonexistent/vecgate.conf", "from environment variable VECGATE_CONFIG"}},

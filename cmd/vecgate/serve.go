@@ -51,6 +51,7 @@ type serveOptions struct {
 	httpListen       string
 	readyMaxLag      time.Duration
 	readyMaxLagBytes uint64
+	recallSample     float64
 	progress         string
 	configFile       string
 	sources          map[string]source // where each knob's value came from
@@ -81,6 +82,7 @@ func serveFlags(o *serveOptions, output io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.httpListen, "http-listen", defaultHTTPListen, "address for /metrics (Prometheus), /healthz, /readyz and /status; empty disables")
 	fs.DurationVar(&o.readyMaxLag, "ready-max-lag", 10*time.Second, "/readyz fails while the last replicated transaction took longer than this to apply")
 	fs.Uint64Var(&o.readyMaxLagBytes, "ready-max-lag-bytes", 64<<20, "/readyz fails while replication is more than this many bytes of WAL behind")
+	fs.Float64Var(&o.recallSample, "recall-sample", 0.01, "share of intercepted answers (without WHERE) whose recall@k is spot-checked in the background against an exact scan of the twin's vectors, at most 2 a second (vecgate_recall_spot); 0 turns it off")
 	fs.StringVar(&o.progress, "progress", "auto", "initial-load progress bar on stderr: auto (when stderr is a terminal), always or never")
 	fs.StringVar(&o.debugListen, "debug-listen", "", "if set, serve Go's pprof profiles on this address under /debug/pprof/ (keep it on loopback)")
 	fs.Usage = func() {
@@ -201,6 +203,9 @@ func loadServeOptions(args []string, lookupEnv func(string) (string, bool), outp
 	if err := checkAddr(o.debugListen, true); err != nil {
 		bad("debug-listen", "%v", err)
 	}
+	if r := o.recallSample; !(r >= 0 && r <= 1) {
+		bad("recall-sample", "%v is outside 0..1", r)
+	}
 	if o.readyMaxLagBytes == 0 {
 		bad("ready-max-lag-bytes", "must be positive")
 	}
@@ -257,7 +262,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	g, err := gateway.Start(ctx, gateway.Config{Proxy: cfg, Intercept: o.intercept, SlotName: o.slotName, DataDir: o.dataDir, Twins: &o.twins,
+	g, err := gateway.Start(ctx, gateway.Config{Proxy: cfg, Intercept: o.intercept, SlotName: o.slotName, DataDir: o.dataDir, Twins: &o.twins, Recall: observe.RecallConfig{Rate: o.recallSample},
 		Observe: observe.Config{Version: version, ReadyMaxLag: o.readyMaxLag, ReadyMaxLagBytes: o.readyMaxLagBytes, Errors: errLog}})
 	if err != nil {
 		return err
