@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -55,10 +57,12 @@ func (i interceptor) createIndex(sql string, d *planner.IndexDef) *proxy.DDL {
 			return &proxy.DDL{Err: sqlError("58000", "vecgate: could not check the include columns: "+err.Error())}
 		}
 	}
-	if d.Forward == sql { // no vecgate options: Postgres builds it, vecgate mirrors it after a reload
+	if d.Forward == sql { // no vecgate options: Postgres builds it, vecgate mirrors it once it sees it
 		return &proxy.DDL{Send: sql, Done: func(ok bool) error {
 			if ok {
-				i.stream.Reload()
+				// Only a changed catalog is acted on: CREATE INDEX IF NOT EXISTS of an index
+				// that exists (LangChain and Drizzle send it at every start) changes nothing.
+				i.stream.Refresh()
 			}
 			return nil
 		}}
@@ -232,8 +236,9 @@ func (i interceptor) reloadDefinitions(ctx context.Context, conn *pgx.Conn) erro
 }
 
 // ApplyDefinitions reads vecgate.indexes into the live set, the definitions' one holder (each
-// replication session takes their INCLUDE columns from it), and reloads stream (nil: replication
-// has not started; its first session reads them). A row that cannot be decoded is logged with the
+// replication session takes their INCLUDE columns from it), and, when they changed, reloads
+// stream (nil: replication has not started; its first session reads them): the same definitions
+// (CREATE INDEX IF NOT EXISTS of a recorded index) change nothing. A row that cannot be decoded is logged with the
 // index's name and left out: that index gets no twin of its own, so its queries are forwarded (or
 // served by the twin of pgvector's index, for a mirror), which is correct, where failing would keep
 // vecgate from starting, or fail every later CREATE INDEX, because of one row.
@@ -245,8 +250,9 @@ func ApplyDefinitions(ctx context.Context, conn *pgx.Conn, set *live.Set, stream
 	for _, e := range skipped {
 		log.Error("index definition in vecgate.indexes not used: cannot decode it", "index", e.Schema+"."+e.Name, "err", e.Err)
 	}
+	same := slices.EqualFunc(set.Definitions(), specs, func(a, b indexdef.Spec) bool { return reflect.DeepEqual(a, b) })
 	set.SetDefinitions(specs)
-	if stream != nil {
+	if stream != nil && !same {
 		stream.Reload()
 	}
 	return nil

@@ -44,6 +44,8 @@ type Stream interface {
 	WaitApplied(ctx context.Context, lsn string) error
 	// Reload re-reads the catalog and rebuilds the live indexes.
 	Reload()
+	// Refresh re-reads the catalog and acts on what changed (replication.Stream.Refresh).
+	Refresh()
 }
 
 // Config is what an interceptor works with.

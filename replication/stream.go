@@ -183,6 +183,9 @@ type Stream struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	reload chan struct{} // Reload's request; buffered, one pending at most
+	// refresh is Refresh's request (buffered, one pending at most): read the catalog again at
+	// the next transaction boundary.
+	refresh chan struct{}
 
 	// WaitFor asks the server for a keepalive (which carries its WAL position) instead of
 	// waiting for the next one: wantReply is set and wake interrupts the receive.
@@ -210,6 +213,7 @@ type Stream struct {
 	fingerprint string
 	conn        *pgx.Conn
 	lastCheck   time.Time
+	refreshDue  bool // Refresh asked for a catalog check
 }
 
 // catalogPrefix is the prefix of the logical decoding messages that vecgate's event trigger
@@ -238,6 +242,7 @@ func New(cfg Config) (*Stream, error) {
 		advanced: make(chan struct{}),
 		done:     make(chan struct{}),
 		reload:   make(chan struct{}, 1),
+		refresh:  make(chan struct{}, 1),
 	}
 	if cfg.SnapshotDir != "" {
 		sn, ok := cfg.Applier.(Snapshotter)
@@ -310,6 +315,18 @@ func (s *Stream) Close() error {
 func (s *Stream) Reload() {
 	select {
 	case s.reload <- struct{}{}:
+	default: // one is already pending
+	}
+}
+
+// Refresh asks the stream to read the catalog again at its next transaction boundary, as the
+// periodic check (CatalogInterval) does: only what changed for the replicated tables is acted on,
+// and a catalog that did not change (CREATE INDEX IF NOT EXISTS of an existing index, an index on
+// a column that is not a vector, GRANT) changes nothing. Call it after DDL that vecgate's event
+// trigger would report, when the trigger may be missing. It returns at once.
+func (s *Stream) Refresh() {
+	select {
+	case s.refresh <- struct{}{}:
 	default: // one is already pending
 	}
 }
@@ -650,7 +667,14 @@ func (s *Stream) sendStatus(rconn *pgconn.PgConn, force bool) error {
 
 func (s *Stream) stream(ctx context.Context, rconn *pgconn.PgConn) error {
 	for {
-		if s.cfg.CatalogInterval > 0 && !s.inTxn && time.Since(s.lastCheck) >= s.cfg.CatalogInterval {
+		select {
+		case <-s.refresh:
+			s.refreshDue = true
+		default:
+		}
+		due := s.refreshDue || s.cfg.CatalogInterval > 0 && time.Since(s.lastCheck) >= s.cfg.CatalogInterval
+		if due && !s.inTxn {
+			s.refreshDue = false
 			if err := s.checkCatalog(ctx); err != nil {
 				return err
 			}
