@@ -2,10 +2,12 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/vecgate/vecgate/ann"
 	"github.com/vecgate/vecgate/internal/pgtest"
 )
 
@@ -40,6 +42,183 @@ func TestNoOpDDLNoReload(t *testing.T) {
 		ids(t, via, `SELECT id, emb <-> $1::vector FROM items ORDER BY emb <-> $1::vector LIMIT 5`, f.vector())
 		if f.g.Stats().Intercepted == before {
 			t.Fatalf("after %s: the query was not intercepted: %+v", q, f.g.Stats())
+		}
+	}
+}
+
+// TestTablesChangeAlone (issue 15): while a twin answers a steady stream of queries, a second
+// table is created with rows and its index (rows written to it during its load), a cosine index
+// is created on the first table and dropped, a table is swapped by rename, an index dropped and
+// a table dropped. Every query of the first table is answered from memory (none forwarded), no
+// full reload happens, and the other tables' twins answer, with every row, once loaded.
+func TestTablesChangeAlone(t *testing.T) {
+	const rows = 2000
+	f := newFixture(t, rows)
+	ctx := context.Background()
+	simple := pgx.QueryExecModeSimpleProtocol
+	admin := pgtest.Connect(t, f.dsn)
+	exec := func(qs ...string) {
+		t.Helper()
+		for _, q := range qs {
+			if _, err := admin.Exec(ctx, q, simple); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+	}
+	twin := func(table string) *int {
+		ix, ok := f.g.set.Lookup("public", table, "emb", ann.L2)
+		if !ok {
+			return nil
+		}
+		n := ix.Len()
+		return &n
+	}
+	// waitRows waits until table's L2 twin holds as many rows as the table (nil: until it has
+	// none), with nothing written meanwhile.
+	waitRows := func(table string, gone bool) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			caughtUp(t, f.g, admin)
+			want := -1
+			if !gone {
+				if err := admin.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&want); err != nil {
+					t.Fatal(err)
+				}
+			}
+			n := twin(table)
+			if gone && n == nil || !gone && n != nil && *n == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: twin holds %v rows, want %d (%+v)", table, n, want, f.g.stream.Status())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	loads := f.g.stream.Status().Resnapshots
+	before := f.g.Stats()
+
+	// The steady query stream on items, through vecgate.
+	reader := pgtest.Connect(t, f.via)
+	vectors := f.vectors(50)
+	stop := make(chan struct{})
+	done := make(chan int)
+	go func() {
+		n := 0
+		defer func() { done <- n }()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			rows, err := reader.Query(ctx, fastShape, simple, vectors[n%len(vectors)])
+			if err == nil {
+				for rows.Next() {
+				}
+				rows.Close()
+				err = rows.Err()
+			}
+			if err != nil {
+				t.Errorf("query %d: %v", n, err)
+				return
+			}
+			n++
+		}
+	}()
+	// Writes meanwhile: items rows updated, docs rows inserted and deleted.
+	writing := make(chan struct{})
+	wrote := make(chan struct{})
+	writer := pgtest.Connect(t, f.dsn)
+	write := func(id int) {
+		for _, q := range []string{
+			fmt.Sprintf("UPDATE items SET emb = (SELECT emb FROM items WHERE id = %d) WHERE id = %d", id%rows+1, (id*7)%rows+1),
+			fmt.Sprintf("INSERT INTO docs SELECT %d, emb FROM items WHERE id = %d", 100000+id, id%rows+1),
+			fmt.Sprintf("DELETE FROM docs WHERE id = %d", 100000+id-20),
+		} {
+			if _, err := writer.Exec(ctx, q, simple); err != nil {
+				t.Errorf("%s: %v", q, err)
+			}
+		}
+	}
+
+	// 1. A second table with rows, then its index, written to while it loads.
+	exec(`CREATE TABLE docs (id int PRIMARY KEY, emb vector(16))`,
+		`INSERT INTO docs SELECT id, emb FROM items WHERE id <= 1500`)
+	go func() {
+		defer close(wrote)
+		for id := 1; ; id++ {
+			select {
+			case <-writing:
+				return
+			default:
+			}
+			write(id)
+		}
+	}()
+	exec(`CREATE INDEX docs_emb ON docs USING hnsw (emb vector_l2_ops)`)
+	for deadline := time.Now().Add(60 * time.Second); twin("docs") == nil; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("docs was not loaded: %+v", f.g.stream.Status())
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // a few changes after the hand-over too
+	close(writing)
+	<-wrote
+	waitRows("docs", false)
+	waitRows("items", false)
+
+	// 2. A cosine index on items: its twin loads alone while the L2 one answers; then dropped.
+	exec(`CREATE INDEX items_cos ON items USING hnsw (emb vector_cosine_ops)`)
+	waitTwin(t, f, "items_cos", rows)
+	exec(`DROP INDEX items_cos`)
+	waitTwin(t, f, "items_cos", 0)
+
+	// 3. docs swapped by rename.
+	exec(`CREATE TABLE docs_new (LIKE docs INCLUDING ALL)`,
+		`INSERT INTO docs_new SELECT id + 500000, emb FROM items WHERE id % 4 = 0`,
+		`BEGIN; ALTER TABLE docs RENAME TO docs_old; ALTER TABLE docs_new RENAME TO docs; COMMIT`)
+	waitRows("docs", false)
+	waitRows("docs_old", false)
+
+	// 4. An index dropped, a table dropped.
+	var oldIndex string
+	if err := admin.QueryRow(ctx, `SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = 'docs_old'::regclass AND NOT indisprimary`).Scan(&oldIndex); err != nil {
+		t.Fatal(err)
+	}
+	exec(`DROP INDEX `+oldIndex, `DROP TABLE docs_old`)
+	waitRows("docs_old", true)
+
+	close(stop)
+	queries := <-done
+	after := f.g.Stats()
+	forwarded := map[string]int64{}
+	for r, n := range after.Forwarded {
+		if d := n - before.Forwarded[r]; d > 0 {
+			forwarded[r] = d
+		}
+	}
+	if len(forwarded) > 0 || after.Intercepted-before.Intercepted < int64(queries) {
+		t.Fatalf("%d queries of items: %d intercepted, forwarded %v", queries, after.Intercepted-before.Intercepted, forwarded)
+	}
+	st := f.g.stream.Status()
+	if st.Resnapshots != loads || st.TableLoads < 4 {
+		t.Fatalf("%d full loads (want %d), %d tables loaded alone", st.Resnapshots, loads, st.TableLoads)
+	}
+	t.Logf("%d queries of items, all intercepted; %d tables loaded alone", queries, st.TableLoads)
+
+	// Answers: through vecgate as directly, on both tables.
+	via := pgtest.Connect(t, f.via)
+	waitLonger(t, via)
+	for _, table := range []string{"items", "docs"} {
+		q := `SELECT id, emb <-> $1::vector AS d FROM ` + table + ` ORDER BY emb <-> $1::vector LIMIT 5`
+		for _, v := range vectors[:5] {
+			in := f.g.Stats().Intercepted
+			got, want := idDists(t, via, simple, q, v), idDists(t, admin, simple, q, v)
+			if !sameRows(got, want) || f.g.Stats().Intercepted == in {
+				t.Fatalf("%s: through vecgate %v (intercepted: %v), directly %v", table, got, f.g.Stats().Intercepted > in, want)
+			}
 		}
 	}
 }

@@ -44,8 +44,9 @@ type Stream interface {
 	WaitApplied(ctx context.Context, lsn string) error
 	// Reload re-reads the catalog and rebuilds the live indexes.
 	Reload()
-	// Refresh re-reads the catalog and acts on what changed (replication.Stream.Refresh).
-	Refresh()
+	// Refresh re-reads the catalog and acts on what changed, loading tables ("schema.table")
+	// again even if unchanged (replication.Stream.Refresh).
+	Refresh(tables ...string)
 }
 
 // Config is what an interceptor works with.

@@ -327,7 +327,7 @@ func (ix *Index) Len() int { return ix.index.Len() }
 // are counted with its first index.
 func (ix *Index) MemoryBytes() int64 {
 	b := ix.index.MemoryBytes()
-	if ix.inc != nil && ix.inc.owner == ix {
+	if ix.inc != nil && ix.inc.owner.Load() == ix {
 		b += ix.inc.bytes()
 	}
 	return b
@@ -625,8 +625,9 @@ func (s *Set) Delete(t replication.Target, k replication.Key) error {
 	return nil
 }
 
-// Retire removes a target's indexes at once (replication.Retirer): its table was replaced or
-// renamed upstream, so its queries are forwarded until the next Reset loads what is there now.
+// Retire removes a target's indexes at once (replication.Retirer): its table was replaced,
+// renamed or dropped upstream, so its queries are forwarded until a Reset or a Staged.Publish
+// loads what is there now.
 func (s *Set) Retire(t replication.Target) {
 	s.mu.Lock()
 	e := s.entries[t]
@@ -635,7 +636,7 @@ func (s *Set) Retire(t replication.Target) {
 	if e == nil {
 		return
 	}
-	s.log.Info("live: index retired: its table was replaced or renamed", "target", t.String())
+	s.log.Info("live: index retired: its table was replaced, renamed or dropped", "target", t.String())
 	for _, ix := range e.indexes {
 		ix.retire()
 	}

@@ -36,8 +36,8 @@ func (s *Stream) snapshotPath() string {
 // maybePersist writes a snapshot when snapshots are on, the Applier is between transactions and
 // the applied position moved (and, unless force, SnapshotInterval has passed).
 func (s *Stream) maybePersist(force bool) error {
-	if s.snapshot == nil || s.inTxn || !s.haveData {
-		return nil
+	if s.snapshot == nil || s.inTxn || !s.haveData || len(s.syncs) > 0 {
+		return nil // while a table loads alone, its twins would be missing from the file
 	}
 	s.mu.Lock()
 	applied, persisted := s.status.Applied, s.status.Persisted
