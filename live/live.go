@@ -15,6 +15,11 @@
 // set (IncludeColumns, replication.Includer), and those columns' values are kept per row beside
 // the indexes, for filtering (include.go).
 //
+// One table changed alone (replication.TableLoader, stage.go): Stage builds its twins in a Set of
+// their own, which queries never see and only one goroutine writes at a time (the table's COPY,
+// then replication's goroutine), and Publish moves them into this Set under mu; Narrow retires
+// the twins of dropped indexes. Every twin dies through Index.retire.
+//
 // Concurrency: mu guards the map of entries; each index is safe for concurrent readers and
 // writers on its own. Applied LSN is published at Commit, after the transaction's rows are in.
 package live

@@ -51,7 +51,8 @@ type Config struct {
 	// ProgressInterval between initial-load progress log lines. Default 5s.
 	ProgressInterval time.Duration
 	// CatalogInterval is how often, while streaming, the catalog is read again: a new table with
-	// a vector column, a new or dropped pgvector index, or a changed key leads to a full reload.
+	// a vector column, a new or dropped pgvector index, or a changed key is acted on table by
+	// table (with a TableLoader Applier; else a full reload).
 	// With vecgate's event trigger upstream (Status.CatalogEvents) such changes are seen at their
 	// commit in the stream already, and this check is a safety net. Default 30s; negative
 	// disables (Reload still works).
@@ -319,7 +320,7 @@ func (s *Stream) Close() error {
 	return nil
 }
 
-// Reload asks for a full reload: the current replication session ends, the catalog is read
+// Reload asks for a full reload (Refresh acts on what changed only): the current replication session ends, the catalog is read
 // again, the Applier is Reset with the targets as they are now (new pgvector indexes included)
 // and loaded afresh, then streaming resumes. Queries should be forwarded meanwhile (Ready is
 // false until the load is done). It returns at once.
