@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -170,6 +171,9 @@ func expandInclude(applier Applier, t catalog.Table, cols []string) []string {
 	return out
 }
 
+// signature summarises what the Applier's state holds, table by table: relation, key, vector and
+// include columns, pgvector indexes. A snapshot records it; a session whose catalog gives another
+// does not resume from that state (it reloads).
 func signature(tables map[string]*tableTarget) string {
 	names := make([]string, 0, len(tables))
 	for n := range tables {
@@ -188,6 +192,11 @@ func signature(tables map[string]*tableTarget) string {
 		}
 		for _, c := range tt.include {
 			fmt.Fprintf(h, "i:%s|", c)
+		}
+		// The pgvector indexes too: a snapshot holds their twins, and one written before an
+		// index was created (or dropped) must not be resumed from as if it had it.
+		for _, ix := range slices.Sorted(maps.Keys(tt.indexSet())) {
+			fmt.Fprintf(h, "x:%s|", ix)
 		}
 		h.Write([]byte{'\n'})
 	}
@@ -787,6 +796,7 @@ func (s *Stream) drop(tt *tableTarget) {
 	delete(s.tables, tt.table.QualifiedName())
 	delete(s.rels, tt.table.OID)
 	s.signature = signature(s.tables)
+	s.twinsChanged = true
 }
 
 // retire stops the Applier answering for tt's targets (when it can: Retirer).

@@ -42,14 +42,14 @@ func (s *Stream) maybePersist(force bool) error {
 	s.mu.Lock()
 	applied, persisted := s.status.Applied, s.status.Persisted
 	s.mu.Unlock()
-	if applied == persisted || !force && time.Since(s.lastSnap) < s.cfg.SnapshotInterval {
+	if applied == persisted && !s.twinsChanged || !force && time.Since(s.lastSnap) < s.cfg.SnapshotInterval {
 		return nil
 	}
 	began := time.Now()
 	if err := s.writeSnapshot(applied); err != nil {
 		return fmt.Errorf("replication: snapshot at %s: %w", applied, err)
 	}
-	s.lastSnap = time.Now()
+	s.lastSnap, s.twinsChanged = time.Now(), false
 	s.mu.Lock()
 	s.status.Persisted = applied
 	s.mu.Unlock()

@@ -226,6 +226,9 @@ type Stream struct {
 	conn        *pgx.Conn
 	lastCheck   time.Time
 	refreshDue  bool // Refresh asked for a catalog check
+	// twinsChanged: tables' twins were retired or loaded alone since the last snapshot (which
+	// is then written even if the position did not move).
+	twinsChanged bool
 }
 
 // catalogPrefix is the prefix of the logical decoding messages that vecgate's event trigger

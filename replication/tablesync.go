@@ -150,6 +150,7 @@ func (s *Stream) applyCatalog(ctx context.Context, cat *catalog.Catalog, loader 
 				}
 			}
 			s.tables[qn] = nw
+			s.twinsChanged = true
 			changed = true
 		}
 	}
@@ -356,8 +357,11 @@ func (s *Stream) handOver() error {
 		s.setSyncing()
 		s.log.Info("table loaded alone", "table", qn, "rows", sy.result.rows, "queued_changes", replayed,
 			"consistent_point", sy.result.point, "seconds", time.Since(sy.began).Seconds())
+		s.twinsChanged = true
 	}
-	return nil
+	// A restart must not resume from a snapshot without the twins loaded since: write one now
+	// (none is written while a table loads).
+	return s.maybePersist(true)
 }
 
 // stopSync abandons the load of relation oid: its goroutine is cancelled and, once it ended, its
