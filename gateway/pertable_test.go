@@ -134,7 +134,8 @@ func TestTablesChangeAlone(t *testing.T) {
 	writer := pgtest.Connect(t, f.dsn)
 	write := func(id int) {
 		for _, q := range []string{
-			fmt.Sprintf("UPDATE items SET emb = (SELECT emb FROM items WHERE id = %d) WHERE id = %d", id%rows+1, (id*7)%rows+1),
+			// A new vector of its own (a copied one would make ties, whose order is Postgres' own).
+			fmt.Sprintf("UPDATE items SET emb = (SELECT array_agg(random() * 6)::vector(16) FROM generate_series(1, 16)) WHERE id = %d", (id*7)%rows+1),
 			fmt.Sprintf("INSERT INTO docs SELECT %d, emb FROM items WHERE id = %d", 100000+id, id%rows+1),
 			fmt.Sprintf("DELETE FROM docs WHERE id = %d", 100000+id-20),
 		} {
@@ -263,4 +264,51 @@ func TestRestartAroundTableLoads(t *testing.T) {
 	}
 	g = startTestGateway(t, f.dsn, opt)
 	waitLen(t, g, "items", ann.Cosine, 1000)
+}
+
+// TestLoadingForwardedAsLoading: while a new table's twins load alone (held back here by an open
+// transaction, which creating the temporary slot waits for), its queries are forwarded as
+// "loading", the other table's are answered from memory; once loaded, its queries are too.
+func TestLoadingForwardedAsLoading(t *testing.T) {
+	f := newFixture(t, 500)
+	ctx := context.Background()
+	admin := pgtest.Connect(t, f.dsn)
+	blocker := pgtest.Connect(t, f.dsn)
+	via := pgtest.Connect(t, f.via)
+	simple := pgx.QueryExecModeSimpleProtocol
+	for _, q := range []string{
+		`CREATE TABLE docs (id int PRIMARY KEY, emb vector(16))`,
+		`INSERT INTO docs SELECT id, emb FROM items`,
+	} {
+		if _, err := admin.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := blocker.Exec(ctx, `BEGIN; INSERT INTO items (category, rare, emb) SELECT category, rare, emb FROM items LIMIT 1`, simple); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec(ctx, `CREATE INDEX docs_emb ON docs USING hnsw (emb vector_l2_ops)`); err != nil {
+		t.Fatal(err)
+	}
+	docs := `SELECT id, emb <-> $1::vector AS d FROM docs ORDER BY emb <-> $1::vector LIMIT 5`
+	for deadline := time.Now().Add(30 * time.Second); !f.g.set.Loading("public", "docs"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("docs is not loading: %+v", f.g.stream.Status())
+		}
+	}
+	before := f.g.Stats()
+	idDists(t, via, simple, docs, f.vector())
+	idDists(t, via, simple, fastShape, f.vector())
+	after := f.g.Stats()
+	if after.Forwarded["loading"] != before.Forwarded["loading"]+1 || after.Intercepted != before.Intercepted+1 {
+		t.Fatalf("while docs loads: forwarded %v → %v, intercepted %d → %d", before.Forwarded, after.Forwarded, before.Intercepted, after.Intercepted)
+	}
+	if _, err := blocker.Exec(ctx, `ROLLBACK`, simple); err != nil {
+		t.Fatal(err)
+	}
+	waitLen(t, f.g, "docs", ann.L2, 500)
+	in := f.g.Stats().Intercepted
+	if got, want := idDists(t, via, simple, docs, "[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]"), idDists(t, admin, simple, docs, "[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]"); !sameRows(got, want) || f.g.Stats().Intercepted != in+1 {
+		t.Fatalf("after the load: through vecgate %v, directly %v", got, want)
+	}
 }

@@ -26,6 +26,9 @@ type searcher struct {
 	dbOID uint32
 }
 
+// Loading implements planner.Loader: the table's twins are being loaded alone.
+func (s searcher) Loading(schema, table string) bool { return s.set.Loading(schema, table) }
+
 func (s searcher) Find(schema, table, column string, m ann.Metric) (planner.Target, bool) {
 	ix, ok := s.set.Lookup(schema, table, column, m)
 	if !ok {

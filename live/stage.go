@@ -32,7 +32,38 @@ func (s *Set) Stage(targets []replication.TargetInfo) (replication.Staged, error
 	if err := child.Reset(targets); err != nil {
 		return nil, err
 	}
-	return &staged{parent: s, child: child, targets: slices.Clone(targets)}, nil
+	st := &staged{parent: s, child: child, targets: slices.Clone(targets)}
+	s.setLoading(st, true)
+	return st, nil
+}
+
+// setLoading records (or forgets) st's tables as loading.
+func (s *Set) setLoading(st *staged, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range st.targets {
+		tbl := [2]string{t.Schema, t.Table}
+		if on {
+			if s.loading == nil {
+				s.loading = map[[2]string]int{}
+			}
+			s.loading[tbl]++
+		} else if s.loading[tbl]--; s.loading[tbl] <= 0 {
+			delete(s.loading, tbl)
+		}
+	}
+}
+
+// Loading reports whether schema.table (an empty schema means public) has twins being loaded
+// alone (Stage, until Publish or Discard): its statements that no twin answers yet wait for them,
+// not for an index.
+func (s *Set) Loading(schema, table string) bool {
+	if schema == "" {
+		schema = "public"
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.loading[[2]string{schema, table}] > 0
 }
 
 func (st *staged) Upsert(t replication.Target, r replication.Row) error { return st.child.Upsert(t, r) }
@@ -63,6 +94,7 @@ func (st *staged) Publish() error {
 		}
 	}
 	st.parent.mu.Unlock()
+	st.parent.setLoading(st, false)
 	for _, e := range old {
 		for _, ix := range e.indexes {
 			ix.retire()
@@ -77,7 +109,10 @@ func (st *staged) Publish() error {
 }
 
 // Discard implements replication.Staged.
-func (st *staged) Discard() { st.child.replaceEntries(map[replication.Target]*entry{}) }
+func (st *staged) Discard() {
+	st.child.replaceEntries(map[replication.Target]*entry{})
+	st.parent.setLoading(st, false)
+}
 
 // Narrow implements replication.TableLoader: each target keeps the twins of the indexes its info
 // still lists (and of the definitions held), and the others are retired.

@@ -695,9 +695,14 @@ func (s *Stream) relation(m msgRelation) error {
 	if sy := s.syncs[m.relid]; sy != nil {
 		ri, err := mapRelation(sy.tt, m)
 		if err != nil {
-			return err
+			// The table changed since its load began: a load begun after this transaction
+			// (the catalog check at its end) copies what it is now.
+			s.log.Info("table load abandoned: the table changed", "table", sy.tt.table.QualifiedName(), "reason", err)
+			s.stopSync(m.relid)
+			s.refreshDue = true
+		} else {
+			sy.ri = ri
 		}
-		sy.ri = ri
 	}
 	qn := m.namespace + "." + m.name
 	tt := s.tables[qn]

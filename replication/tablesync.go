@@ -409,12 +409,3 @@ func (s *Stream) retireTarget(t Target) {
 		r.Retire(t)
 	}
 }
-
-// Loading reports whether schema.table is being loaded alone (its twins are not ready; its
-// queries are answered by the twins it had, if any, or forwarded).
-func (s *Stream) Loading(schema, table string) bool {
-	qn := schema + "." + table
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Contains(s.status.Loading, qn)
-}
