@@ -283,6 +283,7 @@ func TestTableReplaced(t *testing.T) {
 			}
 			f := &fixture{dsn: dsn, via: viaDSN(dsn, g), g: g, rng: rand.New(rand.NewPCG(7, 11))}
 			via, direct := pgtest.Connect(t, f.via), pgtest.Connect(t, dsn)
+			waitLonger(t, via) // under load, 100 ms waits forward as lagging
 			answeredFromMemory(t, f, via)
 			for _, q := range c.steps {
 				if _, err := admin.Exec(ctx, q, simple); err != nil {
@@ -301,7 +302,7 @@ func TestTableReplaced(t *testing.T) {
 			before := g.Stats().Intercepted
 			check(t, f, via, direct, c.name+", reloaded")
 			if g.Stats().Intercepted == before {
-				t.Fatalf("%s: the new table's queries are not intercepted after the reload", c.name)
+				t.Fatalf("%s: the new table's queries are not intercepted after the reload: %+v", c.name, g.Stats().Forwarded)
 			}
 		})
 	}

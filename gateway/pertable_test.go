@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -310,5 +311,32 @@ func TestLoadingForwardedAsLoading(t *testing.T) {
 	in := f.g.Stats().Intercepted
 	if got, want := idDists(t, via, simple, docs, "[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]"), idDists(t, admin, simple, docs, "[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]"); !sameRows(got, want) || f.g.Stats().Intercepted != in+1 {
 		t.Fatalf("after the load: through vecgate %v, directly %v", got, want)
+	}
+}
+
+// TestManyTablesLoadAlone: more new tables in one transaction than load at once (maxTableLoads)
+// all get their twins, with every row, and no full reload.
+func TestManyTablesLoadAlone(t *testing.T) {
+	f := newFixture(t, 300)
+	ctx := context.Background()
+	admin := pgtest.Connect(t, f.dsn)
+	loads := f.g.stream.Status().Resnapshots
+	const tables = 7
+	var b strings.Builder
+	b.WriteString("BEGIN;")
+	for i := range tables {
+		fmt.Fprintf(&b, `CREATE TABLE t%d (id int PRIMARY KEY, emb vector(16));
+			INSERT INTO t%d SELECT id, emb FROM items WHERE id <= %d;
+			CREATE INDEX t%d_emb ON t%d USING hnsw (emb vector_l2_ops);`, i, i, 100+i, i, i)
+	}
+	b.WriteString("COMMIT")
+	if _, err := admin.Exec(ctx, b.String(), pgx.QueryExecModeSimpleProtocol); err != nil {
+		t.Fatal(err)
+	}
+	for i := range tables {
+		waitLen(t, f.g, fmt.Sprintf("t%d", i), ann.L2, 100+i)
+	}
+	if st := f.g.stream.Status(); st.Resnapshots != loads || st.TableLoads != tables {
+		t.Fatalf("%d full loads (want %d), %d tables loaded alone (want %d)", st.Resnapshots, loads, st.TableLoads, tables)
 	}
 }

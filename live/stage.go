@@ -108,6 +108,9 @@ func (st *staged) Publish() error {
 	return nil
 }
 
+// Empty implements replication.Staged.
+func (st *staged) Empty() bool { return len(st.child.Indexes()) == 0 }
+
 // Discard implements replication.Staged.
 func (st *staged) Discard() {
 	st.child.replaceEntries(map[replication.Target]*entry{})

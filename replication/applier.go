@@ -196,4 +196,7 @@ type Staged interface {
 	Publish() error
 	// Discard drops the staged twins (the load was abandoned).
 	Discard()
+	// Empty reports whether there is no twin to fill (no index of the table's is mirrored):
+	// the stream then publishes at once, copying nothing.
+	Empty() bool
 }

@@ -226,6 +226,8 @@ type Stream struct {
 	conn        *pgx.Conn
 	lastCheck   time.Time
 	refreshDue  bool // Refresh asked for a catalog check
+	// loadsDeferred: tables to load alone waited for others (maxTableLoads).
+	loadsDeferred bool
 	// twinsChanged: tables' twins were retired or loaded alone since the last snapshot (which
 	// is then written even if the position did not move).
 	twinsChanged bool

@@ -50,6 +50,10 @@ import (
 // A session that ends abandons the loads; the next one finds a catalog its state does not match
 // and loads everything.
 
+// maxTableLoads bounds the tables loading alone at once (each holds two connections, one of them
+// a walsender); the others wait for a hand-over.
+const maxTableLoads = 4
+
 // tableSync is one table being loaded alone.
 type tableSync struct {
 	tt     *tableTarget
@@ -133,13 +137,24 @@ func (s *Stream) applyCatalog(ctx context.Context, cat *catalog.Catalog, loader 
 			continue // loading already, as it is now
 		}
 		old := s.tables[qn]
-		if old == nil {
-			start = append(start, nw)
-			continue
+		var have, want map[string]bool
+		if old != nil {
+			have, want = old.indexSet(), nw.indexSet()
 		}
-		have, want := old.indexSet(), nw.indexSet()
 		switch {
-		case forced[qn] || nw.includeSig() != old.includeSig() || !subset(want, have):
+		case old == nil || forced[qn] || nw.includeSig() != old.includeSig() || !subset(want, have):
+			if len(s.syncs)+len(start) >= maxTableLoads {
+				s.loadsDeferred = true // loaded once one running is handed over
+				if forced[qn] {
+					s.mu.Lock()
+					if s.forced == nil {
+						s.forced = map[string]bool{}
+					}
+					s.forced[qn] = true
+					s.mu.Unlock()
+				}
+				continue
+			}
 			start = append(start, nw)
 		case len(want) < len(have):
 			s.log.Info("twins of dropped indexes retired", "table", qn)
@@ -208,11 +223,20 @@ func (s *Stream) startSync(ctx context.Context, tt *tableTarget, loader TableLoa
 	if err != nil {
 		return fmt.Errorf("replication: stage %s: %w", tt.table.QualifiedName(), err)
 	}
-	sctx, cancel := context.WithCancel(ctx)
-	sy := &tableSync{tt: tt, staged: staged, cancel: cancel, done: make(chan syncResult, 1), began: time.Now()}
+	var ri *relInfo
 	if m, ok := s.relMsgs[tt.table.OID]; ok {
-		sy.ri, _ = mapRelation(tt, m) // a Relation message that does not fit is followed by one that does
+		ri, _ = mapRelation(tt, m) // a Relation message that does not fit is followed by one that does
 	}
+	if staged.Empty() {
+		// No twin to fill (a table without a pgvector index yet): nothing to copy.
+		if err := staged.Publish(); err != nil {
+			return fmt.Errorf("replication: publish %s: %w", tt.table.QualifiedName(), err)
+		}
+		s.handedOver(tt, ri)
+		return nil
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	sy := &tableSync{tt: tt, staged: staged, ri: ri, cancel: cancel, done: make(chan syncResult, 1), began: time.Now()}
 	s.syncs[tt.table.OID] = sy
 	s.setSyncing()
 	s.log.Info("loading a table alone", "table", tt.table.QualifiedName(), "relation", tt.table.OID)
@@ -335,33 +359,43 @@ func (s *Stream) handOver() error {
 			return fmt.Errorf("%w: loading %s alone: publish: %w", errResync, qn, err)
 		}
 		delete(s.syncs, oid)
-		// The twins the table had (the same relation) are replaced; the others are retired.
-		if old := s.tables[qn]; old != nil {
-			for _, t := range old.targets {
-				if !slices.Contains(sy.tt.targets, t) {
-					s.retireTarget(t)
-				}
-			}
-		}
-		s.tables[qn] = sy.tt
-		if sy.ri != nil {
-			s.rels[oid] = sy.ri
-		} else {
-			delete(s.rels, oid)
-		}
-		s.signature = signature(s.tables)
-		s.catalogEpoch.Add(1)
+		s.handedOver(sy.tt, sy.ri)
 		s.mu.Lock()
 		s.status.TableLoads++
 		s.mu.Unlock()
-		s.setSyncing()
 		s.log.Info("table loaded alone", "table", qn, "rows", sy.result.rows, "queued_changes", replayed,
 			"consistent_point", sy.result.point, "seconds", time.Since(sy.began).Seconds())
-		s.twinsChanged = true
+		if s.loadsDeferred {
+			s.loadsDeferred, s.refreshDue = false, true // start the loads that waited
+		}
 	}
 	// A restart must not resume from a snapshot without the twins loaded since: write one now
 	// (none is written while a table loads).
 	return s.maybePersist(true)
+}
+
+// handedOver makes tt (whose twins were just published) a replicated table, its changes mapped
+// by ri (nil: by the next Relation message).
+func (s *Stream) handedOver(tt *tableTarget, ri *relInfo) {
+	qn, oid := tt.table.QualifiedName(), tt.table.OID
+	// The twins the table had (the same relation) are replaced; the others are retired.
+	if old := s.tables[qn]; old != nil {
+		for _, t := range old.targets {
+			if !slices.Contains(tt.targets, t) {
+				s.retireTarget(t)
+			}
+		}
+	}
+	s.tables[qn] = tt
+	if ri != nil {
+		s.rels[oid] = ri
+	} else {
+		delete(s.rels, oid)
+	}
+	s.signature = signature(s.tables)
+	s.catalogEpoch.Add(1)
+	s.setSyncing()
+	s.twinsChanged = true
 }
 
 // stopSync abandons the load of relation oid: its goroutine is cancelled and, once it ended, its
