@@ -236,10 +236,10 @@ func (i interceptor) reloadDefinitions(ctx context.Context, conn *pgx.Conn) erro
 }
 
 // ApplyDefinitions reads vecgate.indexes into the live set, the definitions' one holder (each
-// replication session takes their INCLUDE columns from it), and has stream load again the tables
-// whose definitions changed, each alone (nil: replication has not started; its first session
-// reads them): the same definitions (CREATE INDEX IF NOT EXISTS of a recorded index) change
-// nothing. A row that cannot be decoded is logged with the
+// replication session takes their INCLUDE columns from it), and has stream read the catalog again
+// and load again the tables whose definitions changed, each alone (nil: replication has not
+// started; its first session reads them): the same definitions (CREATE INDEX IF NOT EXISTS of a
+// recorded index) on the same catalog change nothing. A row that cannot be decoded is logged with the
 // index's name and left out: that index gets no twin of its own, so its queries are forwarded (or
 // served by the twin of pgvector's index, for a mirror), which is correct, where failing would keep
 // vecgate from starting, or fail every later CREATE INDEX, because of one row.
@@ -253,7 +253,9 @@ func ApplyDefinitions(ctx context.Context, conn *pgx.Conn, set *live.Set, stream
 	}
 	changed := changedTables(set.Definitions(), specs)
 	set.SetDefinitions(specs)
-	if stream != nil && len(changed) > 0 {
+	if stream != nil {
+		// A check of the catalog too (a DROP INDEX of pgvector's, without the event trigger),
+		// which changes nothing when nothing changed.
 		stream.Refresh(changed...)
 	}
 	return nil
