@@ -227,16 +227,16 @@ func (tt *tableTarget) includeSig() string {
 	return b.String()
 }
 
-// indexSet lists the pgvector indexes of the table's replicated columns, each with what its twin
-// is built from.
+// indexSet lists the valid pgvector indexes of the table's replicated columns, each with what its
+// twin is built from (an index being built CONCURRENTLY counts once it is valid).
 func (tt *tableTarget) indexSet() map[string]bool {
 	out := map[string]bool{}
 	for _, ix := range tt.table.Indexes {
-		if !slices.ContainsFunc(tt.vectors, func(v catalog.VectorColumn) bool { return v.Name == ix.Column }) {
+		if !ix.Valid || !slices.ContainsFunc(tt.vectors, func(v catalog.VectorColumn) bool { return v.Name == ix.Column }) {
 			continue
 		}
-		out[fmt.Sprintf("%s|%s|%s|%s|%d|%d|%d|%v|%v|%v", ix.Name, ix.Column, ix.Method, ix.Opclass,
-			ix.M, ix.EfConstruction, ix.Lists, ix.Valid, ix.Partial, ix.Expression)] = true
+		out[fmt.Sprintf("%s|%s|%s|%s|%d|%d|%d|%v|%v", ix.Name, ix.Column, ix.Method, ix.Opclass,
+			ix.M, ix.EfConstruction, ix.Lists, ix.Partial, ix.Expression)] = true
 	}
 	return out
 }
