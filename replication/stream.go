@@ -203,6 +203,8 @@ type Stream struct {
 	catalogEpoch atomic.Uint64
 	// syncSeq numbers the temporary slots of tables loaded alone.
 	syncSeq atomic.Uint64
+	// syncWG counts the goroutines of tables' loads (tablesync.go).
+	syncWG sync.WaitGroup
 
 	// Owned by the run goroutine.
 	haveData  bool   // the Applier holds a consistent state as of status.Applied
@@ -451,6 +453,7 @@ func (s *Stream) applied() LSN {
 
 func (s *Stream) run(ctx context.Context) {
 	defer close(s.done)
+	defer s.syncWG.Wait() // tables' loads, cancelled with their session
 	defer s.setState(StateStopped)
 	backoff := s.cfg.ReconnectMin
 	for {

@@ -240,7 +240,11 @@ func (s *Stream) startSync(ctx context.Context, tt *tableTarget, loader TableLoa
 	s.syncs[tt.table.OID] = sy
 	s.setSyncing()
 	s.log.Info("loading a table alone", "table", tt.table.QualifiedName(), "relation", tt.table.OID)
-	go func() { sy.done <- s.copyAlone(sctx, tt, staged) }()
+	s.syncWG.Add(1)
+	go func() {
+		defer s.syncWG.Done()
+		sy.done <- s.copyAlone(sctx, tt, staged)
+	}()
 	return nil
 }
 
@@ -410,7 +414,9 @@ func (s *Stream) stopSync(oid uint32) {
 	if sy.result != nil {
 		sy.staged.Discard()
 	} else {
+		s.syncWG.Add(1)
 		go func() {
+			defer s.syncWG.Done()
 			<-sy.done
 			sy.staged.Discard()
 		}()
