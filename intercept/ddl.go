@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -55,10 +57,12 @@ func (i interceptor) createIndex(sql string, d *planner.IndexDef) *proxy.DDL {
 			return &proxy.DDL{Err: sqlError("58000", "vecgate: could not check the include columns: "+err.Error())}
 		}
 	}
-	if d.Forward == sql { // no vecgate options: Postgres builds it, vecgate mirrors it after a reload
+	if d.Forward == sql { // no vecgate options: Postgres builds it, vecgate mirrors it once it sees it
 		return &proxy.DDL{Send: sql, Done: func(ok bool) error {
 			if ok {
-				i.stream.Reload()
+				// Only a changed catalog is acted on: CREATE INDEX IF NOT EXISTS of an index
+				// that exists (LangChain and Drizzle send it at every start) changes nothing.
+				i.stream.Refresh()
 			}
 			return nil
 		}}
@@ -232,12 +236,14 @@ func (i interceptor) reloadDefinitions(ctx context.Context, conn *pgx.Conn) erro
 }
 
 // ApplyDefinitions reads vecgate.indexes into the live set, the definitions' one holder (each
-// replication session takes their INCLUDE columns from it), and reloads stream (nil: replication
-// has not started; its first session reads them). A row that cannot be decoded is logged with the
+// replication session takes their INCLUDE columns from it), and has stream read the catalog again
+// and load again the tables whose definitions changed, each alone (nil: replication has not
+// started; its first session reads them): the same definitions (CREATE INDEX IF NOT EXISTS of a
+// recorded index) on the same catalog change nothing. A row that cannot be decoded is logged with the
 // index's name and left out: that index gets no twin of its own, so its queries are forwarded (or
 // served by the twin of pgvector's index, for a mirror), which is correct, where failing would keep
 // vecgate from starting, or fail every later CREATE INDEX, because of one row.
-func ApplyDefinitions(ctx context.Context, conn *pgx.Conn, set *live.Set, stream interface{ Reload() }, log *slog.Logger) error {
+func ApplyDefinitions(ctx context.Context, conn *pgx.Conn, set *live.Set, stream interface{ Refresh(...string) }, log *slog.Logger) error {
 	specs, skipped, err := indexdef.Load(ctx, conn)
 	if err != nil {
 		return err
@@ -245,9 +251,37 @@ func ApplyDefinitions(ctx context.Context, conn *pgx.Conn, set *live.Set, stream
 	for _, e := range skipped {
 		log.Error("index definition in vecgate.indexes not used: cannot decode it", "index", e.Schema+"."+e.Name, "err", e.Err)
 	}
+	changed := changedTables(set.Definitions(), specs)
 	set.SetDefinitions(specs)
 	if stream != nil {
-		stream.Reload()
+		// A check of the catalog too (a DROP INDEX of pgvector's, without the event trigger),
+		// which changes nothing when nothing changed.
+		stream.Refresh(changed...)
 	}
 	return nil
+}
+
+// changedTables lists the tables ("schema.table") whose definitions differ between a and b.
+func changedTables(a, b []indexdef.Spec) []string {
+	by := func(specs []indexdef.Spec) map[string][]indexdef.Spec {
+		m := map[string][]indexdef.Spec{}
+		for _, d := range specs {
+			m[d.Schema+"."+d.Table] = append(m[d.Schema+"."+d.Table], d)
+		}
+		return m
+	}
+	ma, mb := by(a), by(b)
+	var out []string
+	for t := range ma {
+		if !reflect.DeepEqual(ma[t], mb[t]) {
+			out = append(out, t)
+		}
+	}
+	for t := range mb {
+		if _, ok := ma[t]; !ok {
+			out = append(out, t)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

@@ -26,6 +26,9 @@ type searcher struct {
 	dbOID uint32
 }
 
+// Loading implements planner.Loader: the table's twins are being loaded alone.
+func (s searcher) Loading(schema, table string) bool { return s.set.Loading(schema, table) }
+
 func (s searcher) Find(schema, table, column string, m ann.Metric) (planner.Target, bool) {
 	ix, ok := s.set.Lookup(schema, table, column, m)
 	if !ok {
@@ -44,6 +47,9 @@ type Stream interface {
 	WaitApplied(ctx context.Context, lsn string) error
 	// Reload re-reads the catalog and rebuilds the live indexes.
 	Reload()
+	// Refresh re-reads the catalog and acts on what changed, loading tables ("schema.table")
+	// again even if unchanged (replication.Stream.Refresh).
+	Refresh(tables ...string)
 }
 
 // Config is what an interceptor works with.

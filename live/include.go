@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/vecgate/vecgate/ann"
 	"github.com/vecgate/vecgate/internal/canon"
@@ -63,10 +64,10 @@ func IncludeFamily(typ string) string {
 // inside an index search.
 type includes struct {
 	mu    sync.RWMutex
-	cols  []*includeCol  // the columns filtered on
-	rows  dense[ann.Key] // row ↔ slot
-	owner *Index         // the index whose MemoryBytes counts this store (set once)
-	held  heldValues     // the columns answers are made of (cover.go)
+	cols  []*includeCol         // the columns filtered on
+	rows  dense[ann.Key]        // row ↔ slot
+	owner atomic.Pointer[Index] // the index whose MemoryBytes counts this store
+	held  heldValues            // the columns answers are made of (cover.go)
 	// tableCols are the names of all the table's columns in order (TargetInfo.Columns); set
 	// once.
 	tableCols []string
@@ -116,7 +117,7 @@ func attachIncludes(e *entry, cover Cover) {
 		ix.inc = e.inc
 	}
 	if e.inc != nil && len(e.indexes) > 0 {
-		e.inc.owner = e.indexes[0]
+		e.inc.owner.Store(e.indexes[0])
 	}
 }
 

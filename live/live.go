@@ -15,6 +15,11 @@
 // set (IncludeColumns, replication.Includer), and those columns' values are kept per row beside
 // the indexes, for filtering (include.go).
 //
+// One table changed alone (replication.TableLoader, stage.go): Stage builds its twins in a Set of
+// their own, which queries never see and only one goroutine writes at a time (the table's COPY,
+// then replication's goroutine), and Publish moves them into this Set under mu; Narrow retires
+// the twins of dropped indexes. Every twin dies through Index.retire.
+//
 // Concurrency: mu guards the map of entries; each index is safe for concurrent readers and
 // writers on its own. Applied LSN is published at Commit, after the transaction's rows are in.
 package live
@@ -327,7 +332,7 @@ func (ix *Index) Len() int { return ix.index.Len() }
 // are counted with its first index.
 func (ix *Index) MemoryBytes() int64 {
 	b := ix.index.MemoryBytes()
-	if ix.inc != nil && ix.inc.owner == ix {
+	if ix.inc != nil && ix.inc.owner.Load() == ix {
 		b += ix.inc.bytes()
 	}
 	return b
@@ -349,6 +354,7 @@ type Set struct {
 	mu      sync.RWMutex
 	entries map[replication.Target]*entry // guarded by mu
 	defs    []indexdef.Spec               // guarded by mu; used at the next Reset
+	loading map[[2]string]int             // guarded by mu; tables with staged twins (stage.go)
 
 	applied   atomic.Uint64 // last committed LSN applied
 	rejected  atomic.Int64
@@ -626,8 +632,9 @@ func (s *Set) Delete(t replication.Target, k replication.Key) error {
 	return nil
 }
 
-// Retire removes a target's indexes at once (replication.Retirer): its table was replaced or
-// renamed upstream, so its queries are forwarded until the next Reset loads what is there now.
+// Retire removes a target's indexes at once (replication.Retirer): its table was replaced,
+// renamed or dropped upstream, so its queries are forwarded until a Reset or a Staged.Publish
+// loads what is there now.
 func (s *Set) Retire(t replication.Target) {
 	s.mu.Lock()
 	e := s.entries[t]
@@ -636,7 +643,7 @@ func (s *Set) Retire(t replication.Target) {
 	if e == nil {
 		return
 	}
-	s.log.Info("live: index retired: its table was replaced or renamed", "target", t.String())
+	s.log.Info("live: index retired: its table was replaced, renamed or dropped", "target", t.String())
 	for _, ix := range e.indexes {
 		ix.retire()
 	}

@@ -69,6 +69,12 @@ type Searcher interface {
 	Find(schema, table, column string, m ann.Metric) (Target, bool)
 }
 
+// Loader is implemented by a Searcher that knows which tables' twins are being loaded: a
+// statement on one that Find has no index for is forwarded as ReasonLoading, not ReasonNoIndex.
+type Loader interface {
+	Loading(schema, table string) bool
+}
+
 // Settings are a session's knobs that shape a search.
 type Settings struct {
 	// EFSearch is hnsw.ef_search (0: the index default, 40).
@@ -229,6 +235,9 @@ func (p *Planner) planLiterals(sh *Shape, t Target, st Settings) (*Query, error)
 // find returns the live index that can answer sh.
 func (p *Planner) find(sh *Shape) (Target, error) {
 	t, ok := p.search.Find(sh.Schema, sh.Table, sh.Column, sh.Metric)
+	if l, loader := p.search.(Loader); !ok && loader && l.Loading(sh.Schema, sh.Table) {
+		return Target{}, because(ReasonLoading, forward("the twins of %s.%s are loading", sh.Schema, sh.Table))
+	}
 	if !ok {
 		return Target{}, because(ReasonNoIndex, forward("no live index on %s.%s for %s", sh.Table, sh.Column, sh.Metric))
 	}

@@ -8,6 +8,7 @@ const (
 	ReasonNotVector = "not_vector" // no distance operator: most statements a proxy sees
 	ReasonNotShape  = "not_shape"  // a distance operator, but not the top-k shape (or invalid SQL)
 	ReasonNoIndex   = "no_index"   // no live index for the table, column and metric
+	ReasonLoading   = "loading"    // the table's twins are loading (a table loaded alone)
 	ReasonDesc      = "desc"       // ORDER BY … DESC: the farthest rows, which an index does not find
 	ReasonHalfvec   = "halfvec"    // a halfvec query vector: Postgres computes in half precision
 	ReasonPlanner   = "planner"    // another reason of the planner's (a vector it cannot read, LIMIT, …)

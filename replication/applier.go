@@ -122,8 +122,9 @@ type Applier interface {
 	Commit(lsn LSN) error
 }
 
-// Retirer is implemented by an Applier that can drop one target at once (its table was replaced
-// or renamed upstream): from then on the target is not searched, until a Reset brings it back.
+// Retirer is implemented by an Applier that can drop one target at once (its table was replaced,
+// renamed or dropped upstream): from then on the target is not searched, until a Reset or a
+// Staged.Publish brings it back.
 type Retirer interface {
 	Retire(t Target)
 }
@@ -157,4 +158,45 @@ type Snapshotter interface {
 	// ReadSnapshot replaces the state with the snapshot's. On error the state is unspecified
 	// and replication calls Reset.
 	ReadSnapshot(r io.Reader) error
+}
+
+// Sink is where a table's changes go: an Applier, or one table's twins loaded apart (Staged).
+type Sink interface {
+	Upsert(t Target, r Row) error
+	Delete(t Target, key Key) error
+	Truncate(t Target) error
+}
+
+// TableLoader is implemented by an Applier that can change one table's twins while every other
+// keeps answering, as a catalog change asks (see Stream.Refresh): without it, any such change
+// reloads everything.
+//
+// Stage and Narrow are called from the stream's goroutine, like every other Applier call.
+type TableLoader interface {
+	// Stage returns empty twins for targets (every replicated vector column of one table),
+	// which queries do not see until Publish. The twins the Applier holds for those targets (a
+	// table whose new index or include column is being loaded) keep answering meanwhile and keep
+	// receiving the table's changes through the Applier.
+	Stage(targets []TargetInfo) (Staged, error)
+	// Narrow gives targets (one table's, whose rows did not change) the pgvector indexes they
+	// list now, all of which the Applier already mirrors: the twins of indexes no longer listed
+	// (DROP INDEX) are retired, the others keep answering.
+	Narrow(targets []TargetInfo)
+}
+
+// Staged is one table's twins loaded apart (TableLoader.Stage). One goroutine at a time calls
+// it: the table's COPY (Stream's sync goroutine), then, after that ended (a channel receive
+// orders the two), the stream's goroutine, which replays the changes queued meanwhile and calls
+// Publish or Discard.
+type Staged interface {
+	Sink
+	// Publish makes the staged twins the targets' twins: the Applier's twins of those targets
+	// are replaced (and retired); a target without a staged twin (its column has no index the
+	// Applier mirrors) has none from then on.
+	Publish() error
+	// Discard drops the staged twins (the load was abandoned).
+	Discard()
+	// Empty reports whether there is no twin to fill (no index of the table's is mirrored):
+	// the stream then publishes at once, copying nothing.
+	Empty() bool
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -66,6 +67,17 @@ type relInfo struct {
 // selectTables picks the replicated tables from cat, fills the status and returns the signature
 // of the selection.
 func (s *Stream) selectTables(cat *catalog.Catalog) string {
+	tables, status := s.selection(cat)
+	s.tables = tables
+	s.mu.Lock()
+	s.status.Tables = status
+	s.mu.Unlock()
+	return signature(s.tables)
+}
+
+// selection returns the tables of cat to replicate (by "schema.table") and what happens to each
+// table with vector columns.
+func (s *Stream) selection(cat *catalog.Catalog) (map[string]*tableTarget, []TableStatus) {
 	want := map[string]bool{}
 	for _, t := range s.cfg.Tables {
 		if !strings.Contains(t, ".") {
@@ -73,7 +85,7 @@ func (s *Stream) selectTables(cat *catalog.Catalog) string {
 		}
 		want[t] = true
 	}
-	s.tables = map[string]*tableTarget{}
+	tables := map[string]*tableTarget{}
 	include := s.include()
 	var status []TableStatus
 	for _, t := range cat.Tables {
@@ -118,7 +130,7 @@ func (s *Stream) selectTables(cat *catalog.Catalog) string {
 			s.log.Warn("table not replicated", "table", qn, "reason", ts.Skip)
 			ts.Columns = nil
 		} else {
-			s.tables[qn] = tt
+			tables[qn] = tt
 		}
 		for c, why := range ts.SkipColumns {
 			s.log.Warn("vector column not replicated", "table", qn, "column", c, "reason", why)
@@ -131,10 +143,7 @@ func (s *Stream) selectTables(cat *catalog.Catalog) string {
 			status = append(status, TableStatus{Schema: schema, Name: name, Skip: "not found, or has no vector column"})
 		}
 	}
-	s.mu.Lock()
-	s.status.Tables = status
-	s.mu.Unlock()
-	return signature(s.tables)
+	return tables, status
 }
 
 // expandInclude replaces a "*" among a table's include columns by the columns it stands for
@@ -162,6 +171,9 @@ func expandInclude(applier Applier, t catalog.Table, cols []string) []string {
 	return out
 }
 
+// signature summarises what the Applier's state holds, table by table: relation, key, vector and
+// include columns, pgvector indexes. A snapshot records it; a session whose catalog gives another
+// does not resume from that state (it reloads).
 func signature(tables map[string]*tableTarget) string {
 	names := make([]string, 0, len(tables))
 	for n := range tables {
@@ -181,14 +193,67 @@ func signature(tables map[string]*tableTarget) string {
 		for _, c := range tt.include {
 			fmt.Fprintf(h, "i:%s|", c)
 		}
+		// The pgvector indexes too: a snapshot holds their twins, and one written before an
+		// index was created (or dropped) must not be resumed from as if it had it.
+		for _, ix := range slices.Sorted(maps.Keys(tt.indexSet())) {
+			fmt.Fprintf(h, "x:%s|", ix)
+		}
 		h.Write([]byte{'\n'})
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
+// rows describes what a table's twins hold per row: the relation, its key and replica identity,
+// its vector columns. Twins loaded for one description are wrong for another.
+func (tt *tableTarget) rows() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d|%c|", tt.table.OID, tt.table.ReplicaIdentity)
+	for _, k := range tt.table.Key {
+		fmt.Fprintf(&b, "k:%s:%d|", k.Name, k.TypeOID)
+	}
+	for _, v := range tt.vectors {
+		fmt.Fprintf(&b, "v:%s:%d:%d:%s|", v.Name, v.TypeOID, v.TypMod, v.Kind)
+	}
+	return b.String()
+}
+
+// includeSig describes the INCLUDE columns held with each row.
+func (tt *tableTarget) includeSig() string {
+	var b strings.Builder
+	for i, c := range tt.include {
+		fmt.Fprintf(&b, "i:%s:%v|", c, tt.coverOnly[i])
+	}
+	fmt.Fprintf(&b, "w:%v", tt.whole)
+	return b.String()
+}
+
+// indexSet lists the valid pgvector indexes of the table's replicated columns, each with what its
+// twin is built from (an index being built CONCURRENTLY counts once it is valid).
+func (tt *tableTarget) indexSet() map[string]bool {
+	out := map[string]bool{}
+	for _, ix := range tt.table.Indexes {
+		if !ix.Valid || !slices.ContainsFunc(tt.vectors, func(v catalog.VectorColumn) bool { return v.Name == ix.Column }) {
+			continue
+		}
+		out[fmt.Sprintf("%s|%s|%s|%s|%d|%d|%d|%v|%v", ix.Name, ix.Column, ix.Method, ix.Opclass,
+			ix.M, ix.EfConstruction, ix.Lists, ix.Partial, ix.Expression)] = true
+	}
+	return out
+}
+
 func (s *Stream) targetInfos() []TargetInfo {
 	var out []TargetInfo
 	for _, tt := range s.tables {
+		out = append(out, tt.infos()...)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out
+}
+
+// infos returns the TargetInfo of each of the table's targets.
+func (tt *tableTarget) infos() []TargetInfo {
+	var out []TargetInfo
+	{
 		for i, v := range tt.vectors {
 			ti := TargetInfo{Target: tt.targets[i], OID: tt.table.OID, Kind: v.Kind, Dims: v.Dims, Key: tt.table.Key, Include: tt.include}
 			for _, c := range tt.table.Columns {
@@ -219,21 +284,21 @@ func (s *Stream) targetInfos() []TargetInfo {
 			out = append(out, ti)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
 	return out
 }
 
-// ensurePublication makes the publication publish exactly the selected tables and columns.
-func (s *Stream) ensurePublication(ctx context.Context, conn *pgx.Conn) error {
+// ensurePublication makes the publication publish exactly tables (by "schema.table") and their
+// columns.
+func (s *Stream) ensurePublication(ctx context.Context, conn *pgx.Conn, tables map[string]*tableTarget) error {
 	want := map[string][]string{}
 	var clauses []string
-	names := make([]string, 0, len(s.tables))
-	for n := range s.tables {
+	names := make([]string, 0, len(tables))
+	for n := range tables {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		tt := s.tables[n]
+		tt := tables[n]
 		cols := tt.columns()
 		clause := tt.table.Ident()
 		if tt.table.ReplicaIdentity == 'f' || tt.whole {
@@ -349,7 +414,7 @@ func (s *Stream) initialLoad(ctx context.Context, conn *pgx.Conn, rconn *pgconn.
 	p := &progress{log: s.log, every: s.cfg.ProgressInterval, total: total, start: time.Now(), last: time.Now()}
 	s.log.Info("initial load started", "tables", len(names), "estimated_rows", total, "consistent_point", consistent)
 	for _, n := range names {
-		if err := s.copyTable(ctx, conn, s.tables[n], p); err != nil {
+		if err := s.copyTable(ctx, conn, s.tables[n], p, s.cfg.Applier); err != nil {
 			return 0, err
 		}
 	}
@@ -397,7 +462,8 @@ func (p *progress) add() {
 	p.log.Info("initial load progress", args...)
 }
 
-func (s *Stream) copyTable(ctx context.Context, conn *pgx.Conn, tt *tableTarget, p *progress) error {
+// copyTable copies tt's rows (in conn's transaction) into dst.
+func (s *Stream) copyTable(ctx context.Context, conn *pgx.Conn, tt *tableTarget, p *progress, dst Sink) error {
 	cols := tt.columns()
 	quoted := make([]string, len(cols))
 	pos := map[string]int{}
@@ -442,8 +508,8 @@ func (s *Stream) copyTable(ctx context.Context, conn *pgx.Conn, tt *tableTarget,
 		for i, vp := range ri.vectors {
 			if fields[vp] == nil {
 				// NULL vectors are not indexed, but the Applier learns the row exists.
-				if err := s.cfg.Applier.Upsert(tt.targets[i], Row{Key: key, Include: inc}); err != nil {
-					if err := s.reject(tt.targets[i], key, err); err != nil {
+				if err := dst.Upsert(tt.targets[i], Row{Key: key, Include: inc}); err != nil {
+					if err := s.reject(dst, tt.targets[i], key, err); err != nil {
 						return err
 					}
 				}
@@ -451,10 +517,10 @@ func (s *Stream) copyTable(ctx context.Context, conn *pgx.Conn, tt *tableTarget,
 			}
 			v, err := DecodeBinary(tt.vectors[i].Kind, fields[vp])
 			if err == nil {
-				err = s.cfg.Applier.Upsert(tt.targets[i], Row{Key: key, Vector: v, Include: inc})
+				err = dst.Upsert(tt.targets[i], Row{Key: key, Vector: v, Include: inc})
 			}
 			if err != nil {
-				if err := s.reject(tt.targets[i], key, err); err != nil {
+				if err := s.reject(dst, tt.targets[i], key, err); err != nil {
 					return err
 				}
 			}
@@ -485,8 +551,8 @@ func appendKey(dst, col []byte, composite bool) []byte {
 	return append(dst, col...)
 }
 
-// reject handles a row that cannot be indexed: log, count, make sure no stale vector remains.
-func (s *Stream) reject(t Target, key Key, err error) error {
+// reject handles a row that cannot be indexed: log, count, make sure no stale vector remains in dst.
+func (s *Stream) reject(dst Sink, t Target, key Key, err error) error {
 	handled := errors.Is(err, ErrRejectedHandled)
 	if !handled && !errors.Is(err, ErrRejected) && !errors.Is(err, ErrBadVector) {
 		return fmt.Errorf("replication: apply %s: %w", t, err)
@@ -498,7 +564,7 @@ func (s *Stream) reject(t Target, key Key, err error) error {
 	if handled {
 		return nil // the Applier left the row out of the indexes that refused it, and only those
 	}
-	if err := s.cfg.Applier.Delete(t, key); err != nil {
+	if err := dst.Delete(t, key); err != nil {
 		return fmt.Errorf("replication: apply %s: delete rejected row: %w", t, err)
 	}
 	return nil
@@ -513,6 +579,7 @@ func (s *Stream) handle(ctx context.Context, walStart LSN, data []byte) error {
 	switch m := m.(type) {
 	case msgBegin:
 		s.inTxn = true
+		s.txnFinal = m.finalLSN
 		// Idempotence: a transaction whose commit record precedes the applied position was
 		// applied before (possible when a slot resends after a reconnect).
 		s.skipTxn = m.finalLSN < s.applied()
@@ -557,58 +624,93 @@ func (s *Stream) handle(ctx context.Context, walStart LSN, data []byte) error {
 		if s.skipTxn {
 			return nil
 		}
-		return s.upsert(walStart, m.relid, nil, m.new)
+		return s.each(m.relid, func(dst Sink, ri *relInfo) error { return s.upsert(dst, ri, walStart, nil, m.new) })
 	case msgUpdate:
 		if s.skipTxn {
 			return nil
 		}
-		return s.upsert(walStart, m.relid, m.old, m.new)
+		return s.each(m.relid, func(dst Sink, ri *relInfo) error { return s.upsert(dst, ri, walStart, m.old, m.new) })
 	case msgDelete:
 		if s.skipTxn {
 			return nil
 		}
-		ri := s.rels[m.relid]
-		if ri == nil {
-			return nil
-		}
-		key, err := ri.keyOf(m.old)
-		if err != nil {
-			return fmt.Errorf("replication: apply delete on %s at %s: %w", ri.tt.table.QualifiedName(), walStart, err)
-		}
-		for _, t := range ri.tt.targets {
-			if err := s.cfg.Applier.Delete(t, key); err != nil {
-				return fmt.Errorf("replication: apply delete %s at %s: %w", t, walStart, err)
+		return s.each(m.relid, func(dst Sink, ri *relInfo) error {
+			key, err := ri.keyOf(m.old)
+			if err != nil {
+				return fmt.Errorf("replication: apply delete on %s at %s: %w", ri.tt.table.QualifiedName(), walStart, err)
 			}
-		}
+			for _, t := range ri.tt.targets {
+				if err := dst.Delete(t, key); err != nil {
+					return fmt.Errorf("replication: apply delete %s at %s: %w", t, walStart, err)
+				}
+			}
+			return nil
+		})
 	case msgTruncate:
 		if s.skipTxn {
 			return nil
 		}
 		for _, id := range m.relids {
-			ri := s.rels[id]
-			if ri == nil {
-				continue
-			}
-			for _, t := range ri.tt.targets {
-				if err := s.cfg.Applier.Truncate(t); err != nil {
-					return fmt.Errorf("replication: apply truncate %s at %s: %w", t, walStart, err)
+			err := s.each(id, func(dst Sink, ri *relInfo) error {
+				for _, t := range ri.tt.targets {
+					if err := dst.Truncate(t); err != nil {
+						return fmt.Errorf("replication: apply truncate %s at %s: %w", t, walStart, err)
+					}
 				}
+				return nil
+			})
+			if err != nil {
+				return err
 			}
 		}
 	}
 	return nil
 }
 
-// relation maps a Relation message onto the selected table, or asks for a resynchronisation when
-// the table no longer matches what was loaded (a vector or key column dropped, retyped, or its
-// dimensions changed).
+// each applies a change of relation relid to the Applier's twins of it (when replicated), and
+// queues it for the table's twins being loaded apart (when one is: tablesync.go).
+func (s *Stream) each(relid uint32, apply func(Sink, *relInfo) error) error {
+	if ri := s.rels[relid]; ri != nil {
+		if err := apply(s.cfg.Applier, ri); err != nil {
+			return err
+		}
+	}
+	sy := s.syncs[relid]
+	if sy == nil {
+		return nil
+	}
+	if sy.ri == nil {
+		// pgoutput sends a Relation message before a relation's first change of a session.
+		return fmt.Errorf("%w: a change of relation %d before its Relation message", errResync, relid)
+	}
+	return apply(queueSink{sy: sy, final: s.txnFinal}, sy.ri)
+}
+
+// relation maps a Relation message onto the selected table (and onto the table being loaded
+// apart, when one is), or asks for a resynchronisation when the table no longer matches what
+// was loaded (a vector or key column dropped, retyped, or its dimensions changed).
 func (s *Stream) relation(m msgRelation) error {
+	s.relMsgs[m.relid] = m
+	_, perTable := s.cfg.Applier.(TableLoader)
+	if sy := s.syncs[m.relid]; sy != nil {
+		ri, err := mapRelation(sy.tt, m)
+		if err != nil {
+			// The table changed since its load began: a load begun after this transaction
+			// (the catalog check at its end) copies what it is now.
+			s.log.Info("table load abandoned: the table changed", "table", sy.tt.table.QualifiedName(), "reason", err)
+			s.stopSync(m.relid)
+			s.refreshDue = true
+		} else {
+			sy.ri = ri
+		}
+	}
 	qn := m.namespace + "." + m.name
 	tt := s.tables[qn]
 	// The twins were loaded from one relation (by OID) under one name. Another relation under
 	// that name (DROP + CREATE, a rename swap) or that relation under another name (a rename)
 	// means the twin no longer holds what the name reads: retire it at once, so queries are
-	// forwarded, and load the catalog as it is now.
+	// forwarded, and read the catalog as it is now (per table at the transaction's end; without
+	// a TableLoader, a full reload).
 	var stale []*tableTarget
 	if tt != nil && tt.table.OID != m.relid {
 		stale = append(stale, tt)
@@ -622,17 +724,43 @@ func (s *Stream) relation(m msgRelation) error {
 		var names []string
 		for _, o := range stale {
 			names = append(names, o.table.QualifiedName())
-			s.retire(o)
+			s.drop(o)
 		}
-		s.setState(StateReconnecting)
 		s.catalogEpoch.Add(1)
-		return fmt.Errorf("%w: relation %d is now %s: %s replaced or renamed", errResync, m.relid, qn, strings.Join(names, ", "))
+		if !perTable {
+			s.setState(StateReconnecting)
+			return fmt.Errorf("%w: relation %d is now %s: %s replaced or renamed", errResync, m.relid, qn, strings.Join(names, ", "))
+		}
+		s.log.Info("twins retired: table replaced or renamed", "relation", m.relid, "now", qn, "retired", strings.Join(names, ", "))
+		s.refreshDue = true
+		tt = s.tables[qn]
 	}
 	if tt == nil {
-		s.log.Info("changes for a table not replicated are ignored", "table", qn)
+		if s.syncs[m.relid] == nil {
+			s.log.Info("changes for a table not replicated are ignored", "table", qn)
+		}
 		delete(s.rels, m.relid)
 		return nil
 	}
+	ri, err := mapRelation(tt, m)
+	if err != nil && perTable && s.syncs[m.relid] != nil {
+		// The table being loaded apart replaces these twins and no longer has what they hold.
+		s.log.Info("twins retired: their table changed; its new twins are loading", "table", qn, "reason", err)
+		s.drop(tt)
+		s.catalogEpoch.Add(1)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	s.rels[m.relid] = ri
+	return nil
+}
+
+// mapRelation maps the columns of a Relation message onto tt, or returns errResync when tt's
+// key, vector or include columns are not there with the types tt was loaded with.
+func mapRelation(tt *tableTarget, m msgRelation) (*relInfo, error) {
+	qn := m.namespace + "." + m.name
 	find := func(name string) (relColumn, int) {
 		for i, c := range m.columns {
 			if c.name == name {
@@ -645,14 +773,14 @@ func (s *Stream) relation(m msgRelation) error {
 	for _, k := range tt.table.Key {
 		c, i := find(k.Name)
 		if i < 0 || c.typeOID != k.TypeOID {
-			return fmt.Errorf("%w: key column %s.%s dropped or retyped", errResync, qn, k.Name)
+			return nil, fmt.Errorf("%w: key column %s.%s dropped or retyped", errResync, qn, k.Name)
 		}
 		ri.key = append(ri.key, i)
 	}
 	for _, v := range tt.vectors {
 		c, i := find(v.Name)
 		if i < 0 || c.typeOID != v.TypeOID || c.typMod != v.TypMod {
-			return fmt.Errorf("%w: vector column %s.%s dropped, retyped or its dimensions changed", errResync, qn, v.Name)
+			return nil, fmt.Errorf("%w: vector column %s.%s dropped, retyped or its dimensions changed", errResync, qn, v.Name)
 		}
 		ri.vectors = append(ri.vectors, i)
 	}
@@ -660,12 +788,20 @@ func (s *Stream) relation(m msgRelation) error {
 		c, i := find(n)
 		want, _ := tt.table.Column(n)
 		if i < 0 || c.typeOID != want.TypeOID {
-			return fmt.Errorf("%w: include column %s.%s dropped or retyped", errResync, qn, n)
+			return nil, fmt.Errorf("%w: include column %s.%s dropped or retyped", errResync, qn, n)
 		}
 		ri.include = append(ri.include, i)
 	}
-	s.rels[m.relid] = ri
-	return nil
+	return ri, nil
+}
+
+// drop retires tt's twins and stops replicating it: its changes are ignored from now on.
+func (s *Stream) drop(tt *tableTarget) {
+	s.retire(tt)
+	delete(s.tables, tt.table.QualifiedName())
+	delete(s.rels, tt.table.OID)
+	s.signature = signature(s.tables)
+	s.twinsChanged = true
 }
 
 // retire stops the Applier answering for tt's targets (when it can: Retirer).
@@ -677,6 +813,16 @@ func (s *Stream) retire(tt *tableTarget) {
 	for _, t := range tt.targets {
 		r.Retire(t)
 	}
+}
+
+// rejectUpsert handles an upsert of key (moved from oldKey, when set) that dst refused.
+func (s *Stream) rejectUpsert(dst Sink, t Target, key, oldKey Key, err error) error {
+	if oldKey != "" && !errors.Is(err, ErrRejectedHandled) {
+		if derr := dst.Delete(t, oldKey); derr != nil {
+			return fmt.Errorf("replication: apply update %s: %w", t, derr)
+		}
+	}
+	return s.reject(dst, t, key, err)
 }
 
 func (ri *relInfo) keyOf(tuple []tupleCol) (Key, error) {
@@ -701,12 +847,8 @@ func decodeCol(kind catalog.VectorType, c tupleCol) (Vector, error) {
 	return DecodeBinary(kind, c.data)
 }
 
-// upsert applies an insert (old == nil) or an update.
-func (s *Stream) upsert(walStart LSN, relid uint32, old, new []tupleCol) error {
-	ri := s.rels[relid]
-	if ri == nil {
-		return nil
-	}
+// upsert applies an insert (old == nil) or an update of ri's relation to dst.
+func (s *Stream) upsert(dst Sink, ri *relInfo, walStart LSN, old, new []tupleCol) error {
 	qn := ri.tt.table.QualifiedName()
 	key, err := ri.keyOf(new)
 	if err != nil {
@@ -749,23 +891,18 @@ func (s *Stream) upsert(walStart LSN, relid uint32, old, new []tupleCol) error {
 		switch col.kind {
 		case colNull:
 			// The row has no vector: not indexed, but the Applier learns the row exists.
-			err = s.cfg.Applier.Upsert(t, Row{Key: key, OldKey: oldKey, Include: inc})
+			err = dst.Upsert(t, Row{Key: key, OldKey: oldKey, Include: inc})
 		case colUnchanged:
-			err = s.cfg.Applier.Upsert(t, Row{Key: key, OldKey: oldKey, KeepVector: true, Include: inc})
+			err = dst.Upsert(t, Row{Key: key, OldKey: oldKey, KeepVector: true, Include: inc})
 		default:
 			var v Vector
 			v, err = decodeCol(ri.tt.vectors[i].Kind, col)
 			if err == nil {
-				err = s.cfg.Applier.Upsert(t, Row{Key: key, OldKey: oldKey, Vector: v, Include: inc})
+				err = dst.Upsert(t, Row{Key: key, OldKey: oldKey, Vector: v, Include: inc})
 			}
 		}
 		if err != nil {
-			if oldKey != "" && !errors.Is(err, ErrRejectedHandled) {
-				if derr := s.cfg.Applier.Delete(t, oldKey); derr != nil {
-					return fmt.Errorf("replication: apply update %s at %s: %w", t, walStart, derr)
-				}
-			}
-			if err := s.reject(t, key, err); err != nil {
+			if err := s.rejectUpsert(dst, t, key, oldKey, err); err != nil {
 				return fmt.Errorf("replication: apply change at %s: %w", walStart, err)
 			}
 		}

@@ -43,19 +43,26 @@
 //     and so every table, fail.
 //   - The twins of a table follow one relation (OID) under one name: a Relation message for
 //     another relation under that name, or for that relation under another name, retires them
-//     (Retirer) and resynchronises.
+//     (Retirer) and the catalog is read again at the transaction's end (without a TableLoader:
+//     resynchronises).
+//   - With a TableLoader Applier, a catalog change is acted on table by table (tablesync.go): a
+//     change of one table retires or loads that table's twins alone, while the stream applies
+//     every other table and the Applier stays Ready. A change is in a table's copy iff its
+//     transaction's commit record starts before the temporary slot's consistent point; the
+//     others are queued and replayed before the hand-over.
 //   - If the slot is missing, invalidated (wal_status 'lost'), behind what is held locally, or
-//     the set of replicated tables/columns changed (DDL: a Relation message that disagrees with
-//     the catalog, or a different catalog at reconnect), the slot is dropped and recreated and
-//     everything is loaded again; meanwhile Status.State is StateLoading and Ready is false.
+//     the set of replicated tables/columns changed in a way the stream does not follow table by
+//     table (a vector or key column changed under a twin, a different catalog at reconnect, an
+//     Applier that is not a TableLoader), the slot is dropped and recreated and everything is
+//     loaded again; meanwhile Status.State is StateLoading and Ready is false.
 //   - Connection loss or an upstream restart ends a session; the Stream reconnects with
 //     exponential backoff (with jitter) and resumes from the applied position.
 //
 // Catalog refresh: the catalog is re-read at every (re)connect (and once more after an initial
-// load, when the slot exists); DDL seen in the stream that affects replicated columns forces a
-// reconnect (and resynchronisation). Columns added outside the column list are not published and
-// need nothing. Any other session's DDL, GRANT or REVOKE comes as a 'vecgate.catalog' logical
-// decoding message from vecgate's event trigger (messages 'true'): at that transaction's commit
-// the catalog is read again (a changed one resynchronises) and CatalogEpoch moves, both before
-// Status.Applied passes the commit. Without the trigger, a periodic check (CatalogInterval).
+// load, when the slot exists). Columns added outside the column list are not published and need
+// nothing. Any other session's DDL, GRANT or REVOKE comes as a 'vecgate.catalog' logical decoding
+// message from vecgate's event trigger (messages 'true'): at that transaction's commit the
+// catalog is read again (what changed is acted on, table by table) and CatalogEpoch moves, both
+// before Status.Applied passes the commit. Without the trigger, a periodic check
+// (CatalogInterval); Refresh asks for a check at once.
 package replication

@@ -41,7 +41,7 @@ func TestRelationReplacedOrRenamed(t *testing.T) {
 			app := &retireRecorder{Memory: NewMemory()}
 			s := &Stream{
 				cfg: Config{Applier: app}, log: slog.New(slog.DiscardHandler), advanced: make(chan struct{}),
-				rels: map[uint32]*relInfo{},
+				rels: map[uint32]*relInfo{}, relMsgs: map[uint32]msgRelation{},
 				tables: map[string]*tableTarget{"public.items": {
 					table:   catalog.Table{OID: 100, Schema: "public", Name: "items", Key: []catalog.Column{key}, Vectors: []catalog.VectorColumn{vec}},
 					vectors: []catalog.VectorColumn{vec}, targets: []Target{target},

@@ -36,20 +36,20 @@ func (s *Stream) snapshotPath() string {
 // maybePersist writes a snapshot when snapshots are on, the Applier is between transactions and
 // the applied position moved (and, unless force, SnapshotInterval has passed).
 func (s *Stream) maybePersist(force bool) error {
-	if s.snapshot == nil || s.inTxn || !s.haveData {
-		return nil
+	if s.snapshot == nil || s.inTxn || !s.haveData || len(s.syncs) > 0 {
+		return nil // while a table loads alone, its twins would be missing from the file
 	}
 	s.mu.Lock()
 	applied, persisted := s.status.Applied, s.status.Persisted
 	s.mu.Unlock()
-	if applied == persisted || !force && time.Since(s.lastSnap) < s.cfg.SnapshotInterval {
+	if applied == persisted && !s.twinsChanged || !force && time.Since(s.lastSnap) < s.cfg.SnapshotInterval {
 		return nil
 	}
 	began := time.Now()
 	if err := s.writeSnapshot(applied); err != nil {
 		return fmt.Errorf("replication: snapshot at %s: %w", applied, err)
 	}
-	s.lastSnap = time.Now()
+	s.lastSnap, s.twinsChanged = time.Now(), false
 	s.mu.Lock()
 	s.status.Persisted = applied
 	s.mu.Unlock()

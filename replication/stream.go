@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -50,7 +51,8 @@ type Config struct {
 	// ProgressInterval between initial-load progress log lines. Default 5s.
 	ProgressInterval time.Duration
 	// CatalogInterval is how often, while streaming, the catalog is read again: a new table with
-	// a vector column, a new or dropped pgvector index, or a changed key leads to a full reload.
+	// a vector column, a new or dropped pgvector index, or a changed key is acted on table by
+	// table (with a TableLoader Applier; else a full reload).
 	// With vecgate's event trigger upstream (Status.CatalogEvents) such changes are seen at their
 	// commit in the stream already, and this check is a safety net. Default 30s; negative
 	// disables (Reload still works).
@@ -149,7 +151,11 @@ type Status struct {
 	LagTime      time.Duration // commit-to-apply delay of the last transaction; 0 when caught up
 	LoadedRows   int64         // rows copied by the last initial load
 	RejectedRows int64         // rows refused by the Applier or undecodable, since Start
-	Resnapshots  int           // initial loads done since Start
+	Resnapshots  int           // initial loads done since Start (full reloads: every table)
+	TableLoads   int           // tables loaded alone since Start (a new table or index: tablesync.go)
+	// Loading lists the tables ("schema.table") being loaded alone: until their load is handed
+	// over, their queries are answered by the twins they had, if any, or forwarded.
+	Loading []string
 	// CatalogEvents is set when vecgate's event trigger exists upstream (see CatalogEpoch):
 	// other sessions' DDL, GRANT and REVOKE are then seen within replication lag. Without it
 	// (it needs a superuser to create) they are seen by the periodic catalog check and the
@@ -174,15 +180,19 @@ type Stream struct {
 	pub      string
 	snapshot Snapshotter // nil when snapshots are off
 
-	mu           sync.Mutex // guards status, advanced, started, eventsLogged
+	mu           sync.Mutex // guards status, advanced, started, eventsLogged, forced
 	status       Status
 	advanced     chan struct{} // closed (and replaced) whenever status.Applied advances
 	started      bool
-	eventsLogged bool // the first session said whether the event trigger is there
+	eventsLogged bool            // the first session said whether the event trigger is there
+	forced       map[string]bool // tables Refresh asked to load again
 
 	cancel context.CancelFunc
 	done   chan struct{}
 	reload chan struct{} // Reload's request; buffered, one pending at most
+	// refresh is Refresh's request (buffered, one pending at most): read the catalog again at
+	// the next transaction boundary.
+	refresh chan struct{}
 
 	// WaitFor asks the server for a keepalive (which carries its WAL position) instead of
 	// waiting for the next one: wantReply is set and wake interrupts the receive.
@@ -191,6 +201,10 @@ type Stream struct {
 
 	// catalogEpoch counts catalog changes seen in the stream (CatalogEpoch).
 	catalogEpoch atomic.Uint64
+	// syncSeq numbers the temporary slots of tables loaded alone.
+	syncSeq atomic.Uint64
+	// syncWG counts the goroutines of tables' loads (tablesync.go).
+	syncWG sync.WaitGroup
 
 	// Owned by the run goroutine.
 	haveData  bool   // the Applier holds a consistent state as of status.Applied
@@ -198,6 +212,9 @@ type Stream struct {
 	lastSnap  time.Time
 	tables    map[string]*tableTarget // by "schema.table"
 	rels      map[uint32]*relInfo     // by relation OID, from Relation messages of this session
+	relMsgs   map[uint32]msgRelation  // the latest Relation message of each relation, this session
+	syncs     map[uint32]*tableSync   // tables being loaded alone, by relation OID (tablesync.go)
+	txnFinal  LSN                     // commit LSN of the transaction being applied
 	inTxn     bool
 	skipTxn   bool
 	lastAck   time.Time
@@ -210,6 +227,12 @@ type Stream struct {
 	fingerprint string
 	conn        *pgx.Conn
 	lastCheck   time.Time
+	refreshDue  bool // Refresh asked for a catalog check
+	// loadsDeferred: tables to load alone waited for others (maxTableLoads).
+	loadsDeferred bool
+	// twinsChanged: tables' twins were retired or loaded alone since the last snapshot (which
+	// is then written even if the position did not move).
+	twinsChanged bool
 }
 
 // catalogPrefix is the prefix of the logical decoding messages that vecgate's event trigger
@@ -238,6 +261,7 @@ func New(cfg Config) (*Stream, error) {
 		advanced: make(chan struct{}),
 		done:     make(chan struct{}),
 		reload:   make(chan struct{}, 1),
+		refresh:  make(chan struct{}, 1),
 	}
 	if cfg.SnapshotDir != "" {
 		sn, ok := cfg.Applier.(Snapshotter)
@@ -303,13 +327,40 @@ func (s *Stream) Close() error {
 	return nil
 }
 
-// Reload asks for a full reload: the current replication session ends, the catalog is read
+// Reload asks for a full reload (Refresh acts on what changed only): the current replication session ends, the catalog is read
 // again, the Applier is Reset with the targets as they are now (new pgvector indexes included)
 // and loaded afresh, then streaming resumes. Queries should be forwarded meanwhile (Ready is
 // false until the load is done). It returns at once.
 func (s *Stream) Reload() {
 	select {
 	case s.reload <- struct{}{}:
+	default: // one is already pending
+	}
+}
+
+// Refresh asks the stream to read the catalog again at its next transaction boundary, as the
+// periodic check (CatalogInterval) does: only what changed for the replicated tables is acted on
+// (with a TableLoader, table by table: tablesync.go), and a catalog that did not change (CREATE
+// INDEX IF NOT EXISTS of an existing index, an index on a column that is not a vector, GRANT)
+// changes nothing. Call it after DDL that vecgate's event trigger would report, when the trigger
+// may be missing. tables ("schema.table") are loaded again even if unchanged: what the Applier
+// builds for them changed (vecgate's index definitions). It returns at once.
+func (s *Stream) Refresh(tables ...string) {
+	if len(tables) > 0 {
+		s.mu.Lock()
+		if s.forced == nil {
+			s.forced = map[string]bool{}
+		}
+		for _, t := range tables {
+			if !strings.Contains(t, ".") {
+				t = "public." + t
+			}
+			s.forced[t] = true
+		}
+		s.mu.Unlock()
+	}
+	select {
+	case s.refresh <- struct{}{}:
 	default: // one is already pending
 	}
 }
@@ -321,6 +372,7 @@ func (s *Stream) Status() Status {
 	st := s.status
 	st.CatalogEpoch = s.catalogEpoch.Load()
 	st.Tables = append([]TableStatus(nil), st.Tables...)
+	st.Loading = slices.Clone(st.Loading)
 	if st.ServerWALEnd > st.Applied {
 		st.LagBytes = uint64(st.ServerWALEnd - st.Applied)
 	}
@@ -401,6 +453,7 @@ func (s *Stream) applied() LSN {
 
 func (s *Stream) run(ctx context.Context) {
 	defer close(s.done)
+	defer s.syncWG.Wait() // tables' loads, cancelled with their session
 	defer s.setState(StateStopped)
 	backoff := s.cfg.ReconnectMin
 	for {
@@ -461,6 +514,8 @@ func (s *Stream) session(ctx context.Context) error {
 		return fmt.Errorf("replication: connect: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
+	s.rels, s.relMsgs, s.syncs = map[uint32]*relInfo{}, map[uint32]msgRelation{}, map[uint32]*tableSync{}
+	defer s.stopSyncs()
 
 	cat, err := catalog.Discover(ctx, conn)
 	if err != nil {
@@ -472,7 +527,7 @@ func (s *Stream) session(ctx context.Context) error {
 		s.log.Info("replicated tables changed: full reload")
 		s.haveData = false
 	}
-	if err := s.ensurePublication(ctx, conn); err != nil {
+	if err := s.ensurePublication(ctx, conn, s.tables); err != nil {
 		return err
 	}
 
@@ -537,7 +592,6 @@ func (s *Stream) session(ctx context.Context) error {
 		}
 	}
 
-	s.rels = map[uint32]*relInfo{}
 	s.inTxn, s.skipTxn, s.catalogTxn = false, false, false
 	s.fingerprint, s.conn, s.lastCheck = catalogFingerprint(cat), conn, time.Now()
 	defer func() { s.conn = nil }()
@@ -574,15 +628,27 @@ func (s *Stream) catalogEvents(ctx context.Context, conn *pgx.Conn) {
 	}
 }
 
-// checkCatalog reads the catalog again and asks for a full reload when what the targets depend
-// on changed.
+// checkCatalog reads the catalog again and acts on what changed for the replicated tables: with a
+// TableLoader, table by table (applyCatalog); without, a changed catalog or a table Refresh
+// named asks for a full reload.
 func (s *Stream) checkCatalog(ctx context.Context) error {
 	s.lastCheck = time.Now()
 	cat, err := catalog.Discover(ctx, s.conn)
 	if err != nil {
 		return fmt.Errorf("replication: read catalog: %w", err)
 	}
-	if catalogFingerprint(cat) != s.fingerprint {
+	s.mu.Lock()
+	forced := s.forced
+	s.forced = nil
+	s.mu.Unlock()
+	if loader, ok := s.cfg.Applier.(TableLoader); ok {
+		if err := s.applyCatalog(ctx, cat, loader, forced); err != nil {
+			return fmt.Errorf("%w: %w", errResync, err)
+		}
+		s.fingerprint = catalogFingerprint(cat)
+		return nil
+	}
+	if catalogFingerprint(cat) != s.fingerprint || len(forced) > 0 {
 		return fmt.Errorf("%w: catalog changed (tables, keys, vector columns or pgvector indexes)", errResync)
 	}
 	return nil
@@ -650,8 +716,20 @@ func (s *Stream) sendStatus(rconn *pgconn.PgConn, force bool) error {
 
 func (s *Stream) stream(ctx context.Context, rconn *pgconn.PgConn) error {
 	for {
-		if s.cfg.CatalogInterval > 0 && !s.inTxn && time.Since(s.lastCheck) >= s.cfg.CatalogInterval {
+		select {
+		case <-s.refresh:
+			s.refreshDue = true
+		default:
+		}
+		due := s.refreshDue || s.cfg.CatalogInterval > 0 && time.Since(s.lastCheck) >= s.cfg.CatalogInterval
+		if due && !s.inTxn {
+			s.refreshDue = false
 			if err := s.checkCatalog(ctx); err != nil {
+				return err
+			}
+		}
+		if !s.inTxn && len(s.syncs) > 0 {
+			if err := s.handOver(); err != nil {
 				return err
 			}
 		}
