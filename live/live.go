@@ -137,6 +137,11 @@ type Options struct {
 	// MaxMemory bounds the twins' memory (bytes; 0: none): past it, the held column values of
 	// the tables holding most are dropped (cover.go, enforceBudget).
 	MaxMemory int64
+	// VectorDir, when set, holds the float32 vectors of the SQ8 twins (which walk their graph on
+	// codes and read vectors only to rerank) in unlinked, mapped files there
+	// (hnsw.Config.VectorDir): the page cache keeps them instead of anonymous memory. vecgate
+	// sets it to --data-dir. Empty: they stay in memory, outside the Go heap.
+	VectorDir string
 }
 
 // DefaultOptions are the twins' defaults.
@@ -260,6 +265,9 @@ func (ix *Index) flush() error {
 	}
 	if r, ok := ix.index.(interface{ Reorder() }); ok && wasBulk && err == nil {
 		r.Reorder() // nodes searched together stored together: 5–15 % faster searches
+	}
+	if r, ok := ix.index.(interface{ DropResident() }); ok && wasBulk {
+		r.DropResident() // the load wrote every page of a file-backed vector array
 	}
 	return err
 }
@@ -435,11 +443,23 @@ func (s *Set) replaceEntries(entries map[replication.Target]*entry) {
 	old := s.entries
 	s.entries = entries
 	s.mu.Unlock()
-	for _, e := range old {
+	retireEntries(old)
+}
+
+// retireEntries retires the indexes of entries no longer (or never) the Set's.
+func retireEntries(entries map[replication.Target]*entry) {
+	for _, e := range entries {
 		for _, ix := range e.indexes {
 			ix.retire()
 		}
 	}
+}
+
+// Close retires every index (their memory is released; queries still in flight on them fail and
+// are forwarded) and waits for the background retrains. The Set holds no index afterwards.
+func (s *Set) Close() {
+	s.replaceEntries(map[replication.Target]*entry{})
+	s.WaitRetrains()
 }
 
 func newEntry(t replication.TargetInfo, defs []indexdef.Spec, opts Options) (*entry, error) {
@@ -644,20 +664,21 @@ func (s *Set) Retire(t replication.Target) {
 // Truncate empties a table's indexes.
 func (s *Set) Truncate(t replication.Target) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	e := s.entries[t]
 	if e == nil {
+		s.mu.Unlock()
 		return nil
 	}
 	fresh, err := newEntry(e.info, s.defs, s.opts)
 	if err != nil {
+		s.mu.Unlock()
 		return err
 	}
 	attachIncludes(fresh, s.opts.Cover)
 	s.entries[t] = fresh
-	for _, ix := range e.indexes {
-		ix.retire()
-	}
+	s.mu.Unlock()
+	// Outside s.mu: closing waits for the searches in flight.
+	retireEntries(map[replication.Target]*entry{t: e})
 	return nil
 }
 

@@ -82,8 +82,9 @@ func (s *Set) ReadSnapshot(r io.Reader) error {
 	entries := map[replication.Target]*entry{}
 	n := d.Uint(1 << 20)
 	for range n {
-		e, err := readEntry(d, s.opts.Cover)
+		e, err := readEntry(d, s.opts)
 		if err != nil {
+			retireEntries(entries)
 			return err
 		}
 		if d.Err() != nil {
@@ -92,6 +93,7 @@ func (s *Set) ReadSnapshot(r io.Reader) error {
 		entries[e.info.Target] = e
 	}
 	if err := d.End(); err != nil {
+		retireEntries(entries)
 		return fmt.Errorf("live: snapshot: %w", err)
 	}
 	s.replaceEntries(entries)
@@ -99,7 +101,7 @@ func (s *Set) ReadSnapshot(r io.Reader) error {
 }
 
 // readEntry reads one entry written by WriteSnapshot. Decode errors stay in d.
-func readEntry(d *fileformat.Decoder, cover Cover) (*entry, error) {
+func readEntry(d *fileformat.Decoder, opts Options) (*entry, error) {
 	var strs [5]string
 	for i := range strs {
 		strs[i] = d.String()
@@ -149,7 +151,7 @@ func readEntry(d *fileformat.Decoder, cover Cover) (*entry, error) {
 			ix.index, ix.lists, ix.probes = x, cfg.Lists, cfg.Probes
 			ci.Method, ci.Lists = "ivfflat", cfg.Lists
 		} else {
-			x, err := hnsw.Load(bytes.NewReader(data), hnsw.Config{})
+			x, err := hnsw.Load(bytes.NewReader(data), hnsw.Config{VectorDir: opts.VectorDir})
 			if err != nil {
 				return nil, fmt.Errorf("live: snapshot %s: %w", src, err)
 			}
@@ -165,7 +167,7 @@ func readEntry(d *fileformat.Decoder, cover Cover) (*entry, error) {
 		e.indexes = append(e.indexes, ix)
 	}
 	e.info = info
-	readIncludes(d, e, cover)
+	readIncludes(d, e, opts.Cover)
 	return e, nil
 }
 

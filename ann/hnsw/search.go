@@ -29,6 +29,9 @@ func (x *Index) Search(ctx context.Context, vec []float32, k int, opts ann.Searc
 	}
 	x.mu.RLock()
 	defer x.mu.RUnlock()
+	if x.closed {
+		return nil, fmt.Errorf("hnsw: search: %w", ErrClosed)
+	}
 	live := int(x.nLive.Load())
 	if x.top < 0 || live <= 0 {
 		return nil, fmt.Errorf("hnsw: search: %w", ann.ErrEmpty)

@@ -10,10 +10,17 @@ const (
 	chunkRows = 1 << chunkBits
 )
 
+// The chunks live outside the Go heap (offheap_unix.go: anonymous mappings, or a mapped file for
+// the vectors when Config.VectorDir is set): the garbage collector neither scans them nor
+// doubles them with its headroom. They are freed explicitly (release), never by the collector:
+// whoever replaces or drops a rows value releases the old one under mu held exclusively, so no
+// search still reads it (Index.Close, the first chunk's growth, Reorder, Requantize's swap).
+
 // rows is a growable array of width-element rows, one per node, in chunks.
 type rows[T uint8 | uint32 | float32] struct {
 	width  int
 	chunks [][]T
+	file   *vecFile // nil: anonymous chunks; else chunks of this file (full chunks from the first)
 }
 
 // at returns row id (full slice expression: appends cannot spill into the next row).
@@ -37,15 +44,16 @@ func (r *rows[T]) grow(n int) {
 		return
 	}
 	for c := r.capacity(); c < n; c = r.capacity() {
-		if len(r.chunks) <= 1 && c < chunkRows {
-			first := make([]T, min(max(n, 2*c, 64), chunkRows)*r.width)
+		if r.file == nil && len(r.chunks) <= 1 && c < chunkRows {
+			first := mapChunk[T](min(max(n, 2*c, 64), chunkRows)*r.width, nil)
 			if c > 0 {
 				copy(first, r.chunks[0])
+				unmapChunk(r.chunks[0], false)
 			}
 			r.chunks = [][]T{first}
 			continue
 		}
-		r.chunks = append(r.chunks, make([]T, chunkRows*r.width))
+		r.chunks = append(r.chunks, mapChunk[T](chunkRows*r.width, r.file))
 	}
 }
 
@@ -75,5 +83,26 @@ func (r *rows[T]) bytes(elem int64) int64 {
 	return b + int64(cap(r.chunks))*24
 }
 
-// reset drops every row.
-func (r *rows[T]) reset() { r.chunks = nil }
+// release frees the chunks (and the file) and drops every row. Caller holds the index's mu
+// exclusively, or owns r alone: nothing reads the chunks afterwards.
+func (r *rows[T]) release() {
+	for _, c := range r.chunks {
+		unmapChunk(c, r.file != nil)
+	}
+	r.chunks = nil
+	if r.file != nil {
+		r.file.close() //nolint:errcheck // an unlinked file: nothing is lost
+		r.file = nil
+	}
+}
+
+// dropResident removes the file-backed chunks' pages from the resident set (anonymous chunks
+// stay: their pages are the only copy).
+func (r *rows[T]) dropResident() {
+	if r.file == nil {
+		return
+	}
+	for _, c := range r.chunks {
+		dropResident(c)
+	}
+}

@@ -27,6 +27,9 @@ func (x *Index) SearchKeys(ctx context.Context, vec []float32, k int, keys []ann
 	}
 	x.mu.RLock()
 	defer x.mu.RUnlock()
+	if x.closed {
+		return nil, fmt.Errorf("hnsw: search keys: %w", ErrClosed)
+	}
 	ids := make([]uint32, 0, len(keys))
 	x.allocMu.Lock()
 	for _, key := range keys {
