@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -184,6 +185,9 @@ func TestVectorDir(t *testing.T) {
 			same("built", mem, file)
 			if ents, err := os.ReadDir(dir); err != nil || len(ents) != 0 {
 				t.Fatalf("vector dir holds %v (%v): the file should be unlinked", ents, err)
+			}
+			if maps, err := os.ReadFile("/proc/self/maps"); err == nil && !strings.Contains(string(maps), dir+"/.hnsw-vectors-") {
+				t.Fatalf("no mapping of a vector file in %s", dir)
 			}
 			file.DropResident()
 			same("pages dropped", mem, file)

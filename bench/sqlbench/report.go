@@ -51,6 +51,10 @@ type Report struct {
 	VGRSSAnon         int64 `json:"vecgate_rss_anon_growth_bytes"`
 	VGRSSFile         int64 `json:"vecgate_rss_file_growth_bytes"`
 	VGRSSAnonReturned int64 `json:"vecgate_rss_anon_growth_returned_bytes"`
+	// The same growth once every cell ran (searches touched the pages of vectors they reranked:
+	// file-backed ones count from then on), after a GC.
+	VGRSSAnonServed int64 `json:"vecgate_rss_anon_growth_served_bytes"`
+	VGRSSFileServed int64 `json:"vecgate_rss_file_growth_served_bytes"`
 
 	Rows   []Row   `json:"rows"`
 	Ratios []Ratio `json:"ratios"`
@@ -197,9 +201,12 @@ func (rep *Report) Markdown(w io.Writer) {
 		rep.VGLoadSeconds, rep.VGIndexBytes)
 	if rep.VGRSSAnon != 0 || rep.VGRSSFile != 0 {
 		pg := float64(rep.PGIndexBytes)
-		fmt.Fprintf(w, "vecgate RSS growth over its load: %.1f MB (%.2f× pgvector's index; anonymous %.1f MB, file-backed %.1f MB); anonymous %.1f MB once the free heap is returned (%.2f× with file-backed)\n\n",
+		fmt.Fprintf(w, "vecgate RSS growth over its load: %.1f MB (%.2f× pgvector's index; anonymous %.1f MB, file-backed %.1f MB); anonymous %.1f MB once the free heap is returned (%.2f× with file-backed)\n",
 			float64(rep.VGRSSAnon+rep.VGRSSFile)/1e6, div(float64(rep.VGRSSAnon+rep.VGRSSFile), pg), float64(rep.VGRSSAnon)/1e6,
 			float64(rep.VGRSSFile)/1e6, float64(rep.VGRSSAnonReturned)/1e6, div(float64(rep.VGRSSAnonReturned+rep.VGRSSFile), pg))
+		fmt.Fprintf(w, "after the queries: %.1f MB (%.2f×; anonymous %.1f MB, file-backed %.1f MB)\n\n",
+			float64(rep.VGRSSAnonServed+rep.VGRSSFileServed)/1e6, div(float64(rep.VGRSSAnonServed+rep.VGRSSFileServed), pg),
+			float64(rep.VGRSSAnonServed)/1e6, float64(rep.VGRSSFileServed)/1e6)
 	}
 	kcol := fmt.Sprintf("recall@%d", rep.K)
 	t := [][]string{{"method", "ef", "clients", kcol, "QPS", "p50 ms", "p99 ms", "build s", "index B/vector", "intercepted"}}

@@ -201,6 +201,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := r.cells(ctx, g, via); err != nil {
 		return nil, err
 	}
+	if r.rssBase != nil {
+		runtime.GC()
+		if served, err := procmem.Read(); err == nil {
+			d := served.Sub(*r.rssBase)
+			r.rep.VGRSSAnonServed, r.rep.VGRSSFileServed = d.Anon, d.File
+		}
+	}
 	r.rep.Ratios = ratios(r.rep)
 	return r.rep, nil
 }
@@ -216,7 +223,8 @@ type run struct {
 	opclass, query      string
 	vecs                []pgvector.Vector
 	truth               [][]int32
-	slot                string // vecgate's replication slot suffix
+	slot                string       // vecgate's replication slot suffix
+	rssBase             *procmem.RSS // the process's RSS before vecgate started; nil: not known
 }
 
 // createTable creates the table (replacing one left by an earlier run).
@@ -363,6 +371,7 @@ func (r *run) measureRSS(base procmem.RSS) {
 	if err != nil {
 		return
 	}
+	r.rssBase = &base
 	d, dr := loaded.Sub(base), returned.Sub(base)
 	r.rep.VGRSSAnon, r.rep.VGRSSFile, r.rep.VGRSSAnonReturned = d.Anon, d.File, dr.Anon
 	fmt.Fprintf(r.w, "vecgate RSS growth: anonymous %.1f MB (%.1f MB once the free heap is returned), file-backed %.1f MB; pgvector's index %.1f MB\n",
