@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -252,14 +253,20 @@ func (ix *Index) removePending(key ann.Key) {
 
 // flush puts pending rows in (training the codec on them) and ends a bulk load.
 func (ix *Index) flush() error {
+	_, err := ix.flushBulk()
+	return err
+}
+
+// flushBulk is flush, and reports whether it ended the index's bulk load.
+func (ix *Index) flushBulk() (wasBulk bool, err error) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if ix.trained && !ix.bulk {
-		return nil
+		return false, nil
 	}
-	wasBulk := ix.bulk
+	wasBulk = ix.bulk
 	ix.bulk = false
-	err := ix.flushLocked()
+	err = ix.flushLocked()
 	if r, ok := ix.index.(interface{ Relink() }); ok && wasBulk && err == nil {
 		r.Relink() // the load went in as several parallel batches
 	}
@@ -269,7 +276,7 @@ func (ix *Index) flush() error {
 	if r, ok := ix.index.(interface{ DropResident() }); ok && wasBulk {
 		r.DropResident() // the load wrote every page of a file-backed vector array
 	}
-	return err
+	return wasBulk, err
 }
 
 func (ix *Index) flushLocked() error {
@@ -685,16 +692,25 @@ func (s *Set) Truncate(t replication.Target) error {
 // Commit publishes the applied position, after quantised indexes took in their first rows, and
 // starts the retrains of IVF twins whose data drifted (retrain.go).
 func (s *Set) Commit(lsn replication.LSN) error {
+	loaded := false
 	for _, ix := range s.Indexes() {
-		if err := ix.flush(); err != nil {
+		bulk, err := ix.flushBulk()
+		if err != nil {
 			s.log.Warn("live: quantised index could not take its first rows", "index", ix.Source, "err", err)
 		}
+		loaded = loaded || bulk
 		if r, ok := ix.index.(interface{ MaybeRelink() bool }); ok {
 			r.MaybeRelink() // rows inserted one at a time: link again any node left unreachable
 		}
 		s.maybeRetrain(ix)
 	}
 	s.enforceBudget()
+	if loaded {
+		// An initial load leaves the heap full of garbage (decoded rows, the batches): the
+		// runtime would give those pages back over minutes (GOTCHAS.md), so they would count in
+		// the process's RSS meanwhile. Collect and return them now, once per load.
+		debug.FreeOSMemory()
+	}
 	s.applied.Store(uint64(lsn))
 	return nil
 }
