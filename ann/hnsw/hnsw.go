@@ -396,7 +396,14 @@ type query struct {
 	c    []uint8
 	corr float32
 	inv  float32 // cosine: 1/|f| (1 for a search's normalised query)
+	// vbuf: where a search reads the float32 vectors it reranks when they are in a file
+	// (rows.read); nil otherwise.
+	vbuf []float32
 }
+
+// exactVec is node id's float32 vector for an exact distance: in place, or read into q.vbuf
+// from the vector file (Config.VectorDir) without mapping its pages. Valid until the next call.
+func (x *Index) exactVec(q *query, id uint32) []float32 { return x.vecs.read(id, q.vbuf) }
 
 // dist is the ranking distance from a query to node id.
 func (x *Index) dist(q *query, id uint32) float32 {
@@ -484,6 +491,7 @@ type searcher struct {
 	lsel      []topk.Item // link: selection when shrinking a list
 	qc        []uint8     // search: the query's codes
 	qf        []float32   // search: the normalised query (cosine)
+	vbuf      []float32   // search: a vector read from the vector file (query.vbuf)
 	batch     []uint32    // searchLayer: unvisited neighbours of a node
 	touch     float32     // sink of the prefetching loads
 }
@@ -635,10 +643,13 @@ func (x *Index) selectNeighbors(dst, cands []topk.Item, m int) []topk.Item {
 
 // same reports whether nodes a and b hold the same vector (or codes).
 func (x *Index) same(a, b uint32) bool {
+	if x.quant && !slices.Equal(x.codes.at(a), x.codes.at(b)) {
+		return false // one vector has one code: no vector read (a file-backed one would be mapped)
+	}
 	if x.raw {
 		return slices.Equal(x.vec(a), x.vec(b))
 	}
-	return slices.Equal(x.codes.at(a), x.codes.at(b))
+	return true
 }
 
 // Add implements ann.Index (upsert: an existing key is deleted and the new
@@ -960,7 +971,7 @@ func (x *Index) insert(key ann.Key, vec []float32) bool {
 	}
 	// The slot is unreachable until linked: plain writes are safe.
 	if x.raw {
-		copy(x.vec(id), vec)
+		x.vecs.set(id, vec)
 		if x.inv.width > 0 {
 			// Kept as given (its distances to a query can then be computed again as pgvector
 			// computes them), with its inverse norm for ranking.

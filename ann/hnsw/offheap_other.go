@@ -26,3 +26,7 @@ func openVecFile(dir string) (*vecFile, error) {
 func (v *vecFile) mapRegion(size uintptr) (unsafe.Pointer, error) { return nil, errors.ErrUnsupported }
 
 func (v *vecFile) close() error { return nil }
+
+func (v *vecFile) read(c, o int, dst []byte) bool { return false }
+
+func (v *vecFile) write(c, o int, src []byte) bool { return false }

@@ -53,8 +53,9 @@ func unmapChunk[T uint8 | uint32 | float32](c []T, inFile bool) {
 // pages searches do not touch (clean ones without swap) instead of keeping them in anonymous
 // memory. It disappears when closed, or when the process ends.
 type vecFile struct {
-	f    *os.File
-	size int64 // bytes mapped so far (the next region's offset)
+	f      *os.File
+	size   int64 // bytes mapped so far (the next region's offset)
+	region int64 // bytes of a region (every chunk of a file-backed rows is a full one); 0 before the first
 }
 
 // openVecFile creates the unlinked file in dir.
@@ -84,6 +85,7 @@ func (v *vecFile) mapRegion(size uintptr) (unsafe.Pointer, error) {
 		return nil, err
 	}
 	v.size += int64(size)
+	v.region = int64(size)
 	_ = unix.Madvise(unsafe.Slice((*byte)(p), size), unix.MADV_RANDOM) // advice only
 	return p, nil
 }
@@ -97,6 +99,36 @@ func dropResident[T uint8 | uint32 | float32](c []T) {
 	}
 	c = c[:cap(c)]
 	_ = unix.Madvise(unsafe.Slice((*byte)(unsafe.Pointer(&c[0])), uintptr(len(c))*unsafe.Sizeof(c[0])), unix.MADV_DONTNEED) // advice only
+}
+
+// read copies the row of width elements at element o of chunk c into dst with pread, reading
+// the page cache without mapping its pages into the process (a mapped read maps whole folios of
+// the file, and with them most of the file, into the resident set: measured, touching one page in
+// 64 of a 128 MiB mapping made 110 MiB resident). It reports false when the read failed.
+func (v *vecFile) read(c, o int, dst []byte) bool {
+	off := int64(c)*v.region + int64(o)
+	for len(dst) > 0 {
+		n, err := unix.Pread(int(v.f.Fd()), dst, off)
+		if err != nil || n == 0 {
+			return false
+		}
+		dst, off = dst[n:], off+int64(n)
+	}
+	return true
+}
+
+// write copies src to the row at element o of chunk c with pwrite (as read: no page mapped into
+// the process). It reports false when the write failed.
+func (v *vecFile) write(c, o int, src []byte) bool {
+	off := int64(c)*v.region + int64(o)
+	for len(src) > 0 {
+		n, err := unix.Pwrite(int(v.f.Fd()), src, off)
+		if err != nil || n == 0 {
+			return false
+		}
+		src, off = src[n:], off+int64(n)
+	}
+	return true
 }
 
 // close closes the file (its mappings must be unmapped first); the space is freed.

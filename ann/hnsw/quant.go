@@ -239,6 +239,7 @@ func (x *Index) Requantize(ctx context.Context) (bool, error) {
 	x.corr.release()
 	x.sq, x.codes, x.corr = c, codes, corr
 	swapped = true
+	x.vecs.dropResident() // the new codes read every vector of a file-backed array
 	x.side.set(ids, vecs)
 	x.requants++
 	x.mu.Unlock()

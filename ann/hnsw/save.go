@@ -82,6 +82,7 @@ func (x *Index) Save(w io.Writer) error {
 	if x.raw {
 		e.U64(uint64(used * c.Dims))
 		x.vecs.each(used, e.RawF32s)
+		x.vecs.dropResident() // the copy mapped every page of a file-backed array
 	}
 	e.U64(uint64(used * x.stride0))
 	x.links0.each(used, e.RawU32s)

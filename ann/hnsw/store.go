@@ -1,5 +1,7 @@
 package hnsw
 
+import "unsafe"
+
 // Node arrays that are wide per node (vectors, codes, level-0 links) are stored in chunks of
 // chunkRows nodes. Growing appends a chunk and never copies what is stored, so an index of any
 // size grows without stalling searches behind a copy and holds at most one chunk it does not use
@@ -28,6 +30,35 @@ func (r *rows[T]) at(id uint32) []T {
 	c := r.chunks[id>>chunkBits]
 	o := int(id&(chunkRows-1)) * r.width
 	return c[o : o+r.width : o+r.width]
+}
+
+// read returns row id: for file-backed rows a copy read into buf (len width) without mapping
+// the file's pages into the process (vecFile.read), else the row in place (as at).
+func (r *rows[T]) read(id uint32, buf []T) []T {
+	if r.file == nil {
+		return r.at(id)
+	}
+	o := int(id&(chunkRows-1)) * r.width
+	var t T
+	b := unsafe.Slice((*byte)(unsafe.Pointer(&buf[0])), r.width*int(unsafe.Sizeof(t)))
+	if !r.file.read(int(id>>chunkBits), o*int(unsafe.Sizeof(t)), b) {
+		return r.at(id) // the mapping reads the same bytes
+	}
+	return buf[:r.width]
+}
+
+// set copies src (width elements) to row id: for file-backed rows with pwrite (no page of the file
+// mapped into the process), else in place.
+func (r *rows[T]) set(id uint32, src []T) {
+	if r.file != nil {
+		o := int(id&(chunkRows-1)) * r.width
+		var t T
+		b := unsafe.Slice((*byte)(unsafe.Pointer(&src[0])), r.width*int(unsafe.Sizeof(t)))
+		if r.file.write(int(id>>chunkBits), o*int(unsafe.Sizeof(t)), b) {
+			return
+		}
+	}
+	copy(r.at(id), src) // the mapping writes the same bytes
 }
 
 // capacity is the number of rows the chunks hold.
