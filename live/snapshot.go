@@ -88,6 +88,9 @@ func (s *Set) ReadSnapshot(r io.Reader) error {
 			return err
 		}
 		if d.Err() != nil {
+			if e != nil {
+				retireEntries(map[replication.Target]*entry{e.info.Target: e})
+			}
 			break
 		}
 		entries[e.info.Target] = e
@@ -101,7 +104,15 @@ func (s *Set) ReadSnapshot(r io.Reader) error {
 }
 
 // readEntry reads one entry written by WriteSnapshot. Decode errors stay in d.
-func readEntry(d *fileformat.Decoder, opts Options) (*entry, error) {
+func readEntry(d *fileformat.Decoder, opts Options) (_ *entry, err error) {
+	var loaded []*Index // retired (their memory released) if the entry fails
+	defer func() {
+		if err != nil {
+			for _, ix := range loaded {
+				ix.retire()
+			}
+		}
+	}()
 	var strs [5]string
 	for i := range strs {
 		strs[i] = d.String()
@@ -159,6 +170,7 @@ func readEntry(d *fileformat.Decoder, opts Options) (*entry, error) {
 			ix.index = x
 			ci.Method, ci.M, ci.EfConstruction = "hnsw", cfg.M, cfg.EFConstruction
 		}
+		loaded = append(loaded, ix)
 		ix.readLeftOut(d)
 		if got, want := ix.index.Dims(), cmp.Or(ix.truncate, ix.dims); got != want || ix.index.Metric() != metric {
 			return nil, fmt.Errorf("live: snapshot %s: index of %d dimensions (%v), want %d (%v)", src, got, ix.index.Metric(), want, metric)
