@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -27,7 +28,7 @@ type Config struct {
 	// replication; false forwards everything.
 	Intercept bool
 	SlotName  string // replication slot and publication suffix ("": the replication default)
-	DataDir   string // index snapshots; "" for none
+	DataDir   string // index snapshots, and the SQ8 twins' vector files unless Twins.VectorDir says; "" for none
 	// CatalogInterval is how often the catalog is checked for new tables and indexes (0: the
 	// replication default, 30s).
 	CatalogInterval time.Duration
@@ -78,6 +79,7 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 		if cfg.Twins != nil {
 			twins = *cfg.Twins
 		}
+		twins.VectorDir = cmp.Or(twins.VectorDir, cfg.DataDir) // SQ8 twins' vectors: mapped files beside the snapshots
 		g.set = live.NewWith(sub("live"), twins)
 		if err := g.loadDefinitions(ctx, pcfg.Upstream, sub("intercept")); err != nil {
 			return nil, err
@@ -174,6 +176,9 @@ func (g *Gateway) Close(ctx context.Context) error {
 			if err := g.stream.Close(); err != nil && g.closeErr == nil {
 				g.closeErr = err
 			}
+		}
+		if g.set != nil {
+			g.set.Close() // the twins' memory is outside the Go heap
 		}
 	})
 	return g.closeErr

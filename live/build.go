@@ -119,7 +119,7 @@ func catalogTwin(t replication.TargetInfo, ci catalog.Index, m ann.Metric, sqlTy
 		// Search int8 codes (a quarter of the memory traffic) and rerank exactly with the
 		// float32 vectors kept beside them: pgvector's distances, found faster. Codes only:
 		// Postgres reranks.
-		cfg.Quantizer, cfg.KeepVectors = "sq8", !opts.CodesOnly
+		cfg.Quantizer, cfg.KeepVectors, cfg.VectorDir = "sq8", !opts.CodesOnly, opts.VectorDir
 		ix.kind, ix.Exact = "hnsw-sq8", !opts.CodesOnly
 	}
 	x, err := hnsw.New(cfg)

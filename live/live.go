@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -142,6 +143,11 @@ type Options struct {
 	// MaxMemory bounds the twins' memory (bytes; 0: none): past it, the held column values of
 	// the tables holding most are dropped (cover.go, enforceBudget).
 	MaxMemory int64
+	// VectorDir, when set, holds the float32 vectors of the SQ8 twins (which walk their graph on
+	// codes and read vectors only to rerank) in unlinked, mapped files there
+	// (hnsw.Config.VectorDir): the page cache keeps them instead of anonymous memory. vecgate
+	// sets it to --data-dir. Empty: they stay in memory, outside the Go heap.
+	VectorDir string
 }
 
 // DefaultOptions are the twins' defaults.
@@ -252,21 +258,30 @@ func (ix *Index) removePending(key ann.Key) {
 
 // flush puts pending rows in (training the codec on them) and ends a bulk load.
 func (ix *Index) flush() error {
+	_, err := ix.flushBulk()
+	return err
+}
+
+// flushBulk is flush, and reports whether it ended the index's bulk load.
+func (ix *Index) flushBulk() (wasBulk bool, err error) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if ix.trained && !ix.bulk {
-		return nil
+		return false, nil
 	}
-	wasBulk := ix.bulk
+	wasBulk = ix.bulk
 	ix.bulk = false
-	err := ix.flushLocked()
+	err = ix.flushLocked()
 	if r, ok := ix.index.(interface{ Relink() }); ok && wasBulk && err == nil {
 		r.Relink() // the load went in as several parallel batches
 	}
 	if r, ok := ix.index.(interface{ Reorder() }); ok && wasBulk && err == nil {
 		r.Reorder() // nodes searched together stored together: 5–15 % faster searches
 	}
-	return err
+	if r, ok := ix.index.(interface{ DropResident() }); ok && wasBulk {
+		r.DropResident() // the load wrote every page of a file-backed vector array
+	}
+	return wasBulk, err
 }
 
 func (ix *Index) flushLocked() error {
@@ -441,11 +456,23 @@ func (s *Set) replaceEntries(entries map[replication.Target]*entry) {
 	old := s.entries
 	s.entries = entries
 	s.mu.Unlock()
-	for _, e := range old {
+	retireEntries(old)
+}
+
+// retireEntries retires the indexes of entries no longer (or never) the Set's.
+func retireEntries(entries map[replication.Target]*entry) {
+	for _, e := range entries {
 		for _, ix := range e.indexes {
 			ix.retire()
 		}
 	}
+}
+
+// Close retires every index (their memory is released; queries still in flight on them fail and
+// are forwarded) and waits for the background retrains. The Set holds no index afterwards.
+func (s *Set) Close() {
+	s.replaceEntries(map[replication.Target]*entry{})
+	s.WaitRetrains()
 }
 
 func newEntry(t replication.TargetInfo, defs []indexdef.Spec, opts Options) (*entry, error) {
@@ -652,36 +679,46 @@ func (s *Set) Retire(t replication.Target) {
 // Truncate empties a table's indexes.
 func (s *Set) Truncate(t replication.Target) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	e := s.entries[t]
 	if e == nil {
+		s.mu.Unlock()
 		return nil
 	}
 	fresh, err := newEntry(e.info, s.defs, s.opts)
 	if err != nil {
+		s.mu.Unlock()
 		return err
 	}
 	attachIncludes(fresh, s.opts.Cover)
 	s.entries[t] = fresh
-	for _, ix := range e.indexes {
-		ix.retire()
-	}
+	s.mu.Unlock()
+	// Outside s.mu: closing waits for the searches in flight.
+	retireEntries(map[replication.Target]*entry{t: e})
 	return nil
 }
 
 // Commit publishes the applied position, after quantised indexes took in their first rows, and
 // starts the retrains of IVF twins whose data drifted (retrain.go).
 func (s *Set) Commit(lsn replication.LSN) error {
+	loaded := false
 	for _, ix := range s.Indexes() {
-		if err := ix.flush(); err != nil {
+		bulk, err := ix.flushBulk()
+		if err != nil {
 			s.log.Warn("live: quantised index could not take its first rows", "index", ix.Source, "err", err)
 		}
+		loaded = loaded || bulk
 		if r, ok := ix.index.(interface{ MaybeRelink() bool }); ok {
 			r.MaybeRelink() // rows inserted one at a time: link again any node left unreachable
 		}
 		s.maybeRetrain(ix)
 	}
 	s.enforceBudget()
+	if loaded {
+		// An initial load leaves the heap full of garbage (decoded rows, the batches): the
+		// runtime would give those pages back over minutes (GOTCHAS.md), so they would count in
+		// the process's RSS meanwhile. Collect and return them now, once per load.
+		debug.FreeOSMemory()
+	}
 	s.applied.Store(uint64(lsn))
 	return nil
 }

@@ -343,3 +343,51 @@ func TestEachTwinRefusesAlone(t *testing.T) {
 		t.Fatalf("after delete: %v, complete %v %v", err, l2.Complete(), cs.Complete())
 	}
 }
+
+// TestVectorDirAndRetire: an SQ8 twin keeps its vectors in a file under Options.VectorDir (its
+// answers exact, through a snapshot read back); a twin replaced by a reset, a truncate or Close
+// is closed (its memory released), and a search still holding it fails instead of answering
+// "no rows".
+func TestVectorDirAndRetire(t *testing.T) {
+	const dims = 600
+	ti := info()
+	ti.Dims = dims
+	opts := live.DefaultOptions()
+	opts.SQ8MinDims, opts.VectorDir = 512, t.TempDir()
+	s := live.NewWith(nil, opts)
+	if err := s.Reset([]replication.TargetInfo{ti}); err != nil {
+		t.Fatal(err)
+	}
+	vec := func(i int64) []float32 { return hashVec(i, dims) }
+	load(t, s, 300, func(i int64) replication.Row { return row(i, vec(i)...) })
+	r := live.NewWith(nil, opts)
+	snapshotInto(t, s, r)
+	for _, set := range []*live.Set{s, r} {
+		res, err := set.Search(context.Background(), "public", "items", "emb", ann.L2, vec(42), 3)
+		if err != nil || len(res) != 3 || res[0].Key.Int() != 42 || res[0].Distance != 0 {
+			t.Fatalf("row 42: %v %v", res, err)
+		}
+	}
+	retired := func(what string, ix *live.Index) {
+		t.Helper()
+		if _, err := ix.Search(context.Background(), vec(42), 3, ann.SearchOptions{}); err == nil || errors.Is(err, ann.ErrEmpty) {
+			t.Errorf("%s: search of the replaced twin: %v, want an error other than ErrEmpty", what, err)
+		}
+	}
+	old := s.Indexes()[0]
+	if err := s.Truncate(target); err != nil {
+		t.Fatal(err)
+	}
+	retired("truncate", old)
+	old = s.Indexes()[0]
+	if err := s.Reset([]replication.TargetInfo{ti}); err != nil {
+		t.Fatal(err)
+	}
+	retired("reset", old)
+	old = r.Indexes()[0]
+	r.Close()
+	retired("close", old)
+	if len(r.Indexes()) != 0 {
+		t.Errorf("closed set holds %d twins", len(r.Indexes()))
+	}
+}

@@ -2,6 +2,7 @@ package live
 
 import (
 	"context"
+	"io"
 	"sync"
 	"time"
 
@@ -135,13 +136,19 @@ func (s *Set) background(ix *Index, work func(ctx context.Context)) {
 	}()
 }
 
-// retire cancels a running retrain of an index that is being replaced, and stops new ones.
+// retire cancels a running retrain of an index that is being replaced, stops new ones, and
+// releases the index's memory when it holds any outside the Go heap (hnsw.Index.Close: it waits
+// for the searches in flight; later ones fail with hnsw.ErrClosed, and the planner forwards
+// their statements).
 func (ix *Index) retire() {
 	ix.mu.Lock()
-	defer ix.mu.Unlock()
 	ix.retiring = true
 	if ix.retrainCancel != nil {
 		ix.retrainCancel()
+	}
+	ix.mu.Unlock()
+	if c, ok := ix.index.(io.Closer); ok {
+		c.Close() //nolint:errcheck // hnsw's Close does not fail
 	}
 }
 

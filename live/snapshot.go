@@ -82,16 +82,21 @@ func (s *Set) ReadSnapshot(r io.Reader) error {
 	entries := map[replication.Target]*entry{}
 	n := d.Uint(1 << 20)
 	for range n {
-		e, err := readEntry(d, s.opts.Cover)
+		e, err := readEntry(d, s.opts)
 		if err != nil {
+			retireEntries(entries)
 			return err
 		}
 		if d.Err() != nil {
+			if e != nil {
+				retireEntries(map[replication.Target]*entry{e.info.Target: e})
+			}
 			break
 		}
 		entries[e.info.Target] = e
 	}
 	if err := d.End(); err != nil {
+		retireEntries(entries)
 		return fmt.Errorf("live: snapshot: %w", err)
 	}
 	s.replaceEntries(entries)
@@ -99,7 +104,15 @@ func (s *Set) ReadSnapshot(r io.Reader) error {
 }
 
 // readEntry reads one entry written by WriteSnapshot. Decode errors stay in d.
-func readEntry(d *fileformat.Decoder, cover Cover) (*entry, error) {
+func readEntry(d *fileformat.Decoder, opts Options) (_ *entry, err error) {
+	var loaded []*Index // retired (their memory released) if the entry fails
+	defer func() {
+		if err != nil {
+			for _, ix := range loaded {
+				ix.retire()
+			}
+		}
+	}()
 	var strs [5]string
 	for i := range strs {
 		strs[i] = d.String()
@@ -149,7 +162,7 @@ func readEntry(d *fileformat.Decoder, cover Cover) (*entry, error) {
 			ix.index, ix.lists, ix.probes = x, cfg.Lists, cfg.Probes
 			ci.Method, ci.Lists = "ivfflat", cfg.Lists
 		} else {
-			x, err := hnsw.Load(bytes.NewReader(data), hnsw.Config{})
+			x, err := hnsw.Load(bytes.NewReader(data), hnsw.Config{VectorDir: opts.VectorDir})
 			if err != nil {
 				return nil, fmt.Errorf("live: snapshot %s: %w", src, err)
 			}
@@ -157,6 +170,7 @@ func readEntry(d *fileformat.Decoder, cover Cover) (*entry, error) {
 			ix.index = x
 			ci.Method, ci.M, ci.EfConstruction = "hnsw", cfg.M, cfg.EFConstruction
 		}
+		loaded = append(loaded, ix)
 		ix.readLeftOut(d)
 		if got, want := ix.index.Dims(), cmp.Or(ix.truncate, ix.dims); got != want || ix.index.Metric() != metric {
 			return nil, fmt.Errorf("live: snapshot %s: index of %d dimensions (%v), want %d (%v)", src, got, ix.index.Metric(), want, metric)
@@ -165,7 +179,7 @@ func readEntry(d *fileformat.Decoder, cover Cover) (*entry, error) {
 		e.indexes = append(e.indexes, ix)
 	}
 	e.info = info
-	readIncludes(d, e, cover)
+	readIncludes(d, e, opts.Cover)
 	return e, nil
 }
 

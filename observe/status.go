@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/vecgate/vecgate/internal/procmem"
 	"github.com/vecgate/vecgate/live"
 	"github.com/vecgate/vecgate/replication"
 )
@@ -29,6 +30,9 @@ type Status struct {
 	Load        LoadProgress      `json:"load"`
 	Indexes     []IndexStatus     `json:"indexes"`
 	Skipped     []SkippedTarget   `json:"skipped,omitempty"`
+	// Process is vecgate's resident memory (anonymous and file-backed) as the kernel counts it;
+	// absent where /proc/self/status is not available.
+	Process *procmem.RSS `json:"process_rss,omitempty"`
 	// CatalogError is set when index parameters could not be read from the upstream catalog.
 	CatalogError string `json:"catalog_error,omitempty"`
 }
@@ -122,6 +126,9 @@ type SkippedTarget struct {
 // parameters, row estimates).
 func (o *Observer) Status() Status {
 	s := Status{Time: time.Now().UTC(), Version: o.opt.Version, Indexes: []IndexStatus{}}
+	if rss, err := procmem.Read(); err == nil {
+		s.Process = &rss
+	}
 	if o.src.Sessions != nil {
 		s.Sessions = o.src.Sessions()
 	}
@@ -282,18 +289,23 @@ func (o *Observer) loadProgress(st replication.Status) LoadProgress {
 		o.loadStart, o.loadRows0 = now, rows
 	}
 	lp := LoadProgress{Running: true, Rows: rows}
-	var est float64
-	for t := range byTable {
-		if n := o.rowsEst[t]; n > 0 {
-			est += n
-		}
-	}
-	lp.EstimatedRows = int64(est)
+	lp.EstimatedRows = estimatedRows(byTable, o.rowsEst)
 	if el := now.Sub(o.loadStart).Seconds(); el > 0 && rows > o.loadRows0 {
 		lp.RowsPerSecond = float64(rows-o.loadRows0) / el
 	}
 	lp.ETASeconds = ETA(lp.Rows, lp.EstimatedRows, lp.RowsPerSecond).Seconds()
 	return lp
+}
+
+// estimatedRows is a load's total rows: each table once, at the larger of its estimate
+// (reltuples) and its rows indexed, so a table with no estimate (never analysed) or one that grew
+// since counts as done, and the rows indexed never pass the total.
+func estimatedRows(indexed map[string]int64, est map[string]float64) int64 {
+	var total int64
+	for t, n := range indexed {
+		total += max(int64(est[t]), n)
+	}
+	return total
 }
 
 // ETA is the time left at rate for the rows not yet done; 0 when unknown.
@@ -408,6 +420,9 @@ func (s Status) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, ", forwarded: %s", strings.Join(reasons, ", "))
 	}
 	b.WriteString("\n")
+	if p := s.Process; p != nil {
+		fmt.Fprintf(&b, "memory: RSS %s (anonymous %s, file-backed %s)\n", formatBytes(p.Total()), formatBytes(p.Anon), formatBytes(p.File))
+	}
 	if r := s.Replication; r != nil {
 		fmt.Fprintf(&b, "replication: %s, slot %s, applied %s, lag %d bytes / %s", r.State, r.Slot, r.AppliedLSN, r.LagBytes, FormatSeconds(r.LagSeconds))
 		if r.SlotRetainedWAL != nil {

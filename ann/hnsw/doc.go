@@ -14,9 +14,17 @@
 // pooled visited sets (generation-stamped) and heaps, so the search loop
 // allocates nothing per candidate.
 //
+// The wide node arrays (vectors, codes, level-0 and upper lists) are chunks
+// mapped outside the Go heap (store.go): pointer-free, not scanned, not
+// doubled by GOGC's headroom, and freed explicitly, never by the collector —
+// Close frees them all (the owner must call it), and growing, Reorder and
+// Requantize free what they replace, each under mu held exclusively, so no
+// search reads a freed chunk. With Config.VectorDir the float32 vectors of a
+// quantised index that keeps them are a mapped, unlinked file instead.
+//
 // Concurrency: mu (RWMutex) is held shared by searches and by the graph
 // phase of inserts, exclusively only to grow the arrays, to delete, to
-// compact, and to move the entry point. Neighbour lists are written under a
+// compact, to move the entry point, and to Close. Neighbour lists are written under a
 // striped per-node mutex and read without it using atomic loads, so searches
 // run concurrently with inserts. Node slots are allocated under allocMu.
 //

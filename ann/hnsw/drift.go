@@ -190,7 +190,7 @@ func (x *Index) mergeSide(q *query, items []topk.Item, kk int, filter func(ann.K
 		}
 		v, inv := x.side.vecs[id], float32(1) // a codes-only index's, normalised
 		if v == nil {
-			v = x.vec(id) // kept as given
+			v = x.exactVec(q, id) // kept as given
 			if x.inv.width > 0 {
 				inv = x.inv.at(id)[0]
 			}

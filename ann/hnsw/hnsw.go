@@ -3,6 +3,7 @@ package hnsw
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -70,6 +71,12 @@ type Config struct {
 	// the side list searched exactly (drift.go); 0 means sq8.Codec.DriftBound of the rows the
 	// codec trains on (sq8.MinDriftBound for a pre-trained SQ8).
 	DriftBound float64
+	// VectorDir, when set, keeps the float32 vectors of a quantised index with KeepVectors in
+	// an unlinked file in this directory, mapped (the page cache holds them; the kernel drops
+	// the pages searches do not touch): the graph walk reads only codes and links, and a search
+	// reads the vectors of the k×Oversample candidates it reranks. Empty: they live in
+	// anonymous memory outside the Go heap, as every other node array.
+	VectorDir string
 }
 
 // DefaultConfig returns pgvector's defaults for dims-dimensional vectors.
@@ -136,14 +143,15 @@ type Index struct {
 
 	// mu: shared by searches and graph inserts; exclusive to grow the
 	// arrays below, delete, compact and move the entry point.
-	mu    sync.RWMutex
-	quant bool          // codes instead of / besides vectors; fixed at New
-	raw   bool          // vecs holds float32 vectors; fixed at New
-	sq    *sq8.Codec    // set once before the first code is written; replaced by Requantize
-	codes rows[uint8]   // sq8: dims codes per node
-	corr  rows[float32] // sq8: correction term per node
-	vecs  rows[float32] // raw: dims floats per node (for cosine as given, not normalised)
-	inv   rows[float32] // raw cosine: 1/|v| per node (cosine ranks by v·q/|v| with q unit length)
+	mu     sync.RWMutex
+	closed bool          // Close ran: the node arrays are released; mu
+	quant  bool          // codes instead of / besides vectors; fixed at New
+	raw    bool          // vecs holds float32 vectors; fixed at New
+	sq     *sq8.Codec    // set once before the first code is written; replaced by Requantize
+	codes  rows[uint8]   // sq8: dims codes per node
+	corr   rows[float32] // sq8: correction term per node
+	vecs   rows[float32] // raw: dims floats per node (for cosine as given, not normalised)
+	inv    rows[float32] // raw cosine: 1/|v| per node (cosine ranks by v·q/|v| with q unit length)
 	// normalised: the cosine vectors were read from a file that held them normalised (older
 	// format): they are not the rows' own (Originals).
 	normalised bool
@@ -216,9 +224,56 @@ func New(cfg Config) (*Index, error) {
 	}
 	x.raw = !x.quant || cfg.KeepVectors
 	x.ids = newIDTable(x.key)
-	x.setWidths()
+	if err := x.setWidths(); err != nil {
+		return nil, err
+	}
 	x.growLocked(max(cfg.InitialCapacity, 64))
 	return x, nil
+}
+
+// ErrClosed: the index was closed (Close); nothing can be searched or added.
+var ErrClosed = errors.New("hnsw: index closed")
+
+// Close releases the node arrays, which live outside the Go heap (store.go), and the vector file.
+// It waits for the searches and inserts in flight (it takes mu exclusively); afterwards Search,
+// SearchKeys, Add, AddBatch, Save and Requantize return ErrClosed, and the rest see an empty
+// index. An index must be closed when dropped, or its arrays stay mapped until the process ends.
+func (x *Index) Close() error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.closed {
+		return nil
+	}
+	x.closed = true
+	x.releaseRows()
+	x.allocMu.Lock()
+	defer x.allocMu.Unlock()
+	x.upperAt, x.levels, x.nodeInt, x.nodeKeys, x.dead = nil, nil, nil, nil, nil
+	x.ids = newIDTable(x.key)
+	x.keyBytes, x.free, x.used, x.upperUsed, x.upperFree = 0, nil, 0, 0, [maxLevel][]uint32{}
+	x.entry, x.top, x.nDeleted = 0, -1, 0
+	x.nLive.Store(0)
+	x.side.set(nil, nil)
+	return nil
+}
+
+// releaseRows frees every chunked node array. Caller holds mu exclusively.
+func (x *Index) releaseRows() {
+	x.vecs.release()
+	x.inv.release()
+	x.codes.release()
+	x.corr.release()
+	x.links0.release()
+	x.upper.release()
+}
+
+// DropResident removes the pages of a file-backed vector array (Config.VectorDir) from the
+// process's resident set, for after a bulk load wrote them all: the page cache keeps them, and a
+// search maps back those it reranks. No effect on anonymous arrays.
+func (x *Index) DropResident() {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	x.vecs.dropResident()
 }
 
 // Config returns the index's configuration with defaults filled in.
@@ -255,20 +310,37 @@ func (x *Index) MemoryBytes() int64 {
 
 func (x *Index) capacity() int { return len(x.levels) }
 
-// setWidths sizes the rows of the chunked node arrays the index uses (quant and raw set).
-func (x *Index) setWidths() {
+// setWidths sizes the rows of the chunked node arrays the index uses (quant and raw set),
+// releasing any it had. Caller holds mu exclusively (or owns x alone).
+func (x *Index) setWidths() error {
+	x.releaseRows()
 	x.vecs, x.inv, x.codes, x.corr = rows[float32]{}, rows[float32]{}, rows[uint8]{}, rows[float32]{}
 	if x.raw {
 		x.vecs.width = x.cfg.Dims
 		if x.cfg.Metric == ann.Cosine {
 			x.inv.width = 1
 		}
+		f, err := x.newVecFile()
+		if err != nil {
+			return err
+		}
+		x.vecs.file = f
 	}
 	if x.quant {
 		x.codes.width, x.corr.width = x.cfg.Dims, 1
 	}
 	x.links0 = rows[uint32]{width: x.stride0}
 	x.upper = rows[uint32]{width: x.strideU}
+	return nil
+}
+
+// newVecFile opens the file the float32 vectors go in (Config.VectorDir), or returns nil when
+// they live in anonymous memory: no directory, or an index that walks its graph with them.
+func (x *Index) newVecFile() (*vecFile, error) {
+	if x.cfg.VectorDir == "" || !x.quant || !x.raw {
+		return nil, nil
+	}
+	return openVecFile(x.cfg.VectorDir)
 }
 
 // nextCapacity is the capacity to grow to from c nodes: doubling while the
@@ -324,7 +396,14 @@ type query struct {
 	c    []uint8
 	corr float32
 	inv  float32 // cosine: 1/|f| (1 for a search's normalised query)
+	// vbuf: where a search reads the float32 vectors it reranks when they are in a file
+	// (rows.read); nil otherwise.
+	vbuf []float32
 }
+
+// exactVec is node id's float32 vector for an exact distance: in place, or read into q.vbuf
+// from the vector file (Config.VectorDir) without mapping its pages. Valid until the next call.
+func (x *Index) exactVec(q *query, id uint32) []float32 { return x.vecs.read(id, q.vbuf) }
 
 // dist is the ranking distance from a query to node id.
 func (x *Index) dist(q *query, id uint32) float32 {
@@ -412,6 +491,7 @@ type searcher struct {
 	lsel      []topk.Item // link: selection when shrinking a list
 	qc        []uint8     // search: the query's codes
 	qf        []float32   // search: the normalised query (cosine)
+	vbuf      []float32   // search: a vector read from the vector file (query.vbuf)
 	batch     []uint32    // searchLayer: unvisited neighbours of a node
 	touch     float32     // sink of the prefetching loads
 }
@@ -563,10 +643,13 @@ func (x *Index) selectNeighbors(dst, cands []topk.Item, m int) []topk.Item {
 
 // same reports whether nodes a and b hold the same vector (or codes).
 func (x *Index) same(a, b uint32) bool {
+	if x.quant && !slices.Equal(x.codes.at(a), x.codes.at(b)) {
+		return false // one vector has one code: no vector read (a file-backed one would be mapped)
+	}
 	if x.raw {
 		return slices.Equal(x.vec(a), x.vec(b))
 	}
-	return slices.Equal(x.codes.at(a), x.codes.at(b))
+	return true
 }
 
 // Add implements ann.Index (upsert: an existing key is deleted and the new
@@ -578,8 +661,17 @@ func (x *Index) Add(key ann.Key, vec []float32) error {
 	if err := x.ensureCodec(vec); err != nil {
 		return fmt.Errorf("hnsw: add %v: %w", key, err)
 	}
-	x.insert(key, vec)
+	if !x.insert(key, vec) {
+		return fmt.Errorf("hnsw: add %v: %w", key, ErrClosed)
+	}
 	return nil
+}
+
+// isClosed reports whether Close ran.
+func (x *Index) isClosed() bool {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.closed
 }
 
 // seqRows is how many nodes an index gets one at a time before AddBatch inserts in parallel.
@@ -605,6 +697,10 @@ func (x *Index) AddBatch(ctx context.Context, keys []ann.Key, vecs []float32) er
 		return fmt.Errorf("hnsw: add batch: %w", err)
 	}
 	x.mu.Lock()
+	if x.closed {
+		x.mu.Unlock()
+		return fmt.Errorf("hnsw: add batch: %w", ErrClosed)
+	}
 	x.allocMu.Lock()
 	if need := x.used + len(keys); need > x.capacity() {
 		x.growLocked(need)
@@ -622,7 +718,9 @@ func (x *Index) AddBatch(ctx context.Context, keys []ann.Key, vecs []float32) er
 		first = min(len(keys), seqRows-live)
 	}
 	for i := 0; i < first && ctx.Err() == nil; i++ {
-		x.insert(keys[i], vecs[i*d:(i+1)*d])
+		if !x.insert(keys[i], vecs[i*d:(i+1)*d]) {
+			return fmt.Errorf("hnsw: add batch: %w", ErrClosed)
+		}
 	}
 	var next atomic.Int64
 	next.Store(int64(first))
@@ -634,13 +732,18 @@ func (x *Index) AddBatch(ctx context.Context, keys []ann.Key, vecs []float32) er
 				if i >= len(keys) {
 					return
 				}
-				x.insert(keys[i], vecs[i*d:(i+1)*d])
+				if !x.insert(keys[i], vecs[i*d:(i+1)*d]) {
+					return
+				}
 			}
 		})
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("hnsw: add batch: %w", err)
+	}
+	if x.isClosed() {
+		return fmt.Errorf("hnsw: add batch: %w", ErrClosed)
 	}
 	// Relinking walks the whole graph: after a batch that is a large part of the index (a
 	// build), not after each of many small ones (which call Relink once at the end).
@@ -787,11 +890,16 @@ func (x *Index) relinkNode(s *searcher, id uint32, used int, seen []bool, indeg 
 }
 
 // alloc reserves a slot for key, its level and (above level 0) its upper rows under shared mu,
-// growing under exclusive mu when full. It returns with mu held shared.
-func (x *Index) alloc(key ann.Key) (id uint32, level int) {
+// growing under exclusive mu when full. It returns with mu held shared, or ok false (and mu not
+// held) when the index is closed.
+func (x *Index) alloc(key ann.Key) (id uint32, level int, ok bool) {
 	level = -1
 	for {
 		x.mu.RLock()
+		if x.closed {
+			x.mu.RUnlock()
+			return 0, 0, false
+		}
 		x.allocMu.Lock()
 		if level < 0 {
 			level = x.randomLevel() // once per insert, however often the loop retries
@@ -816,6 +924,10 @@ func (x *Index) alloc(key ann.Key) (id uint32, level int) {
 			// mu held exclusively. used and upperUsed change only under mu shared and allocMu,
 			// so they are stable here.
 			x.mu.Lock()
+			if x.closed {
+				x.mu.Unlock()
+				continue // returns false above
+			}
 			if len(x.free) == 0 && x.used >= x.capacity() {
 				x.growLocked(nextCapacity(x.capacity()))
 			}
@@ -847,15 +959,19 @@ func (x *Index) alloc(key ann.Key) (id uint32, level int) {
 		x.setKey(id, key) // before bind: the key table reads keys from the node arrays
 		x.bind(key, id)
 		x.allocMu.Unlock()
-		return id, level
+		return id, level, true
 	}
 }
 
-func (x *Index) insert(key ann.Key, vec []float32) {
-	id, level := x.alloc(key) // holds mu shared
+// insert adds key's node and links it; false: the index is closed (Close).
+func (x *Index) insert(key ann.Key, vec []float32) bool {
+	id, level, ok := x.alloc(key) // holds mu shared
+	if !ok {
+		return false
+	}
 	// The slot is unreachable until linked: plain writes are safe.
 	if x.raw {
-		copy(x.vec(id), vec)
+		x.vecs.set(id, vec)
 		if x.inv.width > 0 {
 			// Kept as given (its distances to a query can then be computed again as pgvector
 			// computes them), with its inverse norm for ranking.
@@ -886,13 +1002,21 @@ func (x *Index) insert(key ann.Key, vec []float32) {
 	if top < 0 {
 		x.mu.RUnlock()
 		x.mu.Lock()
+		if x.closed {
+			x.mu.Unlock()
+			return false
+		}
 		if x.top < 0 {
 			x.entry, x.top = id, level
 			x.mu.Unlock()
-			return
+			return true
 		}
 		x.mu.Unlock()
 		x.mu.RLock()
+		if x.closed {
+			x.mu.RUnlock()
+			return false
+		}
 		ep, top = x.entry, x.top
 	}
 	nq := x.nodeQuery(id)
@@ -941,11 +1065,12 @@ func (x *Index) insert(key ann.Key, vec []float32) {
 	x.mu.RUnlock()
 	if level > top {
 		x.mu.Lock()
-		if level > x.top {
+		if level > x.top && !x.closed {
 			x.entry, x.top = id, level
 		}
 		x.mu.Unlock()
 	}
+	return true
 }
 
 // link adds a back link from node to newID (at distance d), shrinking

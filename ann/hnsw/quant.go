@@ -156,6 +156,13 @@ func (x *Index) Requantize(ctx context.Context) (bool, error) {
 
 	// New codes, a chunk of nodes at a time.
 	codes, corr := rows[uint8]{width: d}, rows[float32]{width: 1}
+	swapped := false
+	defer func() {
+		if !swapped { // only this goroutine saw them
+			codes.release()
+			corr.release()
+		}
+	}()
 	codes.grow(used)
 	corr.grow(used)
 	drifted := map[uint32][]float32{} // node -> its vector when the index keeps none, else nil
@@ -165,6 +172,10 @@ func (x *Index) Requantize(ctx context.Context) (bool, error) {
 			return false, fmt.Errorf("hnsw: requantize: %w", err)
 		}
 		x.mu.RLock()
+		if x.closed {
+			x.mu.RUnlock()
+			return false, fmt.Errorf("hnsw: requantize: %w", ErrClosed)
+		}
 		if x.reordered != gen {
 			x.mu.RUnlock()
 			return false, errObsolete
@@ -182,6 +193,10 @@ func (x *Index) Requantize(ctx context.Context) (bool, error) {
 
 	// Swap.
 	x.mu.Lock()
+	if x.closed {
+		x.mu.Unlock()
+		return false, fmt.Errorf("hnsw: requantize: %w", ErrClosed)
+	}
 	if x.reordered != gen || x.sq != old {
 		x.mu.Unlock()
 		return false, errObsolete
@@ -220,7 +235,11 @@ func (x *Index) Requantize(ctx context.Context) (bool, error) {
 			left = append(left, id)
 		}
 	}
+	x.codes.release() // under mu exclusively: no search reads them
+	x.corr.release()
 	x.sq, x.codes, x.corr = c, codes, corr
+	swapped = true
+	x.vecs.dropResident() // the new codes read every vector of a file-backed array
 	x.side.set(ids, vecs)
 	x.requants++
 	x.mu.Unlock()

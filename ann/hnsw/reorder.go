@@ -48,6 +48,13 @@ func (x *Index) Reorder() {
 	vecs, codes, corr, links0 := rows[float32]{width: x.vecs.width}, rows[uint8]{width: x.codes.width},
 		rows[float32]{width: x.corr.width}, rows[uint32]{width: x.links0.width}
 	inv := rows[float32]{width: x.inv.width}
+	if x.vecs.file != nil {
+		f, err := x.newVecFile()
+		if err != nil {
+			return // the order stays: answers are the same either way
+		}
+		vecs.file = f
+	}
 	capacity := x.capacity()
 	vecs.grow(capacity)
 	inv.grow(capacity)
@@ -101,12 +108,14 @@ func (x *Index) Reorder() {
 			nodeKeys[nu] = x.nodeKeys[old]
 		}
 	}
+	x.releaseRows() // under mu exclusively: no search reads them
 	x.vecs, x.inv, x.codes, x.corr, x.links0 = vecs, inv, codes, corr, links0
 	x.upper, x.upperAt, x.upperUsed, x.upperFree = upper, upperAt, upperUsed, [maxLevel][]uint32{}
 	x.levels, x.nodeInt, x.nodeKeys, x.dead = levels, nodeInt, nodeKeys, dead
 	x.ids.renumber(newID) // keys did not change, so neither do their slots
 	x.entry = newID[x.entry]
 	x.reordered++
+	x.vecs.dropResident() // the copy touched every page of a file-backed array
 	if x.side.n.Load() > 0 {
 		ids, vecs := x.side.snapshot()
 		var nv map[uint32][]float32

@@ -25,6 +25,9 @@ const (
 func (x *Index) Save(w io.Writer) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	if x.closed {
+		return fmt.Errorf("hnsw: save: %w", ErrClosed)
+	}
 	x.allocMu.Lock()
 	used := x.used
 	free := slices.Clone(x.free)
@@ -79,6 +82,7 @@ func (x *Index) Save(w io.Writer) error {
 	if x.raw {
 		e.U64(uint64(used * c.Dims))
 		x.vecs.each(used, e.RawF32s)
+		x.vecs.dropResident() // the copy mapped every page of a file-backed array
 	}
 	e.U64(uint64(used * x.stride0))
 	x.links0.each(used, e.RawU32s)
@@ -134,31 +138,41 @@ func decode(d *fileformat.Decoder, cfg Config) (*Index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ann.ErrCorrupt, err)
 	}
+	if err := x.decodeInto(d, h); err != nil {
+		x.Close() //nolint:errcheck // releases the node arrays; never fails
+		return nil, err
+	}
+	x.vecs.dropResident() // filling a file-backed vector array touched every page
+	return x, nil
+}
+
+// decodeInto reads the nodes, codes, vectors and links of a file into x, a new index.
+func (x *Index) decodeInto(d *fileformat.Decoder, h header) error {
 	n, err := x.decodeNodes(d, h.used)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	x.decodeCodec(d)
 	if err := x.decodeRows(d, h.used); err != nil {
-		return nil, err
+		return err
 	}
 	if err := x.decodeUpper(d, n.levels); err != nil {
-		return nil, err
+		return err
 	}
 	if d.Version >= 2 {
 		if err := x.decodeDrift(d); err != nil {
-			return nil, err
+			return err
 		}
 	} else {
 		x.findDrifted()
 	}
 	if err := d.End(); err != nil {
-		return nil, err
+		return err
 	}
 	if err := x.checkGraph(n); err != nil {
-		return nil, err
+		return err
 	}
-	return x, x.setEntry(n, h.entry, h.top)
+	return x.setEntry(n, h.entry, h.top)
 }
 
 // header is what an HNSW file holds before its node tables.
@@ -324,7 +338,9 @@ func (x *Index) decodeRows(d *fileformat.Decoder, used int) error {
 	if err := d.Err(); err != nil {
 		return err
 	}
-	x.setWidths() // the flags may differ from cfg's
+	if err := x.setWidths(); err != nil { // the flags may differ from cfg's
+		return err
+	}
 	x.growRows(x.capacity())
 	if x.quant {
 		x.codes.fill(codes)

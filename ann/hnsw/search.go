@@ -27,6 +27,9 @@ func (x *Index) Search(ctx context.Context, vec []float32, k int, opts ann.Searc
 	}
 	x.mu.RLock()
 	defer x.mu.RUnlock()
+	if x.closed {
+		return nil, fmt.Errorf("hnsw: search: %w", ErrClosed)
+	}
 	if opts.Farthest {
 		return x.farthest(ctx, vec, k, opts.Filter)
 	}
@@ -37,6 +40,10 @@ func (x *Index) Search(ctx context.Context, vec []float32, k int, opts ann.Searc
 	s := x.getSearcher()
 	defer x.putSearcher(s)
 	q := query{f: vec, inv: 1}
+	if x.vecs.file != nil {
+		s.vbuf = slices.Grow(s.vbuf[:0], x.cfg.Dims)[:x.cfg.Dims]
+		q.vbuf = s.vbuf
+	}
 	if x.cfg.Metric == ann.Cosine {
 		s.qf = append(s.qf[:0], vec...)
 		vecmath.Normalize(s.qf)
@@ -113,7 +120,7 @@ func (x *Index) results(q *query, items []topk.Item, k int, rerank bool) []ann.R
 		// Every candidate's exact distance, computed once; the best k are returned with it.
 		exact := make([]ann.Result, len(items))
 		for i, it := range items {
-			exact[i] = ann.Result{Key: x.key(it.ID), Distance: metricfn.Exact(x.cfg.Metric, q.f, x.vec(it.ID))}
+			exact[i] = ann.Result{Key: x.key(it.ID), Distance: metricfn.Exact(x.cfg.Metric, q.f, x.exactVec(q, it.ID))}
 		}
 		slices.SortStableFunc(exact, func(a, b ann.Result) int { return cmp.Compare(a.Distance, b.Distance) })
 		return exact[:min(k, len(exact))]
@@ -123,7 +130,7 @@ func (x *Index) results(q *query, items []topk.Item, k int, rerank bool) []ann.R
 	for i, it := range items {
 		var d float64
 		if x.raw {
-			d = metricfn.Exact(x.cfg.Metric, q.f, x.vec(it.ID))
+			d = metricfn.Exact(x.cfg.Metric, q.f, x.exactVec(q, it.ID))
 		} else {
 			d = metricfn.FromRank(x.cfg.Metric, it.Dist)
 		}

@@ -27,6 +27,9 @@ func (x *Index) SearchKeys(ctx context.Context, vec []float32, k int, keys []ann
 	}
 	x.mu.RLock()
 	defer x.mu.RUnlock()
+	if x.closed {
+		return nil, fmt.Errorf("hnsw: search keys: %w", ErrClosed)
+	}
 	ids := make([]uint32, 0, len(keys))
 	x.allocMu.Lock()
 	for _, key := range keys {
@@ -35,6 +38,10 @@ func (x *Index) SearchKeys(ctx context.Context, vec []float32, k int, keys []ann
 		}
 	}
 	x.allocMu.Unlock()
+	q := query{f: vec}
+	if x.vecs.file != nil {
+		q.vbuf = make([]float32, x.cfg.Dims)
+	}
 	var h topk.Max
 	for i, id := range ids {
 		if i&1023 == 1023 && ctx.Err() != nil {
@@ -43,13 +50,13 @@ func (x *Index) SearchKeys(ctx context.Context, vec []float32, k int, keys []ann
 		if atomic.LoadUint32(&x.dead[id]) != 0 {
 			continue
 		}
-		d := metricfn.Exact(x.cfg.Metric, vec, x.vec(id))
+		d := metricfn.Exact(x.cfg.Metric, vec, x.exactVec(&q, id))
 		h.PushBounded(topk.Item{Dist: float32(d), ID: id}, k)
 	}
 	items := h.SortedAscending(nil)
 	out := make([]ann.Result, len(items))
 	for i, it := range items {
-		out[i] = ann.Result{Key: x.key(it.ID), Distance: metricfn.Exact(x.cfg.Metric, vec, x.vec(it.ID))}
+		out[i] = ann.Result{Key: x.key(it.ID), Distance: metricfn.Exact(x.cfg.Metric, vec, x.exactVec(&q, it.ID))}
 	}
 	return out, nil
 }

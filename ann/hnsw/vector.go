@@ -21,7 +21,8 @@ func (x *Index) Vector(key ann.Key) ([]float32, bool) {
 	if !ok || atomic.LoadUint32(&x.dead[id]) != 0 {
 		return nil, false
 	}
-	return append([]float32(nil), x.vec(id)...), true
+	v := make([]float32, x.cfg.Dims)
+	return append(v[:0], x.exactVec(&query{vbuf: v}, id)...), true
 }
 
 // Originals reports whether Vector returns the vectors as they were inserted (an index that

@@ -156,19 +156,20 @@ func buildProgress(ctx context.Context, dsn, table string, w io.Writer) (stop fu
 	return func() { cancel(); <-done }
 }
 
-// indexed is the rows vecgate has indexed, as status and metrics count them
-// (observe.IndexedRows: each table once, whatever the number of its twins).
-func indexed(g Gateway) int {
-	n, _ := observe.IndexedRows(g.Set())
-	return int(n)
+// indexed is the rows vecgate has indexed of the table, as status and metrics count them
+// (observe.IndexedRows: each table once, whatever the number of its twins); other tables of the
+// database with vector indexes are not counted.
+func indexed(g Gateway, table string) int {
+	_, byTable := observe.IndexedRows(g.Set())
+	return int(byTable["public."+table])
 }
 
-// waitLoaded waits until replication streams and vecgate's index holds all n rows.
-func waitLoaded(ctx context.Context, g Gateway, n int, timeout time.Duration, w io.Writer) error {
+// waitLoaded waits until replication streams and vecgate's index of table holds all n rows.
+func waitLoaded(ctx context.Context, g Gateway, table string, n int, timeout time.Duration, w io.Writer) error {
 	start := time.Now()
 	last := start
 	for {
-		got := indexed(g)
+		got := indexed(g, table)
 		if g.Stream().Ready() && got >= n {
 			return nil
 		}

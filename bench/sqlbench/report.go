@@ -43,6 +43,18 @@ type Report struct {
 	PGPlanUsesHNSW bool    `json:"pgvector_plan_uses_hnsw"`
 	VGLoadSeconds  float64 `json:"vecgate_load_seconds"`
 	VGIndexBytes   int64   `json:"vecgate_index_bytes"`
+	// The process's resident memory grown over vecgate's start and initial load (vecgate runs in
+	// the benchmark's process; the data set was dropped and the heap collected and returned to
+	// the kernel before the start): anonymous and file-backed pages after a GC, as a user would
+	// see them, and the anonymous pages once the Go runtime returned its free heap
+	// (debug.FreeOSMemory, what its scavenger reaches after minutes).
+	VGRSSAnon         int64 `json:"vecgate_rss_anon_growth_bytes"`
+	VGRSSFile         int64 `json:"vecgate_rss_file_growth_bytes"`
+	VGRSSAnonReturned int64 `json:"vecgate_rss_anon_growth_returned_bytes"`
+	// The same growth once every cell ran (searches touched the pages of vectors they reranked:
+	// file-backed ones count from then on), after a GC.
+	VGRSSAnonServed int64 `json:"vecgate_rss_anon_growth_served_bytes"`
+	VGRSSFileServed int64 `json:"vecgate_rss_file_growth_served_bytes"`
 
 	Rows   []Row   `json:"rows"`
 	Ratios []Ratio `json:"ratios"`
@@ -187,6 +199,15 @@ func (rep *Report) Markdown(w io.Writer) {
 	fmt.Fprintf(w, "PostgreSQL %s, pgvector %s; vecgate %s, %s kernels, GOMAXPROCS %d; copy %.1fs; pgvector build %.2fs (%d bytes); vecgate load %.2fs (%d bytes)\n\n",
 		rep.Postgres, rep.Pgvector, rep.Revision, rep.Kernels, rep.GOMAXPROCS, rep.CopySeconds, rep.PGBuildSeconds, rep.PGIndexBytes,
 		rep.VGLoadSeconds, rep.VGIndexBytes)
+	if rep.VGRSSAnon != 0 || rep.VGRSSFile != 0 {
+		pg := float64(rep.PGIndexBytes)
+		fmt.Fprintf(w, "vecgate RSS growth over its load: %.1f MB (%.2f× pgvector's index; anonymous %.1f MB, file-backed %.1f MB); anonymous %.1f MB once the free heap is returned (%.2f× with file-backed)\n",
+			float64(rep.VGRSSAnon+rep.VGRSSFile)/1e6, div(float64(rep.VGRSSAnon+rep.VGRSSFile), pg), float64(rep.VGRSSAnon)/1e6,
+			float64(rep.VGRSSFile)/1e6, float64(rep.VGRSSAnonReturned)/1e6, div(float64(rep.VGRSSAnonReturned+rep.VGRSSFile), pg))
+		fmt.Fprintf(w, "after the queries: %.1f MB (%.2f×; anonymous %.1f MB, file-backed %.1f MB)\n\n",
+			float64(rep.VGRSSAnonServed+rep.VGRSSFileServed)/1e6, div(float64(rep.VGRSSAnonServed+rep.VGRSSFileServed), pg),
+			float64(rep.VGRSSAnonServed)/1e6, float64(rep.VGRSSFileServed)/1e6)
+	}
 	kcol := fmt.Sprintf("recall@%d", rep.K)
 	t := [][]string{{"method", "ef", "clients", kcol, "QPS", "p50 ms", "p99 ms", "build s", "index B/vector", "intercepted"}}
 	for _, r := range rep.Rows {

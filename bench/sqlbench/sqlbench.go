@@ -24,6 +24,7 @@ import (
 
 	"github.com/vecgate/vecgate/ann"
 	"github.com/vecgate/vecgate/bench"
+	"github.com/vecgate/vecgate/internal/procmem"
 	"github.com/vecgate/vecgate/internal/sqltext"
 	"github.com/vecgate/vecgate/live"
 	"github.com/vecgate/vecgate/observe"
@@ -185,6 +186,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := r.copyRows(ctx, data, dims); err != nil {
 		return nil, err
 	}
+	// data is not used past this point: the collection before vecgate starts frees it, so the RSS
+	// measured over vecgate's load (startVecgate) is vecgate's.
 	if err := r.buildPgvector(ctx); err != nil {
 		return nil, err
 	}
@@ -197,6 +200,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	if err := r.cells(ctx, g, via); err != nil {
 		return nil, err
+	}
+	if r.rssBase != nil {
+		runtime.GC()
+		if served, err := procmem.Read(); err == nil {
+			d := served.Sub(*r.rssBase)
+			r.rep.VGRSSAnonServed, r.rep.VGRSSFileServed = d.Anon, d.File
+		}
 	}
 	r.rep.Ratios = ratios(r.rep)
 	return r.rep, nil
@@ -213,7 +223,8 @@ type run struct {
 	opclass, query      string
 	vecs                []pgvector.Vector
 	truth               [][]int32
-	slot                string // vecgate's replication slot suffix
+	slot                string       // vecgate's replication slot suffix
+	rssBase             *procmem.RSS // the process's RSS before vecgate started; nil: not known
 }
 
 // createTable creates the table (replacing one left by an earlier run).
@@ -320,12 +331,14 @@ func (r *run) buildPgvector(ctx context.Context) error {
 func (r *run) startVecgate(ctx context.Context) (Gateway, string, error) {
 	r.slot = fmt.Sprintf("bench_%08x", rand.Uint32())
 	logger := slog.New(slog.NewTextHandler(r.w, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	debug.FreeOSMemory() // collects, and returns the free heap: the base the load's growth is measured from
+	base, rssErr := procmem.Read()
 	t0 := time.Now()
 	g, err := r.o.Start(ctx, GatewayConfig{Upstream: r.o.DSN, Slot: r.slot, Twins: r.o.Twins, Logger: logger})
 	if err != nil {
 		return nil, "", fmt.Errorf("bench sql: start vecgate: %w", err)
 	}
-	if err := waitLoaded(ctx, g, r.n, r.o.LoadTimeout, r.w); err != nil {
+	if err := waitLoaded(ctx, g, r.table, r.n, r.o.LoadTimeout, r.w); err != nil {
 		return g, "", err
 	}
 	r.rep.VGLoadSeconds = time.Since(t0).Seconds()
@@ -335,12 +348,34 @@ func (r *run) startVecgate(ctx context.Context) (Gateway, string, error) {
 	}
 	fmt.Fprintf(r.w, "vecgate loaded %d rows in %.2fs, %d bytes (%.0f bytes/vector)\n",
 		r.n, r.rep.VGLoadSeconds, r.rep.VGIndexBytes, float64(r.rep.VGIndexBytes)/float64(r.n))
+	if rssErr == nil {
+		r.measureRSS(base)
+	}
 	via, err := url.Parse(r.o.DSN)
 	if err != nil || via.Host == "" {
 		return g, "", fmt.Errorf("bench sql: --dsn must be a postgres:// URL to point clients at vecgate (%v)", err)
 	}
 	via.Host = g.Addr().String()
 	return g, via.String(), nil
+}
+
+// measureRSS records the process's RSS growth since base (before vecgate started): after a GC as
+// it stands, then once the Go runtime returned its free heap.
+func (r *run) measureRSS(base procmem.RSS) {
+	loaded, err := procmem.Read()
+	if err != nil {
+		return
+	}
+	debug.FreeOSMemory()
+	returned, err := procmem.Read()
+	if err != nil {
+		return
+	}
+	r.rssBase = &base
+	d, dr := loaded.Sub(base), returned.Sub(base)
+	r.rep.VGRSSAnon, r.rep.VGRSSFile, r.rep.VGRSSAnonReturned = d.Anon, d.File, dr.Anon
+	fmt.Fprintf(r.w, "vecgate RSS growth: anonymous %.1f MB (%.1f MB once the free heap is returned), file-backed %.1f MB; pgvector's index %.1f MB\n",
+		float64(d.Anon)/1e6, float64(dr.Anon)/1e6, float64(d.File)/1e6, float64(r.rep.PGIndexBytes)/1e6)
 }
 
 // closeVecgate stops g and drops its replication slot.

@@ -50,6 +50,9 @@ func TestBenchSQLEndToEnd(t *testing.T) {
 	if rep.PGIndexBytes <= 0 || rep.VGIndexBytes <= 0 || rep.PGBuildSeconds <= 0 || rep.VGLoadSeconds <= 0 {
 		t.Fatalf("build figures missing: %+v", rep)
 	}
+	if rep.VGRSSAnon <= 0 || !strings.Contains(stdout.String(), "vecgate RSS growth over its load: ") {
+		t.Errorf("no RSS growth measured over vecgate's load: %d anonymous bytes", rep.VGRSSAnon)
+	}
 	if !rep.ClientProcess {
 		t.Errorf("the clients did not run in their own process (the default)")
 	}

@@ -104,6 +104,7 @@ func twinFlags(fs *flag.FlagSet, o *live.Options) {
 	*o = live.DefaultOptions()
 	fs.IntVar(&o.SQ8MinDims, "twin-sq8-min-dims", o.SQ8MinDims, "in-memory twins of pgvector HNSW indexes on vectors of at least this many dimensions search SQ8 codes (a quarter of the memory traffic) and rerank exactly; 0: never")
 	fs.BoolVar(&o.CodesOnly, "twin-codes-only", false, "SQ8 twins keep no float32 vectors: about a quarter of the memory, but every answer is reranked by Postgres (none from memory)")
+	fs.StringVar(&o.VectorDir, "twin-vector-dir", "", "directory for the float32 vectors of SQ8 twins, which read them only to rerank: unlinked files mapped from there, held by the page cache instead of anonymous memory (default: --data-dir; neither: anonymous memory outside the Go heap)")
 	fs.BoolVar(&o.Cover.On, "twin-cover", o.Cover.On, "twins hold the table's other columns (of the types vecgate prints exactly) so that queries returning them are answered from memory; off: only the key, and such queries take the id-list rewrite")
 	fs.IntVar(&o.Cover.MaxRowBytes, "twin-cover-max-row", o.Cover.MaxRowBytes, "bytes of column values a twin holds per row at most; a larger row's queries take the rewrite (0: no bound)")
 	fs.Func("max-memory", "bound on the twins' memory, e.g. 4GiB (0: none): past it, the held column values of the tables holding most are dropped (their queries take the rewrite); vectors stay", func(v string) error {
