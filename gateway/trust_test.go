@@ -476,7 +476,10 @@ func TestStatementTimeoutIntercepted(t *testing.T) {
 		if fmt.Sprint(verr) != fmt.Sprint(derr) || f.g.Stats().Canceled != canceled+1 {
 			t.Errorf("%v: through vecgate %v (canceled %d), directly %v", mode, verr, f.g.Stats().Canceled-canceled, derr)
 		}
-		if vtook > timeout+150*time.Millisecond {
+		// The same moment as directly, give or take a cancel request's round trip on a loaded
+		// machine (150 ms over the timeout failed once while a differential run shared the
+		// cores); the defect this pins ran the statement to its end, seconds later.
+		if vtook > max(timeout, dtook)+300*time.Millisecond {
 			t.Errorf("%v: statement_timeout %s fired after %s through vecgate (%s directly)", mode, timeout, vtook, dtook)
 		}
 		sameViaAndDirect(t, f, via, direct, fmt.Sprintf("%v: after the timeout", mode), "fast")
