@@ -331,6 +331,11 @@ func (j job) Fast() bool {
 
 func (j job) FastKey() string { return j.q.FastKey() }
 
+func (j job) Width() int {
+	outs, _ := j.q.Fast()
+	return len(outs)
+}
+
 func (j job) Answer(ctx context.Context, formats []int16) ([][][]byte, error) {
 	outs, _ := j.q.Fast()
 	rows, err := j.q.Answer(ctx, outs, formats)

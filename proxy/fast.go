@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"hash/fnv"
 	"strconv"
@@ -19,6 +20,8 @@ type FastJob interface {
 	Fast() bool
 	// FastKey names the answer's description: statements with the same key are described alike.
 	FastKey() string
+	// Width is the number of columns an answer from memory has.
+	Width() int
 	// Answer returns the rows, each column as Postgres sends it in the result format asked for
 	// (formats as in a Bind), nil for NULL.
 	Answer(ctx context.Context, formats []int16) ([][][]byte, error)
@@ -124,6 +127,11 @@ func (s *session) fastAnswer(ctx context.Context, w *bufio.Writer, job Job, need
 	}
 	desc := s.desc(descKey(job, formats))
 	if _, readable := s.tableCheck(w, job); !readable {
+		return nil, false
+	}
+	if desc != nil && descWidth(desc) != fj.Width() {
+		// A description Postgres gave for the statement's columns as they are now (a column
+		// added since the twin loaded them): rows from memory would not match it.
 		return nil, false
 	}
 	rows, err := fj.Answer(ctx, formats)
@@ -271,14 +279,21 @@ func descKey(job Job, formats []int16) string {
 	return fmt.Sprintf("%s/%v", fj.FastKey(), formats)
 }
 
-// rememberDesc keeps a statement's RowDescription from a rewritten run for later fast answers.
+// rememberDesc keeps a statement's RowDescription from a rewritten run for later fast answers:
+// only from a session that may be answered from memory (its table check says so), and with as
+// many columns as such an answer has. Otherwise Postgres may have described columns the twin
+// does not hold (a column added since it loaded): kept under the twin's key, that description
+// would be sent with rows from memory of another width (the soak's SELECT * after ADD COLUMN).
 func (s *session) rememberDesc(job Job, formats []int16, msgs [][]byte) {
 	key := descKey(job, formats)
 	if key == "" {
 		return
 	}
+	if e, ok := s.checkCached(job); !ok || !e.readable {
+		return
+	}
 	for _, m := range msgs {
-		if m[0] == 'T' {
+		if m[0] == 'T' && descWidth(m) == job.(FastJob).Width() {
 			if s.descs == nil || len(s.descs) > 256 {
 				s.descs = map[string][]byte{}
 			}
@@ -311,4 +326,13 @@ func (s *session) desc(key string) []byte {
 	s.srv.descMu.Lock()
 	defer s.srv.descMu.Unlock()
 	return s.srv.descs[key]
+}
+
+// descWidth is the number of fields a RowDescription message (type byte and length included)
+// describes; -1 when it is too short to say.
+func descWidth(m []byte) int {
+	if len(m) < 7 || m[0] != 'T' {
+		return -1
+	}
+	return int(binary.BigEndian.Uint16(m[5:7]))
 }
