@@ -383,6 +383,15 @@ func slowFixture(t *testing.T) *fixture {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
+	// The added column loads the table again on its own (per-table sync): until it is handed
+	// over its queries are forwarded as loading.
+	settled(t, f.g, admin)
+	for deadline := time.Now().Add(2 * time.Minute); len(f.g.stream.Status().Loading) > 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("items still loading: %v", f.g.stream.Status().Loading)
+		}
+	}
+	settled(t, f.g, admin)
 	return f
 }
 
