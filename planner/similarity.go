@@ -320,9 +320,8 @@ func (q *Query) thresholdRows(cal *pgdist.Calibration, src originalsSource, res 
 			return nil, fmt.Errorf("planner: distance thresholds are not monotone at %g", r.Distance)
 		}
 	}
-	m := q.Shape.Metric
 	if pass >= q.need {
-		if last := res[q.need-1].Distance; !seenAll && (last >= limit || nearTieFor(m, last, limit)) {
+		if last := res[q.need-1].Distance; !seenAll && !q.clearlyBefore(last, limit) {
 			return nil, fmt.Errorf("planner: distance %g at the LIMIT is too close to the candidates' bound %g to cut from memory", last, limit)
 		}
 		return res[:q.need], nil
@@ -330,7 +329,7 @@ func (q *Query) thresholdRows(cal *pgdist.Calibration, src originalsSource, res 
 	if !q.Target.Index.Complete() {
 		return nil, errors.New("planner: the index lacks rows of the table that a threshold may pass")
 	}
-	if !seenAll && (pass == len(res) || res[pass].Distance >= limit || nearTieFor(m, res[pass].Distance, limit)) {
+	if !seenAll && (pass == len(res) || !q.clearlyBefore(res[pass].Distance, limit)) {
 		return nil, fmt.Errorf("planner: %d rows pass the thresholds of %d asked, and the first that fails is not clearly inside the candidates", pass, q.need)
 	}
 	return res[:pass], nil

@@ -164,6 +164,12 @@ func (x *Index) selectivity(filter func(ann.Key) bool) float64 {
 // exact returns the k best live nodes the filter (nil: every node) accepts, by a
 // full scan, ascending. Caller holds mu shared.
 func (x *Index) exact(ctx context.Context, q *query, k int, filter func(ann.Key) bool) ([]topk.Item, error) {
+	return x.scan(ctx, k, filter, func(id uint32) float32 { return x.dist(q, id) })
+}
+
+// scan returns the k live nodes the filter (nil: every node) accepts with the smallest rank,
+// ascending, by a full scan. Caller holds mu shared.
+func (x *Index) scan(ctx context.Context, k int, filter func(ann.Key) bool, rank func(uint32) float32) ([]topk.Item, error) {
 	var h topk.Max
 	for i := range x.dead {
 		if i&4095 == 0 && ctx.Err() != nil {
@@ -173,7 +179,7 @@ func (x *Index) exact(ctx context.Context, q *query, k int, filter func(ann.Key)
 		if atomic.LoadUint32(&x.dead[id]) != 0 || filter != nil && !filter(x.key(id)) {
 			continue
 		}
-		h.PushBounded(topk.Item{Dist: x.dist(q, id), ID: id}, k)
+		h.PushBounded(topk.Item{Dist: rank(id), ID: id}, k)
 	}
 	return h.SortedAscending(nil), nil
 }
@@ -192,18 +198,11 @@ func (x *Index) farthest(ctx context.Context, vec []float32, k int, filter func(
 		q = append([]float32(nil), vec...)
 		vecmath.Normalize(q)
 	}
-	var h topk.Max // of negated distances: the k largest
-	for i := range x.dead {
-		if i&4095 == 0 && ctx.Err() != nil {
-			return nil, fmt.Errorf("hnsw: search: %w", ctx.Err())
-		}
-		id := uint32(i)
-		if atomic.LoadUint32(&x.dead[id]) != 0 || filter != nil && !filter(x.key(id)) {
-			continue
-		}
-		h.PushBounded(topk.Item{Dist: -float32(metricfn.Exact(x.cfg.Metric, q, x.vec(id))), ID: id}, k)
+	// The k smallest negated distances: the k largest.
+	items, err := x.scan(ctx, k, filter, func(id uint32) float32 { return -float32(metricfn.Exact(x.cfg.Metric, q, x.vec(id))) })
+	if err != nil {
+		return nil, err
 	}
-	items := h.SortedAscending(nil)
 	out := make([]ann.Result, len(items))
 	for i, it := range items {
 		out[i] = ann.Result{Key: x.key(it.ID), Distance: metricfn.Exact(x.cfg.Metric, q, x.vec(it.ID))}
