@@ -351,19 +351,19 @@ func (q *Query) builtinOperators() string {
 	var ops []string
 	sh := q.Shape
 	if q.held != nil || q.filter != nil {
-		ops = append(ops, "'='", "'->>'")
-		for _, op := range sh.condOps {
-			if op != "=" && op != "->>" {
-				ops = append(ops, sqltext.QuoteLiteral(op))
-			}
-		}
+		ops = append(append(ops, "=", "->>"), sh.condOps...)
 	}
 	if sh.Similarity || slices.ContainsFunc(sh.derived, func(d derived) bool { return d.similarity }) ||
 		slices.ContainsFunc(sh.Thresholds, func(t Threshold) bool { return t.similarity }) {
-		ops = append(ops, "'-'")
+		ops = append(ops, "-")
 	}
 	if len(sh.Thresholds) > 0 {
-		ops = append(ops, "'>'", "'>='", "'<'", "'<='")
+		ops = append(ops, ">", ">=", "<", "<=")
+	}
+	slices.Sort(ops)
+	ops = slices.Compact(ops)
+	for i, op := range ops {
+		ops[i] = sqltext.QuoteLiteral(op)
 	}
 	return strings.Join(ops, ", ")
 }
