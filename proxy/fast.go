@@ -279,17 +279,17 @@ func descKey(job Job, formats []int16) string {
 	return fmt.Sprintf("%s/%v", fj.FastKey(), formats)
 }
 
-// rememberDesc keeps a statement's RowDescription from a rewritten run for later fast answers:
-// only from a session that may be answered from memory (its table check says so), and with as
-// many columns as such an answer has. Otherwise Postgres may have described columns the twin
-// does not hold (a column added since it loaded): kept under the twin's key, that description
-// would be sent with rows from memory of another width (the soak's SELECT * after ADD COLUMN).
+// rememberDesc keeps a statement's RowDescription from a rewritten run for later fast answers,
+// with as many columns as such an answer has. The caller keeps only descriptions of runs whose
+// table check allowed answers from memory: otherwise Postgres may have described columns the twin
+// does not hold (a column added since it loaded), and that description, kept under the twin's
+// key, would be sent with rows from memory of another width (the soak's SELECT * after ADD
+// COLUMN). (Asking the session's cached check here instead lost every description of sessions
+// whose catalog epoch moves at each statement: LlamaIndex's CREATE INDEX IF NOT EXISTS before
+// every search.)
 func (s *session) rememberDesc(job Job, formats []int16, msgs [][]byte) {
 	key := descKey(job, formats)
 	if key == "" {
-		return
-	}
-	if e, ok := s.checkCached(job); !ok || !e.readable {
 		return
 	}
 	for _, m := range msgs {

@@ -55,6 +55,9 @@ type interception struct {
 	ctx   context.Context
 	block bool     // in a transaction block: the rounds run under vecgate's savepoint
 	pre   [][]byte // messages the client gets before the statement's answer (the group's ParseComplete)
+	// readable: the session's table check for this statement allows answers from memory, so
+	// the description Postgres gives its rewrite may be kept for them (rememberDesc).
+	readable bool
 }
 
 // outcome ends an interception: handled when the client got its answer, otherwise the
@@ -128,7 +131,8 @@ func (p *interception) checks() *outcome {
 		}
 	}
 	lsn := s.positionWithCheck(w, p.job)
-	whole, _ := s.tableCheck(w, p.job)
+	whole, readable := s.tableCheck(w, p.job)
+	p.readable = readable
 	if s.interrupted() {
 		return p.interrupted(nil)
 	}
@@ -181,7 +185,7 @@ func (p *interception) rewrite() *outcome {
 	s.endCapture()
 	s.intercepted(PathRewrite)
 	s.answered = true // ran through the rewrite: no function of the session's (ranUpstream)
-	if describe, formats := p.proto.shape(); describe {
+	if describe, formats := p.proto.shape(); describe && p.readable {
 		s.rememberDesc(p.job, formats, last)
 	}
 	return &outcome{true, s.deliver(slices.Concat(p.pre, last)...)}
