@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -42,6 +43,13 @@ func TestHeldConditions(t *testing.T) {
 		{"emb IS NOT NULL AND NOT flag", nil, true},
 		{"small >= $2 AND small < $3", [][]byte{[]byte("20"), []byte("90")}, true},
 		{"u = $2 OR n = 7000", [][]byte{[]byte("a87ff679-a2f3-e71d-9181-a67b7542122c")}, true},
+		// jsonb containment and key existence, numbers compared as numerics.
+		{`metadata @> '{"source": "file1.md"}'`, nil, true},
+		{`metadata @> $2 AND n > 20000`, [][]byte{[]byte(`{"source": "file2.md"}`)}, true},
+		{`metadata @> '{"x": 2}' OR metadata @> '{"page": 21.0}'`, nil, true},
+		{`metadata @> $2::jsonb`, [][]byte{[]byte(`{"page": 35, "source": "file0.md"}`)}, true},
+		{`metadata ? 'page' AND NOT metadata ? $2`, [][]byte{[]byte("missing")}, true},
+		{`NOT (metadata @> '{}') OR flag`, nil, true}, // NULL metadata: NOT NULL is NULL
 		// Left to Postgres.
 		{"small = '70000'", nil, false}, // 22003: out of range for smallint
 		{"small = $2", [][]byte{[]byte("70000")}, false},
@@ -50,6 +58,10 @@ func TestHeldConditions(t *testing.T) {
 		{"tag LIKE 'tag_1%'", nil, false}, // _ matches any character
 		{"n < 5.5", nil, false},           // numeric comparison
 		{"content ILIKE 'doc%'", nil, false},
+		{`metadata @> '{"a": "\u0000"}'`, nil, false},                  // 22P05 from Postgres
+		{`metadata @> $2`, [][]byte{[]byte(`{"page": 1e400}`)}, false}, // past what vecgate reads
+		{`metadata @> $2`, [][]byte{[]byte(`{"page": 1`)}, false},      // 22P02 from Postgres
+		{`metadata->'source' = '"file1.md"'`, nil, false},
 	} {
 		sql := "SELECT id, content, n FROM docs WHERE " + st.where + order
 		params := append([][]byte{q}, st.params...)
@@ -65,6 +77,26 @@ func TestHeldConditions(t *testing.T) {
 			if moved := g.Stats().FastPath > before; i == 1 && moved != st.fast {
 				t.Errorf("%s: from memory %v, want %v", st.where, moved, st.fast)
 			}
+		}
+	}
+	// A jsonb parameter in binary (pgx sends jsonb so when the statement's description says jsonb):
+	// version 1, then the text.
+	sql := "SELECT id, metadata FROM docs WHERE metadata @> $2" + order
+	for i := range 2 {
+		before := g.Stats().FastPath
+		params, oids, formats := [][]byte{q, []byte("\x01{\"source\": \"file3.md\"}")}, []uint32{0, 3802}, []int16{0, 1}
+		read := func(c *pgconn.PgConn) string {
+			r := c.ExecParams(context.Background(), sql, params, oids, formats, nil).Read()
+			if r.Err != nil {
+				t.Fatal(r.Err)
+			}
+			return fmt.Sprintf("%q", r.Rows)
+		}
+		if got, want := read(via), read(direct); got != want || !strings.Contains(want, "file3.md") {
+			t.Fatalf("binary jsonb:\nvecgate:  %s\nPostgres: %s", got, want)
+		}
+		if moved := g.Stats().FastPath > before; i == 1 && !moved {
+			t.Errorf("binary jsonb parameter: not from memory")
 		}
 	}
 }

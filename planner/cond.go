@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
 
@@ -29,6 +30,7 @@ const (
 	condIsNull // column IS NULL (not: IS NOT NULL, as condNot over it)
 	condPrefix // column LIKE 'prefix%'
 	condBool   // a boolean column alone
+	condJSONB  // jsonb column @> value, or column ? key (op says which)
 )
 
 // cond is a WHERE condition as written (Shape), its values still Args.
@@ -110,6 +112,10 @@ func (sh *Shape) readCond(n *pg.Node, ops map[string]bool) (*cond, bool) {
 		switch op {
 		case "=", "<>", "<", "<=", ">", ">=":
 			return leaf(op, e.Rexpr)
+		case "@>", "?":
+			c, ok := leaf(op, e.Rexpr)
+			c.kind = condJSONB
+			return c, ok && key == ""
 		}
 	case pg.A_Expr_Kind_AEXPR_IN:
 		switch op {
@@ -182,9 +188,10 @@ type boundCond struct {
 	fam   string // canonical family compared
 	op    string
 	null  bool   // the value is NULL: every comparison is NULL
-	str   string // the canonical value (text, uuid, bool, int digits) or the prefix
+	str   string // the canonical value (text, uuid, bool, int digits), the prefix or the key (?)
 	num   int64  // an integer value
 	isInt bool
+	doc   *jsonValue // the value a jsonb column must contain (@>)
 }
 
 // bindCond reads c's values (value gives each Arg's) against the twin's held columns, appending
@@ -229,6 +236,8 @@ func (h *heldFilter) bindCond(sh *Shape, c *cond, value func(Arg) (filterValue, 
 	case condPrefix:
 		b.str = c.value.Literal
 		return b, fam == canon.Text && compared
+	case condJSONB:
+		return h.bindJSONB(sh, b, c, hc.Family, value)
 	}
 	if fam == "" || !compared || c.op != "=" && c.op != "<>" && fam != canon.Int {
 		return nil, false
@@ -340,6 +349,8 @@ func (b *boundCond) eval(vals []pgout.Value, undecided *bool) tv {
 			return tvNull
 		}
 		return truth(strings.HasPrefix(x, b.str))
+	case condJSONB:
+		return b.evalJSONB(vals[b.slot], undecided)
 	}
 	if isNull || b.null {
 		return tvNull
@@ -399,4 +410,68 @@ func (b *boundCond) read(v pgout.Value) (string, bool, bool) {
 	}
 	c, ok := canon.Value(b.fam, v.V, v.Text)
 	return c, false, ok
+}
+
+// bindJSONB reads the value of `col @> value` or `col ? key` on a held jsonb column: a jsonb
+// value that Postgres reads as parseJSONB does (a quoted literal without backslashes, or a
+// parameter declared jsonb or left to Postgres, text when cast `::jsonb`), or text for `?`.
+func (h *heldFilter) bindJSONB(sh *Shape, b *boundCond, c *cond, col pgout.Family, value func(Arg) (filterValue, bool)) (*boundCond, bool) {
+	b.op = c.op
+	a := c.value
+	if col != pgout.JSONB || a.CastMod || !a.IsParam() && (!a.Quoted || strings.Contains(a.Literal, `\`)) {
+		return nil, false
+	}
+	fv, present := value(a)
+	if !present || a.IsParam() && fv.oid == 0 && sh.paramUses[a.Param] > 1 {
+		return nil, false // see buildFilter
+	}
+	text := []byte(fv.text())
+	switch {
+	case c.op == "?" && oneOf(a.Cast, "", "text", "varchar") && oidOneOf(fv.oid, oidText, oidVarchar, oidUnknown):
+	case c.op == "@>" && a.Cast == "" && oidOneOf(fv.oid, oidJSONB),
+		c.op == "@>" && a.Cast == "jsonb" && oidOneOf(fv.oid, oidJSONB, oidText, oidVarchar, oidUnknown):
+		if fv.binary && fv.oid == oidJSONB || fv.binary && fv.oid == 0 && a.Cast == "" {
+			if len(text) == 0 || text[0] != 1 {
+				return nil, false
+			}
+			text = text[1:]
+		}
+	default:
+		return nil, false
+	}
+	if fv.null {
+		b.null = true
+		return b, true
+	}
+	if c.op == "?" {
+		b.str = string(text)
+		return b, utf8.Valid(text) && !strings.ContainsRune(b.str, 0)
+	}
+	doc, ok := parseJSONB(text, true)
+	b.doc = doc
+	return b, ok
+}
+
+// evalJSONB evaluates `@>` or `?` over a held jsonb value.
+func (b *boundCond) evalJSONB(v pgout.Value, undecided *bool) tv {
+	if v.Null || b.null {
+		return tvNull
+	}
+	text := v.V
+	if !v.Text {
+		if len(text) == 0 || text[0] != 1 {
+			*undecided = true
+			return tvNull
+		}
+		text = text[1:]
+	}
+	doc, ok := parseJSONB(text, false)
+	if !ok {
+		*undecided = true
+		return tvNull
+	}
+	if b.op == "?" {
+		return truth(jsonbHasKey(doc, b.str))
+	}
+	return truth(jsonbContains(doc, b.doc))
 }

@@ -134,6 +134,7 @@ const (
 	oidUnknown = 705
 	oidVarchar = 1043
 	oidUUID    = 2950
+	oidJSONB   = 3802
 )
 
 // canonical puts a value compared with a column of family fam in the family's canonical form.

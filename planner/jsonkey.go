@@ -112,6 +112,8 @@ func (p *jsonParser) str() (string, bool) {
 		case c == '"':
 			p.i++
 			return string(out), true
+		case c < 0x20:
+			return "", false // JSON escapes control characters; Postgres refuses them raw
 		case c != '\\':
 			out = append(out, c)
 			p.i++

@@ -363,6 +363,9 @@ func (g *gen) query(db int, t *table) *query {
 			fmt.Sprintf("cat = %d OR note = 'n%d'", g.pick(7), g.pick(50)),
 			fmt.Sprintf("flag = true AND note IN ('n%d', 'n%d')", g.pick(50), g.pick(50)),
 			fmt.Sprintf("note = 'n%d'", g.pick(50)),
+			fmt.Sprintf(`meta @> '{"tag": "t%d"}'`, g.pick(5)),
+			fmt.Sprintf(`meta @> '{"w": %d.50}' OR NOT meta ? 'n'`, g.pick(12)),
+			fmt.Sprintf(`meta ? 'tag' AND meta->>'tag' <> 't%d'`, g.pick(5)),
 			// Thresholds on the distance or the similarity: the nearest rows pass.
 			fmt.Sprintf("§ < %s", []string{"0.5", "1", "2.25", "4"}[g.pick(4)]),
 			fmt.Sprintf("1 - (%s <=> ¤) > %s", q.Col.Name, []string{"-0.5", "0", "0.5", "0.875"}[g.pick(4)]),
