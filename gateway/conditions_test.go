@@ -148,3 +148,55 @@ func TestSettingDependentOutput(t *testing.T) {
 		}
 	}
 }
+
+// TestArraysFromMemory: array columns (one and several dimensions, NULL elements, lower bounds
+// other than 1, elements that need quotes, dates under the session's settings) are answered
+// from memory in text and binary, byte for byte as Postgres sends them.
+func TestArraysFromMemory(t *testing.T) {
+	dsn, g := tableGateway(t, 120, "CREATE EXTENSION IF NOT EXISTS vector",
+		`CREATE TABLE tagged (id int PRIMARY KEY, tags text[], nums int[], grid float8[], docs jsonb[], days date[], emb vector(2))`,
+		`INSERT INTO tagged SELECT i,
+			CASE WHEN i % 9 = 0 THEN NULL ELSE ARRAY['t' || i % 4, 'a b', NULL, '', 'NULL', 'q"' || i] END,
+			CASE WHEN i % 5 = 0 THEN '[0:2]={1,2,3}'::int[] ELSE ARRAY[i, NULL, -i] END,
+			ARRAY[[i / 3.0, 0.1], [1e-7, -i]],
+			ARRAY[jsonb_build_object('i', i, 's', 'x,y'), NULL],
+			ARRAY[DATE '2026-01-01' + i, NULL],
+			ARRAY[sin(i), cos(i)]::vector
+			FROM generate_series(1, 120) i`,
+		`UPDATE tagged SET tags = '{}' WHERE id = 4`,
+		"CREATE INDEX ON tagged USING hnsw (emb vector_l2_ops)")
+	via := coverVia(t, dsn, g)
+	direct := pgtest.Connect(t, dsn).PgConn()
+	for _, c := range []*pgconn.PgConn{via, direct} {
+		if _, err := c.Exec(context.Background(), "SET DateStyle = 'ISO, MDY'").ReadAll(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const sql = "SELECT id, tags, nums, grid, docs, days FROM tagged ORDER BY emb <-> $1 LIMIT 12"
+	q := [][]byte{[]byte("[0.3,0.9]")}
+	for _, formats := range [][]int16{{0}, {1}} {
+		for i := range 2 {
+			before := g.Stats().FastPath
+			got, want := wireAnswer(t, via, sql, q, formats), wireAnswer(t, direct, sql, q, formats)
+			if got != want {
+				t.Fatalf("formats %v:\nvecgate:  %s\nPostgres: %s", formats, got, want)
+			}
+			if moved := g.Stats().FastPath > before; i == 1 && !moved {
+				t.Errorf("formats %v: not from memory", formats)
+			}
+		}
+	}
+	// Dates print otherwise under DateStyle SQL, inside arrays too: left to Postgres.
+	for _, c := range []*pgconn.PgConn{via, direct} {
+		if _, err := c.Exec(context.Background(), "SET DateStyle = 'SQL, DMY'").ReadAll(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := g.Stats().FastPath
+	if got, want := wireAnswer(t, via, sql, q, []int16{0}), wireAnswer(t, direct, sql, q, []int16{0}); got != want {
+		t.Fatalf("DateStyle SQL:\nvecgate:  %s\nPostgres: %s", got, want)
+	}
+	if g.Stats().FastPath > before {
+		t.Errorf("DateStyle SQL: date[] printed from memory")
+	}
+}

@@ -34,6 +34,7 @@ var zeroOffsetZones = []string{"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Universal", 
 // SettingsFor returns the settings family f's text output needs (nil for none beyond the fast
 // path's own).
 func SettingsFor(f Family) []Setting {
+	f, _ = f.Elem() // an array prints its elements so
 	switch f {
 	case Date, Timestamp:
 		return []Setting{{Name: "DateStyle", Prefix: "ISO,"}}

@@ -50,6 +50,9 @@ const (
 // FamilyOf returns the family of a column type as format_type prints it ("integer",
 // "character varying(20)", "numeric(10,2)", …); Unsupported for the rest.
 func FamilyOf(typ string) Family {
+	if strings.HasSuffix(typ, "[]") {
+		return arrayFamilyOf(typ)
+	}
 	base, rest, _ := strings.Cut(typ, "(")
 	if base == "timestamp" { // timestamp(3) with time zone
 		_, base, _ = strings.Cut(rest, ")")
@@ -102,6 +105,9 @@ const MaxFloat = 1e15
 // Encode returns v (binary send form, or text output form when text is set) in the result
 // format asked for: 0 text, 1 binary.
 func Encode(f Family, v []byte, text bool, format int16) ([]byte, error) {
+	if elem, ok := f.Elem(); ok {
+		return encodeArray(elem, v, text, format)
+	}
 	if text {
 		if f.settingDependent() {
 			return nil, fmt.Errorf("%w: family %d in text form (printed under the walsender's settings)", ErrInexact, f)
