@@ -329,6 +329,16 @@ func (ix *Index) Vector(key ann.Key) ([]float32, bool) {
 	return vs.Vector(key)
 }
 
+// VectorInto is Vector into dst's storage, when the index can (else as Vector).
+func (ix *Index) VectorInto(dst []float32, key ann.Key) ([]float32, bool) {
+	if vs, ok := ix.index.(interface {
+		VectorInto([]float32, ann.Key) ([]float32, bool)
+	}); ok {
+		return vs.VectorInto(dst, key)
+	}
+	return ix.Vector(key)
+}
+
 // Originals reports whether Vector returns the rows' vectors as Postgres holds them (not
 // truncated, not normalised: an HNSW twin that keeps vectors, and for cosine one not loaded from
 // a snapshot of the older format).

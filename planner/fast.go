@@ -537,8 +537,17 @@ func (q *Query) clearlyBefore(d, bound float64) bool {
 // serverOrder replaces the distances of res by the server's own and sorts res by them.
 func (q *Query) serverOrder(cal *pgdist.Calibration, src originalsSource, res []ann.Result) ([]ann.Result, error) {
 	op := q.Shape.Metric.String()
+	into, reuse := src.(interface {
+		VectorInto([]float32, ann.Key) ([]float32, bool)
+	})
+	var x []float32
 	for i := range res {
-		x, ok := src.Vector(res[i].Key)
+		var ok bool
+		if reuse {
+			x, ok = into.VectorInto(x, res[i].Key) // one buffer for all: cal.Distance keeps none
+		} else {
+			x, ok = src.Vector(res[i].Key)
+		}
 		if !ok || len(x) != len(q.vec) {
 			return nil, fmt.Errorf("planner: %s holds no full vector for %s", q.Target.Name, res[i].Key)
 		}

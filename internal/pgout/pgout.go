@@ -129,7 +129,19 @@ func Encode(f Family, v []byte, text bool, format int16) ([]byte, error) {
 
 // checkBinary verifies a binary value has its type's length.
 func checkBinary(f Family, v []byte) error {
-	want := map[Family]int{Int2: 2, Int4: 4, Int8: 8, Bool: 1, UUID: 16, Float4: 4, Float8: 8, Date: 4, Timestamp: 8, TimestampTZ: 8}[f]
+	want := 0
+	switch f {
+	case Bool:
+		want = 1
+	case Int2:
+		want = 2
+	case Int4, Float4, Date:
+		want = 4
+	case Int8, Float8, Timestamp, TimestampTZ:
+		want = 8
+	case UUID:
+		want = 16
+	}
 	if want != 0 && len(v) != want || f == JSONB && (len(v) == 0 || v[0] != 1) || f == Unsupported {
 		return fmt.Errorf("%w: %d bytes for family %d", ErrInexact, len(v), f)
 	}
