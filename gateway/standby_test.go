@@ -86,6 +86,7 @@ func (h *standbyHarness) run(args ...string) string {
 }
 
 func (h *standbyHarness) gateway(standby, primary string) (*Gateway, error) {
+	h.t.Helper()
 	cfg := proxy.DefaultConfig()
 	cfg.Listen, cfg.Upstream = "127.0.0.1:0", primary
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -100,7 +101,8 @@ func (h *standbyHarness) gateway(standby, primary string) (*Gateway, error) {
 // standby with no primary, saying what to set; its slot is on the standby and its publication on
 // the primary; vector queries are answered by vecgate and equal the primary's answers; a write
 // through it lands on the primary and the session's next vector query sees it (read-your-writes,
-// after the standby replayed it); a restart of the standby is survived.
+// after the standby replayed it); a restart of the standby and its promotion are survived
+// without a reload.
 func TestStandbyReadScaleOut(t *testing.T) {
 	h := newStandbyHarness(t)
 	ctx := context.Background()
@@ -127,7 +129,9 @@ func TestStandbyReadScaleOut(t *testing.T) {
 	direct := pgtest.Connect(t, h.primary)
 	runAll(t, direct, itemsTable(2000)...)
 	runAll(t, direct, `CREATE INDEX ON items USING hnsw (emb vector_l2_ops)`)
-	g, err := h.gateway(h.standby, h.primary)
+	// The primary's DSN names the standby as its second host: after a failover (below) client
+	// sessions go there.
+	g, err := h.gateway(h.standby, fmt.Sprintf("postgres://postgres@127.0.0.1:%d,127.0.0.1:%d/postgres?sslmode=disable", h.primaryPort, h.stbPort))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,12 +171,13 @@ func TestStandbyReadScaleOut(t *testing.T) {
 
 	// Read-your-writes: the row written through vecgate (on the primary) is the next answer's
 	// first, once the standby has replayed it and vecgate applied it.
+	ref := direct // the primary, whose answers are the reference
 	readsOwnWrite := func(step string, id int) {
 		t.Helper()
 		q := f.vector()
 		runAll(t, via, fmt.Sprintf(`INSERT INTO items (id, category, rare, title, emb) VALUES (%d, 0, 0, 'new', '%s')`, id, q))
 		var n int
-		if err := direct.QueryRow(ctx, `SELECT count(*) FROM items WHERE id = $1`, id).Scan(&n); err != nil || n != 1 {
+		if err := ref.QueryRow(ctx, `SELECT count(*) FROM items WHERE id = $1`, id).Scan(&n); err != nil || n != 1 {
 			t.Fatalf("%s: the write is not on the primary (%d rows, %v)", step, n, err)
 		}
 		before := g.Stats()
@@ -183,7 +188,7 @@ func TestStandbyReadScaleOut(t *testing.T) {
 		if len(got) == 0 || got[0].id != int64(id) {
 			t.Errorf("%s: own write %d not first: %v", step, id, got)
 		}
-		if want := idDists(t, direct, pgx.QueryExecModeSimpleProtocol, fastShape, q); !sameRows(got, want) {
+		if want := idDists(t, ref, pgx.QueryExecModeSimpleProtocol, fastShape, q); !sameRows(got, want) {
 			t.Errorf("%s: WRONG ANSWER through vecgate %v, on the primary %v", step, got, want)
 		}
 	}
@@ -215,6 +220,19 @@ func TestStandbyReadScaleOut(t *testing.T) {
 	readsOwnWrite("after the standby's restart", 100003)
 	if n := g.stream.Status().Resnapshots; n != loads {
 		t.Errorf("the standby's restart cost a full reload (%d loads, was %d)", n, loads)
+	}
+
+	// Failover: the standby is promoted and the primary stops. Sessions go to the promoted
+	// server (the next host of the primary DSN), the stream goes on from its slot there.
+	h.run("promote", "s")
+	h.run("stop")
+	via.Close(ctx)
+	via = pgtest.Connect(t, viaDSN(h.primary, g))
+	waitLonger(t, via)
+	ref = stb2
+	readsOwnWrite("after the promotion", 100004)
+	if n := g.stream.Status().Resnapshots; n != loads {
+		t.Errorf("the promotion cost a full reload (%d loads, was %d)", n, loads)
 	}
 }
 
