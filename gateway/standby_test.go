@@ -93,7 +93,15 @@ func (h *standbyHarness) gateway(standby, primary string) (*Gateway, error) {
 	if os.Getenv("VECGATE_TEST_LOG") != "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	return startGateway(context.Background(), cfg, Config{Intercept: true, Standby: standby, SlotName: "s"})
+	g, err := startGateway(context.Background(), cfg, Config{Intercept: true, Standby: standby, SlotName: "s"})
+	if err == nil {
+		h.t.Cleanup(func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = g.Close(sctx)
+		})
+	}
+	return g, err
 }
 
 // TestStandbyReadScaleOut runs vecgate on a physical standby (--upstream the standby, --primary
@@ -111,16 +119,14 @@ func TestStandbyReadScaleOut(t *testing.T) {
 	// Bad input first: a standby without hot_standby_feedback, then a standby as the only upstream.
 	runAll(t, stb, `ALTER SYSTEM SET hot_standby_feedback = off`, `SELECT pg_reload_conf()`)
 	waitSetting(t, stb, "hot_standby_feedback", "off")
-	if g, err := h.gateway(h.standby, h.primary); err == nil {
-		_ = g.Close(ctx)
+	if _, err := h.gateway(h.standby, h.primary); err == nil {
 		t.Fatal("vecgate started on a standby without hot_standby_feedback")
 	} else if !strings.Contains(err.Error(), "set hot_standby_feedback = on") {
 		t.Errorf("error without the setting to change: %v", err)
 	}
 	runAll(t, stb, `ALTER SYSTEM RESET hot_standby_feedback`, `SELECT pg_reload_conf()`)
 	waitSetting(t, stb, "hot_standby_feedback", "on")
-	if g, err := h.gateway("", h.standby); err == nil {
-		_ = g.Close(ctx)
+	if _, err := h.gateway("", h.standby); err == nil {
 		t.Fatal("vecgate started with a standby as its only upstream")
 	} else if !strings.Contains(err.Error(), "--primary") {
 		t.Errorf("error without the setting to change: %v", err)
@@ -135,11 +141,6 @@ func TestStandbyReadScaleOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = g.Close(sctx)
-	})
 	waitIndexed(t, g, 2000)
 	var where string
 	if err := stb.QueryRow(ctx, `SELECT string_agg(slot_type || ':' || slot_name, ',') FROM pg_replication_slots WHERE slot_name = 'vecgate_s'`).Scan(&where); err != nil || where != "logical:vecgate_s" {
