@@ -17,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/vecgate/vecgate/ann"
 	"github.com/vecgate/vecgate/internal/pgtest"
 	"github.com/vecgate/vecgate/proxy"
 )
@@ -105,8 +106,8 @@ func (h *standbyHarness) gateway(standby, primary string) (*Gateway, error) {
 }
 
 // TestStandbyReadScaleOut runs vecgate on a physical standby (--upstream the standby, --primary
-// the primary): it refuses a standby without hot_standby_feedback, and an upstream that is a
-// standby with no primary, saying what to set; its slot is on the standby and its publication on
+// the primary): it refuses a standby without hot_standby_feedback or with wal_level = replica,
+// and an upstream that is a standby with no primary, saying what to set; its slot is on the standby and its publication on
 // the primary; vector queries are answered by vecgate and equal the primary's answers; a write
 // through it lands on the primary and the session's next vector query sees it (read-your-writes,
 // after the standby replayed it); a restart of the standby and its promotion are survived
@@ -126,6 +127,20 @@ func TestStandbyReadScaleOut(t *testing.T) {
 	}
 	runAll(t, stb, `ALTER SYSTEM RESET hot_standby_feedback`, `SELECT pg_reload_conf()`)
 	waitSetting(t, stb, "hot_standby_feedback", "on")
+	// wal_level takes a restart of the standby.
+	runAll(t, stb, `ALTER SYSTEM SET wal_level = replica`)
+	h.run("stop", "s")
+	h.run("standby", "s")
+	if _, err := h.gateway(h.standby, h.primary); err == nil {
+		t.Fatal("vecgate started on a standby with wal_level = replica")
+	} else if !strings.Contains(err.Error(), "set wal_level = logical on the standby") {
+		t.Errorf("error without the setting to change: %v", err)
+	}
+	stb = pgtest.Connect(t, h.standby)
+	runAll(t, stb, `ALTER SYSTEM RESET wal_level`)
+	h.run("stop", "s")
+	h.run("standby", "s")
+	stb = pgtest.Connect(t, h.standby)
 	if _, err := h.gateway("", h.standby); err == nil {
 		t.Fatal("vecgate started with a standby as its only upstream")
 	} else if !strings.Contains(err.Error(), "--primary") {
@@ -168,6 +183,28 @@ func TestStandbyReadScaleOut(t *testing.T) {
 	}
 	for i := range 5 {
 		answered(fmt.Sprintf("query %d", i), f.vector())
+	}
+
+	// A table created on the primary while vecgate runs is loaded alone, from the standby (a
+	// temporary slot there, the publication altered on the primary).
+	runAll(t, direct, `CREATE TABLE items2 (id bigint PRIMARY KEY, emb vector(16))`,
+		`INSERT INTO items2 SELECT id, emb FROM items WHERE id % 4 = 0`,
+		`CREATE INDEX ON items2 USING hnsw (emb vector_l2_ops)`)
+	waitLen(t, g, "items2", ann.L2, 500)
+	{
+		q := f.vector()
+		const shape = `SELECT id, emb <-> $1::vector AS d FROM items2 ORDER BY emb <-> $1::vector LIMIT 5`
+		before := g.Stats()
+		got := idDists(t, via, pgx.QueryExecModeSimpleProtocol, shape, q)
+		if moved := statsMoved(before, g.Stats()); !slices.Equal(moved, []string{"intercept+1"}) {
+			t.Errorf("new table: counters moved %v, want intercept+1", moved)
+		}
+		if want := idDists(t, direct, pgx.QueryExecModeSimpleProtocol, shape, q); !sameRows(got, want) {
+			t.Errorf("new table: WRONG ANSWER through vecgate %v, on the primary %v", got, want)
+		}
+		if st := g.stream.Status(); st.TableLoads < 1 || st.Resnapshots != 1 {
+			t.Errorf("new table: %d tables loaded alone, %d full loads (want ≥ 1 and 1)", st.TableLoads, st.Resnapshots)
+		}
 	}
 
 	// Read-your-writes: the row written through vecgate (on the primary) is the next answer's
