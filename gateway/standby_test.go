@@ -232,6 +232,22 @@ func TestStandbyReadScaleOut(t *testing.T) {
 	}
 	readsOwnWrite("read-your-writes", 100001)
 
+	// With the standby's replay paused, a write on the primary cannot reach vecgate: the
+	// session's next vector query waits its max_wait and goes to the primary, which has the row.
+	runAll(t, stb, `SELECT pg_wal_replay_pause()`)
+	runAll(t, via, `SET vecgate.max_wait = '300ms'`,
+		`INSERT INTO items (id, category, rare, title, emb) VALUES (100005, 0, 0, 'paused', '[7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7]')`)
+	before := g.Stats()
+	got := idDists(t, via, pgx.QueryExecModeSimpleProtocol, fastShape, "[7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7]")
+	if moved := statsMoved(before, g.Stats()); !slices.Equal(moved, []string{"forward:lagging+1"}) {
+		t.Errorf("replay paused: counters moved %v, want forward:lagging+1", moved)
+	}
+	if len(got) == 0 || got[0].id != 100005 {
+		t.Errorf("replay paused: own write 100005 not first: %v", got)
+	}
+	runAll(t, stb, `SELECT pg_wal_replay_resume()`)
+	waitLonger(t, via)
+
 	// A transaction block that writes is the primary's: its vector query is forwarded and sees
 	// the block's own row.
 	runAll(t, via, "BEGIN", `INSERT INTO items (id, category, rare, title, emb) VALUES (100002, 0, 0, 'in block', '[9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9]')`)
