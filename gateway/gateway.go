@@ -29,6 +29,11 @@ type Config struct {
 	Intercept bool
 	SlotName  string // replication slot and publication suffix ("": the replication default)
 	DataDir   string // index snapshots, and the SQ8 twins' vector files unless Twins.VectorDir says; "" for none
+	// Standby, when set, is the DSN of a physical standby of Proxy.Upstream (Postgres 16+) that
+	// replication decodes and loads from, and status reads (docs/scale-out.md). Client sessions,
+	// vecgate's schema, its index definitions and the publication stay on Proxy.Upstream, the
+	// primary. Start refuses a standby vecgate cannot decode from, saying what to set.
+	Standby string
 	// CatalogInterval is how often the catalog is checked for new tables and indexes (0: the
 	// replication default, 30s).
 	CatalogInterval time.Duration
@@ -69,8 +74,17 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 	sub := func(name string) *slog.Logger { return logger.With("subsystem", name) }
 	pcfg.Logger = sub("proxy")
 	ocfg := cfg.Observe
-	ocfg.Upstream, ocfg.Logger = pcfg.Upstream, sub("observe")
+	// decode is where replication reads (the standby, when there is one); pcfg.Upstream takes
+	// client sessions and everything vecgate writes.
+	decode, primary := pcfg.Upstream, ""
+	if cfg.Standby != "" {
+		decode, primary = cfg.Standby, pcfg.Upstream
+	}
+	ocfg.Upstream, ocfg.Logger = decode, sub("observe")
 	if cfg.Intercept {
+		if err := replication.CheckStandby(ctx, decode, primary, sub("replication")); err != nil {
+			return nil, err
+		}
 		// vecgate's own schema (index definitions, state) in the upstream database.
 		if err := migrations.Up(ctx, pcfg.Upstream, sub("migrations")); err != nil {
 			return nil, err
@@ -85,7 +99,7 @@ func Start(ctx context.Context, cfg Config) (*Gateway, error) {
 			return nil, err
 		}
 		rcfg := replication.DefaultConfig()
-		rcfg.DSN, rcfg.Applier, rcfg.SnapshotDir, rcfg.Logger = pcfg.Upstream, g.set, cfg.DataDir, sub("replication")
+		rcfg.DSN, rcfg.Primary, rcfg.Applier, rcfg.SnapshotDir, rcfg.Logger = decode, primary, g.set, cfg.DataDir, sub("replication")
 		if cfg.CatalogInterval != 0 {
 			rcfg.CatalogInterval = cfg.CatalogInterval
 		}

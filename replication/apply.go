@@ -381,9 +381,11 @@ func (s *Stream) ensurePublication(ctx context.Context, conn *pgx.Conn, tables m
 func (s *Stream) initialLoad(ctx context.Context, conn *pgx.Conn, rconn *pgconn.PgConn) (LSN, error) {
 	s.setState(StateLoading)
 	s.haveData = false
+	stop := s.nudgePrimary(ctx)
 	res, err := pglogrepl.CreateReplicationSlot(ctx, rconn, s.slot, "pgoutput", pglogrepl.CreateReplicationSlotOptions{
 		Mode: pglogrepl.LogicalReplication, SnapshotAction: "EXPORT_SNAPSHOT",
 	})
+	stop()
 	if err != nil {
 		return 0, fmt.Errorf("replication: create slot %s: %w", s.slot, err)
 	}

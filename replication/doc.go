@@ -9,6 +9,10 @@
 // and resynchronisation. It decides no query plans and imports no index package: the Applier
 // interface is declared here, by its consumer, and Memory is a simple implementation.
 //
+// The upstream may be a physical standby (Postgres 16+, Config.Primary naming its primary;
+// standby.go): the slots are the standby's, the publication is made on the primary and waited for
+// until the standby replayed it, and CheckStandby says what a standby lacks.
+//
 // Where the live set of indexes is read: Stream.Status (state, applied LSN, lag, per-table skip
 // reasons) and Stream.WaitFor are what the proxy/planner read; the Applier itself (an ann index or
 // Memory) is what they search. Replication is its only writer.

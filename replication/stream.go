@@ -25,7 +25,12 @@ import (
 // Config configures a Stream. Start from DefaultConfig.
 type Config struct {
 	// DSN of the upstream database (a role with REPLICATION, or superuser; see docs/replication.md).
+	// It may name a physical standby (Postgres 16+; see Primary and docs/scale-out.md).
 	DSN string
+	// Primary is the DSN of DSN's primary when DSN names a physical standby: the publication is
+	// made there, and asked to log standby snapshots while a slot is created on the standby
+	// (standby.go). Empty: DSN is the primary.
+	Primary string
 	// Name makes the slot "vecgate_<Name>" and the publication of the same name. Letters, digits
 	// and '_' only. Default "main".
 	Name string
@@ -205,6 +210,8 @@ type Stream struct {
 	syncSeq atomic.Uint64
 	// syncWG counts the goroutines of tables' loads (tablesync.go).
 	syncWG sync.WaitGroup
+	// onStandby: this session's upstream is in recovery (standby.go); set at each session's start.
+	onStandby atomic.Bool
 
 	// Owned by the run goroutine.
 	haveData  bool   // the Applier holds a consistent state as of status.Applied
@@ -514,6 +521,9 @@ func (s *Stream) session(ctx context.Context) error {
 		return fmt.Errorf("replication: connect: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
+	if err := s.standbySession(ctx, conn); err != nil {
+		return err
+	}
 	s.rels, s.relMsgs, s.syncs = map[uint32]*relInfo{}, map[uint32]msgRelation{}, map[uint32]*tableSync{}
 	defer s.stopSyncs()
 
@@ -527,7 +537,7 @@ func (s *Stream) session(ctx context.Context) error {
 		s.log.Info("replicated tables changed: full reload")
 		s.haveData = false
 	}
-	if err := s.ensurePublication(ctx, conn, s.tables); err != nil {
+	if err := s.publish(ctx, conn, s.tables); err != nil {
 		return err
 	}
 

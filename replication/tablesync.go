@@ -177,7 +177,7 @@ func (s *Stream) applyCatalog(ctx context.Context, cat *catalog.Catalog, loader 
 		for _, tt := range start {
 			pub[tt.table.QualifiedName()] = tt
 		}
-		if err := s.ensurePublication(ctx, s.conn, pub); err != nil {
+		if err := s.publish(ctx, s.conn, pub); err != nil {
 			if !undefinedTable(err) {
 				return err
 			}
@@ -264,9 +264,11 @@ func (s *Stream) copyAlone(ctx context.Context, tt *tableTarget, dst Sink) syncR
 	// Slot names are at most 63 bytes: the stream's own (at most 58) cut to leave room. An
 	// abandoned load's slot lives until its connection closes: each load has a name of its own.
 	name := fmt.Sprintf("%.38s_sync_%d_%d", s.slot, tt.table.OID, s.syncSeq.Add(1)%100000)
+	stop := s.nudgePrimary(ctx)
 	res, err := pglogrepl.CreateReplicationSlot(ctx, rconn, name, "pgoutput", pglogrepl.CreateReplicationSlotOptions{
 		Temporary: true, Mode: pglogrepl.LogicalReplication, SnapshotAction: "EXPORT_SNAPSHOT",
 	})
+	stop()
 	if err != nil {
 		return syncResult{err: fmt.Errorf("create temporary slot %s: %w", name, err)}
 	}

@@ -64,6 +64,7 @@ log-format = 'json'
 		{"startup-timeout", o.proxy.StartupTimeout, 9 * time.Second, "flag --startup-timeout"},
 		{"log-format", o.logFormat, "json", path + ":7"},
 		{"slot-name", o.slotName, "envslot", "environment variable VECGATE_SLOT_NAME"},
+		{"primary", o.primary, "", "default"},
 		{"listen", o.proxy.Listen, "127.0.0.1:5433", "default"},
 		{"http-listen", o.httpListen, defaultHTTPListen, "default"},
 		{"config", o.configFile, path, "environment variable VECGATE_CONFIG"},
@@ -113,6 +114,7 @@ func TestConfigErrors(t *testing.T) {
 		{name: "bad twin dims", args: []string{"--upstream", testDSN, "--twin-sq8-min-dims", "-1"}, want: []string{"twin-sq8-min-dims (from flag --twin-sq8-min-dims): -1 is outside 0..16000"}},
 		{name: "bad recall sample", args: []string{"--upstream", testDSN, "--recall-sample", "1.5"}, want: []string{"recall-sample (from flag --recall-sample): 1.5 is outside 0..1"}},
 		{name: "bad progress", args: []string{"--upstream", testDSN, "--progress", "sometimes"}, want: []string{"progress (from flag --progress)"}},
+		{name: "bad primary", env: map[string]string{"VECGATE_UPSTREAM": testDSN, "VECGATE_PRIMARY": "postgres://h:notaport/db"}, want: []string{"primary (from environment variable VECGATE_PRIMARY)"}},
 		{name: "tls half", args: []string{"--upstream", testDSN, "--tls-cert", "c.pem"}, want: []string{"tls-cert and tls-key go together"}},
 		{name: "unreadable file", env: map[string]string{"VECGATE_CONFIG": "/nonexistent/vecgate.conf"}, want: []string{"config file", "/nonexistent/vecgate.conf", "from environment variable VECGATE_CONFIG"}},
 	}

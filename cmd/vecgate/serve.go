@@ -45,6 +45,7 @@ type serveOptions struct {
 	logFormat        string
 	intercept        bool
 	slotName         string
+	primary          string
 	dataDir          string
 	twins            live.Options
 	debugListen      string
@@ -66,6 +67,7 @@ func serveFlags(o *serveOptions, output io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.configFile, configFlag, "", "config file of 'name = value' lines using these flags' names (see docs/operations.md); flags and VECGATE_* variables override it")
 	fs.StringVar(&o.proxy.Listen, "listen", def.Listen, "address clients connect to")
 	fs.StringVar(&o.proxy.Upstream, "upstream", "", "upstream Postgres DSN, e.g. postgres://user@127.0.0.1:5432/db (required); clients' own user, database and password are relayed")
+	fs.StringVar(&o.primary, "primary", "", "when --upstream is a physical standby (Postgres 16+, hot_standby_feedback = on, wal_level = logical): the primary's DSN; client sessions, vecgate's schema and publication go there, --upstream serves decoding and loading (docs/scale-out.md)")
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate for client TLS (with --tls-key); without it SSLRequest is answered 'N'")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key for client TLS")
 	fs.IntVar(&o.proxy.MaxMessageSize, "max-message-size", def.MaxMessageSize, "largest client message body in bytes (1024..1073741824); larger ends the session with 08P01")
@@ -163,6 +165,11 @@ func loadServeOptions(args []string, lookupEnv func(string) (string, bool), outp
 	default:
 		if _, err := pgconn.ParseConfig(o.proxy.Upstream); err != nil {
 			bad("upstream", "%v", err)
+		}
+	}
+	if o.primary != "" {
+		if _, err := pgconn.ParseConfig(o.primary); err != nil {
+			bad("primary", "%v", err)
 		}
 	}
 	if err := checkAddr(o.proxy.Listen, false); err != nil {
@@ -263,7 +270,11 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	g, err := gateway.Start(ctx, gateway.Config{Proxy: cfg, Intercept: o.intercept, SlotName: o.slotName, DataDir: o.dataDir, Twins: &o.twins, Recall: observe.RecallConfig{Rate: o.recallSample},
+	var standby string
+	if o.primary != "" { // --upstream is the standby: sessions go to the primary
+		cfg.Upstream, standby = o.primary, o.proxy.Upstream
+	}
+	g, err := gateway.Start(ctx, gateway.Config{Proxy: cfg, Standby: standby, Intercept: o.intercept, SlotName: o.slotName, DataDir: o.dataDir, Twins: &o.twins, Recall: observe.RecallConfig{Rate: o.recallSample},
 		Observe: observe.Config{Version: version, ReadyMaxLag: o.readyMaxLag, ReadyMaxLagBytes: o.readyMaxLagBytes, Errors: errLog}})
 	if err != nil {
 		return err
