@@ -34,7 +34,8 @@ func (s searcher) Find(schema, table, column string, m ann.Metric) (planner.Targ
 	if !ok {
 		return planner.Target{}, false
 	}
-	return planner.Target{Index: ix, Schema: ix.Schema, Table: ix.Table, RelOID: ix.RelOID, DatabaseOID: s.dbOID, Key: ix.Key, KeyType: ix.KeyType, Name: ix.Source,
+	return planner.Target{Index: ix, Schema: ix.Schema, Table: ix.Table, RelOID: ix.RelOID, DatabaseOID: s.dbOID, Key: ix.Key, KeyType: ix.KeyType,
+		KeyColumns: ix.KeyColumns, KeyTypes: ix.KeyTypes, Name: ix.Source,
 		Exact: ix.Exact, Oversample: ix.Oversample, Kind: ix.Kind(), Lists: ix.Lists(), Probes: ix.Probes(), Halfvec: ix.Halfvec()}, true
 }
 

@@ -245,7 +245,11 @@ func (q *Query) tableCheck() string {
         AND p.pronamespace OPERATOR(pg_catalog.<>) pg_catalog.pg_my_temp_schema()
         AND p.oid OPERATOR(pg_catalog.<>) ALL (x.procs))`, strings.Join(names, ", "))
 	}
-	columns := []string{sqltext.QuoteLiteral(q.Target.Key), sqltext.QuoteLiteral(q.Shape.Column)}
+	var columns []string
+	for _, k := range q.Target.keyColumns() {
+		columns = append(columns, sqltext.QuoteLiteral(k))
+	}
+	columns = append(columns, sqltext.QuoteLiteral(q.Shape.Column))
 	var typed []Output // held columns read, whose type the session must see as the twin holds it
 	if outs, ok := q.Fast(); ok {
 		for _, o := range outs {
