@@ -376,6 +376,7 @@ type Set struct {
 	entries map[replication.Target]*entry // guarded by mu
 	defs    []indexdef.Spec               // guarded by mu; used at the next Reset
 	loading map[[2]string]int             // guarded by mu; tables with staged twins (stage.go)
+	parents map[[2]string]parentInfo      // guarded by mu; partitioned tables (partition.go)
 
 	applied   atomic.Uint64 // last committed LSN applied
 	rejected  atomic.Int64

@@ -72,6 +72,9 @@ func (q *Query) Fast() ([]Output, bool) {
 
 func (q *Query) fast() ([]Output, bool) {
 	sh := q.Shape
+	if len(q.Target.Leaves) > 0 {
+		return nil, false // a partitioned table's answers take the rewrite (partition.go)
+	}
 	// The WHERE, if any, is evaluated by vecgate: held filters, thresholds, or both.
 	whereHeld := !sh.HasWhere || q.held != nil || sh.FiltersExact && len(sh.Filters)+len(sh.conds) == 0
 	if sh.Farthest && len(sh.Thresholds) > 0 {
@@ -311,7 +314,7 @@ func (q *Query) tableCheck() string {
   SELECT c.oid OPERATOR(pg_catalog.=) '%d'::pg_catalog.oid
     AND db.oid OPERATOR(pg_catalog.=) '%d'::pg_catalog.oid
     AND c.relnamespace OPERATOR(pg_catalog.=) pg_catalog.to_regnamespace(%s)
-    AND NOT EXISTS (SELECT FROM pg_catalog.pg_inherits i WHERE i.inhparent OPERATOR(pg_catalog.=) c.oid)
+    AND %s
     AND ops.ok%s%s%s AS whole,
     NOT c.relrowsecurity AND %s
     AND pg_catalog.current_setting('extra_float_digits')::pg_catalog.int4 OPERATOR(pg_catalog.>=) 1 AS readable
@@ -329,7 +332,7 @@ func (q *Query) tableCheck() string {
         AND o.oprnamespace OPERATOR(pg_catalog.<>) pg_catalog.pg_my_temp_schema()) ops
   WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(%s) AND db.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()
   OFFSET 0) t`,
-		q.Target.RelOID, q.Target.DatabaseOID, sqltext.QuoteLiteral(schema), typeCheck, funcCheck, filterOps,
+		q.Target.RelOID, q.Target.DatabaseOID, sqltext.QuoteLiteral(schema), q.Target.childrenCheck(), typeCheck, funcCheck, filterOps,
 		strings.Join(privileges, " AND "), sqltext.QuoteLiteral(q.Shape.Metric.String()), sqltext.QuoteLiteral(rel))
 }
 

@@ -46,7 +46,11 @@ type Target struct {
 	// KeyColumns and KeyTypes name a composite key's columns and their types (keys.go); nil, or
 	// one column, for a single-column key (Key, KeyType).
 	KeyColumns, KeyTypes []string
-	Name                 string // for EXPLAIN and logs
+	// Leaves, set for a partitioned table searched through its leaf partitions' twins, are the
+	// leaves' OIDs, ascending: the session check requires the table's leaves to be these
+	// (partition.go).
+	Leaves []uint32
+	Name   string // for EXPLAIN and logs
 	// Exact: the index's distances are pgvector's (full-precision vectors); a quantised index's
 	// are estimates, so its answers always go through Postgres.
 	Exact bool

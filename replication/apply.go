@@ -78,6 +78,7 @@ func (s *Stream) selectTables(cat *catalog.Catalog) string {
 // selection returns the tables of cat to replicate (by "schema.table") and what happens to each
 // table with vector columns.
 func (s *Stream) selection(cat *catalog.Catalog) (map[string]*tableTarget, []TableStatus) {
+	s.followParents(cat)
 	want := map[string]bool{}
 	for _, t := range s.cfg.Tables {
 		if !strings.Contains(t, ".") {

@@ -1,0 +1,212 @@
+package live
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/vecgate/vecgate/ann"
+	"github.com/vecgate/vecgate/catalog"
+	"github.com/vecgate/vecgate/replication"
+)
+
+// Partitioned tables. Postgres publishes a partitioned table's rows as its leaf partitions'
+// (each an ordinary table with the pgvector index built on it when the index was created on the
+// parent), so each leaf has twins of its own. A statement on the parent — what applications
+// send — is answered from the leaves' twins: each leaf's twin is searched and their candidates
+// merged by distance, as one index over the parent would rank them, and the rewrite runs on the
+// parent (Postgres applies the parent's privileges and row-level security). The candidate keys
+// name rows of the parent only when the key is unique across the parent, which it is for the
+// parent's own primary key (or replica identity index): Postgres requires it to include the
+// partition key. So a parent is searched only when it has such a key and every leaf's twins
+// are keyed by the same columns.
+
+// parentInfo is what the set knows of a partitioned table (SetParents).
+type parentInfo struct {
+	oid    uint32
+	key    keyFields
+	keyErr error // the parent has no key twins can answer in
+	leaves []catalog.Leaf
+}
+
+// SetParents implements replication.ParentFollower: the partitioned tables and their leaves as
+// the catalog lists them now.
+func (s *Set) SetParents(parents []catalog.Table) {
+	m := make(map[[2]string]parentInfo, len(parents))
+	for _, t := range parents {
+		p := parentInfo{oid: t.OID, leaves: slices.Clone(t.Leaves)}
+		p.key, p.keyErr = keyFieldsOf(t.Key)
+		m[[2]string{t.Schema, t.Name}] = p
+	}
+	s.mu.Lock()
+	s.parents = m
+	s.mu.Unlock()
+}
+
+var _ replication.ParentFollower = (*Set)(nil)
+
+// Parent is a partitioned table's leaves' twins for one column and metric, searched as one index
+// over the parent (it implements what the planner needs of an index). It is a view made for one
+// statement: the leaves' twins as they were then.
+type Parent struct {
+	Schema, Table string
+	RelOID        uint32 // the partitioned table's OID
+	Metric        ann.Metric
+	// The parent's key, in Index's terms (Key, KeyType or KeyColumns, KeyTypes).
+	Key, KeyType         string
+	KeyColumns, KeyTypes []string
+	// Leaves are the leaf partitions' OIDs, ascending: the session check requires the parent's
+	// leaves to be these.
+	Leaves []uint32
+	leaves []*Index
+}
+
+// LookupParent returns the partitioned table schema.table searched through its leaves' twins of
+// column and metric m. It fails, saying why, when the table is not a partitioned one vecgate
+// knows (notParent), has no leaves, has no key unique across it, or a leaf has no such twin
+// keyed alike (loading: that leaf's twins are being loaded).
+func (s *Set) LookupParent(schema, table, column string, m ann.Metric) (p *Parent, loading bool, err error) {
+	if schema == "" {
+		schema = "public"
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	info, ok := s.parents[[2]string{schema, table}]
+	switch {
+	case !ok:
+		return nil, false, errNotParent
+	case info.keyErr != nil:
+		return nil, false, fmt.Errorf("partitioned table %s.%s: %w", schema, table, info.keyErr)
+	case len(info.leaves) == 0:
+		return nil, false, fmt.Errorf("partitioned table %s.%s has no partitions", schema, table)
+	}
+	p = &Parent{Schema: schema, Table: table, RelOID: info.oid, Metric: m}
+	pk := &Index{}
+	info.key.set(pk)
+	p.Key, p.KeyType, p.KeyColumns, p.KeyTypes = pk.Key, pk.KeyType, pk.KeyColumns, pk.KeyTypes
+	for _, l := range info.leaves {
+		e := s.entries[replication.Target{Schema: l.Schema, Table: l.Name, Column: column}]
+		var ix *Index
+		if e != nil && e.info.OID == l.OID {
+			for _, x := range e.indexes {
+				if x.Metric == m {
+					ix = x
+					break
+				}
+			}
+		}
+		if ix == nil {
+			return nil, s.loading[[2]string{l.Schema, l.Name}] > 0,
+				fmt.Errorf("partition %s.%s of %s.%s has no live index on %s for %s", l.Schema, l.Name, schema, table, column, m)
+		}
+		if ix.Key != p.Key || ix.KeyType != p.KeyType || !slices.Equal(ix.KeyColumns, p.KeyColumns) || !slices.Equal(ix.KeyTypes, p.KeyTypes) {
+			return nil, false, fmt.Errorf("partition %s.%s is keyed otherwise than %s.%s", l.Schema, l.Name, schema, table)
+		}
+		p.leaves = append(p.leaves, ix)
+		p.Leaves = append(p.Leaves, l.OID)
+	}
+	slices.Sort(p.Leaves)
+	return p, false, nil
+}
+
+// errNotParent: the table is not a partitioned table the set knows.
+var errNotParent = errors.New("not a partitioned table")
+
+// IsNotParent reports whether LookupParent's error says the table is no partitioned table.
+func IsNotParent(err error) bool { return errors.Is(err, errNotParent) }
+
+// Search searches every leaf for k rows and merges them by distance (the farthest first with
+// opts.Farthest), keeping k: the k nearest of the parent's rows as the leaves' twins find them.
+// A leaf with no rows (ann.ErrEmpty) adds none; every leaf empty is ErrEmpty.
+func (p *Parent) Search(ctx context.Context, q []float32, k int, opts ann.SearchOptions) ([]ann.Result, error) {
+	var all []ann.Result
+	empty := 0
+	for _, ix := range p.leaves {
+		res, err := ix.Search(ctx, q, k, opts)
+		if errors.Is(err, ann.ErrEmpty) {
+			empty++
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("live: search partition %s.%s: %w", ix.Schema, ix.Table, err)
+		}
+		all = append(all, res...)
+	}
+	if empty == len(p.leaves) {
+		return nil, ann.ErrEmpty
+	}
+	slices.SortStableFunc(all, func(a, b ann.Result) int {
+		if opts.Farthest {
+			return cmp.Compare(b.Distance, a.Distance)
+		}
+		return cmp.Compare(a.Distance, b.Distance)
+	})
+	return all[:min(k, len(all))], nil
+}
+
+// Dims is the leaves' dimensions (they share the parent's column).
+func (p *Parent) Dims() int { return p.leaves[0].Dims() }
+
+// Len is the rows the leaves' twins hold.
+func (p *Parent) Len() int {
+	n := 0
+	for _, ix := range p.leaves {
+		n += ix.Len()
+	}
+	return n
+}
+
+// Complete reports whether every leaf's twin holds every row of its leaf.
+func (p *Parent) Complete() bool {
+	for _, ix := range p.leaves {
+		if !ix.Complete() {
+			return false
+		}
+	}
+	return true
+}
+
+// Exact reports whether every leaf's distances are pgvector's.
+func (p *Parent) Exact() bool {
+	for _, ix := range p.leaves {
+		if !ix.Exact {
+			return false
+		}
+	}
+	return true
+}
+
+// Oversample is the largest candidates-per-row factor a leaf's definition asks for.
+func (p *Parent) Oversample() float64 {
+	o := 0.0
+	for _, ix := range p.leaves {
+		o = max(o, ix.Oversample)
+	}
+	return o
+}
+
+// Halfvec reports whether the column is halfvec.
+func (p *Parent) Halfvec() bool { return p.leaves[0].Halfvec() }
+
+// Name names the parent's search for EXPLAIN and logs: its leaves' twins.
+func (p *Parent) Name() string {
+	names := make([]string, len(p.leaves))
+	for i, ix := range p.leaves {
+		names[i] = ix.Source
+	}
+	return "partitions of " + p.Table + " (" + strings.Join(names, ", ") + ")"
+}
+
+// Kind names the leaves' structures: one kind, or "mixed".
+func (p *Parent) Kind() string {
+	k := p.leaves[0].Kind()
+	for _, ix := range p.leaves[1:] {
+		if ix.Kind() != k {
+			return "partitions: mixed"
+		}
+	}
+	return "partitions: " + k
+}
