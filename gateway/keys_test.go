@@ -89,7 +89,7 @@ func TestCompositeKeys(t *testing.T) {
 			// insert; then the same answers.
 			mustExec(t, via, `UPDATE `+tb+` SET `+moveKey[tb]+` WHERE note IN ('n3', 'n4', 'n5')`)
 			mustExec(t, via, `DELETE FROM `+tb+` WHERE note IN ('n6', 'n7')`)
-			mustExec(t, via, `INSERT INTO `+tb+` SELECT `+newKey[tb]+`, note || 'x', emb FROM `+tb+` WHERE note IN ('n8', 'n9')`)
+			mustExec(t, via, `INSERT INTO `+tb+` SELECT `+newKey[tb]+`, note || 'x', ARRAY[cos(ascii(right(note, 1))), sin(ascii(right(note, 1))), 0.5, 0.25]::vector FROM `+tb+` WHERE note IN ('n8', 'n9')`)
 			sameThroughVecgate(t, g, via, direct, keyedQueries(tb)[:2], rng)
 		})
 	}

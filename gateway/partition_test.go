@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -104,5 +106,73 @@ func TestPartitionedParentForwarded(t *testing.T) {
 	answer(t, via, pgx.QueryExecModeExec, `SELECT b FROM pr ORDER BY emb <-> $1 LIMIT 3`, "[1,2,3,4]")
 	if moved := statsMoved(before, g.Stats()); len(moved) != 1 || moved[0] != "intercept+1" {
 		t.Errorf("pr (every leaf has twins): counters moved %v, want intercept+1", moved)
+	}
+}
+
+// untilIntercepted runs q through vecgate until vecgate answers it (a partition's twins load
+// alone after the catalog change; meanwhile the parent's statements are forwarded), then checks
+// the answer against Postgres'.
+func untilIntercepted(t *testing.T, g *Gateway, via, direct *pgx.Conn, step, q, vec string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		before := g.Stats()
+		got := answer(t, via, pgx.QueryExecModeExec, q, vec)
+		moved := statsMoved(before, g.Stats())
+		if want := answer(t, direct, pgx.QueryExecModeExec, q, vec); got != want {
+			t.Fatalf("%s: %s: WRONG ANSWER (counters moved %v)\nthrough vecgate:\n%s\ndirectly:\n%s", step, q, moved, got, want)
+		}
+		if len(moved) == 1 && moved[0] == "intercept+1" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %s still forwarded after 30 s (counters moved %v)", step, q, moved)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestPartitionsFollowDDL: the parent's leaves follow CREATE … PARTITION OF, DETACH and ATTACH
+// sent through vecgate or directly: each new leaf loads alone, after which statements on the
+// parent are answered through vecgate again, as Postgres answers them; a detached partition's
+// rows are no longer the parent's.
+func TestPartitionsFollowDDL(t *testing.T) {
+	dsn, g := tableGateway(t, 300, partitionedSetup()...)
+	via, direct := pgtest.Connect(t, viaDSN(dsn, g)), pgtest.Connect(t, dsn)
+	waitLonger(t, via)
+	// DDL sent directly is another session's change, which vecgate sees within replication lag
+	// (as another session's rows); until it has, the rewrite's guard finds other leaves than
+	// those searched and the statement is forwarded (no stale answer meanwhile: the answers are
+	// compared at every try).
+	const q = `SELECT a, b, note, emb <-> $1 AS d FROM pt ORDER BY emb <-> $1 LIMIT 12`
+	const vec = `[0.3,-0.2,0.5,0.1]`
+	untilIntercepted(t, g, via, direct, "start", q, vec)
+
+	mustExec(t, via, `CREATE TABLE pt_5 PARTITION OF pt FOR VALUES IN (5)`,
+		`INSERT INTO pt SELECT 5, g, 'm' || g, ARRAY[0.3 + g / 1000.0, -0.2, 0.5, 0.1]::vector FROM generate_series(1, 20) g`)
+	untilIntercepted(t, g, via, direct, "new partition, through vecgate", q, vec)
+	if got := answer(t, via, pgx.QueryExecModeExec, q, vec); !strings.Contains(got, "m1 ") {
+		t.Fatalf("the new partition's nearest rows are not in the answer:\n%s", got)
+	}
+
+	mustExec(t, direct, `ALTER TABLE pt DETACH PARTITION pt_5`)
+	untilIntercepted(t, g, via, direct, "detached directly", q, vec)
+	if got := answer(t, via, pgx.QueryExecModeExec, q, vec); strings.Contains(got, "m1 ") {
+		t.Fatalf("a detached partition's rows are still the parent's:\n%s", got)
+	}
+
+	mustExec(t, direct, `ALTER TABLE pt ATTACH PARTITION pt_5 FOR VALUES IN (5)`)
+	untilIntercepted(t, g, via, direct, "attached again directly", q, vec)
+	if got := answer(t, via, pgx.QueryExecModeExec, q, vec); !strings.Contains(got, "m1 ") {
+		t.Fatalf("the attached partition's rows are not in the answer:\n%s", got)
+	}
+
+	// A sub-partition attached under a partition: a leaf two levels down.
+	mustExec(t, direct, `CREATE TABLE pt_6 (LIKE pt)`, `INSERT INTO pt_6 SELECT 6, g, 'k' || g, ARRAY[0.3, -0.2 + g / 1000.0, 0.5, 0.1]::vector FROM generate_series(1, 20) g`,
+		`CREATE TABLE pt_67 PARTITION OF pt FOR VALUES IN (6, 7) PARTITION BY LIST (a)`,
+		`ALTER TABLE pt_67 ATTACH PARTITION pt_6 FOR VALUES IN (6)`)
+	untilIntercepted(t, g, via, direct, "sub-partition attached directly", q, vec)
+	if got := answer(t, via, pgx.QueryExecModeExec, q, vec); !strings.Contains(got, "k1 ") {
+		t.Fatalf("the sub-partition's rows are not in the answer:\n%s", got)
 	}
 }

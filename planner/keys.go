@@ -259,11 +259,18 @@ func writeJSONString(b *strings.Builder, s string) {
 	b.WriteByte('"')
 }
 
-// keySignature names t's key columns and their types: rewrites built for one key are reused
-// only for the same key.
+// keySignature names what of t a rewrite is built for: its key columns and their types, and a
+// partitioned table's leaves (the rewrite's guard names them: partition.go). Rewrites, and
+// statements prepared with them, are reused only for the same.
 func (t Target) keySignature() string {
+	var b strings.Builder
 	if !t.composite() {
-		return t.Key + "\x00" + t.KeyType
+		b.WriteString(t.Key + "\x00" + t.KeyType)
+	} else {
+		b.WriteString(strings.Join(t.KeyColumns, "\x00") + "\x00\x00" + strings.Join(t.KeyTypes, "\x00"))
 	}
-	return strings.Join(t.KeyColumns, "\x00") + "\x00\x00" + strings.Join(t.KeyTypes, "\x00")
+	for _, o := range t.Leaves {
+		b.WriteString("\x00" + strconv.FormatUint(uint64(o), 10))
+	}
+	return b.String()
 }

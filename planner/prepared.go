@@ -95,6 +95,8 @@ func (p *Planner) Bind(pr *Prepared, params [][]byte, formats []int16, st Settin
 		return nil, err
 	}
 	if t.keySignature() != pr.Key {
+		// (A partitioned table whose partitions changed too: its statements prepared before
+		// are forwarded; prepared again, they are answered.)
 		return nil, forward("live index changed since the statement was prepared")
 	}
 	text := make([]*string, len(params))

@@ -135,6 +135,11 @@ func (sh *Shape) rewrite(t Target) (*Rewrite, error) {
 	if guard != nil {
 		conds = append(conds, guard)
 	}
+	if guard, err = t.leavesGuard(); err != nil {
+		return nil, err
+	} else if guard != nil {
+		conds = append(conds, guard)
+	}
 	if len(conds) == 1 {
 		sel.WhereClause = conds[0]
 	} else {
