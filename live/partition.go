@@ -10,6 +10,7 @@ import (
 
 	"github.com/vecgate/vecgate/ann"
 	"github.com/vecgate/vecgate/catalog"
+	"github.com/vecgate/vecgate/internal/pgout"
 	"github.com/vecgate/vecgate/replication"
 )
 
@@ -62,6 +63,7 @@ type Parent struct {
 	// leaves to be these.
 	Leaves []uint32
 	leaves []*Index
+	set    *Set
 }
 
 // LookupParent returns the partitioned table schema.table searched through its leaves' twins of
@@ -83,7 +85,7 @@ func (s *Set) LookupParent(schema, table, column string, m ann.Metric) (p *Paren
 	case len(info.leaves) == 0:
 		return nil, false, fmt.Errorf("partitioned table %s.%s has no partitions", schema, table)
 	}
-	p = &Parent{Schema: schema, Table: table, RelOID: info.oid, Metric: m}
+	p = &Parent{Schema: schema, Table: table, RelOID: info.oid, Metric: m, set: s}
 	pk := &Index{}
 	info.key.set(pk)
 	p.Key, p.KeyType, p.KeyColumns, p.KeyTypes = pk.Key, pk.KeyType, pk.KeyColumns, pk.KeyTypes
@@ -122,6 +124,9 @@ func IsNotParent(err error) bool { return errors.Is(err, errNotParent) }
 // opts.Farthest), keeping k: the k nearest of the parent's rows as the leaves' twins find them.
 // A leaf with no rows (ann.ErrEmpty) adds none; every leaf empty is ErrEmpty.
 func (p *Parent) Search(ctx context.Context, q []float32, k int, opts ann.SearchOptions) ([]ann.Result, error) {
+	if !p.current() {
+		return nil, fmt.Errorf("live: %w", ErrPartitionsChanged)
+	}
 	var all []ann.Result
 	empty := 0
 	for _, ix := range p.leaves {
@@ -145,6 +150,28 @@ func (p *Parent) Search(ctx context.Context, q []float32, k int, opts ann.Search
 		return cmp.Compare(a.Distance, b.Distance)
 	})
 	return all[:min(k, len(all))], nil
+}
+
+// ErrPartitionsChanged: the partitioned table's leaves are no longer those of the Parent (the
+// catalog changed since the statement was planned, e.g. while it waited for replication).
+var ErrPartitionsChanged = errors.New("the partitions changed since the statement was planned")
+
+// current reports whether the table's leaves, as the set knows them now, are still p's: a
+// statement planned before a catalog change that it then waited for (read-your-writes, strong
+// consistency) must not be answered from the leaves it was planned with.
+func (p *Parent) current() bool {
+	p.set.mu.RLock()
+	defer p.set.mu.RUnlock()
+	info, ok := p.set.parents[[2]string{p.Schema, p.Table}]
+	if !ok || info.oid != p.RelOID || len(info.leaves) != len(p.Leaves) {
+		return false
+	}
+	for _, l := range info.leaves {
+		if _, found := slices.BinarySearch(p.Leaves, l.OID); !found {
+			return false
+		}
+	}
+	return true
 }
 
 // Dims is the leaves' dimensions (they share the parent's column).
@@ -209,4 +236,65 @@ func (p *Parent) Kind() string {
 		}
 	}
 	return "partitions: " + k
+}
+
+// Answers from memory. A row's held values and vector are its leaf's; the key, unique across the
+// parent, is in one leaf only. A column is held for the parent when every leaf holds it alike
+// (the same position, type and family: partitions attached with their columns in another order
+// hold them elsewhere), and the parent's columns (`*`) are its leaves' when all agree; the
+// session check compares them with the parent's own.
+
+// HeldColumn implements the planner's heldSource.
+func (p *Parent) HeldColumn(name string) (pgout.Column, bool) {
+	c, ok := p.leaves[0].HeldColumn(name)
+	if !ok {
+		return pgout.Column{}, false
+	}
+	for _, ix := range p.leaves[1:] {
+		if d, ok := ix.HeldColumn(name); !ok || d != c {
+			return pgout.Column{}, false
+		}
+	}
+	return c, true
+}
+
+// TableColumns is the leaves' columns when every leaf has the same (nil otherwise).
+func (p *Parent) TableColumns() []string {
+	cols := p.leaves[0].TableColumns()
+	for _, ix := range p.leaves[1:] {
+		if !slices.Equal(ix.TableColumns(), cols) {
+			return nil
+		}
+	}
+	return cols
+}
+
+// HeldValues returns the values of key's row from the leaf that holds it.
+func (p *Parent) HeldValues(key ann.Key, pos []int) ([]pgout.Value, bool) {
+	for _, ix := range p.leaves {
+		if v, ok := ix.HeldValues(key, pos); ok {
+			return v, true
+		}
+	}
+	return nil, false
+}
+
+// Vector returns key's vector from the leaf that holds it.
+func (p *Parent) Vector(key ann.Key) ([]float32, bool) {
+	for _, ix := range p.leaves {
+		if v, ok := ix.Vector(key); ok {
+			return v, true
+		}
+	}
+	return nil, false
+}
+
+// Originals reports whether every leaf's vectors are the rows' as Postgres holds them.
+func (p *Parent) Originals() bool {
+	for _, ix := range p.leaves {
+		if !ix.Originals() {
+			return false
+		}
+	}
+	return true
 }

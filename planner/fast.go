@@ -72,9 +72,6 @@ func (q *Query) Fast() ([]Output, bool) {
 
 func (q *Query) fast() ([]Output, bool) {
 	sh := q.Shape
-	if len(q.Target.Leaves) > 0 {
-		return nil, false // a partitioned table's answers take the rewrite (partition.go)
-	}
 	// The WHERE, if any, is evaluated by vecgate: held filters, thresholds, or both.
 	whereHeld := !sh.HasWhere || q.held != nil || sh.FiltersExact && len(sh.Filters)+len(sh.conds) == 0
 	if sh.Farthest && len(sh.Thresholds) > 0 {
@@ -91,6 +88,10 @@ func (q *Query) fast() ([]Output, bool) {
 		switch {
 		case name == q.Target.Key:
 			return Output{Kind: KeyColumn, Type: q.Target.KeyType}, true
+		case q.Target.composite() && slices.Contains(q.Target.KeyColumns, name):
+			// A column of a composite key: its value is in the key (keys.go), Held its place.
+			i := slices.Index(q.Target.KeyColumns, name)
+			return Output{Kind: KeyColumn, Column: name, Held: i, Type: q.Target.KeyTypes[i]}, true
 		case held == nil:
 			return Output{}, false
 		case name == sh.Column:
@@ -429,7 +430,11 @@ func (q *Query) Answer(ctx context.Context, outs []Output, formats []int16) ([][
 			var err error
 			switch o.Kind {
 			case KeyColumn:
-				v, err = pgout.Encode(keyFamily, []byte(r.Key.String()), true, format)
+				if q.Target.composite() {
+					v, err = q.Target.encodeKeyPart(r.Key, o, format)
+				} else {
+					v, err = pgout.Encode(keyFamily, []byte(r.Key.String()), true, format)
+				}
 			case DistanceColumn, SimilarityColumn:
 				x := r.Distance
 				if o.Kind == SimilarityColumn {

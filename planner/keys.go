@@ -10,6 +10,7 @@ import (
 	pg "github.com/pganalyze/pg_query_go/v6"
 
 	"github.com/vecgate/vecgate/ann"
+	"github.com/vecgate/vecgate/internal/pgout"
 	"github.com/vecgate/vecgate/internal/sqltext"
 )
 
@@ -273,4 +274,14 @@ func (t Target) keySignature() string {
 		b.WriteString("\x00" + strconv.FormatUint(uint64(o), 10))
 	}
 	return b.String()
+}
+
+// encodeKeyPart encodes, for an answer from memory, output o — a column of t's composite key —
+// of the row keyed k, in the client's format.
+func (t Target) encodeKeyPart(k ann.Key, o Output, format int16) ([]byte, error) {
+	parts, ok := t.keyParts(k.Text())
+	if !ok || o.Held >= len(parts) {
+		return nil, fmt.Errorf("planner: composite key %q does not decode", k.Text())
+	}
+	return pgout.Encode(pgout.FamilyOf(o.Type), []byte(parts[o.Held]), true, format)
 }
