@@ -110,9 +110,23 @@ func (s *Set) LookupParent(schema, table, column string, m ann.Metric) (p *Paren
 		p.leaves = append(p.leaves, ix)
 		p.Leaves = append(p.Leaves, l.OID)
 	}
+	// IVF leaves are searched with the session's probes (the planner's, for a target with
+	// lists), and a search of every list is complete: the leaves must then all be IVF twins
+	// with the same lists. Graph leaves, or IVF ones alike, or the parent is not searched.
+	for _, ix := range p.leaves[1:] {
+		if (ix.Lists() > 0 || p.leaves[0].Lists() > 0) && (ix.Lists() != p.leaves[0].Lists() || ix.Probes() != p.leaves[0].Probes()) {
+			return nil, false, fmt.Errorf("the partitions of %s.%s have IVF twins of different lists, or IVF and graph twins", schema, table)
+		}
+	}
 	slices.Sort(p.Leaves)
 	return p, false, nil
 }
+
+// Lists is the IVF leaves' lists (0: graph leaves).
+func (p *Parent) Lists() int { return p.leaves[0].Lists() }
+
+// Probes is the IVF leaves' probes when the session sets none (0: graph leaves).
+func (p *Parent) Probes() int { return p.leaves[0].Probes() }
 
 // errNotParent: the table is not a partitioned table the set knows.
 var errNotParent = errors.New("not a partitioned table")
