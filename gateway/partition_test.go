@@ -180,3 +180,24 @@ func TestPartitionsFollowDDL(t *testing.T) {
 		t.Fatalf("the sub-partition's rows are not in the answer:\n%s", got)
 	}
 }
+
+// TestPartitionedIVF: partitions with IVF twins (trained: 1,200 rows each) are searched with the
+// session's ivfflat.probes, as an ordinary table's twin is: with every list probed, the answers
+// through vecgate are Postgres' exact ones (with the twins' default probes, 3 of 8, they missed
+// rows).
+func TestPartitionedIVF(t *testing.T) {
+	dsn, g := tableGateway(t, 2400,
+		`CREATE TABLE pv (a int, b bigint, note text, emb vector(4), PRIMARY KEY (a, b)) PARTITION BY LIST (a)`,
+		`CREATE TABLE pv_0 PARTITION OF pv FOR VALUES IN (0)`,
+		`CREATE TABLE pv_1 PARTITION OF pv FOR VALUES IN (1)`,
+		`INSERT INTO pv SELECT g % 2, g, 'n' || g, ARRAY[sin(g), cos(g * 1.3), sin(g * 0.7), cos(g * 2.1)]::vector FROM generate_series(1, 2400) g`,
+		`CREATE INDEX ON pv USING ivfflat (emb vector_l2_ops) WITH (lists = 8)`)
+	via, direct := pgtest.Connect(t, viaDSN(dsn, g)), pgtest.Connect(t, dsn)
+	waitLonger(t, via)
+	for _, c := range []*pgx.Conn{via, direct} {
+		mustExec(t, c, `SET ivfflat.probes = 8`)
+	}
+	mustExec(t, direct, `SET enable_indexscan = off`) // Postgres' exact answer
+	rng := rand.New(rand.NewPCG(11, 12))
+	sameThroughVecgate(t, g, via, direct, keyedQueries("pv")[:4], rng)
+}
