@@ -97,13 +97,21 @@ func TestPartitionedParent(t *testing.T) {
 }
 
 // TestPartitionedParentForwarded: a partitioned table with a leaf vecgate has no twin for (an
-// unlogged partition: not published) is forwarded, with the reason no_index; another is not.
+// unlogged partition: not published), or without a key of its own (its partitions' keys are
+// unique within each only), is forwarded, with the reason no_index; another is not.
 func TestPartitionedParentForwarded(t *testing.T) {
-	dsn, g := tableGateway(t, 300, append(partitionedSetup(),
-		`CREATE UNLOGGED TABLE pt_9 PARTITION OF pt FOR VALUES IN (9)`)...)
+	dsn, g := tableGateway(t, 320, append(partitionedSetup(),
+		`CREATE UNLOGGED TABLE pt_9 PARTITION OF pt FOR VALUES IN (9)`,
+		// No key on the parent: each partition's own key is unique within it only.
+		`CREATE TABLE nk (id int, emb vector(4)) PARTITION BY RANGE (id)`,
+		`CREATE TABLE nk_1 PARTITION OF nk (PRIMARY KEY (id)) FOR VALUES FROM (0) TO (10)`,
+		`CREATE TABLE nk_2 PARTITION OF nk (PRIMARY KEY (id)) FOR VALUES FROM (10) TO (20)`,
+		`INSERT INTO nk SELECT g, ARRAY[g, 1, 2, 3]::vector FROM generate_series(0, 19) g`,
+		`CREATE INDEX ON nk USING hnsw (emb vector_l2_ops)`)...)
 	via := pgtest.Connect(t, viaDSN(dsn, g))
 	waitLonger(t, via)
 	forwardedBecause(t, via, `SELECT b FROM pt ORDER BY emb <-> '[1,2,3,4]' LIMIT 3`, "no live index")
+	forwardedBecause(t, via, `SELECT id FROM nk ORDER BY emb <-> '[1,2,3,4]' LIMIT 3`, "no live index")
 	before := g.Stats()
 	answer(t, via, pgx.QueryExecModeExec, `SELECT b FROM pr ORDER BY emb <-> $1 LIMIT 3`, "[1,2,3,4]")
 	if moved := statsMoved(before, g.Stats()); len(moved) != 1 || moved[0] != "intercept+1" {
