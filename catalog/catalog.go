@@ -176,6 +176,10 @@ type Table struct {
 	// tables can be published.
 	Persistence byte
 	Skip        string // non-empty: not replicated, and why
+	// Partitioned is set for a partitioned table (relkind 'p'), Leaves then lists its leaf
+	// partitions, at every level of sub-partitioning, by OID (partition.go).
+	Partitioned bool
+	Leaves      []Leaf
 }
 
 // Ident returns the quoted, schema-qualified name, safe to splice into SQL.
@@ -259,6 +263,9 @@ func Discover(ctx context.Context, q Querier) (*Catalog, error) {
 		return nil, err
 	}
 	if err := discoverIndexes(ctx, q, byOID, relids); err != nil {
+		return nil, err
+	}
+	if err := discoverLeaves(ctx, q, tables); err != nil {
 		return nil, err
 	}
 	for _, t := range tables {
@@ -356,6 +363,7 @@ func discoverColumns(ctx context.Context, q Querier, cat *Catalog, oids []uint32
 			// make the whole publication fail (and every table with it).
 			switch {
 			case kind == "p":
+				cur.Partitioned = true
 				cur.Skip = "partitioned table: its partitions are replicated individually"
 			case cur.Persistence == 'u':
 				cur.Skip = "unlogged table: its changes are not in the WAL, Postgres cannot publish it"

@@ -2,6 +2,7 @@ package catalog_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/vecgate/vecgate/catalog"
@@ -131,5 +132,54 @@ func TestDiscover(t *testing.T) {
 		} else {
 			t.Logf("%s skipped: %s", name, tb.Skip)
 		}
+	}
+}
+
+// TestDiscoverPartitions: a partitioned table is skipped (a publication cannot hold it) but
+// listed with its key and its leaves at every level of sub-partitioning, in OID order; the
+// leaves are tables of their own with the key and the index created on the parent.
+func TestDiscoverPartitions(t *testing.T) {
+	dsn := pgtest.NewDB(t)
+	c := pgtest.Connect(t, dsn)
+	ctx := context.Background()
+	_, err := c.Exec(ctx, `
+		CREATE TABLE p (a int, b bigint, v vector(2), PRIMARY KEY (a, b)) PARTITION BY LIST (a);
+		CREATE TABLE p1 PARTITION OF p FOR VALUES IN (1);
+		CREATE TABLE p2 PARTITION OF p FOR VALUES IN (2) PARTITION BY RANGE (b);
+		CREATE TABLE p2x PARTITION OF p2 FOR VALUES FROM (0) TO (10);
+		CREATE TABLE p2y PARTITION OF p2 FOR VALUES FROM (10) TO (20);
+		CREATE TABLE pd PARTITION OF p DEFAULT;
+		CREATE TABLE empty (a int PRIMARY KEY, v vector(2)) PARTITION BY RANGE (a);
+		CREATE INDEX ON p USING hnsw (v vector_l2_ops);`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := catalog.Discover(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := cat.Table("public", "p")
+	if p == nil || !p.Partitioned || p.Skip == "" || len(p.Key) != 2 || p.Key[0].Name != "a" || p.Key[1].Name != "b" {
+		t.Fatalf("p: %+v", p)
+	}
+	var names []string
+	for i, l := range p.Leaves {
+		names = append(names, l.Name)
+		if i > 0 && l.OID <= p.Leaves[i-1].OID {
+			t.Errorf("leaves not in OID order: %+v", p.Leaves)
+		}
+		leaf := cat.Table(l.Schema, l.Name)
+		if leaf == nil || leaf.OID != l.OID || leaf.Skip != "" || len(leaf.Key) != 2 || len(leaf.Indexes) != 1 {
+			t.Errorf("leaf %s: %+v", l.Name, leaf)
+		}
+	}
+	if got := strings.Join(names, ","); got != "p1,p2x,p2y,pd" {
+		t.Errorf("p's leaves: %s, want p1,p2x,p2y,pd", got)
+	}
+	if p2 := cat.Table("public", "p2"); p2 == nil || !p2.Partitioned || len(p2.Leaves) != 2 {
+		t.Errorf("p2 (a partition that is partitioned): %+v", p2)
+	}
+	if e := cat.Table("public", "empty"); e == nil || !e.Partitioned || len(e.Leaves) != 0 {
+		t.Errorf("empty: %+v", e)
 	}
 }

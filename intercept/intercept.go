@@ -26,15 +26,17 @@ type searcher struct {
 	dbOID uint32
 }
 
-// Loading implements planner.Loader: the table's twins are being loaded alone.
+// Loading implements planner.Loader: the table's twins are being loaded alone (or, for a
+// partitioned table, a leaf's: partition.go).
 func (s searcher) Loading(schema, table string) bool { return s.set.Loading(schema, table) }
 
 func (s searcher) Find(schema, table, column string, m ann.Metric) (planner.Target, bool) {
 	ix, ok := s.set.Lookup(schema, table, column, m)
 	if !ok {
-		return planner.Target{}, false
+		return s.findParent(schema, table, column, m)
 	}
-	return planner.Target{Index: ix, Schema: ix.Schema, Table: ix.Table, RelOID: ix.RelOID, DatabaseOID: s.dbOID, Key: ix.Key, KeyType: ix.KeyType, Name: ix.Source,
+	return planner.Target{Index: ix, Schema: ix.Schema, Table: ix.Table, RelOID: ix.RelOID, DatabaseOID: s.dbOID, Key: ix.Key, KeyType: ix.KeyType,
+		KeyColumns: ix.KeyColumns, KeyTypes: ix.KeyTypes, Name: ix.Source,
 		Exact: ix.Exact, Oversample: ix.Oversample, Kind: ix.Kind(), Lists: ix.Lists(), Probes: ix.Probes(), Halfvec: ix.Halfvec()}, true
 }
 

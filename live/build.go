@@ -96,10 +96,11 @@ func newIVF(m ann.Metric, dims, lists int, codes string) (*ivf.Index, error) {
 }
 
 // catalogTwin is the live index mirroring the pgvector index ci (metric m) on t.
-func catalogTwin(t replication.TargetInfo, ci catalog.Index, m ann.Metric, sqlType string, opts Options) (*Index, error) {
+func catalogTwin(t replication.TargetInfo, ci catalog.Index, m ann.Metric, kf keyFields, opts Options) (*Index, error) {
 	ix := &Index{Schema: t.Schema, Table: t.Table, Column: t.Column, RelOID: t.OID, Metric: m,
-		Key: t.Key[0].Name, KeyType: sqlType, Source: ci.Name, Exact: true,
+		Source: ci.Name, Exact: true,
 		layout: layout{kind: "hnsw", dims: t.Dims, halfvec: t.Kind == catalog.TypeHalfvec}}
+	kf.set(ix)
 	if ci.Method == "ivfflat" {
 		lists := ci.Lists
 		if lists <= 0 {
@@ -131,7 +132,7 @@ func catalogTwin(t replication.TargetInfo, ci catalog.Index, m ann.Metric, sqlTy
 }
 
 // definitionTwin is the live index for a vecgate definition d on t.
-func definitionTwin(t replication.TargetInfo, d indexdef.Spec, sqlType string) (*Index, error) {
+func definitionTwin(t replication.TargetInfo, d indexdef.Spec, kf keyFields) (*Index, error) {
 	if d.Dims < 0 || d.Dims >= t.Dims && d.Dims != 0 {
 		return nil, fmt.Errorf("index %s: dims %d must be below the column's %d", d.Name, d.Dims, t.Dims)
 	}
@@ -140,9 +141,10 @@ func definitionTwin(t replication.TargetInfo, d indexdef.Spec, sqlType string) (
 		dims = d.Dims
 	}
 	ix := &Index{Schema: t.Schema, Table: t.Table, Column: t.Column, RelOID: t.OID, Metric: d.Metric,
-		Key: t.Key[0].Name, KeyType: sqlType, Source: d.Name, Oversample: d.Oversample,
+		Source: d.Name, Oversample: d.Oversample,
 		Exact: d.Quantizer == "" && d.Dims == 0, trained: d.Quantizer == "" || d.Method == "ivfflat",
 		layout: layout{dims: t.Dims, truncate: d.Dims}}
+	kf.set(ix)
 	over := 0.0
 	if d.Method == "ivfflat" {
 		lists := d.Lists

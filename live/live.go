@@ -9,7 +9,8 @@
 // Zero configuration: on Reset every valid pgvector HNSW or IVFFlat index on a replicated column
 // gets an in-memory twin with the same metric: an HNSW with the same m / ef_construction, or an
 // IVF with the same lists (build.go). Keys are mapped from the key column's binary form to ann.Key
-// (smallint, integer, bigint, uuid, text); tables with other or composite keys are skipped and
+// (smallint, integer, bigint, uuid, text, varchar); a composite key of such columns is held as a
+// text key of replication's bytes (Index.KeyColumns); tables with other keys are skipped and
 // their queries forwarded. The indexes defined through vecgate (indexdef.Spec, SetDefinitions)
 // are held here and built at the next Reset; replication takes their `include` columns from the
 // set (IncludeColumns, replication.Includer), and those columns' values are kept per row beside
@@ -31,6 +32,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -47,9 +49,13 @@ type Index struct {
 	// checks and the rewrite's guard require the statement's table to be this relation.
 	RelOID  uint32
 	Metric  ann.Metric
-	Key     string // key column name
+	Key     string // key column name ("" for a composite key)
 	KeyType string // SQL type of the key, for the candidate array: bigint, integer, smallint, uuid, text
-	Source  string // the pgvector index it mirrors, or the vecgate definition's name
+	// KeyColumns and KeyTypes name a composite key's columns and their SQL types (nil for a
+	// single-column key). Its rows are keyed by ann.TextKey of replication's key bytes (each
+	// column's binary form, length-prefixed: replication.Key), which the planner decodes.
+	KeyColumns, KeyTypes []string
+	Source               string // the pgvector index it mirrors, or the vecgate definition's name
 	// Exact is set when the index holds full-precision vectors, so its distances are pgvector's
 	// (false for a quantised index: its distances are estimates, Postgres must rerank).
 	Exact bool
@@ -380,6 +386,7 @@ type Set struct {
 	entries map[replication.Target]*entry // guarded by mu
 	defs    []indexdef.Spec               // guarded by mu; used at the next Reset
 	loading map[[2]string]int             // guarded by mu; tables with staged twins (stage.go)
+	parents map[[2]string]parentInfo      // guarded by mu; partitioned tables (partition.go)
 
 	applied   atomic.Uint64 // last committed LSN applied
 	rejected  atomic.Int64
@@ -496,20 +503,17 @@ func newEntry(t replication.TargetInfo, defs []indexdef.Spec, opts Options) (*en
 	if t.Dims <= 0 {
 		return nil, errors.New("column has no declared dimension")
 	}
-	if len(t.Key) != 1 {
-		return nil, fmt.Errorf("key has %d columns; only single-column keys are supported", len(t.Key))
+	kf, err := keyFieldsOf(t.Key)
+	if err != nil {
+		return nil, err
 	}
-	kind, sqlType, ok := keyKind(t.Key[0].Type)
-	if !ok {
-		return nil, fmt.Errorf("key type %s is not supported", t.Key[0].Type)
-	}
-	e := &entry{info: t, keyKind: kind}
+	e := &entry{info: t, keyKind: kf.kind}
 	seen := map[ann.Metric]bool{}
 	for _, d := range defs {
 		if d.Schema != t.Schema || d.Table != t.Table || d.Column != t.Column || seen[d.Metric] || t.Kind != catalog.TypeVector {
 			continue
 		}
-		ix, err := definitionTwin(t, d, sqlType)
+		ix, err := definitionTwin(t, d, kf)
 		if err != nil {
 			e.refused = append(e.refused, err)
 			continue
@@ -525,7 +529,7 @@ func newEntry(t replication.TargetInfo, defs []indexdef.Spec, opts Options) (*en
 		if err != nil || m == ann.Hamming || seen[m] {
 			continue
 		}
-		ix, err := catalogTwin(t, ci, m, sqlType, opts)
+		ix, err := catalogTwin(t, ci, m, kf, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -535,17 +539,53 @@ func newEntry(t replication.TargetInfo, defs []indexdef.Spec, opts Options) (*en
 	return e, nil
 }
 
-// keyKind maps a key column's type (format_type) to an ann key kind and the SQL array element type.
+// keyKind maps a key column's type (format_type) to an ann key kind and the SQL array element
+// type. varchar keys are compared as text (varchar's equality and btree are text's).
 func keyKind(typ string) (ann.KeyKind, string, bool) {
-	switch typ {
-	case "smallint", "integer", "bigint":
+	switch {
+	case typ == "smallint", typ == "integer", typ == "bigint":
 		return ann.KindInt, typ, true
-	case "uuid":
+	case typ == "uuid":
 		return ann.KindUUID, "uuid", true
-	case "text":
+	case typ == "text", typ == "character varying", strings.HasPrefix(typ, "character varying("):
 		return ann.KindText, "text", true
 	}
 	return 0, "", false
+}
+
+// keyFields is how an index's rows are keyed: the kind of ann.Key and the Index's Key fields.
+type keyFields struct {
+	kind                 ann.KeyKind
+	name, sqlType        string   // a single-column key
+	columns, columnTypes []string // a composite key
+}
+
+// keyFieldsOf maps a table's key columns to keyFields: one column of a type keyKind knows, or
+// several such columns, whose bytes (replication.Key) are held as a text key.
+func keyFieldsOf(cols []catalog.Column) (keyFields, error) {
+	if len(cols) == 0 {
+		return keyFields{}, errors.New("no key")
+	}
+	var kf keyFields
+	for _, c := range cols {
+		kind, sqlType, ok := keyKind(c.Type)
+		if !ok {
+			return keyFields{}, fmt.Errorf("key type %s is not supported", c.Type)
+		}
+		kf.kind, kf.name, kf.sqlType = kind, c.Name, sqlType
+		kf.columns, kf.columnTypes = append(kf.columns, c.Name), append(kf.columnTypes, sqlType)
+	}
+	if len(cols) == 1 {
+		kf.columns, kf.columnTypes = nil, nil
+		return kf, nil
+	}
+	kf.kind, kf.name, kf.sqlType = ann.KindText, "", ""
+	return kf, nil
+}
+
+// set writes kf into ix.
+func (kf keyFields) set(ix *Index) {
+	ix.Key, ix.KeyType, ix.KeyColumns, ix.KeyTypes = kf.name, kf.sqlType, kf.columns, kf.columnTypes
 }
 
 func (e *entry) key(k replication.Key) (ann.Key, error) {

@@ -40,7 +40,12 @@ func (s *Set) WriteSnapshot(w io.Writer) error {
 	var buf bytes.Buffer
 	for _, en := range s.entries {
 		t := en.info
-		for _, str := range []string{t.Schema, t.Table, t.Column, t.Key[0].Name, t.Key[0].Type} {
+		// A composite key's columns and types are joined by NUL (a name or type holds none).
+		var names, types []string
+		for _, k := range t.Key {
+			names, types = append(names, k.Name), append(types, k.Type)
+		}
+		for _, str := range []string{t.Schema, t.Table, t.Column, strings.Join(names, "\x00"), strings.Join(types, "\x00")} {
 			e.String(str)
 		}
 		e.U32(t.OID)
@@ -128,13 +133,19 @@ func readEntry(d *fileformat.Decoder, opts Options) (_ *entry, err error) {
 		Target: replication.Target{Schema: strs[0], Table: strs[1], Column: strs[2]},
 		OID:    reloid,
 		Kind:   catalog.VectorType(kind), Dims: int(dims),
-		Key: []catalog.Column{{Name: strs[3], Type: strs[4]}},
 	}
-	e := &entry{info: info}
-	var ok bool
-	if e.keyKind, _, ok = keyKind(strs[4]); !ok {
-		return nil, fmt.Errorf("live: snapshot: key type %q", strs[4])
+	names, types := strings.Split(strs[3], "\x00"), strings.Split(strs[4], "\x00")
+	if len(names) != len(types) {
+		return nil, fmt.Errorf("live: snapshot: key %q of types %q", strs[3], strs[4])
 	}
+	for i := range names {
+		info.Key = append(info.Key, catalog.Column{Name: names[i], Type: types[i]})
+	}
+	kf, err := keyFieldsOf(info.Key)
+	if err != nil {
+		return nil, fmt.Errorf("live: snapshot: %w", err)
+	}
+	e := &entry{info: info, keyKind: kf.kind}
 	for range nix {
 		src := d.String()
 		kind := d.String()
@@ -148,9 +159,10 @@ func readEntry(d *fileformat.Decoder, opts Options) (_ *entry, err error) {
 		}
 		cm, _ := catalog.MetricForOperator(metric.String())
 		ix := &Index{Schema: info.Schema, Table: info.Table, Column: info.Column, RelOID: info.OID,
-			Metric: metric, Key: strs[3], KeyType: strs[4], Source: src,
+			Metric: metric, Source: src,
 			Exact: exact, Oversample: float64(over) / 1000, trained: true,
 			layout: layout{kind: kind, dims: int(dims), truncate: int(truncate), halfvec: info.Kind == catalog.TypeHalfvec}}
+		kf.set(ix)
 
 		ci := catalog.Index{Name: src, Column: info.Column, Metric: cm, Valid: true}
 		if strings.HasPrefix(kind, "ivf") {

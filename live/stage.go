@@ -63,7 +63,16 @@ func (s *Set) Loading(schema, table string) bool {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.loading[[2]string{schema, table}] > 0
+	if s.loading[[2]string{schema, table}] > 0 {
+		return true
+	}
+	// A partitioned table: one of its leaves is loading (partition.go).
+	for _, l := range s.parents[[2]string{schema, table}].leaves {
+		if s.loading[[2]string{l.Schema, l.Name}] > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (st *staged) Upsert(t replication.Target, r replication.Row) error { return st.child.Upsert(t, r) }

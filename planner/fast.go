@@ -88,6 +88,10 @@ func (q *Query) fast() ([]Output, bool) {
 		switch {
 		case name == q.Target.Key:
 			return Output{Kind: KeyColumn, Type: q.Target.KeyType}, true
+		case q.Target.composite() && slices.Contains(q.Target.KeyColumns, name):
+			// A column of a composite key: its value is in the key (keys.go), Held its place.
+			i := slices.Index(q.Target.KeyColumns, name)
+			return Output{Kind: KeyColumn, Column: name, Held: i, Type: q.Target.KeyTypes[i]}, true
 		case held == nil:
 			return Output{}, false
 		case name == sh.Column:
@@ -245,7 +249,11 @@ func (q *Query) tableCheck() string {
         AND p.pronamespace OPERATOR(pg_catalog.<>) pg_catalog.pg_my_temp_schema()
         AND p.oid OPERATOR(pg_catalog.<>) ALL (x.procs))`, strings.Join(names, ", "))
 	}
-	columns := []string{sqltext.QuoteLiteral(q.Target.Key), sqltext.QuoteLiteral(q.Shape.Column)}
+	var columns []string
+	for _, k := range q.Target.keyColumns() {
+		columns = append(columns, sqltext.QuoteLiteral(k))
+	}
+	columns = append(columns, sqltext.QuoteLiteral(q.Shape.Column))
 	var typed []Output // held columns read, whose type the session must see as the twin holds it
 	if outs, ok := q.Fast(); ok {
 		for _, o := range outs {
@@ -307,7 +315,7 @@ func (q *Query) tableCheck() string {
   SELECT c.oid OPERATOR(pg_catalog.=) '%d'::pg_catalog.oid
     AND db.oid OPERATOR(pg_catalog.=) '%d'::pg_catalog.oid
     AND c.relnamespace OPERATOR(pg_catalog.=) pg_catalog.to_regnamespace(%s)
-    AND NOT EXISTS (SELECT FROM pg_catalog.pg_inherits i WHERE i.inhparent OPERATOR(pg_catalog.=) c.oid)
+    AND %s
     AND ops.ok%s%s%s AS whole,
     NOT c.relrowsecurity AND %s
     AND pg_catalog.current_setting('extra_float_digits')::pg_catalog.int4 OPERATOR(pg_catalog.>=) 1 AS readable
@@ -325,7 +333,7 @@ func (q *Query) tableCheck() string {
         AND o.oprnamespace OPERATOR(pg_catalog.<>) pg_catalog.pg_my_temp_schema()) ops
   WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(%s) AND db.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()
   OFFSET 0) t`,
-		q.Target.RelOID, q.Target.DatabaseOID, sqltext.QuoteLiteral(schema), typeCheck, funcCheck, filterOps,
+		q.Target.RelOID, q.Target.DatabaseOID, sqltext.QuoteLiteral(schema), q.Target.childrenCheck(), typeCheck, funcCheck, filterOps,
 		strings.Join(privileges, " AND "), sqltext.QuoteLiteral(q.Shape.Metric.String()), sqltext.QuoteLiteral(rel))
 }
 
@@ -422,7 +430,11 @@ func (q *Query) Answer(ctx context.Context, outs []Output, formats []int16) ([][
 			var err error
 			switch o.Kind {
 			case KeyColumn:
-				v, err = pgout.Encode(keyFamily, []byte(r.Key.String()), true, format)
+				if q.Target.composite() {
+					v, err = q.Target.encodeKeyPart(r.Key, o, format)
+				} else {
+					v, err = pgout.Encode(keyFamily, []byte(r.Key.String()), true, format)
+				}
 			case DistanceColumn, SimilarityColumn:
 				x := r.Distance
 				if o.Kind == SimilarityColumn {

@@ -325,7 +325,7 @@ func walkSelects(m protoreflect.Message, fn func(proto.Message)) {
 func (n *Nested) templatesFor(ts []Target) (*nestedTemplates, error) {
 	var ck strings.Builder
 	for _, t := range ts {
-		fmt.Fprintf(&ck, "%s\x00%s\x00%s\x00%s\x00%d\x00", t.Key, t.KeyType, t.Schema, t.Table, t.RelOID)
+		fmt.Fprintf(&ck, "%s\x00%s\x00%s\x00%d\x00", t.keySignature(), t.Schema, t.Table, t.RelOID)
 	}
 	n.mu.Lock()
 	tp, ok := n.templates[ck.String()]
@@ -389,8 +389,7 @@ func (n *Nested) rewriteNode(i int, t Target) (probe string, final *pg.SelectStm
 		return "", nil, fmt.Errorf("planner: parse node rewrite: %w", err)
 	}
 	// The probe: the node's key only.
-	probeTree.Stmts[0].Stmt.GetSelectStmt().TargetList = []*pg.Node{pg.MakeResTargetNodeWithVal(
-		pg.MakeColumnRefNode([]*pg.Node{pg.MakeStrNode(sh.tableRefName()), pg.MakeStrNode(t.Key)}, -1), -1)}
+	probeTree.Stmts[0].Stmt.GetSelectStmt().TargetList = t.keyTargets(sh.tableRefName())
 	if probe, err = pg.Deparse(probeTree); err != nil {
 		return "", nil, fmt.Errorf("planner: deparse probe: %w", err)
 	}
@@ -539,7 +538,7 @@ func (nq *NestedQuery) Next(ctx context.Context, prevRows int) (next string, don
 			return "", false, true, err
 		}
 		nq.final = true
-		return textArray(res), false, false, nil
+		return nq.Nodes[0].Target.keysText(res), false, false, nil
 	}
 	for {
 		q := nq.Nodes[nq.cur]
@@ -548,7 +547,7 @@ func (nq *NestedQuery) Next(ctx context.Context, prevRows int) (next string, don
 			return "", false, true, err
 		}
 		if !done {
-			nq.keys[nq.cur] = arrayLiteral(res, q.Target.KeyType)
+			nq.keys[nq.cur] = q.Target.keysLiteral(res)
 			skip := q.covered || // every row the node can return: its guard is lifted
 				q.Rounds == 1 && !q.Shape.HasWhere && nq.Nested.isolated[nq.cur] // every candidate is a row of the answer; the guard proves it
 			if !skip {

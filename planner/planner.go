@@ -3,7 +3,6 @@ package planner
 import (
 	"cmp"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -42,9 +41,16 @@ type Target struct {
 	// Postgres plans the rewrite. 0 when unknown: the check then fails and the statement is
 	// forwarded.
 	RelOID, DatabaseOID uint32
-	Key                 string // key column
+	Key                 string // key column ("" for a composite key)
 	KeyType             string // its SQL type: bigint, integer, smallint, uuid, text
-	Name                string // for EXPLAIN and logs
+	// KeyColumns and KeyTypes name a composite key's columns and their types (keys.go); nil, or
+	// one column, for a single-column key (Key, KeyType).
+	KeyColumns, KeyTypes []string
+	// Leaves, set for a partitioned table searched through its leaf partitions' twins, are the
+	// leaves' OIDs, ascending: the session check requires the table's leaves to be these
+	// (partition.go).
+	Leaves []uint32
+	Name   string // for EXPLAIN and logs
 	// Exact: the index's distances are pgvector's (full-precision vectors); a quantised index's
 	// are estimates, so its answers always go through Postgres.
 	Exact bool
@@ -330,9 +336,9 @@ func (q *Query) Next(ctx context.Context, prevRows int) (next string, done, forw
 		return "", done, forward, err
 	}
 	if q.bound {
-		return textArray(res), false, false, nil
+		return q.Target.keysText(res), false, false, nil
 	}
-	return q.rw.Fill(arrayLiteral(res, q.Target.KeyType)), false, false, nil
+	return q.rw.Fill(q.Target.keysLiteral(res)), false, false, nil
 }
 
 // nextKeys is Next's decision and, for a next round, its candidates.
@@ -578,18 +584,9 @@ func (q *Query) placeholderKeys() string {
 	}
 	res := make([]ann.Result, q.Candidates)
 	for i := range res {
-		switch q.Target.KeyType {
-		case "uuid":
-			var u [16]byte
-			binary.BigEndian.PutUint32(u[12:], uint32(i+1))
-			res[i].Key = ann.UUIDKey(u)
-		case "smallint", "integer", "bigint":
-			res[i].Key = ann.IntKey(int64(i + 1))
-		default:
-			res[i].Key = ann.TextKey(strconv.Itoa(i + 1))
-		}
+		res[i].Key = q.Target.placeholderKey(i + 1)
 	}
-	return arrayLiteral(res, q.Target.KeyType)
+	return q.Target.keysLiteral(res)
 }
 
 // Candidates returns the keys of the last round (for EXPLAIN and tests).

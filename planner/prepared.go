@@ -23,8 +23,8 @@ type Prepared struct {
 	SQL string
 	// Params is the rewritten statement's parameter count (the client's plus one).
 	Params int
-	// KeyType is the array element type the rewrite was built for.
-	Key, KeyType string
+	// Key is the key the rewrite was built for: its columns and their types (keySignature).
+	Key string
 	// ParamOIDs are the parameter types the client's Parse declared (0 or missing: inferred by
 	// Postgres); the in-index filter reads binary values only of types it knows.
 	ParamOIDs []uint32
@@ -50,8 +50,8 @@ func (p *Planner) Prepare(sql string) (*Prepared, error) {
 	}
 	n := sh.Params + 1
 	return &Prepared{
-		Shape: sh, Params: n, Key: t.Key, KeyType: t.KeyType,
-		SQL: rw.Fill("$" + strconv.Itoa(n) + "::" + t.KeyType + "[]"),
+		Shape: sh, Params: n, Key: t.keySignature(),
+		SQL: rw.Fill(t.keyParam(n)),
 	}, nil
 }
 
@@ -82,8 +82,8 @@ func (p *Planner) prepareNested(sql string, err error) (*Prepared, error) {
 	}
 	np := n.Params + 1
 	return &Prepared{
-		Shape: n.Nodes[0], Nested: n, Params: np, Key: t.Key, KeyType: t.KeyType,
-		SQL: tp.fill([]string{"$" + strconv.Itoa(np) + "::" + t.KeyType + "[]"}, []bool{false}),
+		Shape: n.Nodes[0], Nested: n, Params: np, Key: t.keySignature(),
+		SQL: tp.fill([]string{t.keyParam(np)}, []bool{false}),
 	}, nil
 }
 
@@ -94,7 +94,9 @@ func (p *Planner) Bind(pr *Prepared, params [][]byte, formats []int16, st Settin
 	if err != nil {
 		return nil, err
 	}
-	if t.Key != pr.Key || t.KeyType != pr.KeyType {
+	if t.keySignature() != pr.Key {
+		// (A partitioned table whose partitions changed too: its statements prepared before
+		// are forwarded; prepared again, they are answered.)
 		return nil, forward("live index changed since the statement was prepared")
 	}
 	text := make([]*string, len(params))

@@ -47,7 +47,7 @@ type Rewrite struct {
 // The operators vecgate adds (the key's = ANY, the + 0, the guard's) are pg_catalog's by name,
 // so a session's own operators of those names cannot change what the rewrite means.
 func (sh *Shape) Rewrite(t Target) (*Rewrite, error) {
-	ck := fmt.Sprintf("%s\x00%s\x00%s\x00%s\x00%d", t.Key, t.KeyType, t.Schema, t.Table, t.RelOID)
+	ck := t.keySignature() + fmt.Sprintf("\x00%s\x00%s\x00%d", t.Schema, t.Table, t.RelOID)
 	sh.rwMu.Lock()
 	rw, ok := sh.rewrites[ck]
 	sh.rwMu.Unlock()
@@ -120,9 +120,10 @@ func (sh *Shape) rewrite(t Target) (*Rewrite, error) {
 		o.Node = plusZero(o.Node)
 	}
 
-	keyRef := pg.MakeColumnRefNode([]*pg.Node{pg.MakeStrNode(sh.tableRefName()), pg.MakeStrNode(t.Key)}, -1)
-	marker := pg.MakeColumnRefNode([]*pg.Node{pg.MakeStrNode(idsMarker)}, -1)
-	anyIDs := pg.MakeAExprNode(pg.A_Expr_Kind_AEXPR_OP_ANY, []*pg.Node{pg.MakeStrNode("pg_catalog"), pg.MakeStrNode("=")}, keyRef, marker, -1)
+	anyIDs, err := t.keyFilter(sh.tableRefName())
+	if err != nil {
+		return nil, err
+	}
 	conds := []*pg.Node{anyIDs}
 	if sel.WhereClause != nil {
 		conds = append([]*pg.Node{sel.WhereClause}, conds...)
@@ -132,6 +133,11 @@ func (sh *Shape) rewrite(t Target) (*Rewrite, error) {
 		return nil, err
 	}
 	if guard != nil {
+		conds = append(conds, guard)
+	}
+	if guard, err = t.leavesGuard(); err != nil {
+		return nil, err
+	} else if guard != nil {
 		conds = append(conds, guard)
 	}
 	if len(conds) == 1 {

@@ -78,6 +78,7 @@ func (s *Stream) selectTables(cat *catalog.Catalog) string {
 // selection returns the tables of cat to replicate (by "schema.table") and what happens to each
 // table with vector columns.
 func (s *Stream) selection(cat *catalog.Catalog) (map[string]*tableTarget, []TableStatus) {
+	s.followParents(cat)
 	want := map[string]bool{}
 	for _, t := range s.cfg.Tables {
 		if !strings.Contains(t, ".") {
@@ -581,7 +582,7 @@ func (s *Stream) handle(ctx context.Context, walStart LSN, data []byte) error {
 	switch m := m.(type) {
 	case msgBegin:
 		s.inTxn = true
-		s.txnFinal = m.finalLSN
+		s.txnFinal, s.txnXid = m.finalLSN, m.xid
 		// Idempotence: a transaction whose commit record precedes the applied position was
 		// applied before (possible when a slot resends after a reconnect).
 		s.skipTxn = m.finalLSN < s.applied()
@@ -600,6 +601,7 @@ func (s *Stream) handle(ctx context.Context, walStart LSN, data []byte) error {
 			// The catalog changed in this transaction: read it again now, before the position
 			// moves past it (a changed catalog reloads, and the position moves only once the
 			// reload is done), and let every table check made before lapse.
+			s.waitVisible(ctx, s.txnXid)
 			err := s.checkCatalog(ctx)
 			if errors.Is(err, errResync) {
 				s.setState(StateReconnecting) // no answers from these twins from now on

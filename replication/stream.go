@@ -222,6 +222,7 @@ type Stream struct {
 	relMsgs   map[uint32]msgRelation  // the latest Relation message of each relation, this session
 	syncs     map[uint32]*tableSync   // tables being loaded alone, by relation OID (tablesync.go)
 	txnFinal  LSN                     // commit LSN of the transaction being applied
+	txnXid    uint32                  // its xid (catalogwait.go)
 	inTxn     bool
 	skipTxn   bool
 	lastAck   time.Time

@@ -253,10 +253,6 @@ func (g *gen) tableFor(db int) *table {
 		}
 	}
 	t := ts[g.pick(len(ts))]
-	if t.Partitioned && g.chance(0.6) {
-		// Partitioned tables are forwarded (correctly): fewer of them, more of what vecgate answers.
-		t = ts[0]
-	}
 	if db == 1 {
 		// The other database has only its own t1; asking for any other name errors (42P01), alike.
 		for _, u := range g.w.Tables {

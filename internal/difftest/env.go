@@ -171,17 +171,19 @@ func (e *env) startVecgate(ctx context.Context) error {
 
 // waitIndexes waits for /readyz and for every index of database 0 to be live and ready.
 func (e *env) waitIndexes(ctx context.Context, w *world) error {
-	// Every (table, column, operator) of database 0 must have a ready twin (partitioned tables
-	// are not vecgate's to index).
+	// Every (table, column, operator) of database 0 must have a ready twin (a partitioned
+	// table's are its partitions', which vecgate searches for it).
 	want := map[string]bool{"public.dt_marker/e/<->": true}
 	for _, t := range w.Tables {
-		if t.DB != 0 || t.Partitioned {
+		if t.DB != 0 {
 			continue
 		}
-		for _, ix := range t.Indexes {
-			for _, o := range ops {
-				if o.Opclass == ix.Opclass {
-					want[t.qualified()+"/"+ix.Col+"/"+o.Sym] = true
+		for _, name := range t.twinTables() {
+			for _, ix := range t.Indexes {
+				for _, o := range ops {
+					if o.Opclass == ix.Opclass {
+						want[name+"/"+ix.Col+"/"+o.Sym] = true
+					}
 				}
 			}
 		}

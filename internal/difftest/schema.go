@@ -72,6 +72,14 @@ type table struct {
 
 func (t *table) qualified() string { return t.Schema + "." + t.Name }
 
+// twinTables are the tables whose twins answer for t: t, or a partitioned table's partitions.
+func (t *table) twinTables() []string {
+	if !t.Partitioned {
+		return []string{t.qualified()}
+	}
+	return []string{t.qualified() + "_p0", t.qualified() + "_p1"}
+}
+
 // world is everything the generator created.
 type world struct {
 	Tables []*table
@@ -210,11 +218,21 @@ func (t *table) columns() []string {
 // ddl returns the statements that create t (without data or indexes).
 func (t *table) ddl() []string {
 	var cols []string
-	cols = append(cols, "id "+t.Key.sql()+" PRIMARY KEY")
+	// A partitioned table's key is (id, cat) half the time (drawn from its data seed): a
+	// composite key, as partitioned tables often have.
+	composite := t.Partitioned && t.seed%2 == 0
+	if composite {
+		cols = append(cols, "id "+t.Key.sql())
+	} else {
+		cols = append(cols, "id "+t.Key.sql()+" PRIMARY KEY")
+	}
 	for _, v := range t.Vecs {
 		cols = append(cols, fmt.Sprintf("%s %s(%d)", v.Name, v.Type, v.Dims))
 	}
 	cols = append(cols, "cat int", "note text", "flag bool", "meta jsonb")
+	if composite {
+		cols = append(cols, "PRIMARY KEY (id, cat)")
+	}
 	q := fmt.Sprintf("CREATE TABLE %s (%s)", t.qualified(), strings.Join(cols, ", "))
 	if !t.Partitioned {
 		return []string{q}
