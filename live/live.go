@@ -334,7 +334,7 @@ func (ix *Index) Vector(key ann.Key) ([]float32, bool) {
 // a snapshot of the older format).
 func (ix *Index) Originals() bool {
 	o, ok := ix.index.(interface{ Originals() bool })
-	return ok && ix.truncate == 0 && o.Originals()
+	return ok && ix.truncate == 0 && ix.expr == "" && o.Originals()
 }
 
 // Dims is the dimension of the column's vectors (the index may hold fewer: Kind).
@@ -507,19 +507,27 @@ func newEntry(t replication.TargetInfo, defs []indexdef.Spec, opts Options) (*en
 		seen[d.Metric] = true
 		e.indexes = append(e.indexes, ix)
 	}
+	seenExpr := map[ann.Metric]bool{}
 	for _, ci := range t.Indexes {
-		if !ci.Valid || ci.Partial || ci.Expression || (ci.Method != "hnsw" && ci.Method != "ivfflat") {
+		if !ci.Valid || ci.Partial || (ci.Method != "hnsw" && ci.Method != "ivfflat") {
+			continue
+		}
+		if ci.Expression && !expressionTwin(t, ci) {
 			continue
 		}
 		m, err := ann.ParseMetric(ci.Metric.Operator())
-		if err != nil || m == ann.Hamming || seen[m] {
+		if err != nil || m == ann.Hamming || seen[m] && !ci.Expression || seenExpr[m] && ci.Expression {
 			continue
 		}
 		ix, err := catalogTwin(t, ci, m, sqlType, opts)
 		if err != nil {
 			return nil, err
 		}
-		seen[m] = true
+		if ci.Expression {
+			seenExpr[m] = true
+		} else {
+			seen[m] = true
+		}
 		e.indexes = append(e.indexes, ix)
 	}
 	return e, nil
@@ -740,7 +748,7 @@ func (s *Set) Lookup(schema, table, column string, m ann.Metric) (*Index, bool) 
 		return nil, false
 	}
 	for _, ix := range e.indexes {
-		if ix.Metric == m {
+		if ix.Metric == m && ix.expr == "" {
 			return ix, true
 		}
 	}

@@ -227,9 +227,11 @@ func (q *Query) tableCheck() string {
 		rel = sqltext.QuoteIdent(rel)
 	}
 	typeCheck := ""
-	if q.Shape.vectorCast != "" {
-		typeCheck = fmt.Sprintf(`
-    AND pg_catalog.to_regtype(%s) OPERATOR(pg_catalog.=) ANY (x.types)`, sqltext.QuoteLiteral(q.Shape.vectorCast))
+	for _, cast := range []string{q.Shape.vectorCast, q.Shape.exprCast} {
+		if cast != "" {
+			typeCheck += fmt.Sprintf(`
+    AND pg_catalog.to_regtype(%s) OPERATOR(pg_catalog.=) ANY (x.types)`, sqltext.QuoteLiteral(cast))
+		}
 	}
 	funcCheck := ""
 	if len(q.Shape.functions) > 0 {

@@ -62,6 +62,9 @@ type Target struct {
 	// not printed from memory (pgvector sums halfvec distances in another order than vector's,
 	// which internal/pgdist does not reproduce).
 	Halfvec bool
+	// Expr is the expression of the index the twin mirrors (expression.go), zero for a column's
+	// own index; a halfvec expression is also Halfvec.
+	Expr ColumnExpr
 }
 
 // Searcher finds the live index for a column and metric (schema "" when unqualified).
@@ -234,7 +237,13 @@ func (p *Planner) planLiterals(sh *Shape, t Target, st Settings) (*Query, error)
 
 // find returns the live index that can answer sh.
 func (p *Planner) find(sh *Shape) (Target, error) {
-	t, ok := p.search.Find(sh.Schema, sh.Table, sh.Column, sh.Metric)
+	var t Target
+	var ok bool
+	if sh.Expr.Kind != "" {
+		t, ok = p.findExpr(sh) // expression.go
+	} else {
+		t, ok = p.search.Find(sh.Schema, sh.Table, sh.Column, sh.Metric)
+	}
 	if l, loader := p.search.(Loader); !ok && loader && l.Loading(sh.Schema, sh.Table) {
 		return Target{}, because(ReasonLoading, forward("the twins of %s.%s are loading", sh.Schema, sh.Table))
 	}
@@ -263,6 +272,13 @@ func (p *Planner) plan(sh *Shape, t Target, st Settings, value func(Arg) (string
 		}
 	}
 	switch {
+	case t.Expr.Kind == ExprHalfvec:
+		// `col::halfvec(n) <op> v`: v is read as halves, or as a vector cast to halfvec: the
+		// same rounding of the same float4 (expression.go).
+		vec = slices.Clone(vec)
+		if !half.RoundAll(vec) {
+			return nil, forward("query vector out of range for halfvec") // Postgres' error
+		}
 	case t.Halfvec && sh.VectorType == "vector":
 		// A halfvec column against a vector: another operator, another type's values.
 		return nil, because(ReasonHalfvec, forward("vector query vector against a halfvec column"))

@@ -72,6 +72,10 @@ type Shape struct {
 	// or a schema before pg_catalog) may answer instead, so the session check requires that
 	// none exists (TableCheck).
 	functions []string
+	// Expr is the expression the distance applies to Column (`col::halfvec(n)`, expression.go);
+	// zero for the column itself. exprCast is its type as written, for the session check.
+	Expr     ColumnExpr
+	exprCast string
 	// VectorDims is the dimension of the cast (`::vector(3)`), 0 without one.
 	VectorDims int
 	Vector     Arg
@@ -353,6 +357,10 @@ func (sh *Shape) readOrder() error {
 		return notShape("operator %s", op)
 	}
 	sh.Column, sh.Metric, sh.order, sh.orderVec = col, m, sb, vec
+	if l := sh.distanceColumnNode(expr); l != nil {
+		_, sh.exprCast, _ = sh.exprColumn(l)
+	}
+	sh.Column, sh.Expr = splitColumnKey(col)
 	sh.Farthest, sh.descSQL = desc, sb.SortbyDir == pg.SortByDir_SORTBY_DESC
 	if err := sh.readVector(vec); err != nil {
 		return err
@@ -424,7 +432,9 @@ func (sh *Shape) distance(n *pg.Node) (col, op string, vec *pg.Node, ok bool) {
 	}
 	col, ok = sh.columnName(e.Lexpr)
 	if !ok {
-		return "", "", nil, false
+		if col, _, ok = sh.exprColumn(e.Lexpr); !ok { // expression.go
+			return "", "", nil, false
+		}
 	}
 	return col, op, e.Rexpr, true
 }
