@@ -89,6 +89,9 @@ const (
 
 // transform maps a row or query vector of the column into the index's space.
 func (ix *Index) transform(v []float32) ([]float32, error) {
+	if ix.expr == catalog.ExprBinaryQuantize {
+		return quantizeBits(v), nil // bits.go
+	}
 	if ix.expr == catalog.ExprHalfvec {
 		// `col::halfvec(n)`: vector_to_halfvec rounds each float4 as halfvec_in does. A row
 		// whose value has no half could not have been written (the index expression fails).

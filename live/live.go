@@ -313,7 +313,11 @@ func (ix *Index) Search(ctx context.Context, q []float32, k int, opts ann.Search
 	if err != nil {
 		return nil, err
 	}
-	return ix.index.Search(ctx, q, k, opts)
+	res, err := ix.index.Search(ctx, q, k, opts)
+	if ix.Metric == ann.Hamming {
+		hammingDistances(res) // bits.go
+	}
+	return res, err
 }
 
 // Vector returns a copy of the vector the index holds under key, as it holds it (truncated when
@@ -476,7 +480,7 @@ func (s *Set) Close() {
 }
 
 func newEntry(t replication.TargetInfo, defs []indexdef.Spec, opts Options) (*entry, error) {
-	if t.Kind != catalog.TypeVector && t.Kind != catalog.TypeHalfvec {
+	if t.Kind != catalog.TypeVector && t.Kind != catalog.TypeHalfvec && t.Kind != catalog.TypeBit {
 		return nil, fmt.Errorf("type %s is not indexed in memory yet", t.Kind)
 	}
 	// A halfvec column's twin holds its halves widened to float32, exactly the values pgvector
@@ -516,10 +520,10 @@ func newEntry(t replication.TargetInfo, defs []indexdef.Spec, opts Options) (*en
 			continue
 		}
 		m, err := ann.ParseMetric(ci.Metric.Operator())
-		if err != nil || m == ann.Hamming || seen[m] && !ci.Expression || seenExpr[m] && ci.Expression {
+		if err != nil || (m == ann.Hamming) != hammingTwin(t, ci) || seen[m] && !ci.Expression || seenExpr[m] && ci.Expression {
 			continue
 		}
-		ix, err := catalogTwin(t, ci, m, sqlType, opts)
+		ix, err := twinOf(t, ci, m, sqlType, opts) // bits.go
 		if err != nil {
 			return nil, err
 		}
@@ -610,6 +614,9 @@ func (s *Set) Upsert(t replication.Target, r replication.Row) error {
 	}
 	if r.KeepVector {
 		return nil // same key, same vector: nothing to change in the index
+	}
+	if r.Vector.Bits != nil && r.Vector.Values == nil {
+		r.Vector.Values = bitValues(r.Vector) // bits.go
 	}
 	if r.Vector.Values == nil {
 		for _, ix := range e.indexes { // a NULL vector: the row leaves the index

@@ -177,7 +177,7 @@ func readEntry(d *fileformat.Decoder, opts Options) (_ *entry, err error) {
 		}
 		loaded = append(loaded, ix)
 		ix.readLeftOut(d)
-		if got, want := ix.index.Dims(), cmp.Or(ix.truncate, ix.dims); got != want || ix.index.Metric() != metric {
+		if got, want := ix.index.Dims(), cmp.Or(ix.truncate, ix.dims); got != want || ix.index.Metric() != engineMetric(metric) {
 			return nil, fmt.Errorf("live: snapshot %s: index of %d dimensions (%v), want %d (%v)", src, got, ix.index.Metric(), want, metric)
 		}
 		info.Indexes = append(info.Indexes, ci)

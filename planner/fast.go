@@ -80,7 +80,8 @@ func (q *Query) fast() ([]Output, bool) {
 	if q.Target.Halfvec && (len(sh.Thresholds) > 0 || len(sh.DistanceOutputs)+len(sh.derived) > 0 || sh.Star) {
 		return nil, false // halfvec distances (and vectors) are not printed from memory: Target.Halfvec
 	}
-	if !q.Target.Exact || !sh.Plain || q.unequal || !whereHeld || len(sh.stmt.SortClause) != 1 {
+	if !q.Target.Exact || !sh.Plain || q.unequal || !whereHeld || len(sh.stmt.SortClause) != 1 || sh.Metric == ann.Hamming {
+		// Hamming distances tie everywhere: Postgres picks among the tied rows (bits.go).
 		return nil, false
 	}
 	held, _ := q.Target.Index.(heldSource)

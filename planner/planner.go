@@ -267,9 +267,12 @@ func (p *Planner) plan(sh *Shape, t Target, st Settings, value func(Arg) (string
 			return nil, forward("query vector is NULL or missing")
 		}
 		var err error
-		if vec, err = ParseVector(vtext); err != nil {
+		if vec, err = sh.queryVector([]byte(vtext)); err != nil {
 			return nil, forward("query vector: %v", err)
 		}
+	}
+	if err := sh.bitsForward(); err != nil {
+		return nil, err
 	}
 	switch {
 	case t.Expr.Kind == ExprHalfvec:
@@ -682,7 +685,7 @@ func hasDistanceOperator(sql string) bool {
 	for i := 0; i+2 < len(sql); i++ {
 		if sql[i] == '<' && sql[i+2] == '>' {
 			switch sql[i+1] {
-			case '-', '#', '=', '+':
+			case '-', '#', '=', '+', '~':
 				return true
 			}
 		}

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/vecgate/vecgate/internal/vectext"
+	"github.com/vecgate/vecgate/ann"
 )
 
 // Prepared is a statement of the top-k shape prepared with the extended protocol: the rewrite
@@ -111,7 +111,7 @@ func (p *Planner) Bind(pr *Prepared, params [][]byte, formats []int16, st Settin
 		switch {
 		case i+1 == pr.Shape.Vector.Param && f == 0:
 			// Read in place: a 1536-d text is some 30 kB that a string copy would only pass on.
-			if vec, err = vectext.Parse(v); err != nil {
+			if vec, err = pr.Shape.queryVector(v); err != nil {
 				return nil, forward("query vector: %v", err)
 			}
 		case f == 0 && len(v) > 64:
@@ -124,6 +124,9 @@ func (p *Planner) Bind(pr *Prepared, params [][]byte, formats []int16, st Settin
 			if t.Halfvec {
 				// Postgres reads it with halfvec_recv (halves), not as a vector's floats.
 				return nil, because(ReasonHalfvec, forward("binary query vector against a halfvec column"))
+			}
+			if pr.Shape.Metric == ann.Hamming {
+				return nil, forward("binary query vector of a Hamming distance") // bit_recv's, or binary_quantize's
 			}
 			if vec, err = decodeBinaryVector(v); err != nil {
 				return nil, forward("binary vector parameter: %v", err)

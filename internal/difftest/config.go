@@ -47,6 +47,7 @@ var Features = map[string]string{
 	"dups":       "duplicate vectors and zero vectors",
 	"twovec":     "a second vector column",
 	"halfvec":    "the second vector column halfvec sometimes",
+	"halfexpr":   "(col::halfvec(n)) expression indexes on vector columns, queried on that expression",
 	"ivfflat":    "ivfflat indexes (otherwise hnsw only)",
 	"ops":        "inner product, cosine and L1 (otherwise L2 only)",
 	"partitions": "a partitioned table",

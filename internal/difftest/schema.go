@@ -47,6 +47,8 @@ type index struct {
 	Method  string // hnsw or ivfflat
 	Opclass string
 	Lists   int
+	// Expr: the index is on (col::halfvec(n)) of a vector column (feature halfexpr).
+	Expr bool
 }
 
 // op is a pgvector distance operator.
@@ -146,6 +148,9 @@ func genTable(cfg *Config, rng *rand.Rand, db int, schema, name string) *table {
 			}
 			if cfg.on("ivfflat") && ix.Opclass != "l1" && rng.IntN(3) == 0 {
 				ix.Method, ix.Lists = "ivfflat", 2+rng.IntN(8)
+			}
+			if cfg.on("halfexpr") && c.Type == "vector" && rng.IntN(3) == 0 {
+				ix.Expr = true
 			}
 			t.Indexes = append(t.Indexes, ix)
 		}
@@ -247,8 +252,12 @@ func (t *table) indexDDL() []string {
 		if ix.Method == "ivfflat" {
 			with = fmt.Sprintf(" WITH (lists = %d)", ix.Lists)
 		}
+		col, typ := ix.Col, t.vecType(ix.Col)
+		if ix.Expr {
+			col, typ = "("+t.halfExpr(ix.Col)+")", "halfvec"
+		}
 		out = append(out, fmt.Sprintf("CREATE INDEX %s_ix%d ON %s USING %s (%s %s_%s_ops)%s",
-			t.Name, i, t.qualified(), ix.Method, ix.Col, t.vecType(ix.Col), ix.Opclass, with))
+			t.Name, i, t.qualified(), ix.Method, col, typ, ix.Opclass, with))
 	}
 	return out
 }
@@ -324,4 +333,14 @@ func (t *table) vecType(name string) string {
 		}
 	}
 	return "vector"
+}
+
+// halfExpr is the expression `name::halfvec(n)` of t's vector column name (feature halfexpr).
+func (t *table) halfExpr(name string) string {
+	for _, v := range t.Vecs {
+		if v.Name == name {
+			return fmt.Sprintf("%s::halfvec(%d)", name, v.Dims)
+		}
+	}
+	return name
 }
