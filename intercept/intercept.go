@@ -39,7 +39,7 @@ func (s searcher) Find(schema, table, column string, m ann.Metric) (planner.Targ
 
 func (s searcher) target(ix *live.Index) planner.Target {
 	t := planner.Target{Index: ix, Schema: ix.Schema, Table: ix.Table, RelOID: ix.RelOID, DatabaseOID: s.dbOID, Key: ix.Key, KeyType: ix.KeyType, Name: ix.Source,
-		Exact: ix.Exact, Oversample: ix.Oversample, Kind: ix.Kind(), Lists: ix.Lists(), Probes: ix.Probes(), Halfvec: ix.Halfvec()}
+		Exact: ix.Exact, Oversample: ix.Oversample, Kind: ix.Kind(), Lists: ix.Lists(), Probes: ix.Probes(), Halfvec: ix.Halfvec(), Sparse: ix.Sparse()}
 	if e := ix.Expr(); e != "" {
 		t.Expr = planner.ColumnExpr{Kind: string(e), Dims: ix.Dims()}
 	}

@@ -27,6 +27,9 @@ func hammingTwin(t replication.TargetInfo, ci catalog.Index) bool {
 
 // twinOf is the twin of the pgvector index ci (metric m) on t.
 func twinOf(t replication.TargetInfo, ci catalog.Index, m ann.Metric, sqlType string, opts Options) (*Index, error) {
+	if t.Kind == catalog.TypeSparsevec {
+		opts.SQ8MinDims = 0 // mostly zeros: float32, exact (sparse.go)
+	}
 	if m != ann.Hamming {
 		return catalogTwin(t, ci, m, sqlType, opts)
 	}

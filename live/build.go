@@ -42,6 +42,8 @@ type layout struct {
 	// catalog.ExprHalfvec it holds the column's values rounded to halves (transform), as
 	// `col::halfvec(n)` computes them, and is a halfvec twin for the query path (Halfvec).
 	expr catalog.IndexExpr
+	// sparse: the column is sparsevec; the twin holds its rows dense (sparse.go).
+	sparse bool
 }
 
 // Halfvec reports whether the twin ranks halves: of a halfvec column, or of the expression
@@ -124,7 +126,7 @@ func newIVF(m ann.Metric, dims, lists int, codes string) (*ivf.Index, error) {
 func catalogTwin(t replication.TargetInfo, ci catalog.Index, m ann.Metric, sqlType string, opts Options) (*Index, error) {
 	ix := &Index{Schema: t.Schema, Table: t.Table, Column: t.Column, RelOID: t.OID, Metric: m,
 		Key: t.Key[0].Name, KeyType: sqlType, Source: ci.Name, Exact: true,
-		layout: layout{kind: "hnsw", dims: t.Dims, halfvec: t.Kind == catalog.TypeHalfvec, expr: ci.Expr}}
+		layout: layout{kind: "hnsw", dims: t.Dims, halfvec: t.Kind == catalog.TypeHalfvec, expr: ci.Expr, sparse: t.Kind == catalog.TypeSparsevec}}
 	if ci.Method == "ivfflat" {
 		lists := ci.Lists
 		if lists <= 0 {

@@ -338,7 +338,7 @@ func (ix *Index) Vector(key ann.Key) ([]float32, bool) {
 // a snapshot of the older format).
 func (ix *Index) Originals() bool {
 	o, ok := ix.index.(interface{ Originals() bool })
-	return ok && ix.truncate == 0 && ix.expr == "" && o.Originals()
+	return ok && ix.truncate == 0 && ix.expr == "" && !ix.sparse && o.Originals()
 }
 
 // Dims is the dimension of the column's vectors (the index may hold fewer: Kind).
@@ -480,8 +480,8 @@ func (s *Set) Close() {
 }
 
 func newEntry(t replication.TargetInfo, defs []indexdef.Spec, opts Options) (*entry, error) {
-	if t.Kind != catalog.TypeVector && t.Kind != catalog.TypeHalfvec && t.Kind != catalog.TypeBit {
-		return nil, fmt.Errorf("type %s is not indexed in memory yet", t.Kind)
+	if t.Kind != catalog.TypeVector && t.Kind != catalog.TypeHalfvec && t.Kind != catalog.TypeBit && !sparseTwin(t) {
+		return nil, fmt.Errorf("type %s(%d) is not indexed in memory", t.Kind, t.Dims)
 	}
 	// A halfvec column's twin holds its halves widened to float32, exactly the values pgvector
 	// computes its distances with (in float32; only the summation order differs, as for
@@ -615,8 +615,11 @@ func (s *Set) Upsert(t replication.Target, r replication.Row) error {
 	if r.KeepVector {
 		return nil // same key, same vector: nothing to change in the index
 	}
-	if r.Vector.Bits != nil && r.Vector.Values == nil {
+	switch {
+	case r.Vector.Bits != nil && r.Vector.Values == nil:
 		r.Vector.Values = bitValues(r.Vector) // bits.go
+	case r.Vector.Kind == catalog.TypeSparsevec && r.Vector.Dim > 0:
+		r.Vector.Values = denseValues(r.Vector) // sparse.go
 	}
 	if r.Vector.Values == nil {
 		for _, ix := range e.indexes { // a NULL vector: the row leaves the index

@@ -152,7 +152,7 @@ func readEntry(d *fileformat.Decoder, opts Options) (_ *entry, err error) {
 		ix := &Index{Schema: info.Schema, Table: info.Table, Column: info.Column, RelOID: info.OID,
 			Metric: metric, Key: strs[3], KeyType: strs[4], Source: src,
 			Exact: exact, Oversample: float64(over) / 1000, trained: true,
-			layout: layout{kind: kind, dims: int(dims), truncate: int(truncate), halfvec: info.Kind == catalog.TypeHalfvec, expr: expr}}
+			layout: layout{kind: kind, dims: int(dims), truncate: int(truncate), halfvec: info.Kind == catalog.TypeHalfvec, expr: expr, sparse: info.Kind == catalog.TypeSparsevec}}
 
 		ci := catalog.Index{Name: src, Column: info.Column, Metric: cm, Valid: true, Expression: expr != "", Expr: expr}
 		if expr != "" {

@@ -65,6 +65,9 @@ type Target struct {
 	// Expr is the expression of the index the twin mirrors (expression.go), zero for a column's
 	// own index; a halfvec expression is also Halfvec.
 	Expr ColumnExpr
+	// Sparse: the indexed column is sparsevec (sparse.go); as for Halfvec, distances and the
+	// column's values are not printed from memory.
+	Sparse bool
 }
 
 // Searcher finds the live index for a column and metric (schema "" when unqualified).
@@ -267,11 +270,14 @@ func (p *Planner) plan(sh *Shape, t Target, st Settings, value func(Arg) (string
 			return nil, forward("query vector is NULL or missing")
 		}
 		var err error
-		if vec, err = sh.queryVector([]byte(vtext)); err != nil {
+		if vec, err = sh.targetVector(t, []byte(vtext)); err != nil { // sparse.go
 			return nil, forward("query vector: %v", err)
 		}
 	}
 	if err := sh.bitsForward(); err != nil {
+		return nil, err
+	}
+	if err := sh.sparseForward(t); err != nil { // sparse.go
 		return nil, err
 	}
 	switch {

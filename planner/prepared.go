@@ -111,7 +111,7 @@ func (p *Planner) Bind(pr *Prepared, params [][]byte, formats []int16, st Settin
 		switch {
 		case i+1 == pr.Shape.Vector.Param && f == 0:
 			// Read in place: a 1536-d text is some 30 kB that a string copy would only pass on.
-			if vec, err = pr.Shape.queryVector(v); err != nil {
+			if vec, err = pr.Shape.targetVector(t, v); err != nil {
 				return nil, forward("query vector: %v", err)
 			}
 		case f == 0 && len(v) > 64:
@@ -125,7 +125,7 @@ func (p *Planner) Bind(pr *Prepared, params [][]byte, formats []int16, st Settin
 				// Postgres reads it with halfvec_recv (halves), not as a vector's floats.
 				return nil, because(ReasonHalfvec, forward("binary query vector against a halfvec column"))
 			}
-			if pr.Shape.Metric == ann.Hamming {
+			if pr.Shape.Metric == ann.Hamming || t.Sparse {
 				return nil, forward("binary query vector of a Hamming distance") // bit_recv's, or binary_quantize's
 			}
 			if vec, err = decodeBinaryVector(v); err != nil {

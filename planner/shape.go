@@ -512,7 +512,7 @@ func (sh *Shape) readVector(n *pg.Node) error {
 		}
 		typ := names[len(names)-1].GetString_().GetSval()
 		switch typ {
-		case "vector", "halfvec":
+		case "vector", "halfvec", "sparsevec":
 		default:
 			return notShape("vector of type %s", typ)
 		}

@@ -294,7 +294,7 @@ func (g *gen) write(t *table) string {
 				q, g.pick(50), g.pick(100), t.Key.literal(g.pick(t.Rows)))
 		}
 		c := t.Vecs[g.pick(len(t.Vecs))]
-		return fmt.Sprintf("UPDATE %s SET %s = %s WHERE id = %s", q, c.Name, randVector(g.cfg, g.rng, c.Dims), t.Key.literal(g.pick(t.Rows)))
+		return fmt.Sprintf("UPDATE %s SET %s = %s WHERE id = %s", q, c.Name, randValue(g.cfg, g.rng, c), t.Key.literal(g.pick(t.Rows)))
 	default:
 		return fmt.Sprintf("DELETE FROM %s WHERE id = %s", q, t.Key.literal(g.pick(t.Rows)))
 	}
@@ -332,6 +332,16 @@ func (g *gen) query(db int, t *table) *query {
 	if len(cands) == 0 || cfg.on("ops") && g.chance(0.1) {
 		cands = ops
 	}
+	if q.Col.Type == "bit" {
+		cands = nil
+		for _, ix := range t.Indexes {
+			for _, o := range bitOps {
+				if ix.Col == q.Col.Name && o.Opclass == ix.Opclass {
+					cands = append(cands, o)
+				}
+			}
+		}
+	}
 	q.Op = cands[g.pick(len(cands))]
 	dims := q.Col.Dims
 	if cfg.on("errors") && g.chance(0.03) {
@@ -356,6 +366,12 @@ func (g *gen) query(db int, t *table) *query {
 	}
 	if cfg.on("pipelines") && g.chance(0.1) {
 		q.Mode = modeBatch
+	}
+	if q.Col.Type == "bit" {
+		q.Vec, q.VecType = randBits(g.rng, dims), fmt.Sprintf("bit(%d)", dims)
+		if q.Mode == modeCacheBin {
+			q.Mode = modeCacheText // a bit string has no pgvector binary form
+		}
 	}
 	q.CastVec = g.chance(0.3)
 	if q.Expr && g.chance(0.5) {

@@ -179,7 +179,7 @@ func (e *env) waitIndexes(ctx context.Context, w *world) error {
 			continue
 		}
 		for _, ix := range t.Indexes {
-			for _, o := range ops {
+			for _, o := range append(ops, bitOps[0]) { // no Jaccard twin
 				if o.Opclass == ix.Opclass {
 					want[t.qualified()+"/"+ix.Col+"/"+o.Sym] = true
 				}

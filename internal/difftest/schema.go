@@ -58,6 +58,9 @@ type op struct {
 
 var ops = []op{{"<->", "l2"}, {"<#>", "ip"}, {"<=>", "cosine"}, {"<+>", "l1"}}
 
+// bitOps are the distances of bit columns (feature bits); vecgate has twins for Hamming only.
+var bitOps = []op{{"<~>", "hamming"}, {"<%>", "jaccard"}}
+
 // table is one generated table (in database DB: 0 is the one vecgate follows, 1 the other).
 type table struct {
 	DB          int
@@ -155,6 +158,18 @@ func genTable(cfg *Config, rng *rand.Rand, db int, schema, name string) *table {
 			t.Indexes = append(t.Indexes, ix)
 		}
 	}
+	if cfg.on("bits") && rng.IntN(3) == 0 {
+		c := vecCol{Name: "b1", Dims: 4 + rng.IntN(12), Type: "bit"}
+		t.Vecs = append(t.Vecs, c)
+		ix := index{Col: c.Name, Method: "hnsw", Opclass: "hamming"}
+		if cfg.on("ivfflat") && rng.IntN(3) == 0 {
+			ix.Method, ix.Lists = "ivfflat", 2+rng.IntN(4)
+		}
+		t.Indexes = append(t.Indexes, ix)
+		if rng.IntN(3) == 0 {
+			t.Indexes = append(t.Indexes, index{Col: c.Name, Method: "hnsw", Opclass: "jaccard"})
+		}
+	}
 	return t
 }
 
@@ -163,7 +178,7 @@ func genTable(cfg *Config, rng *rand.Rand, db int, schema, name string) *table {
 func (t *table) row(cfg *Config, rng *rand.Rand, n int) []string {
 	vals := []string{t.Key.literal(n)}
 	for _, c := range t.Vecs {
-		vals = append(vals, randVector(cfg, rng, c.Dims))
+		vals = append(vals, randValue(cfg, rng, c))
 	}
 	vals = append(vals, strconv.Itoa(rng.IntN(7)), fmt.Sprintf("'n%d'", rng.IntN(50)))
 	switch r := rng.IntN(10); {
@@ -173,6 +188,27 @@ func (t *table) row(cfg *Config, rng *rand.Rand, n int) []string {
 		vals = append(vals, strconv.FormatBool(r%2 == 0), fmt.Sprintf(`'{"n": %d, "tag": "t%d", "w": %g}'`, n, rng.IntN(5), float64(rng.IntN(100))/8))
 	}
 	return vals
+}
+
+// randValue is a value of column c: randVector's, or for a bit column a bit string (NULL
+// sometimes).
+func randValue(cfg *Config, rng *rand.Rand, c vecCol) string {
+	if c.Type == "bit" {
+		if cfg.on("nulls") && rng.IntN(100) < 4 {
+			return "NULL"
+		}
+		return "'" + randBits(rng, c.Dims) + "'"
+	}
+	return randVector(cfg, rng, c.Dims)
+}
+
+// randBits is a bit string of n bits.
+func randBits(rng *rand.Rand, n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte('0' + rng.IntN(2))
+	}
+	return string(b)
 }
 
 // randVector is a vector literal with small components (ties and duplicates are common), NULL or
