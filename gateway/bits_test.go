@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/vecgate/vecgate/internal/pgtest"
 )
 
 // TestHammingBits: bit columns with bit_hamming_ops indexes (HNSW and IVFFlat) and vector
@@ -35,15 +34,8 @@ func TestHammingBits(t *testing.T) {
 		`INSERT INTO bq SELECT g, (SELECT array_agg(CASE WHEN (hashint4(g % 30 * 1000 + i) & 1 = 1) <> (random() < 0.1) THEN 1 ELSE -1 END * (0.2 + random()))
 			FROM generate_series(1, 128) i WHERE g > 0)::vector(128) FROM (SELECT setseed(0.25)) s, generate_series(1, 1200) g`,
 		`CREATE INDEX ON bq USING hnsw ((binary_quantize(emb)::bit(128)) bit_hamming_ops)`)
-	via, direct := pgtest.Connect(t, viaDSN(dsn, g)), pgtest.Connect(t, dsn)
-	waitLonger(t, via)
+	via, direct := exactPair(t, dsn, g, 400)
 	ctx := context.Background()
-	if _, err := direct.Exec(ctx, "SET enable_indexscan = off; SET enable_bitmapscan = off", pgx.QueryExecModeSimpleProtocol); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := via.Exec(ctx, "SET hnsw.ef_search = 400", pgx.QueryExecModeSimpleProtocol); err != nil {
-		t.Fatal(err)
-	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	code := func() string { // a row's code with a few bits flipped
 		var s string
@@ -68,37 +60,16 @@ func TestHammingBits(t *testing.T) {
 		}
 		return "[" + strings.Join(parts, ",") + "]"
 	}
-	for _, c := range []struct {
-		q           string
-		arg         func() string
-		intercepted bool
-	}{
-		{`SELECT id, b <~> $1 AS d FROM bt ORDER BY b <~> $1 LIMIT 10`, code, true},
-		{`SELECT id, b <~> $1::bit(64) AS d FROM bi ORDER BY b <~> $1::bit(64) LIMIT 25`, code, true},
-		{`SELECT id, d FROM (SELECT id, b <~> $1 AS d FROM bt ORDER BY 2 LIMIT 15) x`, code, true},
-		{`SELECT id, binary_quantize(emb)::bit(128) <~> binary_quantize($1::vector) AS d FROM bq ORDER BY binary_quantize(emb)::bit(128) <~> binary_quantize($1::vector) LIMIT 10`, vector, true},
-		{`SELECT id, b <%> $1 AS d FROM bt ORDER BY b <%> $1 LIMIT 10`, code, false},
-		{`SELECT id, b <~> $1 AS d FROM bt ORDER BY b <~> $1 DESC LIMIT 10`, code, false},
-		{`SELECT id, b <~> $1 AS d FROM bt WHERE b <~> $1 < 3 ORDER BY b <~> $1 LIMIT 10`, code, false},
-	} {
-		for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement} {
-			before := g.Stats()
-			for range 10 {
-				v := c.arg()
-				got, want := tiesInOrder(answer(t, via, mode, c.q, v)), tiesInOrder(answer(t, direct, mode, c.q, v))
-				if got != want {
-					t.Fatalf("%s %s (%v):\nthrough vecgate:\n%sdirectly:\n%s", c.q, v, mode, got, want)
-				}
-			}
-			after := g.Stats()
-			if n := after.Intercepted - before.Intercepted; (n == 10) != c.intercepted || n != 0 && n != 10 {
-				t.Errorf("%s (%v): %d of 10 intercepted, want all: %v (forwarded %v)", c.q, mode, n, c.intercepted, after.Forwarded)
-			}
-			if n := after.FastPath - before.FastPath; n != 0 {
-				t.Errorf("%s (%v): %d of 10 from memory", c.q, mode, n)
-			}
-		}
-	}
+	compareTypeCases(t, g, via, direct, tiesInOrder, []typeCase{
+		{`SELECT id, b <~> $1 AS d FROM bt ORDER BY b <~> $1 LIMIT 10`, code, true, false},
+		{`SELECT id, b <~> $1::bit(64) AS d FROM bi ORDER BY b <~> $1::bit(64) LIMIT 25`, code, true, false},
+		{`SELECT id, d FROM (SELECT id, b <~> $1 AS d FROM bt ORDER BY 2 LIMIT 15) x`, code, true, false},
+		{`SELECT id, binary_quantize(emb)::bit(128) <~> binary_quantize($1::vector) AS d FROM bq ORDER BY binary_quantize(emb)::bit(128) <~> binary_quantize($1::vector) LIMIT 10`, vector, true, false},
+		{`SELECT id, b <%> $1 AS d FROM bt ORDER BY b <%> $1 LIMIT 10`, code, false, false},
+		{`SELECT id, b <~> $1 AS d FROM bt ORDER BY b <~> $1 DESC LIMIT 10`, code, false, false},
+		{`SELECT id, b <~> $1 AS d FROM bt WHERE b <~> $1 < 3 ORDER BY b <~> $1 LIMIT 10`, code, false, false},
+		{`SELECT id FROM bt ORDER BY b <~> $1 LIMIT 10`, code, true, false},
+	})
 	// Literals: B'…', X'…' and a bit string, a cast of another length (padded: forwarded).
 	q0 := code()
 	for _, lit := range []string{"'" + q0 + "'", "B'" + q0 + "'", fmt.Sprintf("X'%016X'", bitsValue(q0)), "'" + q0[:60] + "'::bit(64)"} {

@@ -31,12 +31,8 @@ func TestHalfvecExpressionIndex(t *testing.T) {
 		fmt.Sprintf(`INSERT INTO big SELECT g, (SELECT array_agg(random() - 0.5) FROM generate_series(1, 3072) i WHERE g > 0)::vector(3072)
 			FROM (SELECT setseed(0.25)) s, generate_series(1, %d) g`, bigRows),
 		`CREATE INDEX ON big USING hnsw ((emb::halfvec(3072)) halfvec_cosine_ops)`)
-	via, direct := pgtest.Connect(t, viaDSN(dsn, g)), pgtest.Connect(t, dsn)
-	waitLonger(t, via)
+	via, direct := exactPair(t, dsn, g, 0)
 	ctx := context.Background()
-	if _, err := direct.Exec(ctx, "SET enable_indexscan = off; SET enable_bitmapscan = off", pgx.QueryExecModeSimpleProtocol); err != nil {
-		t.Fatal(err)
-	}
 	rng := rand.New(rand.NewPCG(7, 9))
 	vec := func(dims int) string {
 		parts := make([]string, dims)
@@ -45,41 +41,21 @@ func TestHalfvecExpressionIndex(t *testing.T) {
 		}
 		return "[" + strings.Join(parts, ",") + "]"
 	}
-	for _, c := range []struct {
-		q                 string
-		dims              int
-		intercepted, fast bool
-	}{
-		{`SELECT id, emb::halfvec(3) <-> $1 AS d FROM e3 ORDER BY emb::halfvec(3) <-> $1 LIMIT 5`, 3, true, false},
-		{`SELECT id, content, emb::halfvec(3) <=> $1::halfvec(3) AS d FROM e3 ORDER BY emb::halfvec(3) <=> $1::halfvec(3) LIMIT 7 OFFSET 2`, 3, true, false},
-		{`SELECT id FROM e3 ORDER BY CAST(emb AS halfvec(3)) <-> $1::vector LIMIT 6`, 3, true, true},
-		{`SELECT id, 1 - (emb::halfvec(3) <=> $1) AS s FROM e3 ORDER BY s DESC LIMIT 5`, 3, true, false},
-		{`SELECT id, emb <-> $1 AS d FROM e3 ORDER BY emb <-> $1 LIMIT 5`, 3, true, true},
-		{`SELECT id FROM e3 ORDER BY emb::halfvec <-> $1 LIMIT 5`, 3, false, false},
-		{`SELECT id FROM e3 ORDER BY emb::halfvec(3) <+> $1 LIMIT 5`, 3, false, false},
-		{`SELECT id, emb::halfvec(3072) <=> $1::halfvec(3072) AS d FROM big ORDER BY 2 LIMIT 10`, 3072, true, false},
-		{`SELECT id FROM big ORDER BY emb::halfvec(3072) <=> $1 LIMIT 10`, 3072, true, true},
+	arg := func() string { return vec(3) }
+	big := func() string { return vec(3072) }
+	compareTypeCases(t, g, via, direct, nil, []typeCase{
+		{`SELECT id, emb::halfvec(3) <-> $1 AS d FROM e3 ORDER BY emb::halfvec(3) <-> $1 LIMIT 5`, arg, true, false},
+		{`SELECT id, content, emb::halfvec(3) <=> $1::halfvec(3) AS d FROM e3 ORDER BY emb::halfvec(3) <=> $1::halfvec(3) LIMIT 7 OFFSET 2`, arg, true, false},
+		{`SELECT id FROM e3 ORDER BY CAST(emb AS halfvec(3)) <-> $1::vector LIMIT 6`, arg, true, true},
+		{`SELECT id, 1 - (emb::halfvec(3) <=> $1) AS s FROM e3 ORDER BY s DESC LIMIT 5`, arg, true, false},
+		{`SELECT id, emb <-> $1 AS d FROM e3 ORDER BY emb <-> $1 LIMIT 5`, arg, true, true},
+		{`SELECT id FROM e3 ORDER BY emb::halfvec <-> $1 LIMIT 5`, arg, false, false},
+		{`SELECT id FROM e3 ORDER BY emb::halfvec(3) <+> $1 LIMIT 5`, arg, false, false},
+		{`SELECT id, emb::halfvec(3072) <=> $1::halfvec(3072) AS d FROM big ORDER BY 2 LIMIT 10`, big, true, false},
+		{`SELECT id FROM big ORDER BY emb::halfvec(3072) <=> $1 LIMIT 10`, big, true, true},
 		// pgvector's rerank: candidates by the halves, the answer by the full vectors.
-		{`SELECT id, emb <=> $1::vector AS d FROM (SELECT id, emb FROM big ORDER BY emb::halfvec(3072) <=> $1::halfvec(3072) LIMIT 20) c ORDER BY emb <=> $1::vector LIMIT 5`, 3072, true, false},
-	} {
-		for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement} {
-			before := g.Stats()
-			for range 10 {
-				v := vec(c.dims)
-				got, want := answer(t, via, mode, c.q, v), answer(t, direct, mode, c.q, v)
-				if got != want {
-					t.Fatalf("%s (%v):\nthrough vecgate:\n%sdirectly:\n%s", c.q, mode, got, want)
-				}
-			}
-			after := g.Stats()
-			if n := after.Intercepted - before.Intercepted; (n == 10) != c.intercepted || n != 0 && n != 10 {
-				t.Errorf("%s (%v): %d of 10 intercepted, want all: %v (forwarded %v)", c.q, mode, n, c.intercepted, after.Forwarded)
-			}
-			if n := after.FastPath - before.FastPath; (n > 0) != c.fast {
-				t.Errorf("%s (%v): %d of 10 from memory, want some: %v", c.q, mode, n, c.fast)
-			}
-		}
-	}
+		{`SELECT id, emb <=> $1::vector AS d FROM (SELECT id, emb FROM big ORDER BY emb::halfvec(3072) <=> $1::halfvec(3072) LIMIT 20) c ORDER BY emb <=> $1::vector LIMIT 5`, big, true, false},
+	})
 	// EXPLAIN names the expression twin.
 	plan := simpleLines(t, via, "EXPLAIN SELECT id FROM big ORDER BY emb::halfvec(3072) <=> '"+vec(3072)+"' LIMIT 10")
 	if !strings.Contains(plan, "on halfvec(3072)") {
@@ -101,4 +77,59 @@ func TestHalfvecExpressionIndex(t *testing.T) {
 	if n := g.Stats().Intercepted - before; n != 10 {
 		t.Errorf("after inserts: %d of 10 intercepted", n)
 	}
+}
+
+// typeCase is a statement run ten times per protocol, through vecgate and directly, each time
+// with a new argument from arg: whether vecgate intercepts it (every time, or never) and answers
+// some from memory.
+type typeCase struct {
+	q                 string
+	arg               func() string
+	intercepted, fast bool
+}
+
+// compareTypeCases runs the cases and fails at the first answer through vecgate that differs
+// from Postgres' (each passed through same first, when not nil).
+func compareTypeCases(t *testing.T, g *Gateway, via, direct *pgx.Conn, same func(string) string, cases []typeCase) {
+	t.Helper()
+	if same == nil {
+		same = func(s string) string { return s }
+	}
+	for _, c := range cases {
+		for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement} {
+			before := g.Stats()
+			for range 10 {
+				v := c.arg()
+				got, want := same(answer(t, via, mode, c.q, v)), same(answer(t, direct, mode, c.q, v))
+				if got != want {
+					t.Fatalf("%s %.200s (%v):\nthrough vecgate:\n%sdirectly:\n%s", c.q, v, mode, got, want)
+				}
+			}
+			after := g.Stats()
+			if n := after.Intercepted - before.Intercepted; (n == 10) != c.intercepted || n != 0 && n != 10 {
+				t.Errorf("%s (%v): %d of 10 intercepted, want all: %v (forwarded %v)", c.q, mode, n, c.intercepted, after.Forwarded)
+			}
+			if n := after.FastPath - before.FastPath; (n > 0) != c.fast {
+				t.Errorf("%s (%v): %d of 10 from memory, want some: %v", c.q, mode, n, c.fast)
+			}
+		}
+	}
+}
+
+// exactPair connects to the test database through vecgate (reads wait for replication;
+// hnsw.ef_search set when efSearch > 0) and directly, where Postgres' answers are exact (no index
+// scans).
+func exactPair(t *testing.T, dsn string, g *Gateway, efSearch int) (via, direct *pgx.Conn) {
+	t.Helper()
+	via, direct = pgtest.Connect(t, viaDSN(dsn, g)), pgtest.Connect(t, dsn)
+	waitLonger(t, via)
+	if _, err := direct.Exec(context.Background(), "SET enable_indexscan = off; SET enable_bitmapscan = off", pgx.QueryExecModeSimpleProtocol); err != nil {
+		t.Fatal(err)
+	}
+	if efSearch > 0 {
+		if _, err := via.Exec(context.Background(), fmt.Sprintf("SET hnsw.ef_search = %d", efSearch), pgx.QueryExecModeSimpleProtocol); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return via, direct
 }

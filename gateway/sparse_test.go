@@ -1,14 +1,12 @@
 package gateway
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/vecgate/vecgate/internal/pgtest"
 )
 
 // TestSparsevec: sparsevec columns with sparsevec_*_ops indexes get twins that hold their rows
@@ -27,15 +25,7 @@ func TestSparsevec(t *testing.T) {
 		`CREATE INDEX ON sp USING hnsw (s sparsevec_ip_ops)`,
 		`CREATE INDEX ON sp USING hnsw (s sparsevec_cosine_ops)`,
 		`CREATE INDEX ON sp USING hnsw (s sparsevec_l1_ops)`)
-	via, direct := pgtest.Connect(t, viaDSN(dsn, g)), pgtest.Connect(t, dsn)
-	waitLonger(t, via)
-	ctx := context.Background()
-	if _, err := direct.Exec(ctx, "SET enable_indexscan = off; SET enable_bitmapscan = off", pgx.QueryExecModeSimpleProtocol); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := via.Exec(ctx, "SET hnsw.ef_search = 400", pgx.QueryExecModeSimpleProtocol); err != nil {
-		t.Fatal(err)
-	}
+	via, direct := exactPair(t, dsn, g, 400)
 	rng := rand.New(rand.NewPCG(5, 6))
 	sparse := func() string {
 		var parts []string
@@ -46,35 +36,14 @@ func TestSparsevec(t *testing.T) {
 		}
 		return "{" + strings.Join(parts, ",") + "}/50"
 	}
-	for _, c := range []struct {
-		q                 string
-		intercepted, fast bool
-	}{
-		{`SELECT id, s <-> $1 AS d FROM sp ORDER BY s <-> $1 LIMIT 10`, true, false},
-		{`SELECT id, s <#> $1::sparsevec(50) AS d FROM sp ORDER BY s <#> $1::sparsevec(50) LIMIT 7 OFFSET 3`, true, false},
-		{`SELECT id, s <=> $1 AS d FROM sp ORDER BY s <=> $1 LIMIT 10`, true, false},
-		{`SELECT id, s <+> $1::sparsevec AS d FROM sp ORDER BY s <+> $1::sparsevec LIMIT 10`, true, false},
-		{`SELECT id FROM sp ORDER BY s <-> $1 LIMIT 10`, true, true},
-		{`SELECT id, s FROM sp ORDER BY s <=> $1 LIMIT 5`, true, false},
-	} {
-		for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement} {
-			before := g.Stats()
-			for range 10 {
-				v := sparse()
-				got, want := answer(t, via, mode, c.q, v), answer(t, direct, mode, c.q, v)
-				if got != want {
-					t.Fatalf("%s %s (%v):\nthrough vecgate:\n%sdirectly:\n%s", c.q, v, mode, got, want)
-				}
-			}
-			after := g.Stats()
-			if n := after.Intercepted - before.Intercepted; (n == 10) != c.intercepted || n != 0 && n != 10 {
-				t.Errorf("%s (%v): %d of 10 intercepted, want all: %v (forwarded %v)", c.q, mode, n, c.intercepted, after.Forwarded)
-			}
-			if n := after.FastPath - before.FastPath; (n > 0) != c.fast {
-				t.Errorf("%s (%v): %d of 10 from memory, want some: %v", c.q, mode, n, c.fast)
-			}
-		}
-	}
+	compareTypeCases(t, g, via, direct, nil, []typeCase{
+		{`SELECT id, s <-> $1 AS d FROM sp ORDER BY s <-> $1 LIMIT 10`, sparse, true, false},
+		{`SELECT id, s <#> $1::sparsevec(50) AS d FROM sp ORDER BY s <#> $1::sparsevec(50) LIMIT 7 OFFSET 3`, sparse, true, false},
+		{`SELECT id, s <=> $1 AS d FROM sp ORDER BY s <=> $1 LIMIT 10`, sparse, true, false},
+		{`SELECT id, s <+> $1::sparsevec AS d FROM sp ORDER BY s <+> $1::sparsevec LIMIT 10`, sparse, true, false},
+		{`SELECT id FROM sp ORDER BY s <-> $1 LIMIT 10`, sparse, true, true},
+		{`SELECT id, s FROM sp ORDER BY s <=> $1 LIMIT 5`, sparse, true, false},
+	})
 	// Forwarded, with Postgres' answer or error: a vector query vector (Postgres casts it), sparse
 	// texts vecgate does not take (duplicate index, index 0, another dimension).
 	for _, q := range []string{

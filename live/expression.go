@@ -22,22 +22,10 @@ func expressionTwin(t replication.TargetInfo, ci catalog.Index) bool {
 // LookupExpr returns the twin of the expression index expr (a catalog.IndexExpr's name) of dims
 // dimensions on schema.table.column for metric m ("" schema: public, as Lookup).
 func (s *Set) LookupExpr(schema, table, column, expr string, dims int, m ann.Metric) (*Index, bool) {
-	if schema == "" {
-		schema = "public"
-	}
 	if expr == "" {
 		return nil, false
 	}
-	s.mu.RLock()
-	e := s.entries[replication.Target{Schema: schema, Table: table, Column: column}]
-	s.mu.RUnlock()
-	if e == nil {
-		return nil, false
-	}
-	for _, ix := range e.indexes {
-		if ix.Metric == m && string(ix.expr) == expr && ix.dims == dims {
-			return ix, true
-		}
-	}
-	return nil, false
+	return s.find(schema, table, column, func(ix *Index) bool {
+		return ix.Metric == m && string(ix.expr) == expr && ix.dims == dims
+	})
 }

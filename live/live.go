@@ -748,6 +748,11 @@ func (s *Set) Applied() replication.LSN { return replication.LSN(s.applied.Load(
 // public: vecgate does not follow a session's search_path, so tables outside public must be
 // qualified to be intercepted (unqualified, their queries are forwarded).
 func (s *Set) Lookup(schema, table, column string, m ann.Metric) (*Index, bool) {
+	return s.find(schema, table, column, func(ix *Index) bool { return ix.Metric == m && ix.expr == "" })
+}
+
+// find returns the first index on schema.table.column ("" schema: public) that match accepts.
+func (s *Set) find(schema, table, column string, match func(*Index) bool) (*Index, bool) {
 	if schema == "" {
 		schema = "public"
 	}
@@ -758,7 +763,7 @@ func (s *Set) Lookup(schema, table, column string, m ann.Metric) (*Index, bool) 
 		return nil, false
 	}
 	for _, ix := range e.indexes {
-		if ix.Metric == m && ix.expr == "" {
+		if match(ix) {
 			return ix, true
 		}
 	}

@@ -367,11 +367,17 @@ func (g *gen) query(db int, t *table) *query {
 	if cfg.on("pipelines") && g.chance(0.1) {
 		q.Mode = modeBatch
 	}
-	if q.Col.Type == "bit" {
+	switch q.Col.Type {
+	case "bit":
 		q.Vec, q.VecType = randBits(g.rng, dims), fmt.Sprintf("bit(%d)", dims)
-		if q.Mode == modeCacheBin {
-			q.Mode = modeCacheText // a bit string has no pgvector binary form
+	case "sparsevec":
+		q.Vec = sparseText(q.Vec, g.pick(2))
+		if g.chance(0.5) {
+			q.VecType = fmt.Sprintf("sparsevec(%d)", dims)
 		}
+	}
+	if q.Mode == modeCacheBin && (q.Col.Type == "bit" || q.Col.Type == "sparsevec") {
+		q.Mode = modeCacheText // not sent as a pgvector binary vector
 	}
 	q.CastVec = g.chance(0.3)
 	if q.Expr && g.chance(0.5) {

@@ -49,6 +49,7 @@ var Features = map[string]string{
 	"halfvec":    "the second vector column halfvec sometimes",
 	"halfexpr":   "(col::halfvec(n)) expression indexes on vector columns, queried on that expression",
 	"bits":       "a bit(n) column with bit_hamming_ops (sometimes bit_jaccard_ops) indexes, queried with <~> and <%>",
+	"sparse":     "a sparsevec(n) column with sparsevec_*_ops indexes",
 	"ivfflat":    "ivfflat indexes (otherwise hnsw only)",
 	"ops":        "inner product, cosine and L1 (otherwise L2 only)",
 	"partitions": "a partitioned table",

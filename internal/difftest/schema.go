@@ -158,6 +158,17 @@ func genTable(cfg *Config, rng *rand.Rand, db int, schema, name string) *table {
 			t.Indexes = append(t.Indexes, ix)
 		}
 	}
+	if cfg.on("sparse") && rng.IntN(3) == 0 {
+		c := vecCol{Name: "s1", Dims: 4 + rng.IntN(30), Type: "sparsevec"}
+		t.Vecs = append(t.Vecs, c)
+		for range 1 + rng.IntN(2) {
+			ix := index{Col: c.Name, Method: "hnsw", Opclass: "l2"}
+			if cfg.on("ops") {
+				ix.Opclass = ops[rng.IntN(len(ops))].Opclass
+			}
+			t.Indexes = append(t.Indexes, ix)
+		}
+	}
 	if cfg.on("bits") && rng.IntN(3) == 0 {
 		c := vecCol{Name: "b1", Dims: 4 + rng.IntN(12), Type: "bit"}
 		t.Vecs = append(t.Vecs, c)
@@ -193,13 +204,33 @@ func (t *table) row(cfg *Config, rng *rand.Rand, n int) []string {
 // randValue is a value of column c: randVector's, or for a bit column a bit string (NULL
 // sometimes).
 func randValue(cfg *Config, rng *rand.Rand, c vecCol) string {
-	if c.Type == "bit" {
+	switch c.Type {
+	case "bit":
 		if cfg.on("nulls") && rng.IntN(100) < 4 {
 			return "NULL"
 		}
 		return "'" + randBits(rng, c.Dims) + "'"
+	case "sparsevec":
+		v := randVector(cfg, rng, c.Dims)
+		if v == "NULL" {
+			return v
+		}
+		return "'" + sparseText(strings.Trim(v, "'"), rng.IntN(3)) + "'"
 	}
 	return randVector(cfg, rng, c.Dims)
+}
+
+// sparseText writes a vector literal's values in sparsevec's text form, keeping every keep+1-th
+// non-zero one (so the zero vector and duplicates stay as randVector made them).
+func sparseText(vec string, keep int) string {
+	parts := strings.Split(strings.Trim(vec, "[]"), ",")
+	var els []string
+	for i, p := range parts {
+		if p != "0" && p != "-0" && i%(keep+1) == 0 {
+			els = append(els, fmt.Sprintf("%d:%s", i+1, p))
+		}
+	}
+	return "{" + strings.Join(els, ",") + "}/" + strconv.Itoa(len(parts))
 }
 
 // randBits is a bit string of n bits.
