@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	pgvector "github.com/pgvector/pgvector-go"
+	pgxvec "github.com/pgvector/pgvector-go/pgx"
 	"github.com/vecgate/vecgate/internal/pgtest"
 )
 
@@ -56,6 +58,38 @@ func TestHalfvecExpressionIndex(t *testing.T) {
 		// pgvector's rerank: candidates by the halves, the answer by the full vectors.
 		{`SELECT id, emb <=> $1::vector AS d FROM (SELECT id, emb FROM big ORDER BY emb::halfvec(3072) <=> $1::halfvec(3072) LIMIT 20) c ORDER BY emb <=> $1::vector LIMIT 5`, big, true, false},
 	})
+	// A binary vector parameter cast to vector is a vector's floats, rounded to halves by the
+	// cast; an untyped one is a halfvec's (halfvec_recv): forwarded.
+	for _, c := range []*pgx.Conn{via, direct} {
+		if err := pgxvec.RegisterTypes(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		q           string
+		intercepted bool
+	}{
+		{`SELECT id, emb::halfvec(3) <-> $1::vector AS d FROM e3 ORDER BY emb::halfvec(3) <-> $1::vector LIMIT 5`, true},
+		{`SELECT id, emb::halfvec(3) <-> $1 AS d FROM e3 ORDER BY emb::halfvec(3) <-> $1 LIMIT 5`, false},
+	} {
+		before := g.Stats().Intercepted
+		for range 5 {
+			v := pgvector.NewVector([]float32{float32(rng.Float64()), float32(rng.Float64()), float32(rng.Float64())})
+			if c.intercepted {
+				if got, want := answer(t, via, pgx.QueryExecModeCacheStatement, c.q, v), answer(t, direct, pgx.QueryExecModeCacheStatement, c.q, v); got != want {
+					t.Fatalf("%s %v (binary):\nthrough vecgate:\n%sdirectly:\n%s", c.q, v, got, want)
+				}
+				continue
+			}
+			h := pgvector.NewHalfVector(v.Slice())
+			if got, want := answer(t, via, pgx.QueryExecModeCacheStatement, c.q, h), answer(t, direct, pgx.QueryExecModeCacheStatement, c.q, h); got != want {
+				t.Fatalf("%s %v (binary):\nthrough vecgate:\n%sdirectly:\n%s", c.q, h, got, want)
+			}
+		}
+		if n := g.Stats().Intercepted - before; (n == 5) != c.intercepted || n != 0 && n != 5 {
+			t.Errorf("%s (binary): %d of 5 intercepted, want all: %v", c.q, n, c.intercepted)
+		}
+	}
 	// EXPLAIN names the expression twin.
 	plan := simpleLines(t, via, "EXPLAIN SELECT id FROM big ORDER BY emb::halfvec(3072) <=> '"+vec(3072)+"' LIMIT 10")
 	if !strings.Contains(plan, "on halfvec(3072)") {

@@ -121,8 +121,9 @@ func (p *Planner) Bind(pr *Prepared, params [][]byte, formats []int16, st Settin
 		case f == 0:
 			s = string(v)
 		case i+1 == pr.Shape.Vector.Param:
-			if t.Halfvec {
-				// Postgres reads it with halfvec_recv (halves), not as a vector's floats.
+			if t.Halfvec && (t.Expr.Kind != ExprHalfvec || pr.Shape.VectorType != "vector") {
+				// Postgres reads it with halfvec_recv (halves), not as a vector's floats (a
+				// `$1::vector` of an expression's distance is a vector, cast to halfvec: plan).
 				return nil, because(ReasonHalfvec, forward("binary query vector against a halfvec column"))
 			}
 			if pr.Shape.Metric == ann.Hamming || t.Sparse {
