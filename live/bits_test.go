@@ -62,6 +62,10 @@ func TestHammingTwins(t *testing.T) {
 				t.Errorf("bit twin result %d: %v at %v, want %d at %v", i, r.Key, r.Distance, want[i].key, want[i].dist)
 			}
 		}
+		res, err = ix.SearchKeys(context.Background(), []float32{0, 0, 0, 0, 0, 0, 1, 1}, 2, []ann.Key{ann.IntKey(2), ann.IntKey(5)})
+		if err != nil || len(res) != 2 || res[0].Distance != 1 || res[1].Distance != 6 {
+			t.Errorf("bit twin, key list: %v %v", res, err)
+		}
 		bq, ok := s.LookupExpr("public", "items", "emb", "binary_quantize", 3, ann.Hamming)
 		if !ok || bq.Halfvec() || bq.Kind() != "hnsw on binary_quantize(3)" {
 			t.Fatalf("binary_quantize twin: %v %q", ok, bq.Kind())
