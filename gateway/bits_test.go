@@ -20,13 +20,13 @@ import (
 func TestHammingBits(t *testing.T) {
 	const rows = 1200
 	dsn, g := tableGateway(t, 3*rows,
-		`CREATE TABLE bt (id int PRIMARY KEY, b bit(64))`,
+		`CREATE TABLE bt (id int PRIMARY KEY, cat int, b bit(64))`,
 		// 30 clusters of codes a few bits apart: nearest rows are clear, ties common.
-		`INSERT INTO bt SELECT g, (SELECT string_agg(CASE WHEN (hashint4(g % 30 * 1000 + i) # CASE WHEN random() < 0.06 THEN 1 ELSE 0 END) & 1 = 1 THEN '1' ELSE '0' END, '' ORDER BY i)
+		`INSERT INTO bt SELECT g, g % 7, (SELECT string_agg(CASE WHEN (hashint4(g % 30 * 1000 + i) # CASE WHEN random() < 0.06 THEN 1 ELSE 0 END) & 1 = 1 THEN '1' ELSE '0' END, '' ORDER BY i)
 			FROM generate_series(1, 64) i WHERE g > 0)::bit(64) FROM (SELECT setseed(0.5)) s, generate_series(1, 1200) g`,
 		`CREATE INDEX ON bt USING hnsw (b bit_hamming_ops)`,
 		`CREATE INDEX ON bt USING hnsw (b bit_jaccard_ops)`,
-		`CREATE TABLE bi (id int PRIMARY KEY, b bit(64))`,
+		`CREATE TABLE bi (id int PRIMARY KEY, cat int, b bit(64))`,
 		`INSERT INTO bi SELECT * FROM bt`,
 		`CREATE INDEX ON bi USING ivfflat (b bit_hamming_ops) WITH (lists = 10)`,
 		`CREATE TABLE bq (id int PRIMARY KEY, emb vector(128))`,
@@ -63,6 +63,7 @@ func TestHammingBits(t *testing.T) {
 	compareTypeCases(t, g, via, direct, tiesInOrder, []typeCase{
 		{`SELECT id, b <~> $1 AS d FROM bt ORDER BY b <~> $1 LIMIT 10`, code, true, false},
 		{`SELECT id, b <~> $1::bit(64) AS d FROM bi ORDER BY b <~> $1::bit(64) LIMIT 25`, code, true, false},
+		{`SELECT id, b <~> $1 AS d FROM bt WHERE cat = 3 ORDER BY b <~> $1 LIMIT 10`, code, true, false},
 		{`SELECT id, d FROM (SELECT id, b <~> $1 AS d FROM bt ORDER BY 2 LIMIT 15) x`, code, true, false},
 		{`SELECT id, binary_quantize(emb)::bit(128) <~> binary_quantize($1::vector) AS d FROM bq ORDER BY binary_quantize(emb)::bit(128) <~> binary_quantize($1::vector) LIMIT 10`, vector, true, false},
 		{`SELECT id, b <%> $1 AS d FROM bt ORDER BY b <%> $1 LIMIT 10`, code, false, false},
