@@ -8,7 +8,10 @@
 //
 // Zero configuration: on Reset every valid pgvector HNSW or IVFFlat index on a replicated column
 // gets an in-memory twin with the same metric: an HNSW with the same m / ef_construction, or an
-// IVF with the same lists (build.go). Keys are mapped from the key column's binary form to ann.Key
+// IVF with the same lists (build.go). Columns of type vector, halfvec, bit (Hamming: bits.go) and
+// sparsevec (held dense: sparse.go), and the expression indexes `(col::halfvec(n))` and
+// `(binary_quantize(col)::bit(n))` of a vector column (expression.go), whose twins take the
+// column's rows transformed as the expression transforms them. Keys are mapped from the key column's binary form to ann.Key
 // (smallint, integer, bigint, uuid, text); tables with other or composite keys are skipped and
 // their queries forwarded. The indexes defined through vecgate (indexdef.Spec, SetDefinitions)
 // are held here and built at the next Reset; replication takes their `include` columns from the
