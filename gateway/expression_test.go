@@ -6,10 +6,12 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	pgvector "github.com/pgvector/pgvector-go"
 	pgxvec "github.com/pgvector/pgvector-go/pgx"
+	"github.com/vecgate/vecgate/ann"
 	"github.com/vecgate/vecgate/internal/pgtest"
 )
 
@@ -111,6 +113,21 @@ func TestHalfvecExpressionIndex(t *testing.T) {
 	if n := g.Stats().Intercepted - before; n != 10 {
 		t.Errorf("after inserts: %d of 10 intercepted", n)
 	}
+	// An expression index created through vecgate is mirrored once replication sees it.
+	if _, err := via.Exec(ctx, `CREATE INDEX e3_ip ON e3 USING hnsw ((emb::halfvec(3)) halfvec_ip_ops)`); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		if ix, ok := g.set.LookupExpr("public", "e3", "emb", "halfvec", 3, ann.InnerProduct); ok && ix.Len() == 900 && g.stream.Ready() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no twin of e3_ip: %+v", g.stream.Status())
+		}
+	}
+	compareTypeCases(t, g, via, direct, nil, []typeCase{
+		{`SELECT id, emb::halfvec(3) <#> $1 AS d FROM e3 ORDER BY emb::halfvec(3) <#> $1 LIMIT 5`, arg, true, false},
+	})
 }
 
 // typeCase is a statement run ten times per protocol, through vecgate and directly, each time
