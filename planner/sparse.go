@@ -3,6 +3,7 @@ package planner
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"strconv"
 
 	"github.com/vecgate/vecgate/internal/vectext"
@@ -70,11 +71,30 @@ func parseSparse(s []byte) ([]float32, error) {
 			return nil, fmt.Errorf("sparsevec index %q", is)
 		}
 		seen[i] = true
-		v, err := vectext.Parse(append(append([]byte("["), bytes.TrimSpace(fs)...), ']'))
-		if err != nil || len(v) != 1 {
+		fs = bytes.TrimSpace(fs)
+		v, err := vectext.Parse(append(append([]byte("["), fs...), ']'))
+		if err != nil || len(v) != 1 || underflows(fs, v[0]) {
 			return nil, fmt.Errorf("sparsevec value %q", fs)
 		}
-		out[i-1] = v[0]
+		if v[0] != 0 { // sparsevec_in drops zeros, -0 too: the dense value is +0
+			out[i-1] = v[0]
+		}
 	}
 	return out, nil
+}
+
+// underflows reports whether the text of a value read as v is past float4's normal range
+// towards zero, which sparsevec_in refuses ("out of range", where vector_in reads a zero): a
+// subnormal, or a zero written with a non-zero digit before its exponent.
+func underflows(text []byte, v float32) bool {
+	if v != 0 {
+		return math.Abs(float64(v)) < 0x1p-126
+	}
+	t := bytes.TrimLeft(bytes.ToLower(text), "+-")
+	exp := []byte("e")
+	if bytes.HasPrefix(t, []byte("0x")) {
+		t, exp = t[2:], []byte("p")
+	}
+	mant, _, _ := bytes.Cut(t, exp)
+	return bytes.ContainsAny(mant, "123456789abcdef")
 }
