@@ -24,7 +24,7 @@ import (
 // operator without an index are forwarded.
 func TestHalfvecExpressionIndex(t *testing.T) {
 	const bigRows = 300
-	dsn, g := tableGateway(t, 3*800+bigRows,
+	dsn, g := tableGateway(t, 4*800+bigRows,
 		`CREATE TABLE e3 (id int PRIMARY KEY, content text, emb vector(3))`,
 		`INSERT INTO e3 SELECT g, 'row ' || g, ARRAY[random() + g * 0, random(), random()]::vector(3)
 			FROM (SELECT setseed(0.5)) s, generate_series(1, 800) g`,
@@ -34,7 +34,10 @@ func TestHalfvecExpressionIndex(t *testing.T) {
 		`CREATE TABLE big (id int PRIMARY KEY, emb vector(3072))`,
 		fmt.Sprintf(`INSERT INTO big SELECT g, (SELECT array_agg(random() - 0.5) FROM generate_series(1, 3072) i WHERE g > 0)::vector(3072)
 			FROM (SELECT setseed(0.25)) s, generate_series(1, %d) g`, bigRows),
-		`CREATE INDEX ON big USING hnsw ((emb::halfvec(3072)) halfvec_cosine_ops)`)
+		`CREATE INDEX ON big USING hnsw ((emb::halfvec(3072)) halfvec_cosine_ops)`,
+		`CREATE TABLE hh (id int PRIMARY KEY, h halfvec(3))`,
+		`INSERT INTO hh SELECT id, emb::halfvec(3) FROM e3`,
+		`CREATE INDEX ON hh USING hnsw (h halfvec_cosine_ops)`)
 	via, direct := exactPair(t, dsn, g, 0)
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(7, 9))
@@ -60,36 +63,33 @@ func TestHalfvecExpressionIndex(t *testing.T) {
 		// pgvector's rerank: candidates by the halves, the answer by the full vectors.
 		{`SELECT id, emb <=> $1::vector AS d FROM (SELECT id, emb FROM big ORDER BY emb::halfvec(3072) <=> $1::halfvec(3072) LIMIT 20) c ORDER BY emb <=> $1::vector LIMIT 5`, big, true, false},
 	})
-	// A binary vector parameter cast to vector is a vector's floats, rounded to halves by the
-	// cast; an untyped one is a halfvec's (halfvec_recv): forwarded.
+	// Binary query vectors: a parameter cast to vector is a vector's floats, rounded to halves by
+	// the cast; an untyped one is a halfvec's (halfvec_recv), as on a halfvec column.
 	for _, c := range []*pgx.Conn{via, direct} {
 		if err := pgxvec.RegisterTypes(ctx, c); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, c := range []struct {
-		q           string
-		intercepted bool
+		q    string
+		half bool // the parameter is a halfvec
 	}{
-		{`SELECT id, emb::halfvec(3) <-> $1::vector AS d FROM e3 ORDER BY emb::halfvec(3) <-> $1::vector LIMIT 5`, true},
-		{`SELECT id, emb::halfvec(3) <-> $1 AS d FROM e3 ORDER BY emb::halfvec(3) <-> $1 LIMIT 5`, false},
+		{`SELECT id, emb::halfvec(3) <-> $1::vector AS d FROM e3 ORDER BY emb::halfvec(3) <-> $1::vector LIMIT 5`, false},
+		{`SELECT id, emb::halfvec(3) <-> $1 AS d FROM e3 ORDER BY emb::halfvec(3) <-> $1 LIMIT 5`, true},
+		{`SELECT id, h <=> $1 AS d FROM hh ORDER BY h <=> $1 LIMIT 5`, true},
 	} {
 		before := g.Stats().Intercepted
 		for range 5 {
-			v := pgvector.NewVector([]float32{float32(rng.Float64()), float32(rng.Float64()), float32(rng.Float64())})
-			if c.intercepted {
-				if got, want := answer(t, via, pgx.QueryExecModeCacheStatement, c.q, v), answer(t, direct, pgx.QueryExecModeCacheStatement, c.q, v); got != want {
-					t.Fatalf("%s %v (binary):\nthrough vecgate:\n%sdirectly:\n%s", c.q, v, got, want)
-				}
-				continue
+			var v any = pgvector.NewVector([]float32{float32(rng.Float64()), float32(rng.Float64()), float32(rng.Float64())})
+			if c.half {
+				v = pgvector.NewHalfVector(v.(pgvector.Vector).Slice())
 			}
-			h := pgvector.NewHalfVector(v.Slice())
-			if got, want := answer(t, via, pgx.QueryExecModeCacheStatement, c.q, h), answer(t, direct, pgx.QueryExecModeCacheStatement, c.q, h); got != want {
-				t.Fatalf("%s %v (binary):\nthrough vecgate:\n%sdirectly:\n%s", c.q, h, got, want)
+			if got, want := answer(t, via, pgx.QueryExecModeCacheStatement, c.q, v), answer(t, direct, pgx.QueryExecModeCacheStatement, c.q, v); got != want {
+				t.Fatalf("%s %v (binary):\nthrough vecgate:\n%sdirectly:\n%s", c.q, v, got, want)
 			}
 		}
-		if n := g.Stats().Intercepted - before; (n == 5) != c.intercepted || n != 0 && n != 5 {
-			t.Errorf("%s (binary): %d of 5 intercepted, want all: %v", c.q, n, c.intercepted)
+		if n := g.Stats().Intercepted - before; n != 5 {
+			t.Errorf("%s (binary): %d of 5 intercepted", c.q, n)
 		}
 	}
 	// EXPLAIN names the expression twin.
@@ -101,7 +101,7 @@ func TestHalfvecExpressionIndex(t *testing.T) {
 	if _, err := direct.Exec(ctx, `INSERT INTO e3 SELECT g, 'new', ARRAY[random(), random() + g * 0, random()]::vector(3) FROM generate_series(801, 900) g`); err != nil {
 		t.Fatal(err)
 	}
-	waitIndexed(t, g, 3*900+bigRows) // another session's writes: wait until every twin has them
+	waitIndexed(t, g, 3*900+800+bigRows) // another session's writes: wait until every twin has them
 	q := `SELECT id, emb::halfvec(3) <-> $1 AS d FROM e3 ORDER BY emb::halfvec(3) <-> $1 LIMIT 10`
 	before := g.Stats().Intercepted
 	for range 10 {
