@@ -153,6 +153,11 @@ type Index struct {
 	Valid          bool
 	Partial        bool // has a WHERE predicate
 	Expression     bool // indexes an expression, not a plain column
+	// Expr is set for an expression index catalog recognises (expression.go): the expression
+	// applied to Column, whose result has ExprDims dimensions (halfvec(n), bit(n)). An
+	// expression index without it has Column "".
+	Expr     IndexExpr
+	ExprDims int
 }
 
 // pgvector defaults for index options.
@@ -266,6 +271,9 @@ func Discover(ctx context.Context, q Querier) (*Catalog, error) {
 		return nil, err
 	}
 	if err := discoverLeaves(ctx, q, tables); err != nil {
+		return nil, err
+	}
+	if err := recognizeExpressions(ctx, q, cat, byOID, relids); err != nil {
 		return nil, err
 	}
 	for _, t := range tables {

@@ -1,7 +1,9 @@
 // Package catalog discovers what vecgate can index in one upstream database: tables with pgvector
 // columns (vector, halfvec, bit, sparsevec), their dimensions, the key that identifies a row in
 // logical replication (primary key or replica identity index), and the pgvector indexes already
-// defined on them (access method, opclass → Metric, m, ef_construction, lists).
+// defined on them (access method, opclass → Metric, m, ef_construction, lists), including the
+// expression indexes `(col::halfvec(n))` and `(binary_quantize(col)::bit(n))` of a vector column
+// (expression.go: Index.Expr).
 //
 // Ownership: catalog only reads the system catalogs through a Querier it is given; it holds no
 // index data, opens no connections and keeps no state between calls. Callers refresh by calling

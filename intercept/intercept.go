@@ -35,9 +35,26 @@ func (s searcher) Find(schema, table, column string, m ann.Metric) (planner.Targ
 	if !ok {
 		return s.findParent(schema, table, column, m)
 	}
-	return planner.Target{Index: ix, Schema: ix.Schema, Table: ix.Table, RelOID: ix.RelOID, DatabaseOID: s.dbOID, Key: ix.Key, KeyType: ix.KeyType,
+	return s.target(ix), true
+}
+
+func (s searcher) target(ix *live.Index) planner.Target {
+	t := planner.Target{Index: ix, Schema: ix.Schema, Table: ix.Table, RelOID: ix.RelOID, DatabaseOID: s.dbOID, Key: ix.Key, KeyType: ix.KeyType,
 		KeyColumns: ix.KeyColumns, KeyTypes: ix.KeyTypes, Name: ix.Source,
-		Exact: ix.Exact, Oversample: ix.Oversample, Kind: ix.Kind(), Lists: ix.Lists(), Probes: ix.Probes(), Halfvec: ix.Halfvec()}, true
+		Exact: ix.Exact, Oversample: ix.Oversample, Kind: ix.Kind(), Lists: ix.Lists(), Probes: ix.Probes(), Halfvec: ix.Halfvec(), Sparse: ix.Sparse()}
+	if e := ix.Expr(); e != "" {
+		t.Expr = planner.ColumnExpr{Kind: string(e), Dims: ix.Dims()}
+	}
+	return t
+}
+
+// FindExpr implements planner.ExprSearcher: the twin of an expression index.
+func (s searcher) FindExpr(schema, table, column string, expr planner.ColumnExpr, m ann.Metric) (planner.Target, bool) {
+	ix, ok := s.set.LookupExpr(schema, table, column, expr.Kind, expr.Dims, m)
+	if !ok {
+		return planner.Target{}, false
+	}
+	return s.target(ix), true
 }
 
 // Stream is what the interceptor needs of replication (replication.Stream, adapted by the

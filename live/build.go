@@ -3,6 +3,7 @@ package live
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 
 	"github.com/vecgate/vecgate/ann"
@@ -10,6 +11,7 @@ import (
 	"github.com/vecgate/vecgate/ann/ivf"
 	"github.com/vecgate/vecgate/catalog"
 	"github.com/vecgate/vecgate/indexdef"
+	"github.com/vecgate/vecgate/internal/half"
 	"github.com/vecgate/vecgate/quant"
 	"github.com/vecgate/vecgate/replication"
 )
@@ -36,16 +38,29 @@ type layout struct {
 	// halfvec: the column is halfvec; the twin holds its values widened to float32 (exact), and
 	// queries must round their vector to halves as Postgres does (Halfvec).
 	halfvec bool
+	// expr: the twin is of an expression index on the column (catalog.Index.Expr): with
+	// catalog.ExprHalfvec it holds the column's values rounded to halves (transform), as
+	// `col::halfvec(n)` computes them, and is a halfvec twin for the query path (Halfvec).
+	expr catalog.IndexExpr
+	// sparse: the column is sparsevec; the twin holds its rows dense (sparse.go).
+	sparse bool
 }
 
-// Halfvec reports whether the twin is of a halfvec column.
-func (ix *Index) Halfvec() bool { return ix.halfvec }
+// Halfvec reports whether the twin ranks halves: of a halfvec column, or of the expression
+// `col::halfvec(n)` (Expr).
+func (ix *Index) Halfvec() bool { return ix.halfvec || ix.expr == catalog.ExprHalfvec }
+
+// Expr is the expression of the index the twin mirrors ("" for a column index).
+func (ix *Index) Expr() catalog.IndexExpr { return ix.expr }
 
 // Kind names the in-memory structure: hnsw, hnsw-sq8, ivf-flat, ivf-sq8, ivf-pq or ivf-binary,
 // with " dims=N" when the index holds only the first N dimensions.
 func (ix *Index) Kind() string {
-	if ix.truncate > 0 {
+	switch {
+	case ix.truncate > 0:
 		return ix.kind + " dims=" + strconv.Itoa(ix.truncate)
+	case ix.expr != "":
+		return ix.kind + " on " + string(ix.expr) + "(" + strconv.Itoa(ix.dims) + ")"
 	}
 	return ix.kind
 }
@@ -76,6 +91,18 @@ const (
 
 // transform maps a row or query vector of the column into the index's space.
 func (ix *Index) transform(v []float32) ([]float32, error) {
+	if ix.expr == catalog.ExprBinaryQuantize {
+		return quantizeBits(v), nil // bits.go
+	}
+	if ix.expr == catalog.ExprHalfvec {
+		// `col::halfvec(n)`: vector_to_halfvec rounds each float4 as halfvec_in does. A row
+		// whose value has no half could not have been written (the index expression fails).
+		h := slices.Clone(v)
+		if !half.RoundAll(h) {
+			return nil, fmt.Errorf("live: a value out of range for type halfvec")
+		}
+		return h, nil
+	}
 	if ix.truncate == 0 {
 		return v, nil
 	}
@@ -99,7 +126,7 @@ func newIVF(m ann.Metric, dims, lists int, codes string) (*ivf.Index, error) {
 func catalogTwin(t replication.TargetInfo, ci catalog.Index, m ann.Metric, kf keyFields, opts Options) (*Index, error) {
 	ix := &Index{Schema: t.Schema, Table: t.Table, Column: t.Column, RelOID: t.OID, Metric: m,
 		Source: ci.Name, Exact: true,
-		layout: layout{kind: "hnsw", dims: t.Dims, halfvec: t.Kind == catalog.TypeHalfvec}}
+		layout: layout{kind: "hnsw", dims: t.Dims, halfvec: t.Kind == catalog.TypeHalfvec, expr: ci.Expr, sparse: t.Kind == catalog.TypeSparsevec}}
 	kf.set(ix)
 	if ci.Method == "ivfflat" {
 		lists := ci.Lists

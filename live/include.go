@@ -407,7 +407,11 @@ func (ix *Index) SearchKeys(ctx context.Context, q []float32, k int, keys []ann.
 	if err != nil {
 		return nil, err
 	}
-	return s.SearchKeys(ctx, q, k, keys)
+	res, err := s.SearchKeys(ctx, q, k, keys)
+	if ix.Metric == ann.Hamming {
+		hammingDistances(res) // bits.go
+	}
+	return res, err
 }
 
 // IncludeRows is the number of rows whose INCLUDE values are kept (for tests and status).

@@ -8,9 +8,13 @@
 //
 // Zero configuration: on Reset every valid pgvector HNSW or IVFFlat index on a replicated column
 // gets an in-memory twin with the same metric: an HNSW with the same m / ef_construction, or an
-// IVF with the same lists (build.go). Keys are mapped from the key column's binary form to ann.Key
-// (smallint, integer, bigint, uuid, text, varchar); a composite key of such columns is held as a
-// text key of replication's bytes (Index.KeyColumns); tables with other keys are skipped and
+// IVF with the same lists (build.go). Columns of type vector, halfvec, bit (Hamming: bits.go) and
+// sparsevec (held dense: sparse.go), and the expression indexes `(col::halfvec(n))` and
+// `(binary_quantize(col)::bit(n))` of a vector column (expression.go), whose twins take the
+// column's rows transformed as the expression transforms them. Keys are mapped from the key
+// column's binary form to ann.Key (smallint, integer, bigint, uuid, text, varchar); a composite
+// key of such columns is held as a text key of replication's bytes (Index.KeyColumns); tables
+// with other keys are skipped and
 // their queries forwarded. The indexes defined through vecgate (indexdef.Spec, SetDefinitions)
 // are held here and built at the next Reset; replication takes their `include` columns from the
 // set (IncludeColumns, replication.Includer), and those columns' values are kept per row beside
@@ -319,7 +323,11 @@ func (ix *Index) Search(ctx context.Context, q []float32, k int, opts ann.Search
 	if err != nil {
 		return nil, err
 	}
-	return ix.index.Search(ctx, q, k, opts)
+	res, err := ix.index.Search(ctx, q, k, opts)
+	if ix.Metric == ann.Hamming {
+		hammingDistances(res) // bits.go
+	}
+	return res, err
 }
 
 // Vector returns a copy of the vector the index holds under key, as it holds it (truncated when
@@ -350,7 +358,7 @@ func (ix *Index) VectorInto(dst []float32, key ann.Key) ([]float32, bool) {
 // a snapshot of the older format).
 func (ix *Index) Originals() bool {
 	o, ok := ix.index.(interface{ Originals() bool })
-	return ok && ix.truncate == 0 && o.Originals()
+	return ok && ix.truncate == 0 && ix.expr == "" && !ix.sparse && o.Originals()
 }
 
 // Dims is the dimension of the column's vectors (the index may hold fewer: Kind).
@@ -493,8 +501,8 @@ func (s *Set) Close() {
 }
 
 func newEntry(t replication.TargetInfo, defs []indexdef.Spec, opts Options) (*entry, error) {
-	if t.Kind != catalog.TypeVector && t.Kind != catalog.TypeHalfvec {
-		return nil, fmt.Errorf("type %s is not indexed in memory yet", t.Kind)
+	if t.Kind != catalog.TypeVector && t.Kind != catalog.TypeHalfvec && t.Kind != catalog.TypeBit && !sparseTwin(t) {
+		return nil, fmt.Errorf("type %s(%d) is not indexed in memory", t.Kind, t.Dims)
 	}
 	// A halfvec column's twin holds its halves widened to float32, exactly the values pgvector
 	// computes its distances with (in float32; only the summation order differs, as for
@@ -521,19 +529,27 @@ func newEntry(t replication.TargetInfo, defs []indexdef.Spec, opts Options) (*en
 		seen[d.Metric] = true
 		e.indexes = append(e.indexes, ix)
 	}
+	seenExpr := map[ann.Metric]bool{}
 	for _, ci := range t.Indexes {
-		if !ci.Valid || ci.Partial || ci.Expression || (ci.Method != "hnsw" && ci.Method != "ivfflat") {
+		if !ci.Valid || ci.Partial || (ci.Method != "hnsw" && ci.Method != "ivfflat") {
+			continue
+		}
+		if ci.Expression && !expressionTwin(t, ci) {
 			continue
 		}
 		m, err := ann.ParseMetric(ci.Metric.Operator())
-		if err != nil || m == ann.Hamming || seen[m] {
+		if err != nil || (m == ann.Hamming) != hammingTwin(t, ci) || seen[m] && !ci.Expression || seenExpr[m] && ci.Expression {
 			continue
 		}
-		ix, err := catalogTwin(t, ci, m, kf, opts)
+		ix, err := twinOf(t, ci, m, kf, opts) // bits.go
 		if err != nil {
 			return nil, err
 		}
-		seen[m] = true
+		if ci.Expression {
+			seenExpr[m] = true
+		} else {
+			seen[m] = true
+		}
 		e.indexes = append(e.indexes, ix)
 	}
 	return e, nil
@@ -652,6 +668,12 @@ func (s *Set) Upsert(t replication.Target, r replication.Row) error {
 	}
 	if r.KeepVector {
 		return nil // same key, same vector: nothing to change in the index
+	}
+	switch {
+	case r.Vector.Bits != nil && r.Vector.Values == nil:
+		r.Vector.Values = bitValues(r.Vector) // bits.go
+	case r.Vector.Kind == catalog.TypeSparsevec && r.Vector.Dim > 0:
+		r.Vector.Values = denseValues(r.Vector) // sparse.go
 	}
 	if r.Vector.Values == nil {
 		for _, ix := range e.indexes { // a NULL vector: the row leaves the index
@@ -780,6 +802,11 @@ func (s *Set) Applied() replication.LSN { return replication.LSN(s.applied.Load(
 // public: vecgate does not follow a session's search_path, so tables outside public must be
 // qualified to be intercepted (unqualified, their queries are forwarded).
 func (s *Set) Lookup(schema, table, column string, m ann.Metric) (*Index, bool) {
+	return s.find(schema, table, column, func(ix *Index) bool { return ix.Metric == m && ix.expr == "" })
+}
+
+// find returns the first index on schema.table.column ("" schema: public) that match accepts.
+func (s *Set) find(schema, table, column string, match func(*Index) bool) (*Index, bool) {
 	if schema == "" {
 		schema = "public"
 	}
@@ -790,7 +817,7 @@ func (s *Set) Lookup(schema, table, column string, m ann.Metric) (*Index, bool) 
 		return nil, false
 	}
 	for _, ix := range e.indexes {
-		if ix.Metric == m {
+		if match(ix) {
 			return ix, true
 		}
 	}

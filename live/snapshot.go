@@ -28,8 +28,8 @@ var _ replication.Snapshotter = (*Set)(nil)
 // snapshotVersion is the payload's format version. Before 7 the payload was a stream of uvarints
 // behind the magic "vecgate-live-N\n" (4: INCLUDE values, 5: the table's OID, 6: each index's
 // left-out rows); such a payload is refused (the full load that follows rebuilds it). 8: held
-// (covering) column values.
-const snapshotVersion = 8
+// (covering) column values. 9: each index's expression (catalog.IndexExpr, "" for a column).
+const snapshotVersion = 9
 
 // WriteSnapshot implements replication.Snapshotter. Replication calls it between transactions.
 func (s *Set) WriteSnapshot(w io.Writer) error {
@@ -58,6 +58,7 @@ func (s *Set) WriteSnapshot(w io.Writer) error {
 			}
 			e.String(ix.Source)
 			e.String(ix.kind)
+			e.String(string(ix.expr))
 			e.U64(uint64(ix.truncate))
 			e.U64(uint64(ix.Metric))
 			e.Bool(ix.Exact)
@@ -149,6 +150,7 @@ func readEntry(d *fileformat.Decoder, opts Options) (_ *entry, err error) {
 	for range nix {
 		src := d.String()
 		kind := d.String()
+		expr := catalog.IndexExpr(d.String())
 		truncate := d.Uint(dims)
 		metric := ann.Metric(d.Uint(uint64(ann.Hamming)))
 		exact := d.Bool()
@@ -161,10 +163,13 @@ func readEntry(d *fileformat.Decoder, opts Options) (_ *entry, err error) {
 		ix := &Index{Schema: info.Schema, Table: info.Table, Column: info.Column, RelOID: info.OID,
 			Metric: metric, Source: src,
 			Exact: exact, Oversample: float64(over) / 1000, trained: true,
-			layout: layout{kind: kind, dims: int(dims), truncate: int(truncate), halfvec: info.Kind == catalog.TypeHalfvec}}
+			layout: layout{kind: kind, dims: int(dims), truncate: int(truncate), halfvec: info.Kind == catalog.TypeHalfvec, expr: expr, sparse: info.Kind == catalog.TypeSparsevec}}
 		kf.set(ix)
 
-		ci := catalog.Index{Name: src, Column: info.Column, Metric: cm, Valid: true}
+		ci := catalog.Index{Name: src, Column: info.Column, Metric: cm, Valid: true, Expression: expr != "", Expr: expr}
+		if expr != "" {
+			ci.ExprDims = int(dims)
+		}
 		if strings.HasPrefix(kind, "ivf") {
 			x, err := ivf.Load(bytes.NewReader(data), ivf.Config{})
 			if err != nil {
@@ -184,7 +189,7 @@ func readEntry(d *fileformat.Decoder, opts Options) (_ *entry, err error) {
 		}
 		loaded = append(loaded, ix)
 		ix.readLeftOut(d)
-		if got, want := ix.index.Dims(), cmp.Or(ix.truncate, ix.dims); got != want || ix.index.Metric() != metric {
+		if got, want := ix.index.Dims(), cmp.Or(ix.truncate, ix.dims); got != want || ix.index.Metric() != engineMetric(metric) {
 			return nil, fmt.Errorf("live: snapshot %s: index of %d dimensions (%v), want %d (%v)", src, got, ix.index.Metric(), want, metric)
 		}
 		info.Indexes = append(info.Indexes, ci)

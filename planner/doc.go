@@ -6,9 +6,12 @@
 //	SELECT <projection> FROM <one table> [WHERE <filter>]
 //	ORDER BY <column> <op> <vector> [ASC|DESC] LIMIT <k> [OFFSET <o>]
 //
-// with pgvector's operators <-> (L2), <#> (negative inner product), <=> (cosine distance) and <+>
-// (L1); the vector is a literal or a bound parameter, optionally cast to vector (halfvec casts are
-// recognised and forwarded at planning), its text read exactly as pgvector's vector_in reads it
+// with pgvector's operators <-> (L2), <#> (negative inner product), <=> (cosine distance), <+>
+// (L1) and <~> (Hamming, over bits: bits.go); the column may be written through the expression of
+// an expression index, `col::halfvec(n)` (expression.go) or `binary_quantize(col)::bit(n)`; the
+// vector is a literal or a bound parameter, optionally cast to vector, halfvec or sparsevec
+// (sparse.go) as the column's twin allows (else forwarded at planning), its text read exactly as
+// pgvector's vector_in reads it
 // (internal/vectext; a text pgvector rejects forwards the statement); the distance may also be named through a select-list
 // alias or ordinal, and is the only sort key (a second key breaks ties among rows the candidates
 // need not hold). Function calls are limited to a list of built-in and pgvector functions that

@@ -77,10 +77,11 @@ func (q *Query) fast() ([]Output, bool) {
 	if sh.Farthest && len(sh.Thresholds) > 0 {
 		return nil, false // a bound on the distance keeps the nearest rows, not the farthest
 	}
-	if q.Target.Halfvec && (len(sh.Thresholds) > 0 || len(sh.DistanceOutputs)+len(sh.derived) > 0 || sh.Star) {
-		return nil, false // halfvec distances (and vectors) are not printed from memory: Target.Halfvec
+	if (q.Target.Halfvec || q.Target.Sparse) && (len(sh.Thresholds) > 0 || len(sh.DistanceOutputs)+len(sh.derived) > 0 || sh.Star) {
+		return nil, false // halfvec and sparsevec distances (and values) are not printed from memory: Target.Halfvec, Sparse
 	}
-	if !q.Target.Exact || !sh.Plain || q.unequal || !whereHeld || len(sh.stmt.SortClause) != 1 {
+	if !q.Target.Exact || !sh.Plain || q.unequal || !whereHeld || len(sh.stmt.SortClause) != 1 || sh.Metric == ann.Hamming {
+		// Hamming distances tie everywhere: Postgres picks among the tied rows (bits.go).
 		return nil, false
 	}
 	held, _ := q.Target.Index.(heldSource)
@@ -96,7 +97,7 @@ func (q *Query) fast() ([]Output, bool) {
 			return Output{}, false
 		case name == sh.Column:
 			src, ok := q.Target.Index.(originalsSource)
-			return Output{Kind: VectorColumn, Column: name}, ok && src.Originals() && !q.Target.Halfvec
+			return Output{Kind: VectorColumn, Column: name}, ok && src.Originals() && !q.Target.Halfvec && !q.Target.Sparse
 		}
 		c, ok := held.HeldColumn(name)
 		return Output{Kind: HeldColumn, Column: name, Held: c.Pos, Family: c.Family, Type: c.Type}, ok
@@ -231,9 +232,11 @@ func (q *Query) tableCheck() string {
 		rel = sqltext.QuoteIdent(rel)
 	}
 	typeCheck := ""
-	if q.Shape.vectorCast != "" {
-		typeCheck = fmt.Sprintf(`
-    AND pg_catalog.to_regtype(%s) OPERATOR(pg_catalog.=) ANY (x.types)`, sqltext.QuoteLiteral(q.Shape.vectorCast))
+	for _, cast := range []string{q.Shape.vectorCast, q.Shape.exprCast} {
+		if cast != "" {
+			typeCheck += fmt.Sprintf(`
+    AND pg_catalog.to_regtype(%s) OPERATOR(pg_catalog.=) ANY (x.types)`, sqltext.QuoteLiteral(cast))
+		}
 	}
 	funcCheck := ""
 	if len(q.Shape.functions) > 0 {
@@ -485,7 +488,7 @@ func resultFormat(formats []int16, i int) int16 {
 // vecgate computes the statement's distances as the server does, bit for bit (pgdist, for its
 // operator) from the rows' own vectors (originalsSource); nil otherwise.
 func (q *Query) serverCalibration() (*pgdist.Calibration, originalsSource) {
-	if q.distances == nil || q.Target.Halfvec {
+	if q.distances == nil || q.Target.Halfvec || q.Target.Sparse {
 		return nil, nil
 	}
 	src, ok := q.Target.Index.(originalsSource)

@@ -68,6 +68,12 @@ type Target struct {
 	// not printed from memory (pgvector sums halfvec distances in another order than vector's,
 	// which internal/pgdist does not reproduce).
 	Halfvec bool
+	// Expr is the expression of the index the twin mirrors (expression.go), zero for a column's
+	// own index; a halfvec expression is also Halfvec.
+	Expr ColumnExpr
+	// Sparse: the indexed column is sparsevec (sparse.go); as for Halfvec, distances and the
+	// column's values are not printed from memory.
+	Sparse bool
 }
 
 // Searcher finds the live index for a column and metric (schema "" when unqualified).
@@ -240,7 +246,13 @@ func (p *Planner) planLiterals(sh *Shape, t Target, st Settings) (*Query, error)
 
 // find returns the live index that can answer sh.
 func (p *Planner) find(sh *Shape) (Target, error) {
-	t, ok := p.search.Find(sh.Schema, sh.Table, sh.Column, sh.Metric)
+	var t Target
+	var ok bool
+	if sh.Expr.Kind != "" {
+		t, ok = p.findExpr(sh) // expression.go
+	} else {
+		t, ok = p.search.Find(sh.Schema, sh.Table, sh.Column, sh.Metric)
+	}
 	if l, loader := p.search.(Loader); !ok && loader && l.Loading(sh.Schema, sh.Table) {
 		return Target{}, because(ReasonLoading, forward("the twins of %s.%s are loading", sh.Schema, sh.Table))
 	}
@@ -264,11 +276,24 @@ func (p *Planner) plan(sh *Shape, t Target, st Settings, value func(Arg) (string
 			return nil, forward("query vector is NULL or missing")
 		}
 		var err error
-		if vec, err = ParseVector(vtext); err != nil {
+		if vec, err = sh.targetVector(t, []byte(vtext)); err != nil { // sparse.go
 			return nil, forward("query vector: %v", err)
 		}
 	}
+	if err := sh.bitsForward(); err != nil {
+		return nil, err
+	}
+	if err := sh.sparseForward(t); err != nil { // sparse.go
+		return nil, err
+	}
 	switch {
+	case t.Expr.Kind == ExprHalfvec:
+		// `col::halfvec(n) <op> v`: v is read as halves, or as a vector cast to halfvec: the
+		// same rounding of the same float4 (expression.go).
+		vec = slices.Clone(vec)
+		if !half.RoundAll(vec) {
+			return nil, forward("query vector out of range for halfvec") // Postgres' error
+		}
 	case t.Halfvec && sh.VectorType == "vector":
 		// A halfvec column against a vector: another operator, another type's values.
 		return nil, because(ReasonHalfvec, forward("vector query vector against a halfvec column"))
@@ -663,7 +688,7 @@ func hasDistanceOperator(sql string) bool {
 	for i := 0; i+2 < len(sql); i++ {
 		if sql[i] == '<' && sql[i+2] == '>' {
 			switch sql[i+1] {
-			case '-', '#', '=', '+':
+			case '-', '#', '=', '+', '~':
 				return true
 			}
 		}

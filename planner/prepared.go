@@ -8,7 +8,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/vecgate/vecgate/internal/vectext"
+	"github.com/vecgate/vecgate/ann"
+	"github.com/vecgate/vecgate/internal/half"
 )
 
 // Prepared is a statement of the top-k shape prepared with the extended protocol: the rewrite
@@ -113,7 +114,7 @@ func (p *Planner) Bind(pr *Prepared, params [][]byte, formats []int16, st Settin
 		switch {
 		case i+1 == pr.Shape.Vector.Param && f == 0:
 			// Read in place: a 1536-d text is some 30 kB that a string copy would only pass on.
-			if vec, err = vectext.Parse(v); err != nil {
+			if vec, err = pr.Shape.targetVector(t, v); err != nil {
 				return nil, forward("query vector: %v", err)
 			}
 		case f == 0 && len(v) > 64:
@@ -123,9 +124,18 @@ func (p *Planner) Bind(pr *Prepared, params [][]byte, formats []int16, st Settin
 		case f == 0:
 			s = string(v)
 		case i+1 == pr.Shape.Vector.Param:
-			if t.Halfvec {
-				// Postgres reads it with halfvec_recv (halves), not as a vector's floats.
-				return nil, because(ReasonHalfvec, forward("binary query vector against a halfvec column"))
+			if pr.Shape.Metric == ann.Hamming || t.Sparse {
+				return nil, forward("binary query vector of a Hamming distance or a sparsevec") // bit_recv's, binary_quantize's, sparsevec_recv's
+			}
+			if t.Halfvec && (t.Expr.Kind != ExprHalfvec || pr.Shape.VectorType != "vector") {
+				// Postgres reads it with halfvec_recv (halves), not as a vector's floats (a
+				// `$1::vector` of an expression's distance is a vector, cast to halfvec: plan).
+				// Only halfvec_send's form is taken: a vector's (4 bytes an element) may be a
+				// parameter the client declared vector, compared in another type.
+				if vec, err = decodeBinaryHalfvec(v); err != nil {
+					return nil, because(ReasonHalfvec, forward("binary query vector against a halfvec column: %v", err))
+				}
+				break
 			}
 			if vec, err = decodeBinaryVector(v); err != nil {
 				return nil, forward("binary vector parameter: %v", err)
@@ -199,6 +209,28 @@ func decodeBinaryVector(b []byte) ([]float32, error) {
 	out := make([]float32, dim)
 	for i := range out {
 		f := math.Float32frombits(binary.BigEndian.Uint32(b[4+4*i:]))
+		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+			return nil, errors.New("NaN or infinite element")
+		}
+		out[i] = f
+	}
+	return out, nil
+}
+
+// decodeBinaryHalfvec reads halfvec_send's form: int16 dimensions, int16 unused, then each
+// element's binary16 bits, widened exactly; a non-finite element is refused (halfvec_recv's
+// error, Postgres' to give).
+func decodeBinaryHalfvec(b []byte) ([]float32, error) {
+	if len(b) < 4 {
+		return nil, errors.New("short")
+	}
+	dim := int(binary.BigEndian.Uint16(b))
+	if len(b) != 4+2*dim || dim == 0 || binary.BigEndian.Uint16(b[2:]) != 0 {
+		return nil, fmt.Errorf("%d bytes for %d halves", len(b), dim)
+	}
+	out := make([]float32, dim)
+	for i := range out {
+		f := half.Widen(binary.BigEndian.Uint16(b[4+2*i:]))
 		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
 			return nil, errors.New("NaN or infinite element")
 		}

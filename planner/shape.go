@@ -72,6 +72,13 @@ type Shape struct {
 	// or a schema before pg_catalog) may answer instead, so the session check requires that
 	// none exists (TableCheck).
 	functions []string
+	// Expr is the expression the distance applies to Column (`col::halfvec(n)`, expression.go);
+	// zero for the column itself. exprCast is its type as written, for the session check.
+	Expr     ColumnExpr
+	exprCast string
+	// quantize: the query vector is binary_quantize(vector) of a Hamming distance (bits.go);
+	// readingQuantized is set while readVector reads it.
+	quantize, readingQuantized bool
 	// VectorDims is the dimension of the cast (`::vector(3)`), 0 without one.
 	VectorDims int
 	Vector     Arg
@@ -349,10 +356,14 @@ func (sh *Shape) readOrder() error {
 		return notShape("first ORDER BY key is not <column> <op> <vector>")
 	}
 	m, err := ann.ParseMetric(op)
-	if err != nil || m == ann.Hamming {
+	if err != nil {
 		return notShape("operator %s", op)
 	}
 	sh.Column, sh.Metric, sh.order, sh.orderVec = col, m, sb, vec
+	if l := sh.distanceColumnNode(expr); l != nil {
+		_, sh.exprCast, _ = sh.exprColumn(l)
+	}
+	sh.Column, sh.Expr = splitColumnKey(col)
 	sh.Farthest, sh.descSQL = desc, sb.SortbyDir == pg.SortByDir_SORTBY_DESC
 	if err := sh.readVector(vec); err != nil {
 		return err
@@ -418,11 +429,18 @@ func (sh *Shape) distance(n *pg.Node) (col, op string, vec *pg.Node, ok bool) {
 	}
 	op = e.Name[0].GetString_().GetSval()
 	switch op {
-	case "<->", "<#>", "<=>", "<+>":
+	case "<->", "<#>", "<=>", "<+>", "<~>":
 	default:
 		return "", "", nil, false
 	}
 	col, ok = sh.columnName(e.Lexpr)
+	switch {
+	case ok:
+	case op == "<~>":
+		col, ok = sh.bitExprColumn(e.Lexpr) // bits.go
+	default:
+		col, _, ok = sh.exprColumn(e.Lexpr) // expression.go
+	}
 	if !ok {
 		return "", "", nil, false
 	}
@@ -474,6 +492,11 @@ func (sh *Shape) tableRefName() string {
 }
 
 func (sh *Shape) readVector(n *pg.Node) error {
+	if sh.Metric == ann.Hamming && !sh.readingQuantized {
+		sh.readingQuantized = true // binary_quantize's argument is a vector (bits.go)
+		defer func() { sh.readingQuantized = false }()
+		return sh.readBitVector(n)
+	}
 	if tc := n.GetTypeCast(); tc != nil {
 		names := tc.TypeName.GetNames()
 		if len(names) == 0 || tc.TypeName.ArrayBounds != nil {
@@ -489,7 +512,7 @@ func (sh *Shape) readVector(n *pg.Node) error {
 		}
 		typ := names[len(names)-1].GetString_().GetSval()
 		switch typ {
-		case "vector", "halfvec":
+		case "vector", "halfvec", "sparsevec":
 		default:
 			return notShape("vector of type %s", typ)
 		}

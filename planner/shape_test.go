@@ -24,7 +24,11 @@ func describe(sql string) string {
 		return "forward: " + strings.TrimPrefix(err.Error(), planner.ErrNotShape.Error()+": ")
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "intercept: table=%s column=%s metric=%s vector=%s", qual(sh.Schema, sh.Table), sh.Column, sh.Metric, sh.Vector)
+	fmt.Fprintf(&b, "intercept: table=%s column=%s", qual(sh.Schema, sh.Table), sh.Column)
+	if sh.Expr.Kind != "" {
+		fmt.Fprintf(&b, " expr=%s(%d)", sh.Expr.Kind, sh.Expr.Dims)
+	}
+	fmt.Fprintf(&b, " metric=%s vector=%s", sh.Metric, sh.Vector)
 	if sh.VectorType != "" {
 		fmt.Fprintf(&b, "::%s", sh.VectorType)
 	}

@@ -80,7 +80,7 @@ func (sh *Shape) ofDistance(n *pg.Node) (vec Arg, similarity, ok bool) {
 		}
 		similarity = true
 	}
-	if col != sh.Column || op != sh.Metric.String() {
+	if col != sh.columnKey() || op != sh.Metric.String() {
 		return Arg{}, false, false
 	}
 	vec, ok = vectorArg(v, sh.orderVec)

@@ -236,8 +236,8 @@ func (tt *tableTarget) indexSet() map[string]bool {
 		if !ix.Valid || !slices.ContainsFunc(tt.vectors, func(v catalog.VectorColumn) bool { return v.Name == ix.Column }) {
 			continue
 		}
-		out[fmt.Sprintf("%s|%s|%s|%s|%d|%d|%d|%v|%v", ix.Name, ix.Column, ix.Method, ix.Opclass,
-			ix.M, ix.EfConstruction, ix.Lists, ix.Partial, ix.Expression)] = true
+		out[fmt.Sprintf("%s|%s|%s|%s|%d|%d|%d|%v|%v|%s|%d", ix.Name, ix.Column, ix.Method, ix.Opclass,
+			ix.M, ix.EfConstruction, ix.Lists, ix.Partial, ix.Expression, ix.Expr, ix.ExprDims)] = true
 	}
 	return out
 }

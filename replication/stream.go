@@ -678,7 +678,7 @@ func catalogFingerprint(cat *catalog.Catalog) string {
 			fmt.Fprintf(h, "v:%s:%d:%s|", v.Name, v.TypMod, v.Skip)
 		}
 		for _, ix := range t.Indexes {
-			fmt.Fprintf(h, "i:%s:%s:%s:%d:%d:%d:%v|", ix.Name, ix.Method, ix.Opclass, ix.M, ix.EfConstruction, ix.Lists, ix.Valid)
+			fmt.Fprintf(h, "i:%s:%s:%s:%d:%d:%d:%v:%s:%s:%d|", ix.Name, ix.Method, ix.Opclass, ix.M, ix.EfConstruction, ix.Lists, ix.Valid, ix.Column, ix.Expr, ix.ExprDims)
 		}
 	}
 	return fmt.Sprintf("%x", h.Sum(nil))

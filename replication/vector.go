@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/vecgate/vecgate/catalog"
+	"github.com/vecgate/vecgate/internal/half"
 )
 
 // Vector is one decoded pgvector value.
@@ -125,7 +126,7 @@ func DecodeBinary(kind catalog.VectorType, b []byte) (Vector, error) {
 			if width == 4 {
 				v.Values[i] = math.Float32frombits(binary.BigEndian.Uint32(p[4*i:]))
 			} else {
-				v.Values[i] = halfToFloat(binary.BigEndian.Uint16(p[2*i:]))
+				v.Values[i] = half.Widen(binary.BigEndian.Uint16(p[2*i:]))
 			}
 		}
 	case catalog.TypeSparsevec:
@@ -270,27 +271,4 @@ func truncate(s string) string {
 		return s[:40] + "…"
 	}
 	return s
-}
-
-// halfToFloat widens an IEEE 754 binary16 value.
-func halfToFloat(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1f
-	mant := uint32(h) & 0x3ff
-	switch {
-	case exp == 0 && mant == 0:
-		return math.Float32frombits(sign)
-	case exp == 0: // subnormal: normalise
-		e := uint32(127 - 15 + 1)
-		for mant&0x400 == 0 {
-			mant <<= 1
-			e--
-		}
-		mant &= 0x3ff
-		return math.Float32frombits(sign | e<<23 | mant<<13)
-	case exp == 0x1f:
-		return math.Float32frombits(sign | 0xff<<23 | mant<<13)
-	default:
-		return math.Float32frombits(sign | (exp+127-15)<<23 | mant<<13)
-	}
 }

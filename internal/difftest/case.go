@@ -50,6 +50,10 @@ type query struct {
 	Offset  int
 	Mode    execMode
 	CastVec bool
+	// Expr: the distance is on the column's expression `col::halfvec(n)` (feature halfexpr); the
+	// vector is cast to VecType when CastVec ("" : the column's type).
+	Expr    bool
+	VecType string
 	// Wrap puts the query inside a statement: 1 a CTE, 2 a FROM subquery, 3 LATERAL
 	// (vecgate rewrites the top-k node in place: planner/nested.go).
 	Wrap int
@@ -64,12 +68,20 @@ func (q *query) vecExpr() string {
 		v = "$1"
 	}
 	if q.CastVec || q.Mode == modeExecText || q.Mode == modeCacheText {
-		v += "::" + cmp.Or(q.Col.Type, "vector")
+		v += "::" + cmp.Or(q.VecType, q.Col.Type, "vector")
 	}
 	return v
 }
 
-func (q *query) dist() string { return q.Col.Name + " " + q.Op.Sym + " " + q.vecExpr() }
+// colExpr is the distance's left side: the column, or its expression.
+func (q *query) colExpr() string {
+	if q.Expr {
+		return q.T.halfExpr(q.Col.Name)
+	}
+	return q.Col.Name
+}
+
+func (q *query) dist() string { return q.colExpr() + " " + q.Op.Sym + " " + q.vecExpr() }
 
 // whereSQL renders the WHERE clause (the query vector and distance written in).
 func (q *query) whereSQL() string {
@@ -278,7 +290,7 @@ func (g *gen) write(t *table) string {
 				q, g.pick(50), g.pick(100), t.Key.literal(g.pick(t.Rows)))
 		}
 		c := t.Vecs[g.pick(len(t.Vecs))]
-		return fmt.Sprintf("UPDATE %s SET %s = %s WHERE id = %s", q, c.Name, randVector(g.cfg, g.rng, c.Dims), t.Key.literal(g.pick(t.Rows)))
+		return fmt.Sprintf("UPDATE %s SET %s = %s WHERE id = %s", q, c.Name, randValue(g.cfg, g.rng, c), t.Key.literal(g.pick(t.Rows)))
 	default:
 		return fmt.Sprintf("DELETE FROM %s WHERE id = %s", q, t.Key.literal(g.pick(t.Rows)))
 	}
@@ -295,10 +307,17 @@ func (g *gen) query(db int, t *table) *query {
 		q.Ref = t.qualified()
 	}
 	q.Col = t.Vecs[g.pick(len(t.Vecs))]
+	if cfg.on("halfexpr") && q.Col.Type == "vector" && g.chance(0.5) {
+		// On the expression when an index has it (mostly), else now and then.
+		for _, ix := range t.Indexes {
+			q.Expr = q.Expr || ix.Col == q.Col.Name && ix.Expr
+		}
+		q.Expr = q.Expr || g.chance(0.1)
+	}
 	// Mostly an operator an index exists for.
 	var cands []op
 	for _, ix := range t.Indexes {
-		if ix.Col == q.Col.Name {
+		if ix.Col == q.Col.Name && ix.Expr == q.Expr {
 			for _, o := range ops {
 				if o.Opclass == ix.Opclass {
 					cands = append(cands, o)
@@ -308,6 +327,16 @@ func (g *gen) query(db int, t *table) *query {
 	}
 	if len(cands) == 0 || cfg.on("ops") && g.chance(0.1) {
 		cands = ops
+	}
+	if q.Col.Type == "bit" {
+		cands = nil
+		for _, ix := range t.Indexes {
+			for _, o := range bitOps {
+				if ix.Col == q.Col.Name && o.Opclass == ix.Opclass {
+					cands = append(cands, o)
+				}
+			}
+		}
 	}
 	q.Op = cands[g.pick(len(cands))]
 	dims := q.Col.Dims
@@ -319,6 +348,14 @@ func (g *gen) query(db int, t *table) *query {
 		v = "'" + vectorText(make([]float64, dims)) + "'"
 	}
 	q.Vec = strings.Trim(v, "'")
+	if q.Expr && g.chance(0.5) {
+		// Components between halves: the query vector's rounding decides the order.
+		x := make([]float64, dims)
+		for i := range x {
+			x[i] = float64(g.pick(4001)-2000) / 800
+		}
+		q.Vec = vectorText(x)
+	}
 	q.Mode = modeSimple
 	if cfg.on("extended") {
 		q.Mode = execMode(g.pick(5))
@@ -326,7 +363,22 @@ func (g *gen) query(db int, t *table) *query {
 	if cfg.on("pipelines") && g.chance(0.1) {
 		q.Mode = modeBatch
 	}
+	switch q.Col.Type {
+	case "bit":
+		q.Vec, q.VecType = randBits(g.rng, dims), fmt.Sprintf("bit(%d)", dims)
+	case "sparsevec":
+		q.Vec = sparseText(q.Vec, g.pick(2))
+		if g.chance(0.5) {
+			q.VecType = fmt.Sprintf("sparsevec(%d)", dims)
+		}
+	}
+	if q.Mode == modeCacheBin && (q.Col.Type == "bit" || q.Col.Type == "sparsevec") {
+		q.Mode = modeCacheText // not sent as a pgvector binary vector
+	}
 	q.CastVec = g.chance(0.3)
+	if q.Expr && g.chance(0.5) {
+		q.VecType = []string{"vector", "halfvec", fmt.Sprintf("halfvec(%d)", dims)}[g.pick(3)]
+	}
 	// Projection.
 	switch r := g.pick(10); {
 	case r < 3 || !cfg.on("projection"):
@@ -338,7 +390,7 @@ func (g *gen) query(db int, t *table) *query {
 	case r < 7:
 		q.Proj, q.Kinds = []string{"id", "note", "meta", "flag", "§ AS d"}, []colKind{colKey, colOther, colOther, colOther, colDist}
 	case r < 8:
-		q.Proj, q.Kinds = []string{"id", "1 - (" + q.Col.Name + " <=> ¤) AS sim"}, []colKind{colKey, colDist}
+		q.Proj, q.Kinds = []string{"id", "1 - (" + q.colExpr() + " <=> ¤) AS sim"}, []colKind{colKey, colDist}
 	case r < 9:
 		q.Proj, q.Kinds = []string{"id", q.Col.Name, "§ AS d"}, []colKind{colKey, colOther, colDist}
 	default:
@@ -364,7 +416,7 @@ func (g *gen) query(db int, t *table) *query {
 			fmt.Sprintf(`meta ? 'tag' AND meta->>'tag' <> 't%d'`, g.pick(5)),
 			// Thresholds on the distance or the similarity: the nearest rows pass.
 			fmt.Sprintf("§ < %s", []string{"0.5", "1", "2.25", "4"}[g.pick(4)]),
-			fmt.Sprintf("1 - (%s <=> ¤) > %s", q.Col.Name, []string{"-0.5", "0", "0.5", "0.875"}[g.pick(4)]),
+			fmt.Sprintf("1 - (%s <=> ¤) > %s", q.colExpr(), []string{"-0.5", "0", "0.5", "0.875"}[g.pick(4)]),
 			fmt.Sprintf("cat IN (1, 2, 5) AND § <= %s", []string{"1", "3"}[g.pick(2)]),
 		}
 		q.Where = ws[g.pick(len(ws))]

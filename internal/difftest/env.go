@@ -180,7 +180,7 @@ func (e *env) waitIndexes(ctx context.Context, w *world) error {
 		}
 		for _, name := range t.twinTables() {
 			for _, ix := range t.Indexes {
-				for _, o := range ops {
+				for _, o := range append(ops, bitOps[0]) { // no Jaccard twin
 					if o.Opclass == ix.Opclass {
 						want[name+"/"+ix.Col+"/"+o.Sym] = true
 					}

@@ -47,6 +47,8 @@ type index struct {
 	Method  string // hnsw or ivfflat
 	Opclass string
 	Lists   int
+	// Expr: the index is on (col::halfvec(n)) of a vector column (feature halfexpr).
+	Expr bool
 }
 
 // op is a pgvector distance operator.
@@ -55,6 +57,9 @@ type op struct {
 }
 
 var ops = []op{{"<->", "l2"}, {"<#>", "ip"}, {"<=>", "cosine"}, {"<+>", "l1"}}
+
+// bitOps are the distances of bit columns (feature bits); vecgate has twins for Hamming only.
+var bitOps = []op{{"<~>", "hamming"}, {"<%>", "jaccard"}}
 
 // table is one generated table (in database DB: 0 is the one vecgate follows, 1 the other).
 type table struct {
@@ -155,7 +160,33 @@ func genTable(cfg *Config, rng *rand.Rand, db int, schema, name string) *table {
 			if cfg.on("ivfflat") && ix.Opclass != "l1" && rng.IntN(3) == 0 {
 				ix.Method, ix.Lists = "ivfflat", 2+rng.IntN(8)
 			}
+			if cfg.on("halfexpr") && c.Type == "vector" && rng.IntN(3) == 0 {
+				ix.Expr = true
+			}
 			t.Indexes = append(t.Indexes, ix)
+		}
+	}
+	if cfg.on("sparse") && rng.IntN(3) == 0 {
+		c := vecCol{Name: "s1", Dims: 4 + rng.IntN(30), Type: "sparsevec"}
+		t.Vecs = append(t.Vecs, c)
+		for range 1 + rng.IntN(2) {
+			ix := index{Col: c.Name, Method: "hnsw", Opclass: "l2"}
+			if cfg.on("ops") {
+				ix.Opclass = ops[rng.IntN(len(ops))].Opclass
+			}
+			t.Indexes = append(t.Indexes, ix)
+		}
+	}
+	if cfg.on("bits") && rng.IntN(3) == 0 {
+		c := vecCol{Name: "b1", Dims: 4 + rng.IntN(12), Type: "bit"}
+		t.Vecs = append(t.Vecs, c)
+		ix := index{Col: c.Name, Method: "hnsw", Opclass: "hamming"}
+		if cfg.on("ivfflat") && rng.IntN(3) == 0 {
+			ix.Method, ix.Lists = "ivfflat", 2+rng.IntN(4)
+		}
+		t.Indexes = append(t.Indexes, ix)
+		if rng.IntN(3) == 0 {
+			t.Indexes = append(t.Indexes, index{Col: c.Name, Method: "hnsw", Opclass: "jaccard"})
 		}
 	}
 	return t
@@ -166,7 +197,7 @@ func genTable(cfg *Config, rng *rand.Rand, db int, schema, name string) *table {
 func (t *table) row(cfg *Config, rng *rand.Rand, n int) []string {
 	vals := []string{t.Key.literal(n)}
 	for _, c := range t.Vecs {
-		vals = append(vals, randVector(cfg, rng, c.Dims))
+		vals = append(vals, randValue(cfg, rng, c))
 	}
 	vals = append(vals, strconv.Itoa(rng.IntN(7)), fmt.Sprintf("'n%d'", rng.IntN(50)))
 	switch r := rng.IntN(10); {
@@ -176,6 +207,47 @@ func (t *table) row(cfg *Config, rng *rand.Rand, n int) []string {
 		vals = append(vals, strconv.FormatBool(r%2 == 0), fmt.Sprintf(`'{"n": %d, "tag": "t%d", "w": %g}'`, n, rng.IntN(5), float64(rng.IntN(100))/8))
 	}
 	return vals
+}
+
+// randValue is a value of column c: randVector's, or for a bit column a bit string (NULL
+// sometimes).
+func randValue(cfg *Config, rng *rand.Rand, c vecCol) string {
+	switch c.Type {
+	case "bit":
+		if cfg.on("nulls") && rng.IntN(100) < 4 {
+			return "NULL"
+		}
+		return "'" + randBits(rng, c.Dims) + "'"
+	case "sparsevec":
+		v := randVector(cfg, rng, c.Dims)
+		if v == "NULL" {
+			return v
+		}
+		return "'" + sparseText(strings.Trim(v, "'"), rng.IntN(3)) + "'"
+	}
+	return randVector(cfg, rng, c.Dims)
+}
+
+// sparseText writes a vector literal's values in sparsevec's text form, keeping every keep+1-th
+// non-zero one (so the zero vector and duplicates stay as randVector made them).
+func sparseText(vec string, keep int) string {
+	parts := strings.Split(strings.Trim(vec, "[]"), ",")
+	var els []string
+	for i, p := range parts {
+		if p != "0" && p != "-0" && i%(keep+1) == 0 {
+			els = append(els, fmt.Sprintf("%d:%s", i+1, p))
+		}
+	}
+	return "{" + strings.Join(els, ",") + "}/" + strconv.Itoa(len(parts))
+}
+
+// randBits is a bit string of n bits.
+func randBits(rng *rand.Rand, n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte('0' + rng.IntN(2))
+	}
+	return string(b)
 }
 
 // randVector is a vector literal with small components (ties and duplicates are common), NULL or
@@ -265,8 +337,12 @@ func (t *table) indexDDL() []string {
 		if ix.Method == "ivfflat" {
 			with = fmt.Sprintf(" WITH (lists = %d)", ix.Lists)
 		}
+		col, typ := ix.Col, t.vecType(ix.Col)
+		if ix.Expr {
+			col, typ = "("+t.halfExpr(ix.Col)+")", "halfvec"
+		}
 		out = append(out, fmt.Sprintf("CREATE INDEX %s_ix%d ON %s USING %s (%s %s_%s_ops)%s",
-			t.Name, i, t.qualified(), ix.Method, ix.Col, t.vecType(ix.Col), ix.Opclass, with))
+			t.Name, i, t.qualified(), ix.Method, col, typ, ix.Opclass, with))
 	}
 	return out
 }
@@ -342,4 +418,14 @@ func (t *table) vecType(name string) string {
 		}
 	}
 	return "vector"
+}
+
+// halfExpr is the expression `name::halfvec(n)` of t's vector column name (feature halfexpr).
+func (t *table) halfExpr(name string) string {
+	for _, v := range t.Vecs {
+		if v.Name == name {
+			return fmt.Sprintf("%s::halfvec(%d)", name, v.Dims)
+		}
+	}
+	return name
 }
