@@ -17,22 +17,105 @@ import (
 // it by name; the client's Parse is forwarded unchanged, so Describe and parameter types stay
 // Postgres'. An execution is intercepted when it arrives as one complete group already buffered:
 //
-//	[Parse] Bind [Describe portal] Execute(all rows) Sync
+//	[Parse] Bind [Describe portal] Execute(all rows) [Sync]
 //
 // vecgate then (after every earlier request was answered; in a transaction block see block.go) sends
 // the client's Parse if there was one, prepares its rewrite under an internal name once per
 // session, and runs Bind(rewrite, params + candidate keys) [Describe] Execute Sync, widening as
 // for simple queries; the client receives ParseComplete (if it parsed), BindComplete, the
-// description, the rows and ReadyForQuery — the messages its own group asked for. Anything else
-// (pipelines without a Sync per execution, row limits, cursors) is forwarded unchanged.
+// description, the rows and ReadyForQuery — the messages its own group asked for.
+//
+// Pipelines (pgx's Batch: several executions, one Sync). Postgres runs the executions up to a
+// Sync in one implicit transaction: a write early in it is visible to the statements after it,
+// and after an error it skips every message up to the Sync. vecgate intercepts an execution of a
+// pipeline only while nothing of that pipeline has gone to Postgres yet (batchState): the
+// leading vector reads are answered one by one, each without ReadyForQuery, and from the first
+// statement that goes to Postgres (a write, any other statement, a vector query vecgate
+// forwards) the rest of the pipeline, up to and with its Sync, goes there as it came. So a
+// vector query after an INSERT of the same pipeline is Postgres' (it sees the row). An
+// intercepted execution answered with an error (its Parse failed, a cancel) makes vecgate drop
+// the client's messages up to the Sync, as Postgres would have skipped them; a Sync after
+// executions vecgate answered alone is answered by vecgate with the session's status. Outside a
+// transaction block the implicit transaction has the session's default isolation: under
+// REPEATABLE READ or SERIALIZABLE its statements share one snapshot, which answers taken one by
+// one cannot give, so such pipelines are forwarded (the table check reads the level).
+//
+// Row limits (Execute with max rows > 0, JDBC's fetchSize). Outside a transaction block, an
+// execution followed by its Sync ends its portal with the implicit transaction: vecgate answers
+// it whole (the rounds run without the limit, as the widening needs every row) and gives the
+// client what Postgres would have sent, the first max rows rows then PortalSuspended — even when
+// exactly max rows rows were all there are — or, with fewer rows, all of them and their
+// CommandComplete. A portal that outlives its Execute (in a transaction block, or with more
+// messages before the Sync) is forwarded, limit and all (ReasonPortal); so are cursors.
 
 type group struct {
 	parse    []byte // the client's Parse, if the group starts with one
 	bind     *pgproto3.Bind
 	describe []byte // the client's Describe of the portal, if any
 	execute  []byte
-	sync     []byte
+	maxRows  uint32   // the Execute's row limit (0: all rows)
+	sync     []byte   // nil: the execution is one of a pipeline whose Sync comes later
 	raws     [][]byte // every message of the group, for forwarding it unchanged
+}
+
+// batchState follows the client's current pipeline (the messages since its last Sync) for the
+// interception of its executions (client goroutine).
+type batchState struct {
+	members int  // executions of the pipeline vecgate answered (nothing of it went to Postgres)
+	member  bool // the running interception is of an execution whose Sync comes later
+	skip    bool // such an execution was answered with an error: drop the rest up to the Sync
+	// limit is the running interception's row limit (Execute max rows; 0: none).
+	limit uint32
+}
+
+// limitAnswer cuts an answer to an Execute with a row limit as Postgres does: past max DataRows
+// (or at exactly max: Postgres cannot tell the portal is done before it asks for one more row),
+// the first max rows and PortalSuspended instead of the CommandComplete.
+func limitAnswer(msgs [][]byte, max uint32) [][]byte {
+	rows := 0
+	for _, m := range msgs {
+		if m[0] == 'D' {
+			rows++
+		}
+	}
+	if rows < int(max) {
+		return msgs
+	}
+	out := make([][]byte, 0, len(msgs))
+	kept := 0
+	for _, m := range msgs {
+		switch {
+		case m[0] == 'D' && kept == int(max):
+			continue
+		case m[0] == 'D':
+			kept++
+		case m[0] == 'C':
+			m = portalSuspended
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+var portalSuspended = []byte{'s', 0, 0, 0, 4}
+
+// memberAnswer is the answer to an execution whose pipeline's Sync comes later: without the
+// ReadyForQuery (the Sync's own answer), and when it is an error, the rest of the pipeline is
+// skipped, as Postgres skips it.
+func (s *session) memberAnswer(msgs [][]byte) [][]byte {
+	if n := len(msgs); n > 0 && msgs[n-1][0] == 'Z' {
+		msgs = msgs[:n-1]
+	}
+	if failureOf(msgs) != nil {
+		s.batch.skip = true
+	}
+	return msgs
+}
+
+// readCommittedDefault reports whether the session's table check for job found the implicit
+// transactions of its pipelines READ COMMITTED (each statement its own snapshot).
+func (s *session) readCommittedDefault(job Job) bool {
+	return s.accessCache[job.TableCheck()].isolation == "read committed"
 }
 
 // trackParse records which client statements the interceptor wants to see at Bind.
@@ -220,15 +303,14 @@ func (s *session) readGroup(cr *reader, typ byte, raw, body []byte) (*group, int
 		return nil, 0
 	}
 	var ex pgproto3.Execute
-	if ex.Decode(e[5:]) != nil || ex.MaxRows != 0 || ex.Portal != b.DestinationPortal {
+	if ex.Decode(e[5:]) != nil || ex.Portal != b.DestinationPortal {
 		return nil, 0
 	}
-	g.execute = e
+	g.execute, g.maxRows = e, ex.MaxRows
 	g.raws = append(g.raws, e)
-	if g.sync, ok = take('S'); !ok {
-		return nil, 0
+	if g.sync, ok = take('S'); ok {
+		g.raws = append(g.raws, g.sync)
 	}
-	g.raws = append(g.raws, g.sync)
 	return g, i
 }
 
@@ -236,7 +318,9 @@ func (s *session) readGroup(cr *reader, typ byte, raw, body []byte) (*group, int
 // false when the group must be forwarded as it came (then nothing of it has been sent, or only
 // the client's Parse, whose answer was already delivered — reported by parsed).
 func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed bool, err error) {
-	e := &execution{g: g}
+	e := &execution{g: g, batched: g.sync == nil || s.batch.members > 0}
+	s.batch.member, s.batch.limit = g.sync == nil, g.maxRows
+	defer func() { s.batch.member, s.batch.limit = false, 0 }()
 	handled, err = s.guarded(w, func() (bool, error) {
 		job, reason := e.plan(s)
 		if job == nil {
@@ -256,6 +340,8 @@ type execution struct {
 	info   *stmtInfo // the client's statement, as trackParse recorded it
 	name   string    // vecgate's prepared rewrite
 	parsed bool      // the client's Parse was sent and its answer is the client's
+	// batched: the execution shares its pipeline (up to a Sync) with others.
+	batched bool
 }
 
 // plan plans the group's execution: nil, with the reason, when it is forwarded.
@@ -309,6 +395,12 @@ func (e *execution) current(s *session) Reason {
 // forwarded after all.)
 func (e *execution) prepare(p *interception) *outcome {
 	s, g := p.s, e.g
+	if e.batched && !p.block && !s.readCommittedDefault(p.job) {
+		return p.forward(ReasonTransaction) // one snapshot for the pipeline's statements
+	}
+	if g.maxRows > 0 && (p.block || g.sync == nil) {
+		return p.forward(ReasonPortal) // its portal lives on, for the next Execute
+	}
 	e.name = internalName(e.info)
 	needParse := !s.internal[e.name]
 	if g.parse == nil && !needParse {
@@ -361,7 +453,11 @@ func (e *execution) round(p *interception, ids string) ([][]byte, int, bool, boo
 	if e.g.describe != nil {
 		out = append(out, e.g.describe)
 	}
-	return p.s.exchangeRaw(p.w, append(out, e.g.execute, e.g.sync)...)
+	execute := e.g.execute
+	if e.g.maxRows > 0 { // every row: the rounds count them (the client's limit: limitAnswer)
+		execute, _ = (&pgproto3.Execute{Portal: e.g.bind.DestinationPortal}).Encode(nil)
+	}
+	return p.s.exchangeRaw(p.w, append(out, execute, syncMsg)...)
 }
 
 // interrupted ends an interrupted execution group (cancel.go) with what Postgres would have
@@ -402,6 +498,12 @@ func (e *execution) interrupted(p *interception, round [][]byte) error {
 // deliver writes messages to the client in one write (one system call, one TCP segment for a
 // typical answer).
 func (s *session) deliver(msgs ...[]byte) error {
+	if s.batch.limit > 0 {
+		msgs = limitAnswer(msgs, s.batch.limit)
+	}
+	if s.batch.member {
+		msgs = s.memberAnswer(msgs)
+	}
 	n := 0
 	for _, m := range msgs {
 		n += len(m)
@@ -462,7 +564,7 @@ func encodeBind(b *pgproto3.Bind, stmt, ids string) []byte {
 
 // copyGroup points the group's messages at copies (raws, in the order of g.raws).
 func (s *session) copyGroup(g *group, raws [][]byte) *group {
-	c := &group{bind: g.bind, raws: raws}
+	c := &group{bind: g.bind, raws: raws, maxRows: g.maxRows}
 	i := 0
 	if g.parse != nil {
 		c.parse = raws[i]
@@ -477,7 +579,9 @@ func (s *session) copyGroup(g *group, raws [][]byte) *group {
 		i++
 	}
 	c.execute = raws[i]
-	c.sync = raws[i+1]
+	if g.sync != nil {
+		c.sync = raws[i+1]
+	}
 	return c
 }
 

@@ -56,6 +56,9 @@ type accessEntry struct {
 	// timeout is the session's statement_timeout, read with the check (0: none). A SET of it
 	// starts a new check epoch, as any SET does.
 	timeout time.Duration
+	// isolation is transaction_isolation as the check read it: outside a block, the level of
+	// the session's implicit transactions (pipelines; extended.go). A SET starts a new epoch.
+	isolation string
 }
 
 // ranUpstream ends the handling of a client request that may run a statement (Query, Execute,
@@ -197,15 +200,17 @@ func (s *session) runTableCheck(w *bufio.Writer, job Job, withLSN bool) (e acces
 	if withLSN {
 		pos = "pg_catalog.pg_current_wal_lsn()::text"
 	}
-	msgs, _, failed, ok := s.runCheck(w, "SELECT "+pos+", pg_catalog.current_setting('statement_timeout'), c.* FROM ("+check+") c")
+	msgs, _, failed, ok := s.runCheck(w, "SELECT "+pos+", pg_catalog.current_setting('statement_timeout'), "+
+		"pg_catalog.current_setting('transaction_isolation'), c.* FROM ("+check+") c")
 	if ok && !failed {
 		for _, m := range msgs {
 			if m[0] == 'D' {
 				var d pgproto3.DataRow
-				if d.Decode(m[5:]) == nil && len(d.Values) == 4 {
+				if d.Decode(m[5:]) == nil && len(d.Values) == 5 {
 					lsn = string(d.Values[0])
 					e.timeout = parseTimeout(string(d.Values[1]))
-					e.whole, e.readable = string(d.Values[2]) == "t", string(d.Values[3]) == "t"
+					e.isolation = string(d.Values[2])
+					e.whole, e.readable = string(d.Values[3]) == "t", string(d.Values[4]) == "t"
 				}
 			}
 		}

@@ -92,6 +92,7 @@ type session struct {
 	stdStrings reported
 	setStmts   map[string][]Knob // prepared statements that SET knobs (client goroutine)
 	setPorts   map[string][]Knob // portals bound to those statements (client goroutine)
+	batch      batchState        // the client's current pipeline (extended.go; client goroutine)
 	// Reads in transaction blocks (block.go; client goroutine): blockOpen while vecgate's
 	// savepoint is set, blockForward = State.Idles+1 of a block found unfit for interception.
 	blockOpen    bool
@@ -506,6 +507,18 @@ func (s *session) clientToUpstream(cr *reader) error {
 		if err != nil {
 			return err
 		}
+		if s.batch.skip && typ != 'S' && typ != 'X' {
+			// An execution of this pipeline vecgate answered failed: Postgres would skip the
+			// rest up to the Sync, unread (extended.go).
+			if typ == 'B' {
+				s.beginStatement()
+				s.forwarded(ReasonPipeline)
+			}
+			if err := cr.stream(io.Discard, n); err != nil {
+				return err
+			}
+			continue
+		}
 		if typ == 'd' && n > readerChunk {
 			if err := cr.stream(w, n); err != nil {
 				return err
@@ -527,15 +540,18 @@ func (s *session) clientToUpstream(cr *reader) error {
 			}
 			if (typ == 'P' || typ == 'B') && !unsynced {
 				if g, n := s.readGroup(cr, typ, raw, body); g != nil {
-					if up, err := s.relayGroup(w, cr, g, n); !up || err != nil {
+					up, open, err := s.relayGroup(w, cr, g, n)
+					if !up || err != nil {
 						return err
 					}
+					unsynced = open
 					continue
 				}
 			}
 		}
 		switch typ {
 		case 'Q':
+			s.batch = batchState{} // a Query ends the pipeline's own answers (its ReadyForQuery)
 			s.mayChangeChecks(body)
 			handled := false
 			s.beginStatement()
@@ -555,10 +571,19 @@ func (s *session) clientToUpstream(cr *reader) error {
 			}
 			s.addPending()
 		case 'S':
-			unsynced = false
+			own := !unsynced && (s.batch.members > 0 || s.batch.skip) && s.State().Pending == 0
+			unsynced, s.batch = false, batchState{}
+			if own { // the pipeline's executions were all vecgate's: Postgres has nothing to sync
+				if err := s.deliver(readyFor(s.State().TxStatus)); err != nil {
+					return err
+				}
+				continue
+			}
 			s.addPending()
 		case 'P', 'B', 'E', 'D', 'C', 'H', 'F':
-			unsynced = true
+			if typ != 'H' { // a Flush asks nothing of Postgres: the pipeline stays vecgate's
+				unsynced = true
+			}
 			if typ == 'B' && s.srv.cfg.Interceptor != nil { // an execution not sent as one group
 				s.beginStatement()
 				if ic == nil {
@@ -593,9 +618,10 @@ func (s *session) clientToUpstream(cr *reader) error {
 }
 
 // relayGroup handles an interceptable execution group (readGroup; n its messages past the
-// first, still buffered in cr): intercepted, or forwarded as it came. It reports false when the
-// upstream connection is gone.
-func (s *session) relayGroup(w *bufio.Writer, cr *reader, g *group, n int) (bool, error) {
+// first, still buffered in cr): intercepted, or forwarded as it came. It reports up false when
+// the upstream connection is gone, and open when the group went to Postgres without a Sync (the
+// rest of its pipeline goes there too).
+func (s *session) relayGroup(w *bufio.Writer, cr *reader, g *group, n int) (up, open bool, err error) {
 	raws := make([][]byte, len(g.raws)) // the reader may reuse its buffer
 	for i, r := range g.raws {
 		raws[i] = append([]byte(nil), r...)
@@ -609,8 +635,16 @@ func (s *session) relayGroup(w *bufio.Writer, cr *reader, g *group, n int) (bool
 	}
 	s.forwarded(ReasonOther) // every path counts; this catches one that did not
 	s.ranUpstream()
-	if err != nil || handled {
-		return err == nil, err
+	if err != nil {
+		return false, false, err
+	}
+	if handled {
+		if g.sync == nil {
+			s.batch.members++
+		} else {
+			s.batch = batchState{}
+		}
+		return true, false, nil
 	}
 	for _, r := range raws[1:] { // the first was tracked by the caller
 		s.trackSetExec(r[0], r[5:])
@@ -618,13 +652,16 @@ func (s *session) relayGroup(w *bufio.Writer, cr *reader, g *group, n int) (bool
 	if parsed {
 		raws = raws[1:]
 	}
-	s.addPending()
+	if g.sync != nil {
+		s.batch = batchState{}
+		s.addPending()
+	}
 	for _, r := range raws {
 		if _, err := w.Write(r); err != nil {
-			return false, nil
+			return false, false, nil
 		}
 	}
-	return true, nil
+	return true, g.sync == nil, nil
 }
 
 func (s *session) addPending() {
