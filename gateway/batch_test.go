@@ -233,6 +233,22 @@ func TestPipelineWire(t *testing.T) {
 		&pgproto3.Parse{Query: bad}, unnamed(v()), exec, v(), exec, sync)
 	both("the skipped Parse", []string{"forward:not_vector+1"}, &pgproto3.Bind{PreparedStatement: "skipped",
 		Parameters: [][]byte{[]byte(f.vector())}}, exec, sync)
+	// Parses Postgres skipped (after an error of their pipeline, which vecgate relayed) or that
+	// failed: their names are not vecgate's to answer (they were).
+	both("a Parse after an error", []string{"forward:not_vector+1"}, &pgproto3.Parse{Query: "SELECT 1/0"},
+		&pgproto3.Bind{}, exec, &pgproto3.Parse{Name: "skipped2", Query: vq}, sync)
+	both("its execution", []string{"forward:not_vector+1"}, &pgproto3.Bind{PreparedStatement: "skipped2",
+		Parameters: [][]byte{[]byte(f.vector())}}, exec, sync)
+	both("an unnamed Parse after an error", []string{"forward:not_vector+1"}, &pgproto3.Parse{Query: "SELECT 1/0"},
+		&pgproto3.Bind{}, exec, &pgproto3.Parse{Query: vq}, sync)
+	both("its execution", []string{"forward:not_vector+1"}, unnamed(v()), exec, sync)
+	both("a failed Parse alone", nil, &pgproto3.Parse{Name: "failed", Query: bad}, sync)
+	both("its execution", []string{"forward:not_vector+1"}, &pgproto3.Bind{PreparedStatement: "failed",
+		Parameters: [][]byte{[]byte(f.vector())}}, exec, sync)
+	both("a Parse before an error", []string{"forward:not_vector+1"}, &pgproto3.Parse{Name: "kept", Query: vq},
+		&pgproto3.Parse{Query: "SELECT 1/0"}, &pgproto3.Bind{}, exec, sync)
+	both("its execution", []string{"intercept+1"}, &pgproto3.Bind{PreparedStatement: "kept",
+		Parameters: [][]byte{[]byte(f.vector())}}, exec, sync)
 	both("unnamed vector statements", []string{"intercept+2"}, &pgproto3.Parse{Query: vq}, unnamed(v()),
 		&pgproto3.Describe{ObjectType: 'P'}, exec, &pgproto3.Parse{Query: vq}, unnamed(v()), exec, sync)
 	both("a bad vector", nil,

@@ -141,6 +141,7 @@ func (s *session) trackParse(body []byte) {
 		s.stmts = map[string]*stmtInfo{}
 	}
 	st, reason := s.srv.cfg.Interceptor.Prepare(p.Query, p.ParameterOIDs)
+	s.parseSeq++
 	if st == nil {
 		if reason == "" || reason == ReasonNotVector {
 			delete(s.stmts, p.Name) // the common case: kept small
@@ -148,12 +149,85 @@ func (s *session) trackParse(body []byte) {
 		}
 		s.stmts[p.Name] = &stmtInfo{reason: reason, sql: p.Query, oids: append([]uint32(nil), p.ParameterOIDs...),
 			ascii: isASCII(p.Query), encEpoch: s.encodingEpoch(),
-			noBackslash: !strings.Contains(p.Query, `\`), stdEpoch: s.stdStringsEpoch()}
+			noBackslash: !strings.Contains(p.Query, `\`), stdEpoch: s.stdStringsEpoch(), seq: s.parseSeq}
 		return
 	}
 	s.stmts[p.Name] = &stmtInfo{st: st, oids: append([]uint32(nil), p.ParameterOIDs...),
 		ascii: isASCII(p.Query), encEpoch: s.encodingEpoch(),
-		noBackslash: !strings.Contains(p.Query, `\`), stdEpoch: s.stdStringsEpoch()}
+		noBackslash: !strings.Contains(p.Query, `\`), stdEpoch: s.stdStringsEpoch(), seq: s.parseSeq}
+}
+
+// Parses that Postgres never ran. trackParse records a statement when its Parse goes upstream,
+// but Postgres skips a Parse after an error of its pipeline (and a Parse may fail itself): a
+// later execution of that name must reach Postgres, which answers it (26000, or the statement the
+// name still means), not vecgate. Each relayed Parse is queued, in order, with a marker for each
+// relayed message that ends with ReadyForQuery (Sync, Query, FunctionCall); the upstream reader
+// takes the next Parse off the queue at each ParseComplete, and at each ReadyForQuery the Parses
+// left before its marker — never parsed — to unparsed; the client goroutine then forgets them
+// (dropUnparsed), if their name still means that Parse (seq).
+
+// parseRef is a relayed Parse (name, and stmtInfo.seq, 0 for one not tracked), or a marker.
+type parseRef struct {
+	name   string
+	seq    uint64
+	marker bool
+}
+
+// relayedParse queues a client Parse (body) about to be relayed upstream.
+func (s *session) relayedParse(body []byte) {
+	name, _, ok := cString(body)
+	if !ok {
+		return
+	}
+	var seq uint64
+	if info := s.stmts[name]; info != nil {
+		seq = info.seq
+	}
+	s.stateMu.Lock()
+	s.parseQ = append(s.parseQ, parseRef{name: name, seq: seq})
+	s.stateMu.Unlock()
+}
+
+// relayedSync queues the marker of a relayed message that ends with ReadyForQuery.
+func (s *session) relayedSync() {
+	s.stateMu.Lock()
+	s.parseQ = append(s.parseQ, parseRef{marker: true})
+	s.stateMu.Unlock()
+}
+
+// parseAnswered follows a ParseComplete ('1') or ReadyForQuery ('Z') of a relayed request in
+// the queue (see above). Called with stateMu held.
+func (s *session) parseAnswered(typ byte) {
+	switch typ {
+	case '1':
+		if len(s.parseQ) > 0 && !s.parseQ[0].marker {
+			s.parseQ = s.parseQ[1:]
+		}
+	case 'Z':
+		for len(s.parseQ) > 0 {
+			r := s.parseQ[0]
+			s.parseQ = s.parseQ[1:]
+			if r.marker {
+				break
+			}
+			if r.seq != 0 {
+				s.unparsed = append(s.unparsed, r)
+			}
+		}
+	}
+}
+
+// dropUnparsed forgets the statements whose Parse Postgres never ran (see above).
+func (s *session) dropUnparsed() {
+	s.stateMu.Lock()
+	refs := s.unparsed
+	s.unparsed = nil
+	s.stateMu.Unlock()
+	for _, r := range refs {
+		if info := s.stmts[r.name]; info != nil && info.seq == r.seq {
+			delete(s.stmts, r.name)
+		}
+	}
 }
 
 // stmtInfo is a client statement vecgate follows to its executions: st when it may intercept
@@ -175,6 +249,7 @@ type stmtInfo struct {
 	// stdStringsEpoch() then.
 	noBackslash bool
 	stdEpoch    int64
+	seq         uint64 // the session's count of Parses when this one came (parseRef)
 }
 
 // isASCII reports whether s is all 7-bit bytes (the same text in every client encoding Postgres
@@ -355,7 +430,7 @@ func (e *execution) plan(s *session) (Job, Reason) {
 		// Prepared while the indexes loaded (or before this one was built): offered again.
 		if st, reason := s.srv.cfg.Interceptor.Prepare(info.sql, info.oids); st != nil {
 			info = &stmtInfo{st: st, oids: info.oids, ascii: info.ascii, encEpoch: info.encEpoch,
-				noBackslash: info.noBackslash, stdEpoch: info.stdEpoch}
+				noBackslash: info.noBackslash, stdEpoch: info.stdEpoch, seq: info.seq}
 			s.stmts[stmt] = info
 		} else {
 			info.reason = reason
@@ -385,6 +460,14 @@ func (e *execution) current(s *session) Reason {
 			return ReasonNotVector
 		}
 		s.trackParse(g.parse[5:])
+	}
+	if g.parse == nil {
+		// Its Parse may have been skipped (an error before it in its pipeline) or have failed:
+		// then the name means something else to Postgres, which answers the Bind.
+		s.dropUnparsed()
+		if s.stmts[g.bind.PreparedStatement] != info {
+			return ReasonNotVector
+		}
 	}
 	return ""
 }
@@ -424,6 +507,7 @@ func (e *execution) prepare(p *interception) *outcome {
 		e.parsed = true
 		if msgs[0][0] != '1' { // the client's own Parse failed: that error is its answer
 			// (In a block, the block failed with it, savepoint and all, as it would have directly.)
+			delete(s.stmts, g.bind.PreparedStatement) // Postgres has no such statement
 			s.blockOpen = false
 			s.endCapture()
 			s.forwarded(ReasonError)

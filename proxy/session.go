@@ -93,6 +93,11 @@ type session struct {
 	setStmts   map[string][]Knob // prepared statements that SET knobs (client goroutine)
 	setPorts   map[string][]Knob // portals bound to those statements (client goroutine)
 	batch      batchState        // the client's current pipeline (extended.go; client goroutine)
+	parseSeq   uint64            // counts the client's Parses (stmtInfo.seq; client goroutine)
+	// parseQ: relayed Parses awaiting their answer; unparsed: those Postgres never ran, for the
+	// client goroutine to forget (extended.go). Guarded by stateMu.
+	parseQ   []parseRef
+	unparsed []parseRef
 	// Reads in transaction blocks (block.go; client goroutine): blockOpen while vecgate's
 	// savepoint is set, blockForward = State.Idles+1 of a block found unfit for interception.
 	blockOpen    bool
@@ -611,6 +616,14 @@ func (s *session) clientToUpstream(cr *reader) error {
 			}
 			return errTerminate
 		}
+		if ic != nil {
+			switch typ {
+			case 'P':
+				s.relayedParse(body)
+			case 'S', 'Q', 'F':
+				s.relayedSync()
+			}
+		}
 		if _, err := w.Write(raw); err != nil {
 			return nil
 		}
@@ -651,6 +664,14 @@ func (s *session) relayGroup(w *bufio.Writer, cr *reader, g *group, n int) (up, 
 	}
 	if parsed {
 		raws = raws[1:]
+	}
+	for _, r := range raws {
+		switch r[0] {
+		case 'P':
+			s.relayedParse(r[5:])
+		case 'S':
+			s.relayedSync()
+		}
 	}
 	if g.sync != nil {
 		s.batch = batchState{}
@@ -742,13 +763,16 @@ func (s *session) capturing() chan []byte {
 }
 
 func wantState(typ byte) bool {
-	return typ == 'Z' || typ == 'C' || typ == 'G' || typ == 'E' || typ == 'S' || typ == 's'
+	return typ == 'Z' || typ == 'C' || typ == 'G' || typ == 'E' || typ == 'S' || typ == 's' || typ == '1'
 }
 
 // observe updates the session state from an upstream message (body truncated to a prefix).
 func (s *session) observe(typ byte, body []byte) {
 	s.stateMu.Lock()
 	defer s.stateMu.Unlock()
+	if s.capture == nil && (typ == '1' || typ == 'Z') {
+		s.parseAnswered(typ)
+	}
 	switch typ {
 	case 'S': // ParameterStatus
 		var ps pgproto3.ParameterStatus
