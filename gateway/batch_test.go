@@ -359,7 +359,7 @@ func TestRowLimitWire(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Fatalf("%s: through vecgate\n%s\ndirectly\n%s", step, strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
-		if wantMoved != nil && !slices.Equal(moved, wantMoved) {
+		if wantMoved != nil && !slices.Equal(moved, wantMoved) && (len(moved)+len(wantMoved) > 0) {
 			t.Errorf("%s: counters moved %v, want %v", step, moved, wantMoved)
 		}
 	}
@@ -391,10 +391,43 @@ func TestRowLimitWire(t *testing.T) {
 	both("the portal after its Sync", nil, &pgproto3.Execute{Portal: "C_1", MaxRows: 2}, sync)
 	both("two Executes before the Sync", []string{"forward:portal+1"}, bind("C_2"),
 		&pgproto3.Execute{Portal: "C_2", MaxRows: 2}, &pgproto3.Execute{Portal: "C_2", MaxRows: 2}, sync)
-	both("BEGIN", nil, &pgproto3.Query{String: "BEGIN"})
-	both("in a block", []string{"forward:portal+1"}, bind("C_3"), &pgproto3.Execute{Portal: "C_3", MaxRows: 2}, sync)
-	for i := range 3 {
-		both(fmt.Sprintf("fetch %d", i), nil, &pgproto3.Execute{Portal: "C_3", MaxRows: 2}, sync)
+	// In a block (JDBC's fetchSize): a named portal's rows are fetched by later Executes; vecgate
+	// holds them, Postgres the consumed portal, which says whether the client's would still be
+	// there.
+	exec := func(portal string, max uint32) *pgproto3.Execute {
+		return &pgproto3.Execute{Portal: portal, MaxRows: max}
 	}
+	both("BEGIN", nil, &pgproto3.Query{String: "BEGIN"})
+	both("in a block", []string{"intercept+1"}, bind("C_3"), exec("C_3", 2), sync)
+	for i := range 3 {
+		both(fmt.Sprintf("fetch %d", i), []string{}, exec("C_3", 2), sync)
+	}
+	both("fetch past the end", nil, exec("C_3", 2), sync)
+	both("fetch the rest", []string{"intercept+1"}, bind("C_4"), exec("C_4", 2), sync, exec("C_4", 0), sync)
+	both("two portals", []string{"intercept+2"}, bind("C_5"), exec("C_5", 1), sync, bind("C_6"), exec("C_6", 4), sync,
+		exec("C_5", 3), sync, exec("C_6", 4), sync, exec("C_5", 3), sync)
+	both("unnamed in a block", []string{"forward:portal+1"}, bind(""), exec("", 2), sync)
+	for _, filter := range []string{"id % 2 = 0", "id % 20 = 0", "id % 200 = 3"} { // the rounds widen
+		b := bind("C_8")
+		b.PreparedStatement = "vf"
+		both("filtered "+filter, nil, &pgproto3.Parse{Name: "vf", Query: `SELECT id, title FROM items WHERE ` + filter +
+			` ORDER BY emb <-> $1::vector LIMIT 5`}, sync, b, &pgproto3.Describe{ObjectType: 'P', Name: "C_8"},
+			exec("C_8", 2), sync, exec("C_8", 2), sync, exec("C_8", 2), sync, &pgproto3.Close{ObjectType: 'P', Name: "C_8"},
+			&pgproto3.Close{ObjectType: 'S', Name: "vf"}, sync)
+	}
+	both("SAVEPOINT", nil, &pgproto3.Query{String: "SAVEPOINT a"})
+	both("in a savepoint", []string{"intercept+1"}, bind("C_9"), exec("C_9", 2), sync)
+	both("ROLLBACK TO", nil, &pgproto3.Query{String: "ROLLBACK TO a"})
+	both("after ROLLBACK TO", nil, exec("C_9", 2), sync)
 	both("COMMIT", nil, &pgproto3.Query{String: "COMMIT"})
+	both("after COMMIT", nil, exec("C_3", 2), sync)
+	both("BEGIN again", nil, &pgproto3.Query{String: "BEGIN"})
+	both("before an error", []string{"intercept+1"}, bind("C_10"), exec("C_10", 2), sync)
+	both("the error", nil, &pgproto3.Query{String: "SELECT 1/0"})
+	both("in the failed block", nil, exec("C_10", 2), sync)
+	both("ROLLBACK", nil, &pgproto3.Query{String: "ROLLBACK"})
+	both("BEGIN a third time", nil, &pgproto3.Query{String: "BEGIN"})
+	both("closed", []string{"intercept+1"}, bind("C_7"), exec("C_7", 1), sync,
+		&pgproto3.Close{ObjectType: 'P', Name: "C_7"}, sync, exec("C_7", 1), sync)
+	both("ROLLBACK again", nil, &pgproto3.Query{String: "ROLLBACK"})
 }

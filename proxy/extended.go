@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -40,13 +41,19 @@ import (
 // REPEATABLE READ or SERIALIZABLE its statements share one snapshot, which answers taken one by
 // one cannot give, so such pipelines are forwarded (the table check reads the level).
 //
-// Row limits (Execute with max rows > 0, JDBC's fetchSize). Outside a transaction block, an
-// execution followed by its Sync ends its portal with the implicit transaction: vecgate answers
-// it whole (the rounds run without the limit, as the widening needs every row) and gives the
-// client what Postgres would have sent, the first max rows rows then PortalSuspended — even when
-// exactly max rows rows were all there are — or, with fewer rows, all of them and their
-// CommandComplete. A portal that outlives its Execute (in a transaction block, or with more
-// messages before the Sync) is forwarded, limit and all (ReasonPortal); so are cursors.
+// Row limits (Execute with max rows > 0, JDBC's fetchSize). vecgate answers such an execution
+// whole (the rounds run without the limit, as the widening needs every row) and gives the client
+// what Postgres would have sent: the first max rows rows then PortalSuspended — even when exactly
+// max rows rows were all there are — or, with fewer rows, all of them and their CommandComplete.
+// Outside a transaction block the portal ends with the implicit transaction at the Sync. In a
+// block a named portal lives on (JDBC fetches the rest with further Executes): Postgres holds the
+// rewrite's portal under the client's name, consumed, created where the client's would have been
+// (so it ends when the client's would: the block's end, a ROLLBACK TO an earlier savepoint, a
+// Close), and vecgate holds the rows not yet delivered (heldPortal). A later Execute of that
+// portal runs on Postgres' consumed portal: when it completes (the portal is still there),
+// vecgate answers with the next held rows, cut alike; otherwise Postgres' answer (34000, 25P02)
+// is the client's. Unnamed portals in a block, and a portal with more Executes before its Sync,
+// are forwarded, limit and all (ReasonPortal); so are cursors.
 
 type group struct {
 	parse    []byte // the client's Parse, if the group starts with one
@@ -64,14 +71,16 @@ type batchState struct {
 	members int  // executions of the pipeline vecgate answered (nothing of it went to Postgres)
 	member  bool // the running interception is of an execution whose Sync comes later
 	skip    bool // such an execution was answered with an error: drop the rest up to the Sync
-	// limit is the running interception's row limit (Execute max rows; 0: none).
+	// limit is the running interception's row limit (Execute max rows; 0: none), and hold the
+	// portal whose rows past it vecgate keeps for later Executes ("": none).
 	limit uint32
+	hold  string
 }
 
 // limitAnswer cuts an answer to an Execute with a row limit as Postgres does: past max DataRows
 // (or at exactly max: Postgres cannot tell the portal is done before it asks for one more row),
-// the first max rows and PortalSuspended instead of the CommandComplete.
-func limitAnswer(msgs [][]byte, max uint32) [][]byte {
+// the first max rows and PortalSuspended instead of the CommandComplete. rest is the rows cut.
+func limitAnswer(msgs [][]byte, max uint32) (out, rest [][]byte) {
 	rows := 0
 	for _, m := range msgs {
 		if m[0] == 'D' {
@@ -79,13 +88,14 @@ func limitAnswer(msgs [][]byte, max uint32) [][]byte {
 		}
 	}
 	if rows < int(max) {
-		return msgs
+		return msgs, nil
 	}
-	out := make([][]byte, 0, len(msgs))
+	out = make([][]byte, 0, len(msgs))
 	kept := 0
 	for _, m := range msgs {
 		switch {
 		case m[0] == 'D' && kept == int(max):
+			rest = append(rest, m)
 			continue
 		case m[0] == 'D':
 			kept++
@@ -94,7 +104,92 @@ func limitAnswer(msgs [][]byte, max uint32) [][]byte {
 		}
 		out = append(out, m)
 	}
-	return out
+	return out, rest
+}
+
+// heldPortal is what vecgate holds of a row-limited portal it answered in a transaction block:
+// the rows not yet delivered (see Row limits above).
+type heldPortal struct {
+	rows  [][]byte
+	idles uint64 // State.Idles when held: a later count means its block ended
+}
+
+// hold keeps rows for later Executes of portal.
+func (s *session) hold(portal string, rows [][]byte) {
+	idles := s.State().Idles
+	if s.held == nil {
+		s.held = map[string]*heldPortal{}
+	}
+	for name, h := range s.held {
+		if h.idles != idles { // its block ended: Postgres has no such portal either
+			delete(s.held, name)
+		}
+	}
+	s.held[portal] = &heldPortal{rows: rows, idles: idles}
+}
+
+// releaseHeld forgets a held portal the client binds again or closes (typ, body: its Bind or
+// Close): from then on Postgres answers for that name.
+func (s *session) releaseHeld(typ byte, body []byte) {
+	switch typ {
+	case 'B':
+		if name, _, ok := cString(body); ok {
+			delete(s.held, name)
+		}
+	case 'C':
+		if len(body) > 0 && body[0] == 'P' {
+			if name, _, ok := cString(body[1:]); ok {
+				delete(s.held, name)
+			}
+		}
+	}
+}
+
+// fetchHeld answers an Execute (body) of a portal vecgate holds rows of, when nothing of the
+// client's pipeline has gone to Postgres before it. Postgres runs the Execute on the consumed
+// portal it holds under that name: an answer that completes says the client's portal is still
+// there, and vecgate gives the next held rows instead, cut as Postgres cuts them; any other
+// answer (the portal is gone: 34000; the block failed: 25P02) is the client's. The answer ends
+// without ReadyForQuery, as an execution of a pipeline (batchState): the client's Sync follows.
+func (s *session) fetchHeld(w *bufio.Writer, raw, body []byte) (bool, error) {
+	var ex pgproto3.Execute
+	if ex.Decode(body) != nil || s.held[ex.Portal] == nil {
+		return false, nil
+	}
+	h := s.held[ex.Portal]
+	if err := w.Flush(); err != nil {
+		return false, err
+	}
+	if !s.waitIdle() {
+		delete(s.held, ex.Portal)
+		return false, nil
+	}
+	s.beginCapture()
+	msgs, _, _, ok := s.exchangeRaw(w, raw, syncMsg)
+	s.endCapture()
+	if !ok {
+		return false, errors.New("upstream connection lost")
+	}
+	if len(msgs) == 0 {
+		return false, errors.New("upstream: no answer")
+	}
+	answer := msgs
+	if msgs[0][0] == 'C' {
+		cc, _ := (&pgproto3.CommandComplete{CommandTag: []byte("SELECT " + strconv.Itoa(len(h.rows)))}).Encode(nil)
+		answer = append(slices.Clip(h.rows), cc)
+		if ex.MaxRows == 0 || len(h.rows) < int(ex.MaxRows) {
+			h.rows = nil
+		} else {
+			answer, h.rows = limitAnswer(answer, ex.MaxRows)
+		}
+	}
+	if answer[len(answer)-1][0] != 's' {
+		delete(s.held, ex.Portal) // done, gone, or failed: Postgres answers for it from now on
+	}
+	s.batch.member = true
+	defer func() { s.batch.member = false }()
+	s.batch.members++
+	return true, s.deliver(answer...)
 }
 
 var portalSuspended = []byte{'s', 0, 0, 0, 4}
@@ -395,7 +490,7 @@ func (s *session) readGroup(cr *reader, typ byte, raw, body []byte) (*group, int
 func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed bool, err error) {
 	e := &execution{g: g, batched: g.sync == nil || s.batch.members > 0}
 	s.batch.member, s.batch.limit = g.sync == nil, g.maxRows
-	defer func() { s.batch.member, s.batch.limit = false, 0 }()
+	defer func() { s.batch.member, s.batch.limit, s.batch.hold = false, 0, "" }()
 	handled, err = s.guarded(w, func() (bool, error) {
 		job, reason := e.plan(s)
 		if job == nil {
@@ -417,6 +512,7 @@ type execution struct {
 	parsed bool      // the client's Parse was sent and its answer is the client's
 	// batched: the execution shares its pipeline (up to a Sync) with others.
 	batched bool
+	rounds  int // rounds sent
 }
 
 // plan plans the group's execution: nil, with the reason, when it is forwarded.
@@ -481,8 +577,13 @@ func (e *execution) prepare(p *interception) *outcome {
 	if e.batched && !p.block && !s.readCommittedDefault(p.job) {
 		return p.forward(ReasonTransaction) // one snapshot for the pipeline's statements
 	}
-	if g.maxRows > 0 && (p.block || g.sync == nil) {
-		return p.forward(ReasonPortal) // its portal lives on, for the next Execute
+	if portal := g.bind.DestinationPortal; g.maxRows > 0 {
+		if g.sync == nil || p.block && portal == "" {
+			return p.forward(ReasonPortal) // its portal lives on, for the next Execute
+		}
+		if p.block {
+			s.batch.hold = portal
+		}
 	}
 	e.name = internalName(e.info)
 	needParse := !s.internal[e.name]
@@ -533,15 +634,28 @@ func (e *execution) shape() (bool, []int16) { return e.g.describe != nil, e.g.bi
 func (e *execution) fastHead() [][]byte     { return [][]byte{bindComplete} }
 
 func (e *execution) round(p *interception, ids string) ([][]byte, int, bool, bool) {
-	out := [][]byte{encodeBind(e.g.bind, e.name, ids)}
+	var out [][]byte
+	portal := e.g.bind.DestinationPortal
+	// In a block a named portal outlives its round: the next round closes it first.
+	reopen := p.block && portal != "" && e.rounds > 0
+	if reopen {
+		c, _ := (&pgproto3.Close{ObjectType: 'P', Name: portal}).Encode(nil)
+		out = append(out, c)
+	}
+	e.rounds++
+	out = append(out, encodeBind(e.g.bind, e.name, ids))
 	if e.g.describe != nil {
 		out = append(out, e.g.describe)
 	}
 	execute := e.g.execute
 	if e.g.maxRows > 0 { // every row: the rounds count them (the client's limit: limitAnswer)
-		execute, _ = (&pgproto3.Execute{Portal: e.g.bind.DestinationPortal}).Encode(nil)
+		execute, _ = (&pgproto3.Execute{Portal: portal}).Encode(nil)
 	}
-	return p.s.exchangeRaw(p.w, append(out, execute, syncMsg)...)
+	msgs, rows, failed, ok := p.s.exchangeRaw(p.w, append(out, execute, syncMsg)...)
+	if reopen && len(msgs) > 0 && msgs[0][0] == '3' { // CloseComplete: vecgate's own
+		msgs = msgs[1:]
+	}
+	return msgs, rows, failed, ok
 }
 
 // interrupted ends an interrupted execution group (cancel.go) with what Postgres would have
@@ -583,7 +697,11 @@ func (e *execution) interrupted(p *interception, round [][]byte) error {
 // typical answer).
 func (s *session) deliver(msgs ...[]byte) error {
 	if s.batch.limit > 0 {
-		msgs = limitAnswer(msgs, s.batch.limit)
+		var rest [][]byte
+		msgs, rest = limitAnswer(msgs, s.batch.limit)
+		if s.batch.hold != "" && len(rest) > 0 && failureOf(msgs) == nil {
+			s.hold(s.batch.hold, rest)
+		}
 	}
 	if s.batch.member {
 		msgs = s.memberAnswer(msgs)

@@ -98,6 +98,7 @@ type session struct {
 	// client goroutine to forget (extended.go). Guarded by stateMu.
 	parseQ   []parseRef
 	unparsed []parseRef
+	held     map[string]*heldPortal // row-limited portals vecgate answered in a block (extended.go; client goroutine)
 	// Reads in transaction blocks (block.go; client goroutine): blockOpen while vecgate's
 	// savepoint is set, blockForward = State.Idles+1 of a block found unfit for interception.
 	blockOpen    bool
@@ -542,6 +543,17 @@ func (s *session) clientToUpstream(cr *reader) error {
 				s.trackClose(body)
 			case 'B', 'E':
 				s.trackSetExec(typ, body)
+			}
+			if len(s.held) > 0 {
+				if typ == 'E' && !unsynced {
+					if handled, err := s.fetchHeld(w, raw, body); err != nil || handled {
+						if err != nil {
+							return err
+						}
+						continue
+					}
+				}
+				s.releaseHeld(typ, body)
 			}
 			if (typ == 'P' || typ == 'B') && !unsynced {
 				if g, n := s.readGroup(cr, typ, raw, body); g != nil {
