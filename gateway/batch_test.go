@@ -407,6 +407,14 @@ func TestRowLimitWire(t *testing.T) {
 	both("two portals", []string{"intercept+2"}, bind("C_5"), exec("C_5", 1), sync, bind("C_6"), exec("C_6", 4), sync,
 		exec("C_5", 3), sync, exec("C_6", 4), sync, exec("C_5", 3), sync)
 	both("unnamed in a block", []string{"forward:portal+1"}, bind(""), exec("", 2), sync)
+	// Fetches after other messages of their pipeline (JDBC closes statements it dropped first).
+	both("to fetch after others", []string{"intercept+1"}, bind("C_11"), exec("C_11", 1), sync)
+	both("after a Close", nil, &pgproto3.Close{ObjectType: 'S', Name: "nosuch"}, exec("C_11", 1), sync)
+	both("after an Execute", nil, &pgproto3.Parse{Name: "one", Query: "SELECT 1"}, &pgproto3.Bind{PreparedStatement: "one",
+		DestinationPortal: "p1"}, exec("p1", 0), &pgproto3.Describe{ObjectType: 'S', Name: "vq"}, exec("C_11", 1),
+		&pgproto3.Bind{PreparedStatement: "one", DestinationPortal: "p2"}, exec("p2", 0), sync)
+	both("after a Describe, the rest", nil, &pgproto3.Describe{ObjectType: 'S', Name: "vq"}, exec("C_11", 0), sync)
+	both("after a Flush, past the end", nil, &pgproto3.Flush{}, exec("C_11", 1), exec("C_11", 1), sync)
 	for _, filter := range []string{"id % 2 = 0", "id % 20 = 0", "id % 200 = 3"} { // the rounds widen
 		b := bind("C_8")
 		b.PreparedStatement = "vf"
@@ -423,6 +431,8 @@ func TestRowLimitWire(t *testing.T) {
 	both("after COMMIT", nil, exec("C_3", 2), sync)
 	both("BEGIN again", nil, &pgproto3.Query{String: "BEGIN"})
 	both("before an error", []string{"intercept+1"}, bind("C_10"), exec("C_10", 2), sync)
+	both("an error before the fetch", nil, &pgproto3.Parse{Query: "SELECT 1/0"}, &pgproto3.Bind{},
+		exec("", 0), exec("C_10", 2), sync)
 	both("the error", nil, &pgproto3.Query{String: "SELECT 1/0"})
 	both("in the failed block", nil, exec("C_10", 2), sync)
 	both("ROLLBACK", nil, &pgproto3.Query{String: "ROLLBACK"})

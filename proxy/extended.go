@@ -75,6 +75,11 @@ type batchState struct {
 	// portal whose rows past it vecgate keeps for later Executes ("": none).
 	limit uint32
 	hold  string
+	// execs counts the Executes and FunctionCalls of the pipeline relayed to Postgres (each
+	// completes once, or an error skips the rest); odd: it also relayed a Query, whose answers
+	// are not counted so (fetchHeldInline).
+	execs int
+	odd   bool
 }
 
 // limitAnswer cuts an answer to an Execute with a row limit as Postgres does: past max DataRows
@@ -145,6 +150,88 @@ func (s *session) releaseHeld(typ byte, body []byte) {
 	}
 }
 
+// fetchHeldInline answers an Execute (body) of a portal vecgate holds rows of that comes after
+// messages of its pipeline relayed to Postgres (JDBC sends the Close of statements it no longer
+// needs before a fetch): the Execute goes on to Postgres with a Flush, and vecgate reads the
+// answers to the relayed messages (passed on to the client) up to the Execute's own — the one
+// completing after the pipeline's relayed Executes (batchState.execs) — which, as in fetchHeld,
+// says whether the client's portal is still there. An error before it means Postgres skipped it,
+// as it would have skipped the client's. Past a Query in the pipeline (odd) vecgate cannot tell
+// the answers apart: the portal's rows are dropped and the Execute relayed — a wrong answer
+// (its rows missing) in a case no client library was seen to send, logged.
+func (s *session) fetchHeldInline(w *bufio.Writer, raw, body []byte) (bool, error) {
+	var ex pgproto3.Execute
+	if ex.Decode(body) != nil || s.held[ex.Portal] == nil {
+		return false, nil
+	}
+	h := s.held[ex.Portal]
+	if s.batch.odd {
+		s.log.Warn("intercept: a held portal's Execute after a Query in its pipeline; relayed", "portal", ex.Portal)
+		delete(s.held, ex.Portal)
+		return false, nil
+	}
+	if err := w.Flush(); err != nil {
+		return false, err
+	}
+	if !s.waitIdle() {
+		delete(s.held, ex.Portal)
+		return false, nil
+	}
+	s.beginCapture()
+	defer s.endCapture()
+	s.batch.execs++ // the Execute goes upstream, as relayed
+	if _, err := w.Write(raw); err != nil {
+		return false, err
+	}
+	if _, err := w.Write(flushMsg); err != nil {
+		return false, err
+	}
+	if err := w.Flush(); err != nil {
+		return false, err
+	}
+	var out [][]byte
+	for done := 0; ; {
+		var m []byte
+		select {
+		case m = <-s.capture:
+		case <-s.upDone:
+			return true, errors.New("upstream connection lost")
+		}
+		switch m[0] {
+		case 'C', 's', 'I', 'V':
+			done++
+		case 'E':
+			delete(s.held, ex.Portal) // whatever it was, Postgres answers for the portal from now on
+			return true, s.deliver(append(out, m)...)
+		}
+		if done < s.batch.execs {
+			out = append(out, m)
+			continue
+		}
+		if m[0] == 'C' {
+			return true, s.deliver(append(out, s.nextHeld(ex, h)...)...)
+		}
+		delete(s.held, ex.Portal)
+		return true, s.deliver(append(out, m)...)
+	}
+}
+
+// nextHeld is the answer to an Execute ex of held portal h that Postgres found still there: the
+// next held rows, cut as Postgres cuts them, and when none are left past them, their
+// CommandComplete (the portal is then forgotten: Postgres' consumed one answers for it).
+func (s *session) nextHeld(ex pgproto3.Execute, h *heldPortal) [][]byte {
+	cc, _ := (&pgproto3.CommandComplete{CommandTag: []byte("SELECT " + strconv.Itoa(len(h.rows)))}).Encode(nil)
+	answer := append(slices.Clip(h.rows), cc)
+	if ex.MaxRows > 0 && len(h.rows) >= int(ex.MaxRows) {
+		answer, h.rows = limitAnswer(answer, ex.MaxRows)
+		return answer
+	}
+	delete(s.held, ex.Portal)
+	return answer
+}
+
+var flushMsg = []byte{'H', 0, 0, 0, 4}
+
 // fetchHeld answers an Execute (body) of a portal vecgate holds rows of, when nothing of the
 // client's pipeline has gone to Postgres before it. Postgres runs the Execute on the consumed
 // portal it holds under that name: an answer that completes says the client's portal is still
@@ -175,16 +262,9 @@ func (s *session) fetchHeld(w *bufio.Writer, raw, body []byte) (bool, error) {
 	}
 	answer := msgs
 	if msgs[0][0] == 'C' {
-		cc, _ := (&pgproto3.CommandComplete{CommandTag: []byte("SELECT " + strconv.Itoa(len(h.rows)))}).Encode(nil)
-		answer = append(slices.Clip(h.rows), cc)
-		if ex.MaxRows == 0 || len(h.rows) < int(ex.MaxRows) {
-			h.rows = nil
-		} else {
-			answer, h.rows = limitAnswer(answer, ex.MaxRows)
-		}
-	}
-	if answer[len(answer)-1][0] != 's' {
-		delete(s.held, ex.Portal) // done, gone, or failed: Postgres answers for it from now on
+		answer = s.nextHeld(ex, h)
+	} else {
+		delete(s.held, ex.Portal) // gone, or the block failed: Postgres answers for it from now on
 	}
 	s.batch.member = true
 	defer func() { s.batch.member = false }()

@@ -545,8 +545,12 @@ func (s *session) clientToUpstream(cr *reader) error {
 				s.trackSetExec(typ, body)
 			}
 			if len(s.held) > 0 {
-				if typ == 'E' && !unsynced {
-					if handled, err := s.fetchHeld(w, raw, body); err != nil || handled {
+				if typ == 'E' {
+					fetch := s.fetchHeld
+					if unsynced {
+						fetch = s.fetchHeldInline
+					}
+					if handled, err := fetch(w, raw, body); err != nil || handled {
 						if err != nil {
 							return err
 						}
@@ -568,7 +572,9 @@ func (s *session) clientToUpstream(cr *reader) error {
 		}
 		switch typ {
 		case 'Q':
-			s.batch = batchState{} // a Query ends the pipeline's own answers (its ReadyForQuery)
+			// A Query ends the pipeline's own answers (its ReadyForQuery); in a pipeline vecgate
+			// relayed, its answers are not followed (fetchHeldInline).
+			s.batch = batchState{odd: unsynced}
 			s.mayChangeChecks(body)
 			handled := false
 			s.beginStatement()
@@ -635,6 +641,9 @@ func (s *session) clientToUpstream(cr *reader) error {
 			case 'S', 'Q', 'F':
 				s.relayedSync()
 			}
+			if typ == 'E' || typ == 'F' {
+				s.batch.execs++
+			}
 		}
 		if _, err := w.Write(raw); err != nil {
 			return nil
@@ -683,6 +692,8 @@ func (s *session) relayGroup(w *bufio.Writer, cr *reader, g *group, n int) (up, 
 			s.relayedParse(r[5:])
 		case 'S':
 			s.relayedSync()
+		case 'E':
+			s.batch.execs++
 		}
 	}
 	if g.sync != nil {
