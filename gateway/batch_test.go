@@ -182,6 +182,26 @@ func (r *rawConn) run(msgs ...pgproto3.FrontendMessage) []string {
 	return out
 }
 
+// wireCompare returns a function that sends msgs through vecgate and directly, each on a
+// connection of its own kept across calls, and fails unless both got the same messages, byte
+// for byte, and (wantMoved non-nil) the counters moved by wantMoved (an empty one: none moved).
+func wireCompare(t *testing.T, f *fixture) func(step string, wantMoved []string, msgs ...pgproto3.FrontendMessage) {
+	via, direct := dialRaw(t, f.via), dialRaw(t, f.dsn)
+	return func(step string, wantMoved []string, msgs ...pgproto3.FrontendMessage) {
+		t.Helper()
+		before := f.g.Stats()
+		got := via.run(msgs...)
+		moved := statsMoved(before, f.g.Stats())
+		want := direct.run(msgs...)
+		if !slices.Equal(got, want) {
+			t.Fatalf("%s: through vecgate\n%s\ndirectly\n%s", step, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		if wantMoved != nil && !slices.Equal(moved, wantMoved) && len(moved)+len(wantMoved) > 0 {
+			t.Errorf("%s: counters moved %v, want %v", step, moved, wantMoved)
+		}
+	}
+}
+
 // vecBind binds the prepared statement vq (a vector query taking one text vector) to v.
 func vecBind(v string) *pgproto3.Bind {
 	return &pgproto3.Bind{PreparedStatement: "vq", Parameters: [][]byte{[]byte(v)}}
@@ -193,23 +213,10 @@ func vecBind(v string) *pgproto3.Bind {
 // lead their pipeline are intercepted.
 func TestPipelineWire(t *testing.T) {
 	f := newFixture(t, 500)
-	via, direct := dialRaw(t, f.via), dialRaw(t, f.dsn)
 	const vq = `SELECT id FROM items ORDER BY emb <-> $1::vector LIMIT 5`
 	exec := &pgproto3.Execute{}
 	sync := &pgproto3.Sync{}
-	both := func(step string, wantMoved []string, msgs ...pgproto3.FrontendMessage) {
-		t.Helper()
-		before := f.g.Stats()
-		got := via.run(msgs...)
-		moved := statsMoved(before, f.g.Stats())
-		want := direct.run(msgs...)
-		if !slices.Equal(got, want) {
-			t.Fatalf("%s: through vecgate\n%s\ndirectly\n%s", step, strings.Join(got, "\n"), strings.Join(want, "\n"))
-		}
-		if wantMoved != nil && !slices.Equal(moved, wantMoved) {
-			t.Errorf("%s: counters moved %v, want %v", step, moved, wantMoved)
-		}
-	}
+	both := wireCompare(t, f)
 	both("prepare", nil, &pgproto3.Query{String: "SET vecgate.max_wait = '10s'"},
 		&pgproto3.Parse{Name: "vq", Query: vq}, &pgproto3.Describe{ObjectType: 'S', Name: "vq"}, sync)
 	v := func() *pgproto3.Bind { return vecBind(f.vector()) }
@@ -347,22 +354,9 @@ func BenchmarkBatch(b *testing.B) {
 // goes to Postgres.
 func TestRowLimitWire(t *testing.T) {
 	f := newFixture(t, 500)
-	via, direct := dialRaw(t, f.via), dialRaw(t, f.dsn)
 	const vq = `SELECT id FROM items ORDER BY emb <-> $1::vector LIMIT 5`
 	sync := &pgproto3.Sync{}
-	both := func(step string, wantMoved []string, msgs ...pgproto3.FrontendMessage) {
-		t.Helper()
-		before := f.g.Stats()
-		got := via.run(msgs...)
-		moved := statsMoved(before, f.g.Stats())
-		want := direct.run(msgs...)
-		if !slices.Equal(got, want) {
-			t.Fatalf("%s: through vecgate\n%s\ndirectly\n%s", step, strings.Join(got, "\n"), strings.Join(want, "\n"))
-		}
-		if wantMoved != nil && !slices.Equal(moved, wantMoved) && (len(moved)+len(wantMoved) > 0) {
-			t.Errorf("%s: counters moved %v, want %v", step, moved, wantMoved)
-		}
-	}
+	both := wireCompare(t, f)
 	both("prepare", nil, &pgproto3.Query{String: "SET vecgate.max_wait = '10s'"},
 		&pgproto3.Parse{Name: "vq", Query: vq}, &pgproto3.Describe{ObjectType: 'S', Name: "vq"}, sync)
 	bind := func(portal string) *pgproto3.Bind {

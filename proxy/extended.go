@@ -160,24 +160,10 @@ func (s *session) releaseHeld(typ byte, body []byte) {
 // the answers apart: the portal's rows are dropped and the Execute relayed — a wrong answer
 // (its rows missing) in a case no client library was seen to send, logged.
 func (s *session) fetchHeldInline(w *bufio.Writer, raw, body []byte) (bool, error) {
-	var ex pgproto3.Execute
-	if ex.Decode(body) != nil || s.held[ex.Portal] == nil {
-		return false, nil
-	}
-	h := s.held[ex.Portal]
-	if s.batch.odd {
-		s.log.Warn("intercept: a held portal's Execute after a Query in its pipeline; relayed", "portal", ex.Portal)
-		delete(s.held, ex.Portal)
-		return false, nil
-	}
-	if err := w.Flush(); err != nil {
+	ex, h, err := s.heldExecute(w, body)
+	if h == nil || err != nil {
 		return false, err
 	}
-	if !s.waitIdle() {
-		delete(s.held, ex.Portal)
-		return false, nil
-	}
-	s.beginCapture()
 	defer s.endCapture()
 	s.batch.execs++ // the Execute goes upstream, as relayed
 	if _, err := w.Write(raw); err != nil {
@@ -232,6 +218,29 @@ func (s *session) nextHeld(ex pgproto3.Execute, h *heldPortal) [][]byte {
 
 var flushMsg = []byte{'H', 0, 0, 0, 4}
 
+// heldExecute starts the answer to an Execute (body) of a held portal: once every earlier
+// request was answered, capturing the upstream side. h is nil when the Execute is not one vecgate
+// answers (it is relayed then).
+func (s *session) heldExecute(w *bufio.Writer, body []byte) (ex pgproto3.Execute, h *heldPortal, err error) {
+	if ex.Decode(body) != nil || s.held[ex.Portal] == nil {
+		return ex, nil, nil
+	}
+	if s.batch.odd {
+		s.log.Warn("intercept: a held portal's Execute after a Query in its pipeline; relayed", "portal", ex.Portal)
+		delete(s.held, ex.Portal)
+		return ex, nil, nil
+	}
+	if err := w.Flush(); err != nil {
+		return ex, nil, err
+	}
+	if !s.waitIdle() {
+		delete(s.held, ex.Portal)
+		return ex, nil, nil
+	}
+	s.beginCapture()
+	return ex, s.held[ex.Portal], nil
+}
+
 // fetchHeld answers an Execute (body) of a portal vecgate holds rows of, when nothing of the
 // client's pipeline has gone to Postgres before it. Postgres runs the Execute on the consumed
 // portal it holds under that name: an answer that completes says the client's portal is still
@@ -239,19 +248,10 @@ var flushMsg = []byte{'H', 0, 0, 0, 4}
 // answer (the portal is gone: 34000; the block failed: 25P02) is the client's. The answer ends
 // without ReadyForQuery, as an execution of a pipeline (batchState): the client's Sync follows.
 func (s *session) fetchHeld(w *bufio.Writer, raw, body []byte) (bool, error) {
-	var ex pgproto3.Execute
-	if ex.Decode(body) != nil || s.held[ex.Portal] == nil {
-		return false, nil
-	}
-	h := s.held[ex.Portal]
-	if err := w.Flush(); err != nil {
+	ex, h, err := s.heldExecute(w, body)
+	if h == nil || err != nil {
 		return false, err
 	}
-	if !s.waitIdle() {
-		delete(s.held, ex.Portal)
-		return false, nil
-	}
-	s.beginCapture()
 	msgs, _, _, ok := s.exchangeRaw(w, raw, syncMsg)
 	s.endCapture()
 	if !ok {
