@@ -90,6 +90,28 @@ func TestBatch(t *testing.T) {
 			}
 		}
 	}
+	// In a transaction block: each statement under vecgate's savepoint.
+	ctx := context.Background()
+	for _, c := range []*pgx.Conn{via, direct} {
+		if _, err := c.Exec(ctx, "BEGIN"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stmts, args := []string{q, q, q}, [][]any{{f.vector()}, {f.vector()}, {f.vector()}}
+	before := f.g.Stats()
+	got := runBatch(t, via, pgx.QueryExecModeCacheStatement, stmts, args)
+	moved := statsMoved(before, f.g.Stats())
+	if want := runBatch(t, direct, pgx.QueryExecModeCacheStatement, stmts, args); !sameAnswers(got, want) {
+		t.Fatalf("in a block: WRONG ANSWER through vecgate %v, directly %v", got, want)
+	}
+	if !slices.Equal(moved, []string{"intercept+3"}) {
+		t.Errorf("in a block: counters moved %v, want intercept+3", moved)
+	}
+	for _, c := range []*pgx.Conn{via, direct} {
+		if _, err := c.Exec(ctx, "COMMIT"); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // TestBatchWrites: Postgres runs a pipeline's statements in one implicit transaction, so a
