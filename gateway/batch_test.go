@@ -440,6 +440,9 @@ func TestRowLimitWire(t *testing.T) {
 	both("after an Execute", nil, &pgproto3.Parse{Name: "one", Query: "SELECT 1"}, &pgproto3.Bind{PreparedStatement: "one",
 		DestinationPortal: "p1"}, exec("p1", 0), &pgproto3.Describe{ObjectType: 'S', Name: "vq"}, exec("C_11", 1),
 		&pgproto3.Bind{PreparedStatement: "one", DestinationPortal: "p2"}, exec("p2", 0), sync)
+	both("after a Parse", nil, &pgproto3.Parse{Name: "parsed_inline", Query: vq}, exec("C_11", 1), sync)
+	both("that Parse's statement", []string{"intercept+1"}, &pgproto3.Bind{PreparedStatement: "parsed_inline",
+		Parameters: [][]byte{[]byte(f.vector())}}, exec("", 0), sync)
 	both("after a Describe, the rest", nil, &pgproto3.Describe{ObjectType: 'S', Name: "vq"}, exec("C_11", 0), sync)
 	both("after a Flush, past the end", nil, &pgproto3.Flush{}, exec("C_11", 1), exec("C_11", 1), sync)
 	for _, filter := range []string{"id % 2 = 0", "id % 20 = 0", "id % 200 = 3"} { // the rounds widen

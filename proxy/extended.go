@@ -184,6 +184,10 @@ func (s *session) fetchHeldInline(w *bufio.Writer, raw, body []byte) (bool, erro
 			return true, errors.New("upstream connection lost")
 		}
 		switch m[0] {
+		case '1': // a relayed Parse's answer, read here instead of by the upstream reader
+			s.stateMu.Lock()
+			s.parseAnswered('1')
+			s.stateMu.Unlock()
 		case 'C', 's', 'I', 'V':
 			done++
 		case 'E':
