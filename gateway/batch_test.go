@@ -6,7 +6,10 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -470,4 +473,84 @@ func TestRowLimitWire(t *testing.T) {
 	both("closed", []string{"intercept+1"}, bind("C_7"), exec("C_7", 1), sync,
 		&pgproto3.Close{ObjectType: 'P', Name: "C_7"}, sync, exec("C_7", 1), sync)
 	both("ROLLBACK again", nil, &pgproto3.Query{String: "ROLLBACK"})
+}
+
+// TestPipelineFuzz: random pipelines of vector executions (whole, row-limited on named portals,
+// fetched later), errors, failed Parses, Closes, Describes and Flushes, in and out of transaction
+// blocks with savepoints, each sent through vecgate and directly: every message the same, byte
+// for byte (seeded).
+func TestPipelineFuzz(t *testing.T) {
+	f := newFixture(t, 500)
+	compare := wireCompare(t, f)
+	both := func(step string, wantMoved []string, msgs ...pgproto3.FrontendMessage) {
+		t.Helper()
+		before := f.g.Stats()
+		compare(step, wantMoved, msgs...)
+		if os.Getenv("VECGATE_TEST_TRACE") != "" {
+			t.Logf("%s: %v", step, statsMoved(before, f.g.Stats()))
+		}
+	}
+	const vq = `SELECT id FROM items ORDER BY emb <-> $1::vector LIMIT 5`
+	const bad = `SELECT id, nosuch FROM items ORDER BY emb <-> $1::vector LIMIT 5`
+	both("prepare", nil, &pgproto3.Query{String: "SET vecgate.max_wait = '10s'"},
+		&pgproto3.Parse{Name: "vq", Query: vq}, &pgproto3.Sync{})
+	seed := uint64(14)
+	if v := os.Getenv("VECGATE_PIPELINE_SEED"); v != "" {
+		seed, _ = strconv.ParseUint(v, 10, 64)
+	}
+	rng := rand.New(rand.NewPCG(seed, 4))
+	portal := func() string { return fmt.Sprintf("P%d", rng.IntN(3)) }
+	steps := []func() []pgproto3.FrontendMessage{
+		func() []pgproto3.FrontendMessage { // a vector execution
+			out := []pgproto3.FrontendMessage{vecBind(f.vector())}
+			if rng.IntN(2) == 0 {
+				out = append(out, &pgproto3.Describe{ObjectType: 'P'})
+			}
+			return append(out, &pgproto3.Execute{})
+		},
+		func() []pgproto3.FrontendMessage { // row-limited, on a named portal
+			b, p := vecBind(f.vector()), portal()
+			b.DestinationPortal = p
+			return []pgproto3.FrontendMessage{b, &pgproto3.Execute{Portal: p, MaxRows: uint32(rng.IntN(7))}}
+		},
+		func() []pgproto3.FrontendMessage { // a fetch
+			return []pgproto3.FrontendMessage{&pgproto3.Execute{Portal: portal(), MaxRows: uint32(rng.IntN(4))}}
+		},
+		func() []pgproto3.FrontendMessage {
+			return []pgproto3.FrontendMessage{&pgproto3.Close{ObjectType: 'P', Name: portal()}}
+		},
+		func() []pgproto3.FrontendMessage {
+			return []pgproto3.FrontendMessage{&pgproto3.Parse{Query: "SELECT 1/0"}, &pgproto3.Bind{}, &pgproto3.Execute{}}
+		},
+		func() []pgproto3.FrontendMessage {
+			return []pgproto3.FrontendMessage{&pgproto3.Parse{Query: "SELECT 1"}, &pgproto3.Bind{}, &pgproto3.Execute{}}
+		},
+		func() []pgproto3.FrontendMessage {
+			return []pgproto3.FrontendMessage{&pgproto3.Parse{Query: bad}, unnamed(vecBind(f.vector())), &pgproto3.Execute{}}
+		},
+		func() []pgproto3.FrontendMessage { return []pgproto3.FrontendMessage{&pgproto3.Flush{}} },
+		func() []pgproto3.FrontendMessage {
+			return []pgproto3.FrontendMessage{&pgproto3.Close{ObjectType: 'S', Name: "nosuch"}}
+		},
+		func() []pgproto3.FrontendMessage {
+			return []pgproto3.FrontendMessage{&pgproto3.Describe{ObjectType: 'S', Name: "vq"}}
+		},
+	}
+	queries := []string{"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT a", "ROLLBACK TO a", "RELEASE a", "SELECT 1"}
+	for i := range 300 {
+		if rng.IntN(5) == 0 {
+			q := queries[rng.IntN(len(queries))]
+			both(fmt.Sprintf("%d: %s", i, q), nil, &pgproto3.Query{String: q})
+			continue
+		}
+		var msgs []pgproto3.FrontendMessage
+		var names []string
+		for range 1 + rng.IntN(4) {
+			k := rng.IntN(len(steps)+4) % len(steps) // vector executions, limited ones and fetches twice as often
+			msgs = append(msgs, steps[k]()...)
+			names = append(names, strconv.Itoa(k))
+		}
+		both(fmt.Sprintf("%d: pipeline %s", i, strings.Join(names, ",")), nil, append(msgs, &pgproto3.Sync{})...)
+	}
+	t.Logf("%+v", f.g.Stats())
 }

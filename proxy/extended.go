@@ -691,12 +691,20 @@ func (e *execution) prepare(p *interception) *outcome {
 	if g.parse != nil {
 		e.parsed = true
 		if msgs[0][0] != '1' { // the client's own Parse failed: that error is its answer
-			// (In a block, the block failed with it, savepoint and all, as it would have directly.)
 			delete(s.stmts, g.bind.PreparedStatement) // Postgres has no such statement
+			if s.blockOpen {
+				// It failed vecgate's savepoint, not the client's (sub)transaction, as it would
+				// have directly: that one fails instead, vecgate's savepoint gone.
+				q, _ := (&pgproto3.Query{String: "ROLLBACK TO SAVEPOINT " + blockSavepoint +
+					"; RELEASE SAVEPOINT " + blockSavepoint + "; SELECT 1/0"}).Encode(nil)
+				if _, _, _, ok := s.sendRecv(p.w, true, q); !ok {
+					return &outcome{err: errors.New("upstream connection lost")}
+				}
+			}
 			s.blockOpen = false
 			s.endCapture()
 			s.forwarded(ReasonError)
-			return &outcome{true, s.deliver(msgs[0], msgs[len(msgs)-1])}
+			return &outcome{true, s.deliver(msgs[0], readyFor(s.State().TxStatus))}
 		}
 		p.pre = append(p.pre, msgs[0])
 	}
