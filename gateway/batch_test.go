@@ -535,6 +535,12 @@ func TestPipelineFuzz(t *testing.T) {
 		func() []pgproto3.FrontendMessage {
 			return []pgproto3.FrontendMessage{&pgproto3.Describe{ObjectType: 'S', Name: "vq"}}
 		},
+		func() []pgproto3.FrontendMessage { // the unnamed portal again
+			if rng.IntN(2) == 0 {
+				return []pgproto3.FrontendMessage{&pgproto3.Describe{ObjectType: 'P'}}
+			}
+			return []pgproto3.FrontendMessage{&pgproto3.Execute{MaxRows: uint32(rng.IntN(3))}}
+		},
 	}
 	queries := []string{"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT a", "ROLLBACK TO a", "RELEASE a", "SELECT 1"}
 	for i := range 300 {

@@ -80,7 +80,51 @@ type batchState struct {
 	// are not counted so (fetchHeldInline).
 	execs int
 	odd   bool
+	// unnamed is the Bind of the last execution vecgate answered outside a block on the unnamed
+	// portal, while no Bind has replaced that portal since: Postgres' would be there, consumed,
+	// until the Sync; the rounds' ended with theirs (restoreUnnamed).
+	unnamed []byte
 }
+
+// restoreUnnamed gives Postgres the unnamed portal a pipeline's execution vecgate answered
+// would have left there, consumed, before the first message of the pipeline that goes to
+// Postgres, when that does not bind the unnamed portal again (a later Execute must find it
+// consumed, a Describe describe it): the client's Bind again and an Execute, their answers
+// vecgate's own. (It runs the client's statement in Postgres: a cost only for pipelines that mix
+// vector executions vecgate answers with others that leave the unnamed portal alone.)
+func (s *session) restoreUnnamed(w *bufio.Writer) error {
+	bind := s.batch.unnamed
+	s.batch.unnamed = nil
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if !s.waitIdle() {
+		return nil
+	}
+	s.beginCapture()
+	defer s.endCapture()
+	for _, m := range [][]byte{bind, executeAll, flushMsg} {
+		if _, err := w.Write(m); err != nil {
+			return err
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	for {
+		select {
+		case m := <-s.capture:
+			switch m[0] {
+			case 'C', 's', 'I', 'E':
+				return nil
+			}
+		case <-s.upDone:
+			return errors.New("upstream connection lost")
+		}
+	}
+}
+
+var executeAll = []byte{'E', 0, 0, 0, 9, 0, 0, 0, 0, 0}
 
 // limitAnswer cuts an answer to an Execute with a row limit as Postgres does: past max DataRows
 // (or at exactly max: Postgres cannot tell the portal is done before it asks for one more row),
@@ -660,6 +704,11 @@ func (e *execution) prepare(p *interception) *outcome {
 	s, g := p.s, e.g
 	if e.batched && !p.block && !s.readCommittedDefault(p.job) {
 		return p.forward(ReasonTransaction) // one snapshot for the pipeline's statements
+	}
+	if g.sync == nil && !p.block && g.bind.DestinationPortal != "" {
+		// Postgres' portal would live on to the pipeline's Sync (a later Bind of its name fails,
+		// an Execute finds it consumed); the rounds' ends with theirs.
+		return p.forward(ReasonPortal)
 	}
 	if portal := g.bind.DestinationPortal; g.maxRows > 0 {
 		if g.sync == nil || p.block && portal == "" {

@@ -570,6 +570,17 @@ func (s *session) clientToUpstream(cr *reader) error {
 				}
 			}
 		}
+		if s.batch.unnamed != nil && !unsynced && strings.IndexByte("PBEDCF", typ) >= 0 {
+			// The first message of the pipeline to go to Postgres: the unnamed portal it may use
+			// must be there first, unless it binds (or parses then binds) another.
+			next := cr.peek(1)
+			if !bindsUnnamed(typ, body) && !(typ == 'P' && len(next) == 1 && bindsUnnamed(next[0][0], next[0][5:])) {
+				if err := s.restoreUnnamed(w); err != nil {
+					return err
+				}
+			}
+			s.batch.unnamed = nil
+		}
 		switch typ {
 		case 'Q':
 			// A Query ends the pipeline's own answers (its ReadyForQuery); in a pipeline vecgate
@@ -675,6 +686,13 @@ func (s *session) relayGroup(w *bufio.Writer, cr *reader, g *group, n int) (up, 
 	if handled {
 		if g.sync == nil {
 			s.batch.members++
+			if g.bind.DestinationPortal == "" && s.State().TxStatus == 'I' {
+				for _, r := range raws {
+					if r[0] == 'B' {
+						s.batch.unnamed = r
+					}
+				}
+			}
 		} else {
 			s.batch = batchState{}
 		}
@@ -682,6 +700,14 @@ func (s *session) relayGroup(w *bufio.Writer, cr *reader, g *group, n int) (up, 
 	}
 	for _, r := range raws[1:] { // the first was tracked by the caller
 		s.trackSetExec(r[0], r[5:])
+	}
+	if s.batch.unnamed != nil {
+		if g.bind.DestinationPortal != "" { // the unnamed portal stays: it must be there (restoreUnnamed)
+			if err := s.restoreUnnamed(w); err != nil {
+				return false, false, err
+			}
+		}
+		s.batch.unnamed = nil
 	}
 	if parsed {
 		raws = raws[1:]
@@ -706,6 +732,11 @@ func (s *session) relayGroup(w *bufio.Writer, cr *reader, g *group, n int) (up, 
 		}
 	}
 	return true, g.sync == nil, nil
+}
+
+// bindsUnnamed reports whether a client message (typ, body) is a Bind to the unnamed portal.
+func bindsUnnamed(typ byte, body []byte) bool {
+	return typ == 'B' && len(body) > 0 && body[0] == 0
 }
 
 func (s *session) addPending() {
