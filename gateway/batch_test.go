@@ -473,6 +473,14 @@ func TestRowLimitWire(t *testing.T) {
 	both("closed", []string{"intercept+1"}, bind("C_7"), exec("C_7", 1), sync,
 		&pgproto3.Close{ObjectType: 'P', Name: "C_7"}, sync, exec("C_7", 1), sync)
 	both("ROLLBACK again", nil, &pgproto3.Query{String: "ROLLBACK"})
+	// The unnamed portal in a block stays the client's across vecgate's own statements (its table
+	// check, savepoints), made again after the session's SET.
+	both("BEGIN for the unnamed portal", nil, &pgproto3.Query{String: "BEGIN"})
+	both("the unnamed portal", []string{"intercept+1"}, bind(""), &pgproto3.Execute{}, sync)
+	both("a SET", nil, &pgproto3.Query{String: "SET LOCAL enable_seqscan = on"})
+	both("a named portal", []string{"intercept+1"}, bind("C_12"), &pgproto3.Execute{Portal: "C_12"}, sync)
+	both("the unnamed portal again", nil, &pgproto3.Describe{ObjectType: 'P'}, &pgproto3.Execute{}, sync)
+	both("ROLLBACK the last", nil, &pgproto3.Query{String: "ROLLBACK"})
 }
 
 // TestPipelineFuzz: random pipelines of vector executions (whole, row-limited on named portals,

@@ -259,9 +259,12 @@ func (s *session) runCheck(w *bufio.Writer, check string) (msgs [][]byte, rows i
 		p, _ := (&pgproto3.Parse{Name: name, Query: check}).Encode(nil)
 		out = append(out, p)
 	}
-	b, _ := (&pgproto3.Bind{PreparedStatement: name}).Encode(nil)
-	e, _ := (&pgproto3.Execute{}).Encode(nil)
-	msgs, rows, failed, ok = s.exchangeRaw(w, append(out, b, e, syncMsg)...)
+	// On a portal of its own, closed after: the client's unnamed portal may be used again (in a
+	// transaction block, by a later Execute).
+	b, _ := (&pgproto3.Bind{DestinationPortal: name, PreparedStatement: name}).Encode(nil)
+	e, _ := (&pgproto3.Execute{Portal: name}).Encode(nil)
+	c, _ := (&pgproto3.Close{ObjectType: 'P', Name: name}).Encode(nil)
+	msgs, rows, failed, ok = s.exchangeRaw(w, append(out, b, e, c, syncMsg)...)
 	if s.internal == nil {
 		s.internal = map[string]bool{}
 	}
