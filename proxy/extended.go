@@ -40,6 +40,11 @@ import (
 // transaction block the implicit transaction has the session's default isolation: under
 // REPEATABLE READ or SERIALIZABLE its statements share one snapshot, which answers taken one by
 // one cannot give, so such pipelines are forwarded (the table check reads the level).
+// Portals: Postgres keeps a portal an execution bound, consumed, to the pipeline's Sync; outside a
+// block vecgate's rounds end theirs at their own Sync, so an execution there on a named portal
+// is forwarded (ReasonPortal), and the unnamed portal of one vecgate answered is bound and run
+// again before the pipeline's first message that goes to Postgres (restoreUnnamed). In a block
+// the rewrite's portal is the client's, kept (vecgate's own statements use portals of their own).
 //
 // Row limits (Execute with max rows > 0, JDBC's fetchSize). vecgate answers such an execution
 // whole (the rounds run without the limit, as the widening needs every row) and gives the client
