@@ -18,7 +18,7 @@
 // execution sent as one [Parse] Bind [Describe] Execute group, followed by its Sync or leading a
 // pipeline of several (pgx's Batch; the rest of a pipeline goes to Postgres from its first
 // statement that does, and an Execute with a row limit is cut as Postgres cuts it, the rest of a
-// named portal's rows held for its later Executes in a block: extended.go) — runs through one
+// named portal's rows held for its later Executes in a block: batch.go) — runs through one
 // pipeline for both protocols
 // (pipeline.go: wait idle, session checks, capture, block, table check, read-your-writes, fast
 // answer or rounds, finish); the protocol differences sit behind a small interface. How each

@@ -57,7 +57,7 @@ type accessEntry struct {
 	// starts a new check epoch, as any SET does.
 	timeout time.Duration
 	// isolation is transaction_isolation as the check read it: outside a block, the level of
-	// the session's implicit transactions (pipelines; extended.go). A SET starts a new epoch.
+	// the session's implicit transactions (pipelines; batch.go). A SET starts a new epoch.
 	isolation string
 }
 

@@ -51,7 +51,7 @@ const (
 	ReasonWidening       Reason = "widening"                    // the rounds did not complete the answer
 	ReasonRewriteError   Reason = "rewrite_error"               // the rewrite failed in Postgres
 	ReasonPipeline       Reason = "pipeline"                    // an execution after one of its pipeline that went to Postgres (or failed)
-	ReasonPortal         Reason = "portal"                      // a portal that would outlive the execution: see extended.go
+	ReasonPortal         Reason = "portal"                      // a portal that would outlive the execution: see batch.go
 	ReasonOtherDatabase  Reason = "other_database"              // a session on another database than the followed one
 	ReasonExplain        Reason = "explain"                     // EXPLAIN, with vecgate's lines
 	ReasonStatus         Reason = "status"                      // SHOW vecgate.status, answered by vecgate

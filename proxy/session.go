@@ -92,13 +92,13 @@ type session struct {
 	stdStrings reported
 	setStmts   map[string][]Knob // prepared statements that SET knobs (client goroutine)
 	setPorts   map[string][]Knob // portals bound to those statements (client goroutine)
-	batch      batchState        // the client's current pipeline (extended.go; client goroutine)
+	batch      batchState        // the client's current pipeline (batch.go; client goroutine)
 	parseSeq   uint64            // counts the client's Parses (stmtInfo.seq; client goroutine)
 	// parseQ: relayed Parses awaiting their answer; unparsed: those Postgres never ran, for the
-	// client goroutine to forget (extended.go). Guarded by stateMu.
+	// client goroutine to forget (batch.go). Guarded by stateMu.
 	parseQ   []parseRef
 	unparsed []parseRef
-	held     map[string]*heldPortal // row-limited portals vecgate answered in a block (extended.go; client goroutine)
+	held     map[string]*heldPortal // row-limited portals vecgate answered in a block (batch.go; client goroutine)
 	// Reads in transaction blocks (block.go; client goroutine): blockOpen while vecgate's
 	// savepoint is set, blockForward = State.Idles+1 of a block found unfit for interception.
 	blockOpen    bool
@@ -515,7 +515,7 @@ func (s *session) clientToUpstream(cr *reader) error {
 		}
 		if s.batch.skip && typ != 'S' && typ != 'X' {
 			// An execution of this pipeline vecgate answered failed: Postgres would skip the
-			// rest up to the Sync, unread (extended.go).
+			// rest up to the Sync, unread (batch.go).
 			if typ == 'B' {
 				s.beginStatement()
 				s.forwarded(ReasonPipeline)
