@@ -381,6 +381,21 @@ func BenchmarkBatch(b *testing.B) {
 			b.ReportMetric(float64(g.Stats().FastPath-before)/float64(n-n0), "fast/query")
 		})
 	}
+	// For comparison: the same 10 queries one after the other, each its own round trip.
+	for _, side := range sides {
+		b.Run(side.name+"-one-by-one", func(b *testing.B) {
+			for b.Loop() {
+				for range 10 {
+					rows, err := side.c.Query(ctx, q, vecs[n%len(vecs)])
+					n++
+					if err != nil {
+						b.Fatal(err)
+					}
+					rows.Close()
+				}
+			}
+		})
+	}
 }
 
 // TestRowLimitWire: an Execute with a row limit (JDBC's fetchSize) over a vector query gets
