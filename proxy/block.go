@@ -85,20 +85,23 @@ func (s *session) leaveBlock(w *bufio.Writer, ok bool) (failure [][]byte, err er
 }
 
 // ownStatements encodes statements of vecgate's own for the extended protocol, each under a
-// name used once and closed after it runs, then a Sync: unlike a simple Query, they leave the
-// client's unnamed statement and portal in place, which a Bind vecgate forwards after them may
-// still need. (A statement that fails skips the rest to the Sync, its Close included: the
-// leftover is unnamed by anything and goes with the session.)
+// statement and portal name used once and closed after it runs, then a Sync: unlike a simple
+// Query, they leave the client's unnamed statement and portal in place, which a Bind vecgate
+// forwards after them may still need, or a later Execute of the portal in a transaction block
+// (the portal of vecgate's rewrite, released with its savepoint). (A statement that fails skips
+// the rest to the Sync, its Closes included: the leftovers are named by nothing of the client's
+// and go with the session, or the block.)
 func (s *session) ownStatements(stmts ...string) [][]byte {
 	var out [][]byte
 	for _, sql := range stmts {
 		s.ownSeq++
 		name := fmt.Sprintf("vecgate_own_%d", s.ownSeq)
 		p, _ := (&pgproto3.Parse{Name: name, Query: sql}).Encode(nil)
-		b, _ := (&pgproto3.Bind{PreparedStatement: name}).Encode(nil)
-		e, _ := (&pgproto3.Execute{}).Encode(nil)
-		c, _ := (&pgproto3.Close{ObjectType: 'S', Name: name}).Encode(nil)
-		out = append(out, p, b, e, c)
+		b, _ := (&pgproto3.Bind{DestinationPortal: name, PreparedStatement: name}).Encode(nil)
+		e, _ := (&pgproto3.Execute{Portal: name}).Encode(nil)
+		cp, _ := (&pgproto3.Close{ObjectType: 'P', Name: name}).Encode(nil)
+		cs, _ := (&pgproto3.Close{ObjectType: 'S', Name: name}).Encode(nil)
+		out = append(out, p, b, e, cp, cs)
 	}
 	return append(out, syncMsg)
 }

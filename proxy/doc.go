@@ -15,7 +15,11 @@
 // re-encoded, so what clients see is byte for byte what Postgres sent (but for BackendKeyData).
 //
 // Interception. A statement the Interceptor plans — a simple Query, or an extended-protocol
-// execution sent as one Bind … Sync group — runs through one pipeline for both protocols
+// execution sent as one [Parse] Bind [Describe] Execute group, followed by its Sync or leading a
+// pipeline of several (pgx's Batch; the rest of a pipeline goes to Postgres from its first
+// statement that does, and an Execute with a row limit is cut as Postgres cuts it, the rest of a
+// named portal's rows held for its later Executes in a block: batch.go) — runs through one
+// pipeline for both protocols
 // (pipeline.go: wait idle, session checks, capture, block, table check, read-your-writes, fast
 // answer or rounds, finish); the protocol differences sit behind a small interface. How each
 // statement went (intercepted by path with its duration, cancelled, or forwarded with a typed

@@ -17,21 +17,22 @@ import (
 // it by name; the client's Parse is forwarded unchanged, so Describe and parameter types stay
 // Postgres'. An execution is intercepted when it arrives as one complete group already buffered:
 //
-//	[Parse] Bind [Describe portal] Execute(all rows) Sync
+//	[Parse] Bind [Describe portal] Execute(all rows) [Sync]
 //
 // vecgate then (after every earlier request was answered; in a transaction block see block.go) sends
 // the client's Parse if there was one, prepares its rewrite under an internal name once per
 // session, and runs Bind(rewrite, params + candidate keys) [Describe] Execute Sync, widening as
 // for simple queries; the client receives ParseComplete (if it parsed), BindComplete, the
-// description, the rows and ReadyForQuery — the messages its own group asked for. Anything else
-// (pipelines without a Sync per execution, row limits, cursors) is forwarded unchanged.
+// description, the rows and ReadyForQuery — the messages its own group asked for. Pipelines of
+// several executions and row limits: batch.go.
 
 type group struct {
 	parse    []byte // the client's Parse, if the group starts with one
 	bind     *pgproto3.Bind
 	describe []byte // the client's Describe of the portal, if any
 	execute  []byte
-	sync     []byte
+	maxRows  uint32   // the Execute's row limit (0: all rows)
+	sync     []byte   // nil: the execution is one of a pipeline whose Sync comes later
 	raws     [][]byte // every message of the group, for forwarding it unchanged
 }
 
@@ -58,6 +59,7 @@ func (s *session) trackParse(body []byte) {
 		s.stmts = map[string]*stmtInfo{}
 	}
 	st, reason := s.srv.cfg.Interceptor.Prepare(p.Query, p.ParameterOIDs)
+	s.parseSeq++
 	if st == nil {
 		if reason == "" || reason == ReasonNotVector {
 			delete(s.stmts, p.Name) // the common case: kept small
@@ -65,12 +67,12 @@ func (s *session) trackParse(body []byte) {
 		}
 		s.stmts[p.Name] = &stmtInfo{reason: reason, sql: p.Query, oids: append([]uint32(nil), p.ParameterOIDs...),
 			ascii: isASCII(p.Query), encEpoch: s.encodingEpoch(),
-			noBackslash: !strings.Contains(p.Query, `\`), stdEpoch: s.stdStringsEpoch()}
+			noBackslash: !strings.Contains(p.Query, `\`), stdEpoch: s.stdStringsEpoch(), seq: s.parseSeq}
 		return
 	}
 	s.stmts[p.Name] = &stmtInfo{st: st, oids: append([]uint32(nil), p.ParameterOIDs...),
 		ascii: isASCII(p.Query), encEpoch: s.encodingEpoch(),
-		noBackslash: !strings.Contains(p.Query, `\`), stdEpoch: s.stdStringsEpoch()}
+		noBackslash: !strings.Contains(p.Query, `\`), stdEpoch: s.stdStringsEpoch(), seq: s.parseSeq}
 }
 
 // stmtInfo is a client statement vecgate follows to its executions: st when it may intercept
@@ -92,6 +94,7 @@ type stmtInfo struct {
 	// stdStringsEpoch() then.
 	noBackslash bool
 	stdEpoch    int64
+	seq         uint64 // the session's count of Parses when this one came (parseRef)
 }
 
 // isASCII reports whether s is all 7-bit bytes (the same text in every client encoding Postgres
@@ -220,15 +223,14 @@ func (s *session) readGroup(cr *reader, typ byte, raw, body []byte) (*group, int
 		return nil, 0
 	}
 	var ex pgproto3.Execute
-	if ex.Decode(e[5:]) != nil || ex.MaxRows != 0 || ex.Portal != b.DestinationPortal {
+	if ex.Decode(e[5:]) != nil || ex.Portal != b.DestinationPortal {
 		return nil, 0
 	}
-	g.execute = e
+	g.execute, g.maxRows = e, ex.MaxRows
 	g.raws = append(g.raws, e)
-	if g.sync, ok = take('S'); !ok {
-		return nil, 0
+	if g.sync, ok = take('S'); ok {
+		g.raws = append(g.raws, g.sync)
 	}
-	g.raws = append(g.raws, g.sync)
 	return g, i
 }
 
@@ -236,7 +238,9 @@ func (s *session) readGroup(cr *reader, typ byte, raw, body []byte) (*group, int
 // false when the group must be forwarded as it came (then nothing of it has been sent, or only
 // the client's Parse, whose answer was already delivered — reported by parsed).
 func (s *session) interceptGroup(w *bufio.Writer, g *group) (handled, parsed bool, err error) {
-	e := &execution{g: g}
+	e := &execution{g: g, batched: g.sync == nil || s.batch.members > 0}
+	s.batch.member, s.batch.limit = g.sync == nil, g.maxRows
+	defer func() { s.batch.member, s.batch.limit, s.batch.hold = false, 0, "" }()
 	handled, err = s.guarded(w, func() (bool, error) {
 		job, reason := e.plan(s)
 		if job == nil {
@@ -256,6 +260,9 @@ type execution struct {
 	info   *stmtInfo // the client's statement, as trackParse recorded it
 	name   string    // vecgate's prepared rewrite
 	parsed bool      // the client's Parse was sent and its answer is the client's
+	// batched: the execution shares its pipeline (up to a Sync) with others.
+	batched bool
+	rounds  int // rounds sent
 }
 
 // plan plans the group's execution: nil, with the reason, when it is forwarded.
@@ -269,7 +276,7 @@ func (e *execution) plan(s *session) (Job, Reason) {
 		// Prepared while the indexes loaded (or before this one was built): offered again.
 		if st, reason := s.srv.cfg.Interceptor.Prepare(info.sql, info.oids); st != nil {
 			info = &stmtInfo{st: st, oids: info.oids, ascii: info.ascii, encEpoch: info.encEpoch,
-				noBackslash: info.noBackslash, stdEpoch: info.stdEpoch}
+				noBackslash: info.noBackslash, stdEpoch: info.stdEpoch, seq: info.seq}
 			s.stmts[stmt] = info
 		} else {
 			info.reason = reason
@@ -300,6 +307,14 @@ func (e *execution) current(s *session) Reason {
 		}
 		s.trackParse(g.parse[5:])
 	}
+	if g.parse == nil {
+		// Its Parse may have been skipped (an error before it in its pipeline) or have failed:
+		// then the name means something else to Postgres, which answers the Bind.
+		s.dropUnparsed()
+		if s.stmts[g.bind.PreparedStatement] != info {
+			return ReasonNotVector
+		}
+	}
 	return ""
 }
 
@@ -309,6 +324,22 @@ func (e *execution) current(s *session) Reason {
 // forwarded after all.)
 func (e *execution) prepare(p *interception) *outcome {
 	s, g := p.s, e.g
+	if e.batched && !p.block && !s.readCommittedDefault(p.job) {
+		return p.forward(ReasonTransaction) // one snapshot for the pipeline's statements
+	}
+	if g.sync == nil && !p.block && g.bind.DestinationPortal != "" {
+		// Postgres' portal would live on to the pipeline's Sync (a later Bind of its name fails,
+		// an Execute finds it consumed); the rounds' ends with theirs.
+		return p.forward(ReasonPortal)
+	}
+	if portal := g.bind.DestinationPortal; g.maxRows > 0 {
+		if g.sync == nil || p.block && portal == "" {
+			return p.forward(ReasonPortal) // its portal lives on, for the next Execute
+		}
+		if p.block {
+			s.batch.hold = portal
+		}
+	}
 	e.name = internalName(e.info)
 	needParse := !s.internal[e.name]
 	if g.parse == nil && !needParse {
@@ -331,11 +362,20 @@ func (e *execution) prepare(p *interception) *outcome {
 	if g.parse != nil {
 		e.parsed = true
 		if msgs[0][0] != '1' { // the client's own Parse failed: that error is its answer
-			// (In a block, the block failed with it, savepoint and all, as it would have directly.)
+			delete(s.stmts, g.bind.PreparedStatement) // Postgres has no such statement
+			if s.blockOpen {
+				// It failed vecgate's savepoint, not the client's (sub)transaction, as it would
+				// have directly: that one fails instead, vecgate's savepoint gone.
+				q, _ := (&pgproto3.Query{String: "ROLLBACK TO SAVEPOINT " + blockSavepoint +
+					"; RELEASE SAVEPOINT " + blockSavepoint + "; SELECT 1/0"}).Encode(nil)
+				if _, _, _, ok := s.sendRecv(p.w, true, q); !ok {
+					return &outcome{err: errors.New("upstream connection lost")}
+				}
+			}
 			s.blockOpen = false
 			s.endCapture()
 			s.forwarded(ReasonError)
-			return &outcome{true, s.deliver(msgs[0], msgs[len(msgs)-1])}
+			return &outcome{true, s.deliver(msgs[0], readyFor(s.State().TxStatus))}
 		}
 		p.pre = append(p.pre, msgs[0])
 	}
@@ -357,11 +397,28 @@ func (e *execution) shape() (bool, []int16) { return e.g.describe != nil, e.g.bi
 func (e *execution) fastHead() [][]byte     { return [][]byte{bindComplete} }
 
 func (e *execution) round(p *interception, ids string) ([][]byte, int, bool, bool) {
-	out := [][]byte{encodeBind(e.g.bind, e.name, ids)}
+	var out [][]byte
+	portal := e.g.bind.DestinationPortal
+	// In a block a named portal outlives its round: the next round closes it first.
+	reopen := p.block && portal != "" && e.rounds > 0
+	if reopen {
+		c, _ := (&pgproto3.Close{ObjectType: 'P', Name: portal}).Encode(nil)
+		out = append(out, c)
+	}
+	e.rounds++
+	out = append(out, encodeBind(e.g.bind, e.name, ids))
 	if e.g.describe != nil {
 		out = append(out, e.g.describe)
 	}
-	return p.s.exchangeRaw(p.w, append(out, e.g.execute, e.g.sync)...)
+	execute := e.g.execute
+	if e.g.maxRows > 0 { // every row: the rounds count them (the client's limit: limitAnswer)
+		execute, _ = (&pgproto3.Execute{Portal: portal}).Encode(nil)
+	}
+	msgs, rows, failed, ok := p.s.exchangeRaw(p.w, append(out, execute, syncMsg)...)
+	if reopen && len(msgs) > 0 && msgs[0][0] == '3' { // CloseComplete: vecgate's own
+		msgs = msgs[1:]
+	}
+	return msgs, rows, failed, ok
 }
 
 // interrupted ends an interrupted execution group (cancel.go) with what Postgres would have
@@ -402,6 +459,16 @@ func (e *execution) interrupted(p *interception, round [][]byte) error {
 // deliver writes messages to the client in one write (one system call, one TCP segment for a
 // typical answer).
 func (s *session) deliver(msgs ...[]byte) error {
+	if s.batch.limit > 0 {
+		var rest [][]byte
+		msgs, rest = limitAnswer(msgs, s.batch.limit)
+		if s.batch.hold != "" && len(rest) > 0 && failureOf(msgs) == nil {
+			s.hold(s.batch.hold, rest)
+		}
+	}
+	if s.batch.member {
+		msgs = s.memberAnswer(msgs)
+	}
 	n := 0
 	for _, m := range msgs {
 		n += len(m)
@@ -462,7 +529,7 @@ func encodeBind(b *pgproto3.Bind, stmt, ids string) []byte {
 
 // copyGroup points the group's messages at copies (raws, in the order of g.raws).
 func (s *session) copyGroup(g *group, raws [][]byte) *group {
-	c := &group{bind: g.bind, raws: raws}
+	c := &group{bind: g.bind, raws: raws, maxRows: g.maxRows}
 	i := 0
 	if g.parse != nil {
 		c.parse = raws[i]
@@ -477,7 +544,9 @@ func (s *session) copyGroup(g *group, raws [][]byte) *group {
 		i++
 	}
 	c.execute = raws[i]
-	c.sync = raws[i+1]
+	if g.sync != nil {
+		c.sync = raws[i+1]
+	}
 	return c
 }
 

@@ -56,6 +56,9 @@ type accessEntry struct {
 	// timeout is the session's statement_timeout, read with the check (0: none). A SET of it
 	// starts a new check epoch, as any SET does.
 	timeout time.Duration
+	// isolation is transaction_isolation as the check read it: outside a block, the level of
+	// the session's implicit transactions (pipelines; batch.go). A SET starts a new epoch.
+	isolation string
 }
 
 // ranUpstream ends the handling of a client request that may run a statement (Query, Execute,
@@ -197,15 +200,17 @@ func (s *session) runTableCheck(w *bufio.Writer, job Job, withLSN bool) (e acces
 	if withLSN {
 		pos = "pg_catalog.pg_current_wal_lsn()::text"
 	}
-	msgs, _, failed, ok := s.runCheck(w, "SELECT "+pos+", pg_catalog.current_setting('statement_timeout'), c.* FROM ("+check+") c")
+	msgs, _, failed, ok := s.runCheck(w, "SELECT "+pos+", pg_catalog.current_setting('statement_timeout'), "+
+		"pg_catalog.current_setting('transaction_isolation'), c.* FROM ("+check+") c")
 	if ok && !failed {
 		for _, m := range msgs {
 			if m[0] == 'D' {
 				var d pgproto3.DataRow
-				if d.Decode(m[5:]) == nil && len(d.Values) == 4 {
+				if d.Decode(m[5:]) == nil && len(d.Values) == 5 {
 					lsn = string(d.Values[0])
 					e.timeout = parseTimeout(string(d.Values[1]))
-					e.whole, e.readable = string(d.Values[2]) == "t", string(d.Values[3]) == "t"
+					e.isolation = string(d.Values[2])
+					e.whole, e.readable = string(d.Values[3]) == "t", string(d.Values[4]) == "t"
 				}
 			}
 		}
@@ -254,9 +259,12 @@ func (s *session) runCheck(w *bufio.Writer, check string) (msgs [][]byte, rows i
 		p, _ := (&pgproto3.Parse{Name: name, Query: check}).Encode(nil)
 		out = append(out, p)
 	}
-	b, _ := (&pgproto3.Bind{PreparedStatement: name}).Encode(nil)
-	e, _ := (&pgproto3.Execute{}).Encode(nil)
-	msgs, rows, failed, ok = s.exchangeRaw(w, append(out, b, e, syncMsg)...)
+	// On a portal of its own, closed after: the client's unnamed portal may be used again (in a
+	// transaction block, by a later Execute).
+	b, _ := (&pgproto3.Bind{DestinationPortal: name, PreparedStatement: name}).Encode(nil)
+	e, _ := (&pgproto3.Execute{Portal: name}).Encode(nil)
+	c, _ := (&pgproto3.Close{ObjectType: 'P', Name: name}).Encode(nil)
+	msgs, rows, failed, ok = s.exchangeRaw(w, append(out, b, e, c, syncMsg)...)
 	if s.internal == nil {
 		s.internal = map[string]bool{}
 	}

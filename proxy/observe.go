@@ -50,7 +50,8 @@ const (
 	ReasonTableCheck     Reason = "table_check"                 // the session's table check says the index does not answer it
 	ReasonWidening       Reason = "widening"                    // the rounds did not complete the answer
 	ReasonRewriteError   Reason = "rewrite_error"               // the rewrite failed in Postgres
-	ReasonPipeline       Reason = "pipeline"                    // an execution not sent as one Bind … Sync group
+	ReasonPipeline       Reason = "pipeline"                    // an execution after one of its pipeline that went to Postgres (or failed)
+	ReasonPortal         Reason = "portal"                      // a portal that would outlive the execution: see batch.go
 	ReasonOtherDatabase  Reason = "other_database"              // a session on another database than the followed one
 	ReasonExplain        Reason = "explain"                     // EXPLAIN, with vecgate's lines
 	ReasonStatus         Reason = "status"                      // SHOW vecgate.status, answered by vecgate

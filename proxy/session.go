@@ -92,6 +92,13 @@ type session struct {
 	stdStrings reported
 	setStmts   map[string][]Knob // prepared statements that SET knobs (client goroutine)
 	setPorts   map[string][]Knob // portals bound to those statements (client goroutine)
+	batch      batchState        // the client's current pipeline (batch.go; client goroutine)
+	parseSeq   uint64            // counts the client's Parses (stmtInfo.seq; client goroutine)
+	// parseQ: relayed Parses awaiting their answer; unparsed: those Postgres never ran, for the
+	// client goroutine to forget (batch.go). Guarded by stateMu.
+	parseQ   []parseRef
+	unparsed []parseRef
+	held     map[string]*heldPortal // row-limited portals vecgate answered in a block (batch.go; client goroutine)
 	// Reads in transaction blocks (block.go; client goroutine): blockOpen while vecgate's
 	// savepoint is set, blockForward = State.Idles+1 of a block found unfit for interception.
 	blockOpen    bool
@@ -506,6 +513,18 @@ func (s *session) clientToUpstream(cr *reader) error {
 		if err != nil {
 			return err
 		}
+		if s.batch.skip && typ != 'S' && typ != 'X' {
+			// An execution of this pipeline vecgate answered failed: Postgres would skip the
+			// rest up to the Sync, unread (batch.go).
+			if typ == 'B' {
+				s.beginStatement()
+				s.forwarded(ReasonPipeline)
+			}
+			if err := cr.stream(io.Discard, n); err != nil {
+				return err
+			}
+			continue
+		}
 		if typ == 'd' && n > readerChunk {
 			if err := cr.stream(w, n); err != nil {
 				return err
@@ -525,17 +544,48 @@ func (s *session) clientToUpstream(cr *reader) error {
 			case 'B', 'E':
 				s.trackSetExec(typ, body)
 			}
+			if len(s.held) > 0 {
+				if typ == 'E' {
+					fetch := s.fetchHeld
+					if unsynced {
+						fetch = s.fetchHeldInline
+					}
+					if handled, err := fetch(w, raw, body); err != nil || handled {
+						if err != nil {
+							return err
+						}
+						continue
+					}
+				}
+				s.releaseHeld(typ, body)
+			}
 			if (typ == 'P' || typ == 'B') && !unsynced {
 				if g, n := s.readGroup(cr, typ, raw, body); g != nil {
-					if up, err := s.relayGroup(w, cr, g, n); !up || err != nil {
+					up, open, err := s.relayGroup(w, cr, g, n)
+					if !up || err != nil {
 						return err
 					}
+					unsynced = open
 					continue
 				}
 			}
 		}
+		if s.batch.unnamed != nil && !unsynced && strings.IndexByte("PBEDCF", typ) >= 0 {
+			// The first message of the pipeline to go to Postgres: the unnamed portal it may use
+			// must be there first, unless it binds (or parses then binds) another.
+			next := cr.peek(1)
+			if !bindsUnnamed(typ, body) && !(typ == 'P' && len(next) == 1 && bindsUnnamed(next[0][0], next[0][5:])) {
+				if err := s.restoreUnnamed(w); err != nil {
+					return err
+				}
+			}
+			s.batch.unnamed = nil
+		}
 		switch typ {
 		case 'Q':
+			// A Query ends the pipeline's own answers (its ReadyForQuery); in a pipeline vecgate
+			// relayed, its answers are not followed (fetchHeldInline).
+			s.batch = batchState{odd: unsynced}
 			s.mayChangeChecks(body)
 			handled := false
 			s.beginStatement()
@@ -555,10 +605,19 @@ func (s *session) clientToUpstream(cr *reader) error {
 			}
 			s.addPending()
 		case 'S':
-			unsynced = false
+			own := !unsynced && (s.batch.members > 0 || s.batch.skip) && s.State().Pending == 0
+			unsynced, s.batch = false, batchState{}
+			if own { // the pipeline's executions were all vecgate's: Postgres has nothing to sync
+				if err := s.deliver(readyFor(s.State().TxStatus)); err != nil {
+					return err
+				}
+				continue
+			}
 			s.addPending()
 		case 'P', 'B', 'E', 'D', 'C', 'H', 'F':
-			unsynced = true
+			if typ != 'H' { // a Flush asks nothing of Postgres: the pipeline stays vecgate's
+				unsynced = true
+			}
 			if typ == 'B' && s.srv.cfg.Interceptor != nil { // an execution not sent as one group
 				s.beginStatement()
 				if ic == nil {
@@ -586,6 +645,17 @@ func (s *session) clientToUpstream(cr *reader) error {
 			}
 			return errTerminate
 		}
+		if ic != nil {
+			switch typ {
+			case 'P':
+				s.relayedParse(body)
+			case 'S', 'Q', 'F':
+				s.relayedSync()
+			}
+			if typ == 'E' || typ == 'F' {
+				s.batch.execs++
+			}
+		}
 		if _, err := w.Write(raw); err != nil {
 			return nil
 		}
@@ -593,9 +663,10 @@ func (s *session) clientToUpstream(cr *reader) error {
 }
 
 // relayGroup handles an interceptable execution group (readGroup; n its messages past the
-// first, still buffered in cr): intercepted, or forwarded as it came. It reports false when the
-// upstream connection is gone.
-func (s *session) relayGroup(w *bufio.Writer, cr *reader, g *group, n int) (bool, error) {
+// first, still buffered in cr): intercepted, or forwarded as it came. It reports up false when
+// the upstream connection is gone, and open when the group went to Postgres without a Sync (the
+// rest of its pipeline goes there too).
+func (s *session) relayGroup(w *bufio.Writer, cr *reader, g *group, n int) (up, open bool, err error) {
 	raws := make([][]byte, len(g.raws)) // the reader may reuse its buffer
 	for i, r := range g.raws {
 		raws[i] = append([]byte(nil), r...)
@@ -609,22 +680,63 @@ func (s *session) relayGroup(w *bufio.Writer, cr *reader, g *group, n int) (bool
 	}
 	s.forwarded(ReasonOther) // every path counts; this catches one that did not
 	s.ranUpstream()
-	if err != nil || handled {
-		return err == nil, err
+	if err != nil {
+		return false, false, err
+	}
+	if handled {
+		if g.sync == nil {
+			s.batch.members++
+			if g.bind.DestinationPortal == "" && s.State().TxStatus == 'I' {
+				for _, r := range raws {
+					if r[0] == 'B' {
+						s.batch.unnamed = r
+					}
+				}
+			}
+		} else {
+			s.batch = batchState{}
+		}
+		return true, false, nil
 	}
 	for _, r := range raws[1:] { // the first was tracked by the caller
 		s.trackSetExec(r[0], r[5:])
 	}
+	if s.batch.unnamed != nil {
+		if g.bind.DestinationPortal != "" { // the unnamed portal stays: it must be there (restoreUnnamed)
+			if err := s.restoreUnnamed(w); err != nil {
+				return false, false, err
+			}
+		}
+		s.batch.unnamed = nil
+	}
 	if parsed {
 		raws = raws[1:]
 	}
-	s.addPending()
 	for _, r := range raws {
-		if _, err := w.Write(r); err != nil {
-			return false, nil
+		switch r[0] {
+		case 'P':
+			s.relayedParse(r[5:])
+		case 'S':
+			s.relayedSync()
+		case 'E':
+			s.batch.execs++
 		}
 	}
-	return true, nil
+	if g.sync != nil {
+		s.batch = batchState{}
+		s.addPending()
+	}
+	for _, r := range raws {
+		if _, err := w.Write(r); err != nil {
+			return false, false, nil
+		}
+	}
+	return true, g.sync == nil, nil
+}
+
+// bindsUnnamed reports whether a client message (typ, body) is a Bind to the unnamed portal.
+func bindsUnnamed(typ byte, body []byte) bool {
+	return typ == 'B' && len(body) > 0 && body[0] == 0
 }
 
 func (s *session) addPending() {
@@ -705,13 +817,16 @@ func (s *session) capturing() chan []byte {
 }
 
 func wantState(typ byte) bool {
-	return typ == 'Z' || typ == 'C' || typ == 'G' || typ == 'E' || typ == 'S' || typ == 's'
+	return typ == 'Z' || typ == 'C' || typ == 'G' || typ == 'E' || typ == 'S' || typ == 's' || typ == '1'
 }
 
 // observe updates the session state from an upstream message (body truncated to a prefix).
 func (s *session) observe(typ byte, body []byte) {
 	s.stateMu.Lock()
 	defer s.stateMu.Unlock()
+	if s.capture == nil && (typ == '1' || typ == 'Z') {
+		s.parseAnswered(typ)
+	}
 	switch typ {
 	case 'S': // ParameterStatus
 		var ps pgproto3.ParameterStatus
