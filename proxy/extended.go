@@ -70,7 +70,8 @@ func (s *session) trackParse(body []byte) {
 	}
 	s.stmts[p.Name] = &stmtInfo{st: st, oids: append([]uint32(nil), p.ParameterOIDs...),
 		ascii: isASCII(p.Query), encEpoch: s.encodingEpoch(),
-		noBackslash: !strings.Contains(p.Query, `\`), stdEpoch: s.stdStringsEpoch()}
+		noBackslash: !strings.Contains(p.Query, `\`), stdEpoch: s.stdStringsEpoch(),
+		typeEpoch: s.srv.catalogEpoch()}
 }
 
 // stmtInfo is a client statement vecgate follows to its executions: st when it may intercept
@@ -92,6 +93,10 @@ type stmtInfo struct {
 	// stdStringsEpoch() then.
 	noBackslash bool
 	stdEpoch    int64
+	// typeEpoch is the catalog epoch (Config.Catalog) at which the statement's result type, fixed
+	// by Postgres at its Parse, was last seen to be its tables' current one: at the Parse, or by
+	// a Describe of the statement (verifyType). Past it, an execution describes it again first.
+	typeEpoch uint64
 }
 
 // isASCII reports whether s is all 7-bit bytes (the same text in every client encoding Postgres
@@ -269,7 +274,7 @@ func (e *execution) plan(s *session) (Job, Reason) {
 		// Prepared while the indexes loaded (or before this one was built): offered again.
 		if st, reason := s.srv.cfg.Interceptor.Prepare(info.sql, info.oids); st != nil {
 			info = &stmtInfo{st: st, oids: info.oids, ascii: info.ascii, encEpoch: info.encEpoch,
-				noBackslash: info.noBackslash, stdEpoch: info.stdEpoch}
+				noBackslash: info.noBackslash, stdEpoch: info.stdEpoch, typeEpoch: info.typeEpoch}
 			s.stmts[stmt] = info
 		} else {
 			info.reason = reason
@@ -309,6 +314,9 @@ func (e *execution) current(s *session) Reason {
 // forwarded after all.)
 func (e *execution) prepare(p *interception) *outcome {
 	s, g := p.s, e.g
+	if o := e.verifyType(p); o != nil {
+		return o
+	}
 	e.name = internalName(e.info)
 	needParse := !s.internal[e.name]
 	if g.parse == nil && !needParse {
@@ -350,6 +358,35 @@ func (e *execution) prepare(p *interception) *outcome {
 		}
 		s.internal[e.name] = true
 	}
+	return nil
+}
+
+// verifyType makes sure that the client's statement, parsed before this group, still has the
+// result type Postgres fixed at its Parse. After its table gained or lost a column (or a column
+// changed type), Postgres refuses to run it (0A000, cached plan must not change result type),
+// while an answer from the twin, or from vecgate's rewrite prepared later, would carry the
+// table's columns as they are now: a client that kept the statement's description (pgx's
+// statement cache) then read rows of another width than it holds (found by the soak:
+// TestPreparedStarAfterColumnDDL). Postgres answers a Describe of such a statement with that
+// error, so vecgate describes the statement once per catalog epoch (the DDL moves it), and
+// forwards the group when Postgres refuses: it then gets Postgres' own error.
+func (e *execution) verifyType(p *interception) *outcome {
+	s, g := p.s, e.g
+	epoch := s.srv.catalogEpoch() // read before describing: a change seen meanwhile describes again
+	if g.parse != nil || e.info.typeEpoch == epoch {
+		return nil
+	}
+	d, _ := (&pgproto3.Describe{ObjectType: 'S', Name: g.bind.PreparedStatement}).Encode(nil)
+	msgs, _, failed, ok := s.exchangeRaw(p.w, d, syncMsg)
+	switch {
+	case !ok:
+		return &outcome{err: errors.New("upstream connection lost")}
+	case failed && s.interrupted():
+		return p.interrupted(nil)
+	case failed || len(msgs) == 0:
+		return p.forward(ReasonError)
+	}
+	e.info.typeEpoch = epoch
 	return nil
 }
 
