@@ -1,7 +1,6 @@
 package live
 
 import (
-	"bytes"
 	"cmp"
 	"fmt"
 	"io"
@@ -28,8 +27,47 @@ var _ replication.Snapshotter = (*Set)(nil)
 // snapshotVersion is the payload's format version. Before 7 the payload was a stream of uvarints
 // behind the magic "vecgate-live-N\n" (4: INCLUDE values, 5: the table's OID, 6: each index's
 // left-out rows); such a payload is refused (the full load that follows rebuilds it). 8: held
-// (covering) column values.
-const snapshotVersion = 8
+// (covering) column values. 9: each index's file streamed in chunks (chunkWriter) instead of
+// one length-prefixed field, which made the writer hold the whole file in memory first to know
+// its length. An older payload is refused like any unreadable one (a full load rebuilds it).
+const snapshotVersion = 9
+
+// chunkWriter frames what an index's Save writes as a run of length-prefixed chunks (one per
+// Write: Save writes through a buffer of its own), ended by an empty one (end): the file is
+// written as it is produced, and its length need not be known first.
+type chunkWriter struct{ e *fileformat.Encoder }
+
+func (c chunkWriter) Write(p []byte) (int, error) {
+	if len(p) > 0 {
+		c.e.Bytes(p)
+	}
+	return len(p), nil
+}
+
+func (c chunkWriter) end() { c.e.Bytes(nil) }
+
+// chunkReader reads what chunkWriter wrote, up to the empty chunk; decode errors stay in d.
+type chunkReader struct {
+	d   *fileformat.Decoder
+	cur []byte
+	eof bool
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	for len(c.cur) == 0 {
+		if c.eof {
+			return 0, io.EOF
+		}
+		c.cur = c.d.Bytes()
+		if err := c.d.Err(); err != nil {
+			return 0, err
+		}
+		c.eof = len(c.cur) == 0
+	}
+	n := copy(p, c.cur)
+	c.cur = c.cur[n:]
+	return n, nil
+}
 
 // WriteSnapshot implements replication.Snapshotter. Replication calls it between transactions.
 func (s *Set) WriteSnapshot(w io.Writer) error {
@@ -37,7 +75,6 @@ func (s *Set) WriteSnapshot(w io.Writer) error {
 	defer s.mu.RUnlock()
 	e := fileformat.NewEncoderWith(w, "LIVE", snapshotVersion, fileformat.CRC32C)
 	e.U64(uint64(len(s.entries)))
-	var buf bytes.Buffer
 	for _, en := range s.entries {
 		t := en.info
 		for _, str := range []string{t.Schema, t.Table, t.Column, t.Key[0].Name, t.Key[0].Type} {
@@ -57,11 +94,11 @@ func (s *Set) WriteSnapshot(w io.Writer) error {
 			e.U64(uint64(ix.Metric))
 			e.Bool(ix.Exact)
 			e.U64(uint64(ix.Oversample * 1000))
-			buf.Reset()
-			if err := ix.index.Save(&buf); err != nil {
+			cw := chunkWriter{e}
+			if err := ix.index.Save(cw); err != nil {
 				return fmt.Errorf("live: snapshot %s: %w", ix.Source, err)
 			}
-			e.Bytes(buf.Bytes())
+			cw.end()
 			ix.writeLeftOut(e)
 		}
 		writeIncludes(e, en)
@@ -76,6 +113,9 @@ func (s *Set) WriteSnapshot(w io.Writer) error {
 // once the whole payload is read and its checksum verified.
 func (s *Set) ReadSnapshot(r io.Reader) error {
 	d, err := fileformat.NewReader(r, "LIVE", snapshotVersion)
+	if err == nil && d.Version != snapshotVersion {
+		err = fmt.Errorf("format %d", d.Version)
+	}
 	if err != nil {
 		return fmt.Errorf("live: snapshot: not a live-index snapshot of format %d: %w", snapshotVersion, err)
 	}
@@ -142,10 +182,10 @@ func readEntry(d *fileformat.Decoder, opts Options) (_ *entry, err error) {
 		metric := ann.Metric(d.Uint(uint64(ann.Hamming)))
 		exact := d.Bool()
 		over := d.Uint(100000)
-		data := d.Bytes()
 		if d.Err() != nil {
 			return e, nil
 		}
+		data := &chunkReader{d: d}
 		cm, _ := catalog.MetricForOperator(metric.String())
 		ix := &Index{Schema: info.Schema, Table: info.Table, Column: info.Column, RelOID: info.OID,
 			Metric: metric, Key: strs[3], KeyType: strs[4], Source: src,
@@ -154,7 +194,7 @@ func readEntry(d *fileformat.Decoder, opts Options) (_ *entry, err error) {
 
 		ci := catalog.Index{Name: src, Column: info.Column, Metric: cm, Valid: true}
 		if strings.HasPrefix(kind, "ivf") {
-			x, err := ivf.Load(bytes.NewReader(data), ivf.Config{})
+			x, err := ivf.Load(data, ivf.Config{})
 			if err != nil {
 				return nil, fmt.Errorf("live: snapshot %s: %w", src, err)
 			}
@@ -162,7 +202,7 @@ func readEntry(d *fileformat.Decoder, opts Options) (_ *entry, err error) {
 			ix.index, ix.lists, ix.probes = x, cfg.Lists, cfg.Probes
 			ci.Method, ci.Lists = "ivfflat", cfg.Lists
 		} else {
-			x, err := hnsw.Load(bytes.NewReader(data), hnsw.Config{VectorDir: opts.VectorDir})
+			x, err := hnsw.Load(data, hnsw.Config{VectorDir: opts.VectorDir})
 			if err != nil {
 				return nil, fmt.Errorf("live: snapshot %s: %w", src, err)
 			}
