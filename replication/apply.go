@@ -381,6 +381,7 @@ func (s *Stream) ensurePublication(ctx context.Context, conn *pgx.Conn, tables m
 func (s *Stream) initialLoad(ctx context.Context, conn *pgx.Conn, rconn *pgconn.PgConn) (LSN, error) {
 	s.setState(StateLoading)
 	s.haveData = false
+	s.dataGen.Add(1) // a snapshot of the state before is not put in place
 	res, err := pglogrepl.CreateReplicationSlot(ctx, rconn, s.slot, "pgoutput", pglogrepl.CreateReplicationSlotOptions{
 		Mode: pglogrepl.LogicalReplication, SnapshotAction: "EXPORT_SNAPSHOT",
 	})
