@@ -1,6 +1,7 @@
 package live
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
 	"io"
@@ -69,25 +70,108 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// WriteSnapshot implements replication.Snapshotter. Replication calls it between transactions.
+// WriteSnapshot implements replication.Snapshotter: FreezeSnapshot, written at once.
 func (s *Set) WriteSnapshot(w io.Writer) error {
+	v, err := s.FreezeSnapshot()
+	if err != nil {
+		return err
+	}
+	defer v.Release()
+	return v.WriteSnapshot(w)
+}
+
+var _ replication.SnapshotFreezer = (*Set)(nil)
+
+// setView is the Set's state at a FreezeSnapshot, written later (WriteSnapshot) while changes
+// are applied: per entry its layout, per index its layout, a View of an HNSW index (nothing
+// copied: hnsw.View) or the file of any other (IVF, written at the freeze), and its left-out
+// rows; the entry's INCLUDE and held values, encoded at the freeze.
+type setView struct {
+	entries []entryView
+}
+
+type entryView struct {
+	info     replication.TargetInfo
+	indexes  []indexView
+	includes []byte // an "INCL" container: writeIncludes
+}
+
+type indexView struct {
+	ix       *Index
+	hnsw     *hnsw.View // or
+	file     []byte
+	unknown  bool // leftOut: whether the rows left out are unknown, and their keys
+	leftKeys []ann.Key
+}
+
+// FreezeSnapshot implements replication.SnapshotFreezer. Replication calls it between
+// transactions: pending bulk rows are inserted, and the state taken.
+func (s *Set) FreezeSnapshot() (replication.SnapshotView, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	e := fileformat.NewEncoderWith(w, "LIVE", snapshotVersion, fileformat.CRC32C)
-	e.U64(uint64(len(s.entries)))
+	v := &setView{}
 	for _, en := range s.entries {
-		t := en.info
+		ev := entryView{info: en.info}
+		for _, ix := range en.indexes {
+			if err := ix.flush(); err != nil {
+				v.Release()
+				return nil, fmt.Errorf("live: snapshot %s: %w", ix.Source, err)
+			}
+			iv := indexView{ix: ix}
+			var err error
+			if x, ok := ix.index.(*hnsw.Index); ok {
+				iv.hnsw, err = x.Freeze()
+			} else {
+				var b bytes.Buffer
+				err = ix.index.Save(&b)
+				iv.file = b.Bytes()
+			}
+			if err != nil {
+				v.Release()
+				return nil, fmt.Errorf("live: snapshot %s: %w", ix.Source, err)
+			}
+			iv.unknown, iv.leftKeys = ix.leftOut()
+			ev.indexes = append(ev.indexes, iv)
+		}
+		var b bytes.Buffer
+		e := fileformat.NewEncoderWith(&b, "INCL", 1, fileformat.CRC32C)
+		writeIncludes(e, en)
+		if err := e.Finish(); err != nil {
+			v.Release()
+			return nil, fmt.Errorf("live: snapshot: %w", err)
+		}
+		ev.includes = b.Bytes()
+		v.entries = append(v.entries, ev)
+	}
+	return v, nil
+}
+
+// Release implements replication.SnapshotView: the HNSW views still open end.
+func (v *setView) Release() {
+	for _, ev := range v.entries {
+		for _, iv := range ev.indexes {
+			if iv.hnsw != nil {
+				iv.hnsw.Release()
+			}
+		}
+	}
+}
+
+// WriteSnapshot implements replication.SnapshotView. Each HNSW view is released once written.
+func (v *setView) WriteSnapshot(w io.Writer) error {
+	e := fileformat.NewEncoderWith(w, "LIVE", snapshotVersion, fileformat.CRC32C)
+	e.U64(uint64(len(v.entries)))
+	for _, ev := range v.entries {
+		t := ev.info
 		for _, str := range []string{t.Schema, t.Table, t.Column, t.Key[0].Name, t.Key[0].Type} {
 			e.String(str)
 		}
 		e.U32(t.OID)
 		e.U64(uint64(t.Kind))
 		e.U64(uint64(t.Dims))
-		e.U64(uint64(len(en.indexes)))
-		for _, ix := range en.indexes {
-			if err := ix.flush(); err != nil {
-				return fmt.Errorf("live: snapshot %s: %w", ix.Source, err)
-			}
+		e.U64(uint64(len(ev.indexes)))
+		for _, iv := range ev.indexes {
+			ix := iv.ix
 			e.String(ix.Source)
 			e.String(ix.kind)
 			e.U64(uint64(ix.truncate))
@@ -95,13 +179,23 @@ func (s *Set) WriteSnapshot(w io.Writer) error {
 			e.Bool(ix.Exact)
 			e.U64(uint64(ix.Oversample * 1000))
 			cw := chunkWriter{e}
-			if err := ix.index.Save(cw); err != nil {
-				return fmt.Errorf("live: snapshot %s: %w", ix.Source, err)
+			if iv.hnsw != nil {
+				err := iv.hnsw.Write(cw)
+				iv.hnsw.Release()
+				if err != nil {
+					return fmt.Errorf("live: snapshot %s: %w", ix.Source, err)
+				}
+			} else {
+				_, _ = cw.Write(iv.file)
 			}
 			cw.end()
-			ix.writeLeftOut(e)
+			e.Bool(iv.unknown)
+			e.U64(uint64(len(iv.leftKeys)))
+			for _, k := range iv.leftKeys {
+				e.Binary(k)
+			}
 		}
-		writeIncludes(e, en)
+		e.Bytes(ev.includes)
 	}
 	if err := e.Finish(); err != nil {
 		return fmt.Errorf("live: snapshot: %w", err)
@@ -219,20 +313,29 @@ func readEntry(d *fileformat.Decoder, opts Options) (_ *entry, err error) {
 		e.indexes = append(e.indexes, ix)
 	}
 	e.info = info
-	readIncludes(d, e, opts.Cover)
+	inc, err := fileformat.Open(bytes.NewReader(d.Bytes()), "INCL", 1)
+	if d.Err() != nil {
+		return e, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("live: snapshot %s: include values: %w", info.Target, err)
+	}
+	readIncludes(inc, e, opts.Cover)
+	if err := inc.Err(); err != nil {
+		return nil, fmt.Errorf("live: snapshot %s: include values: %w", info.Target, err)
+	}
 	return e, nil
 }
 
-// writeLeftOut appends the rows the index leaves out (leftOut): whether they are unknown, then
-// their keys.
-func (ix *Index) writeLeftOut(e *fileformat.Encoder) {
+// leftOut returns the rows the index leaves out: whether they are unknown, and their keys.
+func (ix *Index) leftOut() (bool, []ann.Key) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	e.Bool(ix.left.unknown)
-	e.U64(uint64(len(ix.left.keys)))
+	keys := make([]ann.Key, 0, len(ix.left.keys))
 	for k := range ix.left.keys {
-		e.Binary(k)
+		keys = append(keys, k)
 	}
+	return ix.left.unknown, keys
 }
 
 // readLeftOut reads what writeLeftOut wrote; errors stay in d.

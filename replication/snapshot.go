@@ -36,12 +36,13 @@ func (s *Stream) snapshotPath() string {
 // maybePersist writes a snapshot when snapshots are on, the Applier is between transactions and
 // the applied position moved (and, unless force, SnapshotInterval has passed).
 //
-// Only the encoding runs here, on the stream's goroutine: the Applier's state at the applied
-// position is streamed into a temporary file (into the page cache; nothing is held in memory
-// twice). The rest — fsync of the file, the rename over the last snapshot, fsync of the
-// directory — runs on a goroutine of its own (finishSnapshot) while changes are applied, and
-// Status.Persisted, the position acknowledged to Postgres, moves only once the file is durable.
-// One snapshot is finished at a time: while one is, a due snapshot waits for the next call.
+// Only the freeze runs here, on the stream's goroutine: the Applier's state at the applied
+// position is taken (SnapshotFreezer: live.Set copies little; an Applier without it streams its
+// state into the temporary file here). The rest — writing the file, fsync, the rename over the
+// last snapshot, fsync of the directory — runs on a goroutine of its own (finishSnapshot) while
+// changes are applied, and Status.Persisted, the position acknowledged to Postgres, moves only
+// once the file is durable. One snapshot is written at a time: while one is, a due snapshot
+// waits for the next call.
 func (s *Stream) maybePersist(force bool) error {
 	if s.snapshot == nil || s.inTxn || !s.haveData || len(s.syncs) > 0 {
 		return nil // while a table loads alone, its twins would be missing from the file
@@ -83,9 +84,12 @@ func (s *Stream) maybePersist(force bool) error {
 // waitSnapshot waits until the snapshot being finished, if any, is durable (or failed).
 func (s *Stream) waitSnapshot() { s.snapWG.Wait() }
 
-// snapshotWrite is a snapshot encoded into a temporary file, to be made durable and put in place.
+// snapshotWrite is a snapshot to be written (view) into a temporary file, made durable and put
+// in place.
 type snapshotWrite struct {
 	f     *os.File
+	e     *fileformat.Encoder // the file's; nil once finished
+	view  SnapshotView        // the state to write, when the Applier froze it
 	lsn   LSN
 	gen   uint64 // s.dataGen when encoded: a later initial load makes the file stale
 	began time.Time
@@ -93,10 +97,12 @@ type snapshotWrite struct {
 	encoded time.Duration
 }
 
-// snapshotHook, when set (tests), runs on the finishing goroutine before the file is synced.
-var snapshotHook func(lsn LSN)
+// snapshotHook, when set (tests), runs on the finishing goroutine before the file is written;
+// an error drops the snapshot.
+var snapshotHook func(lsn LSN) error
 
-// encodeSnapshot streams the Applier's state at lsn into a temporary file in SnapshotDir.
+// encodeSnapshot starts a snapshot at lsn in a temporary file in SnapshotDir: the Applier's state
+// frozen (SnapshotFreezer), to be written by finishSnapshot, or else streamed into the file now.
 func (s *Stream) encodeSnapshot(lsn LSN) (*snapshotWrite, error) {
 	began := time.Now()
 	if err := os.MkdirAll(s.cfg.SnapshotDir, 0o755); err != nil {
@@ -110,27 +116,61 @@ func (s *Stream) encodeSnapshot(lsn LSN) (*snapshotWrite, error) {
 	e.U64(uint64(lsn))
 	e.String(s.slot)
 	e.String(s.signature)
-	if err := s.snapshot.WriteSnapshot(e); err != nil {
-		e.Fail(err)
+	w := &snapshotWrite{f: f, e: e, lsn: lsn, gen: s.dataGen.Load(), began: began}
+	if fz, ok := s.snapshot.(SnapshotFreezer); ok {
+		w.view, err = fz.FreezeSnapshot()
+	} else {
+		err = w.write(s)
 	}
-	if err := e.Finish(); err != nil {
+	w.encoded = time.Since(began)
+	if err != nil {
 		f.Close()
 		os.Remove(f.Name())
 		return nil, err
 	}
-	return &snapshotWrite{f: f, lsn: lsn, gen: s.dataGen.Load(), began: began, encoded: time.Since(began)}, nil
+	return w, nil
 }
 
-// finishSnapshot makes w durable and puts it in place of the last snapshot: fsync, rename, fsync
-// of the directory; then Status.Persisted moves to its position (unless an initial load started
-// since: the file then holds a state the slot no longer continues, and is dropped).
+// write writes what is left of the snapshot into its file: the frozen view, if any (released
+// then), and the trailer.
+func (w *snapshotWrite) write(s *Stream) error {
+	if w.e == nil {
+		return nil
+	}
+	if w.view != nil {
+		if err := w.view.WriteSnapshot(w.e); err != nil {
+			w.e.Fail(err)
+		}
+		w.view.Release()
+		w.view = nil
+	} else if err := s.snapshot.WriteSnapshot(w.e); err != nil {
+		w.e.Fail(err)
+	}
+	err := w.e.Finish()
+	w.e = nil
+	return err
+}
+
+// finishSnapshot writes w (its frozen view), makes it durable and puts it in place of the last
+// snapshot: fsync, rename, fsync of the directory; then Status.Persisted moves to its position
+// (unless an initial load started since: the file then holds a state the slot no longer
+// continues, and is dropped).
 func (s *Stream) finishSnapshot(w *snapshotWrite) error {
 	tmp := w.f.Name()
 	defer os.Remove(tmp) // no-op once renamed
+	var err error
 	if h := snapshotHook; h != nil {
-		h(w.lsn)
+		err = h(w.lsn)
 	}
-	err := w.f.Sync()
+	if err == nil {
+		err = w.write(s)
+	}
+	if w.view != nil { // not written
+		w.view.Release()
+	}
+	if err == nil {
+		err = w.f.Sync()
+	}
 	if cerr := w.f.Close(); err == nil {
 		err = cerr
 	}

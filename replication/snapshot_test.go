@@ -2,6 +2,7 @@ package replication_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"testing"
@@ -30,37 +31,54 @@ func twinKeys(t *testing.T, set *live.Set) (n, sum, sq int64) {
 	return n, sum, sq
 }
 
-// TestSnapshotOffApplyPath: a snapshot is made durable off the stream's goroutine. While its
-// writer is held (a hook, not a sleep), changes keep being applied (the applied position passes
-// them, the twin holds their rows), and neither Status.Persisted nor the slot's confirmed
-// position passes the held snapshot's. Once it is released the position is persisted and
-// acknowledged, and a restart from the file resumes (no initial load) with every row of the
-// table (count and key checksum).
+// TestSnapshotOffApplyPath: a snapshot is written off the stream's goroutine, from the state
+// frozen when it was due. While its writer is held (a hook, not a sleep) — before it has written
+// anything — changes keep being applied (the applied position passes them, the twin holds their
+// rows), and neither Status.Persisted nor the slot's confirmed position passes the held
+// snapshot's. Once released it is written and persisted; every later snapshot is dropped (the
+// hook), so a restart resumes from that file, written while the twin changed under it, and
+// ends with every row of the table (count and key checksum) without an initial load.
 func TestSnapshotOffApplyPath(t *testing.T) {
 	dsn := pgtest.NewDB(t)
 	c := pgtest.Connect(t, dsn)
-	exec(t, c, `CREATE TABLE items (id bigint PRIMARY KEY, v vector(16));
-		INSERT INTO items SELECT g, (SELECT array_agg(random() + (g + i) * 0)::vector FROM generate_series(1, 16) i) FROM generate_series(1, 3000) g;
-		CREATE INDEX ON items USING hnsw (v vector_l2_ops)`)
+	insert := func(from, to int) {
+		t.Helper()
+		exec(t, c, `INSERT INTO items SELECT g, (SELECT array_agg(random() + (g + i) * 0)::vector FROM generate_series(1, 16) i)
+			FROM generate_series($1::int, $2::int) g`, from, to)
+	}
+	exec(t, c, `CREATE TABLE items (id bigint PRIMARY KEY, v vector(16))`)
+	insert(1, 5000)
+	exec(t, c, `CREATE INDEX ON items USING hnsw (v vector_l2_ops)`)
+	tableKeys := func() [3]int64 {
+		t.Helper()
+		var want [3]int64
+		if err := c.QueryRow(context.Background(), "SELECT count(*), sum(id), sum(id * id) FROM items").Scan(&want[0], &want[1], &want[2]); err != nil {
+			t.Fatal(err)
+		}
+		return want
+	}
 
 	var (
-		mu       sync.Mutex
-		held     replication.LSN
-		entered  = make(chan struct{})
-		release  = make(chan struct{})
-		holdOnce sync.Once
+		mu      sync.Mutex
+		calls   int
+		held    replication.LSN
+		entered = make(chan struct{})
+		release = make(chan struct{})
 	)
-	replication.SetSnapshotHook(func(lsn replication.LSN) {
-		first := false
-		holdOnce.Do(func() { first = true })
-		if !first {
-			return
-		}
+	replication.SetSnapshotHook(func(lsn replication.LSN) error {
 		mu.Lock()
-		held = lsn
+		calls++
+		n := calls
+		if n == 1 {
+			held = lsn
+		}
 		mu.Unlock()
+		if n > 1 {
+			return errors.New("dropped by the test")
+		}
 		close(entered)
 		<-release
+		return nil
 	})
 	defer replication.SetSnapshotHook(nil)
 
@@ -69,7 +87,7 @@ func TestSnapshotOffApplyPath(t *testing.T) {
 		set := live.New(slog.New(slog.DiscardHandler))
 		cfg := replication.DefaultConfig()
 		cfg.DSN, cfg.Name, cfg.Applier, cfg.Logger = dsn, "offpath", set, testLogger(t)
-		cfg.SnapshotDir, cfg.SnapshotInterval = dir, 50*time.Millisecond
+		cfg.SnapshotDir, cfg.SnapshotInterval = dir, time.Hour // only the forced ones
 		s, err := replication.New(cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -80,13 +98,15 @@ func TestSnapshotOffApplyPath(t *testing.T) {
 		return s, set
 	}
 	s, set := start()
-	released := false
+	released, closed := false, false
 	defer func() {
 		if !released {
 			close(release)
 		}
-		s.Close()
-		set.Close()
+		if !closed {
+			s.Close()
+			set.Close()
+		}
 	}()
 
 	select {
@@ -98,28 +118,24 @@ func TestSnapshotOffApplyPath(t *testing.T) {
 	heldLSN := held
 	mu.Unlock()
 	for i := range 20 {
-		exec(t, c, `INSERT INTO items SELECT g, (SELECT array_agg(random() + (g + i) * 0)::vector FROM generate_series(1, 16) i)
-			FROM generate_series($1::int, $1::int + 9) g`, 3001+i*10)
+		insert(5001+i*10, 5010+i*10)
 	}
-	exec(t, c, `DELETE FROM items WHERE id % 7 = 0 AND id < 500`)
+	exec(t, c, `DELETE FROM items WHERE id % 7 = 0 AND id < 2000`)
+	exec(t, c, `UPDATE items SET v = (SELECT array_agg(random() + (id + i) * 0)::vector FROM generate_series(1, 16) i) WHERE id % 11 = 0`)
 	waitCaughtUp(t, s, c)
 	st := s.Status()
 	if st.Applied <= heldLSN {
 		t.Fatalf("applied %s while the snapshot at %s is held: apply waited for it", st.Applied, heldLSN)
 	}
-	var want [3]int64
-	if err := c.QueryRow(context.Background(), "SELECT count(*), sum(id), sum(id * id) FROM items").Scan(&want[0], &want[1], &want[2]); err != nil {
-		t.Fatal(err)
+	if n, sum, sq := twinKeys(t, set); [3]int64{n, sum, sq} != tableKeys() {
+		t.Fatalf("while the snapshot is held the twin holds %d rows (sum %d, %d), the table %v", n, sum, sq, tableKeys())
 	}
-	if n, sum, sq := twinKeys(t, set); [3]int64{n, sum, sq} != want {
-		t.Fatalf("while the snapshot is held the twin holds %d rows (sum %d, %d), the table %v", n, sum, sq, want)
-	}
-	if st.Persisted >= heldLSN && heldLSN != 0 || st.Acknowledged > heldLSN {
+	if st.Persisted >= heldLSN || st.Acknowledged > heldLSN {
 		t.Fatalf("persisted %s, acknowledged %s before the snapshot at %s is durable", st.Persisted, st.Acknowledged, heldLSN)
 	}
-	var confirmed replication.LSN
 	slotConfirmed := func() replication.LSN {
 		t.Helper()
+		var confirmed replication.LSN
 		if err := c.QueryRow(context.Background(), "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'vecgate_offpath'").Scan(&confirmed); err != nil {
 			t.Fatal(err)
 		}
@@ -131,32 +147,32 @@ func TestSnapshotOffApplyPath(t *testing.T) {
 
 	close(release)
 	released = true
-	applied := st.Applied
 	deadline := time.Now().Add(time.Minute)
-	for s.Status().Persisted < applied || slotConfirmed() < applied {
+	for s.Status().Persisted != heldLSN {
 		if time.Now().After(deadline) {
-			t.Fatalf("not persisted and acknowledged past %s: %+v, slot confirmed %s", applied, s.Status(), confirmed)
+			t.Fatalf("the held snapshot was not persisted: %+v", s.Status())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-
-	// More changes, then a restart from the file.
-	exec(t, c, `UPDATE items SET v = v WHERE id % 5 = 0; DELETE FROM items WHERE id BETWEEN 3001 AND 3020;
-		INSERT INTO items SELECT g, (SELECT array_agg(random() + (g + i) * 0)::vector FROM generate_series(1, 16) i) FROM generate_series(5001, 5100) g`)
+	insert(7001, 7100)
+	exec(t, c, `DELETE FROM items WHERE id BETWEEN 5001 AND 5020`)
 	waitCaughtUp(t, s, c)
-	s.Close()
+	s.Close() // its final snapshot is dropped (the hook)
 	set.Close()
-	exec(t, c, `INSERT INTO items SELECT g, (SELECT array_agg(random() + (g + i) * 0)::vector FROM generate_series(1, 16) i) FROM generate_series(6001, 6050) g`)
+	closed = true
+	if got := slotConfirmed(); got > heldLSN {
+		t.Fatalf("the slot confirmed %s, past the last snapshot written (%s)", got, heldLSN)
+	}
+	insert(8001, 8050)
+
+	replication.SetSnapshotHook(nil)
 	s, set = start()
+	closed = false
 	waitCaughtUp(t, s, c)
 	if st := s.Status(); st.Resnapshots != 0 {
 		t.Fatalf("the restart loaded everything again (%d initial loads) instead of resuming from the snapshot: %+v", st.Resnapshots, st)
 	}
-	if err := c.QueryRow(context.Background(), "SELECT count(*), sum(id), sum(id * id) FROM items").Scan(&want[0], &want[1], &want[2]); err != nil {
-		t.Fatal(err)
+	if n, sum, sq := twinKeys(t, set); [3]int64{n, sum, sq} != tableKeys() {
+		t.Fatalf("after the restart the twin holds %d rows (sum %d, %d), the table %v", n, sum, sq, tableKeys())
 	}
-	if n, sum, sq := twinKeys(t, set); [3]int64{n, sum, sq} != want {
-		t.Fatalf("after the restart the twin holds %d rows (sum %d, %d), the table %v", n, sum, sq, want)
-	}
-
 }
