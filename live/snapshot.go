@@ -85,7 +85,7 @@ var _ replication.SnapshotFreezer = (*Set)(nil)
 // setView is the Set's state at a FreezeSnapshot, written later (WriteSnapshot) while changes
 // are applied: per entry its layout, per index its layout, a View of an HNSW index (nothing
 // copied: hnsw.View) or the file of any other (IVF, written at the freeze), and its left-out
-// rows; the entry's INCLUDE and held values, encoded at the freeze.
+// rows; the entry's INCLUDE and held values (frozenIncludes: a few words per row copied).
 type setView struct {
 	entries []entryView
 }
@@ -93,7 +93,7 @@ type setView struct {
 type entryView struct {
 	info     replication.TargetInfo
 	indexes  []indexView
-	includes []byte // an "INCL" container: writeIncludes
+	includes *frozenIncludes
 }
 
 type indexView struct {
@@ -133,14 +133,7 @@ func (s *Set) FreezeSnapshot() (replication.SnapshotView, error) {
 			iv.unknown, iv.leftKeys = ix.leftOut()
 			ev.indexes = append(ev.indexes, iv)
 		}
-		var b bytes.Buffer
-		e := fileformat.NewEncoderWith(&b, "INCL", 1, fileformat.CRC32C)
-		writeIncludes(e, en)
-		if err := e.Finish(); err != nil {
-			v.Release()
-			return nil, fmt.Errorf("live: snapshot: %w", err)
-		}
-		ev.includes = b.Bytes()
+		ev.includes = freezeIncludes(en)
 		v.entries = append(v.entries, ev)
 	}
 	return v, nil
@@ -195,7 +188,7 @@ func (v *setView) WriteSnapshot(w io.Writer) error {
 				e.Binary(k)
 			}
 		}
-		e.Bytes(ev.includes)
+		ev.includes.write(e)
 	}
 	if err := e.Finish(); err != nil {
 		return fmt.Errorf("live: snapshot: %w", err)
@@ -313,17 +306,7 @@ func readEntry(d *fileformat.Decoder, opts Options) (_ *entry, err error) {
 		e.indexes = append(e.indexes, ix)
 	}
 	e.info = info
-	inc, err := fileformat.Open(bytes.NewReader(d.Bytes()), "INCL", 1)
-	if d.Err() != nil {
-		return e, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("live: snapshot %s: include values: %w", info.Target, err)
-	}
-	readIncludes(inc, e, opts.Cover)
-	if err := inc.Err(); err != nil {
-		return nil, fmt.Errorf("live: snapshot %s: include values: %w", info.Target, err)
-	}
+	readIncludes(d, e, opts.Cover)
 	return e, nil
 }
 
