@@ -84,8 +84,9 @@ var _ replication.SnapshotFreezer = (*Set)(nil)
 
 // setView is the Set's state at a FreezeSnapshot, written later (WriteSnapshot) while changes
 // are applied: per entry its layout, per index its layout, a View of an HNSW index (nothing
-// copied: hnsw.View) or the file of any other (IVF, written at the freeze), and its left-out
+// copied: hnsw.View; ivf.View) or the file of any other kind (written at the freeze), its left-out
 // rows; the entry's INCLUDE and held values (frozenIncludes: a few words per row copied).
+// (An IVF twin's part is an ivf.View: its node keys copied, its cells copy-on-write.)
 type setView struct {
 	entries []entryView
 }
@@ -99,8 +100,9 @@ type entryView struct {
 type indexView struct {
 	ix       *Index
 	hnsw     *hnsw.View // or
-	file     []byte
-	unknown  bool // leftOut: whether the rows left out are unknown, and their keys
+	ivf      *ivf.View  // or
+	file     []byte     // another kind's file, written at the freeze
+	unknown  bool       // leftOut: whether the rows left out are unknown, and their keys
 	leftKeys []ann.Key
 }
 
@@ -119,9 +121,12 @@ func (s *Set) FreezeSnapshot() (replication.SnapshotView, error) {
 			}
 			iv := indexView{ix: ix}
 			var err error
-			if x, ok := ix.index.(*hnsw.Index); ok {
+			switch x := ix.index.(type) {
+			case *hnsw.Index:
 				iv.hnsw, err = x.Freeze()
-			} else {
+			case *ivf.Index:
+				iv.ivf = x.Freeze()
+			default:
 				var b bytes.Buffer
 				err = ix.index.Save(&b)
 				iv.file = b.Bytes()
@@ -143,10 +148,18 @@ func (s *Set) FreezeSnapshot() (replication.SnapshotView, error) {
 func (v *setView) Release() {
 	for _, ev := range v.entries {
 		for _, iv := range ev.indexes {
-			if iv.hnsw != nil {
-				iv.hnsw.Release()
-			}
+			iv.release()
 		}
+	}
+}
+
+// release ends the index's view, if it has one (idempotent).
+func (iv indexView) release() {
+	if iv.hnsw != nil {
+		iv.hnsw.Release()
+	}
+	if iv.ivf != nil {
+		iv.ivf.Release()
 	}
 }
 
@@ -172,14 +185,18 @@ func (v *setView) WriteSnapshot(w io.Writer) error {
 			e.Bool(ix.Exact)
 			e.U64(uint64(ix.Oversample * 1000))
 			cw := chunkWriter{e}
-			if iv.hnsw != nil {
-				err := iv.hnsw.Write(cw)
-				iv.hnsw.Release()
-				if err != nil {
-					return fmt.Errorf("live: snapshot %s: %w", ix.Source, err)
-				}
-			} else {
-				_, _ = cw.Write(iv.file)
+			var err error
+			switch {
+			case iv.hnsw != nil:
+				err = iv.hnsw.Write(cw)
+			case iv.ivf != nil:
+				err = iv.ivf.Write(cw)
+			default:
+				_, err = cw.Write(iv.file)
+			}
+			iv.release()
+			if err != nil {
+				return fmt.Errorf("live: snapshot %s: %w", ix.Source, err)
 			}
 			cw.end()
 			e.Bool(iv.unknown)
