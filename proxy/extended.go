@@ -394,11 +394,32 @@ func (e *execution) shape() (bool, []int16) { return e.g.describe != nil, e.g.bi
 func (e *execution) fastHead() [][]byte     { return [][]byte{bindComplete} }
 
 func (e *execution) round(p *interception, ids string) ([][]byte, int, bool, bool) {
-	out := [][]byte{encodeBind(e.g.bind, e.name, ids)}
+	var out [][]byte
+	if e.g.parse == nil {
+		// The client's statement first: its result type is checked again (verifyType) in the
+		// same round trip. Between a column's DDL and the stream's seeing it, the epoch has not
+		// moved, and vecgate's rewrite would return the table's new columns where Postgres
+		// refuses the statement (0A000): the round then fails and the group is forwarded.
+		d, _ := (&pgproto3.Describe{ObjectType: 'S', Name: e.g.bind.PreparedStatement}).Encode(nil)
+		out = append(out, d)
+	}
+	out = append(out, encodeBind(e.g.bind, e.name, ids))
 	if e.g.describe != nil {
 		out = append(out, e.g.describe)
 	}
-	return p.s.exchangeRaw(p.w, append(out, e.g.execute, e.g.sync)...)
+	msgs, rows, failed, ok := p.s.exchangeRaw(p.w, append(out, e.g.execute, e.g.sync)...)
+	if e.g.parse == nil && ok {
+		// The statement's description is vecgate's to read, not the client's (nor part of an
+		// interrupted round's answer): ParameterDescription and RowDescription (or NoData).
+		for len(msgs) > 0 && (msgs[0][0] == 't' || msgs[0][0] == 'n' || msgs[0][0] == 'T') {
+			kind := msgs[0][0]
+			msgs = msgs[1:]
+			if kind != 't' {
+				break
+			}
+		}
+	}
+	return msgs, rows, failed, ok
 }
 
 // interrupted ends an interrupted execution group (cancel.go) with what Postgres would have
