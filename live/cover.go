@@ -227,33 +227,7 @@ func (ix *Index) HeldRows() (held, unheld int, bytes int64) {
 	return len(ix.inc.rows.ids) - ix.inc.held.unheld, ix.inc.held.unheld, ix.inc.held.size
 }
 
-// writeHeld appends an entry's held values to a snapshot: the held columns' names, then each
-// held row's key and values. Caller holds the Set's lock.
-func writeHeld(w *fileformat.Encoder, e *entry) {
-	if e.inc == nil {
-		w.U64(0)
-		return
-	}
-	e.inc.mu.RLock()
-	defer e.inc.mu.RUnlock()
-	h := &e.inc.held
-	w.U64(uint64(len(h.cols)))
-	for _, c := range h.cols {
-		w.String(c.name)
-	}
-	if len(h.cols) == 0 {
-		return
-	}
-	w.U64(uint64(len(e.inc.rows.ids) - h.unheld))
-	for k, sl := range e.inc.rows.ids {
-		if v := h.rows[sl]; v != nil {
-			w.Binary(k)
-			w.Bytes(v)
-		}
-	}
-}
-
-// readHeld reads what writeHeld wrote into e's store. Values of columns the store does not hold
+// readHeld reads the held values frozenIncludes.write wrote into e's store. Values of columns the store does not hold
 // (covering was turned off, or the columns differ) are read and dropped. Decode errors stay in d.
 func readHeld(d *fileformat.Decoder, e *entry) {
 	n := d.Uint(1600)

@@ -432,59 +432,131 @@ func (s *Set) include(e *entry, key ann.Key, old *ann.Key, r replication.Row) {
 	}
 }
 
-// writeIncludes appends an entry's INCLUDE values to a snapshot: the columns (name, type, whether
-// only held), then per filtered column whether it is usable and, if so, each value with its keys,
-// then the held values (writeHeld). Caller holds the Set's lock.
-func writeIncludes(w *fileformat.Encoder, e *entry) {
+// frozenIncludes is an entry's INCLUDE and held values as they were at a snapshot's freeze
+// (freezeIncludes), written later (write) while the store changes: what is copied is a few words
+// per row — each row's key, each filtered column's value id, each row's held values (a string
+// never changed once made) — and each column's values by id (strings too).
+type frozenIncludes struct {
+	none   bool // the entry has no store
+	info   replication.TargetInfo
+	keys   []ann.Key // slot → key
+	live   []bool    // slot → in use
+	cols   []frozenCol
+	held   []string // the held columns' names
+	values [][]byte // slot → held values (nil: not held)
+}
+
+type frozenCol struct {
+	broken bool
+	vals   []uint32 // slot → value id + 1; 0: NULL
+	dict   []string // value id → canonical value
+}
+
+// freezeIncludes takes e's INCLUDE and held values for a snapshot. Caller holds the Set's lock.
+func freezeIncludes(e *entry) *frozenIncludes {
+	f := &frozenIncludes{info: e.info, none: e.inc == nil}
 	if e.inc == nil {
+		return f
+	}
+	inc := e.inc
+	inc.mu.RLock()
+	defer inc.mu.RUnlock()
+	f.keys = slices.Clone(inc.rows.vals)
+	f.live = make([]bool, len(f.keys))
+	for _, sl := range inc.rows.ids {
+		f.live[sl] = true
+	}
+	for _, c := range inc.cols {
+		fc := frozenCol{broken: c.broken}
+		if !c.broken {
+			fc.vals, fc.dict = slices.Clone(c.vals), slices.Clone(c.dict.vals)
+		}
+		f.cols = append(f.cols, fc)
+	}
+	for _, c := range inc.held.cols {
+		f.held = append(f.held, c.name)
+	}
+	if len(f.held) > 0 {
+		f.values = slices.Clone(inc.held.rows)
+	}
+	return f
+}
+
+func (f *frozenIncludes) isLive(sl int) bool { return sl < len(f.live) && f.live[sl] }
+
+// write appends the frozen values to a snapshot: the columns (name, type, whether only held),
+// then per filtered column whether it is usable and, if so, each value with its keys, then the
+// held columns' names and each held row's key and values.
+func (f *frozenIncludes) write(w *fileformat.Encoder) {
+	if f.none {
 		w.U64(0)
 		return
 	}
-	w.U64(uint64(len(e.info.Include)))
-	for i, n := range e.info.Include {
+	w.U64(uint64(len(f.info.Include)))
+	for i, n := range f.info.Include {
 		w.String(n)
 		typ := ""
-		if i < len(e.info.IncludeTypes) {
-			typ = e.info.IncludeTypes[i]
+		if i < len(f.info.IncludeTypes) {
+			typ = f.info.IncludeTypes[i]
 		}
 		w.String(typ)
-		w.Bool(i < len(e.info.CoverOnly) && e.info.CoverOnly[i])
-		w.Bool(i < len(e.info.Nondeterministic) && e.info.Nondeterministic[i])
+		w.Bool(i < len(f.info.CoverOnly) && f.info.CoverOnly[i])
+		w.Bool(i < len(f.info.Nondeterministic) && f.info.Nondeterministic[i])
 	}
-	w.U64(uint64(len(e.info.Columns)))
-	for _, c := range e.info.Columns {
+	w.U64(uint64(len(f.info.Columns)))
+	for _, c := range f.info.Columns {
 		w.String(c)
 	}
-	e.inc.mu.RLock()
-	for _, c := range e.inc.cols {
+	for _, c := range f.cols {
 		w.Bool(c.broken)
 		if c.broken {
 			continue
 		}
+		posting := make([][]uint32, len(c.dict))
 		values := 0
-		for _, p := range c.posting {
-			if len(p) > 0 {
-				values++
+		for sl, v := range c.vals {
+			if v != 0 && f.isLive(sl) {
+				if len(posting[v-1]) == 0 {
+					values++
+				}
+				posting[v-1] = append(posting[v-1], uint32(sl))
 			}
 		}
 		w.U64(uint64(values))
-		for v, id := range c.dict.ids {
-			p := c.posting[id]
+		for id, p := range posting {
 			if len(p) == 0 {
 				continue
 			}
-			w.String(v)
+			w.String(c.dict[id])
 			w.U64(uint64(len(p)))
 			for _, sl := range p {
-				w.Binary(e.inc.rows.vals[sl])
+				w.Binary(f.keys[sl])
 			}
 		}
 	}
-	e.inc.mu.RUnlock()
-	writeHeld(w, e)
+	w.U64(uint64(len(f.held)))
+	for _, n := range f.held {
+		w.String(n)
+	}
+	if len(f.held) == 0 {
+		return
+	}
+	n := 0
+	for sl, v := range f.values {
+		if v != nil && f.isLive(sl) {
+			n++
+		}
+	}
+	w.U64(uint64(n))
+	for sl, v := range f.values {
+		if v != nil && f.isLive(sl) {
+			w.Binary(f.keys[sl])
+			w.Bytes(v)
+		}
+	}
 }
 
-// readIncludes reads what writeIncludes wrote into e (whose info it completes) and gives its
+// readIncludes reads what frozenIncludes.write wrote into e (whose info it completes) and gives its
 // indexes access to the values. Decode errors stay in d.
 func readIncludes(d *fileformat.Decoder, e *entry, cover Cover) {
 	n := d.Uint(1600)

@@ -72,7 +72,8 @@ func (s *session) trackParse(body []byte) {
 	}
 	s.stmts[p.Name] = &stmtInfo{st: st, oids: append([]uint32(nil), p.ParameterOIDs...),
 		ascii: isASCII(p.Query), encEpoch: s.encodingEpoch(),
-		noBackslash: !strings.Contains(p.Query, `\`), stdEpoch: s.stdStringsEpoch(), seq: s.parseSeq}
+		noBackslash: !strings.Contains(p.Query, `\`), stdEpoch: s.stdStringsEpoch(), seq: s.parseSeq,
+		typeEpoch: s.srv.catalogEpoch()}
 }
 
 // stmtInfo is a client statement vecgate follows to its executions: st when it may intercept
@@ -95,6 +96,10 @@ type stmtInfo struct {
 	noBackslash bool
 	stdEpoch    int64
 	seq         uint64 // the session's count of Parses when this one came (parseRef)
+	// typeEpoch is the catalog epoch (Config.Catalog) at which the statement's result type, fixed
+	// by Postgres at its Parse, was last seen to be its tables' current one: at the Parse, or by
+	// a Describe of the statement (verifyType). Past it, an execution describes it again first.
+	typeEpoch uint64
 }
 
 // isASCII reports whether s is all 7-bit bytes (the same text in every client encoding Postgres
@@ -276,7 +281,7 @@ func (e *execution) plan(s *session) (Job, Reason) {
 		// Prepared while the indexes loaded (or before this one was built): offered again.
 		if st, reason := s.srv.cfg.Interceptor.Prepare(info.sql, info.oids); st != nil {
 			info = &stmtInfo{st: st, oids: info.oids, ascii: info.ascii, encEpoch: info.encEpoch,
-				noBackslash: info.noBackslash, stdEpoch: info.stdEpoch, seq: info.seq}
+				noBackslash: info.noBackslash, stdEpoch: info.stdEpoch, seq: info.seq, typeEpoch: info.typeEpoch}
 			s.stmts[stmt] = info
 		} else {
 			info.reason = reason
@@ -340,6 +345,9 @@ func (e *execution) prepare(p *interception) *outcome {
 			s.batch.hold = portal
 		}
 	}
+	if o := e.verifyType(p); o != nil {
+		return o
+	}
 	e.name = internalName(e.info)
 	needParse := !s.internal[e.name]
 	if g.parse == nil && !needParse {
@@ -393,6 +401,35 @@ func (e *execution) prepare(p *interception) *outcome {
 	return nil
 }
 
+// verifyType makes sure that the client's statement, parsed before this group, still has the
+// result type Postgres fixed at its Parse. After its table gained or lost a column (or a column
+// changed type), Postgres refuses to run it (0A000, cached plan must not change result type),
+// while an answer from the twin, or from vecgate's rewrite prepared later, would carry the
+// table's columns as they are now: a client that kept the statement's description (pgx's
+// statement cache) then read rows of another width than it holds (found by the soak:
+// TestPreparedStarAfterColumnDDL). Postgres answers a Describe of such a statement with that
+// error, so vecgate describes the statement once per catalog epoch (the DDL moves it), and
+// forwards the group when Postgres refuses: it then gets Postgres' own error.
+func (e *execution) verifyType(p *interception) *outcome {
+	s, g := p.s, e.g
+	epoch := s.srv.catalogEpoch() // read before describing: a change seen meanwhile describes again
+	if g.parse != nil || e.info.typeEpoch == epoch {
+		return nil
+	}
+	d, _ := (&pgproto3.Describe{ObjectType: 'S', Name: g.bind.PreparedStatement}).Encode(nil)
+	msgs, _, failed, ok := s.exchangeRaw(p.w, d, syncMsg)
+	switch {
+	case !ok:
+		return &outcome{err: errors.New("upstream connection lost")}
+	case failed && s.interrupted():
+		return p.interrupted(nil)
+	case failed || len(msgs) == 0:
+		return p.forward(ReasonError)
+	}
+	e.info.typeEpoch = epoch
+	return nil
+}
+
 func (e *execution) shape() (bool, []int16) { return e.g.describe != nil, e.g.bind.ResultFormatCodes }
 func (e *execution) fastHead() [][]byte     { return [][]byte{bindComplete} }
 
@@ -406,6 +443,14 @@ func (e *execution) round(p *interception, ids string) ([][]byte, int, bool, boo
 		out = append(out, c)
 	}
 	e.rounds++
+	if e.g.parse == nil {
+		// The client's statement first: its result type is checked again (verifyType) in the
+		// same round trip. Between a column's DDL and the stream's seeing it, the epoch has not
+		// moved, and vecgate's rewrite would return the table's new columns where Postgres
+		// refuses the statement (0A000): the round then fails and the group is forwarded.
+		d, _ := (&pgproto3.Describe{ObjectType: 'S', Name: e.g.bind.PreparedStatement}).Encode(nil)
+		out = append(out, d)
+	}
 	out = append(out, encodeBind(e.g.bind, e.name, ids))
 	if e.g.describe != nil {
 		out = append(out, e.g.describe)
@@ -417,6 +462,17 @@ func (e *execution) round(p *interception, ids string) ([][]byte, int, bool, boo
 	msgs, rows, failed, ok := p.s.exchangeRaw(p.w, append(out, execute, syncMsg)...)
 	if reopen && len(msgs) > 0 && msgs[0][0] == '3' { // CloseComplete: vecgate's own
 		msgs = msgs[1:]
+	}
+	if e.g.parse == nil && ok {
+		// The statement's description is vecgate's to read, not the client's (nor part of an
+		// interrupted round's answer): ParameterDescription and RowDescription (or NoData).
+		for len(msgs) > 0 && (msgs[0][0] == 't' || msgs[0][0] == 'n' || msgs[0][0] == 'T') {
+			kind := msgs[0][0]
+			msgs = msgs[1:]
+			if kind != 't' {
+				break
+			}
+		}
 	}
 	return msgs, rows, failed, ok
 }

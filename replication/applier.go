@@ -160,6 +160,22 @@ type Snapshotter interface {
 	ReadSnapshot(r io.Reader) error
 }
 
+// SnapshotFreezer is implemented by a Snapshotter that can take its state as it is now at little
+// cost (FreezeSnapshot is called between Commits, on the stream's goroutine) and write it later
+// on another goroutine while changes are applied: replication then writes snapshots off the
+// apply path. Without it, WriteSnapshot runs between Commits.
+type SnapshotFreezer interface {
+	FreezeSnapshot() (SnapshotView, error)
+}
+
+// SnapshotView is a Snapshotter's state taken by FreezeSnapshot. WriteSnapshot writes what
+// Snapshotter.WriteSnapshot would have written at the freeze; Release (always called, once,
+// after WriteSnapshot or instead of it) frees what the view holds.
+type SnapshotView interface {
+	WriteSnapshot(w io.Writer) error
+	Release()
+}
+
 // Sink is where a table's changes go: an Applier, or one table's twins loaded apart (Staged).
 type Sink interface {
 	Upsert(t Target, r Row) error

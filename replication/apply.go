@@ -383,6 +383,7 @@ func (s *Stream) initialLoad(ctx context.Context, conn *pgx.Conn, rconn *pgconn.
 	s.setState(StateLoading)
 	s.haveData = false
 	stop := s.nudgePrimary(ctx)
+	s.dataGen.Add(1) // a snapshot of the state before is not put in place
 	res, err := pglogrepl.CreateReplicationSlot(ctx, rconn, s.slot, "pgoutput", pglogrepl.CreateReplicationSlotOptions{
 		Mode: pglogrepl.LogicalReplication, SnapshotAction: "EXPORT_SNAPSHOT",
 	})

@@ -26,7 +26,8 @@
 //     so what arrives is committed data and vecgate's memory stays bounded by one message. The
 //     price is that a concurrent reader of the Applier may see part of a committed transaction
 //     before its Commit; WaitFor and Status.Applied only ever report whole transactions, and a
-//     snapshot is only written between transactions.
+//     snapshot is only taken between transactions (SnapshotFreezer: frozen there, written by
+//     a goroutine of its own while changes are applied).
 //   - Apply is idempotent: a transaction whose commit record precedes the applied position is
 //     skipped, and Upsert/Delete/Truncate are set operations, so a replay after a reconnect or a
 //     crash changes nothing.

@@ -2,6 +2,7 @@ package replication
 
 import (
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,7 +23,7 @@ func TestSnapshotFileRoundTrip(t *testing.T) {
 	if err := m.Upsert(tgt, Row{Key: "k1", Vector: Vector{Kind: catalog.TypeVector, Dim: 2, Values: []float32{1, 2}}}); err != nil {
 		t.Fatal(err)
 	}
-	s := &Stream{cfg: Config{SnapshotDir: dir}, slot: "slot_a", snapshot: m, signature: "sig"}
+	s := &Stream{cfg: Config{SnapshotDir: dir}, log: slog.New(slog.DiscardHandler), slot: "slot_a", snapshot: m, signature: "sig"}
 	if err := s.writeSnapshot(0x16B3748); err != nil {
 		t.Fatal(err)
 	}

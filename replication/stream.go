@@ -241,6 +241,16 @@ type Stream struct {
 	// twinsChanged: tables' twins were retired or loaded alone since the last snapshot (which
 	// is then written even if the position did not move).
 	twinsChanged bool
+	// persistDue: a forced snapshot waited for the one being finished (snapshot.go).
+	persistDue bool
+
+	// Snapshots being finished (snapshot.go): snapWG counts the finishing goroutine (one at a
+	// time, snapBusy), snapFailed says its last write failed, and dataGen counts initial loads
+	// (a snapshot encoded before one is not put in place).
+	snapWG     sync.WaitGroup
+	snapBusy   atomic.Bool
+	snapFailed atomic.Bool
+	dataGen    atomic.Uint64
 }
 
 // catalogPrefix is the prefix of the logical decoding messages that vecgate's event trigger
@@ -461,7 +471,8 @@ func (s *Stream) applied() LSN {
 
 func (s *Stream) run(ctx context.Context) {
 	defer close(s.done)
-	defer s.syncWG.Wait() // tables' loads, cancelled with their session
+	defer s.waitSnapshot() // the snapshot being finished
+	defer s.syncWG.Wait()  // tables' loads, cancelled with their session
 	defer s.setState(StateStopped)
 	backoff := s.cfg.ReconnectMin
 	for {
@@ -767,9 +778,11 @@ func (s *Stream) stream(ctx context.Context, rconn *pgconn.PgConn) error {
 		if err != nil {
 			if ctx.Err() != nil {
 				if !s.inTxn {
+					s.waitSnapshot()
 					if err := s.maybePersist(true); err != nil {
 						s.log.Warn("final snapshot", "err", err)
 					}
+					s.waitSnapshot() // durable before its position is acknowledged
 					_ = s.sendStatus(rconn, true)
 				}
 				return ctx.Err()

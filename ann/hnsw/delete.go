@@ -58,8 +58,8 @@ func (x *Index) Compact() {
 }
 
 func (x *Index) compactLocked() {
-	if x.nDeleted == 0 {
-		return
+	if x.nDeleted == 0 || x.frozen.Load() != nil {
+		return // while a View is open, nothing is freed: a later Delete compacts
 	}
 	x.allocMu.Lock()
 	used := x.used
@@ -145,6 +145,7 @@ func (x *Index) compactLocked() {
 // the graph, which tombstones still route (nothing is freed until every list is repaired), as an
 // insertion searches for them. Caller holds mu exclusively; workers repair disjoint nodes.
 func (x *Index) repair(s *searcher, u uint32, l int, tomb func(uint32) bool) {
+	x.beforeWrite(u, l)
 	lst := x.list(u, l)
 	n := int(atomic.LoadUint32(&lst[0]))
 	hit := false

@@ -68,6 +68,13 @@
 // (codes built under the read lock a chunk at a time, swapped in under the
 // write lock) and empties the list of the rows the new codec covers.
 //
+// Save writes a View (view.go): Freeze takes the index as it is with no large
+// copy, and the view writes Save's bytes of that moment while inserts,
+// deletes and searches go on — a frozen node's neighbour list is saved into
+// the view before its first write, freed slots are not reused, and
+// compaction, Reorder and a re-quantisation's swap wait (or are skipped)
+// until the view is released. One view is open at a time.
+//
 // Levels come from a seeded RNG (Config.Seed); a single-threaded build of the
 // same inserts is deterministic.
 package hnsw

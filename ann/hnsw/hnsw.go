@@ -197,6 +197,12 @@ type Index struct {
 
 	locks [1024]sync.Mutex // striped node locks for neighbour list writes
 
+	// A View open (view.go): frozen is it (set and cleared under mu held exclusively), viewMu
+	// is held from Freeze to Release, and rowsReleased says Close or Release freed the arrays.
+	frozen       atomic.Pointer[View]
+	viewMu       sync.Mutex
+	rowsReleased bool
+
 	pool sync.Pool // *searcher
 }
 
@@ -245,7 +251,10 @@ func (x *Index) Close() error {
 		return nil
 	}
 	x.closed = true
-	x.releaseRows()
+	if x.frozen.Load() == nil { // else the view's Release frees them
+		x.releaseRows()
+		x.rowsReleased = true
+	}
 	x.allocMu.Lock()
 	defer x.allocMu.Unlock()
 	x.upperAt, x.levels, x.nodeInt, x.nodeKeys, x.dead = nil, nil, nil, nil, nil
@@ -915,8 +924,10 @@ func (x *Index) alloc(key ann.Key) (id uint32, level int, ok bool) {
 		}
 		// Everything that may need growing is checked before anything is taken, so a retry
 		// takes nothing twice.
-		slotFull := len(x.free) == 0 && x.used >= x.capacity()
-		upperFull := level > 0 && len(x.upperFree[level-1]) == 0 && x.upperUsed+level > x.upper.capacity()
+		// While a View is open, freed slots and upper rows are not reused (view.go).
+		reuse := x.frozen.Load() == nil
+		slotFull := (len(x.free) == 0 || !reuse) && x.used >= x.capacity()
+		upperFull := level > 0 && (len(x.upperFree[level-1]) == 0 || !reuse) && x.upperUsed+level > x.upper.capacity()
 		if slotFull || upperFull || x.needKeyTable(key) {
 			x.allocMu.Unlock()
 			x.mu.RUnlock()
@@ -928,7 +939,7 @@ func (x *Index) alloc(key ann.Key) (id uint32, level int, ok bool) {
 				x.mu.Unlock()
 				continue // returns false above
 			}
-			if len(x.free) == 0 && x.used >= x.capacity() {
+			if (len(x.free) == 0 || x.frozen.Load() != nil) && x.used >= x.capacity() {
 				x.growLocked(nextCapacity(x.capacity()))
 			}
 			if level > 0 && x.upperUsed+level > x.upper.capacity() {
@@ -940,7 +951,7 @@ func (x *Index) alloc(key ann.Key) (id uint32, level int, ok bool) {
 			x.mu.Unlock()
 			continue
 		}
-		if len(x.free) > 0 {
+		if len(x.free) > 0 && reuse {
 			id = x.free[len(x.free)-1]
 			x.free = x.free[:len(x.free)-1]
 		} else {
@@ -948,7 +959,7 @@ func (x *Index) alloc(key ann.Key) (id uint32, level int, ok bool) {
 			x.used++
 		}
 		if level > 0 {
-			if f := x.upperFree[level-1]; len(f) > 0 {
+			if f := x.upperFree[level-1]; len(f) > 0 && reuse {
 				x.upperAt[id] = f[len(f)-1]
 				x.upperFree[level-1] = f[:len(f)-1]
 			} else {
@@ -985,6 +996,7 @@ func (x *Index) insert(key ann.Key, vec []float32) bool {
 	}
 	x.levels[id] = uint8(level)
 	for l := 0; l <= level; l++ {
+		x.beforeWrite(id, l)
 		clear(x.list(id, l)) // a reused slot or upper run holds old lists
 	}
 	atomic.StoreUint32(&x.dead[id], 0) // publish: vector and key are written
@@ -1040,6 +1052,7 @@ func (x *Index) insert(key ann.Key, vec []float32) bool {
 			cands = cands[1:]
 		}
 		s.sel = x.selectNeighbors(s.sel, cands, x.m)
+		x.beforeWrite(id, l)
 		own := x.list(id, l)
 		for i, c := range s.sel {
 			atomic.StoreUint32(&own[1+i], c.ID)
@@ -1080,6 +1093,7 @@ func (x *Index) link(s *searcher, node, newID uint32, d float32, l, mmax int) bo
 	lk := &x.locks[node%uint32(len(x.locks))]
 	lk.Lock()
 	defer lk.Unlock()
+	x.beforeWrite(node, l)
 	lst := x.list(node, l)
 	n := int(atomic.LoadUint32(&lst[0]))
 	for i := 1; i <= n; i++ {
@@ -1123,6 +1137,10 @@ func (x *Index) forceLink(cands []topk.Item, newID uint32, indeg []uint16) {
 			return
 		}
 	}
+	lk := &x.locks[cands[0].ID%uint32(len(x.locks))]
+	lk.Lock()
+	defer lk.Unlock()
+	x.beforeWrite(cands[0].ID, 0)
 	lst := x.list(cands[0].ID, 0)
 	if n := atomic.LoadUint32(&lst[0]); n > 0 {
 		atomic.StoreUint32(&lst[n], newID)
@@ -1135,6 +1153,7 @@ func (x *Index) appendLink(node, newID uint32, indeg []uint16) bool {
 	lk := &x.locks[node%uint32(len(x.locks))]
 	lk.Lock()
 	defer lk.Unlock()
+	x.beforeWrite(node, 0)
 	lst := x.list(node, 0)
 	n := int(atomic.LoadUint32(&lst[0]))
 	for i := 1; i <= n; i++ {

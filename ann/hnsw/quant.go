@@ -191,7 +191,9 @@ func (x *Index) Requantize(ctx context.Context) (bool, error) {
 		return false, nil // the new codec helps no row
 	}
 
-	// Swap.
+	// Swap (after an open View is written: it reads the codes it froze).
+	x.viewMu.Lock()
+	defer x.viewMu.Unlock()
 	x.mu.Lock()
 	if x.closed {
 		x.mu.Unlock()

@@ -12,8 +12,8 @@ func (x *Index) Reorder() {
 	x.allocMu.Lock()
 	defer x.allocMu.Unlock()
 	used := x.used
-	if x.top < 0 || x.nDeleted > 0 || len(x.free) > 0 || used < 2 {
-		return
+	if x.top < 0 || x.nDeleted > 0 || len(x.free) > 0 || used < 2 || x.frozen.Load() != nil {
+		return // (an open View reads the nodes where they are)
 	}
 	const none = ^uint32(0)
 	newID := make([]uint32, used)

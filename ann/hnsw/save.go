@@ -3,7 +3,6 @@ package hnsw
 import (
 	"fmt"
 	"io"
-	"slices"
 
 	"github.com/vecgate/vecgate/ann"
 	"github.com/vecgate/vecgate/ann/internal/codecfile"
@@ -20,100 +19,15 @@ const (
 	fileVersion = 2
 )
 
-// Save implements ann.Index. It holds the index exclusively: searches and
-// writers wait until it returns.
+// Save implements ann.Index. It writes a View (Freeze): searches, inserts and deletes go on
+// while it writes, and the file is the index as it was when Save began.
 func (x *Index) Save(w io.Writer) error {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if x.closed {
-		return fmt.Errorf("hnsw: save: %w", ErrClosed)
-	}
-	x.allocMu.Lock()
-	used := x.used
-	free := slices.Clone(x.free)
-	x.allocMu.Unlock()
-
-	e := fileformat.NewEncoder(w, fileKind, fileVersion)
-	c := x.cfg
-	e.U32(uint32(c.Metric))
-	e.U32(uint32(c.Dims))
-	e.U32(uint32(c.M))
-	e.U32(uint32(c.EFConstruction))
-	e.U32(uint32(c.EFSearch))
-	e.U64(c.Seed)
-	e.U64(uint64(used))
-	e.U32(x.entry)
-	e.U32(uint32(int32(x.top)))
-	e.U32s(free)
-	e.U32s(x.dead[:used])
-	levels := make([]uint32, used)
-	for i := range levels {
-		levels[i] = uint32(x.levels[i])
-	}
-	e.U32s(levels)
-	for i := range used {
-		if x.dead[i] == 0 {
-			e.Binary(x.key(uint32(i)))
-		}
-	}
-	flags := uint32(0)
-	if x.quant {
-		flags |= flagCodes
-	}
-	if x.raw {
-		flags |= flagVectors
-	}
-	if x.sq != nil {
-		flags |= flagSQ8
-	}
-	if x.raw && x.cfg.Metric == ann.Cosine {
-		flags |= flagOriginals
-	}
-	e.U32(flags)
-	if x.sq != nil {
-		codecfile.WriteSQ8(e, x.sq)
-	}
-	if x.quant {
-		e.U64(uint64(used * c.Dims))
-		x.codes.each(used, e.RawBytes)
-		e.U64(uint64(used))
-		x.corr.each(used, e.RawF32s)
-	}
-	if x.raw {
-		e.U64(uint64(used * c.Dims))
-		x.vecs.each(used, e.RawF32s)
-		x.vecs.dropResident() // the copy mapped every page of a file-backed array
-	}
-	e.U64(uint64(used * x.stride0))
-	x.links0.each(used, e.RawU32s)
-	// A node's upper lists, levels 1 up, as one array (the layout of format 1, which kept them
-	// in one slice per node).
-	var u []uint32
-	for i := range used {
-		u = u[:0]
-		for l := 1; l <= int(levels[i]); l++ {
-			u = append(u, x.list(uint32(i), l)...)
-		}
-		if len(u) > 0 {
-			e.U32s(u)
-		}
-	}
-	e.F64(x.bound)
-	e.U64(uint64(x.requants))
-	ids, vecs := x.side.snapshot()
-	slices.Sort(ids)
-	e.U32s(ids)
-	if !x.raw {
-		flat := make([]float32, 0, len(ids)*c.Dims)
-		for _, id := range ids {
-			flat = append(flat, vecs[id]...)
-		}
-		e.F32s(flat)
-	}
-	if err := e.Finish(); err != nil {
+	v, err := x.Freeze()
+	if err != nil {
 		return fmt.Errorf("hnsw: save: %w", err)
 	}
-	return nil
+	defer v.Release()
+	return v.Write(w)
 }
 
 // Load reads an index written by Save. From cfg only Threads,

@@ -160,6 +160,13 @@ type Index struct {
 
 	pendIDs  []uint32
 	pendVecs []float32 // dims floats per pending node (original vectors)
+
+	// An open View (view.go): frozen, and which cells and whether the pending rows still share
+	// their arrays with it. viewMu is held from Freeze to Release.
+	frozen        bool
+	sharedCells   []bool
+	sharedPending bool
+	viewMu        sync.Mutex
 }
 
 const (
@@ -340,7 +347,7 @@ const parallelBelow = 256
 // newNode allocates a node id for key (reusing freed ids).
 func (x *Index) newNode(key ann.Key, vec []float32) uint32 {
 	var id uint32
-	if len(x.free) > 0 {
+	if len(x.free) > 0 && !x.frozen { // (an open view reads the kept vectors of freed ids)
 		id = x.free[len(x.free)-1]
 		x.free = x.free[:len(x.free)-1]
 	} else {
@@ -480,6 +487,7 @@ func (x *Index) unfile(id uint32) {
 	d := x.cfg.Dims
 	pos := int(x.nodePos[id])
 	if x.nodeCell[id] == pendingCell {
+		x.ownPending()
 		last := len(x.pendIDs) - 1
 		mv := x.pendIDs[last]
 		x.pendIDs[pos] = mv
@@ -489,6 +497,7 @@ func (x *Index) unfile(id uint32) {
 		x.pendVecs = x.pendVecs[:last*d]
 		return
 	}
+	x.ownCell(int(x.nodeCell[id]))
 	cl := &x.cells[x.nodeCell[id]]
 	last := len(cl.ids) - 1
 	mv := cl.ids[last]
@@ -523,7 +532,7 @@ func (x *Index) trainLocked(ctx context.Context, data []float32) error {
 	}
 	d := x.cfg.Dims
 	ids, vecs := x.pendIDs, x.pendVecs
-	x.pendIDs, x.pendVecs = nil, nil
+	x.pendIDs, x.pendVecs, x.sharedPending = nil, nil, false
 	for i, id := range ids {
 		x.file(id, vecs[i*d:(i+1)*d])
 	}
@@ -603,7 +612,7 @@ func (x *Index) fit(ctx context.Context, data []float32) error {
 		x.bound = x.driftBound(sample)
 	}
 	x.addDist, x.addN = 0, 0
-	x.cells = make([]cell, x.cfg.Lists)
+	x.cells, x.sharedCells = make([]cell, x.cfg.Lists), nil
 	x.trained = true
 	return nil
 }
@@ -615,6 +624,8 @@ func (x *Index) Train(ctx context.Context, sample []float32) error {
 	if len(sample) == 0 || len(sample)%x.cfg.Dims != 0 {
 		return fmt.Errorf("ivf: train: %w", &ann.DimensionError{Want: x.cfg.Dims, Got: len(sample) % max(1, x.cfg.Dims)})
 	}
+	x.viewMu.Lock() // after an open view is written: this moves every row in place
+	defer x.viewMu.Unlock()
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.gen++

@@ -222,6 +222,7 @@ func (x *Index) retrain(ctx context.Context, gen uint64) error {
 	x.centroids, x.sq, x.pq, x.pqPre, x.bin = b.centroids, b.sq, b.pq, b.pqPre, b.bin
 	x.cells, x.nodeCell, x.nodePos = b.cells, b.nodeCell, b.nodePos
 	x.pendIDs, x.pendVecs, x.bound = b.pendIDs, b.pendVecs, b.bound
+	x.sharedCells, x.sharedPending = nil, false // an open view keeps the old arrays
 	x.trainDist, x.addDist, x.addN = b.trainDist, b.addDist, b.addN
 	x.trainedRows = len(ids0)
 	x.retrains++

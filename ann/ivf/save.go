@@ -26,70 +26,12 @@ const (
 )
 
 // Save implements ann.Index. Cells are written entry by entry with their
-// keys, so Load rebuilds positions itself.
+// keys, so Load rebuilds positions itself. It writes a View (Freeze): rows
+// are added and deleted meanwhile, and the file is the index when Save began.
 func (x *Index) Save(w io.Writer) error {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	c := x.cfg
-	d := c.Dims
-	e := fileformat.NewEncoder(w, fileKind, fileVersion)
-	e.U32(uint32(c.Metric))
-	e.U32(uint32(d))
-	e.U32(uint32(c.Lists))
-	e.U32(uint32(c.Probes))
-	e.Bytes([]byte(c.Codes))
-	e.U32(uint32(c.PQSegments))
-	e.U32(b2u(c.KeepVectors))
-	e.F64(c.Oversample)
-	e.U64(uint64(c.TrainRows))
-	e.U64(uint64(c.SampleRows))
-	e.U32(uint32(c.Iterations))
-	e.U64(c.Seed)
-	e.U32(b2u(x.trained))
-	if x.trained {
-		e.F32s(x.centroids)
-		e.F64(x.trainDist)
-		e.F64(x.addDist)
-		e.U64(uint64(x.addN))
-		e.U64(uint64(x.trainedRows))
-		e.F64(x.bound)
-		switch c.Codes {
-		case CodesSQ8:
-			codecfile.WriteSQ8(e, x.sq)
-		case CodesBinary:
-			e.F32s(x.bin.Offsets)
-		case CodesPQ:
-			e.U32(uint32(x.pq.K))
-			e.F32s(x.pq.Books)
-		}
-		for ci := range x.cells {
-			cl := &x.cells[ci]
-			e.U64(uint64(len(cl.ids)))
-			for _, id := range cl.ids {
-				e.Binary(x.nodeKey[id])
-				if x.quantised() && c.KeepVectors {
-					e.F32s(x.raw[int(id)*d : int(id+1)*d])
-				}
-			}
-			e.F32s(cl.vecs)
-			e.Bytes(cl.codes)
-			e.F32s(cl.corr)
-			b := make([]byte, 0, len(cl.bits)*8)
-			for _, w := range cl.bits {
-				b = binary.LittleEndian.AppendUint64(b, w)
-			}
-			e.Bytes(b)
-		}
-	}
-	e.U64(uint64(len(x.pendIDs)))
-	for _, id := range x.pendIDs {
-		e.Binary(x.nodeKey[id])
-	}
-	e.F32s(x.pendVecs)
-	if err := e.Finish(); err != nil {
-		return fmt.Errorf("ivf: save: %w", err)
-	}
-	return nil
+	v := x.Freeze()
+	defer v.Release()
+	return v.Write(w)
 }
 
 func b2u(b bool) uint32 {
