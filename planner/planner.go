@@ -287,6 +287,13 @@ func (p *Planner) plan(sh *Shape, t Target, st Settings, value func(Arg) (string
 		return nil, err
 	}
 	switch {
+	case t.Expr.Kind == ExprHalfvec && (len(sh.DistanceOutputs)+len(sh.derived)+len(sh.Thresholds) > 0 || sh.Star || sh.nested):
+		// Its distances (and the vector's values) are Postgres' to print, so such a statement
+		// would take the rewrite (a top-k node inside a statement always does), where Postgres
+		// casts every candidate's vector to halfvec again: at 3,072 dimensions slower than
+		// pgvector's own index over its stored halves (0.66-0.86x measured, 0.78x for pgvector's
+		// rerank wrapper). Forwarded.
+		return nil, because(ReasonHalfvec, forward("halfvec expression distances: pgvector's index answers them sooner"))
 	case t.Expr.Kind == ExprHalfvec:
 		// `col::halfvec(n) <op> v`: v is read as halves, or as a vector cast to halfvec: the
 		// same rounding of the same float4 (expression.go).
