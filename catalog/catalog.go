@@ -185,6 +185,7 @@ type Table struct {
 	// partitions, at every level of sub-partitioning, by OID (partition.go).
 	Partitioned bool
 	Leaves      []Leaf
+	PartKey     *PartKey // its partition key when that is one plain column
 }
 
 // Ident returns the quoted, schema-qualified name, safe to splice into SQL.

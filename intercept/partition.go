@@ -16,5 +16,5 @@ func (s searcher) findParent(schema, table, column string, m ann.Metric) (planne
 	}
 	return planner.Target{Index: p, Schema: p.Schema, Table: p.Table, RelOID: p.RelOID, DatabaseOID: s.dbOID,
 		Key: p.Key, KeyType: p.KeyType, KeyColumns: p.KeyColumns, KeyTypes: p.KeyTypes, Name: p.Name(),
-		Exact: p.Exact(), Oversample: p.Oversample(), Kind: p.Kind(), Lists: p.Lists(), Probes: p.Probes(), Halfvec: p.Halfvec(), Leaves: p.Leaves}, true
+		Exact: p.Exact(), Oversample: p.Oversample(), Kind: p.Kind(), Lists: p.Lists(), Probes: p.Probes(), Halfvec: p.Halfvec(), Leaves: p.Leaves, LeafBounds: p.Bounds}, true
 }

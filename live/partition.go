@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/vecgate/vecgate/ann"
@@ -27,10 +29,11 @@ import (
 
 // parentInfo is what the set knows of a partitioned table (SetParents).
 type parentInfo struct {
-	oid    uint32
-	key    keyFields
-	keyErr error // the parent has no key twins can answer in
-	leaves []catalog.Leaf
+	oid     uint32
+	key     keyFields
+	keyErr  error // the parent has no key twins can answer in
+	leaves  []catalog.Leaf
+	partKey *catalog.PartKey
 }
 
 // SetParents implements replication.ParentFollower: the partitioned tables and their leaves as
@@ -38,7 +41,7 @@ type parentInfo struct {
 func (s *Set) SetParents(parents []catalog.Table) {
 	m := make(map[[2]string]parentInfo, len(parents))
 	for _, t := range parents {
-		p := parentInfo{oid: t.OID, leaves: slices.Clone(t.Leaves)}
+		p := parentInfo{oid: t.OID, leaves: slices.Clone(t.Leaves), partKey: t.PartKey}
 		p.key, p.keyErr = keyFieldsOf(t.Key)
 		m[[2]string{t.Schema, t.Name}] = p
 	}
@@ -59,11 +62,16 @@ type Parent struct {
 	// The parent's key, in Index's terms (Key, KeyType or KeyColumns, KeyTypes).
 	Key, KeyType         string
 	KeyColumns, KeyTypes []string
-	// Leaves are the leaf partitions' OIDs, ascending: the session check requires the parent's
-	// leaves to be these.
+	// Leaves are the leaf partitions' OIDs, ascending, and Bounds their partition bounds as
+	// Postgres prints them: the session check requires the parent's leaves to be these.
 	Leaves []uint32
+	Bounds []string
 	leaves []*Index
 	set    *Set
+	// The partition key and each searched leaf's bound, for pruning (Pruned).
+	partKey *catalog.PartKey
+	of      []catalog.Leaf // parallel to leaves
+	pruned  int            // leaves left out by Pruned
 }
 
 // LookupParent returns the partitioned table schema.table searched through its leaves' twins of
@@ -85,7 +93,7 @@ func (s *Set) LookupParent(schema, table, column string, m ann.Metric) (p *Paren
 	case len(info.leaves) == 0:
 		return nil, false, fmt.Errorf("partitioned table %s.%s has no partitions", schema, table)
 	}
-	p = &Parent{Schema: schema, Table: table, RelOID: info.oid, Metric: m, set: s}
+	p = &Parent{Schema: schema, Table: table, RelOID: info.oid, Metric: m, set: s, partKey: info.partKey}
 	pk := &Index{}
 	info.key.set(pk)
 	p.Key, p.KeyType, p.KeyColumns, p.KeyTypes = pk.Key, pk.KeyType, pk.KeyColumns, pk.KeyTypes
@@ -107,8 +115,12 @@ func (s *Set) LookupParent(schema, table, column string, m ann.Metric) (p *Paren
 		if ix.Key != p.Key || ix.KeyType != p.KeyType || !slices.Equal(ix.KeyColumns, p.KeyColumns) || !slices.Equal(ix.KeyTypes, p.KeyTypes) {
 			return nil, false, fmt.Errorf("partition %s.%s is keyed otherwise than %s.%s", l.Schema, l.Name, schema, table)
 		}
-		p.leaves = append(p.leaves, ix)
-		p.Leaves = append(p.Leaves, l.OID)
+		p.leaves, p.of = append(p.leaves, ix), append(p.of, l)
+	}
+	byOID := slices.Clone(info.leaves)
+	slices.SortFunc(byOID, func(a, b catalog.Leaf) int { return cmp.Compare(a.OID, b.OID) })
+	for _, l := range byOID {
+		p.Leaves, p.Bounds = append(p.Leaves, l.OID), append(p.Bounds, l.Bound)
 	}
 	// IVF leaves are searched with the session's probes (the planner's, for a target with
 	// lists), and a search of every list is complete: the leaves must then all be IVF twins
@@ -118,8 +130,97 @@ func (s *Set) LookupParent(schema, table, column string, m ann.Metric) (p *Paren
 			return nil, false, fmt.Errorf("the partitions of %s.%s have IVF twins of different lists, or IVF and graph twins", schema, table)
 		}
 	}
-	slices.Sort(p.Leaves)
 	return p, false, nil
+}
+
+// PartitionKey names the column a statement's equality filter may prune the leaves by
+// (Pruned), and whether its values are integers (else text): the partition key when it is one
+// plain integer, text or varchar column (text of a deterministic collation, partitioned by
+// list), partitioned by list or range.
+func (p *Parent) PartitionKey() (column string, isInt, ok bool) {
+	k := p.partKey
+	if k == nil || k.Strategy != 'l' && k.Strategy != 'r' {
+		return "", false, false
+	}
+	switch pgout.FamilyOf(k.Type) {
+	case pgout.Int2, pgout.Int4, pgout.Int8:
+		return k.Column, true, true
+	case pgout.Text:
+		return k.Column, false, k.Strategy == 'l' && k.Deterministic
+	}
+	return "", false, false
+}
+
+// Pruned returns p searching only the leaves that may hold rows whose partition key equals
+// one of values (canonical: an integer's digits, or text), or p itself when none can be left
+// out. A leaf is left out only when its bound, read exactly, excludes every value: a default
+// partition, a sub-partitioned leaf or a bound not read is searched. The session check still
+// names every leaf with its bound (Leaves, Bounds), so a partition whose bound changed since
+// makes the statement go to Postgres.
+func (p *Parent) Pruned(values []string) *Parent {
+	column, isInt, ok := p.PartitionKey()
+	if !ok || column == "" || len(values) == 0 {
+		return p
+	}
+	q := *p
+	q.leaves, q.of = nil, nil
+	for i, ix := range p.leaves {
+		if mayHold(p.of[i], values, isInt) {
+			q.leaves, q.of = append(q.leaves, ix), append(q.of, p.of[i])
+		}
+	}
+	if len(q.leaves) == 0 || len(q.leaves) == len(p.leaves) {
+		return p
+	}
+	q.pruned = len(p.leaves) - len(q.leaves)
+	return &q
+}
+
+// mayHold reports whether leaf l may hold a row whose partition key equals one of values.
+func mayHold(l catalog.Leaf, values []string, isInt bool) bool {
+	b, ok := catalog.ReadBound(l.Bound)
+	if !ok || !l.Direct || b.Default {
+		return true
+	}
+	num := func(s string) (int64, bool) {
+		n, err := strconv.ParseInt(s, 10, 64)
+		return n, err == nil
+	}
+	for _, v := range values {
+		if !isInt {
+			if b.IsRange || slices.Contains(b.List, v) {
+				return true
+			}
+			continue
+		}
+		x, ok := num(v)
+		if !ok {
+			return true
+		}
+		if !b.IsRange {
+			for _, e := range b.List {
+				if n, ok := num(e); !ok || n == x {
+					return true
+				}
+			}
+			continue
+		}
+		lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+		if b.From != nil {
+			if lo, ok = num(*b.From); !ok {
+				return true
+			}
+		}
+		if b.To != nil {
+			if hi, ok = num(*b.To); !ok {
+				return true
+			}
+		}
+		if x >= lo && (x < hi || b.To == nil) {
+			return true
+		}
+	}
+	return false
 }
 
 // Lists is the IVF leaves' lists (0: graph leaves).
@@ -181,7 +282,8 @@ func (p *Parent) current() bool {
 		return false
 	}
 	for _, l := range info.leaves {
-		if _, found := slices.BinarySearch(p.Leaves, l.OID); !found {
+		i, found := slices.BinarySearch(p.Leaves, l.OID)
+		if !found || p.Bounds[i] != l.Bound {
 			return false
 		}
 	}
@@ -237,6 +339,9 @@ func (p *Parent) Name() string {
 	names := make([]string, len(p.leaves))
 	for i, ix := range p.leaves {
 		names[i] = ix.Source
+	}
+	if p.pruned > 0 {
+		return fmt.Sprintf("partitions of %s (%s; %d pruned)", p.Table, strings.Join(names, ", "), p.pruned)
 	}
 	return "partitions of " + p.Table + " (" + strings.Join(names, ", ") + ")"
 }
@@ -311,4 +416,11 @@ func (p *Parent) Originals() bool {
 		}
 	}
 	return true
+}
+
+// PruneTo is Pruned for the planner, which names no live type: the pruned search, its name,
+// and whether any leaf was left out.
+func (p *Parent) PruneTo(values []string) (any, string, bool) {
+	q := p.Pruned(values)
+	return q, q.Name(), q != p
 }

@@ -270,8 +270,11 @@ func (t Target) keySignature() string {
 	} else {
 		b.WriteString(strings.Join(t.KeyColumns, "\x00") + "\x00\x00" + strings.Join(t.KeyTypes, "\x00"))
 	}
-	for _, o := range t.Leaves {
+	for i, o := range t.Leaves {
 		b.WriteString("\x00" + strconv.FormatUint(uint64(o), 10))
+		if i < len(t.LeafBounds) {
+			b.WriteString(" " + t.LeafBounds[i])
+		}
 	}
 	return b.String()
 }

@@ -50,7 +50,10 @@ type Target struct {
 	// leaves' OIDs, ascending: the session check requires the table's leaves to be these
 	// (partition.go).
 	Leaves []uint32
-	Name   string // for EXPLAIN and logs
+	// LeafBounds are the leaves' partition bounds as Postgres prints them (parallel to Leaves):
+	// the check and the rewrite's guard require those too, for a search pruned by them.
+	LeafBounds []string
+	Name       string // for EXPLAIN and logs
 	// Exact: the index's distances are pgvector's (full-precision vectors); a quantised index's
 	// are estimates, so its answers always go through Postgres.
 	Exact bool
@@ -337,6 +340,7 @@ func (p *Planner) plan(sh *Shape, t Target, st Settings, value func(Arg) (string
 	if err != nil {
 		return nil, err
 	}
+	t = t.prunedFor(sh, filterArg) // partition.go
 	q := &Query{Shape: sh, Target: t, Want: k, rw: rw, vec: vec, need: k + off, settings: st, distances: p.distances}
 	if fi, ok := t.Index.(FilterIndex); ok {
 		q.filter = buildFilter(sh, fi, filterArg)
