@@ -51,6 +51,7 @@ func TestStandardConformingStringsOff(t *testing.T) {
 	caughtUp(t, f.g, admin)
 
 	via, viaNotes := noticeConn(t, f.via)
+	waitLonger(t, via) // after each SET its next vector query waits for replication: not 100 ms on a loaded machine
 	direct, directNotes := noticeConn(t, f.dsn)
 	mustExec(t, direct, "SET enable_indexscan = off") // the exact order, as the rewrite's
 	both := func(sqls ...string) {

@@ -179,10 +179,15 @@ func TestTablesChangeAlone(t *testing.T) {
 	waitRows("items", false)
 	cosVia := pgtest.Connect(t, f.via)
 	waitLonger(t, cosVia)
+	// Postgres' exact answers (pgvector's index, built while rows changed, misses some).
+	exact := pgtest.Connect(t, f.dsn)
+	if _, err := exact.Exec(ctx, "SET enable_indexscan = off; SET enable_bitmapscan = off", simple); err != nil {
+		t.Fatal(err)
+	}
 	cos := `SELECT id, emb <=> $1::vector AS d FROM items ORDER BY emb <=> $1::vector LIMIT 5`
 	for _, v := range vectors[:3] {
 		in := f.g.Stats().Intercepted
-		if got, want := idDists(t, cosVia, simple, cos, v), idDists(t, admin, simple, cos, v); !sameRows(got, want) || f.g.Stats().Intercepted == in {
+		if got, want := idDists(t, cosVia, simple, cos, v), idDists(t, exact, simple, cos, v); !sameRows(got, want) || f.g.Stats().Intercepted == in {
 			t.Fatalf("cosine on items: through vecgate %v (intercepted: %v), directly %v", got, f.g.Stats().Intercepted > in, want)
 		}
 	}
@@ -213,8 +218,15 @@ func TestTablesChangeAlone(t *testing.T) {
 			forwarded[r] = d
 		}
 	}
-	if len(forwarded) > 0 || after.Intercepted-before.Intercepted < int64(queries) {
-		t.Fatalf("%d queries of items: %d intercepted, forwarded %v", queries, after.Intercepted-before.Intercepted, forwarded)
+	// items is written to meanwhile: a rewrite that cannot prove its answer while rows move under
+	// it widens and, rarely, forwards (widening; the next query then waits for replication,
+	// lagging on a loaded machine). Those are correct and few; what per-table sync must not do
+	// is forward items' queries for the other tables' loads (loading, no_index, …).
+	unsure := forwarded["widening"] + forwarded["lagging"]
+	delete(forwarded, "widening")
+	delete(forwarded, "lagging")
+	if len(forwarded) > 0 || unsure > max(3, int64(queries)/200) || after.Intercepted-before.Intercepted < int64(queries)-unsure {
+		t.Fatalf("%d queries of items: %d intercepted, forwarded %v (and %d widening or lagging)", queries, after.Intercepted-before.Intercepted, forwarded, unsure)
 	}
 	st := f.g.stream.Status()
 	if st.Resnapshots != loads || st.TableLoads < 4 {
@@ -229,7 +241,7 @@ func TestTablesChangeAlone(t *testing.T) {
 		q := `SELECT id, emb <-> $1::vector AS d FROM ` + table + ` ORDER BY emb <-> $1::vector LIMIT 5`
 		for _, v := range vectors[:5] {
 			in := f.g.Stats().Intercepted
-			got, want := idDists(t, via, simple, q, v), idDists(t, admin, simple, q, v)
+			got, want := idDists(t, via, simple, q, v), idDists(t, exact, simple, q, v)
 			if !sameRows(got, want) || f.g.Stats().Intercepted == in {
 				t.Fatalf("%s: through vecgate %v (intercepted: %v), directly %v", table, got, f.g.Stats().Intercepted > in, want)
 			}
