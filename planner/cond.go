@@ -243,9 +243,9 @@ func (h *heldFilter) bindCond(sh *Shape, c *cond, value func(Arg) (filterValue, 
 		return nil, false
 	}
 	b.op = c.op
-	fv, present := value(c.value)
-	if !present || c.value.IsParam() && fv.oid == 0 && sh.paramUses[c.value.Param] > 1 {
-		return nil, false // see buildFilter
+	fv, present := sh.certainValue(c.value, value)
+	if !present {
+		return nil, false
 	}
 	if fv.null {
 		b.null = true
@@ -392,12 +392,9 @@ func (b *boundCond) read(v pgout.Value) (string, bool, bool) {
 		return "", true, true
 	}
 	if b.key != "" {
-		doc := v.V
-		if !v.Text {
-			if len(doc) == 0 || doc[0] != 1 {
-				return "", false, false
-			}
-			doc = doc[1:]
+		doc, ok := jsonbText(v)
+		if !ok {
+			return "", false, false
 		}
 		m, present, complex, ok := jsonMember(doc, b.key)
 		if !ok || complex && b.kind != condIsNull {
@@ -421,9 +418,9 @@ func (h *heldFilter) bindJSONB(sh *Shape, b *boundCond, c *cond, col pgout.Famil
 	if col != pgout.JSONB || a.CastMod || !a.IsParam() && (!a.Quoted || strings.Contains(a.Literal, `\`)) {
 		return nil, false
 	}
-	fv, present := value(a)
-	if !present || a.IsParam() && fv.oid == 0 && sh.paramUses[a.Param] > 1 {
-		return nil, false // see buildFilter
+	fv, present := sh.certainValue(a, value)
+	if !present {
+		return nil, false
 	}
 	text := []byte(fv.text())
 	switch {
@@ -457,15 +454,11 @@ func (b *boundCond) evalJSONB(v pgout.Value, undecided *bool) tv {
 	if v.Null || b.null {
 		return tvNull
 	}
-	text := v.V
-	if !v.Text {
-		if len(text) == 0 || text[0] != 1 {
-			*undecided = true
-			return tvNull
-		}
-		text = text[1:]
+	var doc *jsonValue
+	text, ok := jsonbText(v)
+	if ok {
+		doc, ok = parseJSONB(text, false)
 	}
-	doc, ok := parseJSONB(text, false)
 	if !ok {
 		*undecided = true
 		return tvNull
@@ -474,4 +467,15 @@ func (b *boundCond) evalJSONB(v pgout.Value, undecided *bool) tv {
 		return truth(jsonbHasKey(doc, b.str))
 	}
 	return truth(jsonbContains(doc, b.doc))
+}
+
+// jsonbText is a held jsonb value's text: as held, or its binary form without the version byte.
+func jsonbText(v pgout.Value) ([]byte, bool) {
+	if v.Text {
+		return v.V, true
+	}
+	if len(v.V) == 0 || v.V[0] != 1 {
+		return nil, false
+	}
+	return v.V[1:], true
 }

@@ -79,10 +79,8 @@ func buildFilter(sh *Shape, idx FilterIndex, value func(Arg) (filterValue, bool)
 		var vals []string
 		ok := true
 		for _, a := range c.Values {
-			fv, present := value(a)
-			if !present || a.IsParam() && fv.oid == 0 && sh.paramUses[a.Param] > 1 {
-				// A parameter used in several places may take its type from another one
-				// (`$1::float8` elsewhere): only a declared type is then certain.
+			fv, present := sh.certainValue(a, value)
+			if !present {
 				ok = false
 				break
 			}
@@ -198,6 +196,14 @@ func (v filterValue) text() string {
 		return string(v.data)
 	}
 	return v.arg.Literal
+}
+
+// certainValue is a's value for one execution, when its type is certain: false when it is
+// missing, or an undeclared parameter used in several places, which may take its type from
+// another one (`$1::float8` elsewhere): only a declared type is then certain.
+func (sh *Shape) certainValue(a Arg, value func(Arg) (filterValue, bool)) (filterValue, bool) {
+	fv, present := value(a)
+	return fv, present && !(a.IsParam() && fv.oid == 0 && sh.paramUses[a.Param] > 1)
 }
 
 func oneOf(s string, list ...string) bool { return slices.Contains(list, s) }

@@ -107,9 +107,9 @@ func (t Target) prunedFor(sh *Shape, filterArg func(Arg) (filterValue, bool)) Ta
 		}
 		var values []string
 		for _, a := range f.Values {
-			fv, present := filterArg(a)
-			if !present || a.IsParam() && fv.oid == 0 && sh.paramUses[a.Param] > 1 {
-				return t // see buildFilter
+			fv, present := sh.certainValue(a, filterArg)
+			if !present {
+				return t
 			}
 			if fv.null {
 				continue // `key = NULL` selects no row
