@@ -121,18 +121,21 @@ func arrayText(elem Family, v []byte) ([]byte, error) {
 			break
 		}
 	}
-	// Each element opens the braces of the dimensions it starts and closes those it ends.
-	for i, e := range a.elems {
-		rest := i
-		opens := 0
-		for d := len(a.dims) - 1; d >= 0 && rest%a.dims[d] == 0; d-- {
-			opens++
-			rest /= a.dims[d]
+	// Element n starts (and element n-1 ends) as many dimensions as divide n, from the last:
+	// the braces each opens and closes.
+	edges := func(n int) int {
+		c := 0
+		for d := len(a.dims) - 1; d >= 0 && n%a.dims[d] == 0; d-- {
+			c++
+			n /= a.dims[d]
 		}
+		return c
+	}
+	for i, e := range a.elems {
 		if i > 0 {
 			out = append(out, ',')
 		}
-		out = append(out, strings.Repeat("{", opens)...)
+		out = append(out, strings.Repeat("{", edges(i))...)
 		if e == nil {
 			out = append(out, "NULL"...)
 		} else {
@@ -142,12 +145,7 @@ func arrayText(elem Family, v []byte) ([]byte, error) {
 			}
 			out = appendArrayElem(out, s)
 		}
-		rest, closes := i+1, 0
-		for d := len(a.dims) - 1; d >= 0 && rest%a.dims[d] == 0; d-- {
-			closes++
-			rest /= a.dims[d]
-		}
-		out = append(out, strings.Repeat("}", closes)...)
+		out = append(out, strings.Repeat("}", edges(i+1))...)
 	}
 	return out, nil
 }
